@@ -1,0 +1,203 @@
+"""The `edgec` command line: parses arguments, calls the library, reports.
+
+Every user error is an EdgecError: one line on stderr, exit code 2, no
+traceback unless --debug.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from edgec.errors import EdgecError
+from edgec.progress import Progress
+
+
+def _handle_errors(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        ctx = click.get_current_context()
+        debug = bool(ctx.find_root().params.get("debug"))
+        try:
+            return fn(*args, **kwargs)
+        except EdgecError as e:
+            if debug:
+                traceback.print_exc()
+            click.echo(f"error: {e}", err=True)
+            sys.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def _emit_json(doc: object) -> None:
+    click.echo(json.dumps(doc, indent=2, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.version_option(package_name="edgec")
+def main(debug: bool) -> None:
+    """edgec: compile ONNX / int8 TFLite models for microcontrollers and edge devices."""
+
+
+@main.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--target", "target_name", default=None, help="Target name (see `edgec targets`); default qemu-cortex-m4.")
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), default=None, help="Build folder (default: build/<model>-<target>).")
+@click.option("--calib", type=click.Path(path_type=Path), default=None, help="Calibration data: .npz, .npy or a folder of images.")
+@click.option("--observer", type=click.Choice(["minmax", "percentile"]), default="minmax", show_default=True)
+@click.option("--sram-budget", type=float, default=None, help="SRAM budget in KB for the schedule search (default: target SRAM minus stack/reserve).")
+@click.option("--schedule", type=click.Choice(["layer", "patch", "auto"]), default=None, help="Execution schedule (default: auto on MCUs, layer on host).")
+@click.option("--split", default=None, help="With --schedule patch: the op (or tensor) ending the patch stage.")
+@click.option("--patches", type=int, default=None, help="With --schedule patch: patch grid N (N x N).")
+@click.option("--precision", type=click.Choice(["int8", "mixed"]), default="int8", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the build summary as JSON.")
+@_handle_errors
+def build(model, target_name, out_dir, calib, observer, sram_budget, schedule, split, patches, precision, as_json):
+    """Compile MODEL for a target into a build folder."""
+    from edgec.compiler import BuildOptions, build_model, format_build_summary
+
+    if precision != "int8":
+        raise EdgecError("--precision mixed is not implemented yet: use --precision int8")
+    options = BuildOptions(
+        target=target_name,
+        out_dir=out_dir,
+        calib=calib,
+        observer=observer,
+        sram_budget_kb=sram_budget,
+        schedule=schedule,
+        split=split,
+        patches=patches,
+    )
+    summary = build_model(model, options, Progress(quiet=False))
+    if as_json:
+        _emit_json(summary)
+    else:
+        click.echo(format_build_summary(summary))
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--input", "input_path", type=click.Path(path_type=Path), required=True, help="Input .npy (model dtype, or float for int8 models).")
+@click.option("--output", "output_path", type=click.Path(path_type=Path), default=None, help="Write the output .npy here.")
+@click.option("--reference", is_flag=True, help="Run the numpy reference interpreter on a model file.")
+@click.option("--calib", type=click.Path(path_type=Path), default=None, help="With --reference on a float model: run the int8-quantized graph.")
+@click.option("--emulate", is_flag=True, help="Run an MCU build in QEMU (the default for emulated targets).")
+@click.option("--port", default=None, help="Serial port of a real board (e.g. /dev/ttyACM0, socket://host:port).")
+@click.option("--json", "as_json", is_flag=True)
+@_handle_errors
+def run(path, input_path, output_path, reference, calib, emulate, port, as_json):
+    """Run a build folder (host binary, emulator or board), or a model file with --reference."""
+    from edgec.runner import run_command
+
+    result = run_command(path, input_path, output_path, reference=reference, calib=calib, port=port, progress=Progress(quiet=as_json))
+    if as_json:
+        _emit_json(result)
+    else:
+        click.echo(result["text"])
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.option("--emulate", is_flag=True, help="Profile in QEMU (the default for emulated targets).")
+@click.option("--port", default=None, help="Serial port of a real board.")
+@click.option("--runs", type=int, default=1, show_default=True, help="Inferences to run (seeded random inputs); counts are the median.")
+@click.option("--input", "input_path", type=click.Path(path_type=Path), default=None, help="Profile on this input instead of seeded random ones.")
+@click.option("--json", "as_json", is_flag=True)
+@_handle_errors
+def profile(out_dir, emulate, port, runs, input_path, as_json):
+    """Run an MCU build on the device and print per-op cycles (or emulator instructions)."""
+    from edgec.profiler import format_profile, profile_build
+
+    report = profile_build(out_dir, runs=runs, port=port, input_path=input_path, progress=Progress(quiet=as_json))
+    if as_json:
+        _emit_json(report)
+    else:
+        click.echo(format_profile(report))
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None, help="Write a PNG of activation memory over the ops (build folders).")
+@_handle_errors
+def inspect(path, as_json, plot_path):
+    """Per-layer table of a model file or a build folder."""
+    from edgec.inspect import format_model_report, model_report
+
+    if path.is_dir():
+        from edgec.compiler import format_build_report, load_build
+
+        b = load_build(path)
+        if plot_path is not None:
+            from edgec.compiler import plot_build_memory
+
+            plot_build_memory(b, plot_path)
+        if as_json:
+            _emit_json(b.summary)
+        else:
+            click.echo(format_build_report(b))
+            if plot_path is not None:
+                click.echo(f"memory plot written to {plot_path}")
+        return
+    if plot_path is not None:
+        raise EdgecError("--plot needs a build folder: run `edgec build` first, then `edgec inspect OUT --plot mem.png`")
+    from edgec.frontends import load_model
+
+    report = model_report(load_model(path))
+    if as_json:
+        _emit_json(report)
+    else:
+        click.echo(format_model_report(report))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@_handle_errors
+def targets(as_json):
+    """List the known targets."""
+    from edgec.report import format_table
+    from edgec.targets import DEFAULT_TARGET, list_targets, load_target
+
+    docs = [load_target(name) for name in list_targets()]
+    if as_json:
+        _emit_json([t.to_dict() for t in docs])
+        return
+    rows = []
+    for t in docs:
+        rows.append(
+            (
+                t.name + (" (default)" if t.name == DEFAULT_TARGET else ""),
+                t.kind,
+                t.cpu,
+                ",".join(t.features) or "-",
+                f"{t.sram_bytes // 1024} KB" if t.sram_bytes else "-",
+                f"{t.flash_bytes // 1024} KB" if t.flash_bytes else "-",
+                t.qemu_machine or ("hardware" if t.kind == "mcu" else "-"),
+            )
+        )
+    click.echo(format_table(["target", "kind", "cpu", "features", "SRAM", "flash", "runs on"], rows))
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.option("--port", default=None, help="Debug probe / board (pyocd target), optional.")
+@_handle_errors
+def flash(out_dir, port):
+    """Flash an MCU build to a real board with pyocd."""
+    from edgec.compiler import load_build
+    from edgec.flashing import flash_build
+
+    click.echo(flash_build(load_build(out_dir), port))
+
+
+if __name__ == "__main__":
+    main()

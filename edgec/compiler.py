@@ -1,0 +1,228 @@
+"""`edgec build`: lower a model, schedule it, generate C, compile, write the build folder.
+
+A build folder holds:
+
+* ``build.json`` — the plan and summary (ops, MACs, arena offsets, sizes), what
+  `inspect`, `run` and `profile` read;
+* ``graph.json``/``graph.npz`` — the final int8 graph, for reference checks;
+* ``src/`` — the generated, self-contained C project;
+* ``bin/`` — the host executable or the firmware ELF.
+
+The folder is assembled in a staging directory and moved into place only
+when everything succeeded, so a failed build leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgec import __version__
+from edgec.errors import BuildError, EdgecError
+from edgec.ir import Graph, macs
+from edgec.ir.serialize import load_graph, save_graph
+from edgec.lowering import LoweredModel, lower_model
+from edgec.progress import QUIET, Progress
+from edgec.report import format_table
+from edgec.tensor_io import IOSpec, io_specs
+
+BUILD_FILE = "build.json"
+
+
+@dataclass
+class BuildOptions:
+    target: str | None = None
+    out_dir: Path | None = None
+    calib: Path | None = None
+    observer: str = "minmax"
+    sram_budget_kb: float | None = None
+    schedule: str | None = None
+    split: str | None = None
+    patches: int | None = None
+
+
+@dataclass
+class Build:
+    """A build folder, as read back by `run`, `profile` and `inspect`."""
+
+    path: Path
+    summary: dict
+    _graph: Graph | None = field(default=None, repr=False)
+
+    @property
+    def target(self):
+        from edgec.targets import load_target
+
+        return load_target(self.summary["target"])
+
+    @property
+    def graph(self) -> Graph:
+        if self._graph is None:
+            self._graph = load_graph(self.path / "graph")
+        return self._graph
+
+    @property
+    def inputs(self) -> list[IOSpec]:
+        return [IOSpec(**d) for d in self.summary["inputs"]]
+
+    @property
+    def outputs(self) -> list[IOSpec]:
+        return [IOSpec(**d) for d in self.summary["outputs"]]
+
+    @property
+    def binary(self) -> Path:
+        return self.path / self.summary["binary"]
+
+
+def default_out_dir(model: Path, target: str) -> Path:
+    return Path("build") / f"{Path(model).stem}-{target}"
+
+
+def check_out_dir(out_dir: Path) -> None:
+    if out_dir.exists() and not (out_dir / BUILD_FILE).is_file():
+        if not out_dir.is_dir() or any(out_dir.iterdir()):
+            raise EdgecError(f"{out_dir} exists and is not an edgec build folder: choose another -o or remove it")
+
+
+def build_model(model: Path, options: BuildOptions, progress: Progress = QUIET) -> dict:
+    from edgec.targets import DEFAULT_TARGET, load_target
+
+    target = load_target(options.target or DEFAULT_TARGET)
+    out_dir = Path(options.out_dir or default_out_dir(model, target.name))
+    check_out_dir(out_dir)
+    lowered = lower_model(Path(model), options.calib, options.observer, progress)
+    for w in lowered.warnings:
+        progress.note(f"warning: {w}")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        summary = _build_into(staging, lowered, target, options, progress)
+        (staging / BUILD_FILE).write_text(json.dumps(summary, indent=2))
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        staging.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    summary["path"] = str(out_dir)
+    return summary
+
+
+def _build_into(staging: Path, lowered: LoweredModel, target, options: BuildOptions, progress: Progress) -> dict:
+    from edgec.codegen.c import emit_project
+    from edgec.schedule.planning import plan_model
+
+    graph = lowered.graph
+    with progress.step("planning memory"):
+        plan = plan_model(graph, target, options, progress)
+    with progress.step("generating C"):
+        project = emit_project(graph, plan, staging / "src", target, lowered.model_hash)
+    save_graph(graph, staging / "graph")
+    if target.kind == "host":
+        from edgec.codegen.host_build import build_host
+
+        with progress.step("compiling for the host"):
+            binary = build_host(staging / "src", staging / "bin")
+        image = None
+    else:
+        from edgec.firmware import build_firmware
+
+        with progress.step(f"compiling firmware for {target.name}"):
+            image = build_firmware(staging / "src", target, staging / "bin")
+        binary = image.elf
+    return _summary(lowered, target, plan, project, binary.relative_to(staging), image)
+
+
+def _summary(lowered: LoweredModel, target, plan, project, binary: Path, image) -> dict:
+    graph = lowered.graph
+    weight_bytes = sum(t.nbytes for t in graph.tensors.values() if t.is_const)
+    doc = {
+        "edgec_version": __version__,
+        "model": lowered.source.name,
+        "model_hash": lowered.model_hash,
+        "target": target.name,
+        "target_kind": target.kind,
+        "binary": str(binary),
+        "warnings": lowered.warnings,
+        "inputs": [s.to_dict() for s in io_specs(graph, graph.inputs)],
+        "outputs": [s.to_dict() for s in io_specs(graph, graph.outputs)],
+        "ops": project.ops,
+        "totals": {
+            "ops": len(project.ops),
+            "macs": sum(macs(graph, n) for n in graph.nodes),
+            "scheduled_macs": sum(op["macs"] for op in project.ops),
+            "weight_bytes": weight_bytes,
+            "arena_bytes": plan.arena_size,
+            "lower_bound_bytes": plan.lower_bound,
+            "layer_arena_bytes": plan.layer_arena_size,
+        },
+        "schedule": plan.describe(),
+    }
+    if image is not None:
+        doc["memory"] = image.to_dict()
+        doc["fits"] = image.fits
+    return doc
+
+
+def load_build(path: Path) -> Build:
+    path = Path(path)
+    f = path / BUILD_FILE
+    if not f.is_file():
+        raise EdgecError(f"{path} is not an edgec build folder (no {BUILD_FILE}): run `edgec build MODEL -o {path}` first")
+    try:
+        summary = json.loads(f.read_text())
+    except json.JSONDecodeError as e:
+        raise EdgecError(f"{f} is corrupt ({e.msg}): rebuild with `edgec build`") from None
+    return Build(path, summary)
+
+
+def format_build_summary(summary: dict) -> str:
+    t = summary["totals"]
+    lines = [
+        f"built {summary['model']} for {summary['target']} -> {summary.get('path', '')}",
+        f"  ops            {t['ops']}",
+        f"  MACs           {t['macs']:,}" + (f" (scheduled {t['scheduled_macs']:,})" if t["scheduled_macs"] != t["macs"] else ""),
+        f"  weights/flash  {t['weight_bytes']:,} bytes",
+        f"  arena/SRAM     {t['arena_bytes']:,} bytes (layer-wise lower bound {t['lower_bound_bytes']:,})",
+        f"  schedule       {summary['schedule']['kind']}" + _schedule_detail(summary["schedule"]),
+    ]
+    mem = summary.get("memory")
+    if mem:
+        lines.append(
+            f"  firmware       text {mem['text']:,}  data {mem['data']:,}  bss {mem['bss']:,}  "
+            f"flash {mem['flash_used']:,}/{mem['flash_size']:,}  SRAM {mem['sram_used']:,}/{mem['sram_size']:,}"
+        )
+        lines.append(f"  fits           {'yes' if summary.get('fits') else 'NO'}")
+    for w in summary.get("warnings", []):
+        lines.append(f"  warning: {w}")
+    return "\n".join(lines)
+
+
+def _schedule_detail(s: dict) -> str:
+    if s["kind"] != "patch":
+        return ""
+    return f" (split after {s['split']}, {s['grid'][0]}x{s['grid'][1]} patches, MAC overhead {s['mac_overhead_pct']:.1f}%)"
+
+
+def format_build_report(b: Build) -> str:
+    s = b.summary
+    rows = [
+        (i, op["name"], op["op"], op.get("kernel", ""), "x".join(map(str, op["output_shape"])), op["macs"], op.get("arena_offset", "-"))
+        for i, op in enumerate(s["ops"])
+    ]
+    table = format_table(["#", "op", "type", "kernel", "output", "MACs", "arena offset"], rows, right=(0, 5, 6))
+    return f"{table}\n\n" + format_build_summary({**s, "path": str(b.path)})
+
+
+def plot_build_memory(b: Build, path: Path) -> None:
+    from edgec.schedule.planning import plot_build
+
+    plot_build(b, path)
+
+
+def require_fits(summary: dict) -> None:
+    if summary.get("fits") is False:
+        raise BuildError("model does not fit the target")

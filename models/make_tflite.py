@@ -1,0 +1,228 @@
+"""Build the bundled int8 TFLite models in ``models/tflite/`` (run once; outputs are committed).
+
+Run with the TensorFlow environment, never from edgec or the tests::
+
+    /opt/tfenv/bin/python models/make_tflite.py            # every model
+    /opt/tfenv/bin/python models/make_tflite.py ds_cnn     # just one
+
+Every model is a Keras network with seeded random weights (the architectures
+matter here, not the accuracy), random but non-trivial batch-norm statistics
+and biases, converted to a full-integer TFLite flatbuffer with int8 input and
+output and a seeded random representative dataset.  ``models/tflite/bad/``
+holds small models that edgec must reject (unsupported ops, uint8 I/O, a
+dynamic batch dimension).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+from tensorflow import keras
+from tensorflow.keras import layers
+
+OUT_DIR = Path(__file__).resolve().parent / "tflite"
+BAD_DIR = OUT_DIR / "bad"
+WEIGHT_SEED = 1234
+CALIB_SEED = 4321
+CALIB_SAMPLES = 20
+
+
+# -- architectures ------------------------------------------------------------
+
+
+def mobilenet_v2_w035_r96() -> keras.Model:
+    return keras.applications.MobileNetV2(alpha=0.35, input_shape=(96, 96, 3), weights=None, classes=10)
+
+
+def mobilenet_v2_w10_r224() -> keras.Model:
+    return keras.applications.MobileNetV2(alpha=1.0, input_shape=(224, 224, 3), weights=None, classes=1000)
+
+
+def mobilenet_v1_w025_r96() -> keras.Model:
+    return keras.applications.MobileNet(alpha=0.25, input_shape=(96, 96, 3), weights=None, classes=2)
+
+
+def ds_cnn() -> keras.Model:
+    """DS-CNN-S from ARM's "Hello Edge" keyword spotting (49 MFCC frames x 10 coefficients)."""
+    x = inputs = keras.Input((49, 10, 1), batch_size=1)
+    x = layers.Conv2D(64, (10, 4), strides=(2, 2), padding="same", use_bias=False)(x)
+    x = layers.ReLU()(layers.BatchNormalization()(x))
+    for _ in range(4):
+        x = layers.DepthwiseConv2D(3, padding="same", use_bias=False)(x)
+        x = layers.ReLU()(layers.BatchNormalization()(x))
+        x = layers.Conv2D(64, 1, use_bias=False)(x)
+        x = layers.ReLU()(layers.BatchNormalization()(x))
+    x = layers.AveragePooling2D(pool_size=(x.shape[1], x.shape[2]))(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(12, activation="softmax")(x)
+    return keras.Model(inputs, x, name="ds_cnn")
+
+
+def resnet8() -> keras.Model:
+    """ResNet-8 of the MLPerf Tiny image-classification benchmark (CIFAR-10)."""
+    x = inputs = keras.Input((32, 32, 3), batch_size=1)
+    x = layers.Conv2D(16, 3, padding="same")(x)
+    x = layers.ReLU()(layers.BatchNormalization()(x))
+    for filters, stride in ((16, 1), (32, 2), (64, 2)):
+        y = layers.Conv2D(filters, 3, strides=stride, padding="same")(x)
+        y = layers.ReLU()(layers.BatchNormalization()(y))
+        y = layers.Conv2D(filters, 3, padding="same")(y)
+        y = layers.BatchNormalization()(y)
+        if stride != 1:
+            x = layers.Conv2D(filters, 1, strides=stride, padding="same")(x)
+        x = layers.ReLU()(layers.Add()([x, y]))
+    x = layers.AveragePooling2D(pool_size=8)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(10, activation="softmax")(x)
+    return keras.Model(inputs, x, name="resnet8")
+
+
+# (expansion, kernel, out channels, stride) — MCUNet-like mix of 3/5/7 kernels.
+MCUNET_BLOCKS = (
+    (1, 3, 8, 1),
+    (6, 7, 16, 2),
+    (3, 3, 16, 1),
+    (6, 5, 24, 2),
+    (3, 7, 24, 1),
+    (4, 3, 24, 1),
+    (6, 5, 40, 2),
+    (3, 5, 40, 1),
+    (5, 7, 48, 1),
+    (6, 5, 96, 2),
+    (4, 3, 96, 1),
+    (3, 7, 160, 1),
+)
+
+
+def mcunet() -> keras.Model:
+    """An MCUNet-style network: inverted residual blocks with searched kernel sizes and expansions."""
+    x = inputs = keras.Input((96, 96, 3), batch_size=1)
+    x = layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False)(x)
+    x = layers.ReLU(6.0)(layers.BatchNormalization()(x))
+    for expansion, kernel, out_ch, stride in MCUNET_BLOCKS:
+        y = x
+        if expansion != 1:
+            y = layers.Conv2D(x.shape[-1] * expansion, 1, use_bias=False)(y)
+            y = layers.ReLU(6.0)(layers.BatchNormalization()(y))
+        y = layers.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False)(y)
+        y = layers.ReLU(6.0)(layers.BatchNormalization()(y))
+        y = layers.Conv2D(out_ch, 1, use_bias=False)(y)
+        y = layers.BatchNormalization()(y)
+        x = layers.Add()([x, y]) if stride == 1 and x.shape[-1] == out_ch else y
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dense(10)(x)
+    return keras.Model(inputs, x, name="mcunet")
+
+
+MODELS: dict[str, Callable[[], keras.Model]] = {
+    "mobilenet_v2_w0.35_r96": mobilenet_v2_w035_r96,
+    "mobilenet_v2_w1.0_r224": mobilenet_v2_w10_r224,
+    "mobilenet_v1_w0.25_r96": mobilenet_v1_w025_r96,
+    "ds_cnn": ds_cnn,
+    "resnet8": resnet8,
+    "mcunet": mcunet,
+}
+
+
+# -- weights and conversion -----------------------------------------------------
+
+
+def randomize_statistics(model: keras.Model, rng: np.random.Generator) -> None:
+    """Give batch norms and biases non-trivial values so folded biases and scales vary per channel."""
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            gamma, beta, mean, var = layer.get_weights()
+            n = gamma.shape[0]
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 1.5, n).astype(np.float32),
+                    rng.normal(0.0, 0.2, n).astype(np.float32),
+                    rng.normal(0.0, 0.2, n).astype(np.float32),
+                    rng.uniform(0.5, 1.5, n).astype(np.float32),
+                ]
+            )
+        elif getattr(layer, "use_bias", False) and layer.get_weights():
+            weights = layer.get_weights()
+            weights[-1] = rng.normal(0.0, 0.1, weights[-1].shape).astype(np.float32)
+            layer.set_weights(weights)
+
+
+def representative_dataset(shape: tuple[int, ...], dtype=np.float32):
+    rng = np.random.default_rng(CALIB_SEED)
+
+    def gen():
+        for _ in range(CALIB_SAMPLES):
+            yield [rng.uniform(-1.0, 1.0, (1, *shape)).astype(dtype)]
+
+    return gen
+
+
+def convert_int8(model: keras.Model, io_type=tf.int8) -> bytes:
+    shape = tuple(model.inputs[0].shape[1:])
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative_dataset(shape)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = io_type
+    converter.inference_output_type = io_type
+    return converter.convert()
+
+
+def build(name: str) -> Path:
+    keras.utils.set_random_seed(WEIGHT_SEED)
+    model = MODELS[name]()
+    randomize_statistics(model, np.random.default_rng(WEIGHT_SEED))
+    path = OUT_DIR / f"{name}.tflite"
+    path.write_bytes(convert_int8(model))
+    print(f"{path.name}: {path.stat().st_size} bytes")
+    return path
+
+
+# -- models edgec must reject -----------------------------------------------------
+
+
+def build_bad_models() -> None:
+    BAD_DIR.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(WEIGHT_SEED)
+    w = tf.constant(np.random.default_rng(WEIGHT_SEED).normal(size=(8, 4)).astype(np.float32))
+
+    @tf.function(input_signature=[tf.TensorSpec((1, 8), tf.float32)])
+    def unsupported(x):
+        y = tf.matmul(x, w)
+        return tf.cast(tf.math.argmax(tf.math.cumsum(y, axis=1), axis=1), tf.int32)
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([unsupported.get_concrete_function()])
+    (BAD_DIR / "unsupported_ops.tflite").write_bytes(converter.convert())
+
+    @tf.function(input_signature=[tf.TensorSpec((None, 8), tf.float32)])
+    def dynamic_batch(x):
+        return tf.nn.relu(tf.matmul(x, w))
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([dynamic_batch.get_concrete_function()])
+    (BAD_DIR / "dynamic_batch.tflite").write_bytes(converter.convert())
+
+    x = inputs = keras.Input((8, 8, 3), batch_size=1)
+    x = layers.Conv2D(4, 3, activation="relu")(x)
+    tiny = keras.Model(inputs, x)
+    (BAD_DIR / "uint8_io.tflite").write_bytes(convert_int8(tiny, io_type=tf.uint8))
+    print("bad models:", sorted(p.name for p in BAD_DIR.glob("*.tflite")))
+
+
+def main(names: list[str]) -> None:
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}")
+    for name in names or list(MODELS):
+        if name == "bad":
+            build_bad_models()
+        else:
+            build(name)
+    if not names:
+        build_bad_models()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

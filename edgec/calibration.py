@@ -44,7 +44,9 @@ def load_calibration(path: str | Path, graph: Graph) -> list[Sample]:
     """Read calibration samples for ``graph`` from ``path`` (see module docstring)."""
     path = Path(path)
     if not path.exists():
-        raise CalibrationError(f"calibration data {str(path)!r} not found — pass an existing .npz, .npy or image folder")
+        raise CalibrationError(
+            f"calibration data {str(path)!r} not found — pass an existing .npz, .npy or image folder"
+        )
     inputs = _float_inputs(graph)
     if path.is_dir():
         arrays = {_single_input(inputs, "an image folder"): _read_image_folder(path)}
@@ -59,7 +61,9 @@ def load_calibration(path: str | Path, graph: Graph) -> list[Sample]:
     per_input = {name: _split_samples(name, arr, graph) for name, arr in arrays.items()}
     counts = {name: len(s) for name, s in per_input.items()}
     if len(set(counts.values())) != 1:
-        raise CalibrationError(f"calibration inputs have different sample counts {counts} — give every input the same N")
+        raise CalibrationError(
+            f"calibration inputs have different sample counts {counts} — give every input the same N"
+        )
     n = next(iter(counts.values()))
     return [{name: per_input[name][i] for name in inputs} for i in range(n)]
 

@@ -16,8 +16,8 @@ dynamic batch dimension).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -26,6 +26,7 @@ from tensorflow.keras import layers
 
 OUT_DIR = Path(__file__).resolve().parent / "tflite"
 BAD_DIR = OUT_DIR / "bad"
+OP_DIR = OUT_DIR / "ops"
 WEIGHT_SEED = 1234
 CALIB_SEED = 4321
 CALIB_SAMPLES = 20
@@ -34,21 +35,29 @@ CALIB_SAMPLES = 20
 # -- architectures ------------------------------------------------------------
 
 
+def batch1_input(shape: tuple[int, ...]) -> keras.KerasTensor:
+    """A fixed batch-1 input: a ``None`` batch would give the TFLite model dynamic shapes."""
+    return keras.Input(shape, batch_size=1)
+
+
 def mobilenet_v2_w035_r96() -> keras.Model:
-    return keras.applications.MobileNetV2(alpha=0.35, input_shape=(96, 96, 3), weights=None, classes=10)
+    return keras.applications.MobileNetV2(alpha=0.35, input_tensor=batch1_input((96, 96, 3)), weights=None, classes=10)
 
 
 def mobilenet_v2_w10_r224() -> keras.Model:
-    return keras.applications.MobileNetV2(alpha=1.0, input_shape=(224, 224, 3), weights=None, classes=1000)
+    return keras.applications.MobileNetV2(
+        alpha=1.0, input_tensor=batch1_input((224, 224, 3)), weights=None, classes=1000
+    )
 
 
 def mobilenet_v1_w025_r96() -> keras.Model:
-    return keras.applications.MobileNet(alpha=0.25, input_shape=(96, 96, 3), weights=None, classes=2)
+    """MobileNetV1 0.25 at 96x96 with two classes, as in the Visual Wake Words benchmark."""
+    return keras.applications.MobileNet(alpha=0.25, input_tensor=batch1_input((96, 96, 3)), weights=None, classes=2)
 
 
 def ds_cnn() -> keras.Model:
     """DS-CNN-S from ARM's "Hello Edge" keyword spotting (49 MFCC frames x 10 coefficients)."""
-    x = inputs = keras.Input((49, 10, 1), batch_size=1)
+    x = inputs = batch1_input((49, 10, 1))
     x = layers.Conv2D(64, (10, 4), strides=(2, 2), padding="same", use_bias=False)(x)
     x = layers.ReLU()(layers.BatchNormalization()(x))
     for _ in range(4):
@@ -64,7 +73,7 @@ def ds_cnn() -> keras.Model:
 
 def resnet8() -> keras.Model:
     """ResNet-8 of the MLPerf Tiny image-classification benchmark (CIFAR-10)."""
-    x = inputs = keras.Input((32, 32, 3), batch_size=1)
+    x = inputs = batch1_input((32, 32, 3))
     x = layers.Conv2D(16, 3, padding="same")(x)
     x = layers.ReLU()(layers.BatchNormalization()(x))
     for filters, stride in ((16, 1), (32, 2), (64, 2)):
@@ -100,7 +109,7 @@ MCUNET_BLOCKS = (
 
 def mcunet() -> keras.Model:
     """An MCUNet-style network: inverted residual blocks with searched kernel sizes and expansions."""
-    x = inputs = keras.Input((96, 96, 3), batch_size=1)
+    x = inputs = batch1_input((96, 96, 3))
     x = layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False)(x)
     x = layers.ReLU(6.0)(layers.BatchNormalization()(x))
     for expansion, kernel, out_ch, stride in MCUNET_BLOCKS:
@@ -118,6 +127,27 @@ def mcunet() -> keras.Model:
     return keras.Model(inputs, x, name="mcunet")
 
 
+def op_zoo() -> keras.Model:
+    """Not an architecture: one of each op the TFLite frontend translates that the real networks lack."""
+    x = inputs = batch1_input((16, 16, 3))
+    x = layers.Conv2D(8, 3, padding="same", activation="relu6")(x)
+    x = layers.ZeroPadding2D(((1, 0), (0, 1)))(x)  # PAD
+    x = layers.MaxPooling2D(3, strides=2, padding="same")(x)  # 17x17 -> 9x9, uneven SAME padding
+    a = layers.DepthwiseConv2D(5, padding="same", depth_multiplier=2)(x)
+    b = layers.Conv2D(16, 1)(x)
+    x = layers.Concatenate()([layers.Activation("sigmoid")(a), layers.Activation("tanh")(b)])
+    x = layers.Multiply()([x, layers.LeakyReLU(0.2)(layers.Conv2D(32, 1)(x))])
+    x = layers.Subtract()([x, layers.ReLU()(layers.Conv2D(32, 1)(x))])
+    x = layers.Lambda(lambda t: t * tf.nn.relu6(t + 3.0) * (1.0 / 6.0))(x)  # HARD_SWISH
+    x = layers.Lambda(lambda t: tf.pad(t, [[0, 0], [1, 1], [2, 0], [0, 0]], constant_values=0.5))(x)  # PADV2
+    x = layers.AveragePooling2D(3, strides=2, padding="same")(x)
+    x = layers.Lambda(lambda t: tf.raw_ops.ResizeNearestNeighbor(images=t, size=[10, 12], half_pixel_centers=False))(x)
+    x = layers.Lambda(lambda t: tf.reduce_mean(t, axis=[1, 2], keepdims=True))(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(5, activation="softmax")(x)
+    return keras.Model(inputs, x, name="op_zoo")
+
+
 MODELS: dict[str, Callable[[], keras.Model]] = {
     "mobilenet_v2_w0.35_r96": mobilenet_v2_w035_r96,
     "mobilenet_v2_w1.0_r224": mobilenet_v2_w10_r224,
@@ -126,6 +156,10 @@ MODELS: dict[str, Callable[[], keras.Model]] = {
     "resnet8": resnet8,
     "mcunet": mcunet,
 }
+# Small models that exercise single ops; they live in tflite/ops/.
+OP_MODELS: dict[str, Callable[[], keras.Model]] = {"op_zoo": op_zoo, "op_zoo_float_io": op_zoo}
+# Models whose input/output stay float32 (QUANTIZE/DEQUANTIZE at the boundary).
+FLOAT_IO = {"op_zoo_float_io"}
 
 
 # -- weights and conversion -----------------------------------------------------
@@ -135,8 +169,7 @@ def randomize_statistics(model: keras.Model, rng: np.random.Generator) -> None:
     """Give batch norms and biases non-trivial values so folded biases and scales vary per channel."""
     for layer in model.layers:
         if isinstance(layer, layers.BatchNormalization):
-            gamma, beta, mean, var = layer.get_weights()
-            n = gamma.shape[0]
+            n = layer.get_weights()[0].shape[0]
             layer.set_weights(
                 [
                     rng.uniform(0.5, 1.5, n).astype(np.float32),
@@ -174,10 +207,11 @@ def convert_int8(model: keras.Model, io_type=tf.int8) -> bytes:
 
 def build(name: str) -> Path:
     keras.utils.set_random_seed(WEIGHT_SEED)
-    model = MODELS[name]()
+    model = {**MODELS, **OP_MODELS}[name]()
     randomize_statistics(model, np.random.default_rng(WEIGHT_SEED))
-    path = OUT_DIR / f"{name}.tflite"
-    path.write_bytes(convert_int8(model))
+    path = (OP_DIR if name in OP_MODELS else OUT_DIR) / f"{name}.tflite"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(convert_int8(model, io_type=tf.float32 if name in FLOAT_IO else tf.int8))
     print(f"{path.name}: {path.stat().st_size} bytes")
     return path
 
@@ -205,7 +239,7 @@ def build_bad_models() -> None:
     converter = tf.lite.TFLiteConverter.from_concrete_functions([dynamic_batch.get_concrete_function()])
     (BAD_DIR / "dynamic_batch.tflite").write_bytes(converter.convert())
 
-    x = inputs = keras.Input((8, 8, 3), batch_size=1)
+    x = inputs = batch1_input((8, 8, 3))
     x = layers.Conv2D(4, 3, activation="relu")(x)
     tiny = keras.Model(inputs, x)
     (BAD_DIR / "uint8_io.tflite").write_bytes(convert_int8(tiny, io_type=tf.uint8))
@@ -215,7 +249,7 @@ def build_bad_models() -> None:
 def main(names: list[str]) -> None:
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}")
-    for name in names or list(MODELS):
+    for name in names or [*MODELS, *OP_MODELS]:
         if name == "bad":
             build_bad_models()
         else:

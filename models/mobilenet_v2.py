@@ -47,7 +47,9 @@ def inverted_residual(b: OnnxBuilder, x: str, expansion: int, out_channels: int,
     return y
 
 
-def build_mobilenet_v2(width: float = 1.0, resolution: int = 224, classes: int = 1000, seed: int = 0) -> onnx.ModelProto:
+def build_mobilenet_v2(
+    width: float = 1.0, resolution: int = 224, classes: int = 1000, seed: int = 0
+) -> onnx.ModelProto:
     b = OnnxBuilder(f"mobilenet_v2_w{width}_r{resolution}", (1, 3, resolution, resolution), seed)
     x = b.conv_bn(b.input_name, make_divisible(STEM_CHANNELS * width), 3, stride=2, act="relu6")
     for expansion, channels, repeats, first_stride in INVERTED_RESIDUAL_SETTING:

@@ -318,7 +318,9 @@ class OnnxBuilder:
 
     def softmax(self, x: str) -> str:
         c = self.info[x].channels
-        return self._node("Softmax", [x], "softmax", TensorInfo(self.shape(x), np.full(c, 1.0 / c), np.zeros(c)), axis=-1)
+        return self._node(
+            "Softmax", [x], "softmax", TensorInfo(self.shape(x), np.full(c, 1.0 / c), np.zeros(c)), axis=-1
+        )
 
     # -- output ----------------------------------------------------------------
 

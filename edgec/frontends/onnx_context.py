@@ -10,8 +10,8 @@ for the op that reads it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -91,12 +91,14 @@ class OnnxContext:
         self._reserved.add(name)
         return name
 
-    def node_name(self, base: str) -> str:
+    def node_name(self, base: str, reserve: bool = True) -> str:
+        """A node name not used yet (``reserve=False`` only proposes it)."""
         name, i = base, 1
         while name in self._node_names:
             name = f"{base}_{i}"
             i += 1
-        self._node_names.add(name)
+        if reserve:
+            self._node_names.add(name)
         return name
 
     # -- queries --------------------------------------------------------------------------------
@@ -157,7 +159,7 @@ class OnnxContext:
             channels = cv.scale.size
             if shape is not None:
                 data = data.reshape(shape)
-                axis = [i for i, d in enumerate(shape) if d == channels][0]
+                axis = next(i for i, d in enumerate(shape) if d == channels)
             if perm is not None:
                 data = data.transpose(perm)
                 axis = perm.index(axis)

@@ -90,7 +90,9 @@ def activation_names(graph: Graph) -> list[str]:
     return [n for n in names if graph.tensors[n].dtype == "float32"]
 
 
-def observe_ranges(graph: Graph, samples: list[dict[str, np.ndarray]], observer: Observer) -> dict[str, tuple[float, float]]:
+def observe_ranges(
+    graph: Graph, samples: list[dict[str, np.ndarray]], observer: Observer
+) -> dict[str, tuple[float, float]]:
     """Run ``graph`` (float) on each sample and return the observed range of each activation, widened to include 0."""
     if not samples:
         raise EdgecError("calibration needs at least one sample")

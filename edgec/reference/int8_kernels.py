@@ -4,8 +4,9 @@ Each function here is the numpy twin of one C kernel in ``runtime/kernels/``:
 same name, same integer parameters, same rounding, bit-exact with TFLite's
 reference kernels (LiteRT ``OpResolverType.BUILTIN_REF``).  Parameters are the
 ones TFLite derives in its ``Prepare`` step (offsets, multipliers, shifts,
-activation ranges); ``edgec.reference.qparams`` derives them from a graph
-node, and both the reference interpreter and the C code generator use it.
+activation ranges, lookup tables); ``edgec.reference.qparams`` derives them
+from a graph node, and both the reference interpreter and the C code generator
+use it.
 
 Conventions (shared with the C kernels):
 
@@ -16,106 +17,535 @@ Conventions (shared with the C kernels):
   shift is a left shift, as in TFLite's ``QuantizeMultiplier``;
 * ``pad`` is ``(top, left, bottom, right)``; ``stride``/``dilation``/
   ``kernel`` are ``(h, w)``;
-* ``act_min``/``act_max`` are the int8 clamp bounds.
+* ``act_min``/``act_max`` are the int8 clamp bounds;
+* lookup tables (``logistic``, ``tanh``) have 256 int8 entries indexed by
+  ``x + 128``.
+
+Integer arithmetic runs in int64 numpy arrays holding int32 values; where C
+would wrap an int32, ``wrap_int32`` does the same.  Convolutions accumulate in
+float64 through BLAS, which is exact: every partial sum stays far below 2**53.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+I64 = np.int64
+
+
+def wrap_int32(x: np.ndarray) -> np.ndarray:
+    """Two's-complement wrap of int64 values to the int32 range (what C int32 arithmetic does)."""
+    return ((np.asarray(x, dtype=I64) + 2**31) & 0xFFFFFFFF) - 2**31
+
+
+def round_half_away(x: np.ndarray | float) -> np.ndarray:
+    """C ``round``/``TfLiteRound``: nearest integer, halves away from zero (exact for float32/64 input)."""
+    x = np.asarray(x, dtype=np.float64)
+    t = np.trunc(x)
+    frac = x - t  # exact for doubles
+    return np.where(np.abs(frac) >= 0.5, t + np.sign(x), t)
+
+
+def _to_int8(x: np.ndarray, lo: int = -128, hi: int = 127) -> np.ndarray:
+    return np.clip(x, lo, hi).astype(np.int8)
+
 
 # -- fixed-point primitives (TFLite / gemmlowp) -------------------------------
 
 
 def quantize_multiplier(real: float) -> tuple[int, int]:
     """TFLite ``QuantizeMultiplier``: real ~= mult * 2**(shift - 31), mult in [2**30, 2**31)."""
-    raise NotImplementedError
+    real = float(real)
+    if real == 0.0:
+        return 0, 0
+    q, shift = math.frexp(real)
+    q_fixed = int(round_half_away(q * (1 << 31)))
+    if q_fixed == (1 << 31):
+        q_fixed //= 2
+        shift += 1
+    if shift < -31:
+        return 0, 0
+    if shift > 30:
+        return (1 << 31) - 1, 30
+    return q_fixed, shift
+
+
+def quantize_multiplier_smaller_than_one_exp(real: float) -> tuple[int, int]:
+    """TFLite ``QuantizeMultiplierSmallerThanOneExp``: as above, shift <= 0 (a right shift)."""
+    mult, shift = quantize_multiplier(real)
+    if shift > 0:
+        raise ValueError(f"multiplier {real} is not smaller than one")
+    return mult, shift
+
+
+def quantize_multiplier_greater_than_one(real: float) -> tuple[int, int]:
+    """TFLite ``QuantizeMultiplierGreaterThanOne``: as above, shift >= 0 (a left shift)."""
+    mult, shift = quantize_multiplier(real)
+    if shift < 0:
+        raise ValueError(f"multiplier {real} is not greater than one")
+    return mult, shift
 
 
 def saturating_rounding_doubling_high_mul(a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
-    raise NotImplementedError
+    """gemmlowp ``SaturatingRoundingDoublingHighMul`` on int32 values: round(a*b / 2**31), saturating."""
+    a = np.asarray(a, dtype=I64)
+    b = np.asarray(b, dtype=I64)
+    ab = a * b
+    nudged = ab + np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
+    high = np.where(nudged >= 0, nudged >> 31, -((-nudged) >> 31))  # C division truncates
+    return np.where((a == INT32_MIN) & (b == INT32_MIN), INT32_MAX, high)
 
 
 def rounding_divide_by_pot(x: np.ndarray, exponent: np.ndarray | int) -> np.ndarray:
-    raise NotImplementedError
+    """gemmlowp ``RoundingDivideByPOT``: x / 2**exponent rounded to nearest, halves away from zero."""
+    x = np.asarray(x, dtype=I64)
+    exponent = np.asarray(exponent, dtype=I64)
+    mask = (np.int64(1) << exponent) - 1
+    remainder = x & mask
+    threshold = (mask >> 1) + (x < 0)
+    return (x >> exponent) + (remainder > threshold)
 
 
 def multiply_by_quantized_multiplier(x: np.ndarray, mult: np.ndarray | int, shift: np.ndarray | int) -> np.ndarray:
-    """TFLite reference ``MultiplyByQuantizedMultiplier`` on int32 accumulators (vectorised)."""
-    raise NotImplementedError
+    """TFLite reference ``MultiplyByQuantizedMultiplier`` on int32 accumulators (vectorised).
+
+    Double rounding: ``RoundingDivideByPOT(SRDHM(x * 2**left, mult), right)``.
+    """
+    shift = np.asarray(shift, dtype=I64)
+    left = np.maximum(shift, 0)
+    right = np.maximum(-shift, 0)
+    shifted = wrap_int32(np.asarray(x, dtype=I64) << left)
+    return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, mult), right)
 
 
-# -- kernels ------------------------------------------------------------------
+def _srdhm16(a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
+    """gemmlowp ``SaturatingRoundingDoublingHighMul`` for int16."""
+    a = np.asarray(a, dtype=I64)
+    b = np.asarray(b, dtype=I64)
+    ab = a * b
+    nudged = ab + np.where(ab >= 0, 1 << 14, 1 - (1 << 14))
+    high = np.where(nudged >= 0, nudged >> 15, -((-nudged) >> 15))
+    return np.where((a == -32768) & (b == -32768), 32767, high)
 
 
-def conv2d(x, w, bias, *, stride, dilation, pad, input_offset, output_offset, out_mult, out_shift, act_min, act_max, groups=1):
+def _sdhm16(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """TFLite ``SaturatingDoublingHighMul`` for int16 (truncating, no rounding nudge)."""
+    a = np.asarray(a, dtype=I64)
+    b = np.asarray(b, dtype=I64)
+    ab = a * b
+    high = np.where(ab >= 0, ab >> 15, -((-ab) >> 15))
+    return np.where((a == -32768) & (b == -32768), 32767, high)
+
+
+def _saturating_left_shift16(x: np.ndarray, amount: int) -> np.ndarray:
+    return np.clip(np.asarray(x, dtype=I64) * (1 << amount), -32768, 32767)
+
+
+def _wrap16(x: np.ndarray) -> np.ndarray:
+    return ((np.asarray(x, dtype=I64) + 2**15) & 0xFFFF) - 2**15
+
+
+def _requantize_acc(acc: np.ndarray, out_mult, out_shift, output_offset: int, act_min: int, act_max: int) -> np.ndarray:
+    """Scale int32 accumulators (channels last), add the output offset, clamp, cast to int8."""
+    mult = np.asarray(out_mult, dtype=I64)
+    shift = np.asarray(out_shift, dtype=I64)
+    y = multiply_by_quantized_multiplier(acc, mult, shift) + output_offset
+    return _to_int8(y, act_min, act_max)
+
+
+# -- convolutions -------------------------------------------------------------
+
+
+def _out_size(size: int, kernel: int, stride: int, dilation: int, lo: int, hi: int) -> int:
+    return (size + lo + hi - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _offset_padded(x: np.ndarray, input_offset: int, pad) -> np.ndarray:
+    """float64 ``x + input_offset`` zero-padded spatially: padding contributes nothing, as in TFLite."""
+    top, left, bottom, right = pad
+    xs = np.asarray(x, dtype=np.float64) + float(input_offset)
+    if any(pad):
+        xs = np.pad(xs, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    return xs
+
+
+def _patches(xp: np.ndarray, kh: int, kw: int, oh: int, ow: int, stride, dilation) -> np.ndarray:
+    """A read-only [N, OH, OW, KH, KW, C] view of the receptive fields."""
+    n, _, _, c = xp.shape
+    s0, s1, s2, s3 = xp.strides
+    sh, sw = stride
+    dh, dw = dilation
+    return np.lib.stride_tricks.as_strided(
+        xp, shape=(n, oh, ow, kh, kw, c), strides=(s0, s1 * sh, s2 * sw, s1 * dh, s2 * dw, s3), writeable=False
+    )
+
+
+def _exact_int(acc: np.ndarray) -> np.ndarray:
+    return np.rint(acc).astype(I64)
+
+
+def conv2d(
+    x, w, bias, *, stride, dilation, pad, input_offset, output_offset, out_mult, out_shift, act_min, act_max, groups=1
+):
     """x[N,H,W,Ci] int8, w[Co,KH,KW,Ci/groups] int8, bias[Co] int32 or None -> int8[N,OH,OW,Co]."""
-    raise NotImplementedError
+    n, h, wd, _ci = x.shape
+    co, kh, kw, cig = w.shape
+    oh = _out_size(h, kh, stride[0], dilation[0], pad[0], pad[2])
+    ow = _out_size(wd, kw, stride[1], dilation[1], pad[1], pad[3])
+    xp = _offset_padded(x, input_offset, pad)
+    cog = co // groups
+    acc = np.empty((n, oh, ow, co), dtype=I64)
+    for g in range(groups):
+        xg = np.ascontiguousarray(xp[..., g * cig : (g + 1) * cig])
+        cols = _patches(xg, kh, kw, oh, ow, stride, dilation).reshape(n * oh * ow, kh * kw * cig)
+        wg = w[g * cog : (g + 1) * cog].reshape(cog, kh * kw * cig).astype(np.float64)
+        acc[..., g * cog : (g + 1) * cog] = _exact_int(cols @ wg.T).reshape(n, oh, ow, cog)
+    if bias is not None:
+        acc += np.asarray(bias, dtype=I64)
+    return _requantize_acc(acc, out_mult, out_shift, output_offset, act_min, act_max)
 
 
-def depthwise_conv2d(x, w, bias, *, stride, dilation, pad, depth_multiplier, input_offset, output_offset, out_mult, out_shift, act_min, act_max):
+def depthwise_conv2d(
+    x,
+    w,
+    bias,
+    *,
+    stride,
+    dilation,
+    pad,
+    depth_multiplier,
+    input_offset,
+    output_offset,
+    out_mult,
+    out_shift,
+    act_min,
+    act_max,
+):
     """x[N,H,W,Ci], w[1,KH,KW,Co] -> int8[N,OH,OW,Co] (TFLite reference_integer_ops::DepthwiseConvPerChannel)."""
-    raise NotImplementedError
+    n, h, wd, _ci = x.shape
+    _, kh, kw, co = w.shape
+    oh = _out_size(h, kh, stride[0], dilation[0], pad[0], pad[2])
+    ow = _out_size(wd, kw, stride[1], dilation[1], pad[1], pad[3])
+    xp = _offset_padded(x, input_offset, pad)
+    if depth_multiplier > 1:
+        xp = np.repeat(xp, depth_multiplier, axis=-1)  # output channel c reads input channel c // m
+    cols = _patches(xp, kh, kw, oh, ow, stride, dilation)
+    wf = w[0].astype(np.float64)
+    acc = np.zeros((n, oh, ow, co), dtype=np.float64)
+    for i in range(kh):
+        for j in range(kw):
+            acc += cols[:, :, :, i, j, :] * wf[i, j]
+    acc = _exact_int(acc)
+    if bias is not None:
+        acc += np.asarray(bias, dtype=I64)
+    return _requantize_acc(acc, out_mult, out_shift, output_offset, act_min, act_max)
 
 
 def fully_connected(x, w, bias, *, input_offset, output_offset, out_mult, out_shift, act_min, act_max):
-    """x[B,K], w[Co,K] -> int8[B,Co]."""
-    raise NotImplementedError
+    """x[B,K], w[Co,K] -> int8[B,Co] (per-tensor or per-channel multipliers)."""
+    _co, k = w.shape
+    xs = np.asarray(x, dtype=np.float64).reshape(-1, k) + float(input_offset)
+    acc = _exact_int(xs @ w.astype(np.float64).T)
+    if bias is not None:
+        acc += np.asarray(bias, dtype=I64)
+    return _requantize_acc(acc, out_mult, out_shift, output_offset, act_min, act_max)
 
 
-def add(a, b, *, a_offset, a_mult, a_shift, b_offset, b_mult, b_shift, left_shift, output_offset, out_mult, out_shift, act_min, act_max):
+# -- elementwise arithmetic ---------------------------------------------------
+
+
+def add(
+    a,
+    b,
+    *,
+    a_offset,
+    a_mult,
+    a_shift,
+    b_offset,
+    b_mult,
+    b_shift,
+    left_shift,
+    output_offset,
+    out_mult,
+    out_shift,
+    act_min,
+    act_max,
+):
     """Broadcasting int8 add (TFLite reference_integer_ops::Add / BroadcastAdd); sub = add with b_mult negated."""
-    raise NotImplementedError
+    a_val = (np.asarray(a, dtype=I64) + a_offset) << left_shift
+    b_val = (np.asarray(b, dtype=I64) + b_offset) << left_shift
+    a_scaled = multiply_by_quantized_multiplier(a_val, a_mult, a_shift)
+    b_scaled = multiply_by_quantized_multiplier(b_val, b_mult, b_shift)
+    raw_sum = wrap_int32(a_scaled + b_scaled)
+    y = multiply_by_quantized_multiplier(raw_sum, out_mult, out_shift) + output_offset
+    return _to_int8(y, act_min, act_max)
 
 
 def mul(a, b, *, a_offset, b_offset, output_offset, out_mult, out_shift, act_min, act_max):
     """Broadcasting int8 mul (reference_integer_ops::Mul)."""
-    raise NotImplementedError
+    prod = (np.asarray(a, dtype=I64) + a_offset) * (np.asarray(b, dtype=I64) + b_offset)
+    y = multiply_by_quantized_multiplier(prod, out_mult, out_shift) + output_offset
+    return _to_int8(y, act_min, act_max)
+
+
+# -- pooling and reductions ---------------------------------------------------
+
+
+def _pool_windows(x: np.ndarray, kernel, stride, pad, fill: float) -> np.ndarray:
+    _n, h, w, _c = x.shape
+    kh, kw = kernel
+    oh = _out_size(h, kh, stride[0], 1, pad[0], pad[2])
+    ow = _out_size(w, kw, stride[1], 1, pad[1], pad[3])
+    top, left, bottom, right = pad
+    xp = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=fill)
+    return _patches(xp, kh, kw, oh, ow, stride, (1, 1))
 
 
 def max_pool2d(x, *, kernel, stride, pad, act_min, act_max):
-    raise NotImplementedError
+    """Max over the in-bounds window (padding never wins), then the activation clamp."""
+    win = _pool_windows(np.asarray(x, dtype=I64), kernel, stride, pad, fill=-(2**40))
+    return _to_int8(win.max(axis=(3, 4)), act_min, act_max)
 
 
 def avg_pool2d(x, *, kernel, stride, pad, act_min, act_max):
     """Average over the in-bounds window only, rounded half away from zero (TFLite)."""
-    raise NotImplementedError
+    xi = np.asarray(x, dtype=I64)
+    total = _pool_windows(xi, kernel, stride, pad, fill=0).sum(axis=(3, 4))
+    ones = np.ones(xi.shape[:3] + (1,), dtype=I64)
+    count = _pool_windows(ones, kernel, stride, pad, fill=0).sum(axis=(3, 4))
+    half = count // 2
+    avg = np.where(total > 0, (total + half) // count, -((-(total - half)) // count))
+    return _to_int8(avg, act_min, act_max)
 
 
 def mean(x, *, axes, input_offset, output_offset, mult, shift):
-    """int8 mean over ``axes`` (keepdims) as TFLite's reference MEAN computes it."""
-    raise NotImplementedError
+    """int8 mean over ``axes`` (keepdims) as TFLite's reference MEAN computes it.
+
+    ``reference_ops::QuantizedMeanOrSum``: int32 sums, ``sum + input_offset * n``,
+    then one ``MultiplyByQuantizedMultiplier`` whose multiplier already folds in
+    ``1/n`` (``qparams.mean_multiplier`` does that fold exactly as TFLite).
+    """
+    xi = np.asarray(x, dtype=I64)
+    axes = tuple(a % xi.ndim for a in axes)
+    n = math.prod(xi.shape[a] for a in axes)
+    total = wrap_int32(xi.sum(axis=axes, keepdims=True) + input_offset * n)
+    y = multiply_by_quantized_multiplier(total, mult, shift) + output_offset
+    return _to_int8(y)
 
 
 def requantize(x, *, input_offset, output_offset, mult, shift):
     """int8 -> int8 with new scale/zero point (TFLite QUANTIZE int8->int8)."""
-    raise NotImplementedError
+    y = multiply_by_quantized_multiplier(np.asarray(x, dtype=I64) + input_offset, mult, shift) + output_offset
+    return _to_int8(y)
+
+
+# -- softmax (gemmlowp fixed point, reference_ops::Softmax) -------------------
+
+
+def _fp_mul(a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
+    return saturating_rounding_doubling_high_mul(a, b)
+
+
+def _saturating_mul_by_pot(x: np.ndarray, exponent: int) -> np.ndarray:
+    """gemmlowp ``SaturatingRoundingMultiplyByPOT<exponent>`` for int32."""
+    if exponent == 0:
+        return x
+    if exponent < 0:
+        return rounding_divide_by_pot(x, -exponent)
+    threshold = (1 << (31 - exponent)) - 1
+    y = wrap_int32(x << exponent)
+    y = np.where(x > threshold, INT32_MAX, y)
+    return np.where(x < -threshold, INT32_MIN, y)
+
+
+def _exp_on_interval_between_negative_one_quarter_and_0_excl(a: np.ndarray) -> np.ndarray:
+    """exp(a) for a in [-1/4, 0) in Q0.31 (Taylor series around -1/8)."""
+    constant_term = 1895147668  # exp(-1/8)
+    constant_1_over_3 = 715827883
+    x = wrap_int32(a + (1 << 28))
+    x2 = _fp_mul(x, x)
+    x3 = _fp_mul(x2, x)
+    x4 = _fp_mul(x2, x2)
+    x4_over_4 = _saturating_mul_by_pot(x4, -2)
+    inner = wrap_int32(_fp_mul(wrap_int32(x4_over_4 + x3), constant_1_over_3) + x2)
+    poly = _saturating_mul_by_pot(inner, -1)
+    return wrap_int32(constant_term + _fp_mul(constant_term, wrap_int32(x + poly)))
+
+
+_EXP_BARREL = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308), (2, 39332535), (3, 720401), (4, 242))
+
+
+def exp_on_negative_values(a: np.ndarray, integer_bits: int) -> np.ndarray:
+    """gemmlowp ``exp_on_negative_values``: input Q(integer_bits).(31-integer_bits) <= 0, output Q0.31."""
+    fractional_bits = 31 - integer_bits
+    one_quarter = 1 << (fractional_bits - 2)
+    mask = one_quarter - 1
+    a_mod_quarter_minus_one_quarter = wrap_int32((a & mask) - one_quarter)
+    result = _exp_on_interval_between_negative_one_quarter_and_0_excl(
+        _saturating_mul_by_pot(a_mod_quarter_minus_one_quarter, integer_bits)
+    )
+    remainder = wrap_int32(a_mod_quarter_minus_one_quarter - a)
+    for exponent, multiplier in _EXP_BARREL:
+        if integer_bits > exponent:
+            bit = 1 << (fractional_bits + exponent)
+            result = np.where((remainder & bit) != 0, _fp_mul(result, multiplier), result)
+    if integer_bits > 5:
+        clamp = -(1 << (36 - integer_bits))
+        result = np.where(a < clamp, 0, result)
+    return np.where(a == 0, INT32_MAX, result)
+
+
+def one_over_one_plus_x_for_x_in_0_1(a: np.ndarray) -> np.ndarray:
+    """gemmlowp Newton-Raphson 1/(1+x), input and output Q0.31."""
+    total = a + INT32_MAX  # RoundingHalfSum(a, One)
+    half_denominator = np.where(total >= 0, (total + 1) // 2, -((-(total - 1)) // 2))
+    x = wrap_int32(1515870810 + _fp_mul(half_denominator, -1010580540))  # Q2.29: 48/17 - 32/17 * d
+    one_q2 = 1 << 29
+    for _ in range(3):
+        half_denominator_times_x = _fp_mul(half_denominator, x)
+        one_minus = wrap_int32(one_q2 - half_denominator_times_x)
+        x = wrap_int32(x + _saturating_mul_by_pot(_fp_mul(x, one_minus), 2))
+    return _saturating_mul_by_pot(x, 1)
+
+
+def _count_leading_zeros32(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=I64) & 0xFFFFFFFF
+    bits = np.zeros_like(x)
+    nz = x > 0
+    bits[nz] = np.floor(np.log2(x[nz].astype(np.float64))).astype(I64) + 1
+    # log2 of values just below a power of two can round up; correct it exactly
+    too_big = nz & ((np.int64(1) << (bits - 1)) > x)
+    bits[too_big] -= 1
+    return 32 - bits
 
 
 def softmax(x, *, input_beta_multiplier, input_beta_left_shift, diff_min):
     """int8 softmax over the last axis; output scale 1/256, zero point -128."""
-    raise NotImplementedError
+    scaled_diff_integer_bits = 5
+    accumulation_integer_bits = 12
+    xi = np.asarray(x, dtype=I64)
+    diff = xi - xi.max(axis=-1, keepdims=True)
+    valid = diff >= diff_min
+    rescaled = saturating_rounding_doubling_high_mul(wrap_int32(diff << input_beta_left_shift), input_beta_multiplier)
+    exps = exp_on_negative_values(np.where(valid, rescaled, 0), scaled_diff_integer_bits)
+    sum_of_exps = wrap_int32(
+        np.where(valid, rounding_divide_by_pot(exps, accumulation_integer_bits), 0).sum(axis=-1, keepdims=True)
+    )
+    headroom_plus_one = _count_leading_zeros32(sum_of_exps)
+    num_bits_over_unit = accumulation_integer_bits - headroom_plus_one
+    shifted_sum_minus_one = wrap_int32(((sum_of_exps << headroom_plus_one) & 0xFFFFFFFF) - (1 << 31))
+    shifted_scale = one_over_one_plus_x_for_x_in_0_1(shifted_sum_minus_one)
+    unsat = rounding_divide_by_pot(_fp_mul(shifted_scale, exps), num_bits_over_unit + 31 - 8)
+    y = np.where(valid, unsat - 128, -128)
+    return _to_int8(y)
 
 
-def logistic(x, *, input_zero_point, input_range_radius, input_multiplier, input_left_shift):
-    """int8 logistic; output scale 1/256, zero point -128 (reference_integer_ops::Logistic)."""
-    raise NotImplementedError
+# -- lookup-table activations ------------------------------------------------
 
 
-def hard_swish(x, **params):
-    """int8 hard-swish (reference_ops::HardSwish with HardSwishParams)."""
-    raise NotImplementedError
+def lookup_table(x, *, table):
+    """int8 -> int8 through a 256-entry table indexed by ``x + 128``."""
+    return np.asarray(table, dtype=np.int8)[np.asarray(x, dtype=I64) + 128]
+
+
+def logistic(x, *, table):
+    """int8 logistic (BUILTIN_REF uses a table filled in float by ``LUTPopulate``; see qparams)."""
+    return lookup_table(x, table=table)
+
+
+def tanh(x, *, table):
+    """int8 tanh (BUILTIN_REF uses a table filled in float by ``LUTPopulate``; see qparams)."""
+    return lookup_table(x, table=table)
+
+
+# -- other activations --------------------------------------------------------
+
+
+def hard_swish(
+    x,
+    *,
+    input_zero_point,
+    output_zero_point,
+    reluish_multiplier_fixedpoint_int16,
+    reluish_multiplier_exponent,
+    output_multiplier_fixedpoint_int16,
+    output_multiplier_exponent,
+):
+    """int8 hard-swish (reference_ops::HardSwish with HardSwishParams, int16 fixed point)."""
+    input_value = np.asarray(x, dtype=I64) - input_zero_point
+    hires = _wrap16(input_value * 128)
+    preshift_output = _srdhm16(hires, output_multiplier_fixedpoint_int16)
+    reluish = hires
+    if reluish_multiplier_exponent > 0:
+        reluish = _saturating_left_shift16(reluish, reluish_multiplier_exponent - 1)
+    reluish = _srdhm16(reluish, reluish_multiplier_fixedpoint_int16)
+    if reluish_multiplier_exponent > 0:
+        reluish = _saturating_left_shift16(reluish, 1)
+    if reluish_multiplier_exponent < 0:
+        reluish = rounding_divide_by_pot(reluish, -reluish_multiplier_exponent)
+    reluish = (reluish + (1 << 15)) >> 1
+    preshift = _sdhm16(reluish, preshift_output)
+    out = rounding_divide_by_pot(preshift, -output_multiplier_exponent)
+    out = _wrap16(out + output_zero_point)
+    return _to_int8(out)
+
+
+def relu(x, *, input_offset, output_offset, out_mult, out_shift, act_min, act_max):
+    """int8 RELU / RELU6 / RELU_N1_TO_1 / clip (TFLite ``QuantizedReluX``: rescale, then clamp)."""
+    y = multiply_by_quantized_multiplier(np.asarray(x, dtype=I64) + input_offset, out_mult, out_shift)
+    return _to_int8(y + output_offset, act_min, act_max)
+
+
+def leaky_relu(x, *, input_offset, output_offset, identity_mult, identity_shift, alpha_mult, alpha_shift):
+    """int8 LEAKY_RELU (reference_ops::QuantizeLeakyRelu)."""
+    v = np.asarray(x, dtype=I64) + input_offset
+    pos = multiply_by_quantized_multiplier(v, identity_mult, identity_shift)
+    neg = multiply_by_quantized_multiplier(v, alpha_mult, alpha_shift)
+    return _to_int8(np.where(v >= 0, pos, neg) + output_offset)
+
+
+# -- data movement -------------------------------------------------------------
 
 
 def pad(x, *, pads, value):
     """Constant pad; ``pads`` is ((before, after), ...) per dim, ``value`` an int8."""
-    raise NotImplementedError
+    return np.pad(np.asarray(x, dtype=np.int8), [tuple(p) for p in pads], constant_values=np.int8(value))
 
 
 def concat(xs, *, axis):
     """Concatenation of int8 tensors that share quantization parameters."""
-    raise NotImplementedError
+    return np.concatenate([np.asarray(x, dtype=np.int8) for x in xs], axis=axis)
 
 
 def resize_nearest(x, *, size):
     """Nearest-neighbour resize, asymmetric coordinates, floor (TFLite default flags)."""
-    raise NotImplementedError
+    _, h, w, _ = x.shape
+    oh, ow = size
+    rows = _nearest_index(h, oh)
+    cols = _nearest_index(w, ow)
+    return np.asarray(x)[:, rows][:, :, cols]
+
+
+def _nearest_index(in_size: int, out_size: int) -> np.ndarray:
+    """TFLite ``GetNearestNeighbor`` without align_corners/half_pixel_centers (float32 scale)."""
+    scale = np.float32(in_size) / np.float32(out_size)
+    idx = np.floor(np.arange(out_size, dtype=np.float32) * scale).astype(I64)
+    return np.minimum(idx, in_size - 1)
+
+
+# -- float <-> int8 -----------------------------------------------------------
+
+
+def quantize(x, *, scale, zero_point):
+    """float32 -> int8 (reference_ops::AffineQuantize: round(x / scale) in float32, half away from zero)."""
+    q = np.asarray(x, dtype=np.float32) / np.float32(scale)
+    return _to_int8(round_half_away(q).astype(I64) + zero_point)
+
+
+def dequantize(x, *, scale, zero_point):
+    """int8 -> float32 (reference_ops::Dequantize: double scale * (q - zp), cast to float)."""
+    return (np.float64(np.float32(scale)) * (np.asarray(x, dtype=I64) - zero_point)).astype(np.float32)

@@ -1,0 +1,337 @@
+"""Translate decoded TFLite records into an edgec ``Graph`` (translation only, no optimisation).
+
+TFLite is already NHWC and its weight layouts match the IR (conv OHWI,
+depthwise ``[1, KH, KW, Co]``, fully connected ``[Co, K]``), so weights are
+kept as they are.  Attribute inputs (pads, axes, resize sizes) become node
+attributes; the reshape target comes from the output tensor's shape.  Every
+unsupported construct is collected in ``problems`` and reported together by
+the caller.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import tflite
+
+from edgec.frontends.tflite.reader import TfliteModel, TfliteOperator, TfliteTensor
+from edgec.ir.graph import Graph
+from edgec.ir.tensor import Tensor
+
+SUPPORTED_DTYPES = ("int8", "int32", "float32")
+INF = float("inf")
+
+# Fused activation code -> the IR's real-valued clamp (None: no clamp).
+FUSED_ACTIVATIONS: dict[int, tuple[float, float] | None] = {
+    tflite.ActivationFunctionType.NONE: None,
+    tflite.ActivationFunctionType.RELU: (0.0, INF),
+    tflite.ActivationFunctionType.RELU_N1_TO_1: (-1.0, 1.0),
+    tflite.ActivationFunctionType.RELU6: (0.0, 6.0),
+}
+
+
+def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
+    """TFLite's SAME padding for one spatial dim: (before, after), the odd extra pixel after."""
+    out = (size + stride - 1) // stride
+    effective = (kernel - 1) * dilation + 1
+    total = max((out - 1) * stride + effective - size, 0)
+    return total // 2, total - total // 2
+
+
+class Translator:
+    def __init__(self, model: TfliteModel, name: str):
+        self.model = model
+        self.graph = Graph(name=name)
+        self.problems: list[str] = []
+        self.names = self._unique_tensor_names()
+        self.node_names: set[str] = set()
+
+    # -- tensors ----------------------------------------------------------------
+    def _unique_tensor_names(self) -> list[str]:
+        names: list[str] = []
+        seen: set[str] = set()
+        for t in self.model.tensors:
+            base = t.name or f"tensor_{t.index}"
+            name, k = base, 1
+            while name in seen:
+                name, k = f"{base}_{k}", k + 1
+            seen.add(name)
+            names.append(name)
+        return names
+
+    def tensor(self, index: int) -> str:
+        """The IR name of TFLite tensor ``index``, adding it to the graph on first use ("" if absent)."""
+        if index < 0:
+            return ""
+        name = self.names[index]
+        if name not in self.graph.tensors:
+            self.graph.add_tensor(self._ir_tensor(self.model.tensors[index], name))
+        return name
+
+    def _ir_tensor(self, t: TfliteTensor, name: str) -> Tensor:
+        dtype = t.dtype
+        if dtype not in SUPPORTED_DTYPES:
+            hint = " (re-export with inference_input_type/inference_output_type = tf.int8)" if dtype == "uint8" else ""
+            self.problems.append(
+                f"tensor {name!r} has type {t.type_name}; edgec supports int8, int32 and float32{hint}"
+            )
+            dtype = "float32"
+        axis = None
+        if t.scale is not None and t.scale.size > 1:
+            axis = t.quantized_dimension
+        data = t.data if t.data is not None and str(t.data.dtype) == dtype else None
+        return Tensor(name, t.shape, dtype, data, t.scale, t.zero_point, axis)
+
+    def const_values(self, op: TfliteOperator, position: int, what: str) -> np.ndarray | None:
+        """The constant data of input ``position`` of ``op`` (an attribute like pads or axes)."""
+        index = op.inputs[position] if position < len(op.inputs) else -1
+        data = self.model.tensors[index].data if index >= 0 else None
+        if data is None:
+            self.problems.append(f"{self.describe(op)} has a non-constant {what}")
+        return data
+
+    def describe(self, op: TfliteOperator) -> str:
+        out = self.names[op.outputs[0]] if op.outputs else f"#{op.index}"
+        return f"operator {op.index} {op.op_name} ({out!r})"
+
+    # -- nodes --------------------------------------------------------------------
+    def add_node(
+        self, ir_op: str, op: TfliteOperator, inputs: list[str], outputs: list[str] | None = None, **attrs
+    ) -> None:
+        outputs = outputs if outputs is not None else [self.tensor(i) for i in op.outputs]
+        base = outputs[0]
+        name, k = base, 1
+        while name in self.node_names:
+            name, k = f"{base}_{k}", k + 1
+        self.node_names.add(name)
+        self.graph.add_node(ir_op, inputs, outputs, name=name, **attrs)
+
+    def activation(self, op: TfliteOperator) -> tuple[float, float] | None:
+        code = op.options.FusedActivationFunction() if op.options is not None else 0
+        if code not in FUSED_ACTIVATIONS:
+            names = {v: k for k, v in vars(tflite.ActivationFunctionType).items() if not k.startswith("_")}
+            self.problems.append(f"{self.describe(op)} has fused activation {names.get(code, code)}")
+            return None
+        return FUSED_ACTIVATIONS[code]
+
+    def spatial_padding(self, op: TfliteOperator, in_hw: tuple[int, int], kernel: tuple[int, int], stride, dilation):
+        if op.options.Padding() == tflite.Padding.VALID:
+            return (0, 0, 0, 0)
+        top, bottom = same_padding(in_hw[0], kernel[0], stride[0], dilation[0])
+        left, right = same_padding(in_hw[1], kernel[1], stride[1], dilation[1])
+        return (top, left, bottom, right)
+
+    # -- driver -------------------------------------------------------------------
+    def run(self) -> Graph:
+        self._check_model()
+        for op in self.model.operators:
+            converter = CONVERTERS.get(op.op_name)
+            if op.op_name == "CUSTOM":
+                self.problems.append(f"operator {op.index} is the custom op {op.custom_code!r}")
+            elif converter is None:
+                self.problems.append(f"{self.describe(op)} is not supported")
+            else:
+                converter(self, op)
+        self.graph.inputs = [self.tensor(i) for i in self.model.inputs]
+        self.graph.outputs = [self.tensor(i) for i in self.model.outputs]
+        return self.graph.prune_tensors()
+
+    def _check_model(self) -> None:
+        m = self.model
+        if m.subgraph_count > 1:
+            self.problems.append(f"the model has {m.subgraph_count} subgraphs (control flow); edgec reads one")
+        for i in m.inputs:
+            t = m.tensors[i]
+            if len(t.shape) >= 2 and t.shape[0] > 1:
+                self.problems.append(f"input {self.names[i]!r} has batch {t.shape[0]}; export with batch 1")
+        dynamic = [t for t in m.tensors if t.signature is not None and -1 in t.signature]
+        if dynamic:
+            first = dynamic[0]
+            more = f" and {len(dynamic) - 1} other tensor(s)" if len(dynamic) > 1 else ""
+            self.problems.append(
+                f"dynamic shape {list(first.signature)} on {self.names[first.index]!r}{more}; "
+                "export with a fixed batch-1 input shape"
+            )
+
+
+# -- op converters ----------------------------------------------------------------
+
+Converter = Callable[[Translator, TfliteOperator], None]
+CONVERTERS: dict[str, Converter] = {}
+
+
+def converts(*names: str):
+    def deco(fn: Converter) -> Converter:
+        for name in names:
+            CONVERTERS[name] = fn
+        return fn
+
+    return deco
+
+
+def _inputs(tr: Translator, op: TfliteOperator, count: int | None = None) -> list[str]:
+    indices = op.inputs if count is None else (op.inputs + [-1] * count)[:count]
+    return [tr.tensor(i) for i in indices]
+
+
+@converts("CONV_2D")
+def _conv2d(tr: Translator, op: TfliteOperator) -> None:
+    o = op.options
+    x, w = (tr.model.tensors[i] for i in op.inputs[:2])
+    stride, dilation = (o.StrideH(), o.StrideW()), (o.DilationHFactor(), o.DilationWFactor())
+    pad = tr.spatial_padding(op, x.shape[1:3], w.shape[1:3], stride, dilation)
+    groups = x.shape[3] // w.shape[3] if w.shape[3] else 1
+    tr.add_node(
+        "conv2d",
+        op,
+        _inputs(tr, op, 3),
+        stride=stride,
+        dilation=dilation,
+        pad=pad,
+        groups=groups,
+        act=tr.activation(op),
+    )
+
+
+@converts("DEPTHWISE_CONV_2D")
+def _depthwise(tr: Translator, op: TfliteOperator) -> None:
+    o = op.options
+    x, w = (tr.model.tensors[i] for i in op.inputs[:2])
+    stride, dilation = (o.StrideH(), o.StrideW()), (o.DilationHFactor(), o.DilationWFactor())
+    pad = tr.spatial_padding(op, x.shape[1:3], w.shape[1:3], stride, dilation)
+    tr.add_node(
+        "depthwise_conv2d",
+        op,
+        _inputs(tr, op, 3),
+        stride=stride,
+        dilation=dilation,
+        pad=pad,
+        depth_multiplier=w.shape[3] // x.shape[3],
+        act=tr.activation(op),
+    )
+
+
+@converts("FULLY_CONNECTED")
+def _fully_connected(tr: Translator, op: TfliteOperator) -> None:
+    o = op.options
+    if o is not None and o.WeightsFormat() != tflite.FullyConnectedOptionsWeightsFormat.DEFAULT:
+        tr.problems.append(f"{tr.describe(op)} uses shuffled weights; export with the default weights format")
+        return
+    x, w, y = tr.model.tensors[op.inputs[0]], tr.model.tensors[op.inputs[1]], tr.model.tensors[op.outputs[0]]
+    ir_shape = (math.prod(x.shape) // w.shape[-1], w.shape[0])
+    inputs = _inputs(tr, op, 3)
+    if tuple(y.shape) == ir_shape:
+        tr.add_node("fully_connected", op, inputs, act=tr.activation(op))
+        return
+    # keep_num_dims=True: the IR's 2-D result, then a reshape to TFLite's shape.
+    out = tr.tensor(op.outputs[0])
+    flat = tr.graph.unique_name(f"{out}/2d")
+    tr.graph.add_tensor(Tensor(flat, ir_shape, y.dtype or "float32", None, y.scale, y.zero_point))
+    tr.add_node("fully_connected", op, inputs, [flat], act=tr.activation(op))
+    tr.add_node("reshape", op, [flat], [out], shape=tuple(y.shape))
+
+
+@converts("ADD", "SUB", "MUL")
+def _binary(tr: Translator, op: TfliteOperator) -> None:
+    tr.add_node(op.op_name.lower(), op, _inputs(tr, op, 2), act=tr.activation(op))
+
+
+@converts("AVERAGE_POOL_2D", "MAX_POOL_2D")
+def _pool(tr: Translator, op: TfliteOperator) -> None:
+    o = op.options
+    x = tr.model.tensors[op.inputs[0]]
+    kernel, stride = (o.FilterHeight(), o.FilterWidth()), (o.StrideH(), o.StrideW())
+    pad = tr.spatial_padding(op, x.shape[1:3], kernel, stride, (1, 1))
+    ir_op = "avg_pool2d" if op.op_name == "AVERAGE_POOL_2D" else "max_pool2d"
+    tr.add_node(ir_op, op, _inputs(tr, op, 1), kernel=kernel, stride=stride, pad=pad, act=tr.activation(op))
+
+
+@converts("MEAN")
+def _mean(tr: Translator, op: TfliteOperator) -> None:
+    axes = tr.const_values(op, 1, "axes")
+    if axes is None:
+        return
+    keepdims = bool(op.options.KeepDims()) if op.options is not None else False
+    rank = len(tr.model.tensors[op.inputs[0]].shape)
+    axes_attr = tuple(sorted({int(a) % rank for a in np.atleast_1d(axes)}))
+    tr.add_node("mean", op, _inputs(tr, op, 1), axes=axes_attr, keepdims=keepdims)
+
+
+@converts("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
+def _reshape(tr: Translator, op: TfliteOperator) -> None:
+    tr.add_node("reshape", op, _inputs(tr, op, 1), shape=tuple(tr.model.tensors[op.outputs[0]].shape))
+
+
+@converts("SOFTMAX")
+def _softmax(tr: Translator, op: TfliteOperator) -> None:
+    tr.add_node("softmax", op, _inputs(tr, op, 1), axis=-1, beta=float(op.options.Beta()))
+
+
+@converts("PAD", "PADV2")
+def _pad(tr: Translator, op: TfliteOperator) -> None:
+    pads = tr.const_values(op, 1, "paddings")
+    value = 0.0
+    if op.op_name == "PADV2" and len(op.inputs) > 2 and op.inputs[2] >= 0:
+        raw = tr.const_values(op, 2, "pad value")
+        if raw is None:
+            return
+        v = tr.model.tensors[op.inputs[2]]
+        q = float(np.asarray(raw).reshape(-1)[0])
+        value = q if v.scale is None else float(v.scale[0]) * (q - float(v.zero_point[0]))
+    if pads is None:
+        return
+    pads_attr = tuple((int(lo), int(hi)) for lo, hi in np.asarray(pads).reshape(-1, 2))
+    tr.add_node("pad", op, _inputs(tr, op, 1), pads=pads_attr, value=value)
+
+
+@converts("CONCATENATION")
+def _concat(tr: Translator, op: TfliteOperator) -> None:
+    rank = len(tr.model.tensors[op.outputs[0]].shape)
+    tr.add_node("concat", op, _inputs(tr, op), axis=int(op.options.Axis()) % rank, act=tr.activation(op))
+
+
+@converts("TRANSPOSE")
+def _transpose(tr: Translator, op: TfliteOperator) -> None:
+    perm = tr.const_values(op, 1, "permutation")
+    if perm is not None:
+        tr.add_node("transpose", op, _inputs(tr, op, 1), perm=tuple(int(p) for p in perm))
+
+
+_UNARY = {
+    "QUANTIZE": "quantize",
+    "DEQUANTIZE": "dequantize",
+    "LOGISTIC": "logistic",
+    "TANH": "tanh",
+    "HARD_SWISH": "hard_swish",
+    "RELU": "relu",
+    "RELU6": "relu6",
+}
+
+
+@converts(*_UNARY)
+def _unary(tr: Translator, op: TfliteOperator) -> None:
+    tr.add_node(_UNARY[op.op_name], op, _inputs(tr, op, 1))
+
+
+@converts("RELU_N1_TO_1", "RELU_0_TO_1")
+def _clip(tr: Translator, op: TfliteOperator) -> None:
+    lo = -1.0 if op.op_name == "RELU_N1_TO_1" else 0.0
+    tr.add_node("clip", op, _inputs(tr, op, 1), min=lo, max=1.0)
+
+
+@converts("LEAKY_RELU")
+def _leaky_relu(tr: Translator, op: TfliteOperator) -> None:
+    tr.add_node("leaky_relu", op, _inputs(tr, op, 1), alpha=float(op.options.Alpha()))
+
+
+@converts("RESIZE_NEAREST_NEIGHBOR")
+def _resize_nearest(tr: Translator, op: TfliteOperator) -> None:
+    o = op.options
+    if o is not None and (o.AlignCorners() or o.HalfPixelCenters()):
+        tr.problems.append(f"{tr.describe(op)} uses align_corners/half_pixel_centers; export with both False")
+        return
+    size = tr.const_values(op, 1, "size")
+    if size is not None:
+        tr.add_node("resize_nearest", op, _inputs(tr, op, 1), size=tuple(int(s) for s in size))

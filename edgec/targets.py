@@ -1,0 +1,174 @@
+"""Deployment targets: one TOML file per target in ``targets/``.
+
+A target says what the code runs on (kind, cpu, ISA features), how much
+memory it has and where (used for the linker script and the fit check), how
+to compile for it, which board support package (``runtime/boards/<bsp>``)
+drives its UART and cycle counter, and for emulated boards which QEMU machine
+runs it.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgec.errors import EdgecError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+DEFAULT_TARGET = "qemu-cortex-m4"
+
+TARGETS_DIR = Path(__file__).resolve().parent.parent / "targets"
+
+KNOWN_KINDS = ("mcu", "host", "jetson", "npu", "mobile")
+COUNTER_UNITS = {"dwt": "cycles", "systick": "instructions"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Everything edgec needs to know about one deployment target."""
+
+    name: str
+    kind: str
+    cpu: str
+    description: str = ""
+    features: tuple[str, ...] = ()
+    clock_hz: int = 0
+    bsp: str = ""
+    flash_base: int = 0
+    flash_bytes: int = 0
+    sram_base: int = 0
+    sram_bytes: int = 0
+    stack_bytes: int = 0
+    reserve_bytes: int = 0
+    cflags: tuple[str, ...] = ()
+    cc: str = ""
+    board: dict[str, Any] = field(default_factory=dict)
+    qemu_machine: str | None = None
+    qemu_args: tuple[str, ...] = ()
+    baud: int = 115200
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def emulated(self) -> bool:
+        """True when the target runs in QEMU rather than on a real board."""
+        return self.qemu_machine is not None
+
+    @property
+    def has_dsp(self) -> bool:
+        return "dsp" in self.features
+
+    @property
+    def has_fpu(self) -> bool:
+        return "fpu" in self.features
+
+    @property
+    def has_mve(self) -> bool:
+        return "mve" in self.features
+
+    @property
+    def counter(self) -> str:
+        """Which on-chip counter the profiler reads: ``dwt`` or ``systick``."""
+        return str(self.board.get("counter", "dwt"))
+
+    @property
+    def counter_unit(self) -> str:
+        """What the profiler's counts mean: ``cycles`` or ``instructions``."""
+        return COUNTER_UNITS.get(self.counter, "cycles")
+
+    @property
+    def arena_budget(self) -> int:
+        """SRAM bytes left for the tensor arena (0 = unlimited)."""
+        if self.sram_bytes == 0:
+            return 0
+        return max(0, self.sram_bytes - self.stack_bytes - self.reserve_bytes)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-friendly summary (used by ``edgec targets --json``)."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "cpu": self.cpu,
+            "description": self.description,
+            "features": list(self.features),
+            "clock_hz": self.clock_hz,
+            "flash_bytes": self.flash_bytes,
+            "sram_bytes": self.sram_bytes,
+            "emulated": self.emulated,
+            "qemu_machine": self.qemu_machine,
+            "counter_unit": self.counter_unit if self.kind == "mcu" else None,
+        }
+
+
+def _target_path(name: str) -> Path:
+    return TARGETS_DIR / f"{name}.toml"
+
+
+def list_targets() -> list[str]:
+    """Names of all known targets, sorted."""
+    return sorted(p.stem for p in TARGETS_DIR.glob("*.toml"))
+
+
+def _int(section: dict[str, Any], key: str, default: int = 0) -> int:
+    value = section.get(key, default)
+    if not isinstance(value, int):
+        raise EdgecError(f"target field {key} must be an integer, got {value!r} — fix the target file")
+    return value
+
+
+def target_from_dict(data: dict[str, Any], source: str = "target") -> Target:
+    """Build a ``Target`` from parsed TOML (raises EdgecError on bad fields)."""
+    try:
+        name = str(data["name"])
+        kind = str(data["kind"])
+        cpu = str(data["cpu"])
+    except KeyError as exc:
+        raise EdgecError(f"{source} lacks the field {exc.args[0]!r} — add it to the target file") from None
+    if kind not in KNOWN_KINDS:
+        raise EdgecError(f"{source}: kind {kind!r} is not one of {', '.join(KNOWN_KINDS)} — fix the target file")
+    memory = data.get("memory", {})
+    compiler = data.get("compiler", {})
+    emulator = data.get("emulator", {})
+    serial = data.get("serial", {})
+    return Target(
+        name=name,
+        kind=kind,
+        cpu=cpu,
+        description=str(data.get("description", "")),
+        features=tuple(str(f) for f in data.get("features", [])),
+        clock_hz=_int(data, "clock_hz"),
+        bsp=str(data.get("bsp", "")),
+        flash_base=_int(memory, "flash_base"),
+        flash_bytes=_int(memory, "flash_bytes"),
+        sram_base=_int(memory, "sram_base"),
+        sram_bytes=_int(memory, "sram_bytes"),
+        stack_bytes=_int(memory, "stack_bytes"),
+        reserve_bytes=_int(memory, "reserve_bytes"),
+        cflags=tuple(str(f) for f in compiler.get("cflags", [])),
+        cc=str(compiler.get("cc", "")),
+        board=dict(data.get("board", {})),
+        qemu_machine=str(emulator["machine"]) if "machine" in emulator else None,
+        qemu_args=tuple(str(a) for a in emulator.get("args", [])),
+        baud=_int(serial, "baud", 115200),
+        raw=data,
+    )
+
+
+def load_target(name: str | Target) -> Target:
+    """Load ``targets/<name>.toml``; unknown names raise EdgecError listing the known ones."""
+    if isinstance(name, Target):
+        return name
+    path = _target_path(name)
+    if "/" in name or not path.is_file():
+        known = ", ".join(list_targets())
+        raise EdgecError(f"unknown target {name!r} — choose one of: {known}")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise EdgecError(f"target file {path} is not valid TOML ({exc}) — fix it") from None
+    return target_from_dict(data, source=f"target file {path.name}")

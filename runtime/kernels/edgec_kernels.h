@@ -1,0 +1,295 @@
+/*
+ * edgec int8 kernel library.
+ *
+ * Every kernel is the C twin of the numpy function of the same name in
+ * edgec/reference/int8_kernels.py and is bit-exact with TFLite's reference
+ * integer kernels.  Integer parameters are the ones TFLite derives in its
+ * Prepare step (see edgec.reference.qparams); the code generator emits them
+ * as `static const` parameter structs, so a generated call reads like
+ *
+ *     edgec_conv2d(&in, &out, w_conv1, b_conv1, &conv1_params);
+ *
+ * Conventions
+ *   - Activations are int8 NHWC.  A kernel sees one image (batch 1) through an
+ *     `edgec_view`: a window of H x W x C elements inside a possibly larger
+ *     tensor.  Channels are always contiguous; rows and columns may be strided,
+ *     so a kernel can read a spatial patch of a bigger tensor and write into a
+ *     patch or a channel slice of another.  Batches are separate calls.
+ *   - input_offset = -input zero point, output_offset = +output zero point
+ *     (TFLite's sign convention).
+ *   - A multiplier/shift pair means x * mult * 2^(shift - 31), mult in
+ *     [2^30, 2^31) as TFLite's QuantizeMultiplier returns it; a positive shift
+ *     is a left shift.  Shifts must lie in [-31, 30].
+ *   - act_min/act_max are the int8 clamp bounds of a fused activation
+ *     (-128/127 when there is none).
+ *   - Padding is per call: pad_top/pad_left place the first tap; taps that
+ *     fall outside the input window contribute nothing (TFLite semantics), so
+ *     bottom/right padding is implied by the output size.
+ *   - In place: the element-wise kernels (add, mul, requantize, relu, clamp,
+ *     leaky_relu, lookup_table/logistic/tanh, hard_swish) allow `out` to be
+ *     the very same window as an input (identical data pointer and strides).  Every other
+ *     kernel needs output and input memory to be disjoint.
+ *   - No dynamic allocation, no libc beyond <string.h>; kernels never fail,
+ *     so the caller (generated code) is responsible for consistent shapes.
+ */
+#ifndef EDGEC_KERNELS_H
+#define EDGEC_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A window of an int8 NHWC image. Element (y, x, ch) lives at
+ * data[y * row_stride + x * col_stride + ch]. */
+typedef struct {
+    int8_t *data;       /* element (0, 0, 0) of the window */
+    int32_t h;          /* rows in the window */
+    int32_t w;          /* columns in the window */
+    int32_t c;          /* channels in the window */
+    int32_t row_stride; /* elements from (y, x, ch) to (y + 1, x, ch); w * c when dense */
+    int32_t col_stride; /* elements from (y, x, ch) to (y, x + 1, ch); c when dense */
+} edgec_view;
+
+/* A dense H x W x C view of `data` (helper for hand-written callers). */
+static inline edgec_view edgec_dense_view(int8_t *data, int32_t h, int32_t w, int32_t c)
+{
+    edgec_view v;
+    v.data = data;
+    v.h = h;
+    v.w = w;
+    v.c = c;
+    v.row_stride = w * c;
+    v.col_stride = c;
+    return v;
+}
+
+/* ---------------------------------------------------------------- requantization */
+
+/* gemmlowp SaturatingRoundingDoublingHighMul: round(a * b / 2^31), saturating. */
+int32_t edgec_saturating_rounding_doubling_high_mul(int32_t a, int32_t b);
+/* gemmlowp RoundingDivideByPOT: x / 2^exponent rounded half away from zero, exponent in [0, 31]. */
+int32_t edgec_rounding_divide_by_pot(int32_t x, int32_t exponent);
+/* TFLite reference MultiplyByQuantizedMultiplier (double rounding). */
+int32_t edgec_multiply_by_quantized_multiplier(int32_t x, int32_t mult, int32_t shift);
+
+/* ---------------------------------------------------------------- convolutions */
+
+/* conv2d: weights [Co][KH][KW][Ci / groups] int8, bias [Co] int32 or NULL.
+ * Co = out->c, Ci = in->c.  Output size is out->h x out->w. */
+typedef struct {
+    int16_t kernel_h, kernel_w;     /* KH, KW */
+    int16_t stride_h, stride_w;     /* >= 1 */
+    int16_t dilation_h, dilation_w; /* >= 1 */
+    int16_t pad_top, pad_left;      /* implicit zero-point rows/columns before the input */
+    int16_t pad_bottom, pad_right;  /* informational: implied by the output size */
+    int16_t groups;                 /* 1 = dense conv; in->c and out->c divisible by it */
+    int32_t input_offset;           /* -input zero point */
+    int32_t output_offset;          /* +output zero point */
+    const int32_t *out_mult;        /* [Co] per-channel multipliers */
+    const int32_t *out_shift;       /* [Co] per-channel shifts */
+    int8_t act_min, act_max;        /* output clamp */
+} edgec_conv_params;
+
+/* General convolution. Dispatches to edgec_conv2d_1x1 when the kernel is
+ * 1x1, stride 1, unpadded and groups == 1. */
+void edgec_conv2d(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
+                  const edgec_conv_params *p);
+
+/* Pointwise convolution as a matrix multiply (1x1 kernel, stride 1, no
+ * padding, groups 1; out->h == in->h, out->w == in->w).  Geometry fields of
+ * `p` are ignored. */
+void edgec_conv2d_1x1(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
+                      const edgec_conv_params *p);
+
+/* depthwise conv2d: weights [1][KH][KW][Co], Co = Ci * depth_multiplier,
+ * output channel oc = ic * depth_multiplier + m. bias [Co] int32 or NULL. */
+typedef struct {
+    int16_t kernel_h, kernel_w;
+    int16_t stride_h, stride_w;
+    int16_t dilation_h, dilation_w;
+    int16_t pad_top, pad_left;
+    int16_t pad_bottom, pad_right;  /* informational: implied by the output size */
+    int16_t depth_multiplier;       /* out->c == in->c * depth_multiplier */
+    int32_t input_offset;
+    int32_t output_offset;
+    const int32_t *out_mult;        /* [Co] */
+    const int32_t *out_shift;       /* [Co] */
+    int8_t act_min, act_max;
+} edgec_depthwise_params;
+
+void edgec_depthwise_conv2d(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
+                            const edgec_depthwise_params *p);
+
+/* fully connected: in [batches][in_features] dense, weights [out_features][in_features],
+ * bias [out_features] int32 or NULL, out [batches][out_features] dense. */
+typedef struct {
+    int32_t in_features;   /* K */
+    int32_t out_features;  /* Co */
+    int32_t input_offset;
+    int32_t output_offset;
+    const int32_t *out_mult;  /* [Co] (repeat the value for per-tensor weights) */
+    const int32_t *out_shift; /* [Co] */
+    int8_t act_min, act_max;
+} edgec_fc_params;
+
+void edgec_fully_connected(const int8_t *in, int8_t *out, int32_t batches, const int8_t *weights,
+                           const int32_t *bias, const edgec_fc_params *p);
+
+/* ---------------------------------------------------------------- element-wise binary */
+
+/* Broadcasting: each of a/b has every dimension (h, w, c) either equal to
+ * out's or 1; a dimension of 1 is repeated.  Covers same shape, scalar
+ * (1x1x1), per-channel vector (1x1xC) and any other H/W/C broadcast.
+ * In place: out may be the same window as a or b. */
+
+/* add (reference_integer_ops::Add / BroadcastAdd4DSlow). Sub is add with
+ * b_mult negated. */
+typedef struct {
+    int32_t a_offset, a_mult, a_shift;  /* -zero point of a, its multiplier and shift (<= 0) */
+    int32_t b_offset, b_mult, b_shift;  /* same for b */
+    int32_t left_shift;                 /* 20 for int8 */
+    int32_t output_offset, out_mult, out_shift;
+    int8_t act_min, act_max;
+} edgec_add_params;
+
+void edgec_add(const edgec_view *a, const edgec_view *b, edgec_view *out, const edgec_add_params *p);
+
+/* mul (reference_integer_ops::Mul / BroadcastMul4DSlow). */
+typedef struct {
+    int32_t a_offset, b_offset;  /* -zero points of a and b */
+    int32_t output_offset, out_mult, out_shift;
+    int8_t act_min, act_max;
+} edgec_mul_params;
+
+void edgec_mul(const edgec_view *a, const edgec_view *b, edgec_view *out, const edgec_mul_params *p);
+
+/* ---------------------------------------------------------------- pooling */
+
+typedef struct {
+    int16_t kernel_h, kernel_w;
+    int16_t stride_h, stride_w;
+    int16_t pad_top, pad_left;
+    int16_t pad_bottom, pad_right;  /* informational */
+    int8_t act_min, act_max;
+} edgec_pool_params;
+
+/* Max over the in-bounds part of each window, then clamped. */
+void edgec_max_pool2d(const edgec_view *in, edgec_view *out, const edgec_pool_params *p);
+/* Average over the in-bounds part of each window (padding not counted),
+ * rounded half away from zero, then clamped.  Kernel area <= 2^24/255. */
+void edgec_avg_pool2d(const edgec_view *in, edgec_view *out, const edgec_pool_params *p);
+
+/* mean over any of H, W, C with keepdims (reference_ops::QuantizedMeanOrSum):
+ * out has size 1 along every reduced dimension and in's size elsewhere.
+ * y = MBQM(sum(x) + input_offset * n, mult, shift) + output_offset, where
+ * mult/shift already fold in 1/n (edgec.reference.qparams). */
+typedef struct {
+    int8_t reduce_h, reduce_w, reduce_c; /* 1 = reduce that dimension */
+    int32_t input_offset;
+    int32_t output_offset;
+    int32_t mult, shift;
+} edgec_mean_params;
+
+void edgec_mean(const edgec_view *in, edgec_view *out, const edgec_mean_params *p);
+
+/* ---------------------------------------------------------------- element-wise unary (in place allowed) */
+
+/* requantize int8 -> int8 (TFLite QUANTIZE / reference_ops::Requantize). */
+typedef struct {
+    int32_t input_offset;
+    int32_t output_offset;
+    int32_t mult, shift;
+} edgec_requantize_params;
+
+void edgec_requantize(const edgec_view *in, edgec_view *out, const edgec_requantize_params *p);
+
+/* relu / relu6 / clip (TFLite QuantizedReluX): rescale to the output
+ * quantization, then clamp to [act_min, act_max]. */
+typedef struct {
+    int32_t input_offset;
+    int32_t output_offset;
+    int32_t out_mult, out_shift;
+    int8_t act_min, act_max;
+} edgec_relu_params;
+
+void edgec_relu(const edgec_view *in, edgec_view *out, const edgec_relu_params *p);
+
+/* clamp to [lo, hi]: relu / relu6 / clip when input and output share quantization. */
+void edgec_clamp(const edgec_view *in, edgec_view *out, int8_t lo, int8_t hi);
+
+/* leaky relu (reference_ops::QuantizeLeakyRelu). */
+typedef struct {
+    int32_t input_offset;              /* -input zero point */
+    int32_t output_offset;             /* +output zero point */
+    int32_t identity_mult, identity_shift; /* in_scale / out_scale, for x >= 0 */
+    int32_t alpha_mult, alpha_shift;       /* alpha * in_scale / out_scale, for x < 0 */
+} edgec_leaky_relu_params;
+
+void edgec_leaky_relu(const edgec_view *in, edgec_view *out, const edgec_leaky_relu_params *p);
+
+/* int8 -> int8 through a 256-entry table indexed by x + 128.  logistic and
+ * tanh are tables (TFLite BUILTIN_REF fills them in float with LUTPopulate;
+ * edgec.reference.qparams computes them at build time). */
+void edgec_lookup_table(const edgec_view *in, edgec_view *out, const int8_t table[256]);
+static inline void edgec_logistic(const edgec_view *in, edgec_view *out, const int8_t table[256])
+{
+    edgec_lookup_table(in, out, table);
+}
+static inline void edgec_tanh(const edgec_view *in, edgec_view *out, const int8_t table[256])
+{
+    edgec_lookup_table(in, out, table);
+}
+
+/* hard swish (reference_ops::HardSwish with TFLite's HardSwishParams). */
+typedef struct {
+    int16_t input_zero_point;
+    int16_t output_zero_point;
+    int16_t reluish_multiplier_fixedpoint_int16;
+    int16_t reluish_multiplier_exponent;
+    int16_t output_multiplier_fixedpoint_int16;
+    int16_t output_multiplier_exponent;  /* <= 0 */
+} edgec_hard_swish_params;
+
+void edgec_hard_swish(const edgec_view *in, edgec_view *out, const edgec_hard_swish_params *p);
+
+/* softmax over channels of every pixel, output scale 1/256 and zero point
+ * -128 (reference_ops::Softmax, fixed-point).  Not in place. */
+typedef struct {
+    int32_t input_beta_multiplier;
+    int32_t input_beta_left_shift;
+    int32_t diff_min;
+} edgec_softmax_params;
+
+void edgec_softmax(const edgec_view *in, edgec_view *out, const edgec_softmax_params *p);
+
+/* ---------------------------------------------------------------- data movement (no arithmetic) */
+
+/* Constant pad: out->h = pad_top + in->h + pad_bottom, likewise w and c. */
+typedef struct {
+    int16_t pad_top, pad_left, pad_bottom, pad_right;
+    int16_t pad_c_before, pad_c_after;
+    int8_t value; /* quantized pad value (the zero point for zero padding) */
+} edgec_pad_params;
+
+void edgec_pad(const edgec_view *in, edgec_view *out, const edgec_pad_params *p);
+
+/* Copy a window into a window of the same h/w/c (used for concatenation
+ * into a slice and for moving patches). */
+void edgec_copy(const edgec_view *in, edgec_view *out);
+
+/* Concatenate `count` windows along axis 0 (H), 1 (W) or 2 (C) into out. */
+void edgec_concat(const edgec_view *const *ins, int32_t count, int32_t axis, edgec_view *out);
+
+/* Nearest-neighbour resize, asymmetric coordinates, floor (TFLite's
+ * GetNearestNeighbor without align_corners/half_pixel_centers): source row
+ * min(floor(y * (float)in->h / out->h), in->h - 1), in float32 as TFLite. */
+void edgec_resize_nearest(const edgec_view *in, edgec_view *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EDGEC_KERNELS_H */

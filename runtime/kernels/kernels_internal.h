@@ -1,0 +1,74 @@
+/* Helpers shared by the kernel sources (internal header). */
+#ifndef EDGEC_KERNELS_INTERNAL_H
+#define EDGEC_KERNELS_INTERNAL_H
+
+#include "edgec_kernels.h"
+#include "fixedpoint.h"
+
+static inline int32_t clamp_i32(int32_t v, int32_t lo, int32_t hi)
+{
+    if (v < lo) {
+        return lo;
+    }
+    if (v > hi) {
+        return hi;
+    }
+    return v;
+}
+
+/* Accumulator -> int8: requantize, add the output offset, clamp. */
+static inline int8_t requantize_and_clamp(int32_t acc, int32_t mult, int32_t shift, int32_t output_offset,
+                                          int32_t act_min, int32_t act_max)
+{
+    return (int8_t)clamp_i32(fp_mbqm(acc, mult, shift) + output_offset, act_min, act_max);
+}
+
+/* Kernel taps k in [0, kernel) that land inside [0, size) at origin + k * dilation:
+ * returns one past the last valid tap and stores the first in *first
+ * (the range is empty when the result is <= *first). */
+static inline int32_t valid_taps(int32_t origin, int32_t dilation, int32_t kernel, int32_t size, int32_t *first)
+{
+    int32_t k0 = 0;
+    int32_t k1 = kernel;
+    if (origin < 0) {
+        k0 = (-origin + dilation - 1) / dilation;
+    }
+    if (origin + (kernel - 1) * dilation >= size) {
+        k1 = size - 1 - origin < 0 ? 0 : (size - 1 - origin) / dilation + 1;
+    }
+    *first = k0;
+    return k1 > k0 ? k1 : k0;
+}
+
+/* True when the window's elements are one contiguous run. */
+static inline int view_is_dense(const edgec_view *v)
+{
+    return v->col_stride == v->c && (v->h == 1 || v->row_stride == v->w * v->c);
+}
+
+
+
+/* Element-wise unary kernels are written for one contiguous run of n
+ * elements; unary_over_view walks a pair of windows in the longest runs
+ * their strides allow. */
+typedef void (*unary_run_fn)(const int8_t *in, int8_t *out, int32_t n, const void *params);
+
+static inline void unary_over_view(const edgec_view *in, edgec_view *out, unary_run_fn run, const void *params)
+{
+    int32_t y, x;
+    if (view_is_dense(in) && view_is_dense(out)) {
+        run(in->data, out->data, out->h * out->w * out->c, params);
+    } else if (in->col_stride == in->c && out->col_stride == out->c) {
+        for (y = 0; y < out->h; ++y) {
+            run(in->data + y * in->row_stride, out->data + y * out->row_stride, out->w * out->c, params);
+        }
+    } else {
+        for (y = 0; y < out->h; ++y) {
+            for (x = 0; x < out->w; ++x) {
+                run(in->data + y * in->row_stride + x * in->col_stride,
+                    out->data + y * out->row_stride + x * out->col_stride, out->c, params);
+            }
+        }
+    }
+}
+#endif /* EDGEC_KERNELS_INTERNAL_H */

@@ -1,0 +1,585 @@
+"""Generate test vectors for the C kernel harness (tests/kernels/run_vectors.c).
+
+The oracle is the numpy twin, ``edgec.reference.int8_kernels``: every
+expected output below comes from it.
+
+File format (text, one record per line, whitespace separated)::
+
+    case <id> <op>                 start of a case; <id> names it in reports
+    i <name> <int>                 an integer parameter
+    t <name> <ndim> <d0..> <vals>  an integer tensor (row-major)
+    e <name> <H> <W> <C> <y> <x> <c>
+                                   place 4-D tensor <name> (batch 1) as a window
+                                   at (y, x, c) of a larger H x W x C buffer
+    end                            end of the case
+
+Usage: python gen_vectors.py OUT_FILE [--seed N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgec.reference import int8_kernels as K
+
+INT8_MIN, INT8_MAX = -128, 127
+
+
+@dataclass
+class Case:
+    op: str
+    ints: dict[str, int] = field(default_factory=dict)
+    tensors: dict[str, np.ndarray] = field(default_factory=dict)
+    embeds: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    name: str = ""
+
+    def write(self, f, index: int) -> None:
+        f.write(f"case {index:04d}_{self.name or self.op} {self.op}\n")
+        for k, v in self.ints.items():
+            f.write(f"i {k} {int(v)}\n")
+        for k, t in self.tensors.items():
+            t = np.asarray(t)
+            vals = " ".join(str(int(v)) for v in t.reshape(-1))
+            f.write(f"t {k} {t.ndim} {' '.join(str(d) for d in t.shape)} {vals}\n")
+        for k, e in self.embeds.items():
+            f.write(f"e {k} {' '.join(str(int(v)) for v in e)}\n")
+        f.write("end\n")
+
+
+# -- random parameters ----------------------------------------------------------
+
+
+def rand_int8(rng: np.random.Generator, shape) -> np.ndarray:
+    return rng.integers(INT8_MIN, INT8_MAX + 1, size=shape, dtype=np.int64).astype(np.int8)
+
+
+def rand_zero_point(rng: np.random.Generator, extreme: bool) -> int:
+    if extreme:
+        return int(rng.choice([-128, -127, 127, 0]))
+    return int(rng.integers(-20, 21))
+
+
+def mult_shift_for(rng: np.random.Generator, real: float, count: int, jitter: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (mult, shift) around ``real``, each channel jittered by a random factor."""
+    mults, shifts = [], []
+    for _ in range(count):
+        m, s = K.quantize_multiplier(real * float(np.exp(rng.uniform(-jitter, jitter))))
+        mults.append(m)
+        shifts.append(s)
+    return np.array(mults, dtype=np.int64), np.array(shifts, dtype=np.int64)
+
+
+def extreme_mult_shift(rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Multipliers at the ends of [2^30, 2^31) and shifts across [-31, +10]."""
+    mults = rng.choice([1 << 30, (1 << 30) + 1, (1 << 31) - 1, (1 << 31) - 2, 1518500250], size=count)
+    shifts = rng.choice([-31, -30, -24, -16, -8, -1, 0, 1, 2, 5, 10], size=count)
+    return mults.astype(np.int64), shifts.astype(np.int64)
+
+
+def act_range(rng: np.random.Generator, output_zp: int) -> tuple[int, int]:
+    kind = rng.integers(0, 4)
+    if kind == 0:
+        return INT8_MIN, INT8_MAX
+    if kind == 1:  # relu
+        return output_zp, INT8_MAX
+    if kind == 2:  # relu6-like
+        return output_zp, min(INT8_MAX, output_zp + 60)
+    lo = int(rng.integers(-128, 0))
+    return lo, int(rng.integers(lo, 128))
+
+
+def out_size(size: int, kernel: int, stride: int, dilation: int, lo: int, hi: int) -> int:
+    return (size + lo + hi - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def embed(rng: np.random.Generator, shape, extra_c: bool = True) -> tuple[int, ...]:
+    """A random placement of a [1,H,W,C] tensor inside a larger buffer."""
+    _, h, w, c = shape
+    mh, mw = int(rng.integers(0, 3)), int(rng.integers(0, 4))
+    mc = int(rng.integers(1, 4)) if extra_c else 0
+    oy, ox, oc = int(rng.integers(0, mh + 1)), int(rng.integers(0, mw + 1)), int(rng.integers(0, mc + 1))
+    return (h + mh, w + mw, c + mc, oy, ox, oc)
+
+
+# -- cases ----------------------------------------------------------------------
+
+
+def conv_like_scale(x: np.ndarray, input_offset: int, taps: int) -> float:
+    """A requantization scale that maps the accumulator spread to ~ +-60."""
+    spread = float(np.std(x.astype(np.float64) + input_offset)) * 60.0 * math.sqrt(max(taps, 1)) + 1.0
+    return 60.0 / spread
+
+
+def conv_case(rng, *, h, w, ci, co, k, stride=(1, 1), dilation=(1, 1), pad=(0, 0, 0, 0), groups=1, extreme=False,
+              bias=True, windows=False, name="", op="conv2d") -> Case:
+    kh, kw = k
+    x = rand_int8(rng, (1, h, w, ci))
+    wt = rng.integers(-127, 128, size=(co, kh, kw, ci // groups)).astype(np.int8)
+    in_zp = rand_zero_point(rng, extreme)
+    out_zp = rand_zero_point(rng, extreme)
+    b = rng.integers(-5000, 5000, size=co).astype(np.int32) if bias else None
+    if extreme:
+        mult, shift = extreme_mult_shift(rng, co)
+    else:
+        mult, shift = mult_shift_for(rng, conv_like_scale(x, -in_zp, kh * kw * ci // groups), co)
+    act_min, act_max = act_range(rng, out_zp)
+    y = K.conv2d(x, wt, b, stride=stride, dilation=dilation, pad=pad, input_offset=-in_zp, output_offset=out_zp,
+                 out_mult=mult, out_shift=shift, act_min=act_min, act_max=act_max, groups=groups)
+    c = Case(op, name=name or f"conv{kh}x{kw}_{h}x{w}x{ci}to{co}_s{stride[0]}{stride[1]}_g{groups}")
+    c.ints.update(stride_h=stride[0], stride_w=stride[1], dilation_h=dilation[0], dilation_w=dilation[1],
+                  pad_top=pad[0], pad_left=pad[1], pad_bottom=pad[2], pad_right=pad[3], groups=groups,
+                  input_offset=-in_zp, output_offset=out_zp, act_min=act_min, act_max=act_max)
+    c.tensors.update(x=x, w=wt, out_mult=mult, out_shift=shift, y=y)
+    if b is not None:
+        c.tensors["bias"] = b
+    if windows:
+        c.embeds["x"] = embed(rng, x.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
+def depthwise_case(rng, *, h, w, ci, m, k, stride=(1, 1), dilation=(1, 1), pad=(0, 0, 0, 0), extreme=False,
+                   bias=True, windows=False, name="") -> Case:
+    kh, kw = k
+    co = ci * m
+    x = rand_int8(rng, (1, h, w, ci))
+    wt = rng.integers(-127, 128, size=(1, kh, kw, co)).astype(np.int8)
+    in_zp = rand_zero_point(rng, extreme)
+    out_zp = rand_zero_point(rng, extreme)
+    b = rng.integers(-5000, 5000, size=co).astype(np.int32) if bias else None
+    if extreme:
+        mult, shift = extreme_mult_shift(rng, co)
+    else:
+        mult, shift = mult_shift_for(rng, conv_like_scale(x, -in_zp, kh * kw), co)
+    act_min, act_max = act_range(rng, out_zp)
+    y = K.depthwise_conv2d(x, wt, b, stride=stride, dilation=dilation, pad=pad, depth_multiplier=m,
+                           input_offset=-in_zp, output_offset=out_zp, out_mult=mult, out_shift=shift,
+                           act_min=act_min, act_max=act_max)
+    c = Case("depthwise_conv2d", name=name or f"dw{kh}x{kw}_{h}x{w}x{ci}m{m}_s{stride[0]}{stride[1]}_d{dilation[0]}")
+    c.ints.update(stride_h=stride[0], stride_w=stride[1], dilation_h=dilation[0], dilation_w=dilation[1],
+                  pad_top=pad[0], pad_left=pad[1], pad_bottom=pad[2], pad_right=pad[3], depth_multiplier=m,
+                  input_offset=-in_zp, output_offset=out_zp, act_min=act_min, act_max=act_max)
+    c.tensors.update(x=x, w=wt, out_mult=mult, out_shift=shift, y=y)
+    if b is not None:
+        c.tensors["bias"] = b
+    if windows:
+        c.embeds["x"] = embed(rng, x.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
+def fc_case(rng, *, batches, k, co, extreme=False, bias=True, per_tensor=False) -> Case:
+    x = rand_int8(rng, (batches, k))
+    wt = rng.integers(-127, 128, size=(co, k)).astype(np.int8)
+    in_zp = rand_zero_point(rng, extreme)
+    out_zp = rand_zero_point(rng, extreme)
+    b = rng.integers(-20000, 20000, size=co).astype(np.int32) if bias else None
+    if extreme:
+        mult, shift = extreme_mult_shift(rng, co)
+    else:
+        mult, shift = mult_shift_for(rng, conv_like_scale(x, -in_zp, k), co)
+    if per_tensor:
+        mult[:], shift[:] = mult[0], shift[0]
+    act_min, act_max = act_range(rng, out_zp)
+    y = K.fully_connected(x, wt, b, input_offset=-in_zp, output_offset=out_zp, out_mult=mult, out_shift=shift,
+                          act_min=act_min, act_max=act_max)
+    c = Case("fully_connected", name=f"fc_{batches}x{k}to{co}")
+    c.ints.update(input_offset=-in_zp, output_offset=out_zp, act_min=act_min, act_max=act_max)
+    c.tensors.update(x=x, w=wt, out_mult=mult, out_shift=shift, y=y)
+    if b is not None:
+        c.tensors["bias"] = b
+    return c
+
+
+def add_params(rng, extreme: bool, sub: bool = False) -> dict[str, int]:
+    """TFLite's add Prepare: left_shift 20, twice the larger input scale as the common scale."""
+    if extreme:
+        sa, sb, so = (float(v) for v in rng.choice([1e-4, 0.003, 0.5, 8.0], size=3))
+    else:
+        sa, sb, so = (float(v) for v in rng.uniform(0.01, 0.1, size=3))
+    twice_max = 2.0 * max(sa, sb)
+    left_shift = 20
+    a_mult, a_shift = K.quantize_multiplier(sa / twice_max)
+    b_mult, b_shift = K.quantize_multiplier(sb / twice_max)
+    out_mult, out_shift = K.quantize_multiplier(twice_max / ((1 << left_shift) * so))
+    out_zp = rand_zero_point(rng, extreme)
+    act_min, act_max = act_range(rng, out_zp)
+    return dict(a_offset=-rand_zero_point(rng, extreme), a_mult=a_mult, a_shift=a_shift,
+                b_offset=-rand_zero_point(rng, extreme), b_mult=-b_mult if sub else b_mult, b_shift=b_shift,
+                left_shift=left_shift, output_offset=out_zp, out_mult=out_mult, out_shift=out_shift,
+                act_min=act_min, act_max=act_max)
+
+
+def mul_params(rng, extreme: bool) -> dict[str, int]:
+    if extreme:
+        real = float(rng.choice([1e-6, 1e-3, 0.9, 3.0, 300.0]))
+    else:
+        real = float(rng.uniform(0.002, 0.02))
+    out_mult, out_shift = K.quantize_multiplier(real)
+    out_zp = rand_zero_point(rng, extreme)
+    act_min, act_max = act_range(rng, out_zp)
+    return dict(a_offset=-rand_zero_point(rng, extreme), b_offset=-rand_zero_point(rng, extreme),
+                output_offset=out_zp, out_mult=out_mult, out_shift=out_shift, act_min=act_min, act_max=act_max)
+
+
+def binary_case(rng, op: str, a_shape, b_shape, *, extreme=False, windows=False, inplace=False, sub=False) -> Case:
+    a = rand_int8(rng, a_shape)
+    b = rand_int8(rng, b_shape)
+    if op == "add":
+        params = add_params(rng, extreme, sub=sub)
+        y = K.add(a, b, **params)
+    else:
+        params = mul_params(rng, extreme)
+        y = K.mul(a, b, **params)
+    shape_name = "x".join(map(str, a_shape[1:])) + "_" + "x".join(map(str, b_shape[1:]))
+    c = Case(op, name=f"{'sub' if sub else op}_{shape_name}{'_inplace' if inplace else ''}")
+    c.ints.update(params)
+    c.ints["inplace"] = int(inplace)
+    c.tensors.update(a=a, b=b, y=y)
+    if windows:
+        c.embeds["a"] = embed(rng, a.shape)
+        c.embeds["b"] = embed(rng, b.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
+def pool_case(rng, op: str, *, h, w, c, k, stride, pad, windows=False) -> Case:
+    x = rand_int8(rng, (1, h, w, c))
+    act_min, act_max = act_range(rng, int(rng.integers(-10, 10)))
+    fn = K.max_pool2d if op == "max_pool2d" else K.avg_pool2d
+    y = fn(x, kernel=k, stride=stride, pad=pad, act_min=act_min, act_max=act_max)
+    cs = Case(op, name=f"{op}{k[0]}x{k[1]}_{h}x{w}x{c}_s{stride[0]}{stride[1]}_p{''.join(map(str, pad))}")
+    cs.ints.update(kernel_h=k[0], kernel_w=k[1], stride_h=stride[0], stride_w=stride[1], pad_top=pad[0],
+                   pad_left=pad[1], pad_bottom=pad[2], pad_right=pad[3], act_min=act_min, act_max=act_max)
+    cs.tensors.update(x=x, y=y)
+    if windows:
+        cs.embeds["x"] = embed(rng, x.shape)
+        cs.embeds["y"] = embed(rng, y.shape)
+    return cs
+
+
+def mean_case(rng, *, shape, axes, extreme=False, windows=False) -> Case:
+    x = rand_int8(rng, shape)
+    n = math.prod(shape[a] for a in axes)
+    in_zp, out_zp = rand_zero_point(rng, extreme), rand_zero_point(rng, extreme)
+    ratio = float(rng.choice([1e-3, 0.5, 30.0])) if extreme else float(rng.uniform(0.5, 2.0))
+    mult, shift = K.quantize_multiplier(ratio / n)
+    y = K.mean(x, axes=axes, input_offset=-in_zp, output_offset=out_zp, mult=mult, shift=shift)
+    c = Case("mean", name=f"mean_{'x'.join(map(str, shape[1:]))}_axes{''.join(map(str, axes))}")
+    c.ints.update(reduce_h=int(1 in axes), reduce_w=int(2 in axes), reduce_c=int(3 in axes), input_offset=-in_zp,
+                  output_offset=out_zp, mult=mult, shift=shift)
+    c.tensors.update(x=x, y=y)
+    if windows:
+        c.embeds["x"] = embed(rng, x.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
+def unary_case(rng, op: str, shape, *, extreme=False, windows=False, inplace=False) -> Case:
+    x = rand_int8(rng, shape)
+    if extreme:
+        x[..., 0] = INT8_MIN
+        x[..., -1] = INT8_MAX
+    c = Case(op, name=f"{op}_{'x'.join(map(str, shape[1:]))}{'_extreme' if extreme else ''}"
+                      f"{'_inplace' if inplace else ''}")
+    if op == "requantize":
+        real = float(rng.choice([1e-4, 0.25, 1.0, 3.7, 200.0])) if extreme else float(rng.uniform(0.3, 3.0))
+        mult, shift = K.quantize_multiplier(real)
+        params = dict(input_offset=-rand_zero_point(rng, extreme), output_offset=rand_zero_point(rng, extreme),
+                      mult=mult, shift=shift)
+        y = K.requantize(x, **params)
+    elif op == "relu":
+        real = float(rng.choice([0.01, 1.0, 50.0])) if extreme else float(rng.uniform(0.5, 2.0))
+        mult, shift = K.quantize_multiplier(real)
+        out_zp = rand_zero_point(rng, extreme)
+        act_min, act_max = act_range(rng, out_zp)
+        params = dict(input_offset=-rand_zero_point(rng, extreme), output_offset=out_zp, out_mult=mult,
+                      out_shift=shift, act_min=act_min, act_max=act_max)
+        y = K.relu(x, **params)
+    elif op == "clamp":
+        lo = int(rng.integers(-128, 20))
+        hi = int(rng.integers(lo, 128))
+        params = dict(lo=lo, hi=hi)
+        # clamp is relu with an identity rescale (mult 2^30, shift 1 is exact).
+        y = K.relu(x, input_offset=0, output_offset=0, out_mult=1 << 30, out_shift=1, act_min=lo, act_max=hi)
+    elif op == "leaky_relu":
+        si, so = float(rng.uniform(0.01, 0.1)), float(rng.uniform(0.01, 0.1))
+        alpha = float(rng.choice([0.01, 0.1, 0.2, 0.3]))
+        im, ish = K.quantize_multiplier(si / so)
+        am, ash = K.quantize_multiplier(alpha * si / so)
+        params = dict(input_offset=-rand_zero_point(rng, extreme), output_offset=rand_zero_point(rng, extreme),
+                      identity_mult=im, identity_shift=ish, alpha_mult=am, alpha_shift=ash)
+        y = K.leaky_relu(x, **params)
+    elif op == "lookup_table":
+        table = rand_int8(rng, (256,))
+        params = {}
+        c.tensors["table"] = table
+        y = K.lookup_table(x, table=table)
+    elif op == "hard_swish":
+        params = hard_swish_params(rng, extreme)
+        y = K.hard_swish(x, **params)
+    elif op == "softmax":
+        params = softmax_params(rng, extreme)
+        y = K.softmax(x, **params)
+    else:
+        raise ValueError(op)
+    c.ints.update(params)
+    c.ints["inplace"] = int(inplace)
+    c.tensors.update(x=x, y=y)
+    if windows:
+        c.embeds["x"] = embed(rng, x.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
+def _downscale_int32_to_int16(mult: int) -> int:
+    """TFLite DownScaleInt32ToInt16Multiplier."""
+    rounding_offset = 1 << 15
+    if mult >= (1 << 31) - rounding_offset:
+        return (1 << 15) - 1
+    return (mult + rounding_offset) >> 16
+
+
+def hard_swish_params(rng, extreme: bool) -> dict[str, int]:
+    """TFLite HardSwishPrepare for int8."""
+    if extreme:
+        si, so = float(rng.choice([0.002, 0.05, 0.5])), float(rng.choice([0.01, 0.05, 0.3]))
+    else:
+        si, so = float(rng.uniform(0.01, 0.1)), float(rng.uniform(0.01, 0.1))
+    hires_input_scale = si / 128.0
+    reluish_scale = 3.0 / 32768.0
+    out_m, out_e = K.quantize_multiplier(hires_input_scale / so)
+    rel_m, rel_e = K.quantize_multiplier(hires_input_scale / reluish_scale)
+    return dict(input_zero_point=rand_zero_point(rng, extreme), output_zero_point=rand_zero_point(rng, extreme),
+                reluish_multiplier_fixedpoint_int16=_downscale_int32_to_int16(rel_m),
+                reluish_multiplier_exponent=rel_e,
+                output_multiplier_fixedpoint_int16=_downscale_int32_to_int16(out_m),
+                output_multiplier_exponent=out_e)
+
+
+def softmax_params(rng, extreme: bool) -> dict[str, int]:
+    """TFLite PreprocessSoftmaxScaling + CalculateInputRadius (5 integer bits)."""
+    beta = 1.0
+    scale = float(rng.choice([0.001, 0.0625, 0.5, 2.0])) if extreme else float(rng.uniform(0.02, 0.2))
+    real = min(beta * scale * (1 << (31 - 5)), (1 << 31) - 1.0)
+    mult, left_shift = K.quantize_multiplier_greater_than_one(real)
+    max_input_rescaled = 1.0 * ((1 << 5) - 1) * (1 << (31 - 5)) / (1 << left_shift)
+    diff_min = -int(math.floor(max_input_rescaled))
+    return dict(input_beta_multiplier=mult, input_beta_left_shift=left_shift, diff_min=diff_min)
+
+
+def pad_case(rng, shape, pads, *, windows=False) -> Case:
+    x = rand_int8(rng, shape)
+    value = int(rng.integers(-128, 128))
+    y = K.pad(x, pads=pads, value=value)
+    c = Case("pad", name=f"pad_{'x'.join(map(str, shape[1:]))}")
+    (_, _), (pt, pb), (pl, pr), (cb, ca) = pads
+    c.ints.update(pad_top=pt, pad_left=pl, pad_bottom=pb, pad_right=pr, pad_c_before=cb, pad_c_after=ca, value=value)
+    c.tensors.update(x=x, y=y)
+    if windows:
+        c.embeds["x"] = embed(rng, x.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
+def concat_case(rng, shapes, axis, *, windows=False) -> Case:
+    xs = [rand_int8(rng, s) for s in shapes]
+    y = K.concat(xs, axis=axis)
+    c = Case("concat", name=f"concat{len(xs)}_axis{axis}")
+    c.ints.update(count=len(xs), axis=axis - 1)
+    for i, x in enumerate(xs):
+        c.tensors[f"x{i}"] = x
+        if windows:
+            c.embeds[f"x{i}"] = embed(rng, x.shape)
+    c.tensors["y"] = y
+    if windows:
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
+def resize_case(rng, shape, size, *, windows=False) -> Case:
+    x = rand_int8(rng, shape)
+    y = K.resize_nearest(x, size=size)
+    c = Case("resize_nearest", name=f"resize_{shape[1]}x{shape[2]}to{size[0]}x{size[1]}")
+    c.tensors.update(x=x, y=y)
+    if windows:
+        c.embeds["x"] = embed(rng, x.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
+def primitive_case(rng, n: int = 4000) -> Case:
+    """multiply_by_quantized_multiplier on extreme accumulators, multipliers and shifts."""
+    x = np.concatenate([
+        rng.integers(-(2**31), 2**31, size=n // 2),
+        rng.integers(-(2**16), 2**16, size=n // 4),
+        np.array([0, 1, -1, 2**31 - 1, -(2**31), 2**30, -(2**30), 12345, -12345]),
+    ])
+    x = np.concatenate([x, rng.integers(-300, 300, size=n - x.size)]).astype(np.int64)
+    mult = rng.choice([0, 1 << 30, (1 << 30) + 1, (1 << 31) - 1, 1518500250, 1395864371], size=x.size)
+    mult = np.where(rng.random(x.size) < 0.5, mult, rng.integers(1 << 30, 1 << 31, size=x.size))
+    shift = rng.integers(-31, 11, size=x.size)
+    y = K.multiply_by_quantized_multiplier(x, mult, shift)
+    a = rng.integers(-(2**31), 2**31, size=n)
+    a[:3] = [-(2**31), -(2**31), 2**31 - 1]
+    b = rng.integers(-(2**31), 2**31, size=n)
+    b[:3] = [-(2**31), 2**31 - 1, -(2**31)]
+    e = rng.integers(0, 32, size=n)
+    c = Case("primitives", name="mbqm_srdhm_rdbpot")
+    c.tensors.update(x=x, mult=mult, shift=shift, y=y, a=a, b=b, srdhm=K.saturating_rounding_doubling_high_mul(a, b),
+                     e=e, rdbpot=K.rounding_divide_by_pot(a, e))
+    return c
+
+
+# -- the suite ----------------------------------------------------------------------
+
+
+def build_cases(seed: int) -> list[Case]:
+    rng = np.random.default_rng(seed)
+    cases: list[Case] = [primitive_case(rng)]
+
+    # conv2d: odd shapes, every border padded, strides, dilation, groups, odd channel counts
+    for h, w, ci, co, k, s, d, pad, g in [
+        (1, 1, 1, 1, (1, 1), (1, 1), (1, 1), (0, 0, 0, 0), 1),
+        (7, 5, 3, 5, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1),
+        (13, 17, 5, 17, (3, 3), (2, 2), (1, 1), (1, 1, 1, 1), 1),
+        (13, 17, 3, 4, (3, 3), (2, 2), (1, 1), (0, 0, 1, 1), 1),
+        (13, 17, 3, 4, (5, 3), (1, 2), (1, 1), (2, 1, 2, 1), 1),
+        (9, 11, 4, 6, (3, 3), (1, 1), (2, 2), (2, 2, 2, 2), 1),
+        (8, 8, 6, 9, (3, 3), (2, 1), (2, 3), (1, 3, 2, 0), 3),
+        (7, 7, 4, 4, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 4),
+        (6, 5, 17, 3, (2, 2), (2, 2), (1, 1), (0, 0, 1, 0), 1),
+        (5, 4, 8, 16, (7, 7), (1, 1), (1, 1), (3, 3, 3, 3), 2),
+        (3, 3, 3, 2, (5, 5), (1, 1), (1, 1), (4, 4, 4, 4), 1),  # taps fully outside at the corners
+    ]:
+        for extreme in (False, True):
+            cases.append(conv_case(rng, h=h, w=w, ci=ci, co=co, k=k, stride=s, dilation=d, pad=pad, groups=g,
+                                   extreme=extreme, windows=extreme, bias=not (extreme and g == 1)))
+    # conv2d 1x1 (the matrix-multiply path), through the dispatcher and directly
+    for h, w, ci, co in [(1, 1, 1, 1), (7, 5, 3, 5), (13, 17, 17, 5), (4, 9, 16, 24), (2, 3, 1, 7)]:
+        for windows in (False, True):
+            cases.append(conv_case(rng, h=h, w=w, ci=ci, co=co, k=(1, 1), windows=windows, extreme=windows,
+                                   name=f"conv1x1_{h}x{w}x{ci}to{co}{'_win' if windows else ''}"))
+            cases.append(conv_case(rng, h=h, w=w, ci=ci, co=co, k=(1, 1), windows=windows, op="conv2d_1x1",
+                                   name=f"direct1x1_{h}x{w}x{ci}to{co}{'_win' if windows else ''}"))
+    cases.append(conv_case(rng, h=9, w=9, ci=5, co=3, k=(1, 1), stride=(2, 2), name="conv1x1_stride2"))
+    cases.append(conv_case(rng, h=6, w=6, ci=5, co=3, k=(1, 1), pad=(1, 1, 1, 1), name="conv1x1_padded"))
+
+    # depthwise
+    for h, w, ci, m, k, s, d, pad in [
+        (1, 1, 1, 1, (1, 1), (1, 1), (1, 1), (0, 0, 0, 0)),
+        (7, 5, 3, 1, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),
+        (13, 17, 5, 2, (3, 3), (2, 2), (1, 1), (1, 1, 1, 1)),
+        (13, 17, 17, 1, (3, 3), (2, 2), (1, 1), (0, 0, 1, 1)),
+        (9, 11, 4, 2, (3, 3), (1, 1), (2, 2), (2, 2, 2, 2)),
+        (8, 7, 3, 3, (5, 3), (2, 1), (1, 2), (2, 1, 2, 1)),
+        (6, 6, 1, 1, (5, 5), (1, 1), (1, 1), (2, 2, 2, 2)),
+        (3, 3, 2, 2, (5, 5), (1, 1), (1, 1), (4, 4, 4, 4)),
+    ]:
+        for extreme in (False, True):
+            cases.append(depthwise_case(rng, h=h, w=w, ci=ci, m=m, k=k, stride=s, dilation=d, pad=pad,
+                                        extreme=extreme, windows=extreme, bias=not extreme or m == 2))
+
+    # fully connected
+    for batches, k, co in [(1, 1, 1), (1, 17, 5), (3, 64, 10), (2, 5, 33), (1, 300, 7)]:
+        for extreme in (False, True):
+            cases.append(fc_case(rng, batches=batches, k=k, co=co, extreme=extreme, bias=not extreme))
+    cases.append(fc_case(rng, batches=2, k=20, co=6, per_tensor=True))
+
+    # add / sub / mul with broadcasting
+    shapes = [
+        ((1, 7, 5, 3), (1, 7, 5, 3)),
+        ((1, 13, 17, 5), (1, 1, 1, 1)),
+        ((1, 1, 1, 1), (1, 4, 3, 2)),
+        ((1, 6, 5, 17), (1, 1, 1, 17)),
+        ((1, 1, 1, 3), (1, 4, 5, 3)),
+        ((1, 4, 1, 3), (1, 1, 5, 1)),
+        ((1, 5, 6, 1), (1, 5, 6, 4)),
+        ((1, 1, 7, 2), (1, 3, 1, 2)),
+        ((1, 1, 1, 1), (1, 1, 1, 1)),
+    ]
+    for op in ("add", "mul"):
+        for a_shape, b_shape in shapes:
+            cases.append(binary_case(rng, op, a_shape, b_shape))
+            cases.append(binary_case(rng, op, a_shape, b_shape, extreme=True, windows=True))
+        cases.append(binary_case(rng, op, (1, 7, 5, 3), (1, 7, 5, 3), inplace=True))
+        cases.append(binary_case(rng, op, (1, 6, 5, 17), (1, 1, 1, 17), inplace=True))
+    cases.append(binary_case(rng, "add", (1, 7, 5, 3), (1, 7, 5, 3), sub=True))
+    cases.append(binary_case(rng, "add", (1, 6, 5, 5), (1, 1, 1, 5), sub=True, extreme=True, windows=True))
+
+    # pooling
+    for op in ("max_pool2d", "avg_pool2d"):
+        for h, w, c, k, s, pad in [
+            (1, 1, 1, (1, 1), (1, 1), (0, 0, 0, 0)),
+            (7, 5, 3, (2, 2), (2, 2), (0, 0, 1, 1)),
+            (13, 17, 5, (3, 3), (2, 2), (1, 1, 1, 1)),
+            (13, 17, 17, (3, 3), (1, 1), (1, 1, 1, 1)),
+            (8, 9, 70, (3, 2), (2, 3), (1, 0, 1, 1)),
+            (6, 6, 3, (6, 6), (1, 1), (0, 0, 0, 0)),
+            (5, 7, 4, (4, 4), (3, 3), (3, 3, 3, 3)),
+        ]:
+            cases.append(pool_case(rng, op, h=h, w=w, c=c, k=k, stride=s, pad=pad, windows=(c % 2 == 1)))
+
+    # mean
+    for shape, axes in [((1, 7, 5, 3), (1, 2)), ((1, 13, 17, 70), (1, 2)), ((1, 1, 1, 5), (1, 2)),
+                        ((1, 6, 5, 17), (3,)), ((1, 4, 5, 3), (1,)), ((1, 4, 5, 3), (2,)),
+                        ((1, 3, 4, 5), (1, 2, 3)), ((1, 12, 12, 130), (1, 2))]:
+        for extreme in (False, True):
+            cases.append(mean_case(rng, shape=shape, axes=axes, extreme=extreme, windows=extreme))
+
+    # element-wise unary ops and softmax
+    for op in ("requantize", "relu", "clamp", "leaky_relu", "lookup_table", "hard_swish", "softmax"):
+        for shape in ((1, 1, 1, 1), (1, 7, 5, 3), (1, 13, 17, 5), (1, 2, 3, 17)):
+            cases.append(unary_case(rng, op, shape))
+            cases.append(unary_case(rng, op, shape, extreme=True, windows=True))
+        if op != "softmax":
+            cases.append(unary_case(rng, op, (1, 5, 4, 3), inplace=True))
+    for depth in (1, 2, 10, 100, 1000):
+        cases.append(unary_case(rng, "softmax", (1, 1, 3, depth), extreme=depth == 100))
+    # softmax on a constant row and on a row with one dominant value
+    flat = unary_case(rng, "softmax", (1, 1, 1, 10))
+    flat.tensors["x"][:] = 5
+    flat.tensors["y"] = K.softmax(flat.tensors["x"], **{k: v for k, v in flat.ints.items() if k != "inplace"})
+    flat.name = "softmax_constant_row"
+    cases.append(flat)
+
+    # data movement
+    for shape, pads in [((1, 1, 1, 1), ((0, 0), (1, 1), (1, 1), (0, 0))),
+                        ((1, 7, 5, 3), ((0, 0), (2, 0), (0, 3), (0, 0))),
+                        ((1, 13, 17, 5), ((0, 0), (1, 2), (3, 4), (1, 2))),
+                        ((1, 4, 4, 3), ((0, 0), (0, 0), (0, 0), (0, 5)))]:
+        cases.append(pad_case(rng, shape, pads))
+        cases.append(pad_case(rng, shape, pads, windows=True))
+    for shapes, axis in [([(1, 7, 5, 3), (1, 7, 5, 5)], 3), ([(1, 7, 5, 3), (1, 7, 5, 1), (1, 7, 5, 17)], 3),
+                         ([(1, 3, 5, 3), (1, 4, 5, 3)], 1), ([(1, 4, 2, 3), (1, 4, 5, 3), (1, 4, 1, 3)], 2)]:
+        cases.append(concat_case(rng, shapes, axis))
+        cases.append(concat_case(rng, shapes, axis, windows=True))
+    for shape, size in [((1, 1, 1, 3), (2, 2)), ((1, 7, 5, 3), (14, 10)), ((1, 4, 3, 5), (12, 9)),
+                        ((1, 13, 17, 2), (26, 34)), ((1, 5, 7, 3), (7, 12)), ((1, 8, 6, 2), (4, 3)),
+                        ((1, 3, 3, 1), (10, 10))]:
+        cases.append(resize_case(rng, shape, size))
+        cases.append(resize_case(rng, shape, size, windows=True))
+    return cases
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--seed", type=int, default=1234)
+    args = ap.parse_args(argv)
+    cases = build_cases(args.seed)
+    with args.out.open("w") as f:
+        for i, c in enumerate(cases):
+            c.write(f, i)
+    print(f"wrote {len(cases)} cases to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,722 @@
+/*
+ * Host test runner for the int8 kernels: reads the vectors written by
+ * tests/kernels/gen_vectors.py (format described there), runs each case
+ * through the C kernel and compares every output element with the numpy
+ * twin's result.  Output windows are placed inside larger buffers filled with
+ * a known pattern, and bytes outside the window must be left untouched.
+ *
+ * Prints one line per case ("PASS <id> <op>" or "FAIL <id> <op>: <why>") and a
+ * summary; exits 1 if any case fails.
+ *
+ * Usage: run_vectors VECTORS_FILE [-v]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edgec_kernels.h"
+
+#define MAX_ITEMS 48
+#define NAME_LEN 48
+
+typedef struct {
+    char name[NAME_LEN];
+    int ndim;
+    long dims[4];
+    long size;
+    long long *values;
+} tensor;
+
+typedef struct {
+    char name[NAME_LEN];
+    long outer[3]; /* H, W, C of the enclosing buffer */
+    long offset[3]; /* y, x, c of the window */
+} embedding;
+
+typedef struct {
+    char id[128];
+    char op[NAME_LEN];
+    int n_ints, n_tensors, n_embeds;
+    char int_names[MAX_ITEMS][NAME_LEN];
+    long long ints[MAX_ITEMS];
+    tensor tensors[MAX_ITEMS];
+    embedding embeds[MAX_ITEMS];
+} test_case;
+
+/* A window plus the buffer that holds it, for checking and freeing. */
+typedef struct {
+    edgec_view view;
+    int8_t *buffer;
+    long buffer_size;
+    long outer[3], offset[3];
+} placed_view;
+
+static char failure[512];
+
+static void fail(const char *msg)
+{
+    if (!failure[0]) {
+        snprintf(failure, sizeof failure, "%s", msg);
+    }
+}
+
+/* ------------------------------------------------------------------ parsing */
+
+static int read_case(FILE *f, test_case *tc)
+{
+    char tag[16];
+    memset(tc, 0, sizeof *tc);
+    if (fscanf(f, "%15s", tag) != 1) {
+        return 0;
+    }
+    if (strcmp(tag, "case") != 0 || fscanf(f, "%127s %47s", tc->id, tc->op) != 2) {
+        fprintf(stderr, "malformed vectors file (expected 'case', got '%s')\n", tag);
+        exit(2);
+    }
+    for (;;) {
+        if (fscanf(f, "%15s", tag) != 1) {
+            fprintf(stderr, "%s: truncated case\n", tc->id);
+            exit(2);
+        }
+        if (strcmp(tag, "end") == 0) {
+            return 1;
+        }
+        if (tc->n_ints >= MAX_ITEMS || tc->n_tensors >= MAX_ITEMS || tc->n_embeds >= MAX_ITEMS) {
+            fprintf(stderr, "%s: too many records\n", tc->id);
+            exit(2);
+        }
+        if (strcmp(tag, "i") == 0) {
+            if (fscanf(f, "%47s %lld", tc->int_names[tc->n_ints], &tc->ints[tc->n_ints]) != 2) {
+                fprintf(stderr, "%s: bad int record\n", tc->id);
+                exit(2);
+            }
+            tc->n_ints++;
+        } else if (strcmp(tag, "t") == 0) {
+            tensor *t = &tc->tensors[tc->n_tensors++];
+            long i;
+            if (fscanf(f, "%47s %d", t->name, &t->ndim) != 2 || t->ndim < 0 || t->ndim > 4) {
+                fprintf(stderr, "%s: bad tensor record\n", tc->id);
+                exit(2);
+            }
+            t->size = 1;
+            for (i = 0; i < t->ndim; ++i) {
+                if (fscanf(f, "%ld", &t->dims[i]) != 1) {
+                    exit(2);
+                }
+                t->size *= t->dims[i];
+            }
+            t->values = malloc(sizeof(long long) * (size_t)(t->size > 0 ? t->size : 1));
+            for (i = 0; i < t->size; ++i) {
+                if (fscanf(f, "%lld", &t->values[i]) != 1) {
+                    fprintf(stderr, "%s: short tensor %s\n", tc->id, t->name);
+                    exit(2);
+                }
+            }
+        } else if (strcmp(tag, "e") == 0) {
+            embedding *e = &tc->embeds[tc->n_embeds++];
+            if (fscanf(f, "%47s %ld %ld %ld %ld %ld %ld", e->name, &e->outer[0], &e->outer[1], &e->outer[2],
+                       &e->offset[0], &e->offset[1], &e->offset[2]) != 7) {
+                fprintf(stderr, "%s: bad embedding record\n", tc->id);
+                exit(2);
+            }
+        } else {
+            fprintf(stderr, "%s: unknown record '%s'\n", tc->id, tag);
+            exit(2);
+        }
+    }
+}
+
+static void free_case(test_case *tc)
+{
+    int i;
+    for (i = 0; i < tc->n_tensors; ++i) {
+        free(tc->tensors[i].values);
+    }
+}
+
+static long long get_int(const test_case *tc, const char *name)
+{
+    int i;
+    for (i = 0; i < tc->n_ints; ++i) {
+        if (strcmp(tc->int_names[i], name) == 0) {
+            return tc->ints[i];
+        }
+    }
+    fprintf(stderr, "%s: missing int parameter '%s'\n", tc->id, name);
+    exit(2);
+}
+
+static long long get_int_or(const test_case *tc, const char *name, long long fallback)
+{
+    int i;
+    for (i = 0; i < tc->n_ints; ++i) {
+        if (strcmp(tc->int_names[i], name) == 0) {
+            return tc->ints[i];
+        }
+    }
+    return fallback;
+}
+
+static const tensor *find_tensor(const test_case *tc, const char *name)
+{
+    int i;
+    for (i = 0; i < tc->n_tensors; ++i) {
+        if (strcmp(tc->tensors[i].name, name) == 0) {
+            return &tc->tensors[i];
+        }
+    }
+    return NULL;
+}
+
+static const tensor *get_tensor(const test_case *tc, const char *name)
+{
+    const tensor *t = find_tensor(tc, name);
+    if (!t) {
+        fprintf(stderr, "%s: missing tensor '%s'\n", tc->id, name);
+        exit(2);
+    }
+    return t;
+}
+
+/* Tensor values as freshly allocated arrays of the kernel's types. */
+static int8_t *as_int8(const tensor *t)
+{
+    int8_t *out = malloc((size_t)(t->size > 0 ? t->size : 1));
+    long i;
+    for (i = 0; i < t->size; ++i) {
+        out[i] = (int8_t)t->values[i];
+    }
+    return out;
+}
+
+static int32_t *as_int32(const tensor *t)
+{
+    int32_t *out;
+    long i;
+    if (!t) {
+        return NULL;
+    }
+    out = malloc(sizeof(int32_t) * (size_t)(t->size > 0 ? t->size : 1));
+    for (i = 0; i < t->size; ++i) {
+        out[i] = (int32_t)t->values[i];
+    }
+    return out;
+}
+
+/* ------------------------------------------------------------------ views */
+
+static int8_t fill_pattern(long i)
+{
+    return (int8_t)((i * 37 + 11) & 0xff);
+}
+
+/* Place a [1,H,W,C] (or [H,W,C]) tensor shape as a window of a buffer:
+ * inside its embedding when the case has one, else dense.  The window gets
+ * the tensor's values when `values` is non-NULL; everything else holds the
+ * fill pattern. */
+static placed_view place(const test_case *tc, const char *name, const tensor *shape_of, const tensor *values)
+{
+    placed_view pv;
+    long h, w, c, y, x, ch;
+    int i;
+    const long *d = shape_of->dims + (shape_of->ndim == 4 ? 1 : 0);
+    h = d[0];
+    w = d[1];
+    c = d[2];
+    pv.outer[0] = h;
+    pv.outer[1] = w;
+    pv.outer[2] = c;
+    pv.offset[0] = pv.offset[1] = pv.offset[2] = 0;
+    for (i = 0; i < tc->n_embeds; ++i) {
+        if (strcmp(tc->embeds[i].name, name) == 0) {
+            memcpy(pv.outer, tc->embeds[i].outer, sizeof pv.outer);
+            memcpy(pv.offset, tc->embeds[i].offset, sizeof pv.offset);
+        }
+    }
+    pv.buffer_size = pv.outer[0] * pv.outer[1] * pv.outer[2];
+    pv.buffer = malloc((size_t)(pv.buffer_size > 0 ? pv.buffer_size : 1));
+    for (i = 0; i < pv.buffer_size; ++i) {
+        pv.buffer[i] = fill_pattern(i);
+    }
+    pv.view.data = pv.buffer + (pv.offset[0] * pv.outer[1] + pv.offset[1]) * pv.outer[2] + pv.offset[2];
+    pv.view.h = (int32_t)h;
+    pv.view.w = (int32_t)w;
+    pv.view.c = (int32_t)c;
+    pv.view.row_stride = (int32_t)(pv.outer[1] * pv.outer[2]);
+    pv.view.col_stride = (int32_t)pv.outer[2];
+    if (values) {
+        for (y = 0; y < h; ++y) {
+            for (x = 0; x < w; ++x) {
+                for (ch = 0; ch < c; ++ch) {
+                    pv.view.data[y * pv.view.row_stride + x * pv.view.col_stride + ch] =
+                        (int8_t)values->values[(y * w + x) * c + ch];
+                }
+            }
+        }
+    }
+    return pv;
+}
+
+static placed_view place_input(const test_case *tc, const char *name)
+{
+    const tensor *t = get_tensor(tc, name);
+    return place(tc, name, t, t);
+}
+
+static placed_view place_output(const test_case *tc)
+{
+    return place(tc, "y", get_tensor(tc, "y"), NULL);
+}
+
+/* Window must equal `expected`; bytes outside it must still hold the fill pattern. */
+static void check_view(const placed_view *pv, const tensor *expected)
+{
+    const edgec_view *v = &pv->view;
+    long y, x, ch, i, mismatches = 0, first = -1;
+    long long got_first = 0, want_first = 0;
+    char *inside = calloc((size_t)(pv->buffer_size > 0 ? pv->buffer_size : 1), 1);
+    for (y = 0; y < v->h; ++y) {
+        for (x = 0; x < v->w; ++x) {
+            for (ch = 0; ch < v->c; ++ch) {
+                const long pos = (long)(v->data - pv->buffer) + y * v->row_stride + x * v->col_stride + ch;
+                const long idx = (y * v->w + x) * v->c + ch;
+                inside[pos] = 1;
+                if (pv->buffer[pos] != (int8_t)expected->values[idx]) {
+                    if (first < 0) {
+                        first = idx;
+                        got_first = pv->buffer[pos];
+                        want_first = expected->values[idx];
+                    }
+                    ++mismatches;
+                }
+            }
+        }
+    }
+    if (mismatches) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%ld of %ld elements differ; first at flat index %ld (y=%ld x=%ld c=%ld): got %lld, expected %lld",
+                 mismatches, (long)(v->h * v->w * v->c), first, first / v->c / v->w, (first / v->c) % v->w,
+                 first % v->c, got_first, want_first);
+        fail(msg);
+    }
+    for (i = 0; i < pv->buffer_size; ++i) {
+        if (!inside[i] && pv->buffer[i] != fill_pattern(i)) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "wrote outside the output window (buffer byte %ld)", i);
+            fail(msg);
+            break;
+        }
+    }
+    free(inside);
+}
+
+/* Compare a flat int8 output (fully connected) with the expected tensor. */
+static void check_flat(const int8_t *got, const tensor *expected)
+{
+    long i;
+    for (i = 0; i < expected->size; ++i) {
+        if (got[i] != (int8_t)expected->values[i]) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "element %ld of %ld: got %d, expected %lld", i, expected->size, got[i],
+                     expected->values[i]);
+            fail(msg);
+            return;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ ops */
+
+static void run_primitives(const test_case *tc)
+{
+    const tensor *x = get_tensor(tc, "x"), *mult = get_tensor(tc, "mult"), *shift = get_tensor(tc, "shift");
+    const tensor *y = get_tensor(tc, "y"), *a = get_tensor(tc, "a"), *b = get_tensor(tc, "b");
+    const tensor *srdhm = get_tensor(tc, "srdhm"), *e = get_tensor(tc, "e"), *rdbpot = get_tensor(tc, "rdbpot");
+    long i;
+    char msg[200];
+    for (i = 0; i < x->size; ++i) {
+        const int32_t got = edgec_multiply_by_quantized_multiplier((int32_t)x->values[i], (int32_t)mult->values[i],
+                                                                   (int32_t)shift->values[i]);
+        if (got != y->values[i]) {
+            snprintf(msg, sizeof msg, "mbqm(%lld, %lld, %lld) = %ld, expected %lld", x->values[i], mult->values[i],
+                     shift->values[i], (long)got, y->values[i]);
+            fail(msg);
+            return;
+        }
+    }
+    for (i = 0; i < a->size; ++i) {
+        const int32_t got = edgec_saturating_rounding_doubling_high_mul((int32_t)a->values[i], (int32_t)b->values[i]);
+        if (got != srdhm->values[i]) {
+            snprintf(msg, sizeof msg, "srdhm(%lld, %lld) = %ld, expected %lld", a->values[i], b->values[i], (long)got,
+                     srdhm->values[i]);
+            fail(msg);
+            return;
+        }
+    }
+    for (i = 0; i < a->size; ++i) {
+        const int32_t got = edgec_rounding_divide_by_pot((int32_t)a->values[i], (int32_t)e->values[i]);
+        if (got != rdbpot->values[i]) {
+            snprintf(msg, sizeof msg, "rdbpot(%lld, %lld) = %ld, expected %lld", a->values[i], e->values[i],
+                     (long)got, rdbpot->values[i]);
+            fail(msg);
+            return;
+        }
+    }
+}
+
+static void run_conv(const test_case *tc, int depthwise, int direct_1x1)
+{
+    const tensor *wt = get_tensor(tc, "w");
+    placed_view in = place_input(tc, "x");
+    placed_view out = place_output(tc);
+    int8_t *w = as_int8(wt);
+    int32_t *bias = as_int32(find_tensor(tc, "bias"));
+    int32_t *mult = as_int32(get_tensor(tc, "out_mult"));
+    int32_t *shift = as_int32(get_tensor(tc, "out_shift"));
+
+    if (depthwise) {
+        edgec_depthwise_params p;
+        memset(&p, 0, sizeof p);
+        p.kernel_h = (int16_t)wt->dims[1];
+        p.kernel_w = (int16_t)wt->dims[2];
+        p.stride_h = (int16_t)get_int(tc, "stride_h");
+        p.stride_w = (int16_t)get_int(tc, "stride_w");
+        p.dilation_h = (int16_t)get_int(tc, "dilation_h");
+        p.dilation_w = (int16_t)get_int(tc, "dilation_w");
+        p.pad_top = (int16_t)get_int(tc, "pad_top");
+        p.pad_left = (int16_t)get_int(tc, "pad_left");
+        p.pad_bottom = (int16_t)get_int(tc, "pad_bottom");
+        p.pad_right = (int16_t)get_int(tc, "pad_right");
+        p.depth_multiplier = (int16_t)get_int(tc, "depth_multiplier");
+        p.input_offset = (int32_t)get_int(tc, "input_offset");
+        p.output_offset = (int32_t)get_int(tc, "output_offset");
+        p.out_mult = mult;
+        p.out_shift = shift;
+        p.act_min = (int8_t)get_int(tc, "act_min");
+        p.act_max = (int8_t)get_int(tc, "act_max");
+        edgec_depthwise_conv2d(&in.view, &out.view, w, bias, &p);
+    } else {
+        edgec_conv_params p;
+        memset(&p, 0, sizeof p);
+        p.kernel_h = (int16_t)wt->dims[1];
+        p.kernel_w = (int16_t)wt->dims[2];
+        p.stride_h = (int16_t)get_int(tc, "stride_h");
+        p.stride_w = (int16_t)get_int(tc, "stride_w");
+        p.dilation_h = (int16_t)get_int(tc, "dilation_h");
+        p.dilation_w = (int16_t)get_int(tc, "dilation_w");
+        p.pad_top = (int16_t)get_int(tc, "pad_top");
+        p.pad_left = (int16_t)get_int(tc, "pad_left");
+        p.pad_bottom = (int16_t)get_int(tc, "pad_bottom");
+        p.pad_right = (int16_t)get_int(tc, "pad_right");
+        p.groups = (int16_t)get_int(tc, "groups");
+        p.input_offset = (int32_t)get_int(tc, "input_offset");
+        p.output_offset = (int32_t)get_int(tc, "output_offset");
+        p.out_mult = mult;
+        p.out_shift = shift;
+        p.act_min = (int8_t)get_int(tc, "act_min");
+        p.act_max = (int8_t)get_int(tc, "act_max");
+        if (direct_1x1) {
+            edgec_conv2d_1x1(&in.view, &out.view, w, bias, &p);
+        } else {
+            edgec_conv2d(&in.view, &out.view, w, bias, &p);
+        }
+    }
+    check_view(&out, get_tensor(tc, "y"));
+    free(in.buffer);
+    free(out.buffer);
+    free(w);
+    free(bias);
+    free(mult);
+    free(shift);
+}
+
+static void run_fully_connected(const test_case *tc)
+{
+    const tensor *x = get_tensor(tc, "x"), *wt = get_tensor(tc, "w"), *y = get_tensor(tc, "y");
+    int8_t *in = as_int8(x), *w = as_int8(wt);
+    int8_t *out = malloc((size_t)y->size);
+    int32_t *bias = as_int32(find_tensor(tc, "bias"));
+    int32_t *mult = as_int32(get_tensor(tc, "out_mult"));
+    int32_t *shift = as_int32(get_tensor(tc, "out_shift"));
+    edgec_fc_params p;
+    p.in_features = (int32_t)wt->dims[1];
+    p.out_features = (int32_t)wt->dims[0];
+    p.input_offset = (int32_t)get_int(tc, "input_offset");
+    p.output_offset = (int32_t)get_int(tc, "output_offset");
+    p.out_mult = mult;
+    p.out_shift = shift;
+    p.act_min = (int8_t)get_int(tc, "act_min");
+    p.act_max = (int8_t)get_int(tc, "act_max");
+    edgec_fully_connected(in, out, (int32_t)x->dims[0], w, bias, &p);
+    check_flat(out, y);
+    free(in);
+    free(w);
+    free(out);
+    free(bias);
+    free(mult);
+    free(shift);
+}
+
+static void run_binary(const test_case *tc)
+{
+    placed_view a = place_input(tc, "a");
+    placed_view b = place_input(tc, "b");
+    const int inplace = (int)get_int_or(tc, "inplace", 0);
+    placed_view out = inplace ? a : place_output(tc);
+    if (strcmp(tc->op, "add") == 0) {
+        edgec_add_params p;
+        p.a_offset = (int32_t)get_int(tc, "a_offset");
+        p.a_mult = (int32_t)get_int(tc, "a_mult");
+        p.a_shift = (int32_t)get_int(tc, "a_shift");
+        p.b_offset = (int32_t)get_int(tc, "b_offset");
+        p.b_mult = (int32_t)get_int(tc, "b_mult");
+        p.b_shift = (int32_t)get_int(tc, "b_shift");
+        p.left_shift = (int32_t)get_int(tc, "left_shift");
+        p.output_offset = (int32_t)get_int(tc, "output_offset");
+        p.out_mult = (int32_t)get_int(tc, "out_mult");
+        p.out_shift = (int32_t)get_int(tc, "out_shift");
+        p.act_min = (int8_t)get_int(tc, "act_min");
+        p.act_max = (int8_t)get_int(tc, "act_max");
+        edgec_add(&a.view, &b.view, &out.view, &p);
+    } else {
+        edgec_mul_params p;
+        p.a_offset = (int32_t)get_int(tc, "a_offset");
+        p.b_offset = (int32_t)get_int(tc, "b_offset");
+        p.output_offset = (int32_t)get_int(tc, "output_offset");
+        p.out_mult = (int32_t)get_int(tc, "out_mult");
+        p.out_shift = (int32_t)get_int(tc, "out_shift");
+        p.act_min = (int8_t)get_int(tc, "act_min");
+        p.act_max = (int8_t)get_int(tc, "act_max");
+        edgec_mul(&a.view, &b.view, &out.view, &p);
+    }
+    check_view(&out, get_tensor(tc, "y"));
+    if (!inplace) {
+        free(out.buffer);
+    }
+    free(a.buffer);
+    free(b.buffer);
+}
+
+static void run_pool(const test_case *tc)
+{
+    placed_view in = place_input(tc, "x");
+    placed_view out = place_output(tc);
+    edgec_pool_params p;
+    p.kernel_h = (int16_t)get_int(tc, "kernel_h");
+    p.kernel_w = (int16_t)get_int(tc, "kernel_w");
+    p.stride_h = (int16_t)get_int(tc, "stride_h");
+    p.stride_w = (int16_t)get_int(tc, "stride_w");
+    p.pad_top = (int16_t)get_int(tc, "pad_top");
+    p.pad_left = (int16_t)get_int(tc, "pad_left");
+    p.pad_bottom = (int16_t)get_int(tc, "pad_bottom");
+    p.pad_right = (int16_t)get_int(tc, "pad_right");
+    p.act_min = (int8_t)get_int(tc, "act_min");
+    p.act_max = (int8_t)get_int(tc, "act_max");
+    if (strcmp(tc->op, "max_pool2d") == 0) {
+        edgec_max_pool2d(&in.view, &out.view, &p);
+    } else {
+        edgec_avg_pool2d(&in.view, &out.view, &p);
+    }
+    check_view(&out, get_tensor(tc, "y"));
+    free(in.buffer);
+    free(out.buffer);
+}
+
+static void run_mean(const test_case *tc)
+{
+    placed_view in = place_input(tc, "x");
+    placed_view out = place_output(tc);
+    edgec_mean_params p;
+    p.reduce_h = (int8_t)get_int(tc, "reduce_h");
+    p.reduce_w = (int8_t)get_int(tc, "reduce_w");
+    p.reduce_c = (int8_t)get_int(tc, "reduce_c");
+    p.input_offset = (int32_t)get_int(tc, "input_offset");
+    p.output_offset = (int32_t)get_int(tc, "output_offset");
+    p.mult = (int32_t)get_int(tc, "mult");
+    p.shift = (int32_t)get_int(tc, "shift");
+    edgec_mean(&in.view, &out.view, &p);
+    check_view(&out, get_tensor(tc, "y"));
+    free(in.buffer);
+    free(out.buffer);
+}
+
+static void run_unary(const test_case *tc)
+{
+    placed_view in = place_input(tc, "x");
+    const int inplace = (int)get_int_or(tc, "inplace", 0);
+    placed_view out = inplace ? in : place_output(tc);
+    const char *op = tc->op;
+    if (strcmp(op, "requantize") == 0) {
+        edgec_requantize_params p;
+        p.input_offset = (int32_t)get_int(tc, "input_offset");
+        p.output_offset = (int32_t)get_int(tc, "output_offset");
+        p.mult = (int32_t)get_int(tc, "mult");
+        p.shift = (int32_t)get_int(tc, "shift");
+        edgec_requantize(&in.view, &out.view, &p);
+    } else if (strcmp(op, "relu") == 0) {
+        edgec_relu_params p;
+        p.input_offset = (int32_t)get_int(tc, "input_offset");
+        p.output_offset = (int32_t)get_int(tc, "output_offset");
+        p.out_mult = (int32_t)get_int(tc, "out_mult");
+        p.out_shift = (int32_t)get_int(tc, "out_shift");
+        p.act_min = (int8_t)get_int(tc, "act_min");
+        p.act_max = (int8_t)get_int(tc, "act_max");
+        edgec_relu(&in.view, &out.view, &p);
+    } else if (strcmp(op, "clamp") == 0) {
+        edgec_clamp(&in.view, &out.view, (int8_t)get_int(tc, "lo"), (int8_t)get_int(tc, "hi"));
+    } else if (strcmp(op, "leaky_relu") == 0) {
+        edgec_leaky_relu_params p;
+        p.input_offset = (int32_t)get_int(tc, "input_offset");
+        p.output_offset = (int32_t)get_int(tc, "output_offset");
+        p.identity_mult = (int32_t)get_int(tc, "identity_mult");
+        p.identity_shift = (int32_t)get_int(tc, "identity_shift");
+        p.alpha_mult = (int32_t)get_int(tc, "alpha_mult");
+        p.alpha_shift = (int32_t)get_int(tc, "alpha_shift");
+        edgec_leaky_relu(&in.view, &out.view, &p);
+    } else if (strcmp(op, "lookup_table") == 0) {
+        int8_t *table = as_int8(get_tensor(tc, "table"));
+        edgec_lookup_table(&in.view, &out.view, table);
+        free(table);
+    } else if (strcmp(op, "hard_swish") == 0) {
+        edgec_hard_swish_params p;
+        p.input_zero_point = (int16_t)get_int(tc, "input_zero_point");
+        p.output_zero_point = (int16_t)get_int(tc, "output_zero_point");
+        p.reluish_multiplier_fixedpoint_int16 = (int16_t)get_int(tc, "reluish_multiplier_fixedpoint_int16");
+        p.reluish_multiplier_exponent = (int16_t)get_int(tc, "reluish_multiplier_exponent");
+        p.output_multiplier_fixedpoint_int16 = (int16_t)get_int(tc, "output_multiplier_fixedpoint_int16");
+        p.output_multiplier_exponent = (int16_t)get_int(tc, "output_multiplier_exponent");
+        edgec_hard_swish(&in.view, &out.view, &p);
+    } else if (strcmp(op, "softmax") == 0) {
+        edgec_softmax_params p;
+        p.input_beta_multiplier = (int32_t)get_int(tc, "input_beta_multiplier");
+        p.input_beta_left_shift = (int32_t)get_int(tc, "input_beta_left_shift");
+        p.diff_min = (int32_t)get_int(tc, "diff_min");
+        edgec_softmax(&in.view, &out.view, &p);
+    }
+    check_view(&out, get_tensor(tc, "y"));
+    if (!inplace) {
+        free(out.buffer);
+    }
+    free(in.buffer);
+}
+
+static void run_pad(const test_case *tc)
+{
+    placed_view in = place_input(tc, "x");
+    placed_view out = place_output(tc);
+    edgec_pad_params p;
+    p.pad_top = (int16_t)get_int(tc, "pad_top");
+    p.pad_left = (int16_t)get_int(tc, "pad_left");
+    p.pad_bottom = (int16_t)get_int(tc, "pad_bottom");
+    p.pad_right = (int16_t)get_int(tc, "pad_right");
+    p.pad_c_before = (int16_t)get_int(tc, "pad_c_before");
+    p.pad_c_after = (int16_t)get_int(tc, "pad_c_after");
+    p.value = (int8_t)get_int(tc, "value");
+    edgec_pad(&in.view, &out.view, &p);
+    check_view(&out, get_tensor(tc, "y"));
+    free(in.buffer);
+    free(out.buffer);
+}
+
+static void run_concat(const test_case *tc)
+{
+    const int count = (int)get_int(tc, "count");
+    placed_view ins[8];
+    const edgec_view *views[8];
+    placed_view out = place_output(tc);
+    int i;
+    if (count > 8) {
+        fail("too many concat inputs for the runner");
+        free(out.buffer);
+        return;
+    }
+    for (i = 0; i < count; ++i) {
+        char name[16];
+        snprintf(name, sizeof name, "x%d", i);
+        ins[i] = place_input(tc, name);
+        views[i] = &ins[i].view;
+    }
+    edgec_concat(views, count, (int32_t)get_int(tc, "axis"), &out.view);
+    check_view(&out, get_tensor(tc, "y"));
+    for (i = 0; i < count; ++i) {
+        free(ins[i].buffer);
+    }
+    free(out.buffer);
+}
+
+static void run_resize(const test_case *tc)
+{
+    placed_view in = place_input(tc, "x");
+    placed_view out = place_output(tc);
+    edgec_resize_nearest(&in.view, &out.view);
+    check_view(&out, get_tensor(tc, "y"));
+    free(in.buffer);
+    free(out.buffer);
+}
+
+static int run_case(const test_case *tc)
+{
+    const char *op = tc->op;
+    failure[0] = '\0';
+    if (strcmp(op, "primitives") == 0) {
+        run_primitives(tc);
+    } else if (strcmp(op, "conv2d") == 0) {
+        run_conv(tc, 0, 0);
+    } else if (strcmp(op, "conv2d_1x1") == 0) {
+        run_conv(tc, 0, 1);
+    } else if (strcmp(op, "depthwise_conv2d") == 0) {
+        run_conv(tc, 1, 0);
+    } else if (strcmp(op, "fully_connected") == 0) {
+        run_fully_connected(tc);
+    } else if (strcmp(op, "add") == 0 || strcmp(op, "mul") == 0) {
+        run_binary(tc);
+    } else if (strcmp(op, "max_pool2d") == 0 || strcmp(op, "avg_pool2d") == 0) {
+        run_pool(tc);
+    } else if (strcmp(op, "mean") == 0) {
+        run_mean(tc);
+    } else if (strcmp(op, "requantize") == 0 || strcmp(op, "relu") == 0 || strcmp(op, "clamp") == 0 ||
+               strcmp(op, "leaky_relu") == 0 || strcmp(op, "lookup_table") == 0 || strcmp(op, "hard_swish") == 0 ||
+               strcmp(op, "softmax") == 0) {
+        run_unary(tc);
+    } else if (strcmp(op, "pad") == 0) {
+        run_pad(tc);
+    } else if (strcmp(op, "concat") == 0) {
+        run_concat(tc);
+    } else if (strcmp(op, "resize_nearest") == 0) {
+        run_resize(tc);
+    } else {
+        fail("unknown op");
+    }
+    return failure[0] == '\0';
+}
+
+int main(int argc, char **argv)
+{
+    FILE *f;
+    test_case *tc;
+    int passed = 0, failed = 0;
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s VECTORS_FILE\n", argv[0]);
+        return 2;
+    }
+    f = fopen(argv[1], "r");
+    if (!f) {
+        perror(argv[1]);
+        return 2;
+    }
+    tc = malloc(sizeof *tc);
+    while (read_case(f, tc)) {
+        if (run_case(tc)) {
+            printf("PASS %s %s\n", tc->id, tc->op);
+            ++passed;
+        } else {
+            printf("FAIL %s %s: %s\n", tc->id, tc->op, failure);
+            ++failed;
+        }
+        free_case(tc);
+    }
+    fclose(f);
+    free(tc);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 && passed > 0 ? 0 : 1;
+}

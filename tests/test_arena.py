@@ -1,0 +1,346 @@
+"""Arena planner: overlap-free plans, aliases, in-place, alignment, lower bound (brute force)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from edgec.ir.graph import Graph
+from edgec.ir.tensor import Tensor
+from edgec.reference import float_ops  # noqa: F401  (registers the float kernels)
+from edgec.reference.interpreter import FLOAT_KERNELS
+from edgec.schedule.arena import PlanError, plan_arena, verify_plan
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def run_float(graph: Graph, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    env = {n: t.data for n, t in graph.tensors.items() if t.is_const} | dict(feeds)
+    for node in graph.nodes:
+        env[node.outputs[0]] = np.asarray(FLOAT_KERNELS[node.op](graph, node, [env[i] if i else None for i in node.inputs]))
+    return env
+
+
+def simulate_in_arena(graph: Graph, plan, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Execute node by node with every arena tensor stored at its planned bytes of one flat arena.
+
+    A plan that lets a live tensor be overwritten makes a later read return the
+    wrong values, so the outputs differ from the plain reference run.
+    """
+    arena = np.zeros(plan.size, dtype=np.uint8)
+    external = dict(feeds)
+
+    def read(name: str) -> np.ndarray:
+        t = graph.tensors[name]
+        if t.is_const:
+            return t.data
+        if name in plan.external:
+            return external[plan.aliases.get(name, name)] if plan.aliases.get(name, name) in external else external[name]
+        off = plan.offsets[name]
+        return arena[off : off + t.nbytes].view(t.dtype).reshape(t.shape).copy()
+
+    def write(name: str, value: np.ndarray) -> None:
+        t = graph.tensors[name]
+        value = np.ascontiguousarray(value, dtype=t.dtype).reshape(t.shape)
+        if name in plan.external:
+            external[plan.aliases.get(name, name)] = value
+            external[name] = value
+            return
+        off = plan.offsets[name]
+        arena[off : off + t.nbytes] = value.view(np.uint8).ravel()
+
+    for node in graph.nodes:
+        args = [read(i) if i else None for i in node.inputs]
+        write(node.outputs[0], FLOAT_KERNELS[node.op](graph, node, args))
+    return {o: read(o) for o in graph.outputs}
+
+
+def brute_force_lower_bound(graph: Graph) -> int:
+    """Max over ops of the bytes of distinct non-external buffers live there (aliases joined by union-find)."""
+    external = set(graph.inputs) | set(graph.outputs)
+    parent = {}
+
+    def find(x):
+        while x in parent:
+            x = parent[x]
+        return x
+
+    for node in graph.nodes:
+        if node.op in ("reshape", "identity", "dropout"):
+            a, b = find(node.inputs[0]), find(node.outputs[0])
+            if a != b and not (a in external and b in external):
+                if b in external:
+                    parent[a] = b
+                else:
+                    parent[b] = a
+    best = 0
+    for step in range(len(graph.nodes)):
+        live = set()
+        for name, t in graph.tensors.items():
+            if t.is_const:
+                continue
+            writes = [i for i, n in enumerate(graph.nodes) if name in n.outputs]
+            reads = [i for i, n in enumerate(graph.nodes) if name in n.inputs]
+            if not writes and not reads:
+                continue
+            lo = writes[0] if writes else 0
+            hi = max(reads + [lo])
+            if lo <= step <= hi and find(name) not in external:
+                live.add(find(name))
+        best = max(best, sum(graph.tensors[r].nbytes for r in live))
+    return best
+
+
+def act(g: Graph, name: str, shape) -> str:
+    g.add_tensor(Tensor(name, shape))
+    return name
+
+
+def conv(g: Graph, rng, x: str, y: str, co: int, k: int = 3, stride: int = 1) -> None:
+    ci = g.tensors[x].shape[3]
+    w = g.add_const(g.unique_name(f"{y}_w"), rng.standard_normal((co, k, k, ci)).astype(np.float32)).name
+    p = k // 2
+    _, h, wd, _ = g.tensors[x].shape
+    oh, ow = (h + 2 * p - k) // stride + 1, (wd + 2 * p - k) // stride + 1
+    act(g, y, (1, oh, ow, co))
+    g.add_node("conv2d", [x, w, ""], [y], stride=(stride, stride), pad=(p, p, p, p))
+
+
+def random_graph(rng: np.random.Generator, num_nodes: int) -> Graph:
+    g = Graph("random")
+    act(g, "in", (1, 6, 6, 4))
+    g.inputs = ["in"]
+    avail = ["in"]
+    for i in range(num_nodes):
+        x = avail[int(rng.integers(len(avail)))]
+        shape = g.tensors[x].shape
+        y = f"t{i}"
+        kind = rng.choice(["conv", "relu", "add", "reshape", "dw", "pool", "concat"])
+        same = [a for a in avail if g.tensors[a].shape == shape and a != x]
+        if kind == "conv":
+            conv(g, rng, x, y, int(rng.integers(1, 9)), k=int(rng.choice([1, 3])))
+        elif kind == "relu":
+            act(g, y, shape)
+            g.add_node("relu", [x], [y])
+        elif kind == "add" and same:
+            act(g, y, shape)
+            g.add_node("add", [x, same[int(rng.integers(len(same)))]], [y])
+        elif kind == "reshape" and len(shape) == 4:
+            new = (1, shape[2], shape[1], shape[3])
+            act(g, y, new)
+            g.add_node("reshape", [x], [y], shape=new)
+        elif kind == "dw":
+            w = g.add_const(f"{y}_w", rng.standard_normal((1, 3, 3, shape[3])).astype(np.float32)).name
+            s = int(rng.choice([1, 2]))
+            oh, ow = (shape[1] + 2 - 3) // s + 1, (shape[2] + 2 - 3) // s + 1
+            act(g, y, (1, oh, ow, shape[3]))
+            g.add_node("depthwise_conv2d", [x, w, ""], [y], stride=(s, s), pad=(1, 1, 1, 1))
+        elif kind == "concat" and same:
+            other = same[int(rng.integers(len(same)))]
+            act(g, y, (*shape[:3], shape[3] * 2))
+            g.add_node("concat", [x, other], [y], axis=3)
+        else:
+            act(g, y, (1, shape[1], shape[2], shape[3]))
+            g.add_node("max_pool2d", [x], [y], kernel=(3, 3), stride=(1, 1), pad=(1, 1, 1, 1))
+        avail.append(y)
+    consumed = {i for n in g.nodes for i in n.inputs}
+    g.outputs = [t for t in avail if t not in consumed and t != "in"][-2:] or [avail[-1]]
+    # Dead ends that are not outputs still get planned (they are written, never read).
+    return g.verify()
+
+
+# -- tests -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("depthwise", [False, True])
+def test_random_graphs_overlap_free_and_execute_correctly(seed: int, depthwise: bool) -> None:
+    rng = np.random.default_rng(seed)
+    g = random_graph(rng, int(rng.integers(3, 14)))
+    plan = plan_arena(g, alignment=8, inplace_depthwise=depthwise)
+    verify_plan(g, plan)
+    assert plan.lower_bound == brute_force_lower_bound(g)
+    if not plan.inplace and not plan.inplace_depthwise:
+        assert plan.size >= plan.lower_bound
+    assert all(off % 8 == 0 for off in plan.offsets.values())
+    x = rng.standard_normal(g.tensors["in"].shape).astype(np.float32)
+    expect = run_float(g, {"in": x})
+    got = simulate_in_arena(g, plan, {"in": x})
+    for name in g.outputs:
+        np.testing.assert_array_equal(got[name], expect[name])
+
+
+def test_verify_catches_overlap() -> None:
+    rng = np.random.default_rng(0)
+    g = Graph()
+    act(g, "in", (1, 4, 4, 2))
+    g.inputs = ["in"]
+    conv(g, rng, "in", "a", 4)
+    conv(g, rng, "a", "b", 4)
+    conv(g, rng, "b", "c", 4)
+    conv(g, rng, "c", "out", 2)
+    g.outputs = ["out"]
+    plan = plan_arena(g)
+    verify_plan(g, plan)
+    plan.offsets["b"] = plan.offsets["a"]
+    with pytest.raises(PlanError):
+        verify_plan(g, plan)
+
+
+def test_alias_shares_offset_and_counts_once() -> None:
+    rng = np.random.default_rng(1)
+    g = Graph()
+    act(g, "in", (1, 4, 4, 2))
+    g.inputs = ["in"]
+    conv(g, rng, "in", "a", 8)
+    act(g, "a2", (1, 8, 2, 8))
+    g.add_node("reshape", ["a"], ["a2"], shape=(1, 8, 2, 8))
+    conv(g, rng, "a2", "out", 2, k=1)
+    g.outputs = ["out"]
+    plan = plan_arena(g.verify())
+    verify_plan(g, plan)
+    assert plan.aliases == {"a2": "a"}
+    assert plan.offsets["a2"] == plan.offsets["a"]
+    assert plan.lower_bound == 4 * 4 * 8 * 4  # one buffer, not two
+    assert plan.size == plan.lower_bound
+
+
+def test_reshape_of_graph_input_aliases_caller_buffer() -> None:
+    g = Graph()
+    act(g, "in", (1, 4, 4, 2))
+    g.inputs = ["in"]
+    act(g, "flat", (1, 32))
+    g.add_node("reshape", ["in"], ["flat"], shape=(1, 32))
+    act(g, "out", (1, 32))
+    g.add_node("relu", ["flat"], ["out"])
+    g.outputs = ["out"]
+    plan = plan_arena(g.verify())
+    assert plan.size == 0 and "flat" in plan.external and plan.aliases["flat"] == "in"
+
+
+def _relu_peak_graph() -> Graph:
+    """in -> conv(big a) -> relu(big b) -> conv(small out): the peak is a + b at the relu."""
+    rng = np.random.default_rng(2)
+    g = Graph()
+    act(g, "in", (1, 8, 8, 1))
+    g.inputs = ["in"]
+    conv(g, rng, "in", "a", 16)
+    act(g, "b", (1, 8, 8, 16))
+    g.add_node("relu", ["a"], ["b"])
+    conv(g, rng, "b", "out", 1)
+    g.outputs = ["out"]
+    return g.verify()
+
+
+def test_inplace_elementwise_chosen_when_it_lowers_peak() -> None:
+    g = _relu_peak_graph()
+    big = 8 * 8 * 16 * 4
+    plan = plan_arena(g)
+    verify_plan(g, plan)
+    assert plan.inplace == {"relu_1": "a"}
+    assert plan.offsets["a"] == plan.offsets["b"]
+    assert plan.size == big and plan.lower_bound == 2 * big
+    no_inplace = plan_arena(g, inplace=False)
+    assert no_inplace.inplace == {} and no_inplace.size == 2 * big
+
+
+def test_inplace_refused_when_input_read_later() -> None:
+    g = _relu_peak_graph()
+    # Make "a" live past the relu: out = conv(b) + ... read a again with an add.
+    g.outputs = []
+    g.nodes.pop()
+    g.tensors.pop("out")
+    act(g, "s", (1, 8, 8, 16))
+    g.add_node("add", ["a", "b"], ["s"])
+    g.outputs = ["s"]
+    plan = plan_arena(g.verify())
+    verify_plan(g, plan)
+    assert "relu_1" not in plan.inplace
+
+
+@pytest.mark.parametrize("alignment", [1, 4, 16, 64])
+def test_alignment_respected(alignment: int) -> None:
+    rng = np.random.default_rng(3)
+    g = Graph()
+    act(g, "in", (1, 3, 3, 1))
+    g.inputs = ["in"]
+    prev = "in"
+    for i, co in enumerate([3, 5, 7, 1, 9]):
+        conv(g, rng, prev, f"t{i}", co)
+        prev = f"t{i}"
+    g.outputs = [prev]
+    plan = plan_arena(g.verify(), alignment=alignment)
+    verify_plan(g, plan)
+    assert all(off % alignment == 0 for off in plan.offsets.values())
+
+
+def test_greedy_fills_gaps() -> None:
+    """A small tensor with a disjoint lifetime reuses the space of a big one."""
+    rng = np.random.default_rng(4)
+    g = Graph()
+    act(g, "in", (1, 8, 8, 1))
+    g.inputs = ["in"]
+    conv(g, rng, "in", "big", 32)
+    conv(g, rng, "big", "mid", 16)
+    conv(g, rng, "mid", "small", 2)
+    conv(g, rng, "small", "out", 1)
+    g.outputs = ["out"]
+    plan = plan_arena(g.verify())
+    verify_plan(g, plan)
+    assert plan.size == plan.lower_bound == (32 + 16) * 64 * 4
+
+
+def _dw_graph(stride: int, pad=(1, 1, 1, 1)) -> Graph:
+    rng = np.random.default_rng(5)
+    g = Graph()
+    act(g, "in", (1, 7, 9, 2))
+    g.inputs = ["in"]
+    conv(g, rng, "in", "a", 12, k=1)
+    w = g.add_const("dw_w", rng.standard_normal((1, 3, 3, 12)).astype(np.float32)).name
+    oh, ow = (7 + pad[0] + pad[2] - 3) // stride + 1, (9 + pad[1] + pad[3] - 3) // stride + 1
+    act(g, "b", (1, oh, ow, 12))
+    g.add_node("depthwise_conv2d", ["a", w, ""], ["b"], name="dw", stride=(stride, stride), pad=pad)
+    conv(g, rng, "b", "out", 1, k=1)
+    g.outputs = ["out"]
+    return g.verify()
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_inplace_depthwise_recorded_with_scratch(stride: int) -> None:
+    g = _dw_graph(stride)
+    plan = plan_arena(g, inplace_depthwise=True, alignment=4)
+    verify_plan(g, plan)
+    assert plan.inplace_depthwise == {"dw": (7 + 2) * (9 + 2) * 4}
+    assert plan.offsets["a"] == plan.offsets["b"]
+    assert plan.size < plan_arena(g, inplace_depthwise=False, alignment=4).size
+    x = np.random.default_rng(6).standard_normal((1, 7, 9, 2)).astype(np.float32)
+    np.testing.assert_array_equal(simulate_in_arena(g, plan, {"in": x})["out"], run_float(g, {"in": x})["out"])
+
+
+def inplace_depthwise_channel_by_channel(buf: np.ndarray, shape, w: np.ndarray, stride, pad) -> None:
+    """The documented in-place algorithm on a flat NHWC buffer: gather a padded plane, write channel c back."""
+    _, h, wd, c = shape
+    top, left, bottom, right = pad
+    kh, kw = w.shape[1:3]
+    oh, ow = (h + top + bottom - kh) // stride + 1, (wd + left + right - kw) // stride + 1
+    scratch = np.zeros((h + top + bottom, wd + left + right), dtype=buf.dtype)
+    for ch in range(c):
+        scratch[top : top + h, left : left + wd] = buf[ch : h * wd * c : c].reshape(h, wd)
+        for oy, ox in itertools.product(range(oh), range(ow)):
+            win = scratch[oy * stride : oy * stride + kh, ox * stride : ox * stride + kw]
+            buf[(oy * ow + ox) * c + ch] = np.sum(win * w[0, :, :, ch])
+
+
+@pytest.mark.parametrize("stride,pad", [(1, (1, 1, 1, 1)), (2, (1, 1, 1, 1)), (2, (0, 1, 1, 0)), (1, (0, 0, 0, 0))])
+def test_inplace_depthwise_layout_argument(stride: int, pad) -> None:
+    """Channel c of the output only overwrites channel c of the input, so one scratch plane suffices."""
+    rng = np.random.default_rng(7)
+    shape = (1, 7, 9, 5)
+    x = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal((1, 3, 3, 5)).astype(np.float32)
+    buf = x.ravel().copy()
+    inplace_depthwise_channel_by_channel(buf, shape, w, stride, pad)
+    ref = float_ops.depthwise_conv2d_nhwc(x, w, None, (stride, stride), (1, 1), pad)
+    np.testing.assert_allclose(buf[: ref.size].reshape(ref.shape), ref, rtol=1e-5, atol=1e-5)

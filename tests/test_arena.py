@@ -344,3 +344,52 @@ def test_inplace_depthwise_layout_argument(stride: int, pad) -> None:
     inplace_depthwise_channel_by_channel(buf, shape, w, stride, pad)
     ref = float_ops.depthwise_conv2d_nhwc(x, w, None, (stride, stride), (1, 1), pad)
     np.testing.assert_allclose(buf[: ref.size].reshape(ref.shape), ref, rtol=1e-5, atol=1e-5)
+
+
+# -- bundled models --------------------------------------------------------------------------------
+
+
+def _bundled_graph(name: str) -> Graph:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    zoo = pytest.importorskip("models.zoo")
+    frontends = pytest.importorskip("edgec.frontends")
+    passes = pytest.importorskip("edgec.passes")
+    return passes.optimize(frontends.load_model(zoo.onnx_path(name)))
+
+
+def _bundled_names() -> list[str]:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    try:
+        from models.zoo import list_models
+    except ImportError:
+        return []
+    return list_models()
+
+
+def as_int8_activations(graph: Graph) -> Graph:
+    """The same graph with 1-byte activations: what the planner sees for an int8 model."""
+    g = graph.copy()
+    for t in g.tensors.values():
+        if not t.is_const:
+            t.dtype = "int8"
+    return g
+
+
+@pytest.mark.parametrize("name", _bundled_names())
+def test_bundled_models_arena_within_5_percent_of_lower_bound(name: str) -> None:
+    graph = _bundled_graph(name)
+    rows = []
+    for kind, g in (("float32", graph), ("int8", as_int8_activations(graph))):
+        plan = plan_arena(g, alignment=16)
+        verify_plan(g, plan)
+        if len(g.nodes) <= 40:  # the brute force is quadratic
+            assert plan.lower_bound == brute_force_lower_bound(g)
+        assert plan.size <= 1.05 * plan.lower_bound, plan.summary()
+        rows.append(f"{name:<26} {kind:<8} {plan.size:>10} {plan.lower_bound:>10} {plan.size / plan.lower_bound:>6.3f}")
+    print("\n" + "\n".join(rows))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnx
 import pytest
@@ -424,3 +426,13 @@ def test_bundled_model_matches_onnxruntime(name):
     graph = optimize(load_model(path))
     assert not any(n.op in ("batch_norm", "identity", "dropout", "transpose") for n in graph.nodes)
     assert_matches_onnxruntime(model, graph, seeds=(0, 1))
+
+
+def test_load_model_dispatches_tflite_by_content(tmp_path):
+    source = Path(__file__).resolve().parents[1] / "models" / "tflite" / "resnet8.tflite"
+    if not source.exists():
+        pytest.skip("bundled TFLite model not present")
+    renamed = tmp_path / "model.bin"
+    renamed.write_bytes(source.read_bytes())
+    graph = load_model(renamed)
+    assert any(n.op == "conv2d" for n in graph.nodes)

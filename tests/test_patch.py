@@ -422,3 +422,18 @@ def test_patch_schedule_runs_correctly_in_its_arena() -> None:
     for cand in candidates[:: max(1, len(candidates) // 6)]:
         got = simulate_schedule(g, cand, x)
         np.testing.assert_allclose(got, expect, rtol=1e-4, atol=1e-4, err_msg=cand.describe())
+
+
+def test_plot_memory_writes_png(tmp_path) -> None:
+    from edgec.schedule.arena import plan_arena
+    from edgec.schedule.plot import plot_memory, schedule_live_bytes
+    from edgec.schedule.split_search import choose_schedule, search_schedules
+
+    g = mobilenet_v2_like(size=64, width=16)
+    candidates = search_schedules(g, grids=(2, 4))
+    budget = (candidates[0].peak + min(c.peak for c in candidates)) // 2
+    chosen = choose_schedule(candidates, budget)
+    live = schedule_live_bytes(g, chosen)
+    assert len(live) == len(g.nodes) and max(live) <= chosen.peak
+    path = plot_memory(g, plan_arena(g), chosen, budget, tmp_path / "memory.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

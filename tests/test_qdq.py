@@ -91,7 +91,16 @@ def ort_qdq(model: onnx.ModelProto, tmp_path: Path, activation_type=None) -> onn
 
 
 def run_ort(model: onnx.ModelProto, x_nchw: np.ndarray) -> np.ndarray:
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    """Run the QDQ model as written (DQ -> float op -> Q).
+
+    Basic graph optimizations only: with ORT_ENABLE_ALL, onnxruntime 1.32 fuses the QDQ groups
+    into its own integer kernels, whose output on ``float_cnn`` differs by up to 43 LSB both from
+    the unfused QDQ semantics and from TFLite-style integer arithmetic (the unfused run and the
+    int8 reference agree within 1 LSB), so the fused path is not a useful oracle.
+    """
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    sess = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     return sess.run(None, {"x": x_nchw})[0]
 
 

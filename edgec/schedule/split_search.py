@@ -183,18 +183,21 @@ def search_schedules(
     alignment: int = 16,
     grids: tuple[int, ...] = DEFAULT_GRIDS,
     max_prefix_fraction: float = 0.5,
+    inplace_depthwise: bool = False,
 ) -> list[Candidate]:
     """Layer by layer first, then every (split point, n x n grid) candidate.
 
     ``sram_budget`` only prunes: patch candidates whose rest phase alone
     exceeds it are not expanded into grids (they cannot fit).
+    ``inplace_depthwise`` is passed to the layer-by-layer plans (whole graph
+    and rest); per-patch buffers never use it.
     """
-    layer_plan = plan_arena(graph, alignment=alignment)
+    layer_plan = plan_arena(graph, alignment=alignment, inplace_depthwise=inplace_depthwise)
     layer_macs = sum(macs(graph, n) for n in graph.nodes)
     candidates = [Candidate(None, (1, 1), layer_plan.size, layer_macs, layer_macs, layer_plan, stage_peak=0)]
     for split in split_points(graph, max_prefix_fraction):
         rest = rest_graph(graph, split)
-        rest_plan = plan_arena(rest, alignment=alignment, external=set(graph.outputs))
+        rest_plan = plan_arena(rest, alignment=alignment, external=set(graph.outputs), inplace_depthwise=inplace_depthwise)
         if sram_budget is not None and rest_plan.size > sram_budget:
             continue
         _, height, width, _ = graph.tensors[split].shape

@@ -243,7 +243,8 @@ void edgec_server_handle(uint8_t *encoded, size_t len)
     uint8_t code = n > 0u ? payload[0] : 0u;
     uint8_t seq = n > 1u ? payload[1] : 0u;
     if (n < EDGEC_HEADER_BYTES + EDGEC_CRC_BYTES) {
-        send_error(seq, EDGEC_ERR_BAD_LENGTH, code);
+        /* Too short to be a frame: damaged in transit (e.g. truncated). */
+        send_error(seq, EDGEC_ERR_BAD_FRAME, code);
         return;
     }
     size_t body_len = n - EDGEC_HEADER_BYTES - EDGEC_CRC_BYTES;

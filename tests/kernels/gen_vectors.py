@@ -75,16 +75,19 @@ def mult_shift_for(rng: np.random.Generator, real: float, count: int, jitter: fl
     return np.array(mults, dtype=np.int64), np.array(shifts, dtype=np.int64)
 
 
-def extreme_mult_shift(rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """Multipliers at the ends of [2^30, 2^31) and shifts across [-31, +10]."""
+def extreme_mult_shift(rng: np.random.Generator, real: float, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Multipliers at the ends of [2^30, 2^31) around ``real``; a third of the channels get a shift
+    drawn from [-31, +10] instead of the right one (those mostly saturate or vanish)."""
+    _, base_shift = K.quantize_multiplier(real)
     mults = rng.choice([1 << 30, (1 << 30) + 1, (1 << 31) - 1, (1 << 31) - 2, 1518500250], size=count)
-    shifts = rng.choice([-31, -30, -24, -16, -8, -1, 0, 1, 2, 5, 10], size=count)
+    wild = rng.choice([-31, -30, -24, -16, -8, -1, 0, 1, 2, 5, 10], size=count)
+    shifts = np.where(rng.random(count) < 1 / 3, wild, base_shift)
     return mults.astype(np.int64), shifts.astype(np.int64)
 
 
 def act_range(rng: np.random.Generator, output_zp: int) -> tuple[int, int]:
-    kind = rng.integers(0, 4)
-    if kind == 0:
+    kind = rng.integers(0, 6)
+    if kind in (0, 4, 5):
         return INT8_MIN, INT8_MAX
     if kind == 1:  # relu
         return output_zp, INT8_MAX
@@ -124,10 +127,8 @@ def conv_case(rng, *, h, w, ci, co, k, stride=(1, 1), dilation=(1, 1), pad=(0, 0
     in_zp = rand_zero_point(rng, extreme)
     out_zp = rand_zero_point(rng, extreme)
     b = rng.integers(-5000, 5000, size=co).astype(np.int32) if bias else None
-    if extreme:
-        mult, shift = extreme_mult_shift(rng, co)
-    else:
-        mult, shift = mult_shift_for(rng, conv_like_scale(x, -in_zp, kh * kw * ci // groups), co)
+    real = conv_like_scale(x, -in_zp, kh * kw * ci // groups)
+    mult, shift = extreme_mult_shift(rng, real, co) if extreme else mult_shift_for(rng, real, co)
     act_min, act_max = act_range(rng, out_zp)
     y = K.conv2d(x, wt, b, stride=stride, dilation=dilation, pad=pad, input_offset=-in_zp, output_offset=out_zp,
                  out_mult=mult, out_shift=shift, act_min=act_min, act_max=act_max, groups=groups)
@@ -153,10 +154,8 @@ def depthwise_case(rng, *, h, w, ci, m, k, stride=(1, 1), dilation=(1, 1), pad=(
     in_zp = rand_zero_point(rng, extreme)
     out_zp = rand_zero_point(rng, extreme)
     b = rng.integers(-5000, 5000, size=co).astype(np.int32) if bias else None
-    if extreme:
-        mult, shift = extreme_mult_shift(rng, co)
-    else:
-        mult, shift = mult_shift_for(rng, conv_like_scale(x, -in_zp, kh * kw), co)
+    real = conv_like_scale(x, -in_zp, kh * kw)
+    mult, shift = extreme_mult_shift(rng, real, co) if extreme else mult_shift_for(rng, real, co)
     act_min, act_max = act_range(rng, out_zp)
     y = K.depthwise_conv2d(x, wt, b, stride=stride, dilation=dilation, pad=pad, depth_multiplier=m,
                            input_offset=-in_zp, output_offset=out_zp, out_mult=mult, out_shift=shift,
@@ -180,10 +179,8 @@ def fc_case(rng, *, batches, k, co, extreme=False, bias=True, per_tensor=False) 
     in_zp = rand_zero_point(rng, extreme)
     out_zp = rand_zero_point(rng, extreme)
     b = rng.integers(-20000, 20000, size=co).astype(np.int32) if bias else None
-    if extreme:
-        mult, shift = extreme_mult_shift(rng, co)
-    else:
-        mult, shift = mult_shift_for(rng, conv_like_scale(x, -in_zp, k), co)
+    real = conv_like_scale(x, -in_zp, k)
+    mult, shift = extreme_mult_shift(rng, real, co) if extreme else mult_shift_for(rng, real, co)
     if per_tensor:
         mult[:], shift[:] = mult[0], shift[0]
     act_min, act_max = act_range(rng, out_zp)
@@ -200,7 +197,9 @@ def fc_case(rng, *, batches, k, co, extreme=False, bias=True, per_tensor=False) 
 def add_params(rng, extreme: bool, sub: bool = False) -> dict[str, int]:
     """TFLite's add Prepare: left_shift 20, twice the larger input scale as the common scale."""
     if extreme:
-        sa, sb, so = (float(v) for v in rng.choice([1e-4, 0.003, 0.5, 8.0], size=3))
+        # tiny and large scales, with output scales that keep part of the range unsaturated
+        sa, sb = (float(v) for v in rng.choice([1e-4, 0.003, 0.5, 8.0], size=2))
+        so = max(sa, sb) * float(10 ** rng.uniform(-1.0, 1.0))
     else:
         sa, sb, so = (float(v) for v in rng.uniform(0.01, 0.1, size=3))
     twice_max = 2.0 * max(sa, sb)
@@ -218,7 +217,7 @@ def add_params(rng, extreme: bool, sub: bool = False) -> dict[str, int]:
 
 def mul_params(rng, extreme: bool) -> dict[str, int]:
     if extreme:
-        real = float(rng.choice([1e-6, 1e-3, 0.9, 3.0, 300.0]))
+        real = float(10 ** rng.uniform(-5.0, -1.5))
     else:
         real = float(rng.uniform(0.002, 0.02))
     out_mult, out_shift = K.quantize_multiplier(real)

@@ -14,7 +14,6 @@ Exits with status 1 when an observer loses more than ``MAX_DROP_POINTS``.
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +38,6 @@ class Row:
     float_top1: float
     int8_top1: float
     mean_cosine: float
-    seconds: float
 
     @property
     def drop(self) -> float:
@@ -77,7 +75,6 @@ def evaluate(model_path: Path, calib_path: Path, heldout_path: Path) -> list[Row
     float_top1 = 100.0 * float(np.mean(ref.argmax(1) == labels))
     rows = []
     for observer in OBSERVERS:
-        start = time.perf_counter()
         qgraph, _ = quantize(graph, calib, observer=observer)
         got = int8_logits(qgraph, heldout)
         rows.append(
@@ -87,7 +84,6 @@ def evaluate(model_path: Path, calib_path: Path, heldout_path: Path) -> list[Row
                 float_top1,
                 100.0 * float(np.mean(got.argmax(1) == labels)),
                 float(cosine_rows(ref, got).mean()),
-                time.perf_counter() - start,
             )
         )
     return rows

@@ -169,7 +169,7 @@ def targets(as_json):
 
     docs = [load_target(name) for name in list_targets()]
     if as_json:
-        _emit_json([t.to_dict() for t in docs])
+        _emit_json([t.to_json() for t in docs])
         return
     rows = []
     for t in docs:

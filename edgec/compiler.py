@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgec import __version__
-from edgec.errors import BuildError, EdgecError
+from edgec.errors import EdgecError
 from edgec.ir import Graph, macs
 from edgec.ir.serialize import load_graph, save_graph
 from edgec.lowering import LoweredModel, lower_model
@@ -162,8 +162,18 @@ def _summary(lowered: LoweredModel, target, plan, project, binary: Path, image) 
         "schedule": plan.describe(),
     }
     if image is not None:
-        doc["memory"] = image.to_dict()
-        doc["fits"] = image.fits
+        doc["memory"] = {
+            "text": image.text,
+            "data": image.data,
+            "bss": image.bss,
+            "stack": image.stack,
+            "flash_used": image.flash_used,
+            "flash_size": image.flash_bytes,
+            "sram_used": image.sram_used,
+            "sram_size": image.sram_bytes,
+            "counter_unit": target.counter_unit,
+        }
+        doc["fits"] = True  # build_firmware raises when it does not
     return doc
 
 
@@ -221,8 +231,3 @@ def plot_build_memory(b: Build, path: Path) -> None:
     from edgec.schedule.planning import plot_build
 
     plot_build(b, path)
-
-
-def require_fits(summary: dict) -> None:
-    if summary.get("fits") is False:
-        raise BuildError("model does not fit the target")

@@ -201,9 +201,21 @@ def _raise_link_failure(log: str, target: Target, log_path: Path) -> None:
                 f"model needs {short} bytes more {_memory_name(region)} than {target.name} has ({have + short} of {have})"
             )
         raise BuildError("; ".join(parts) + " — shrink the model or its arena, or pick a bigger target")
-    errors = [line.strip() for line in log.splitlines() if "error" in line.lower()]
-    first = errors[0] if errors else (log.strip().splitlines() or ["no output"])[-1]
+    first = _first_error(log)
     raise BuildError(f"firmware build for {target.name} failed: {first} (full log: {log_path})")
+
+
+_ERROR_LINE = re.compile(r"(: (fatal )?error: |undefined reference to|ld: |ld\.bfd: )")
+
+
+def _first_error(log: str) -> str:
+    """The compiler's or linker's first error line, with paths shortened."""
+    for line in log.splitlines():
+        if _ERROR_LINE.search(line):
+            text = line.strip()
+            return re.sub(r"(/[^\s:]+/)+([^/\s:]+)", r"\2", text)
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
 
 
 def parse_size_output(output: str) -> dict[str, int]:
@@ -266,8 +278,7 @@ def build_firmware(
     say(f"configuring firmware for {tgt.name}")
     generator = ["-G", "Ninja"] if shutil.which("ninja") else []
     configure = _run(
-        ["cmake", "-S", str(work), "-B", str(build), *generator, f"-DCMAKE_TOOLCHAIN_FILE={TOOLCHAIN_FILE}",
-         "-DCMAKE_BUILD_TYPE=Release"],
+        ["cmake", "-S", str(work), "-B", str(build), *generator, f"-DCMAKE_TOOLCHAIN_FILE={TOOLCHAIN_FILE}"],
         work,
         "configure the firmware build",
     )

@@ -139,6 +139,7 @@ def op_zoo() -> keras.Model:
     x = layers.Multiply()([x, layers.LeakyReLU(0.2)(layers.Conv2D(32, 1)(x))])
     x = layers.Subtract()([x, layers.ReLU()(layers.Conv2D(32, 1)(x))])
     x = layers.Lambda(lambda t: t * tf.nn.relu6(t + 3.0) * (1.0 / 6.0))(x)  # HARD_SWISH
+    x = layers.Dense(24, activation="relu")(x)  # FULLY_CONNECTED on a 4-D tensor (keep_num_dims)
     x = layers.Lambda(lambda t: tf.pad(t, [[0, 0], [1, 1], [2, 0], [0, 0]], constant_values=0.5))(x)  # PADV2
     x = layers.AveragePooling2D(3, strides=2, padding="same")(x)
     x = layers.Lambda(lambda t: tf.raw_ops.ResizeNearestNeighbor(images=t, size=[10, 12], half_pixel_centers=False))(x)

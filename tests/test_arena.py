@@ -9,7 +9,7 @@ import pytest
 
 from edgec.ir.graph import Graph
 from edgec.ir.tensor import Tensor
-from edgec.reference import float_ops  # noqa: F401  (registers the float kernels)
+from edgec.reference import float_ops  # registers the float kernels; used by the layout test
 from edgec.reference.interpreter import FLOAT_KERNELS
 from edgec.schedule.arena import PlanError, plan_arena, verify_plan
 
@@ -19,7 +19,9 @@ from edgec.schedule.arena import PlanError, plan_arena, verify_plan
 def run_float(graph: Graph, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     env = {n: t.data for n, t in graph.tensors.items() if t.is_const} | dict(feeds)
     for node in graph.nodes:
-        env[node.outputs[0]] = np.asarray(FLOAT_KERNELS[node.op](graph, node, [env[i] if i else None for i in node.inputs]))
+        env[node.outputs[0]] = np.asarray(
+            FLOAT_KERNELS[node.op](graph, node, [env[i] if i else None for i in node.inputs])
+        )
     return env
 
 
@@ -37,7 +39,9 @@ def simulate_in_arena(graph: Graph, plan, feeds: dict[str, np.ndarray]) -> dict[
         if t.is_const:
             return t.data
         if name in plan.external:
-            return external[plan.aliases.get(name, name)] if plan.aliases.get(name, name) in external else external[name]
+            return (
+                external[plan.aliases.get(name, name)] if plan.aliases.get(name, name) in external else external[name]
+            )
         off = plan.offsets[name]
         return arena[off : off + t.nbytes].view(t.dtype).reshape(t.shape).copy()
 

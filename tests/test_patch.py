@@ -20,7 +20,9 @@ from edgec.schedule.patch import NotPatchable, Window, analyze_patches, run_patc
 def run_float(graph: Graph, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     env = {n: t.data for n, t in graph.tensors.items() if t.is_const} | dict(feeds)
     for node in graph.nodes:
-        env[node.outputs[0]] = np.asarray(FLOAT_KERNELS[node.op](graph, node, [env[i] if i else None for i in node.inputs]))
+        env[node.outputs[0]] = np.asarray(
+            FLOAT_KERNELS[node.op](graph, node, [env[i] if i else None for i in node.inputs])
+        )
     return env
 
 
@@ -77,7 +79,9 @@ class StageBuilder:
 
     def step(self) -> None:
         rng = self.rng
-        kind = rng.choice(["conv2d", "depthwise_conv2d", "max_pool2d", "avg_pool2d", "pad", "residual", "relu", "concat"])
+        kind = rng.choice(
+            ["conv2d", "depthwise_conv2d", "max_pool2d", "avg_pool2d", "pad", "residual", "relu", "concat"]
+        )
         if kind in ("conv2d", "depthwise_conv2d"):
             k = int(rng.choice([1, 3, 5, 7]))
             d = int(rng.choice([1, 2])) if k > 1 else 1
@@ -90,7 +94,9 @@ class StageBuilder:
             cpad = int(rng.integers(0, 2))
             _, h, w, c = self.shape
             y = self.new((1, h + t + b, w + lft + r, c + cpad))
-            self.g.add_node("pad", [self.cur], [y], pads=((0, 0), (t, b), (lft, r), (0, cpad)), value=float(rng.integers(-1, 2)))
+            self.g.add_node(
+                "pad", [self.cur], [y], pads=((0, 0), (t, b), (lft, r), (0, cpad)), value=float(rng.integers(-1, 2))
+            )
             self.cur = y
         elif kind == "residual":
             x = self.cur
@@ -171,7 +177,7 @@ def brute_force_regions(graph: Graph, split: str, window: Window) -> dict[str, W
 def test_split_extents_cover_evenly(size: int, parts: int) -> None:
     bounds = split_extents(size, parts)
     assert bounds[0][0] == 0 and bounds[-1][1] == size
-    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
     lengths = [e - s for s, e in bounds]
     assert max(lengths) - min(lengths) <= 1 and lengths == sorted(lengths, reverse=True)
 
@@ -322,7 +328,7 @@ def test_split_search_reduces_peak_more_than_2x() -> None:
     assert layer.peak / best.peak > 2.0
     assert all(c.macs >= layer.macs for c in candidates)
     front = pareto(candidates)
-    assert all(a.peak <= b.peak and a.macs > b.macs for a, b in zip(front, front[1:]))
+    assert all(a.peak <= b.peak and a.macs > b.macs for a, b in itertools.pairwise(front))
     assert choose_schedule(candidates, layer.peak) is layer
     assert choose_schedule(candidates, None) is best or choose_schedule(candidates, None).peak == best.peak
     budget = (best.peak + layer.peak) // 2
@@ -400,7 +406,9 @@ def simulate_schedule(graph: Graph, cand, x: np.ndarray) -> np.ndarray:
         args = []
         for name in node.inputs:
             t = graph.tensors[name] if name else None
-            args.append(None if t is None else t.data if t.is_const else view(rplan.offsets[name], t.shape, t.dtype).copy())
+            args.append(
+                None if t is None else t.data if t.is_const else view(rplan.offsets[name], t.shape, t.dtype).copy()
+            )
         value = np.asarray(FLOAT_KERNELS[node.op](graph, node, args))
         name = node.outputs[0]
         if name in graph.outputs:
@@ -437,3 +445,11 @@ def test_plot_memory_writes_png(tmp_path) -> None:
     assert len(live) == len(g.nodes) and max(live) <= chosen.peak
     path = plot_memory(g, plan_arena(g), chosen, budget, tmp_path / "memory.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_memory_without_schedule(tmp_path) -> None:
+    from edgec.schedule.arena import plan_arena
+    from edgec.schedule.plot import plot_memory
+
+    g = mobilenet_v2_like(size=32, width=8)
+    assert plot_memory(g, plan_arena(g), None, None, tmp_path / "layer.png").stat().st_size > 0

@@ -228,3 +228,16 @@ def test_unliftable_op_stays_float_between_dequantize_and_quantize() -> None:
     ours = run(q, {q.inputs[0]: to_int8(q, q.inputs[0], x)})[q.outputs[0]].astype(np.int32)
     theirs = to_int8(q, q.outputs[0], run_ort(model, x)).astype(np.int32)
     assert np.abs(ours - theirs).max() <= 1
+
+
+def test_lifting_after_optimize_matches_lifting_before(tmp_path: Path) -> None:
+    from edgec.passes import optimize
+
+    g = load_onnx(ort_qdq(float_cnn(), tmp_path))
+    direct = lift_qdq(g)
+    after_optimize, _ = quantize(optimize(g), None)
+    assert [n.op for n in after_optimize.nodes] == [n.op for n in direct.nodes]
+    x = np.random.default_rng(9).integers(-128, 128, direct.tensors[direct.inputs[0]].shape, dtype=np.int8)
+    a = run(direct, {direct.inputs[0]: x})[direct.outputs[0]]
+    b = run(after_optimize, {after_optimize.inputs[0]: x})[after_optimize.outputs[0]]
+    np.testing.assert_array_equal(a, b)

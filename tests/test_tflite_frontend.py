@@ -76,16 +76,21 @@ def test_bundled_model_matches_litert(path: Path):
     ops = interpreter._get_ops_details()
     details = {d["index"]: d for d in interpreter.get_tensor_details()}
 
-    assert Counter(n.op for n in graph.nodes) == Counter(IR_OP[op["op_name"]] for op in ops)
-    assert len(graph.nodes) == len(ops)
-    for node, op in zip(graph.nodes, ops):
+    producers = graph.producers()
+    kept_dims = 0  # FULLY_CONNECTED with keep_num_dims: the IR's 2-D fc, then a reshape to TFLite's shape
+    for op in ops:
+        out = details[int(op["outputs"][0])]
+        node = producers[out["name"]]
+        if op["op_name"] == "FULLY_CONNECTED" and node.op == "reshape":
+            kept_dims += 1
+            assert node.attrs["shape"] == tuple(out["shape"])
+            node = producers[node.inputs[0]]
+            rows = int(np.prod(out["shape"])) // out["shape"][-1]
+            assert graph.tensors[node.outputs[0]].shape == (rows, out["shape"][-1])
+        else:
+            assert graph.tensors[node.outputs[0]].shape == tuple(out["shape"])
         assert node.op == IR_OP[op["op_name"]]
-        for name, index in zip(node.outputs, op["outputs"]):
-            d = details[int(index)]
-            tensor = graph.tensors[name]
-            assert name == d["name"]
-            assert tensor.shape == tuple(d["shape"])
-            assert tensor.dtype == np.dtype(d["dtype"]).name
+        assert graph.tensors[out["name"]].dtype == np.dtype(out["dtype"]).name
         for name, index in zip(node.inputs, op["inputs"]):
             if index < 0:
                 assert name == ""
@@ -101,6 +106,10 @@ def test_bundled_model_matches_litert(path: Path):
             if tensor.is_const:
                 np.testing.assert_array_equal(tensor.data, interpreter.get_tensor(int(index)))
 
+    assert len(graph.nodes) == len(ops) + kept_dims
+    assert Counter(n.op for n in graph.nodes) == Counter(IR_OP[op["op_name"]] for op in ops) + Counter(
+        {"reshape": kept_dims}
+    )
     assert [graph.tensors[i].shape for i in graph.inputs] == [
         tuple(d["shape"]) for d in interpreter.get_input_details()
     ]

@@ -86,7 +86,6 @@ def emit_project(graph: Graph, plan, out_dir: Path, target, model_hash: str) -> 
     names = TensorNames(graph, plan)
     weights = op_emitters.WeightTable(names)
     body = CWriter()
-    body.depth = 1
     ops: list[dict] = []
     for node in graph.nodes:
         if node.op in ALIAS_OPS:
@@ -193,7 +192,7 @@ def _model_c(graph: Graph, names: TensorNames, body: CWriter, header: str) -> st
         w.line("EDGEC_PROFILE_BEGIN();")
         w.line()
         for line in body.text().rstrip("\n").splitlines():
-            w.line(line.strip("\n")) if not line.strip() else w.raw(line)
+            w.line(line)
     return w.text()
 
 

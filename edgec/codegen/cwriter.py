@@ -56,8 +56,8 @@ class CWriter:
             self.line(f"/* {part} */")
 
     @contextmanager
-    def block(self, head: str, tail: str = "}") -> Iterator[None]:
-        self.line(f"{head} {{")
+    def block(self, head: str = "", tail: str = "}") -> Iterator[None]:
+        self.line(f"{head} {{" if head else "{")
         self._depth += 1
         try:
             yield
@@ -70,8 +70,9 @@ class CWriter:
         flat = np.asarray(data).reshape(-1)
         self.line(f"{decl} = {{")
         self._depth += 1
-        for start in range(0, flat.size, per_line):
-            self.line(", ".join(str(int(v)) for v in flat[start : start + per_line]) + ",")
+        values = [str(v) for v in flat.tolist()]
+        for start in range(0, len(values), per_line):
+            self.line(", ".join(values[start : start + per_line]) + ",")
         self._depth -= 1
         self.line("};")
 

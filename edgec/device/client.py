@@ -23,7 +23,6 @@ from edgec.device.protocol import (
     WRITE_CHUNK,
     Command,
     DeviceInfo,
-    ErrorCode,
     error_name,
     hello_body,
     parse_counts,
@@ -47,6 +46,13 @@ class InvokeResult:
     unit: str
 
 
+def command_name(command: int) -> str:
+    try:
+        return Command(command).name
+    except ValueError:
+        return f"command 0x{command:02x}"
+
+
 class DeviceClient:
     """Talks to the edgec profiler firmware over a Transport."""
 
@@ -67,7 +73,7 @@ class DeviceClient:
         self._seq = self._seq % 255 + 1
         return self._seq
 
-    def request(self, command: Command, body: bytes = b"", timeout: float | None = None) -> bytes:
+    def request(self, command: int, body: bytes = b"", timeout: float | None = None) -> bytes:
         """Send ``command`` and return the body of its reply (with retries)."""
         wait = self.timeout if timeout is None else timeout
         problem = "no reply"
@@ -81,12 +87,12 @@ class DeviceClient:
                 return outcome
             problem = outcome
         raise DeviceError(
-            f"no valid reply to {command.name} after {self.retries + 1} tries ({problem}, "
+            f"no valid reply to {command_name(command)} after {self.retries + 1} tries ({problem}, "
             f"timeout {wait:g} s each) on {self.transport.name} — check the port and baud rate, "
             "reset the board or re-flash the firmware"
         )
 
-    def _await_reply(self, command: Command, seq: int, wait: float) -> bytes | str:
+    def _await_reply(self, command: int, seq: int, wait: float) -> bytes | str:
         """The reply body, or a description of why to resend."""
         deadline = time.monotonic() + wait
         while True:
@@ -100,7 +106,7 @@ class DeviceClient:
                 if verdict is not None:
                     return verdict
 
-    def _judge(self, frame: Frame, command: Command, seq: int) -> bytes | str | None:
+    def _judge(self, frame: Frame, command: int, seq: int) -> bytes | str | None:
         """Reply body if ``frame`` answers this request, a resend reason, or None to skip it."""
         if frame.code == REPLY_ERROR and len(frame.body) >= 1:
             code = frame.body[0]
@@ -109,7 +115,7 @@ class DeviceClient:
             if frame.seq != seq:
                 return None
             raise DeviceError(
-                f"device rejected {command.name}: {error_name(code)} — the host and firmware disagree; "
+                f"device rejected {command_name(command)}: {error_name(code)} — the host and firmware disagree; "
                 "rebuild and re-flash the firmware"
             )
         if frame.seq != seq:
@@ -186,5 +192,3 @@ class DeviceClient:
         result = self.invoke()
         return self.read_output(), result
 
-
-__all__ = ["DeviceClient", "InvokeResult", "ErrorCode"]

@@ -18,9 +18,13 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edgec.errors import DeviceError
 from edgec.targets import Target, load_target
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 QEMU = "qemu-system-arm"
 STARTUP_TIMEOUT_S = 10.0
@@ -158,7 +162,7 @@ class Emulator:
             proc.stdout.close()
         self._proc = None
 
-    def __enter__(self) -> Emulator:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

@@ -76,12 +76,6 @@ class SerialTransport:
     def close(self) -> None:
         self._port.close()
 
-    def __enter__(self) -> SerialTransport:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 def open_transport(port: str, baud: int = DEFAULT_BAUD) -> SerialTransport:
     """Open a serial port or pyserial URL; DeviceError with a hint if it fails."""

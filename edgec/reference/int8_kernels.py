@@ -245,14 +245,24 @@ def depthwise_conv2d(
     return _requantize_acc(acc, out_mult, out_shift, output_offset, act_min, act_max)
 
 
-def fully_connected(x, w, bias, *, input_offset, output_offset, out_mult, out_shift, act_min, act_max):
-    """x[B,K], w[Co,K] -> int8[B,Co] (per-tensor or per-channel multipliers)."""
-    _co, k = w.shape
+def fully_connected(x, w, bias, *, input_offset, output_offset, out_scale, act_min, act_max):
+    """x[B,K], w[Co,K] -> int8[B,Co] (TFLite ``reference_integer_ops::FullyConnected[PerChannel]``).
+
+    Unlike conv, BUILTIN_REF's int8 FULLY_CONNECTED does not use the fixed-point
+    multiplier: it rescales in double, ``round(double(acc) * out_scale[c])``
+    (C ``round``, halves away from zero), with ``out_scale[c] = double(s_in) *
+    double(s_w[c]) / double(s_out)`` from ``qparams``.  Per-tensor weights pass
+    one scale repeated.
+    """
+    k = w.shape[1]
     xs = np.asarray(x, dtype=np.float64).reshape(-1, k) + float(input_offset)
     acc = _exact_int(xs @ w.astype(np.float64).T)
     if bias is not None:
         acc += np.asarray(bias, dtype=I64)
-    return _requantize_acc(acc, out_mult, out_shift, output_offset, act_min, act_max)
+    acc = wrap_int32(acc)
+    scaled = round_half_away(acc.astype(np.float64) * np.asarray(out_scale, dtype=np.float64))
+    y = np.clip(scaled, -(2**31), 2**31 - 1).astype(I64) + output_offset
+    return _to_int8(y, act_min, act_max)
 
 
 # -- elementwise arithmetic ---------------------------------------------------

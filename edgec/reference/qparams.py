@@ -146,8 +146,20 @@ def _depthwise(g: Graph, n: Node) -> dict:
 
 
 def _fully_connected(g: Graph, n: Node) -> dict:
-    co = g.tensors[n.inputs[1]].shape[0]
-    return _conv_like(g, n, co)
+    """BUILTIN_REF FC rescales in double: ``out_scale[c] = double(s_in) * double(s_w[c]) / double(s_out)``."""
+    x, w, y = g.tensors[n.inputs[0]], g.tensors[n.inputs[1]], g.tensors[n.outputs[0]]
+    if w.scale is None:
+        raise ModelError(f"weights {w.name!r} of an int8 op are not quantized")
+    co = w.shape[0]
+    w_scales = np.broadcast_to(np.asarray(w.scale, dtype=F32), (co,)).astype(np.float64)
+    act_min, act_max = activation_range(n.attrs.get("act"), y)
+    return {
+        "input_offset": -_zp(x),
+        "output_offset": _zp(y),
+        "out_scale": float(_scale(x)) * w_scales / float(_scale(y)),
+        "act_min": act_min,
+        "act_max": act_max,
+    }
 
 
 def _add_sub(g: Graph, n: Node) -> dict:

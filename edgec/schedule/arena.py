@@ -29,8 +29,8 @@ records that size and ``plan.scratch_offsets[node]`` its offset.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from edgec.ir.graph import Graph, Node
 from edgec.ir.ops import OPS
@@ -178,7 +178,11 @@ def apply_merges(base: list[Buffer], merges: list[Merge]) -> tuple[list[Buffer],
         taken_outputs.add(merge.output)
         done.append(merge)
         if merge.scratch:
-            scratch.append(Buffer(f"{merge.node}.scratch", [], merge.scratch, merge.step, merge.step, meta={"scratch_of": merge.node}))
+            scratch.append(
+                Buffer(
+                    f"{merge.node}.scratch", [], merge.scratch, merge.step, merge.step, meta={"scratch_of": merge.node}
+                )
+            )
     return list(buffers.values()) + scratch, done
 
 
@@ -318,11 +322,12 @@ def verify_plan(graph: Graph, plan: ArenaPlan) -> None:
             if entry is None or entry[0] != shared[0]:
                 continue
             node = entry[1]
+            same_base = plan.offsets[x] == plan.offsets[y]  # in-place kernels write from the input's first byte
             if node.name in plan.inplace_depthwise and node.inputs[0] == x:
-                return True
+                return same_base
             src = plan.inplace.get(node.name)
             if src is not None and (src == x or plan.aliases.get(src, src) == plan.aliases.get(x, x)):
-                return True
+                return same_base
         return False
 
     names = [n for n in lifetime if n in plan.offsets]

@@ -112,7 +112,9 @@ def alias_roots(graph: Graph, external: set[str]) -> dict[str, str]:
     return {name: find(name) for name in parent}
 
 
-def build_buffers(graph: Graph, external: set[str] | None = None) -> tuple[list[Buffer], dict[str, str], dict[str, Lifetime]]:
+def build_buffers(
+    graph: Graph, external: set[str] | None = None
+) -> tuple[list[Buffer], dict[str, str], dict[str, Lifetime]]:
     """Group activation tensors into buffers.
 
     Returns ``(buffers, aliases, lifetimes)``: every buffer (external ones

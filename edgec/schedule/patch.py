@@ -79,7 +79,9 @@ class Window:
         return Window(min(self.h0, other.h0), max(self.h1, other.h1), min(self.w0, other.w0), max(self.w1, other.w1))
 
     def contains(self, other: Window) -> bool:
-        return other.empty or (self.h0 <= other.h0 and other.h1 <= self.h1 and self.w0 <= other.w0 and other.w1 <= self.w1)
+        return other.empty or (
+            self.h0 <= other.h0 and other.h1 <= self.h1 and self.w0 <= other.w0 and other.w1 <= self.w1
+        )
 
     def relative_to(self, outer: Window) -> Window:
         """This window in the coordinates of a buffer that holds ``outer``."""
@@ -187,7 +189,7 @@ def _kernel_geometry(graph: Graph, node: Node) -> tuple[tuple[int, int], tuple[i
 
 
 def _spatial_pads(node: Node) -> Pad4:
-    (nb, na), (hb, ha), (wb, wa) = (tuple(p) for p in node.attrs["pads"][:3])
+    _, (hb, ha), (wb, wa) = (tuple(p) for p in node.attrs["pads"][:3])
     return hb, wb, ha, wa
 
 
@@ -217,14 +219,16 @@ def check_patchable(graph: Graph, nodes: list[Node]) -> None:
                 if len(t.shape) != 4 or t.shape[1:3] != out_shape[1:3]:
                     raise NotPatchable(f"{node.name} ({node.op}): input {t.name} is broadcast over H/W")
             for name in node.inputs:
-                if name and graph.tensors[name].is_const and len(graph.tensors[name].shape) >= 3:
-                    if any(d != 1 for d in graph.tensors[name].shape[-3:-1]):
-                        raise NotPatchable(f"{node.name} ({node.op}): constant {name} varies over H/W")
+                shape = graph.tensors[name].shape if name else ()
+                if name and graph.tensors[name].is_const and len(shape) >= 3 and any(d != 1 for d in shape[-3:-1]):
+                    raise NotPatchable(f"{node.name} ({node.op}): constant {name} varies over H/W")
             continue
         raise NotPatchable(f"{node.name} ({node.op}): op cannot be computed on a spatial window")
 
 
-def _back_axis(o0: int, o1: int, size: int, kernel: int, stride: int, dilation: int, pad_lo: int) -> tuple[int, int, int, int]:
+def _back_axis(
+    o0: int, o1: int, size: int, kernel: int, stride: int, dilation: int, pad_lo: int
+) -> tuple[int, int, int, int]:
     """Input rows ``[a, b)`` and per-patch pads ``(lo, hi)`` for output rows ``[o0, o1)``."""
     start = o0 * stride - pad_lo
     end = (o1 - 1) * stride - pad_lo + dilation * (kernel - 1) + 1
@@ -346,4 +350,3 @@ def run_patch_stage(graph: Graph, stage: PatchStage, feeds: dict[str, np.ndarray
             :, out.h0 : out.h1, out.w0 : out.w1, :
         ]
     return result
-

@@ -30,8 +30,10 @@ def schedule_live_bytes(graph: Graph, schedule: Candidate) -> list[int]:
     return live
 
 
-def plot_memory(graph: Graph, layer_plan: ArenaPlan, schedule: Candidate, budget: int | None, path: str | Path) -> Path:
-    """Write a PNG of activation bytes per op: layer by layer, ``schedule``, and the budget line."""
+def plot_memory(
+    graph: Graph, layer_plan: ArenaPlan, schedule: Candidate | None, budget: int | None, path: str | Path
+) -> Path:
+    """Write a PNG of activation bytes per op: layer by layer, ``schedule`` (if any), and the budget line."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -40,8 +42,13 @@ def plot_memory(graph: Graph, layer_plan: ArenaPlan, schedule: Candidate, budget
     steps = list(range(len(graph.nodes)))
     kib = 1024.0
     fig, ax = plt.subplots(figsize=(max(8.0, 0.18 * len(steps)), 4.5), dpi=120)
-    ax.step(steps, [b / kib for b in layer_plan.per_op_live_bytes], where="mid", label=f"layer by layer (arena {layer_plan.size / kib:.1f} KiB)")
-    if schedule.is_patch:
+    ax.step(
+        steps,
+        [b / kib for b in layer_plan.per_op_live_bytes],
+        where="mid",
+        label=f"layer by layer (arena {layer_plan.size / kib:.1f} KiB)",
+    )
+    if schedule is not None and schedule.is_patch:
         label = f"{schedule.grid[0]}x{schedule.grid[1]} patches up to {schedule.split} (arena {schedule.peak / kib:.1f} KiB, +{100 * schedule.mac_overhead:.1f}% MACs)"
         ax.step(steps, [b / kib for b in schedule_live_bytes(graph, schedule)], where="mid", label=label)
         stage_end = len(schedule.stage.nodes) - 0.5 if schedule.stage else 0

@@ -10,7 +10,10 @@ tensor as its input.  Its peak memory is the larger of
 * the rest phase: ``plan_arena`` of the remaining nodes, the split tensor
   live from their first op.
 
-The arena is shared: the split tensor sits where the rest plan puts it, and
+Each per-patch buffer holds its tensor's region at the current patch as a
+dense ``[h, w, C]`` array (row pitch = the region's width, ``Patch.regions``);
+the op writing the split tensor writes its window straight into the full
+split tensor.  The arena is shared: the split tensor sits where the rest plan puts it, and
 the per-patch buffers go below it if they fit there, else above it
 (``Candidate.patch_base``).  MACs count recomputation: the sum over patches
 of each op's MACs on its output window, plus the rest's MACs.
@@ -80,7 +83,7 @@ def split_points(graph: Graph, max_prefix_fraction: float = 0.5) -> list[str]:
     index = {n.name: i for i, n in enumerate(graph.nodes)}
     limit = max(1, int(len(graph.nodes) * max_prefix_fraction))
     points: list[str] = []
-    open_tensors: set[str] = set(i for i in graph.inputs if consumers.get(i))
+    open_tensors: set[str] = {i for i in graph.inputs if consumers.get(i)}
     for k, node in enumerate(graph.nodes[:limit]):
         try:
             check_patchable(graph, [node])
@@ -153,7 +156,9 @@ def _inplace_safe_in_every_patch(stage: PatchStage):
 # -- candidates ------------------------------------------------------------------------------------
 
 
-def patch_candidate(graph: Graph, split: str, grid: tuple[int, int], rest: ArenaPlan, alignment: int, layer_macs: int) -> Candidate:
+def patch_candidate(
+    graph: Graph, split: str, grid: tuple[int, int], rest: ArenaPlan, alignment: int, layer_macs: int
+) -> Candidate:
     stage = analyze_patches(graph, split, grid)
     patch_plan = plan_arena(
         patch_buffer_graph(graph, stage), alignment=alignment, inplace_filter=_inplace_safe_in_every_patch(stage)
@@ -197,7 +202,9 @@ def search_schedules(
     candidates = [Candidate(None, (1, 1), layer_plan.size, layer_macs, layer_macs, layer_plan, stage_peak=0)]
     for split in split_points(graph, max_prefix_fraction):
         rest = rest_graph(graph, split)
-        rest_plan = plan_arena(rest, alignment=alignment, external=set(graph.outputs), inplace_depthwise=inplace_depthwise)
+        rest_plan = plan_arena(
+            rest, alignment=alignment, external=set(graph.outputs), inplace_depthwise=inplace_depthwise
+        )
         if sram_budget is not None and rest_plan.size > sram_budget:
             continue
         _, height, width, _ = graph.tensors[split].shape

@@ -65,7 +65,9 @@ def rand_zero_point(rng: np.random.Generator, extreme: bool) -> int:
     return int(rng.integers(-20, 21))
 
 
-def mult_shift_for(rng: np.random.Generator, real: float, count: int, jitter: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+def mult_shift_for(
+    rng: np.random.Generator, real: float, count: int, jitter: float = 0.3
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel (mult, shift) around ``real``, each channel jittered by a random factor."""
     mults, shifts = [], []
     for _ in range(count):
@@ -119,8 +121,24 @@ def conv_like_scale(x: np.ndarray, input_offset: int, taps: int) -> float:
     return 60.0 / spread
 
 
-def conv_case(rng, *, h, w, ci, co, k, stride=(1, 1), dilation=(1, 1), pad=(0, 0, 0, 0), groups=1, extreme=False,
-              bias=True, windows=False, name="", op="conv2d") -> Case:
+def conv_case(
+    rng,
+    *,
+    h,
+    w,
+    ci,
+    co,
+    k,
+    stride=(1, 1),
+    dilation=(1, 1),
+    pad=(0, 0, 0, 0),
+    groups=1,
+    extreme=False,
+    bias=True,
+    windows=False,
+    name="",
+    op="conv2d",
+) -> Case:
     kh, kw = k
     x = rand_int8(rng, (1, h, w, ci))
     wt = rng.integers(-127, 128, size=(co, kh, kw, ci // groups)).astype(np.int8)
@@ -130,12 +148,37 @@ def conv_case(rng, *, h, w, ci, co, k, stride=(1, 1), dilation=(1, 1), pad=(0, 0
     real = conv_like_scale(x, -in_zp, kh * kw * ci // groups)
     mult, shift = extreme_mult_shift(rng, real, co) if extreme else mult_shift_for(rng, real, co)
     act_min, act_max = act_range(rng, out_zp)
-    y = K.conv2d(x, wt, b, stride=stride, dilation=dilation, pad=pad, input_offset=-in_zp, output_offset=out_zp,
-                 out_mult=mult, out_shift=shift, act_min=act_min, act_max=act_max, groups=groups)
+    y = K.conv2d(
+        x,
+        wt,
+        b,
+        stride=stride,
+        dilation=dilation,
+        pad=pad,
+        input_offset=-in_zp,
+        output_offset=out_zp,
+        out_mult=mult,
+        out_shift=shift,
+        act_min=act_min,
+        act_max=act_max,
+        groups=groups,
+    )
     c = Case(op, name=name or f"conv{kh}x{kw}_{h}x{w}x{ci}to{co}_s{stride[0]}{stride[1]}_g{groups}")
-    c.ints.update(stride_h=stride[0], stride_w=stride[1], dilation_h=dilation[0], dilation_w=dilation[1],
-                  pad_top=pad[0], pad_left=pad[1], pad_bottom=pad[2], pad_right=pad[3], groups=groups,
-                  input_offset=-in_zp, output_offset=out_zp, act_min=act_min, act_max=act_max)
+    c.ints.update(
+        stride_h=stride[0],
+        stride_w=stride[1],
+        dilation_h=dilation[0],
+        dilation_w=dilation[1],
+        pad_top=pad[0],
+        pad_left=pad[1],
+        pad_bottom=pad[2],
+        pad_right=pad[3],
+        groups=groups,
+        input_offset=-in_zp,
+        output_offset=out_zp,
+        act_min=act_min,
+        act_max=act_max,
+    )
     c.tensors.update(x=x, w=wt, out_mult=mult, out_shift=shift, y=y)
     if b is not None:
         c.tensors["bias"] = b
@@ -145,8 +188,22 @@ def conv_case(rng, *, h, w, ci, co, k, stride=(1, 1), dilation=(1, 1), pad=(0, 0
     return c
 
 
-def depthwise_case(rng, *, h, w, ci, m, k, stride=(1, 1), dilation=(1, 1), pad=(0, 0, 0, 0), extreme=False,
-                   bias=True, windows=False, name="") -> Case:
+def depthwise_case(
+    rng,
+    *,
+    h,
+    w,
+    ci,
+    m,
+    k,
+    stride=(1, 1),
+    dilation=(1, 1),
+    pad=(0, 0, 0, 0),
+    extreme=False,
+    bias=True,
+    windows=False,
+    name="",
+) -> Case:
     kh, kw = k
     co = ci * m
     x = rand_int8(rng, (1, h, w, ci))
@@ -157,13 +214,37 @@ def depthwise_case(rng, *, h, w, ci, m, k, stride=(1, 1), dilation=(1, 1), pad=(
     real = conv_like_scale(x, -in_zp, kh * kw)
     mult, shift = extreme_mult_shift(rng, real, co) if extreme else mult_shift_for(rng, real, co)
     act_min, act_max = act_range(rng, out_zp)
-    y = K.depthwise_conv2d(x, wt, b, stride=stride, dilation=dilation, pad=pad, depth_multiplier=m,
-                           input_offset=-in_zp, output_offset=out_zp, out_mult=mult, out_shift=shift,
-                           act_min=act_min, act_max=act_max)
+    y = K.depthwise_conv2d(
+        x,
+        wt,
+        b,
+        stride=stride,
+        dilation=dilation,
+        pad=pad,
+        depth_multiplier=m,
+        input_offset=-in_zp,
+        output_offset=out_zp,
+        out_mult=mult,
+        out_shift=shift,
+        act_min=act_min,
+        act_max=act_max,
+    )
     c = Case("depthwise_conv2d", name=name or f"dw{kh}x{kw}_{h}x{w}x{ci}m{m}_s{stride[0]}{stride[1]}_d{dilation[0]}")
-    c.ints.update(stride_h=stride[0], stride_w=stride[1], dilation_h=dilation[0], dilation_w=dilation[1],
-                  pad_top=pad[0], pad_left=pad[1], pad_bottom=pad[2], pad_right=pad[3], depth_multiplier=m,
-                  input_offset=-in_zp, output_offset=out_zp, act_min=act_min, act_max=act_max)
+    c.ints.update(
+        stride_h=stride[0],
+        stride_w=stride[1],
+        dilation_h=dilation[0],
+        dilation_w=dilation[1],
+        pad_top=pad[0],
+        pad_left=pad[1],
+        pad_bottom=pad[2],
+        pad_right=pad[3],
+        depth_multiplier=m,
+        input_offset=-in_zp,
+        output_offset=out_zp,
+        act_min=act_min,
+        act_max=act_max,
+    )
     c.tensors.update(x=x, w=wt, out_mult=mult, out_shift=shift, y=y)
     if b is not None:
         c.tensors["bias"] = b
@@ -184,8 +265,17 @@ def fc_case(rng, *, batches, k, co, extreme=False, bias=True, per_tensor=False) 
     if per_tensor:
         mult[:], shift[:] = mult[0], shift[0]
     act_min, act_max = act_range(rng, out_zp)
-    y = K.fully_connected(x, wt, b, input_offset=-in_zp, output_offset=out_zp, out_mult=mult, out_shift=shift,
-                          act_min=act_min, act_max=act_max)
+    y = K.fully_connected(
+        x,
+        wt,
+        b,
+        input_offset=-in_zp,
+        output_offset=out_zp,
+        out_mult=mult,
+        out_shift=shift,
+        act_min=act_min,
+        act_max=act_max,
+    )
     c = Case("fully_connected", name=f"fc_{batches}x{k}to{co}")
     c.ints.update(input_offset=-in_zp, output_offset=out_zp, act_min=act_min, act_max=act_max)
     c.tensors.update(x=x, w=wt, out_mult=mult, out_shift=shift, y=y)
@@ -209,10 +299,20 @@ def add_params(rng, extreme: bool, sub: bool = False) -> dict[str, int]:
     out_mult, out_shift = K.quantize_multiplier(twice_max / ((1 << left_shift) * so))
     out_zp = rand_zero_point(rng, extreme)
     act_min, act_max = act_range(rng, out_zp)
-    return dict(a_offset=-rand_zero_point(rng, extreme), a_mult=a_mult, a_shift=a_shift,
-                b_offset=-rand_zero_point(rng, extreme), b_mult=-b_mult if sub else b_mult, b_shift=b_shift,
-                left_shift=left_shift, output_offset=out_zp, out_mult=out_mult, out_shift=out_shift,
-                act_min=act_min, act_max=act_max)
+    return {
+        "a_offset": -rand_zero_point(rng, extreme),
+        "a_mult": a_mult,
+        "a_shift": a_shift,
+        "b_offset": -rand_zero_point(rng, extreme),
+        "b_mult": -b_mult if sub else b_mult,
+        "b_shift": b_shift,
+        "left_shift": left_shift,
+        "output_offset": out_zp,
+        "out_mult": out_mult,
+        "out_shift": out_shift,
+        "act_min": act_min,
+        "act_max": act_max,
+    }
 
 
 def mul_params(rng, extreme: bool) -> dict[str, int]:
@@ -223,8 +323,15 @@ def mul_params(rng, extreme: bool) -> dict[str, int]:
     out_mult, out_shift = K.quantize_multiplier(real)
     out_zp = rand_zero_point(rng, extreme)
     act_min, act_max = act_range(rng, out_zp)
-    return dict(a_offset=-rand_zero_point(rng, extreme), b_offset=-rand_zero_point(rng, extreme),
-                output_offset=out_zp, out_mult=out_mult, out_shift=out_shift, act_min=act_min, act_max=act_max)
+    return {
+        "a_offset": -rand_zero_point(rng, extreme),
+        "b_offset": -rand_zero_point(rng, extreme),
+        "output_offset": out_zp,
+        "out_mult": out_mult,
+        "out_shift": out_shift,
+        "act_min": act_min,
+        "act_max": act_max,
+    }
 
 
 def binary_case(rng, op: str, a_shape, b_shape, *, extreme=False, windows=False, inplace=False, sub=False) -> Case:
@@ -254,8 +361,18 @@ def pool_case(rng, op: str, *, h, w, c, k, stride, pad, windows=False) -> Case:
     fn = K.max_pool2d if op == "max_pool2d" else K.avg_pool2d
     y = fn(x, kernel=k, stride=stride, pad=pad, act_min=act_min, act_max=act_max)
     cs = Case(op, name=f"{op}{k[0]}x{k[1]}_{h}x{w}x{c}_s{stride[0]}{stride[1]}_p{''.join(map(str, pad))}")
-    cs.ints.update(kernel_h=k[0], kernel_w=k[1], stride_h=stride[0], stride_w=stride[1], pad_top=pad[0],
-                   pad_left=pad[1], pad_bottom=pad[2], pad_right=pad[3], act_min=act_min, act_max=act_max)
+    cs.ints.update(
+        kernel_h=k[0],
+        kernel_w=k[1],
+        stride_h=stride[0],
+        stride_w=stride[1],
+        pad_top=pad[0],
+        pad_left=pad[1],
+        pad_bottom=pad[2],
+        pad_right=pad[3],
+        act_min=act_min,
+        act_max=act_max,
+    )
     cs.tensors.update(x=x, y=y)
     if windows:
         cs.embeds["x"] = embed(rng, x.shape)
@@ -271,8 +388,15 @@ def mean_case(rng, *, shape, axes, extreme=False, windows=False) -> Case:
     mult, shift = K.quantize_multiplier(ratio / n)
     y = K.mean(x, axes=axes, input_offset=-in_zp, output_offset=out_zp, mult=mult, shift=shift)
     c = Case("mean", name=f"mean_{'x'.join(map(str, shape[1:]))}_axes{''.join(map(str, axes))}")
-    c.ints.update(reduce_h=int(1 in axes), reduce_w=int(2 in axes), reduce_c=int(3 in axes), input_offset=-in_zp,
-                  output_offset=out_zp, mult=mult, shift=shift)
+    c.ints.update(
+        reduce_h=int(1 in axes),
+        reduce_w=int(2 in axes),
+        reduce_c=int(3 in axes),
+        input_offset=-in_zp,
+        output_offset=out_zp,
+        mult=mult,
+        shift=shift,
+    )
     c.tensors.update(x=x, y=y)
     if windows:
         c.embeds["x"] = embed(rng, x.shape)
@@ -285,26 +409,37 @@ def unary_case(rng, op: str, shape, *, extreme=False, windows=False, inplace=Fal
     if extreme:
         x[..., 0] = INT8_MIN
         x[..., -1] = INT8_MAX
-    c = Case(op, name=f"{op}_{'x'.join(map(str, shape[1:]))}{'_extreme' if extreme else ''}"
-                      f"{'_inplace' if inplace else ''}")
+    c = Case(
+        op, name=f"{op}_{'x'.join(map(str, shape[1:]))}{'_extreme' if extreme else ''}{'_inplace' if inplace else ''}"
+    )
     if op == "requantize":
         real = float(rng.choice([1e-4, 0.25, 1.0, 3.7, 200.0])) if extreme else float(rng.uniform(0.3, 3.0))
         mult, shift = K.quantize_multiplier(real)
-        params = dict(input_offset=-rand_zero_point(rng, extreme), output_offset=rand_zero_point(rng, extreme),
-                      mult=mult, shift=shift)
+        params = {
+            "input_offset": -rand_zero_point(rng, extreme),
+            "output_offset": rand_zero_point(rng, extreme),
+            "mult": mult,
+            "shift": shift,
+        }
         y = K.requantize(x, **params)
     elif op == "relu":
         real = float(rng.choice([0.01, 1.0, 50.0])) if extreme else float(rng.uniform(0.5, 2.0))
         mult, shift = K.quantize_multiplier(real)
         out_zp = rand_zero_point(rng, extreme)
         act_min, act_max = act_range(rng, out_zp)
-        params = dict(input_offset=-rand_zero_point(rng, extreme), output_offset=out_zp, out_mult=mult,
-                      out_shift=shift, act_min=act_min, act_max=act_max)
+        params = {
+            "input_offset": -rand_zero_point(rng, extreme),
+            "output_offset": out_zp,
+            "out_mult": mult,
+            "out_shift": shift,
+            "act_min": act_min,
+            "act_max": act_max,
+        }
         y = K.relu(x, **params)
     elif op == "clamp":
         lo = int(rng.integers(-128, 20))
         hi = int(rng.integers(lo, 128))
-        params = dict(lo=lo, hi=hi)
+        params = {"lo": lo, "hi": hi}
         # clamp is relu with an identity rescale (mult 2^30, shift 1 is exact).
         y = K.relu(x, input_offset=0, output_offset=0, out_mult=1 << 30, out_shift=1, act_min=lo, act_max=hi)
     elif op == "leaky_relu":
@@ -312,8 +447,14 @@ def unary_case(rng, op: str, shape, *, extreme=False, windows=False, inplace=Fal
         alpha = float(rng.choice([0.01, 0.1, 0.2, 0.3]))
         im, ish = K.quantize_multiplier(si / so)
         am, ash = K.quantize_multiplier(alpha * si / so)
-        params = dict(input_offset=-rand_zero_point(rng, extreme), output_offset=rand_zero_point(rng, extreme),
-                      identity_mult=im, identity_shift=ish, alpha_mult=am, alpha_shift=ash)
+        params = {
+            "input_offset": -rand_zero_point(rng, extreme),
+            "output_offset": rand_zero_point(rng, extreme),
+            "identity_mult": im,
+            "identity_shift": ish,
+            "alpha_mult": am,
+            "alpha_shift": ash,
+        }
         y = K.leaky_relu(x, **params)
     elif op == "lookup_table":
         table = rand_int8(rng, (256,))
@@ -355,11 +496,14 @@ def hard_swish_params(rng, extreme: bool) -> dict[str, int]:
     reluish_scale = 3.0 / 32768.0
     out_m, out_e = K.quantize_multiplier(hires_input_scale / so)
     rel_m, rel_e = K.quantize_multiplier(hires_input_scale / reluish_scale)
-    return dict(input_zero_point=rand_zero_point(rng, extreme), output_zero_point=rand_zero_point(rng, extreme),
-                reluish_multiplier_fixedpoint_int16=_downscale_int32_to_int16(rel_m),
-                reluish_multiplier_exponent=rel_e,
-                output_multiplier_fixedpoint_int16=_downscale_int32_to_int16(out_m),
-                output_multiplier_exponent=out_e)
+    return {
+        "input_zero_point": rand_zero_point(rng, extreme),
+        "output_zero_point": rand_zero_point(rng, extreme),
+        "reluish_multiplier_fixedpoint_int16": _downscale_int32_to_int16(rel_m),
+        "reluish_multiplier_exponent": rel_e,
+        "output_multiplier_fixedpoint_int16": _downscale_int32_to_int16(out_m),
+        "output_multiplier_exponent": out_e,
+    }
 
 
 def softmax_params(rng, extreme: bool) -> dict[str, int]:
@@ -369,8 +513,8 @@ def softmax_params(rng, extreme: bool) -> dict[str, int]:
     real = min(beta * scale * (1 << (31 - 5)), (1 << 31) - 1.0)
     mult, left_shift = K.quantize_multiplier_greater_than_one(real)
     max_input_rescaled = 1.0 * ((1 << 5) - 1) * (1 << (31 - 5)) / (1 << left_shift)
-    diff_min = -int(math.floor(max_input_rescaled))
-    return dict(input_beta_multiplier=mult, input_beta_left_shift=left_shift, diff_min=diff_min)
+    diff_min = -math.floor(max_input_rescaled)
+    return {"input_beta_multiplier": mult, "input_beta_left_shift": left_shift, "diff_min": diff_min}
 
 
 def pad_case(rng, shape, pads, *, windows=False) -> Case:
@@ -415,11 +559,13 @@ def resize_case(rng, shape, size, *, windows=False) -> Case:
 
 def primitive_case(rng, n: int = 4000) -> Case:
     """multiply_by_quantized_multiplier on extreme accumulators, multipliers and shifts."""
-    x = np.concatenate([
-        rng.integers(-(2**31), 2**31, size=n // 2),
-        rng.integers(-(2**16), 2**16, size=n // 4),
-        np.array([0, 1, -1, 2**31 - 1, -(2**31), 2**30, -(2**30), 12345, -12345]),
-    ])
+    x = np.concatenate(
+        [
+            rng.integers(-(2**31), 2**31, size=n // 2),
+            rng.integers(-(2**16), 2**16, size=n // 4),
+            np.array([0, 1, -1, 2**31 - 1, -(2**31), 2**30, -(2**30), 12345, -12345]),
+        ]
+    )
     x = np.concatenate([x, rng.integers(-300, 300, size=n - x.size)]).astype(np.int64)
     mult = rng.choice([0, 1 << 30, (1 << 30) + 1, (1 << 31) - 1, 1518500250, 1395864371], size=x.size)
     mult = np.where(rng.random(x.size) < 0.5, mult, rng.integers(1 << 30, 1 << 31, size=x.size))
@@ -431,8 +577,17 @@ def primitive_case(rng, n: int = 4000) -> Case:
     b[:3] = [-(2**31), 2**31 - 1, -(2**31)]
     e = rng.integers(0, 32, size=n)
     c = Case("primitives", name="mbqm_srdhm_rdbpot")
-    c.tensors.update(x=x, mult=mult, shift=shift, y=y, a=a, b=b, srdhm=K.saturating_rounding_doubling_high_mul(a, b),
-                     e=e, rdbpot=K.rounding_divide_by_pot(a, e))
+    c.tensors.update(
+        x=x,
+        mult=mult,
+        shift=shift,
+        y=y,
+        a=a,
+        b=b,
+        srdhm=K.saturating_rounding_doubling_high_mul(a, b),
+        e=e,
+        rdbpot=K.rounding_divide_by_pot(a, e),
+    )
     return c
 
 
@@ -458,15 +613,52 @@ def build_cases(seed: int) -> list[Case]:
         (3, 3, 3, 2, (5, 5), (1, 1), (1, 1), (4, 4, 4, 4), 1),  # taps fully outside at the corners
     ]:
         for extreme in (False, True):
-            cases.append(conv_case(rng, h=h, w=w, ci=ci, co=co, k=k, stride=s, dilation=d, pad=pad, groups=g,
-                                   extreme=extreme, windows=extreme, bias=not (extreme and g == 1)))
+            cases.append(
+                conv_case(
+                    rng,
+                    h=h,
+                    w=w,
+                    ci=ci,
+                    co=co,
+                    k=k,
+                    stride=s,
+                    dilation=d,
+                    pad=pad,
+                    groups=g,
+                    extreme=extreme,
+                    windows=extreme,
+                    bias=not (extreme and g == 1),
+                )
+            )
     # conv2d 1x1 (the matrix-multiply path), through the dispatcher and directly
     for h, w, ci, co in [(1, 1, 1, 1), (7, 5, 3, 5), (13, 17, 17, 5), (4, 9, 16, 24), (2, 3, 1, 7)]:
         for windows in (False, True):
-            cases.append(conv_case(rng, h=h, w=w, ci=ci, co=co, k=(1, 1), windows=windows, extreme=windows,
-                                   name=f"conv1x1_{h}x{w}x{ci}to{co}{'_win' if windows else ''}"))
-            cases.append(conv_case(rng, h=h, w=w, ci=ci, co=co, k=(1, 1), windows=windows, op="conv2d_1x1",
-                                   name=f"direct1x1_{h}x{w}x{ci}to{co}{'_win' if windows else ''}"))
+            cases.append(
+                conv_case(
+                    rng,
+                    h=h,
+                    w=w,
+                    ci=ci,
+                    co=co,
+                    k=(1, 1),
+                    windows=windows,
+                    extreme=windows,
+                    name=f"conv1x1_{h}x{w}x{ci}to{co}{'_win' if windows else ''}",
+                )
+            )
+            cases.append(
+                conv_case(
+                    rng,
+                    h=h,
+                    w=w,
+                    ci=ci,
+                    co=co,
+                    k=(1, 1),
+                    windows=windows,
+                    op="conv2d_1x1",
+                    name=f"direct1x1_{h}x{w}x{ci}to{co}{'_win' if windows else ''}",
+                )
+            )
     cases.append(conv_case(rng, h=9, w=9, ci=5, co=3, k=(1, 1), stride=(2, 2), name="conv1x1_stride2"))
     cases.append(conv_case(rng, h=6, w=6, ci=5, co=3, k=(1, 1), pad=(1, 1, 1, 1), name="conv1x1_padded"))
 
@@ -480,10 +672,26 @@ def build_cases(seed: int) -> list[Case]:
         (8, 7, 3, 3, (5, 3), (2, 1), (1, 2), (2, 1, 2, 1)),
         (6, 6, 1, 1, (5, 5), (1, 1), (1, 1), (2, 2, 2, 2)),
         (3, 3, 2, 2, (5, 5), (1, 1), (1, 1), (4, 4, 4, 4)),
+        (5, 6, 70, 1, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),  # more channels than one accumulator block
+        (4, 5, 40, 2, (3, 3), (2, 2), (1, 1), (1, 1, 1, 1)),
     ]:
         for extreme in (False, True):
-            cases.append(depthwise_case(rng, h=h, w=w, ci=ci, m=m, k=k, stride=s, dilation=d, pad=pad,
-                                        extreme=extreme, windows=extreme, bias=not extreme or m == 2))
+            cases.append(
+                depthwise_case(
+                    rng,
+                    h=h,
+                    w=w,
+                    ci=ci,
+                    m=m,
+                    k=k,
+                    stride=s,
+                    dilation=d,
+                    pad=pad,
+                    extreme=extreme,
+                    windows=extreme,
+                    bias=not extreme or m == 2,
+                )
+            )
 
     # fully connected
     for batches, k, co in [(1, 1, 1), (1, 17, 5), (3, 64, 10), (2, 5, 33), (1, 300, 7)]:
@@ -526,9 +734,16 @@ def build_cases(seed: int) -> list[Case]:
             cases.append(pool_case(rng, op, h=h, w=w, c=c, k=k, stride=s, pad=pad, windows=(c % 2 == 1)))
 
     # mean
-    for shape, axes in [((1, 7, 5, 3), (1, 2)), ((1, 13, 17, 70), (1, 2)), ((1, 1, 1, 5), (1, 2)),
-                        ((1, 6, 5, 17), (3,)), ((1, 4, 5, 3), (1,)), ((1, 4, 5, 3), (2,)),
-                        ((1, 3, 4, 5), (1, 2, 3)), ((1, 12, 12, 130), (1, 2))]:
+    for shape, axes in [
+        ((1, 7, 5, 3), (1, 2)),
+        ((1, 13, 17, 70), (1, 2)),
+        ((1, 1, 1, 5), (1, 2)),
+        ((1, 6, 5, 17), (3,)),
+        ((1, 4, 5, 3), (1,)),
+        ((1, 4, 5, 3), (2,)),
+        ((1, 3, 4, 5), (1, 2, 3)),
+        ((1, 12, 12, 130), (1, 2)),
+    ]:
         for extreme in (False, True):
             cases.append(mean_case(rng, shape=shape, axes=axes, extreme=extreme, windows=extreme))
 
@@ -549,19 +764,31 @@ def build_cases(seed: int) -> list[Case]:
     cases.append(flat)
 
     # data movement
-    for shape, pads in [((1, 1, 1, 1), ((0, 0), (1, 1), (1, 1), (0, 0))),
-                        ((1, 7, 5, 3), ((0, 0), (2, 0), (0, 3), (0, 0))),
-                        ((1, 13, 17, 5), ((0, 0), (1, 2), (3, 4), (1, 2))),
-                        ((1, 4, 4, 3), ((0, 0), (0, 0), (0, 0), (0, 5)))]:
+    for shape, pads in [
+        ((1, 1, 1, 1), ((0, 0), (1, 1), (1, 1), (0, 0))),
+        ((1, 7, 5, 3), ((0, 0), (2, 0), (0, 3), (0, 0))),
+        ((1, 13, 17, 5), ((0, 0), (1, 2), (3, 4), (1, 2))),
+        ((1, 4, 4, 3), ((0, 0), (0, 0), (0, 0), (0, 5))),
+    ]:
         cases.append(pad_case(rng, shape, pads))
         cases.append(pad_case(rng, shape, pads, windows=True))
-    for shapes, axis in [([(1, 7, 5, 3), (1, 7, 5, 5)], 3), ([(1, 7, 5, 3), (1, 7, 5, 1), (1, 7, 5, 17)], 3),
-                         ([(1, 3, 5, 3), (1, 4, 5, 3)], 1), ([(1, 4, 2, 3), (1, 4, 5, 3), (1, 4, 1, 3)], 2)]:
+    for shapes, axis in [
+        ([(1, 7, 5, 3), (1, 7, 5, 5)], 3),
+        ([(1, 7, 5, 3), (1, 7, 5, 1), (1, 7, 5, 17)], 3),
+        ([(1, 3, 5, 3), (1, 4, 5, 3)], 1),
+        ([(1, 4, 2, 3), (1, 4, 5, 3), (1, 4, 1, 3)], 2),
+    ]:
         cases.append(concat_case(rng, shapes, axis))
         cases.append(concat_case(rng, shapes, axis, windows=True))
-    for shape, size in [((1, 1, 1, 3), (2, 2)), ((1, 7, 5, 3), (14, 10)), ((1, 4, 3, 5), (12, 9)),
-                        ((1, 13, 17, 2), (26, 34)), ((1, 5, 7, 3), (7, 12)), ((1, 8, 6, 2), (4, 3)),
-                        ((1, 3, 3, 1), (10, 10))]:
+    for shape, size in [
+        ((1, 1, 1, 3), (2, 2)),
+        ((1, 7, 5, 3), (14, 10)),
+        ((1, 4, 3, 5), (12, 9)),
+        ((1, 13, 17, 2), (26, 34)),
+        ((1, 5, 7, 3), (7, 12)),
+        ((1, 8, 6, 2), (4, 3)),
+        ((1, 3, 3, 1), (10, 10)),
+    ]:
         cases.append(resize_case(rng, shape, size))
         cases.append(resize_case(rng, shape, size, windows=True))
     return cases

@@ -1,0 +1,408 @@
+"""One emitter per IR op: the C call (views, a const parameter struct, the kernel).
+
+Integer parameters come from ``edgec.reference.qparams.kernel_params`` — the
+same numbers the numpy reference uses — so generated code and reference
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+
+from edgec.codegen.cwriter import CWriter, c_type
+from edgec.errors import BuildError
+from edgec.ir import Graph, Node, macs
+from edgec.reference.qparams import kernel_params
+
+
+class WeightTable:
+    """Constant arrays (weights, biases, multipliers, tables) destined for flash."""
+
+    def __init__(self, names):
+        self.names = names
+        self._arrays: list[tuple[str, str, np.ndarray, str]] = []  # (ident, ctype, data, comment)
+        self._by_tensor: dict[str, str] = {}
+        self._used: set[str] = set()
+
+    def add(self, ident: str, data: np.ndarray, ctype: str, comment: str = "") -> str:
+        base, i = ident, 1
+        while ident in self._used:
+            ident = f"{base}_{i}"
+            i += 1
+        self._used.add(ident)
+        self._arrays.append((ident, ctype, np.asarray(data).reshape(-1), comment))
+        return ident
+
+    def tensor(self, name: str) -> str:
+        """The C array holding constant tensor ``name`` (emitted once)."""
+        if name not in self._by_tensor:
+            t = self.names.graph.tensors[name]
+            shape = "x".join(map(str, t.shape))
+            self._by_tensor[name] = self.add(self.names.tensor_ids[name], t.data, c_type(t.dtype), f"{t.name}: {t.dtype} {shape}")
+        return self._by_tensor[name]
+
+    def header(self, banner: str) -> str:
+        w = CWriter()
+        w.comment(banner)
+        w.lines(["#ifndef EDGEC_WEIGHTS_H", "#define EDGEC_WEIGHTS_H", "", "#include <stdint.h>", ""])
+        for ident, ctype, data, _ in self._arrays:
+            w.line(f"extern const {ctype} {ident}[{data.size}];")
+        w.lines(["", "#endif /* EDGEC_WEIGHTS_H */"])
+        return w.text()
+
+    def source(self, banner: str) -> str:
+        w = CWriter()
+        w.comment(banner)
+        w.comment("Constant data: stays in flash on MCUs.")
+        w.lines(["#include <stdint.h>", "", '#include "weights.h"', ""])
+        for ident, ctype, data, comment in self._arrays:
+            if comment:
+                w.comment(comment)
+            w.array(f"const {ctype} {ident}[{data.size}] __attribute__((aligned(4)))", data)
+            w.line()
+        return w.text()
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def hwc(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    from edgec.codegen.c import tensor_hwc
+
+    return tensor_hwc(shape)
+
+
+def shape_str(shape) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+def _dense_view(names, tensor: str, var: str, const: bool = False, dims: tuple[int, int, int] | None = None) -> str:
+    graph: Graph = names.graph
+    t = graph.tensors[tensor]
+    h, w, c = dims or hwc(t.shape)
+    qual = "const " if const else ""
+    return f"{qual}edgec_view {var} = edgec_dense_view({_pointer(names, tensor)}, {h}, {w}, {c});"
+
+
+def _pointer(names, tensor: str) -> str:
+    t = names.graph.tensors[tensor]
+    if t.is_const:
+        return f"(int8_t *){names.weights.tensor(tensor)}"
+    return names.pointer(tensor)
+
+
+def _struct(w: CWriter, ctype: str, var: str, fields: list[tuple[str, object]]) -> None:
+    w.line(f"static const {ctype} {var} = {{")
+    for key, value in fields:
+        w.line(f"    .{key} = {value},")
+    w.line("};")
+
+
+def _describe(graph: Graph, node: Node) -> str:
+    ins = [shape_str(graph.tensors[i].shape) for i in node.inputs if i and not graph.tensors[i].is_const]
+    out = shape_str(graph.tensors[node.outputs[0]].shape)
+    extra = []
+    a = node.attrs
+    if "kernel" in a:
+        extra.append(f"kernel {a['kernel'][0]}x{a['kernel'][1]}")
+    elif node.op in ("conv2d", "depthwise_conv2d"):
+        kh, kw = graph.tensors[node.inputs[1]].shape[1:3]
+        extra.append(f"kernel {kh}x{kw}")
+    if tuple(a.get("stride", (1, 1))) != (1, 1):
+        extra.append(f"stride {a['stride'][0]}x{a['stride'][1]}")
+    if any(a.get("pad", (0, 0, 0, 0))):
+        extra.append("pad " + ",".join(map(str, a["pad"])))
+    if a.get("act") is not None:
+        lo, hi = a["act"]
+        extra.append("relu" if (lo, hi) == (0.0, math.inf) else "relu6" if (lo, hi) == (0.0, 6.0) else f"clamp {lo:g}..{hi:g}")
+    mac = macs(graph, node)
+    text = f"{node.name}: {node.op} {' + '.join(ins)} -> {out}"
+    if extra:
+        text += ", " + ", ".join(extra)
+    if mac:
+        text += f"; {mac:,} MACs"
+    return text
+
+
+def _per_channel(weights: WeightTable, ident: str, values, count: int, suffix: str) -> str:
+    arr = np.broadcast_to(np.asarray(values, dtype=np.int64).reshape(-1), (count,)).astype(np.int32)
+    return weights.add(f"{ident}_{suffix}", arr, "int32_t")
+
+
+# -- emitters ------------------------------------------------------------------------------------
+
+Emitter = Callable[[CWriter, object, WeightTable, Node, dict, str], str]
+EMITTERS: dict[str, Emitter] = {}
+
+
+def emitter(*ops: str):
+    def deco(fn: Emitter) -> Emitter:
+        for op in ops:
+            EMITTERS[op] = fn
+        return fn
+
+    return deco
+
+
+def emit_node(w: CWriter, names, weights: WeightTable, node: Node) -> str:
+    names.weights = weights
+    params = kernel_params(names.graph, node)
+    ident = names.node_ids[node.name]
+    w.comment(_describe(names.graph, node))
+    with w.block():
+        kernel = EMITTERS[node.op](w, names, weights, node, params, ident)
+    return kernel
+
+
+def _conv_fields(p: dict, kh: int, kw: int, extra: tuple[str, int], mult: str, shift: str) -> list[tuple[str, object]]:
+    pt, pl, pb, pr = p["pad"]
+    return [
+        ("kernel_h", kh),
+        ("kernel_w", kw),
+        ("stride_h", p["stride"][0]),
+        ("stride_w", p["stride"][1]),
+        ("dilation_h", p["dilation"][0]),
+        ("dilation_w", p["dilation"][1]),
+        ("pad_top", pt),
+        ("pad_left", pl),
+        ("pad_bottom", pb),
+        ("pad_right", pr),
+        extra,
+        ("input_offset", p["input_offset"]),
+        ("output_offset", p["output_offset"]),
+        ("out_mult", mult),
+        ("out_shift", shift),
+        ("act_min", p["act_min"]),
+        ("act_max", p["act_max"]),
+    ]
+
+
+def _weights_and_bias(names, weights: WeightTable, node: Node) -> tuple[str, str]:
+    w_ident = weights.tensor(node.inputs[1])
+    bias = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else ""
+    return w_ident, (weights.tensor(bias) if bias else "NULL")
+
+
+@emitter("conv2d", "depthwise_conv2d")
+def _emit_conv(w, names, weights, node, p, ident):
+    graph = names.graph
+    wt = graph.tensors[node.inputs[1]]
+    co = graph.tensors[node.outputs[0]].shape[-1]
+    kh, kw = wt.shape[1], wt.shape[2]
+    mult = _per_channel(weights, ident, p["out_mult"], co, "mult")
+    shift = _per_channel(weights, ident, p["out_shift"], co, "shift")
+    depthwise = node.op == "depthwise_conv2d"
+    extra = ("depth_multiplier", p["depth_multiplier"]) if depthwise else ("groups", p["groups"])
+    fields = _conv_fields(p, kh, kw, extra, mult, shift)
+    w_ident, b_ident = _weights_and_bias(names, weights, node)
+    w.line(_dense_view(names, node.inputs[0], "in", const=True))
+    w.line(_dense_view(names, node.outputs[0], "out"))
+    ctype = "edgec_depthwise_params" if depthwise else "edgec_conv_params"
+    _struct(w, ctype, "params", fields)
+    fn = "edgec_depthwise_conv2d" if depthwise else "edgec_conv2d"
+    w.line(f"{fn}(&in, &out, {w_ident}, {b_ident}, &params);")
+    return fn
+
+
+@emitter("fully_connected")
+def _emit_fc(w, names, weights, node, p, ident):
+    graph = names.graph
+    co, k = graph.tensors[node.inputs[1]].shape
+    batches = graph.tensors[node.inputs[0]].size // k
+    mult = _per_channel(weights, ident, p["out_mult"], co, "mult")
+    shift = _per_channel(weights, ident, p["out_shift"], co, "shift")
+    w_ident, b_ident = _weights_and_bias(names, weights, node)
+    _struct(
+        w,
+        "edgec_fc_params",
+        "params",
+        [
+            ("in_features", k),
+            ("out_features", co),
+            ("input_offset", p["input_offset"]),
+            ("output_offset", p["output_offset"]),
+            ("out_mult", mult),
+            ("out_shift", shift),
+            ("act_min", p["act_min"]),
+            ("act_max", p["act_max"]),
+        ],
+    )
+    src, dst = _pointer(names, node.inputs[0]), _pointer(names, node.outputs[0])
+    w.line(f"edgec_fully_connected({src}, {dst}, {batches}, {w_ident}, {b_ident}, &params);")
+    return "edgec_fully_connected"
+
+
+@emitter("add", "sub")
+def _emit_add(w, names, weights, node, p, ident):
+    w.line(_dense_view(names, node.inputs[0], "a", const=True))
+    w.line(_dense_view(names, node.inputs[1], "b", const=True))
+    w.line(_dense_view(names, node.outputs[0], "out"))
+    keys = ["a_offset", "a_mult", "a_shift", "b_offset", "b_mult", "b_shift", "left_shift", "output_offset", "out_mult", "out_shift", "act_min", "act_max"]
+    _struct(w, "edgec_add_params", "params", [(k, p[k]) for k in keys])
+    w.line("edgec_add(&a, &b, &out, &params);")
+    return "edgec_add"
+
+
+@emitter("mul")
+def _emit_mul(w, names, weights, node, p, ident):
+    w.line(_dense_view(names, node.inputs[0], "a", const=True))
+    w.line(_dense_view(names, node.inputs[1], "b", const=True))
+    w.line(_dense_view(names, node.outputs[0], "out"))
+    keys = ["a_offset", "b_offset", "output_offset", "out_mult", "out_shift", "act_min", "act_max"]
+    _struct(w, "edgec_mul_params", "params", [(k, p[k]) for k in keys])
+    w.line("edgec_mul(&a, &b, &out, &params);")
+    return "edgec_mul"
+
+
+@emitter("max_pool2d", "avg_pool2d")
+def _emit_pool(w, names, weights, node, p, ident):
+    pt, pl, pb, pr = p["pad"]
+    w.line(_dense_view(names, node.inputs[0], "in", const=True))
+    w.line(_dense_view(names, node.outputs[0], "out"))
+    fields = [
+        ("kernel_h", p["kernel"][0]),
+        ("kernel_w", p["kernel"][1]),
+        ("stride_h", p["stride"][0]),
+        ("stride_w", p["stride"][1]),
+        ("pad_top", pt),
+        ("pad_left", pl),
+        ("pad_bottom", pb),
+        ("pad_right", pr),
+        ("act_min", p["act_min"]),
+        ("act_max", p["act_max"]),
+    ]
+    _struct(w, "edgec_pool_params", "params", fields)
+    fn = f"edgec_{node.op}"
+    w.line(f"{fn}(&in, &out, &params);")
+    return fn
+
+
+@emitter("mean")
+def _emit_mean(w, names, weights, node, p, ident):
+    x = names.graph.tensors[node.inputs[0]]
+    if len(x.shape) != 4 or 0 in p["axes"]:
+        raise BuildError(f"mean node {node.name!r}: the C back end reduces H, W and/or C of a 4-D tensor only")
+    reduce = {a: 1 for a in p["axes"]}
+    h, wd, c = hwc(x.shape)
+    out_dims = (1 if 1 in reduce else h, 1 if 2 in reduce else wd, 1 if 3 in reduce else c)
+    w.line(_dense_view(names, node.inputs[0], "in", const=True))
+    w.line(_dense_view(names, node.outputs[0], "out", dims=out_dims))
+    fields = [
+        ("reduce_h", reduce.get(1, 0)),
+        ("reduce_w", reduce.get(2, 0)),
+        ("reduce_c", reduce.get(3, 0)),
+        ("input_offset", p["input_offset"]),
+        ("output_offset", p["output_offset"]),
+        ("mult", p["mult"]),
+        ("shift", p["shift"]),
+    ]
+    _struct(w, "edgec_mean_params", "params", fields)
+    w.line("edgec_mean(&in, &out, &params);")
+    return "edgec_mean"
+
+
+def _flat_views(w, names, node):
+    graph = names.graph
+    size = graph.tensors[node.outputs[0]].size
+    w.line(_dense_view(names, node.inputs[0], "in", const=True, dims=(1, 1, size)))
+    w.line(_dense_view(names, node.outputs[0], "out", dims=(1, 1, size)))
+
+
+@emitter("quantize")
+def _emit_requantize(w, names, weights, node, p, ident):
+    if "mult" not in p:
+        raise BuildError(f"node {node.name!r} quantizes float data: the C back end runs int8 only")
+    _flat_views(w, names, node)
+    _struct(w, "edgec_requantize_params", "params", [(k, p[k]) for k in ("input_offset", "output_offset", "mult", "shift")])
+    w.line("edgec_requantize(&in, &out, &params);")
+    return "edgec_requantize"
+
+
+@emitter("relu", "relu6", "clip")
+def _emit_relu(w, names, weights, node, p, ident):
+    _flat_views(w, names, node)
+    keys = ["input_offset", "output_offset", "out_mult", "out_shift", "act_min", "act_max"]
+    _struct(w, "edgec_relu_params", "params", [(k, p[k]) for k in keys])
+    w.line("edgec_relu(&in, &out, &params);")
+    return "edgec_relu"
+
+
+@emitter("leaky_relu")
+def _emit_leaky(w, names, weights, node, p, ident):
+    _flat_views(w, names, node)
+    keys = ["input_offset", "output_offset", "identity_mult", "identity_shift", "alpha_mult", "alpha_shift"]
+    _struct(w, "edgec_leaky_relu_params", "params", [(k, p[k]) for k in keys])
+    w.line("edgec_leaky_relu(&in, &out, &params);")
+    return "edgec_leaky_relu"
+
+
+@emitter("logistic", "tanh")
+def _emit_table(w, names, weights, node, p, ident):
+    table = weights.add(f"{ident}_table", np.asarray(p["table"], dtype=np.int8), "int8_t", f"{node.op} lookup table, indexed by x + 128")
+    _flat_views(w, names, node)
+    w.line(f"edgec_{node.op}(&in, &out, {table});")
+    return f"edgec_{node.op}"
+
+
+@emitter("hard_swish")
+def _emit_hard_swish(w, names, weights, node, p, ident):
+    _flat_views(w, names, node)
+    _struct(w, "edgec_hard_swish_params", "params", list(p.items()))
+    w.line("edgec_hard_swish(&in, &out, &params);")
+    return "edgec_hard_swish"
+
+
+@emitter("softmax")
+def _emit_softmax(w, names, weights, node, p, ident):
+    w.line(_dense_view(names, node.inputs[0], "in", const=True))
+    w.line(_dense_view(names, node.outputs[0], "out"))
+    _struct(w, "edgec_softmax_params", "params", [(k, p[k]) for k in ("input_beta_multiplier", "input_beta_left_shift", "diff_min")])
+    w.line("edgec_softmax(&in, &out, &params);")
+    return "edgec_softmax"
+
+
+@emitter("pad")
+def _emit_pad(w, names, weights, node, p, ident):
+    pads = list(p["pads"])
+    if len(pads) > 4 or (len(pads) == 4 and any(pads[0])):
+        raise BuildError(f"pad node {node.name!r}: the C back end pads H, W and C only")
+    pads = [(0, 0)] * (4 - len(pads)) + pads
+    w.line(_dense_view(names, node.inputs[0], "in", const=True))
+    w.line(_dense_view(names, node.outputs[0], "out"))
+    fields = [
+        ("pad_top", pads[1][0]),
+        ("pad_left", pads[2][0]),
+        ("pad_bottom", pads[1][1]),
+        ("pad_right", pads[2][1]),
+        ("pad_c_before", pads[3][0]),
+        ("pad_c_after", pads[3][1]),
+        ("value", p["value"]),
+    ]
+    _struct(w, "edgec_pad_params", "params", fields)
+    w.line("edgec_pad(&in, &out, &params);")
+    return "edgec_pad"
+
+
+@emitter("concat")
+def _emit_concat(w, names, weights, node, p, ident):
+    rank = len(names.graph.tensors[node.outputs[0]].shape)
+    axis = p["axis"] - (rank - 3)  # right-aligned into (h, w, c)
+    if axis < 0:
+        raise BuildError(f"concat node {node.name!r}: the C back end concatenates along H, W or C only")
+    for i, name in enumerate(node.inputs):
+        w.line(_dense_view(names, name, f"in{i}", const=True))
+    w.line(_dense_view(names, node.outputs[0], "out"))
+    w.line(f"const edgec_view *const ins[{len(node.inputs)}] = {{{', '.join(f'&in{i}' for i in range(len(node.inputs)))}}};")
+    w.line(f"edgec_concat(ins, {len(node.inputs)}, {axis}, &out);")
+    return "edgec_concat"
+
+
+@emitter("resize_nearest")
+def _emit_resize(w, names, weights, node, p, ident):
+    w.line(_dense_view(names, node.inputs[0], "in", const=True))
+    w.line(_dense_view(names, node.outputs[0], "out"))
+    w.line("edgec_resize_nearest(&in, &out);")
+    return "edgec_resize_nearest"

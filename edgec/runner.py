@@ -1,0 +1,117 @@
+"""`edgec run`: run a build (host binary, emulator, board) or a model's numpy reference."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from edgec.compiler import Build, load_build
+from edgec.errors import DeviceError, EdgecError
+from edgec.progress import QUIET, Progress
+from edgec.tensor_io import from_model_output, io_specs, load_array, to_model_input
+
+
+def run_host_binary(build: Build, x: np.ndarray, repeat: int = 1) -> tuple[np.ndarray, float | None]:
+    """Run the host executable of ``build`` on int8 ``x``; return (int8 output, median µs if repeat > 1)."""
+    out_spec = build.outputs[0]
+    with tempfile.TemporaryDirectory(prefix="edgec-run-") as tmp:
+        fin, fout = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
+        fin.write_bytes(np.ascontiguousarray(x, dtype=np.int8).tobytes())
+        try:
+            proc = subprocess.run([str(build.binary), str(fin), str(fout), str(repeat)], capture_output=True, text=True, timeout=600)
+        except FileNotFoundError:
+            raise EdgecError(f"{build.binary} is missing: rebuild with `edgec build`") from None
+        if proc.returncode != 0:
+            raise EdgecError(f"the host build failed to run (exit {proc.returncode}): {proc.stderr.strip()}")
+        y = np.frombuffer(fout.read_bytes(), dtype=np.int8).reshape(out_spec.shape)
+    median = None
+    for line in proc.stdout.splitlines():
+        if line.startswith("median_us"):
+            median = float(line.split()[1])
+    return y, median
+
+
+def run_build(build: Build, x: np.ndarray, port: str | None = None, progress: Progress = QUIET) -> np.ndarray:
+    """Run a compiled model on one int8 input (IR layout); return the int8 output."""
+    if build.summary["target_kind"] == "host":
+        if port:
+            raise EdgecError("--port applies to MCU builds; this build is for the host")
+        return run_host_binary(build, x)[0]
+    from edgec.device.session import run_on_device
+
+    outputs, _counts, _info = run_on_device(build.binary, [x], build.target, port=port, expected_hash=_hash32(build))
+    return np.asarray(outputs[0], dtype=np.int8).reshape(build.outputs[0].shape)
+
+
+def _hash32(build: Build) -> int:
+    return int(build.summary["model_hash"][:8], 16)
+
+
+def run_command(
+    path: Path,
+    input_path: Path,
+    output_path: Path | None,
+    reference: bool = False,
+    calib: Path | None = None,
+    port: str | None = None,
+    progress: Progress = QUIET,
+) -> dict:
+    x_user = load_array(input_path)
+    if Path(path).is_dir():
+        if reference:
+            raise EdgecError("--reference runs a model file; for a build folder drop --reference")
+        build = load_build(path)
+        in_spec, out_spec = build.inputs[0], build.outputs[0]
+        x = to_model_input(x_user, in_spec)
+        where = "host" if build.summary["target_kind"] == "host" else (port or f"QEMU {build.target.qemu_machine}")
+        with progress.step(f"running on {where}"):
+            y = run_build(build, x, port, progress)
+        result = from_model_output(y, out_spec)
+        source = f"{build.summary['model']} on {build.summary['target']}"
+    else:
+        if not reference:
+            raise EdgecError(f"{path} is a model file: pass --reference to run the numpy reference, or `edgec build` it first")
+        if port:
+            raise DeviceError("--port needs a build folder: `edgec build` the model for the board first")
+        result, source = _run_reference(Path(path), x_user, calib, progress)
+    if output_path is not None:
+        np.save(output_path, result)
+    return {
+        "source": source,
+        "output_shape": list(result.shape),
+        "output_dtype": str(result.dtype),
+        "output_path": str(output_path) if output_path else None,
+        "output": result.reshape(-1).tolist() if result.size <= 64 else None,
+        "text": _describe_output(source, result, output_path),
+    }
+
+
+def _run_reference(path: Path, x_user: np.ndarray, calib: Path | None, progress: Progress) -> tuple[np.ndarray, str]:
+    from edgec.lowering import lower_model
+    from edgec.reference import run
+
+    lowered = lower_model(path, calib=calib, progress=progress, quantize=calib is not None)
+    graph = lowered.graph
+    in_spec = io_specs(graph, graph.inputs)[0]
+    out_spec = io_specs(graph, graph.outputs)[0]
+    x = to_model_input(x_user, in_spec)
+    with progress.step("running the numpy reference"):
+        y = run(graph, {graph.inputs[0]: x})[graph.outputs[0]]
+    kind = "int8" if not graph.is_float() else "float"
+    return from_model_output(y, out_spec), f"{path.name} ({kind} reference)"
+
+
+def _describe_output(source: str, y: np.ndarray, output_path: Path | None) -> str:
+    lines = [f"{source}: output {y.dtype}{list(y.shape)}"]
+    flat = y.reshape(-1)
+    if flat.size <= 16:
+        lines.append("  values: " + " ".join(f"{v:.4g}" if np.issubdtype(flat.dtype, np.floating) else str(v) for v in flat))
+    if y.ndim == 2 and y.shape[0] == 1 and y.shape[1] > 1:
+        top = np.argsort(-flat.astype(np.float64), kind="stable")[:5]
+        lines.append("  top-5: " + ", ".join(f"class {int(i)} ({flat[i]:.4g})" for i in top))
+    if output_path is not None:
+        lines.append(f"  written to {output_path}")
+    return "\n".join(lines)

@@ -1,0 +1,114 @@
+"""Firmware builds: every MCU target compiles and links the stub model, sizes
+are parsed, and a model that does not fit is a clear BuildError."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from edgec.errors import BuildError
+from edgec.firmware import (
+    build_firmware,
+    load_firmware_info,
+    parse_size_output,
+    read_model_hash,
+    render_linker_script,
+)
+from edgec.targets import load_target
+
+STUB = Path(__file__).parent / "fixtures" / "stub_model"
+MCU_TARGETS = ["qemu-cortex-m4", "qemu-cortex-m7", "qemu-cortex-m55", "qemu-cortex-m3", "stm32f746g-disco",
+               "nrf52840-dk"]
+
+needs_toolchain = pytest.mark.skipif(
+    shutil.which("arm-none-eabi-gcc") is None or shutil.which("cmake") is None,
+    reason="arm-none-eabi-gcc and cmake are needed to build firmware",
+)
+
+
+@needs_toolchain
+@pytest.mark.parametrize("name", MCU_TARGETS)
+def test_stub_firmware_builds_for_every_mcu_target(name, tmp_path):
+    info = build_firmware(STUB, name, tmp_path)
+    target = load_target(name)
+    assert info.elf.is_file() and info.elf.read_bytes()[:4] == b"\x7fELF"
+    assert info.bin is not None and info.bin.stat().st_size > 0
+    assert info.text > 1000  # vector table, server, kernels
+    assert info.bss >= 1536 + 768 + 768  # arena + input + output buffers
+    assert info.stack >= target.stack_bytes
+    assert info.flash_used == info.text + info.data
+    assert info.sram_used == info.data + info.bss + info.stack
+    assert info.sram_used <= target.sram_bytes and info.flash_used <= target.flash_bytes
+    assert info.model_hash == 0x5AB1E5ED
+    assert load_firmware_info(tmp_path) == info
+
+
+def _copy_stub(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    shutil.copytree(STUB, project)
+    return project
+
+
+@needs_toolchain
+def test_arena_too_big_for_sram_names_sram_and_bytes(tmp_path):
+    project = _copy_stub(tmp_path)
+    header = project / "model.h"
+    header.write_text(header.read_text().replace("#define EDGEC_ARENA_SIZE 1536", "#define EDGEC_ARENA_SIZE 5000000"))
+    with pytest.raises(BuildError) as info:
+        build_firmware(project, "qemu-cortex-m4", tmp_path / "out")
+    message = str(info.value)
+    assert "bytes more SRAM than qemu-cortex-m4 has" in message
+    short = int(message.split("model needs ")[1].split(" ")[0])
+    assert 5000000 - 4194304 < short < 5000000 - 4194304 + 64 * 1024  # arena overflow plus runtime
+    assert f"({4194304 + short} of 4194304)" in message
+    assert "\n" not in message
+
+
+@needs_toolchain
+def test_weights_too_big_for_flash_names_flash(tmp_path):
+    project = _copy_stub(tmp_path)
+    weights = project / "weights.c"
+    weights.write_text(weights.read_text().replace("stub_bias[4]", "stub_bias[1200000]"))
+    with pytest.raises(BuildError, match=r"bytes more flash than nrf52840-dk has \(\d+ of 1048576\)"):
+        build_firmware(project, "nrf52840-dk", tmp_path / "out")
+
+
+@needs_toolchain
+def test_compile_error_is_one_line_build_error(tmp_path):
+    project = _copy_stub(tmp_path)
+    (project / "kernels" / "broken.c").write_text("int broken(void) { return undefined_name; }\n")
+    with pytest.raises(BuildError, match="firmware build for qemu-cortex-m4 failed: .*undefined_name") as info:
+        build_firmware(project, "qemu-cortex-m4", tmp_path / "out")
+    assert "\n" not in str(info.value)
+
+
+def test_not_a_project_and_not_an_mcu(tmp_path):
+    with pytest.raises(BuildError, match="not a generated edgec project"):
+        build_firmware(tmp_path, "qemu-cortex-m4", tmp_path / "out")
+    with pytest.raises(BuildError, match="not an MCU"):
+        build_firmware(STUB, "host", tmp_path / "out")
+
+
+def test_linker_script_uses_target_memory_map():
+    script = render_linker_script(load_target("stm32f746g-disco"))
+    assert "ORIGIN = 0x08000000, LENGTH = 1048576" in script
+    assert "ORIGIN = 0x20000000, LENGTH = 327680" in script
+    assert ". = . + 8192;" in script
+    m55 = render_linker_script(load_target("qemu-cortex-m55"))
+    assert "ORIGIN = 0x21000000, LENGTH = 4194304" in m55
+
+
+def test_parse_size_output_and_model_hash():
+    text = """firmware.elf  :
+section             size        addr
+.text               2416           0
+.data                  8   536870912
+.bss                4668   536870920
+.stack             16388   536875592
+.ARM.attributes       46           0
+.comment              30           0
+Total              23556
+"""
+    sizes = parse_size_output(text)
+    assert sizes[".text"] == 2416 and sizes[".stack"] == 16388 and "Total" not in sizes
+    assert read_model_hash(STUB) == 0x5AB1E5ED

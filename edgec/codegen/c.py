@@ -25,6 +25,15 @@ from edgec.ir import Graph, Node, macs
 
 RUNTIME = Path(__file__).resolve().parents[2] / "runtime"
 ALIAS_OPS = frozenset({"reshape", "identity", "dropout"})
+SHORT_OPS = {
+    "conv2d": "conv",
+    "depthwise_conv2d": "dwconv",
+    "fully_connected": "fc",
+    "max_pool2d": "maxpool",
+    "avg_pool2d": "avgpool",
+    "quantize": "requant",
+    "resize_nearest": "upsample",
+}
 
 
 @dataclass
@@ -39,9 +48,14 @@ class TensorNames:
     def __init__(self, graph: Graph, plan):
         self.graph = graph
         self.plan = plan
-        self._used: set[str] = {"input", "output", "arena"}
-        self.tensor_ids = {name: c_identifier(name, self._used) for name in graph.tensors}
-        self.node_ids = {n.name: c_identifier(n.name, self._used) for n in graph.nodes}
+        self._used: set[str] = {"input", "output", "arena", "params", "in", "out", "a", "b", "ins"}
+        self.node_ids = {n.name: c_identifier(f"{SHORT_OPS.get(n.op, n.op)}_{i}", self._used) for i, n in enumerate(graph.nodes)}
+        self.tensor_ids: dict[str, str] = {}
+        for n in graph.nodes:
+            for k, o in enumerate(n.outputs):
+                self.tensor_ids[o] = c_identifier(f"{self.node_ids[n.name]}_out{k or ''}", self._used)
+        for name in graph.tensors:
+            self.tensor_ids.setdefault(name, c_identifier(name[-24:], self._used))
 
     def root(self, tensor: str) -> str:
         return self.plan.arena.aliases.get(tensor, tensor)
@@ -186,7 +200,8 @@ def _model_c(graph: Graph, names: TensorNames, body: CWriter, header: str) -> st
         w.line(f"static int8_t *const {names.node_ids[node_name]}_scratch = arena + {offset};")
     w.line()
     uses_input = any(names.root(i) in graph.inputs for n in graph.nodes for i in n.inputs if i)
-    with w.block("void edgec_model_run(const int8_t *input, int8_t *output)"):
+    w.line("void edgec_model_run(const int8_t *input, int8_t *output)")
+    with w.block():
         if not uses_input:
             w.line("(void)input;")
         w.line("EDGEC_PROFILE_BEGIN();")

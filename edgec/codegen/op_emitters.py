@@ -36,12 +36,12 @@ class WeightTable:
         self._arrays.append((ident, ctype, np.asarray(data).reshape(-1), comment))
         return ident
 
-    def tensor(self, name: str) -> str:
-        """The C array holding constant tensor ``name`` (emitted once)."""
+    def tensor(self, name: str, ident: str) -> str:
+        """The C array holding constant tensor ``name`` (emitted once, named ``ident``)."""
         if name not in self._by_tensor:
             t = self.names.graph.tensors[name]
             shape = "x".join(map(str, t.shape))
-            self._by_tensor[name] = self.add(self.names.tensor_ids[name], t.data, c_type(t.dtype), f"{t.name}: {t.dtype} {shape}")
+            self._by_tensor[name] = self.add(ident, t.data, c_type(t.dtype), f"{short_name(t.name)}: {t.dtype} {shape}")
         return self._by_tensor[name]
 
     def header(self, banner: str) -> str:
@@ -75,6 +75,11 @@ def hwc(shape: tuple[int, ...]) -> tuple[int, int, int]:
     return tensor_hwc(shape)
 
 
+def short_name(name: str, limit: int = 60) -> str:
+    """A model name shortened for a comment."""
+    return name if len(name) <= limit else name[: limit - 3] + "..."
+
+
 def shape_str(shape) -> str:
     return "x".join(str(d) for d in shape)
 
@@ -84,13 +89,13 @@ def _dense_view(names, tensor: str, var: str, const: bool = False, dims: tuple[i
     t = graph.tensors[tensor]
     h, w, c = dims or hwc(t.shape)
     qual = "const " if const else ""
-    return f"{qual}edgec_view {var} = edgec_dense_view({_pointer(names, tensor)}, {h}, {w}, {c});"
+    return f"{qual}edgec_view {var} = edgec_dense_view({_pointer(names, tensor, var)}, {h}, {w}, {c});"
 
 
-def _pointer(names, tensor: str) -> str:
+def _pointer(names, tensor: str, role: str = "const") -> str:
     t = names.graph.tensors[tensor]
     if t.is_const:
-        return f"(int8_t *){names.weights.tensor(tensor)}"
+        return f"(int8_t *){names.weights.tensor(tensor, f'{names.current}_{role}')}"
     return names.pointer(tensor)
 
 
@@ -119,7 +124,7 @@ def _describe(graph: Graph, node: Node) -> str:
         lo, hi = a["act"]
         extra.append("relu" if (lo, hi) == (0.0, math.inf) else "relu6" if (lo, hi) == (0.0, 6.0) else f"clamp {lo:g}..{hi:g}")
     mac = macs(graph, node)
-    text = f"{node.name}: {node.op} {' + '.join(ins)} -> {out}"
+    text = f"{short_name(node.name)}: {node.op} {' + '.join(ins)} -> {out}"
     if extra:
         text += ", " + ", ".join(extra)
     if mac:
@@ -149,6 +154,7 @@ def emitter(*ops: str):
 
 def emit_node(w: CWriter, names, weights: WeightTable, node: Node) -> str:
     names.weights = weights
+    names.current = names.node_ids[node.name]
     params = kernel_params(names.graph, node)
     ident = names.node_ids[node.name]
     w.comment(_describe(names.graph, node))
@@ -181,9 +187,10 @@ def _conv_fields(p: dict, kh: int, kw: int, extra: tuple[str, int], mult: str, s
 
 
 def _weights_and_bias(names, weights: WeightTable, node: Node) -> tuple[str, str]:
-    w_ident = weights.tensor(node.inputs[1])
+    ident = names.node_ids[node.name]
+    w_ident = weights.tensor(node.inputs[1], f"{ident}_weights")
     bias = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else ""
-    return w_ident, (weights.tensor(bias) if bias else "NULL")
+    return w_ident, (weights.tensor(bias, f"{ident}_bias") if bias else "NULL")
 
 
 @emitter("conv2d", "depthwise_conv2d")

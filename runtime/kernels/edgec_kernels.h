@@ -124,14 +124,19 @@ void edgec_depthwise_conv2d(const edgec_view *in, edgec_view *out, const int8_t 
                             const edgec_depthwise_params *p);
 
 /* fully connected: in [batches][in_features] dense, weights [out_features][in_features],
- * bias [out_features] int32 or NULL, out [batches][out_features] dense. */
+ * bias [out_features] int32 or NULL, out [batches][out_features] dense.
+ * Unlike conv, TFLite's reference int8 FULLY_CONNECTED rescales in double:
+ * y = round(double(acc) * out_scale[c]) + output_offset, halves away from
+ * zero, with out_scale[c] = double(s_in) * double(s_w[c]) / double(s_out)
+ * (edgec.reference.qparams).  Emit the scales with 17 significant digits so
+ * they round-trip exactly.  On an FPU-less core this is one soft-float
+ * multiply per output, not per MAC. */
 typedef struct {
-    int32_t in_features;   /* K */
-    int32_t out_features;  /* Co */
+    int32_t in_features;     /* K */
+    int32_t out_features;    /* Co */
     int32_t input_offset;
     int32_t output_offset;
-    const int32_t *out_mult;  /* [Co] (repeat the value for per-tensor weights) */
-    const int32_t *out_shift; /* [Co] */
+    const double *out_scale; /* [Co] (repeat the value for per-tensor weights) */
     int8_t act_min, act_max;
 } edgec_fc_params;
 

@@ -8,6 +8,7 @@ File format (text, one record per line, whitespace separated)::
     case <id> <op>                 start of a case; <id> names it in reports
     i <name> <int>                 an integer parameter
     t <name> <ndim> <d0..> <vals>  an integer tensor (row-major)
+    f <name> <ndim> <d0..> <vals>  a float64 tensor (repr: exact round trip)
     e <name> <H> <W> <C> <y> <x> <c>
                                    place 4-D tensor <name> (batch 1) as a window
                                    at (y, x, c) of a larger H x W x C buffer
@@ -37,6 +38,7 @@ class Case:
     ints: dict[str, int] = field(default_factory=dict)
     tensors: dict[str, np.ndarray] = field(default_factory=dict)
     embeds: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    reals: dict[str, np.ndarray] = field(default_factory=dict)
     name: str = ""
 
     def write(self, f, index: int) -> None:
@@ -47,6 +49,10 @@ class Case:
             t = np.asarray(t)
             vals = " ".join(str(int(v)) for v in t.reshape(-1))
             f.write(f"t {k} {t.ndim} {' '.join(str(d) for d in t.shape)} {vals}\n")
+        for k, t in self.reals.items():
+            t = np.asarray(t, dtype=np.float64)
+            vals = " ".join(repr(float(v)) for v in t.reshape(-1))
+            f.write(f"f {k} {t.ndim} {' '.join(str(d) for d in t.shape)} {vals}\n")
         for k, e in self.embeds.items():
             f.write(f"e {k} {' '.join(str(int(v)) for v in e)}\n")
         f.write("end\n")
@@ -254,31 +260,33 @@ def depthwise_case(
     return c
 
 
-def fc_case(rng, *, batches, k, co, extreme=False, bias=True, per_tensor=False) -> Case:
+def fc_case(rng, *, batches, k, co, extreme=False, bias=True, per_tensor=False, tie_scale=None) -> Case:
+    """Per-channel double scales s_in * s_w[c] / s_out from float32 scales, as qparams derives them.
+    ``tie_scale`` (a power of two) makes acc * scale land on exact halves."""
     x = rand_int8(rng, (batches, k))
     wt = rng.integers(-127, 128, size=(co, k)).astype(np.int8)
     in_zp = rand_zero_point(rng, extreme)
     out_zp = rand_zero_point(rng, extreme)
     b = rng.integers(-20000, 20000, size=co).astype(np.int32) if bias else None
     real = conv_like_scale(x, -in_zp, k)
-    mult, shift = extreme_mult_shift(rng, real, co) if extreme else mult_shift_for(rng, real, co)
+    s_in = np.float32(rng.uniform(0.005, 0.05))
+    s_w = (real * np.exp(rng.uniform(-0.3, 0.3, size=co))).astype(np.float32)
+    if extreme:
+        s_w[::3] *= np.float32(rng.choice([1e-4, 30.0]))
+    s_out = np.float32(s_in)
+    out_scale = np.float64(s_in) * s_w.astype(np.float64) / np.float64(s_out)
+    if tie_scale is not None:
+        out_scale[:] = tie_scale
     if per_tensor:
-        mult[:], shift[:] = mult[0], shift[0]
+        out_scale[:] = out_scale[0]
     act_min, act_max = act_range(rng, out_zp)
     y = K.fully_connected(
-        x,
-        wt,
-        b,
-        input_offset=-in_zp,
-        output_offset=out_zp,
-        out_mult=mult,
-        out_shift=shift,
-        act_min=act_min,
-        act_max=act_max,
+        x, wt, b, input_offset=-in_zp, output_offset=out_zp, out_scale=out_scale, act_min=act_min, act_max=act_max
     )
     c = Case("fully_connected", name=f"fc_{batches}x{k}to{co}")
     c.ints.update(input_offset=-in_zp, output_offset=out_zp, act_min=act_min, act_max=act_max)
-    c.tensors.update(x=x, w=wt, out_mult=mult, out_shift=shift, y=y)
+    c.tensors.update(x=x, w=wt, y=y)
+    c.reals["out_scale"] = out_scale
     if b is not None:
         c.tensors["bias"] = b
     return c
@@ -698,6 +706,8 @@ def build_cases(seed: int) -> list[Case]:
         for extreme in (False, True):
             cases.append(fc_case(rng, batches=batches, k=k, co=co, extreme=extreme, bias=not extreme))
     cases.append(fc_case(rng, batches=2, k=20, co=6, per_tensor=True))
+    for tie in (0.5, 0.25, 2.0**-7):
+        cases.append(fc_case(rng, batches=3, k=9, co=5, tie_scale=tie))
 
     # add / sub / mul with broadcasting
     shapes = [

@@ -24,7 +24,8 @@ typedef struct {
     int ndim;
     long dims[4];
     long size;
-    long long *values;
+    long long *values; /* integer tensors ('t' records) */
+    double *reals;     /* float tensors ('f' records) */
 } tensor;
 
 typedef struct {
@@ -91,7 +92,8 @@ static int read_case(FILE *f, test_case *tc)
                 exit(2);
             }
             tc->n_ints++;
-        } else if (strcmp(tag, "t") == 0) {
+        } else if (strcmp(tag, "t") == 0 || strcmp(tag, "f") == 0) {
+            const int is_real = tag[0] == 'f';
             tensor *t = &tc->tensors[tc->n_tensors++];
             long i;
             if (fscanf(f, "%47s %d", t->name, &t->ndim) != 2 || t->ndim < 0 || t->ndim > 4) {
@@ -105,9 +107,11 @@ static int read_case(FILE *f, test_case *tc)
                 }
                 t->size *= t->dims[i];
             }
-            t->values = malloc(sizeof(long long) * (size_t)(t->size > 0 ? t->size : 1));
+            t->values = calloc((size_t)(t->size > 0 ? t->size : 1), sizeof(long long));
+            t->reals = calloc((size_t)(t->size > 0 ? t->size : 1), sizeof(double));
             for (i = 0; i < t->size; ++i) {
-                if (fscanf(f, "%lld", &t->values[i]) != 1) {
+                const int ok = is_real ? fscanf(f, "%lf", &t->reals[i]) : fscanf(f, "%lld", &t->values[i]);
+                if (ok != 1) {
                     fprintf(stderr, "%s: short tensor %s\n", tc->id, t->name);
                     exit(2);
                 }
@@ -131,6 +135,7 @@ static void free_case(test_case *tc)
     int i;
     for (i = 0; i < tc->n_tensors; ++i) {
         free(tc->tensors[i].values);
+        free(tc->tensors[i].reals);
     }
 }
 
@@ -436,15 +441,12 @@ static void run_fully_connected(const test_case *tc)
     int8_t *in = as_int8(x), *w = as_int8(wt);
     int8_t *out = malloc((size_t)y->size);
     int32_t *bias = as_int32(find_tensor(tc, "bias"));
-    int32_t *mult = as_int32(get_tensor(tc, "out_mult"));
-    int32_t *shift = as_int32(get_tensor(tc, "out_shift"));
     edgec_fc_params p;
     p.in_features = (int32_t)wt->dims[1];
     p.out_features = (int32_t)wt->dims[0];
     p.input_offset = (int32_t)get_int(tc, "input_offset");
     p.output_offset = (int32_t)get_int(tc, "output_offset");
-    p.out_mult = mult;
-    p.out_shift = shift;
+    p.out_scale = get_tensor(tc, "out_scale")->reals;
     p.act_min = (int8_t)get_int(tc, "act_min");
     p.act_max = (int8_t)get_int(tc, "act_max");
     edgec_fully_connected(in, out, (int32_t)x->dims[0], w, bias, &p);
@@ -453,8 +455,6 @@ static void run_fully_connected(const test_case *tc)
     free(w);
     free(out);
     free(bias);
-    free(mult);
-    free(shift);
 }
 
 static void run_binary(const test_case *tc)

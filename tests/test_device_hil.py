@@ -70,8 +70,7 @@ def test_stub_model_runs_in_qemu(target, firmware_dirs):
         assert y.tobytes() == stub_model(x.tobytes())
     for counts in per_op:
         assert len(counts) == 3
-        assert all(c > 0 for c in counts)
-        assert all(c % info.counter_resolution == 0 for c in counts)
+        assert all(c >= info.counter_resolution for c in counts)
 
 
 def test_counts_scale_with_work(firmware_dirs):
@@ -193,6 +192,6 @@ def _qemu_pids() -> set[int]:
                 cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
             except OSError:
                 continue
-            if cmd.startswith(b"qemu-system-arm") and b"firmware.elf" in cmd and os.getppid() != int(entry):
+            if cmd.startswith(b"qemu-system-arm") and b"firmware.elf" in cmd:
                 pids.add(int(entry))
     return pids

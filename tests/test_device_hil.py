@@ -165,9 +165,8 @@ def test_hash_mismatch_is_a_clear_error(firmware_dirs):
 
 def test_open_device_stops_qemu_on_error(firmware_dirs):
     before = _qemu_pids()
-    with pytest.raises(DeviceError):
-        with open_device(firmware_dirs("qemu-cortex-m4"), "qemu-cortex-m4", expected_hash=1):
-            pass
+    with pytest.raises(DeviceError), open_device(firmware_dirs("qemu-cortex-m4"), "qemu-cortex-m4", expected_hash=1):
+        pass
     assert _qemu_pids() <= before
 
 

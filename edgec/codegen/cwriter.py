@@ -70,7 +70,7 @@ class CWriter:
         flat = np.asarray(data).reshape(-1)
         self.line(f"{decl} = {{")
         self._depth += 1
-        values = [str(v) for v in flat.tolist()]
+        values = [repr(v) for v in flat.tolist()]
         for start in range(0, len(values), per_line):
             self.line(", ".join(values[start : start + per_line]) + ",")
         self._depth -= 1

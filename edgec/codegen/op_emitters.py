@@ -219,8 +219,8 @@ def _emit_fc(w, names, weights, node, p, ident):
     graph = names.graph
     co, k = graph.tensors[node.inputs[1]].shape
     batches = graph.tensors[node.inputs[0]].size // k
-    mult = _per_channel(weights, ident, p["out_mult"], co, "mult")
-    shift = _per_channel(weights, ident, p["out_shift"], co, "shift")
+    scales = np.broadcast_to(np.asarray(p["out_scale"], dtype=np.float64).reshape(-1), (co,))
+    scale = weights.add(f"{ident}_scale", scales, "double", "output rescale per channel (double, as TFLite's reference FC)")
     w_ident, b_ident = _weights_and_bias(names, weights, node)
     _struct(
         w,
@@ -231,8 +231,7 @@ def _emit_fc(w, names, weights, node, p, ident):
             ("out_features", co),
             ("input_offset", p["input_offset"]),
             ("output_offset", p["output_offset"]),
-            ("out_mult", mult),
-            ("out_shift", shift),
+            ("out_scale", scale),
             ("act_min", p["act_min"]),
             ("act_max", p["act_max"]),
         ],

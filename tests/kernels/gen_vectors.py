@@ -268,6 +268,11 @@ def fc_case(rng, *, batches, k, co, extreme=False, bias=True, per_tensor=False, 
     in_zp = rand_zero_point(rng, extreme)
     out_zp = rand_zero_point(rng, extreme)
     b = rng.integers(-20000, 20000, size=co).astype(np.int32) if bias else None
+    if tie_scale is not None:  # small accumulators, so that acc * scale stays unsaturated
+        x = rng.integers(-6, 7, size=(batches, k)).astype(np.int8)
+        wt = rng.integers(-6, 7, size=(co, k)).astype(np.int8)
+        in_zp = 0
+        b = rng.integers(-9, 10, size=co).astype(np.int32)
     real = conv_like_scale(x, -in_zp, k)
     s_in = np.float32(rng.uniform(0.005, 0.05))
     s_w = (real * np.exp(rng.uniform(-0.3, 0.3, size=co))).astype(np.float32)
@@ -706,7 +711,7 @@ def build_cases(seed: int) -> list[Case]:
         for extreme in (False, True):
             cases.append(fc_case(rng, batches=batches, k=k, co=co, extreme=extreme, bias=not extreme))
     cases.append(fc_case(rng, batches=2, k=20, co=6, per_tensor=True))
-    for tie in (0.5, 0.25, 2.0**-7):
+    for tie in (0.5, 0.25, 0.125):
         cases.append(fc_case(rng, batches=3, k=9, co=5, tie_scale=tie))
 
     # add / sub / mul with broadcasting

@@ -97,7 +97,7 @@ def build_model(model: Path, options: BuildOptions, progress: Progress = QUIET) 
     for w in lowered.warnings:
         progress.note(f"warning: {w}")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent)).resolve()
     try:
         summary = _build_into(staging, lowered, target, options, progress)
         (staging / BUILD_FILE).write_text(json.dumps(summary, indent=2))

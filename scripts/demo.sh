@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 EDGEC=.venv/bin/edgec
 mkdir -p build/demo
-model=$($PY -m models.zoo ds_cnn -o build/demo/ds_cnn.onnx)
+$PY -m models.zoo ds_cnn -o build/demo/ds_cnn.onnx >/dev/null
 $PY -c "import numpy as np; np.save('build/demo/input.npy', np.random.default_rng(0).standard_normal((1,1,49,10)).astype(np.float32))"
 $PY -c "import numpy as np; np.save('build/demo/calib.npy', np.random.default_rng(1).standard_normal((16,1,49,10)).astype(np.float32))"
 echo "== edgec build (default target) =="

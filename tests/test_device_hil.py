@@ -7,6 +7,7 @@ failure) and every wait has a timeout.
 
 import os
 import shutil
+import struct
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from edgec.device.client import DeviceClient
 from edgec.device.emulator import Emulator
 from edgec.device.fake import FaultyTransport, stub_model
+from edgec.device.protocol import Command
 from edgec.device.session import open_device, run_on_device
 from edgec.device.transport import SerialTransport
 from edgec.errors import DeviceError
@@ -110,8 +112,9 @@ def _check_exchange(client: DeviceClient) -> None:
         {"truncate_write": 2},  # first WRITE_INPUT cut short
         {"garbage_before_write": (1, b"\xff\xfe\x13\x37 noise \x42")},  # garbage before INFO
         {"garbage_before_write": (4, b"\x00\x00\x05\x01\x02\x03\x04\x00")},  # a bogus frame before INVOKE
+        {"garbage_before_write": (1, b"\x01" * 1500)},  # more than the device's frame buffer
     ],
-    ids=["bad-crc-request", "bad-crc-chunk", "bad-crc-reply", "truncated", "garbage", "bogus-frame"],
+    ids=["bad-crc-request", "bad-crc-chunk", "bad-crc-reply", "truncated", "garbage", "bogus-frame", "overlong"],
 )
 def test_link_recovers_from_faults(faults, firmware_dirs):
     elf = firmware_dirs("qemu-cortex-m4") / "firmware.elf"
@@ -122,6 +125,26 @@ def test_link_recovers_from_faults(faults, firmware_dirs):
         finally:
             link.close()
         assert link.faults >= 1
+
+
+def test_firmware_rejects_bad_requests_with_error_codes(firmware_dirs):
+    elf = firmware_dirs("qemu-cortex-m4") / "firmware.elf"
+    with Emulator(elf, "qemu-cortex-m4") as emulator:
+        transport = SerialTransport(emulator.pty)
+        try:
+            client = DeviceClient(transport, timeout=0.5, retries=1)
+            client.hello()
+            with pytest.raises(DeviceError, match="UNKNOWN_COMMAND"):
+                client.request(0x42)
+            with pytest.raises(DeviceError, match="BAD_OFFSET"):
+                client.request(Command.WRITE_INPUT, struct.pack("<I", 700) + bytes(100))
+            with pytest.raises(DeviceError, match="BAD_OFFSET"):
+                client.request(Command.READ_OUTPUT, struct.pack("<IH", 760, 9))
+            with pytest.raises(DeviceError, match="BAD_LENGTH"):
+                client.request(Command.INVOKE, b"\x01")
+            assert client.info(refresh=True).model_hash == STUB_HASH  # still serving
+        finally:
+            transport.close()
 
 
 def test_device_that_stops_answering_times_out(firmware_dirs):

@@ -1,0 +1,112 @@
+"""`edgec profile`: per-op cycles (or emulator instructions) from the device,
+and a check of the device's outputs against the numpy reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edgec.compiler import Build, load_build
+from edgec.errors import EdgecError
+from edgec.progress import QUIET, Progress
+from edgec.report import format_table
+from edgec.tensor_io import load_array, to_model_input
+
+
+def profile_inputs(build: Build, runs: int, input_path: Path | None) -> list[np.ndarray]:
+    spec = build.inputs[0]
+    if input_path is not None:
+        return [to_model_input(load_array(input_path), spec)] * runs
+    rng = np.random.default_rng(0)
+    return [rng.integers(-128, 128, size=spec.shape, dtype=np.int8) for _ in range(runs)]
+
+
+def compare_outputs(device: list[np.ndarray], reference: list[np.ndarray]) -> dict:
+    diffs = [int(np.max(np.abs(d.astype(np.int32) - r.astype(np.int32)), initial=0)) for d, r in zip(device, reference)]
+    mismatched = sum(int(np.count_nonzero(d != r)) for d, r in zip(device, reference))
+    return {"bit_exact": max(diffs, default=0) == 0, "max_abs_diff": max(diffs, default=0), "mismatched_elements": mismatched}
+
+
+def profile_build(out_dir: Path, runs: int = 1, port: str | None = None, input_path: Path | None = None, progress: Progress = QUIET) -> dict:
+    from edgec.device.session import profile_on_device
+    from edgec.reference import run as run_reference
+
+    if runs < 1:
+        raise EdgecError("--runs must be at least 1")
+    build = load_build(out_dir)
+    if build.summary["target_kind"] != "mcu":
+        raise EdgecError(f"{out_dir} is a {build.summary['target']} build: profile needs an MCU build (`edgec build MODEL --target qemu-cortex-m4`)")
+    inputs = profile_inputs(build, runs, input_path)
+    where = port or f"QEMU {build.target.qemu_machine}"
+    with progress.step(f"running {runs} inference(s) on {where}"):
+        outputs, results, info = profile_on_device(build.binary, inputs, build.target, port, int(build.summary["model_hash"][:8], 16))
+    graph = build.graph
+    with progress.step("checking against the numpy reference"):
+        reference = [run_reference(graph, {graph.inputs[0]: x})[graph.outputs[0]] for x in inputs]
+    ops = build.summary["ops"]
+    if len(results[0].per_op) != len(ops):
+        raise EdgecError(f"device reports {len(results[0].per_op)} ops, the build has {len(ops)}: re-flash the firmware of this build")
+    per_op = np.median(np.array([r.per_op for r in results], dtype=np.float64), axis=0)
+    total = float(np.median([r.total for r in results]))
+    unit = results[0].unit
+    rows = []
+    for op, count in zip(ops, per_op):
+        rows.append(
+            {
+                "index": op["index"],
+                "name": op["name"],
+                "op": op["op"],
+                "kernel": op.get("kernel", ""),
+                "macs": op["macs"],
+                "count": int(count),
+                "share": float(count / total) if total else 0.0,
+                "macs_per_count": float(op["macs"] / count) if count else 0.0,
+            }
+        )
+    macs = sum(op["macs"] for op in ops)
+    return {
+        "model": build.summary["model"],
+        "target": build.summary["target"],
+        "device": info.to_json(),
+        "unit": unit,
+        "runs": runs,
+        "ops": rows,
+        "total": int(total),
+        "macs": macs,
+        "macs_per_count": macs / total if total else 0.0,
+        "check": compare_outputs(outputs, reference),
+    }
+
+
+def format_profile(report: dict) -> str:
+    unit = report["unit"]
+    rows = [
+        (
+            r["index"],
+            _short(r["name"]),
+            r["op"],
+            r["macs"],
+            r["count"],
+            f"{100 * r['share']:.1f}%",
+            f"{r['macs_per_count']:.3f}" if r["macs"] else "-",
+        )
+        for r in report["ops"]
+    ]
+    table = format_table(["#", "op", "type", "MACs", unit, "share", f"MACs/{unit[:-1]}"], rows, right=(0, 3, 4, 5, 6))
+    check = report["check"]
+    verdict = (
+        "bit-exact with the numpy reference"
+        if check["bit_exact"]
+        else f"DIFFERS from the reference: {check['mismatched_elements']} elements, max |diff| {check['max_abs_diff']}"
+    )
+    note = " (QEMU -icount: instructions, not cycles)" if unit == "instructions" else ""
+    return (
+        f"{report['model']} on {report['target']}, median of {report['runs']} run(s){note}\n{table}\n"
+        f"total: {report['total']:,} {unit}, {report['macs']:,} MACs, {report['macs_per_count']:.3f} MACs/{unit[:-1]}\n"
+        f"outputs: {verdict}"
+    )
+
+
+def _short(name: str, limit: int = 40) -> str:
+    return name if len(name) <= limit else "..." + name[-(limit - 3) :]

@@ -33,7 +33,7 @@ def _handle_errors(fn):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
-        except Exception as e:  # noqa: BLE001 - a bug: still one line, unless --debug
+        except Exception as e:
             if debug:
                 raise
             click.echo(f"internal error: {e.__class__.__name__}: {e} (a bug in edgec; rerun with --debug and report it)", err=True)

@@ -48,11 +48,11 @@ class Target:
     reserve_bytes: int = 0
     cflags: tuple[str, ...] = ()
     cc: str = ""
-    board: dict[str, Any] = field(default_factory=dict)
+    board: dict[str, Any] = field(default_factory=dict, hash=False)
     qemu_machine: str | None = None
     qemu_args: tuple[str, ...] = ()
     baud: int = 115200
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False, hash=False)
 
     @property
     def emulated(self) -> bool:

@@ -19,7 +19,7 @@ from edgec.device.client import DeviceClient
 from edgec.device.emulator import Emulator
 from edgec.device.fake import FaultyTransport, stub_model
 from edgec.device.protocol import Command
-from edgec.device.session import open_device, run_on_device
+from edgec.device.session import HELLO_TIMEOUT_S, open_device, run_on_device
 from edgec.device.transport import SerialTransport
 from edgec.errors import DeviceError
 from edgec.firmware import build_firmware
@@ -95,7 +95,7 @@ def _client_over(emulator: Emulator, **faults) -> tuple[DeviceClient, FaultyTran
 
 
 def _check_exchange(client: DeviceClient) -> None:
-    client.hello()
+    client.hello(timeout=HELLO_TIMEOUT_S)
     assert client.info().model_hash == STUB_HASH
     x = _inputs()[0].tobytes()
     out, result = client.run(x)
@@ -133,7 +133,7 @@ def test_firmware_rejects_bad_requests_with_error_codes(firmware_dirs):
         transport = SerialTransport(emulator.pty)
         try:
             client = DeviceClient(transport, timeout=0.5, retries=1)
-            client.hello()
+            client.hello(timeout=HELLO_TIMEOUT_S)
             with pytest.raises(DeviceError, match="UNKNOWN_COMMAND"):
                 client.request(0x42)
             with pytest.raises(DeviceError, match="BAD_OFFSET"):
@@ -154,7 +154,7 @@ def test_device_that_stops_answering_times_out(firmware_dirs):
         client.timeout = 0.2
         client.retries = 2
         try:
-            client.hello()
+            client.hello(timeout=HELLO_TIMEOUT_S)
             client.info()
             start = time.monotonic()
             with pytest.raises(DeviceError, match="no valid reply to INVOKE after 3 tries"):
@@ -171,7 +171,7 @@ def test_emulator_killed_mid_session_is_a_device_error(firmware_dirs):
         transport = SerialTransport(emulator.pty)
         try:
             client = DeviceClient(transport, timeout=0.3, retries=1)
-            client.hello()
+            client.hello(timeout=HELLO_TIMEOUT_S)
             emulator.stop()
             start = time.monotonic()
             with pytest.raises(DeviceError):

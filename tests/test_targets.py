@@ -76,3 +76,8 @@ def test_bad_target_data_is_a_clear_error():
         target_from_dict({"name": "x", "kind": "mcu"})
     with pytest.raises(EdgecError, match="kind"):
         target_from_dict({"name": "x", "kind": "toaster", "cpu": "y"})
+
+
+def test_targets_are_hashable_values():
+    assert len({load_target("qemu-cortex-m4"), load_target("qemu-cortex-m4")}) == 1
+    assert load_target(load_target("nrf52840-dk")).name == "nrf52840-dk"

@@ -20,6 +20,7 @@ import numpy as np
 from edgec import __version__
 from edgec.codegen import op_emitters
 from edgec.codegen.cwriter import CWriter, c_float, c_identifier, c_list
+from edgec.codegen.patch_stage import emit_patch_stage
 from edgec.errors import BuildError
 from edgec.ir import Graph, Node, macs
 
@@ -56,6 +57,21 @@ class TensorNames:
                 self.tensor_ids[o] = c_identifier(f"{self.node_ids[n.name]}_out{k or ''}", self._used)
         for name in graph.tensors:
             self.tensor_ids.setdefault(name, c_identifier(name[-24:], self._used))
+
+        self.stage = getattr(plan, "stage", None)
+        self.patch_ids: dict[str, str] = {}
+        if self.stage is not None:
+            for name in plan.patch_plan.offsets:
+                self.patch_ids[name] = c_identifier(f"patch_{self.tensor_ids[name]}", self._used)
+
+    def is_whole_tensor(self, tensor: str) -> bool:
+        """Inside a patch stage: is ``tensor`` stored whole (model input, stage output) rather than per patch?"""
+        return self.root(tensor) in self.graph.inputs or tensor == self.stage.split
+
+    def stage_pointer(self, tensor: str) -> str:
+        if self.root(tensor) in self.graph.inputs or tensor == self.stage.split:
+            return self.pointer(tensor)
+        return self.patch_ids[tensor]
 
     def root(self, tensor: str) -> str:
         return self.plan.arena.aliases.get(tensor, tensor)
@@ -100,8 +116,14 @@ def emit_project(graph: Graph, plan, out_dir: Path, target, model_hash: str) -> 
     names = TensorNames(graph, plan)
     weights = op_emitters.WeightTable(names)
     body = CWriter()
+    globals_w = CWriter()
     ops: list[dict] = []
+    stage_nodes = set(plan.stage.nodes) if plan.stage is not None else set()
     for node in graph.nodes:
+        if node.name in stage_nodes:
+            if node.name == plan.stage.nodes[0]:
+                ops += emit_patch_stage(body, globals_w, names, weights, plan.stage, len(ops))
+            continue
         if node.op in ALIAS_OPS:
             _emit_alias(body, names, node)
             continue
@@ -125,7 +147,7 @@ def emit_project(graph: Graph, plan, out_dir: Path, target, model_hash: str) -> 
         f"Model sha256 {model_hash}. Do not edit: rebuild with `edgec build`."
     )
     (out_dir / "model.h").write_text(_model_h(graph, plan, len(ops), model_hash, header))
-    (out_dir / "model.c").write_text(_model_c(graph, names, body, header))
+    (out_dir / "model.c").write_text(_model_c(graph, names, body, globals_w, header))
     (out_dir / "weights.h").write_text(weights.header(header))
     (out_dir / "weights.c").write_text(weights.source(header))
     _copy_runtime(out_dir)
@@ -172,7 +194,7 @@ def _model_h(graph: Graph, plan, op_count: int, model_hash: str, header: str) ->
     return w.text()
 
 
-def _model_c(graph: Graph, names: TensorNames, body: CWriter, header: str) -> str:
+def _model_c(graph: Graph, names: TensorNames, body: CWriter, globals_w: CWriter, header: str) -> str:
     w = CWriter()
     w.comment(header)
     w.lines(
@@ -181,8 +203,8 @@ def _model_c(graph: Graph, names: TensorNames, body: CWriter, header: str) -> st
             "#include <string.h>",
             "",
             '#include "edgec_kernels.h"',
-            '#include "edgec_profile.h"',
             '#include "model.h"',
+            '#include "edgec_profile.h"',
             '#include "weights.h"',
             "",
         ]
@@ -198,6 +220,14 @@ def _model_c(graph: Graph, names: TensorNames, body: CWriter, header: str) -> st
         w.line(f"static int8_t *const {ident} = arena + {plan.offsets[tensor]}; /* {'x'.join(map(str, t.shape))}, {t.nbytes} bytes */")
     for node_name, offset in sorted(plan.scratch_offsets.items()):
         w.line(f"static int8_t *const {names.node_ids[node_name]}_scratch = arena + {offset};")
+    w.line()
+    if names.stage is not None:
+        w.comment("Per-patch buffers of the patch stage (one patch's region of each tensor, dense).")
+        base = names.plan.patch_base
+        for tensor, ident in names.patch_ids.items():
+            w.line(f"static int8_t *const {ident} = arena + {base + names.plan.patch_plan.offsets[tensor]};")
+        w.line()
+    w.lines(globals_w.text().rstrip("\n").splitlines())
     w.line()
     uses_input = any(names.root(i) in graph.inputs for n in graph.nodes for i in n.inputs if i)
     w.line("void edgec_model_run(const int8_t *input, int8_t *output)")
@@ -260,4 +290,4 @@ def flat_size(shape: tuple[int, ...]) -> int:
     return math.prod(shape)
 
 
-__all__ = ["Project", "emit_project", "tensor_hwc", "flat_size", "np"]
+__all__ = ["Project", "emit_project", "flat_size", "np", "tensor_hwc"]

@@ -8,7 +8,7 @@ cannot drift apart.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -99,13 +99,6 @@ def _pointer(names, tensor: str, role: str = "const") -> str:
     return names.pointer(tensor)
 
 
-def _struct(w: CWriter, ctype: str, var: str, fields: list[tuple[str, object]]) -> None:
-    w.line(f"static const {ctype} {var} = {{")
-    for key, value in fields:
-        w.line(f"    .{key} = {value},")
-    w.line("};")
-
-
 def _describe(graph: Graph, node: Node) -> str:
     ins = [shape_str(graph.tensors[i].shape) for i in node.inputs if i and not graph.tensors[i].is_const]
     out = shape_str(graph.tensors[node.outputs[0]].shape)
@@ -152,13 +145,18 @@ def emitter(*ops: str):
     return deco
 
 
-def emit_node(w: CWriter, names, weights: WeightTable, node: Node) -> str:
+def emit_node(w: CWriter, names, weights: WeightTable, node: Node, place=None, prologue: tuple[str, ...] = ()) -> str:
+    """Emit ``node``'s kernel call (comment, block, views, params); return the kernel's C name."""
+    from edgec.codegen.placement import LayerPlacement
+
     names.weights = weights
+    names.place = place or LayerPlacement(names)
     names.current = names.node_ids[node.name]
     params = kernel_params(names.graph, node)
     ident = names.node_ids[node.name]
     w.comment(_describe(names.graph, node))
     with w.block():
+        w.lines(prologue)
         kernel = EMITTERS[node.op](w, names, weights, node, params, ident)
     return kernel
 
@@ -205,10 +203,10 @@ def _emit_conv(w, names, weights, node, p, ident):
     extra = ("depth_multiplier", p["depth_multiplier"]) if depthwise else ("groups", p["groups"])
     fields = _conv_fields(p, kh, kw, extra, mult, shift)
     w_ident, b_ident = _weights_and_bias(names, weights, node)
-    w.line(_dense_view(names, node.inputs[0], "in", const=True))
-    w.line(_dense_view(names, node.outputs[0], "out"))
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
     ctype = "edgec_depthwise_params" if depthwise else "edgec_conv_params"
-    _struct(w, ctype, "params", fields)
+    names.place.params(w, ctype, fields)
     fn = "edgec_depthwise_conv2d" if depthwise else "edgec_conv2d"
     w.line(f"{fn}(&in, &out, {w_ident}, {b_ident}, &params);")
     return fn
@@ -222,10 +220,7 @@ def _emit_fc(w, names, weights, node, p, ident):
     scales = np.broadcast_to(np.asarray(p["out_scale"], dtype=np.float64).reshape(-1), (co,))
     scale = weights.add(f"{ident}_scale", scales, "double", "output rescale per channel (double, as TFLite's reference FC)")
     w_ident, b_ident = _weights_and_bias(names, weights, node)
-    _struct(
-        w,
-        "edgec_fc_params",
-        "params",
+    names.place.params(w, "edgec_fc_params",
         [
             ("in_features", k),
             ("out_features", co),
@@ -243,22 +238,22 @@ def _emit_fc(w, names, weights, node, p, ident):
 
 @emitter("add", "sub")
 def _emit_add(w, names, weights, node, p, ident):
-    w.line(_dense_view(names, node.inputs[0], "a", const=True))
-    w.line(_dense_view(names, node.inputs[1], "b", const=True))
-    w.line(_dense_view(names, node.outputs[0], "out"))
+    w.line(names.place.view(node.inputs[0], "a", const=True))
+    w.line(names.place.view(node.inputs[1], "b", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
     keys = ["a_offset", "a_mult", "a_shift", "b_offset", "b_mult", "b_shift", "left_shift", "output_offset", "out_mult", "out_shift", "act_min", "act_max"]
-    _struct(w, "edgec_add_params", "params", [(k, p[k]) for k in keys])
+    names.place.params(w, "edgec_add_params", [(k, p[k]) for k in keys])
     w.line("edgec_add(&a, &b, &out, &params);")
     return "edgec_add"
 
 
 @emitter("mul")
 def _emit_mul(w, names, weights, node, p, ident):
-    w.line(_dense_view(names, node.inputs[0], "a", const=True))
-    w.line(_dense_view(names, node.inputs[1], "b", const=True))
-    w.line(_dense_view(names, node.outputs[0], "out"))
+    w.line(names.place.view(node.inputs[0], "a", const=True))
+    w.line(names.place.view(node.inputs[1], "b", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
     keys = ["a_offset", "b_offset", "output_offset", "out_mult", "out_shift", "act_min", "act_max"]
-    _struct(w, "edgec_mul_params", "params", [(k, p[k]) for k in keys])
+    names.place.params(w, "edgec_mul_params", [(k, p[k]) for k in keys])
     w.line("edgec_mul(&a, &b, &out, &params);")
     return "edgec_mul"
 
@@ -266,8 +261,8 @@ def _emit_mul(w, names, weights, node, p, ident):
 @emitter("max_pool2d", "avg_pool2d")
 def _emit_pool(w, names, weights, node, p, ident):
     pt, pl, pb, pr = p["pad"]
-    w.line(_dense_view(names, node.inputs[0], "in", const=True))
-    w.line(_dense_view(names, node.outputs[0], "out"))
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
     fields = [
         ("kernel_h", p["kernel"][0]),
         ("kernel_w", p["kernel"][1]),
@@ -280,7 +275,7 @@ def _emit_pool(w, names, weights, node, p, ident):
         ("act_min", p["act_min"]),
         ("act_max", p["act_max"]),
     ]
-    _struct(w, "edgec_pool_params", "params", fields)
+    names.place.params(w, "edgec_pool_params", fields)
     fn = f"edgec_{node.op}"
     w.line(f"{fn}(&in, &out, &params);")
     return fn
@@ -294,8 +289,8 @@ def _emit_mean(w, names, weights, node, p, ident):
     reduce = {a: 1 for a in p["axes"]}
     h, wd, c = hwc(x.shape)
     out_dims = (1 if 1 in reduce else h, 1 if 2 in reduce else wd, 1 if 3 in reduce else c)
-    w.line(_dense_view(names, node.inputs[0], "in", const=True))
-    w.line(_dense_view(names, node.outputs[0], "out", dims=out_dims))
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.outputs[0], "out", dims=out_dims))
     fields = [
         ("reduce_h", reduce.get(1, 0)),
         ("reduce_w", reduce.get(2, 0)),
@@ -305,7 +300,7 @@ def _emit_mean(w, names, weights, node, p, ident):
         ("mult", p["mult"]),
         ("shift", p["shift"]),
     ]
-    _struct(w, "edgec_mean_params", "params", fields)
+    names.place.params(w, "edgec_mean_params", fields)
     w.line("edgec_mean(&in, &out, &params);")
     return "edgec_mean"
 
@@ -313,8 +308,8 @@ def _emit_mean(w, names, weights, node, p, ident):
 def _flat_views(w, names, node):
     graph = names.graph
     size = graph.tensors[node.outputs[0]].size
-    w.line(_dense_view(names, node.inputs[0], "in", const=True, dims=(1, 1, size)))
-    w.line(_dense_view(names, node.outputs[0], "out", dims=(1, 1, size)))
+    w.line(names.place.view(node.inputs[0], "in", const=True, dims=(1, 1, size)))
+    w.line(names.place.view(node.outputs[0], "out", dims=(1, 1, size)))
 
 
 @emitter("quantize")
@@ -322,7 +317,7 @@ def _emit_requantize(w, names, weights, node, p, ident):
     if "mult" not in p:
         raise BuildError(f"node {node.name!r} quantizes float data: the C back end runs int8 only")
     _flat_views(w, names, node)
-    _struct(w, "edgec_requantize_params", "params", [(k, p[k]) for k in ("input_offset", "output_offset", "mult", "shift")])
+    names.place.params(w, "edgec_requantize_params", [(k, p[k]) for k in ("input_offset", "output_offset", "mult", "shift")])
     w.line("edgec_requantize(&in, &out, &params);")
     return "edgec_requantize"
 
@@ -331,7 +326,7 @@ def _emit_requantize(w, names, weights, node, p, ident):
 def _emit_relu(w, names, weights, node, p, ident):
     _flat_views(w, names, node)
     keys = ["input_offset", "output_offset", "out_mult", "out_shift", "act_min", "act_max"]
-    _struct(w, "edgec_relu_params", "params", [(k, p[k]) for k in keys])
+    names.place.params(w, "edgec_relu_params", [(k, p[k]) for k in keys])
     w.line("edgec_relu(&in, &out, &params);")
     return "edgec_relu"
 
@@ -340,7 +335,7 @@ def _emit_relu(w, names, weights, node, p, ident):
 def _emit_leaky(w, names, weights, node, p, ident):
     _flat_views(w, names, node)
     keys = ["input_offset", "output_offset", "identity_mult", "identity_shift", "alpha_mult", "alpha_shift"]
-    _struct(w, "edgec_leaky_relu_params", "params", [(k, p[k]) for k in keys])
+    names.place.params(w, "edgec_leaky_relu_params", [(k, p[k]) for k in keys])
     w.line("edgec_leaky_relu(&in, &out, &params);")
     return "edgec_leaky_relu"
 
@@ -356,16 +351,16 @@ def _emit_table(w, names, weights, node, p, ident):
 @emitter("hard_swish")
 def _emit_hard_swish(w, names, weights, node, p, ident):
     _flat_views(w, names, node)
-    _struct(w, "edgec_hard_swish_params", "params", list(p.items()))
+    names.place.params(w, "edgec_hard_swish_params", list(p.items()))
     w.line("edgec_hard_swish(&in, &out, &params);")
     return "edgec_hard_swish"
 
 
 @emitter("softmax")
 def _emit_softmax(w, names, weights, node, p, ident):
-    w.line(_dense_view(names, node.inputs[0], "in", const=True))
-    w.line(_dense_view(names, node.outputs[0], "out"))
-    _struct(w, "edgec_softmax_params", "params", [(k, p[k]) for k in ("input_beta_multiplier", "input_beta_left_shift", "diff_min")])
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
+    names.place.params(w, "edgec_softmax_params", [(k, p[k]) for k in ("input_beta_multiplier", "input_beta_left_shift", "diff_min")])
     w.line("edgec_softmax(&in, &out, &params);")
     return "edgec_softmax"
 
@@ -376,8 +371,8 @@ def _emit_pad(w, names, weights, node, p, ident):
     if len(pads) > 4 or (len(pads) == 4 and any(pads[0])):
         raise BuildError(f"pad node {node.name!r}: the C back end pads H, W and C only")
     pads = [(0, 0)] * (4 - len(pads)) + pads
-    w.line(_dense_view(names, node.inputs[0], "in", const=True))
-    w.line(_dense_view(names, node.outputs[0], "out"))
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
     fields = [
         ("pad_top", pads[1][0]),
         ("pad_left", pads[2][0]),
@@ -387,7 +382,7 @@ def _emit_pad(w, names, weights, node, p, ident):
         ("pad_c_after", pads[3][1]),
         ("value", p["value"]),
     ]
-    _struct(w, "edgec_pad_params", "params", fields)
+    names.place.params(w, "edgec_pad_params", fields)
     w.line("edgec_pad(&in, &out, &params);")
     return "edgec_pad"
 
@@ -399,8 +394,8 @@ def _emit_concat(w, names, weights, node, p, ident):
     if axis < 0:
         raise BuildError(f"concat node {node.name!r}: the C back end concatenates along H, W or C only")
     for i, name in enumerate(node.inputs):
-        w.line(_dense_view(names, name, f"in{i}", const=True))
-    w.line(_dense_view(names, node.outputs[0], "out"))
+        w.line(names.place.view(name, f"in{i}", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
     w.line(f"const edgec_view *const ins[{len(node.inputs)}] = {{{', '.join(f'&in{i}' for i in range(len(node.inputs)))}}};")
     w.line(f"edgec_concat(ins, {len(node.inputs)}, {axis}, &out);")
     return "edgec_concat"
@@ -408,7 +403,7 @@ def _emit_concat(w, names, weights, node, p, ident):
 
 @emitter("resize_nearest")
 def _emit_resize(w, names, weights, node, p, ident):
-    w.line(_dense_view(names, node.inputs[0], "in", const=True))
-    w.line(_dense_view(names, node.outputs[0], "out"))
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
     w.line("edgec_resize_nearest(&in, &out);")
     return "edgec_resize_nearest"

@@ -126,12 +126,16 @@ class DeviceClient:
 
     # -- commands ----------------------------------------------------------------
 
-    def hello(self) -> int:
-        """Version handshake; returns the device's protocol version."""
+    def hello(self, timeout: float | None = None) -> int:
+        """Version handshake; returns the device's protocol version.
+
+        ``timeout`` (per attempt) may exceed the normal one: a freshly opened
+        QEMU pty can take up to a second before QEMU notices the reader.
+        """
         self.transport.discard_input()
         self._decoder.reset()
         try:
-            version, _max_body = parse_hello(self.request(Command.HELLO, hello_body()))
+            version, _max_body = parse_hello(self.request(Command.HELLO, hello_body(), timeout=timeout))
         except ValueError:
             raise DeviceError(
                 f"the device on {self.transport.name} does not run edgec profiler firmware — flash an edgec build"

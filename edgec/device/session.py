@@ -16,6 +16,10 @@ from edgec.errors import DeviceError
 from edgec.firmware import FIRMWARE_JSON, load_firmware_info, read_model_hash
 from edgec.targets import DEFAULT_TARGET, Target, load_target
 
+# QEMU polls a pty for a reader about once a second, so the first reply after
+# opening can be late: give the handshake more time than later requests.
+HELLO_TIMEOUT_S = 2.5
+
 
 def find_firmware(build_dir_or_elf: Path | str) -> Path:
     """The firmware ELF: the path itself, or firmware.elf inside a build folder."""
@@ -85,7 +89,7 @@ def open_device(
         transport = open_transport(port, tgt.baud)
         try:
             client = DeviceClient(transport, timeout=timeout)
-            client.hello()
+            client.hello(timeout=HELLO_TIMEOUT_S)
             check_model_hash(client.info(), expected_hash)
             yield client
         finally:

@@ -1,7 +1,12 @@
-"""The build's schedule: which execution plan a build follows, and its memory.
+"""The build's schedule: layer by layer or a patch-based first stage, and its memory.
 
 ``plan_model`` turns a lowered int8 graph, a target and the build options
-into a ``ModelPlan`` that the C code generator follows literally.
+into a ``ModelPlan`` that the C code generator follows literally:
+
+* ``layer``: every op on whole tensors, activations at ``arena`` offsets;
+* ``patch``: the ops up to ``stage.split`` run patch by patch (MCUNetV2),
+  their per-patch buffers at ``patch_base + patch_plan`` offsets, then the
+  rest layer by layer at ``arena`` offsets (which include the split tensor).
 """
 
 from __future__ import annotations
@@ -10,22 +15,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgec.errors import EdgecError
+from edgec.ir import macs
 from edgec.ir.graph import Graph
 from edgec.progress import QUIET, Progress
 from edgec.schedule.arena import ArenaPlan, plan_arena
+from edgec.schedule.patch import NotPatchable, PatchStage
+from edgec.schedule.split_search import (
+    Candidate,
+    choose_schedule,
+    format_candidates,
+    pareto,
+    patch_candidate,
+    rest_graph,
+    search_schedules,
+)
 
 
 @dataclass
 class ModelPlan:
     kind: str  # "layer" or "patch"
-    arena: ArenaPlan  # the layer-by-layer plan of the (rest of the) network
-    layer_arena_size: int  # what plain layer-by-layer execution would need
+    arena: ArenaPlan  # layer-by-layer plan of the whole graph, or of the ops after the patch stage
+    arena_size: int  # bytes of the one arena the generated code declares
+    layer_arena_size: int  # what plain layer-by-layer execution needs
     lower_bound: int  # layer-wise lower bound of the whole graph
+    stage: PatchStage | None = None
+    patch_plan: ArenaPlan | None = None
+    patch_base: int = 0
     details: dict = field(default_factory=dict)
-
-    @property
-    def arena_size(self) -> int:
-        return self.arena.size
 
     def describe(self) -> dict:
         return {"kind": self.kind, "arena_bytes": self.arena_size, "layer_arena_bytes": self.layer_arena_size, **self.details}
@@ -35,12 +51,59 @@ def plan_layers(graph: Graph) -> ArenaPlan:
     return plan_arena(graph, alignment=16, inplace=True)
 
 
+def _layer_plan(layer: ArenaPlan) -> ModelPlan:
+    return ModelPlan("layer", layer, layer.size, layer.size, layer.lower_bound)
+
+
+def _patch_plan(cand: Candidate, layer: ArenaPlan) -> ModelPlan:
+    details = {
+        "split": cand.split,
+        "grid": list(cand.grid),
+        "stage_ops": len(cand.stage.nodes),
+        "mac_overhead_pct": 100.0 * cand.mac_overhead,
+    }
+    return ModelPlan(
+        "patch", cand.rest_plan, cand.peak, layer.size, layer.lower_bound, cand.stage, cand.patch_plan, cand.patch_base, details
+    )
+
+
+def resolve_split(graph: Graph, split: str) -> str:
+    """A split given as a tensor name or as the name of the op producing it."""
+    if split in graph.tensors and not graph.tensors[split].is_const:
+        return split
+    for node in graph.nodes:
+        if node.name == split:
+            return node.outputs[0]
+    ops = ", ".join(n.name for n in graph.nodes[:12])
+    raise EdgecError(f"--split {split!r} names no op or tensor of the model: use an op name from `edgec inspect` (e.g. {ops}, ...)")
+
+
+def forced_patch_candidate(graph: Graph, split: str, patches: int) -> Candidate:
+    split = resolve_split(graph, split)
+    rest = plan_arena(rest_graph(graph, split), alignment=16, external=set(graph.outputs))
+    layer_macs = sum(macs(graph, n) for n in graph.nodes)
+    try:
+        return patch_candidate(graph, split, (patches, patches), rest, 16, layer_macs)
+    except NotPatchable as e:
+        raise EdgecError(f"cannot run the ops up to {split!r} patch by patch: {e}") from None
+
+
 def plan_model(graph: Graph, target, options, progress: Progress = QUIET) -> ModelPlan:
     schedule = options.schedule or ("layer" if target.kind == "host" else "auto")
     layer = plan_layers(graph)
+    if schedule == "layer":
+        return _layer_plan(layer)
     if schedule == "patch":
-        raise EdgecError("--schedule patch is not available yet: use --schedule layer")
-    return ModelPlan("layer", layer, layer.size, layer.lower_bound)
+        if not options.split or not options.patches:
+            raise EdgecError("--schedule patch needs --split OP and --patches N (or use --schedule auto)")
+        return _patch_plan(forced_patch_candidate(graph, options.split, options.patches), layer)
+    budget = int(options.sram_budget_kb * 1024) if options.sram_budget_kb else (target.arena_budget or None)
+    candidates = search_schedules(graph, budget)
+    progress.note("schedule search (Pareto front: peak activation memory vs MACs):")
+    for line in format_candidates(pareto(candidates)).splitlines():
+        progress.note("  " + line)
+    chosen = choose_schedule(candidates, budget)
+    return _patch_plan(chosen, layer) if chosen.is_patch else _layer_plan(layer)
 
 
 def plot_build(build, path: Path) -> None:

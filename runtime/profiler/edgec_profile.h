@@ -22,15 +22,17 @@ extern uint32_t edgec_profile_mark;
 /* The board's free-running counter (wraps modulo 2^32). */
 uint32_t edgec_counter_read(void);
 
-#define EDGEC_PROFILE_BEGIN()                       \
-    do {                                            \
-        edgec_profile_mark = edgec_counter_read();  \
+#define EDGEC_PROFILE_BEGIN()                               \
+    do {                                                    \
+        for (int edgec_k_ = 0; edgec_k_ < EDGEC_OP_COUNT; edgec_k_++) \
+            edgec_profile_counts[edgec_k_] = 0;             \
+        edgec_profile_mark = edgec_counter_read();          \
     } while (0)
 
 #define EDGEC_PROFILE_OP(k)                                       \
     do {                                                          \
         uint32_t edgec_now_ = edgec_counter_read();               \
-        edgec_profile_counts[(k)] = edgec_now_ - edgec_profile_mark; \
+        edgec_profile_counts[(k)] += edgec_now_ - edgec_profile_mark; \
         edgec_profile_mark = edgec_now_;                          \
     } while (0)
 

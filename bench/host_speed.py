@@ -1,0 +1,179 @@
+"""Host latency of edgec's generated C against TFLite Micro and LiteRT, per bundled int8 TFLite model.
+
+    python bench/host_speed.py [--models ds_cnn,resnet8] [--repeat 30]
+
+Each model is built for the ``host`` target into a temporary folder, then,
+in one run and on one seeded random int8 input, timed as:
+
+* ``edgec`` -- the generated host executable (``-O2``), median of its own
+  timing loop (``clock_gettime`` around ``edgec_model_run``, no process start);
+* ``TFLM`` -- tflite-micro's Python interpreter (its reference kernels),
+  median of ``invoke()`` calls;
+* ``LiteRT`` -- LiteRT with its default kernels (optimized; XNNPACK may
+  apply), ``num_threads=1``, median of ``invoke()`` calls;
+* ``REF`` -- LiteRT ``BUILTIN_REF`` (TFLite's reference kernels, the
+  bit-exact oracle), ``num_threads=1``.
+
+Python-side timings include the few microseconds of a Python ``invoke()``
+call.  Every engine gets one untimed warm-up invoke.  Models above
+``HEAVY_MACS`` get ``--repeat // HEAVY_DIVISOR`` repeats (at least 3).  The
+``exact`` column says whether edgec's output equals ``BUILTIN_REF``'s on that
+input.  Timings are wall-clock on a shared machine: compare the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgec.compiler import BuildOptions, build_model, load_build
+from edgec.runner import run_host_binary
+
+REPO = Path(__file__).resolve().parents[1]
+TFLITE_DIR = REPO / "models" / "tflite"
+INPUT_SEED = 0
+HEAVY_MACS = 100_000_000
+HEAVY_DIVISOR = 6
+
+
+@dataclass
+class Row:
+    model: str
+    macs: int
+    repeat: int
+    edgec_ms: float
+    tflm_ms: float
+    litert_ms: float
+    ref_ms: float
+    exact: bool
+    mismatches: int
+    max_abs_diff: int
+
+
+def median_ms(invoke: Callable[[], object], repeat: int) -> float:
+    """Median wall-clock milliseconds of ``invoke()`` over ``repeat`` calls, after one warm-up call."""
+    invoke()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        invoke()
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times)
+
+
+def time_tflm(path: Path, x: np.ndarray, repeat: int) -> float:
+    from tflite_micro.python.tflite_micro import runtime
+
+    interpreter = runtime.Interpreter.from_file(str(path), arena_size=64 * 1024 * 1024)
+    interpreter.set_input(x, 0)
+    return median_ms(interpreter.invoke, repeat)
+
+
+def litert_interpreter(path: Path, reference: bool):
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    resolver = OpResolverType.BUILTIN_REF if reference else OpResolverType.AUTO
+    interpreter = Interpreter(model_path=str(path), num_threads=1, experimental_op_resolver_type=resolver)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def time_litert(path: Path, x: np.ndarray, repeat: int, reference: bool) -> tuple[float, np.ndarray]:
+    """Median ms of LiteRT invokes, and the output on ``x``."""
+    interpreter = litert_interpreter(path, reference)
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+    ms = median_ms(interpreter.invoke, repeat)
+    return ms, interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).copy()
+
+
+def model_input(path: Path) -> np.ndarray:
+    """A seeded random int8 tensor shaped like the model's (single) input."""
+    detail = litert_interpreter(path, reference=True).get_input_details()[0]
+    rng = np.random.default_rng(INPUT_SEED)
+    return rng.integers(-128, 128, size=tuple(detail["shape"]), dtype=np.int8)
+
+
+def repeats_for(macs: int, repeat: int) -> int:
+    return max(3, repeat // HEAVY_DIVISOR) if macs > HEAVY_MACS else max(3, repeat)
+
+
+def bench_model(path: Path, repeat: int, tmp: Path) -> Row:
+    build_model(path, BuildOptions(target="host", out_dir=tmp / path.stem))
+    build = load_build(tmp / path.stem)
+    macs = int(build.summary["totals"]["macs"])
+    n = repeats_for(macs, repeat)
+    x = model_input(path)
+    got, edgec_us = run_host_binary(build, x.reshape(build.inputs[0].shape), repeat=n)
+    assert edgec_us is not None  # repeat > 1 always reports a median
+    tflm_ms = time_tflm(path, x, n)
+    litert_ms, _ = time_litert(path, x, n, reference=False)
+    ref_ms, want = time_litert(path, x, n, reference=True)
+    diff = np.abs(got.reshape(-1).astype(np.int32) - want.reshape(-1).astype(np.int32))
+    return Row(
+        path.stem,
+        macs,
+        n,
+        edgec_us / 1e3,
+        tflm_ms,
+        litert_ms,
+        ref_ms,
+        bool(diff.size == want.size and not diff.any()),
+        int(np.count_nonzero(diff)),
+        int(diff.max(initial=0)),
+    )
+
+
+def format_table(rows: list[Row]) -> str:
+    header = (
+        f"{'model':<24} {'MACs':>7} {'n':>3} {'edgec ms':>9} {'TFLM ms':>9} {'LiteRT ms':>9} {'REF ms':>9} "
+        f"{'TFLM/edgec':>10} {'LiteRT/edgec':>12} {'REF/edgec':>9}  exact"
+    )
+    lines = [
+        "host latency, median wall-clock ms per inference, 1 thread (n = repeats); ratios > 1: edgec is faster",
+        header,
+        "-" * len(header),
+    ]
+    for r in rows:
+        exact = "✓" if r.exact else f"✗ ({r.mismatches} differ, max |Δ| {r.max_abs_diff})"
+        lines.append(
+            f"{r.model:<24} {r.macs / 1e6:>6.1f}M {r.repeat:>3} {r.edgec_ms:>9.3f} {r.tflm_ms:>9.3f} "
+            f"{r.litert_ms:>9.3f} {r.ref_ms:>9.3f} {r.tflm_ms / r.edgec_ms:>10.2f} "
+            f"{r.litert_ms / r.edgec_ms:>12.2f} {r.ref_ms / r.edgec_ms:>9.2f}  {exact}"
+        )
+    return "\n".join(lines)
+
+
+def select_models(names: str | None) -> list[Path]:
+    available = {p.stem: p for p in sorted(TFLITE_DIR.glob("*.tflite"))}
+    if not names:
+        return list(available.values())
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in wanted if n not in available]
+    if unknown:
+        raise SystemExit(f"unknown model(s) {', '.join(unknown)}; bundled: {', '.join(available)}")
+    return [available[n] for n in wanted]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", help="comma-separated model names (default: every models/tflite/*.tflite)")
+    parser.add_argument("--repeat", type=int, default=30, help="timed runs per engine (default 30)")
+    args = parser.parse_args(argv)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="edgec-bench-speed-") as tmp:
+        for path in select_models(args.models):
+            rows.append(bench_model(path, args.repeat, Path(tmp)))
+    print(format_table(rows))
+    return 0 if all(r.exact for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -113,11 +113,20 @@ def build_model(model: Path, options: BuildOptions, progress: Progress = QUIET) 
 
 def _build_into(staging: Path, lowered: LoweredModel, target, options: BuildOptions, progress: Progress) -> dict:
     from edgec.codegen.c import emit_project
-    from edgec.schedule.planning import plan_model
+    from edgec.schedule.planning import format_pareto, plan_model
 
     graph = lowered.graph
     with progress.step("planning memory"):
         plan = plan_model(graph, target, options, progress)
+    if "pareto" in plan.details:
+        budget = plan.details["budget_bytes"]
+        progress.note(
+            f"schedule search over {plan.details['searched']} candidates, budget "
+            + (f"{budget / 1024:.1f} KiB" if budget else "none (smallest peak)")
+            + "; Pareto front (* = chosen):"
+        )
+        for line in format_pareto(plan.details["pareto"]).splitlines():
+            progress.note("  " + line)
     with progress.step("generating C"):
         project = emit_project(graph, plan, staging / "src", target, lowered.model_hash)
     save_graph(graph, staging / "graph")
@@ -214,7 +223,8 @@ def format_build_summary(summary: dict) -> str:
 def _schedule_detail(s: dict) -> str:
     if s["kind"] != "patch":
         return ""
-    return f" (split after {s['split']}, {s['grid'][0]}x{s['grid'][1]} patches, MAC overhead {s['mac_overhead_pct']:.1f}%)"
+    split = s["split"] if len(s["split"]) <= 40 else "..." + s["split"][-37:]
+    return f" ({s['grid'][0]}x{s['grid'][1]} patches up to {split}, {s['stage_ops']} ops, MAC overhead {s['mac_overhead_pct']:.1f}%)"
 
 
 def format_build_report(b: Build) -> str:

@@ -23,7 +23,6 @@ from edgec.schedule.patch import NotPatchable, PatchStage
 from edgec.schedule.split_search import (
     Candidate,
     choose_schedule,
-    format_candidates,
     pareto,
     patch_candidate,
     rest_graph,
@@ -99,11 +98,43 @@ def plan_model(graph: Graph, target, options, progress: Progress = QUIET) -> Mod
         return _patch_plan(forced_patch_candidate(graph, options.split, options.patches), layer)
     budget = int(options.sram_budget_kb * 1024) if options.sram_budget_kb else (target.arena_budget or None)
     candidates = search_schedules(graph, budget)
-    progress.note("schedule search (Pareto front: peak activation memory vs MACs):")
-    for line in format_candidates(pareto(candidates)).splitlines():
-        progress.note("  " + line)
     chosen = choose_schedule(candidates, budget)
-    return _patch_plan(chosen, layer) if chosen.is_patch else _layer_plan(layer)
+    plan = _patch_plan(chosen, layer) if chosen.is_patch else _layer_plan(layer)
+    plan.details["budget_bytes"] = budget
+    plan.details["searched"] = len(candidates)
+    plan.details["pareto"] = [_candidate_row(graph, c, c is chosen) for c in pareto(candidates)]
+    return plan
+
+
+def _candidate_row(graph: Graph, cand: Candidate, chosen: bool) -> dict:
+    producer = graph.producer(cand.split) if cand.split else None
+    index = graph.nodes.index(producer) if producer is not None else None
+    return {
+        "schedule": "layer" if not cand.is_patch else f"{cand.grid[0]}x{cand.grid[1]} patches",
+        "split_op": None if producer is None else f"#{index} {producer.op}",
+        "split_tensor": cand.split,
+        "peak_bytes": cand.peak,
+        "macs": cand.macs,
+        "mac_overhead_pct": 100.0 * cand.mac_overhead,
+        "chosen": chosen,
+    }
+
+
+def format_pareto(rows: list[dict]) -> str:
+    from edgec.report import format_table
+
+    table = [
+        (
+            "*" if r["chosen"] else "",
+            r["schedule"],
+            r["split_op"] or "-",
+            f"{r['peak_bytes'] / 1024:.1f}",
+            r["macs"],
+            f"{r['mac_overhead_pct']:.1f}%",
+        )
+        for r in rows
+    ]
+    return format_table(["", "schedule", "split after", "peak KiB", "MACs", "MAC overhead"], table, right=(3, 4, 5))
 
 
 def plot_build(build, path: Path) -> None:

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from edgec.compiler import BuildOptions, build_model, load_build
+from edgec.errors import EdgecError
 from edgec.runner import run_host_binary
 
 REPO = Path(__file__).resolve().parents[1]
@@ -131,7 +132,7 @@ def bench_model(path: Path, repeat: int, tmp: Path) -> Row:
     )
 
 
-def format_table(rows: list[Row]) -> str:
+def format_table(rows: list[Row], failures: dict[str, str]) -> str:
     header = (
         f"{'model':<24} {'MACs':>7} {'n':>3} {'edgec ms':>9} {'TFLM ms':>9} {'LiteRT ms':>9} {'REF ms':>9} "
         f"{'TFLM/edgec':>10} {'LiteRT/edgec':>12} {'REF/edgec':>9}  exact"
@@ -148,6 +149,8 @@ def format_table(rows: list[Row]) -> str:
             f"{r.litert_ms:>9.3f} {r.ref_ms:>9.3f} {r.tflm_ms / r.edgec_ms:>10.2f} "
             f"{r.litert_ms / r.edgec_ms:>12.2f} {r.ref_ms / r.edgec_ms:>9.2f}  {exact}"
         )
+    for model, error in failures.items():
+        lines.append(f"{model:<24} edgec failed: {error}")
     return "\n".join(lines)
 
 
@@ -167,12 +170,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", help="comma-separated model names (default: every models/tflite/*.tflite)")
     parser.add_argument("--repeat", type=int, default=30, help="timed runs per engine (default 30)")
     args = parser.parse_args(argv)
-    rows = []
+    rows: list[Row] = []
+    failures: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="edgec-bench-speed-") as tmp:
         for path in select_models(args.models):
-            rows.append(bench_model(path, args.repeat, Path(tmp)))
-    print(format_table(rows))
-    return 0 if all(r.exact for r in rows) else 1
+            try:
+                rows.append(bench_model(path, args.repeat, Path(tmp)))
+            except EdgecError as e:  # a compiler failure is a result to report, not a reason to stop
+                failures[path.stem] = f"{type(e).__name__}: {e}"
+    print(format_table(rows, failures))
+    return 0 if not failures and all(r.exact for r in rows) else 1
 
 
 if __name__ == "__main__":

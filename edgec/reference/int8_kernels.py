@@ -245,6 +245,68 @@ def depthwise_conv2d(
     return _requantize_acc(acc, out_mult, out_shift, output_offset, act_min, act_max)
 
 
+def depthwise_conv2d_inplace(
+    x,
+    w,
+    bias,
+    *,
+    stride,
+    dilation,
+    pad,
+    input_offset,
+    output_offset,
+    out_mult,
+    out_shift,
+    act_min,
+    act_max,
+    depth_multiplier=1,
+):
+    """In-place depthwise conv (C ``edgec_depthwise_conv2d_inplace``), simulated on a flat buffer.
+
+    Same arguments and result as :func:`depthwise_conv2d` with ``depth_multiplier == 1`` and
+    ``OH*OW <= H*W`` (as ``edgec.schedule.arena`` requires for in-place depthwise).  Per image,
+    the flat NHWC input is the shared buffer: for each channel ``c``, input channel ``c`` is
+    gathered from the buffer into a scratch plane of ``(H + top + bottom) * (W + left + right)``
+    bytes whose border holds the input zero point, output channel ``c`` is computed from the
+    plane and written to ``buffer[p*C + c]``; the result is ``buffer[:OH*OW*C]``.  Reading the
+    input back from the partly overwritten buffer is what makes this a check of the aliasing
+    argument: it equals :func:`depthwise_conv2d` only if no channel clobbers one not yet read.
+    """
+    if depth_multiplier != 1:
+        raise ValueError(f"in-place depthwise needs depth_multiplier 1, got {depth_multiplier}")
+    n, h, wd, c = x.shape
+    _, kh, kw, co = w.shape
+    if co != c:
+        raise ValueError(f"weights have {co} channels, input {c}")
+    sh, sw = stride
+    dh, dw = dilation
+    top, left, bottom, right = pad
+    oh = _out_size(h, kh, sh, dh, top, bottom)
+    ow = _out_size(wd, kw, sw, dw, left, right)
+    if oh * ow > h * wd:
+        raise ValueError(f"output plane {oh}x{ow} is larger than the input plane {h}x{wd}: cannot run in place")
+    ph, pw = h + top + bottom, wd + left + right
+    if (oh - 1) * sh + (kh - 1) * dh >= ph or (ow - 1) * sw + (kw - 1) * dw >= pw:
+        raise ValueError("the padding does not cover every tap")
+    mult = np.broadcast_to(np.asarray(out_mult, dtype=I64).reshape(-1), (c,))
+    shift = np.broadcast_to(np.asarray(out_shift, dtype=I64).reshape(-1), (c,))
+    out = np.empty((n, oh, ow, c), dtype=np.int8)
+    for b in range(n):
+        buffer = np.asarray(x[b], dtype=np.int8).reshape(-1).copy()  # the shared arena bytes
+        plane = np.full((ph, pw), -input_offset, dtype=np.int8)  # scratch: zero-point border
+        for ch in range(c):
+            plane[top : top + h, left : left + wd] = buffer[ch : h * wd * c : c].reshape(h, wd)
+            acc = np.full((oh, ow), int(bias[ch]) if bias is not None else 0, dtype=I64)
+            for i in range(kh):
+                for j in range(kw):
+                    taps = plane[i * dh : i * dh + (oh - 1) * sh + 1 : sh, j * dw : j * dw + (ow - 1) * sw + 1 : sw]
+                    acc += int(w[0, i, j, ch]) * (taps.astype(I64) + input_offset)
+            y = _requantize_acc(acc, mult[ch], shift[ch], output_offset, act_min, act_max)
+            buffer[ch : oh * ow * c : c] = y.reshape(-1)
+        out[b] = buffer[: oh * ow * c].reshape(oh, ow, c)
+    return out
+
+
 def fully_connected(x, w, bias, *, input_offset, output_offset, out_scale, act_min, act_max):
     """x[B,K], w[Co,K] -> int8[B,Co] (TFLite ``reference_integer_ops::FullyConnected[PerChannel]``).
 

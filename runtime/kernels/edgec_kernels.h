@@ -123,6 +123,43 @@ typedef struct {
 void edgec_depthwise_conv2d(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
                             const edgec_depthwise_params *p);
 
+/* In-place depthwise conv2d (TinyEngine-style, for layer-by-layer arenas;
+ * see edgec/schedule/arena.py, plan_arena(..., inplace_depthwise=True)).
+ *
+ * `buffer` holds the dense input [in_h][in_w][channels] on entry and the
+ * dense output [out_h][out_w][channels] on return, from its first byte.
+ * Output element (p, c), p = oy * out_w + ox, lands on input element (p, c),
+ * so channel c only overwrites channel c: for each channel the kernel copies
+ * input channel c into the scratch plane, then computes output channel c from
+ * it.  Bytes buffer[out_h * out_w * channels .. in_h * in_w * channels) are
+ * left as they were (the tail of the input).  Results are bit-exact with
+ * edgec_depthwise_conv2d on the same data.
+ *
+ * Requirements (the caller, i.e. the generated code, guarantees them):
+ *   - p->depth_multiplier == 1 (weights [1][KH][KW][channels]);
+ *   - out_h * out_w <= in_h * in_w;
+ *   - the explicit padding covers every tap:
+ *       (out_h - 1) * stride_h + (kernel_h - 1) * dilation_h + 1 <= pad_top + in_h + pad_bottom,
+ *     and likewise for the width (always true when out_h/out_w are the
+ *     TFLite/edgec output sizes for these pads);
+ *   - `scratch` holds edgec_depthwise_inplace_scratch_size(in_h, in_w, p)
+ *       = (in_h + pad_top + pad_bottom) * (in_w + pad_left + pad_right)
+ *     bytes (the zero-padded input plane; no alignment needed) and does not
+ *     overlap `buffer`.  The kernel writes only that many scratch bytes; their
+ *     contents on return are unspecified.
+ */
+void edgec_depthwise_conv2d_inplace(int8_t *buffer, int32_t in_h, int32_t in_w, int32_t channels, int32_t out_h,
+                                    int32_t out_w, int8_t *scratch, const int8_t *weights, const int32_t *bias,
+                                    const edgec_depthwise_params *p);
+
+/* Scratch bytes edgec_depthwise_conv2d_inplace needs: the zero-padded plane
+ * (the planner's edgec.schedule.arena.depthwise_scratch_bytes). */
+static inline int32_t edgec_depthwise_inplace_scratch_size(int32_t in_h, int32_t in_w,
+                                                           const edgec_depthwise_params *p)
+{
+    return (in_h + p->pad_top + p->pad_bottom) * (in_w + p->pad_left + p->pad_right);
+}
+
 /* fully connected: in [batches][in_features] dense, weights [out_features][in_features],
  * bias [out_features] int32 or NULL, out [batches][out_features] dense.
  * Unlike conv, TFLite's reference int8 FULLY_CONNECTED rescales in double:

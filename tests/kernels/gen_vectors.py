@@ -260,6 +260,81 @@ def depthwise_case(
     return c
 
 
+def depthwise_inplace_case(
+    rng, *, h, w, c, k, stride=(1, 1), dilation=(1, 1), pad=(0, 0, 0, 0), extreme=False, bias=True
+) -> Case:
+    """In-place depthwise (depth_multiplier 1): the expected output comes from the out-of-place
+    twin ``depthwise_conv2d``, and the in-place twin must agree with it bit for bit.  ``x`` is the
+    whole input plane, which also fills buffer[OH*OW*C : H*W*C] that the kernel must not touch."""
+    kh, kw = k
+    x = rand_int8(rng, (1, h, w, c))
+    wt = rng.integers(-127, 128, size=(1, kh, kw, c)).astype(np.int8)
+    in_zp = rand_zero_point(rng, extreme)
+    out_zp = rand_zero_point(rng, extreme)
+    b = rng.integers(-5000, 5000, size=c).astype(np.int32) if bias else None
+    if extreme and b is not None:
+        b[:: max(1, c // 3)] = rng.choice([-(2**24), 2**24 - 1], size=len(b[:: max(1, c // 3)]))
+    real = conv_like_scale(x, -in_zp, kh * kw)
+    mult, shift = extreme_mult_shift(rng, real, c) if extreme else mult_shift_for(rng, real, c)
+    act_min, act_max = act_range(rng, out_zp)
+    params = {
+        "stride": stride,
+        "dilation": dilation,
+        "pad": pad,
+        "input_offset": -in_zp,
+        "output_offset": out_zp,
+        "out_mult": mult,
+        "out_shift": shift,
+        "act_min": act_min,
+        "act_max": act_max,
+    }
+    y = K.depthwise_conv2d(x, wt, b, depth_multiplier=1, **params)
+    y_inplace = K.depthwise_conv2d_inplace(x, wt, b, **params)
+    if not np.array_equal(y, y_inplace):
+        raise AssertionError(f"in-place depthwise twin differs from depthwise_conv2d ({h}x{w}x{c}, k={k}, pad={pad})")
+    _, oh, ow, _ = y.shape
+    assert oh * ow <= h * w
+    cs = Case(
+        "depthwise_conv2d_inplace",
+        name=f"dwip{kh}x{kw}_{h}x{w}x{c}_s{stride[0]}{stride[1]}_d{dilation[0]}{dilation[1]}_p{''.join(map(str, pad))}",
+    )
+    cs.ints.update(
+        stride_h=stride[0],
+        stride_w=stride[1],
+        dilation_h=dilation[0],
+        dilation_w=dilation[1],
+        pad_top=pad[0],
+        pad_left=pad[1],
+        pad_bottom=pad[2],
+        pad_right=pad[3],
+        depth_multiplier=1,
+        input_offset=-in_zp,
+        output_offset=out_zp,
+        act_min=act_min,
+        act_max=act_max,
+        # the planner's scratch size (edgec.schedule.arena.depthwise_scratch_bytes)
+        scratch_size=(h + pad[0] + pad[2]) * (w + pad[1] + pad[3]),
+    )
+    cs.tensors.update(x=x, w=wt, out_mult=mult, out_shift=shift, y=y)
+    if b is not None:
+        cs.tensors["bias"] = b
+    return cs
+
+
+def random_depthwise_inplace_geometry(rng) -> dict:
+    """Random in-place-legal geometry: odd sizes, kernels 3/5/7, strides 1/2, any padding."""
+    while True:
+        k = (int(rng.choice([3, 5, 7])), int(rng.choice([3, 5, 7])))
+        s = (int(rng.choice([1, 2])), int(rng.choice([1, 2])))
+        d = (1, 1) if rng.random() < 0.8 else (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+        h, w = int(rng.integers(1, 14)), int(rng.integers(1, 14))
+        pad = tuple(int(rng.integers(0, k[i % 2])) for i in range(4))  # (top, left, bottom, right)
+        oh = out_size(h, k[0], s[0], d[0], pad[0], pad[2])
+        ow = out_size(w, k[1], s[1], d[1], pad[1], pad[3])
+        if oh >= 1 and ow >= 1 and oh * ow <= h * w:
+            return {"h": h, "w": w, "k": k, "stride": s, "dilation": d, "pad": pad}
+
+
 def fc_case(rng, *, batches, k, co, extreme=False, bias=True, per_tensor=False, tie_scale=None) -> Case:
     """Per-channel double scales s_in * s_w[c] / s_out from float32 scales, as qparams derives them.
     ``tie_scale`` (a power of two) makes acc * scale land on exact halves."""
@@ -806,6 +881,33 @@ def build_cases(seed: int) -> list[Case]:
     ]:
         cases.append(resize_case(rng, shape, size))
         cases.append(resize_case(rng, shape, size, windows=True))
+
+    # in-place depthwise (depth_multiplier 1, OH*OW <= H*W): fixed corner cases, then random ones
+    for h, w, c, k, s, d, pad in [
+        (1, 1, 1, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),  # all taps but the centre in the padding
+        (7, 5, 3, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),  # "same": output exactly fills the buffer
+        (9, 11, 17, (3, 3), (2, 2), (1, 1), (1, 1, 1, 1)),
+        (13, 17, 33, (3, 3), (2, 2), (1, 1), (0, 0, 1, 1)),
+        (8, 7, 17, (5, 5), (1, 1), (1, 1), (2, 2, 2, 2)),
+        (11, 9, 3, (7, 7), (2, 2), (1, 1), (3, 3, 3, 3)),
+        (3, 3, 3, (7, 7), (1, 1), (1, 1), (3, 3, 3, 3)),  # kernel larger than the input
+        (5, 6, 70, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),
+        (3, 12, 5, (3, 7), (1, 1), (1, 1), (2, 0, 2, 0)),  # OH > H: output rows straddle input rows
+        (12, 3, 5, (7, 3), (1, 1), (1, 1), (0, 2, 0, 2)),  # OW > W
+        (9, 9, 17, (3, 3), (1, 1), (2, 2), (2, 2, 2, 2)),  # dilated
+        (10, 10, 1, (3, 3), (2, 2), (1, 1), (0, 0, 0, 0)),  # unpadded, even size: last row/col unused
+        (6, 7, 3, (5, 3), (1, 2), (1, 1), (4, 0, 0, 2)),  # lopsided padding
+    ]:
+        for extreme in (False, True):
+            cases.append(
+                depthwise_inplace_case(
+                    rng, h=h, w=w, c=c, k=k, stride=s, dilation=d, pad=pad, extreme=extreme, bias=not extreme or c > 3
+                )
+            )
+    for i in range(40):
+        geometry = random_depthwise_inplace_geometry(rng)
+        c = int(rng.choice([1, 3, 17, 33]))
+        cases.append(depthwise_inplace_case(rng, c=c, extreme=i % 2 == 1, bias=i % 5 != 0, **geometry))
     return cases
 
 

@@ -15,8 +15,11 @@ in one run and on one seeded random int8 input, timed as:
   bit-exact oracle), ``num_threads=1``.
 
 Python-side timings include the few microseconds of a Python ``invoke()``
-call.  Every engine gets one untimed warm-up invoke.  Models above
-``HEAVY_MACS`` get ``--repeat // HEAVY_DIVISOR`` repeats (at least 3).  The
+call.  Every engine gets one untimed warm-up invoke.  The engines take
+turns in ``ROUNDS`` rounds of ``repeat / ROUNDS`` runs each, and each figure
+is the median of an engine's per-round medians, so a load change on the
+shared machine hits all engines alike.  Models above ``HEAVY_MACS`` get
+``--repeat // HEAVY_DIVISOR`` repeats (at least ``ROUNDS``).  The
 ``exact`` column says whether edgec's output equals ``BUILTIN_REF``'s on that
 input.  Timings are wall-clock on a shared machine: compare the ratios.
 """
@@ -24,6 +27,7 @@ input.  Timings are wall-clock on a shared machine: compare the ratios.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -34,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgec.compiler import BuildOptions, build_model, load_build
+from edgec.compiler import Build, BuildOptions, build_model, load_build
 from edgec.errors import EdgecError
 from edgec.runner import run_host_binary
 
@@ -43,6 +47,7 @@ TFLITE_DIR = REPO / "models" / "tflite"
 INPUT_SEED = 0
 HEAVY_MACS = 100_000_000
 HEAVY_DIVISOR = 6
+ROUNDS = 3  # engines take turns, round by round, so load changes hit them alike
 
 
 @dataclass
@@ -59,9 +64,11 @@ class Row:
     max_abs_diff: int
 
 
+Timer = Callable[[int], float]  # repeat -> median ms of that many timed runs
+
+
 def median_ms(invoke: Callable[[], object], repeat: int) -> float:
-    """Median wall-clock milliseconds of ``invoke()`` over ``repeat`` calls, after one warm-up call."""
-    invoke()
+    """Median wall-clock milliseconds of ``invoke()`` over ``repeat`` calls."""
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -70,12 +77,17 @@ def median_ms(invoke: Callable[[], object], repeat: int) -> float:
     return 1e3 * statistics.median(times)
 
 
-def time_tflm(path: Path, x: np.ndarray, repeat: int) -> float:
+def invoke_timer(invoke: Callable[[], object]) -> Timer:
+    invoke()  # warm-up
+    return lambda repeat: median_ms(invoke, repeat)
+
+
+def tflm_timer(path: Path, x: np.ndarray) -> Timer:
     from tflite_micro.python.tflite_micro import runtime
 
     interpreter = runtime.Interpreter.from_file(str(path), arena_size=64 * 1024 * 1024)
     interpreter.set_input(x, 0)
-    return median_ms(interpreter.invoke, repeat)
+    return invoke_timer(interpreter.invoke)
 
 
 def litert_interpreter(path: Path, reference: bool):
@@ -87,12 +99,24 @@ def litert_interpreter(path: Path, reference: bool):
     return interpreter
 
 
-def time_litert(path: Path, x: np.ndarray, repeat: int, reference: bool) -> tuple[float, np.ndarray]:
-    """Median ms of LiteRT invokes, and the output on ``x``."""
+def litert_timer(path: Path, x: np.ndarray, reference: bool) -> tuple[Timer, np.ndarray]:
+    """A timer of LiteRT invokes on ``x``, and the output on ``x``."""
     interpreter = litert_interpreter(path, reference)
     interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
-    ms = median_ms(interpreter.invoke, repeat)
-    return ms, interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).copy()
+    timer = invoke_timer(interpreter.invoke)
+    return timer, interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).copy()
+
+
+def edgec_timer(build: Build, x: np.ndarray) -> tuple[Timer, np.ndarray]:
+    """A timer of the host executable's own loop (µs reported by the binary), and its output on ``x``."""
+    got, _ = run_host_binary(build, x)  # warm-up, and the output to check
+
+    def timer(repeat: int) -> float:
+        _, us = run_host_binary(build, x, repeat=max(2, repeat))
+        assert us is not None  # repeat > 1 always reports a median
+        return us / 1e3
+
+    return timer, got
 
 
 def model_input(path: Path) -> np.ndarray:
@@ -103,7 +127,14 @@ def model_input(path: Path) -> np.ndarray:
 
 
 def repeats_for(macs: int, repeat: int) -> int:
-    return max(3, repeat // HEAVY_DIVISOR) if macs > HEAVY_MACS else max(3, repeat)
+    return max(ROUNDS, repeat // HEAVY_DIVISOR) if macs > HEAVY_MACS else max(ROUNDS, repeat)
+
+
+def interleaved_ms(timers: list[Timer], repeat: int) -> list[float]:
+    """Per timer, the median of its per-round medians; each round runs every timer in turn."""
+    per_round = -(-repeat // ROUNDS)
+    rounds = [[timer(per_round) for timer in timers] for _ in range(ROUNDS)]
+    return [statistics.median(r[i] for r in rounds) for i in range(len(timers))]
 
 
 def bench_model(path: Path, repeat: int, tmp: Path) -> Row:
@@ -112,17 +143,16 @@ def bench_model(path: Path, repeat: int, tmp: Path) -> Row:
     macs = int(build.summary["totals"]["macs"])
     n = repeats_for(macs, repeat)
     x = model_input(path)
-    got, edgec_us = run_host_binary(build, x.reshape(build.inputs[0].shape), repeat=n)
-    assert edgec_us is not None  # repeat > 1 always reports a median
-    tflm_ms = time_tflm(path, x, n)
-    litert_ms, _ = time_litert(path, x, n, reference=False)
-    ref_ms, want = time_litert(path, x, n, reference=True)
+    edgec, got = edgec_timer(build, x.reshape(build.inputs[0].shape))
+    litert, _ = litert_timer(path, x, reference=False)
+    ref, want = litert_timer(path, x, reference=True)
+    edgec_ms, tflm_ms, litert_ms, ref_ms = interleaved_ms([edgec, tflm_timer(path, x), litert, ref], n)
     diff = np.abs(got.reshape(-1).astype(np.int32) - want.reshape(-1).astype(np.int32))
     return Row(
         path.stem,
         macs,
-        n,
-        edgec_us / 1e3,
+        ROUNDS * -(-n // ROUNDS),
+        edgec_ms,
         tflm_ms,
         litert_ms,
         ref_ms,
@@ -137,8 +167,10 @@ def format_table(rows: list[Row], failures: dict[str, str]) -> str:
         f"{'model':<24} {'MACs':>7} {'n':>3} {'edgec ms':>9} {'TFLM ms':>9} {'LiteRT ms':>9} {'REF ms':>9} "
         f"{'TFLM/edgec':>10} {'LiteRT/edgec':>12} {'REF/edgec':>9}  exact"
     )
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     lines = [
         "host latency, median wall-clock ms per inference, 1 thread (n = repeats); ratios > 1: edgec is faster",
+        f"machine load average (1/5/15 min) at the end: {load} on {os.cpu_count()} CPUs",
         header,
         "-" * len(header),
     ]

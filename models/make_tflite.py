@@ -6,8 +6,9 @@ Run with the TensorFlow environment, never from edgec or the tests::
     /opt/tfenv/bin/python models/make_tflite.py ds_cnn     # just one
 
 Every model is a Keras network with seeded random weights (the architectures
-matter here, not the accuracy), random but non-trivial batch-norm statistics
-and biases, converted to a full-integer TFLite flatbuffer with int8 input and
+matter here, not the accuracy), random but non-trivial batch-norm gammas/betas
+and biases, then (the networks in ``MODELS``) a data-dependent initialization so
+that the int8 output depends on the input (``data_dependent_init``), converted to a full-integer TFLite flatbuffer with int8 input and
 output and a seeded random representative dataset.  ``models/tflite/bad/``
 holds small models that edgec must reject (unsupported ops, uint8 I/O, a
 dynamic batch dimension).
@@ -30,6 +31,9 @@ OP_DIR = OUT_DIR / "ops"
 WEIGHT_SEED = 1234
 CALIB_SEED = 4321
 CALIB_SAMPLES = 20
+INIT_SEED = 5678  # calibration inputs of the data-dependent initialization
+INIT_SAMPLES = 32
+LOGIT_STD = 2.0  # spread of the classifier's logits across inputs
 
 
 # -- architectures ------------------------------------------------------------
@@ -185,6 +189,77 @@ def randomize_statistics(model: keras.Model, rng: np.random.Generator) -> None:
             layer.set_weights(weights)
 
 
+def calibration_inputs(shape: tuple[int, ...], seed: int, samples: int) -> np.ndarray:
+    """``samples`` inputs uniform in [-1, 1]: the distribution of the representative dataset."""
+    return np.random.default_rng(seed).uniform(-1.0, 1.0, (samples, *shape)).astype(np.float32)
+
+
+def last_linear_layer(model: keras.Model) -> layers.Layer:
+    """The classifier: the last Dense (or MobileNetV1's 1x1 ``conv_preds`` Conv2D) in the model."""
+    return [layer for layer in model.layers if isinstance(layer, (layers.Dense, layers.Conv2D))][-1]
+
+
+def data_dependent_init(model: keras.Model, rng: np.random.Generator) -> None:
+    """Make the int8 output depend on the input: random weights alone collapse or saturate through depth.
+
+    Every BatchNormalization gets the observed statistics of its own input on seeded calibration
+    inputs as its moving mean and variance, so that its output is ~N(beta, gamma^2) per channel
+    (gamma ~ U(0.5, 1.5), beta ~ N(0, 0.2) come from ``randomize_statistics``).  Done in one pass:
+    with momentum 0 (and epsilon ~0), a training-mode forward pass normalizes every BN with the
+    batch statistics of its input and copies those into the moving statistics (the variance less
+    epsilon, which inference adds back); the inputs each BN sees there are the ones it sees in
+    inference mode afterwards, since every BN before it then normalizes identically.  This is
+    exactly the layer-by-layer initialization.  (Each conv feeding a BN is also rescaled per
+    channel to unit output variance, which leaves the network's function as it is.)  Then the
+    classifier (the last Dense or 1x1 conv) is rescaled per class so that its logits have a
+    standard deviation of ``LOGIT_STD`` across calibration inputs, and its bias is set to centre
+    them on small random offsets, so a softmax after it does not saturate on one class.
+    """
+    shape = tuple(model.inputs[0].shape[1:])
+    x = calibration_inputs(shape, INIT_SEED, INIT_SAMPLES)
+    norms = [layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)]
+    saved = [(bn.momentum, bn.epsilon) for bn in norms]
+    for bn in norms:
+        bn.momentum, bn.epsilon = 0.0, 1e-12
+    model(x, training=True)
+    for bn, (momentum, epsilon) in zip(norms, saved):
+        bn.momentum, bn.epsilon = momentum, epsilon
+        # Some inputs have a variance below epsilon (depthwise convs of small activations), which
+        # inference adds to it.  Rescale the conv feeding the BN per channel to give its output unit
+        # variance: the BN output (and everything after it) is unchanged, as the BN divides that
+        # scale out again; then fold epsilon into the stored variance.
+        gamma, beta, mean, var = bn.get_weights()
+        producer = bn.input._keras_history.operation
+        assert isinstance(producer, (layers.Conv2D, layers.DepthwiseConv2D)), (bn.name, producer.name)
+        k = 1.0 / np.sqrt(np.maximum(var.astype(np.float64), 1e-30))
+        weights = producer.get_weights()
+        kernel = weights[0]  # Conv2D (kh, kw, in, out); DepthwiseConv2D (kh, kw, in, mult): out = in*mult + m
+        flat = kernel.reshape(*kernel.shape[:2], -1) if isinstance(producer, layers.DepthwiseConv2D) else kernel
+        weights[0] = (flat * k).reshape(kernel.shape)
+        weights[1:] = [b * k for b in weights[1:]]  # the bias, if any
+        producer.set_weights([w.astype(np.float32) for w in weights])
+        bn.set_weights([gamma, beta, (mean * k).astype(np.float32), np.full_like(var, 1.0 - epsilon)])
+
+    head = last_linear_layer(model)
+    features = keras.Model(model.inputs, head.input)(x, training=False).numpy().astype(np.float64)
+    kernel, bias = head.get_weights()
+    w = kernel.reshape(-1, kernel.shape[-1]).astype(np.float64)  # (in, classes); a 1x1 conv's kernel too
+    logits = features.reshape(len(x), -1) @ w
+    w *= LOGIT_STD / np.maximum(logits.std(axis=0), 1e-12)
+    bias = -(features.reshape(len(x), -1) @ w).mean(axis=0) + rng.normal(0.0, 0.5, bias.shape)
+    head.set_weights([w.reshape(kernel.shape).astype(np.float32), bias.astype(np.float32)])
+
+    # Check: in inference mode each BN's output has per-channel mean ~beta and std ~gamma.
+    outs = keras.Model(model.inputs, [bn.output for bn in norms])(x, training=False)
+    worst = 0.0
+    for bn, out in zip(norms, outs if isinstance(outs, (list, tuple)) else [outs]):
+        gamma, beta = bn.get_weights()[:2]
+        out = out.numpy().reshape(-1, gamma.shape[0]).astype(np.float64)
+        worst = max(worst, float(np.abs(out.mean(0) - beta).max()), float(np.abs(out.std(0) / gamma - 1).max()))
+    print(f"{model.name}: worst BN deviation {worst:.4f}")
+    assert worst < 0.05, f"{model.name}: batch-norm outputs off N(beta, gamma^2) by {worst}"
+
+
 def representative_dataset(shape: tuple[int, ...], dtype=np.float32):
     rng = np.random.default_rng(CALIB_SEED)
 
@@ -209,7 +284,10 @@ def convert_int8(model: keras.Model, io_type=tf.int8) -> bytes:
 def build(name: str) -> Path:
     keras.utils.set_random_seed(WEIGHT_SEED)
     model = {**MODELS, **OP_MODELS}[name]()
-    randomize_statistics(model, np.random.default_rng(WEIGHT_SEED))
+    rng = np.random.default_rng(WEIGHT_SEED)
+    randomize_statistics(model, rng)
+    if name in MODELS:  # the op models in ops/ keep their plain random weights
+        data_dependent_init(model, rng)
     path = (OP_DIR if name in OP_MODELS else OUT_DIR) / f"{name}.tflite"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(convert_int8(model, io_type=tf.float32 if name in FLOAT_IO else tf.int8))

@@ -16,7 +16,13 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from edgec.ir.graph import Graph
+from edgec.ir.tensor import Tensor
+from edgec.reference import int8_kernels as K
+from edgec.schedule.arena import depthwise_scratch_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNELS = ROOT / "runtime" / "kernels"
@@ -27,6 +33,7 @@ OPS = [
     "conv2d",
     "conv2d_1x1",
     "depthwise_conv2d",
+    "depthwise_conv2d_inplace",
     "fully_connected",
     "add",
     "mul",
@@ -144,3 +151,83 @@ def test_kernels_use_only_allowed_headers():
         for inc in re.findall(r"^\s*#\s*include\s+(\S+)", text, flags=re.MULTILINE):
             assert inc in ALLOWED_INCLUDES, f"{path.name} includes {inc}"
         assert not re.search(r"\b(malloc|calloc|realloc|free)\s*\(", text), f"{path.name} allocates memory"
+
+
+# -- in-place depthwise: the numpy twin of the in-place procedure ------------------
+
+
+def _random_inplace_depthwise(rng: np.random.Generator, n: int = 1):
+    """Random in-place-legal depthwise arguments (depth_multiplier 1, OH*OW <= H*W)."""
+    while True:
+        kh, kw = (int(v) for v in rng.choice([1, 3, 5, 7], size=2))
+        sh, sw = (int(v) for v in rng.choice([1, 2], size=2))
+        dh, dw = (1, 1) if rng.random() < 0.7 else (int(v) for v in rng.integers(1, 3, size=2))
+        h, w = (int(v) for v in rng.integers(1, 12, size=2))
+        pad = (int(rng.integers(0, kh)), int(rng.integers(0, kw)), int(rng.integers(0, kh)), int(rng.integers(0, kw)))
+        oh = (h + pad[0] + pad[2] - dh * (kh - 1) - 1) // sh + 1
+        ow = (w + pad[1] + pad[3] - dw * (kw - 1) - 1) // sw + 1
+        if oh >= 1 and ow >= 1 and oh * ow <= h * w:
+            break
+    c = int(rng.choice([1, 2, 3, 17, 33]))
+    zp_in, zp_out = (int(v) for v in rng.choice([-128, -127, -5, 0, 9, 127], size=2))
+    per_tensor = rng.random() < 0.3
+    mult = rng.integers(1 << 30, 1 << 31, size=1 if per_tensor else c)
+    shift = rng.integers(-12, 1, size=1 if per_tensor else c)
+    x = rng.integers(-128, 128, size=(n, h, w, c)).astype(np.int8)
+    wt = rng.integers(-127, 128, size=(1, kh, kw, c)).astype(np.int8)
+    bias = rng.integers(-50000, 50000, size=c).astype(np.int32) if rng.random() < 0.7 else None
+    params = {
+        "stride": (sh, sw),
+        "dilation": (dh, dw),
+        "pad": pad,
+        "input_offset": -zp_in,
+        "output_offset": zp_out,
+        "out_mult": mult,
+        "out_shift": shift,
+        "act_min": -128,
+        "act_max": 127,
+    }
+    return x, wt, bias, params
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_depthwise_inplace_twin_equals_depthwise(seed):
+    """Running channel by channel over one shared buffer gives the out-of-place result, bit for bit."""
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        x, wt, bias, params = _random_inplace_depthwise(rng, n=int(rng.integers(1, 3)))
+        want = K.depthwise_conv2d(x, wt, bias, depth_multiplier=1, **params)
+        got = K.depthwise_conv2d_inplace(x, wt, bias, **params)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want, err_msg=f"x{x.shape} w{wt.shape} {params['pad']} {params['stride']}")
+
+
+def test_depthwise_inplace_twin_rejects_illegal_cases():
+    rng = np.random.default_rng(0)
+    x = rng.integers(-128, 128, size=(1, 4, 4, 3)).astype(np.int8)
+    wt = rng.integers(-127, 128, size=(1, 3, 3, 3)).astype(np.int8)
+    common = {
+        "stride": (1, 1),
+        "dilation": (1, 1),
+        "input_offset": 0,
+        "output_offset": 0,
+        "out_mult": [1 << 30],
+        "out_shift": [0],
+        "act_min": -128,
+        "act_max": 127,
+    }
+    with pytest.raises(ValueError, match="larger than the input"):  # 6x6 output from a 4x4 input
+        K.depthwise_conv2d_inplace(x, wt, None, pad=(2, 2, 2, 2), **common)
+    with pytest.raises(ValueError, match="depth_multiplier"):
+        K.depthwise_conv2d_inplace(x, wt, None, pad=(1, 1, 1, 1), depth_multiplier=2, **common)
+
+
+@pytest.mark.parametrize("pad", [(0, 0, 0, 0), (1, 1, 1, 1), (3, 0, 1, 2)])
+def test_depthwise_inplace_scratch_formula_matches_planner(pad):
+    """The vectors' scratch_size (checked in C against edgec_depthwise_inplace_scratch_size) is the planner's."""
+    g = Graph()
+    g.add_tensor(Tensor("x", (1, 7, 9, 5), "int8"))
+    g.add_tensor(Tensor("y", (1, 7, 9, 5), "int8"))
+    g.add_const("w", np.ones((1, 3, 3, 5), dtype=np.int8))
+    node = g.add_node("depthwise_conv2d", ["x", "w", ""], ["y"], name="dw", stride=(1, 1), pad=pad)
+    assert depthwise_scratch_bytes(g, node) == (7 + pad[0] + pad[2]) * (9 + pad[1] + pad[3])

@@ -138,7 +138,17 @@ def format_pareto(rows: list[dict]) -> str:
 
 
 def plot_build(build, path: Path) -> None:
+    """Activation memory per op of a build folder: layer by layer vs its schedule, with the SRAM budget."""
     from edgec.schedule.plot import plot_memory
 
     graph = build.graph
-    plot_memory(graph, plan_layers(graph), None, None, path)
+    schedule = build.summary.get("schedule", {})
+    chosen = None
+    if schedule.get("kind") == "patch":
+        chosen = forced_patch_candidate(graph, schedule["split"], schedule["grid"][0])
+    try:
+        budget = build.target.arena_budget or None
+    except EdgecError:  # the target file is gone: plot without the budget line
+        budget = None
+    title = f"{build.summary.get('model', graph.name)} on {build.summary.get('target', '?')}"
+    plot_memory(graph, plan_layers(graph), chosen, budget, path, title=title)

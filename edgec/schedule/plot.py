@@ -31,9 +31,18 @@ def schedule_live_bytes(graph: Graph, schedule: Candidate) -> list[int]:
 
 
 def plot_memory(
-    graph: Graph, layer_plan: ArenaPlan, schedule: Candidate | None, budget: int | None, path: str | Path
+    graph: Graph,
+    layer_plan: ArenaPlan,
+    schedule: Candidate | None,
+    budget: int | None,
+    path: str | Path,
+    title: str | None = None,
 ) -> Path:
-    """Write a PNG of activation bytes per op: layer by layer, ``schedule`` (if any), and the budget line."""
+    """Write a PNG of live activation KiB per op: layer by layer, ``schedule`` (if a patch one), the budget line.
+
+    Horizontal dotted lines mark each schedule's arena size (its peak, alignment
+    and placement gaps included); the shaded span is the patch stage.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -41,30 +50,36 @@ def plot_memory(
 
     steps = list(range(len(graph.nodes)))
     kib = 1024.0
-    fig, ax = plt.subplots(figsize=(max(8.0, 0.18 * len(steps)), 4.5), dpi=120)
-    ax.step(
-        steps,
-        [b / kib for b in layer_plan.per_op_live_bytes],
-        where="mid",
-        label=f"layer by layer (arena {layer_plan.size / kib:.1f} KiB)",
-    )
+    fig, ax = plt.subplots(figsize=(min(max(9.0, 0.16 * len(steps)), 18.0), 5.0), dpi=130)
+    layer_label = f"layer by layer: arena {layer_plan.size / kib:,.1f} KiB"
+    line = ax.step(steps, [b / kib for b in layer_plan.per_op_live_bytes], where="mid", color="tab:blue", lw=1.6, label=layer_label)
+    ax.axhline(layer_plan.size / kib, color=line[0].get_color(), lw=0.8, ls=":")
+    top = layer_plan.size
     if schedule is not None and schedule.is_patch:
-        label = f"{schedule.grid[0]}x{schedule.grid[1]} patches up to {schedule.split} (arena {schedule.peak / kib:.1f} KiB, +{100 * schedule.mac_overhead:.1f}% MACs)"
-        ax.step(steps, [b / kib for b in schedule_live_bytes(graph, schedule)], where="mid", label=label)
-        stage_end = len(schedule.stage.nodes) - 0.5 if schedule.stage else 0
-        ax.axvspan(-0.5, stage_end, color="tab:orange", alpha=0.08, label="patch stage")
+        live = schedule_live_bytes(graph, schedule)
+        label = (
+            f"{schedule.grid[0]}x{schedule.grid[1]} patches, then layer by layer: arena {schedule.peak / kib:,.1f} KiB "
+            f"({layer_plan.size / schedule.peak:.1f}x smaller, +{100 * schedule.mac_overhead:.0f}% MACs)"
+        )
+        line = ax.step(steps, [b / kib for b in live], where="mid", color="tab:orange", lw=1.8, label=label)
+        ax.axhline(schedule.peak / kib, color=line[0].get_color(), lw=0.8, ls=":")
+        stage_end = len(schedule.stage.nodes) - 0.5 if schedule.stage else -0.5
+        _, h, w, c = graph.tensors[schedule.split].shape
+        ax.axvspan(-0.5, stage_end, color="tab:orange", alpha=0.10, label=f"patch stage ({len(schedule.stage.nodes)} ops, ends at a {h}x{w}x{c} tensor)")
+        top = max(top, schedule.peak)
     if budget is not None:
-        ax.axhline(budget / kib, color="tab:red", linestyle="--", label=f"SRAM budget {budget / kib:.1f} KiB")
+        ax.axhline(budget / kib, color="tab:red", linestyle="--", lw=1.2, label=f"SRAM budget {budget / kib:,.1f} KiB")
+        top = max(top, budget) if budget < 4 * top else top
     ax.set_xlabel("op (execution order)")
     ax.set_ylabel("live activations (KiB)")
-    ax.set_title(f"{graph.name}: activation memory per op")
-    if len(steps) <= 60:
+    ax.set_title(f"{title or graph.name}: activation memory per op (I/O buffers excluded)")
+    if len(steps) <= 90:
         ax.set_xticks(steps)
-        ax.set_xticklabels([f"{n.op}" for n in graph.nodes], rotation=90, fontsize=6)
+        ax.set_xticklabels([n.op.replace("_conv2d", "") for n in graph.nodes], rotation=90, fontsize=6)
     ax.set_xlim(-0.5, len(steps) - 0.5)
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, top / kib * 1.12)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="upper right", framealpha=0.9)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path)

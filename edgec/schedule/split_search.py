@@ -200,18 +200,28 @@ def search_schedules(
     layer_plan = plan_arena(graph, alignment=alignment, inplace_depthwise=inplace_depthwise)
     layer_macs = sum(macs(graph, n) for n in graph.nodes)
     candidates = [Candidate(None, (1, 1), layer_plan.size, layer_macs, layer_macs, layer_plan, stage_peak=0)]
+    pruned: list[tuple[str, ArenaPlan]] = []
+
+    def expand(split: str, rest_plan: ArenaPlan) -> None:
+        _, height, width, _ = graph.tensors[split].shape
+        for n in grids:
+            if n > height or n > width:
+                continue
+            candidates.append(patch_candidate(graph, split, (n, n), rest_plan, alignment, layer_macs))
+
     for split in split_points(graph, max_prefix_fraction):
         rest = rest_graph(graph, split)
         rest_plan = plan_arena(
             rest, alignment=alignment, external=set(graph.outputs), inplace_depthwise=inplace_depthwise
         )
         if sram_budget is not None and rest_plan.size > sram_budget:
+            pruned.append((split, rest_plan))
             continue
-        _, height, width, _ = graph.tensors[split].shape
-        for n in grids:
-            if n > height or n > width:
-                continue
-            candidates.append(patch_candidate(graph, split, (n, n), rest_plan, alignment, layer_macs))
+        expand(split, rest_plan)
+    if pruned and not any(c.peak <= sram_budget for c in candidates):
+        # Nothing fits: expand the pruned splits too, so the error names the true smallest peak.
+        for split, rest_plan in pruned:
+            expand(split, rest_plan)
     return candidates
 
 

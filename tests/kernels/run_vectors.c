@@ -435,6 +435,129 @@ static void run_conv(const test_case *tc, int depthwise, int direct_1x1)
     free(shift);
 }
 
+/* In-place depthwise: one buffer holds the dense input and receives the dense
+ * output; guard bytes surround it and the scratch plane.  The output must
+ * equal the numpy twin's, buffer[OH*OW*C .. H*W*C) must still hold the input,
+ * and no guard byte may change. */
+#define INPLACE_GUARD 64
+
+/* First byte of block[from .. to) that no longer holds the fill pattern (xor salt), or -1. */
+static long first_changed(const int8_t *block, long from, long to, int salt)
+{
+    long i;
+    for (i = from; i < to; ++i) {
+        if (block[i] != (int8_t)(fill_pattern(i) ^ salt)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void run_depthwise_inplace(const test_case *tc)
+{
+    const tensor *x = get_tensor(tc, "x"), *y = get_tensor(tc, "y"), *wt = get_tensor(tc, "w");
+    const long h = x->dims[1], w = x->dims[2], c = x->dims[3];
+    const long oh = y->dims[1], ow = y->dims[2];
+    const long in_size = h * w * c, out_size = oh * ow * c;
+    const long scratch_size = (long)get_int(tc, "scratch_size");
+    int8_t *weights = as_int8(wt);
+    int32_t *bias = as_int32(find_tensor(tc, "bias"));
+    int32_t *mult = as_int32(get_tensor(tc, "out_mult"));
+    int32_t *shift = as_int32(get_tensor(tc, "out_shift"));
+    int8_t *block = malloc((size_t)(in_size + 2 * INPLACE_GUARD));
+    int8_t *scratch_block = malloc((size_t)(scratch_size + 2 * INPLACE_GUARD));
+    int8_t *buffer = block + INPLACE_GUARD;
+    int8_t *scratch = scratch_block + INPLACE_GUARD;
+    edgec_depthwise_params p;
+    char msg[200];
+    long i;
+
+    memset(&p, 0, sizeof p);
+    p.kernel_h = (int16_t)wt->dims[1];
+    p.kernel_w = (int16_t)wt->dims[2];
+    p.stride_h = (int16_t)get_int(tc, "stride_h");
+    p.stride_w = (int16_t)get_int(tc, "stride_w");
+    p.dilation_h = (int16_t)get_int(tc, "dilation_h");
+    p.dilation_w = (int16_t)get_int(tc, "dilation_w");
+    p.pad_top = (int16_t)get_int(tc, "pad_top");
+    p.pad_left = (int16_t)get_int(tc, "pad_left");
+    p.pad_bottom = (int16_t)get_int(tc, "pad_bottom");
+    p.pad_right = (int16_t)get_int(tc, "pad_right");
+    p.depth_multiplier = (int16_t)get_int(tc, "depth_multiplier");
+    p.input_offset = (int32_t)get_int(tc, "input_offset");
+    p.output_offset = (int32_t)get_int(tc, "output_offset");
+    p.out_mult = mult;
+    p.out_shift = shift;
+    p.act_min = (int8_t)get_int(tc, "act_min");
+    p.act_max = (int8_t)get_int(tc, "act_max");
+
+    if (edgec_depthwise_inplace_scratch_size((int32_t)h, (int32_t)w, &p) != scratch_size) {
+        snprintf(msg, sizeof msg, "edgec_depthwise_inplace_scratch_size = %ld, the planner's size is %ld",
+                 (long)edgec_depthwise_inplace_scratch_size((int32_t)h, (int32_t)w, &p), scratch_size);
+        fail(msg);
+    }
+    for (i = 0; i < in_size + 2 * INPLACE_GUARD; ++i) {
+        block[i] = fill_pattern(i);
+    }
+    for (i = 0; i < scratch_size + 2 * INPLACE_GUARD; ++i) {
+        scratch_block[i] = (int8_t)(fill_pattern(i) ^ 0x5a);
+    }
+    for (i = 0; i < in_size; ++i) {
+        buffer[i] = (int8_t)x->values[i];
+    }
+
+    edgec_depthwise_conv2d_inplace(buffer, (int32_t)h, (int32_t)w, (int32_t)c, (int32_t)oh, (int32_t)ow, scratch,
+                                   weights, bias, &p);
+
+    for (i = 0; i < out_size; ++i) {
+        if (buffer[i] != (int8_t)y->values[i]) {
+            long mismatches = 0, j;
+            for (j = i; j < out_size; ++j) {
+                mismatches += buffer[j] != (int8_t)y->values[j];
+            }
+            snprintf(msg, sizeof msg,
+                     "%ld of %ld elements differ; first at flat index %ld (y=%ld x=%ld c=%ld): got %d, expected %lld",
+                     mismatches, out_size, i, i / c / ow, (i / c) % ow, i % c, buffer[i], y->values[i]);
+            fail(msg);
+            break;
+        }
+    }
+    for (i = out_size; i < in_size; ++i) {
+        if (buffer[i] != (int8_t)x->values[i]) {
+            snprintf(msg, sizeof msg, "overwrote buffer byte %ld past the output (%ld bytes) of a %ld-byte input", i,
+                     out_size, in_size);
+            fail(msg);
+            break;
+        }
+    }
+    {
+        const long total = in_size + 2 * INPLACE_GUARD, stotal = scratch_size + 2 * INPLACE_GUARD;
+        long bad = first_changed(block, 0, INPLACE_GUARD, 0);
+        if (bad < 0) {
+            bad = first_changed(block, INPLACE_GUARD + in_size, total, 0);
+        }
+        if (bad >= 0) {
+            snprintf(msg, sizeof msg, "wrote outside the buffer (byte %ld relative to its start)", bad - INPLACE_GUARD);
+            fail(msg);
+        }
+        bad = first_changed(scratch_block, 0, INPLACE_GUARD, 0x5a);
+        if (bad < 0) {
+            bad = first_changed(scratch_block, INPLACE_GUARD + scratch_size, stotal, 0x5a);
+        }
+        if (bad >= 0) {
+            snprintf(msg, sizeof msg, "wrote outside the %ld-byte scratch plane (byte %ld relative to its start)",
+                     scratch_size, bad - INPLACE_GUARD);
+            fail(msg);
+        }
+    }
+    free(block);
+    free(scratch_block);
+    free(weights);
+    free(bias);
+    free(mult);
+    free(shift);
+}
+
 static void run_fully_connected(const test_case *tc)
 {
     const tensor *x = get_tensor(tc, "x"), *wt = get_tensor(tc, "w"), *y = get_tensor(tc, "y");
@@ -666,6 +789,8 @@ static int run_case(const test_case *tc)
         run_conv(tc, 0, 1);
     } else if (strcmp(op, "depthwise_conv2d") == 0) {
         run_conv(tc, 1, 0);
+    } else if (strcmp(op, "depthwise_conv2d_inplace") == 0) {
+        run_depthwise_inplace(tc);
     } else if (strcmp(op, "fully_connected") == 0) {
         run_fully_connected(tc);
     } else if (strcmp(op, "add") == 0 || strcmp(op, "mul") == 0) {

@@ -1,0 +1,228 @@
+"""Hardware-in-the-loop tests of every bundled model on the emulated boards.
+
+Every bundled model -- the int8 TFLite models in ``models/tflite/*.tflite``
+and the float ONNX models of ``models.zoo`` (quantized with 8 seeded
+standard-normal NCHW calibration samples) -- is built for ``qemu-cortex-m4``
+and ``qemu-cortex-m55``.  The firmware runs in QEMU and the host talks to it
+over QEMU's pty with the real serial protocol, exactly as with a board: ONE
+emulator session per build runs 5 seeded random int8 inputs, and every output
+element must equal the numpy int8 reference (bit-exact with LiteRT's
+reference kernels).  The per-op counts must be positive, one per op of the
+build.
+
+Time: QEMU runs with ``-icount shift=0``; the largest model,
+MobileNetV2 w1.0 r224 (300.8 M MACs, 1.70 G instructions on the M4), takes
+about 20 s per inference in QEMU here, under the ~60 s limit above which it
+would get fewer inputs, so it runs all 5 inputs like every other model.
+
+Models that do not fit a target: ``qemu-cortex-m55``'s flash is the 512 KiB
+ITCM of the AN547 (the only region the target maps for code and weights), so
+the models listed in ``DOES_NOT_FIT`` must fail to build with edgec's
+one-line "model needs N bytes more flash than ... has" error and leave no
+build folder behind; that is tested instead of running them.
+
+``test_patch_schedule_on_device`` forces the patch-based schedule
+(MCUNetV2-style: the early ops run patch by patch) on ``qemu-cortex-m4`` and
+checks the device's outputs against the same reference.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgec.compiler import Build, BuildOptions, build_model, load_build
+from edgec.device.session import profile_on_device
+from edgec.errors import BuildError
+from edgec.reference import run as run_reference
+
+pytestmark = [
+    pytest.mark.hil,
+    pytest.mark.skipif(
+        shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
+        reason="needs qemu-system-arm and arm-none-eabi-gcc",
+    ),
+]
+
+REPO = Path(__file__).resolve().parents[1]
+TFLITE_DIR = REPO / "models" / "tflite"
+TARGETS = ["qemu-cortex-m4", "qemu-cortex-m55"]
+N_INPUTS = 5
+CALIB_SAMPLES = 8
+CALIB_SEED = 0
+
+
+@dataclass(frozen=True)
+class ModelCase:
+    id: str  # "tflite:ds_cnn" or "onnx:ds_cnn"
+    name: str
+    format: str  # "tflite" | "onnx"
+
+    def path(self) -> Path:
+        if self.format == "tflite":
+            return TFLITE_DIR / f"{self.name}.tflite"
+        from models import zoo
+
+        return zoo.onnx_path(self.name)
+
+
+def _model_cases() -> list[ModelCase]:
+    from models import zoo
+
+    cases = [ModelCase(f"tflite:{p.stem}", p.stem, "tflite") for p in sorted(TFLITE_DIR.glob("*.tflite"))]
+    cases += [ModelCase(f"onnx:{name}", name, "onnx") for name in zoo.list_models()]
+    return cases
+
+
+MODELS = _model_cases()
+
+# (model id, target) -> (flash the firmware needs, flash the target has), measured with this build of edgec.
+# The numbers are checked only loosely (the code part may change); the target's size exactly.
+DOES_NOT_FIT: dict[tuple[str, str], tuple[int, int]] = {
+    ("tflite:mobilenet_v2_w1.0_r224", "qemu-cortex-m55"): (3_706_288, 524_288),
+    ("onnx:mobilenet_v2_w1.0_r224", "qemu-cortex-m55"): (3_704_560, 524_288),
+    ("onnx:mobilenet_v2_w0.35_r144", "qemu-cortex-m55"): (1_776_640, 524_288),
+    ("onnx:mcunet", "qemu-cortex-m55"): (710_984, 524_288),
+}
+
+PAIRS = [(m, t) for m in MODELS for t in TARGETS]
+RUN_PAIRS = [pytest.param(m, t, id=f"{m.id}-{t}") for m, t in PAIRS if (m.id, t) not in DOES_NOT_FIT]
+NOFIT_PAIRS = [pytest.param(m, t, id=f"{m.id}-{t}") for m, t in PAIRS if (m.id, t) in DOES_NOT_FIT]
+
+
+def test_every_bundled_model_is_covered():
+    """The lists above name real models: a renamed model must not silently drop out of these tests."""
+    ids = {m.id for m in MODELS}
+    assert len([m for m in MODELS if m.format == "tflite"]) >= 6
+    assert len([m for m in MODELS if m.format == "onnx"]) >= 7
+    assert {key[0] for key in DOES_NOT_FIT} <= ids
+    assert len(RUN_PAIRS) + len(NOFIT_PAIRS) == 2 * len(MODELS)
+
+
+# -- building ------------------------------------------------------------------------------------------
+
+
+def _seed(*parts: str) -> int:
+    return zlib.crc32("/".join(parts).encode())
+
+
+def _onnx_input_shape(path: Path) -> list[int]:
+    import onnx
+
+    dims = onnx.load(path).graph.input[0].type.tensor_type.shape.dim
+    return [d.dim_value for d in dims]
+
+
+def _calibration(model: ModelCase, folder: Path) -> Path | None:
+    """8 seeded standard-normal samples in the ONNX model's own NCHW input shape (None for int8 TFLite)."""
+    if model.format != "onnx":
+        return None
+    shape = _onnx_input_shape(model.path())
+    path = folder / f"{model.name}-calib.npy"
+    if not path.is_file():
+        rng = np.random.default_rng(CALIB_SEED)
+        np.save(path, rng.standard_normal([CALIB_SAMPLES, *shape[1:]]).astype(np.float32))
+    return path
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("hil-models")
+
+
+def _build(model: ModelCase, target: str, workdir: Path, **options) -> Build:
+    tag = "-".join(f"{k}{v}" for k, v in sorted(options.items()) if k != "split")
+    out = workdir / f"{model.format}-{model.name}-{target}{'-' + tag if tag else ''}"
+    if not (out / "build.json").is_file():
+        build_model(
+            model.path(),
+            BuildOptions(target=target, out_dir=out, calib=_calibration(model, workdir), **options),
+        )
+    return load_build(out)
+
+
+def _inputs(build: Build, *seed_parts: str) -> list[np.ndarray]:
+    rng = np.random.default_rng(_seed(*seed_parts))
+    shape = build.inputs[0].shape
+    return [rng.integers(-128, 128, size=shape, dtype=np.int8) for _ in range(N_INPUTS)]
+
+
+def _check_on_device(build: Build, inputs: list[np.ndarray]) -> None:
+    """Run ``inputs`` in ONE emulator session; compare every output element and the per-op counts."""
+    expected_hash = int(build.summary["model_hash"][:8], 16)
+    outputs, results, info = profile_on_device(build.binary, inputs, build.target, expected_hash=expected_hash)
+    assert info.model_hash == expected_hash
+    assert info.counter_unit == "instructions"  # QEMU -icount: instructions, not cycles
+    graph = build.graph
+    n_ops = build.summary["totals"]["ops"]
+    assert n_ops == len(build.summary["ops"]) > 0
+    for i, (x, y, result) in enumerate(zip(inputs, outputs, results, strict=True)):
+        want = run_reference(graph, {graph.inputs[0]: x})[graph.outputs[0]]
+        assert want.dtype == np.int8
+        got = np.asarray(y).reshape(want.shape)
+        assert got.dtype == np.int8
+        mismatched = int(np.count_nonzero(got != want))
+        assert mismatched == 0, (
+            f"input {i}: {mismatched} of {want.size} output elements differ from the reference "
+            f"(max |diff| {int(np.max(np.abs(got.astype(np.int32) - want.astype(np.int32))))})"
+        )
+        assert len(result.per_op) == n_ops
+        assert all(c > 0 for c in result.per_op), f"input {i}: non-positive per-op counts {result.per_op}"
+        assert result.total > 0
+
+
+# -- tests -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("model", "target"), RUN_PAIRS)
+def test_model_bit_exact_on_device(model: ModelCase, target: str, workdir: Path):
+    build = _build(model, target, workdir)
+    assert build.summary["target"] == target and build.summary["fits"] is True
+    _check_on_device(build, _inputs(build, model.id, target))
+
+
+@pytest.mark.parametrize(("model", "target"), NOFIT_PAIRS)
+def test_model_that_does_not_fit_fails_to_build(model: ModelCase, target: str, workdir: Path):
+    need, have = DOES_NOT_FIT[(model.id, target)]
+    out = workdir / f"nofit-{model.format}-{model.name}-{target}"
+    with pytest.raises(BuildError) as err:
+        build_model(model.path(), BuildOptions(target=target, out_dir=out, calib=_calibration(model, workdir)))
+    message = str(err.value)
+    assert "\n" not in message
+    found = re.search(rf"model needs (\d+) bytes more flash than {re.escape(target)} has \((\d+) of (\d+)\)", message)
+    assert found, message
+    short, used, size = map(int, found.groups())
+    assert size == have and used == size + short
+    assert abs(used - need) <= 64 * 1024, f"flash needed changed a lot: {used} (was {need})"
+    assert not out.exists(), "a failed build must leave no output folder"
+    assert not any(p.name.startswith(f".{out.name}.") for p in workdir.iterdir()), "staging folder left behind"
+
+
+# Split points early in each net (an op or tensor name of the lowered graph), chosen so that the
+# patch stage covers a strided depthwise conv (and, for MobileNetV2, a residual add).
+PATCH_CASES = [
+    pytest.param(
+        ModelCase("tflite:mobilenet_v2_w0.35_r96", "mobilenet_v2_w0.35_r96", "tflite"),
+        "mobilenetv2_0.35_96_1/block_2_add_1/Add",
+        3,
+        id="tflite:mobilenet_v2_w0.35_r96-3x3",
+    ),
+    pytest.param(ModelCase("onnx:mobilenet_v1_w0.25_r96", "mobilenet_v1_w0.25_r96", "onnx"), "conv_5", 2,
+                 id="onnx:mobilenet_v1_w0.25_r96-2x2"),
+]
+
+
+@pytest.mark.parametrize(("model", "split", "patches"), PATCH_CASES)
+def test_patch_schedule_on_device(model: ModelCase, split: str, patches: int, workdir: Path):
+    target = "qemu-cortex-m4"
+    build = _build(model, target, workdir, schedule="patch", split=split, patches=patches)
+    schedule = build.summary["schedule"]
+    assert schedule["kind"] == "patch"
+    assert list(schedule["grid"]) == [patches, patches]
+    _check_on_device(build, _inputs(build, model.id, target, "patch"))

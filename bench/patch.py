@@ -9,7 +9,7 @@ int8 TFLite model in ``models/tflite/``.  Columns, bytes unless marked:
 
 * ``LB`` -- the layer-wise lower bound of the whole graph (largest sum of
   arena tensors live at one op, I/O excluded);
-* ``layer`` -- edgec's layer-by-layer arena;
+* ``layer`` -- edgec's layer-by-layer arena (with in-place depthwise, as builds plan it);
 * ``patch`` -- the smallest peak over all patch candidates of
   ``search_schedules`` (every split point, n x n grids 2..8), its split (the
   producing op's index and the split tensor's H x W x C), grid and MAC
@@ -50,6 +50,7 @@ MAX_OVERHEAD = 0.15
 KIB = 1024
 MCUNETV2_TARGET = 172 * KIB
 REDUCTION_TARGET = 4.0
+INPLACE_DEPTHWISE = True  # as edgec.schedule.planning.plan_model plans builds (in-place depthwise kernel)
 
 
 def _bench_memory():
@@ -98,7 +99,7 @@ def describe(graph: Graph, cand: Candidate) -> dict:
 
 def model_row(name: str, fmt: str, path: Path, calib: Path | None) -> Row:
     graph = lower_model(path, calib=calib).graph
-    candidates = search_schedules(graph)
+    candidates = search_schedules(graph, inplace_depthwise=INPLACE_DEPTHWISE)
     layer = candidates[0]
     assert not layer.is_patch
     patches = [c for c in candidates if c.is_patch]

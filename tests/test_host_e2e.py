@@ -37,7 +37,10 @@ from models import zoo
 
 REPO = Path(__file__).resolve().parents[1]
 TFLITE_DIR = REPO / "models" / "tflite"
-TFLITE_MODELS = sorted(TFLITE_DIR.glob("*.tflite")) + [TFLITE_DIR / "ops" / "op_zoo.tflite", TFLITE_DIR / "ops" / "op_zoo_float_io.tflite"]
+TFLITE_MODELS = sorted(TFLITE_DIR.glob("*.tflite")) + [
+    TFLITE_DIR / "ops" / "op_zoo.tflite",
+    TFLITE_DIR / "ops" / "op_zoo_float_io.tflite",
+]
 ONNX_MODELS = zoo.list_models()
 EDGEC = Path(sys.executable).with_name("edgec")
 
@@ -170,7 +173,10 @@ def test_full_model_outputs_depend_on_the_input(builds: BuildCache) -> None:
         path = next(p for p in TFLITE_MODELS if p.stem == stem)
         build = builds.tflite(path)
         interpreter = litert_ref(path)
-        outs = {run_like_cli(build, random_litert_input(interpreter, seed)).tobytes() for seed in range(INPUTS_PER_TFLITE_MODEL)}
+        outs = {
+            run_like_cli(build, random_litert_input(interpreter, seed)).tobytes()
+            for seed in range(INPUTS_PER_TFLITE_MODEL)
+        }
         assert len(outs) > 1, f"{stem}: every input gave the same output"
 
 
@@ -210,7 +216,9 @@ def test_cut_tflite_model_matches_litert_on_inner_activations(tmp_path: Path, st
         expected = litert_invoke(interpreter, x)
         got = run_like_cli(build, x)
         assert got.shape == expected.shape and got.dtype == expected.dtype
-        assert np.array_equal(got, expected), f"{stem} cut at {tensor!r}, seed {seed}: " + _describe_mismatch(expected, got)
+        assert np.array_equal(got, expected), f"{stem} cut at {tensor!r}, seed {seed}: " + _describe_mismatch(
+            expected, got
+        )
         distinct.add(expected.tobytes())
     assert len(distinct) == CUT_INPUTS, f"{stem} cut at {tensor!r}: outputs do not depend on the input; cut earlier"
 
@@ -223,7 +231,7 @@ def test_onnx_host_build_matches_int8_reference(builds: BuildCache, name: str) -
     build = builds.onnx(name)
     graph = build.graph  # the final int8 graph, read back from the build folder
     assert not graph.is_float()
-    (in_spec,), (out_spec,) = build.inputs, build.outputs
+    (in_spec,) = build.inputs
     assert in_spec.user_dtype == "float32" and in_spec.layout == "NCHW"
     shape = _onnx_input_shape(name)
     assert list(in_spec.user_shape) == shape
@@ -234,7 +242,9 @@ def test_onnx_host_build_matches_int8_reference(builds: BuildCache, name: str) -
         expected = run(graph, {graph.inputs[0]: x})[graph.outputs[0]]
         got, _ = run_host_binary(build, x)
         assert got.dtype == np.int8 and expected.dtype == np.int8
-        assert np.array_equal(got, expected.reshape(got.shape)), f"{name}, input seed {seed}: " + _describe_mismatch(expected.reshape(got.shape), got)
+        assert np.array_equal(got, expected.reshape(got.shape)), f"{name}, input seed {seed}: " + _describe_mismatch(
+            expected.reshape(got.shape), got
+        )
 
 
 def test_calibrated_builds_carry_no_accuracy_warning(builds: BuildCache) -> None:
@@ -261,7 +271,14 @@ def test_generated_project_is_strict_c99_with_werror(builds: BuildCache) -> None
     build = builds.tflite(TFLITE_DIR / "ops" / "op_zoo.tflite")
     src = build.path / "src"
     cmake = (src / "CMakeLists.txt").read_text()
-    for needle in ("-Wall", "-Wextra", "-Werror", "set(CMAKE_C_STANDARD 99)", "set(CMAKE_C_STANDARD_REQUIRED ON)", "set(CMAKE_C_EXTENSIONS OFF)"):
+    for needle in (
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "set(CMAKE_C_STANDARD 99)",
+        "set(CMAKE_C_STANDARD_REQUIRED ON)",
+        "set(CMAKE_C_EXTENSIONS OFF)",
+    ):
         assert needle in cmake, f"generated CMakeLists.txt lacks {needle}"
     top = (REPO / "CMakeLists.txt").read_text()
     for needle in ("-Werror", "set(CMAKE_C_STANDARD 99)"):
@@ -272,10 +289,22 @@ def test_generated_project_is_strict_c99_with_werror(builds: BuildCache) -> None
     assert cc is not None, "no C compiler"
     sources = [src / "model.c", src / "weights.c", src / "host" / "main.c", *sorted((src / "kernels").glob("*.c"))]
     proc = subprocess.run(
-        [cc, "-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", f"-I{src}", f"-I{src / 'kernels'}", *map(str, sources)],
+        [
+            cc,
+            "-std=c99",
+            "-pedantic",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-fsyntax-only",
+            f"-I{src}",
+            f"-I{src / 'kernels'}",
+            *map(str, sources),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
 
@@ -285,7 +314,7 @@ def test_generated_project_is_strict_c99_with_werror(builds: BuildCache) -> None
 
 def _edgec(*args: str) -> subprocess.CompletedProcess[str]:
     assert EDGEC.is_file(), f"console script {EDGEC} missing: pip install -e ."
-    return subprocess.run([str(EDGEC), *args], capture_output=True, text=True, timeout=300, cwd=REPO)
+    return subprocess.run([str(EDGEC), *args], capture_output=True, text=True, timeout=300, cwd=REPO, check=False)
 
 
 @pytest.mark.parametrize("stem", ["ds_cnn", "op_zoo_float_io"])

@@ -170,7 +170,7 @@ def _check_outputs(cache: Cache, build: Build, kind: str, name: str) -> None:
 def test_auto_schedule_matches_layer_reference(cache: Cache, kind: str, name: str) -> None:
     build = cache.build(kind, name, "auto")
     schedule, totals = build.summary["schedule"], build.summary["totals"]
-    candidates = search_schedules(build.graph)
+    candidates = search_schedules(build.graph, inplace_depthwise=True)
     layer = candidates[0]
     assert not layer.is_patch and totals["layer_arena_bytes"] == layer.peak
     best_patch = min((c.peak for c in candidates if c.is_patch), default=None)
@@ -257,7 +257,7 @@ def test_model_without_split_point_falls_back_to_layer(tmp_path: Path) -> None:
 def test_budget_below_best_patched_peak_fails_in_one_line(cache: Cache, tmp_path: Path) -> None:
     kind, name = "tflite", "mobilenet_v2_w0.35_r96"
     graph = cache.build(kind, name, "auto").graph
-    best = min(c.peak for c in search_schedules(graph))
+    best = min(c.peak for c in search_schedules(graph, inplace_depthwise=True))
     budget_kb = 8
     assert best > budget_kb * 1024
     out = tmp_path / "out"

@@ -203,9 +203,19 @@ def _emit_conv(w, names, weights, node, p, ident):
     extra = ("depth_multiplier", p["depth_multiplier"]) if depthwise else ("groups", p["groups"])
     fields = _conv_fields(p, kh, kw, extra, mult, shift)
     w_ident, b_ident = _weights_and_bias(names, weights, node)
+    ctype = "edgec_depthwise_params" if depthwise else "edgec_conv_params"
+    if depthwise and node.name in getattr(names.place, "inplace_depthwise", {}):
+        _, h, wd, c = graph.tensors[node.inputs[0]].shape
+        _, oh, ow, _ = graph.tensors[node.outputs[0]].shape
+        names.place.params(w, ctype, fields)
+        w.comment("in place: output channel c overwrites input channel c, via a padded one-channel scratch plane")
+        w.line(
+            f"edgec_depthwise_conv2d_inplace({names.pointer(node.inputs[0])}, {h}, {wd}, {c}, {oh}, {ow}, "
+            f"{ident}_scratch, {w_ident}, {b_ident}, &params);"
+        )
+        return "edgec_depthwise_conv2d_inplace"
     w.line(names.place.view(node.inputs[0], "in", const=True))
     w.line(names.place.view(node.outputs[0], "out"))
-    ctype = "edgec_depthwise_params" if depthwise else "edgec_conv_params"
     names.place.params(w, ctype, fields)
     fn = "edgec_depthwise_conv2d" if depthwise else "edgec_conv2d"
     w.line(f"{fn}(&in, &out, {w_ident}, {b_ident}, &params);")

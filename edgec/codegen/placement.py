@@ -26,6 +26,7 @@ class LayerPlacement:
 
     def __init__(self, names):
         self.names = names
+        self.inplace_depthwise = names.plan.arena.inplace_depthwise
 
     def view(self, tensor: str, var: str, const: bool = False, dims: tuple[int, int, int] | None = None) -> str:
         from edgec.codegen.op_emitters import _dense_view

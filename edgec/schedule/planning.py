@@ -47,7 +47,7 @@ class ModelPlan:
 
 
 def plan_layers(graph: Graph) -> ArenaPlan:
-    return plan_arena(graph, alignment=16, inplace=True)
+    return plan_arena(graph, alignment=16, inplace=True, inplace_depthwise=True)
 
 
 def _layer_plan(layer: ArenaPlan) -> ModelPlan:
@@ -79,7 +79,7 @@ def resolve_split(graph: Graph, split: str) -> str:
 
 def forced_patch_candidate(graph: Graph, split: str, patches: int) -> Candidate:
     split = resolve_split(graph, split)
-    rest = plan_arena(rest_graph(graph, split), alignment=16, external=set(graph.outputs))
+    rest = plan_arena(rest_graph(graph, split), alignment=16, external=set(graph.outputs), inplace_depthwise=True)
     layer_macs = sum(macs(graph, n) for n in graph.nodes)
     try:
         return patch_candidate(graph, split, (patches, patches), rest, 16, layer_macs)
@@ -97,7 +97,7 @@ def plan_model(graph: Graph, target, options, progress: Progress = QUIET) -> Mod
             raise EdgecError("--schedule patch needs --split OP and --patches N (or use --schedule auto)")
         return _patch_plan(forced_patch_candidate(graph, options.split, options.patches), layer)
     budget = int(options.sram_budget_kb * 1024) if options.sram_budget_kb else (target.arena_budget or None)
-    candidates = search_schedules(graph, budget)
+    candidates = search_schedules(graph, budget, inplace_depthwise=True)
     chosen = choose_schedule(candidates, budget)
     plan = _patch_plan(chosen, layer) if chosen.is_patch else _layer_plan(layer)
     plan.details["budget_bytes"] = budget

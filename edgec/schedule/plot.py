@@ -37,6 +37,7 @@ def plot_memory(
     budget: int | None,
     path: str | Path,
     title: str | None = None,
+    budget_label: str = "SRAM budget",
 ) -> Path:
     """Write a PNG of live activation KiB per op: layer by layer, ``schedule`` (if a patch one), the budget line.
 
@@ -52,7 +53,7 @@ def plot_memory(
     kib = 1024.0
     fig, ax = plt.subplots(figsize=(min(max(9.0, 0.16 * len(steps)), 18.0), 5.0), dpi=130)
     layer_label = f"layer by layer: arena {layer_plan.size / kib:,.1f} KiB"
-    line = ax.step(steps, [b / kib for b in layer_plan.per_op_live_bytes], where="mid", color="tab:blue", lw=1.6, label=layer_label)
+    line = ax.step(steps, [b / kib for b in layer_plan.per_op_live_bytes], where="mid", color="tab:blue", lw=2.8, alpha=0.8, label=layer_label)
     ax.axhline(layer_plan.size / kib, color=line[0].get_color(), lw=0.8, ls=":")
     top = layer_plan.size
     if schedule is not None and schedule.is_patch:
@@ -61,14 +62,14 @@ def plot_memory(
             f"{schedule.grid[0]}x{schedule.grid[1]} patches, then layer by layer: arena {schedule.peak / kib:,.1f} KiB "
             f"({layer_plan.size / schedule.peak:.1f}x smaller, +{100 * schedule.mac_overhead:.0f}% MACs)"
         )
-        line = ax.step(steps, [b / kib for b in live], where="mid", color="tab:orange", lw=1.8, label=label)
+        line = ax.step(steps, [b / kib for b in live], where="mid", color="tab:orange", lw=1.4, label=label)
         ax.axhline(schedule.peak / kib, color=line[0].get_color(), lw=0.8, ls=":")
         stage_end = len(schedule.stage.nodes) - 0.5 if schedule.stage else -0.5
         _, h, w, c = graph.tensors[schedule.split].shape
         ax.axvspan(-0.5, stage_end, color="tab:orange", alpha=0.10, label=f"patch stage ({len(schedule.stage.nodes)} ops, ends at a {h}x{w}x{c} tensor)")
         top = max(top, schedule.peak)
     if budget is not None:
-        ax.axhline(budget / kib, color="tab:red", linestyle="--", lw=1.2, label=f"SRAM budget {budget / kib:,.1f} KiB")
+        ax.axhline(budget / kib, color="tab:red", linestyle="--", lw=1.2, label=f"{budget_label} {budget / kib:,.1f} KiB")
         top = max(top, budget) if budget < 4 * top else top
     ax.set_xlabel("op (execution order)")
     ax.set_ylabel("live activations (KiB)")

@@ -103,7 +103,7 @@ def model_row(name: str, fmt: str, path: Path, calib: Path | None) -> Row:
     layer = candidates[0]
     assert not layer.is_patch
     patches = [c for c in candidates if c.is_patch]
-    key = lambda c: (c.peak, c.macs)  # noqa: E731
+    key = lambda c: (c.peak, c.macs)
     best = min(patches, key=key) if patches else None
     cheap = [c for c in patches if c.mac_overhead <= MAX_OVERHEAD]
     best_cheap = min(cheap, key=key) if cheap else None

@@ -82,9 +82,9 @@ def default_out_dir(model: Path, target: str) -> Path:
 
 
 def check_out_dir(out_dir: Path) -> None:
-    if out_dir.exists() and not (out_dir / BUILD_FILE).is_file():
-        if not out_dir.is_dir() or any(out_dir.iterdir()):
-            raise EdgecError(f"{out_dir} exists and is not an edgec build folder: choose another -o or remove it")
+    is_build = (out_dir / BUILD_FILE).is_file()
+    if out_dir.exists() and not is_build and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise EdgecError(f"{out_dir} exists and is not an edgec build folder: choose another -o or remove it")
 
 
 def build_model(model: Path, options: BuildOptions, progress: Progress = QUIET) -> dict:

@@ -31,7 +31,7 @@ def flash_build(build: Build, probe: str | None = None) -> str:
     cmd = [pyocd, "flash", "--target", pyocd_target, str(build.binary)]
     if probe:
         cmd[2:2] = ["--uid", probe]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:
         last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
         raise DeviceError(f"pyocd could not flash {target}: {last[0]} — check the probe connection and --port")

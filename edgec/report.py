@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 
-def kib(n: int | float) -> str:
+def kib(n: float) -> str:
     return f"{n / 1024:.1f} KiB"
 
 

@@ -14,7 +14,7 @@ HOST_BINARY = "edgec_model"
 
 def _run(cmd: list[str], what: str) -> None:
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=600)
     except FileNotFoundError:
         raise BuildError(f"{cmd[0]} not found: install it (make setup installs cmake)") from None
     if proc.returncode != 0:

@@ -61,6 +61,10 @@ def _buffer_window(names, tensor: str, win: Window | None, patch) -> tuple[int, 
     return (offset, win.height, win.width, region.width * channels)
 
 
+def _c_window(values: tuple[int, int, int, int]) -> str:
+    return "{" + ", ".join(str(v) for v in values) + "}"
+
+
 def _step_row(names, node, op, patch, max_inputs: int) -> str:
     ins = []
     for k in range(max_inputs):
@@ -68,8 +72,8 @@ def _step_row(names, node, op, patch, max_inputs: int) -> str:
         if op is None or not name or names.graph.tensors[name].is_const:
             ins.append("{0, 0, 0, 0}")
         else:
-            ins.append("{%d, %d, %d, %d}" % _buffer_window(names, name, op.inputs[k], patch))
-    out = "{%d, %d, %d, %d}" % (_buffer_window(names, node.outputs[0], op.output, patch) if op else (0, 0, 0, 0))
+            ins.append(_c_window(_buffer_window(names, name, op.inputs[k], patch)))
+    out = _c_window(_buffer_window(names, node.outputs[0], op.output, patch) if op else (0, 0, 0, 0))
     pad = op.pad if op else (0, 0, 0, 0)
     return "{{" + ", ".join(ins) + "}, " + out + ", " + ", ".join(str(v) for v in pad) + "}"
 

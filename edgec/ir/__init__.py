@@ -4,4 +4,4 @@ from edgec.ir.graph import Graph, GraphError, Node
 from edgec.ir.ops import OPS, activation_bytes, infer_shapes, macs, param_bytes
 from edgec.ir.tensor import Tensor
 
-__all__ = ["Graph", "GraphError", "Node", "OPS", "Tensor", "activation_bytes", "infer_shapes", "macs", "param_bytes"]
+__all__ = ["OPS", "Graph", "GraphError", "Node", "Tensor", "activation_bytes", "infer_shapes", "macs", "param_bytes"]

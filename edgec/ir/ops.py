@@ -49,8 +49,8 @@ Conventions shared by all ops:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -104,7 +104,7 @@ def _infer_conv(g: Graph, n: Node) -> list[Shape]:
 
 
 def _macs_conv(g: Graph, n: Node) -> int:
-    co, kh, kw, cig = _shape(g, n.inputs[1])
+    _, kh, kw, cig = _shape(g, n.inputs[1])
     return math.prod(_shape(g, n.outputs[0])) * kh * kw * cig
 
 
@@ -131,7 +131,7 @@ def _infer_fc(g: Graph, n: Node) -> list[Shape]:
 
 
 def _macs_fc(g: Graph, n: Node) -> int:
-    co, k = _shape(g, n.inputs[1])
+    _, k = _shape(g, n.inputs[1])
     return math.prod(_shape(g, n.outputs[0])) * k
 
 

@@ -11,7 +11,7 @@ A kernel is ``fn(graph, node, args) -> np.ndarray | list[np.ndarray]`` where
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from edgec.errors import EdgecError
-from edgec.progress import Progress
+from edgec.progress import terminal_progress
 
 
 def _handle_errors(fn):
@@ -82,7 +82,7 @@ def build(model, target_name, out_dir, calib, observer, sram_budget, schedule, s
         split=split,
         patches=patches,
     )
-    summary = build_model(model, options, Progress(quiet=False))
+    summary = build_model(model, options, terminal_progress())
     if as_json:
         _emit_json(summary)
     else:
@@ -103,7 +103,7 @@ def run(path, input_path, output_path, reference, calib, emulate, port, as_json)
     """Run a build folder (host binary, emulator or board), or a model file with --reference."""
     from edgec.runner import run_command
 
-    result = run_command(path, input_path, output_path, reference=reference, calib=calib, port=port, progress=Progress(quiet=as_json))
+    result = run_command(path, input_path, output_path, reference=reference, calib=calib, port=port, progress=terminal_progress(quiet=as_json))
     if as_json:
         _emit_json(result)
     else:
@@ -122,7 +122,7 @@ def profile(out_dir, emulate, port, runs, input_path, as_json):
     """Run an MCU build on the device and print per-op cycles (or emulator instructions)."""
     from edgec.profiler import format_profile, profile_build
 
-    report = profile_build(out_dir, runs=runs, port=port, input_path=input_path, progress=Progress(quiet=as_json))
+    report = profile_build(out_dir, runs=runs, port=port, input_path=input_path, progress=terminal_progress(quiet=as_json))
     if as_json:
         _emit_json(report)
     else:

@@ -93,6 +93,8 @@ def build_model(model: Path, options: BuildOptions, progress: Progress = QUIET) 
     target = load_target(options.target or DEFAULT_TARGET)
     out_dir = Path(options.out_dir or default_out_dir(model, target.name))
     check_out_dir(out_dir)
+    if options.calib is not None and not Path(options.calib).exists():
+        raise EdgecError(f"calibration data {options.calib} does not exist: pass a .npz, .npy or a folder of images")
     lowered = lower_model(Path(model), options.calib, options.observer, progress)
     for w in lowered.warnings:
         progress.note(f"warning: {w}")
@@ -113,20 +115,11 @@ def build_model(model: Path, options: BuildOptions, progress: Progress = QUIET) 
 
 def _build_into(staging: Path, lowered: LoweredModel, target, options: BuildOptions, progress: Progress) -> dict:
     from edgec.codegen.c import emit_project
-    from edgec.schedule.planning import format_pareto, plan_model
+    from edgec.schedule.planning import plan_model
 
     graph = lowered.graph
     with progress.step("planning memory"):
         plan = plan_model(graph, target, options, progress)
-    if "pareto" in plan.details:
-        budget = plan.details["budget_bytes"]
-        progress.note(
-            f"schedule search over {plan.details['searched']} candidates, budget "
-            + (f"{budget / 1024:.1f} KiB" if budget else "none (smallest peak)")
-            + "; Pareto front (* = chosen):"
-        )
-        for line in format_pareto(plan.details["pareto"]).splitlines():
-            progress.note("  " + line)
     with progress.step("generating C"):
         project = emit_project(graph, plan, staging / "src", target, lowered.model_hash)
     save_graph(graph, staging / "graph")
@@ -217,6 +210,17 @@ def format_build_summary(summary: dict) -> str:
         lines.append(f"  fits           {'yes' if summary.get('fits') else 'NO'}")
     for w in summary.get("warnings", []):
         lines.append(f"  warning: {w}")
+    schedule = summary["schedule"]
+    if "pareto" in schedule:
+        from edgec.schedule.planning import format_pareto
+
+        budget = schedule["budget_bytes"]
+        lines.append(
+            f"schedule search: {schedule['searched']} candidates, SRAM budget "
+            + (f"{budget / 1024:.1f} KiB" if budget else "none (smallest peak)")
+            + "; Pareto front (* = chosen):"
+        )
+        lines += ["  " + line for line in format_pareto(schedule["pareto"]).splitlines()]
     return "\n".join(lines)
 
 

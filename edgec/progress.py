@@ -14,6 +14,7 @@ class Progress:
     def __init__(self, quiet: bool = False):
         self.quiet = quiet
 
+
     def note(self, message: str) -> None:
         if not self.quiet:
             print(f"  {message}", file=sys.stderr, flush=True)
@@ -37,3 +38,11 @@ class Progress:
 
 
 QUIET = Progress(quiet=True)
+
+
+def terminal_progress(quiet: bool = False) -> Progress:
+    """Progress on stderr when it is a terminal (or EDGEC_PROGRESS=1); silent in pipes, so errors stay one line."""
+    import os
+
+    shown = sys.stderr.isatty() or os.environ.get("EDGEC_PROGRESS") == "1"
+    return Progress(quiet=quiet or not shown)

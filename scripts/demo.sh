@@ -10,10 +10,10 @@ $PY -m models.zoo ds_cnn -o build/demo/ds_cnn.onnx >/dev/null
 $PY -c "import numpy as np; np.save('build/demo/input.npy', np.random.default_rng(0).standard_normal((1,1,49,10)).astype(np.float32))"
 $PY -c "import numpy as np; np.save('build/demo/calib.npy', np.random.default_rng(1).standard_normal((16,1,49,10)).astype(np.float32))"
 echo "== edgec build (default target) =="
-$EDGEC build build/demo/ds_cnn.onnx --calib build/demo/calib.npy -o build/demo/ds_cnn
+EDGEC_PROGRESS=1 $EDGEC build build/demo/ds_cnn.onnx --calib build/demo/calib.npy -o build/demo/ds_cnn
 echo
 echo "== edgec run (QEMU, serial link) =="
-$EDGEC run build/demo/ds_cnn --input build/demo/input.npy --output build/demo/output.npy
+EDGEC_PROGRESS=1 $EDGEC run build/demo/ds_cnn --input build/demo/input.npy --output build/demo/output.npy
 echo
 echo "== edgec profile =="
-$EDGEC profile build/demo/ds_cnn
+EDGEC_PROGRESS=1 $EDGEC profile build/demo/ds_cnn

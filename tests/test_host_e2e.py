@@ -168,8 +168,11 @@ def test_float_io_model_takes_and_returns_float(builds: BuildCache) -> None:
 
 
 def test_full_model_outputs_depend_on_the_input(builds: BuildCache) -> None:
-    """Guard against a vacuous comparison: where whole networks do not saturate, outputs differ across seeds."""
-    for stem in ("resnet8", "mcunet"):
+    """Guard against a vacuous comparison: the bundled networks' outputs differ across seeds.
+
+    (models/make_tflite.py initialises batch-norm statistics from data so activations do not collapse.)
+    """
+    for stem in ("ds_cnn", "resnet8", "mcunet", "mobilenet_v1_w0.25_r96", "mobilenet_v2_w0.35_r96"):
         path = next(p for p in TFLITE_MODELS if p.stem == stem)
         build = builds.tflite(path)
         interpreter = litert_ref(path)
@@ -180,11 +183,10 @@ def test_full_model_outputs_depend_on_the_input(builds: BuildCache) -> None:
         assert len(outs) > 1, f"{stem}: every input gave the same output"
 
 
-# Random-weight networks saturate: the final outputs of ds_cnn and mobilenet_v1 are the same for
-# every input, so comparing them checks little.  These models are cut after an inner op (the
-# flatbuffer's subgraph output is repointed at that op's output tensor, in place) where
-# activations still depend on the input, and the cut model is compared in full.
-CUT_AFTER_OP = {"ds_cnn": 6, "mobilenet_v1_w0.25_r96": 12, "mobilenet_v2_w0.35_r96": 39, "op_zoo": 17}
+# Inner activations carry more information than a classifier's final scores (and op_zoo's final
+# output takes few distinct values): these models are also cut after an inner op (the flatbuffer's
+# subgraph output is repointed at that op's output tensor, in place) and the cut model is compared in full.
+CUT_AFTER_OP = {"ds_cnn": 6, "op_zoo": 17}
 CUT_INPUTS = 5
 
 

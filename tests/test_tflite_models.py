@@ -3,8 +3,7 @@
 The oracle is LiteRT with ``OpResolverType.BUILTIN_REF`` (TFLite's reference
 kernels).  Inputs are seeded random int8 tensors; every output element must be
 equal, and so must every intermediate tensor LiteRT keeps under the same name
-(random-weight networks saturate: their final outputs barely depend on the
-input, so the intermediates carry most of the check).  On a mismatch the
+(a stronger check than the final scores alone).  On a mismatch the
 message names the first op whose output differs and by how much.
 """
 

@@ -156,9 +156,7 @@ def format_table(rows: list[Row], target: str, runs: int) -> str:
             f"{r.model:<30} {_num(r.macs):>13} {_num(r.instructions):>15} {mpc:>17} "
             f"{_num(r.flash_bytes):>11} {_num(r.sram_bytes):>11} {_num(r.arena_bytes):>11}  {exact}"
         )
-    note = (
-        " (QEMU -icount: instructions, not cycles)" if unit == "instructions" else ""
-    )
+    note = " (QEMU -icount: instructions, not cycles)" if unit == "instructions" else ""
     lines.insert(0, f"edgec on {target}: per inference, median of {runs} run(s){note}")
     return "\n".join(lines)
 

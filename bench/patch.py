@@ -9,7 +9,8 @@ int8 TFLite model in ``models/tflite/``.  Columns, bytes unless marked:
 
 * ``LB`` -- the layer-wise lower bound of the whole graph (largest sum of
   arena tensors live at one op, I/O excluded);
-* ``layer`` -- edgec's layer-by-layer arena (with in-place depthwise, as builds plan it);
+* ``layer`` -- edgec's layer-by-layer arena (with in-place depthwise and streamed
+  residual projections, as builds plan it);
 * ``patch`` -- the smallest peak over all patch candidates of
   ``search_schedules`` (every split point, n x n grids 2..8), its split (the
   producing op's index and the split tensor's H x W x C), grid and MAC
@@ -43,7 +44,7 @@ sys.path.insert(0, str(REPO))  # the bundled models package lives at the repo ro
 
 from edgec.ir.graph import Graph
 from edgec.lowering import lower_model
-from edgec.schedule.split_search import Candidate, search_schedules
+from edgec.schedule.split_search import STREAM_RESIDUAL, Candidate, search_schedules
 
 TFLITE_DIR = REPO / "models" / "tflite"
 MAX_OVERHEAD = 0.15
@@ -99,7 +100,7 @@ def describe(graph: Graph, cand: Candidate) -> dict:
 
 def model_row(name: str, fmt: str, path: Path, calib: Path | None) -> Row:
     graph = lower_model(path, calib=calib).graph
-    candidates = search_schedules(graph, inplace_depthwise=INPLACE_DEPTHWISE)
+    candidates = search_schedules(graph, inplace_depthwise=INPLACE_DEPTHWISE, stream_residual=STREAM_RESIDUAL)
     layer = candidates[0]
     assert not layer.is_patch
     patches = [c for c in candidates if c.is_patch]

@@ -397,3 +397,27 @@ def test_bundled_models_arena_within_5_percent_of_lower_bound(name: str) -> None
         assert plan.size <= 1.05 * plan.lower_bound, plan.summary()
         rows.append(f"{name:<26} {kind:<8} {plan.size:>10} {plan.lower_bound:>10} {plan.size / plan.lower_bound:>6.3f}")
     print("\n" + "\n".join(rows))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_graphs_with_streamed_residuals_verify(seed: int) -> None:
+    """``stream_residual`` never breaks a plan (random graphs have 1x1 convs feeding same-shape adds)."""
+    rng = np.random.default_rng(seed)
+    g = random_graph(rng, int(rng.integers(3, 14)))
+    plain = plan_arena(g, alignment=8, inplace_depthwise=True)
+    plan = plan_arena(g, alignment=8, inplace_depthwise=True, stream_residual=True)
+    verify_plan(g, plan)
+    assert plan.size <= plain.size and plan.lower_bound == plain.lower_bound
+    assert (plan.size < plain.size) == bool(plan.streamed)
+    for conv_node, add_node in plan.streamed.items():
+        t = g.node(conv_node).outputs[0]
+        assert t in g.node(add_node).inputs and plan.sizes[t] < g.tensors[t].nbytes
+
+
+@pytest.mark.parametrize("name", _bundled_names())
+def test_bundled_models_streamed_residual_plans_verify(name: str) -> None:
+    g = as_int8_activations(_bundled_graph(name))
+    plain = plan_arena(g, alignment=16, inplace_depthwise=True)
+    plan = plan_arena(g, alignment=16, inplace_depthwise=True, stream_residual=True)
+    verify_plan(g, plan)
+    assert plan.size <= plain.size and plan.lower_bound == plain.lower_bound

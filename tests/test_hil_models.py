@@ -11,9 +11,11 @@ reference kernels).  The per-op counts must be positive, one per op of the
 build.
 
 Time: QEMU runs with ``-icount shift=0``; the largest model,
-MobileNetV2 w1.0 r224 (300.8 M MACs, 1.70 G instructions on the M4), takes
-about 20 s per inference in QEMU here, under the ~60 s limit above which it
-would get fewer inputs, so it runs all 5 inputs like every other model.
+MobileNetV2 w1.0 r224 (300.8 M MACs, ~1.7 G instructions on the M4), takes
+10-20 s per inference in QEMU on a loaded 2-core machine, under the ~60 s
+limit above which it would get fewer inputs, so it runs all 5 inputs like
+every other model (its two builds, TFLite and ONNX, take ~90 s and ~125 s of
+the ~10 min this module needs on 2 shared cores).
 
 Models that do not fit a target: ``qemu-cortex-m55``'s flash is the 512 KiB
 ITCM of the AN547 (the only region the target maps for code and weights), so
@@ -213,8 +215,12 @@ PATCH_CASES = [
         3,
         id="tflite:mobilenet_v2_w0.35_r96-3x3",
     ),
-    pytest.param(ModelCase("onnx:mobilenet_v1_w0.25_r96", "mobilenet_v1_w0.25_r96", "onnx"), "conv_5", 2,
-                 id="onnx:mobilenet_v1_w0.25_r96-2x2"),
+    pytest.param(
+        ModelCase("onnx:mobilenet_v1_w0.25_r96", "mobilenet_v1_w0.25_r96", "onnx"),
+        "conv_5",
+        2,
+        id="onnx:mobilenet_v1_w0.25_r96-2x2",
+    ),
 ]
 
 

@@ -4,7 +4,9 @@ The project (``model.h``, ``model.c``, ``weights.h``, ``weights.c``,
 ``kernels/``, ``CMakeLists.txt``, ``host/main.c``) compiles with
 ``-std=c99 -Wall -Wextra -Werror`` for the host or, with the firmware
 builder, for an MCU.  ``model.c`` is one kernel call per op, in plan order,
-each preceded by a comment naming the source op and its shapes; activations
+each preceded by a comment naming the source op and its shapes (a patch
+stage is one loop over patches, ``patch_stage.py``; a streamed projection
+conv and its residual add one loop over rows, ``residual.py``); activations
 live at constant offsets in one static arena, weights are ``const`` (flash).
 """
 
@@ -21,6 +23,7 @@ from edgec import __version__
 from edgec.codegen import op_emitters
 from edgec.codegen.cwriter import CWriter, c_float, c_identifier, c_list
 from edgec.codegen.patch_stage import emit_patch_stage
+from edgec.codegen.residual import emit_streamed
 from edgec.errors import BuildError
 from edgec.ir import Graph, Node, macs
 
@@ -49,7 +52,7 @@ class TensorNames:
     def __init__(self, graph: Graph, plan):
         self.graph = graph
         self.plan = plan
-        self._used: set[str] = {"input", "output", "arena", "params", "in", "out", "a", "b", "ins"}
+        self._used: set[str] = {"input", "output", "arena", "params", "in", "out", "a", "b", "ins", "patch", "row", "px"}
         self.node_ids = {n.name: c_identifier(f"{SHORT_OPS.get(n.op, n.op)}_{i}", self._used) for i, n in enumerate(graph.nodes)}
         self.tensor_ids: dict[str, str] = {}
         for n in graph.nodes:
@@ -119,10 +122,17 @@ def emit_project(graph: Graph, plan, out_dir: Path, target, model_hash: str) -> 
     globals_w = CWriter()
     ops: list[dict] = []
     stage_nodes = set(plan.stage.nodes) if plan.stage is not None else set()
+    streamed = plan.arena.streamed  # conv -> add, run together at the conv (residual.py)
+    streamed_adds = set(streamed.values())
     for node in graph.nodes:
         if node.name in stage_nodes:
             if node.name == plan.stage.nodes[0]:
                 ops += emit_patch_stage(body, globals_w, names, weights, plan.stage, len(ops))
+            continue
+        if node.name in streamed:
+            ops += emit_streamed(body, names, weights, node, graph.node(streamed[node.name]), len(ops))
+            continue
+        if node.name in streamed_adds:
             continue
         if node.op in ALIAS_OPS:
             _emit_alias(body, names, node)
@@ -214,10 +224,16 @@ def _model_c(graph: Graph, names: TensorNames, body: CWriter, globals_w: CWriter
     w.line()
     plan = names.plan.arena
     placed = sorted({names.root(t) for t in plan.offsets}, key=lambda t: (plan.offsets[t], t))
+    chunks = {graph.node(conv).outputs[0]: pixels for conv, pixels in plan.stream_pixels.items()}
     for tensor in placed:
         t = graph.tensors[tensor]
         ident = names.tensor_ids[tensor]
-        w.line(f"static int8_t *const {ident} = arena + {plan.offsets[tensor]}; /* {'x'.join(map(str, t.shape))}, {t.nbytes} bytes */")
+        shape = "x".join(map(str, t.shape))
+        if tensor in chunks:
+            what = f"{chunks[tensor]} pixels of {shape} (streamed), {plan.sizes[tensor]} bytes"
+        else:
+            what = f"{shape}, {t.nbytes} bytes"
+        w.line(f"static int8_t *const {ident} = arena + {plan.offsets[tensor]}; /* {what} */")
     for node_name, offset in sorted(plan.scratch_offsets.items()):
         w.line(f"static int8_t *const {names.node_ids[node_name]}_scratch = arena + {offset};")
     w.line()

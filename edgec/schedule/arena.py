@@ -25,6 +25,21 @@ scratch plane is the *zero-padded* input plane,
 ``(H + pad_top + pad_bottom) * (W + pad_left + pad_right) * itemsize`` bytes,
 so the inner loop needs no border checks; ``plan.inplace_depthwise[node]``
 records that size and ``plan.scratch_offsets[node]`` its offset.
+
+Streamed residual projection (``stream_residual=True``): a pointwise
+``conv2d`` C (1x1 kernel, stride 1, no padding, groups 1) whose output T is
+read only by an ``add``/``sub`` A whose other input R has T's shape and dies
+at A.  Codegen then runs C and A together, a few pixels at a time, at C's
+place in the node order: C computes ``chunk`` pixels of T into a small buffer,
+A adds them to the same pixels of R and writes the result over R (A's output
+shares R's buffer).  A 1x1 convolution is per pixel, so any run of pixels of
+the flattened ``H*W`` image is a valid chunk, and the numbers are exactly
+those of the unfused pair (T is still requantized with its own parameters,
+then added as before).  T then needs ``chunk * Co`` bytes instead of
+``H*W*Co``; ``plan.streamed[C] = A`` records the fusion and
+``plan.stream_pixels[C]`` the chunk.  The chunk is one image row unless a
+smaller one (16, 8 or 4 pixels, ``STREAM_CHUNK_LIMITS``) lowers the arena.  Fusions are kept only where they lower the
+arena; the layer-wise lower bound stays that of the unfused graph.
 """
 
 from __future__ import annotations
@@ -46,7 +61,7 @@ class ArenaPlan:
     """Where every arena tensor lives, and why."""
 
     offsets: dict[str, int]  # tensor -> byte offset in the arena (aliases share their root's offset)
-    sizes: dict[str, int]  # tensor -> bytes
+    sizes: dict[str, int]  # tensor -> bytes it occupies (a streamed conv output: one chunk)
     lifetimes: dict[str, Lifetime]  # tensor -> [first writing op, last reading op] of its own
     aliases: dict[str, str]  # tensor -> root tensor whose memory it shares (roots omitted)
     size: int  # arena bytes
@@ -58,6 +73,8 @@ class ArenaPlan:
     inplace_depthwise: dict[str, int] = field(default_factory=dict)  # depthwise node -> scratch bytes
     scratch_offsets: dict[str, int] = field(default_factory=dict)  # depthwise node -> scratch offset
     buffers: list[Buffer] = field(default_factory=list)  # the placed buffers (after in-place merges)
+    streamed: dict[str, str] = field(default_factory=dict)  # pointwise conv node -> add/sub node it streams into
+    stream_pixels: dict[str, int] = field(default_factory=dict)  # streamed conv node -> pixels per step
 
     @property
     def planned_peak(self) -> int:
@@ -68,7 +85,8 @@ class ArenaPlan:
         ratio = self.size / self.lower_bound if self.lower_bound else 1.0
         return (
             f"arena {self.size} B, layer-wise lower bound {self.lower_bound} B ({ratio:.3f}x), "
-            f"{len(self.inplace)} in-place element-wise, {len(self.inplace_depthwise)} in-place depthwise"
+            f"{len(self.inplace)} in-place element-wise, {len(self.inplace_depthwise)} in-place depthwise, "
+            f"{len(self.streamed)} streamed residual projections"
         )
 
 
@@ -156,7 +174,7 @@ def candidate_merges(graph: Graph, depthwise: bool, allow: InplaceFilter | None)
 
 def apply_merges(base: list[Buffer], merges: list[Merge]) -> tuple[list[Buffer], list[Merge]]:
     """Merge buffers for each still-legal merge; return the buffers (plus scratch) and the merges done."""
-    buffers = {b.name: Buffer(b.name, list(b.members), b.size, b.start, b.end, b.external) for b in base}
+    buffers = {b.name: Buffer(b.name, list(b.members), b.size, b.start, b.end, b.external, dict(b.meta)) for b in base}
     owner = {m: b.name for b in buffers.values() for m in b.members}
     done: list[Merge] = []
     scratch: list[Buffer] = []
@@ -210,6 +228,152 @@ def choose_merges(base: list[Buffer], candidates: list[Merge], alignment: int) -
     return chosen
 
 
+# -- streamed residual projections ---------------------------------------------------------------
+
+STREAM_ADD_OPS = frozenset({"add", "sub"})
+# Pixels per streamed step, coarse to fine: one image row, then at most 16, 8 and 4 pixels (no fewer:
+# the 1x1 kernel works on 4 pixels at a time).
+STREAM_CHUNK_LIMITS = (None, 16, 8, 4)
+MIN_STREAM_CHUNK = 4
+
+
+@dataclass(frozen=True)
+class Stream:
+    """Pointwise conv ``conv`` (output ``tensor``) streamed into ``add``, which writes ``output`` over ``residual``."""
+
+    conv_step: int
+    conv: str
+    add_step: int
+    add: str
+    tensor: str
+    residual: str
+    output: str
+    height: int
+    width: int
+    pixel_bytes: int  # bytes of one pixel of ``tensor`` (Co * itemsize)
+
+    def merge(self) -> Merge:
+        return Merge(self.add_step, self.add, self.residual, self.output)
+
+    def chunk(self, limit: int | None) -> int:
+        """Pixels per step: one row (``limit`` None), else the largest divisor of H*W up to ``limit`` and one row.
+
+        Chunks below ``MIN_STREAM_CHUNK`` pixels are not used (one row instead).
+        """
+        if limit is None:
+            return self.width
+        pixels = self.height * self.width
+        cap = min(limit, self.width)
+        fits = [d for d in range(MIN_STREAM_CHUNK, cap + 1) if pixels % d == 0]
+        return max(fits) if fits else self.width
+
+
+def is_pointwise_conv(graph: Graph, node: Node) -> bool:
+    """A batch-1 ``conv2d`` with a 1x1 kernel, stride 1, no padding and groups 1 (a per-pixel matmul)."""
+    if node.op != "conv2d" or len(node.outputs) != 1 or len(node.inputs) < 2:
+        return False
+    a = node.attrs
+    if tuple(a.get("stride", (1, 1))) != (1, 1) or any(a.get("pad", (0, 0, 0, 0))) or a.get("groups", 1) != 1:
+        return False
+    w = graph.tensors[node.inputs[1]]
+    x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
+    if len(w.shape) != 4 or tuple(w.shape[1:3]) != (1, 1) or len(x.shape) != 4 or len(y.shape) != 4:
+        return False
+    return x.shape[0] == 1 and tuple(x.shape[:3]) == tuple(y.shape[:3])
+
+
+def stream_partner(graph: Graph, conv: Node) -> tuple[Node, str] | None:
+    """``(add node, residual input)`` when ``conv``'s output is read by one add/sub only, next to a same-shape tensor."""
+    if not is_pointwise_conv(graph, conv):
+        return None
+    t = conv.outputs[0]
+    users = [n for n in graph.nodes if t in n.inputs]
+    if len(users) != 1 or users[0].op not in STREAM_ADD_OPS or len(users[0].inputs) != 2:
+        return None
+    add = users[0]
+    if add.inputs.count(t) != 1 or len(add.outputs) != 1:
+        return None
+    r = add.inputs[1 - add.inputs.index(t)]
+    if not r or graph.tensors[r].is_const or r == conv.inputs[0]:
+        return None
+    tt, rt, yt = graph.tensors[t], graph.tensors[r], graph.tensors[add.outputs[0]]
+    if not (tt.shape == rt.shape == yt.shape) or not (tt.nbytes == rt.nbytes == yt.nbytes):
+        return None
+    return add, r
+
+
+def stream_candidates(graph: Graph, base: list[Buffer]) -> list[Stream]:
+    """Every pointwise conv + add/sub pair that can run streamed (module docstring) under ``base``'s buffers."""
+    owner = {m: b for b in base for m in b.members}
+    index = {n.name: i for i, n in enumerate(graph.nodes)}
+    streams: list[Stream] = []
+    for c_step, conv in enumerate(graph.nodes):
+        partner = stream_partner(graph, conv)
+        if partner is None or any(s.add == partner[0].name for s in streams):
+            continue
+        add, r = partner
+        t, y, x = conv.outputs[0], add.outputs[0], conv.inputs[0]
+        a_step = index[add.name]
+        tb, rb, yb = owner.get(t), owner.get(r), owner.get(y)
+        if tb is None or rb is None or yb is None or tb.external or rb.external or yb.external:
+            continue
+        # T alone in its buffer, R dies at A and exists before C, A's output starts at A, C does not read R's memory.
+        if tb.members != [t] or rb.end != a_step or rb.start >= c_step or yb.start != a_step or x in rb.members:
+            continue
+        touched = {*rb.members, t}
+        if any(name in touched for n in graph.nodes[c_step + 1 : a_step] for name in [*n.inputs, *n.outputs]):
+            continue
+        _, h, w, _ = graph.tensors[t].shape
+        streams.append(Stream(c_step, conv.name, a_step, add.name, t, r, y, h, w, graph.tensors[t].nbytes // (h * w)))
+    return streams
+
+
+def streamed_buffers(base: list[Buffer], streams: list[Stream], limit: int | None) -> tuple[list[Buffer], list[Stream]]:
+    """``base`` with A's output merged into R's buffer and the conv output shrunk to one chunk, per stream.
+
+    Returns the buffers and the streams whose merge was legal (only those are shrunk).
+    """
+    merged, done = apply_merges(base, [s.merge() for s in streams])
+    done_adds = {m.node for m in done}
+    kept = [s for s in streams if s.add in done_adds]
+    by_tensor = {s.tensor: s for s in kept}
+    buffers = []
+    for b in merged:
+        s = by_tensor.get(b.name)
+        if s is not None:
+            b.size = s.chunk(limit) * s.pixel_bytes
+            b.meta["streamed_by"] = s.conv
+        buffers.append(b)
+    return buffers, kept
+
+
+def choose_streams(
+    base: list[Buffer], streams: list[Stream], candidates: list[Merge], alignment: int
+) -> tuple[list[Stream], int | None]:
+    """The streams worth doing and the chunk limit: like ``choose_merges``, the other merges all applied."""
+    if not streams:
+        return [], None
+
+    def size(selected: list[Stream], limit: int | None) -> int:
+        buffers, done = streamed_buffers(base, selected, limit)
+        fused = {s.add for s in done}
+        return _place(apply_merges(buffers, [m for m in candidates if m.node not in fused])[0], alignment)[0]
+
+    none_size = size([], None)
+    sizes = {limit: size(streams, limit) for limit in STREAM_CHUNK_LIMITS}
+    best = min(sizes.values())
+    limit = next(lim for lim in STREAM_CHUNK_LIMITS if sizes[lim] == best)  # the coarsest chunk that reaches it
+    if best >= none_size:
+        return [], None
+    chosen = list(streams)
+    for stream in list(chosen):
+        trial = [s for s in chosen if s != stream]
+        trial_size = size(trial, limit)
+        if trial_size <= best:
+            chosen, best = trial, trial_size
+    return chosen, limit
+
+
 # -- the planner -----------------------------------------------------------------------------------
 
 
@@ -220,14 +384,16 @@ def plan_arena(
     external: set[str] | list[str] | None = None,
     inplace_depthwise: bool = False,
     inplace_filter: InplaceFilter | None = None,
+    stream_residual: bool = False,
 ) -> ArenaPlan:
     """Plan the activation arena for running ``graph`` node by node.
 
     ``external``: tensors in caller-owned memory (default: graph inputs and
     outputs).  ``inplace``: let element-wise ops overwrite a dying input when
     that lowers the arena size; ``inplace_depthwise``: the same for depthwise
-    convolutions (module docstring).  ``inplace_filter(node, input)`` may veto
-    individual in-place candidates.
+    convolutions; ``stream_residual``: stream pointwise convolutions into the
+    residual add that follows them (module docstring).
+    ``inplace_filter(node, input)`` may veto individual in-place candidates.
     """
     if alignment < 1:
         raise ValueError("alignment must be >= 1")
@@ -236,14 +402,26 @@ def plan_arena(
     num_ops = len(graph.nodes)
     lower_bound = max(live_bytes_per_op(base, num_ops), default=0)
 
-    merges: list[Merge] = []
+    candidates: list[Merge] = []
     if inplace or inplace_depthwise:
         candidates = candidate_merges(graph, inplace_depthwise, inplace_filter)
         if not inplace:
             candidates = [m for m in candidates if m.scratch]
-        merges = choose_merges(base, candidates, alignment)
-    buffers, merges = apply_merges(base, merges)
+    buffers, merges = apply_merges(base, choose_merges(base, candidates, alignment))
     size, buffer_offsets = _place(buffers, alignment)
+
+    streams: list[Stream] = []
+    limit: int | None = None
+    if stream_residual:
+        wanted, limit = choose_streams(base, stream_candidates(graph, base), candidates, alignment)
+        if wanted:
+            s_base, wanted = streamed_buffers(base, wanted, limit)
+            fused = {s.add for s in wanted}
+            s_merges = choose_merges(s_base, [m for m in candidates if m.node not in fused], alignment)
+            s_buffers, s_done = apply_merges(s_base, s_merges)
+            s_size, s_offsets = _place(s_buffers, alignment)
+            if s_size < size:  # keep the fusions only where they lower the arena
+                streams, buffers, merges, size, buffer_offsets = wanted, s_buffers, s_done, s_size, s_offsets
 
     offsets: dict[str, int] = {}
     external_tensors: set[str] = set()
@@ -253,9 +431,12 @@ def plan_arena(
                 external_tensors.add(member)
             else:
                 offsets[member] = buffer_offsets[buf.name]
+    sizes = {name: graph.tensors[name].nbytes for name in lifetimes}
+    for s in streams:
+        sizes[s.tensor] = s.chunk(limit) * s.pixel_bytes
     return ArenaPlan(
         offsets=offsets,
-        sizes={name: graph.tensors[name].nbytes for name in lifetimes},
+        sizes=sizes,
         lifetimes=lifetimes,
         aliases=dict(aliases),
         size=size,
@@ -267,6 +448,8 @@ def plan_arena(
         inplace_depthwise={m.node: m.scratch for m in merges if m.scratch},
         scratch_offsets={b.meta["scratch_of"]: buffer_offsets[b.name] for b in buffers if "scratch_of" in b.meta},
         buffers=buffers,
+        streamed={s.conv: s.add for s in streams},
+        stream_pixels={s.conv: s.chunk(limit) for s in streams},
     )
 
 
@@ -277,13 +460,58 @@ class PlanError(AssertionError):
     """A plan lets two simultaneously live tensors share bytes."""
 
 
+def _check_streams(
+    graph: Graph, plan: ArenaPlan, lifetime: dict[str, list[int]]
+) -> tuple[dict[str, int], list[tuple[str, str]], list[str]]:
+    """Check each recorded streamed conv + add pair from the graph alone.
+
+    Returns the arena bytes of the streamed conv outputs (one chunk), the
+    (residual, add output) pairs that share memory by design, and problems.
+    The add's output is written during the conv's step, so its lifetime is
+    moved there (in ``lifetime``).
+    """
+    index = {n.name: i for i, n in enumerate(graph.nodes)}
+    chunk_bytes: dict[str, int] = {}
+    pairs: list[tuple[str, str]] = []
+    problems: list[str] = []
+    for conv_name, add_name in plan.streamed.items():
+        conv, add = graph.node(conv_name), graph.node(add_name)
+        partner = stream_partner(graph, conv)
+        if partner is None or partner[0].name != add_name:
+            problems.append(f"streamed {conv_name!r} -> {add_name!r} is not a pointwise conv feeding only that add")
+            continue
+        r, t, y = partner[1], conv.outputs[0], add.outputs[0]
+        c_step, a_step = index[conv_name], index[add_name]
+        _, h, w, _ = graph.tensors[t].shape
+        pixels = plan.stream_pixels.get(conv_name, 0)
+        if pixels < 1 or (h * w) % pixels:
+            problems.append(f"streamed {conv_name!r}: {pixels} pixels per step do not divide {h}x{w}")
+            continue
+        if {t, r, y} & plan.external:
+            problems.append(f"streamed {conv_name!r} -> {add_name!r} touches a caller-owned tensor")
+            continue
+        if not (lifetime[r][0] < c_step and lifetime[r][1] == a_step):
+            problems.append(f"streamed {add_name!r}: residual {r!r} must exist before {conv_name!r} and die at the add")
+        between = graph.nodes[c_step + 1 : a_step]
+        if any(name in (r, t) for n in between for name in [*n.inputs, *n.outputs]):
+            problems.append(f"an op between {conv_name!r} and {add_name!r} reads or writes {r!r} or {t!r}")
+        if plan.offsets.get(r) != plan.offsets.get(y):
+            problems.append(f"streamed {add_name!r} must write its output over its residual input {r!r}")
+        chunk_bytes[t] = pixels * graph.tensors[t].nbytes // (h * w)
+        lifetime[y][0] = c_step
+        pairs.append((r, y))
+    return chunk_bytes, pairs, problems
+
+
 def verify_plan(graph: Graph, plan: ArenaPlan) -> None:
     """Check from the graph alone that no two simultaneously live tensors overlap in memory.
 
     Overlap is allowed only between alias-op partners (same offset, same
-    bytes) and, at the one op where it happens, between a recorded in-place
-    op's input and output.  Scratch planes must not overlap anything live at
-    their op.  Offsets must be aligned and inside the arena.
+    bytes), at the one op where it happens between a recorded in-place op's
+    input and output, and between a streamed add's residual input and its
+    output (same offset; the add's output counts as live from the streamed
+    conv's step, the conv's output as one chunk).  Scratch planes must not
+    overlap anything live at their op.  Offsets must be aligned and inside the arena.
     """
     producer: dict[str, tuple[int, Node]] = {}
     lifetime: dict[str, list[int]] = {}
@@ -294,7 +522,11 @@ def verify_plan(graph: Graph, plan: ArenaPlan) -> None:
         for name in node.inputs:
             if name and not graph.tensors[name].is_const:
                 lifetime.setdefault(name, [0, step])[1] = step
-    problems: list[str] = []
+    chunk_bytes, streamed_pairs, problems = _check_streams(graph, plan, lifetime)
+
+    def nbytes(name: str) -> int:
+        return chunk_bytes.get(name, graph.tensors[name].nbytes)
+
     for name, (lo, _) in lifetime.items():
         if name in plan.external:
             continue
@@ -304,8 +536,8 @@ def verify_plan(graph: Graph, plan: ArenaPlan) -> None:
         off = plan.offsets[name]
         if off % plan.alignment:
             problems.append(f"tensor {name!r} offset {off} not aligned to {plan.alignment}")
-        if off < 0 or off + graph.tensors[name].nbytes > plan.size:
-            problems.append(f"tensor {name!r} [{off}, {off + graph.tensors[name].nbytes}) outside arena {plan.size}")
+        if off < 0 or off + nbytes(name) > plan.size:
+            problems.append(f"tensor {name!r} [{off}, {off + nbytes(name)}) outside arena {plan.size}")
 
     def alias_partners(a: str, b: str) -> bool:
         for x, y in ((a, b), (b, a)):
@@ -330,15 +562,18 @@ def verify_plan(graph: Graph, plan: ArenaPlan) -> None:
                 return same_base
         return False
 
+    def streamed_pair(a: str, b: str) -> bool:
+        return ((a, b) in streamed_pairs or (b, a) in streamed_pairs) and plan.offsets[a] == plan.offsets[b]
+
     names = [n for n in lifetime if n in plan.offsets]
     for i, a in enumerate(names):
-        a_lo, a_hi = plan.offsets[a], plan.offsets[a] + graph.tensors[a].nbytes
+        a_lo, a_hi = plan.offsets[a], plan.offsets[a] + nbytes(a)
         for b in names[i + 1 :]:
-            b_lo, b_hi = plan.offsets[b], plan.offsets[b] + graph.tensors[b].nbytes
+            b_lo, b_hi = plan.offsets[b], plan.offsets[b] + nbytes(b)
             if a_hi <= b_lo or b_hi <= a_lo:
                 continue
             shared = (max(lifetime[a][0], lifetime[b][0]), min(lifetime[a][1], lifetime[b][1]))
-            if shared[0] > shared[1] or alias_partners(a, b) or inplace_pair(a, b, shared):
+            if shared[0] > shared[1] or alias_partners(a, b) or inplace_pair(a, b, shared) or streamed_pair(a, b):
                 continue
             problems.append(f"tensors {a!r} and {b!r} overlap in memory while both live at ops {shared}")
     for node_name, scratch in plan.inplace_depthwise.items():
@@ -350,7 +585,7 @@ def verify_plan(graph: Graph, plan: ArenaPlan) -> None:
         for name in names:
             lo, hi = lifetime[name]
             t_lo = plan.offsets[name]
-            if lo <= step <= hi and not (t_lo + graph.tensors[name].nbytes <= s_lo or s_hi <= t_lo):
+            if lo <= step <= hi and not (t_lo + nbytes(name) <= s_lo or s_hi <= t_lo):
                 problems.append(f"scratch of {node_name!r} overlaps live tensor {name!r}")
     if problems:
         raise PlanError("; ".join(problems))

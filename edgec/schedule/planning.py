@@ -18,6 +18,7 @@ from edgec.errors import EdgecError
 from edgec.ir import macs
 from edgec.ir.graph import Graph
 from edgec.progress import QUIET, Progress
+from edgec.schedule import split_search
 from edgec.schedule.arena import ArenaPlan, plan_arena
 from edgec.schedule.patch import NotPatchable, PatchStage
 from edgec.schedule.split_search import (
@@ -47,7 +48,9 @@ class ModelPlan:
 
 
 def plan_layers(graph: Graph) -> ArenaPlan:
-    return plan_arena(graph, alignment=16, inplace=True, inplace_depthwise=True)
+    return plan_arena(
+        graph, alignment=16, inplace=True, inplace_depthwise=True, stream_residual=split_search.STREAM_RESIDUAL
+    )
 
 
 def _layer_plan(layer: ArenaPlan) -> ModelPlan:
@@ -79,7 +82,13 @@ def resolve_split(graph: Graph, split: str) -> str:
 
 def forced_patch_candidate(graph: Graph, split: str, patches: int) -> Candidate:
     split = resolve_split(graph, split)
-    rest = plan_arena(rest_graph(graph, split), alignment=16, external=set(graph.outputs), inplace_depthwise=True)
+    rest = plan_arena(
+        rest_graph(graph, split),
+        alignment=16,
+        external=set(graph.outputs),
+        inplace_depthwise=True,
+        stream_residual=split_search.STREAM_RESIDUAL,
+    )
     layer_macs = sum(macs(graph, n) for n in graph.nodes)
     try:
         return patch_candidate(graph, split, (patches, patches), rest, 16, layer_macs)
@@ -97,7 +106,7 @@ def plan_model(graph: Graph, target, options, progress: Progress = QUIET) -> Mod
             raise EdgecError("--schedule patch needs --split OP and --patches N (or use --schedule auto)")
         return _patch_plan(forced_patch_candidate(graph, options.split, options.patches), layer)
     budget = int(options.sram_budget_kb * 1024) if options.sram_budget_kb else (target.arena_budget or None)
-    candidates = search_schedules(graph, budget, inplace_depthwise=True)
+    candidates = search_schedules(graph, budget, inplace_depthwise=True, stream_residual=split_search.STREAM_RESIDUAL)
     chosen = choose_schedule(candidates, budget)
     plan = _patch_plan(chosen, layer) if chosen.is_patch else _layer_plan(layer)
     plan.details["budget_bytes"] = budget

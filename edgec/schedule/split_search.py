@@ -31,6 +31,9 @@ from edgec.schedule.arena import ArenaPlan, align_up, plan_arena
 from edgec.schedule.patch import NotPatchable, PatchStage, analyze_patches, check_patchable, stage_nodes
 
 DEFAULT_GRIDS = tuple(range(2, 9))
+# Builds stream 1x1 projection convs into the residual add after them (``plan_arena(stream_residual=...)``);
+# ``search_schedules`` and ``edgec.schedule.planning`` follow this switch unless told otherwise.
+STREAM_RESIDUAL = True
 
 
 @dataclass
@@ -189,15 +192,21 @@ def search_schedules(
     grids: tuple[int, ...] = DEFAULT_GRIDS,
     max_prefix_fraction: float = 0.5,
     inplace_depthwise: bool = False,
+    stream_residual: bool | None = None,
 ) -> list[Candidate]:
     """Layer by layer first, then every (split point, n x n grid) candidate.
 
     ``sram_budget`` only prunes: patch candidates whose rest phase alone
     exceeds it are not expanded into grids (they cannot fit).
-    ``inplace_depthwise`` is passed to the layer-by-layer plans (whole graph
-    and rest); per-patch buffers never use it.
+    ``inplace_depthwise`` and ``stream_residual`` (None: ``STREAM_RESIDUAL``,
+    as builds plan) are passed to the layer-by-layer plans (whole graph and
+    rest); per-patch buffers never use them.
     """
-    layer_plan = plan_arena(graph, alignment=alignment, inplace_depthwise=inplace_depthwise)
+    if stream_residual is None:
+        stream_residual = STREAM_RESIDUAL
+    layer_plan = plan_arena(
+        graph, alignment=alignment, inplace_depthwise=inplace_depthwise, stream_residual=stream_residual
+    )
     layer_macs = sum(macs(graph, n) for n in graph.nodes)
     candidates = [Candidate(None, (1, 1), layer_plan.size, layer_macs, layer_macs, layer_plan, stage_peak=0)]
     pruned: list[tuple[str, ArenaPlan]] = []
@@ -212,7 +221,11 @@ def search_schedules(
     for split in split_points(graph, max_prefix_fraction):
         rest = rest_graph(graph, split)
         rest_plan = plan_arena(
-            rest, alignment=alignment, external=set(graph.outputs), inplace_depthwise=inplace_depthwise
+            rest,
+            alignment=alignment,
+            external=set(graph.outputs),
+            inplace_depthwise=inplace_depthwise,
+            stream_residual=stream_residual,
         )
         if sram_budget is not None and rest_plan.size > sram_budget:
             pruned.append((split, rest_plan))

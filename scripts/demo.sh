@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# `make demo`: build a bundled model for the default emulated board (QEMU
-# Cortex-M4), run it over the serial link and print the per-op profile.
+# `make demo`: build the bundled, trained digits CNN for the default emulated
+# board (QEMU Cortex-M4), run a held-out digit through it over the serial
+# link, and print the per-op profile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 EDGEC=.venv/bin/edgec
+export EDGEC_PROGRESS=1
 mkdir -p build/demo
-$PY -m models.zoo ds_cnn -o build/demo/ds_cnn.onnx >/dev/null
-$PY -c "import numpy as np; np.save('build/demo/input.npy', np.random.default_rng(0).standard_normal((1,1,49,10)).astype(np.float32))"
-$PY -c "import numpy as np; np.save('build/demo/calib.npy', np.random.default_rng(1).standard_normal((16,1,49,10)).astype(np.float32))"
-echo "== edgec build (default target) =="
-EDGEC_PROGRESS=1 $EDGEC build build/demo/ds_cnn.onnx --calib build/demo/calib.npy -o build/demo/ds_cnn
+$PY - <<'PY'
+import numpy as np
+held = np.load("models/digits/heldout.npz")
+np.save("build/demo/digit.npy", held["x"][:1])
+print(f"input: held-out digit #0, true label {int(held['y'][0])}")
+PY
 echo
-echo "== edgec run (QEMU, serial link) =="
-EDGEC_PROGRESS=1 $EDGEC run build/demo/ds_cnn --input build/demo/input.npy --output build/demo/output.npy
+echo "== edgec build models/digits/digits_cnn.onnx (default target) =="
+$EDGEC build models/digits/digits_cnn.onnx --calib models/digits/calib.npz -o build/demo/digits
+echo
+echo "== edgec run (firmware in QEMU, over the serial link) =="
+$EDGEC run build/demo/digits --input build/demo/digit.npy --output build/demo/logits.npy
 echo
 echo "== edgec profile =="
-EDGEC_PROGRESS=1 $EDGEC profile build/demo/ds_cnn
+$EDGEC profile build/demo/digits --runs 3

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 
@@ -11,7 +9,7 @@ from edgec.ir.graph import Graph
 from edgec.ir.tensor import Tensor
 from edgec.reference import float_ops  # registers the float kernels; used by the layout test
 from edgec.reference.interpreter import FLOAT_KERNELS
-from edgec.schedule.arena import PlanError, plan_arena, verify_plan
+from edgec.schedule.arena import PlanError, _depthwise_inplace_ok, plan_arena, verify_plan
 
 # -- helpers ---------------------------------------------------------------------------------------
 
@@ -316,38 +314,118 @@ def test_inplace_depthwise_recorded_with_scratch(stride: int) -> None:
     g = _dw_graph(stride)
     plan = plan_arena(g, inplace_depthwise=True, alignment=4)
     verify_plan(g, plan)
-    assert plan.inplace_depthwise == {"dw": (7 + 2) * (9 + 2) * 4}
+    assert plan.inplace_depthwise == {"dw": 3 * (9 + 2) * 4}  # a ring of KH = 3 padded rows, float32
     assert plan.offsets["a"] == plan.offsets["b"]
     assert plan.size < plan_arena(g, inplace_depthwise=False, alignment=4).size
     x = np.random.default_rng(6).standard_normal((1, 7, 9, 2)).astype(np.float32)
     np.testing.assert_array_equal(simulate_in_arena(g, plan, {"in": x})["out"], run_float(g, {"in": x})["out"])
 
 
-def inplace_depthwise_channel_by_channel(buf: np.ndarray, shape, w: np.ndarray, stride, pad) -> None:
-    """The documented in-place algorithm on a flat NHWC buffer: gather a padded plane, write channel c back."""
+def inplace_depthwise_channel_by_channel(buf: np.ndarray, shape, w: np.ndarray, stride, pad, dilation=1) -> None:
+    """The documented in-place algorithm on a flat NHWC buffer, without its legality check: per channel
+    and output row, gather the input rows tapped for the first time into a ring of padded rows, then
+    write output row oy of channel c back over the buffer."""
     _, h, wd, c = shape
     top, left, bottom, right = pad
     kh, kw = w.shape[1:3]
-    oh, ow = (h + top + bottom - kh) // stride + 1, (wd + left + right - kw) // stride + 1
-    scratch = np.zeros((h + top + bottom, wd + left + right), dtype=buf.dtype)
+    oh = (h + top + bottom - dilation * (kh - 1) - 1) // stride + 1
+    ow = (wd + left + right - dilation * (kw - 1) - 1) // stride + 1
+    ring_rows = (kh - 1) * dilation + 1
+    ring = np.zeros((ring_rows, wd + left + right), dtype=buf.dtype)
     for ch in range(c):
-        scratch[top : top + h, left : left + wd] = buf[ch : h * wd * c : c].reshape(h, wd)
-        for oy, ox in itertools.product(range(oh), range(ow)):
-            win = scratch[oy * stride : oy * stride + kh, ox * stride : ox * stride + kw]
-            buf[(oy * ow + ox) * c + ch] = np.sum(win * w[0, :, :, ch])
+        copied: set[int] = set()
+        for oy in range(oh):
+            rows = [oy * stride + k * dilation for k in range(kh)]
+            for r in rows:
+                if r not in copied:
+                    copied.add(r)
+                    iy = r - top
+                    inside = 0 <= iy < h
+                    ring[r % ring_rows, left : left + wd] = (
+                        buf[iy * wd * c + ch : (iy + 1) * wd * c : c] if inside else 0
+                    )
+            for ox in range(ow):
+                win = np.stack(
+                    [ring[r % ring_rows, ox * stride : ox * stride + (kw - 1) * dilation + 1 : dilation] for r in rows]
+                )
+                buf[(oy * ow + ox) * c + ch] = np.sum(win * w[0, :, :, ch])
 
 
-@pytest.mark.parametrize("stride,pad", [(1, (1, 1, 1, 1)), (2, (1, 1, 1, 1)), (2, (0, 1, 1, 0)), (1, (0, 0, 0, 0))])
-def test_inplace_depthwise_layout_argument(stride: int, pad) -> None:
-    """Channel c of the output only overwrites channel c of the input, so one scratch plane suffices."""
+@pytest.mark.parametrize(
+    "stride,pad,dilation",
+    [
+        (1, (1, 1, 1, 1), 1),
+        (2, (1, 1, 1, 1), 1),
+        (2, (0, 1, 1, 0), 1),
+        (1, (0, 0, 0, 0), 1),
+        (1, (2, 2, 2, 2), 2),
+        (2, (2, 2, 2, 2), 2),
+        (1, (2, 0, 0, 0), 1),
+    ],
+)
+def test_inplace_depthwise_layout_argument(stride: int, pad, dilation: int) -> None:
+    """Channel c of the output only overwrites channel c of the input, and no row is overwritten before
+    its first use, so a ring of (KH-1)*dilation+1 padded rows suffices."""
     rng = np.random.default_rng(7)
     shape = (1, 7, 9, 5)
     x = rng.standard_normal(shape).astype(np.float32)
     w = rng.standard_normal((1, 3, 3, 5)).astype(np.float32)
     buf = x.ravel().copy()
-    inplace_depthwise_channel_by_channel(buf, shape, w, stride, pad)
-    ref = float_ops.depthwise_conv2d_nhwc(x, w, None, (stride, stride), (1, 1), pad)
+    inplace_depthwise_channel_by_channel(buf, shape, w, stride, pad, dilation)
+    ref = float_ops.depthwise_conv2d_nhwc(x, w, None, (stride, stride), (dilation, dilation), pad)
     np.testing.assert_allclose(buf[: ref.size].reshape(ref.shape), ref, rtol=1e-5, atol=1e-5)
+
+
+def _dw_node_graph(shape, k: int, stride: int, pad, dilation: int = 1) -> tuple[Graph, str]:
+    g = Graph()
+    act(g, "x", shape)
+    _, h, wd, c = shape
+    oh = (h + pad[0] + pad[2] - dilation * (k - 1) - 1) // stride + 1
+    ow = (wd + pad[1] + pad[3] - dilation * (k - 1) - 1) // stride + 1
+    act(g, "y", (1, oh, ow, c))
+    g.add_const("w", np.ones((1, k, k, c), dtype=np.float32))
+    node = g.add_node(
+        "depthwise_conv2d",
+        ["x", "w", ""],
+        ["y"],
+        name="dw",
+        stride=(stride, stride),
+        dilation=(dilation, dilation),
+        pad=pad,
+    )
+    return g, node
+
+
+@pytest.mark.parametrize(
+    "shape,stride,pad,dilation",
+    [
+        ((1, 8, 8, 3), 1, (3, 0, 0, 0), 1),  # output row 0 is all padding and clobbers input row 0
+        ((1, 9, 9, 3), 1, (1, 1, 1, 1), 2),  # row 0 first tapped by output row 1, after row 0 is written
+    ],
+)
+def test_inplace_depthwise_refused_when_a_row_is_clobbered(shape, stride, pad, dilation) -> None:
+    """Where an input row would be overwritten before its first use, the planner refuses in-place, and
+    running the ring anyway gives a wrong result: the row condition is needed."""
+    g, node = _dw_node_graph(shape, 3, stride, pad, dilation)
+    oh, ow = g.tensors["y"].shape[1:3]
+    assert oh * ow <= shape[1] * shape[2]  # the old conditions alone would allow it
+    assert not _depthwise_inplace_ok(g, node)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal((1, 3, 3, shape[3])).astype(np.float32)
+    buf = x.ravel().copy()
+    inplace_depthwise_channel_by_channel(buf, shape, w, stride, pad, dilation)
+    ref = float_ops.depthwise_conv2d_nhwc(x, w, None, (stride, stride), (dilation, dilation), pad)
+    assert not np.allclose(buf[: ref.size].reshape(ref.shape), ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("pad,expected", [((3, 0, 0, 0), {}), ((1, 1, 1, 1), {"dw": 3 * (8 + 2) * 4})])
+def test_inplace_depthwise_planner_skips_clobbering_layer(pad, expected) -> None:
+    g, _ = _dw_node_graph((1, 8, 8, 3), 3, 1, pad)
+    g.inputs, g.outputs = ["x"], ["y"]
+    plan = plan_arena(g, inplace_depthwise=True, external=set(), alignment=4)
+    assert plan.inplace_depthwise == expected
+    verify_plan(g, plan)
 
 
 # -- bundled models --------------------------------------------------------------------------------

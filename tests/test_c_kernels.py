@@ -22,7 +22,7 @@ import pytest
 from edgec.ir.graph import Graph
 from edgec.ir.tensor import Tensor
 from edgec.reference import int8_kernels as K
-from edgec.schedule.arena import depthwise_scratch_bytes
+from edgec.schedule.arena import _depthwise_inplace_ok, depthwise_scratch_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNELS = ROOT / "runtime" / "kernels"
@@ -157,7 +157,8 @@ def test_kernels_use_only_allowed_headers():
 
 
 def _random_inplace_depthwise(rng: np.random.Generator, n: int = 1):
-    """Random in-place-legal depthwise arguments (depth_multiplier 1, OH*OW <= H*W)."""
+    """Random in-place-legal depthwise arguments (depth_multiplier 1, OH*OW <= H*W, no input row
+    overwritten before the row ring copies it)."""
     while True:
         kh, kw = (int(v) for v in rng.choice([1, 3, 5, 7], size=2))
         sh, sw = (int(v) for v in rng.choice([1, 2], size=2))
@@ -166,7 +167,7 @@ def _random_inplace_depthwise(rng: np.random.Generator, n: int = 1):
         pad = (int(rng.integers(0, kh)), int(rng.integers(0, kw)), int(rng.integers(0, kh)), int(rng.integers(0, kw)))
         oh = (h + pad[0] + pad[2] - dh * (kh - 1) - 1) // sh + 1
         ow = (w + pad[1] + pad[3] - dw * (kw - 1) - 1) // sw + 1
-        if oh >= 1 and ow >= 1 and oh * ow <= h * w:
+        if oh >= 1 and ow >= 1 and oh * ow <= h * w and K.depthwise_inplace_rows_ok(h, w, oh, ow, kh, sh, dh, pad[0]):
             break
     c = int(rng.choice([1, 2, 3, 17, 33]))
     zp_in, zp_out = (int(v) for v in rng.choice([-128, -127, -5, 0, 9, 127], size=2))
@@ -220,14 +221,89 @@ def test_depthwise_inplace_twin_rejects_illegal_cases():
         K.depthwise_conv2d_inplace(x, wt, None, pad=(2, 2, 2, 2), **common)
     with pytest.raises(ValueError, match="depth_multiplier"):
         K.depthwise_conv2d_inplace(x, wt, None, pad=(1, 1, 1, 1), depth_multiplier=2, **common)
+    # 8x8 -> 9x6 (3x3, pad_top 3): output row 0 reads only padding and overwrites input row 0 (and
+    # the start of row 1) before output row 1 first needs it.
+    x8 = rng.integers(-128, 128, size=(1, 8, 8, 3)).astype(np.int8)
+    with pytest.raises(ValueError, match="overwritten before its first use"):
+        K.depthwise_conv2d_inplace(x8, wt, None, pad=(3, 0, 0, 0), **common)
+    # dilation 2, pad_top 1: output row 0 taps padded rows 0, 2, 4 and overwrites input row 0,
+    # which output row 1 taps first.
+    x9 = rng.integers(-128, 128, size=(1, 9, 9, 3)).astype(np.int8)
+    with pytest.raises(ValueError, match="overwritten before its first use"):
+        K.depthwise_conv2d_inplace(x9, wt, None, pad=(1, 1, 1, 1), **{**common, "dilation": (2, 1)})
 
 
-@pytest.mark.parametrize("pad", [(0, 0, 0, 0), (1, 1, 1, 1), (3, 0, 1, 2)])
-def test_depthwise_inplace_scratch_formula_matches_planner(pad):
-    """The vectors' scratch_size (checked in C against edgec_depthwise_inplace_scratch_size) is the planner's."""
+def test_depthwise_inplace_rows_ok_is_tight():
+    """The row condition on hand-checked geometries; its boundary iy*W == oy0*OW is allowed (the row
+    starts right after the outputs written so far).  tests/test_arena.py shows that running the ring
+    where it fails reads a clobbered row."""
+    first = K.depthwise_inplace_first_uses(8, 9, 3, 1, 1, 3)
+    assert first == {iy: iy + 1 for iy in range(8)}  # padded row iy + 3 first tapped by output row iy + 1
+    assert not K.depthwise_inplace_rows_ok(8, 8, 9, 6, 3, 1, 1, 3)
+    assert K.depthwise_inplace_rows_ok(8, 8, 8, 6, 3, 1, 1, 2)  # pad_top 2 <= KH - 1: fine
+    assert K.depthwise_inplace_rows_ok(10, 4, 5, 8, 1, 2, 1, 0)  # iy*W == oy0*OW for every row: fine
+    assert not K.depthwise_inplace_rows_ok(10, 4, 5, 9, 1, 2, 1, 0)
+
+
+@pytest.mark.parametrize(
+    "kh,dilation,pad",
+    [(3, 1, (0, 0, 0, 0)), (3, 1, (1, 1, 1, 1)), (3, 1, (2, 0, 1, 2)), (5, 1, (2, 2, 2, 2)), (3, 2, (2, 1, 2, 1))],
+)
+def test_depthwise_inplace_scratch_formula_matches_planner(kh, dilation, pad):
+    """The vectors' scratch_size (checked in C against edgec_depthwise_inplace_scratch_size, and that
+    the kernel writes every byte of it) is the planner's: a ring of (KH-1)*dilation+1 padded rows."""
     g = Graph()
     g.add_tensor(Tensor("x", (1, 7, 9, 5), "int8"))
-    g.add_tensor(Tensor("y", (1, 7, 9, 5), "int8"))
-    g.add_const("w", np.ones((1, 3, 3, 5), dtype=np.int8))
-    node = g.add_node("depthwise_conv2d", ["x", "w", ""], ["y"], name="dw", stride=(1, 1), pad=pad)
-    assert depthwise_scratch_bytes(g, node) == (7 + pad[0] + pad[2]) * (9 + pad[1] + pad[3])
+    oh = 7 + pad[0] + pad[2] - dilation * (kh - 1)
+    ow = 9 + pad[1] + pad[3] - (kh - 1)
+    g.add_tensor(Tensor("y", (1, oh, ow, 5), "int8"))
+    g.add_const("w", np.ones((1, kh, kh, 5), dtype=np.int8))
+    node = g.add_node(
+        "depthwise_conv2d", ["x", "w", ""], ["y"], name="dw", stride=(1, 1), dilation=(dilation, 1), pad=pad
+    )
+    assert depthwise_scratch_bytes(g, node) == ((kh - 1) * dilation + 1) * (9 + pad[1] + pad[3])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_depthwise_inplace_planner_condition_matches_twin(seed):
+    """edgec.schedule.arena._depthwise_inplace_ok accepts exactly the geometries the twin runs."""
+    rng = np.random.default_rng(100 + seed)
+    checked = 0
+    while checked < 150:
+        kh, kw = (int(v) for v in rng.choice([1, 2, 3, 5], size=2))
+        sh, sw = (int(v) for v in rng.integers(1, 4, size=2))
+        dh, dw = (int(v) for v in rng.integers(1, 4, size=2))
+        h, w = (int(v) for v in rng.integers(1, 12, size=2))
+        pad = tuple(int(rng.integers(0, 2 * k)) for k in (kh, kw, kh, kw))
+        oh = (h + pad[0] + pad[2] - dh * (kh - 1) - 1) // sh + 1
+        ow = (w + pad[1] + pad[3] - dw * (kw - 1) - 1) // sw + 1
+        if oh < 1 or ow < 1:
+            continue
+        checked += 1
+        g = Graph()
+        g.add_tensor(Tensor("x", (1, h, w, 2), "int8"))
+        g.add_tensor(Tensor("y", (1, oh, ow, 2), "int8"))
+        g.add_const("w", np.ones((1, kh, kw, 2), dtype=np.int8))
+        node = g.add_node(
+            "depthwise_conv2d", ["x", "w", ""], ["y"], name="dw", stride=(sh, sw), dilation=(dh, dw), pad=pad
+        )
+        x = rng.integers(-128, 128, size=(1, h, w, 2)).astype(np.int8)
+        wt = rng.integers(-127, 128, size=(1, kh, kw, 2)).astype(np.int8)
+        params = {
+            "stride": (sh, sw),
+            "dilation": (dh, dw),
+            "pad": pad,
+            "input_offset": 3,
+            "output_offset": -1,
+            "out_mult": [1 << 30],
+            "out_shift": [-4],
+            "act_min": -128,
+            "act_max": 127,
+        }
+        try:
+            got = K.depthwise_conv2d_inplace(x, wt, None, **params)
+        except ValueError:
+            assert not _depthwise_inplace_ok(g, node), (h, w, kh, kw, (sh, sw), (dh, dw), pad)
+            continue
+        assert _depthwise_inplace_ok(g, node), (h, w, kh, kw, (sh, sw), (dh, dw), pad)
+        np.testing.assert_array_equal(got, K.depthwise_conv2d(x, wt, None, depth_multiplier=1, **params))

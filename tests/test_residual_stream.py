@@ -309,9 +309,11 @@ def test_small_chunks_are_bit_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 # MobileNetV2 w1.0 r224, 4x4 patches up to the 28x28x32 tensor: the rest of the network at the block-4/5
-# depthwise convolution holds the 28x28x192 buffer (150,528 B), the residual (25,088 B) and the in-place
-# depthwise scratch plane (30x30 = 900 B).  Without streaming the project conv needs 200,704 B.
-R224_STREAMED_ARENA = 150_528 + 25_088 + 900
+# depthwise and project convolutions holds the 28x28x192 buffer (150,528 B) and the residual (25,088 B),
+# plus the in-place depthwise's ring of 3 padded rows (3x30 = 90 B) or the project conv's streamed chunk
+# (4 pixels x 32 = 128 B): 175,744 B.  The bound is MCUNetV2's 172 KiB = 176,128 B.  Without streaming
+# the project conv needs 200,704 B.
+R224_STREAMED_ARENA = 172 * 1024
 
 
 def test_mobilenet_v2_r224_auto_streamed_arena_and_bit_exact(tmp_path: Path) -> None:

@@ -208,7 +208,7 @@ def _emit_conv(w, names, weights, node, p, ident):
         _, h, wd, c = graph.tensors[node.inputs[0]].shape
         _, oh, ow, _ = graph.tensors[node.outputs[0]].shape
         names.place.params(w, ctype, fields)
-        w.comment("in place: output channel c overwrites input channel c, via a padded one-channel scratch plane")
+        w.comment("in place: output channel c overwrites input channel c, through a small ring of padded input rows")
         w.line(
             f"edgec_depthwise_conv2d_inplace({names.pointer(node.inputs[0])}, {h}, {wd}, {c}, {oh}, {ow}, "
             f"{ident}_scratch, {w_ident}, {b_ident}, &params);"

@@ -245,6 +245,26 @@ def depthwise_conv2d(
     return _requantize_acc(acc, out_mult, out_shift, output_offset, act_min, act_max)
 
 
+def depthwise_inplace_first_uses(h, oh, kh, stride_h, dilation_h, pad_top):
+    """``{iy: oy0}``: for each input row ``iy`` in ``[0, h)`` that an output row taps, the first
+    output row ``oy0`` tapping it (``iy + pad_top == oy0*stride_h + k*dilation_h``, ``k < kh``)."""
+    first = {}
+    for oy in range(oh):
+        for k in range(kh):
+            iy = oy * stride_h + k * dilation_h - pad_top
+            if 0 <= iy < h and iy not in first:
+                first[iy] = oy
+    return first
+
+
+def depthwise_inplace_rows_ok(h, w, oh, ow, kh, stride_h, dilation_h, pad_top):
+    """True when the in-place depthwise's row ring never reads a clobbered row: every input row
+    ``iy`` (buffer positions ``[iy*W, iy*W + W)`` per channel) starts at or after the outputs
+    written before its first use ``oy0`` (positions ``< oy0*OW``): ``iy*W >= oy0*OW``."""
+    first = depthwise_inplace_first_uses(h, oh, kh, stride_h, dilation_h, pad_top)
+    return all(iy * w >= oy0 * ow for iy, oy0 in first.items())
+
+
 def depthwise_conv2d_inplace(
     x,
     w,
@@ -263,14 +283,17 @@ def depthwise_conv2d_inplace(
 ):
     """In-place depthwise conv (C ``edgec_depthwise_conv2d_inplace``), simulated on a flat buffer.
 
-    Same arguments and result as :func:`depthwise_conv2d` with ``depth_multiplier == 1`` and
-    ``OH*OW <= H*W`` (as ``edgec.schedule.arena`` requires for in-place depthwise).  Per image,
-    the flat NHWC input is the shared buffer: for each channel ``c``, input channel ``c`` is
-    gathered from the buffer into a scratch plane of ``(H + top + bottom) * (W + left + right)``
-    bytes whose border holds the input zero point, output channel ``c`` is computed from the
-    plane and written to ``buffer[p*C + c]``; the result is ``buffer[:OH*OW*C]``.  Reading the
-    input back from the partly overwritten buffer is what makes this a check of the aliasing
-    argument: it equals :func:`depthwise_conv2d` only if no channel clobbers one not yet read.
+    Same arguments and result as :func:`depthwise_conv2d` with ``depth_multiplier == 1``,
+    ``OH*OW <= H*W`` and :func:`depthwise_inplace_rows_ok` (as ``edgec.schedule.arena`` requires
+    for in-place depthwise; ``ValueError`` otherwise).  Per image, the flat NHWC input is the
+    shared buffer.  For each channel ``c`` and output row ``oy``: the input rows of channel ``c``
+    that ``oy`` taps for the first time are gathered from the buffer into a ring of
+    ``R = (KH-1)*dilation_h + 1`` padded rows of ``W + left + right`` bytes (padded row ``r`` in
+    slot ``r % R``; border columns and out-of-range rows hold the input zero point), then output
+    row ``oy`` of channel ``c`` is computed from the ring and written to ``buffer[p*C + c]``; the
+    result is ``buffer[:OH*OW*C]``.  Reading the input back from the partly overwritten buffer is
+    what makes this a check of the aliasing argument: it equals :func:`depthwise_conv2d` only if
+    no row is clobbered before it is copied and the ring never evicts a row still needed.
     """
     if depth_multiplier != 1:
         raise ValueError(f"in-place depthwise needs depth_multiplier 1, got {depth_multiplier}")
@@ -288,21 +311,39 @@ def depthwise_conv2d_inplace(
     ph, pw = h + top + bottom, wd + left + right
     if (oh - 1) * sh + (kh - 1) * dh >= ph or (ow - 1) * sw + (kw - 1) * dw >= pw:
         raise ValueError("the padding does not cover every tap")
+    if not depthwise_inplace_rows_ok(h, wd, oh, ow, kh, sh, dh, top):
+        raise ValueError(
+            f"an input row would be overwritten before its first use ({h}x{wd} -> {oh}x{ow}, "
+            f"kernel_h {kh}, stride_h {sh}, dilation_h {dh}, pad_top {top}): cannot run in place"
+        )
+    ring_rows = (kh - 1) * dh + 1
     mult = np.broadcast_to(np.asarray(out_mult, dtype=I64).reshape(-1), (c,))
     shift = np.broadcast_to(np.asarray(out_shift, dtype=I64).reshape(-1), (c,))
     out = np.empty((n, oh, ow, c), dtype=np.int8)
+    cols = np.arange(ow) * sw
     for b in range(n):
         buffer = np.asarray(x[b], dtype=np.int8).reshape(-1).copy()  # the shared arena bytes
-        plane = np.full((ph, pw), -input_offset, dtype=np.int8)  # scratch: zero-point border
+        ring = np.full((ring_rows, pw), -input_offset, dtype=np.int8)  # scratch: zero-point border
         for ch in range(c):
-            plane[top : top + h, left : left + wd] = buffer[ch : h * wd * c : c].reshape(h, wd)
-            acc = np.full((oh, ow), int(bias[ch]) if bias is not None else 0, dtype=I64)
-            for i in range(kh):
-                for j in range(kw):
-                    taps = plane[i * dh : i * dh + (oh - 1) * sh + 1 : sh, j * dw : j * dw + (ow - 1) * sw + 1 : sw]
-                    acc += int(w[0, i, j, ch]) * (taps.astype(I64) + input_offset)
-            y = _requantize_acc(acc, mult[ch], shift[ch], output_offset, act_min, act_max)
-            buffer[ch : oh * ow * c : c] = y.reshape(-1)
+            copied = set()  # padded rows of channel ch already gathered into the ring
+            for oy in range(oh):
+                rows = [oy * sh + k * dh for k in range(kh)]
+                for r in rows:
+                    if r in copied:
+                        continue
+                    copied.add(r)
+                    iy = r - top
+                    if 0 <= iy < h:
+                        ring[r % ring_rows, left : left + wd] = buffer[iy * wd * c + ch : (iy + 1) * wd * c : c]
+                    else:
+                        ring[r % ring_rows, left : left + wd] = -input_offset
+                acc = np.full(ow, int(bias[ch]) if bias is not None else 0, dtype=I64)
+                for i, r in enumerate(rows):
+                    row = ring[r % ring_rows]
+                    for j in range(kw):
+                        acc += int(w[0, i, j, ch]) * (row[cols + j * dw].astype(I64) + input_offset)
+                y = _requantize_acc(acc, mult[ch], shift[ch], output_offset, act_min, act_max)
+                buffer[oy * ow * c + ch : (oy + 1) * ow * c : c] = y
         out[b] = buffer[: oh * ow * c].reshape(oh, ow, c)
     return out
 

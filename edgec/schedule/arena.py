@@ -7,8 +7,8 @@ arena:
 
 1. tensors joined by alias ops share one buffer (``lifetimes.build_buffers``);
 2. optionally, an op writes its output over an input that dies there
-   (element-wise ops; depthwise convolutions with a one-plane scratch buffer,
-   see ``inplace_depthwise``), kept only where that lowers the arena size;
+   (element-wise ops; depthwise convolutions with a small ring of padded rows
+   as scratch, see ``inplace_depthwise``), kept only where that lowers the arena size;
 3. buffers are placed greedily, largest first, each at the lowest aligned
    offset that overlaps no placed buffer with an overlapping lifetime (gap
    filling, as TFLite Micro's greedy planner does).
@@ -18,12 +18,23 @@ In-place depthwise convolution (``inplace_depthwise=True``): a
 and whose output is no larger (``OH*OW <= H*W``) writes its output into the
 input's buffer.  In NHWC the output element ``(p, c)`` (``p = oy*OW+ox``)
 sits at byte ``(p*C + c)*itemsize``, which holds input element ``(p, c)``:
-channel ``c`` only overwrites channel ``c``.  The kernel therefore copies
-input channel ``c`` into a scratch plane, then computes output channel ``c``
-from the scratch plane into the shared buffer, channel by channel.  The
-scratch plane is the *zero-padded* input plane,
-``(H + pad_top + pad_bottom) * (W + pad_left + pad_right) * itemsize`` bytes,
-so the inner loop needs no border checks; ``plan.inplace_depthwise[node]``
+channel ``c`` only overwrites channel ``c``.  The kernel
+(``runtime/kernels/depthwise_inplace.c``) runs channel by channel and, within
+a channel, output row by output row: the input rows ``iy = oy*stride_h -
+pad_top + k*dilation_h`` that output row ``oy`` taps are copied into a ring
+of ``R = (KH - 1)*dilation_h + 1`` zero-padded rows (padded row ``r`` in slot
+``r mod R``; border columns and out-of-range rows hold the input zero point)
+the first time they are tapped, then output row ``oy`` is computed from the
+ring into the shared buffer.  The ring always holds the rows the current
+output row taps (they lie in a window of ``R`` consecutive padded rows).  An
+input row must still be intact when it is first copied: per channel, the
+outputs written before output row ``oy0`` occupy element positions
+``< oy0*OW`` and input row ``iy`` starts at ``iy*W``, so in-place needs
+``iy*W >= oy0*OW`` for every tapped row ``iy`` with first use ``oy0``
+(``_depthwise_inplace_ok`` iterates the rows).  With dilation 1,
+``pad_top <= KH - 1`` and ``OW <= W`` it always holds, for any stride: the
+first use is ``oy0 = max(0, ceil((iy + pad_top - KH + 1) / stride_h)) <= iy``.  The scratch ring is ``R * (W + pad_left + pad_right) * itemsize``
+bytes, so the inner loop needs no border checks; ``plan.inplace_depthwise[node]``
 records that size and ``plan.scratch_offsets[node]`` its offset.
 
 Streamed residual projection (``stream_residual=True``): a pointwise
@@ -145,19 +156,42 @@ def _elementwise_sources(graph: Graph, node: Node) -> list[str]:
 
 
 def depthwise_scratch_bytes(graph: Graph, node: Node) -> int:
-    """Bytes of the zero-padded input plane an in-place depthwise kernel needs (module docstring)."""
-    _, h, w, _ = graph.tensors[node.inputs[0]].shape
-    top, left, bottom, right = node.attrs.get("pad", (0, 0, 0, 0))
-    return (h + top + bottom) * (w + left + right) * graph.tensors[node.inputs[0]].itemsize
+    """Bytes of the ring of zero-padded input rows an in-place depthwise kernel needs (module docstring):
+    ``((KH - 1) * dilation_h + 1) * (W + pad_left + pad_right) * itemsize``, all of which it writes."""
+    x = graph.tensors[node.inputs[0]]
+    kh = graph.tensors[node.inputs[1]].shape[1]
+    dh = node.attrs.get("dilation", (1, 1))[0]
+    _, left, _, right = node.attrs.get("pad", (0, 0, 0, 0))
+    return ((kh - 1) * dh + 1) * (x.shape[2] + left + right) * x.itemsize
 
 
 def _depthwise_inplace_ok(graph: Graph, node: Node) -> bool:
+    """Whether ``node`` may run in place (module docstring): depth multiplier 1, ``OH*OW <= H*W``, and
+    no input row overwritten before its first use copies it into the row ring."""
     if node.op != "depthwise_conv2d" or node.attrs.get("depth_multiplier", 1) != 1:
         return False
     x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
     if len(x.shape) != 4 or len(y.shape) != 4 or x.shape[0] != 1 or x.shape[3] != y.shape[3]:
         return False
-    return x.itemsize == y.itemsize and y.shape[1] * y.shape[2] <= x.shape[1] * x.shape[2]
+    _, h, w, _ = x.shape
+    _, oh, ow, _ = y.shape
+    if x.itemsize != y.itemsize or oh * ow > h * w:
+        return False
+    kh = graph.tensors[node.inputs[1]].shape[1]
+    sh = node.attrs.get("stride", (1, 1))[0]
+    dh = node.attrs.get("dilation", (1, 1))[0]
+    top = node.attrs.get("pad", (0, 0, 0, 0))[0]
+    # Per channel, outputs written before output row oy0 occupy element positions < oy0*OW; input row
+    # iy occupies [iy*W, iy*W + W).  Each row must still be intact at its first use.
+    first_use: set[int] = set()
+    for oy in range(oh):
+        for k in range(kh):
+            iy = oy * sh + k * dh - top
+            if 0 <= iy < h and iy not in first_use:
+                first_use.add(iy)
+                if iy * w < oy * ow:
+                    return False
+    return True
 
 
 def candidate_merges(graph: Graph, depthwise: bool, allow: InplaceFilter | None) -> list[Merge]:

@@ -129,35 +129,45 @@ void edgec_depthwise_conv2d(const edgec_view *in, edgec_view *out, const int8_t 
  * `buffer` holds the dense input [in_h][in_w][channels] on entry and the
  * dense output [out_h][out_w][channels] on return, from its first byte.
  * Output element (p, c), p = oy * out_w + ox, lands on input element (p, c),
- * so channel c only overwrites channel c: for each channel the kernel copies
- * input channel c into the scratch plane, then computes output channel c from
- * it.  Bytes buffer[out_h * out_w * channels .. in_h * in_w * channels) are
- * left as they were (the tail of the input).  Results are bit-exact with
- * edgec_depthwise_conv2d on the same data.
+ * so channel c only overwrites channel c.  For each channel the kernel walks
+ * the output rows; the input rows an output row taps are copied into a ring
+ * of R = (kernel_h - 1) * dilation_h + 1 zero-point-padded rows the first
+ * time they are tapped, before that output row is written (proof in
+ * depthwise_inplace.c).  Bytes buffer[out_h * out_w * channels ..
+ * in_h * in_w * channels) are left as they were (the tail of the input).
+ * Results are bit-exact with edgec_depthwise_conv2d on the same data.
  *
  * Requirements (the caller, i.e. the generated code, guarantees them):
  *   - p->depth_multiplier == 1 (weights [1][KH][KW][channels]);
  *   - out_h * out_w <= in_h * in_w;
+ *   - no input row is overwritten before it is copied: for every input row
+ *     iy in [0, in_h) that some output row taps, with oy0 the first output
+ *     row tapping it (the smallest oy with iy + pad_top = oy * stride_h +
+ *     k * dilation_h, 0 <= k < kernel_h),
+ *       iy * in_w >= oy0 * out_w
+ *     (edgec.schedule.arena._depthwise_inplace_ok checks this);
  *   - the explicit padding covers every tap:
  *       (out_h - 1) * stride_h + (kernel_h - 1) * dilation_h + 1 <= pad_top + in_h + pad_bottom,
  *     and likewise for the width (always true when out_h/out_w are the
  *     TFLite/edgec output sizes for these pads);
  *   - `scratch` holds edgec_depthwise_inplace_scratch_size(in_h, in_w, p)
- *       = (in_h + pad_top + pad_bottom) * (in_w + pad_left + pad_right)
- *     bytes (the zero-padded input plane; no alignment needed) and does not
- *     overlap `buffer`.  The kernel writes only that many scratch bytes; their
- *     contents on return are unspecified.
+ *       = ((kernel_h - 1) * dilation_h + 1) * (in_w + pad_left + pad_right)
+ *     bytes (the ring of padded rows; no alignment needed) and does not
+ *     overlap `buffer`.  The kernel writes exactly that many scratch bytes;
+ *     their contents on return are unspecified.
  */
 void edgec_depthwise_conv2d_inplace(int8_t *buffer, int32_t in_h, int32_t in_w, int32_t channels, int32_t out_h,
                                     int32_t out_w, int8_t *scratch, const int8_t *weights, const int32_t *bias,
                                     const edgec_depthwise_params *p);
 
-/* Scratch bytes edgec_depthwise_conv2d_inplace needs: the zero-padded plane
- * (the planner's edgec.schedule.arena.depthwise_scratch_bytes). */
+/* Scratch bytes edgec_depthwise_conv2d_inplace needs: the ring of padded
+ * rows (the planner's edgec.schedule.arena.depthwise_scratch_bytes).
+ * in_h does not enter the size; it is kept for the callers. */
 static inline int32_t edgec_depthwise_inplace_scratch_size(int32_t in_h, int32_t in_w,
                                                            const edgec_depthwise_params *p)
 {
-    return (in_h + p->pad_top + p->pad_bottom) * (in_w + p->pad_left + p->pad_right);
+    (void)in_h;
+    return ((p->kernel_h - 1) * p->dilation_h + 1) * (in_w + p->pad_left + p->pad_right);
 }
 
 /* fully connected: in [batches][in_features] dense, weights [out_features][in_features],

@@ -312,8 +312,9 @@ def depthwise_inplace_case(
         output_offset=out_zp,
         act_min=act_min,
         act_max=act_max,
-        # the planner's scratch size (edgec.schedule.arena.depthwise_scratch_bytes)
-        scratch_size=(h + pad[0] + pad[2]) * (w + pad[1] + pad[3]),
+        # the planner's scratch size (edgec.schedule.arena.depthwise_scratch_bytes): the ring of
+        # (KH - 1) * dilation_h + 1 padded rows
+        scratch_size=((kh - 1) * dilation[0] + 1) * (w + pad[1] + pad[3]),
     )
     cs.tensors.update(x=x, w=wt, out_mult=mult, out_shift=shift, y=y)
     if b is not None:
@@ -322,7 +323,8 @@ def depthwise_inplace_case(
 
 
 def random_depthwise_inplace_geometry(rng) -> dict:
-    """Random in-place-legal geometry: odd sizes, kernels 3/5/7, strides 1/2, any padding."""
+    """Random in-place-legal geometry: odd sizes, kernels 3/5/7, strides 1/2, any padding (where no
+    input row is overwritten before the row ring copies it, ``K.depthwise_inplace_rows_ok``)."""
     while True:
         k = (int(rng.choice([3, 5, 7])), int(rng.choice([3, 5, 7])))
         s = (int(rng.choice([1, 2])), int(rng.choice([1, 2])))
@@ -331,7 +333,12 @@ def random_depthwise_inplace_geometry(rng) -> dict:
         pad = tuple(int(rng.integers(0, k[i % 2])) for i in range(4))  # (top, left, bottom, right)
         oh = out_size(h, k[0], s[0], d[0], pad[0], pad[2])
         ow = out_size(w, k[1], s[1], d[1], pad[1], pad[3])
-        if oh >= 1 and ow >= 1 and oh * ow <= h * w:
+        if (
+            oh >= 1
+            and ow >= 1
+            and oh * ow <= h * w
+            and K.depthwise_inplace_rows_ok(h, w, oh, ow, k[0], s[0], d[0], pad[0])
+        ):
             return {"h": h, "w": w, "k": k, "stride": s, "dilation": d, "pad": pad}
 
 
@@ -896,6 +903,11 @@ def build_cases(seed: int) -> list[Case]:
         (12, 3, 5, (7, 3), (1, 1), (1, 1), (0, 2, 0, 2)),  # OW > W
         (9, 9, 17, (3, 3), (1, 1), (2, 2), (2, 2, 2, 2)),  # dilated
         (10, 10, 1, (3, 3), (2, 2), (1, 1), (0, 0, 0, 0)),  # unpadded, even size: last row/col unused
+        (10, 4, 3, (1, 1), (2, 1), (1, 1), (0, 2, 0, 2)),  # one-row ring, rows skipped; iy*W == oy0*OW
+        (11, 11, 5, (3, 3), (2, 2), (2, 2), (2, 2, 2, 2)),  # dilated, strided: odd rows never tapped
+        (13, 9, 3, (3, 3), (2, 1), (3, 1), (0, 1, 0, 1)),  # ring reuse period 3 (rows tapped again later)
+        (13, 9, 17, (3, 3), (2, 1), (3, 1), (1, 1, 1, 1)),  # first uses out of row order
+        (9, 6, 3, (2, 3), (3, 1), (1, 1), (0, 1, 0, 1)),  # stride > ring rows
         (6, 7, 3, (5, 3), (1, 2), (1, 1), (4, 0, 0, 2)),  # lopsided padding
     ]:
         for extreme in (False, True):

@@ -436,9 +436,13 @@ static void run_conv(const test_case *tc, int depthwise, int direct_1x1)
 }
 
 /* In-place depthwise: one buffer holds the dense input and receives the dense
- * output; guard bytes surround it and the scratch plane.  The output must
+ * output; guard bytes surround it and the scratch ring.  The output must
  * equal the numpy twin's, buffer[OH*OW*C .. H*W*C) must still hold the input,
- * and no guard byte may change. */
+ * and no guard byte may change.  The kernel runs twice, over scratch filled
+ * with two different patterns: what it leaves in a scratch byte it writes
+ * does not depend on the fill, so a byte holding its fill after both runs
+ * was never written -- the planner's scratch size must be exactly the bytes
+ * the kernel writes. */
 #define INPLACE_GUARD 64
 
 /* First byte of block[from .. to) that no longer holds the fill pattern (xor salt), or -1. */
@@ -455,22 +459,26 @@ static long first_changed(const int8_t *block, long from, long to, int salt)
 
 static void run_depthwise_inplace(const test_case *tc)
 {
+    static const int salts[2] = {0x5a, 0x33};
     const tensor *x = get_tensor(tc, "x"), *y = get_tensor(tc, "y"), *wt = get_tensor(tc, "w");
     const long h = x->dims[1], w = x->dims[2], c = x->dims[3];
     const long oh = y->dims[1], ow = y->dims[2];
     const long in_size = h * w * c, out_size = oh * ow * c;
     const long scratch_size = (long)get_int(tc, "scratch_size");
+    const long total = in_size + 2 * INPLACE_GUARD, stotal = scratch_size + 2 * INPLACE_GUARD;
     int8_t *weights = as_int8(wt);
     int32_t *bias = as_int32(find_tensor(tc, "bias"));
     int32_t *mult = as_int32(get_tensor(tc, "out_mult"));
     int32_t *shift = as_int32(get_tensor(tc, "out_shift"));
-    int8_t *block = malloc((size_t)(in_size + 2 * INPLACE_GUARD));
-    int8_t *scratch_block = malloc((size_t)(scratch_size + 2 * INPLACE_GUARD));
+    int8_t *block = malloc((size_t)total);
+    int8_t *scratch_block = malloc((size_t)stotal);
+    int8_t *first_scratch = malloc((size_t)stotal);
     int8_t *buffer = block + INPLACE_GUARD;
     int8_t *scratch = scratch_block + INPLACE_GUARD;
     edgec_depthwise_params p;
     char msg[200];
     long i;
+    int run;
 
     memset(&p, 0, sizeof p);
     p.kernel_h = (int16_t)wt->dims[1];
@@ -496,62 +504,79 @@ static void run_depthwise_inplace(const test_case *tc)
                  (long)edgec_depthwise_inplace_scratch_size((int32_t)h, (int32_t)w, &p), scratch_size);
         fail(msg);
     }
-    for (i = 0; i < in_size + 2 * INPLACE_GUARD; ++i) {
-        block[i] = fill_pattern(i);
-    }
-    for (i = 0; i < scratch_size + 2 * INPLACE_GUARD; ++i) {
-        scratch_block[i] = (int8_t)(fill_pattern(i) ^ 0x5a);
-    }
-    for (i = 0; i < in_size; ++i) {
-        buffer[i] = (int8_t)x->values[i];
-    }
+    for (run = 0; run < 2; ++run) {
+        const int salt = salts[run];
+        for (i = 0; i < total; ++i) {
+            block[i] = fill_pattern(i);
+        }
+        for (i = 0; i < stotal; ++i) {
+            scratch_block[i] = (int8_t)(fill_pattern(i) ^ salt);
+        }
+        for (i = 0; i < in_size; ++i) {
+            buffer[i] = (int8_t)x->values[i];
+        }
 
-    edgec_depthwise_conv2d_inplace(buffer, (int32_t)h, (int32_t)w, (int32_t)c, (int32_t)oh, (int32_t)ow, scratch,
-                                   weights, bias, &p);
+        edgec_depthwise_conv2d_inplace(buffer, (int32_t)h, (int32_t)w, (int32_t)c, (int32_t)oh, (int32_t)ow,
+                                       scratch, weights, bias, &p);
 
-    for (i = 0; i < out_size; ++i) {
-        if (buffer[i] != (int8_t)y->values[i]) {
-            long mismatches = 0, j;
-            for (j = i; j < out_size; ++j) {
-                mismatches += buffer[j] != (int8_t)y->values[j];
+        for (i = 0; i < out_size; ++i) {
+            if (buffer[i] != (int8_t)y->values[i]) {
+                long mismatches = 0, j;
+                for (j = i; j < out_size; ++j) {
+                    mismatches += buffer[j] != (int8_t)y->values[j];
+                }
+                snprintf(msg, sizeof msg,
+                         "%ld of %ld elements differ; first at flat index %ld (y=%ld x=%ld c=%ld): got %d, "
+                         "expected %lld",
+                         mismatches, out_size, i, i / c / ow, (i / c) % ow, i % c, buffer[i], y->values[i]);
+                fail(msg);
+                break;
             }
-            snprintf(msg, sizeof msg,
-                     "%ld of %ld elements differ; first at flat index %ld (y=%ld x=%ld c=%ld): got %d, expected %lld",
-                     mismatches, out_size, i, i / c / ow, (i / c) % ow, i % c, buffer[i], y->values[i]);
-            fail(msg);
-            break;
+        }
+        for (i = out_size; i < in_size; ++i) {
+            if (buffer[i] != (int8_t)x->values[i]) {
+                snprintf(msg, sizeof msg, "overwrote buffer byte %ld past the output (%ld bytes) of a %ld-byte input",
+                         i, out_size, in_size);
+                fail(msg);
+                break;
+            }
+        }
+        {
+            long bad = first_changed(block, 0, INPLACE_GUARD, 0);
+            if (bad < 0) {
+                bad = first_changed(block, INPLACE_GUARD + in_size, total, 0);
+            }
+            if (bad >= 0) {
+                snprintf(msg, sizeof msg, "wrote outside the buffer (byte %ld relative to its start)",
+                         bad - INPLACE_GUARD);
+                fail(msg);
+            }
+            bad = first_changed(scratch_block, 0, INPLACE_GUARD, salt);
+            if (bad < 0) {
+                bad = first_changed(scratch_block, INPLACE_GUARD + scratch_size, stotal, salt);
+            }
+            if (bad >= 0) {
+                snprintf(msg, sizeof msg, "wrote outside the %ld-byte scratch ring (byte %ld relative to its start)",
+                         scratch_size, bad - INPLACE_GUARD);
+                fail(msg);
+            }
+        }
+        if (run == 0) {
+            memcpy(first_scratch, scratch_block, (size_t)stotal);
         }
     }
-    for (i = out_size; i < in_size; ++i) {
-        if (buffer[i] != (int8_t)x->values[i]) {
-            snprintf(msg, sizeof msg, "overwrote buffer byte %ld past the output (%ld bytes) of a %ld-byte input", i,
-                     out_size, in_size);
+    for (i = INPLACE_GUARD; i < INPLACE_GUARD + scratch_size; ++i) {
+        if (first_scratch[i] == (int8_t)(fill_pattern(i) ^ salts[0]) &&
+            scratch_block[i] == (int8_t)(fill_pattern(i) ^ salts[1])) {
+            snprintf(msg, sizeof msg, "never wrote scratch byte %ld of %ld: the scratch size is larger than needed",
+                     i - INPLACE_GUARD, scratch_size);
             fail(msg);
             break;
-        }
-    }
-    {
-        const long total = in_size + 2 * INPLACE_GUARD, stotal = scratch_size + 2 * INPLACE_GUARD;
-        long bad = first_changed(block, 0, INPLACE_GUARD, 0);
-        if (bad < 0) {
-            bad = first_changed(block, INPLACE_GUARD + in_size, total, 0);
-        }
-        if (bad >= 0) {
-            snprintf(msg, sizeof msg, "wrote outside the buffer (byte %ld relative to its start)", bad - INPLACE_GUARD);
-            fail(msg);
-        }
-        bad = first_changed(scratch_block, 0, INPLACE_GUARD, 0x5a);
-        if (bad < 0) {
-            bad = first_changed(scratch_block, INPLACE_GUARD + scratch_size, stotal, 0x5a);
-        }
-        if (bad >= 0) {
-            snprintf(msg, sizeof msg, "wrote outside the %ld-byte scratch plane (byte %ld relative to its start)",
-                     scratch_size, bad - INPLACE_GUARD);
-            fail(msg);
         }
     }
     free(block);
     free(scratch_block);
+    free(first_scratch);
     free(weights);
     free(bias);
     free(mult);

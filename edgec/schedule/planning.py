@@ -155,9 +155,11 @@ def plot_build(build, path: Path) -> None:
     chosen = None
     if schedule.get("kind") == "patch":
         chosen = forced_patch_candidate(graph, schedule["split"], schedule["grid"][0])
-    try:
-        budget = build.target.arena_budget or None
-    except EdgecError:  # the target file is gone: plot without the budget line
-        budget = None
+    budget = schedule.get("budget_bytes")  # the budget the build searched with (--sram-budget or the target's)
+    if budget is None and build.summary.get("target_kind") == "mcu":
+        try:
+            budget = build.target.arena_budget or None
+        except EdgecError:  # the target file is gone: plot without the budget line
+            budget = None
     title = f"{build.summary.get('model', graph.name)} on {build.summary.get('target', '?')}"
     plot_memory(graph, plan_layers(graph), chosen, budget, path, title=title)

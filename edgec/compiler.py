@@ -73,6 +73,11 @@ class Build:
         return [IOSpec(**d) for d in self.summary["outputs"]]
 
     @property
+    def hash32(self) -> int:
+        """EDGEC_MODEL_HASH: the first 4 bytes of the model file's sha256, as the firmware reports it."""
+        return int(self.summary["model_hash"][:8], 16)
+
+    @property
     def binary(self) -> Path:
         return self.path / self.summary["binary"]
 

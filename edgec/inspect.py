@@ -43,7 +43,7 @@ def model_report(graph: Graph) -> dict:
 
 
 def format_model_report(report: dict) -> str:
-    from edgec.report import format_table
+    from edgec.report import format_table, shorten
 
     def shapes(ss: list) -> str:
         return " ".join("x".join(map(str, s)) for s in ss)
@@ -51,7 +51,7 @@ def format_model_report(report: dict) -> str:
     table = format_table(
         ["#", "layer", "op", "input", "output", "MACs", "params B", "act B"],
         [
-            (i, _short(r["name"]), r["op"], shapes(r["inputs"]), shapes(r["output"]), r["macs"], r["param_bytes"], r["activation_bytes"])
+            (i, shorten(r["name"]), r["op"], shapes(r["inputs"]), shapes(r["output"]), r["macs"], r["param_bytes"], r["activation_bytes"])
             for i, r in enumerate(report["layers"])
         ],
         right=(0, 5, 6, 7),
@@ -62,7 +62,3 @@ def format_model_report(report: dict) -> str:
         f"total: {t['ops']} ops, {t['macs']:,} MACs, {t['parameters']:,} parameters "
         f"({t['param_bytes']:,} bytes), largest layer activations {t['peak_activation_bytes']:,} bytes"
     )
-
-
-def _short(name: str, limit: int = 44) -> str:
-    return name if len(name) <= limit else "..." + name[-(limit - 3) :]

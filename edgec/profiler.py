@@ -10,7 +10,7 @@ import numpy as np
 from edgec.compiler import Build, load_build
 from edgec.errors import EdgecError
 from edgec.progress import QUIET, Progress
-from edgec.report import format_table
+from edgec.report import format_table, shorten
 from edgec.tensor_io import load_array, to_model_input
 
 
@@ -40,7 +40,7 @@ def profile_build(out_dir: Path, runs: int = 1, port: str | None = None, input_p
     inputs = profile_inputs(build, runs, input_path)
     where = port or f"QEMU {build.target.qemu_machine}"
     with progress.step(f"running {runs} inference(s) on {where}"):
-        outputs, results, info = profile_on_device(build.binary, inputs, build.target, port, int(build.summary["model_hash"][:8], 16))
+        outputs, results, info = profile_on_device(build.binary, inputs, build.target, port, build.hash32)
     graph = build.graph
     with progress.step("checking against the numpy reference"):
         reference = [run_reference(graph, {graph.inputs[0]: x})[graph.outputs[0]] for x in inputs]
@@ -84,7 +84,7 @@ def format_profile(report: dict) -> str:
     rows = [
         (
             r["index"],
-            _short(r["name"]),
+            shorten(r["name"], 40),
             r["op"],
             r["macs"],
             r["count"],
@@ -106,7 +106,3 @@ def format_profile(report: dict) -> str:
         f"total: {report['total']:,} {unit}, {report['macs']:,} MACs, {report['macs_per_count']:.3f} MACs/{unit[:-1]}\n"
         f"outputs: {verdict}"
     )
-
-
-def _short(name: str, limit: int = 40) -> str:
-    return name if len(name) <= limit else "..." + name[-(limit - 3) :]

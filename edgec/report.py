@@ -22,6 +22,13 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]], right
     return "\n".join(out)
 
 
+def shorten(name: str, limit: int = 44, keep_end: bool = True) -> str:
+    """A long model name cut to ``limit`` characters for a table or a comment."""
+    if len(name) <= limit:
+        return name
+    return "..." + name[-(limit - 3) :] if keep_end else name[: limit - 3] + "..."
+
+
 def _cell(v: object) -> str:
     if isinstance(v, float):
         return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"

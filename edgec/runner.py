@@ -42,12 +42,8 @@ def run_build(build: Build, x: np.ndarray, port: str | None = None, progress: Pr
         return run_host_binary(build, x)[0]
     from edgec.device.session import run_on_device
 
-    outputs, _counts, _info = run_on_device(build.binary, [x], build.target, port=port, expected_hash=_hash32(build))
+    outputs, _counts, _info = run_on_device(build.binary, [x], build.target, port=port, expected_hash=build.hash32)
     return np.asarray(outputs[0], dtype=np.int8).reshape(build.outputs[0].shape)
-
-
-def _hash32(build: Build) -> int:
-    return int(build.summary["model_hash"][:8], 16)
 
 
 def run_command(

@@ -12,12 +12,9 @@ live at constant offsets in one static arena, weights are ``const`` (flash).
 
 from __future__ import annotations
 
-import math
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
 
 from edgec import __version__
 from edgec.codegen import op_emitters
@@ -289,21 +286,3 @@ if(NOT CMAKE_CROSSCOMPILING)
   target_link_libraries(edgec_model edgec_model_lib)
 endif()
 """
-
-
-def tensor_hwc(shape: tuple[int, ...]) -> tuple[int, int, int]:
-    """(h, w, c) of a batch-1 activation of any rank, right-aligned into NHWC."""
-    dims = list(shape[1:]) if len(shape) >= 2 else list(shape)
-    while len(dims) > 3:
-        if dims[0] != 1:
-            raise BuildError(f"tensor of shape {shape} has more than 3 non-batch dimensions")
-        dims.pop(0)
-    dims = [1] * (3 - len(dims)) + dims
-    return dims[0], dims[1], dims[2]
-
-
-def flat_size(shape: tuple[int, ...]) -> int:
-    return math.prod(shape)
-
-
-__all__ = ["Project", "emit_project", "flat_size", "np", "tensor_hwc"]

@@ -16,6 +16,7 @@ from edgec.codegen.cwriter import CWriter, c_type
 from edgec.errors import BuildError
 from edgec.ir import Graph, Node, macs
 from edgec.reference.qparams import kernel_params
+from edgec.report import shorten
 
 
 class WeightTable:
@@ -70,14 +71,19 @@ class WeightTable:
 
 
 def hwc(shape: tuple[int, ...]) -> tuple[int, int, int]:
-    from edgec.codegen.c import tensor_hwc
+    """(h, w, c) of a batch-1 activation of any rank, right-aligned into NHWC."""
+    dims = list(shape[1:]) if len(shape) >= 2 else list(shape)
+    while len(dims) > 3:
+        if dims[0] != 1:
+            raise BuildError(f"tensor of shape {shape} has more than 3 non-batch dimensions")
+        dims.pop(0)
+    dims = [1] * (3 - len(dims)) + dims
+    return dims[0], dims[1], dims[2]
 
-    return tensor_hwc(shape)
 
-
-def short_name(name: str, limit: int = 60) -> str:
-    """A model name shortened for a comment."""
-    return name if len(name) <= limit else name[: limit - 3] + "..."
+def short_name(name: str) -> str:
+    """A model name shortened for a C comment."""
+    return shorten(name, 60, keep_end=False)
 
 
 def shape_str(shape) -> str:
@@ -204,7 +210,7 @@ def _emit_conv(w, names, weights, node, p, ident):
     fields = _conv_fields(p, kh, kw, extra, mult, shift)
     w_ident, b_ident = _weights_and_bias(names, weights, node)
     ctype = "edgec_depthwise_params" if depthwise else "edgec_conv_params"
-    if depthwise and node.name in getattr(names.place, "inplace_depthwise", {}):
+    if depthwise and node.name in names.place.inplace_depthwise:
         _, h, wd, c = graph.tensors[node.inputs[0]].shape
         _, oh, ow, _ = graph.tensors[node.outputs[0]].shape
         names.place.params(w, ctype, fields)

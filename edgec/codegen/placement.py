@@ -44,6 +44,7 @@ class PatchPlacement:
         self.names = names
         self.node = node
         self.globals = globals_writer
+        self.inplace_depthwise: dict[str, int] = {}  # patch stages never run depthwise in place
 
     def view(self, tensor: str, var: str, const: bool = False, dims: tuple[int, int, int] | None = None) -> str:
         graph = self.names.graph

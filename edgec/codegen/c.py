@@ -6,7 +6,8 @@ The project (``model.h``, ``model.c``, ``weights.h``, ``weights.c``,
 builder, for an MCU.  ``model.c`` is one kernel call per op, in plan order,
 each preceded by a comment naming the source op and its shapes (a patch
 stage is one loop over patches, ``patch_stage.py``; a streamed projection
-conv and its residual add one loop over rows, ``residual.py``); activations
+conv and its residual add one loop over rows, ``residual.py``; a row-streamed
+segment one loop over a table of row calls, ``row_segment.py``); activations
 live at constant offsets in one static arena, weights are ``const`` (flash).
 """
 
@@ -19,8 +20,9 @@ from pathlib import Path
 from edgec import __version__
 from edgec.codegen import op_emitters
 from edgec.codegen.cwriter import CWriter, c_float, c_identifier, c_list
-from edgec.codegen.patch_stage import emit_patch_stage
+from edgec.codegen.patch_stage import STEP_TYPES, emit_patch_stage
 from edgec.codegen.residual import emit_streamed
+from edgec.codegen.row_segment import CALL_TYPE, emit_row_segment
 from edgec.errors import BuildError
 from edgec.ir import Graph, Node, macs
 
@@ -121,10 +123,25 @@ def emit_project(graph: Graph, plan, out_dir: Path, target, model_hash: str) -> 
     stage_nodes = set(plan.stage.nodes) if plan.stage is not None else set()
     streamed = plan.arena.streamed  # conv -> add, run together at the conv (residual.py)
     streamed_adds = set(streamed.values())
+    segments = {seg.nodes[0]: seg for seg in plan.arena.row_segments}  # run at their first op (row_segment.py)
+    in_segments = {name for seg in plan.arena.row_segments for name in seg.nodes}
+    windowed = [graph.node(n) for n in [*stage_nodes, *in_segments]]
+    max_inputs = max((len(n.inputs) for n in windowed), default=0)
+    if windowed:
+        globals_w.lines(STEP_TYPES.format(inputs=max_inputs).splitlines())
+        globals_w.line()
+    if segments:
+        globals_w.lines(CALL_TYPE.splitlines())
+        globals_w.line()
     for node in graph.nodes:
         if node.name in stage_nodes:
             if node.name == plan.stage.nodes[0]:
-                ops += emit_patch_stage(body, globals_w, names, weights, plan.stage, len(ops))
+                ops += emit_patch_stage(body, globals_w, names, weights, plan.stage, len(ops), max_inputs)
+            continue
+        if node.name in segments:
+            ops += emit_row_segment(body, globals_w, names, weights, segments[node.name], len(ops), max_inputs)
+            continue
+        if node.name in in_segments:
             continue
         if node.name in streamed:
             ops += emit_streamed(body, names, weights, node, graph.node(streamed[node.name]), len(ops))
@@ -222,12 +239,15 @@ def _model_c(graph: Graph, names: TensorNames, body: CWriter, globals_w: CWriter
     plan = names.plan.arena
     placed = sorted({names.root(t) for t in plan.offsets}, key=lambda t: (plan.offsets[t], t))
     chunks = {graph.node(conv).outputs[0]: pixels for conv, pixels in plan.stream_pixels.items()}
+    lines = {t: seg.capacity[t] for seg in plan.row_segments for t in seg.chain}
     for tensor in placed:
         t = graph.tensors[tensor]
         ident = names.tensor_ids[tensor]
         shape = "x".join(map(str, t.shape))
         if tensor in chunks:
             what = f"{chunks[tensor]} pixels of {shape} (streamed), {plan.sizes[tensor]} bytes"
+        elif tensor in lines:
+            what = f"{lines[tensor]} rows of {shape} (line buffer), {plan.sizes[tensor]} bytes"
         else:
             what = f"{shape}, {t.nbytes} bytes"
         w.line(f"static int8_t *const {ident} = arena + {plan.offsets[tensor]}; /* {what} */")

@@ -65,6 +65,15 @@ class CWriter:
             self._depth -= 1
             self.line(tail)
 
+    @contextmanager
+    def indented(self) -> Iterator[None]:
+        """One more level of indentation without braces (``case`` bodies)."""
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+
     def array(self, decl: str, data: np.ndarray, per_line: int = 16) -> None:
         """``decl = { ... };`` with the flattened values, ``per_line`` per line."""
         flat = np.asarray(data).reshape(-1)

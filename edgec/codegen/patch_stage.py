@@ -78,13 +78,11 @@ def _step_row(names, node, op, patch, max_inputs: int) -> str:
     return "{{" + ", ".join(ins) + "}, " + out + ", " + ", ".join(str(v) for v in pad) + "}"
 
 
-def emit_patch_stage(body: CWriter, globals_w: CWriter, names, weights, stage, first_index: int) -> list[dict]:
-    """Emit the stage's step tables (into ``globals_w``) and loop (into ``body``); return the op records."""
+def emit_patch_stage(body: CWriter, globals_w: CWriter, names, weights, stage, first_index: int, max_inputs: int) -> list[dict]:
+    """Emit the stage's step tables (into ``globals_w``, after ``STEP_TYPES`` with ``in[max_inputs]``) and
+    loop (into ``body``); return the op records."""
     graph = names.graph
     nodes = [graph.node(name) for name in stage.nodes]
-    max_inputs = max(len(n.inputs) for n in nodes)
-    globals_w.lines(STEP_TYPES.format(inputs=max_inputs).splitlines())
-    globals_w.line()
     count = len(stage.patches)
     for node in nodes:
         ident = names.node_ids[node.name]

@@ -41,7 +41,11 @@ def _fc(g: Graph, n: Node, args: list) -> np.ndarray:
 @int_kernel("add", "sub", "mul")
 def _binary(g: Graph, n: Node, args: list) -> np.ndarray:
     y = _run(g, n, args[0], args[1])
-    return np.broadcast_to(y, _out_shape(g, n))
+    shape = np.broadcast_shapes(np.shape(args[0]), np.shape(args[1]))
+    out = _out_shape(g, n)
+    if int(np.prod(shape)) == int(np.prod(out)):
+        return np.broadcast_to(y, out)
+    return np.broadcast_to(y, shape)  # a window of the output (patch stages, row-streamed segments)
 
 
 @int_kernel(

@@ -61,6 +61,7 @@ from dataclasses import dataclass, field
 from edgec.ir.graph import Graph, Node
 from edgec.ir.ops import OPS
 from edgec.schedule.lifetimes import Buffer, Lifetime, build_buffers, default_external, live_bytes_per_op
+from edgec.schedule.rows import RowSegment, analyze_segment, find_chains
 
 BROADCAST_OPS = frozenset({"add", "sub", "mul"})
 
@@ -86,6 +87,7 @@ class ArenaPlan:
     buffers: list[Buffer] = field(default_factory=list)  # the placed buffers (after in-place merges)
     streamed: dict[str, str] = field(default_factory=dict)  # pointwise conv node -> add/sub node it streams into
     stream_pixels: dict[str, int] = field(default_factory=dict)  # streamed conv node -> pixels per step
+    row_segments: list[RowSegment] = field(default_factory=list)  # chains run row by row (``edgec.schedule.rows``)
 
     @property
     def planned_peak(self) -> int:
@@ -97,7 +99,7 @@ class ArenaPlan:
         return (
             f"arena {self.size} B, layer-wise lower bound {self.lower_bound} B ({ratio:.3f}x), "
             f"{len(self.inplace)} in-place element-wise, {len(self.inplace_depthwise)} in-place depthwise, "
-            f"{len(self.streamed)} streamed residual projections"
+            f"{len(self.streamed)} streamed residual projections, {len(self.row_segments)} row-streamed segments"
         )
 
 
@@ -408,6 +410,111 @@ def choose_streams(
     return chosen, limit
 
 
+# -- row-streamed segments -------------------------------------------------------------------------
+
+
+def row_segment_candidates(graph: Graph, base: list[Buffer]) -> list[RowSegment]:
+    """Every maximal chain (``rows.find_chains``) whose chain tensors are plain arena buffers."""
+    owner = {m: b for b in base for m in b.members}
+    external = {m for b in base if b.external for m in b.members}
+    segments = []
+    for indices in find_chains(graph, external):
+        seg = analyze_segment(graph, indices)
+        if all(owner[t].members == [t] and not owner[t].external for t in seg.chain):
+            segments.append(seg)
+    return segments
+
+
+def segment_buffers(graph: Graph, base: list[Buffer], segments: list[RowSegment]) -> list[Buffer]:
+    """``base`` with each segment's lifetimes: line buffers and ``Y`` live over the whole segment, sources
+    until its end, and ``Y`` merged into its in-place source (module docstring of ``rows``)."""
+    buffers = {b.name: Buffer(b.name, list(b.members), b.size, b.start, b.end, b.external, dict(b.meta)) for b in base}
+    owner = {m: b.name for b in buffers.values() for m in b.members}
+    for seg in segments:
+        first, last = seg.first_step, seg.last_step
+        for t in seg.chain:
+            b = buffers[owner[t]]
+            b.size, b.start, b.end = seg.buffer_bytes(graph, t), first, last
+            b.meta["line_buffer_of"] = seg.nodes[0]
+        for name in seg.sources:
+            b = buffers[owner[name]]
+            b.end = max(b.end, last)
+        y = buffers[owner[seg.output]]
+        y.start = min(y.start, first)
+        src = buffers[owner[seg.inplace_source]] if seg.inplace_source else None
+        if src is not None and src is not y and not src.external and not y.external and src.end == last:
+            src.members += y.members
+            src.size = max(src.size, y.size)
+            src.end = max(src.end, y.end)
+            for m in y.members:
+                owner[m] = src.name
+            del buffers[y.name]
+            seg.meta["inplace"] = True
+        else:
+            seg.meta["inplace"] = False
+    return list(buffers.values())
+
+
+@dataclass
+class Fused:
+    """One choice of fusions, its buffers and their placement."""
+
+    segments: list[RowSegment]
+    merges: list[Merge]
+    streams: list[Stream]
+    limit: int | None
+    buffers: list[Buffer]
+    size: int
+    offsets: dict[str, int]
+
+
+def _fuse_and_place(
+    graph: Graph,
+    base: list[Buffer],
+    segments: list[RowSegment],
+    candidates: list[Merge],
+    stream_residual: bool,
+    alignment: int,
+) -> Fused:
+    """Row segments as given, then the in-place merges and streamed projections worth doing outside them."""
+    seg_nodes = {n for seg in segments for n in seg.nodes}
+    seg_base = segment_buffers(graph, base, segments) if segments else base
+    candidates = [m for m in candidates if m.node not in seg_nodes]
+    buffers, merges = apply_merges(seg_base, choose_merges(seg_base, candidates, alignment))
+    size, offsets = _place(buffers, alignment)
+    streams: list[Stream] = []
+    limit: int | None = None
+    if stream_residual:
+        options = [s for s in stream_candidates(graph, seg_base) if s.conv not in seg_nodes and s.add not in seg_nodes]
+        wanted, limit = choose_streams(seg_base, options, candidates, alignment)
+        if wanted:
+            s_base, wanted = streamed_buffers(seg_base, wanted, limit)
+            fused = {s.add for s in wanted}
+            s_merges = choose_merges(s_base, [m for m in candidates if m.node not in fused], alignment)
+            s_buffers, s_done = apply_merges(s_base, s_merges)
+            s_size, s_offsets = _place(s_buffers, alignment)
+            if s_size < size:  # keep the fusions only where they lower the arena
+                return Fused(segments, s_done, wanted, limit, s_buffers, s_size, s_offsets)
+    return Fused(segments, merges, [], None, buffers, size, offsets)
+
+
+def choose_row_segments(
+    graph: Graph, base: list[Buffer], unfused: Fused, candidates: list[Merge], stream_residual: bool, alignment: int
+) -> Fused:
+    """All candidate segments if they lower the arena below ``unfused``, then drop each one whose removal costs nothing."""
+    segments = row_segment_candidates(graph, base)
+    if not segments:
+        return unfused
+    best = _fuse_and_place(graph, base, segments, candidates, stream_residual, alignment)
+    if best.size >= unfused.size:
+        return unfused
+    for seg in list(best.segments):
+        trial = _fuse_and_place(graph, base, [s for s in best.segments if s is not seg], candidates, stream_residual, alignment)
+        if trial.size <= best.size:
+            best = trial
+    return best
+
+
 # -- the planner -----------------------------------------------------------------------------------
 
 
@@ -419,6 +526,7 @@ def plan_arena(
     inplace_depthwise: bool = False,
     inplace_filter: InplaceFilter | None = None,
     stream_residual: bool = False,
+    stream_rows: bool = False,
 ) -> ArenaPlan:
     """Plan the activation arena for running ``graph`` node by node.
 
@@ -426,7 +534,8 @@ def plan_arena(
     outputs).  ``inplace``: let element-wise ops overwrite a dying input when
     that lowers the arena size; ``inplace_depthwise``: the same for depthwise
     convolutions; ``stream_residual``: stream pointwise convolutions into the
-    residual add that follows them (module docstring).
+    residual add that follows them (module docstring); ``stream_rows``: run
+    chains of ops row by row through line buffers (``edgec.schedule.rows``).
     ``inplace_filter(node, input)`` may veto individual in-place candidates.
     """
     if alignment < 1:
@@ -441,21 +550,12 @@ def plan_arena(
         candidates = candidate_merges(graph, inplace_depthwise, inplace_filter)
         if not inplace:
             candidates = [m for m in candidates if m.scratch]
-    buffers, merges = apply_merges(base, choose_merges(base, candidates, alignment))
-    size, buffer_offsets = _place(buffers, alignment)
-
-    streams: list[Stream] = []
-    limit: int | None = None
-    if stream_residual:
-        wanted, limit = choose_streams(base, stream_candidates(graph, base), candidates, alignment)
-        if wanted:
-            s_base, wanted = streamed_buffers(base, wanted, limit)
-            fused = {s.add for s in wanted}
-            s_merges = choose_merges(s_base, [m for m in candidates if m.node not in fused], alignment)
-            s_buffers, s_done = apply_merges(s_base, s_merges)
-            s_size, s_offsets = _place(s_buffers, alignment)
-            if s_size < size:  # keep the fusions only where they lower the arena
-                streams, buffers, merges, size, buffer_offsets = wanted, s_buffers, s_done, s_size, s_offsets
+    fused = _fuse_and_place(graph, base, [], candidates, stream_residual, alignment)
+    if stream_rows:
+        fused = choose_row_segments(graph, base, fused, candidates, stream_residual, alignment)
+        segment_buffers(graph, base, fused.segments)  # records each chosen segment's meta["inplace"]
+    buffers, merges, size, buffer_offsets = fused.buffers, fused.merges, fused.size, fused.offsets
+    streams, limit = fused.streams, fused.limit
 
     offsets: dict[str, int] = {}
     external_tensors: set[str] = set()
@@ -468,6 +568,9 @@ def plan_arena(
     sizes = {name: graph.tensors[name].nbytes for name in lifetimes}
     for s in streams:
         sizes[s.tensor] = s.chunk(limit) * s.pixel_bytes
+    for seg in fused.segments:
+        for t in seg.chain:
+            sizes[t] = seg.buffer_bytes(graph, t)
     return ArenaPlan(
         offsets=offsets,
         sizes=sizes,
@@ -484,6 +587,7 @@ def plan_arena(
         buffers=buffers,
         streamed={s.conv: s.add for s in streams},
         stream_pixels={s.conv: s.chunk(limit) for s in streams},
+        row_segments=list(fused.segments),
     )
 
 

@@ -49,7 +49,12 @@ class ModelPlan:
 
 def plan_layers(graph: Graph) -> ArenaPlan:
     return plan_arena(
-        graph, alignment=16, inplace=True, inplace_depthwise=True, stream_residual=split_search.STREAM_RESIDUAL
+        graph,
+        alignment=16,
+        inplace=True,
+        inplace_depthwise=True,
+        stream_residual=split_search.STREAM_RESIDUAL,
+        stream_rows=split_search.STREAM_ROWS,
     )
 
 
@@ -88,6 +93,7 @@ def forced_patch_candidate(graph: Graph, split: str, patches: int) -> Candidate:
         external=set(graph.outputs),
         inplace_depthwise=True,
         stream_residual=split_search.STREAM_RESIDUAL,
+        stream_rows=split_search.STREAM_ROWS,
     )
     layer_macs = sum(macs(graph, n) for n in graph.nodes)
     try:
@@ -106,7 +112,7 @@ def plan_model(graph: Graph, target, options, progress: Progress = QUIET) -> Mod
             raise EdgecError("--schedule patch needs --split OP and --patches N (or use --schedule auto)")
         return _patch_plan(forced_patch_candidate(graph, options.split, options.patches), layer)
     budget = int(options.sram_budget_kb * 1024) if options.sram_budget_kb else (target.arena_budget or None)
-    candidates = search_schedules(graph, budget, inplace_depthwise=True, stream_residual=split_search.STREAM_RESIDUAL)
+    candidates = search_schedules(graph, budget, inplace_depthwise=True)
     chosen = choose_schedule(candidates, budget)
     plan = _patch_plan(chosen, layer) if chosen.is_patch else _layer_plan(layer)
     plan.details["budget_bytes"] = budget

@@ -34,6 +34,8 @@ DEFAULT_GRIDS = tuple(range(2, 9))
 # Builds stream 1x1 projection convs into the residual add after them (``plan_arena(stream_residual=...)``);
 # ``search_schedules`` and ``edgec.schedule.planning`` follow this switch unless told otherwise.
 STREAM_RESIDUAL = True
+# Builds run chains of ops row by row through line buffers (``plan_arena(stream_rows=...)``, ``edgec.schedule.rows``).
+STREAM_ROWS = True
 
 
 @dataclass
@@ -193,19 +195,26 @@ def search_schedules(
     max_prefix_fraction: float = 0.5,
     inplace_depthwise: bool = False,
     stream_residual: bool | None = None,
+    stream_rows: bool | None = None,
 ) -> list[Candidate]:
     """Layer by layer first, then every (split point, n x n grid) candidate.
 
     ``sram_budget`` only prunes: patch candidates whose rest phase alone
     exceeds it are not expanded into grids (they cannot fit).
     ``inplace_depthwise`` and ``stream_residual`` (None: ``STREAM_RESIDUAL``,
-    as builds plan) are passed to the layer-by-layer plans (whole graph and
-    rest); per-patch buffers never use them.
+    as builds plan) and ``stream_rows`` (None: ``STREAM_ROWS``) are passed to
+    the layer-by-layer plans (whole graph and rest); per-patch buffers never use them.
     """
     if stream_residual is None:
         stream_residual = STREAM_RESIDUAL
+    if stream_rows is None:
+        stream_rows = STREAM_ROWS
     layer_plan = plan_arena(
-        graph, alignment=alignment, inplace_depthwise=inplace_depthwise, stream_residual=stream_residual
+        graph,
+        alignment=alignment,
+        inplace_depthwise=inplace_depthwise,
+        stream_residual=stream_residual,
+        stream_rows=stream_rows,
     )
     layer_macs = sum(macs(graph, n) for n in graph.nodes)
     candidates = [Candidate(None, (1, 1), layer_plan.size, layer_macs, layer_macs, layer_plan, stage_peak=0)]
@@ -226,6 +235,7 @@ def search_schedules(
             external=set(graph.outputs),
             inplace_depthwise=inplace_depthwise,
             stream_residual=stream_residual,
+            stream_rows=stream_rows,
         )
         if sram_budget is not None and rest_plan.size > sram_budget:
             pruned.append((split, rest_plan))

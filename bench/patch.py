@@ -9,8 +9,12 @@ int8 TFLite model in ``models/tflite/``.  Columns, bytes unless marked:
 
 * ``LB`` -- the layer-wise lower bound of the whole graph (largest sum of
   arena tensors live at one op, I/O excluded);
-* ``layer`` -- edgec's layer-by-layer arena (with in-place depthwise and streamed
-  residual projections, as builds plan it);
+* ``no rows`` -- edgec's layer-by-layer arena without row-streamed segments
+  (in-place depthwise and streamed residual projections only: the arena
+  before ``edgec.schedule.rows``);
+* ``layer`` -- edgec's layer-by-layer arena as builds plan it (in-place
+  depthwise, streamed residual projections and row-streamed segments, which
+  recompute nothing: 0 % MAC overhead);
 * ``patch`` -- the smallest peak over all patch candidates of
   ``search_schedules`` (every split point, n x n grids 2..8), its split (the
   producing op's index and the split tensor's H x W x C), grid and MAC
@@ -26,7 +30,9 @@ int8 TFLite model in ``models/tflite/``.  Columns, bytes unless marked:
 
 Then the targets: MobileNetV2 w1.0-r224 int8 peak <= 172 KiB (the MCUNetV2
 figure), and a >= 4x reduction from the layer-wise lower bound on MobileNetV2
-and the MCUNet-style model; each printed as MET or NOT MET.
+and the MCUNet-style model, both for the smallest peak found and for the
+smallest peak among schedules with at most 15 % MAC overhead (each with the
+MAC overhead of the schedule that reaches it); each printed as MET or NOT MET.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ sys.path.insert(0, str(REPO))  # the bundled models package lives at the repo ro
 
 from edgec.ir.graph import Graph
 from edgec.lowering import lower_model
+from edgec.schedule.arena import plan_arena
 from edgec.schedule.split_search import STREAM_RESIDUAL, Candidate, search_schedules
 
 TFLITE_DIR = REPO / "models" / "tflite"
@@ -68,6 +75,7 @@ class Row:
     model: str
     format: str
     lower_bound: int
+    plain_layer_arena: int  # layer by layer without row-streamed segments
     layer_arena: int
     io_bytes: int
     best: dict | None  # smallest-peak patch candidate
@@ -81,6 +89,19 @@ class Row:
     @property
     def reduction(self) -> float:
         return self.lower_bound / self.best_peak if self.best_peak else 1.0
+
+    @property
+    def best_overhead(self) -> float:
+        """MAC overhead (%) of the schedule reaching ``best_peak`` (layer by layer: 0)."""
+        return 0.0 if not self.best or self.layer_arena <= self.best["peak"] else self.best["mac_overhead_pct"]
+
+    def cheap(self) -> tuple[int, float]:
+        """(smallest peak, its MAC overhead %) among schedules with at most ``MAX_OVERHEAD`` extra MACs."""
+        options = [(self.layer_arena, 0.0)]
+        for c in (self.best, self.best_cheap):
+            if c and c["mac_overhead_pct"] <= 100 * MAX_OVERHEAD:
+                options.append((c["peak"], c["mac_overhead_pct"]))
+        return min(options)
 
 
 def describe(graph: Graph, cand: Candidate) -> dict:
@@ -111,10 +132,12 @@ def model_row(name: str, fmt: str, path: Path, calib: Path | None) -> Row:
     if best_cheap is best:
         best_cheap = None
     io = sum(graph.tensors[n].nbytes for n in (*graph.inputs, *graph.outputs))
+    plain = plan_arena(graph, alignment=16, inplace_depthwise=INPLACE_DEPTHWISE, stream_residual=STREAM_RESIDUAL)
     return Row(
         name,
         fmt,
         layer.rest_plan.lower_bound,
+        plain.size,
         layer.peak,
         io,
         describe(graph, best) if best else None,
@@ -154,7 +177,7 @@ def _cand_cells(c: dict | None) -> tuple[str, str, str]:
 
 def format_table(rows: list[Row]) -> str:
     head = (
-        f"{'model':<24} {'fmt':<6} {'LB':>10} {'layer':>10} {'patch':>9} {'split, grid':<20} {'MACs+':>7} "
+        f"{'model':<24} {'fmt':<6} {'LB':>10} {'no rows':>10} {'layer':>10} {'patch':>9} {'split, grid':<20} {'MACs+':>7} "
         f"{'patch<=15%':>10} {'split, grid':<20} {'MACs+':>6} {'LB/patch':>8} {'+I/O':>9} {'TFLM':>9}"
     )
     lines = [
@@ -169,7 +192,7 @@ def format_table(rows: list[Row]) -> str:
             cpeak, csplit, cover = "(same)", "", ""
         tflm = f"{r.tflm_arena:>9,}" if r.tflm_arena else f"{'-':>9}"
         lines.append(
-            f"{r.model:<24} {r.format:<6} {r.lower_bound:>10,} {r.layer_arena:>10,} {peak:>9} {split:<20} {over:>7} "
+            f"{r.model:<24} {r.format:<6} {r.lower_bound:>10,} {r.plain_layer_arena:>10,} {r.layer_arena:>10,} {peak:>9} {split:<20} {over:>7} "
             f"{cpeak:>10} {csplit:<20} {cover:>6} {r.reduction:>7.2f}x {r.best_peak + r.io_bytes:>9,} {tflm}"
         )
     return "\n".join(lines)
@@ -184,7 +207,10 @@ def targets(rows: list[Row]) -> list[tuple[str, bool, str]]:
                 (
                     f"{r.model} ({r.format}) peak <= 172 KiB",
                     r.best_peak <= MCUNETV2_TARGET,
-                    f"best peak {r.best_peak / KIB:.1f} KiB",
+                    (
+                        f"best peak {r.best_peak / KIB:.1f} KiB at +{r.best_overhead:.1f}% MACs; "
+                        f"layer by layer {r.layer_arena / KIB:.1f} KiB at +0.0%"
+                    ),
                 )
             )
     for r in rows:
@@ -193,7 +219,21 @@ def targets(rows: list[Row]) -> list[tuple[str, bool, str]]:
                 (
                     f"{r.model} ({r.format}) >= {REDUCTION_TARGET:.0f}x below the layer-wise lower bound",
                     r.reduction >= REDUCTION_TARGET,
-                    f"{r.lower_bound / KIB:.1f} KiB -> {r.best_peak / KIB:.1f} KiB = {r.reduction:.2f}x",
+                    (
+                        f"{r.lower_bound / KIB:.1f} KiB -> {r.best_peak / KIB:.1f} KiB = {r.reduction:.2f}x "
+                        f"at +{r.best_overhead:.1f}% MACs"
+                    ),
+                )
+            )
+            peak, overhead = r.cheap()
+            out.append(
+                (
+                    f"{r.model} ({r.format}) >= {REDUCTION_TARGET:.0f}x with <= {100 * MAX_OVERHEAD:.0f}% MAC overhead",
+                    r.lower_bound / peak >= REDUCTION_TARGET,
+                    (
+                        f"{r.lower_bound / KIB:.1f} KiB -> {peak / KIB:.1f} KiB = {r.lower_bound / peak:.2f}x "
+                        f"at +{overhead:.1f}% MACs"
+                    ),
                 )
             )
     return out

@@ -482,8 +482,6 @@ def _fuse_and_place(
     candidates = [m for m in candidates if m.node not in seg_nodes]
     buffers, merges = apply_merges(seg_base, choose_merges(seg_base, candidates, alignment))
     size, offsets = _place(buffers, alignment)
-    streams: list[Stream] = []
-    limit: int | None = None
     if stream_residual:
         options = [s for s in stream_candidates(graph, seg_base) if s.conv not in seg_nodes and s.add not in seg_nodes]
         wanted, limit = choose_streams(seg_base, options, candidates, alignment)
@@ -641,14 +639,56 @@ def _check_streams(
     return chunk_bytes, pairs, problems
 
 
+def _check_segments(
+    graph: Graph, plan: ArenaPlan, lifetime: dict[str, list[int]]
+) -> tuple[dict[str, int], list[tuple[str, str]], list[str]]:
+    """Check each recorded row-streamed segment against one re-derived from the graph alone.
+
+    Returns the line-buffer bytes of the chain tensors, the (source, output)
+    pairs that share memory by design, and problems.  Lifetimes (in
+    ``lifetime``) span the segment: chain tensors and the output from its
+    first op, sources to its last.
+    """
+    index = {n.name: i for i, n in enumerate(graph.nodes)}
+    line_bytes: dict[str, int] = {}
+    pairs: list[tuple[str, str]] = []
+    problems: list[str] = []
+    for seg in plan.row_segments:
+        steps = [index.get(n, -1) for n in seg.nodes]
+        if steps != list(range(steps[0], steps[0] + len(steps))) or steps[0] < 0:
+            problems.append(f"row segment {seg.nodes[0]!r}: its ops are not consecutive graph ops")
+            continue
+        fresh = analyze_segment(graph, steps)
+        chains = {tuple(c) for c in find_chains(graph)}
+        if not any(set(steps) <= set(c) for c in chains):
+            problems.append(f"row segment {seg.nodes[0]!r}: not a chain of single-reader row-streamable ops")
+        if fresh.capacity != seg.capacity or fresh.output != seg.output or fresh.inplace_source != seg.inplace_source:
+            problems.append(f"row segment {seg.nodes[0]!r}: recorded line buffers or in-place source differ from the graph's")
+            continue
+        first, last = steps[0], steps[-1]
+        for t in seg.chain:
+            line_bytes[t] = seg.buffer_bytes(graph, t)
+            lifetime[t] = [first, last]
+        for name in seg.sources:
+            lifetime[name][1] = max(lifetime[name][1], last)
+        lifetime[seg.output][0] = min(lifetime[seg.output][0], first)
+        if seg.meta.get("inplace"):
+            if plan.offsets.get(seg.inplace_source) != plan.offsets.get(seg.output):
+                problems.append(f"row segment {seg.nodes[0]!r} writes its output in place but not at its source's offset")
+            pairs.append((seg.inplace_source, seg.output))
+    return line_bytes, pairs, problems
+
+
 def verify_plan(graph: Graph, plan: ArenaPlan) -> None:
     """Check from the graph alone that no two simultaneously live tensors overlap in memory.
 
     Overlap is allowed only between alias-op partners (same offset, same
     bytes), at the one op where it happens between a recorded in-place op's
-    input and output, and between a streamed add's residual input and its
+    input and output, between a streamed add's residual input and its
     output (same offset; the add's output counts as live from the streamed
-    conv's step, the conv's output as one chunk).  Scratch planes must not
+    conv's step, the conv's output as one chunk), and between a row-streamed
+    segment's in-place source and its output (lifetimes spanning the segment,
+    line buffers at their size: ``_check_segments``).  Scratch planes must not
     overlap anything live at their op.  Offsets must be aligned and inside the arena.
     """
     producer: dict[str, tuple[int, Node]] = {}
@@ -661,6 +701,10 @@ def verify_plan(graph: Graph, plan: ArenaPlan) -> None:
             if name and not graph.tensors[name].is_const:
                 lifetime.setdefault(name, [0, step])[1] = step
     chunk_bytes, streamed_pairs, problems = _check_streams(graph, plan, lifetime)
+    line_bytes, segment_pairs, segment_problems = _check_segments(graph, plan, lifetime)
+    problems += segment_problems
+    streamed_pairs += segment_pairs
+    chunk_bytes.update(line_bytes)
 
     def nbytes(name: str) -> int:
         return chunk_bytes.get(name, graph.tensors[name].nbytes)

@@ -168,4 +168,5 @@ def plot_build(build, path: Path) -> None:
         except EdgecError:  # the target file is gone: plot without the budget line
             budget = None
     title = f"{build.summary.get('model', graph.name)} on {build.summary.get('target', '?')}"
-    plot_memory(graph, plan_layers(graph), chosen, budget, path, title=title)
+    plain = plan_arena(graph, alignment=16, inplace=True, inplace_depthwise=True, stream_residual=split_search.STREAM_RESIDUAL)
+    plot_memory(graph, plan_layers(graph), chosen, budget, path, title=title, plain_plan=plain)

@@ -38,11 +38,14 @@ def plot_memory(
     path: str | Path,
     title: str | None = None,
     budget_label: str = "SRAM budget",
+    plain_plan: ArenaPlan | None = None,
 ) -> Path:
     """Write a PNG of live activation KiB per op: layer by layer, ``schedule`` (if a patch one), the budget line.
 
-    Horizontal dotted lines mark each schedule's arena size (its peak, alignment
-    and placement gaps included); the shaded span is the patch stage.
+    ``plain_plan``: layer by layer with whole tensors (no row-streamed
+    segments), drawn in grey when it differs from ``layer_plan``.  Horizontal
+    dotted lines mark each schedule's arena size (its peak, alignment and
+    placement gaps included); the shaded span is the patch stage.
     """
     import matplotlib
 
@@ -53,9 +56,19 @@ def plot_memory(
     kib = 1024.0
     fig, ax = plt.subplots(figsize=(min(max(9.0, 0.16 * len(steps)), 18.0), 5.0), dpi=130)
     layer_label = f"layer by layer: arena {layer_plan.size / kib:,.1f} KiB"
+    top = layer_plan.size
+    if plain_plan is not None and plain_plan.size != layer_plan.size:
+        plain = [b / kib for b in plain_plan.per_op_live_bytes]
+        label = f"layer by layer, whole tensors: arena {plain_plan.size / kib:,.1f} KiB"
+        ax.step(steps, plain, where="mid", color="tab:gray", lw=1.6, alpha=0.7, label=label)
+        ax.axhline(plain_plan.size / kib, color="tab:gray", lw=0.8, ls=":")
+        layer_label = (
+            f"layer by layer, row-streamed segments: arena {layer_plan.size / kib:,.1f} KiB "
+            f"({plain_plan.size / layer_plan.size:.1f}x smaller, +0% MACs)"
+        )
+        top = max(top, plain_plan.size)
     line = ax.step(steps, [b / kib for b in layer_plan.per_op_live_bytes], where="mid", color="tab:blue", lw=2.8, alpha=0.8, label=layer_label)
     ax.axhline(layer_plan.size / kib, color=line[0].get_color(), lw=0.8, ls=":")
-    top = layer_plan.size
     if schedule is not None and schedule.is_patch:
         live = schedule_live_bytes(graph, schedule)
         label = (

@@ -230,10 +230,16 @@ def format_build_summary(summary: dict) -> str:
 
 
 def _schedule_detail(s: dict) -> str:
+    segments = s.get("row_segments") or []
+    rows = ""
+    if segments:
+        ops = sum(seg["ops"] for seg in segments)
+        rows = f"{len(segments)} row-streamed segment{'s' if len(segments) > 1 else ''} ({ops} ops)"
     if s["kind"] != "patch":
-        return ""
+        return f", {rows}" if rows else ""
     split = s["split"] if len(s["split"]) <= 40 else "..." + s["split"][-37:]
-    return f" ({s['grid'][0]}x{s['grid'][1]} patches up to {split}, {s['stage_ops']} ops, MAC overhead {s['mac_overhead_pct']:.1f}%)"
+    detail = f"{s['grid'][0]}x{s['grid'][1]} patches up to {split}, {s['stage_ops']} ops, MAC overhead {s['mac_overhead_pct']:.1f}%"
+    return f" ({detail}), then {rows}" if rows else f" ({detail})"
 
 
 def format_build_report(b: Build) -> str:

@@ -125,9 +125,8 @@ def emit_project(graph: Graph, plan, out_dir: Path, target, model_hash: str) -> 
     streamed_adds = set(streamed.values())
     segments = {seg.nodes[0]: seg for seg in plan.arena.row_segments}  # run at their first op (row_segment.py)
     in_segments = {name for seg in plan.arena.row_segments for name in seg.nodes}
-    windowed = [graph.node(n) for n in [*stage_nodes, *in_segments]]
-    max_inputs = max((len(n.inputs) for n in windowed), default=0)
-    if windowed:
+    max_inputs = max((len(graph.node(n).inputs) for n in stage_nodes), default=0)
+    if stage_nodes:
         globals_w.lines(STEP_TYPES.format(inputs=max_inputs).splitlines())
         globals_w.line()
     if segments:
@@ -139,7 +138,7 @@ def emit_project(graph: Graph, plan, out_dir: Path, target, model_hash: str) -> 
                 ops += emit_patch_stage(body, globals_w, names, weights, plan.stage, len(ops), max_inputs)
             continue
         if node.name in segments:
-            ops += emit_row_segment(body, globals_w, names, weights, segments[node.name], len(ops), max_inputs)
+            ops += emit_row_segment(body, globals_w, names, weights, segments[node.name], len(ops))
             continue
         if node.name in in_segments:
             continue

@@ -38,13 +38,12 @@ class LayerPlacement:
 
 
 class PatchPlacement:
-    """Inside a patch loop (or a row-streamed segment's loop): windows of tensors from the step ``s``."""
+    """Inside the patch loop: windows of stage tensors from the step table ``s``."""
 
-    def __init__(self, names, node: Node, globals_writer: CWriter, pointer=None):
+    def __init__(self, names, node: Node, globals_writer: CWriter):
         self.names = names
         self.node = node
         self.globals = globals_writer
-        self.pointer = pointer or names.stage_pointer  # tensor -> C pointer of the buffer its windows index
         self.inplace_depthwise: dict[str, int] = {}  # patch stages never run depthwise in place
 
     def view(self, tensor: str, var: str, const: bool = False, dims: tuple[int, int, int] | None = None) -> str:
@@ -57,7 +56,7 @@ class PatchPlacement:
         else:
             window = f"s->in[{self.node.inputs.index(tensor)}]"
         qual = "const " if const else ""
-        return f"{qual}edgec_view {var} = edgec_window_view({self.pointer(tensor)}, &{window}, {t.shape[-1]});"
+        return f"{qual}edgec_view {var} = edgec_window_view({self.names.stage_pointer(tensor)}, &{window}, {t.shape[-1]});"
 
     def params(self, w: CWriter, ctype: str, fields: list[tuple[str, object]]) -> None:
         shared = f"{self.names.node_ids[self.node.name]}_params"

@@ -3,9 +3,10 @@
 The planner (``plan_arena(..., stream_rows=True)``, ``plan.row_segments``)
 gives each segment its calls in order (``edgec.schedule.rows``): op ``k``
 computes one full-width row of its output.  Each call's table entry holds
-the op's windows (``edgec_patch_step``, as patch stages use) and how many
-bytes its line buffer drops first: the kept rows move to the buffer's start
-(``memmove``) and the new row is written after them.  Sources and the
+the rows the op reads and writes (full width: a first row and a count),
+its top and bottom padding, and how many rows its line buffer drops first:
+the kept rows move to the buffer's start (``memmove``) and the new row is
+written after them.  16 bytes per call.  Sources and the
 segment output are whole tensors at their arena offsets (the output may share
 its source's bytes, ``RowSegment.inplace_source``); chain tensors live in
 line buffers of a few rows.  Same kernels, parameters and border padding as
@@ -16,55 +17,102 @@ entry (``EDGEC_PROFILE_OP`` accumulates over its calls).
 from __future__ import annotations
 
 from edgec.codegen.cwriter import CWriter
+from edgec.errors import BuildError
 from edgec.codegen.op_emitters import emit_node
-from edgec.codegen.placement import PatchPlacement
+from edgec.codegen.placement import LayerPlacement, struct_lines
 from edgec.ir import macs
 from edgec.schedule.patch import Window
 from edgec.schedule.rows import RowSegment
 
 CALL_TYPE = """\
-/* One call of a row-streamed segment: op `op` computes one row of its output.  First its line
- * buffer drops `drop` bytes from the start and moves the `keep` bytes after them there. */
+/* One call of a row-streamed segment: op `op` reads rows [in_row, in_row + in_rows) of its first
+ * input (and from in2_row of its second), writes row out_row of its output, padding the top and
+ * bottom as given.  Rows of a line buffer count from its start; first it drops drop_rows rows
+ * and moves the keep_rows rows after them to its start. */
 typedef struct {
     int16_t op;
-    int32_t drop, keep;
-    edgec_patch_step step;
+    int16_t in_row, in_rows, in2_row, out_row;
+    int8_t pad_top, pad_bottom;
+    int16_t drop_rows, keep_rows;
 } edgec_row_call;
+
+static edgec_view edgec_rows_view(int8_t *base, int32_t row, int32_t rows, int32_t width, int32_t channels)
+{
+    edgec_view v;
+    v.data = base + row * width * channels;
+    v.h = rows;
+    v.w = width;
+    v.c = channels;
+    v.row_stride = width * channels;
+    v.col_stride = channels;
+    return v;
+}
 """
 
 
-def _window(names, seg: RowSegment, tensor: str, win: Window | None, bases: dict[str, int]) -> str:
-    if win is None or win.area <= 0:
-        return "{0, 0, 0, 0}"
-    t = names.graph.tensors[tensor]
-    width, channels = t.shape[2], t.shape[3]
-    top = win.h0 - bases[tensor] if tensor in seg.chain else win.h0
-    return f"{{{(top * width + win.w0) * channels}, {win.height}, {win.width}, {width * channels}}}"
+class RowPlacement:
+    """Inside a segment's loop: full-width rows of the op's operands, from the call ``c``."""
+
+    def __init__(self, names, node, globals_writer: CWriter):
+        self.names = names
+        self.node = node
+        self.globals = globals_writer
+        self.inplace_depthwise: dict[str, int] = {}
+        graph = names.graph
+        self.activations = [i for i in node.inputs if i and not graph.tensors[i].is_const]
+
+    def view(self, tensor: str, var: str, const: bool = False, dims=None) -> str:
+        t = self.names.graph.tensors[tensor]
+        if t.is_const:
+            return LayerPlacement(self.names).view(tensor, var, const, dims)
+        if tensor == self.node.outputs[0]:
+            row, rows = "c->out_row", "1"
+        elif tensor == self.activations[0]:
+            row, rows = "c->in_row", "c->in_rows"
+        else:
+            row, rows = "c->in2_row", "c->in_rows"
+        qual = "const " if const else ""
+        ptr = self.names.pointer(tensor)
+        return f"{qual}edgec_view {var} = edgec_rows_view({ptr}, {row}, {rows}, {t.shape[2]}, {t.shape[3]});"
+
+    def params(self, w: CWriter, ctype: str, fields: list[tuple[str, object]]) -> None:
+        shared = f"{self.names.node_ids[self.node.name]}_params"
+        self.globals.lines(struct_lines(ctype, shared, fields))
+        self.globals.line()
+        w.line(f"{ctype} params = {shared};")
+        for name in ("pad_top", "pad_bottom"):
+            if any(key == name for key, _ in fields):
+                w.line(f"params.{name} = c->{name};")
 
 
-def _call_row(names, seg: RowSegment, call, position: dict[str, int], held: dict[str, int], max_inputs: int) -> str:
+def _call_row(names, seg: RowSegment, call, position: dict[str, int], held: dict[str, int]) -> str:
     graph = names.graph
     node = graph.node(call.op.node)
     out = node.outputs[0]
+    acts = [(name, win) for name, win in zip(node.inputs, call.op.inputs) if name and not graph.tensors[name].is_const]
+    if len(acts) > 2 or any(win is None or win.empty or win.w0 != 0 or win.w1 != graph.tensors[n].shape[2] for n, win in acts):
+        raise AssertionError(f"{node.name}: a row call reads other than full-width rows of at most two inputs")
+
+    def row(name: str, win: Window) -> int:
+        return win.h0 - call.bases[name] if name in seg.chain else win.h0
+
+    in_row, in_rows = row(*acts[0]), acts[0][1].height
+    in2_row = row(*acts[1]) if len(acts) > 1 else 0
+    if len(acts) > 1 and acts[1][1].height != in_rows:
+        raise AssertionError(f"{node.name}: its two inputs are read over different rows")
     drop = keep = 0
     if out in seg.chain:
-        row = graph.tensors[out].shape[2] * graph.tensors[out].shape[3] * graph.tensors[out].itemsize
-        kept_rows = held[out] - call.drop
-        drop, keep = call.drop * row, kept_rows * row if call.drop else 0
-        held[out] = kept_rows + 1
-    ins = []
-    for k in range(max_inputs):
-        name = node.inputs[k] if k < len(node.inputs) else ""
-        if not name or graph.tensors[name].is_const:
-            ins.append("{0, 0, 0, 0}")
-        else:
-            ins.append(_window(names, seg, name, call.op.inputs[k], call.bases))
-    step = "{{" + ", ".join(ins) + "}, " + _window(names, seg, out, call.op.output, call.bases)
-    step += ", " + ", ".join(str(v) for v in call.op.pad) + "}"
-    return f"{{{position[node.name]}, {drop}, {keep}, {step}}}"
+        kept = held[out] - call.drop
+        drop, keep = call.drop, kept if call.drop else 0
+        held[out] = kept + 1
+    top, _, bottom, _ = call.op.pad
+    fields = (position[node.name], in_row, in_rows, in2_row, row(out, call.op.output), top, bottom, drop, keep)
+    if not all(-32768 <= v <= 32767 for v in fields) or not (-128 <= top <= 127 and -128 <= bottom <= 127):
+        raise BuildError(f"{node.name}: its rows or padding do not fit a row-call table (int16 rows, int8 padding)")
+    return "{" + ", ".join(str(v) for v in fields) + "}"
 
 
-def emit_row_segment(body: CWriter, globals_w: CWriter, names, weights, seg: RowSegment, first_index: int, max_inputs: int) -> list[dict]:
+def emit_row_segment(body: CWriter, globals_w: CWriter, names, weights, seg: RowSegment, first_index: int) -> list[dict]:
     """Emit the segment's call table (into ``globals_w``) and loop (into ``body``); return the op records."""
     graph = names.graph
     nodes = [graph.node(name) for name in seg.nodes]
@@ -73,7 +121,7 @@ def emit_row_segment(body: CWriter, globals_w: CWriter, names, weights, seg: Row
     held = {t: 0 for t in seg.chain}
     globals_w.line(f"static const edgec_row_call {table}[{len(seg.calls)}] = {{")
     for call in seg.calls:
-        globals_w.line(f"    {_call_row(names, seg, call, position, held, max_inputs)},")
+        globals_w.line(f"    {_call_row(names, seg, call, position, held)},")
     globals_w.line("};")
     globals_w.line()
 
@@ -92,7 +140,6 @@ def emit_row_segment(body: CWriter, globals_w: CWriter, names, weights, seg: Row
     kernels: dict[str, str] = {}
     with body.block(f"for (int call = 0; call < {len(seg.calls)}; call++)"):
         body.line(f"const edgec_row_call *c = &{table}[call];")
-        body.line("const edgec_patch_step *s = &c->step;")
         with body.block("switch (c->op)"):
             for k, node in enumerate(nodes):
                 body.line(f"case {k}:")
@@ -100,10 +147,10 @@ def emit_row_segment(body: CWriter, globals_w: CWriter, names, weights, seg: Row
                     out = node.outputs[0]
                     if out in seg.chain:
                         ptr = names.pointer(out)
-                        with body.block("if (c->drop)"):
-                            body.line(f"memmove({ptr}, {ptr} + c->drop, (size_t)c->keep);")
-                    place = PatchPlacement(names, node, globals_w, pointer=names.pointer)
-                    kernels[node.name] = emit_node(body, names, weights, node, place)
+                        row_bytes = graph.tensors[out].shape[2] * graph.tensors[out].shape[3]
+                        with body.block("if (c->drop_rows)"):
+                            body.line(f"memmove({ptr}, {ptr} + c->drop_rows * {row_bytes}, (size_t)c->keep_rows * {row_bytes});")
+                    kernels[node.name] = emit_node(body, names, weights, node, RowPlacement(names, node, globals_w))
                     body.line(f"EDGEC_PROFILE_OP({first_index + k});")
                     body.line("break;")
             body.line("default:")

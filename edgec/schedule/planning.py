@@ -44,7 +44,24 @@ class ModelPlan:
     details: dict = field(default_factory=dict)
 
     def describe(self) -> dict:
-        return {"kind": self.kind, "arena_bytes": self.arena_size, "layer_arena_bytes": self.layer_arena_size, **self.details}
+        segments = [
+            {
+                "first_op": seg.nodes[0],
+                "last_op": seg.nodes[-1],
+                "ops": len(seg.nodes),
+                "calls": len(seg.calls),
+                "line_buffer_bytes": sum(self.arena.sizes[t] for t in seg.chain),
+                "output_in_place": bool(seg.meta.get("inplace")),
+            }
+            for seg in self.arena.row_segments
+        ]
+        return {
+            "kind": self.kind,
+            "arena_bytes": self.arena_size,
+            "layer_arena_bytes": self.layer_arena_size,
+            "row_segments": segments,
+            **self.details,
+        }
 
 
 def plan_layers(graph: Graph) -> ArenaPlan:

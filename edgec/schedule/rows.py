@@ -97,7 +97,7 @@ def _rowable(graph: Graph, node: Node) -> bool:
         return False
     out = graph.tensors[node.outputs[0]]
     acts = [graph.tensors[i] for i in node.inputs if i and not graph.tensors[i].is_const]
-    return bool(acts) and all(len(t.shape) == 4 and t.shape[0] == 1 for t in acts) and out.shape[1] >= 1
+    return 1 <= len(acts) <= 2 and all(len(t.shape) == 4 and t.shape[0] == 1 for t in acts) and out.shape[1] >= 1
 
 
 def find_chains(graph: Graph, external: set[str] = frozenset()) -> list[list[int]]:

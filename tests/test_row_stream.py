@@ -177,7 +177,9 @@ class Net:
         w = self.g.add_const(
             self.new_name("fc_w"), self.rng.integers(-127, 128, (classes, c)).astype(np.int8), scale=wscale, axis=0
         ).name
-        out = self.act(self.new_name(), (1, classes), scale=self.g.tensors[f].qscale * 0.01 * 74 * 73 * math.sqrt(c) / 50)
+        out = self.act(
+            self.new_name(), (1, classes), scale=self.g.tensors[f].qscale * 0.01 * 74 * 73 * math.sqrt(c) / 50
+        )
         self.g.add_node("fully_connected", [f, w, ""], [out])
         self.cur = out
         return out
@@ -198,7 +200,16 @@ class Net:
     def random_op(self, same: bool) -> None:
         """One random windowable op; ``same``: keep the shape (stride 1, 'same' padding, same channels)."""
         rng = self.rng
-        kinds = ["conv2d", "conv2d", "depthwise_conv2d", "depthwise_conv2d", "max_pool2d", "avg_pool2d", "relu", "block"]
+        kinds = [
+            "conv2d",
+            "conv2d",
+            "depthwise_conv2d",
+            "depthwise_conv2d",
+            "max_pool2d",
+            "avg_pool2d",
+            "relu",
+            "block",
+        ]
         if not same:
             kinds.append("pad")
         kind = str(rng.choice(kinds))
@@ -304,7 +315,19 @@ def reference(graph: Graph, x: np.ndarray) -> dict[str, np.ndarray]:
 # -- independent oracles ---------------------------------------------------------------------------
 
 WINDOWABLE = frozenset(
-    {"conv2d", "depthwise_conv2d", "max_pool2d", "avg_pool2d", "pad", "add", "sub", "mul", "relu", "relu6", "leaky_relu"}
+    {
+        "conv2d",
+        "depthwise_conv2d",
+        "max_pool2d",
+        "avg_pool2d",
+        "pad",
+        "add",
+        "sub",
+        "mul",
+        "relu",
+        "relu6",
+        "leaky_relu",
+    }
 )
 
 
@@ -340,7 +363,12 @@ def _geometry(graph: Graph, node: Node) -> tuple[int, int, int, int]:
     """(kernel rows, stride, dilation, pad top) of the op along H; a row-to-row op is (1, 1, 1, shift)."""
     a = node.attrs
     if node.op in ("conv2d", "depthwise_conv2d"):
-        return graph.tensors[node.inputs[1]].shape[1], a.get("stride", (1, 1))[0], a.get("dilation", (1, 1))[0], a["pad"][0]
+        return (
+            graph.tensors[node.inputs[1]].shape[1],
+            a.get("stride", (1, 1))[0],
+            a.get("dilation", (1, 1))[0],
+            a["pad"][0],
+        )
     if node.op in ("max_pool2d", "avg_pool2d"):
         return a["kernel"][0], a["stride"][0], 1, a["pad"][0]
     if node.op == "pad":
@@ -413,7 +441,9 @@ def exec_segment(graph: Graph, seg: RowSegment, read_source, line_buffer, write_
             lines[out][:keep] = lines[out][call.drop : call.drop + keep].copy()  # memmove
             base[out] = base[out] + call.drop if keep else row
             held[out] = keep
-            assert row == base[out] + keep, f"call {n}: row {row} of {out} is not appended after rows {base[out]}+{keep}"
+            assert row == base[out] + keep, (
+                f"call {n}: row {row} of {out} is not appended after rows {base[out]}+{keep}"
+            )
             assert keep < seg.capacity[out], f"call {n}: line buffer of {out} overflows"
             assert call.bases[out] == base[out]
         else:
@@ -430,7 +460,9 @@ def exec_segment(graph: Graph, seg: RowSegment, read_source, line_buffer, write_
             elif name in chain:
                 b = base[name]
                 assert call.bases[name] == b
-                assert b <= win.h0 and win.h1 <= b + held[name], f"call {n}: reads rows {win} of {name}, holds {b}+{held[name]}"
+                assert b <= win.h0 and win.h1 <= b + held[name], (
+                    f"call {n}: reads rows {win} of {name}, holds {b}+{held[name]}"
+                )
                 args.append(lines[name][None, win.h0 - b : win.h1 - b, win.w0 : win.w1].copy())
             else:
                 args.append(read_source(name, win))
@@ -626,7 +658,10 @@ def test_find_chains_breaks_at_shared_tensors_outputs_and_global_ops() -> None:
     assert seg.chain == ["e", "d", "p", "y", "z"] and seg.sources == ["r"]
 
     # a tensor in caller memory, or a graph output, ends a chain
-    assert chain_names(g, find_chains(g, external={"d"})) == [["expand", "dw"], ["project", "residual", "conv3", "pool"]]
+    assert chain_names(g, find_chains(g, external={"d"})) == [
+        ["expand", "dw"],
+        ["project", "residual", "conv3", "pool"],
+    ]
     g.outputs = [*g.outputs, "z"]
     assert chain_names(g, find_chains(g)) == [["expand", "dw", "project", "residual", "conv3"]]  # pool alone: dropped
 
@@ -679,7 +714,9 @@ def test_random_chains_run_row_by_row_exactly_without_recompute(seed: int) -> No
         assert seg.output == nodes[-1].outputs[0] and seg.chain == [n.outputs[0] for n in nodes[:-1]]
         want = env[seg.output]
         got = run_segment(g, seg, env)
-        assert got.dtype == want.dtype and np.array_equal(got, want), f"run_segment differs on {seg.nodes}\n{g.summary()}"
+        assert got.dtype == want.dtype and np.array_equal(got, want), (
+            f"run_segment differs on {seg.nodes}\n{g.summary()}"
+        )
         assert np.array_equal(exec_segment_alone(g, seg, env), want), f"call list differs on {seg.nodes}"
         assert_rows_once(g, seg)
         need = needed_rows(g, seg)
@@ -921,19 +958,19 @@ def inplace_safe(graph: Graph, seg: RowSegment, source: str) -> bool:
 def test_inplace_source_is_safe_on_random_chains(seed: int) -> None:
     """The chosen in-place source passes the byte-level oracle and a forced in-place run is exact;
     a refused same-size source with full-width windows fails the oracle."""
-  for g in (random_chain_graph(seed), residual_chain_graph(seed)):
-    env = reference(g, random_input(g, seed))
-    for chain in find_chains(g):
-        seg = analyze_segment(g, chain)
-        chosen = _inplace_source(g, seg)
-        assert chosen == seg.inplace_source
-        if chosen is not None:
-            assert chosen in seg.sources and inplace_safe(g, seg, chosen)
-            assert np.array_equal(exec_forced_inplace(g, seg, env, chosen), env[seg.output])
-        full_width = all(w is None or w.empty or w.w0 == 0 for c in seg.calls for w in c.op.inputs)
-        for s in seg.sources[: seg.sources.index(chosen) if chosen else None]:
-            if full_width:
-                assert not inplace_safe(g, seg, s), f"{s} refused but safe"
+    for g in (random_chain_graph(seed), residual_chain_graph(seed)):
+        env = reference(g, random_input(g, seed))
+        for chain in find_chains(g):
+            seg = analyze_segment(g, chain)
+            chosen = _inplace_source(g, seg)
+            assert chosen == seg.inplace_source
+            if chosen is not None:
+                assert chosen in seg.sources and inplace_safe(g, seg, chosen)
+                assert np.array_equal(exec_forced_inplace(g, seg, env, chosen), env[seg.output])
+            full_width = all(w is None or w.empty or w.w0 == 0 for c in seg.calls for w in c.op.inputs)
+            for s in seg.sources[: seg.sources.index(chosen) if chosen else None]:
+                if full_width:
+                    assert not inplace_safe(g, seg, s), f"{s} refused but safe"
 
 
 def late_reader_graph(late_reader: bool) -> Graph:

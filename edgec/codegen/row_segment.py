@@ -17,9 +17,9 @@ entry (``EDGEC_PROFILE_OP`` accumulates over its calls).
 from __future__ import annotations
 
 from edgec.codegen.cwriter import CWriter
-from edgec.errors import BuildError
 from edgec.codegen.op_emitters import emit_node
 from edgec.codegen.placement import LayerPlacement, struct_lines
+from edgec.errors import BuildError
 from edgec.ir import macs
 from edgec.schedule.patch import Window
 from edgec.schedule.rows import RowSegment

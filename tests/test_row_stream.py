@@ -1126,11 +1126,6 @@ def test_verify_rejects_wrong_line_buffers_and_in_place_claims() -> None:
         verify_plan(g, plan)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="verify_plan trusts seg.meta['inplace']: it never checks that the in-place source dies at the segment "
-    "(arena._check_segments exempts the (source, output) pair from the overlap check whatever the lifetimes)",
-)
 def test_verify_rejects_an_inplace_claim_over_a_source_read_later() -> None:
     g = late_reader_graph(True)
     plan = plan_arena(g, alignment=16, stream_rows=True)

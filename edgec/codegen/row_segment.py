@@ -90,15 +90,19 @@ def _call_row(names, seg: RowSegment, call, position: dict[str, int], held: dict
     node = graph.node(call.op.node)
     out = node.outputs[0]
     acts = [(name, win) for name, win in zip(node.inputs, call.op.inputs) if name and not graph.tensors[name].is_const]
-    if len(acts) > 2 or any(win is None or win.empty or win.w0 != 0 or win.w1 != graph.tensors[n].shape[2] for n, win in acts):
+    if len(acts) > 2 or any(
+        win is None or (not win.empty and (win.w0 != 0 or win.w1 != graph.tensors[n].shape[2])) for n, win in acts
+    ):
         raise AssertionError(f"{node.name}: a row call reads other than full-width rows of at most two inputs")
 
     def row(name: str, win: Window) -> int:
+        if win.empty:  # the row reads only padding (a pad op's border rows): no input row at all
+            return 0
         return win.h0 - call.bases[name] if name in seg.chain else win.h0
 
-    in_row, in_rows = row(*acts[0]), acts[0][1].height
+    in_row, in_rows = row(*acts[0]), max(acts[0][1].height, 0)
     in2_row = row(*acts[1]) if len(acts) > 1 else 0
-    if len(acts) > 1 and acts[1][1].height != in_rows:
+    if len(acts) > 1 and max(acts[1][1].height, 0) != in_rows:
         raise AssertionError(f"{node.name}: its two inputs are read over different rows")
     drop = keep = 0
     if out in seg.chain:

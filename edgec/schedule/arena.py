@@ -673,6 +673,8 @@ def _check_segments(
             lifetime[name][1] = max(lifetime[name][1], last)
         lifetime[seg.output][0] = min(lifetime[seg.output][0], first)
         if seg.meta.get("inplace"):
+            if lifetime[seg.inplace_source][1] > last or seg.inplace_source in plan.external:
+                problems.append(f"row segment {seg.nodes[0]!r} writes over {seg.inplace_source!r}, which is read after it")
             if plan.offsets.get(seg.inplace_source) != plan.offsets.get(seg.output):
                 problems.append(f"row segment {seg.nodes[0]!r} writes its output in place but not at its source's offset")
             pairs.append((seg.inplace_source, seg.output))

@@ -19,12 +19,17 @@ Checked against oracles written here, from the graph and the kernel geometry alo
 * in-place segment outputs: refused where a source is read after the segment
   or a later call reads source bytes already overwritten (a forced in-place run
   then gives wrong numbers), accepted where safe;
-* host C builds of bundled TFLite models record row-streamed segments, are
-  bit-exact with the reference and need a smaller arena than without them.
+* host C builds of IR graphs (random chains, a pad/dilation/stride/pool mix,
+  an in-place strided segment) and of bundled TFLite models (mcunet,
+  resnet8) record their row-streamed segments and are bit-exact with the
+  reference on 3 seeded inputs; the models need a smaller arena than without
+  segments, also when an op never reads the last input column (column
+  windows in the generated C).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from pathlib import Path
@@ -53,12 +58,18 @@ _load_kernels()
 
 
 class Net:
-    """Builds an int8 graph op by op from ``cur``, with random (but sane) quantization parameters."""
+    """Builds an int8 graph op by op from ``cur``, with random quantization parameters.
+
+    ``spread[t]`` estimates the standard deviation of ``q - zero_point`` of tensor ``t`` for uniform int8
+    inputs; weight scales are chosen so that each conv output spreads over about +-40 steps (neither
+    saturated nor stuck on a few values, so equal outputs mean something).
+    """
 
     def __init__(self, rng: np.random.Generator, h: int, w: int, c: int, name: str = "rows") -> None:
         self.rng = rng
         self.g = Graph(name)
         self.count = 0
+        self.spread = {"in": 74.0}
         self.act("in", (1, h, w, c))
         self.g.inputs = ["in"]
         self.cur = "in"
@@ -75,6 +86,7 @@ class Net:
         if zp is None:
             zp = int(self.rng.integers(-16, 17))
         self.g.add_tensor(Tensor(name, tuple(shape), "int8", scale=scale, zero_point=zp))
+        self.spread.setdefault(name, self.spread[like] if like is not None else 40.0)
         return name
 
     def shape_of(self, name: str | None = None) -> tuple[int, ...]:
@@ -112,15 +124,16 @@ class Net:
         else:
             co = c
             wshape, axis, fan = (1, k, k, c), 3, k * k
-        wscale = rng.uniform(0.004, 0.02, size=co).astype(np.float32)
+        acc = self.spread[x] * 73 * math.sqrt(fan)  # accumulator spread, uniform int8 weights (std 73)
+        ys = float(rng.uniform(0.02, 0.06))
+        wscale = (40 * ys / (acc * self.g.tensors[x].qscale) * rng.uniform(0.7, 1.4, size=co)).astype(np.float32)
         wname = self.g.add_const(
             f"{y}_w", rng.integers(-127, 128, size=wshape).astype(np.int8), scale=wscale, zero_point=0, axis=axis
         ).name
-        bname = self.g.add_const(f"{y}_b", rng.integers(-3000, 3000, size=co).astype(np.int32)).name
-        xs = self.g.tensors[x].qscale
-        # accumulators spread about 74 * 73 * sqrt(fan) * xs * ws (uniform int8 operands): about +-50 at the output
-        ys = xs * float(wscale.mean()) * 74 * 73 * math.sqrt(fan) / 50 * float(rng.uniform(0.7, 1.5))
+        bias = (rng.uniform(-0.5, 0.5, size=co) * acc).astype(np.int32)
+        bname = self.g.add_const(f"{y}_b", bias).name
         self.act(y, (1, oh, ow, co), scale=ys)
+        self.spread[y] = 40.0 if act is None else 45.0  # rms of q - zp: a relu moves the mean up
         attrs = {"stride": (s, s), "dilation": (d, d), "pad": tuple(int(p) for p in pad)}
         if kind == "depthwise_conv2d":
             attrs["depth_multiplier"] = 1
@@ -138,6 +151,7 @@ class Net:
             k, s, pad = 1, 1, (0, 0, 0, 0)
             oh, ow = h, w
         y = self.act(self.new_name(), (1, oh, ow, c), like=x)
+        self.spread[y] = self.spread[x]
         self.g.add_node(kind, [x], [y], name=name, kernel=(k, k), stride=(s, s), pad=tuple(int(p) for p in pad))
         self.cur = y
         return y
@@ -146,6 +160,7 @@ class Net:
         x = self.cur
         _, h, w, c = self.shape
         y = self.act(self.new_name(), (1, h + top + bottom, w + left + right, c), like=x)
+        self.spread[y] = self.spread[x]
         value = float(self.rng.uniform(-1.0, 1.0))
         self.g.add_node("pad", [x], [y], name=name, pads=((0, 0), (top, bottom), (left, right), (0, 0)), value=value)
         self.cur = y
@@ -153,15 +168,19 @@ class Net:
 
     def unary(self, op: str, name: str | None = None) -> str:
         x = self.cur
-        y = self.act(self.new_name(), self.shape)
+        ratio = float(self.rng.uniform(0.8, 1.25))
+        y = self.act(self.new_name(), self.shape, scale=self.g.tensors[x].qscale * ratio)
+        self.spread[y] = self.spread[x] / ratio * 0.7
         attrs = {"alpha": 0.1} if op == "leaky_relu" else {}
         self.g.add_node(op, [x], [y], name=name, **attrs)
         self.cur = y
         return y
 
     def binary(self, op: str, a: str, b: str, name: str | None = None, out: str | None = None) -> str:
-        scale = max(self.g.tensors[a].qscale, self.g.tensors[b].qscale) * float(self.rng.uniform(1.0, 2.0))
+        ta, tb = self.g.tensors[a], self.g.tensors[b]
+        scale = max(ta.qscale, tb.qscale) * float(self.rng.uniform(1.0, 2.0))
         y = self.act(out or self.new_name(), self.shape_of(a), scale=scale)
+        self.spread[y] = math.hypot(ta.qscale * self.spread[a], tb.qscale * self.spread[b]) / scale
         self.g.add_node(op, [a, b], [y], name=name)
         self.cur = y
         return y
@@ -173,13 +192,13 @@ class Net:
         self.g.add_node("mean", [self.cur], [m], axes=(1, 2), keepdims=True)
         f = self.act(self.new_name(), (1, c), like=m)
         self.g.add_node("reshape", [m], [f], shape=(1, c))
-        wscale = self.rng.uniform(0.004, 0.02, size=classes).astype(np.float32)
+        ys = float(self.rng.uniform(0.02, 0.06))
+        acc = max(self.spread[self.cur] / 2, 5.0) * 73 * math.sqrt(c)
+        wscale = (40 * ys / (acc * self.g.tensors[f].qscale) * self.rng.uniform(0.7, 1.4, classes)).astype(np.float32)
         w = self.g.add_const(
             self.new_name("fc_w"), self.rng.integers(-127, 128, (classes, c)).astype(np.int8), scale=wscale, axis=0
         ).name
-        out = self.act(
-            self.new_name(), (1, classes), scale=self.g.tensors[f].qscale * 0.01 * 74 * 73 * math.sqrt(c) / 50
-        )
+        out = self.act(self.new_name(), (1, classes), scale=ys)
         self.g.add_node("fully_connected", [f, w, ""], [out])
         self.cur = out
         return out
@@ -789,7 +808,7 @@ def test_line_buffers_hold_only_the_rows_in_flight(case: str) -> None:
 
     plan = plan_arena(g, alignment=1, stream_rows=True)
     verify_plan(g, plan)
-    (planned,) = plan.row_segments
+    assert len(plan.row_segments) == 1
     _, _, w_e, c_e = g.tensors["e"].shape
     _, _, w_r, c_r = g.tensors[reader_out].shape
     assert plan.sizes["e"] == rows * w_e * c_e and plan.sizes[reader_out] == w_r * c_r
@@ -1086,7 +1105,7 @@ def block_plan():
 
 
 def test_verify_rejects_a_line_buffer_on_a_live_source() -> None:
-    g, plan, seg = block_plan()
+    g, plan, _ = block_plan()
     assert_plan_runs_exactly(g, plan, seed=1)
     plan.offsets["e"] = plan.offsets["r"]  # the expanded rows written over r, still to be read
     plan.size = max(plan.size, plan.offsets["e"] + plan.sizes["e"])
@@ -1098,7 +1117,7 @@ def test_verify_rejects_a_line_buffer_on_a_live_source() -> None:
 
 
 def test_verify_rejects_an_inplace_output_away_from_its_source() -> None:
-    g, plan, seg = block_plan()
+    g, plan, _ = block_plan()
     plan.offsets["y"] = plan.offsets["r"] + 16
     with pytest.raises(PlanError, match="in place"):
         verify_plan(g, plan)
@@ -1185,8 +1204,6 @@ def strided_inplace_graph() -> Graph:
 
 def build_graph(graph: Graph, out_dir: Path):
     """A host build of an IR graph (what ``build_model`` does after lowering a model file)."""
-    import json
-
     from edgec.compiler import BUILD_FILE, _build_into
     from edgec.lowering import LoweredModel
     from edgec.progress import QUIET
@@ -1224,20 +1241,74 @@ def row_streamed_groups(build) -> list[list[dict]]:
     return result
 
 
-def test_host_ir_graphs_with_segments_are_bit_exact(tmp_path: Path) -> None:
-    for g, segments, inplace in ((features_graph(), 2, 1), (strided_inplace_graph(), 1, 1)):
-        plan = plan_arena(g, alignment=16, inplace_depthwise=True, stream_residual=True, stream_rows=True)
-        assert len(plan.row_segments) == segments and sum(s.meta["inplace"] for s in plan.row_segments) == inplace
-        build = build_graph(g, tmp_path / g.name)
-        groups = row_streamed_groups(build)
-        assert [[op["name"] for op in ops] for ops in groups] == [s.nodes for s in plan.row_segments]
-        for seg, ops in zip(plan.row_segments, groups):
-            for op in ops:
-                assert op["row_streamed"]["calls"] == sum(1 for c in seg.calls if c.op.node == op["name"])
-            assert ops[-1]["row_streamed"]["calls"] == ops[-1]["output_shape"][1]
-        assert build.summary["totals"]["arena_bytes"] == plan.size
-        assert "streamed row by row" in (build.path / "src" / "model.c").read_text()
-        assert_host_bit_exact(build)
+# graph, (segments, of which in place) when known by construction
+IR_GRAPHS = {
+    "features": (features_graph, (2, 1)),
+    "strided_inplace": (strided_inplace_graph, (1, 1)),
+    "random_chain_1": (lambda: random_chain_graph(1), None),
+    "random_chain_2": (lambda: random_chain_graph(2), None),
+    "residual_chain_3": (lambda: residual_chain_graph(3), None),
+    "residual_net_2": (lambda: residual_net(2), None),
+}
+
+
+@pytest.mark.parametrize("name", list(IR_GRAPHS))
+def test_host_ir_graph_with_segments_is_bit_exact(name: str, tmp_path: Path) -> None:
+    make, expected = IR_GRAPHS[name]
+    g = make()
+    plan = plan_arena(g, alignment=16, inplace_depthwise=True, stream_residual=True, stream_rows=True)
+    assert plan.row_segments
+    if expected is not None:
+        assert (len(plan.row_segments), sum(s.meta["inplace"] for s in plan.row_segments)) == expected
+    build = build_graph(g, tmp_path / g.name)
+    groups = row_streamed_groups(build)
+    assert [[op["name"] for op in ops] for ops in groups] == [s.nodes for s in plan.row_segments]
+    for seg, ops in zip(plan.row_segments, groups):
+        for op in ops:
+            assert op["row_streamed"]["calls"] == sum(1 for c in seg.calls if c.op.node == op["name"])
+        assert ops[-1]["row_streamed"]["calls"] == ops[-1]["output_shape"][1]
+    assert build.summary["totals"]["arena_bytes"] == plan.size
+    assert "streamed row by row" in (build.path / "src" / "model.c").read_text()
+    assert_host_bit_exact(build)
+
+
+def unread_column_graph() -> Graph:
+    """1x1 conv -> 2x2 max pool stride 2 on 9 columns (column 8 is never read) -> 1x1 conv."""
+    net = Net(np.random.default_rng(23), 9, 9, 4, name="unread")
+    net.conv("conv2d", 1, co=16)
+    net.pool("max_pool2d", 2, 2, (0, 0, 0, 0))
+    net.conv("conv2d", 1, co=4)
+    return net.finish()
+
+
+def test_host_build_of_a_segment_leaving_a_column_unread(tmp_path: Path) -> None:
+    g = unread_column_graph()
+    plan = plan_arena(g, alignment=16, stream_rows=True)
+    (seg,) = plan.row_segments
+    assert {c.op.inputs[0] for c in seg.calls if c.op.node == g.nodes[1].name} == {
+        Window(2 * i, 2 * i + 2, 0, 8) for i in range(4)
+    }
+    assert_host_bit_exact(build_graph(g, tmp_path / "unread"))
+
+
+def test_codegen_emits_every_planned_segment(tmp_path: Path, monkeypatch) -> None:
+    """C generation (no compilation) accepts the segments planned for 60 seeds of each random graph family."""
+    from edgec.codegen.c import emit_project
+    from edgec.schedule.planning import ModelPlan
+    from edgec.targets import load_target
+
+    target = load_target("host")
+    failures = []
+    for seed in range(60):
+        for make in (random_chain_graph, residual_chain_graph, residual_net):
+            g = make(seed)
+            plan = plan_arena(g, alignment=16, inplace_depthwise=True, stream_residual=True, stream_rows=True)
+            model_plan = ModelPlan("layer", plan, plan.size, plan.size, plan.lower_bound)
+            try:
+                emit_project(g, model_plan, tmp_path / f"{make.__name__}-{seed}", target, "0" * 64)
+            except AssertionError as e:
+                failures.append(f"{make.__name__}({seed}): {e}")
+    assert not failures, "\n".join(failures)
 
 
 HOST_MODELS = ["mcunet", "resnet8"]

@@ -3,7 +3,8 @@
 The planner (``plan_arena(..., stream_rows=True)``, ``plan.row_segments``)
 gives each segment its calls in order (``edgec.schedule.rows``): op ``k``
 computes one full-width row of its output.  Each call's table entry holds
-the rows the op reads and writes (full width: a first row and a count),
+the rows the op reads and writes (a first row and a count; the columns an
+op reads are the same in every call, so they are constants in its code),
 its top and bottom padding, and how many rows its line buffer drops first:
 the kept rows move to the buffer's start (``memmove``) and the new row is
 written after them.  16 bytes per call.  Sources and the
@@ -36,12 +37,13 @@ typedef struct {
     int16_t drop_rows, keep_rows;
 } edgec_row_call;
 
-static edgec_view edgec_rows_view(int8_t *base, int32_t row, int32_t rows, int32_t width, int32_t channels)
+static edgec_view edgec_rows_view(int8_t *base, int32_t row, int32_t rows, int32_t col, int32_t cols, int32_t width,
+                                  int32_t channels)
 {
     edgec_view v;
-    v.data = base + row * width * channels;
+    v.data = base + (row * width + col) * channels;
     v.h = rows;
-    v.w = width;
+    v.w = cols;
     v.c = channels;
     v.row_stride = width * channels;
     v.col_stride = channels;
@@ -53,10 +55,11 @@ static edgec_view edgec_rows_view(int8_t *base, int32_t row, int32_t rows, int32
 class RowPlacement:
     """Inside a segment's loop: full-width rows of the op's operands, from the call ``c``."""
 
-    def __init__(self, names, node, globals_writer: CWriter):
+    def __init__(self, names, node, globals_writer: CWriter, columns: dict[str, tuple[int, int]]):
         self.names = names
         self.node = node
         self.globals = globals_writer
+        self.columns = columns  # input tensor -> (first column, columns) every call of the op reads
         self.inplace_depthwise: dict[str, int] = {}
         graph = names.graph
         self.activations = [i for i in node.inputs if i and not graph.tensors[i].is_const]
@@ -71,9 +74,10 @@ class RowPlacement:
             row, rows = "c->in_row", "c->in_rows"
         else:
             row, rows = "c->in2_row", "c->in_rows"
+        col, cols = self.columns.get(tensor, (0, t.shape[2]))
         qual = "const " if const else ""
         ptr = self.names.pointer(tensor)
-        return f"{qual}edgec_view {var} = edgec_rows_view({ptr}, {row}, {rows}, {t.shape[2]}, {t.shape[3]});"
+        return f"{qual}edgec_view {var} = edgec_rows_view({ptr}, {row}, {rows}, {col}, {cols}, {t.shape[2]}, {t.shape[3]});"
 
     def params(self, w: CWriter, ctype: str, fields: list[tuple[str, object]]) -> None:
         shared = f"{self.names.node_ids[self.node.name]}_params"
@@ -90,10 +94,8 @@ def _call_row(names, seg: RowSegment, call, position: dict[str, int], held: dict
     node = graph.node(call.op.node)
     out = node.outputs[0]
     acts = [(name, win) for name, win in zip(node.inputs, call.op.inputs) if name and not graph.tensors[name].is_const]
-    if len(acts) > 2 or any(
-        win is None or (not win.empty and (win.w0 != 0 or win.w1 != graph.tensors[n].shape[2])) for n, win in acts
-    ):
-        raise AssertionError(f"{node.name}: a row call reads other than full-width rows of at most two inputs")
+    if len(acts) > 2 or any(win is None for _, win in acts):
+        raise AssertionError(f"{node.name}: a row call reads other than windows of at most two inputs")
 
     def row(name: str, win: Window) -> int:
         if win.empty:  # the row reads only padding (a pad op's border rows): no input row at all
@@ -116,7 +118,23 @@ def _call_row(names, seg: RowSegment, call, position: dict[str, int], held: dict
     return "{" + ", ".join(str(v) for v in fields) + "}"
 
 
-def emit_row_segment(body: CWriter, globals_w: CWriter, names, weights, seg: RowSegment, first_index: int) -> list[dict]:
+def _input_columns(graph, seg: RowSegment, node) -> dict[str, tuple[int, int]]:
+    """(first column, columns) of each activation input of ``node``: the same in every call (full-width output rows)."""
+    seen: dict[str, set[tuple[int, int]]] = {}
+    for call in seg.calls:
+        if call.op.node != node.name:
+            continue
+        for name, win in zip(node.inputs, call.op.inputs):
+            if name and win is not None and not win.empty:
+                seen.setdefault(name, set()).add((win.w0, win.w1 - win.w0))
+    if any(len(cols) != 1 for cols in seen.values()):
+        raise AssertionError(f"{node.name}: row calls read different columns")
+    return {name: next(iter(cols)) for name, cols in seen.items()}
+
+
+def emit_row_segment(
+    body: CWriter, globals_w: CWriter, names, weights, seg: RowSegment, first_index: int
+) -> list[dict]:
     """Emit the segment's call table (into ``globals_w``) and loop (into ``body``); return the op records."""
     graph = names.graph
     nodes = [graph.node(name) for name in seg.nodes]
@@ -130,7 +148,9 @@ def emit_row_segment(body: CWriter, globals_w: CWriter, names, weights, seg: Row
     globals_w.line()
 
     ids = [names.node_ids[n.name] for n in nodes]
-    lines = ", ".join(f"{names.tensor_ids[t]} {seg.capacity[t]} row{'s' if seg.capacity[t] > 1 else ''}" for t in seg.chain)
+    lines = ", ".join(
+        f"{names.tensor_ids[t]} {seg.capacity[t]} row{'s' if seg.capacity[t] > 1 else ''}" for t in seg.chain
+    )
     y = names.tensor_ids[names.root(seg.output)]
     where = (
         f"over its source {names.tensor_ids[names.root(seg.inplace_source)]}"
@@ -153,8 +173,11 @@ def emit_row_segment(body: CWriter, globals_w: CWriter, names, weights, seg: Row
                         ptr = names.pointer(out)
                         row_bytes = graph.tensors[out].shape[2] * graph.tensors[out].shape[3]
                         with body.block("if (c->drop_rows)"):
-                            body.line(f"memmove({ptr}, {ptr} + c->drop_rows * {row_bytes}, (size_t)c->keep_rows * {row_bytes});")
-                    kernels[node.name] = emit_node(body, names, weights, node, RowPlacement(names, node, globals_w))
+                            body.line(
+                                f"memmove({ptr}, {ptr} + c->drop_rows * {row_bytes}, (size_t)c->keep_rows * {row_bytes});"
+                            )
+                    place = RowPlacement(names, node, globals_w, _input_columns(graph, seg, node))
+                    kernels[node.name] = emit_node(body, names, weights, node, place)
                     body.line(f"EDGEC_PROFILE_OP({first_index + k});")
                     body.line("break;")
             body.line("default:")

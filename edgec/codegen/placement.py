@@ -59,10 +59,16 @@ class PatchPlacement:
         return f"{qual}edgec_view {var} = edgec_window_view({self.names.stage_pointer(tensor)}, &{window}, {t.shape[-1]});"
 
     def params(self, w: CWriter, ctype: str, fields: list[tuple[str, object]]) -> None:
-        shared = f"{self.names.node_ids[self.node.name]}_params"
-        self.globals.lines(struct_lines(ctype, shared, fields))
-        self.globals.line()
-        w.line(f"{ctype} params = {shared};")
-        for name in PAD_FIELDS:
-            if any(key == name for key, _ in fields):
-                w.line(f"params.{name} = s->{name};")
+        shared_params(self, w, ctype, fields, "s", PAD_FIELDS)
+
+
+def shared_params(place, w: CWriter, ctype: str, fields: list[tuple[str, object]], source: str, pads) -> None:
+    """The op's parameters as one ``static const`` struct (in ``place.globals``), copied in the loop
+    body with the padding fields ``pads`` taken from the current step or call ``source``."""
+    shared = f"{place.names.node_ids[place.node.name]}_params"
+    place.globals.lines(struct_lines(ctype, shared, fields))
+    place.globals.line()
+    w.line(f"{ctype} params = {shared};")
+    for name in pads:
+        if any(key == name for key, _ in fields):
+            w.line(f"params.{name} = {source}->{name};")

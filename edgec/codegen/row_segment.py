@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from edgec.codegen.cwriter import CWriter
 from edgec.codegen.op_emitters import emit_node
-from edgec.codegen.placement import LayerPlacement, struct_lines
+from edgec.codegen.placement import LayerPlacement, shared_params
 from edgec.errors import BuildError
 from edgec.ir import macs
 from edgec.schedule.patch import Window
@@ -40,13 +40,8 @@ typedef struct {
 static edgec_view edgec_rows_view(int8_t *base, int32_t row, int32_t rows, int32_t col, int32_t cols, int32_t width,
                                   int32_t channels)
 {
-    edgec_view v;
-    v.data = base + (row * width + col) * channels;
-    v.h = rows;
-    v.w = cols;
-    v.c = channels;
+    edgec_view v = edgec_dense_view(base + (row * width + col) * channels, rows, cols, channels);
     v.row_stride = width * channels;
-    v.col_stride = channels;
     return v;
 }
 """
@@ -80,13 +75,7 @@ class RowPlacement:
         return f"{qual}edgec_view {var} = edgec_rows_view({ptr}, {row}, {rows}, {col}, {cols}, {t.shape[2]}, {t.shape[3]});"
 
     def params(self, w: CWriter, ctype: str, fields: list[tuple[str, object]]) -> None:
-        shared = f"{self.names.node_ids[self.node.name]}_params"
-        self.globals.lines(struct_lines(ctype, shared, fields))
-        self.globals.line()
-        w.line(f"{ctype} params = {shared};")
-        for name in ("pad_top", "pad_bottom"):
-            if any(key == name for key, _ in fields):
-                w.line(f"params.{name} = c->{name};")
+        shared_params(self, w, ctype, fields, "c", ("pad_top", "pad_bottom"))
 
 
 def _call_row(names, seg: RowSegment, call, position: dict[str, int], held: dict[str, int]) -> str:

@@ -208,10 +208,25 @@ def candidate_merges(graph: Graph, depthwise: bool, allow: InplaceFilter | None)
     return merges
 
 
+def _copy_buffers(base: list[Buffer]) -> tuple[dict[str, Buffer], dict[str, str]]:
+    """Independent copies of ``base`` by name, and the buffer owning each member tensor."""
+    buffers = {b.name: Buffer(b.name, list(b.members), b.size, b.start, b.end, b.external, dict(b.meta)) for b in base}
+    return buffers, {m: b.name for b in buffers.values() for m in b.members}
+
+
+def _absorb(buffers: dict[str, Buffer], owner: dict[str, str], keep: Buffer, gone: Buffer) -> None:
+    """Make ``gone``'s tensors share ``keep``'s memory (``keep`` grows to cover both)."""
+    keep.members += gone.members
+    keep.size = max(keep.size, gone.size)
+    keep.end = max(keep.end, gone.end)
+    for m in gone.members:
+        owner[m] = keep.name
+    del buffers[gone.name]
+
+
 def apply_merges(base: list[Buffer], merges: list[Merge]) -> tuple[list[Buffer], list[Merge]]:
     """Merge buffers for each still-legal merge; return the buffers (plus scratch) and the merges done."""
-    buffers = {b.name: Buffer(b.name, list(b.members), b.size, b.start, b.end, b.external, dict(b.meta)) for b in base}
-    owner = {m: b.name for b in buffers.values() for m in b.members}
+    buffers, owner = _copy_buffers(base)
     done: list[Merge] = []
     scratch: list[Buffer] = []
     taken_outputs: set[str] = set()
@@ -223,12 +238,7 @@ def apply_merges(base: list[Buffer], merges: list[Merge]) -> tuple[list[Buffer],
             continue
         if merge.scratch == 0 and src.size != dst.size:
             continue
-        src.members += dst.members
-        src.size = max(src.size, dst.size)
-        src.end = max(src.end, dst.end)
-        for m in dst.members:
-            owner[m] = src.name
-        del buffers[dst.name]
+        _absorb(buffers, owner, src, dst)
         taken_outputs.add(merge.output)
         done.append(merge)
         if merge.scratch:
@@ -425,11 +435,12 @@ def row_segment_candidates(graph: Graph, base: list[Buffer]) -> list[RowSegment]
     return segments
 
 
-def segment_buffers(graph: Graph, base: list[Buffer], segments: list[RowSegment]) -> list[Buffer]:
+def segment_buffers(graph: Graph, base: list[Buffer], segments: list[RowSegment]) -> tuple[list[Buffer], set[str]]:
     """``base`` with each segment's lifetimes: line buffers and ``Y`` live over the whole segment, sources
-    until its end, and ``Y`` merged into its in-place source (module docstring of ``rows``)."""
-    buffers = {b.name: Buffer(b.name, list(b.members), b.size, b.start, b.end, b.external, dict(b.meta)) for b in base}
-    owner = {m: b.name for b in buffers.values() for m in b.members}
+    until its end, and ``Y`` merged into its in-place source (module docstring of ``rows``) where that
+    source dies there.  Also returns the first op of each segment whose ``Y`` was merged."""
+    buffers, owner = _copy_buffers(base)
+    inplace: set[str] = set()
     for seg in segments:
         first, last = seg.first_step, seg.last_step
         for t in seg.chain:
@@ -443,16 +454,9 @@ def segment_buffers(graph: Graph, base: list[Buffer], segments: list[RowSegment]
         y.start = min(y.start, first)
         src = buffers[owner[seg.inplace_source]] if seg.inplace_source else None
         if src is not None and src is not y and not src.external and not y.external and src.end == last:
-            src.members += y.members
-            src.size = max(src.size, y.size)
-            src.end = max(src.end, y.end)
-            for m in y.members:
-                owner[m] = src.name
-            del buffers[y.name]
-            seg.meta["inplace"] = True
-        else:
-            seg.meta["inplace"] = False
-    return list(buffers.values())
+            _absorb(buffers, owner, src, y)
+            inplace.add(seg.nodes[0])
+    return list(buffers.values()), inplace
 
 
 @dataclass
@@ -466,6 +470,7 @@ class Fused:
     buffers: list[Buffer]
     size: int
     offsets: dict[str, int]
+    inplace_segments: set[str] = field(default_factory=set)  # first ops of segments writing Y over a source
 
 
 def _fuse_and_place(
@@ -478,7 +483,7 @@ def _fuse_and_place(
 ) -> Fused:
     """Row segments as given, then the in-place merges and streamed projections worth doing outside them."""
     seg_nodes = {n for seg in segments for n in seg.nodes}
-    seg_base = segment_buffers(graph, base, segments) if segments else base
+    seg_base, inplace = segment_buffers(graph, base, segments) if segments else (base, set())
     candidates = [m for m in candidates if m.node not in seg_nodes]
     buffers, merges = apply_merges(seg_base, choose_merges(seg_base, candidates, alignment))
     size, offsets = _place(buffers, alignment)
@@ -492,8 +497,8 @@ def _fuse_and_place(
             s_buffers, s_done = apply_merges(s_base, s_merges)
             s_size, s_offsets = _place(s_buffers, alignment)
             if s_size < size:  # keep the fusions only where they lower the arena
-                return Fused(segments, s_done, wanted, limit, s_buffers, s_size, s_offsets)
-    return Fused(segments, merges, [], None, buffers, size, offsets)
+                return Fused(segments, s_done, wanted, limit, s_buffers, s_size, s_offsets, inplace)
+    return Fused(segments, merges, [], None, buffers, size, offsets, inplace)
 
 
 def choose_row_segments(
@@ -551,7 +556,8 @@ def plan_arena(
     fused = _fuse_and_place(graph, base, [], candidates, stream_residual, alignment)
     if stream_rows:
         fused = choose_row_segments(graph, base, fused, candidates, stream_residual, alignment)
-        segment_buffers(graph, base, fused.segments)  # records each chosen segment's meta["inplace"]
+    for seg in fused.segments:
+        seg.meta["inplace"] = seg.nodes[0] in fused.inplace_segments
     buffers, merges, size, buffer_offsets = fused.buffers, fused.merges, fused.size, fused.offsets
     streams, limit = fused.streams, fused.limit
 
@@ -653,14 +659,14 @@ def _check_segments(
     line_bytes: dict[str, int] = {}
     pairs: list[tuple[str, str]] = []
     problems: list[str] = []
+    chains = [set(c) for c in find_chains(graph)] if plan.row_segments else []
     for seg in plan.row_segments:
         steps = [index.get(n, -1) for n in seg.nodes]
         if steps != list(range(steps[0], steps[0] + len(steps))) or steps[0] < 0:
             problems.append(f"row segment {seg.nodes[0]!r}: its ops are not consecutive graph ops")
             continue
         fresh = analyze_segment(graph, steps)
-        chains = {tuple(c) for c in find_chains(graph)}
-        if not any(set(steps) <= set(c) for c in chains):
+        if not any(set(steps) <= c for c in chains):
             problems.append(f"row segment {seg.nodes[0]!r}: not a chain of single-reader row-streamable ops")
         if fresh.capacity != seg.capacity or fresh.output != seg.output or fresh.inplace_source != seg.inplace_source:
             problems.append(f"row segment {seg.nodes[0]!r}: recorded line buffers or in-place source differ from the graph's")

@@ -307,9 +307,37 @@ def windowed_node(node: Node, op: PatchOp) -> Node:
     return windowed
 
 
+def run_windowed_op(graph: Graph, node: Node, op: PatchOp, read) -> np.ndarray:
+    """``node`` computed on ``op``'s windows, with ``op``'s padding, by the reference kernels (loaded).
+
+    ``read(name, window)`` gives activation ``name`` at a non-empty window;
+    windows that read only padding get an empty array.  Returns the output
+    window, checked against ``op.output``'s shape.
+    """
+    from edgec.reference.interpreter import FLOAT_KERNELS, INT_KERNELS, is_integer_node
+
+    args = []
+    for name, win in zip(node.inputs, op.inputs):
+        if not name:
+            args.append(None)
+        elif win is None:
+            args.append(graph.tensors[name].data)
+        elif win.empty:  # only padding is read here
+            t = graph.tensors[name]
+            args.append(np.zeros((1, max(win.height, 0), max(win.width, 0), t.shape[3]), dtype=t.dtype))
+        else:
+            args.append(read(name, win))
+    table = INT_KERNELS if is_integer_node(graph, node) else FLOAT_KERNELS
+    value = np.asarray(table[node.op](graph, windowed_node(node, op), args))
+    expect = (1, op.output.height, op.output.width, graph.tensors[node.outputs[0]].shape[3])
+    if value.shape != expect:
+        raise AssertionError(f"{node.name} on {op.output}: computed {value.shape}, expected {expect}")
+    return value
+
+
 def run_patch_stage(graph: Graph, stage: PatchStage, feeds: dict[str, np.ndarray]) -> np.ndarray:
     """Compute the split tensor patch by patch with the reference kernels, then stitch the patches."""
-    from edgec.reference.interpreter import FLOAT_KERNELS, INT_KERNELS, _load_kernels, is_integer_node
+    from edgec.reference.interpreter import _load_kernels
 
     try:
         _load_kernels()
@@ -323,26 +351,15 @@ def run_patch_stage(graph: Graph, stage: PatchStage, feeds: dict[str, np.ndarray
         for name in stage.inputs:
             _, h, w, _ = graph.tensors[name].shape
             buffers[name] = (np.asarray(feeds[name]), Window(0, h, 0, w))
+
+        def read(name: str, win: Window, buffers=buffers) -> np.ndarray:
+            array, region = buffers[name]
+            rel = win.relative_to(region)
+            return array[:, rel.h0 : rel.h1, rel.w0 : rel.w1, :]
+
         for op in patch.ops:
             node = graph.node(op.node)
-            args = []
-            for name, win in zip(node.inputs, op.inputs):
-                if not name:
-                    args.append(None)
-                elif win is None:
-                    args.append(graph.tensors[name].data)
-                elif win.empty:  # only padding is read here
-                    t = graph.tensors[name]
-                    args.append(np.zeros((1, max(win.height, 0), max(win.width, 0), t.shape[3]), dtype=t.dtype))
-                else:
-                    array, region = buffers[name]
-                    rel = win.relative_to(region)
-                    args.append(array[:, rel.h0 : rel.h1, rel.w0 : rel.w1, :])
-            table = INT_KERNELS if is_integer_node(graph, node) else FLOAT_KERNELS
-            value = np.asarray(table[node.op](graph, windowed_node(node, op), args))
-            expect = (1, op.output.height, op.output.width, graph.tensors[node.outputs[0]].shape[3])
-            if value.shape != expect:
-                raise AssertionError(f"{node.name} at patch {patch.index}: computed {value.shape}, expected {expect}")
+            value = run_windowed_op(graph, node, op, read)
             buffers[node.outputs[0]] = (value.astype(graph.tensors[node.outputs[0]].dtype, copy=False), op.output)
         array, region = buffers[stage.split]
         out = patch.output.relative_to(region)

@@ -64,14 +64,15 @@ class ModelPlan:
         }
 
 
-def plan_layers(graph: Graph) -> ArenaPlan:
+def plan_layers(graph: Graph, stream_rows: bool | None = None) -> ArenaPlan:
+    """Layer by layer as builds plan it (``stream_rows`` None: ``split_search.STREAM_ROWS``)."""
     return plan_arena(
         graph,
         alignment=16,
         inplace=True,
         inplace_depthwise=True,
         stream_residual=split_search.STREAM_RESIDUAL,
-        stream_rows=split_search.STREAM_ROWS,
+        stream_rows=split_search.STREAM_ROWS if stream_rows is None else stream_rows,
     )
 
 
@@ -185,5 +186,4 @@ def plot_build(build, path: Path) -> None:
         except EdgecError:  # the target file is gone: plot without the budget line
             budget = None
     title = f"{build.summary.get('model', graph.name)} on {build.summary.get('target', '?')}"
-    plain = plan_arena(graph, alignment=16, inplace=True, inplace_depthwise=True, stream_residual=split_search.STREAM_RESIDUAL)
-    plot_memory(graph, plan_layers(graph), chosen, budget, path, title=title, plain_plan=plain)
+    plot_memory(graph, plan_layers(graph), chosen, budget, path, title=title, plain_plan=plan_layers(graph, stream_rows=False))

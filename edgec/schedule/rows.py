@@ -11,28 +11,30 @@ accelerators, Alwani et al., MICRO 2016):
 * every other activation a segment node reads (its *sources*: the chain's
   input, a residual) is a whole tensor produced before the segment; the last
   node's output ``Y`` is written whole;
-* the segment runs in ``H_Y`` steps.  Step ``i`` produces row ``i`` of ``Y``:
-  walking back from that row, each node computes only the rows of its output
-  that no earlier step computed (``backward_op`` of ``edgec.schedule.patch``
-  on full-width row windows gives the input rows and the padding), in node
-  order;
+* the segment runs as a list of calls, each computing one full-width row of
+  one op (``analyze_segment``), demand-driven: each row of ``Y`` asks its op
+  for the input rows it reads (``backward_op`` of ``edgec.schedule.patch``
+  on a row window gives the rows and the border padding); rows of a chain
+  tensor not computed yet are produced first by its producer, row by row,
+  depth first;
 * chain tensor ``t`` lives in a line buffer of ``capacity[t]`` full-width
-  rows holding rows ``[lo, hi)``.  At the start of step ``i`` every buffer
-  drops the rows its reader no longer needs (``memmove`` of the kept rows to
-  the buffer's start), then the producer appends the new rows after the kept
-  ones.  The reader's window always lies in ``[lo, hi)``: windows of
-  increasing output rows start and end at non-decreasing rows.
+  rows.  When its producer appends a row, the buffer first drops the rows
+  below the window its reader asked for (``memmove`` of the kept rows to the
+  buffer's start); the new row goes after the kept ones.  Windows of
+  increasing output rows start and end at non-decreasing rows, so a dropped
+  row is never read again.
 
-Every op computes every output element exactly once, with its own kernel,
-parameters and padding on the tensor border, so the segment is bit-exact
-with the ops run one after the other, at the same MACs.
+Every output row a later op reads is computed exactly once (rows nothing
+reads, such as the last row under a stride-2 reader, not at all), with the
+op's own kernel, parameters and padding on the tensor border, so the segment
+is bit-exact with the ops run one after the other, at no more MACs.
 
 ``Y`` may be written over a source ``S`` (``RowSegment.inplace_source``)
-when ``S`` dies at the segment, ``Y`` is no larger, and no op reads bytes
-of ``S`` that earlier rows of ``Y`` have overwritten: at step ``i`` (rows
-``[0, i)`` of ``Y`` written) every read of ``S`` by a non-final op starts at
-or after byte ``i * row_bytes(Y)``; the final op may read row ``i`` of ``S``
-element-wise while it writes row ``i`` of ``Y`` over it (same row size).
+when ``S`` dies at the segment, ``Y`` is no larger, and no call reads bytes
+of ``S`` that earlier rows of ``Y`` have overwritten: with rows ``[0, i)`` of
+``Y`` written, every read of ``S`` by another op starts at or after byte
+``i * row_bytes(Y)``; the final op may read row ``i`` of ``S`` element-wise
+while it writes row ``i`` of ``Y`` over it (same row size).
 """
 
 from __future__ import annotations
@@ -43,7 +45,16 @@ import numpy as np
 
 from edgec.ir.graph import Graph, Node
 from edgec.schedule.lifetimes import ALIAS_OPS
-from edgec.schedule.patch import EMPTY, SAME_WINDOW, NotPatchable, PatchOp, Window, backward_op, check_patchable
+from edgec.schedule.patch import (
+    EMPTY,
+    SAME_WINDOW,
+    NotPatchable,
+    PatchOp,
+    Window,
+    backward_op,
+    check_patchable,
+    run_windowed_op,
+)
 
 ELEMENTWISE_FINAL = SAME_WINDOW - ALIAS_OPS
 
@@ -217,8 +228,7 @@ def run_segment(graph: Graph, segment: RowSegment, tensors: dict[str, np.ndarray
     exactly as the generated C does (``drop`` rows before a call writes), so a
     wrong drop, base or window shows up as a wrong value, not just a wrong shape.
     """
-    from edgec.reference.interpreter import FLOAT_KERNELS, INT_KERNELS, _load_kernels, is_integer_node
-    from edgec.schedule.patch import windowed_node
+    from edgec.reference.interpreter import _load_kernels
 
     _load_kernels()
     y_t = graph.tensors[segment.output]
@@ -237,22 +247,14 @@ def run_segment(graph: Graph, segment: RowSegment, tensors: dict[str, np.ndarray
             keep = rows_held[out] - call.drop
             lines[out][:, :keep] = lines[out][:, call.drop : call.drop + keep].copy()
             rows_held[out] = keep
-        args = []
-        for name, win in zip(node.inputs, op.inputs):
-            if not name:
-                args.append(None)
-            elif win is None:
-                args.append(graph.tensors[name].data)
-            elif win.empty:
-                t = graph.tensors[name]
-                args.append(np.zeros((1, max(win.height, 0), max(win.width, 0), t.shape[3]), dtype=t.dtype))
-            elif name in lines:
+
+        def read(name: str, win: Window, call=call) -> np.ndarray:
+            if name in lines:
                 base = call.bases[name]
-                args.append(lines[name][:, win.h0 - base : win.h1 - base, win.w0 : win.w1])
-            else:
-                args.append(np.asarray(tensors[name])[:, win.h0 : win.h1, win.w0 : win.w1])
-        table = INT_KERNELS if is_integer_node(graph, node) else FLOAT_KERNELS
-        value = np.asarray(table[node.op](graph, windowed_node(node, op), args))
+                return lines[name][:, win.h0 - base : win.h1 - base, win.w0 : win.w1]
+            return np.asarray(tensors[name])[:, win.h0 : win.h1, win.w0 : win.w1]
+
+        value = run_windowed_op(graph, node, op, read)
         if out == segment.output:
             result[:, op.output.h0 : op.output.h1] = value
         else:

@@ -2,7 +2,7 @@
 
 ``build_firmware`` renders the linker script from the target's memory map,
 writes a small CMakeLists.txt, builds it with CMake and the Arm toolchain
-file (cmake/arm-none-eabi.cmake), and reads the section sizes back with
+file (runtime/cmake/arm-none-eabi.cmake), and reads the section sizes back with
 ``arm-none-eabi-size``.  A model that does not fit raises BuildError naming
 the memory (SRAM or flash) and by how many bytes it is short.
 """
@@ -19,13 +19,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from edgec.errors import BuildError
+from edgec.resources import RUNTIME_DIR
 from edgec.targets import Target, load_target
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-RUNTIME_DIR = REPO_ROOT / "runtime"
 BOARDS_DIR = RUNTIME_DIR / "boards"
 PROFILER_DIR = RUNTIME_DIR / "profiler"
-TOOLCHAIN_FILE = REPO_ROOT / "cmake" / "arm-none-eabi.cmake"
+TOOLCHAIN_FILE = RUNTIME_DIR / "cmake" / "arm-none-eabi.cmake"
 LINKER_TEMPLATE = BOARDS_DIR / "link.ld.in"
 
 FIRMWARE_NAME = "firmware"

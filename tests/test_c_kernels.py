@@ -25,7 +25,7 @@ from edgec.reference import int8_kernels as K
 from edgec.schedule.arena import _depthwise_inplace_ok, depthwise_scratch_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
-KERNELS = ROOT / "runtime" / "kernels"
+KERNELS = ROOT / "edgec" / "runtime" / "kernels"
 GEN = ROOT / "tests" / "kernels" / "gen_vectors.py"
 
 OPS = [

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 EDGEC = Path(sys.executable).with_name("edgec")
 TFLITE_DIR = REPO / "models" / "tflite"
 DS_CNN = TFLITE_DIR / "ds_cnn.tflite"
-TARGET_NAMES = sorted(p.stem for p in (REPO / "targets").glob("*.toml"))
+TARGET_NAMES = sorted(p.stem for p in (REPO / "edgec" / "targets").glob("*.toml"))
 DEFAULT_TARGET = "qemu-cortex-m4"
 # `build` reports its steps on stderr ("- loading x ... done (0.1 s)", "... failed"); they are
 # progress, not part of the error.  Everything else on stderr must be the one error line.

@@ -25,8 +25,8 @@ from edgec.codegen.residual import emit_streamed
 from edgec.codegen.row_segment import CALL_TYPE, emit_row_segment
 from edgec.errors import BuildError
 from edgec.ir import Graph, Node, macs
+from edgec.resources import RUNTIME_DIR
 
-RUNTIME = Path(__file__).resolve().parents[2] / "runtime"
 ALIAS_OPS = frozenset({"reshape", "identity", "dropout"})
 SHORT_OPS = {
     "conv2d": "conv",
@@ -276,12 +276,12 @@ def _model_c(graph: Graph, names: TensorNames, body: CWriter, globals_w: CWriter
 def _copy_runtime(out_dir: Path) -> None:
     kernels = out_dir / "kernels"
     kernels.mkdir(exist_ok=True)
-    for f in sorted((RUNTIME / "kernels").iterdir()):
+    for f in sorted((RUNTIME_DIR / "kernels").iterdir()):
         if f.suffix in (".c", ".h"):
             shutil.copy2(f, kernels / f.name)
-    shutil.copy2(RUNTIME / "profiler" / "edgec_profile.h", out_dir / "edgec_profile.h")
+    shutil.copy2(RUNTIME_DIR / "profiler" / "edgec_profile.h", out_dir / "edgec_profile.h")
     (out_dir / "host").mkdir(exist_ok=True)
-    shutil.copy2(RUNTIME / "host" / "main.c", out_dir / "host" / "main.c")
+    shutil.copy2(RUNTIME_DIR / "host" / "main.c", out_dir / "host" / "main.c")
     (out_dir / "CMakeLists.txt").write_text(CMAKE_PROJECT)
 
 

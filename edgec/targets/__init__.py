@@ -1,4 +1,4 @@
-"""Deployment targets: one TOML file per target in ``targets/``.
+"""Deployment targets: one TOML file per target in ``edgec/targets/``.
 
 A target says what the code runs on (kind, cpu, ISA features), how much
 memory it has and where (used for the linker script and the fit check), how
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edgec.errors import EdgecError
+from edgec.resources import TARGETS_DIR
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -23,7 +24,6 @@ else:  # pragma: no cover - Python 3.10
 
 DEFAULT_TARGET = "qemu-cortex-m4"
 
-TARGETS_DIR = Path(__file__).resolve().parent.parent / "targets"
 
 KNOWN_KINDS = ("mcu", "host", "jetson", "npu", "mobile")
 COUNTER_UNITS = {"dwt": "cycles", "systick": "instructions"}

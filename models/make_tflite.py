@@ -2,8 +2,8 @@
 
 Run with the TensorFlow environment, never from edgec or the tests::
 
-    /opt/tfenv/bin/python models/make_tflite.py            # every model
-    /opt/tfenv/bin/python models/make_tflite.py ds_cnn     # just one
+    .fixture-venv/bin/python models/make_tflite.py            # every model
+    .fixture-venv/bin/python models/make_tflite.py ds_cnn     # just one
 
 Every model is a Keras network with seeded random weights (the architectures
 matter here, not the accuracy), random but non-trivial batch-norm gammas/betas

@@ -1,0 +1,1 @@
+"""Fuzz harnesses for edgec's readers and decoders (see docs/fuzzing.md)."""

@@ -30,6 +30,7 @@ import numpy as np
 
 from edgec.errors import EdgecError
 from edgec.ir.graph import Graph
+from edgec.npyfile import NpyFileError, read_npy, read_npz
 
 Sample = dict[str, np.ndarray]
 
@@ -99,16 +100,15 @@ def _single_input(inputs: list[str], source: str) -> str:
 
 def _read_array(path: Path) -> np.ndarray:
     try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
+        return read_npy(path)
+    except (OSError, NpyFileError) as e:
         raise CalibrationError(f"cannot read calibration array {str(path)!r}: {e}") from None
 
 
 def _read_npz(path: Path, inputs: list[str]) -> dict[str, np.ndarray]:
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError) as e:
+        arrays = read_npz(path)
+    except (OSError, NpyFileError) as e:
         raise CalibrationError(f"cannot read calibration archive {str(path)!r}: {e}") from None
     if all(name in arrays for name in inputs):
         return {name: arrays[name] for name in inputs}
@@ -177,8 +177,8 @@ def _split_samples(name: str, arr: np.ndarray, graph: Graph) -> list[np.ndarray]
         raise CalibrationError(f"calibration data for input {name!r} must be floating point, got {arr.dtype}")
     if arr.size == 0:
         raise CalibrationError(f"calibration data for input {name!r} is empty")
-    if not np.all(np.isfinite(arr)):
-        raise CalibrationError(f"calibration data for input {name!r} contains NaN or infinity")
+    if not np.all(np.isfinite(arr)) or np.any(np.abs(arr) > np.finfo(np.float32).max):
+        raise CalibrationError(f"calibration data for input {name!r} contains NaN, infinity or values beyond float32")
     nhwc = t.shape
     layouts = graph.meta.get("layouts", {}) if isinstance(graph.meta.get("layouts"), dict) else {}
     # Candidate sample shapes, preferred first, with the transpose that maps them to NHWC.

@@ -16,6 +16,7 @@ import numpy as np
 
 from edgec.errors import EdgecError
 from edgec.ir.graph import Graph
+from edgec.npyfile import NpyFileError, read_npy
 
 NCHW_TO_NHWC = (0, 2, 3, 1)
 NHWC_TO_NCHW = (0, 3, 1, 2)
@@ -63,7 +64,9 @@ def io_specs(graph: Graph, names: list[str]) -> list[IOSpec]:
 
 def quantize_round(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     """float -> int8 as TFLite's QUANTIZE does (round half away from zero, saturate)."""
-    v = np.asarray(x, dtype=np.float32) / np.float32(scale)
+    # Values beyond 256 steps saturate whatever the zero point; clipping first keeps the division finite.
+    limit = np.float32(256) * np.float32(scale)
+    v = np.clip(np.asarray(x, dtype=np.float32), -limit, limit) / np.float32(scale)
     q = np.sign(v) * np.floor(np.abs(v) + 0.5) + zero_point
     return np.clip(q, -128, 127).astype(np.int8)
 
@@ -72,9 +75,9 @@ def load_array(path: Path) -> np.ndarray:
     if not Path(path).is_file():
         raise EdgecError(f"input file {path} does not exist: pass an existing .npy file")
     try:
-        return np.load(path, allow_pickle=False)
-    except Exception as e:  # noqa: BLE001 - any unreadable file is the user's to fix
-        raise EdgecError(f"cannot read {path} as a .npy array ({e.__class__.__name__}): save it with numpy.save") from None
+        return read_npy(path)
+    except (OSError, NpyFileError) as e:
+        raise EdgecError(f"cannot read {path} as a .npy array: {e}; save it with numpy.save") from None
 
 
 def to_model_input(x: np.ndarray, spec: IOSpec) -> np.ndarray:
@@ -86,6 +89,8 @@ def to_model_input(x: np.ndarray, spec: IOSpec) -> np.ndarray:
         want = " or ".join(sorted({str(tuple(spec.shape)), str(spec.user_shape)}))
         raise EdgecError(f"input {spec.name!r} must have shape {want}, got {x.shape}: reshape the array")
     if np.issubdtype(x.dtype, np.floating):
+        if not np.all(np.isfinite(x)) or np.any(np.abs(x) > np.finfo(np.float32).max):
+            raise EdgecError(f"input {spec.name!r} contains NaN, infinity or values beyond float32: clean the array")
         if spec.dtype == "float32":
             return x.astype(np.float32)
         if spec.scale is None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from edgec.errors import DeviceError
+
 PROTOCOL_VERSION = 1
 MAX_BODY = 512
 HEADER_BYTES = 4
@@ -22,7 +24,7 @@ MAX_ENCODED = MAX_PAYLOAD + MAX_PAYLOAD // 254 + 2
 DELIMITER = b"\x00"
 
 
-class FrameError(ValueError):
+class FrameError(DeviceError, ValueError):
     """A received frame is damaged (bad COBS, length or CRC)."""
 
 

@@ -5,11 +5,13 @@ runtime/profiler/edgec_protocol.h and edgec_server.c.
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
 
 from edgec.device.framing import MAX_BODY, PROTOCOL_VERSION
+from edgec.errors import DeviceError
 
 MAGIC = b"EDGC"
 REPLY_FLAG = 0x80
@@ -42,6 +44,14 @@ COUNTER_UNITS = {0: "cycles", 1: "instructions"}
 
 WRITE_CHUNK = MAX_BODY - 4  # data bytes per WRITE_INPUT (after the u32 offset)
 READ_CHUNK = MAX_BODY - 4  # data bytes per READ_OUTPUT reply
+
+
+MAX_RANK = 8  # dimensions of an input/output shape in an INFO reply
+MAX_BOARD_NAME = 32
+
+
+class ProtocolError(DeviceError, ValueError):
+    """A reply body that does not have the layout its command defines (docs/protocol.md)."""
 
 
 def error_name(code: int) -> str:
@@ -97,24 +107,52 @@ class DeviceInfo:
 _INFO_HEAD = struct.Struct("<BBHIIIIIIfifi")
 
 
-def _shape(body: bytes, at: int) -> tuple[tuple[int, ...], int]:
-    rank = body[at]
-    dims = struct.unpack_from(f"<{rank}I", body, at + 1)
-    return tuple(dims), at + 1 + 4 * rank
+class _Reader:
+    """Reads fields from a reply body in order; ProtocolError when the body is too short."""
+
+    def __init__(self, body: bytes, reply: str):
+        self.body, self.at, self.reply = body, 0, reply
+
+    def take(self, fmt: str | struct.Struct) -> tuple:
+        layout = fmt if isinstance(fmt, struct.Struct) else struct.Struct(fmt)
+        if self.at + layout.size > len(self.body):
+            raise ProtocolError(f"{self.reply} reply of {len(self.body)} bytes is too short: resend or re-flash the firmware")
+        values = layout.unpack_from(self.body, self.at)
+        self.at += layout.size
+        return values
+
+    def shape(self, what: str) -> tuple[int, ...]:
+        (rank,) = self.take("<B")
+        if rank > MAX_RANK:
+            raise ProtocolError(f"{self.reply} reply gives the {what} shape {rank} dimensions (at most {MAX_RANK})")
+        return self.take(f"<{rank}I")
+
+    def end(self) -> None:
+        if self.at != len(self.body):
+            raise ProtocolError(f"{self.reply} reply has {len(self.body) - self.at} bytes too many")
 
 
 def parse_info(body: bytes) -> DeviceInfo:
-    """Decode an INFO reply body (ValueError/struct.error if malformed)."""
+    """Decode an INFO reply body; ProtocolError (a ValueError) if malformed."""
+    r = _Reader(body, "INFO")
     (version, unit, ops, model_hash, arena, in_size, out_size, clock, resolution,
-     in_scale, in_zp, out_scale, out_zp) = _INFO_HEAD.unpack_from(body)
-    at = _INFO_HEAD.size
-    in_shape, at = _shape(body, at)
-    out_shape, at = _shape(body, at)
-    name_len = body[at]
-    board = body[at + 1 : at + 1 + name_len].decode("ascii", "replace")
+     in_scale, in_zp, out_scale, out_zp) = r.take(_INFO_HEAD)
+    if unit not in COUNTER_UNITS:
+        raise ProtocolError(f"INFO reply names counter unit {unit}; this edgec knows {sorted(COUNTER_UNITS)}")
+    if not (math.isfinite(in_scale) and math.isfinite(out_scale)):
+        raise ProtocolError("INFO reply has a non-finite input or output scale")
+    in_shape = r.shape("input")
+    out_shape = r.shape("output")
+    (name_len,) = r.take("<B")
+    if name_len > MAX_BOARD_NAME:
+        raise ProtocolError(f"INFO reply has a board name of {name_len} bytes (at most {MAX_BOARD_NAME})")
+    (name,) = r.take(f"<{name_len}s")
+    r.end()
+    if not all(32 <= c < 127 for c in name):
+        raise ProtocolError("INFO reply has a board name that is not printable ASCII")
     return DeviceInfo(
         protocol_version=version,
-        counter_unit=COUNTER_UNITS.get(unit, f"unit{unit}"),
+        counter_unit=COUNTER_UNITS[unit],
         op_count=ops,
         model_hash=model_hash,
         arena_size=arena,
@@ -128,7 +166,7 @@ def parse_info(body: bytes) -> DeviceInfo:
         output_zero_point=out_zp,
         input_shape=in_shape,
         output_shape=out_shape,
-        board=board,
+        board=name.decode("ascii"),
     )
 
 
@@ -151,9 +189,9 @@ def hello_body() -> bytes:
 
 
 def parse_hello(body: bytes) -> tuple[int, int]:
-    """HELLO reply -> (device protocol version, max body); ValueError if not edgec."""
+    """HELLO reply -> (device protocol version, max body); ProtocolError (a ValueError) if not edgec."""
     if len(body) < 7 or body[:4] != MAGIC:
-        raise ValueError("not an edgec profiler")
+        raise ProtocolError("the HELLO reply is not from an edgec profiler: flash an edgec build")
     version = body[4]
     (max_body,) = struct.unpack_from("<H", body, 5)
     return version, max_body
@@ -173,11 +211,15 @@ _COUNTS_HEAD = struct.Struct("<QHH")
 
 
 def parse_counts(body: bytes) -> Counts:
-    total, ops, first = _COUNTS_HEAD.unpack_from(body)
+    """Decode an INVOKE / READ_COUNTS reply body; ProtocolError (a ValueError) if malformed."""
+    total, ops, first = _Reader(body, "INVOKE/READ_COUNTS").take(_COUNTS_HEAD)
     rest = body[_COUNTS_HEAD.size :]
     if len(rest) % 4:
-        raise ValueError("per-op counts are not whole u32 values")
-    return Counts(total, ops, first, struct.unpack(f"<{len(rest) // 4}I", rest))
+        raise ProtocolError("the per-op counts of an INVOKE/READ_COUNTS reply are not whole u32 values")
+    counts = struct.unpack(f"<{len(rest) // 4}I", rest)
+    if first + len(counts) > ops:
+        raise ProtocolError(f"INVOKE/READ_COUNTS reply gives counts of ops {first}..{first + len(counts) - 1} of {ops}")
+    return Counts(total, ops, first, counts)
 
 
 def pack_counts(total: int, counts: list[int], first: int) -> bytes:

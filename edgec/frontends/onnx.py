@@ -47,7 +47,58 @@ def read_onnx(path: str | os.PathLike, kind: str = "ONNX") -> onnx.ModelProto:
         raise ModelError(f"{label} is not a valid {kind} model (protobuf parse failed: {type(e).__name__}): re-export it") from e
     if not model.HasField("graph") or not model.graph.node or not model.opset_import:
         raise ModelError(f"{label} is not a valid {kind} model (no graph or opset): re-export it")
+    problem = _structure_problem(model)
+    if problem:
+        raise ModelError(f"{label} is not a valid {kind} model ({problem}): re-export it")
     return model
+
+
+def _structure_problem(model: onnx.ModelProto) -> str | None:
+    """What makes ``model`` break the ONNX spec in ways the translator need not guard against, or None.
+
+    Checked: graph inputs have a known element type; initializers decode to
+    arrays of their declared shape; every node of a standard-domain op has
+    the input/output counts and attribute types its operator schema gives.
+    """
+    g = model.graph
+    known_types = set(onnx.TensorProto.DataType.values())
+    for vi in g.input:
+        if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type not in known_types:
+            return f"input '{vi.name}' has unknown element type {vi.type.tensor_type.elem_type}"
+    for init in g.initializer:
+        try:
+            numpy_helper.to_array(init)
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError) as e:
+            return f"initializer '{init.name}' does not decode: {type(e).__name__}"
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    for index, node in enumerate(g.node):
+        if node.domain not in ("", "ai.onnx"):
+            continue
+        try:
+            schema = onnx.defs.get_schema(node.op_type, min(max(opset, 1), onnx.defs.onnx_opset_version()), "")
+        except onnx.defs.SchemaError:
+            continue  # an unknown op: the translator reports it as unsupported
+        what = f"node {index} '{node.name or node.op_type}' ({node.op_type})"
+        present = len([i for i in node.input])
+        if not schema.min_input <= present <= schema.max_input:
+            return f"{what} has {present} inputs, the operator takes {schema.min_input}..{schema.max_input}"
+        if not schema.min_output <= len(node.output) <= schema.max_output:
+            return f"{what} has {len(node.output)} outputs, the operator gives {schema.min_output}..{schema.max_output}"
+        given = {a.name: a for a in node.attribute}
+        for name, spec in schema.attributes.items():
+            if name in given and given[name].type != spec.type.value:
+                kind = onnx.AttributeProto.AttributeType.Name
+                return f"{what} has attribute '{name}' of type {_type_name(kind, given[name].type)}, expected {kind(spec.type.value)}"
+            if spec.required and name not in given:
+                return f"{what} lacks the required attribute '{name}'"
+    return None
+
+
+def _type_name(name_of, value: int) -> str:
+    try:
+        return name_of(value)
+    except ValueError:
+        return str(value)
 
 
 def load_onnx(model: str | os.PathLike | onnx.ModelProto) -> Graph:

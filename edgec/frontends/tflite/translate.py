@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import tflite
 
-from edgec.frontends.tflite.reader import TfliteModel, TfliteOperator, TfliteTensor
+from edgec.frontends.tflite.reader import MalformedModel, TfliteModel, TfliteOperator, TfliteTensor
 from edgec.ir.graph import Graph
 from edgec.ir.tensor import Tensor
 
@@ -133,7 +133,14 @@ class Translator:
             elif converter is None:
                 self.problems.append(f"{self.describe(op)} is not supported")
             else:
-                converter(self, op)
+                try:
+                    converter(self, op)
+                except (IndexError, ValueError, ZeroDivisionError, AttributeError, TypeError) as e:
+                    # A damaged file: too few inputs, a missing options table, a zero stride or rank.
+                    raise MalformedModel(
+                        f"{self.describe(op)} lacks the inputs, shapes or options it needs "
+                        f"({type(e).__name__}: {(str(e).splitlines() or [''])[0][:120]})"
+                    ) from e
         self.graph.inputs = [self.tensor(i) for i in self.model.inputs]
         self.graph.outputs = [self.tensor(i) for i in self.model.outputs]
         return self.graph.prune_tensors()

@@ -82,6 +82,8 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
                     raise NpyFileError("it has a member without a name; the archive is damaged")
                 if info.filename.endswith("/"):
                     continue  # a folder entry
+                if info.flag_bits & 0x1:
+                    raise NpyFileError(f"member {info.filename!r} is encrypted; save the arrays with numpy.savez")
                 name = info.filename.removesuffix(".npy")
                 if info.file_size > DEFLATE_MAX_RATIO * max(info.compress_size, 1024):
                     raise NpyFileError(f"member {info.filename!r} claims {info.file_size} bytes; the archive is damaged")

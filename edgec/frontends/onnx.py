@@ -56,11 +56,20 @@ def read_onnx(path: str | os.PathLike, kind: str = "ONNX") -> onnx.ModelProto:
 def _structure_problem(model: onnx.ModelProto) -> str | None:
     """What makes ``model`` break the ONNX spec in ways the translator need not guard against, or None.
 
-    Checked: graph inputs have a known element type; initializers decode to
+    Checked: names have no control characters (they end up in one-line
+    messages and in generated C comments); graph inputs have a known element type; initializers decode to
     arrays of their declared shape; every node of a standard-domain op has
     the input/output counts and attribute types its operator schema gives.
     """
     g = model.graph
+    names = [g.name] + [vi.name for vi in (*g.input, *g.output, *g.value_info)] + [i.name for i in g.initializer]
+    names += [n.name for n in g.node] + [t for n in g.node for t in (*n.input, *n.output)]
+    names += [n.op_type for n in g.node] + [n.domain for n in g.node] + [a.name for n in g.node for a in n.attribute]
+    for name in names:
+        if not isinstance(name, str):  # protobuf hands back bytes for strings that are not UTF-8
+            return f"the name {name[:40]!r} is not UTF-8 text"
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+            return f"the name {name[:40]!r} contains control characters"
     known_types = set(onnx.TensorProto.DataType.values())
     for vi in g.input:
         if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type not in known_types:

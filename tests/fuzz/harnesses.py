@@ -61,8 +61,7 @@ def _write(name: str, data: bytes) -> Path:
 
 
 def tflite_target(data: bytes) -> None:
-    from edgec.frontends.tflite import load_tflite
-    from edgec.frontends.tflite.reader import MalformedModel
+    from edgec.frontends.tflite import load_tflite, reader
 
     try:
         load_tflite(_write("model.tflite", data))
@@ -70,7 +69,7 @@ def tflite_target(data: bytes) -> None:
         # load_tflite reports any exception of the reader or translator as a ModelError naming the
         # file; only the reader's own MalformedModel is meant to get there, anything else is a bug.
         cause = e.__cause__
-        if cause is not None and not isinstance(cause, (EdgecError, OSError, MalformedModel)):
+        if cause is not None and not isinstance(cause, (EdgecError, OSError, reader.MalformedModel)):
             raise cause
         raise
 

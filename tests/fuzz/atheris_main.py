@@ -1,0 +1,75 @@
+"""One coverage-guided atheris run of one harness (started by bench/fuzz.py in its own process).
+
+    python -m tests.fuzz.atheris_main HARNESS --seconds N --seed S --status FILE
+
+libFuzzer ends the process itself when the time is up, so the outcome is
+written to the status file (JSON) as it goes: executions so far and every
+unique crash (exception type + location, message, input as hex).  Crashes
+are recorded and the run goes on; only a hang or a hard crash of the
+interpreter stops it early.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import atheris
+
+with atheris.instrument_imports(include=["edgec"]):
+    import edgec.calibration  # noqa: F401 - imported here so atheris instruments them
+    import edgec.device.framing  # noqa: F401
+    import edgec.device.protocol  # noqa: F401
+    import edgec.frontends.onnx  # noqa: F401
+    import edgec.frontends.tflite  # noqa: F401
+    import edgec.npyfile  # noqa: F401
+    import edgec.tensor_io  # noqa: F401
+
+from tests.fuzz.engine import RunResult, check  # noqa: E402
+from tests.fuzz.harnesses import HARNESSES  # noqa: E402
+
+WRITE_EVERY = 200
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("harness", choices=sorted(HARNESSES))
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--status", type=Path, required=True)
+    args = parser.parse_args()
+    harness = HARNESSES[args.harness]
+    result = RunResult(harness.name)
+
+    def write_status() -> None:
+        crashes = [
+            {"kind": c.kind, "location": c.location, "message": c.message, "data": c.data.hex()}
+            for c in result.crashes.values()
+        ]
+        args.status.write_text(json.dumps({"executions": result.executions, "crashes": crashes}))
+
+    def one_input(data: bytes) -> None:
+        before = len(result.crashes)
+        # No per-input alarm here: libFuzzer's own -timeout catches hangs.
+        result.add(check(harness, data, time_limit=None))
+        result.executions += 1
+        if len(result.crashes) != before or result.executions % WRITE_EVERY == 0:
+            write_status()
+
+    corpus = Path(tempfile.mkdtemp(prefix=f"edgec-corpus-{harness.name}-"))
+    for i, seed in enumerate(harness.seeds()):
+        (corpus / f"seed{i}").write_bytes(seed)
+    write_status()
+    atheris.Setup(
+        [sys.argv[0], str(corpus), f"-max_total_time={args.seconds}", f"-seed={args.seed}", "-timeout=20",
+         "-rss_limit_mb=4096", "-print_final_stats=1"],
+        one_input,
+    )
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()

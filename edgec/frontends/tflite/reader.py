@@ -97,7 +97,8 @@ def read_model(raw: bytes) -> TfliteModel:
     except _DECODE_ERRORS as e:
         if not _raised_by_decoder(e):
             raise
-        raise TruncatedModel(f"{type(e).__name__} while decoding: {_first_line(e)}") from e
+        kind = type(e).__name__ if type(e).__module__ == "builtins" else f"{type(e).__module__}.{type(e).__name__}"
+        raise TruncatedModel(f"{kind} while decoding: {_first_line(e)}") from e
 
 
 def _raised_by_decoder(e: BaseException) -> bool:

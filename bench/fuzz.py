@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.fuzz.engine import check, mutation_run  # noqa: E402
-from tests.fuzz.harnesses import HARNESSES  # noqa: E402
+from tests.fuzz.engine import check, mutation_run
+from tests.fuzz.harnesses import HARNESSES
 
 REGRESSIONS = ROOT / "tests" / "fuzz" / "regressions"
 
@@ -52,7 +52,7 @@ def run_atheris(name: str, seconds: int, seed: int) -> dict:
         cmd = [sys.executable, "-m", "tests.fuzz.atheris_main", name, "--seconds", str(seconds), "--seed", str(seed),
                "--status", str(status)]
         try:
-            proc = subprocess.run(cmd + [], cwd=tmp, env=env, capture_output=True, text=True, timeout=seconds + 120,
+            proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=seconds + 120, check=False,
                                   errors="replace")
             log = proc.stdout + proc.stderr
         except subprocess.TimeoutExpired as e:

@@ -19,17 +19,18 @@ from pathlib import Path
 
 import atheris
 
+# Imported here, inside the block, so that atheris instruments edgec's modules for coverage.
 with atheris.instrument_imports(include=["edgec"]):
-    import edgec.calibration  # noqa: F401 - imported here so atheris instruments them
-    import edgec.device.framing  # noqa: F401
-    import edgec.device.protocol  # noqa: F401
-    import edgec.frontends.onnx  # noqa: F401
-    import edgec.frontends.tflite  # noqa: F401
-    import edgec.npyfile  # noqa: F401
-    import edgec.tensor_io  # noqa: F401
+    import edgec.calibration
+    import edgec.device.framing
+    import edgec.device.protocol
+    import edgec.frontends.onnx
+    import edgec.frontends.tflite
+    import edgec.npyfile
+    import edgec.tensor_io
 
-from tests.fuzz.engine import RunResult, check  # noqa: E402
-from tests.fuzz.harnesses import HARNESSES  # noqa: E402
+from tests.fuzz.engine import RunResult, check
+from tests.fuzz.harnesses import HARNESSES
 
 WRITE_EVERY = 200
 

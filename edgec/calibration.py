@@ -35,6 +35,7 @@ from edgec.npyfile import NpyFileError, read_npy, read_npz
 Sample = dict[str, np.ndarray]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pgm", ".ppm", ".bmp")
+MAX_IMAGE_PIXELS = 4096 * 4096  # far above any microcontroller model input
 
 
 class CalibrationError(EdgecError):
@@ -133,6 +134,11 @@ def _image_reader() -> Callable[[Path], np.ndarray]:
 
     def read_pil(p: Path) -> np.ndarray:
         with Image.open(p) as img:
+            if img.width * img.height > MAX_IMAGE_PIXELS:  # known from the header, before decoding pixels
+                raise CalibrationError(
+                    f"calibration image {str(p)!r} is {img.width}x{img.height}; images are not resized, "
+                    "so they must match the model input"
+                )
             if img.mode not in ("L", "RGB", "RGBA"):
                 img = img.convert("RGB")
             return np.asarray(img, dtype=np.float32) / 255.0
@@ -149,6 +155,8 @@ def _read_image_folder(folder: Path) -> np.ndarray:
     for p in files:
         try:
             img = read(p)
+        except CalibrationError:
+            raise
         except Exception as e:  # noqa: BLE001 - any decoder failure is the user's file
             raise CalibrationError(f"cannot read calibration image {str(p)!r}: {e}") from None
         if img.ndim == 2:

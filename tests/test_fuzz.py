@@ -103,3 +103,12 @@ def test_check_reports_numpy_warnings():
 
     crash = check(_harness(overflow), b"")
     assert crash is not None and crash.kind == "FloatingPointError"
+
+
+def test_calibration_image_size_is_checked_before_decoding(tmp_path: Path):
+    from edgec.calibration import load_calibration
+    from tests.fuzz.harnesses import _calibration_graphs
+
+    (tmp_path / "big.pgm").write_bytes(b"P5 8000 8000 255\n")  # a header claiming 64 M pixels, no pixels
+    with pytest.raises(EdgecError, match="8000x8000"):
+        load_calibration(tmp_path, _calibration_graphs()[0])

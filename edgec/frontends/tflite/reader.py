@@ -34,6 +34,9 @@ NUMPY_DTYPES: dict[str, str] = {
 }
 
 
+MAX_ELEMENTS = 2**31 - 1  # TFLite sizes and offsets are 32-bit
+
+
 class MalformedModel(ValueError):
     """The bytes are not a valid TFLite model; ``load_tflite`` reports it with the file name."""
 
@@ -187,6 +190,8 @@ def _read_tensor(raw: bytes, model, buffer_count: int, t, index: int) -> TfliteT
     shape = tuple(int(d) for d in _as_list(t.ShapeAsNumpy()))
     if any(d < 0 for d in shape):
         raise MalformedModel(f"tensor {label} has a negative dimension in its shape {list(shape)}")
+    if math.prod(shape) > MAX_ELEMENTS:
+        raise MalformedModel(f"tensor {label} has shape {list(shape)}, more elements than a TFLite tensor can hold")
     signature = None if t.ShapeSignatureIsNone() else tuple(int(d) for d in _as_list(t.ShapeSignatureAsNumpy()))
     scale = zero_point = None
     quantized_dimension = 0

@@ -91,6 +91,19 @@ def test_float_keras_model_matches_litert(name: str):
         assert max_error_vs_range(expected, got) <= FLOAT_TOLERANCE
 
 
+def test_dynamic_range_model_becomes_a_float_model():
+    """Int8 weights feeding float ops are dequantized to float32 constants (then quantized post-training)."""
+    path = FIXTURES / "keras_dynamic_range.tflite"
+    graph = load_tflite(path)
+    assert graph.is_float() and all(t.dtype == "float32" for t in graph.tensors.values() if t.is_const)
+    interpreter = litert(path, reference=False)
+    rng = np.random.default_rng(9)
+    for _ in SEEDS:
+        x = random_input(rng, (1, 40), "float32")
+        # LiteRT's hybrid kernels also quantize the activations on the fly: allow that rounding.
+        assert max_error_vs_range(invoke(interpreter, x), run(graph, x)[graph.outputs[0]]) <= 0.02
+
+
 def test_dynamic_time_dimension_needs_input_shape():
     path = FIXTURES / "keras_dynamic_time.tflite"
     with pytest.raises(Exception) as info:

@@ -10,6 +10,8 @@ operator with an activation input is left to the normal converters.
 
 Float16-weight models keep their weights as ``FLOAT16`` constants behind
 ``DEQUANTIZE``; folding that ``DEQUANTIZE`` yields the float32 weights.
+Dynamic-range models feed int8 weights straight to float ops; those weights
+become float32 constants too (``dequantize_hybrid_weights``).
 """
 
 from __future__ import annotations
@@ -306,3 +308,24 @@ folds("REDUCE_PROD")(_reduce(np.prod))
 folds("SUM")(_reduce(np.sum))
 folds("REDUCE_MAX")(_reduce(np.max))
 folds("REDUCE_MIN")(_reduce(np.min))
+
+
+# -- dynamic-range (hybrid) models --------------------------------------------------------------
+
+
+def dequantize_hybrid_weights(model: TfliteModel, op: TfliteOperator) -> None:
+    """Int8 weights of an op with float activations (``Optimize.DEFAULT`` without calibration data)
+    become float32 constants: the model is then a float model, quantized post-training like any other."""
+    present = [model.tensors[i] for i in op.inputs if i >= 0]
+    if len(present) < 2 or present[0].type_name != "FLOAT32":
+        return
+    for t in present[1:]:
+        if t.data is None or t.type_name != "INT8" or t.scale is None:
+            continue
+        shape = [1] * t.data.ndim
+        if t.scale.size > 1:
+            shape[t.quantized_dimension] = t.scale.size
+        scale = t.scale.astype(np.float32).reshape(shape)
+        zero = t.zero_point.astype(np.float32).reshape(shape) if t.zero_point.size > 1 else np.float32(t.zero_point[0])
+        t.data = ((t.data.astype(np.float32) - zero) * scale).astype(np.float32)
+        t.type_name, t.scale, t.zero_point = "FLOAT32", None, None

@@ -137,6 +137,7 @@ class Translator:
         for op in self.model.operators:
             if const_eval.fold(self.model, op):
                 continue
+            const_eval.dequantize_hybrid_weights(self.model, op)
             converter = CONVERTERS.get(op.op_name)
             if op.op_name == "CUSTOM":
                 self.problems.append(f"operator {op.index} is the custom op {op.custom_code!r}")

@@ -482,3 +482,44 @@ def test_load_model_dispatches_tflite_by_content(tmp_path):
     renamed.write_bytes(source.read_bytes())
     graph = load_model(renamed)
     assert any(n.op == "conv2d" for n in graph.nodes)
+
+
+def test_shape_arithmetic_folds_and_matches_onnxruntime():
+    """Range, Cast, Expand, Tile, Mod, Max, Where, Equal, Neg, ReduceProd on shapes: all constant at batch 1."""
+    nodes = [
+        node("Shape", ["x"], ["s"]),
+        node("Gather", ["s", "zero"], ["n"], axis=0),
+        node("Slice", ["s", "one_1d", "four_1d"], ["chw"]),
+        node("ReduceProd", ["chw"], ["k"], axes=[0], keepdims=1),
+        node("Unsqueeze", ["n", "axes"], ["n1"]),
+        node("Concat", ["n1", "k"], ["spec"], axis=0),
+        node("Reshape", ["x", "spec"], ["flat"]),
+        node("Size", ["x"], ["size"]),
+        node("Range", ["zero", "size", "one"], ["idx"]),
+        node("Mod", ["idx", "three"], ["m"]),
+        node("Equal", ["m", "zero"], ["is_zero"]),
+        node("Neg", ["idx"], ["neg"]),
+        node("Where", ["is_zero", "neg", "idx"], ["mixed"]),
+        node("Max", ["mixed", "minus_five"], ["clamped"]),
+        node("Cast", ["clamped"], ["bias_1d"], to=TensorProto.FLOAT),
+        node("Expand", ["bias_1d", "spec"], ["bias"]),
+        node("Tile", ["tile_me", "tile_reps"], ["tiled"]),
+        node("Add", ["flat", "bias"], ["b"]),
+        node("Add", ["b", "tiled"], ["y"]),
+    ]
+    inits = {
+        "zero": np.asarray(0, np.int64),
+        "one": np.asarray(1, np.int64),
+        "three": np.asarray(3, np.int64),
+        "minus_five": np.asarray(-5, np.int64),
+        "one_1d": np.asarray([1], np.int64),
+        "four_1d": np.asarray([4], np.int64),
+        "axes": np.asarray([0], np.int64),
+        "tile_me": np.asarray([[0.5, -0.5]], np.float32),
+        "tile_reps": np.asarray([1, 18], np.int64),
+    }
+    model = make_model(nodes, {"x": ("batch", 4, 3, 3)}, ["y"], inits)
+    graph = load_onnx(model)
+    assert {n.op for n in graph.nodes} <= {"transpose", "reshape", "add"}
+    fixed = make_model(nodes, {"x": (1, 4, 3, 3)}, ["y"], inits)
+    assert_matches_onnxruntime(fixed, graph, seeds=(0, 1))

@@ -92,10 +92,12 @@ def _mod(args, attrs, opset):
     return np.mod(a, b).astype(a.dtype)
 
 
-def _reduce(fn):
+def _reduce(fn, axes_input_from: int):
+    """A Reduce* op; its axes are an input from opset ``axes_input_from`` on, an attribute before."""
+
     def reduce(args, attrs, opset):
         x = args[0]
-        axes = _axes_arg(args, attrs, opset if fn is not np.sum else max(opset, 13))
+        axes = _axes_arg(args, attrs, 13 if opset >= axes_input_from else 0)
         keep = bool(attrs.get("keepdims", 1))
         if not axes:
             if int(attrs.get("noop_with_empty_axes", 0)):
@@ -122,10 +124,10 @@ CONST_EVAL: dict[str, ConstFn] = {
     "Mul": lambda a, at, o: (a[0] * a[1]).astype(a[0].dtype),
     "Div": _div,
     "Sqrt": lambda a, at, o: np.sqrt(a[0]),
-    "ReduceProd": lambda a, at, o: np.prod(a[0], keepdims=bool(at.get("keepdims", 1))),
-    "ReduceSum": _reduce(np.sum),
-    "ReduceMax": _reduce(np.max),
-    "ReduceMin": _reduce(np.min),
+    "ReduceProd": _reduce(np.prod, 18),
+    "ReduceSum": _reduce(np.sum, 13),
+    "ReduceMax": _reduce(np.max, 18),
+    "ReduceMin": _reduce(np.min, 18),
     "Range": _range,
     "Expand": _expand,
     "Tile": lambda a, at, o: np.tile(a[0], [int(r) for r in a[1].reshape(-1)]),

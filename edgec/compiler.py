@@ -227,7 +227,7 @@ def format_build_summary(summary: dict) -> str:
     ]
     batch = format_batch(summary.get("batch"))
     if batch:
-        lines.insert(1, f"  batch          {batch}")
+        lines.insert(1, f"  batch: {batch}")
     for name, shape in summary.get("input_shapes", {}).items():
         lines.insert(2 if batch else 1, f"  input shape    {name} = {'x'.join(map(str, shape))}")
     mem = summary.get("memory")

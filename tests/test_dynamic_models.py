@@ -150,7 +150,7 @@ def test_cli_builds_int8_keras_model_and_matches_litert(tmp_path: Path):
     out = tmp_path / "out"
     proc = edgec("build", path, "--target", "host", "-o", out)
     assert proc.returncode == 0, proc.stderr
-    assert "batch          dynamic, built for 1" in proc.stdout
+    assert "  batch: dynamic, built for 1" in proc.stdout
     summary = json.loads((out / "build.json").read_text())
     assert summary["batch"] == {"dynamic": True, "built_for": 1}
     x = random_input(np.random.default_rng(11), (1, 12, 10, 2), "int8")

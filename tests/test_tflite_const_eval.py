@@ -167,3 +167,17 @@ def test_input_shape_is_validated(given, needle):
 
     with pytest.raises(EdgecError, match=needle):
         Translator(keras_flatten(activation_batch=False), "flatten", input_shapes=given).run()
+
+
+def test_input_shape_resolution_rules():
+    from edgec.errors import EdgecError
+    from edgec.frontends.input_shapes import parse_input_shapes, resolve_input_shape
+
+    assert parse_input_shapes(["a:0=1x49x10x1", "b=3"]) == {"a:0": (1, 49, 10, 1), "b": (3,)}
+    assert resolve_input_shape("x", [None, 8], {}) == ((1, 8), True)
+    assert resolve_input_shape("x", [1, 8], {}) == ((1, 8), False)
+    assert resolve_input_shape("x", [None, None, 10], {"x": (1, 49, 10)}) == ((1, 49, 10), True)
+    with pytest.raises(EdgecError, match="--input-shape v=N "):
+        resolve_input_shape("v", [None], {})  # a vector's length is not a batch
+    with pytest.raises(EdgecError, match="two shapes"):
+        parse_input_shapes(["a=1x2", "a=1x3"])

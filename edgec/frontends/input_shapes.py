@@ -1,8 +1,8 @@
 """Fixing a model's dynamic input dimensions: a dynamic batch, and ``--input-shape NAME=DxDxD``.
 
 Both frontends describe each model input by its declared dimensions, with
-``None`` for a dynamic one.  A dynamic first dimension is the batch and is
-built for 1; any other dynamic dimension must be given by the user with
+``None`` for a dynamic one.  A dynamic first dimension of an input of rank 2
+or more is the batch and is built for 1; any other dynamic dimension must be given by the user with
 ``--input-shape`` (in the model's own layout: NCHW for ONNX, NHWC for TFLite).
 """
 
@@ -49,7 +49,7 @@ def resolve_input_shape(
     model writes them (``-1`` or a symbolic name), for messages.
     """
     shown_text = _text(shown if shown is not None else declared)
-    batch_dynamic = len(declared) >= 1 and declared[0] is None
+    batch_dynamic = len(declared) >= 2 and declared[0] is None  # a vector's only dimension is no batch
     if name in given:
         shape = given[name]
         if len(shape) != len(declared):
@@ -64,9 +64,11 @@ def resolve_input_shape(
                     f"{name!r} (shape {shown_text}): only its dynamic dimensions can be chosen"
                 )
         return tuple(shape), batch_dynamic
-    unknown = [axis for axis, d in enumerate(declared) if d is None and axis > 0]
+    unknown = [axis for axis, d in enumerate(declared) if d is None and (axis > 0 or not batch_dynamic)]
     if unknown:
-        example = "x".join("1" if axis == 0 else ("N" if d is None else str(d)) for axis, d in enumerate(declared))
+        example = "x".join(
+            "1" if axis == 0 and batch_dynamic else ("N" if d is None else str(d)) for axis, d in enumerate(declared)
+        )
         raise EdgecError(
             f"input {name!r} has dynamic shape {shown_text} (dimension{'s' if len(unknown) > 1 else ''} "
             f"{', '.join(map(str, unknown))} unknown): pass --input-shape {name}={example} "

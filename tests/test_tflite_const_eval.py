@@ -179,5 +179,7 @@ def test_input_shape_resolution_rules():
     assert resolve_input_shape("x", [None, None, 10], {"x": (1, 49, 10)}) == ((1, 49, 10), True)
     with pytest.raises(EdgecError, match="--input-shape v=N "):
         resolve_input_shape("v", [None], {})  # a vector's length is not a batch
+    with pytest.raises(EdgecError, match="builds for batch 1"):
+        resolve_input_shape("x", [None, None, 10], {"x": (2, 49, 10)})
     with pytest.raises(EdgecError, match="two shapes"):
         parse_input_shapes(["a=1x2", "a=1x3"])

@@ -63,6 +63,11 @@ def resolve_input_shape(
                     f"--input-shape {name}={'x'.join(map(str, shape))} contradicts dimension {axis} of input "
                     f"{name!r} (shape {shown_text}): only its dynamic dimensions can be chosen"
                 )
+        if batch_dynamic and shape[0] != 1:
+            raise EdgecError(
+                f"--input-shape {name}={'x'.join(map(str, shape))} asks for batch {shape[0]}: "
+                "edgec builds for batch 1, give 1 as the first dimension"
+            )
         return tuple(shape), batch_dynamic
     unknown = [axis for axis, d in enumerate(declared) if d is None and (axis > 0 or not batch_dynamic)]
     if unknown:

@@ -74,7 +74,11 @@ def _fix_input_shapes(model: onnx.ModelProto, given: InputShapes) -> tuple[onnx.
     resolved: dict[str, tuple[int, ...]] = {}
     dynamic_batch = False
     for vi in inputs:
-        if not vi.type.HasField("tensor_type") or not vi.type.tensor_type.HasField("shape"):
+        if not vi.type.HasField("tensor_type"):
+            continue
+        if not vi.type.tensor_type.HasField("shape"):  # rank unknown: only --input-shape can tell
+            if vi.name in given:
+                resolved[vi.name] = given[vi.name]
             continue
         dims = vi.type.tensor_type.shape.dim
         declared = [int(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0 else None for d in dims]
@@ -95,9 +99,10 @@ def _fix_input_shapes(model: onnx.ModelProto, given: InputShapes) -> tuple[onnx.
     fixed.CopyFrom(model)
     for vi in fixed.graph.input:
         if vi.name in resolved:
-            for d, size in zip(vi.type.tensor_type.shape.dim, resolved[vi.name]):
-                d.Clear()
-                d.dim_value = size
+            shape = vi.type.tensor_type.shape
+            del shape.dim[:]
+            for size in resolved[vi.name]:
+                shape.dim.add().dim_value = size
     del fixed.graph.value_info[:]  # inferred again from the fixed inputs
     return fixed, meta
 
@@ -172,7 +177,7 @@ class _Importer:
                     dims.append(int(d.dim_value))
                 else:
                     label = d.dim_param or "?"
-                    self.problems.append(f"input '{vi.name}' has dynamic dimension '{label}' (export with a fixed shape)")
+                    self.problems.append(f"input '{vi.name}' has dynamic dimension '{label}' (fix it with --input-shape)")
                     dims.append(0)
             if len(dims) >= 2 and dims[0] > 1:
                 self.problems.append(f"input '{vi.name}' has batch size {dims[0]} (only batch 1 is supported)")

@@ -62,7 +62,7 @@ def _emit_json(doc: object) -> None:
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @click.version_option(package_name="edgec")
 def main(debug: bool) -> None:
-    """edgec: compile ONNX / int8 TFLite models for microcontrollers and edge devices."""
+    """edgec: compile ONNX / TFLite models for microcontrollers and edge devices."""
 
 
 @main.command()

@@ -3,7 +3,12 @@
 TFLite is already NHWC and its weight layouts match the IR (conv OHWI,
 depthwise ``[1, KH, KW, Co]``, fully connected ``[Co, K]``), so weights are
 kept as they are.  Attribute inputs (pads, axes, resize sizes) become node
-attributes; the reshape target comes from the output tensor's shape.  Every
+attributes.  Operators whose inputs are all constant (shape computation,
+float16 weights behind DEQUANTIZE) are folded first (``const_eval``); the
+reshape target comes from the folded shape input.  A dynamic batch is fixed
+at 1 (other dynamic input dimensions from ``input_shapes``), and since the
+converter writes placeholder shapes for dynamic tensors, every output shape
+of such a model is then recomputed from its inputs, op by op.  Every
 unsupported construct is collected in ``problems`` and reported together by
 the caller.
 """

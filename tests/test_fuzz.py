@@ -22,7 +22,7 @@ from tests.fuzz.harnesses import HARNESSES, Harness
 REGRESSIONS = Path(__file__).parent / "fuzz" / "regressions"
 
 # Executions per harness: about 5-10 s each on one core of a 2-core machine.
-EXECUTIONS = {"tflite": 1500, "onnx": 1200, "input": 2000, "calib": 2000, "frames": 8000, "protocol": 20000}
+EXECUTIONS = {"tflite": 1500, "onnx": 1200, "input": 2000, "calib": 2000, "frames": 8000, "protocol": 50000}
 
 
 def _report(crashes) -> str:

@@ -58,8 +58,8 @@ def _structure_problem(model: onnx.ModelProto) -> str | None:
     """What makes ``model`` break the ONNX spec in ways the translator need not guard against, or None.
 
     Checked: names have no control characters (they end up in one-line
-    messages and in generated C comments); graph inputs have a known element type; initializers decode to
-    arrays of their declared shape; every node of a standard-domain op has
+    messages and in generated C comments); graph inputs have a known element type; initializers and
+    tensor attributes decode to arrays of their declared shape; string attributes are UTF-8; every node of a standard-domain op has
     the input/output counts and attribute types its operator schema gives.
     """
     g = model.graph
@@ -75,11 +75,22 @@ def _structure_problem(model: onnx.ModelProto) -> str | None:
     for vi in g.input:
         if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type not in known_types:
             return f"input '{vi.name}' has unknown element type {vi.type.tensor_type.elem_type}"
-    for init in g.initializer:
+    tensors = [(f"initializer '{i.name}'", i) for i in g.initializer]
+    for n in g.node:
+        for a in n.attribute:
+            label = f"attribute '{a.name}' of node '{n.name or n.op_type}'"
+            has_t = a.HasField("t") or a.type == onnx.AttributeProto.TENSOR
+            tensors += [(label, t) for t in (*([a.t] if has_t else []), *a.tensors)]
+            for text in (a.s, *a.strings):
+                try:
+                    text.decode("utf-8")
+                except UnicodeDecodeError:
+                    return f"{label} is not UTF-8 text"
+    for label, tensor in tensors:
         try:
-            numpy_helper.to_array(init)
+            numpy_helper.to_array(tensor)
         except (ValueError, TypeError, KeyError, IndexError, OverflowError) as e:
-            return f"initializer '{init.name}' does not decode: {type(e).__name__}"
+            return f"{label} does not decode: {type(e).__name__}"
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
     for index, node in enumerate(g.node):
         if node.domain not in ("", "ai.onnx"):

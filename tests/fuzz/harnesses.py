@@ -75,9 +75,15 @@ def tflite_target(data: bytes) -> None:
 
 
 def tflite_seeds() -> list[bytes]:
-    files = sorted((ROOT / "tests/fixtures/ops").glob("*.tflite"))
-    files += sorted((ROOT / "models/tflite").rglob("*.tflite"))
-    return [f.read_bytes() for f in files if f.stat().st_size <= SEED_MODEL_LIMIT]
+    return [f.read_bytes() for f in _bundled("*.tflite")]
+
+
+def _bundled(pattern: str) -> list[Path]:
+    """Bundled files matching ``pattern`` (test fixtures, models, the conformance corpus), small ones only."""
+    files: list[Path] = []
+    for folder in ("tests/fixtures", "models/tflite", "models/digits", "models/corpus"):
+        files += sorted((ROOT / folder).rglob(pattern))
+    return [f for f in files if f.stat().st_size <= SEED_MODEL_LIMIT]
 
 
 # -- (b) ONNX: read and translate -----------------------------------------------------------------
@@ -90,8 +96,7 @@ def onnx_target(data: bytes) -> None:
 
 
 def onnx_seeds() -> list[bytes]:
-    seeds = [f.read_bytes() for f in sorted((ROOT / "models").rglob("*.onnx")) if f.stat().st_size <= SEED_MODEL_LIMIT]
-    seeds += [f.read_bytes() for f in sorted((ROOT / "tests/fixtures").rglob("*.onnx"))]
+    seeds = [f.read_bytes() for f in _bundled("*.onnx")]
     seeds += _built_onnx_seeds()
     return seeds
 
@@ -238,9 +243,7 @@ def calibration_seeds() -> list[bytes]:
         b"\x03" + _pgm(4, 4) + b"--next--" + _pgm(4, 4),
         b"\x03" + _png(4, 4, 3),
     ]
-    digits = ROOT / "models/digits/calib.npz"
-    if digits.is_file():
-        seeds.append(b"\x01" + digits.read_bytes())
+    seeds += [b"\x01" + f.read_bytes() for f in _bundled("*.npz")[:6]]
     return seeds
 
 

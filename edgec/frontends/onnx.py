@@ -322,5 +322,33 @@ class _Importer:
         if not all(ctx.is_const(i) and not ctx.const(i).dequantized for i in inputs):
             return False
         args = [ctx.const(i).data if i else None for i in node.input]
-        ctx.consts[node.output[0]] = ConstValue(np.asarray(fn(args, attrs, self.opset)))
+        ctx.consts[node.output[0]] = ConstValue(_fold(fn, node.op_type, args, attrs, self.opset))
         return True
+
+
+MAX_FOLDED_ELEMENTS = 1 << 24  # shape plumbing folds to a few dozen numbers; more is a damaged file
+
+
+def _fold(fn, op_type: str, args: list, attrs: dict, opset: int) -> np.ndarray:
+    """Evaluate a node on constant inputs; Unsupported when the file's values make that impossible."""
+    try:
+        size = _folded_size(op_type, args)
+        if size > MAX_FOLDED_ELEMENTS:
+            raise Unsupported(f"its constant inputs make a tensor of {size} elements")
+        with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+            return np.asarray(fn(args, attrs, opset))
+    except (ValueError, IndexError, TypeError, KeyError, ZeroDivisionError, OverflowError, FloatingPointError) as e:
+        detail = (str(e).splitlines() or [""])[0][:100]
+        raise Unsupported(f"its constant inputs cannot be evaluated ({type(e).__name__}: {detail})") from None
+
+
+def _folded_size(op_type: str, args: list) -> int:
+    """Elements the ops that allocate from their inputs' values would create (0 for the others)."""
+    if op_type == "ConstantOfShape":
+        return abs(int(np.prod(np.asarray(args[0], np.float64))))
+    if op_type in ("Expand", "Tile"):
+        return int(np.asarray(args[0]).size * abs(np.prod(np.asarray(args[1], np.float64))))
+    if op_type == "Range":
+        start, limit, delta = (float(np.asarray(a).reshape(-1)[0]) for a in args[:3])
+        return int(abs((limit - start) / delta)) if delta else 0
+    return 0

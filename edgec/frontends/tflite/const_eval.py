@@ -34,6 +34,7 @@ DATA_MOVEMENT = {
 
 # Ops that read only their input's shape: they fold even when the input is an activation.
 SHAPE_OPS = {"SHAPE", "RANK"}
+MAX_FOLDED_ELEMENTS = 1 << 24  # a damaged file's FILL/RANGE must not allocate gigabytes (fuzzing)
 
 
 class NotFoldable(Exception):
@@ -237,12 +238,17 @@ def _dequantize(args, o, op):
 
 @folds("FILL")
 def _fill(args, o, op):
-    return [np.full(_ints(args[0]), np.asarray(args[1]).reshape(-1)[0])]
+    dims = _ints(args[0])
+    if abs(np.prod(np.asarray(dims, np.float64))) > MAX_FOLDED_ELEMENTS:
+        raise NotFoldable("FILL would make a constant larger than any shape computation needs")
+    return [np.full(dims, np.asarray(args[1]).reshape(-1)[0])]
 
 
 @folds("RANGE")
 def _range(args, o, op):
     start, limit, delta = (np.asarray(a).reshape(-1)[0] for a in args)
+    if delta == 0 or not abs((float(limit) - float(start)) / float(delta)) <= MAX_FOLDED_ELEMENTS:
+        raise NotFoldable("RANGE would make a constant larger than any shape computation needs")
     return [np.arange(start, limit, delta)]
 
 

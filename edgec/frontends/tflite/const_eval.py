@@ -68,7 +68,10 @@ def fold(model: TfliteModel, op: TfliteOperator) -> bool:
     if op.op_name == "DEQUANTIZE" and inputs[0].type_name != "FLOAT16":
         return False  # int8 constants behind DEQUANTIZE stay quantized
     if op.op_name in SHAPE_OPS:
-        args = [np.zeros(model.tensors[op.inputs[0]].shape, np.int8)]
+        shape = model.tensors[op.inputs[0]].shape
+        if any(d < 0 for d in shape):
+            return False  # a damaged file's shapes (fuzzing); the translator reports the op
+        args = [np.zeros(shape, np.int8)]
     else:
         args = [t.data if t is not None else None for t in inputs]
     try:

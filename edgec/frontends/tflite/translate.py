@@ -189,7 +189,7 @@ class Translator:
         for node in self.graph.nodes[first_new:]:
             try:
                 shapes = infer_shapes(self.graph, node)
-            except (ValueError, KeyError, IndexError) as e:
+            except (ValueError, KeyError, IndexError, ZeroDivisionError) as e:  # zero strides of a damaged file
                 self.problems.append(f"{self.describe(op)} cannot take its input shapes: {e}")
                 return
             for out, shape in zip(node.outputs, shapes):

@@ -4,6 +4,7 @@
     .venv/bin/python bench/fuzz.py --seconds 10 --harness tflite --harness onnx
     .venv/bin/python bench/fuzz.py --engine mutate --seed 3 --json
     .venv/bin/python bench/fuzz.py --save-crashes       # add new crash inputs to tests/fuzz/regressions/
+                                                        # (without it they are kept in a temporary folder)
 
 Harnesses are in tests/fuzz/harnesses.py; the contract (success or a one-line
 EdgecError), the engines and the regression corpus are described in
@@ -126,6 +127,11 @@ def main() -> int:
                "crash_list": [{k: v for k, v in c.items() if k != "data"} for c in doc["crashes"]]}
         if args.save_crashes and doc["crashes"]:
             row["saved"] = save_crashes(name, doc["crashes"])
+        elif doc["crashes"]:  # keep the inputs so the crash can be replayed and debugged
+            keep = Path(tempfile.mkdtemp(prefix=f"edgec-fuzz-crashes-{name}-"))
+            for i, c in enumerate(doc["crashes"]):
+                (keep / f"crash{i}.bin").write_bytes(bytes.fromhex(c["data"]))
+                row["crash_list"][i]["input"] = str(keep / f"crash{i}.bin")
         rows.append(row)
         if not args.json:
             print(f"  {name}: {row['executions']} executions, {row['crashes']} crash(es)", file=sys.stderr, flush=True)
@@ -141,6 +147,8 @@ def main() -> int:
         for r in rows:
             for c in r["crash_list"]:
                 print(f"  {r['harness']}: {c['kind']} at {c['location']}: {c['message']}")
+                if "input" in c:
+                    print(f"      input: {c['input']}")
     return 1 if any(r["crashes"] for r in rows) else 0
 
 

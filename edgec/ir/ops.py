@@ -29,6 +29,10 @@ hard_swish          x                                       -
 hard_sigmoid        x                                       alpha, beta
 resize_nearest      x                                       size (OH, OW)   (asymmetric, floor)
 batch_norm          x, gamma, beta, mean, var               epsilon       (channel = last axis)
+transpose_conv2d    x[N,H,W,Ci], w[Co,KH,KW,Ci], b?         stride, dilation, pad, act   (pad crops; see below)
+prelu               x, alpha (broadcast to x)               -            (y = x < 0 ? alpha * x : x)
+resize_bilinear     x                                       size (OH, OW), coord ("asymmetric",
+                                                                         "half_pixel", "align_corners")
 identity, dropout   x                                       -
 ==================  ======================================  ===========================================
 
@@ -40,8 +44,14 @@ Conventions shared by all ops:
   (ReLU = ``(0.0, inf)``, ReLU6 = ``(0.0, 6.0)``).  Integer kernels turn it
   into ``act_min``/``act_max`` with the output's quantization, as TFLite's
   ``CalculateActivationRangeQuantized`` does.
+* ``transpose_conv2d`` scatters input pixel ``(iy, ix)`` through tap
+  ``(ky, kx)`` to output pixel ``(iy*sh + ky*dh - top, ix*sw + kx*dw - left)``
+  (no kernel flip, as TFLite's TRANSPOSE_CONV and ONNX ConvTranspose); the
+  output is ``OH = (H-1)*sh + (KH-1)*dh + 1 - top - bottom`` rows.  ``bottom``
+  and ``right`` may be negative: the output then extends past the last tap
+  (ONNX ``output_padding``), and those pixels get the bias alone.
 * int8 graphs: activations are int8 per-tensor asymmetric; conv/fc weights
-  int8 symmetric per-channel (``axis=0`` for conv2d/fc, ``axis=3`` for
+  int8 symmetric per-channel (``axis=0`` for conv2d/fc/transpose_conv2d, ``axis=3`` for
   depthwise); biases int32 with ``scale = input_scale * weight_scale`` and
   zero point 0.
 """
@@ -222,6 +232,48 @@ for _op in (
     "dropout",
 ):
     register(_op, _infer_same, elementwise=True)
+
+
+def transpose_conv_out_size(size: int, kernel: int, stride: int, dilation: int, pad_lo: int, pad_hi: int) -> int:
+    return (size - 1) * stride + (kernel - 1) * dilation + 1 - pad_lo - pad_hi
+
+
+def _infer_transpose_conv(g: Graph, n: Node) -> list[Shape]:
+    nb, h, w, ci = _shape(g, n.inputs[0])
+    co, kh, kw, wci = _shape(g, n.inputs[1])
+    if wci != ci:
+        raise ValueError(f"weights expect {wci} input channels, input has {ci}")
+    sh, sw = n.attrs.get("stride", (1, 1))
+    dh, dw = n.attrs.get("dilation", (1, 1))
+    pt, pl, pb, pr = n.attrs.get("pad", (0, 0, 0, 0))
+    return [(nb, transpose_conv_out_size(h, kh, sh, dh, pt, pb), transpose_conv_out_size(w, kw, sw, dw, pl, pr), co)]
+
+
+def _macs_transpose_conv(g: Graph, n: Node) -> int:
+    """Every input element times every tap and output channel (taps cropped away included)."""
+    co, kh, kw, _ = _shape(g, n.inputs[1])
+    return math.prod(_shape(g, n.inputs[0])) * kh * kw * co
+
+
+def _infer_prelu(g: Graph, n: Node) -> list[Shape]:
+    x, alpha = _shape(g, n.inputs[0]), _shape(g, n.inputs[1])
+    if tuple(np.broadcast_shapes(x, alpha)) != tuple(x):
+        raise ValueError(f"alpha of shape {alpha} does not broadcast to the input {x}")
+    return [x]
+
+
+RESIZE_COORDS = ("asymmetric", "half_pixel", "align_corners")
+
+
+def _infer_resize_bilinear(g: Graph, n: Node) -> list[Shape]:
+    if n.attrs.get("coord", "asymmetric") not in RESIZE_COORDS:
+        raise ValueError(f"coordinate mode {n.attrs.get('coord')!r} is not one of {RESIZE_COORDS}")
+    return _infer_resize(g, n)
+
+
+register("transpose_conv2d", _infer_transpose_conv, _macs_transpose_conv)
+register("prelu", _infer_prelu)
+register("resize_bilinear", _infer_resize_bilinear)
 
 
 def infer_shapes(g: Graph, n: Node) -> list[Shape]:

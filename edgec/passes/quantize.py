@@ -4,17 +4,19 @@
 reference over ``samples`` (see ``calibrate.py``) and rewrites the graph to the
 int8 conventions of ``edgec.ir.ops``:
 
-* weights of conv2d / fully_connected (axis 0) and depthwise_conv2d (axis 3):
+* weights of conv2d / fully_connected / transpose_conv2d (axis 0) and
+  depthwise_conv2d (axis 3):
   int8 symmetric per-channel, ``scale = max|w| / 127`` (1.0 for an all-zero
   channel), values in [-127, 127];
 * biases: int32, ``scale = input_scale * weight_scale``, zero point 0;
 * activations: int8 per-tensor asymmetric from the observed range (always
   including 0), zero point nudged to an integer as TFLite's
   ``ChooseQuantizationParams`` does;
-* other float constants (e.g. the operand of an ``add``): int8 per-tensor
-  asymmetric from their own range;
+* other float constants (e.g. the operand of an ``add``, prelu's alpha): int8
+  per-tensor asymmetric from their own range (TFLite's quantizer does the
+  same for PRELU's alpha);
 * outputs whose parameters TFLite's int8 kernels fix: pools, reshape,
-  transpose, pad, resize_nearest (and identity/dropout) share their input's
+  transpose, pad, resize_nearest, resize_bilinear (and identity/dropout) share their input's
   parameters; logistic and softmax use scale 1/256 and zero point -128; tanh
   1/128 and 0;
 * concat: the output takes the observed range of the concatenation (which
@@ -43,9 +45,10 @@ NO_CALIB_WARNING = "no calibration data: accuracy is unknown; pass --calib"
 INT8_MIN, INT8_MAX = -128, 127
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
-WEIGHT_AXIS = {"conv2d": 0, "depthwise_conv2d": 3, "fully_connected": 0}
+WEIGHT_AXIS = {"conv2d": 0, "depthwise_conv2d": 3, "fully_connected": 0, "transpose_conv2d": 0}
 SHARED_PARAM_OPS = frozenset(
     {"max_pool2d", "avg_pool2d", "reshape", "transpose", "pad", "resize_nearest", "identity", "dropout"}
+    | {"resize_bilinear"}
 )
 FIXED_OUTPUT_PARAMS = {
     "logistic": (1.0 / 256.0, -128),
@@ -54,6 +57,7 @@ FIXED_OUTPUT_PARAMS = {
 }
 OBSERVED_PARAM_OPS = frozenset(
     {"add", "sub", "mul", "mean", "relu", "relu6", "clip", "leaky_relu", "hard_swish", "concat"}
+    | {"prelu"}
 )
 INT8_OPS = frozenset(WEIGHT_AXIS) | SHARED_PARAM_OPS | frozenset(FIXED_OUTPUT_PARAMS) | OBSERVED_PARAM_OPS
 

@@ -240,6 +240,75 @@ def _resize_nearest(g: Graph, n: Node, args: list) -> np.ndarray:
     return x[:, rows][:, :, cols]
 
 
+def transpose_conv2d_nhwc(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride=(1, 1), dilation=(1, 1), pad=(0, 0, 0, 0)
+) -> np.ndarray:
+    """Transposed convolution: x[N,H,W,Ci], w[Co,KH,KW,Ci] -> [N,OH,OW,Co] (``edgec.ir.ops`` conventions)."""
+    from edgec.ir.ops import transpose_conv_out_size
+
+    x = x.astype(F32, copy=False)
+    w = w.astype(F32, copy=False)
+    n, h, wd, _ = x.shape
+    co, kh, kw, _ = w.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    top, left, bottom, right = pad
+    oh = transpose_conv_out_size(h, kh, sh, dh, top, bottom)
+    ow = transpose_conv_out_size(wd, kw, sw, dw, left, right)
+    # Scatter into a frame that starts at the first tap row/column and covers the output.
+    rows = max((h - 1) * sh + (kh - 1) * dh + 1, top + oh)
+    cols = max((wd - 1) * sw + (kw - 1) * dw + 1, left + ow)
+    full = np.zeros((n, rows, cols, co), dtype=F32)
+    for i in range(kh):
+        for j in range(kw):
+            contrib = np.tensordot(x, w[:, i, j, :], axes=([3], [1]))  # [N,H,W,Co]
+            full[:, i * dh : i * dh + sh * (h - 1) + 1 : sh, j * dw : j * dw + sw * (wd - 1) + 1 : sw, :] += contrib
+    return _bias(np.ascontiguousarray(full[:, top : top + oh, left : left + ow, :]), b)
+
+
+@float_kernel("transpose_conv2d")
+def _transpose_conv2d(g: Graph, n: Node, args: list) -> np.ndarray:
+    x, w, b = (args + [None])[:3]
+    a = n.attrs
+    y = transpose_conv2d_nhwc(x, w, b, a.get("stride", (1, 1)), a.get("dilation", (1, 1)), a.get("pad", (0, 0, 0, 0)))
+    return apply_act(y, a.get("act"))
+
+
+@float_kernel("prelu")
+def _prelu(g: Graph, n: Node, args: list) -> np.ndarray:
+    x, alpha = args[0].astype(F32, copy=False), args[1].astype(F32, copy=False)
+    return np.where(x < 0, x * alpha, x).astype(F32)
+
+
+def bilinear_source(out_size: int, in_size: int, coord: str) -> np.ndarray:
+    """Real source coordinate of each output index, clamped to ``[0, in_size - 1]`` (ONNX Resize linear)."""
+    dst = np.arange(out_size, dtype=np.float64)
+    if coord == "align_corners":
+        src = dst * ((in_size - 1) / (out_size - 1)) if out_size > 1 else np.zeros(out_size)
+    elif coord == "half_pixel":
+        src = (dst + 0.5) * (in_size / out_size) - 0.5
+    else:  # asymmetric
+        src = dst * (in_size / out_size)
+    return np.clip(src, 0.0, in_size - 1)
+
+
+@float_kernel("resize_bilinear")
+def _resize_bilinear(g: Graph, n: Node, args: list) -> np.ndarray:
+    """Bilinear resize of H and W: separable linear interpolation between the two nearest source pixels."""
+    x = args[0].astype(F32, copy=False)
+    coord = n.attrs.get("coord", "asymmetric")
+    y = x
+    for axis, out_size in ((1, n.attrs["size"][0]), (2, n.attrs["size"][1])):
+        in_size = y.shape[axis]
+        src = bilinear_source(out_size, in_size, coord)
+        lo = np.floor(src).astype(np.int64)
+        hi = np.minimum(lo + 1, in_size - 1)
+        frac_shape = [1, 1, 1, 1]
+        frac_shape[axis] = out_size
+        frac = (src - lo).astype(F32).reshape(frac_shape)
+        y = np.take(y, lo, axis=axis) * (F32(1) - frac) + np.take(y, hi, axis=axis) * frac
+    return y.astype(F32)
+
+
 @float_kernel("identity", "dropout")
 def _identity(g: Graph, n: Node, args: list) -> np.ndarray:
     return args[0]

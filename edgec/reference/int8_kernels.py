@@ -650,6 +650,100 @@ def _nearest_index(in_size: int, out_size: int) -> np.ndarray:
     return np.minimum(idx, in_size - 1)
 
 
+# -- transposed convolution, prelu, bilinear resize ---------------------------
+
+
+def transpose_conv2d(
+    x, w, bias, *, stride, dilation, pad, input_offset, output_offset, out_mult, out_shift, act_min, act_max
+):
+    """x[N,H,W,Ci], w[Co,KH,KW,Ci] -> int8[N,OH,OW,Co] (reference_integer_ops::TransposeConv).
+
+    Each input pixel ``(x + input_offset)`` is scattered through tap ``(ky, kx)`` to output pixel
+    ``(iy*sh + ky*dh - top, ix*sw + kx*dw - left)``; taps landing outside the output are dropped.
+    The int32 sums get the bias and the per-channel requantization of conv.  ``pad`` is
+    ``(top, left, bottom, right)``; negative bottom/right extend the output past the last tap.
+    """
+    n, h, wd, _ = x.shape
+    co, kh, kw, _ = w.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    top, left, bottom, right = pad
+    oh = (h - 1) * sh + (kh - 1) * dh + 1 - top - bottom
+    ow = (wd - 1) * sw + (kw - 1) * dw + 1 - left - right
+    rows = max((h - 1) * sh + (kh - 1) * dh + 1, top + oh)
+    cols = max((wd - 1) * sw + (kw - 1) * dw + 1, left + ow)
+    xs = np.asarray(x, dtype=np.float64) + float(input_offset)
+    full = np.zeros((n, rows, cols, co), dtype=np.float64)
+    for i in range(kh):
+        for j in range(kw):
+            contrib = xs.reshape(-1, xs.shape[-1]) @ w[:, i, j, :].astype(np.float64).T
+            full[:, i * dh : i * dh + sh * (h - 1) + 1 : sh, j * dw : j * dw + sw * (wd - 1) + 1 : sw, :] += (
+                contrib.reshape(n, h, wd, co)
+            )
+    acc = _exact_int(full[:, top : top + oh, left : left + ow, :])
+    if bias is not None:
+        acc += np.asarray(bias, dtype=I64)
+    return _requantize_acc(acc, out_mult, out_shift, output_offset, act_min, act_max)
+
+
+def prelu(
+    x, alpha, *, input_offset, alpha_offset, output_offset, identity_mult, identity_shift, alpha_mult, alpha_shift
+):
+    """int8 PRELU (reference_ops::BroadcastPrelu4DSlow): ``alpha`` broadcasts to ``x``.
+
+    ``v = x + input_offset``; ``v >= 0``: ``MBQM(v, identity)``; else
+    ``MBQM(v * (alpha + alpha_offset), alpha)``; plus the output offset, clamped.
+    """
+    v = np.asarray(x, dtype=I64) + input_offset
+    a = np.asarray(alpha, dtype=I64) + alpha_offset
+    pos = multiply_by_quantized_multiplier(v, identity_mult, identity_shift)
+    neg = multiply_by_quantized_multiplier(v * a, alpha_mult, alpha_shift)
+    return _to_int8(np.where(v >= 0, pos, neg) + output_offset)
+
+
+def _bilinear_axis(out_size: int, in_size: int, align_corners: bool, half_pixel_centers: bool):
+    """TFLite ``ComputeInterpolationValuesInteger`` for every output index: (scaled 10-bit source, lo, hi)."""
+    scale_10 = ((1 << 10) * in_size + out_size // 2) // out_size
+    if align_corners and out_size > 1:
+        scale_10 = ((1 << 10) * (in_size - 1) + (out_size - 1) // 2) // (out_size - 1)
+    dst = np.arange(out_size, dtype=I64)
+    if half_pixel_centers:
+        scaled = dst * scale_10 + scale_10 // 2 - (1 << 9)
+    else:
+        scaled = dst * scale_10
+    lo = np.maximum(_c_div(scaled, 1 << 10), 0)
+    hi = np.minimum(_c_div(scaled + (1 << 10) - 1, 1 << 10), in_size - 1)
+    return scaled, lo, hi
+
+
+def _c_div(a: np.ndarray, b: int) -> np.ndarray:
+    """C integer division (truncates toward zero)."""
+    q = np.abs(a) // b
+    return np.where(a < 0, -q, q)
+
+
+def resize_bilinear(x, *, size, align_corners, half_pixel_centers):
+    """int8 bilinear resize (reference_ops::ResizeBilinearInteger): 10-bit fixed-point source
+    coordinates, products in 20 bits, rounded half away from zero."""
+    xi = np.asarray(x, dtype=I64)
+    _, h, w, _ = xi.shape
+    oh, ow = size
+    ys, y0, y1 = _bilinear_axis(oh, h, align_corners, half_pixel_centers)
+    xs, x0, x1 = _bilinear_axis(ow, w, align_corners, half_pixel_centers)
+    one = 1 << 10
+    fy = (ys - one * y0)[None, :, None, None]
+    fx = (xs - one * x0)[None, None, :, None]
+    top = xi[:, y0]
+    bottom = xi[:, y1]
+    total = (
+        top[:, :, x0] * (one - fy) * (one - fx)
+        + bottom[:, :, x0] * fy * (one - fx)
+        + top[:, :, x1] * (one - fy) * fx
+        + bottom[:, :, x1] * fy * fx
+    )
+    rounded = _c_div(total + np.where(total > 0, 1 << 19, -(1 << 19)), 1 << 20)
+    return rounded.astype(np.int8)
+
+
 # -- float <-> int8 -----------------------------------------------------------
 
 

@@ -338,6 +338,43 @@ def _resize(g: Graph, n: Node) -> dict:
     return {"size": tuple(int(s) for s in n.attrs["size"])}
 
 
+def _transpose_conv2d(g: Graph, n: Node) -> dict:
+    """TFLite TRANSPOSE_CONV: conv's per-channel multipliers (weights quantized along axis 0)."""
+    co = g.tensors[n.inputs[1]].shape[0]
+    return {**_spatial(n), **_conv_like(g, n, co)}
+
+
+def _prelu(g: Graph, n: Node) -> dict:
+    """TFLite PreluPrepare: multipliers from float32 ``in/out`` and ``in*alpha/out``."""
+    x, alpha, y = (g.tensors[i] for i in (n.inputs[0], n.inputs[1], n.outputs[0]))
+    if alpha.per_channel:
+        raise ModelError(f"prelu node {n.name!r}: alpha must be quantized per tensor")
+    sx, sa, sy = F32(_scale(x)), F32(_scale(alpha)), F32(_scale(y))
+    identity_mult, identity_shift = K.quantize_multiplier(float(sx / sy))
+    alpha_mult, alpha_shift = K.quantize_multiplier(float(sx * sa / sy))
+    return {
+        "input_offset": -_zp(x),
+        "alpha_offset": -_zp(alpha),
+        "output_offset": _zp(y),
+        "identity_mult": identity_mult,
+        "identity_shift": identity_shift,
+        "alpha_mult": alpha_mult,
+        "alpha_shift": alpha_shift,
+    }
+
+
+def _resize_bilinear(g: Graph, n: Node) -> dict:
+    x, y = g.tensors[n.inputs[0]], g.tensors[n.outputs[0]]
+    if _scale(x) != _scale(y) or _zp(x) != _zp(y):
+        raise ModelError(f"int8 resize_bilinear node {n.name!r} must keep its input's quantization")
+    coord = n.attrs.get("coord", "asymmetric")
+    return {
+        "size": tuple(int(s) for s in n.attrs["size"]),
+        "align_corners": coord == "align_corners",
+        "half_pixel_centers": coord == "half_pixel",
+    }
+
+
 BUILDERS = {
     "conv2d": _conv2d,
     "depthwise_conv2d": _depthwise,
@@ -361,6 +398,9 @@ BUILDERS = {
     "pad": _pad,
     "concat": _concat,
     "resize_nearest": _resize,
+    "transpose_conv2d": _transpose_conv2d,
+    "prelu": _prelu,
+    "resize_bilinear": _resize_bilinear,
 }
 
 # The int8_kernels function each op runs (ops absent here are pure data movement).
@@ -386,6 +426,9 @@ KERNEL_NAMES = {
     "concat": "concat",
     "resize_nearest": "resize_nearest",
     "dequantize": "dequantize",
+    "transpose_conv2d": "transpose_conv2d",
+    "prelu": "prelu",
+    "resize_bilinear": "resize_bilinear",
 }
 
 

@@ -335,3 +335,51 @@ def _resize_nearest(tr: Translator, op: TfliteOperator) -> None:
     size = tr.const_values(op, 1, "size")
     if size is not None:
         tr.add_node("resize_nearest", op, _inputs(tr, op, 1), size=tuple(int(s) for s in size))
+
+
+@converts("TRANSPOSE_CONV")
+def _transpose_conv(tr: Translator, op: TfliteOperator) -> None:
+    """Inputs (output_shape, weights [Co,KH,KW,Ci], input, bias?); the output size is the output tensor's."""
+    o = op.options
+    w, x, y = tr.model.tensors[op.inputs[1]], tr.model.tensors[op.inputs[2]], tr.model.tensors[op.outputs[0]]
+    if w.data is None:
+        tr.problems.append(f"{tr.describe(op)} has non-constant weights")
+        return
+    stride = (o.StrideH(), o.StrideW())
+    kernel = tuple(w.shape[1:3])
+    pads = []
+    for axis in (0, 1):
+        full = (x.shape[1 + axis] - 1) * stride[axis] + kernel[axis]
+        out = y.shape[1 + axis]
+        # TFLite pads as if the output were the input of a forward convolution.
+        before = 0 if o.Padding() == tflite.Padding.VALID else same_padding(out, kernel[axis], stride[axis], 1)[0]
+        pads.append((before, full - before - out))
+    (top, bottom), (left, right) = pads
+    bias = op.inputs[3] if len(op.inputs) > 3 else -1
+    tr.add_node(
+        "transpose_conv2d",
+        op,
+        [tr.tensor(op.inputs[2]), tr.tensor(op.inputs[1]), tr.tensor(bias)],
+        stride=stride,
+        dilation=(1, 1),
+        pad=(top, left, bottom, right),
+        act=tr.activation(op),
+    )
+
+
+@converts("PRELU")
+def _prelu(tr: Translator, op: TfliteOperator) -> None:
+    tr.add_node("prelu", op, _inputs(tr, op, 2))
+
+
+@converts("RESIZE_BILINEAR")
+def _resize_bilinear(tr: Translator, op: TfliteOperator) -> None:
+    o = op.options
+    align, half = (bool(o.AlignCorners()), bool(o.HalfPixelCenters())) if o is not None else (False, False)
+    if align and half:
+        tr.problems.append(f"{tr.describe(op)} sets both align_corners and half_pixel_centers")
+        return
+    size = tr.const_values(op, 1, "size")
+    if size is not None:
+        coord = "align_corners" if align else "half_pixel" if half else "asymmetric"
+        tr.add_node("resize_bilinear", op, _inputs(tr, op, 1), size=tuple(int(s) for s in size), coord=coord)

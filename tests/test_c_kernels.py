@@ -50,6 +50,9 @@ OPS = [
     "pad",
     "concat",
     "resize_nearest",
+    "transpose_conv2d",
+    "prelu",
+    "resize_bilinear",
 ]
 
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-Wpedantic"]

@@ -423,3 +423,58 @@ def _emit_resize(w, names, weights, node, p, ident):
     w.line(names.place.view(node.outputs[0], "out"))
     w.line("edgec_resize_nearest(&in, &out);")
     return "edgec_resize_nearest"
+
+
+@emitter("transpose_conv2d")
+def _emit_transpose_conv(w, names, weights, node, p, ident):
+    graph = names.graph
+    kh, kw = graph.tensors[node.inputs[1]].shape[1:3]
+    co = graph.tensors[node.outputs[0]].shape[-1]
+    mult = _per_channel(weights, ident, p["out_mult"], co, "mult")
+    shift = _per_channel(weights, ident, p["out_shift"], co, "shift")
+    fields = [
+        ("kernel_h", kh),
+        ("kernel_w", kw),
+        ("stride_h", p["stride"][0]),
+        ("stride_w", p["stride"][1]),
+        ("dilation_h", p["dilation"][0]),
+        ("dilation_w", p["dilation"][1]),
+        ("pad_top", p["pad"][0]),
+        ("pad_left", p["pad"][1]),
+        ("input_offset", p["input_offset"]),
+        ("output_offset", p["output_offset"]),
+        ("out_mult", mult),
+        ("out_shift", shift),
+        ("act_min", p["act_min"]),
+        ("act_max", p["act_max"]),
+    ]
+    w_ident, b_ident = _weights_and_bias(names, weights, node)
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
+    names.place.params(w, "edgec_transpose_conv_params", fields)
+    w.line(f"edgec_transpose_conv2d(&in, &out, {w_ident}, {b_ident}, &params);")
+    return "edgec_transpose_conv2d"
+
+
+@emitter("prelu")
+def _emit_prelu(w, names, weights, node, p, ident):
+    rank = len(names.graph.tensors[node.outputs[0]].shape)
+    alpha_shape = names.graph.tensors[node.inputs[1]].shape
+    lifted = (1,) * (rank - len(alpha_shape)) + tuple(alpha_shape)  # numpy broadcasting aligns on the right
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.inputs[1], "alpha", const=True, dims=hwc(lifted)))
+    w.line(names.place.view(node.outputs[0], "out"))
+    keys = ["input_offset", "alpha_offset", "output_offset", "identity_mult", "identity_shift", "alpha_mult", "alpha_shift"]
+    names.place.params(w, "edgec_prelu_params", [(k, p[k]) for k in keys])
+    w.line("edgec_prelu(&in, &alpha, &out, &params);")
+    return "edgec_prelu"
+
+
+@emitter("resize_bilinear")
+def _emit_resize_bilinear(w, names, weights, node, p, ident):
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
+    fields = [("align_corners", int(p["align_corners"])), ("half_pixel_centers", int(p["half_pixel_centers"]))]
+    names.place.params(w, "edgec_resize_bilinear_params", fields)
+    w.line("edgec_resize_bilinear(&in, &out, &params);")
+    return "edgec_resize_bilinear"

@@ -652,6 +652,107 @@ def resize_case(rng, shape, size, *, windows=False) -> Case:
     return c
 
 
+def transpose_conv_case(
+    rng, *, h, w, ci, co, k, stride=(1, 1), dilation=(1, 1), pad=(0, 0, 0, 0), extreme=False, bias=True, windows=False
+) -> Case:
+    """``pad`` (top, left, bottom, right) crops the full scatter; negative bottom/right extend it."""
+    kh, kw = k
+    x = rand_int8(rng, (1, h, w, ci))
+    wt = rng.integers(-127, 128, size=(co, kh, kw, ci)).astype(np.int8)
+    in_zp = rand_zero_point(rng, extreme)
+    out_zp = rand_zero_point(rng, extreme)
+    b = rng.integers(-5000, 5000, size=co).astype(np.int32) if bias else None
+    # each output pixel sums about kh*kw*ci/(sh*sw) products
+    real = conv_like_scale(x, -in_zp, max(1, kh * kw * ci // (stride[0] * stride[1])))
+    mult, shift = extreme_mult_shift(rng, real, co) if extreme else mult_shift_for(rng, real, co)
+    act_min, act_max = act_range(rng, out_zp)
+    y = K.transpose_conv2d(
+        x,
+        wt,
+        b,
+        stride=stride,
+        dilation=dilation,
+        pad=pad,
+        input_offset=-in_zp,
+        output_offset=out_zp,
+        out_mult=mult,
+        out_shift=shift,
+        act_min=act_min,
+        act_max=act_max,
+    )
+    c = Case(
+        "transpose_conv2d",
+        name=f"tconv{kh}x{kw}_{h}x{w}x{ci}to{co}_s{stride[0]}{stride[1]}_d{dilation[0]}{dilation[1]}_p{'_'.join(map(str, pad))}",
+    )
+    c.ints.update(
+        stride_h=stride[0],
+        stride_w=stride[1],
+        dilation_h=dilation[0],
+        dilation_w=dilation[1],
+        pad_top=pad[0],
+        pad_left=pad[1],
+        input_offset=-in_zp,
+        output_offset=out_zp,
+        act_min=act_min,
+        act_max=act_max,
+    )
+    c.tensors.update(x=x, w=wt, out_mult=mult, out_shift=shift, y=y)
+    if b is not None:
+        c.tensors["bias"] = b
+    if windows:
+        c.embeds["x"] = embed(rng, x.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
+def prelu_case(rng, x_shape, alpha_shape, *, extreme=False, windows=False, inplace=False) -> Case:
+    x = rand_int8(rng, x_shape)
+    alpha = rand_int8(rng, alpha_shape)
+    if extreme:
+        x[..., 0] = INT8_MIN
+        x[..., -1] = INT8_MAX
+    si, sa, so = (float(v) for v in rng.uniform(0.005, 0.1, size=3))
+    if extreme:
+        sa = float(rng.choice([1e-4, 0.5]))
+    im, ish = K.quantize_multiplier(si / so)
+    am, ash = K.quantize_multiplier(si * sa / so)
+    params = {
+        "input_offset": -rand_zero_point(rng, extreme),
+        "alpha_offset": -rand_zero_point(rng, extreme),
+        "output_offset": rand_zero_point(rng, extreme),
+        "identity_mult": im,
+        "identity_shift": ish,
+        "alpha_mult": am,
+        "alpha_shift": ash,
+    }
+    y = K.prelu(x, alpha, **params)
+    c = Case(
+        "prelu",
+        name=f"prelu_{'x'.join(map(str, x_shape[1:]))}_a{'x'.join(map(str, alpha_shape[1:]))}{'_inplace' if inplace else ''}",
+    )
+    c.ints.update(params)
+    c.ints["inplace"] = int(inplace)
+    c.tensors.update(x=x, alpha=alpha, y=y)
+    if windows:
+        c.embeds["x"] = embed(rng, x.shape)
+        c.embeds["alpha"] = embed(rng, alpha.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
+def resize_bilinear_case(rng, shape, size, *, align_corners=False, half_pixel_centers=False, windows=False) -> Case:
+    x = rand_int8(rng, shape)
+    y = K.resize_bilinear(x, size=size, align_corners=align_corners, half_pixel_centers=half_pixel_centers)
+    mode = "ac" if align_corners else "hp" if half_pixel_centers else "asym"
+    c = Case("resize_bilinear", name=f"bilinear_{mode}_{shape[1]}x{shape[2]}to{size[0]}x{size[1]}")
+    c.ints.update(align_corners=int(align_corners), half_pixel_centers=int(half_pixel_centers))
+    c.tensors.update(x=x, y=y)
+    if windows:
+        c.embeds["x"] = embed(rng, x.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
 def primitive_case(rng, n: int = 4000) -> Case:
     """multiply_by_quantized_multiplier on extreme accumulators, multipliers and shifts."""
     x = np.concatenate(
@@ -920,6 +1021,51 @@ def build_cases(seed: int) -> list[Case]:
         geometry = random_depthwise_inplace_geometry(rng)
         c = int(rng.choice([1, 3, 17, 33]))
         cases.append(depthwise_inplace_case(rng, c=c, extreme=i % 2 == 1, bias=i % 5 != 0, **geometry))
+
+    # transposed convolution: strides, dilation, cropping on every side, outputs past the last tap
+    for h, w, ci, co, k, s, d, pad in [
+        (1, 1, 1, 1, (1, 1), (1, 1), (1, 1), (0, 0, 0, 0)),
+        (5, 5, 4, 6, (3, 3), (2, 2), (1, 1), (0, 0, 1, 1)),
+        (4, 3, 3, 5, (4, 4), (2, 2), (1, 1), (1, 1, 1, 1)),
+        (4, 4, 3, 4, (2, 2), (2, 2), (1, 1), (0, 0, 0, 0)),
+        (5, 4, 2, 3, (3, 3), (1, 1), (1, 1), (0, 0, 0, 0)),
+        (4, 4, 3, 4, (1, 1), (2, 2), (1, 1), (0, 0, -1, -1)),
+        (3, 5, 17, 3, (3, 2), (3, 1), (2, 2), (2, 1, 0, -2)),
+        (6, 7, 5, 9, (5, 5), (2, 3), (1, 1), (2, 2, 3, 1)),
+        (2, 2, 1, 2, (3, 3), (4, 4), (1, 1), (0, 0, -2, -3)),  # output pixels no tap reaches
+    ]:
+        for extreme in (False, True):
+            cases.append(
+                transpose_conv_case(
+                    rng, h=h, w=w, ci=ci, co=co, k=k, stride=s, dilation=d, pad=pad, extreme=extreme,
+                    windows=extreme, bias=not (extreme and co % 2),
+                )
+            )
+
+    # prelu: alpha per channel, per element, scalar, and broadcast along other dimensions
+    for x_shape, a_shape in [
+        ((1, 4, 5, 6), (1, 1, 1, 6)),
+        ((1, 4, 5, 6), (1, 4, 5, 6)),
+        ((1, 7, 3, 17), (1, 1, 1, 1)),
+        ((1, 4, 5, 3), (1, 4, 1, 3)),
+        ((1, 1, 1, 1), (1, 1, 1, 1)),
+    ]:
+        cases.append(prelu_case(rng, x_shape, a_shape))
+        cases.append(prelu_case(rng, x_shape, a_shape, extreme=True, windows=True))
+    cases.append(prelu_case(rng, (1, 5, 4, 3), (1, 1, 1, 3), inplace=True))
+
+    # bilinear resize in TFLite's three coordinate modes, up, down and odd sizes
+    for shape, size in [
+        ((1, 1, 1, 3), (2, 2)),
+        ((1, 4, 5, 3), (8, 10)),
+        ((1, 5, 5, 3), (7, 12)),
+        ((1, 9, 8, 2), (4, 3)),
+        ((1, 3, 7, 17), (1, 1)),
+        ((1, 2, 2, 1), (9, 5)),
+    ]:
+        for align, half in ((False, False), (False, True), (True, False)):
+            cases.append(resize_bilinear_case(rng, shape, size, align_corners=align, half_pixel_centers=half))
+        cases.append(resize_bilinear_case(rng, shape, size, half_pixel_centers=True, windows=True))
     return cases
 
 

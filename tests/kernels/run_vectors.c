@@ -802,6 +802,77 @@ static void run_resize(const test_case *tc)
     free(out.buffer);
 }
 
+static void run_transpose_conv(const test_case *tc)
+{
+    const tensor *wt = get_tensor(tc, "w");
+    placed_view in = place_input(tc, "x");
+    placed_view out = place_output(tc);
+    int8_t *w = as_int8(wt);
+    int32_t *bias = as_int32(find_tensor(tc, "bias"));
+    int32_t *mult = as_int32(get_tensor(tc, "out_mult"));
+    int32_t *shift = as_int32(get_tensor(tc, "out_shift"));
+    edgec_transpose_conv_params p;
+    memset(&p, 0, sizeof p);
+    p.kernel_h = (int16_t)wt->dims[1];
+    p.kernel_w = (int16_t)wt->dims[2];
+    p.stride_h = (int16_t)get_int(tc, "stride_h");
+    p.stride_w = (int16_t)get_int(tc, "stride_w");
+    p.dilation_h = (int16_t)get_int(tc, "dilation_h");
+    p.dilation_w = (int16_t)get_int(tc, "dilation_w");
+    p.pad_top = (int16_t)get_int(tc, "pad_top");
+    p.pad_left = (int16_t)get_int(tc, "pad_left");
+    p.input_offset = (int32_t)get_int(tc, "input_offset");
+    p.output_offset = (int32_t)get_int(tc, "output_offset");
+    p.out_mult = mult;
+    p.out_shift = shift;
+    p.act_min = (int8_t)get_int(tc, "act_min");
+    p.act_max = (int8_t)get_int(tc, "act_max");
+    edgec_transpose_conv2d(&in.view, &out.view, w, bias, &p);
+    check_view(&out, get_tensor(tc, "y"));
+    free(in.buffer);
+    free(out.buffer);
+    free(w);
+    free(bias);
+    free(mult);
+    free(shift);
+}
+
+static void run_prelu(const test_case *tc)
+{
+    placed_view in = place_input(tc, "x");
+    placed_view alpha = place_input(tc, "alpha");
+    const int inplace = (int)get_int_or(tc, "inplace", 0);
+    placed_view out = inplace ? in : place_output(tc);
+    edgec_prelu_params p;
+    p.input_offset = (int32_t)get_int(tc, "input_offset");
+    p.alpha_offset = (int32_t)get_int(tc, "alpha_offset");
+    p.output_offset = (int32_t)get_int(tc, "output_offset");
+    p.identity_mult = (int32_t)get_int(tc, "identity_mult");
+    p.identity_shift = (int32_t)get_int(tc, "identity_shift");
+    p.alpha_mult = (int32_t)get_int(tc, "alpha_mult");
+    p.alpha_shift = (int32_t)get_int(tc, "alpha_shift");
+    edgec_prelu(&in.view, &alpha.view, &out.view, &p);
+    check_view(&out, get_tensor(tc, "y"));
+    if (!inplace) {
+        free(out.buffer);
+    }
+    free(in.buffer);
+    free(alpha.buffer);
+}
+
+static void run_resize_bilinear(const test_case *tc)
+{
+    placed_view in = place_input(tc, "x");
+    placed_view out = place_output(tc);
+    edgec_resize_bilinear_params p;
+    p.align_corners = (int8_t)get_int(tc, "align_corners");
+    p.half_pixel_centers = (int8_t)get_int(tc, "half_pixel_centers");
+    edgec_resize_bilinear(&in.view, &out.view, &p);
+    check_view(&out, get_tensor(tc, "y"));
+    free(in.buffer);
+    free(out.buffer);
+}
+
 static int run_case(const test_case *tc)
 {
     const char *op = tc->op;
@@ -834,6 +905,12 @@ static int run_case(const test_case *tc)
         run_concat(tc);
     } else if (strcmp(op, "resize_nearest") == 0) {
         run_resize(tc);
+    } else if (strcmp(op, "transpose_conv2d") == 0) {
+        run_transpose_conv(tc);
+    } else if (strcmp(op, "prelu") == 0) {
+        run_prelu(tc);
+    } else if (strcmp(op, "resize_bilinear") == 0) {
+        run_resize_bilinear(tc);
     } else {
         fail("unknown op");
     }

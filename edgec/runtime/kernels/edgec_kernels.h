@@ -340,6 +340,54 @@ void edgec_concat(const edgec_view *const *ins, int32_t count, int32_t axis, edg
  * min(floor(y * (float)in->h / out->h), in->h - 1), in float32 as TFLite. */
 void edgec_resize_nearest(const edgec_view *in, edgec_view *out);
 
+/* ---------------------------------------------------------------- transposed convolution, prelu, bilinear resize */
+
+/* transposed conv2d (reference_integer_ops::TransposeConv): weights [Co][KH][KW][Ci] int8,
+ * bias [Co] int32 or NULL.  Input pixel (iy, ix) reaches output pixel
+ * (iy * stride_h + ky * dilation_h - pad_top, ix * stride_w + kx * dilation_w - pad_left)
+ * through tap (ky, kx); products landing outside out are dropped, and output pixels no tap
+ * reaches get the bias alone.  The kernel gathers, per output pixel, the taps reaching it (no
+ * int32 scratch tensor), then requantizes per channel like conv2d. */
+typedef struct {
+    int16_t kernel_h, kernel_w;
+    int16_t stride_h, stride_w;
+    int16_t dilation_h, dilation_w;
+    int16_t pad_top, pad_left;      /* output rows/columns cropped before the first one kept */
+    int32_t input_offset;
+    int32_t output_offset;
+    const int32_t *out_mult;        /* [Co] */
+    const int32_t *out_shift;       /* [Co] */
+    int8_t act_min, act_max;
+} edgec_transpose_conv_params;
+
+void edgec_transpose_conv2d(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
+                            const edgec_transpose_conv_params *p);
+
+/* prelu (reference_ops::BroadcastPrelu4DSlow): alpha broadcasts to in like a binary operand
+ * (each dimension equal to out's or 1).  v = x + input_offset; v >= 0: MBQM(v, identity);
+ * else MBQM(v * (alpha + alpha_offset), alpha); plus output_offset, clamped to int8.
+ * In place: out may be the same window as in. */
+typedef struct {
+    int32_t input_offset;                  /* -input zero point */
+    int32_t alpha_offset;                  /* -alpha zero point */
+    int32_t output_offset;                 /* +output zero point */
+    int32_t identity_mult, identity_shift; /* in_scale / out_scale */
+    int32_t alpha_mult, alpha_shift;       /* in_scale * alpha_scale / out_scale */
+} edgec_prelu_params;
+
+void edgec_prelu(const edgec_view *in, const edgec_view *alpha, edgec_view *out, const edgec_prelu_params *p);
+
+/* Bilinear resize to out->h x out->w (reference_ops::ResizeBilinearInteger): source
+ * coordinates in 10-bit fixed point (TFLite's align_corners / half_pixel_centers flags),
+ * interpolation weights in 20 bits, rounded half away from zero.  Input and output share
+ * their quantization. */
+typedef struct {
+    int8_t align_corners;
+    int8_t half_pixel_centers;
+} edgec_resize_bilinear_params;
+
+void edgec_resize_bilinear(const edgec_view *in, edgec_view *out, const edgec_resize_bilinear_params *p);
+
 #ifdef __cplusplus
 }
 #endif

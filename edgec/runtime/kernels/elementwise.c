@@ -89,3 +89,25 @@ void edgec_mul(const edgec_view *a, const edgec_view *b, edgec_view *out, const 
 {
     binary_over_views(a, b, out, mul_run, p);
 }
+
+static void prelu_run(const int8_t *x, int32_t x_step, const int8_t *alpha, int32_t alpha_step, int8_t *out,
+                      int32_t n, const void *params)
+{
+    const edgec_prelu_params *p = (const edgec_prelu_params *)params;
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        const int32_t v = p->input_offset + x[i * x_step];
+        int32_t y;
+        if (v >= 0) {
+            y = fp_mbqm(v, p->identity_mult, p->identity_shift);
+        } else {
+            y = fp_mbqm(v * (p->alpha_offset + alpha[i * alpha_step]), p->alpha_mult, p->alpha_shift);
+        }
+        out[i] = (int8_t)clamp_i32(y + p->output_offset, -128, 127);
+    }
+}
+
+void edgec_prelu(const edgec_view *in, const edgec_view *alpha, edgec_view *out, const edgec_prelu_params *p)
+{
+    binary_over_views(in, alpha, out, prelu_run, p);
+}

@@ -510,8 +510,11 @@ def resize(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> No
     x = node.input[0]
     _require_4d(ctx, x, f"{node.op_type} input")
     mode = attrs.get("mode", "nearest")
+    if mode == "linear":
+        resize_linear(ctx, node, name, attrs)
+        return
     if mode != "nearest":
-        raise Unsupported(f"mode={mode} (only nearest)")
+        raise Unsupported(f"mode={mode} (only nearest and linear)")
     if node.op_type == "Upsample" or ctx.opset < 11:
         coord, nearest = "asymmetric", "floor"
         scales_name, sizes_name = _input(node, 1), ""
@@ -540,6 +543,122 @@ def resize(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> No
     if not exact:
         raise Unsupported(f"coordinate_transformation_mode={coord} with nearest_mode={nearest}")
     ctx.emit("resize_nearest", [ctx.activation(x)], [node.output[0]], name, size=tuple(out_shape[2:]))
+
+
+# ONNX coordinate_transformation_mode -> the IR's resize_bilinear ``coord``.
+_LINEAR_COORDS = {
+    "half_pixel": "half_pixel",
+    "pytorch_half_pixel": "half_pixel",  # the same as half_pixel for outputs longer than one pixel
+    "align_corners": "align_corners",
+    "asymmetric": "asymmetric",
+}
+
+
+def resize_linear(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    """Resize / Upsample with mode=linear on H and W (bilinear)."""
+    x = node.input[0]
+    if node.op_type == "Upsample" or ctx.opset < 11:
+        coord = "asymmetric"
+        scales_name, sizes_name = _input(node, 1), ""
+    else:
+        coord = attrs.get("coordinate_transformation_mode", "half_pixel")
+        scales_name, sizes_name = _input(node, 2), _input(node, 3)
+        for key, default in (("antialias", 0), ("exclude_outside", 0)):
+            if int(attrs.get(key, default)):
+                raise Unsupported(f"{key}=1 with mode=linear")
+        if attrs.get("keep_aspect_ratio_policy", "stretch") != "stretch":
+            raise Unsupported(f"keep_aspect_ratio_policy={attrs['keep_aspect_ratio_policy']}")
+    if coord not in _LINEAR_COORDS:
+        raise Unsupported(f"coordinate_transformation_mode={coord} with mode=linear")
+    in_shape = ctx.onnx_shape(x)
+    if sizes_name:
+        out_shape = tuple(int(s) for s in ctx.const_value(sizes_name, "Resize sizes").reshape(-1))
+    elif scales_name or "scales" in attrs:
+        scales = ctx.const_value(scales_name, "Resize scales") if scales_name else np.asarray(attrs["scales"])
+        real = [d * float(s) for d, s in zip(in_shape, scales.reshape(-1))]
+        out_shape = tuple(math.floor(r) for r in real)
+        if any(r != o for r, o in zip(real, out_shape)):
+            raise Unsupported(f"scales {scales.reshape(-1).tolist()} give a fractional size from {in_shape}")
+    else:
+        raise Unsupported("neither scales nor sizes given")
+    if len(out_shape) != 4 or out_shape[:2] != in_shape[:2]:
+        raise Unsupported(f"resizes batch/channel dims {in_shape} -> {out_shape}")
+    if coord == "pytorch_half_pixel" and min(out_shape[2:]) == 1:
+        raise Unsupported("coordinate_transformation_mode=pytorch_half_pixel to an output of one row or column")
+    ctx.emit(
+        "resize_bilinear", [ctx.activation(x)], [node.output[0]], name, size=tuple(out_shape[2:]), coord=_LINEAR_COORDS[coord]
+    )
+
+
+@translator("ConvTranspose")
+def conv_transpose(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    x, w, b = node.input[0], node.input[1], _input(node, 2)
+    _require_4d(ctx, x, "ConvTranspose input")
+    if not ctx.is_const(w):
+        ctx.onnx_shape(w)
+        raise Unsupported(f"non-constant weights {w!r}")
+    if b and not ctx.is_const(b):
+        raise Unsupported(f"non-constant bias {b!r}")
+    if int(attrs.get("group", 1)) != 1:
+        raise Unsupported(f"group={attrs['group']} (only group=1)")
+    wshape = ctx.const(w).data.shape
+    if len(wshape) != 4:
+        raise Unsupported(f"weights of rank {len(wshape)} (only 2-D transposed convolution is supported)")
+    _, _, kh, kw = wshape
+    _, _, h, wid = ctx.onnx_shape(x)
+    stride, dilation = _pair(attrs, "strides"), _pair(attrs, "dilations")
+    out_pad = tuple(int(v) for v in attrs.get("output_padding", (0, 0)))
+    if len(out_pad) != 2:
+        raise Unsupported(f"output_padding={list(out_pad)} is not 2-D")
+    full = [(size - 1) * s + (k - 1) * d + 1 + op for size, k, s, d, op in zip((h, wid), (kh, kw), stride, dilation, out_pad)]
+    auto_pad = attrs.get("auto_pad", "NOTSET")
+    if "output_shape" in attrs or auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        if "output_shape" in attrs:
+            target = [int(v) for v in attrs["output_shape"]][-2:]
+        else:
+            target = [size * s for size, s in zip((h, wid), stride)]
+        begins, ends = [], []
+        for f, t in zip(full, target):
+            total = f - t
+            small = total // 2
+            upper = auto_pad == "SAME_UPPER"
+            begins.append(small if upper else total - small)
+            ends.append(total - small if upper else small)
+        pads = (begins[0], begins[1], ends[0], ends[1])
+    elif auto_pad == "VALID":
+        pads = (0, 0, 0, 0)
+    elif auto_pad == "NOTSET":
+        pads = tuple(int(p) for p in attrs.get("pads", (0, 0, 0, 0)))
+        if len(pads) != 4:
+            raise Unsupported(f"pads {pads} are not 2-D")
+    else:
+        raise Unsupported(f"auto_pad={auto_pad}")
+    if any(p < 0 for p in pads):
+        raise Unsupported(f"negative pads {pads}")
+    # output_padding extends the bottom/right: the IR writes it as negative bottom/right padding.
+    top, left, bottom, right = pads
+    ir_pad = (top, left, bottom - out_pad[0], right - out_pad[1])
+    wt = ctx.materialize(w, perm=(1, 2, 3, 0), tag="ohwi", node=f"{name}/weights")
+    bias = ctx.materialize(b) if b else ""
+    ctx.emit(
+        "transpose_conv2d", [ctx.activation(x), wt, bias], [node.output[0]], name,
+        stride=stride, dilation=dilation, pad=ir_pad, act=None,
+    )
+
+
+@translator("PRelu")
+def prelu(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    x, slope = node.input[0], node.input[1]
+    rank = ctx.rank(x)
+    x_shape, s_shape = ctx.onnx_shape(x), ctx.onnx_shape(slope)
+    try:
+        shape = np.broadcast_shapes(x_shape, s_shape)
+    except ValueError:
+        raise Unsupported(f"slope {s_shape} does not broadcast to the input {x_shape}") from None
+    if tuple(shape) != tuple(x_shape):
+        raise Unsupported(f"slope {s_shape} does not broadcast to the input {x_shape}")
+    alpha = _broadcast_operand(ctx, slope, rank, name)
+    ctx.emit("prelu", [ctx.activation(x), alpha], [node.output[0]], name)
 
 
 # -- quantization -----------------------------------------------------------------------------------

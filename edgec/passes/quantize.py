@@ -12,9 +12,10 @@ int8 conventions of ``edgec.ir.ops``:
 * activations: int8 per-tensor asymmetric from the observed range (always
   including 0), zero point nudged to an integer as TFLite's
   ``ChooseQuantizationParams`` does;
-* other float constants (e.g. the operand of an ``add``, prelu's alpha): int8
-  per-tensor asymmetric from their own range (TFLite's quantizer does the
-  same for PRELU's alpha);
+* prelu's alpha: int8 per-tensor symmetric, ``scale = max|alpha| / 127``
+  (what the TFLite converter writes for PRELU);
+* other float constants (e.g. the operand of an ``add``): int8 per-tensor
+  asymmetric from their own range;
 * outputs whose parameters TFLite's int8 kernels fix: pools, reshape,
   transpose, pad, resize_nearest, resize_bilinear (and identity/dropout) share their input's
   parameters; logistic and softmax use scale 1/256 and zero point -128; tanh
@@ -249,6 +250,16 @@ class Int8Rewriter:
 
         return self._new_const(source, ("operand",), make)
 
+    def _symmetric_operand(self, source: str) -> str:
+        """A float constant quantized int8 per-tensor symmetric (zero point 0, ``scale = max|x| / 127``)."""
+
+        def make(name: str) -> Tensor:
+            data = self.src.tensors[source].data
+            q, scale = quantize_weights_per_channel(np.asarray(data).reshape(1, -1), 0)
+            return Tensor(name, data.shape, "int8", q.reshape(data.shape), scale, 0)
+
+        return self._new_const(source, ("symmetric",), make)
+
     # -- nodes -------------------------------------------------------------------------------------
     def _rewrite_node(self, node: Node) -> None:
         src_tensors = self.src.tensors
@@ -260,6 +271,8 @@ class Int8Rewriter:
             elif node.op in WEIGHT_AXIS and i == 2:
                 weight_scale = self.out.tensors[node.inputs[1]].scale
                 node.inputs[i] = self._bias(name, self._params(node.inputs[0])[0], weight_scale)
+            elif node.op == "prelu" and i == 1:
+                node.inputs[i] = self._symmetric_operand(name)
             else:
                 node.inputs[i] = self._operand(name)
         if node.op == "concat":

@@ -1,0 +1,207 @@
+"""Transposed convolution, PReLU and bilinear resize, end to end through both frontends.
+
+* int8 TFLite: the single-op fixtures (``tests/fixtures/ops/``, made with the
+  real converter) built for the host; every output element equals LiteRT's
+  ``BUILTIN_REF`` kernels.  (The reference interpreter against the same
+  oracle is ``test_int8_kernels.py``, which runs every fixture.)
+* float ONNX: single-op models built with ``onnx.helper`` match onnxruntime
+  within a tolerance relative to the output range; a small decoder using all
+  three ops is quantized with calibration data, built for the host (layer by
+  layer and with ``--schedule auto``) and equals the int8 reference exactly.
+* constructs edgec does not run are reported as unsupported, by name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+from onnx import helper
+from onnx_builders import assert_matches_onnxruntime, make_model, rng_weights, run_onnxruntime
+
+from edgec.compiler import BuildOptions, build_model, load_build
+from edgec.errors import UnsupportedError
+from edgec.frontends.onnx import load_onnx
+from edgec.passes import optimize
+from edgec.reference import run
+from edgec.runner import run_host_binary
+from edgec.tensor_io import to_model_input
+
+FIXTURES = Path(__file__).parent / "fixtures" / "ops"
+# One host build each (seconds apiece): every op, fused relu, an output past the last tap, the three
+# resize modes.  The C kernels meet every other geometry in the kernel vectors (test_c_kernels.py).
+HOST_FIXTURES = [
+    "transpose_conv3x3_s2_same",
+    "transpose_conv4x4_s2_same_relu",
+    "transpose_conv1x1_s2_same",
+    "prelu_full",
+    "prelu_channel",
+    "resize_bilinear_half_pixel_odd",
+    "resize_bilinear_align_corners",
+    "resize_bilinear_asymmetric",
+]
+TFLITE_OPS = [FIXTURES / f"{name}.tflite" for name in HOST_FIXTURES]
+HOST_INPUTS = 4
+X = (1, 4, 5, 6)  # NCHW
+
+
+def test_fixtures_present() -> None:
+    assert all(p.is_file() for p in TFLITE_OPS)
+
+
+@pytest.mark.parametrize("path", TFLITE_OPS, ids=lambda p: p.stem)
+def test_tflite_host_build_matches_litert_reference(tmp_path: Path, path: Path) -> None:
+    build_model(path, BuildOptions(target="host", out_dir=tmp_path / "out"))
+    build = load_build(tmp_path / "out")
+    interp = Interpreter(model_path=str(path), experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    interp.allocate_tensors()
+    detail, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    rng = np.random.default_rng(11)
+    outputs = set()
+    for _ in range(HOST_INPUTS):
+        x = rng.integers(-128, 128, size=tuple(detail["shape"]), dtype=np.int8)
+        interp.set_tensor(detail["index"], x)
+        interp.invoke()
+        expected = interp.get_tensor(out["index"])
+        got, _ = run_host_binary(build, x)
+        got = got.reshape(expected.shape)
+        assert got.dtype == expected.dtype
+        assert np.array_equal(got, expected), f"{path.stem}: {int(np.count_nonzero(got != expected))} elements differ"
+        outputs.add(expected.tobytes())
+    assert len(outputs) == HOST_INPUTS  # the output depends on the input
+
+
+# -- float ONNX against onnxruntime -------------------------------------------------------------------
+
+
+def node(op: str, inputs: list[str], outputs: list[str], **attrs):
+    return helper.make_node(op, inputs, outputs, name=f"{op.lower()}_{outputs[0]}", **attrs)
+
+
+def check(nodes, inputs, outputs, inits=None, opset=13):
+    model = make_model(nodes, inputs, outputs, inits, opset=opset)
+    graph = load_onnx(model)
+    assert_matches_onnxruntime(model, graph, seeds=(0, 1))
+    assert_matches_onnxruntime(model, optimize(graph), seeds=(0,))
+    return graph
+
+
+CONV_TRANSPOSE = {
+    "stride2_pads_bias": ({"strides": [2, 2], "pads": [1, 1, 1, 1]}, (4, 6, 4, 4), True),
+    "stride2_output_padding": ({"strides": [2, 2], "pads": [1, 0, 1, 2], "output_padding": [1, 1]}, (4, 3, 3, 3), True),
+    "dilated_asymmetric_stride": ({"strides": [1, 2], "dilations": [2, 1]}, (4, 2, 3, 2), False),
+    "same_upper": ({"strides": [2, 2], "auto_pad": "SAME_UPPER"}, (4, 5, 3, 3), True),
+    "output_shape": ({"strides": [2, 2], "output_shape": [9, 11]}, (4, 4, 3, 3), True),
+    "pointwise": ({}, (4, 3, 1, 1), False),
+}
+
+
+@pytest.mark.parametrize("case", CONV_TRANSPOSE)
+def test_conv_transpose_matches_onnxruntime(case: str) -> None:
+    attrs, wshape, with_bias = CONV_TRANSPOSE[case]
+    inits = {"w": rng_weights(1, *wshape)}
+    inputs = ["x", "w"]
+    if with_bias:
+        inits["b"] = rng_weights(2, wshape[1])
+        inputs.append("b")
+    graph = check([node("ConvTranspose", inputs, ["y"], **attrs)], {"x": X}, ["y"], inits)
+    assert [n.op for n in graph.nodes] == ["transpose_conv2d"]
+
+
+@pytest.mark.parametrize("slope_shape", [(4, 1, 1), (1,), (4, 5, 6), (5, 1)])
+def test_prelu_matches_onnxruntime(slope_shape) -> None:
+    slope = np.random.default_rng(3).uniform(-0.5, 0.8, size=slope_shape).astype(np.float32)
+    graph = check([node("PRelu", ["x", "s"], ["y"])], {"x": X}, ["y"], {"s": slope})
+    assert "prelu" in [n.op for n in graph.nodes]
+
+
+RESIZE = {
+    "pytorch_half_pixel_scales": ("pytorch_half_pixel", None, [1, 1, 2, 2]),
+    "half_pixel_sizes_odd": ("half_pixel", [1, 4, 7, 12], None),
+    "align_corners": ("align_corners", [1, 4, 7, 9], None),
+    "asymmetric": ("asymmetric", None, [1, 1, 2, 3]),
+    "half_pixel_down": ("half_pixel", [1, 4, 2, 3], None),
+}
+
+
+@pytest.mark.parametrize("case", RESIZE)
+def test_resize_linear_matches_onnxruntime(case: str) -> None:
+    coord, sizes, scales = RESIZE[case]
+    if sizes is not None:
+        inputs, inits = ["x", "", "", "sz"], {"sz": np.array(sizes, np.int64)}
+    else:
+        inputs, inits = ["x", "", "sc"], {"sc": np.array(scales, np.float32)}
+    nodes = [node("Resize", inputs, ["y"], mode="linear", coordinate_transformation_mode=coord)]
+    graph = check(nodes, {"x": X}, ["y"], inits)
+    assert [n.op for n in graph.nodes] == ["resize_bilinear"]
+
+
+def test_unsupported_variants_are_named() -> None:
+    w = rng_weights(1, 4, 3, 3, 3)
+    nodes = [
+        node("ConvTranspose", ["x", "w"], ["t"], group=2),
+        node("Resize", ["x", "", "sc"], ["r"], mode="linear", antialias=1),
+        node("Resize", ["x", "", "sc2"], ["c"], mode="cubic"),
+    ]
+    inits = {"w": w, "sc": np.array([1, 1, 0.5, 0.5], np.float32), "sc2": np.array([1, 1, 2, 2], np.float32)}
+    model = make_model(nodes, {"x": X}, ["t", "r", "c"], inits, opset=18)
+    with pytest.raises(UnsupportedError) as err:
+        load_onnx(model)
+    text = str(err.value)
+    assert "group=2" in text and "antialias=1" in text and "mode=cubic" in text
+
+
+# -- a quantized decoder on the host ------------------------------------------------------------------
+
+
+def decoder_model():
+    """conv -> ConvTranspose (x2) -> PRelu -> conv -> Resize linear (x2) -> conv: every new op between
+    ops the scheduler can window."""
+    c = 6
+    inits = {
+        "w1": rng_weights(1, c, 4, 3, 3),
+        "b1": rng_weights(2, c),
+        "wt": rng_weights(3, c, 4, 4, 4),
+        "bt": rng_weights(4, 4),
+        "slope": np.random.default_rng(5).uniform(-0.3, 0.6, size=(4, 1, 1)).astype(np.float32),
+        "w2": rng_weights(6, 5, 4, 3, 3),
+        "sc": np.array([1, 1, 2, 2], np.float32),
+        "w3": rng_weights(7, 3, 5, 1, 1),
+    }
+    nodes = [
+        node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        node("ConvTranspose", ["c1", "wt", "bt"], ["t"], strides=[2, 2], pads=[1, 1, 1, 1]),
+        node("PRelu", ["t", "slope"], ["p"]),
+        node("Conv", ["p", "w2"], ["c2"], pads=[1, 1, 1, 1]),
+        node("Resize", ["c2", "", "sc"], ["r"], mode="linear", coordinate_transformation_mode="pytorch_half_pixel"),
+        node("Conv", ["r", "w3"], ["y"]),
+    ]
+    return make_model(nodes, {"x": X}, ["y"], inits)
+
+
+@pytest.mark.parametrize("schedule", [None, "auto"])
+def test_quantized_decoder_host_build_matches_int8_reference(tmp_path: Path, schedule) -> None:
+    model = decoder_model()
+    feeds = np.random.default_rng(9).uniform(-1, 1, size=(8, *X[1:])).astype(np.float32)
+    path, calib = tmp_path / "decoder.onnx", tmp_path / "calib.npy"
+    path.write_bytes(model.SerializeToString())
+    np.save(calib, feeds)
+    build_model(path, BuildOptions(target="host", out_dir=tmp_path / "out", calib=calib, schedule=schedule))
+    build = load_build(tmp_path / "out")
+    graph = build.graph
+    assert {"transpose_conv2d", "prelu", "resize_bilinear"} <= {n.op for n in graph.nodes}
+    assert not graph.is_float()
+    for seed in range(3):
+        x_user = np.random.default_rng(seed).uniform(-1, 1, size=X).astype(np.float32)
+        x = to_model_input(x_user, build.inputs[0])
+        expected = run(graph, {graph.inputs[0]: x})[graph.outputs[0]]
+        got, _ = run_host_binary(build, x)
+        assert np.array_equal(got, expected.reshape(got.shape)), f"seed {seed}: host build differs from reference"
+        # and the int8 model still computes the float model's function
+        scale, zp = build.outputs[0].scale, build.outputs[0].zero_point
+        real = (expected.astype(np.float32) - zp) * scale
+        want = run_onnxruntime(model, {"x": x_user})[0].transpose(0, 2, 3, 1).reshape(real.shape)
+        cos = float(np.dot(real.ravel(), want.ravel()) / (np.linalg.norm(real) * np.linalg.norm(want)))
+        assert cos > 0.98, f"seed {seed}: cosine {cos:.4f} to onnxruntime"

@@ -205,3 +205,18 @@ def test_quantized_decoder_host_build_matches_int8_reference(tmp_path: Path, sch
         want = run_onnxruntime(model, {"x": x_user})[0].transpose(0, 2, 3, 1).reshape(real.shape)
         cos = float(np.dot(real.ravel(), want.ravel()) / (np.linalg.norm(real) * np.linalg.norm(want)))
         assert cos > 0.98, f"seed {seed}: cosine {cos:.4f} to onnxruntime"
+
+
+def test_scheduler_runs_the_new_ops_whole() -> None:
+    """Neither patch stages nor row-streamed segments window these ops: they stay whole-tensor layers."""
+    from edgec.schedule.patch import NotPatchable, check_patchable
+    from edgec.schedule.rows import find_chains
+
+    graph = optimize(load_onnx(decoder_model()))
+    new_ops = [n for n in graph.nodes if n.op in ("transpose_conv2d", "prelu", "resize_bilinear")]
+    assert len(new_ops) == 3
+    for n in new_ops:
+        with pytest.raises(NotPatchable):
+            check_patchable(graph, [n])
+    in_chains = {graph.nodes[i].op for chain in find_chains(graph) for i in chain}
+    assert not in_chains & {"transpose_conv2d", "prelu", "resize_bilinear"}

@@ -30,14 +30,14 @@ from edgec.runner import run_host_binary
 from edgec.tensor_io import to_model_input
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ops"
-# One host build each (seconds apiece): every op, fused relu, an output past the last tap, the three
-# resize modes.  The C kernels meet every other geometry in the kernel vectors (test_c_kernels.py).
+# One host build each (seconds apiece): every op, the Keras layers as users write them, fused relu,
+# an output past the last tap, the three resize modes.  The C kernels meet every other geometry in the kernel vectors (test_c_kernels.py).
 HOST_FIXTURES = [
-    "transpose_conv3x3_s2_same",
+    "conv2d_transpose_keras",
     "transpose_conv4x4_s2_same_relu",
     "transpose_conv1x1_s2_same",
     "prelu_full",
-    "prelu_channel",
+    "upsampling2d_bilinear_keras",
     "resize_bilinear_half_pixel_odd",
     "resize_bilinear_align_corners",
     "resize_bilinear_asymmetric",

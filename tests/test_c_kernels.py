@@ -53,6 +53,8 @@ OPS = [
     "transpose_conv2d",
     "prelu",
     "resize_bilinear",
+    "depth_to_space",
+    "space_to_depth",
 ]
 
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-Wpedantic"]

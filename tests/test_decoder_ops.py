@@ -1,13 +1,13 @@
-"""Transposed convolution, PReLU and bilinear resize, end to end through both frontends.
+"""Transposed convolution, PReLU, bilinear resize, depth/space reshuffles, end to end through both frontends.
 
 * int8 TFLite: the single-op fixtures (``tests/fixtures/ops/``, made with the
   real converter) built for the host; every output element equals LiteRT's
   ``BUILTIN_REF`` kernels.  (The reference interpreter against the same
   oracle is ``test_int8_kernels.py``, which runs every fixture.)
 * float ONNX: single-op models built with ``onnx.helper`` match onnxruntime
-  within a tolerance relative to the output range; a small decoder using all
-  three ops is quantized with calibration data, built for the host (layer by
-  layer and with ``--schedule auto``) and equals the int8 reference exactly.
+  within a tolerance relative to the output range; two small decoders using
+  all the ops are quantized with calibration data, built for the host (layer
+  by layer and with ``--schedule auto``) and equal the int8 reference exactly.
 * constructs edgec does not run are reported as unsupported, by name.
 """
 
@@ -30,17 +30,17 @@ from edgec.runner import run_host_binary
 from edgec.tensor_io import to_model_input
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ops"
-# One host build each (seconds apiece): every op, the Keras layers as users write them, fused relu,
-# an output past the last tap, the three resize modes.  The C kernels meet every other geometry in the kernel vectors (test_c_kernels.py).
+# One host build each (seconds apiece): every op, the Keras layers as users write them (fused relu,
+# half-pixel resize), an output past the last tap, the other two resize modes.  The C kernels meet every other geometry in the kernel vectors (test_c_kernels.py).
 HOST_FIXTURES = [
     "conv2d_transpose_keras",
-    "transpose_conv4x4_s2_same_relu",
     "transpose_conv1x1_s2_same",
     "prelu_full",
     "upsampling2d_bilinear_keras",
-    "resize_bilinear_half_pixel_odd",
     "resize_bilinear_align_corners",
     "resize_bilinear_asymmetric",
+    "depth_to_space",
+    "space_to_depth",
 ]
 TFLITE_OPS = [FIXTURES / f"{name}.tflite" for name in HOST_FIXTURES]
 HOST_INPUTS = 4
@@ -138,6 +138,13 @@ def test_resize_linear_matches_onnxruntime(case: str) -> None:
     assert [n.op for n in graph.nodes] == ["resize_bilinear"]
 
 
+@pytest.mark.parametrize("op_type,attrs", [("DepthToSpace", {"mode": "DCR"}), ("DepthToSpace", {"mode": "CRD"}), ("SpaceToDepth", {})])
+def test_depth_space_matches_onnxruntime(op_type: str, attrs: dict) -> None:
+    shape = (1, 8, 3, 4) if op_type == "DepthToSpace" else (1, 3, 4, 6)
+    graph = check([node(op_type, ["x"], ["y"], blocksize=2, **attrs)], {"x": shape}, ["y"])
+    assert [n.op for n in graph.nodes] == ["depth_to_space" if op_type == "DepthToSpace" else "space_to_depth"]
+
+
 def test_unsupported_variants_are_named() -> None:
     w = rng_weights(1, 4, 3, 3, 3)
     nodes = [
@@ -181,9 +188,31 @@ def decoder_model():
     return make_model(nodes, {"x": X}, ["y"], inits)
 
 
-@pytest.mark.parametrize("schedule", [None, "auto"])
-def test_quantized_decoder_host_build_matches_int8_reference(tmp_path: Path, schedule) -> None:
-    model = decoder_model()
+def pixel_shuffle_model():
+    """conv -> DepthToSpace (CRD, PyTorch's PixelShuffle) -> conv -> SpaceToDepth -> conv."""
+    inits = {
+        "w1": rng_weights(11, 16, 4, 3, 3),
+        "w2": rng_weights(12, 3, 4, 3, 3),
+        "b2": rng_weights(13, 3),
+        "w3": rng_weights(14, 5, 12, 1, 1),
+    }
+    nodes = [
+        node("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1]),
+        node("DepthToSpace", ["c1"], ["d"], blocksize=2, mode="CRD"),
+        node("Conv", ["d", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1]),
+        node("SpaceToDepth", ["c2"], ["s"], blocksize=2),
+        node("Conv", ["s", "w3"], ["y"]),
+    ]
+    return make_model(nodes, {"x": X}, ["y"], inits)
+
+
+MODELS = {"decoder": decoder_model, "pixel_shuffle": pixel_shuffle_model}
+NEW_OPS = {"transpose_conv2d", "prelu", "resize_bilinear", "depth_to_space", "space_to_depth"}
+
+
+@pytest.mark.parametrize("name,schedule", [("decoder", None), ("decoder", "auto"), ("pixel_shuffle", "auto")])
+def test_quantized_decoder_host_build_matches_int8_reference(tmp_path: Path, name: str, schedule) -> None:
+    model = MODELS[name]()
     feeds = np.random.default_rng(9).uniform(-1, 1, size=(8, *X[1:])).astype(np.float32)
     path, calib = tmp_path / "decoder.onnx", tmp_path / "calib.npy"
     path.write_bytes(model.SerializeToString())
@@ -191,7 +220,7 @@ def test_quantized_decoder_host_build_matches_int8_reference(tmp_path: Path, sch
     build_model(path, BuildOptions(target="host", out_dir=tmp_path / "out", calib=calib, schedule=schedule))
     build = load_build(tmp_path / "out")
     graph = build.graph
-    assert {"transpose_conv2d", "prelu", "resize_bilinear"} <= {n.op for n in graph.nodes}
+    assert len(NEW_OPS & {n.op for n in graph.nodes}) >= 2
     assert not graph.is_float()
     for seed in range(3):
         x_user = np.random.default_rng(seed).uniform(-1, 1, size=X).astype(np.float32)
@@ -212,11 +241,14 @@ def test_scheduler_runs_the_new_ops_whole() -> None:
     from edgec.schedule.patch import NotPatchable, check_patchable
     from edgec.schedule.rows import find_chains
 
-    graph = optimize(load_onnx(decoder_model()))
-    new_ops = [n for n in graph.nodes if n.op in ("transpose_conv2d", "prelu", "resize_bilinear")]
-    assert len(new_ops) == 3
-    for n in new_ops:
-        with pytest.raises(NotPatchable):
-            check_patchable(graph, [n])
-    in_chains = {graph.nodes[i].op for chain in find_chains(graph) for i in chain}
-    assert not in_chains & {"transpose_conv2d", "prelu", "resize_bilinear"}
+    seen = set()
+    for make in MODELS.values():
+        graph = optimize(load_onnx(make()))
+        for n in graph.nodes:
+            if n.op in NEW_OPS:
+                seen.add(n.op)
+                with pytest.raises(NotPatchable):
+                    check_patchable(graph, [n])
+        in_chains = {graph.nodes[i].op for chain in find_chains(graph) for i in chain}
+        assert not in_chains & NEW_OPS
+    assert seen == NEW_OPS

@@ -478,3 +478,21 @@ def _emit_resize_bilinear(w, names, weights, node, p, ident):
     names.place.params(w, "edgec_resize_bilinear_params", fields)
     w.line("edgec_resize_bilinear(&in, &out, &params);")
     return "edgec_resize_bilinear"
+
+
+@emitter("depth_to_space")
+def _emit_depth_to_space(w, names, weights, node, p, ident):
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
+    order = "CRD: channel c * B * B + sub-pixel" if p["crd"] else "DCR: sub-pixel * C + channel c"
+    w.comment(f"block {p['block_size']}, {order}")
+    w.line(f"edgec_depth_to_space(&in, &out, {p['block_size']}, {int(p['crd'])});")
+    return "edgec_depth_to_space"
+
+
+@emitter("space_to_depth")
+def _emit_space_to_depth(w, names, weights, node, p, ident):
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
+    w.line(f"edgec_space_to_depth(&in, &out, {p['block_size']});")
+    return "edgec_space_to_depth"

@@ -661,6 +661,23 @@ def prelu(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> Non
     ctx.emit("prelu", [ctx.activation(x), alpha], [node.output[0]], name)
 
 
+@translator("DepthToSpace")
+def depth_to_space(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    _require_4d(ctx, node.input[0], "DepthToSpace input")
+    mode = attrs.get("mode", "DCR")
+    if mode not in ("DCR", "CRD"):
+        raise Unsupported(f"mode={mode}")
+    block = int(attrs["blocksize"])
+    ctx.emit("depth_to_space", [ctx.activation(node.input[0])], [node.output[0]], name, block_size=block, mode=mode)
+
+
+@translator("SpaceToDepth")
+def space_to_depth(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    _require_4d(ctx, node.input[0], "SpaceToDepth input")
+    block = int(attrs["blocksize"])
+    ctx.emit("space_to_depth", [ctx.activation(node.input[0])], [node.output[0]], name, block_size=block)
+
+
 # -- quantization -----------------------------------------------------------------------------------
 
 _QUANT_DTYPES = {"int8", "uint8"}

@@ -33,6 +33,8 @@ transpose_conv2d    x[N,H,W,Ci], w[Co,KH,KW,Ci], b?         stride, dilation, pa
 prelu               x, alpha (broadcast to x)               -            (y = x < 0 ? alpha * x : x)
 resize_bilinear     x                                       size (OH, OW), coord ("asymmetric",
                                                                          "half_pixel", "align_corners")
+depth_to_space      x[N,H,W,C]                              block_size, mode ("DCR" or "CRD")
+space_to_depth      x[N,H,W,C]                              block_size
 identity, dropout   x                                       -
 ==================  ======================================  ===========================================
 
@@ -50,6 +52,10 @@ Conventions shared by all ops:
   output is ``OH = (H-1)*sh + (KH-1)*dh + 1 - top - bottom`` rows.  ``bottom``
   and ``right`` may be negative: the output then extends past the last tap
   (ONNX ``output_padding``), and those pixels get the bias alone.
+* ``depth_to_space`` moves channel ``(dy*B + dx)*C' + c`` (DCR, TFLite's
+  DEPTH_TO_SPACE) or ``c*B*B + dy*B + dx`` (CRD, PyTorch's PixelShuffle) of
+  pixel ``(y, x)`` to channel ``c`` of pixel ``(y*B + dy, x*B + dx)``;
+  ``space_to_depth`` is DCR's inverse.
 * int8 graphs: activations are int8 per-tensor asymmetric; conv/fc weights
   int8 symmetric per-channel (``axis=0`` for conv2d/fc/transpose_conv2d, ``axis=3`` for
   depthwise); biases int32 with ``scale = input_scale * weight_scale`` and
@@ -274,6 +280,28 @@ def _infer_resize_bilinear(g: Graph, n: Node) -> list[Shape]:
 register("transpose_conv2d", _infer_transpose_conv, _macs_transpose_conv)
 register("prelu", _infer_prelu)
 register("resize_bilinear", _infer_resize_bilinear)
+
+
+def _infer_depth_to_space(g: Graph, n: Node) -> list[Shape]:
+    nb, h, w, c = _shape(g, n.inputs[0])
+    bs = n.attrs["block_size"]
+    if n.attrs.get("mode", "DCR") not in ("DCR", "CRD"):
+        raise ValueError(f"mode {n.attrs.get('mode')!r} is not DCR or CRD")
+    if bs < 1 or c % (bs * bs):
+        raise ValueError(f"{c} channels are not a multiple of block_size^2 = {bs * bs}")
+    return [(nb, h * bs, w * bs, c // (bs * bs))]
+
+
+def _infer_space_to_depth(g: Graph, n: Node) -> list[Shape]:
+    nb, h, w, c = _shape(g, n.inputs[0])
+    bs = n.attrs["block_size"]
+    if bs < 1 or h % bs or w % bs:
+        raise ValueError(f"{h}x{w} is not a multiple of block_size {bs}")
+    return [(nb, h // bs, w // bs, c * bs * bs)]
+
+
+register("depth_to_space", _infer_depth_to_space)
+register("space_to_depth", _infer_space_to_depth)
 
 
 def infer_shapes(g: Graph, n: Node) -> list[Shape]:

@@ -17,7 +17,8 @@ int8 conventions of ``edgec.ir.ops``:
 * other float constants (e.g. the operand of an ``add``): int8 per-tensor
   asymmetric from their own range;
 * outputs whose parameters TFLite's int8 kernels fix: pools, reshape,
-  transpose, pad, resize_nearest, resize_bilinear (and identity/dropout) share their input's
+  transpose, pad, resize_nearest, resize_bilinear, depth_to_space,
+  space_to_depth (and identity/dropout) share their input's
   parameters; logistic and softmax use scale 1/256 and zero point -128; tanh
   1/128 and 0;
 * concat: the output takes the observed range of the concatenation (which
@@ -49,7 +50,7 @@ INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 WEIGHT_AXIS = {"conv2d": 0, "depthwise_conv2d": 3, "fully_connected": 0, "transpose_conv2d": 0}
 SHARED_PARAM_OPS = frozenset(
     {"max_pool2d", "avg_pool2d", "reshape", "transpose", "pad", "resize_nearest", "identity", "dropout"}
-    | {"resize_bilinear"}
+    | {"resize_bilinear", "depth_to_space", "space_to_depth"}
 )
 FIXED_OUTPUT_PARAMS = {
     "logistic": (1.0 / 256.0, -128),

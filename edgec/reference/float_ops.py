@@ -309,6 +309,34 @@ def _resize_bilinear(g: Graph, n: Node, args: list) -> np.ndarray:
     return y.astype(F32)
 
 
+def depth_to_space_nhwc(x: np.ndarray, block: int, mode: str = "DCR") -> np.ndarray:
+    """[N,H,W,C*B*B] -> [N,H*B,W*B,C] (``edgec.ir.ops`` conventions; any dtype)."""
+    n, h, w, c = x.shape
+    co = c // (block * block)
+    if mode == "CRD":
+        t = x.reshape(n, h, w, co, block, block).transpose(0, 1, 4, 2, 5, 3)
+    else:
+        t = x.reshape(n, h, w, block, block, co).transpose(0, 1, 3, 2, 4, 5)
+    return np.ascontiguousarray(t.reshape(n, h * block, w * block, co))
+
+
+def space_to_depth_nhwc(x: np.ndarray, block: int) -> np.ndarray:
+    """[N,H*B,W*B,C] -> [N,H,W,C*B*B], the inverse of DCR depth_to_space (any dtype)."""
+    n, h, w, c = x.shape
+    t = x.reshape(n, h // block, block, w // block, block, c).transpose(0, 1, 3, 2, 4, 5)
+    return np.ascontiguousarray(t.reshape(n, h // block, w // block, c * block * block))
+
+
+@float_kernel("depth_to_space")
+def _depth_to_space(g: Graph, n: Node, args: list) -> np.ndarray:
+    return depth_to_space_nhwc(args[0], int(n.attrs["block_size"]), n.attrs.get("mode", "DCR"))
+
+
+@float_kernel("space_to_depth")
+def _space_to_depth(g: Graph, n: Node, args: list) -> np.ndarray:
+    return space_to_depth_nhwc(args[0], int(n.attrs["block_size"]))
+
+
 @float_kernel("identity", "dropout")
 def _identity(g: Graph, n: Node, args: list) -> np.ndarray:
     return args[0]

@@ -744,6 +744,21 @@ def resize_bilinear(x, *, size, align_corners, half_pixel_centers):
     return rounded.astype(np.int8)
 
 
+def depth_to_space(x, *, block_size, crd):
+    """int8 DEPTH_TO_SPACE (a permutation, TFLite reference_ops::DepthToSpace for DCR); ``crd``
+    takes PyTorch PixelShuffle's channel order instead."""
+    from edgec.reference.float_ops import depth_to_space_nhwc
+
+    return depth_to_space_nhwc(np.asarray(x, dtype=np.int8), block_size, "CRD" if crd else "DCR")
+
+
+def space_to_depth(x, *, block_size):
+    """int8 SPACE_TO_DEPTH (a permutation, TFLite reference_ops::SpaceToDepth)."""
+    from edgec.reference.float_ops import space_to_depth_nhwc
+
+    return space_to_depth_nhwc(np.asarray(x, dtype=np.int8), block_size)
+
+
 # -- float <-> int8 -----------------------------------------------------------
 
 

@@ -113,3 +113,8 @@ def _prelu(g: Graph, n: Node, args: list) -> np.ndarray:
 @int_kernel("resize_bilinear")
 def _resize_bilinear(g: Graph, n: Node, args: list) -> np.ndarray:
     return _run(g, n, args[0])
+
+
+@int_kernel("depth_to_space", "space_to_depth")
+def _space_depth(g: Graph, n: Node, args: list) -> np.ndarray:
+    return _run(g, n, args[0])

@@ -375,6 +375,22 @@ def _resize_bilinear(g: Graph, n: Node) -> dict:
     }
 
 
+def _same_quantization(g: Graph, n: Node) -> None:
+    x, y = g.tensors[n.inputs[0]], g.tensors[n.outputs[0]]
+    if _scale(x) != _scale(y) or _zp(x) != _zp(y):
+        raise ModelError(f"int8 {n.op} node {n.name!r} must keep its input's quantization")
+
+
+def _depth_to_space(g: Graph, n: Node) -> dict:
+    _same_quantization(g, n)
+    return {"block_size": int(n.attrs["block_size"]), "crd": n.attrs.get("mode", "DCR") == "CRD"}
+
+
+def _space_to_depth(g: Graph, n: Node) -> dict:
+    _same_quantization(g, n)
+    return {"block_size": int(n.attrs["block_size"])}
+
+
 BUILDERS = {
     "conv2d": _conv2d,
     "depthwise_conv2d": _depthwise,
@@ -401,6 +417,8 @@ BUILDERS = {
     "transpose_conv2d": _transpose_conv2d,
     "prelu": _prelu,
     "resize_bilinear": _resize_bilinear,
+    "depth_to_space": _depth_to_space,
+    "space_to_depth": _space_to_depth,
 }
 
 # The int8_kernels function each op runs (ops absent here are pure data movement).
@@ -429,6 +447,8 @@ KERNEL_NAMES = {
     "transpose_conv2d": "transpose_conv2d",
     "prelu": "prelu",
     "resize_bilinear": "resize_bilinear",
+    "depth_to_space": "depth_to_space",
+    "space_to_depth": "space_to_depth",
 }
 
 

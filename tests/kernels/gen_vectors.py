@@ -753,6 +753,23 @@ def resize_bilinear_case(rng, shape, size, *, align_corners=False, half_pixel_ce
     return c
 
 
+def space_depth_case(rng, op: str, shape, block: int, *, crd=False, windows=False) -> Case:
+    x = rand_int8(rng, shape)
+    if op == "depth_to_space":
+        y = K.depth_to_space(x, block_size=block, crd=crd)
+    else:
+        y = K.space_to_depth(x, block_size=block)
+    c = Case(op, name=f"{op}{'_crd' if crd else ''}_{'x'.join(map(str, shape[1:]))}_b{block}{'_win' if windows else ''}")
+    c.ints.update(block_size=block)
+    if op == "depth_to_space":
+        c.ints["crd"] = int(crd)
+    c.tensors.update(x=x, y=y)
+    if windows:
+        c.embeds["x"] = embed(rng, x.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
 def primitive_case(rng, n: int = 4000) -> Case:
     """multiply_by_quantized_multiplier on extreme accumulators, multipliers and shifts."""
     x = np.concatenate(
@@ -1066,6 +1083,15 @@ def build_cases(seed: int) -> list[Case]:
         for align, half in ((False, False), (False, True), (True, False)):
             cases.append(resize_bilinear_case(rng, shape, size, align_corners=align, half_pixel_centers=half))
         cases.append(resize_bilinear_case(rng, shape, size, half_pixel_centers=True, windows=True))
+
+    # depth to space (both channel orders) and space to depth
+    for shape, block in [((1, 1, 1, 4), 2), ((1, 3, 4, 8), 2), ((1, 2, 3, 27), 3), ((1, 5, 2, 16), 4)]:
+        for crd in (False, True):
+            cases.append(space_depth_case(rng, "depth_to_space", shape, block, crd=crd))
+            cases.append(space_depth_case(rng, "depth_to_space", shape, block, crd=crd, windows=True))
+    for shape, block in [((1, 2, 2, 1), 2), ((1, 6, 4, 3), 2), ((1, 6, 9, 5), 3), ((1, 8, 4, 17), 4)]:
+        cases.append(space_depth_case(rng, "space_to_depth", shape, block))
+        cases.append(space_depth_case(rng, "space_to_depth", shape, block, windows=True))
     return cases
 
 

@@ -873,6 +873,21 @@ static void run_resize_bilinear(const test_case *tc)
     free(out.buffer);
 }
 
+static void run_space_depth(const test_case *tc)
+{
+    placed_view in = place_input(tc, "x");
+    placed_view out = place_output(tc);
+    const int32_t block = (int32_t)get_int(tc, "block_size");
+    if (strcmp(tc->op, "depth_to_space") == 0) {
+        edgec_depth_to_space(&in.view, &out.view, block, (int32_t)get_int(tc, "crd"));
+    } else {
+        edgec_space_to_depth(&in.view, &out.view, block);
+    }
+    check_view(&out, get_tensor(tc, "y"));
+    free(in.buffer);
+    free(out.buffer);
+}
+
 static int run_case(const test_case *tc)
 {
     const char *op = tc->op;
@@ -911,6 +926,8 @@ static int run_case(const test_case *tc)
         run_prelu(tc);
     } else if (strcmp(op, "resize_bilinear") == 0) {
         run_resize_bilinear(tc);
+    } else if (strcmp(op, "depth_to_space") == 0 || strcmp(op, "space_to_depth") == 0) {
+        run_space_depth(tc);
     } else {
         fail("unknown op");
     }

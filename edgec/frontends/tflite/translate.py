@@ -383,3 +383,12 @@ def _resize_bilinear(tr: Translator, op: TfliteOperator) -> None:
     if size is not None:
         coord = "align_corners" if align else "half_pixel" if half else "asymmetric"
         tr.add_node("resize_bilinear", op, _inputs(tr, op, 1), size=tuple(int(s) for s in size), coord=coord)
+
+
+@converts("DEPTH_TO_SPACE", "SPACE_TO_DEPTH")
+def _space_depth(tr: Translator, op: TfliteOperator) -> None:
+    block = int(op.options.BlockSize())
+    if op.op_name == "DEPTH_TO_SPACE":
+        tr.add_node("depth_to_space", op, _inputs(tr, op, 1), block_size=block, mode="DCR")
+    else:
+        tr.add_node("space_to_depth", op, _inputs(tr, op, 1), block_size=block)

@@ -388,6 +388,16 @@ typedef struct {
 
 void edgec_resize_bilinear(const edgec_view *in, edgec_view *out, const edgec_resize_bilinear_params *p);
 
+/* Depth to space with block B: channel (dy * B + dx) * out->c + c of input pixel (y, x) goes to
+ * channel c of output pixel (y * B + dy, x * B + dx) (TFLite DEPTH_TO_SPACE, ONNX DCR); with
+ * crd != 0 the input channel is c * B * B + dy * B + dx instead (ONNX CRD, PyTorch PixelShuffle).
+ * out->h = in->h * B, out->w = in->w * B, in->c = out->c * B * B.  Not in place. */
+void edgec_depth_to_space(const edgec_view *in, edgec_view *out, int32_t block, int32_t crd);
+
+/* Space to depth with block B, the inverse of DCR depth to space (TFLite SPACE_TO_DEPTH, ONNX
+ * SpaceToDepth).  Not in place. */
+void edgec_space_to_depth(const edgec_view *in, edgec_view *out, int32_t block);
+
 #ifdef __cplusplus
 }
 #endif

@@ -35,6 +35,9 @@ resize_bilinear     x                                       size (OH, OW), coord
                                                                          "half_pixel", "align_corners")
 depth_to_space      x[N,H,W,C]                              block_size, mode ("DCR" or "CRD")
 space_to_depth      x[N,H,W,C]                              block_size
+squared_difference  a, b (numpy broadcasting)               -            ((a - b)^2)
+rsqrt               x                                       -            (1 / sqrt(x))
+l2_normalization    x                                       axis (must be last), epsilon
 identity, dropout   x                                       -
 ==================  ======================================  ===========================================
 
@@ -302,6 +305,11 @@ def _infer_space_to_depth(g: Graph, n: Node) -> list[Shape]:
 
 register("depth_to_space", _infer_depth_to_space)
 register("space_to_depth", _infer_space_to_depth)
+
+
+register("squared_difference", _infer_broadcast)
+register("rsqrt", _infer_same)
+register("l2_normalization", _infer_same)
 
 
 def infer_shapes(g: Graph, n: Node) -> list[Shape]:

@@ -337,6 +337,25 @@ def _space_to_depth(g: Graph, n: Node, args: list) -> np.ndarray:
     return space_to_depth_nhwc(args[0], int(n.attrs["block_size"]))
 
 
+@float_kernel("squared_difference")
+def _squared_difference(g: Graph, n: Node, args: list) -> np.ndarray:
+    d = np.subtract(args[0], args[1], dtype=F32)
+    return d * d
+
+
+@float_kernel("rsqrt")
+def _rsqrt(g: Graph, n: Node, args: list) -> np.ndarray:
+    return (F32(1) / np.sqrt(args[0].astype(F32, copy=False))).astype(F32)
+
+
+@float_kernel("l2_normalization")
+def _l2_normalization(g: Graph, n: Node, args: list) -> np.ndarray:
+    """x / max(||x||, epsilon) along ``axis`` (TFLite L2_NORMALIZATION; ONNX LpNormalization p=2)."""
+    x = args[0].astype(F32, copy=False)
+    norm = np.sqrt(np.sum(x.astype(np.float64) ** 2, axis=int(n.attrs.get("axis", -1)), keepdims=True))
+    return (x / np.maximum(norm, float(n.attrs.get("epsilon", 1e-6)))).astype(F32)
+
+
 @float_kernel("identity", "dropout")
 def _identity(g: Graph, n: Node, args: list) -> np.ndarray:
     return args[0]

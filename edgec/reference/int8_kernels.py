@@ -759,6 +759,85 @@ def space_to_depth(x, *, block_size):
     return space_to_depth_nhwc(np.asarray(x, dtype=np.int8), block_size)
 
 
+# -- squared difference, inverse square roots ---------------------------------
+
+
+def squared_difference(
+    a, b, *, a_offset, a_mult, a_shift, b_offset, b_mult, b_shift, left_shift, output_offset, out_mult, out_shift
+):
+    """Broadcasting int8 SQUARED_DIFFERENCE (reference_ops SquaredDifference, quantized):
+    both inputs rescaled to a common scale with ``left_shift`` (7) bits of headroom, the
+    difference squared in int32, then requantized."""
+    a_val = (np.asarray(a, dtype=I64) + a_offset) << left_shift
+    b_val = (np.asarray(b, dtype=I64) + b_offset) << left_shift
+    diff = multiply_by_quantized_multiplier(a_val, a_mult, a_shift) - multiply_by_quantized_multiplier(
+        b_val, b_mult, b_shift
+    )
+    y = multiply_by_quantized_multiplier(wrap_int32(diff * diff), out_mult, out_shift) + output_offset
+    return _to_int8(y)
+
+
+def inv_sqrt_multiplier_exp(value: int) -> tuple[int, int]:
+    """TFLite ``GetInvSqrtQuantizedMultiplierExp(value, kReverseShift=-1)``: ``1/sqrt(value)`` as a
+    multiplier/shift pair for ``MultiplyByQuantizedMultiplier`` (gemmlowp Newton-Raphson in Q3.28)."""
+    value = int(value)
+    if value <= 1:
+        return INT32_MAX, 0
+    shift = 11
+    while value >= (1 << 29):
+        value //= 4
+        shift += 1
+    pairs = ((32 - value.bit_length()) - 1) // 2 - 1  # leading-zero bit pairs to shift away, minus one
+    shift -= pairs
+    value <<= 2 * pairs
+    half_input = int(rounding_divide_by_pot(value >> 1, 1))  # Q3.28 x/2
+    half_three = (1 << 28) + (1 << 27)  # 1.5 in Q3.28
+    x = 1 << 28  # 1.0 in Q3.28
+    for _ in range(5):
+        x3 = int(_saturating_mul_by_pot(_fp_mul(_fp_mul(x, x), x), 6))  # Q9 -> Q3
+        t = int(wrap_int32(_fp_mul(half_three, x) - _fp_mul(half_input, x3)))  # Q6
+        x = int(_saturating_mul_by_pot(np.int64(t), 3))  # Q6 -> Q3
+    x = int(_fp_mul(x, 1518500250))  # times sqrt(2)/2 (Q0.31)
+    if shift < 0:
+        x = int(wrap_int32(x << -shift))
+        shift = 0
+    return x, -shift
+
+
+def rsqrt_table(input_zero_point: int, output_zero_point: int, mult: int, shift: int) -> np.ndarray:
+    """The int8 RSQRT of every int8 input (TFLite ``RsqrtEvalQuantized`` is a pure function of it):
+    ``table[q + 128]``.  Inputs below the zero point (negative reals, which LiteRT refuses) and the
+    zero point itself give 127."""
+    k_shift = 20
+    table = np.full(256, 127, dtype=np.int8)
+    for q in range(-128, 128):
+        value = q - input_zero_point
+        if value <= 0:
+            continue
+        inv_mult, inv_shift = inv_sqrt_multiplier_exp(value)
+        data = multiply_by_quantized_multiplier(1, inv_mult, inv_shift + k_shift)
+        out = multiply_by_quantized_multiplier(data, mult, shift - k_shift) + output_zero_point
+        table[q + 128] = int(np.clip(out, -128, 127))
+    return table
+
+
+def rsqrt(x, *, table):
+    """int8 RSQRT through its 256-entry table (see :func:`rsqrt_table`)."""
+    return lookup_table(x, table=table)
+
+
+def l2_normalization(x, *, input_zero_point):
+    """int8 L2_NORMALIZATION over the last axis (reference_integer_ops::L2Normalization): output
+    scale 1/128, zero point 0."""
+    xi = np.asarray(x, dtype=I64) - input_zero_point
+    rows = xi.reshape(-1, xi.shape[-1])
+    out = np.empty(rows.shape, dtype=np.int8)
+    for r, row in enumerate(rows):
+        mult, shift = inv_sqrt_multiplier_exp(int(wrap_int32(np.sum(row * row))))
+        out[r] = _to_int8(multiply_by_quantized_multiplier(row, mult, shift + 7))
+    return out.reshape(xi.shape)
+
+
 # -- float <-> int8 -----------------------------------------------------------
 
 

@@ -118,3 +118,13 @@ def _resize_bilinear(g: Graph, n: Node, args: list) -> np.ndarray:
 @int_kernel("depth_to_space", "space_to_depth")
 def _space_depth(g: Graph, n: Node, args: list) -> np.ndarray:
     return _run(g, n, args[0])
+
+
+@int_kernel("squared_difference")
+def _squared_difference(g: Graph, n: Node, args: list) -> np.ndarray:
+    return np.broadcast_to(_run(g, n, args[0], args[1]), _out_shape(g, n))
+
+
+@int_kernel("rsqrt", "l2_normalization")
+def _rsqrt_l2(g: Graph, n: Node, args: list) -> np.ndarray:
+    return _run(g, n, args[0])

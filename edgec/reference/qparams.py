@@ -391,6 +391,52 @@ def _space_to_depth(g: Graph, n: Node) -> dict:
     return {"block_size": int(n.attrs["block_size"])}
 
 
+SQUARED_DIFFERENCE_LEFT_SHIFT = 7  # TFLite's headroom for int8 SQUARED_DIFFERENCE
+L2_NORMALIZATION_OUTPUT = (1.0 / 128.0, 0)  # the output quantization TFLite's int8 L2_NORMALIZATION requires
+
+
+def _squared_difference(g: Graph, n: Node) -> dict:
+    """TFLite SquaredDifference Prepare (int8): double arithmetic from the float32 scales."""
+    a, b, y = (g.tensors[i] for i in (n.inputs[0], n.inputs[1], n.outputs[0]))
+    sa, sb, sy = float(F32(_scale(a))), float(F32(_scale(b))), F32(_scale(y))
+    twice_max = 2.0 * max(sa, sb)
+    a_mult, a_shift = K.quantize_multiplier_smaller_than_one_exp(sa / twice_max)
+    b_mult, b_shift = K.quantize_multiplier_smaller_than_one_exp(sb / twice_max)
+    shift = SQUARED_DIFFERENCE_LEFT_SHIFT
+    out_mult, out_shift = K.quantize_multiplier(twice_max * twice_max / float(F32(1 << (2 * shift)) * sy))
+    return {
+        "a_offset": -_zp(a),
+        "a_mult": a_mult,
+        "a_shift": a_shift,
+        "b_offset": -_zp(b),
+        "b_mult": b_mult,
+        "b_shift": b_shift,
+        "left_shift": shift,
+        "output_offset": _zp(y),
+        "out_mult": out_mult,
+        "out_shift": out_shift,
+    }
+
+
+def _rsqrt(g: Graph, n: Node) -> dict:
+    """TFLite RSQRT (int8) is a function of the input byte alone: its 256-entry table, with the
+    multiplier ``1 / (sqrtf(s_in) * s_out)`` of TFLite's Prepare (float32 product, double quotient)."""
+    x, y = g.tensors[n.inputs[0]], g.tensors[n.outputs[0]]
+    product = F32(np.sqrt(F32(_scale(x))) * F32(_scale(y)))
+    mult, shift = K.quantize_multiplier(1.0 / float(product))
+    return {"table": K.rsqrt_table(_zp(x), _zp(y), mult, shift)}
+
+
+def _l2_normalization(g: Graph, n: Node) -> dict:
+    x, y = g.tensors[n.inputs[0]], g.tensors[n.outputs[0]]
+    if (_scale(y), _zp(y)) != L2_NORMALIZATION_OUTPUT:
+        raise ModelError(f"int8 l2_normalization node {n.name!r}: the output must have scale 1/128 and zero point 0")
+    axis = int(n.attrs.get("axis", -1)) % len(x.shape)
+    if axis != len(x.shape) - 1:
+        raise ModelError(f"int8 l2_normalization node {n.name!r} must normalize the last axis")
+    return {"input_zero_point": _zp(x)}
+
+
 BUILDERS = {
     "conv2d": _conv2d,
     "depthwise_conv2d": _depthwise,
@@ -419,6 +465,9 @@ BUILDERS = {
     "resize_bilinear": _resize_bilinear,
     "depth_to_space": _depth_to_space,
     "space_to_depth": _space_to_depth,
+    "squared_difference": _squared_difference,
+    "rsqrt": _rsqrt,
+    "l2_normalization": _l2_normalization,
 }
 
 # The int8_kernels function each op runs (ops absent here are pure data movement).
@@ -449,6 +498,9 @@ KERNEL_NAMES = {
     "resize_bilinear": "resize_bilinear",
     "depth_to_space": "depth_to_space",
     "space_to_depth": "space_to_depth",
+    "squared_difference": "squared_difference",
+    "rsqrt": "rsqrt",
+    "l2_normalization": "l2_normalization",
 }
 
 

@@ -392,3 +392,22 @@ def _space_depth(tr: Translator, op: TfliteOperator) -> None:
         tr.add_node("depth_to_space", op, _inputs(tr, op, 1), block_size=block, mode="DCR")
     else:
         tr.add_node("space_to_depth", op, _inputs(tr, op, 1), block_size=block)
+
+
+@converts("SQUARED_DIFFERENCE")
+def _squared_difference(tr: Translator, op: TfliteOperator) -> None:
+    tr.add_node("squared_difference", op, _inputs(tr, op, 2))
+
+
+@converts("RSQRT")
+def _rsqrt(tr: Translator, op: TfliteOperator) -> None:
+    tr.add_node("rsqrt", op, _inputs(tr, op, 1))
+
+
+@converts("L2_NORMALIZATION")
+def _l2_normalization(tr: Translator, op: TfliteOperator) -> None:
+    act = tr.activation(op)
+    if act is not None:
+        tr.problems.append(f"{tr.describe(op)} has a fused activation")
+        return
+    tr.add_node("l2_normalization", op, _inputs(tr, op, 1), axis=-1, epsilon=1e-6)

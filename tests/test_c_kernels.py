@@ -55,6 +55,8 @@ OPS = [
     "resize_bilinear",
     "depth_to_space",
     "space_to_depth",
+    "squared_difference",
+    "l2_normalization",
 ]
 
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-Wpedantic"]

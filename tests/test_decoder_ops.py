@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,8 @@ from onnx_builders import assert_matches_onnxruntime, make_model, rng_weights, r
 from edgec.compiler import BuildOptions, build_model, load_build
 from edgec.errors import UnsupportedError
 from edgec.frontends.onnx import load_onnx
+from edgec.ir.graph import Graph
+from edgec.ir.tensor import Tensor
 from edgec.passes import optimize
 from edgec.reference import run
 from edgec.runner import run_host_binary
@@ -41,6 +44,9 @@ HOST_FIXTURES = [
     "resize_bilinear_asymmetric",
     "depth_to_space",
     "space_to_depth",
+    "squared_difference_const",
+    "rsqrt",
+    "l2_normalization",
 ]
 TFLITE_OPS = [FIXTURES / f"{name}.tflite" for name in HOST_FIXTURES]
 HOST_INPUTS = 4
@@ -145,6 +151,12 @@ def test_depth_space_matches_onnxruntime(op_type: str, attrs: dict) -> None:
     assert [n.op for n in graph.nodes] == ["depth_to_space" if op_type == "DepthToSpace" else "space_to_depth"]
 
 
+@pytest.mark.parametrize("shape,axis", [((1, 4, 5, 6), 1), ((1, 7), -1), ((1, 4, 5, 6), -3)])
+def test_lp_normalization_matches_onnxruntime(shape, axis) -> None:
+    graph = check([node("LpNormalization", ["x"], ["y"], p=2, axis=axis)], {"x": shape}, ["y"])
+    assert [n.op for n in graph.nodes] == ["l2_normalization"]
+
+
 def test_unsupported_variants_are_named() -> None:
     w = rng_weights(1, 4, 3, 3, 3)
     nodes = [
@@ -158,6 +170,9 @@ def test_unsupported_variants_are_named() -> None:
         load_onnx(model)
     text = str(err.value)
     assert "group=2" in text and "antialias=1" in text and "mode=cubic" in text
+    model = make_model([node("LpNormalization", ["x"], ["y"], p=1, axis=1)], {"x": X}, ["y"])
+    with pytest.raises(UnsupportedError, match="p=1"):
+        load_onnx(model)
 
 
 # -- a quantized decoder on the host ------------------------------------------------------------------
@@ -208,6 +223,7 @@ def pixel_shuffle_model():
 
 MODELS = {"decoder": decoder_model, "pixel_shuffle": pixel_shuffle_model}
 NEW_OPS = {"transpose_conv2d", "prelu", "resize_bilinear", "depth_to_space", "space_to_depth"}
+ALL_NEW_OPS = NEW_OPS | {"squared_difference", "rsqrt", "l2_normalization"}
 
 
 @pytest.mark.parametrize("name,schedule", [("decoder", None), ("decoder", "auto"), ("pixel_shuffle", "auto")])
@@ -252,3 +268,65 @@ def test_scheduler_runs_the_new_ops_whole() -> None:
         in_chains = {graph.nodes[i].op for chain in find_chains(graph) for i in chain}
         assert not in_chains & NEW_OPS
     assert seen == NEW_OPS
+    graph = distance_graph()
+    for n in graph.nodes[1:]:
+        if n.op in ALL_NEW_OPS:
+            with pytest.raises(NotPatchable):
+                check_patchable(graph, [n])
+
+
+# -- squared difference and rsqrt: no ONNX op, so a float IR graph through the quantizer ---------------
+
+
+def distance_graph() -> Graph:
+    """x -> conv -> squared_difference(., c) -> add 0.1 -> rsqrt -> l2_normalization (float IR)."""
+    g = Graph(name="distance")
+    rng = np.random.default_rng(21)
+    g.add_tensor(Tensor("x", (1, 5, 6, 4), "float32"))
+    g.add_const("w", rng.normal(0, 0.5, (8, 3, 3, 4)).astype(np.float32))
+    g.add_const("centre", rng.normal(0, 0.5, (1, 1, 1, 8)).astype(np.float32))
+    g.add_const("eps", np.full((1,), 0.1, np.float32))
+    for name in ("c", "d", "e", "r", "y"):
+        g.add_tensor(Tensor(name, (1, 5, 6, 8), "float32"))
+    g.add_node("conv2d", ["x", "w", ""], ["c"], stride=(1, 1), dilation=(1, 1), pad=(1, 1, 1, 1), groups=1, act=None)
+    g.add_node("squared_difference", ["c", "centre"], ["d"])
+    g.add_node("add", ["d", "eps"], ["e"], act=None)
+    g.add_node("rsqrt", ["e"], ["r"])
+    g.add_node("l2_normalization", ["r"], ["y"], axis=-1, epsilon=1e-6)
+    g.inputs, g.outputs = ["x"], ["y"]
+    return g.verify()
+
+
+def test_quantized_distance_graph_tracks_float_and_runs_bit_exact_on_host(tmp_path: Path) -> None:
+    from edgec.compiler import BUILD_FILE, _build_into
+    from edgec.lowering import LoweredModel
+    from edgec.passes.quantize import quantize
+    from edgec.progress import QUIET
+    from edgec.targets import load_target
+
+    graph = distance_graph()
+    rng = np.random.default_rng(4)
+    samples = [{"x": rng.uniform(-1, 1, (1, 5, 6, 4)).astype(np.float32)} for _ in range(16)]
+    qgraph, warnings = quantize(graph, samples)
+    assert not warnings
+    ops = {n.op for n in qgraph.nodes}
+    assert {"squared_difference", "rsqrt", "l2_normalization"} <= ops
+    out = qgraph.tensors["y"]
+    assert (out.qscale, out.qzero) == (1.0 / 128.0, 0)
+    out_dir = tmp_path / "build"
+    out_dir.mkdir()
+    lowered = LoweredModel(qgraph, Path("distance.ir"), "0" * 64)
+    summary = _build_into(out_dir, lowered, load_target("host"), BuildOptions(target="host", out_dir=out_dir), QUIET)
+    (out_dir / BUILD_FILE).write_text(json.dumps(summary))
+    build = load_build(out_dir)
+    x_spec = qgraph.tensors["x"]
+    for seed in range(3):
+        x = np.random.default_rng(100 + seed).uniform(-1, 1, (1, 5, 6, 4)).astype(np.float32)
+        xq = np.clip(np.round(x / x_spec.qscale) + x_spec.qzero, -128, 127).astype(np.int8)
+        expected = run(qgraph, {"x": xq})["y"]
+        got, _ = run_host_binary(build, xq)
+        assert np.array_equal(got, expected.reshape(got.shape)), f"seed {seed}: host build differs from reference"
+        real = (expected.astype(np.float32) - out.qzero) * out.qscale
+        want = run(graph, {"x": x})["y"]
+        cos = float(np.dot(real.ravel(), want.ravel()) / (np.linalg.norm(real) * np.linalg.norm(want)))
+        assert cos > 0.98, f"seed {seed}: cosine {cos:.4f} to the float graph"

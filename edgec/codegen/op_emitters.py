@@ -496,3 +496,33 @@ def _emit_space_to_depth(w, names, weights, node, p, ident):
     w.line(names.place.view(node.outputs[0], "out"))
     w.line(f"edgec_space_to_depth(&in, &out, {p['block_size']});")
     return "edgec_space_to_depth"
+
+
+@emitter("squared_difference")
+def _emit_squared_difference(w, names, weights, node, p, ident):
+    rank = len(names.graph.tensors[node.outputs[0]].shape)
+    for name, var in ((node.inputs[0], "a"), (node.inputs[1], "b")):
+        shape = names.graph.tensors[name].shape
+        lifted = (1,) * (rank - len(shape)) + tuple(shape)  # numpy broadcasting aligns on the right
+        w.line(names.place.view(name, var, const=True, dims=hwc(lifted)))
+    w.line(names.place.view(node.outputs[0], "out"))
+    keys = ["a_offset", "a_mult", "a_shift", "b_offset", "b_mult", "b_shift", "left_shift", "output_offset", "out_mult", "out_shift"]
+    names.place.params(w, "edgec_squared_difference_params", [(k, p[k]) for k in keys])
+    w.line("edgec_squared_difference(&a, &b, &out, &params);")
+    return "edgec_squared_difference"
+
+
+@emitter("rsqrt")
+def _emit_rsqrt(w, names, weights, node, p, ident):
+    table = weights.add(f"{ident}_table", np.asarray(p["table"], dtype=np.int8), "int8_t", "rsqrt lookup table, indexed by x + 128")
+    _flat_views(w, names, node)
+    w.line(f"edgec_rsqrt(&in, &out, {table});")
+    return "edgec_rsqrt"
+
+
+@emitter("l2_normalization")
+def _emit_l2_normalization(w, names, weights, node, p, ident):
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
+    w.line(f"edgec_l2_normalization(&in, &out, {p['input_zero_point']});")
+    return "edgec_l2_normalization"

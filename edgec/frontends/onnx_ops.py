@@ -678,6 +678,19 @@ def space_to_depth(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dic
     ctx.emit("space_to_depth", [ctx.activation(node.input[0])], [node.output[0]], name, block_size=block)
 
 
+@translator("LpNormalization")
+def lp_normalization(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    x = node.input[0]
+    rank = ctx.rank(x)
+    if int(attrs.get("p", 2)) != 2:
+        raise Unsupported(f"p={attrs['p']} (only p=2)")
+    axis = int(attrs.get("axis", -1)) % rank
+    last_ir_axis = nhwc_axis(axis) == 3 if rank == 4 else axis == rank - 1
+    if not last_ir_axis:
+        raise Unsupported(f"axis={axis} does not map to the last axis")
+    ctx.emit("l2_normalization", [ctx.activation(x)], [node.output[0]], name, axis=-1, epsilon=0.0)
+
+
 # -- quantization -----------------------------------------------------------------------------------
 
 _QUANT_DTYPES = {"int8", "uint8"}

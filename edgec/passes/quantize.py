@@ -20,7 +20,7 @@ int8 conventions of ``edgec.ir.ops``:
   transpose, pad, resize_nearest, resize_bilinear, depth_to_space,
   space_to_depth (and identity/dropout) share their input's
   parameters; logistic and softmax use scale 1/256 and zero point -128; tanh
-  1/128 and 0;
+  and l2_normalization 1/128 and 0;
 * concat: the output takes the observed range of the concatenation (which
   covers every input); each input whose parameters differ is requantized to
   the output's with an int8 -> int8 ``quantize`` node inserted before the
@@ -56,10 +56,11 @@ FIXED_OUTPUT_PARAMS = {
     "logistic": (1.0 / 256.0, -128),
     "softmax": (1.0 / 256.0, -128),
     "tanh": (1.0 / 128.0, 0),
+    "l2_normalization": (1.0 / 128.0, 0),
 }
 OBSERVED_PARAM_OPS = frozenset(
     {"add", "sub", "mul", "mean", "relu", "relu6", "clip", "leaky_relu", "hard_swish", "concat"}
-    | {"prelu"}
+    | {"prelu", "squared_difference", "rsqrt"}
 )
 INT8_OPS = frozenset(WEIGHT_AXIS) | SHARED_PARAM_OPS | frozenset(FIXED_OUTPUT_PARAMS) | OBSERVED_PARAM_OPS
 

@@ -353,7 +353,8 @@ def _l2_normalization(g: Graph, n: Node, args: list) -> np.ndarray:
     """x / max(||x||, epsilon) along ``axis`` (TFLite L2_NORMALIZATION; ONNX LpNormalization p=2)."""
     x = args[0].astype(F32, copy=False)
     norm = np.sqrt(np.sum(x.astype(np.float64) ** 2, axis=int(n.attrs.get("axis", -1)), keepdims=True))
-    return (x / np.maximum(norm, float(n.attrs.get("epsilon", 1e-6)))).astype(F32)
+    denom = np.maximum(norm, float(n.attrs.get("epsilon", 1e-6)))
+    return np.where(denom > 0, x / np.where(denom > 0, denom, 1.0), 0.0).astype(F32)  # a zero vector stays zero
 
 
 @float_kernel("identity", "dropout")

@@ -770,6 +770,60 @@ def space_depth_case(rng, op: str, shape, block: int, *, crd=False, windows=Fals
     return c
 
 
+def squared_difference_case(rng, a_shape, b_shape, *, extreme=False, windows=False, inplace=False) -> Case:
+    """TFLite's SquaredDifference Prepare: left_shift 7, twice the larger input scale as the common scale."""
+    a = rand_int8(rng, a_shape)
+    b = rand_int8(rng, b_shape)
+    if extreme:
+        sa, sb = (float(v) for v in rng.choice([1e-3, 0.02, 0.5], size=2))
+        so = max(sa, sb) ** 2 * float(10 ** rng.uniform(0.5, 4.0))
+    else:
+        sa, sb = (float(v) for v in rng.uniform(0.01, 0.1, size=2))
+        so = max(sa, sb) ** 2 * float(rng.uniform(20.0, 200.0))
+    twice_max = 2.0 * max(sa, sb)
+    a_mult, a_shift = K.quantize_multiplier(sa / twice_max)
+    b_mult, b_shift = K.quantize_multiplier(sb / twice_max)
+    out_mult, out_shift = K.quantize_multiplier(twice_max * twice_max / ((1 << 14) * so))
+    params = {
+        "a_offset": -rand_zero_point(rng, extreme),
+        "a_mult": a_mult,
+        "a_shift": a_shift,
+        "b_offset": -rand_zero_point(rng, extreme),
+        "b_mult": b_mult,
+        "b_shift": b_shift,
+        "left_shift": 7,
+        "output_offset": rand_zero_point(rng, extreme),
+        "out_mult": out_mult,
+        "out_shift": out_shift,
+    }
+    y = np.broadcast_to(K.squared_difference(a, b, **params), np.broadcast_shapes(a_shape, b_shape))
+    shape_name = "x".join(map(str, a_shape[1:])) + "_" + "x".join(map(str, b_shape[1:]))
+    c = Case("squared_difference", name=f"sqdiff_{shape_name}{'_inplace' if inplace else ''}")
+    c.ints.update(params)
+    c.ints["inplace"] = int(inplace)
+    c.tensors.update(a=a, b=b, y=y)
+    if windows:
+        c.embeds["a"] = embed(rng, a.shape)
+        c.embeds["b"] = embed(rng, b.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
+def l2_normalization_case(rng, shape, *, windows=False, constant=None) -> Case:
+    x = rand_int8(rng, shape)
+    if constant is not None:
+        x[...] = constant
+    zp = int(rng.integers(-60, 60)) if constant is None else 0
+    y = K.l2_normalization(x, input_zero_point=zp)
+    c = Case("l2_normalization", name=f"l2norm_{'x'.join(map(str, shape[1:]))}{'_win' if windows else ''}")
+    c.ints.update(input_zero_point=zp)
+    c.tensors.update(x=x, y=y)
+    if windows:
+        c.embeds["x"] = embed(rng, x.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
 def primitive_case(rng, n: int = 4000) -> Case:
     """multiply_by_quantized_multiplier on extreme accumulators, multipliers and shifts."""
     x = np.concatenate(
@@ -1092,6 +1146,24 @@ def build_cases(seed: int) -> list[Case]:
     for shape, block in [((1, 2, 2, 1), 2), ((1, 6, 4, 3), 2), ((1, 6, 9, 5), 3), ((1, 8, 4, 17), 4)]:
         cases.append(space_depth_case(rng, "space_to_depth", shape, block))
         cases.append(space_depth_case(rng, "space_to_depth", shape, block, windows=True))
+
+    # squared difference (broadcasting) and l2 normalization (every accumulator range of the
+    # inverse square root: one channel, thousands of channels, an all-zero row)
+    for a_shape, b_shape in [
+        ((1, 7, 5, 3), (1, 7, 5, 3)),
+        ((1, 13, 17, 5), (1, 1, 1, 1)),
+        ((1, 6, 5, 17), (1, 1, 1, 17)),
+        ((1, 4, 1, 3), (1, 1, 5, 1)),
+        ((1, 1, 1, 1), (1, 1, 1, 1)),
+    ]:
+        cases.append(squared_difference_case(rng, a_shape, b_shape))
+        cases.append(squared_difference_case(rng, a_shape, b_shape, extreme=True, windows=True))
+    cases.append(squared_difference_case(rng, (1, 6, 5, 17), (1, 1, 1, 17), inplace=True))
+    for shape in ((1, 1, 1, 1), (1, 4, 5, 8), (1, 3, 2, 17), (1, 1, 2, 3000), (1, 2, 2, 64)):
+        cases.append(l2_normalization_case(rng, shape))
+        cases.append(l2_normalization_case(rng, shape, windows=True))
+    cases.append(l2_normalization_case(rng, (1, 2, 3, 5), constant=0))
+    cases.append(l2_normalization_case(rng, (1, 1, 1, 40000), constant=-128))  # sum of squares >= 2^29
     return cases
 
 

@@ -888,6 +888,42 @@ static void run_space_depth(const test_case *tc)
     free(out.buffer);
 }
 
+static void run_squared_difference(const test_case *tc)
+{
+    placed_view a = place_input(tc, "a");
+    placed_view b = place_input(tc, "b");
+    const int inplace = (int)get_int_or(tc, "inplace", 0);
+    placed_view out = inplace ? a : place_output(tc);
+    edgec_squared_difference_params p;
+    p.a_offset = (int32_t)get_int(tc, "a_offset");
+    p.a_mult = (int32_t)get_int(tc, "a_mult");
+    p.a_shift = (int32_t)get_int(tc, "a_shift");
+    p.b_offset = (int32_t)get_int(tc, "b_offset");
+    p.b_mult = (int32_t)get_int(tc, "b_mult");
+    p.b_shift = (int32_t)get_int(tc, "b_shift");
+    p.left_shift = (int32_t)get_int(tc, "left_shift");
+    p.output_offset = (int32_t)get_int(tc, "output_offset");
+    p.out_mult = (int32_t)get_int(tc, "out_mult");
+    p.out_shift = (int32_t)get_int(tc, "out_shift");
+    edgec_squared_difference(&a.view, &b.view, &out.view, &p);
+    check_view(&out, get_tensor(tc, "y"));
+    if (!inplace) {
+        free(out.buffer);
+    }
+    free(a.buffer);
+    free(b.buffer);
+}
+
+static void run_l2_normalization(const test_case *tc)
+{
+    placed_view in = place_input(tc, "x");
+    placed_view out = place_output(tc);
+    edgec_l2_normalization(&in.view, &out.view, (int32_t)get_int(tc, "input_zero_point"));
+    check_view(&out, get_tensor(tc, "y"));
+    free(in.buffer);
+    free(out.buffer);
+}
+
 static int run_case(const test_case *tc)
 {
     const char *op = tc->op;
@@ -928,6 +964,10 @@ static int run_case(const test_case *tc)
         run_resize_bilinear(tc);
     } else if (strcmp(op, "depth_to_space") == 0 || strcmp(op, "space_to_depth") == 0) {
         run_space_depth(tc);
+    } else if (strcmp(op, "squared_difference") == 0) {
+        run_squared_difference(tc);
+    } else if (strcmp(op, "l2_normalization") == 0) {
+        run_l2_normalization(tc);
     } else {
         fail("unknown op");
     }

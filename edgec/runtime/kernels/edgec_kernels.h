@@ -26,8 +26,9 @@
  *     fall outside the input window contribute nothing (TFLite semantics), so
  *     bottom/right padding is implied by the output size.
  *   - In place: the element-wise kernels (add, mul, requantize, relu, clamp,
- *     leaky_relu, lookup_table/logistic/tanh, hard_swish) allow `out` to be
- *     the very same window as an input (identical data pointer and strides).  Every other
+ *     leaky_relu, lookup_table/logistic/tanh/rsqrt, hard_swish, prelu,
+ *     squared_difference) allow `out` to be the very same window as an
+ *     input (identical data pointer and strides).  Every other
  *     kernel needs output and input memory to be disjoint.
  *   - No dynamic allocation, no libc beyond <string.h>; kernels never fail,
  *     so the caller (generated code) is responsible for consistent shapes.
@@ -397,6 +398,33 @@ void edgec_depth_to_space(const edgec_view *in, edgec_view *out, int32_t block, 
 /* Space to depth with block B, the inverse of DCR depth to space (TFLite SPACE_TO_DEPTH, ONNX
  * SpaceToDepth).  Not in place. */
 void edgec_space_to_depth(const edgec_view *in, edgec_view *out, int32_t block);
+
+/* ---------------------------------------------------------------- squared difference, rsqrt, l2 normalization */
+
+/* squared difference (TFLite SQUARED_DIFFERENCE, int8): a and b rescaled to a common scale with
+ * left_shift (7) bits of headroom, the difference squared in int32, requantized, clamped.
+ * Broadcasting and in place as edgec_add. */
+typedef struct {
+    int32_t a_offset, a_mult, a_shift;  /* -zero point of a, its multiplier and shift (<= 0) */
+    int32_t b_offset, b_mult, b_shift;
+    int32_t left_shift;                 /* 7 for int8 */
+    int32_t output_offset, out_mult, out_shift;
+} edgec_squared_difference_params;
+
+void edgec_squared_difference(const edgec_view *a, const edgec_view *b, edgec_view *out,
+                              const edgec_squared_difference_params *p);
+
+/* rsqrt (TFLite RSQRT, int8) depends on the input byte alone: a 256-entry table built at
+ * compile time from TFLite's integer routine (edgec.reference.int8_kernels.rsqrt_table). */
+static inline void edgec_rsqrt(const edgec_view *in, edgec_view *out, const int8_t table[256])
+{
+    edgec_lookup_table(in, out, table);
+}
+
+/* L2 normalization over the channels of every pixel (reference_integer_ops::L2Normalization):
+ * y = x' / sqrt(sum x'^2) with x' = x - input_zero_point, in TFLite's fixed point; the output
+ * has scale 1/128 and zero point 0.  Not in place. */
+void edgec_l2_normalization(const edgec_view *in, edgec_view *out, int32_t input_zero_point);
 
 #ifdef __cplusplus
 }

@@ -111,3 +111,23 @@ void edgec_prelu(const edgec_view *in, const edgec_view *alpha, edgec_view *out,
 {
     binary_over_views(in, alpha, out, prelu_run, p);
 }
+
+static void squared_difference_run(const int8_t *a, int32_t a_step, const int8_t *b, int32_t b_step, int8_t *out,
+                                   int32_t n, const void *params)
+{
+    const edgec_squared_difference_params *p = (const edgec_squared_difference_params *)params;
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        const int32_t a_val = fp_shift_left(p->a_offset + a[i * a_step], p->left_shift);
+        const int32_t b_val = fp_shift_left(p->b_offset + b[i * b_step], p->left_shift);
+        const int32_t diff = fp_mbqm(a_val, p->a_mult, p->a_shift) - fp_mbqm(b_val, p->b_mult, p->b_shift);
+        /* |diff| < 2^15, so the square fits in int32 */
+        out[i] = (int8_t)clamp_i32(fp_mbqm(diff * diff, p->out_mult, p->out_shift) + p->output_offset, -128, 127);
+    }
+}
+
+void edgec_squared_difference(const edgec_view *a, const edgec_view *b, edgec_view *out,
+                              const edgec_squared_difference_params *p)
+{
+    binary_over_views(a, b, out, squared_difference_run, p);
+}

@@ -112,6 +112,14 @@ def test_conv_transpose_matches_onnxruntime(case: str) -> None:
     assert [n.op for n in graph.nodes] == ["transpose_conv2d"]
 
 
+def test_relu_after_conv_transpose_is_fused() -> None:
+    """A fused clamp lets the int8 output spend its range on the values the relu keeps."""
+    inits = {"w": rng_weights(1, 4, 6, 3, 3), "b": rng_weights(2, 6)}
+    nodes = [node("ConvTranspose", ["x", "w", "b"], ["t"], strides=[2, 2]), node("Relu", ["t"], ["y"])]
+    graph = optimize(check(nodes, {"x": X}, ["y"], inits))
+    assert [(n.op, n.attrs["act"]) for n in graph.nodes] == [("transpose_conv2d", (0.0, float("inf")))]
+
+
 @pytest.mark.parametrize("slope_shape", [(4, 1, 1), (1,), (4, 5, 6), (5, 1)])
 def test_prelu_matches_onnxruntime(slope_shape) -> None:
     slope = np.random.default_rng(3).uniform(-0.5, 0.8, size=slope_shape).astype(np.float32)

@@ -50,6 +50,7 @@ from edgec.reference.float_ops import dequantize_array
 
 ACT_OPS = frozenset(
     {"conv2d", "depthwise_conv2d", "fully_connected", "add", "sub", "mul", "max_pool2d", "avg_pool2d", "concat"}
+    | {"transpose_conv2d"}
 )
 ACTIVATIONS = frozenset({"relu", "relu6", "clip"})
 VALUE_PRESERVING_OPS = frozenset({"reshape", "transpose", "identity", "dropout"})

@@ -408,18 +408,24 @@ def _resize_nearest(tr: Translator, op: TfliteOperator) -> None:
 
 @converts("TRANSPOSE_CONV")
 def _transpose_conv(tr: Translator, op: TfliteOperator) -> None:
-    """Inputs (output_shape, weights [Co,KH,KW,Ci], input, bias?); the output size is the output tensor's."""
+    """Inputs (output_shape, weights [Co,KH,KW,Ci], input, bias?).
+
+    The output size comes from the (folded) output_shape input: with a dynamic batch the
+    converter computes it with SHAPE/STRIDED_SLICE/PACK and the output tensor's shape in the
+    file may be a placeholder."""
     o = op.options
     w, x, y = tr.model.tensors[op.inputs[1]], tr.model.tensors[op.inputs[2]], tr.model.tensors[op.outputs[0]]
     if w.data is None:
         tr.problems.append(f"{tr.describe(op)} has non-constant weights")
         return
+    out_shape = tr.model.tensors[op.inputs[0]].data
+    out_hw = tuple(int(d) for d in np.asarray(out_shape).reshape(-1)[1:3]) if out_shape is not None else y.shape[1:3]
     stride = (o.StrideH(), o.StrideW())
     kernel = tuple(w.shape[1:3])
     pads = []
     for axis in (0, 1):
         full = (x.shape[1 + axis] - 1) * stride[axis] + kernel[axis]
-        out = y.shape[1 + axis]
+        out = out_hw[axis]
         # TFLite pads as if the output were the input of a forward convolution.
         before = 0 if o.Padding() == tflite.Padding.VALID else same_padding(out, kernel[axis], stride[axis], 1)[0]
         pads.append((before, full - before - out))

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -377,3 +378,31 @@ def test_onnxruntime_qdq_model_lifts_to_int8_close_to_onnxruntime(tmp_path: Path
         want = session.run(None, {"x": x})[0].transpose(0, 2, 3, 1)
         want_q = np.clip(np.round(want / y_out.qscale) + y_out.qzero, -128, 127).astype(np.int32).reshape(got.shape)
         assert np.abs(got - want_q).max() <= 4, f"seed {seed}: off by {np.abs(got - want_q).max()} output steps"
+
+
+@pytest.mark.hil
+@pytest.mark.skipif(
+    shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
+    reason="needs qemu-system-arm and arm-none-eabi-gcc",
+)
+def test_decoder_chain_runs_bit_exact_on_emulated_cortex_m4(tmp_path: Path) -> None:
+    """Every new kernel (int64 bilinear weights, the inverse square root, ...) on the Cortex-M4
+    in QEMU, against LiteRT's BUILTIN_REF."""
+    from edgec.device.session import profile_on_device
+
+    path = FIXTURES / "decoder_chain.tflite"
+    build_model(path, BuildOptions(target="qemu-cortex-m4", out_dir=tmp_path / "fw"))
+    build = load_build(tmp_path / "fw")
+    interp = Interpreter(model_path=str(path), experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    interp.allocate_tensors()
+    detail, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    rng = np.random.default_rng(17)
+    inputs = [rng.integers(-128, 128, size=tuple(detail["shape"]), dtype=np.int8) for _ in range(2)]
+    outputs, _, _ = profile_on_device(
+        build.binary, inputs, build.target, expected_hash=int(build.summary["model_hash"][:8], 16)
+    )
+    for x, y in zip(inputs, outputs, strict=True):
+        interp.set_tensor(detail["index"], x)
+        interp.invoke()
+        expected = interp.get_tensor(out["index"])
+        assert np.array_equal(np.asarray(y).reshape(expected.shape), expected)

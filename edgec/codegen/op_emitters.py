@@ -423,3 +423,36 @@ def _emit_resize(w, names, weights, node, p, ident):
     w.line(names.place.view(node.outputs[0], "out"))
     w.line("edgec_resize_nearest(&in, &out);")
     return "edgec_resize_nearest"
+
+
+def slice_geometry(in_shape, p: dict) -> tuple[tuple[int, int, int], tuple[int, int, int], list[tuple[str, int]]]:
+    """(input h/w/c, output h/w/c, parameter fields) of a slice: size-1 input dims dropped, the rest right-aligned."""
+    keep = [i for i, d in enumerate(in_shape) if d != 1]
+    if len(keep) > 3:
+        raise BuildError(f"slice of a {in_shape} tensor: the C back end slices at most 3 dimensions larger than 1")
+    pad = 3 - len(keep)
+    in_dims = (1,) * pad + tuple(in_shape[i] for i in keep)
+    out_dims = (1,) * pad + tuple(p["size"][i] for i in keep)
+    begin = (0,) * pad + tuple(p["begin"][i] for i in keep)
+    strides = (1,) * pad + tuple(p["strides"][i] for i in keep)
+    fields = [(f"begin_{a}", b) for a, b in zip("hwc", begin)] + [(f"stride_{a}", s) for a, s in zip("hwc", strides)]
+    return in_dims, out_dims, fields
+
+
+@emitter("slice")
+def _emit_slice(w, names, weights, node, p, ident):
+    in_dims, out_dims, fields = slice_geometry(names.graph.tensors[node.inputs[0]].shape, p)
+    w.line(names.place.view(node.inputs[0], "in", const=True, dims=in_dims))
+    w.line(names.place.view(node.outputs[0], "out", dims=out_dims))
+    names.place.params(w, "edgec_slice_params", fields)
+    w.line("edgec_strided_slice(&in, &out, &params);")
+    return "edgec_strided_slice"
+
+
+@emitter("maximum", "minimum")
+def _emit_maximum_minimum(w, names, weights, node, p, ident):
+    w.line(names.place.view(node.inputs[0], "a", const=True))
+    w.line(names.place.view(node.inputs[1], "b", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
+    w.line(f"edgec_{node.op}(&a, &b, &out);")
+    return f"edgec_{node.op}"

@@ -30,6 +30,8 @@ hard_sigmoid        x                                       alpha, beta
 resize_nearest      x                                       size (OH, OW)   (asymmetric, floor)
 batch_norm          x, gamma, beta, mean, var               epsilon       (channel = last axis)
 identity, dropout   x                                       -
+slice               x                                       begin, size, strides (per dim; strides >= 1)
+maximum, minimum    a, b (numpy broadcasting)               -
 ==================  ======================================  ===========================================
 
 Conventions shared by all ops:
@@ -222,6 +224,22 @@ for _op in (
     "dropout",
 ):
     register(_op, _infer_same, elementwise=True)
+
+
+def _infer_slice(g: Graph, n: Node) -> list[Shape]:
+    s = _shape(g, n.inputs[0])
+    begin, size, strides = (tuple(int(v) for v in n.attrs[k]) for k in ("begin", "size", "strides"))
+    if not len(begin) == len(size) == len(strides) == len(s):
+        raise ValueError(f"slice of a rank-{len(s)} tensor needs begin/size/strides of that rank")
+    for d, b, k, st in zip(s, begin, size, strides):
+        if st < 1 or k < 1 or b < 0 or b + (k - 1) * st >= d:
+            raise ValueError(f"slice begin {begin} size {size} strides {strides} leaves the input {s}")
+    return [size]
+
+
+register("slice", _infer_slice)
+for _op in ("maximum", "minimum"):
+    register(_op, _infer_broadcast)
 
 
 def infer_shapes(g: Graph, n: Node) -> list[Shape]:

@@ -163,6 +163,16 @@ def _mul(g: Graph, n: Node, args: list) -> np.ndarray:
     return apply_act(np.multiply(args[0], args[1], dtype=F32), n.attrs.get("act"))
 
 
+@float_kernel("maximum")
+def _maximum(g: Graph, n: Node, args: list) -> np.ndarray:
+    return np.maximum(args[0], args[1], dtype=F32)
+
+
+@float_kernel("minimum")
+def _minimum(g: Graph, n: Node, args: list) -> np.ndarray:
+    return np.minimum(args[0], args[1], dtype=F32)
+
+
 # -- pooling and reductions ------------------------------------------------------------------------
 
 
@@ -238,6 +248,19 @@ def _resize_nearest(g: Graph, n: Node, args: list) -> np.ndarray:
     rows = (np.arange(oh) * x.shape[1]) // oh
     cols = (np.arange(ow) * x.shape[2]) // ow
     return x[:, rows][:, :, cols]
+
+
+def slice_index(attrs: dict) -> tuple[slice, ...]:
+    """The numpy index of an IR ``slice`` node: ``begin + i * stride`` for ``i < size`` per dim."""
+    return tuple(
+        slice(int(b), int(b) + (int(k) - 1) * int(st) + 1, int(st))
+        for b, k, st in zip(attrs["begin"], attrs["size"], attrs["strides"])
+    )
+
+
+@float_kernel("slice")
+def _slice(g: Graph, n: Node, args: list) -> np.ndarray:
+    return np.ascontiguousarray(args[0][slice_index(n.attrs)])
 
 
 @float_kernel("identity", "dropout")

@@ -650,6 +650,22 @@ def _nearest_index(in_size: int, out_size: int) -> np.ndarray:
     return np.minimum(idx, in_size - 1)
 
 
+def strided_slice(x, *, begin, size, strides):
+    """Elements ``begin + i * stride`` (``i < size``) of every dim: TFLite SLICE/STRIDED_SLICE/SPLIT copy int8 as is."""
+    index = tuple(slice(b, b + (k - 1) * st + 1, st) for b, k, st in zip(begin, size, strides))
+    return np.ascontiguousarray(np.asarray(x, dtype=np.int8)[index])
+
+
+def maximum(a, b):
+    """Broadcasting int8 maximum of the raw values (TFLite MAXIMUM: inputs and output share quantization)."""
+    return np.maximum(np.asarray(a, dtype=np.int8), np.asarray(b, dtype=np.int8))
+
+
+def minimum(a, b):
+    """Broadcasting int8 minimum of the raw values (TFLite MINIMUM: inputs and output share quantization)."""
+    return np.minimum(np.asarray(a, dtype=np.int8), np.asarray(b, dtype=np.int8))
+
+
 # -- float <-> int8 -----------------------------------------------------------
 
 

@@ -338,6 +338,25 @@ def _resize(g: Graph, n: Node) -> dict:
     return {"size": tuple(int(s) for s in n.attrs["size"])}
 
 
+def _same_quantization(g: Graph, n: Node, what: str) -> None:
+    """TFLite copies int8 values unchanged through ``what``: every operand must share the output's quantization."""
+    y = g.tensors[n.outputs[0]]
+    for i in n.inputs:
+        t = g.tensors[i]
+        if _scale(t) != _scale(y) or _zp(t) != _zp(y):
+            raise ModelError(f"int8 {what} node {n.name!r}: input {i!r} must share the output's quantization")
+
+
+def _slice(g: Graph, n: Node) -> dict:
+    _same_quantization(g, n, "slice")
+    return {key: tuple(int(v) for v in n.attrs[key]) for key in ("begin", "size", "strides")}
+
+
+def _maximum_minimum(g: Graph, n: Node) -> dict:
+    _same_quantization(g, n, n.op)
+    return {}
+
+
 BUILDERS = {
     "conv2d": _conv2d,
     "depthwise_conv2d": _depthwise,
@@ -361,6 +380,9 @@ BUILDERS = {
     "pad": _pad,
     "concat": _concat,
     "resize_nearest": _resize,
+    "slice": _slice,
+    "maximum": _maximum_minimum,
+    "minimum": _maximum_minimum,
 }
 
 # The int8_kernels function each op runs (ops absent here are pure data movement).
@@ -386,6 +408,9 @@ KERNEL_NAMES = {
     "concat": "concat",
     "resize_nearest": "resize_nearest",
     "dequantize": "dequantize",
+    "slice": "strided_slice",
+    "maximum": "maximum",
+    "minimum": "minimum",
 }
 
 

@@ -50,6 +50,9 @@ OPS = [
     "pad",
     "concat",
     "resize_nearest",
+    "strided_slice",
+    "maximum",
+    "minimum",
 ]
 
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-Wpedantic"]

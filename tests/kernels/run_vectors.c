@@ -802,6 +802,42 @@ static void run_resize(const test_case *tc)
     free(out.buffer);
 }
 
+static void run_strided_slice(const test_case *tc)
+{
+    placed_view in = place_input(tc, "x");
+    placed_view out = place_output(tc);
+    edgec_slice_params p;
+    p.begin_h = (int32_t)get_int(tc, "begin_h");
+    p.begin_w = (int32_t)get_int(tc, "begin_w");
+    p.begin_c = (int32_t)get_int(tc, "begin_c");
+    p.stride_h = (int32_t)get_int(tc, "stride_h");
+    p.stride_w = (int32_t)get_int(tc, "stride_w");
+    p.stride_c = (int32_t)get_int(tc, "stride_c");
+    edgec_strided_slice(&in.view, &out.view, &p);
+    check_view(&out, get_tensor(tc, "y"));
+    free(in.buffer);
+    free(out.buffer);
+}
+
+static void run_maximum_minimum(const test_case *tc)
+{
+    placed_view a = place_input(tc, "a");
+    placed_view b = place_input(tc, "b");
+    const int inplace = (int)get_int_or(tc, "inplace", 0);
+    placed_view out = inplace ? a : place_output(tc);
+    if (strcmp(tc->op, "maximum") == 0) {
+        edgec_maximum(&a.view, &b.view, &out.view);
+    } else {
+        edgec_minimum(&a.view, &b.view, &out.view);
+    }
+    check_view(&out, get_tensor(tc, "y"));
+    if (!inplace) {
+        free(out.buffer);
+    }
+    free(a.buffer);
+    free(b.buffer);
+}
+
 static int run_case(const test_case *tc)
 {
     const char *op = tc->op;
@@ -834,6 +870,10 @@ static int run_case(const test_case *tc)
         run_concat(tc);
     } else if (strcmp(op, "resize_nearest") == 0) {
         run_resize(tc);
+    } else if (strcmp(op, "strided_slice") == 0) {
+        run_strided_slice(tc);
+    } else if (strcmp(op, "maximum") == 0 || strcmp(op, "minimum") == 0) {
+        run_maximum_minimum(tc);
     } else {
         fail("unknown op");
     }

@@ -608,3 +608,78 @@ def dequantize_linear(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: 
     elif not (np.array_equal(t.scale, scale) and np.array_equal(t.zero_point, np.broadcast_to(zero, t.zero_point.shape))):
         raise Unsupported(f"quantization of {x!r} differs from its QuantizeLinear")
     ctx.emit("dequantize", [xin], [out], name)
+
+
+# -- slicing, splitting, maximum/minimum (activations; constant inputs are folded before translation) --
+
+
+def _ir_slice(ctx: OnnxContext, x: str, out: str, name: str, ranges: list[range]) -> None:
+    """An IR ``slice`` of activation ``x`` reading ONNX-order index ``ranges`` (one per ONNX dim)."""
+    if any(r.step < 1 or len(r) < 1 for r in ranges):
+        raise Unsupported("a negative step or an empty slice (only forward, non-empty slices are supported)")
+    begin, size, strides = [r.start for r in ranges], [len(r) for r in ranges], [r.step for r in ranges]
+    if len(ranges) == 4:
+        begin, size, strides = ([v[p] for p in NCHW_TO_NHWC] for v in (begin, size, strides))
+    ctx.emit("slice", [ctx.activation(x)], [out], name, begin=tuple(begin), size=tuple(size), strides=tuple(strides))
+
+
+@translator("Split")
+def split(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    x = node.input[0]
+    shape = ctx.onnx_shape(x)
+    axis = int(attrs.get("axis", 0)) % len(shape)
+    outputs = list(node.output)
+    if ctx.opset >= 13 and _input(node, 1):
+        sizes = [int(s) for s in ctx.const_value(node.input[1], "Split sizes").reshape(-1)]
+    elif "split" in attrs:
+        sizes = [int(s) for s in attrs["split"]]
+    else:  # equal parts, the last one smaller when the extent does not divide (opset 18 num_outputs)
+        count = int(attrs.get("num_outputs", len(outputs)))
+        part = -(-shape[axis] // count)
+        sizes = [min(part, shape[axis] - i * part) for i in range(count)]
+    if len(sizes) != len(outputs) or sum(sizes) != shape[axis] or min(sizes) < 1:
+        raise Unsupported(f"split of {shape[axis]} elements into {sizes}")
+    start = 0
+    for k, (out, size) in enumerate(zip(outputs, sizes)):
+        ranges = [range(d) for d in shape]
+        ranges[axis] = range(start, start + size)
+        start += size
+        if out:
+            _ir_slice(ctx, x, out, f"{name}/{k}" if k else name, ranges)
+
+
+@translator("Slice")
+def slice_(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    x = node.input[0]
+    shape = ctx.onnx_shape(x)
+    if ctx.opset >= 10:
+        starts = ctx.const_value(node.input[1], "Slice starts").reshape(-1)
+        ends = ctx.const_value(node.input[2], "Slice ends").reshape(-1)
+        axes = ctx.const_value(node.input[3], "Slice axes").reshape(-1) if _input(node, 3) else range(len(starts))
+        steps = ctx.const_value(node.input[4], "Slice steps").reshape(-1) if _input(node, 4) else [1] * len(starts)
+    else:
+        starts, ends = attrs["starts"], attrs["ends"]
+        axes, steps = attrs.get("axes", range(len(starts))), [1] * len(starts)
+    ranges = [range(d) for d in shape]
+    for start, end, axis, step in zip(starts, ends, axes, steps):
+        axis = int(axis) % len(shape)
+        # Python slicing clamps like ONNX; the huge INT64 ends exporters write stay exact as Python ints.
+        ranges[axis] = range(shape[axis])[slice(int(start), int(end), int(step))]
+    _ir_slice(ctx, x, node.output[0], name, ranges)
+
+
+@translator("Max", "Min")
+def max_min(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    op = {"Max": "maximum", "Min": "minimum"}[node.op_type]
+    operands = [i for i in node.input if i]
+    if len(operands) == 1:
+        ctx.emit("identity", [ctx.activation(operands[0])], [node.output[0]], name)
+        return
+    out_rank = len(np.broadcast_shapes(*(ctx.onnx_shape(i) for i in operands)))
+    acc = _broadcast_operand(ctx, operands[0], out_rank, name)
+    for k, other in enumerate(operands[1:], start=1):
+        last = k == len(operands) - 1
+        acc = ctx.emit(
+            op, [acc, _broadcast_operand(ctx, other, out_rank, name)], [node.output[0]] if last else None,
+            name if last else f"{name}/{k}",
+        )

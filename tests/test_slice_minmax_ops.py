@@ -184,3 +184,23 @@ def test_negative_step_slice_is_refused() -> None:
     model = make_model(nodes, {"x": (1, 2, 3, 4)}, ["y"], inits)
     with pytest.raises(EdgecError, match="negative step"):
         load_onnx(model)
+
+
+def test_onnxruntime_qdq_model_lifts_to_int8_close_to_onnxruntime(tmp_path: Path) -> None:
+    """The chunk/Max/Min model quantized by onnxruntime's static quantizer (QDQ) lifts to an all-int8 graph."""
+    from edgec.passes.qdq import lift_qdq
+    from tests.test_qdq import assert_int8_graph, calib_inputs, ort_qdq, run_ort, to_int8
+
+    model = _chunk_model()
+    model = helper.make_model(model.graph, opset_imports=[helper.make_opsetid("", 18)])
+    qdq = ort_qdq(model, tmp_path)
+    q = lift_qdq(load_onnx(qdq))
+    assert_int8_graph(q)
+    assert {"slice", "maximum", "minimum"} <= {n.op for n in q.nodes}
+    (x_name,), (y_name,) = q.inputs, q.outputs
+    worst = 0
+    for x in calib_inputs(6, seed=11):
+        ours = run(q, {x_name: to_int8(q, x_name, x.transpose(0, 2, 3, 1))})[y_name].astype(np.int32)
+        theirs = to_int8(q, y_name, run_ort(qdq, x).transpose(0, 2, 3, 1)).astype(np.int32)
+        worst = max(worst, int(np.abs(ours - theirs).max()))
+    assert worst <= 2, f"int8 reference differs from onnxruntime by {worst} LSB"

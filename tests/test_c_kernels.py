@@ -53,6 +53,7 @@ OPS = [
     "strided_slice",
     "maximum",
     "minimum",
+    "reduce_max",
 ]
 
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-Wpedantic"]

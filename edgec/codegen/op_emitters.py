@@ -456,3 +456,19 @@ def _emit_maximum_minimum(w, names, weights, node, p, ident):
     w.line(names.place.view(node.outputs[0], "out"))
     w.line(f"edgec_{node.op}(&a, &b, &out);")
     return f"edgec_{node.op}"
+
+
+@emitter("reduce_max")
+def _emit_reduce_max(w, names, weights, node, p, ident):
+    x = names.graph.tensors[node.inputs[0]]
+    if len(x.shape) != 4 or 0 in p["axes"]:
+        raise BuildError(f"reduce_max node {node.name!r}: the C back end reduces H, W and/or C of a 4-D tensor only")
+    h, wd, c = hwc(x.shape)
+    axes = set(p["axes"])
+    out_dims = (1 if 1 in axes else h, 1 if 2 in axes else wd, 1 if 3 in axes else c)
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.outputs[0], "out", dims=out_dims))
+    fields = [("reduce_h", int(1 in axes)), ("reduce_w", int(2 in axes)), ("reduce_c", int(3 in axes))]
+    names.place.params(w, "edgec_reduce_max_params", fields)
+    w.line("edgec_reduce_max(&in, &out, &params);")
+    return "edgec_reduce_max"

@@ -683,3 +683,35 @@ def max_min(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> N
             op, [acc, _broadcast_operand(ctx, other, out_rank, name)], [node.output[0]] if last else None,
             name if last else f"{name}/{k}",
         )
+
+
+def _reduce(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict, ir_op: str, axes_input_opset: int) -> None:
+    """ReduceMax as IR ``reduce_max`` (layout handling as ReduceMean's)."""
+    x = node.input[0]
+    rank = ctx.rank(x)
+    if ctx.opset >= axes_input_opset:
+        axes_name = _input(node, 1)
+        axes = [int(a) for a in ctx.const_value(axes_name, f"{node.op_type} axes").reshape(-1)] if axes_name else []
+    else:
+        axes = [int(a) for a in attrs.get("axes", [])]
+    if not axes:
+        if int(attrs.get("noop_with_empty_axes", 0)):
+            ctx.emit("identity", [ctx.activation(x)], [node.output[0]], name)
+            return
+        axes = list(range(rank))
+    onnx_axes = sorted({a % rank for a in axes})
+    keepdims = bool(int(attrs.get("keepdims", 1)))
+    ir_axes = tuple(sorted(nhwc_axis(a) for a in onnx_axes)) if rank == 4 else tuple(onnx_axes)
+    out = node.output[0]
+    kept_ir_order = [a for a in NCHW_TO_NHWC if a not in onnx_axes]  # ONNX axis ids, in IR order
+    if rank != 4 or keepdims or kept_ir_order == sorted(kept_ir_order):
+        ctx.emit(ir_op, [ctx.activation(x)], [out], name, axes=ir_axes, keepdims=keepdims)
+        return
+    y = ctx.emit(ir_op, [ctx.activation(x)], None, name, axes=ir_axes, keepdims=False)
+    perm = tuple(kept_ir_order.index(a) for a in sorted(kept_ir_order))
+    ctx.emit("transpose", [y], [out], f"{name}/reorder", perm=perm)
+
+
+@translator("ReduceMax")
+def reduce_max(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    _reduce(ctx, node, name, attrs, "reduce_max", axes_input_opset=18)

@@ -32,6 +32,7 @@ batch_norm          x, gamma, beta, mean, var               epsilon       (chann
 identity, dropout   x                                       -
 slice               x                                       begin, size, strides (per dim; strides >= 1)
 maximum, minimum    a, b (numpy broadcasting)               -
+reduce_max          x                                       axes, keepdims
 ==================  ======================================  ===========================================
 
 Conventions shared by all ops:
@@ -240,6 +241,7 @@ def _infer_slice(g: Graph, n: Node) -> list[Shape]:
 register("slice", _infer_slice)
 for _op in ("maximum", "minimum"):
     register(_op, _infer_broadcast)
+register("reduce_max", _infer_mean)
 
 
 def infer_shapes(g: Graph, n: Node) -> list[Shape]:

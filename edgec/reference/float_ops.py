@@ -215,6 +215,12 @@ def _mean(g: Graph, n: Node, args: list) -> np.ndarray:
     return np.mean(args[0], axis=axes, keepdims=bool(n.attrs.get("keepdims", True)), dtype=F32)
 
 
+@float_kernel("reduce_max")
+def _reduce_max(g: Graph, n: Node, args: list) -> np.ndarray:
+    axes = tuple(int(ax) % args[0].ndim for ax in n.attrs["axes"])
+    return np.max(args[0], axis=axes, keepdims=bool(n.attrs.get("keepdims", True))).astype(F32, copy=False)
+
+
 # -- data movement ---------------------------------------------------------------------------------
 
 

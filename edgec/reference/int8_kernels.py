@@ -450,6 +450,12 @@ def mean(x, *, axes, input_offset, output_offset, mult, shift):
     return _to_int8(y)
 
 
+def reduce_max(x, *, axes):
+    """int8 maximum over ``axes`` (keepdims) of the raw values (TFLite REDUCE_MAX: input and output share quantization)."""
+    xi = np.asarray(x, dtype=np.int8)
+    return np.max(xi, axis=tuple(a % xi.ndim for a in axes), keepdims=True)
+
+
 def requantize(x, *, input_offset, output_offset, mult, shift):
     """int8 -> int8 with new scale/zero point (TFLite QUANTIZE int8->int8)."""
     y = multiply_by_quantized_multiplier(np.asarray(x, dtype=I64) + input_offset, mult, shift) + output_offset

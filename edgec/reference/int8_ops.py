@@ -107,3 +107,8 @@ def _slice(g: Graph, n: Node, args: list) -> np.ndarray:
 @int_kernel("maximum", "minimum")
 def _maximum_minimum(g: Graph, n: Node, args: list) -> np.ndarray:
     return _run(g, n, args[0], args[1])
+
+
+@int_kernel("reduce_max")
+def _reduce(g: Graph, n: Node, args: list) -> np.ndarray:
+    return _run(g, n, args[0]).reshape(_out_shape(g, n))

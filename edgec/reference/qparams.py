@@ -357,6 +357,11 @@ def _maximum_minimum(g: Graph, n: Node) -> dict:
     return {}
 
 
+def _reduce_max(g: Graph, n: Node) -> dict:
+    _same_quantization(g, n, "reduce_max")
+    return {"axes": tuple(sorted({int(a) % len(g.tensors[n.inputs[0]].shape) for a in n.attrs["axes"]}))}
+
+
 BUILDERS = {
     "conv2d": _conv2d,
     "depthwise_conv2d": _depthwise,
@@ -383,6 +388,7 @@ BUILDERS = {
     "slice": _slice,
     "maximum": _maximum_minimum,
     "minimum": _maximum_minimum,
+    "reduce_max": _reduce_max,
 }
 
 # The int8_kernels function each op runs (ops absent here are pure data movement).
@@ -411,6 +417,7 @@ KERNEL_NAMES = {
     "slice": "strided_slice",
     "maximum": "maximum",
     "minimum": "minimum",
+    "reduce_max": "reduce_max",
 }
 
 

@@ -666,6 +666,18 @@ def slice_case(rng, shape, begin, size, strides, *, windows=False) -> Case:
     return c
 
 
+def reduce_max_case(rng, *, shape, axes, windows=False) -> Case:
+    x = rand_int8(rng, shape)
+    y = K.reduce_max(x, axes=axes)
+    c = Case("reduce_max", name=f"reduce_max_{'x'.join(map(str, shape[1:]))}_axes{''.join(map(str, axes))}")
+    c.ints.update(reduce_h=int(1 in axes), reduce_w=int(2 in axes), reduce_c=int(3 in axes))
+    c.tensors.update(x=x, y=y)
+    if windows:
+        c.embeds["x"] = embed(rng, x.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
 def minmax_case(rng, op: str, a_shape, b_shape, *, windows=False, inplace=False) -> Case:
     a = rand_int8(rng, a_shape)
     b = rand_int8(rng, b_shape)
@@ -929,6 +941,18 @@ def build_cases(seed: int) -> list[Case]:
     ]:
         cases.append(slice_case(rng, shape, begin, size, strides))
         cases.append(slice_case(rng, shape, begin, size, strides, windows=True))
+    for shape, axes in [
+        ((1, 1, 1, 1), (1, 2)),
+        ((1, 7, 5, 3), (1, 2)),
+        ((1, 7, 5, 40), (1, 2)),  # more channels than one block
+        ((1, 4, 6, 9), (3,)),
+        ((1, 4, 6, 9), (2,)),
+        ((1, 4, 6, 9), (1,)),
+        ((1, 3, 5, 7), (1, 2, 3)),
+        ((1, 6, 2, 5), (2, 3)),
+    ]:
+        cases.append(reduce_max_case(rng, shape=shape, axes=axes))
+        cases.append(reduce_max_case(rng, shape=shape, axes=axes, windows=True))
     for op in ("maximum", "minimum"):
         for a_shape, b_shape in [
             ((1, 1, 1, 1), (1, 1, 1, 1)),

@@ -819,6 +819,20 @@ static void run_strided_slice(const test_case *tc)
     free(out.buffer);
 }
 
+static void run_reduce_max(const test_case *tc)
+{
+    placed_view in = place_input(tc, "x");
+    placed_view out = place_output(tc);
+    edgec_reduce_max_params p;
+    p.reduce_h = (int8_t)get_int(tc, "reduce_h");
+    p.reduce_w = (int8_t)get_int(tc, "reduce_w");
+    p.reduce_c = (int8_t)get_int(tc, "reduce_c");
+    edgec_reduce_max(&in.view, &out.view, &p);
+    check_view(&out, get_tensor(tc, "y"));
+    free(in.buffer);
+    free(out.buffer);
+}
+
 static void run_maximum_minimum(const test_case *tc)
 {
     placed_view a = place_input(tc, "a");
@@ -870,6 +884,8 @@ static int run_case(const test_case *tc)
         run_concat(tc);
     } else if (strcmp(op, "resize_nearest") == 0) {
         run_resize(tc);
+    } else if (strcmp(op, "reduce_max") == 0) {
+        run_reduce_max(tc);
     } else if (strcmp(op, "strided_slice") == 0) {
         run_strided_slice(tc);
     } else if (strcmp(op, "maximum") == 0 || strcmp(op, "minimum") == 0) {

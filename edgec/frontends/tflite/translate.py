@@ -533,3 +533,14 @@ def _space_to_batch(tr: Translator, op: TfliteOperator) -> None:
             depth_multiplier=w.shape[3] // x.shape[3], act=tr.activation(conv),
         )
     tr.absorbed.update((conv.index, b2s.index))
+
+
+@converts("REDUCE_MAX")
+def _reduce_max(tr: Translator, op: TfliteOperator) -> None:
+    axes = tr.const_values(op, 1, "axes")
+    if axes is None:
+        return
+    keepdims = bool(op.options.KeepDims()) if op.options is not None else False
+    rank = len(tr.model.tensors[op.inputs[0]].shape)
+    axes_attr = tuple(sorted({int(a) % rank for a in np.atleast_1d(axes)}))
+    tr.add_node("reduce_max", op, _inputs(tr, op, 1), axes=axes_attr, keepdims=keepdims)

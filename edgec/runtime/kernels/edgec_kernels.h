@@ -253,6 +253,14 @@ typedef struct {
 
 void edgec_mean(const edgec_view *in, edgec_view *out, const edgec_mean_params *p);
 
+/* max over any of H, W, C with keepdims, of the raw int8 values (TFLite
+ * REDUCE_MAX: input and output share quantization). */
+typedef struct {
+    int8_t reduce_h, reduce_w, reduce_c; /* 1 = reduce that dimension */
+} edgec_reduce_max_params;
+
+void edgec_reduce_max(const edgec_view *in, edgec_view *out, const edgec_reduce_max_params *p);
+
 /* ---------------------------------------------------------------- element-wise unary (in place allowed) */
 
 /* requantize int8 -> int8 (TFLite QUANTIZE / reference_ops::Requantize). */

@@ -54,6 +54,7 @@ OPS = [
     "maximum",
     "minimum",
     "reduce_max",
+    "gather",
 ]
 
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-Wpedantic"]

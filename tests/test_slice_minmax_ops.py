@@ -1,4 +1,4 @@
-"""Slicing/splitting, maximum/minimum, reduce_max and the dilated-conv fold (SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND).
+"""Slicing/splitting, gather, maximum/minimum, reduce_max and the dilated-conv fold (SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND).
 
 * int8 TFLite fixtures made by the real converter (``tests/fixtures/ops/``,
   see ``make_op_models.py``) built for the host, layer by layer and with
@@ -40,6 +40,8 @@ HOST_MODELS = [
     "s2b_dw_b2s_same",
     "reduce_max_hw",
     "reduce_max_c_keepdims",
+    "gather_channels",
+    "gather_scalar_2d",
 ]
 SEEDS = range(4)
 
@@ -158,7 +160,21 @@ def _reduce_max_model(opset: int, axes: list[int], keepdims: int) -> onnx.ModelP
     return make_model([conv, reduce], {"x": (1, 3, 6, 7)}, ["z"], inits, opset=opset)
 
 
+def _gather_model() -> onnx.ModelProto:
+    """conv -> x[:, [3, 0, -1]] (channels) -> x[:, :, [4, 1]] (rows) -> x[:, 1] (a scalar index drops the axis)."""
+    conv, inits = _conv(4, "x", "y", 2, 4)
+    inits.update(channels=np.array([3, 0, -1], np.int64), rows=np.array([4, 1], np.int64), one=np.array(1, np.int64))
+    nodes = [
+        conv,
+        helper.make_node("Gather", ["y", "channels"], ["a"], axis=1),
+        helper.make_node("Gather", ["a", "rows"], ["b"], axis=2),
+        helper.make_node("Gather", ["b", "one"], ["z"], axis=1),
+    ]
+    return make_model(nodes, {"x": (1, 2, 5, 6)}, ["z"], inits)
+
+
 ONNX_MODELS = {
+    "gather": _gather_model,
     "chunk_max_min": _chunk_model,
     "split_slice": _split_slice_model,
     "global_reduce_max": lambda: _reduce_max_model(13, [2, 3], 0),
@@ -170,7 +186,7 @@ ONNX_MODELS = {
 def test_onnx_float_matches_onnxruntime(name: str) -> None:
     model = ONNX_MODELS[name]()
     graph = load_onnx(model)
-    assert {n.op for n in graph.nodes} & {"slice", "reduce_max"}
+    assert {n.op for n in graph.nodes} & {"slice", "reduce_max", "gather"}
     assert_matches_onnxruntime(model, graph, seeds=(0, 1, 2), tol=1e-5)
 
 

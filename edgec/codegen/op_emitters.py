@@ -472,3 +472,16 @@ def _emit_reduce_max(w, names, weights, node, p, ident):
     names.place.params(w, "edgec_reduce_max_params", fields)
     w.line("edgec_reduce_max(&in, &out, &params);")
     return "edgec_reduce_max"
+
+
+@emitter("gather")
+def _emit_gather(w, names, weights, node, p, ident):
+    rank = len(names.graph.tensors[node.inputs[0]].shape)
+    axis = p["axis"] + 3 - rank  # position in the right-aligned (h, w, c) view
+    if p["axis"] == 0 or axis < 0:
+        raise BuildError(f"gather node {node.name!r}: the C back end gathers along H, W or C only")
+    indices = weights.add(f"{ident}_indices", np.asarray(p["indices"], dtype=np.int32), "int32_t", "gather indices")
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
+    w.line(f"edgec_gather(&in, &out, {axis}, {indices});")
+    return "edgec_gather"

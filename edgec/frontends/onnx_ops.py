@@ -715,3 +715,23 @@ def _reduce(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict, ir_o
 @translator("ReduceMax")
 def reduce_max(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
     _reduce(ctx, node, name, attrs, "reduce_max", axes_input_opset=18)
+
+
+@translator("Gather")
+def gather(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    """Gather of an activation with constant indices (all-constant Gathers are folded before)."""
+    x = node.input[0]
+    shape = ctx.onnx_shape(x)
+    axis = int(attrs.get("axis", 0)) % len(shape)
+    indices = ctx.const_value(node.input[1], "Gather indices")
+    if indices.ndim > 1:
+        raise Unsupported(f"indices of shape {indices.shape} (only a scalar or a 1-D list)")
+    flat = [int(i) + shape[axis] if int(i) < 0 else int(i) for i in indices.reshape(-1)]
+    out_shape = tuple(shape[:axis]) + (len(flat),) + tuple(shape[axis + 1 :])
+    ir_axis = nhwc_axis(axis) if len(shape) == 4 else axis
+    if indices.ndim == 1:
+        ctx.emit("gather", [ctx.activation(x)], [node.output[0]], name, axis=ir_axis, indices=tuple(flat))
+        return
+    full = ctx.emit("gather", [ctx.activation(x)], None, name, axis=ir_axis, indices=tuple(flat))
+    dropped = tuple(d for i, d in enumerate(out_shape) if i != axis)  # a scalar index drops the axis
+    ctx.reshape_to(full, dropped, node.output[0], f"{name}/squeeze")

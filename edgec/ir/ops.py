@@ -33,6 +33,7 @@ identity, dropout   x                                       -
 slice               x                                       begin, size, strides (per dim; strides >= 1)
 maximum, minimum    a, b (numpy broadcasting)               -
 reduce_max          x                                       axes, keepdims
+gather              x                                       axis, indices (constant, non-negative)
 ==================  ======================================  ===========================================
 
 Conventions shared by all ops:
@@ -242,6 +243,18 @@ register("slice", _infer_slice)
 for _op in ("maximum", "minimum"):
     register(_op, _infer_broadcast)
 register("reduce_max", _infer_mean)
+
+
+def _infer_gather(g: Graph, n: Node) -> list[Shape]:
+    s = _shape(g, n.inputs[0])
+    axis = int(n.attrs["axis"]) % len(s)
+    indices = tuple(int(i) for i in n.attrs["indices"])
+    if not indices or min(indices) < 0 or max(indices) >= s[axis]:
+        raise ValueError(f"gather indices {indices} out of range for axis {axis} of {s}")
+    return [s[:axis] + (len(indices),) + s[axis + 1 :]]
+
+
+register("gather", _infer_gather)
 
 
 def infer_shapes(g: Graph, n: Node) -> list[Shape]:

@@ -24,7 +24,7 @@ int8 conventions of ``edgec.ir.ops``:
 * maximum/minimum: like concat (observed output range, inputs requantized to
   it), because TFLite's int8 MAXIMUM/MINIMUM compare raw values under one
   shared quantization;
-* slice and reduce_max share their input's parameters.
+* slice, gather and reduce_max share their input's parameters.
 
 Graph inputs and outputs become int8 tensors carrying their float parameters:
 callers quantize float data with the input's scale/zero point and dequantize
@@ -59,7 +59,7 @@ FIXED_OUTPUT_PARAMS = {
 OBSERVED_PARAM_OPS = frozenset(
     {"add", "sub", "mul", "mean", "relu", "relu6", "clip", "leaky_relu", "hard_swish", "concat"}
 )
-SHARED_PARAM_OPS = SHARED_PARAM_OPS | {"slice", "reduce_max"}
+SHARED_PARAM_OPS = SHARED_PARAM_OPS | {"slice", "reduce_max", "gather"}
 REQUANTIZED_INPUT_OPS = frozenset({"concat", "maximum", "minimum"})  # inputs take the output's parameters
 OBSERVED_PARAM_OPS = OBSERVED_PARAM_OPS | REQUANTIZED_INPUT_OPS
 INT8_OPS = frozenset(WEIGHT_AXIS) | SHARED_PARAM_OPS | frozenset(FIXED_OUTPUT_PARAMS) | OBSERVED_PARAM_OPS

@@ -269,6 +269,11 @@ def _slice(g: Graph, n: Node, args: list) -> np.ndarray:
     return np.ascontiguousarray(args[0][slice_index(n.attrs)])
 
 
+@float_kernel("gather")
+def _gather(g: Graph, n: Node, args: list) -> np.ndarray:
+    return np.take(args[0], list(n.attrs["indices"]), axis=int(n.attrs["axis"]))
+
+
 @float_kernel("identity", "dropout")
 def _identity(g: Graph, n: Node, args: list) -> np.ndarray:
     return args[0]

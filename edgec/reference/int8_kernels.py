@@ -662,6 +662,11 @@ def strided_slice(x, *, begin, size, strides):
     return np.ascontiguousarray(np.asarray(x, dtype=np.int8)[index])
 
 
+def gather(x, *, axis, indices):
+    """Elements ``indices`` along ``axis`` (TFLite GATHER copies int8 values as they are)."""
+    return np.take(np.asarray(x, dtype=np.int8), list(indices), axis=axis)
+
+
 def maximum(a, b):
     """Broadcasting int8 maximum of the raw values (TFLite MAXIMUM: inputs and output share quantization)."""
     return np.maximum(np.asarray(a, dtype=np.int8), np.asarray(b, dtype=np.int8))

@@ -112,3 +112,8 @@ def _maximum_minimum(g: Graph, n: Node, args: list) -> np.ndarray:
 @int_kernel("reduce_max")
 def _reduce(g: Graph, n: Node, args: list) -> np.ndarray:
     return _run(g, n, args[0]).reshape(_out_shape(g, n))
+
+
+@int_kernel("gather")
+def _gather(g: Graph, n: Node, args: list) -> np.ndarray:
+    return _run(g, n, args[0])

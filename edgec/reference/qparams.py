@@ -362,6 +362,12 @@ def _reduce_max(g: Graph, n: Node) -> dict:
     return {"axes": tuple(sorted({int(a) % len(g.tensors[n.inputs[0]].shape) for a in n.attrs["axes"]}))}
 
 
+def _gather(g: Graph, n: Node) -> dict:
+    _same_quantization(g, n, "gather")
+    rank = len(g.tensors[n.inputs[0]].shape)
+    return {"axis": int(n.attrs["axis"]) % rank, "indices": tuple(int(i) for i in n.attrs["indices"])}
+
+
 BUILDERS = {
     "conv2d": _conv2d,
     "depthwise_conv2d": _depthwise,
@@ -389,6 +395,7 @@ BUILDERS = {
     "maximum": _maximum_minimum,
     "minimum": _maximum_minimum,
     "reduce_max": _reduce_max,
+    "gather": _gather,
 }
 
 # The int8_kernels function each op runs (ops absent here are pure data movement).
@@ -418,6 +425,7 @@ KERNEL_NAMES = {
     "maximum": "maximum",
     "minimum": "minimum",
     "reduce_max": "reduce_max",
+    "gather": "gather",
 }
 
 

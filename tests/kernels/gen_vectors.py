@@ -678,6 +678,19 @@ def reduce_max_case(rng, *, shape, axes, windows=False) -> Case:
     return c
 
 
+def gather_case(rng, shape, axis, indices, *, windows=False) -> Case:
+    """edgec_gather on a [1,H,W,C] tensor along axis 1, 2 or 3 (view axis 0, 1, 2)."""
+    x = rand_int8(rng, shape)
+    y = K.gather(x, axis=axis, indices=indices)
+    c = Case("gather", name=f"gather_{'x'.join(map(str, shape[1:]))}_axis{axis}_{len(indices)}")
+    c.ints["axis"] = axis - 1
+    c.tensors.update(x=x, y=y, indices=np.asarray(indices, dtype=np.int64))
+    if windows:
+        c.embeds["x"] = embed(rng, x.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
 def minmax_case(rng, op: str, a_shape, b_shape, *, windows=False, inplace=False) -> Case:
     a = rand_int8(rng, a_shape)
     b = rand_int8(rng, b_shape)
@@ -953,6 +966,15 @@ def build_cases(seed: int) -> list[Case]:
     ]:
         cases.append(reduce_max_case(rng, shape=shape, axes=axes))
         cases.append(reduce_max_case(rng, shape=shape, axes=axes, windows=True))
+    for shape, axis, indices in [
+        ((1, 5, 4, 6), 3, [5, 0, 2, 2]),
+        ((1, 5, 4, 6), 1, [4, 1, 3]),
+        ((1, 5, 4, 6), 2, [3, 3, 0, 1, 2]),
+        ((1, 1, 1, 9), 3, [8]),
+        ((1, 7, 6, 33), 3, list(range(32, -1, -2))),
+    ]:
+        cases.append(gather_case(rng, shape, axis, indices))
+        cases.append(gather_case(rng, shape, axis, indices, windows=True))
     for op in ("maximum", "minimum"):
         for a_shape, b_shape in [
             ((1, 1, 1, 1), (1, 1, 1, 1)),

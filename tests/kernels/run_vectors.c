@@ -819,6 +819,23 @@ static void run_strided_slice(const test_case *tc)
     free(out.buffer);
 }
 
+static void run_gather(const test_case *tc)
+{
+    placed_view in = place_input(tc, "x");
+    placed_view out = place_output(tc);
+    const tensor *idx = get_tensor(tc, "indices");
+    int32_t *indices = malloc(sizeof(int32_t) * (size_t)idx->size);
+    long i;
+    for (i = 0; i < idx->size; ++i) {
+        indices[i] = (int32_t)idx->values[i];
+    }
+    edgec_gather(&in.view, &out.view, (int32_t)get_int(tc, "axis"), indices);
+    check_view(&out, get_tensor(tc, "y"));
+    free(indices);
+    free(in.buffer);
+    free(out.buffer);
+}
+
 static void run_reduce_max(const test_case *tc)
 {
     placed_view in = place_input(tc, "x");
@@ -884,6 +901,8 @@ static int run_case(const test_case *tc)
         run_concat(tc);
     } else if (strcmp(op, "resize_nearest") == 0) {
         run_resize(tc);
+    } else if (strcmp(op, "gather") == 0) {
+        run_gather(tc);
     } else if (strcmp(op, "reduce_max") == 0) {
         run_reduce_max(tc);
     } else if (strcmp(op, "strided_slice") == 0) {

@@ -544,3 +544,31 @@ def _reduce_max(tr: Translator, op: TfliteOperator) -> None:
     rank = len(tr.model.tensors[op.inputs[0]].shape)
     axes_attr = tuple(sorted({int(a) % rank for a in np.atleast_1d(axes)}))
     tr.add_node("reduce_max", op, _inputs(tr, op, 1), axes=axes_attr, keepdims=keepdims)
+
+
+@converts("GATHER")
+def _gather(tr: Translator, op: TfliteOperator) -> None:
+    """GATHER of an activation with constant indices (all-constant gathers are folded before)."""
+    indices = tr.const_values(op, 1, "indices")
+    if indices is None:
+        return
+    x = tr.model.tensors[op.inputs[0]]
+    o = op.options
+    axis = int(o.Axis()) % len(x.shape) if o is not None else 0
+    if o is not None and o.BatchDims():
+        tr.problems.append(f"{tr.describe(op)} has batch_dims {o.BatchDims()}; only batch_dims 0 is supported")
+        return
+    flat = [int(i) + x.shape[axis] if int(i) < 0 else int(i) for i in np.asarray(indices).reshape(-1)]
+    if np.asarray(indices).ndim > 1 or not flat or min(flat) < 0 or max(flat) >= x.shape[axis]:
+        tr.problems.append(f"{tr.describe(op)} has indices of shape {np.asarray(indices).shape} or out of range")
+        return
+    y = tr.model.tensors[op.outputs[0]]
+    shape = tuple(x.shape[:axis]) + (len(flat),) + tuple(x.shape[axis + 1 :])
+    out = tr.tensor(op.outputs[0])
+    if tuple(y.shape) == shape:
+        tr.add_node("gather", op, [tr.tensor(op.inputs[0])], [out], axis=axis, indices=tuple(flat))
+        return
+    full = tr.graph.unique_name(f"{out}/gather")  # a scalar index drops the axis: gather, then reshape
+    tr.graph.add_tensor(Tensor(full, shape, y.dtype or "float32", None, y.scale, y.zero_point))
+    tr.add_node("gather", op, [tr.tensor(op.inputs[0])], [full], axis=axis, indices=tuple(flat))
+    tr.add_node("reshape", op, [full], [out], shape=tuple(y.shape))

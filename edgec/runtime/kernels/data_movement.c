@@ -119,3 +119,23 @@ void edgec_strided_slice(const edgec_view *in, edgec_view *out, const edgec_slic
         }
     }
 }
+
+void edgec_gather(const edgec_view *in, edgec_view *out, int32_t axis, const int32_t *indices)
+{
+    int32_t y, x, ch;
+    for (y = 0; y < out->h; ++y) {
+        const int8_t *src_row = in->data + (axis == 0 ? indices[y] : y) * in->row_stride;
+        int8_t *dst_row = out->data + y * out->row_stride;
+        for (x = 0; x < out->w; ++x) {
+            const int8_t *src = src_row + (axis == 1 ? indices[x] : x) * in->col_stride;
+            int8_t *dst = dst_row + x * out->col_stride;
+            if (axis == 2) {
+                for (ch = 0; ch < out->c; ++ch) {
+                    dst[ch] = src[indices[ch]];
+                }
+            } else {
+                memcpy(dst, src, (size_t)out->c);
+            }
+        }
+    }
+}

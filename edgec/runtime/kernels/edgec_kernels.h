@@ -365,6 +365,12 @@ typedef struct {
 
 void edgec_strided_slice(const edgec_view *in, edgec_view *out, const edgec_slice_params *p);
 
+/* Gather along axis 0 (H), 1 (W) or 2 (C) with constant indices (TFLite
+ * GATHER / ONNX Gather on an activation): out's extent along `axis` is the
+ * number of indices, each in [0, in's extent); values are copied unchanged.
+ * Not in place. */
+void edgec_gather(const edgec_view *in, edgec_view *out, int32_t axis, const int32_t *indices);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,11 +8,13 @@
 * float ONNX models (Split as torch.chunk/torch.split export it, Slice, Max,
   Min) match onnxruntime within a tolerance relative to the output range, and
   their calibrated int8 host builds equal the int8 reference.
-* a SPACE_TO_BATCH_ND that is not around a conv is refused with one line.
+* a SPACE_TO_BATCH_ND that is not around a conv is refused with one line;
+* the mixed model also runs as Cortex-M4 firmware in QEMU, bit-exact.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +28,7 @@ from edgec.errors import EdgecError
 from edgec.frontends.onnx import load_onnx
 from edgec.frontends.tflite import load_tflite
 from edgec.reference import run
-from edgec.runner import run_host_binary
+from edgec.runner import run_build, run_host_binary
 from tests.onnx_builders import assert_matches_onnxruntime, make_model, rng_weights
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -236,3 +238,18 @@ def test_onnxruntime_qdq_model_lifts_to_int8_close_to_onnxruntime(tmp_path: Path
         theirs = to_int8(q, y_name, run_ort(qdq, x).transpose(0, 2, 3, 1)).astype(np.int32)
         worst = max(worst, int(np.abs(ours - theirs).max()))
     assert worst <= 2, f"int8 reference differs from onnxruntime by {worst} LSB"
+
+
+@pytest.mark.skipif(
+    shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+    reason="arm-none-eabi-gcc and qemu-system-arm are needed for the Cortex-M4 firmware",
+)
+def test_mixed_model_in_qemu_cortex_m4_matches_litert(tmp_path: Path) -> None:
+    """The same mixed model as firmware for qemu-cortex-m4, run in QEMU: bit-exact with LiteRT."""
+    path = FIXTURES / "ops" / "ops_b_mix.tflite"
+    build_model(path, BuildOptions(target="qemu-cortex-m4", out_dir=tmp_path / "m4"))
+    build = load_build(tmp_path / "m4")
+    interp = _litert(path)
+    (x,) = _random_int8(interp, 3)
+    expected = _litert_run(interp, [x])
+    assert np.array_equal(run_build(build, x).reshape(expected.shape), expected)

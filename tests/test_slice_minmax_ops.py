@@ -253,3 +253,34 @@ def test_mixed_model_in_qemu_cortex_m4_matches_litert(tmp_path: Path) -> None:
     (x,) = _random_int8(interp, 3)
     expected = _litert_run(interp, [x])
     assert np.array_equal(run_build(build, x).reshape(expected.shape), expected)
+
+
+# -- a model exported by torch.onnx.export (tests/fixtures/make_torch_models.py) ------------------
+
+TORCH_MODEL = FIXTURES / "torch" / "chunk_split_max_min.onnx"
+
+
+def test_torch_export_matches_onnxruntime_with_slices_folded() -> None:
+    """torch.chunk (Slice x3), torch.split (Split), x[:, 1:3, 1:, ::2] (Slice x3), amax, x[:, [5, 0]]."""
+    from edgec.passes import optimize
+
+    model = onnx.load(TORCH_MODEL)
+    graph = optimize(load_onnx(model))
+    ops = [n.op for n in graph.nodes]
+    # chunk's first piece and split's first piece are one slice; the three chained Slices are one
+    assert ops.count("slice") == 4 and {"maximum", "minimum", "reduce_max", "gather"} <= set(ops), ops
+    assert_matches_onnxruntime(model, graph, seeds=(0, 1, 2), tol=1e-5)
+
+
+def test_torch_export_int8_host_build_matches_reference(tmp_path: Path) -> None:
+    calib = tmp_path / "calib.npy"
+    np.save(calib, np.random.default_rng(5).standard_normal((8, 3, 6, 6)).astype(np.float32))
+    build_model(TORCH_MODEL, BuildOptions(target="host", out_dir=tmp_path / "build", calib=calib))
+    build = load_build(tmp_path / "build")
+    graph = build.graph
+    rng = np.random.default_rng(2)
+    for _ in SEEDS:
+        x = rng.integers(-128, 128, size=graph.tensors[graph.inputs[0]].shape, dtype=np.int8)
+        expected = run(graph, {graph.inputs[0]: x})[graph.outputs[0]]
+        got, _ = run_host_binary(build, x)
+        assert np.array_equal(got, expected.reshape(got.shape))

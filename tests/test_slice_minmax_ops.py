@@ -38,6 +38,7 @@ HOST_MODELS = [
     "strided_slice_channel_stride",
     "strided_slice_shrink",
     "strided_slice_2d",
+    "strided_slice_reverse",
     "maximum_const",
     "s2b_dw_b2s_same",
     "reduce_max_hw",
@@ -212,12 +213,19 @@ def test_onnx_int8_host_build_matches_reference(tmp_path: Path, name: str) -> No
         assert np.array_equal(got, expected.reshape(got.shape))
 
 
-def test_negative_step_slice_is_refused() -> None:
+def test_negative_step_slice_matches_onnxruntime() -> None:
+    """x[..., ::-1] and x[:, :, 4:0:-2] as ONNX Slice with negative steps (INT64_MIN end, as exporters write)."""
     nodes = [helper.make_node("Slice", ["x", "starts", "ends", "axes", "steps"], ["y"])]
-    inits = {k: np.array([v], np.int64) for k, v in {"starts": -1, "ends": -100, "axes": 3, "steps": -1}.items()}
-    model = make_model(nodes, {"x": (1, 2, 3, 4)}, ["y"], inits)
-    with pytest.raises(EdgecError, match="negative step"):
-        load_onnx(model)
+    inits = {
+        "starts": np.array([-1, 4], np.int64),
+        "ends": np.array([np.iinfo(np.int64).min, 0], np.int64),
+        "axes": np.array([3, 2], np.int64),
+        "steps": np.array([-1, -2], np.int64),
+    }
+    model = make_model(nodes, {"x": (1, 2, 5, 4)}, ["y"], inits)
+    graph = load_onnx(model)
+    assert [n.op for n in graph.nodes] == ["slice"]
+    assert_matches_onnxruntime(model, graph, seeds=(0, 1))
 
 
 def test_onnxruntime_qdq_model_lifts_to_int8_close_to_onnxruntime(tmp_path: Path) -> None:

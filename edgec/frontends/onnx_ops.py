@@ -615,8 +615,8 @@ def dequantize_linear(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: 
 
 def _ir_slice(ctx: OnnxContext, x: str, out: str, name: str, ranges: list[range]) -> None:
     """An IR ``slice`` of activation ``x`` reading ONNX-order index ``ranges`` (one per ONNX dim)."""
-    if any(r.step < 1 or len(r) < 1 for r in ranges):
-        raise Unsupported("a negative step or an empty slice (only forward, non-empty slices are supported)")
+    if any(len(r) < 1 for r in ranges):
+        raise Unsupported("an empty slice")
     begin, size, strides = [r.start for r in ranges], [len(r) for r in ranges], [r.step for r in ranges]
     if len(ranges) == 4:
         begin, size, strides = ([v[p] for p in NCHW_TO_NHWC] for v in (begin, size, strides))

@@ -30,7 +30,7 @@ hard_sigmoid        x                                       alpha, beta
 resize_nearest      x                                       size (OH, OW)   (asymmetric, floor)
 batch_norm          x, gamma, beta, mean, var               epsilon       (channel = last axis)
 identity, dropout   x                                       -
-slice               x                                       begin, size, strides (per dim; strides >= 1)
+slice               x                                       begin, size, strides (per dim; strides != 0)
 maximum, minimum    a, b (numpy broadcasting)               -
 reduce_max          x                                       axes, keepdims
 gather              x                                       axis, indices (constant, non-negative)
@@ -234,7 +234,8 @@ def _infer_slice(g: Graph, n: Node) -> list[Shape]:
     if not len(begin) == len(size) == len(strides) == len(s):
         raise ValueError(f"slice of a rank-{len(s)} tensor needs begin/size/strides of that rank")
     for d, b, k, st in zip(s, begin, size, strides):
-        if st < 1 or k < 1 or b < 0 or b + (k - 1) * st >= d:
+        last = b + (k - 1) * st
+        if st == 0 or k < 1 or not (0 <= b < d and 0 <= last < d):
             raise ValueError(f"slice begin {begin} size {size} strides {strides} leaves the input {s}")
     return [size]
 

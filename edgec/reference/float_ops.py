@@ -257,11 +257,14 @@ def _resize_nearest(g: Graph, n: Node, args: list) -> np.ndarray:
 
 
 def slice_index(attrs: dict) -> tuple[slice, ...]:
-    """The numpy index of an IR ``slice`` node: ``begin + i * stride`` for ``i < size`` per dim."""
-    return tuple(
-        slice(int(b), int(b) + (int(k) - 1) * int(st) + 1, int(st))
-        for b, k, st in zip(attrs["begin"], attrs["size"], attrs["strides"])
-    )
+    """The numpy index of an IR ``slice`` node: ``begin + i * stride`` for ``i < size`` per dim (stride may be < 0)."""
+    return tuple(axis_slice(int(b), int(k), int(st)) for b, k, st in zip(attrs["begin"], attrs["size"], attrs["strides"]))
+
+
+def axis_slice(begin: int, size: int, stride: int) -> slice:
+    """``slice`` selecting ``begin + i * stride`` for ``i < size`` (a stop below 0 would wrap: ``None``)."""
+    stop = begin + (size - 1) * stride + (1 if stride > 0 else -1)
+    return slice(begin, stop if stop >= 0 else None, stride)
 
 
 @float_kernel("slice")

@@ -657,8 +657,10 @@ def _nearest_index(in_size: int, out_size: int) -> np.ndarray:
 
 
 def strided_slice(x, *, begin, size, strides):
-    """Elements ``begin + i * stride`` (``i < size``) of every dim: TFLite SLICE/STRIDED_SLICE/SPLIT copy int8 as is."""
-    index = tuple(slice(b, b + (k - 1) * st + 1, st) for b, k, st in zip(begin, size, strides))
+    """Elements ``begin + i * stride`` (``i < size``, stride may be < 0) of every dim: TFLite
+    SLICE/STRIDED_SLICE/SPLIT copy int8 values as they are."""
+    index = tuple(np.arange(k) * st + b for b, k, st in zip(begin, size, strides))
+    index = np.ix_(*index)
     return np.ascontiguousarray(np.asarray(x, dtype=np.int8)[index])
 
 

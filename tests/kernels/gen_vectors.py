@@ -951,6 +951,8 @@ def build_cases(seed: int) -> list[Case]:
         ((1, 4, 5, 9), (0, 1, 0), (4, 4, 5), (1, 1, 2)),  # channel stride
         ((1, 6, 6, 17), (5, 5, 16), (1, 1, 1), (1, 1, 1)),
         ((1, 8, 8, 8), (1, 2, 3), (3, 2, 2), (3, 3, 3)),
+        ((1, 5, 6, 7), (4, 4, 6), (5, 2, 3), (-1, -2, -3)),  # reversed
+        ((1, 4, 4, 4), (3, 0, 0), (2, 4, 4), (-2, 1, 1)),
     ]:
         cases.append(slice_case(rng, shape, begin, size, strides))
         cases.append(slice_case(rng, shape, begin, size, strides, windows=True))

@@ -445,8 +445,8 @@ def _strided_slice(tr: Translator, op: TfliteOperator) -> None:
         return
     masks = (o.BeginMask(), o.EndMask(), o.ShrinkAxisMask(), bool(o.Offset())) if o is not None else (0, 0, 0, False)
     ranges = strided_slice_indices(shape, begin, end, strides, *masks)
-    if any(r.step < 1 or len(r) < 1 for r in ranges):
-        tr.problems.append(f"{tr.describe(op)} has a negative stride or an empty result; only forward slices are supported")
+    if any(len(r) < 1 for r in ranges):
+        tr.problems.append(f"{tr.describe(op)} has an empty result")
         return
     _add_slice(tr, op, op.inputs[0], op.outputs[0], [r.start for r in ranges], [len(r) for r in ranges], [r.step for r in ranges])
 

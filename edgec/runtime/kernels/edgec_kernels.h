@@ -357,7 +357,8 @@ void edgec_resize_nearest(const edgec_view *in, edgec_view *out);
 /* Strided slice (TFLite SLICE / STRIDED_SLICE / SPLIT / SPLIT_V, ONNX Slice /
  * Split): out(y, x, ch) = in(begin_h + y * stride_h, begin_w + x * stride_w,
  * begin_c + ch * stride_c); out's h/w/c give the sizes.  Values are copied
- * unchanged (input and output share quantization).  Strides >= 1; not in place. */
+ * unchanged (input and output share quantization).  Strides may be negative
+ * (reversal; begin is then the last element read); not in place. */
 typedef struct {
     int32_t begin_h, begin_w, begin_c;
     int32_t stride_h, stride_w, stride_c;

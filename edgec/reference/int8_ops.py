@@ -99,6 +99,26 @@ def _identity(g: Graph, n: Node, args: list) -> np.ndarray:
     return np.asarray(args[0])
 
 
+@int_kernel("slice")
+def _slice(g: Graph, n: Node, args: list) -> np.ndarray:
+    return _run(g, n, args[0])
+
+
+@int_kernel("maximum", "minimum")
+def _maximum_minimum(g: Graph, n: Node, args: list) -> np.ndarray:
+    return _run(g, n, args[0], args[1])
+
+
+@int_kernel("reduce_max")
+def _reduce(g: Graph, n: Node, args: list) -> np.ndarray:
+    return _run(g, n, args[0]).reshape(_out_shape(g, n))
+
+
+@int_kernel("gather")
+def _gather(g: Graph, n: Node, args: list) -> np.ndarray:
+    return _run(g, n, args[0])
+
+
 @int_kernel("transpose_conv2d")
 def _transpose_conv(g: Graph, n: Node, args: list) -> np.ndarray:
     x, w, b = (args + [None])[:3]

@@ -405,19 +405,13 @@ def _resize_bilinear(g: Graph, n: Node) -> dict:
     }
 
 
-def _same_quantization(g: Graph, n: Node) -> None:
-    x, y = g.tensors[n.inputs[0]], g.tensors[n.outputs[0]]
-    if _scale(x) != _scale(y) or _zp(x) != _zp(y):
-        raise ModelError(f"int8 {n.op} node {n.name!r} must keep its input's quantization")
-
-
 def _depth_to_space(g: Graph, n: Node) -> dict:
-    _same_quantization(g, n)
+    _same_quantization(g, n, n.op)
     return {"block_size": int(n.attrs["block_size"]), "crd": n.attrs.get("mode", "DCR") == "CRD"}
 
 
 def _space_to_depth(g: Graph, n: Node) -> dict:
-    _same_quantization(g, n)
+    _same_quantization(g, n, n.op)
     return {"block_size": int(n.attrs["block_size"])}
 
 

@@ -29,6 +29,11 @@ hard_swish          x                                       -
 hard_sigmoid        x                                       alpha, beta
 resize_nearest      x                                       size (OH, OW)   (asymmetric, floor)
 batch_norm          x, gamma, beta, mean, var               epsilon       (channel = last axis)
+identity, dropout   x                                       -
+slice               x                                       begin, size, strides (per dim; strides != 0)
+maximum, minimum    a, b (numpy broadcasting)               -
+reduce_max          x                                       axes, keepdims
+gather              x                                       axis, indices (constant, non-negative)
 transpose_conv2d    x[N,H,W,Ci], w[Co,KH,KW,Ci], b?         stride, dilation, pad, act   (pad crops; see below)
 prelu               x, alpha (broadcast to x)               -            (y = x < 0 ? alpha * x : x)
 resize_bilinear     x                                       size (OH, OW), coord ("asymmetric",
@@ -38,11 +43,6 @@ space_to_depth      x[N,H,W,C]                              block_size
 squared_difference  a, b (numpy broadcasting)               -            ((a - b)^2)
 rsqrt               x                                       -            (1 / sqrt(x))
 l2_normalization    x                                       axis (must be last), epsilon
-identity, dropout   x                                       -
-slice               x                                       begin, size, strides (per dim; strides != 0)
-maximum, minimum    a, b (numpy broadcasting)               -
-reduce_max          x                                       axes, keepdims
-gather              x                                       axis, indices (constant, non-negative)
 ==================  ======================================  ===========================================
 
 Conventions shared by all ops:
@@ -64,8 +64,8 @@ Conventions shared by all ops:
   pixel ``(y, x)`` to channel ``c`` of pixel ``(y*B + dy, x*B + dx)``;
   ``space_to_depth`` is DCR's inverse.
 * int8 graphs: activations are int8 per-tensor asymmetric; conv/fc weights
-  int8 symmetric per-channel (``axis=0`` for conv2d/fc/transpose_conv2d, ``axis=3`` for
-  depthwise); biases int32 with ``scale = input_scale * weight_scale`` and
+  int8 symmetric per-channel (``axis=0`` for conv2d/fc/transpose_conv2d,
+  ``axis=3`` for depthwise); biases int32 with ``scale = input_scale * weight_scale`` and
   zero point 0.
 """
 

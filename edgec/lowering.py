@@ -28,14 +28,14 @@ def file_hash(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def load_source(path: Path, progress: Progress = QUIET) -> Graph:
+def load_source(path: Path, progress: Progress = QUIET, input_shapes: dict[str, tuple[int, ...]] | None = None) -> Graph:
     from edgec.frontends import load_model
 
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"model file {path} does not exist: pass the path of an .onnx or .tflite file")
     with progress.step(f"loading {path.name}"):
-        return load_model(path)
+        return load_model(path, input_shapes)
 
 
 def lower_model(
@@ -44,12 +44,17 @@ def lower_model(
     observer: str = "minmax",
     progress: Progress = QUIET,
     quantize: bool = True,
+    input_shapes: dict[str, tuple[int, ...]] | None = None,
 ) -> LoweredModel:
-    """Load and lower a model; float models are quantized to int8 unless ``quantize`` is False."""
+    """Load and lower a model; float models are quantized to int8 unless ``quantize`` is False.
+
+    ``input_shapes`` (``--input-shape``) fixes dynamic input dimensions.
+    """
     from edgec.passes import optimize
     from edgec.passes.io_boundary import strip_io_quantization
 
-    graph = load_source(path, progress)
+    graph = load_source(path, progress, input_shapes)
+    source_meta = {k: graph.meta[k] for k in ("batch", "input_shapes") if k in graph.meta}
     source_dtypes = (
         [graph.tensors[i].dtype for i in graph.inputs],
         [graph.tensors[o].dtype for o in graph.outputs],
@@ -74,6 +79,7 @@ def lower_model(
         warnings.append("--calib ignored: the model is already quantized")
     graph = strip_io_quantization(graph)
     _restore_io_meta(graph, source_dtypes, source_layouts)
+    graph.meta.update(source_meta)
     graph.verify()
     return LoweredModel(graph, Path(path), file_hash(path), warnings)
 

@@ -16,8 +16,11 @@ from collections.abc import Callable
 import numpy as np
 import tflite
 
+from edgec.frontends.input_shapes import InputShapes, batch_meta, check_names, resolve_input_shape
+from edgec.frontends.tflite import const_eval
 from edgec.frontends.tflite.reader import TfliteModel, TfliteOperator, TfliteTensor
 from edgec.ir.graph import Graph
+from edgec.ir.ops import infer_shapes
 from edgec.ir.tensor import Tensor
 
 SUPPORTED_DTYPES = ("int8", "int32", "float32")
@@ -41,12 +44,16 @@ def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[in
 
 
 class Translator:
-    def __init__(self, model: TfliteModel, name: str):
+    def __init__(self, model: TfliteModel, name: str, input_shapes: InputShapes | None = None):
         self.model = model
         self.graph = Graph(name=name)
         self.problems: list[str] = []
         self.names = self._unique_tensor_names()
+        self.indices = {n: i for i, n in enumerate(self.names)}
         self.node_names: set[str] = set()
+        self.input_shapes = dict(input_shapes or {})
+        # The file's shapes of dynamic tensors are placeholders: recompute them op by op.
+        self.propagate = any(t.signature is not None and -1 in t.signature for t in model.tensors)
 
     # -- tensors ----------------------------------------------------------------
     def _unique_tensor_names(self) -> list[str]:
@@ -125,18 +132,58 @@ class Translator:
 
     # -- driver -------------------------------------------------------------------
     def run(self) -> Graph:
+        self._resolve_inputs()
         self._check_model()
         for op in self.model.operators:
+            if const_eval.fold(self.model, op):
+                continue
+            const_eval.dequantize_hybrid_weights(self.model, op)
             converter = CONVERTERS.get(op.op_name)
             if op.op_name == "CUSTOM":
                 self.problems.append(f"operator {op.index} is the custom op {op.custom_code!r}")
             elif converter is None:
                 self.problems.append(f"{self.describe(op)} is not supported")
             else:
+                first_new = len(self.graph.nodes)
                 converter(self, op)
+                if self.propagate:
+                    self._propagate_shapes(op, first_new)
         self.graph.inputs = [self.tensor(i) for i in self.model.inputs]
         self.graph.outputs = [self.tensor(i) for i in self.model.outputs]
         return self.graph.prune_tensors()
+
+    def _resolve_inputs(self) -> None:
+        """Fix each input's dynamic dimensions: batch 1, the rest from ``--input-shape``."""
+        m = self.model
+        check_names(self.input_shapes, [self.names[i] for i in m.inputs])
+        dynamic_batch = False
+        for i in m.inputs:
+            t = m.tensors[i]
+            signature = t.signature if t.signature is not None and len(t.signature) == len(t.shape) else t.shape
+            declared = [None if s == -1 else d for d, s in zip(t.shape, signature)]
+            shape, batch = resolve_input_shape(self.names[i], declared, self.input_shapes, shown=signature)
+            dynamic_batch |= batch
+            if shape != tuple(t.shape):
+                t.shape = shape
+                self.propagate = True
+        shapes = [m.tensors[i].shape for i in m.inputs]
+        if dynamic_batch:
+            self.graph.meta["batch"] = batch_meta(True, shapes)
+        if self.input_shapes:
+            self.graph.meta["input_shapes"] = {n: list(s) for n, s in self.input_shapes.items()}
+
+    def _propagate_shapes(self, op: TfliteOperator, first_new: int) -> None:
+        """Recompute the shapes of the nodes ``op`` became from their (already fixed) inputs."""
+        for node in self.graph.nodes[first_new:]:
+            try:
+                shapes = infer_shapes(self.graph, node)
+            except (ValueError, KeyError, IndexError) as e:
+                self.problems.append(f"{self.describe(op)} cannot take its input shapes: {e}")
+                return
+            for out, shape in zip(node.outputs, shapes):
+                self.graph.tensors[out].shape = tuple(int(d) for d in shape)
+                if out in self.indices:
+                    self.model.tensors[self.indices[out]].shape = tuple(int(d) for d in shape)
 
     def _check_model(self) -> None:
         m = self.model
@@ -146,14 +193,6 @@ class Translator:
             t = m.tensors[i]
             if len(t.shape) >= 2 and t.shape[0] > 1:
                 self.problems.append(f"input {self.names[i]!r} has batch {t.shape[0]}; export with batch 1")
-        dynamic = [t for t in m.tensors if t.signature is not None and -1 in t.signature]
-        if dynamic:
-            first = dynamic[0]
-            more = f" and {len(dynamic) - 1} other tensor(s)" if len(dynamic) > 1 else ""
-            self.problems.append(
-                f"dynamic shape {list(first.signature)} on {self.names[first.index]!r}{more}; "
-                "export with a fixed batch-1 input shape"
-            )
 
 
 # -- op converters ----------------------------------------------------------------
@@ -222,7 +261,9 @@ def _fully_connected(tr: Translator, op: TfliteOperator) -> None:
     x, w, y = tr.model.tensors[op.inputs[0]], tr.model.tensors[op.inputs[1]], tr.model.tensors[op.outputs[0]]
     ir_shape = (math.prod(x.shape) // w.shape[-1], w.shape[0])
     inputs = _inputs(tr, op, 3)
-    if tuple(y.shape) == ir_shape:
+    keep_num_dims = o is not None and o.KeepNumDims()
+    y_shape = tuple(x.shape[:-1]) + (w.shape[0],) if keep_num_dims else ir_shape
+    if y_shape == ir_shape:
         tr.add_node("fully_connected", op, inputs, act=tr.activation(op))
         return
     # keep_num_dims=True: the IR's 2-D result, then a reshape to TFLite's shape.
@@ -230,7 +271,7 @@ def _fully_connected(tr: Translator, op: TfliteOperator) -> None:
     flat = tr.graph.unique_name(f"{out}/2d")
     tr.graph.add_tensor(Tensor(flat, ir_shape, y.dtype or "float32", None, y.scale, y.zero_point))
     tr.add_node("fully_connected", op, inputs, [flat], act=tr.activation(op))
-    tr.add_node("reshape", op, [flat], [out], shape=tuple(y.shape))
+    tr.add_node("reshape", op, [flat], [out], shape=y_shape)
 
 
 @converts("ADD", "SUB", "MUL")
@@ -261,7 +302,30 @@ def _mean(tr: Translator, op: TfliteOperator) -> None:
 
 @converts("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
 def _reshape(tr: Translator, op: TfliteOperator) -> None:
-    tr.add_node("reshape", op, _inputs(tr, op, 1), shape=tuple(tr.model.tensors[op.outputs[0]].shape))
+    target = _reshape_target(tr, op)
+    if target is not None:
+        tr.add_node("reshape", op, _inputs(tr, op, 1), shape=target)
+
+
+def _reshape_target(tr: Translator, op: TfliteOperator) -> tuple[int, ...] | None:
+    """The output shape of a RESHAPE/SQUEEZE/EXPAND_DIMS, from its (folded) shape input and options.
+
+    A dynamic-batch model's output shapes in the file are placeholders, so the
+    target is computed from the input shape whenever the shape input is constant.
+    """
+    x, y = tr.model.tensors[op.inputs[0]], tr.model.tensors[op.outputs[0]]
+    attrs = [tr.model.tensors[i].data for i in op.inputs[1:] if i >= 0]
+    if all(a is not None for a in attrs):
+        probe = np.zeros(x.shape, np.int8)
+        try:
+            (shaped,) = const_eval.FOLDERS[op.op_name]([probe, *attrs], op.options, op)
+            return tuple(int(d) for d in shaped.shape)
+        except (const_eval.NotFoldable, ValueError, IndexError, TypeError):
+            pass
+    if y.signature is not None and -1 in y.signature:
+        tr.problems.append(f"{tr.describe(op)} has a target shape that is not constant")
+        return None
+    return tuple(y.shape)
 
 
 @converts("SOFTMAX")

@@ -183,3 +183,14 @@ def test_input_shape_resolution_rules():
         resolve_input_shape("x", [None, None, 10], {"x": (2, 49, 10)})
     with pytest.raises(EdgecError, match="two shapes"):
         parse_input_shapes(["a=1x2", "a=1x3"])
+
+
+def test_slice_range_and_reshapes_of_constants():
+    x = np.arange(24, dtype=np.int32).reshape(2, 3, 4)
+    np.testing.assert_array_equal(fold_one("SLICE", [x, i32(0, 1, 1), i32(-1, 2, 2)]), x[:, 1:3, 1:3])
+    np.testing.assert_array_equal(fold_one("RANGE", [np.int32(2), np.int32(11), np.int32(3)]), [2, 5, 8])
+    np.testing.assert_array_equal(fold_one("TRANSPOSE", [x, i32(2, 0, 1)]), x.transpose(2, 0, 1))
+    assert fold_one("RESHAPE", [x, i32(4, -1)]).shape == (4, 6)
+    assert fold_one("EXPAND_DIMS", [i32(1, 2), i32(-1)]).shape == (2, 1)
+    assert fold_one("SQUEEZE", [x[:1, :, :1]], options=Options(SqueezeDimsLength=2, SqueezeDimsAsNumpy=(0, 2))).shape == (3,)
+    np.testing.assert_array_equal(fold_one("MAXIMUM", [i32(1, 5), i32(3, 2)]), [3, 5])

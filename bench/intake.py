@@ -22,7 +22,9 @@ One row per model of ``models/corpus/manifest.json`` (see
   bytes (the like-for-like figure: TFLM's arena holds the I/O tensors);
 * ``TFLM`` -- (TFLite models) the smallest arena with which tflite-micro's
   Python interpreter loads and invokes the model (``bench/memory.py``'s
-  bisection to 16 bytes); ``fails`` where TFLM cannot run the model at all.
+  bisection to 16 bytes); ``fails`` where TFLM cannot run the model at all
+  (float16 weights).  TFLM runs float TFLite models in float32, edgec builds
+  them in int8: for those rows the two arenas are not like for like.
 """
 
 from __future__ import annotations

@@ -50,6 +50,11 @@ OPS = [
     "pad",
     "concat",
     "resize_nearest",
+    "strided_slice",
+    "maximum",
+    "minimum",
+    "reduce_max",
+    "gather",
 ]
 
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-Wpedantic"]

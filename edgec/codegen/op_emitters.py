@@ -423,3 +423,65 @@ def _emit_resize(w, names, weights, node, p, ident):
     w.line(names.place.view(node.outputs[0], "out"))
     w.line("edgec_resize_nearest(&in, &out);")
     return "edgec_resize_nearest"
+
+
+def slice_geometry(in_shape, p: dict) -> tuple[tuple[int, int, int], tuple[int, int, int], list[tuple[str, int]]]:
+    """(input h/w/c, output h/w/c, parameter fields) of a slice: size-1 input dims dropped, the rest right-aligned."""
+    keep = [i for i, d in enumerate(in_shape) if d != 1]
+    if len(keep) > 3:
+        raise BuildError(f"slice of a {in_shape} tensor: the C back end slices at most 3 dimensions larger than 1")
+    pad = 3 - len(keep)
+    in_dims = (1,) * pad + tuple(in_shape[i] for i in keep)
+    out_dims = (1,) * pad + tuple(p["size"][i] for i in keep)
+    begin = (0,) * pad + tuple(p["begin"][i] for i in keep)
+    strides = (1,) * pad + tuple(p["strides"][i] for i in keep)
+    fields = [(f"begin_{a}", b) for a, b in zip("hwc", begin)] + [(f"stride_{a}", s) for a, s in zip("hwc", strides)]
+    return in_dims, out_dims, fields
+
+
+@emitter("slice")
+def _emit_slice(w, names, weights, node, p, ident):
+    in_dims, out_dims, fields = slice_geometry(names.graph.tensors[node.inputs[0]].shape, p)
+    w.line(names.place.view(node.inputs[0], "in", const=True, dims=in_dims))
+    w.line(names.place.view(node.outputs[0], "out", dims=out_dims))
+    names.place.params(w, "edgec_slice_params", fields)
+    w.line("edgec_strided_slice(&in, &out, &params);")
+    return "edgec_strided_slice"
+
+
+@emitter("maximum", "minimum")
+def _emit_maximum_minimum(w, names, weights, node, p, ident):
+    w.line(names.place.view(node.inputs[0], "a", const=True))
+    w.line(names.place.view(node.inputs[1], "b", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
+    w.line(f"edgec_{node.op}(&a, &b, &out);")
+    return f"edgec_{node.op}"
+
+
+@emitter("reduce_max")
+def _emit_reduce_max(w, names, weights, node, p, ident):
+    x = names.graph.tensors[node.inputs[0]]
+    if len(x.shape) != 4 or 0 in p["axes"]:
+        raise BuildError(f"reduce_max node {node.name!r}: the C back end reduces H, W and/or C of a 4-D tensor only")
+    h, wd, c = hwc(x.shape)
+    axes = set(p["axes"])
+    out_dims = (1 if 1 in axes else h, 1 if 2 in axes else wd, 1 if 3 in axes else c)
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.outputs[0], "out", dims=out_dims))
+    fields = [("reduce_h", int(1 in axes)), ("reduce_w", int(2 in axes)), ("reduce_c", int(3 in axes))]
+    names.place.params(w, "edgec_reduce_max_params", fields)
+    w.line("edgec_reduce_max(&in, &out, &params);")
+    return "edgec_reduce_max"
+
+
+@emitter("gather")
+def _emit_gather(w, names, weights, node, p, ident):
+    rank = len(names.graph.tensors[node.inputs[0]].shape)
+    axis = p["axis"] + 3 - rank  # position in the right-aligned (h, w, c) view
+    if p["axis"] == 0 or axis < 0:
+        raise BuildError(f"gather node {node.name!r}: the C back end gathers along H, W or C only")
+    indices = weights.add(f"{ident}_indices", np.asarray(p["indices"], dtype=np.int32), "int32_t", "gather indices")
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
+    w.line(f"edgec_gather(&in, &out, {axis}, {indices});")
+    return "edgec_gather"

@@ -608,3 +608,130 @@ def dequantize_linear(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: 
     elif not (np.array_equal(t.scale, scale) and np.array_equal(t.zero_point, np.broadcast_to(zero, t.zero_point.shape))):
         raise Unsupported(f"quantization of {x!r} differs from its QuantizeLinear")
     ctx.emit("dequantize", [xin], [out], name)
+
+
+# -- slicing, splitting, maximum/minimum (activations; constant inputs are folded before translation) --
+
+
+def _ir_slice(ctx: OnnxContext, x: str, out: str, name: str, ranges: list[range]) -> None:
+    """An IR ``slice`` of activation ``x`` reading ONNX-order index ``ranges`` (one per ONNX dim)."""
+    if any(len(r) < 1 for r in ranges):
+        raise Unsupported("an empty slice")
+    begin, size, strides = [r.start for r in ranges], [len(r) for r in ranges], [r.step for r in ranges]
+    if len(ranges) == 4:
+        begin, size, strides = ([v[p] for p in NCHW_TO_NHWC] for v in (begin, size, strides))
+    ctx.emit("slice", [ctx.activation(x)], [out], name, begin=tuple(begin), size=tuple(size), strides=tuple(strides))
+
+
+@translator("Split")
+def split(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    x = node.input[0]
+    shape = ctx.onnx_shape(x)
+    axis = int(attrs.get("axis", 0)) % len(shape)
+    outputs = list(node.output)
+    if ctx.opset >= 13 and _input(node, 1):
+        sizes = [int(s) for s in ctx.const_value(node.input[1], "Split sizes").reshape(-1)]
+    elif "split" in attrs:
+        sizes = [int(s) for s in attrs["split"]]
+    else:  # equal parts, the last one smaller when the extent does not divide (opset 18 num_outputs)
+        count = int(attrs.get("num_outputs", len(outputs)))
+        part = -(-shape[axis] // count)
+        sizes = [min(part, shape[axis] - i * part) for i in range(count)]
+    if len(sizes) != len(outputs) or sum(sizes) != shape[axis] or min(sizes) < 1:
+        raise Unsupported(f"split of {shape[axis]} elements into {sizes}")
+    start = 0
+    for k, (out, size) in enumerate(zip(outputs, sizes)):
+        ranges = [range(d) for d in shape]
+        ranges[axis] = range(start, start + size)
+        start += size
+        if out:
+            _ir_slice(ctx, x, out, f"{name}/{k}" if k else name, ranges)
+
+
+@translator("Slice")
+def slice_(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    x = node.input[0]
+    shape = ctx.onnx_shape(x)
+    if ctx.opset >= 10:
+        starts = ctx.const_value(node.input[1], "Slice starts").reshape(-1)
+        ends = ctx.const_value(node.input[2], "Slice ends").reshape(-1)
+        axes = ctx.const_value(node.input[3], "Slice axes").reshape(-1) if _input(node, 3) else range(len(starts))
+        steps = ctx.const_value(node.input[4], "Slice steps").reshape(-1) if _input(node, 4) else [1] * len(starts)
+    else:
+        starts, ends = attrs["starts"], attrs["ends"]
+        axes, steps = attrs.get("axes", range(len(starts))), [1] * len(starts)
+    ranges = [range(d) for d in shape]
+    for start, end, axis, step in zip(starts, ends, axes, steps):
+        axis = int(axis) % len(shape)
+        # Python slicing clamps like ONNX; the huge INT64 ends exporters write stay exact as Python ints.
+        ranges[axis] = range(shape[axis])[slice(int(start), int(end), int(step))]
+    _ir_slice(ctx, x, node.output[0], name, ranges)
+
+
+@translator("Max", "Min")
+def max_min(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    op = {"Max": "maximum", "Min": "minimum"}[node.op_type]
+    operands = [i for i in node.input if i]
+    if len(operands) == 1:
+        ctx.emit("identity", [ctx.activation(operands[0])], [node.output[0]], name)
+        return
+    out_rank = len(np.broadcast_shapes(*(ctx.onnx_shape(i) for i in operands)))
+    acc = _broadcast_operand(ctx, operands[0], out_rank, name)
+    for k, other in enumerate(operands[1:], start=1):
+        last = k == len(operands) - 1
+        acc = ctx.emit(
+            op, [acc, _broadcast_operand(ctx, other, out_rank, name)], [node.output[0]] if last else None,
+            name if last else f"{name}/{k}",
+        )
+
+
+def _reduce(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict, ir_op: str, axes_input_opset: int) -> None:
+    """ReduceMax as IR ``reduce_max`` (layout handling as ReduceMean's)."""
+    x = node.input[0]
+    rank = ctx.rank(x)
+    if ctx.opset >= axes_input_opset:
+        axes_name = _input(node, 1)
+        axes = [int(a) for a in ctx.const_value(axes_name, f"{node.op_type} axes").reshape(-1)] if axes_name else []
+    else:
+        axes = [int(a) for a in attrs.get("axes", [])]
+    if not axes:
+        if int(attrs.get("noop_with_empty_axes", 0)):
+            ctx.emit("identity", [ctx.activation(x)], [node.output[0]], name)
+            return
+        axes = list(range(rank))
+    onnx_axes = sorted({a % rank for a in axes})
+    keepdims = bool(int(attrs.get("keepdims", 1)))
+    ir_axes = tuple(sorted(nhwc_axis(a) for a in onnx_axes)) if rank == 4 else tuple(onnx_axes)
+    out = node.output[0]
+    kept_ir_order = [a for a in NCHW_TO_NHWC if a not in onnx_axes]  # ONNX axis ids, in IR order
+    if rank != 4 or keepdims or kept_ir_order == sorted(kept_ir_order):
+        ctx.emit(ir_op, [ctx.activation(x)], [out], name, axes=ir_axes, keepdims=keepdims)
+        return
+    y = ctx.emit(ir_op, [ctx.activation(x)], None, name, axes=ir_axes, keepdims=False)
+    perm = tuple(kept_ir_order.index(a) for a in sorted(kept_ir_order))
+    ctx.emit("transpose", [y], [out], f"{name}/reorder", perm=perm)
+
+
+@translator("ReduceMax")
+def reduce_max(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    _reduce(ctx, node, name, attrs, "reduce_max", axes_input_opset=18)
+
+
+@translator("Gather")
+def gather(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    """Gather of an activation with constant indices (all-constant Gathers are folded before)."""
+    x = node.input[0]
+    shape = ctx.onnx_shape(x)
+    axis = int(attrs.get("axis", 0)) % len(shape)
+    indices = ctx.const_value(node.input[1], "Gather indices")
+    if indices.ndim > 1:
+        raise Unsupported(f"indices of shape {indices.shape} (only a scalar or a 1-D list)")
+    flat = [int(i) + shape[axis] if int(i) < 0 else int(i) for i in indices.reshape(-1)]
+    out_shape = tuple(shape[:axis]) + (len(flat),) + tuple(shape[axis + 1 :])
+    ir_axis = nhwc_axis(axis) if len(shape) == 4 else axis
+    if indices.ndim == 1:
+        ctx.emit("gather", [ctx.activation(x)], [node.output[0]], name, axis=ir_axis, indices=tuple(flat))
+        return
+    full = ctx.emit("gather", [ctx.activation(x)], None, name, axis=ir_axis, indices=tuple(flat))
+    dropped = tuple(d for i, d in enumerate(out_shape) if i != axis)  # a scalar index drops the axis
+    ctx.reshape_to(full, dropped, node.output[0], f"{name}/squeeze")

@@ -30,6 +30,10 @@ hard_sigmoid        x                                       alpha, beta
 resize_nearest      x                                       size (OH, OW)   (asymmetric, floor)
 batch_norm          x, gamma, beta, mean, var               epsilon       (channel = last axis)
 identity, dropout   x                                       -
+slice               x                                       begin, size, strides (per dim; strides != 0)
+maximum, minimum    a, b (numpy broadcasting)               -
+reduce_max          x                                       axes, keepdims
+gather              x                                       axis, indices (constant, non-negative)
 ==================  ======================================  ===========================================
 
 Conventions shared by all ops:
@@ -222,6 +226,36 @@ for _op in (
     "dropout",
 ):
     register(_op, _infer_same, elementwise=True)
+
+
+def _infer_slice(g: Graph, n: Node) -> list[Shape]:
+    s = _shape(g, n.inputs[0])
+    begin, size, strides = (tuple(int(v) for v in n.attrs[k]) for k in ("begin", "size", "strides"))
+    if not len(begin) == len(size) == len(strides) == len(s):
+        raise ValueError(f"slice of a rank-{len(s)} tensor needs begin/size/strides of that rank")
+    for d, b, k, st in zip(s, begin, size, strides):
+        last = b + (k - 1) * st
+        if st == 0 or k < 1 or not (0 <= b < d and 0 <= last < d):
+            raise ValueError(f"slice begin {begin} size {size} strides {strides} leaves the input {s}")
+    return [size]
+
+
+register("slice", _infer_slice)
+for _op in ("maximum", "minimum"):
+    register(_op, _infer_broadcast)
+register("reduce_max", _infer_mean)
+
+
+def _infer_gather(g: Graph, n: Node) -> list[Shape]:
+    s = _shape(g, n.inputs[0])
+    axis = int(n.attrs["axis"]) % len(s)
+    indices = tuple(int(i) for i in n.attrs["indices"])
+    if not indices or min(indices) < 0 or max(indices) >= s[axis]:
+        raise ValueError(f"gather indices {indices} out of range for axis {axis} of {s}")
+    return [s[:axis] + (len(indices),) + s[axis + 1 :]]
+
+
+register("gather", _infer_gather)
 
 
 def infer_shapes(g: Graph, n: Node) -> list[Shape]:

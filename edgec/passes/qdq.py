@@ -20,7 +20,8 @@ conventions:
 * ops whose int8 kernel fixes the output parameters (pools, reshape, ... share
   the input's; logistic/softmax/tanh fixed) produce those and the model's
   ``quantize`` becomes an int8 -> int8 requantization when it differs;
-* concat inputs with other parameters than the output are requantized.
+* concat (and maximum/minimum) inputs with other parameters than the output
+  are requantized.
 
 uint8 activations (onnxruntime's default) become int8 with ``zero_point - 128``.
 Nodes that cannot be lifted stay float between their ``dequantize`` and
@@ -39,6 +40,7 @@ from edgec.passes.io_boundary import strip_io_quantization
 from edgec.passes.quantize import (
     FIXED_OUTPUT_PARAMS,
     INT8_OPS,
+    REQUANTIZED_INPUT_OPS,
     SHARED_PARAM_OPS,
     WEIGHT_AXIS,
     choose_activation_params,
@@ -247,7 +249,7 @@ class _Lifter:
             self.skip.add(act_node.name)
         q_out = self.g.unique_name(f"{float_out}_int8")
         self.g.add_tensor(Tensor(q_out, self.g.tensors[float_out].shape, "int8", scale=params[0], zero_point=params[1]))
-        if node.op == "concat":
+        if node.op in REQUANTIZED_INPUT_OPS:
             self._requantize_inputs(lifted, params)
         lifted.outputs = [q_out]
         self.nodes.append(lifted)
@@ -262,6 +264,11 @@ class _Lifter:
             return t.qscale, t.qzero
         if node.op in FIXED_OUTPUT_PARAMS:
             return FIXED_OUTPUT_PARAMS[node.op]
+        users = self.consumers.get(float_out, [])
+        if node.op in ("maximum", "minimum") and len(users) == 1 and users[0].op == node.op and float_out not in self.g.outputs:
+            # one step of a variadic Max/Min: saturation and requantization are monotone, so they
+            # commute with max/min and the last step's parameters serve every step exactly
+            return self._op_output_params(users[0], first_input, users[0].outputs[0])
         return quantize_reader_params(self.g, self.consumers, float_out)
 
     def _requantize_inputs(self, node: Node, params: tuple[float, int]) -> None:

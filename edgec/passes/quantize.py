@@ -20,7 +20,11 @@ int8 conventions of ``edgec.ir.ops``:
 * concat: the output takes the observed range of the concatenation (which
   covers every input); each input whose parameters differ is requantized to
   the output's with an int8 -> int8 ``quantize`` node inserted before the
-  concat, so the int8 concat itself is a plain copy.
+  concat, so the int8 concat itself is a plain copy;
+* maximum/minimum: like concat (observed output range, inputs requantized to
+  it), because TFLite's int8 MAXIMUM/MINIMUM compare raw values under one
+  shared quantization;
+* slice, gather and reduce_max share their input's parameters.
 
 Graph inputs and outputs become int8 tensors carrying their float parameters:
 callers quantize float data with the input's scale/zero point and dequantize
@@ -56,6 +60,9 @@ FIXED_OUTPUT_PARAMS = {
 OBSERVED_PARAM_OPS = frozenset(
     {"add", "sub", "mul", "mean", "relu", "relu6", "clip", "leaky_relu", "hard_swish", "concat"}
 )
+SHARED_PARAM_OPS = SHARED_PARAM_OPS | {"slice", "reduce_max", "gather"}
+REQUANTIZED_INPUT_OPS = frozenset({"concat", "maximum", "minimum"})  # inputs take the output's parameters
+OBSERVED_PARAM_OPS = OBSERVED_PARAM_OPS | REQUANTIZED_INPUT_OPS
 INT8_OPS = frozenset(WEIGHT_AXIS) | SHARED_PARAM_OPS | frozenset(FIXED_OUTPUT_PARAMS) | OBSERVED_PARAM_OPS
 
 RANDOM_SAMPLES = 16
@@ -274,14 +281,14 @@ class Int8Rewriter:
                 node.inputs[i] = self._bias(name, self._params(node.inputs[0])[0], weight_scale)
             else:
                 node.inputs[i] = self._operand(name)
-        if node.op == "concat":
+        if node.op in REQUANTIZED_INPUT_OPS:
             self._requantize_concat_inputs(node)
         out = node.outputs[0]
         if node.op in SHARED_PARAM_OPS:
             self._set_activation(out, *self._params(node.inputs[0]))
         elif node.op in FIXED_OUTPUT_PARAMS:
             self._set_activation(out, *FIXED_OUTPUT_PARAMS[node.op])
-        elif node.op != "concat":
+        elif node.op not in REQUANTIZED_INPUT_OPS:
             self._set_activation(out, *choose_activation_params(*self.ranges[out]))
         self.nodes.append(node)
 

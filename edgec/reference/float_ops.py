@@ -163,6 +163,16 @@ def _mul(g: Graph, n: Node, args: list) -> np.ndarray:
     return apply_act(np.multiply(args[0], args[1], dtype=F32), n.attrs.get("act"))
 
 
+@float_kernel("maximum")
+def _maximum(g: Graph, n: Node, args: list) -> np.ndarray:
+    return np.maximum(args[0], args[1], dtype=F32)
+
+
+@float_kernel("minimum")
+def _minimum(g: Graph, n: Node, args: list) -> np.ndarray:
+    return np.minimum(args[0], args[1], dtype=F32)
+
+
 # -- pooling and reductions ------------------------------------------------------------------------
 
 
@@ -205,6 +215,12 @@ def _mean(g: Graph, n: Node, args: list) -> np.ndarray:
     return np.mean(args[0], axis=axes, keepdims=bool(n.attrs.get("keepdims", True)), dtype=F32)
 
 
+@float_kernel("reduce_max")
+def _reduce_max(g: Graph, n: Node, args: list) -> np.ndarray:
+    axes = tuple(int(ax) % args[0].ndim for ax in n.attrs["axes"])
+    return np.max(args[0], axis=axes, keepdims=bool(n.attrs.get("keepdims", True))).astype(F32, copy=False)
+
+
 # -- data movement ---------------------------------------------------------------------------------
 
 
@@ -238,6 +254,27 @@ def _resize_nearest(g: Graph, n: Node, args: list) -> np.ndarray:
     rows = (np.arange(oh) * x.shape[1]) // oh
     cols = (np.arange(ow) * x.shape[2]) // ow
     return x[:, rows][:, :, cols]
+
+
+def slice_index(attrs: dict) -> tuple[slice, ...]:
+    """The numpy index of an IR ``slice`` node: ``begin + i * stride`` for ``i < size`` per dim (stride may be < 0)."""
+    return tuple(axis_slice(int(b), int(k), int(st)) for b, k, st in zip(attrs["begin"], attrs["size"], attrs["strides"]))
+
+
+def axis_slice(begin: int, size: int, stride: int) -> slice:
+    """``slice`` selecting ``begin + i * stride`` for ``i < size`` (a stop below 0 would wrap: ``None``)."""
+    stop = begin + (size - 1) * stride + (1 if stride > 0 else -1)
+    return slice(begin, stop if stop >= 0 else None, stride)
+
+
+@float_kernel("slice")
+def _slice(g: Graph, n: Node, args: list) -> np.ndarray:
+    return np.ascontiguousarray(args[0][slice_index(n.attrs)])
+
+
+@float_kernel("gather")
+def _gather(g: Graph, n: Node, args: list) -> np.ndarray:
+    return np.take(args[0], list(n.attrs["indices"]), axis=int(n.attrs["axis"]))
 
 
 @float_kernel("identity", "dropout")

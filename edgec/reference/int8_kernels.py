@@ -450,6 +450,12 @@ def mean(x, *, axes, input_offset, output_offset, mult, shift):
     return _to_int8(y)
 
 
+def reduce_max(x, *, axes):
+    """int8 maximum over ``axes`` (keepdims) of the raw values (TFLite REDUCE_MAX: input and output share quantization)."""
+    xi = np.asarray(x, dtype=np.int8)
+    return np.max(xi, axis=tuple(a % xi.ndim for a in axes), keepdims=True)
+
+
 def requantize(x, *, input_offset, output_offset, mult, shift):
     """int8 -> int8 with new scale/zero point (TFLite QUANTIZE int8->int8)."""
     y = multiply_by_quantized_multiplier(np.asarray(x, dtype=I64) + input_offset, mult, shift) + output_offset
@@ -648,6 +654,29 @@ def _nearest_index(in_size: int, out_size: int) -> np.ndarray:
     scale = np.float32(in_size) / np.float32(out_size)
     idx = np.floor(np.arange(out_size, dtype=np.float32) * scale).astype(I64)
     return np.minimum(idx, in_size - 1)
+
+
+def strided_slice(x, *, begin, size, strides):
+    """Elements ``begin + i * stride`` (``i < size``, stride may be < 0) of every dim: TFLite
+    SLICE/STRIDED_SLICE/SPLIT copy int8 values as they are."""
+    index = tuple(np.arange(k) * st + b for b, k, st in zip(begin, size, strides))
+    index = np.ix_(*index)
+    return np.ascontiguousarray(np.asarray(x, dtype=np.int8)[index])
+
+
+def gather(x, *, axis, indices):
+    """Elements ``indices`` along ``axis`` (TFLite GATHER copies int8 values as they are)."""
+    return np.take(np.asarray(x, dtype=np.int8), list(indices), axis=axis)
+
+
+def maximum(a, b):
+    """Broadcasting int8 maximum of the raw values (TFLite MAXIMUM: inputs and output share quantization)."""
+    return np.maximum(np.asarray(a, dtype=np.int8), np.asarray(b, dtype=np.int8))
+
+
+def minimum(a, b):
+    """Broadcasting int8 minimum of the raw values (TFLite MINIMUM: inputs and output share quantization)."""
+    return np.minimum(np.asarray(a, dtype=np.int8), np.asarray(b, dtype=np.int8))
 
 
 # -- float <-> int8 -----------------------------------------------------------

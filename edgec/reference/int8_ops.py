@@ -97,3 +97,23 @@ def _identity(g: Graph, n: Node, args: list) -> np.ndarray:
     if x.is_quantized and y.is_quantized and (x.qscale != y.qscale or x.qzero != y.qzero):
         raise ModelError(f"int8 {n.op} node {n.name!r} changes quantization; use quantize instead")
     return np.asarray(args[0])
+
+
+@int_kernel("slice")
+def _slice(g: Graph, n: Node, args: list) -> np.ndarray:
+    return _run(g, n, args[0])
+
+
+@int_kernel("maximum", "minimum")
+def _maximum_minimum(g: Graph, n: Node, args: list) -> np.ndarray:
+    return _run(g, n, args[0], args[1])
+
+
+@int_kernel("reduce_max")
+def _reduce(g: Graph, n: Node, args: list) -> np.ndarray:
+    return _run(g, n, args[0]).reshape(_out_shape(g, n))
+
+
+@int_kernel("gather")
+def _gather(g: Graph, n: Node, args: list) -> np.ndarray:
+    return _run(g, n, args[0])

@@ -338,6 +338,36 @@ def _resize(g: Graph, n: Node) -> dict:
     return {"size": tuple(int(s) for s in n.attrs["size"])}
 
 
+def _same_quantization(g: Graph, n: Node, what: str) -> None:
+    """TFLite copies int8 values unchanged through ``what``: every operand must share the output's quantization."""
+    y = g.tensors[n.outputs[0]]
+    for i in n.inputs:
+        t = g.tensors[i]
+        if _scale(t) != _scale(y) or _zp(t) != _zp(y):
+            raise ModelError(f"int8 {what} node {n.name!r}: input {i!r} must share the output's quantization")
+
+
+def _slice(g: Graph, n: Node) -> dict:
+    _same_quantization(g, n, "slice")
+    return {key: tuple(int(v) for v in n.attrs[key]) for key in ("begin", "size", "strides")}
+
+
+def _maximum_minimum(g: Graph, n: Node) -> dict:
+    _same_quantization(g, n, n.op)
+    return {}
+
+
+def _reduce_max(g: Graph, n: Node) -> dict:
+    _same_quantization(g, n, "reduce_max")
+    return {"axes": tuple(sorted({int(a) % len(g.tensors[n.inputs[0]].shape) for a in n.attrs["axes"]}))}
+
+
+def _gather(g: Graph, n: Node) -> dict:
+    _same_quantization(g, n, "gather")
+    rank = len(g.tensors[n.inputs[0]].shape)
+    return {"axis": int(n.attrs["axis"]) % rank, "indices": tuple(int(i) for i in n.attrs["indices"])}
+
+
 BUILDERS = {
     "conv2d": _conv2d,
     "depthwise_conv2d": _depthwise,
@@ -361,6 +391,11 @@ BUILDERS = {
     "pad": _pad,
     "concat": _concat,
     "resize_nearest": _resize,
+    "slice": _slice,
+    "maximum": _maximum_minimum,
+    "minimum": _maximum_minimum,
+    "reduce_max": _reduce_max,
+    "gather": _gather,
 }
 
 # The int8_kernels function each op runs (ops absent here are pure data movement).
@@ -386,6 +421,11 @@ KERNEL_NAMES = {
     "concat": "concat",
     "resize_nearest": "resize_nearest",
     "dequantize": "dequantize",
+    "slice": "strided_slice",
+    "maximum": "maximum",
+    "minimum": "minimum",
+    "reduce_max": "reduce_max",
+    "gather": "gather",
 }
 
 

@@ -652,6 +652,60 @@ def resize_case(rng, shape, size, *, windows=False) -> Case:
     return c
 
 
+def slice_case(rng, shape, begin, size, strides, *, windows=False) -> Case:
+    """edgec_strided_slice on a [1,H,W,C] tensor (begin/size/strides over H, W, C)."""
+    x = rand_int8(rng, shape)
+    y = K.strided_slice(x, begin=(0, *begin), size=(1, *size), strides=(1, *strides))
+    c = Case("strided_slice", name=f"slice_{'x'.join(map(str, shape[1:]))}_to_{'x'.join(map(str, size))}")
+    c.ints.update({f"begin_{a}": b for a, b in zip("hwc", begin)})
+    c.ints.update({f"stride_{a}": s for a, s in zip("hwc", strides)})
+    c.tensors.update(x=x, y=y)
+    if windows:
+        c.embeds["x"] = embed(rng, x.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
+def reduce_max_case(rng, *, shape, axes, windows=False) -> Case:
+    x = rand_int8(rng, shape)
+    y = K.reduce_max(x, axes=axes)
+    c = Case("reduce_max", name=f"reduce_max_{'x'.join(map(str, shape[1:]))}_axes{''.join(map(str, axes))}")
+    c.ints.update(reduce_h=int(1 in axes), reduce_w=int(2 in axes), reduce_c=int(3 in axes))
+    c.tensors.update(x=x, y=y)
+    if windows:
+        c.embeds["x"] = embed(rng, x.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
+def gather_case(rng, shape, axis, indices, *, windows=False) -> Case:
+    """edgec_gather on a [1,H,W,C] tensor along axis 1, 2 or 3 (view axis 0, 1, 2)."""
+    x = rand_int8(rng, shape)
+    y = K.gather(x, axis=axis, indices=indices)
+    c = Case("gather", name=f"gather_{'x'.join(map(str, shape[1:]))}_axis{axis}_{len(indices)}")
+    c.ints["axis"] = axis - 1
+    c.tensors.update(x=x, y=y, indices=np.asarray(indices, dtype=np.int64))
+    if windows:
+        c.embeds["x"] = embed(rng, x.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
+def minmax_case(rng, op: str, a_shape, b_shape, *, windows=False, inplace=False) -> Case:
+    a = rand_int8(rng, a_shape)
+    b = rand_int8(rng, b_shape)
+    y = getattr(K, op)(a, b)
+    shape_name = "x".join(map(str, a_shape[1:])) + "_" + "x".join(map(str, b_shape[1:]))
+    c = Case(op, name=f"{op}_{shape_name}{'_inplace' if inplace else ''}")
+    c.ints["inplace"] = int(inplace)
+    c.tensors.update(a=a, b=b, y=y)
+    if windows:
+        c.embeds["a"] = embed(rng, a.shape)
+        c.embeds["b"] = embed(rng, b.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
 def primitive_case(rng, n: int = 4000) -> Case:
     """multiply_by_quantized_multiplier on extreme accumulators, multipliers and shifts."""
     x = np.concatenate(
@@ -888,6 +942,53 @@ def build_cases(seed: int) -> list[Case]:
     ]:
         cases.append(resize_case(rng, shape, size))
         cases.append(resize_case(rng, shape, size, windows=True))
+
+    for shape, begin, size, strides in [
+        ((1, 1, 1, 1), (0, 0, 0), (1, 1, 1), (1, 1, 1)),
+        ((1, 7, 5, 6), (0, 0, 2), (7, 5, 3), (1, 1, 1)),  # channel split
+        ((1, 7, 5, 6), (3, 0, 0), (4, 5, 6), (1, 1, 1)),  # row split
+        ((1, 9, 8, 6), (1, 0, 1), (4, 3, 4), (2, 3, 1)),
+        ((1, 4, 5, 9), (0, 1, 0), (4, 4, 5), (1, 1, 2)),  # channel stride
+        ((1, 6, 6, 17), (5, 5, 16), (1, 1, 1), (1, 1, 1)),
+        ((1, 8, 8, 8), (1, 2, 3), (3, 2, 2), (3, 3, 3)),
+        ((1, 5, 6, 7), (4, 4, 6), (5, 2, 3), (-1, -2, -3)),  # reversed
+        ((1, 4, 4, 4), (3, 0, 0), (2, 4, 4), (-2, 1, 1)),
+    ]:
+        cases.append(slice_case(rng, shape, begin, size, strides))
+        cases.append(slice_case(rng, shape, begin, size, strides, windows=True))
+    for shape, axes in [
+        ((1, 1, 1, 1), (1, 2)),
+        ((1, 7, 5, 3), (1, 2)),
+        ((1, 7, 5, 40), (1, 2)),  # more channels than one block
+        ((1, 4, 6, 9), (3,)),
+        ((1, 4, 6, 9), (2,)),
+        ((1, 4, 6, 9), (1,)),
+        ((1, 3, 5, 7), (1, 2, 3)),
+        ((1, 6, 2, 5), (2, 3)),
+    ]:
+        cases.append(reduce_max_case(rng, shape=shape, axes=axes))
+        cases.append(reduce_max_case(rng, shape=shape, axes=axes, windows=True))
+    for shape, axis, indices in [
+        ((1, 5, 4, 6), 3, [5, 0, 2, 2]),
+        ((1, 5, 4, 6), 1, [4, 1, 3]),
+        ((1, 5, 4, 6), 2, [3, 3, 0, 1, 2]),
+        ((1, 1, 1, 9), 3, [8]),
+        ((1, 7, 6, 33), 3, list(range(32, -1, -2))),
+    ]:
+        cases.append(gather_case(rng, shape, axis, indices))
+        cases.append(gather_case(rng, shape, axis, indices, windows=True))
+    for op in ("maximum", "minimum"):
+        for a_shape, b_shape in [
+            ((1, 1, 1, 1), (1, 1, 1, 1)),
+            ((1, 7, 5, 3), (1, 7, 5, 3)),
+            ((1, 6, 5, 17), (1, 1, 1, 17)),
+            ((1, 4, 5, 6), (1, 4, 1, 1)),
+            ((1, 1, 1, 1), (1, 3, 4, 5)),
+        ]:
+            cases.append(minmax_case(rng, op, a_shape, b_shape))
+            cases.append(minmax_case(rng, op, a_shape, b_shape, windows=True))
+        cases.append(minmax_case(rng, op, (1, 7, 5, 3), (1, 7, 5, 3), inplace=True))
+        cases.append(minmax_case(rng, op, (1, 6, 5, 17), (1, 1, 1, 17), inplace=True))
 
     # in-place depthwise (depth_multiplier 1, OH*OW <= H*W): fixed corner cases, then random ones
     for h, w, c, k, s, d, pad in [

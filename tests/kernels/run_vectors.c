@@ -802,6 +802,73 @@ static void run_resize(const test_case *tc)
     free(out.buffer);
 }
 
+static void run_strided_slice(const test_case *tc)
+{
+    placed_view in = place_input(tc, "x");
+    placed_view out = place_output(tc);
+    edgec_slice_params p;
+    p.begin_h = (int32_t)get_int(tc, "begin_h");
+    p.begin_w = (int32_t)get_int(tc, "begin_w");
+    p.begin_c = (int32_t)get_int(tc, "begin_c");
+    p.stride_h = (int32_t)get_int(tc, "stride_h");
+    p.stride_w = (int32_t)get_int(tc, "stride_w");
+    p.stride_c = (int32_t)get_int(tc, "stride_c");
+    edgec_strided_slice(&in.view, &out.view, &p);
+    check_view(&out, get_tensor(tc, "y"));
+    free(in.buffer);
+    free(out.buffer);
+}
+
+static void run_gather(const test_case *tc)
+{
+    placed_view in = place_input(tc, "x");
+    placed_view out = place_output(tc);
+    const tensor *idx = get_tensor(tc, "indices");
+    int32_t *indices = malloc(sizeof(int32_t) * (size_t)idx->size);
+    long i;
+    for (i = 0; i < idx->size; ++i) {
+        indices[i] = (int32_t)idx->values[i];
+    }
+    edgec_gather(&in.view, &out.view, (int32_t)get_int(tc, "axis"), indices);
+    check_view(&out, get_tensor(tc, "y"));
+    free(indices);
+    free(in.buffer);
+    free(out.buffer);
+}
+
+static void run_reduce_max(const test_case *tc)
+{
+    placed_view in = place_input(tc, "x");
+    placed_view out = place_output(tc);
+    edgec_reduce_max_params p;
+    p.reduce_h = (int8_t)get_int(tc, "reduce_h");
+    p.reduce_w = (int8_t)get_int(tc, "reduce_w");
+    p.reduce_c = (int8_t)get_int(tc, "reduce_c");
+    edgec_reduce_max(&in.view, &out.view, &p);
+    check_view(&out, get_tensor(tc, "y"));
+    free(in.buffer);
+    free(out.buffer);
+}
+
+static void run_maximum_minimum(const test_case *tc)
+{
+    placed_view a = place_input(tc, "a");
+    placed_view b = place_input(tc, "b");
+    const int inplace = (int)get_int_or(tc, "inplace", 0);
+    placed_view out = inplace ? a : place_output(tc);
+    if (strcmp(tc->op, "maximum") == 0) {
+        edgec_maximum(&a.view, &b.view, &out.view);
+    } else {
+        edgec_minimum(&a.view, &b.view, &out.view);
+    }
+    check_view(&out, get_tensor(tc, "y"));
+    if (!inplace) {
+        free(out.buffer);
+    }
+    free(a.buffer);
+    free(b.buffer);
+}
+
 static int run_case(const test_case *tc)
 {
     const char *op = tc->op;
@@ -834,6 +901,14 @@ static int run_case(const test_case *tc)
         run_concat(tc);
     } else if (strcmp(op, "resize_nearest") == 0) {
         run_resize(tc);
+    } else if (strcmp(op, "gather") == 0) {
+        run_gather(tc);
+    } else if (strcmp(op, "reduce_max") == 0) {
+        run_reduce_max(tc);
+    } else if (strcmp(op, "strided_slice") == 0) {
+        run_strided_slice(tc);
+    } else if (strcmp(op, "maximum") == 0 || strcmp(op, "minimum") == 0) {
+        run_maximum_minimum(tc);
     } else {
         fail("unknown op");
     }

@@ -99,3 +99,43 @@ void edgec_resize_nearest(const edgec_view *in, edgec_view *out)
         }
     }
 }
+
+void edgec_strided_slice(const edgec_view *in, edgec_view *out, const edgec_slice_params *p)
+{
+    int32_t y, x, ch;
+    for (y = 0; y < out->h; ++y) {
+        const int8_t *src_row = in->data + (p->begin_h + y * p->stride_h) * in->row_stride;
+        int8_t *dst_row = out->data + y * out->row_stride;
+        for (x = 0; x < out->w; ++x) {
+            const int8_t *src = src_row + (p->begin_w + x * p->stride_w) * in->col_stride + p->begin_c;
+            int8_t *dst = dst_row + x * out->col_stride;
+            if (p->stride_c == 1) {
+                memcpy(dst, src, (size_t)out->c);
+            } else {
+                for (ch = 0; ch < out->c; ++ch) {
+                    dst[ch] = src[ch * p->stride_c];
+                }
+            }
+        }
+    }
+}
+
+void edgec_gather(const edgec_view *in, edgec_view *out, int32_t axis, const int32_t *indices)
+{
+    int32_t y, x, ch;
+    for (y = 0; y < out->h; ++y) {
+        const int8_t *src_row = in->data + (axis == 0 ? indices[y] : y) * in->row_stride;
+        int8_t *dst_row = out->data + y * out->row_stride;
+        for (x = 0; x < out->w; ++x) {
+            const int8_t *src = src_row + (axis == 1 ? indices[x] : x) * in->col_stride;
+            int8_t *dst = dst_row + x * out->col_stride;
+            if (axis == 2) {
+                for (ch = 0; ch < out->c; ++ch) {
+                    dst[ch] = src[indices[ch]];
+                }
+            } else {
+                memcpy(dst, src, (size_t)out->c);
+            }
+        }
+    }
+}

@@ -218,6 +218,12 @@ typedef struct {
 
 void edgec_mul(const edgec_view *a, const edgec_view *b, edgec_view *out, const edgec_mul_params *p);
 
+/* maximum / minimum of the raw int8 values (TFLite MAXIMUM / MINIMUM with
+ * reference_ops::MaximumMinimumBroadcastSlow): a, b and out share one
+ * quantization, so no rescaling.  In place: out may be the same window as a or b. */
+void edgec_maximum(const edgec_view *a, const edgec_view *b, edgec_view *out);
+void edgec_minimum(const edgec_view *a, const edgec_view *b, edgec_view *out);
+
 /* ---------------------------------------------------------------- pooling */
 
 typedef struct {
@@ -246,6 +252,14 @@ typedef struct {
 } edgec_mean_params;
 
 void edgec_mean(const edgec_view *in, edgec_view *out, const edgec_mean_params *p);
+
+/* max over any of H, W, C with keepdims, of the raw int8 values (TFLite
+ * REDUCE_MAX: input and output share quantization). */
+typedef struct {
+    int8_t reduce_h, reduce_w, reduce_c; /* 1 = reduce that dimension */
+} edgec_reduce_max_params;
+
+void edgec_reduce_max(const edgec_view *in, edgec_view *out, const edgec_reduce_max_params *p);
 
 /* ---------------------------------------------------------------- element-wise unary (in place allowed) */
 
@@ -339,6 +353,24 @@ void edgec_concat(const edgec_view *const *ins, int32_t count, int32_t axis, edg
  * GetNearestNeighbor without align_corners/half_pixel_centers): source row
  * min(floor(y * (float)in->h / out->h), in->h - 1), in float32 as TFLite. */
 void edgec_resize_nearest(const edgec_view *in, edgec_view *out);
+
+/* Strided slice (TFLite SLICE / STRIDED_SLICE / SPLIT / SPLIT_V, ONNX Slice /
+ * Split): out(y, x, ch) = in(begin_h + y * stride_h, begin_w + x * stride_w,
+ * begin_c + ch * stride_c); out's h/w/c give the sizes.  Values are copied
+ * unchanged (input and output share quantization).  Strides may be negative
+ * (reversal; begin is then the last element read); not in place. */
+typedef struct {
+    int32_t begin_h, begin_w, begin_c;
+    int32_t stride_h, stride_w, stride_c;
+} edgec_slice_params;
+
+void edgec_strided_slice(const edgec_view *in, edgec_view *out, const edgec_slice_params *p);
+
+/* Gather along axis 0 (H), 1 (W) or 2 (C) with constant indices (TFLite
+ * GATHER / ONNX Gather on an activation): out's extent along `axis` is the
+ * number of indices, each in [0, in's extent); values are copied unchanged.
+ * Not in place. */
+void edgec_gather(const edgec_view *in, edgec_view *out, int32_t axis, const int32_t *indices);
 
 #ifdef __cplusplus
 }

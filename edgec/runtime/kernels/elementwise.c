@@ -89,3 +89,37 @@ void edgec_mul(const edgec_view *a, const edgec_view *b, edgec_view *out, const 
 {
     binary_over_views(a, b, out, mul_run, p);
 }
+
+static void maximum_run(const int8_t *a, int32_t a_step, const int8_t *b, int32_t b_step, int8_t *out, int32_t n,
+                        const void *params)
+{
+    int32_t i;
+    (void)params;
+    for (i = 0; i < n; ++i) {
+        const int8_t x = a[i * a_step];
+        const int8_t y = b[i * b_step];
+        out[i] = x > y ? x : y;
+    }
+}
+
+void edgec_maximum(const edgec_view *a, const edgec_view *b, edgec_view *out)
+{
+    binary_over_views(a, b, out, maximum_run, NULL);
+}
+
+static void minimum_run(const int8_t *a, int32_t a_step, const int8_t *b, int32_t b_step, int8_t *out, int32_t n,
+                        const void *params)
+{
+    int32_t i;
+    (void)params;
+    for (i = 0; i < n; ++i) {
+        const int8_t x = a[i * a_step];
+        const int8_t y = b[i * b_step];
+        out[i] = x < y ? x : y;
+    }
+}
+
+void edgec_minimum(const edgec_view *a, const edgec_view *b, edgec_view *out)
+{
+    binary_over_views(a, b, out, minimum_run, NULL);
+}

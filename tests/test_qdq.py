@@ -453,3 +453,24 @@ def test_corpus_qdq_model_island_keeps_the_model_params() -> None:
     mean = next(n for n in q.nodes if n.op == "mean")
     t = q.tensors[mean.outputs[0]]
     assert (t.qscale, t.qzero) == pytest.approx(_onnx_params(model, "view"))
+
+
+def test_float_island_at_the_graph_input_quantizes_the_input_from_calibration() -> None:
+    """HardSwish reads the float model input (no QuantizeLinear before it): the input itself gets
+    calibrated int8 parameters and stays float for the user.  Bound: the input rounding (<= 0.5 of
+    ~2/255 on [-1, 1]) through hard_swish's slope (<= 1.5 there) is < 0.6 of h's 0.01 step, plus
+    one rounding of the int8 kernel: <= 2 steps."""
+    nodes = [helper.make_node("HardSwish", ["x"], ["h"])]
+    n, i = _qdq("h", 0.01, -100)
+    nodes.append(helper.make_node("Relu", ["h_dq"], ["r"]))
+    n2, i2 = _qdq("r", 0.01, -128, out="y")
+    model = _model(nodes + n + n2, i + i2, (1, 16), {"y": [1, 16]})
+    x = np.linspace(-1, 1, 16, dtype=np.float32).reshape(1, 16)
+    q, warnings = quantize(load_onnx(model), [{"x": x}])
+    assert warnings == []
+    assert_int8_graph(q)
+    assert [n.op for n in q.nodes] == ["hard_swish", "relu"]
+    assert q.meta["io_dtypes"][q.inputs[0]] == "float32"
+    ours = run(q, {q.inputs[0]: to_int8(q, q.inputs[0], x)})[q.outputs[0]].astype(np.int32)
+    theirs = to_int8(q, q.outputs[0], run_ort(model, x)).astype(np.int32)
+    assert np.abs(ours - theirs).max() <= 2

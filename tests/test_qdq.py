@@ -460,11 +460,10 @@ def test_float_island_at_the_graph_input_quantizes_the_input_from_calibration() 
     calibrated int8 parameters and stays float for the user.  Bound: the input rounding (<= 0.5 of
     ~2/255 on [-1, 1]) through hard_swish's slope (<= 1.5 there) is < 0.6 of h's 0.01 step, plus
     one rounding of the int8 kernel: <= 2 steps."""
-    nodes = [helper.make_node("HardSwish", ["x"], ["h"])]
     n, i = _qdq("h", 0.01, -100)
-    nodes.append(helper.make_node("Relu", ["h_dq"], ["r"]))
     n2, i2 = _qdq("r", 0.01, -128, out="y")
-    model = _model(nodes + n + n2, i + i2, (1, 16), {"y": [1, 16]})
+    nodes = [helper.make_node("HardSwish", ["x"], ["h"]), *n, helper.make_node("Relu", ["h_dq"], ["r"]), *n2]
+    model = _model(nodes, i + i2, (1, 16), {"y": [1, 16]})
     x = np.linspace(-1, 1, 16, dtype=np.float32).reshape(1, 16)
     q, warnings = quantize(load_onnx(model), [{"x": x}])
     assert warnings == []

@@ -150,7 +150,7 @@ def test_dynamic_time_dimension_needs_input_shape():
 def test_keras_upsampling2d_becomes_one_resize_nearest_per_layer():
     """``UpSampling2D()`` on 6x5 and ``UpSampling2D((2, 3))`` on 12x10: each layer's two repeats
     (H, then W) are one nearest resize; nothing of the EXPAND_DIMS/TILE/RESHAPE chain is left."""
-    for variant in ("float32", "int8"):
+    for variant in ("float32", "int8", "batch1_int8"):  # batch1: RESHAPEs folded differently, same graph
         graph = load_tflite(FIXTURES / f"keras_upsample_{variant}.tflite").verify()
         resizes = [n for n in graph.nodes if n.op == "resize_nearest"]
         assert [n.op for n in graph.nodes] == ["conv2d", "resize_nearest", "conv2d", "resize_nearest"]
@@ -158,9 +158,22 @@ def test_keras_upsampling2d_becomes_one_resize_nearest_per_layer():
         assert graph.tensors[graph.outputs[0]].shape == (1, 24, 30, 3)
         for n in resizes:  # int8: the copy keeps the parameters (TILE and RESHAPE do too)
             x, y = graph.tensors[n.inputs[0]], graph.tensors[n.outputs[0]]
-            assert x.dtype == y.dtype == ("int8" if variant == "int8" else "float32")
-            if variant == "int8":
+            assert x.dtype == y.dtype == ("float32" if variant == "float32" else "int8")
+            if x.dtype == "int8":
                 assert (x.qscale, x.qzero) == (y.qscale, y.qzero)
+
+
+def test_keras_upsampling2d_with_fixed_batch_is_bit_exact():
+    """``batch_size=1``: the converter writes EXPAND_DIMS as RESHAPE and folds the H repeat's merge
+    with the W repeat's expansion into one RESHAPE; still one resize per layer, equal to BUILTIN_REF."""
+    path = FIXTURES / "keras_upsample_batch1_int8.tflite"
+    graph = load_tflite(path)
+    assert "batch" not in graph.meta
+    interpreter = litert(path, reference=True)
+    rng = np.random.default_rng(10)
+    for _ in SEEDS:
+        x = random_input(rng, (1, 6, 5, 3), "int8")
+        assert np.array_equal(run(graph, x)[graph.outputs[0]], invoke(interpreter, x))
 
 
 def _upsample_model_with(change):

@@ -5,8 +5,9 @@ the converter writes each repeat of NHWC axis ``a`` (1 = H, 2 = W) by ``k`` as
 
     EXPAND_DIMS(x, a + 1) -> TILE(multiples: k at a + 1, 1 elsewhere) -> RESHAPE(x.shape with [a] * k)
 
-(the reshape target often computed by ``SHAPE -> STRIDED_SLICE -> CONCATENATION``, folded before it
-is read).  That is a nearest upsample by an integer factor: element ``i`` along ``a`` copies source
+(with a dynamic batch the reshape target is computed by ``SHAPE -> STRIDED_SLICE -> CONCATENATION``,
+folded before it is read; with a fixed batch the converter writes the EXPAND_DIMS as a RESHAPE and
+folds the H repeat's merge and the W repeat's expansion into one RESHAPE).  That is a nearest upsample by an integer factor: element ``i`` along ``a`` copies source
 ``i // k``.  The IR's ``resize_nearest`` (TFLite ``RESIZE_NEAREST_NEIGHBOR`` without
 align_corners/half_pixel_centers) copies source ``floor(i * float32(n / (k n)))``, which is ``i // k``
 for the sizes of a real model (checked here for each pattern), and both copy int8 values with the
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgec.frontends.tflite.reader import TfliteOperator
+from edgec.ir.tensor import Tensor
 
 ACTIVATION_AXES = (1, 2)  # NHWC H and W
 SHAPE_READERS = ("SHAPE", "RANK")  # read only the shape of their input
@@ -56,21 +58,29 @@ def start_repeat(tr, op: TfliteOperator) -> None:
 
 
 def finish_repeat(tr, op: TfliteOperator, target: tuple[int, ...]) -> None:
-    """The RESHAPE after a matched TILE: emit ``resize_nearest`` (merged with a preceding repeat)."""
+    """The RESHAPE after a matched TILE: emit ``resize_nearest`` (merged with a preceding repeat).
+
+    With a fixed batch the converter folds the merge and the next repeat's EXPAND_DIMS into this one
+    RESHAPE (to the upsampled shape with a unit axis after W): the resize is then followed by that
+    expansion, which the next TILE reads as its EXPAND_DIMS.
+    """
     rep = tr.pending_repeats.pop(op.inputs[0])
-    x_shape = tr.graph.tensors[rep.source].shape
-    expected = list(x_shape)
-    expected[rep.axis] *= rep.factor
+    x = tr.graph.tensors[rep.source]
+    repeated = list(x.shape)
+    repeated[rep.axis] *= rep.factor
+    repeated = tuple(repeated)
+    target = tuple(int(d) for d in target)
+    expands_again = target != repeated and _inserted_axis(repeated, target) is not None
     problem = None
-    if tuple(target) != tuple(expected):
-        problem = f"reshapes the tiled tensor to {list(target)}, not {expected} (a nearest upsample)"
-    elif not _same_params(tr, [op.inputs[0], op.outputs[0]]):
+    if target != repeated and not expands_again:
+        problem = f"reshapes the tiled tensor to {list(target)}, not {list(repeated)} (a nearest upsample)"
+    elif not _same_params(tr, [tr.tensor(op.inputs[0]), tr.tensor(op.outputs[0])]):
         problem = "changes the quantization parameters of the repeated tensor"
     if problem:
         tr.problems.append(f"{tr.describe(op)} after TILE {problem}")
         return
     tr.graph.nodes = [n for n in tr.graph.nodes if n.name != rep.expand_node]
-    source, size = rep.source, (expected[1], expected[2])
+    source, size = rep.source, (repeated[1], repeated[2])
     earlier = _merge_candidate(tr, source)
     if earlier is not None:  # an H repeat read only by this W repeat (or the reverse): one resize
         tr.graph.nodes.remove(earlier)
@@ -78,11 +88,20 @@ def finish_repeat(tr, op: TfliteOperator, target: tuple[int, ...]) -> None:
     if not _is_nearest_repeat(tr.graph.tensors[source].shape[1:3], size):
         tr.problems.append(f"{tr.describe(op)} after TILE repeats by a factor RESIZE_NEAREST_NEIGHBOR cannot copy exactly")
         return
-    out = tr.tensor(op.outputs[0])
-    tr.add_node("resize_nearest", op, [source], size=size)
-    # nodes were removed before it, so the translator's per-op shape pass would miss this one
-    tr.graph.tensors[out].shape = tr.model.tensors[op.outputs[0]].shape = tuple(expected)
-    tr.repeat_outputs.add(out)
+    reshaped = tr.tensor(op.outputs[0])
+    # nodes were removed before the new ones, so the translator's per-op shape pass would miss them
+    tr.model.tensors[op.outputs[0]].shape = target
+    if not expands_again:
+        tr.add_node("resize_nearest", op, [source], [reshaped], size=size)
+        tr.graph.tensors[reshaped].shape = target
+        tr.repeat_outputs[reshaped] = False  # a model tensor: merged only if nothing else reads it
+        return
+    upsampled = tr.graph.unique_name(f"{reshaped}/upsampled")
+    tr.graph.add_tensor(Tensor(upsampled, repeated, x.dtype, None, x.scale, x.zero_point))
+    tr.add_node("resize_nearest", op, [source], [upsampled], size=size)
+    tr.add_node("reshape", op, [upsampled], [reshaped], shape=target)
+    tr.graph.tensors[reshaped].shape = target
+    tr.repeat_outputs[upsampled] = True  # read only by the expansion the next TILE consumes
 
 
 def _match_tile(tr, op: TfliteOperator) -> PendingRepeat | str:
@@ -107,7 +126,7 @@ def _match_tile(tr, op: TfliteOperator) -> PendingRepeat | str:
     readers = _readers(tr, op.outputs[0])
     if op.outputs[0] in model.outputs or len(readers) != 1 or model.operators[readers[0]].op_name != "RESHAPE":
         return "its output is not read by exactly one RESHAPE"
-    if source not in tr.indices or not _same_params(tr, [tr.indices[source], op.inputs[0], op.outputs[0]]):
+    if not _same_params(tr, [source, tiled, tr.tensor(op.outputs[0])]):
         return "its input and output quantization parameters differ"
     return PendingRepeat(source, axis, factor, expand.name)
 
@@ -131,12 +150,12 @@ def _readers(tr, tensor_index: int) -> list[int]:
     ]
 
 
-def _same_params(tr, indices: list[int]) -> bool:
-    """Whether TFLite tensors ``indices`` share dtype and quantization parameters."""
-    first = tr.model.tensors[indices[0]]
-    for i in indices[1:]:
-        t = tr.model.tensors[i]
-        if t.type_name != first.type_name or (t.scale is None) != (first.scale is None):
+def _same_params(tr, names: list[str]) -> bool:
+    """Whether IR tensors ``names`` share dtype and quantization parameters."""
+    first = tr.graph.tensors[names[0]]
+    for name in names[1:]:
+        t = tr.graph.tensors[name]
+        if t.dtype != first.dtype or (t.scale is None) != (first.scale is None):
             return False
         if t.scale is not None and not (
             np.array_equal(t.scale, first.scale) and np.array_equal(t.zero_point, first.zero_point)
@@ -147,11 +166,12 @@ def _same_params(tr, indices: list[int]) -> bool:
 
 def _merge_candidate(tr, source: str):
     """The ``resize_nearest`` an earlier repeat made ``source`` with, when nothing else reads it."""
-    if source not in tr.repeat_outputs or source in tr.graph.outputs:
+    if source not in tr.repeat_outputs:
         return None
-    index = tr.indices.get(source)
-    if index is None or index in tr.model.outputs or len(_readers(tr, index)) != 1:
-        return None  # its one reader is this pattern's EXPAND_DIMS
+    if not tr.repeat_outputs[source]:  # a model tensor: its one reader must be this pattern's EXPAND_DIMS
+        index = tr.indices.get(source)
+        if index is None or index in tr.model.outputs or len(_readers(tr, index)) != 1:
+            return None
     return next((n for n in tr.graph.nodes if n.outputs == [source] and n.op == "resize_nearest"), None)
 
 

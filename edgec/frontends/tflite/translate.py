@@ -62,7 +62,7 @@ class Translator:
         self.propagate = any(t.signature is not None and -1 in t.signature for t in model.tensors)
         # Keras UpSampling2D (EXPAND_DIMS -> TILE -> RESHAPE), see repeat_upsample.py
         self.pending_repeats: dict[int, repeat_upsample.PendingRepeat] = {}  # TILE output index -> match
-        self.repeat_outputs: set[str] = set()  # IR tensors a completed pattern produced
+        self.repeat_outputs: dict[str, bool] = {}  # IR tensor a completed pattern made -> read only by the next
 
     # -- tensors ----------------------------------------------------------------
     def _unique_tensor_names(self) -> list[str]:

@@ -85,6 +85,21 @@ def _uint8_activations_to_int8(g: Graph) -> None:
             t.zero_point = t.zero_point - 128
 
 
+def quantize_reader_params(
+    g: Graph, consumers: dict[str, list[Node]], float_out: str
+) -> tuple[float, int] | None:
+    """The parameters of the int8 ``quantize`` reading ``float_out`` (looking through reshape/transpose)."""
+    users = consumers.get(float_out, [])
+    for user in users:
+        if user.op == "quantize":
+            t = g.tensors[user.outputs[0]]
+            if t.dtype == "int8" and not t.per_channel:
+                return t.qscale, t.qzero
+    if len(users) == 1 and users[0].op in VALUE_PRESERVING_OPS and float_out not in g.outputs:
+        return quantize_reader_params(g, consumers, users[0].outputs[0])
+    return None
+
+
 class _Lifter:
     def __init__(self, g: Graph) -> None:
         self.g = g
@@ -197,18 +212,6 @@ class _Lifter:
             return users[0]
         return None
 
-    def _output_params(self, float_out: str) -> tuple[float, int] | None:
-        """The parameters of the ``quantize`` reading ``float_out`` (looking through reshape/transpose)."""
-        users = self.consumers.get(float_out, [])
-        for user in users:
-            if user.op == "quantize":
-                t = self.g.tensors[user.outputs[0]]
-                if t.dtype == "int8" and not t.per_channel:
-                    return t.qscale, t.qzero
-        if len(users) == 1 and users[0].op in VALUE_PRESERVING_OPS and float_out not in self.g.outputs:
-            return self._output_params(users[0].outputs[0])
-        return None
-
     def _try_lift(self, node: Node) -> bool:
         inputs = list(node.inputs)
         weighted = node.op in WEIGHT_AXIS
@@ -267,7 +270,7 @@ class _Lifter:
             # one step of a variadic Max/Min: saturation and requantization are monotone, so they
             # commute with max/min and the last step's parameters serve every step exactly
             return self._op_output_params(users[0], first_input, users[0].outputs[0])
-        return self._output_params(float_out)
+        return quantize_reader_params(self.g, self.consumers, float_out)
 
     def _requantize_inputs(self, node: Node, params: tuple[float, int]) -> None:
         for i, name in enumerate(node.inputs):

@@ -33,8 +33,9 @@ int8 conventions of ``edgec.ir.ops``:
 Graph inputs and outputs become int8 tensors carrying their float parameters:
 callers quantize float data with the input's scale/zero point and dequantize
 results with the output's.  Graphs with QuantizeLinear/DequantizeLinear nodes
-(QDQ models) are lifted with ``edgec.passes.qdq.lift_qdq`` instead of being
-calibrated.
+(QDQ models) are lifted with ``edgec.passes.qdq.lift_qdq`` instead; only the
+float ops lifting leaves (float islands) are calibrated, by
+``edgec.passes.float_islands``.
 """
 
 from __future__ import annotations
@@ -135,12 +136,26 @@ def has_qdq_nodes(graph: Graph) -> bool:
     return any(n.op in ("quantize", "dequantize") for n in graph.nodes)
 
 
+def int8_support_problems(graph: Graph, nodes: list[Node]) -> list[str]:
+    """One line per node of ``nodes`` that cannot be quantized to int8."""
+    problems = [f"node {n.name!r} ({n.op}) has no int8 kernel" for n in nodes if n.op not in INT8_OPS]
+    for n in nodes:
+        if n.op in WEIGHT_AXIS and not _constant_weights(graph, n.inputs[1]):
+            problems.append(f"node {n.name!r} ({n.op}) has non-constant weights {n.inputs[1]!r}")
+    return problems
+
+
+def _constant_weights(graph: Graph, name: str) -> bool:
+    """A constant, or (in a QDQ graph) the dequantization of one."""
+    if graph.tensors[name].is_const:
+        return True
+    producer = graph.producer(name)
+    return producer is not None and producer.op == "dequantize" and graph.tensors[producer.inputs[0]].is_const
+
+
 def check_int8_support(graph: Graph) -> None:
     """Raise UnsupportedError listing every node whose op has no int8 path."""
-    problems = [f"node {n.name!r} ({n.op}) has no int8 kernel" for n in graph.nodes if n.op not in INT8_OPS]
-    for n in graph.nodes:
-        if n.op in WEIGHT_AXIS and not graph.tensors[n.inputs[1]].is_const:
-            problems.append(f"node {n.name!r} ({n.op}) has non-constant weights {n.inputs[1]!r}")
+    problems = int8_support_problems(graph, graph.nodes)
     if problems:
         raise UnsupportedError(problems, source=f"int8 quantization of {graph.name!r}")
     bad_inputs = [i for i in graph.inputs if graph.tensors[i].dtype != "float32"]
@@ -167,9 +182,10 @@ def quantize(
 ) -> tuple[Graph, list[str]]:
     """Post-training quantize a float graph to int8; returns (int8 graph, warnings)."""
     if has_qdq_nodes(graph):
+        from edgec.passes.float_islands import quantize_float_islands
         from edgec.passes.qdq import lift_qdq
 
-        return lift_qdq(graph), []
+        return quantize_float_islands(lift_qdq(graph), samples, observer, percentile, seed)
     if not graph.is_float():
         return graph.copy(), []
     check_int8_support(graph)

@@ -22,7 +22,7 @@ import numpy as np
 import tflite
 
 from edgec.frontends.input_shapes import InputShapes, batch_meta, check_names, resolve_input_shape
-from edgec.frontends.tflite import const_eval
+from edgec.frontends.tflite import const_eval, repeat_upsample
 from edgec.frontends.tflite.reader import TfliteModel, TfliteOperator, TfliteTensor
 from edgec.ir.graph import Graph
 from edgec.ir.ops import infer_shapes
@@ -60,6 +60,9 @@ class Translator:
         self.input_shapes = dict(input_shapes or {})
         # The file's shapes of dynamic tensors are placeholders: recompute them op by op.
         self.propagate = any(t.signature is not None and -1 in t.signature for t in model.tensors)
+        # Keras UpSampling2D (EXPAND_DIMS -> TILE -> RESHAPE), see repeat_upsample.py
+        self.pending_repeats: dict[int, repeat_upsample.PendingRepeat] = {}  # TILE output index -> match
+        self.repeat_outputs: dict[str, bool] = {}  # IR tensor a completed pattern made -> read only by the next
 
     # -- tensors ----------------------------------------------------------------
     def _unique_tensor_names(self) -> list[str]:
@@ -311,7 +314,9 @@ def _mean(tr: Translator, op: TfliteOperator) -> None:
 @converts("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
 def _reshape(tr: Translator, op: TfliteOperator) -> None:
     target = _reshape_target(tr, op)
-    if target is not None:
+    if target is not None and op.inputs[0] in tr.pending_repeats:
+        repeat_upsample.finish_repeat(tr, op, target)
+    elif target is not None:
         tr.add_node("reshape", op, _inputs(tr, op, 1), shape=target)
 
 
@@ -723,3 +728,9 @@ def _l2_normalization(tr: Translator, op: TfliteOperator) -> None:
         tr.problems.append(f"{tr.describe(op)} has a fused activation")
         return
     tr.add_node("l2_normalization", op, _inputs(tr, op, 1), axis=-1, epsilon=1e-6)
+
+
+@converts("TILE")
+def _tile(tr: Translator, op: TfliteOperator) -> None:
+    """Only as Keras UpSampling2D's nearest upsampling (repeat_upsample.py); constant TILEs fold."""
+    repeat_upsample.start_repeat(tr, op)

@@ -1,7 +1,7 @@
 """Model file -> optimised int8 graph: the front half of every build.
 
 load (frontend) -> QDQ lifting -> graph passes -> post-training quantization
-(float models) -> int8 boundary.  The result is what the reference
+(float models, and the float islands QDQ lifting leaves) -> int8 boundary.  The result is what the reference
 interpreter, the scheduler and the code generators all consume.
 """
 
@@ -62,17 +62,20 @@ def lower_model(
     layouts = graph.meta.get("layouts", {})
     source_layouts = ([layouts.get(i) for i in graph.inputs], [layouts.get(o) for o in graph.outputs])
     warnings: list[str] = []
+    source = graph  # calibration data is given in the source model's terms (input names, layout)
     with progress.step("optimising graph"):
         if any(n.op in ("quantize", "dequantize") for n in graph.nodes) and graph.is_float():
             from edgec.passes.qdq import lift_qdq
 
-            graph = lift_qdq(graph)
+            graph = lift_qdq(graph)  # float ops it cannot lift (float islands) are quantized below
+        else:
+            source = None
         graph = optimize(graph)
     if graph.is_float() and quantize:
         from edgec.calibration import load_calibration
         from edgec.passes.quantize import quantize as quantize_graph
 
-        samples = load_calibration(calib, graph) if calib is not None else None
+        samples = load_calibration(calib, source or graph) if calib is not None else None
         with progress.step(f"quantizing to int8 ({len(samples) if samples else 'no'} calibration samples)"):
             graph, warnings = quantize_graph(graph, samples, observer=observer)
     elif calib is not None and not graph.is_float():

@@ -52,7 +52,7 @@ OUT_DIR = Path(__file__).resolve().parent / "corpus"
 SEED = 2026
 TRAIN_SAMPLES = 1024
 EPOCHS = 4
-CALIB_SAMPLES = 8  # calibration .npz per float model
+CALIB_BYTES = 100_000  # calibration .npz per float model: as many samples as fit, within [8, 64]
 REPRESENTATIVE_SAMPLES = 32  # the TFLite converter's representative dataset
 INPUT_DISTRIBUTION = {"kind": "normal", "mean": 0.0, "std": 1.0}
 
@@ -66,6 +66,15 @@ def rng_for(name: str, purpose: str) -> np.random.Generator:
 
 def samples(rng: np.random.Generator, shape: tuple[int, ...], n: int) -> np.ndarray:
     return rng.standard_normal((n, *shape)).astype(np.float32)
+
+
+def calibration_count(shape: tuple[int, ...]) -> int:
+    """Calibration samples for one float32 input of ``shape``: about CALIB_BYTES, at least 8, at most 64.
+
+    Eight samples of a standard normal under-estimate the activation ranges of some models
+    (min/max observers); more keep the committed files small enough.
+    """
+    return int(np.clip(CALIB_BYTES // (4 * int(np.prod(shape))), 8, 64))
 
 
 # -- synthetic tasks ----------------------------------------------------------------------------------
@@ -378,11 +387,12 @@ def export_keras(entries: list[dict]) -> None:
             path = OUT_DIR / f"{name}.tflite"
             path.write_bytes(convert_keras(model, variant, name))
             inp, out, ops = tflite_io(path)
-            calib = None
+            calib, n_calib = None, 0
             if variant in ("float32", "float16"):
                 calib = f"{name}.calib.npz"
                 shape = tuple(inp["shape"][1:])
-                np.savez_compressed(OUT_DIR / calib, **{inp["name"]: samples(rng_for(name, "calib"), shape, CALIB_SAMPLES)})
+                n_calib = calibration_count(shape)
+                np.savez_compressed(OUT_DIR / calib, **{inp["name"]: samples(rng_for(name, "calib"), shape, n_calib)})
             entries.append(
                 {
                     "name": name,
@@ -397,6 +407,7 @@ def export_keras(entries: list[dict]) -> None:
                     "input": {**inp, "layout": "NHWC"},
                     "output": out,
                     "calib": calib,
+                    "calib_samples": n_calib,
                     "input_distribution": INPUT_DISTRIBUTION,
                     "training": {"samples": TRAIN_SAMPLES, "epochs": EPOCHS, "loss": [round(v, 4) for v in losses]},
                     "ops": ops,
@@ -579,7 +590,7 @@ def export_torch(entries: list[dict]) -> None:
     for arch, cls, shape, task, outputs, features in torch_archs():
         model, losses = train_torch(arch, cls, shape, task, outputs)
         example = (torch.from_numpy(samples(rng_for(arch, "example"), shape, 1)),)
-        calib_data = samples(rng_for(arch, "calib"), shape, CALIB_SAMPLES)
+        calib_data = samples(rng_for(arch, "calib"), shape, calibration_count(shape))
         common = {
             "input_names": ["input"],
             "output_names": ["output"],
@@ -617,6 +628,7 @@ def export_torch(entries: list[dict]) -> None:
                     "input": {**inp, "layout": "NCHW"},
                     "output": out,
                     "calib": calib,
+                    "calib_samples": len(calib_data),
                     "input_distribution": INPUT_DISTRIBUTION,
                     "training": {"samples": TRAIN_SAMPLES, "epochs": EPOCHS, "loss": [round(v, 4) for v in losses]},
                     "ops": ops,
@@ -645,13 +657,14 @@ def export_torch(entries: list[dict]) -> None:
                         "call": f"quantize_static({path.name!r}, {qpath.name!r}, reader)",
                         "defaults": "quant_format=QDQ, activation_type=QInt8, weight_type=QInt8, "
                         "calibrate_method=MinMax, per_channel=False",
-                        "calibration": f"{CALIB_SAMPLES} seeded standard-normal samples (the data of {calib})",
+                        "calibration": f"{len(calib_data)} seeded standard-normal samples (the data of {calib})",
                     },
                     "architecture": arch,
                     "features": features,
                     "input": {**qinp, "layout": "NCHW"},
                     "output": qout,
                     "calib": None,
+                    "calib_samples": 0,
                     "input_distribution": INPUT_DISTRIBUTION,
                     "training": entries[-1]["training"],
                     "ops": qops,
@@ -681,7 +694,7 @@ def write_readme(entries: list[dict]) -> None:
         "",
         "Inputs of every model, its training data and its calibration data are standard normal.",
         "Float models come with `NAME.calib.npz` (one array per input, samples along axis 0, in",
-        "the model's own layout) for `edgec build --calib`. The default `torch.onnx.export`",
+        "the model's own layout; 8 to 64 samples, about 100 KB) for `edgec build --calib`. The default `torch.onnx.export`",
         "(the dynamo exporter in torch 2.13) writes the weights to `NAME.onnx.data` next to the",
         "model; the `*_qdq.onnx` models are `onnxruntime.quantization.quantize_static` (defaults)",
         "of the default export.",

@@ -20,8 +20,8 @@ QDQ) must:
     >= ``MIN_COSINE`` (0.98) with the float reference on each of those inputs,
     and the host executable equals edgec's int8 reference bit for bit;
 * QDQ ONNX (onnxruntime's static quantizer): the host executable equals
-  edgec's int8 reference bit for bit and stays within ``QDQ_MAX_LSB`` output
-  quantization steps of onnxruntime running the QDQ model;
+  edgec's int8 reference bit for bit and stays within ``QDQ_MAX_LSB`` (3) output
+  quantization steps of onnxruntime running the QDQ model as written;
 * a few small models (``QEMU_MODELS``) also run in QEMU on ``qemu-cortex-m4``,
   bit-exact with edgec's int8 reference (itself bit-exact with BUILTIN_REF).
 
@@ -56,7 +56,9 @@ MODELS = {m["name"]: m for m in MANIFEST["models"]}
 N_INPUTS = 5
 FLOAT_TOLERANCE = 1e-4  # of the float reference output's range (max - min)
 MIN_COSINE = 0.98
-QDQ_MAX_LSB = 3  # output quantization steps between edgec's int8 and onnxruntime's QDQ execution
+# Output quantization steps between edgec's int8 build and onnxruntime running the QDQ model: a
+# rounding tie resolved differently in an early layer propagates (seen: at most 2 over 20 inputs).
+QDQ_MAX_LSB = 3
 QEMU_TARGET = "qemu-cortex-m4"
 QEMU_MODELS = ["keras_dscnn_int8", "keras_autoencoder_int8fio", "torch_cnn_view_dynamo"]
 BATCH_LINE = re.compile(r"batch:?\s+dynamic, built for 1\b")  # the build summary's line for a dynamic batch
@@ -93,9 +95,16 @@ def litert_invoke(interpreter: Interpreter, x: np.ndarray) -> np.ndarray:
 
 
 def onnxruntime_session(path: Path):
+    """onnxruntime with basic graph optimizations: a QDQ model runs as written (DQ -> float op -> Q).
+
+    (ORT_ENABLE_ALL fuses QDQ groups into onnxruntime's own integer kernels, whose rounding may
+    depend on the CPU; see tests/test_qdq.py.)
+    """
     import onnxruntime
 
-    return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def framework_reference(model: dict):

@@ -11,11 +11,13 @@ TFLite and onnxruntime for ONNX (tolerance relative to the output range).
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
+import tflite
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 from onnx_builders import max_error_vs_range, run_edgec, run_onnxruntime
 from test_cli import assert_user_error, edgec
@@ -33,11 +35,29 @@ TIME_INPUT = "serving_default_mfcc:0"  # keras_dynamic_time.tflite: Input(shape=
 
 def litert(path: Path, reference: bool, input_shape: tuple[int, ...] | None = None) -> Interpreter:
     resolver = OpResolverType.BUILTIN_REF if reference else OpResolverType.AUTO
-    interpreter = Interpreter(model_path=str(path), experimental_op_resolver_type=resolver, num_threads=1)
+    content = with_reference_tile(path.read_bytes()) if reference else path.read_bytes()
+    interpreter = Interpreter(model_content=content, experimental_op_resolver_type=resolver, num_threads=1)
     if input_shape is not None:
         interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], list(input_shape))
     interpreter.allocate_tensors()
     return interpreter
+
+
+def with_reference_tile(raw: bytes) -> bytes:
+    """``raw`` with its TILE operator code at version 2, so LiteRT's BUILTIN_REF resolver runs it.
+
+    The converter marks int8 TILE version 3, and LiteRT 2.3's reference resolver registers TILE
+    versions 1-2 only; its reference TILE kernel copies int8 elements at any version (it switches
+    on the tensor type), so the oracle stays LiteRT's reference kernels for every other op too.
+    """
+    buf = bytearray(raw)
+    model = tflite.Model.GetRootAsModel(buf, 0)
+    for i in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(i)
+        slot = code._tab.Offset(8)  # the Version field of OperatorCode
+        if code.BuiltinCode() == tflite.BuiltinOperator.TILE and slot and code.Version() > 2:
+            struct.pack_into("<i", buf, code._tab.Pos + slot, 2)
+    return bytes(buf)
 
 
 def invoke(interpreter: Interpreter, x: np.ndarray) -> np.ndarray:
@@ -55,7 +75,7 @@ def random_input(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -
 # -- TFLite -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["keras_int8", "keras_int8_float_io", "keras_branches_int8"])
+@pytest.mark.parametrize("name", ["keras_int8", "keras_int8_float_io", "keras_branches_int8", "keras_upsample_int8"])
 def test_int8_keras_model_with_dynamic_batch_is_bit_exact(name: str):
     path = FIXTURES / f"{name}.tflite"
     graph = load_tflite(path)  # raises if a SHAPE/STRIDED_SLICE/PACK/GATHER/REDUCE_PROD was left unfolded
@@ -78,6 +98,7 @@ FLOAT_OPS = {
     "keras_branches_float32": {
         "conv2d", "logistic", "add", "tanh", "concat", "leaky_relu", "max_pool2d", "mean", "fully_connected",
     },
+    "keras_upsample_float32": {"conv2d", "resize_nearest"},
 }  # fmt: skip
 
 
@@ -123,7 +144,108 @@ def test_dynamic_time_dimension_needs_input_shape():
     assert max_error_vs_range(invoke(interpreter, x), run(graph, x)[graph.outputs[0]]) <= FLOAT_TOLERANCE
 
 
+# -- Keras UpSampling2D: EXPAND_DIMS -> TILE -> RESHAPE per axis becomes resize_nearest ---------------
+
+
+def test_keras_upsampling2d_becomes_one_resize_nearest_per_layer():
+    """``UpSampling2D()`` on 6x5 and ``UpSampling2D((2, 3))`` on 12x10: each layer's two repeats
+    (H, then W) are one nearest resize; nothing of the EXPAND_DIMS/TILE/RESHAPE chain is left."""
+    for variant in ("float32", "int8", "batch1_int8"):  # batch1: RESHAPEs folded differently, same graph
+        graph = load_tflite(FIXTURES / f"keras_upsample_{variant}.tflite").verify()
+        resizes = [n for n in graph.nodes if n.op == "resize_nearest"]
+        assert [n.op for n in graph.nodes] == ["conv2d", "resize_nearest", "conv2d", "resize_nearest"]
+        assert [n.attrs["size"] for n in resizes] == [(12, 10), (24, 30)]
+        assert graph.tensors[graph.outputs[0]].shape == (1, 24, 30, 3)
+        for n in resizes:  # int8: the copy keeps the parameters (TILE and RESHAPE do too)
+            x, y = graph.tensors[n.inputs[0]], graph.tensors[n.outputs[0]]
+            assert x.dtype == y.dtype == ("float32" if variant == "float32" else "int8")
+            if x.dtype == "int8":
+                assert (x.qscale, x.qzero) == (y.qscale, y.qzero)
+
+
+def test_keras_upsampling2d_with_fixed_batch_is_bit_exact():
+    """``batch_size=1``: the converter writes EXPAND_DIMS as RESHAPE and folds the H repeat's merge
+    with the W repeat's expansion into one RESHAPE; still one resize per layer, equal to BUILTIN_REF."""
+    path = FIXTURES / "keras_upsample_batch1_int8.tflite"
+    graph = load_tflite(path)
+    assert "batch" not in graph.meta
+    interpreter = litert(path, reference=True)
+    rng = np.random.default_rng(10)
+    for _ in SEEDS:
+        x = random_input(rng, (1, 6, 5, 3), "int8")
+        assert np.array_equal(run(graph, x)[graph.outputs[0]], invoke(interpreter, x))
+
+
+def _upsample_model_with(change):
+    """keras_upsample_float32's records, changed by ``change(model, ops_by_name)`` before translation."""
+    from edgec.frontends.tflite.reader import read_model
+    from edgec.frontends.tflite.translate import Translator
+
+    model = read_model((FIXTURES / "keras_upsample_float32.tflite").read_bytes())
+    change(model, [op for op in model.operators if op.op_name == "TILE"])
+    translator = Translator(model, "changed")
+    translator.run()
+    return translator.problems
+
+
+def test_tile_that_is_not_an_integer_nearest_upsample_is_refused():
+    def tile_two_axes(model, tiles):
+        model.tensors[tiles[0].inputs[1]].data = np.array([1, 1, 2, 1, 2], np.int32)
+
+    def tile_is_a_model_output(model, tiles):
+        model.outputs.append(tiles[0].outputs[0])
+
+    def reshape_elsewhere(model, tiles):  # the merge target of the first repeat: [1, 12, 5, 4] -> [1, 6, 10, 4]
+        concat = next(op for op in model.operators if op.op_name == "CONCATENATION")
+        model.tensors[concat.inputs[1]].data = np.array([6], np.int32)
+        model.tensors[concat.inputs[2]].data = np.array([10, 4], np.int32)
+
+    for change, needle in (
+        (tile_two_axes, "multiples [1, 1, 2, 1, 2] repeat more than the expanded axis 2"),
+        (tile_is_a_model_output, "its output is not read by exactly one RESHAPE"),
+        (reshape_elsewhere, "reshapes the tiled tensor to [1, 6, 10, 4], not [1, 12, 5, 4]"),
+    ):
+        problems = _upsample_model_with(change)
+        assert any(needle in p for p in problems), (needle, problems)
+        assert all("\n" not in p for p in problems)
+
+
+def test_cli_refuses_tile_with_one_line(tmp_path: Path):
+    """A TILE outside the pattern is reported with the pattern edgec reads, exit 2, nothing written."""
+    raw = (FIXTURES / "keras_upsample_float32.tflite").read_bytes()
+    multiples = np.array([1, 1, 2, 1, 1], np.int32).tobytes()  # the first TILE's, in the file's buffer
+    assert raw.count(multiples) == 1
+    path = tmp_path / "tiled.tflite"
+    path.write_bytes(raw.replace(multiples, np.array([1, 1, 2, 1, 2], np.int32).tobytes()))
+    out = tmp_path / "out"
+    assert_user_error(edgec("build", path, "--target", "host", "-o", out), "TILE", "UpSampling2D", out=out)
+
+
 # -- ONNX -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["torch_upsample", "torch_upsample_dynamo"])
+def test_torch_nearest_upsample_with_dynamic_batch_matches_onnxruntime(name: str):
+    """``nn.Upsample(scale_factor=2)`` and ``F.interpolate(scale_factor=(2, 3), mode="nearest")``."""
+    model = onnx.load(FIXTURES / f"{name}.onnx")
+    graph = load_onnx(model)
+    assert graph.meta["batch"] == {"dynamic": True, "built_for": 1}
+    assert [n.attrs["size"] for n in graph.nodes if n.op == "resize_nearest"] == [(12, 10), (24, 30)]
+    rng = np.random.default_rng(6)
+    for _ in SEEDS:
+        feeds = {"input": rng.standard_normal((1, 3, 6, 5)).astype(np.float32)}
+        (expected,) = run_onnxruntime(model, feeds)
+        (got,) = run_edgec(graph, feeds)
+        assert max_error_vs_range(expected, got) <= FLOAT_TOLERANCE
+
+
+def test_torch_upsample_lowers_to_int8():
+    """The float export quantizes (the C kernel of resize_nearest is built by the Keras CLI test)."""
+    from edgec.lowering import lower_model
+
+    graph = lower_model(FIXTURES / "torch_upsample_dynamo.onnx").graph
+    assert not graph.is_float() and graph.meta["batch"] == {"dynamic": True, "built_for": 1}
+    assert [n.op for n in graph.nodes].count("resize_nearest") == 2
 
 
 @pytest.mark.parametrize("name", ["torch_view", "torch_view_dynamo", "torch_flatten"])
@@ -145,19 +267,21 @@ def test_torch_export_with_dynamic_batch_matches_onnxruntime(name: str):
 # -- command line -----------------------------------------------------------------------------------
 
 
-def test_cli_builds_int8_keras_model_and_matches_litert(tmp_path: Path):
-    path = FIXTURES / "keras_int8.tflite"
+@pytest.mark.parametrize("name", ["keras_int8", "keras_upsample_int8"])
+def test_cli_builds_int8_keras_model_and_matches_litert(tmp_path: Path, name: str):
+    path = FIXTURES / f"{name}.tflite"
+    interpreter = litert(path, reference=True)
     out = tmp_path / "out"
     proc = edgec("build", path, "--target", "host", "-o", out)
     assert proc.returncode == 0, proc.stderr
     assert "  batch: dynamic, built for 1" in proc.stdout
     summary = json.loads((out / "build.json").read_text())
     assert summary["batch"] == {"dynamic": True, "built_for": 1}
-    x = random_input(np.random.default_rng(11), (1, 12, 10, 2), "int8")
+    x = random_input(np.random.default_rng(11), tuple(interpreter.get_input_details()[0]["shape"]), "int8")
     np.save(tmp_path / "x.npy", x)
     proc = edgec("run", out, "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy")
     assert proc.returncode == 0, proc.stderr
-    assert np.array_equal(np.load(tmp_path / "y.npy"), invoke(litert(path, reference=True), x))
+    assert np.array_equal(np.load(tmp_path / "y.npy"), invoke(interpreter, x))
 
 
 def test_cli_float16_keras_model_is_quantized_with_calibration(tmp_path: Path):

@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 MODEL = REPO / "models" / "tflite" / "ds_cnn.tflite"
 SHIPPED = ("edgec/runtime/kernels/conv.c", "edgec/runtime/cmake/arm-none-eabi.cmake", "edgec/targets/host.toml")
 
+
 def run(*args: str | Path, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess[str]:
     """Run a command with the environment a user would have: no PYTHONPATH into the checkout."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
@@ -51,7 +52,8 @@ def installed(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = tmp_path_factory.mktemp("venv")
     run(sys.executable, "-m", "venv", venv, cwd=venv)
     (wheel,) = dist.glob("edgec-*.whl")
-    run(venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-compile", "--disable-pip-version-check", wheel, cwd=venv)
+    pip = [venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-compile", "--disable-pip-version-check"]
+    run(*pip, wheel, cwd=venv)
     return venv / "bin"
 
 

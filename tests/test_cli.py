@@ -17,6 +17,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from float_compare import assert_close
 from onnx import helper
 
 from edgec.compiler import BUILD_FILE, BuildOptions, build_model
@@ -167,7 +168,7 @@ def test_run_reference_float_onnx_matches_onnxruntime(tmp_path: Path) -> None:
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (expected,) = session.run(None, {session.get_inputs()[0].name: x})
     assert got.dtype == np.float32 and got.shape == expected.shape
-    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    assert_close(got, expected, 1e-4)
     # the same data in edgec's NHWC layout gives the same answer
     np.save(tmp_path / "x_nhwc.npy", x.transpose(0, 2, 3, 1))
     proc = edgec("run", path, "--reference", "--input", tmp_path / "x_nhwc.npy", "--output", tmp_path / "y2.npy")

@@ -1,7 +1,7 @@
 """The `edgec` command line, run as users run it: the console script in a subprocess.
 
 Good input: `targets`, `inspect` (model files and build folders), `run --reference`,
-`build --json`.  Bad input (DESIGN.md): one error line on stderr, exit code 2, no
+`build --json`.  Bad input (docs/design.md): one error line on stderr, exit code 2, no
 traceback, and no half-written output folder or staging directory left behind.
 """
 

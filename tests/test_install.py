@@ -13,6 +13,7 @@ pip takes edgec's pinned dependencies from the configured index or its cache.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -38,11 +39,22 @@ def run(*args: str | Path, cwd: Path, timeout: int = 600) -> subprocess.Complete
     return proc
 
 
+# What a clone does not hold: build outputs, virtualenvs, caches.
+NOT_SOURCE = shutil.ignore_patterns(
+    ".git", ".venv", "build", "out", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache", ".fixture-venv"
+)
+
+
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sdist and the wheel built from this checkout, in a folder outside it."""
+    """The sdist and the wheel (built from the sdist) of a copy of this checkout, outside it.
+
+    The copy keeps setuptools' ``edgec.egg-info`` and build folders out of the checkout.
+    """
+    source = tmp_path_factory.mktemp("source") / "edgec"
+    shutil.copytree(REPO, source, ignore=NOT_SOURCE)
     out = tmp_path_factory.mktemp("dist")
-    run(sys.executable, "-m", "build", "--outdir", out, REPO, cwd=out)
+    run(sys.executable, "-m", "build", "--outdir", out, source, cwd=out)
     return out
 
 

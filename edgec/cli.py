@@ -42,6 +42,18 @@ def _handle_errors(fn):
     return wrapper
 
 
+def _input_shapes(specs: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
+    from edgec.frontends.input_shapes import parse_input_shapes
+
+    return parse_input_shapes(specs)
+
+
+INPUT_SHAPE_HELP = (
+    "Fix a model input's shape, in the model's layout: NAME=DxDxD (e.g. input=1x49x10x1). "
+    "Repeat per input. Needed for dynamic dimensions other than the batch (built for 1)."
+)
+
+
 def _emit_json(doc: object) -> None:
     click.echo(json.dumps(doc, indent=2, default=str))
 
@@ -50,7 +62,7 @@ def _emit_json(doc: object) -> None:
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @click.version_option(package_name="edgec")
 def main(debug: bool) -> None:
-    """edgec: compile ONNX / int8 TFLite models for microcontrollers and edge devices."""
+    """edgec: compile ONNX / TFLite models for microcontrollers and edge devices."""
 
 
 @main.command()
@@ -64,9 +76,10 @@ def main(debug: bool) -> None:
 @click.option("--split", default=None, help="With --schedule patch: the op (or tensor) ending the patch stage.")
 @click.option("--patches", type=int, default=None, help="With --schedule patch: patch grid N (N x N).")
 @click.option("--precision", type=click.Choice(["int8", "mixed"]), default="int8", show_default=True)
+@click.option("--input-shape", "input_shape", multiple=True, metavar="NAME=DxDxD", help=INPUT_SHAPE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the build summary as JSON.")
 @_handle_errors
-def build(model, target_name, out_dir, calib, observer, sram_budget, schedule, split, patches, precision, as_json):
+def build(model, target_name, out_dir, calib, observer, sram_budget, schedule, split, patches, precision, input_shape, as_json):
     """Compile MODEL for a target into a build folder."""
     from edgec.compiler import BuildOptions, build_model, format_build_summary
 
@@ -81,6 +94,7 @@ def build(model, target_name, out_dir, calib, observer, sram_budget, schedule, s
         schedule=schedule,
         split=split,
         patches=patches,
+        input_shapes=_input_shapes(input_shape),
     )
     summary = build_model(model, options, terminal_progress())
     if as_json:
@@ -97,13 +111,18 @@ def build(model, target_name, out_dir, calib, observer, sram_budget, schedule, s
 @click.option("--calib", type=click.Path(path_type=Path), default=None, help="With --reference on a float model: run the int8-quantized graph.")
 @click.option("--emulate", is_flag=True, help="Run an MCU build in QEMU (the default for emulated targets).")
 @click.option("--port", default=None, help="Serial port of a real board (e.g. /dev/ttyACM0, socket://host:port).")
+@click.option("--input-shape", "input_shape", multiple=True, metavar="NAME=DxDxD", help="With --reference: " + INPUT_SHAPE_HELP)
 @click.option("--json", "as_json", is_flag=True)
 @_handle_errors
-def run(path, input_path, output_path, reference, calib, emulate, port, as_json):
+def run(path, input_path, output_path, reference, calib, emulate, port, input_shape, as_json):
     """Run a build folder (host binary, emulator or board), or a model file with --reference."""
     from edgec.runner import run_command
 
-    result = run_command(path, input_path, output_path, reference=reference, calib=calib, port=port, progress=terminal_progress(quiet=as_json))
+    shapes = _input_shapes(input_shape)
+    result = run_command(
+        path, input_path, output_path, reference=reference, calib=calib, port=port,
+        progress=terminal_progress(quiet=as_json), input_shapes=shapes,
+    )  # fmt: skip
     if as_json:
         _emit_json(result)
     else:
@@ -133,12 +152,16 @@ def profile(out_dir, emulate, port, runs, input_path, as_json):
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None, help="Write a PNG of activation memory over the ops (build folders).")
+@click.option("--input-shape", "input_shape", multiple=True, metavar="NAME=DxDxD", help="Model files: " + INPUT_SHAPE_HELP)
 @_handle_errors
-def inspect(path, as_json, plot_path):
+def inspect(path, as_json, plot_path, input_shape):
     """Per-layer table of a model file or a build folder."""
     from edgec.inspect import format_model_report, model_report
 
+    shapes = _input_shapes(input_shape)
     if path.is_dir():
+        if shapes:
+            raise EdgecError("--input-shape applies to model files; a build folder's shapes were fixed by `edgec build`")
         from edgec.compiler import format_build_report, load_build
 
         b = load_build(path)
@@ -157,7 +180,7 @@ def inspect(path, as_json, plot_path):
         raise EdgecError("--plot needs a build folder: run `edgec build` first, then `edgec inspect OUT --plot mem.png`")
     from edgec.frontends import load_model
 
-    report = model_report(load_model(path))
+    report = model_report(load_model(path, shapes))
     if as_json:
         _emit_json(report)
     else:

@@ -42,6 +42,7 @@ class BuildOptions:
     schedule: str | None = None
     split: str | None = None
     patches: int | None = None
+    input_shapes: dict[str, tuple[int, ...]] | None = None  # --input-shape: fixes dynamic input dimensions
 
 
 @dataclass
@@ -100,7 +101,7 @@ def build_model(model: Path, options: BuildOptions, progress: Progress = QUIET) 
     check_out_dir(out_dir)
     if options.calib is not None and not Path(options.calib).exists():
         raise EdgecError(f"calibration data {options.calib} does not exist: pass a .npz, .npy or a folder of images")
-    lowered = lower_model(Path(model), options.calib, options.observer, progress)
+    lowered = lower_model(Path(model), options.calib, options.observer, progress, input_shapes=options.input_shapes)
     for w in lowered.warnings:
         progress.note(f"warning: {w}")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -154,6 +155,7 @@ def _summary(lowered: LoweredModel, target, plan, project, binary: Path, image) 
         "target_kind": target.kind,
         "binary": str(binary),
         "warnings": lowered.warnings,
+        "batch": batch_info(graph),
         "inputs": [s.to_dict() for s in io_specs(graph, graph.inputs)],
         "outputs": [s.to_dict() for s in io_specs(graph, graph.outputs)],
         "ops": project.ops,
@@ -168,6 +170,8 @@ def _summary(lowered: LoweredModel, target, plan, project, binary: Path, image) 
         },
         "schedule": plan.describe(),
     }
+    if "input_shapes" in graph.meta:
+        doc["input_shapes"] = graph.meta["input_shapes"]
     if image is not None:
         doc["memory"] = {
             "text": image.text,
@@ -182,6 +186,21 @@ def _summary(lowered: LoweredModel, target, plan, project, binary: Path, image) 
         }
         doc["fits"] = True  # build_firmware raises when it does not
     return doc
+
+
+def batch_info(graph: Graph) -> dict:
+    """Whether the model's batch was dynamic, and the batch it was built for (always 1 today)."""
+    if "batch" in graph.meta:
+        return dict(graph.meta["batch"])
+    shapes = [graph.tensors[i].shape for i in graph.inputs if graph.tensors[i].shape]
+    return {"dynamic": False, "built_for": shapes[0][0] if shapes else 1}
+
+
+def format_batch(batch: dict | None) -> str | None:
+    """The summary line for a dynamic batch ("dynamic, built for 1"), None for a fixed one."""
+    if not batch or not batch.get("dynamic"):
+        return None
+    return f"dynamic, built for {batch['built_for']}"
 
 
 def load_build(path: Path) -> Build:
@@ -206,6 +225,11 @@ def format_build_summary(summary: dict) -> str:
         f"  arena/SRAM     {t['arena_bytes']:,} bytes (layer-wise lower bound {t['lower_bound_bytes']:,})",
         f"  schedule       {summary['schedule']['kind']}" + _schedule_detail(summary["schedule"]),
     ]
+    batch = format_batch(summary.get("batch"))
+    if batch:
+        lines.insert(1, f"  batch: {batch}")
+    for name, shape in summary.get("input_shapes", {}).items():
+        lines.insert(2 if batch else 1, f"  input shape    {name} = {'x'.join(map(str, shape))}")
     mem = summary.get("memory")
     if mem:
         lines.append(

@@ -31,6 +31,7 @@ def model_report(graph: Graph) -> dict:
         "dtype": "float32" if graph.is_float() else "int8",
         "inputs": {i: {"shape": list(graph.tensors[i].shape), "dtype": graph.tensors[i].dtype} for i in graph.inputs},
         "outputs": {o: {"shape": list(graph.tensors[o].shape), "dtype": graph.tensors[o].dtype} for o in graph.outputs},
+        "batch": graph.meta.get("batch", {"dynamic": False, "built_for": _first_dim(graph)}),
         "layers": rows,
         "totals": {
             "ops": len(rows),
@@ -40,6 +41,11 @@ def model_report(graph: Graph) -> dict:
             "peak_activation_bytes": max((r["activation_bytes"] for r in rows), default=0),
         },
     }
+
+
+def _first_dim(graph: Graph) -> int:
+    shapes = [graph.tensors[i].shape for i in graph.inputs if graph.tensors[i].shape]
+    return shapes[0][0] if shapes else 1
 
 
 def format_model_report(report: dict) -> str:
@@ -57,8 +63,10 @@ def format_model_report(report: dict) -> str:
         right=(0, 5, 6, 7),
     )
     t = report["totals"]
+    batch = report.get("batch", {})
+    dynamic = f", batch: dynamic, built for {batch['built_for']}" if batch.get("dynamic") else ""
     return (
-        f"{report['model']} ({report['dtype']})\n{table}\n"
+        f"{report['model']} ({report['dtype']}{dynamic})\n{table}\n"
         f"total: {t['ops']} ops, {t['macs']:,} MACs, {t['parameters']:,} parameters "
         f"({t['param_bytes']:,} bytes), largest layer activations {t['peak_activation_bytes']:,} bytes"
     )

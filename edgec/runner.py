@@ -54,11 +54,14 @@ def run_command(
     calib: Path | None = None,
     port: str | None = None,
     progress: Progress = QUIET,
+    input_shapes: dict[str, tuple[int, ...]] | None = None,
 ) -> dict:
     x_user = load_array(input_path)
     if Path(path).is_dir():
         if reference:
             raise EdgecError("--reference runs a model file; for a build folder drop --reference")
+        if input_shapes:
+            raise EdgecError("--input-shape applies to model files; a build folder's shapes were fixed by `edgec build`")
         build = load_build(path)
         in_spec, out_spec = build.inputs[0], build.outputs[0]
         x = to_model_input(x_user, in_spec)
@@ -72,7 +75,7 @@ def run_command(
             raise EdgecError(f"{path} is a model file: pass --reference to run the numpy reference, or `edgec build` it first")
         if port:
             raise DeviceError("--port needs a build folder: `edgec build` the model for the board first")
-        result, source = _run_reference(Path(path), x_user, calib, progress)
+        result, source = _run_reference(Path(path), x_user, calib, progress, input_shapes)
     if output_path is not None:
         np.save(output_path, result)
     return {
@@ -85,11 +88,13 @@ def run_command(
     }
 
 
-def _run_reference(path: Path, x_user: np.ndarray, calib: Path | None, progress: Progress) -> tuple[np.ndarray, str]:
+def _run_reference(
+    path: Path, x_user: np.ndarray, calib: Path | None, progress: Progress, input_shapes: dict | None = None
+) -> tuple[np.ndarray, str]:
     from edgec.lowering import lower_model
     from edgec.reference import run
 
-    lowered = lower_model(path, calib=calib, progress=progress, quantize=calib is not None)
+    lowered = lower_model(path, calib=calib, progress=progress, quantize=calib is not None, input_shapes=input_shapes)
     graph = lowered.graph
     in_spec = io_specs(graph, graph.inputs)[0]
     out_spec = io_specs(graph, graph.outputs)[0]

@@ -50,6 +50,18 @@ OPS = [
     "pad",
     "concat",
     "resize_nearest",
+    "strided_slice",
+    "maximum",
+    "minimum",
+    "reduce_max",
+    "gather",
+    "transpose_conv2d",
+    "prelu",
+    "resize_bilinear",
+    "depth_to_space",
+    "space_to_depth",
+    "squared_difference",
+    "l2_normalization",
 ]
 
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-Wpedantic"]

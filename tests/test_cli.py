@@ -245,26 +245,63 @@ def test_uint8_io_model(tmp_path: Path) -> None:
     )
 
 
-def test_dynamic_shape_tflite(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    assert_user_error(
-        edgec("build", TFLITE_DIR / "bad" / "dynamic_batch.tflite", "--target", "host", "-o", out), "dynamic", out=out
-    )
+def test_dynamic_batch_tflite_is_taken_as_batch_1(tmp_path: Path) -> None:
+    # Builds of Keras models with a dynamic batch: tests/test_dynamic_models.py.
+    path = TFLITE_DIR / "bad" / "dynamic_batch.tflite"
+    proc = edgec("inspect", path)
+    assert proc.returncode == 0 and "batch: dynamic, built for 1" in proc.stdout, proc.stderr
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path), num_threads=1)
+    interpreter.allocate_tensors()
+    (detail,) = interpreter.get_input_details()
+    x = np.random.default_rng(1).standard_normal(detail["shape"]).astype(np.float32)
+    interpreter.set_tensor(detail["index"], x)
+    interpreter.invoke()
+    expected = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.save(tmp_path / "x.npy", x)
+    proc = edgec("run", path, "--reference", "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy")
+    assert proc.returncode == 0, proc.stderr
+    got = np.load(tmp_path / "y.npy")
+    assert np.max(np.abs(got - expected)) <= 1e-4 * max(float(np.ptp(expected)), 1e-6), (got, expected)
 
 
-def test_dynamic_shape_onnx(tmp_path: Path) -> None:
+def _dynamic_onnx(tmp_path: Path, dims: list) -> Path:
     graph = helper.make_graph(
-        [helper.make_node("Relu", ["x"], ["y"])],
+        [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Sigmoid", ["r"], ["y"])],
         "dyn",
-        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", 3, 4, 4])],
-        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["N", 3, 4, 4])],
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, dims)],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, dims)],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     path = tmp_path / "dyn.onnx"
     onnx.save(model, path)
+    return path
+
+
+def test_dynamic_batch_onnx_builds_for_batch_1(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    assert_user_error(edgec("build", path, "--target", "host", "-o", out), "dynamic", out=out)
+    proc = edgec("build", _dynamic_onnx(tmp_path, ["N", 3, 4, 4]), "--target", "host", "-o", out, "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["batch"] == {"dynamic": True, "built_for": 1}
+    assert summary["inputs"][0]["shape"] == [1, 4, 4, 3]
+
+
+def test_dynamic_non_batch_dimension_onnx(tmp_path: Path) -> None:
+    path = _dynamic_onnx(tmp_path, ["N", 3, "height", 4])
+    out = tmp_path / "out"
+    line = assert_user_error(edgec("build", path, "--target", "host", "-o", out), "--input-shape x=1x3xNx4", out=out)
+    assert "[N, 3, height, 4]" in line
+    proc = edgec("build", path, "--target", "host", "-o", out, "--input-shape", "x=1x3x6x4", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["inputs"][0]["shape"] == [1, 6, 4, 3]
+    x = np.random.default_rng(0).standard_normal((1, 3, 6, 4)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    proc = edgec("run", path, "--reference", "--input", tmp_path / "x.npy", "--input-shape", "x=1x3x6x4", "--output", tmp_path / "y.npy")
+    assert proc.returncode == 0, proc.stderr
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), 1 / (1 + np.exp(-np.maximum(x, 0))), rtol=0, atol=1e-6)
 
 
 def test_missing_calibration_file(tmp_path: Path) -> None:

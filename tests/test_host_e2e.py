@@ -341,3 +341,24 @@ def test_console_script_build_and_run_match_litert(tmp_path: Path, stem: str) ->
         assert np.array_equal(got, expected), f"{stem}, seed {seed}: " + _describe_mismatch(expected, got)
         # the library path gives the same bits as the command line
         assert np.array_equal(run_like_cli(load_build(out), x), got)
+
+
+def test_single_op_model_without_arena_builds_and_runs(tmp_path: Path) -> None:
+    """A model whose only tensors are its input and output needs no arena; the C must still compile."""
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 4, 4])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "relu_only", [x], [y])
+    path = tmp_path / "relu_only.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    calib = tmp_path / "calib.npy"
+    np.save(calib, np.random.default_rng(0).uniform(-1, 1, (8, 3, 4, 4)).astype(np.float32))
+    build_model(path, BuildOptions(target="host", out_dir=tmp_path / "out", calib=calib))
+    build = load_build(tmp_path / "out")
+    assert json.loads((build.path / BUILD_FILE).read_text())["totals"]["arena_bytes"] == 0
+    graph = build.graph
+    x = np.random.default_rng(1).integers(-128, 128, build.inputs[0].shape, dtype=np.int8)
+    got, _ = run_host_binary(build, x)
+    expected = run(graph, {graph.inputs[0]: x})[graph.outputs[0]]
+    assert np.array_equal(got, expected.reshape(got.shape))

@@ -10,7 +10,7 @@ import pytest
 from onnx import TensorProto, helper
 from onnx_builders import assert_matches_onnxruntime, make_model, rng_weights
 
-from edgec.errors import ModelError, UnsupportedError
+from edgec.errors import EdgecError, ModelError, UnsupportedError
 from edgec.frontends import load_model
 from edgec.frontends.onnx import load_onnx
 from edgec.passes import optimize
@@ -359,13 +359,59 @@ def test_all_unsupported_ops_reported_at_once():
     assert len(err.value.problems) == 2
 
 
-def test_dynamic_dimension_and_batch():
+def test_dynamic_batch_and_batch_2():
     nodes = [node("Relu", ["x"], ["y"]), node("Relu", ["z"], ["w"])]
     with pytest.raises(UnsupportedError) as err:
         load_onnx(make_model(nodes, {"x": ("N", 4, 9, 9), "z": (2, 4)}, ["y", "w"]))
     message = _one_line(err.value)
-    assert "input 'x' has dynamic dimension 'N'" in message
+    assert "input 'x'" not in message  # a dynamic batch is built for 1
     assert "input 'z' has batch size 2" in message
+
+
+def test_dynamic_non_batch_dimension_needs_input_shape():
+    nodes = [node("Relu", ["x"], ["y"])]
+    model = make_model(nodes, {"x": ("N", 4, "H", 9)}, ["y"])
+    with pytest.raises(EdgecError) as err:
+        load_onnx(model)
+    message = _one_line(err.value)
+    assert "input 'x' has dynamic shape [N, 4, H, 9]" in message and "--input-shape x=1x4xNx9" in message
+    graph = load_onnx(model, {"x": (1, 4, 5, 9)})
+    assert graph.tensors["x"].shape == (1, 5, 9, 4) and graph.meta["batch"]["dynamic"]
+    for bad, needle in [({"y": (1, 4, 5, 9)}, "not an input"), ({"x": (1, 4, 5)}, "rank"), ({"x": (1, 3, 5, 9)}, "contradicts")]:
+        with pytest.raises(EdgecError, match=needle):
+            load_onnx(model, bad)
+
+
+def test_missing_dim_value_in_batch_is_dynamic():
+    model = make_model([node("Relu", ["x"], ["y"])], {"x": (1, 4, 9, 9)}, ["y"])
+    model.graph.input[0].type.tensor_type.shape.dim[0].Clear()
+    graph = load_onnx(model)
+    assert graph.meta["batch"] == {"dynamic": True, "built_for": 1} and graph.tensors["x"].shape == (1, 9, 9, 4)
+
+
+def test_batch_flatten_through_shape_subgraph_with_dynamic_batch():
+    """``x.view(x.size(0), -1)`` as the TorchScript exporter writes it, with a symbolic batch."""
+    nodes = [
+        node("Shape", ["x"], ["s"]),
+        node("Gather", ["s", "zero"], ["n"], axis=0),
+        node("Unsqueeze", ["n", "axes"], ["n1"]),
+        node("Concat", ["n1", "minus_one"], ["spec"], axis=0),
+        node("Reshape", ["x", "spec"], ["flat"]),
+        node("Size", ["flat"], ["size"]),
+        node("Range", ["zero", "size_i", "one"], ["r"]),
+        node("Relu", ["flat"], ["y"]),
+    ]
+    inits = {
+        "zero": np.asarray(0, np.int64),
+        "one": np.asarray(1, np.int64),
+        "axes": np.asarray([0], np.int64),
+        "minus_one": np.asarray([-1], np.int64),
+        "size_i": np.asarray(5, np.int64),
+    }
+    model = make_model(nodes, {"x": ("batch", 4, 3, 3)}, ["y"], inits)
+    graph = load_onnx(model)
+    assert graph.tensors["y"].shape == (1, 36)
+    assert {n.op for n in graph.nodes} <= {"transpose", "reshape", "relu"}
 
 
 def test_non_constant_weights_and_ceil_mode():
@@ -436,3 +482,44 @@ def test_load_model_dispatches_tflite_by_content(tmp_path):
     renamed.write_bytes(source.read_bytes())
     graph = load_model(renamed)
     assert any(n.op == "conv2d" for n in graph.nodes)
+
+
+def test_shape_arithmetic_folds_and_matches_onnxruntime():
+    """Range, Cast, Expand, Tile, Mod, Max, Where, Equal, Neg, ReduceProd on shapes: all constant at batch 1."""
+    nodes = [
+        node("Shape", ["x"], ["s"]),
+        node("Gather", ["s", "zero"], ["n"], axis=0),
+        node("Slice", ["s", "one_1d", "four_1d"], ["chw"]),
+        node("ReduceProd", ["chw"], ["k"], axes=[0], keepdims=1),
+        node("Unsqueeze", ["n", "axes"], ["n1"]),
+        node("Concat", ["n1", "k"], ["spec"], axis=0),
+        node("Reshape", ["x", "spec"], ["flat"]),
+        node("Size", ["x"], ["size"]),
+        node("Range", ["zero", "size", "one"], ["idx"]),
+        node("Mod", ["idx", "three"], ["m"]),
+        node("Equal", ["m", "zero"], ["is_zero"]),
+        node("Neg", ["idx"], ["neg"]),
+        node("Where", ["is_zero", "neg", "idx"], ["mixed"]),
+        node("Max", ["mixed", "minus_five"], ["clamped"]),
+        node("Cast", ["clamped"], ["bias_1d"], to=TensorProto.FLOAT),
+        node("Expand", ["bias_1d", "spec"], ["bias"]),
+        node("Tile", ["tile_me", "tile_reps"], ["tiled"]),
+        node("Add", ["flat", "bias"], ["b"]),
+        node("Add", ["b", "tiled"], ["y"]),
+    ]
+    inits = {
+        "zero": np.asarray(0, np.int64),
+        "one": np.asarray(1, np.int64),
+        "three": np.asarray(3, np.int64),
+        "minus_five": np.asarray(-5, np.int64),
+        "one_1d": np.asarray([1], np.int64),
+        "four_1d": np.asarray([4], np.int64),
+        "axes": np.asarray([0], np.int64),
+        "tile_me": np.asarray([[0.5, -0.5]], np.float32),
+        "tile_reps": np.asarray([1, 18], np.int64),
+    }
+    model = make_model(nodes, {"x": ("batch", 4, 3, 3)}, ["y"], inits)
+    graph = load_onnx(model)
+    assert {n.op for n in graph.nodes} <= {"transpose", "reshape", "add"}
+    fixed = make_model(nodes, {"x": (1, 4, 3, 3)}, ["y"], inits)
+    assert_matches_onnxruntime(fixed, graph, seeds=(0, 1))

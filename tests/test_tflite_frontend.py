@@ -197,10 +197,10 @@ def test_uint8_model_is_rejected():
     assert "UINT8" in assert_one_line(info.value)
 
 
-def test_dynamic_batch_is_rejected():
-    with pytest.raises(UnsupportedError) as info:
-        load_tflite(BAD_DIR / "dynamic_batch.tflite")
-    assert "dynamic shape" in assert_one_line(info.value)
+def test_dynamic_batch_is_built_for_batch_1():
+    graph = load_tflite(BAD_DIR / "dynamic_batch.tflite")
+    assert graph.meta["batch"] == {"dynamic": True, "built_for": 1}
+    assert all(graph.tensors[name].shape[0] == 1 for name in graph.inputs + graph.outputs)
 
 
 @pytest.mark.parametrize("fraction", [0.1, 0.5, 0.9, 0.999])

@@ -232,11 +232,14 @@ def _model_c(graph: Graph, names: TensorNames, body: CWriter, globals_w: CWriter
             "",
         ]
     )
-    w.comment("All activations live in one arena, at offsets fixed by the memory plan.")
-    w.line("static int8_t arena[EDGEC_ARENA_SIZE] __attribute__((aligned(16)));")
-    w.line()
     plan = names.plan.arena
     placed = sorted({names.root(t) for t in plan.offsets}, key=lambda t: (plan.offsets[t], t))
+    if placed or plan.scratch_offsets or names.stage is not None:
+        w.comment("All activations live in one arena, at offsets fixed by the memory plan.")
+        w.line("static int8_t arena[EDGEC_ARENA_SIZE] __attribute__((aligned(16)));")
+    else:
+        w.comment("Every tensor is a model input or output: the model needs no arena.")
+    w.line()
     chunks = {graph.node(conv).outputs[0]: pixels for conv, pixels in plan.stream_pixels.items()}
     lines = {t: seg.capacity[t] for seg in plan.row_segments for t in seg.chain}
     for tensor in placed:

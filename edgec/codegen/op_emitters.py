@@ -423,3 +423,168 @@ def _emit_resize(w, names, weights, node, p, ident):
     w.line(names.place.view(node.outputs[0], "out"))
     w.line("edgec_resize_nearest(&in, &out);")
     return "edgec_resize_nearest"
+
+
+def slice_geometry(in_shape, p: dict) -> tuple[tuple[int, int, int], tuple[int, int, int], list[tuple[str, int]]]:
+    """(input h/w/c, output h/w/c, parameter fields) of a slice: size-1 input dims dropped, the rest right-aligned."""
+    keep = [i for i, d in enumerate(in_shape) if d != 1]
+    if len(keep) > 3:
+        raise BuildError(f"slice of a {in_shape} tensor: the C back end slices at most 3 dimensions larger than 1")
+    pad = 3 - len(keep)
+    in_dims = (1,) * pad + tuple(in_shape[i] for i in keep)
+    out_dims = (1,) * pad + tuple(p["size"][i] for i in keep)
+    begin = (0,) * pad + tuple(p["begin"][i] for i in keep)
+    strides = (1,) * pad + tuple(p["strides"][i] for i in keep)
+    fields = [(f"begin_{a}", b) for a, b in zip("hwc", begin)] + [(f"stride_{a}", s) for a, s in zip("hwc", strides)]
+    return in_dims, out_dims, fields
+
+
+@emitter("slice")
+def _emit_slice(w, names, weights, node, p, ident):
+    in_dims, out_dims, fields = slice_geometry(names.graph.tensors[node.inputs[0]].shape, p)
+    w.line(names.place.view(node.inputs[0], "in", const=True, dims=in_dims))
+    w.line(names.place.view(node.outputs[0], "out", dims=out_dims))
+    names.place.params(w, "edgec_slice_params", fields)
+    w.line("edgec_strided_slice(&in, &out, &params);")
+    return "edgec_strided_slice"
+
+
+@emitter("maximum", "minimum")
+def _emit_maximum_minimum(w, names, weights, node, p, ident):
+    w.line(names.place.view(node.inputs[0], "a", const=True))
+    w.line(names.place.view(node.inputs[1], "b", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
+    w.line(f"edgec_{node.op}(&a, &b, &out);")
+    return f"edgec_{node.op}"
+
+
+@emitter("reduce_max")
+def _emit_reduce_max(w, names, weights, node, p, ident):
+    x = names.graph.tensors[node.inputs[0]]
+    if len(x.shape) != 4 or 0 in p["axes"]:
+        raise BuildError(f"reduce_max node {node.name!r}: the C back end reduces H, W and/or C of a 4-D tensor only")
+    h, wd, c = hwc(x.shape)
+    axes = set(p["axes"])
+    out_dims = (1 if 1 in axes else h, 1 if 2 in axes else wd, 1 if 3 in axes else c)
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.outputs[0], "out", dims=out_dims))
+    fields = [("reduce_h", int(1 in axes)), ("reduce_w", int(2 in axes)), ("reduce_c", int(3 in axes))]
+    names.place.params(w, "edgec_reduce_max_params", fields)
+    w.line("edgec_reduce_max(&in, &out, &params);")
+    return "edgec_reduce_max"
+
+
+@emitter("gather")
+def _emit_gather(w, names, weights, node, p, ident):
+    rank = len(names.graph.tensors[node.inputs[0]].shape)
+    axis = p["axis"] + 3 - rank  # position in the right-aligned (h, w, c) view
+    if p["axis"] == 0 or axis < 0:
+        raise BuildError(f"gather node {node.name!r}: the C back end gathers along H, W or C only")
+    indices = weights.add(f"{ident}_indices", np.asarray(p["indices"], dtype=np.int32), "int32_t", "gather indices")
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
+    w.line(f"edgec_gather(&in, &out, {axis}, {indices});")
+    return "edgec_gather"
+
+
+@emitter("transpose_conv2d")
+def _emit_transpose_conv(w, names, weights, node, p, ident):
+    graph = names.graph
+    kh, kw = graph.tensors[node.inputs[1]].shape[1:3]
+    co = graph.tensors[node.outputs[0]].shape[-1]
+    mult = _per_channel(weights, ident, p["out_mult"], co, "mult")
+    shift = _per_channel(weights, ident, p["out_shift"], co, "shift")
+    fields = [
+        ("kernel_h", kh),
+        ("kernel_w", kw),
+        ("stride_h", p["stride"][0]),
+        ("stride_w", p["stride"][1]),
+        ("dilation_h", p["dilation"][0]),
+        ("dilation_w", p["dilation"][1]),
+        ("pad_top", p["pad"][0]),
+        ("pad_left", p["pad"][1]),
+        ("input_offset", p["input_offset"]),
+        ("output_offset", p["output_offset"]),
+        ("out_mult", mult),
+        ("out_shift", shift),
+        ("act_min", p["act_min"]),
+        ("act_max", p["act_max"]),
+    ]
+    w_ident, b_ident = _weights_and_bias(names, weights, node)
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
+    names.place.params(w, "edgec_transpose_conv_params", fields)
+    w.line(f"edgec_transpose_conv2d(&in, &out, {w_ident}, {b_ident}, &params);")
+    return "edgec_transpose_conv2d"
+
+
+@emitter("prelu")
+def _emit_prelu(w, names, weights, node, p, ident):
+    rank = len(names.graph.tensors[node.outputs[0]].shape)
+    alpha_shape = names.graph.tensors[node.inputs[1]].shape
+    lifted = (1,) * (rank - len(alpha_shape)) + tuple(alpha_shape)  # numpy broadcasting aligns on the right
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.inputs[1], "alpha", const=True, dims=hwc(lifted)))
+    w.line(names.place.view(node.outputs[0], "out"))
+    keys = ["input_offset", "alpha_offset", "output_offset", "identity_mult", "identity_shift", "alpha_mult", "alpha_shift"]
+    names.place.params(w, "edgec_prelu_params", [(k, p[k]) for k in keys])
+    w.line("edgec_prelu(&in, &alpha, &out, &params);")
+    return "edgec_prelu"
+
+
+@emitter("resize_bilinear")
+def _emit_resize_bilinear(w, names, weights, node, p, ident):
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
+    fields = [("align_corners", int(p["align_corners"])), ("half_pixel_centers", int(p["half_pixel_centers"]))]
+    names.place.params(w, "edgec_resize_bilinear_params", fields)
+    w.line("edgec_resize_bilinear(&in, &out, &params);")
+    return "edgec_resize_bilinear"
+
+
+@emitter("depth_to_space")
+def _emit_depth_to_space(w, names, weights, node, p, ident):
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
+    order = "CRD: channel c * B * B + sub-pixel" if p["crd"] else "DCR: sub-pixel * C + channel c"
+    w.comment(f"block {p['block_size']}, {order}")
+    w.line(f"edgec_depth_to_space(&in, &out, {p['block_size']}, {int(p['crd'])});")
+    return "edgec_depth_to_space"
+
+
+@emitter("space_to_depth")
+def _emit_space_to_depth(w, names, weights, node, p, ident):
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
+    w.line(f"edgec_space_to_depth(&in, &out, {p['block_size']});")
+    return "edgec_space_to_depth"
+
+
+@emitter("squared_difference")
+def _emit_squared_difference(w, names, weights, node, p, ident):
+    rank = len(names.graph.tensors[node.outputs[0]].shape)
+    for name, var in ((node.inputs[0], "a"), (node.inputs[1], "b")):
+        shape = names.graph.tensors[name].shape
+        lifted = (1,) * (rank - len(shape)) + tuple(shape)  # numpy broadcasting aligns on the right
+        w.line(names.place.view(name, var, const=True, dims=hwc(lifted)))
+    w.line(names.place.view(node.outputs[0], "out"))
+    keys = ["a_offset", "a_mult", "a_shift", "b_offset", "b_mult", "b_shift", "left_shift", "output_offset", "out_mult", "out_shift"]
+    names.place.params(w, "edgec_squared_difference_params", [(k, p[k]) for k in keys])
+    w.line("edgec_squared_difference(&a, &b, &out, &params);")
+    return "edgec_squared_difference"
+
+
+@emitter("rsqrt")
+def _emit_rsqrt(w, names, weights, node, p, ident):
+    table = weights.add(f"{ident}_table", np.asarray(p["table"], dtype=np.int8), "int8_t", "rsqrt lookup table, indexed by x + 128")
+    _flat_views(w, names, node)
+    w.line(f"edgec_rsqrt(&in, &out, {table});")
+    return "edgec_rsqrt"
+
+
+@emitter("l2_normalization")
+def _emit_l2_normalization(w, names, weights, node, p, ident):
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
+    w.line(f"edgec_l2_normalization(&in, &out, {p['input_zero_point']});")
+    return "edgec_l2_normalization"

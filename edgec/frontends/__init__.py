@@ -19,8 +19,11 @@ def _is_tflite(path: str, head: bytes) -> bool:
     return head[4:8] == TFLITE_IDENTIFIER or path.lower().endswith(".tflite")
 
 
-def load_model(path: str | os.PathLike) -> Graph:
-    """Read an ONNX or TFLite model file into a ``Graph``."""
+def load_model(path: str | os.PathLike, input_shapes: dict[str, tuple[int, ...]] | None = None) -> Graph:
+    """Read an ONNX or TFLite model file into a ``Graph``.
+
+    ``input_shapes`` (``--input-shape``) fixes dynamic input dimensions, in the model's own layout.
+    """
     path = str(path)
     label = os.path.basename(path)
     if not os.path.isfile(path):
@@ -34,10 +37,10 @@ def load_model(path: str | os.PathLike) -> Graph:
             raise ModelError(f"{label} is not a valid TFLite model (no TFL3 flatbuffer identifier): re-export it")
         from edgec.frontends.tflite import load_tflite
 
-        return load_tflite(path)
+        return load_tflite(path, input_shapes)
     from edgec.frontends.onnx import load_onnx, read_onnx
 
-    return load_onnx(read_onnx(path, kind="ONNX or TFLite"))
+    return load_onnx(read_onnx(path, kind="ONNX or TFLite"), input_shapes)
 
 
 __all__ = ["load_model"]

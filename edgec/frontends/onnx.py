@@ -18,6 +18,7 @@ import onnx
 from onnx import numpy_helper
 
 from edgec.errors import ModelError, UnsupportedError
+from edgec.frontends.input_shapes import InputShapes, batch_meta, check_names, resolve_input_shape
 from edgec.frontends.onnx_const_eval import CONST_EVAL, constant_node_value
 from edgec.frontends.onnx_context import ConstValue, OnnxContext, Skip, Unsupported, to_nhwc_shape
 from edgec.frontends.onnx_ops import TRANSLATORS
@@ -50,12 +51,60 @@ def read_onnx(path: str | os.PathLike, kind: str = "ONNX") -> onnx.ModelProto:
     return model
 
 
-def load_onnx(model: str | os.PathLike | onnx.ModelProto) -> Graph:
-    """Translate an ONNX model (path or ``ModelProto``) into an NHWC float/QDQ ``Graph``."""
+def load_onnx(model: str | os.PathLike | onnx.ModelProto, input_shapes: InputShapes | None = None) -> Graph:
+    """Translate an ONNX model (path or ``ModelProto``) into an NHWC float/QDQ ``Graph``.
+
+    A dynamic batch (``dim_param`` or no ``dim_value`` in dimension 0 of an input)
+    is built for 1; ``input_shapes`` (``--input-shape``, NCHW) fixes any other.
+    """
     proto = model if isinstance(model, onnx.ModelProto) else read_onnx(model)
+    proto, meta = _fix_input_shapes(proto, dict(input_shapes or {}))
     with contextlib.suppress(Exception):  # shapes are recomputed by the IR anyway
         proto = onnx.shape_inference.infer_shapes(proto)
-    return _Importer(proto).run()
+    graph = _Importer(proto).run()
+    graph.meta.update(meta)
+    return graph
+
+
+def _fix_input_shapes(model: onnx.ModelProto, given: InputShapes) -> tuple[onnx.ModelProto, dict]:
+    """A copy of ``model`` with every input dimension static, so shape inference sees batch 1 throughout."""
+    initializers = {i.name for i in model.graph.initializer}
+    inputs = [vi for vi in model.graph.input if vi.name not in initializers]
+    check_names(given, [vi.name for vi in inputs])
+    resolved: dict[str, tuple[int, ...]] = {}
+    dynamic_batch = False
+    for vi in inputs:
+        if not vi.type.HasField("tensor_type"):
+            continue
+        if not vi.type.tensor_type.HasField("shape"):  # rank unknown: only --input-shape can tell
+            if vi.name in given:
+                resolved[vi.name] = given[vi.name]
+            continue
+        dims = vi.type.tensor_type.shape.dim
+        declared = [int(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0 else None for d in dims]
+        shown = [d if d is not None else (dims[i].dim_param or "?") for i, d in enumerate(declared)]
+        shape, batch = resolve_input_shape(vi.name, declared, given, shown=shown)
+        dynamic_batch |= batch
+        if list(shape) != declared:
+            resolved[vi.name] = shape
+    meta: dict = {}
+    if dynamic_batch:
+        first = [s for s in resolved.values()] or [(1,)]
+        meta["batch"] = batch_meta(True, first)
+    if given:
+        meta["input_shapes"] = {n: list(s) for n, s in given.items()}
+    if not resolved:
+        return model, meta
+    fixed = onnx.ModelProto()
+    fixed.CopyFrom(model)
+    for vi in fixed.graph.input:
+        if vi.name in resolved:
+            shape = vi.type.tensor_type.shape
+            del shape.dim[:]
+            for size in resolved[vi.name]:
+                shape.dim.add().dim_value = size
+    del fixed.graph.value_info[:]  # inferred again from the fixed inputs
+    return fixed, meta
 
 
 def _attrs(node: onnx.NodeProto) -> dict:
@@ -128,7 +177,7 @@ class _Importer:
                     dims.append(int(d.dim_value))
                 else:
                     label = d.dim_param or "?"
-                    self.problems.append(f"input '{vi.name}' has dynamic dimension '{label}' (export with a fixed shape)")
+                    self.problems.append(f"input '{vi.name}' has dynamic dimension '{label}' (fix it with --input-shape)")
                     dims.append(0)
             if len(dims) >= 2 and dims[0] > 1:
                 self.problems.append(f"input '{vi.name}' has batch size {dims[0]} (only batch 1 is supported)")
@@ -191,6 +240,9 @@ class _Importer:
             shape = np.asarray(ctx.onnx_shape(node.input[0]), np.int64)
             start, end = attrs.get("start", 0), attrs.get("end", None)
             ctx.consts[node.output[0]] = ConstValue(shape[start:end])
+            return True
+        if node.op_type == "Size":
+            ctx.consts[node.output[0]] = ConstValue(np.asarray(np.prod(ctx.onnx_shape(node.input[0])), np.int64))
             return True
         fn = CONST_EVAL.get(node.op_type)
         inputs = [i for i in node.input if i]

@@ -2,13 +2,15 @@
 
 Exporters often compute reshape targets with ``Shape -> Gather -> Concat`` or
 reshape/transpose weights with ops on initializers.  Shapes are static in
-edgec, so these subgraphs are plain constants; evaluating them here lets the
-translators see constant weights and shape specs.  ``Shape`` is evaluated from
-the static shape of its input even when the input is an activation.
+edgec (a dynamic batch is fixed at 1), so these subgraphs are plain constants;
+evaluating them here lets the translators see constant weights and shape
+specs.  ``Shape`` and ``Size`` are evaluated from the static shape of their
+input even when the input is an activation.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -73,6 +75,39 @@ def _div(args, attrs, opset):
     return (a / b).astype(a.dtype)
 
 
+def _range(args, attrs, opset):
+    start, limit, delta = (a.reshape(-1)[0] for a in args)
+    return np.arange(start, limit, delta).astype(args[0].dtype)
+
+
+def _expand(args, attrs, opset):
+    x, shape = args[0], [int(d) for d in args[1].reshape(-1)]
+    return x * np.ones(shape, dtype=x.dtype)  # ONNX Expand broadcasts both ways
+
+
+def _mod(args, attrs, opset):
+    a, b = args
+    if int(attrs.get("fmod", 0)):
+        return np.fmod(a, b).astype(a.dtype)
+    return np.mod(a, b).astype(a.dtype)
+
+
+def _reduce(fn, axes_input_from: int):
+    """A Reduce* op; its axes are an input from opset ``axes_input_from`` on, an attribute before."""
+
+    def reduce(args, attrs, opset):
+        x = args[0]
+        axes = _axes_arg(args, attrs, 13 if opset >= axes_input_from else 0)
+        keep = bool(attrs.get("keepdims", 1))
+        if not axes:
+            if int(attrs.get("noop_with_empty_axes", 0)):
+                return x
+            return fn(x, keepdims=keep)
+        return fn(x, axis=tuple(a % x.ndim for a in axes), keepdims=keep)
+
+    return reduce
+
+
 CONST_EVAL: dict[str, ConstFn] = {
     "Identity": lambda a, at, o: a[0],
     "Cast": _cast,
@@ -89,7 +124,23 @@ CONST_EVAL: dict[str, ConstFn] = {
     "Mul": lambda a, at, o: (a[0] * a[1]).astype(a[0].dtype),
     "Div": _div,
     "Sqrt": lambda a, at, o: np.sqrt(a[0]),
-    "ReduceProd": lambda a, at, o: np.prod(a[0], keepdims=bool(at.get("keepdims", 1))),
+    "ReduceProd": _reduce(np.prod, 18),
+    "ReduceSum": _reduce(np.sum, 13),
+    "ReduceMax": _reduce(np.max, 18),
+    "ReduceMin": _reduce(np.min, 18),
+    "Range": _range,
+    "Expand": _expand,
+    "Tile": lambda a, at, o: np.tile(a[0], [int(r) for r in a[1].reshape(-1)]),
+    "Neg": lambda a, at, o: np.negative(a[0]),
+    "Abs": lambda a, at, o: np.abs(a[0]),
+    "Max": lambda a, at, o: functools.reduce(np.maximum, a).astype(a[0].dtype),
+    "Min": lambda a, at, o: functools.reduce(np.minimum, a).astype(a[0].dtype),
+    "Mod": _mod,
+    "Equal": lambda a, at, o: np.equal(a[0], a[1]),
+    "Less": lambda a, at, o: np.less(a[0], a[1]),
+    "Greater": lambda a, at, o: np.greater(a[0], a[1]),
+    "Not": lambda a, at, o: np.logical_not(a[0]),
+    "Where": lambda a, at, o: np.where(a[0], a[1], a[2]),
     "ConstantOfShape": lambda a, at, o: np.full(
         [int(d) for d in a[0].reshape(-1)],
         numpy_helper.to_array(at["value"]).reshape(-1)[0] if "value" in at else np.float32(0),

@@ -510,8 +510,11 @@ def resize(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> No
     x = node.input[0]
     _require_4d(ctx, x, f"{node.op_type} input")
     mode = attrs.get("mode", "nearest")
+    if mode == "linear":
+        resize_linear(ctx, node, name, attrs)
+        return
     if mode != "nearest":
-        raise Unsupported(f"mode={mode} (only nearest)")
+        raise Unsupported(f"mode={mode} (only nearest and linear)")
     if node.op_type == "Upsample" or ctx.opset < 11:
         coord, nearest = "asymmetric", "floor"
         scales_name, sizes_name = _input(node, 1), ""
@@ -540,6 +543,152 @@ def resize(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> No
     if not exact:
         raise Unsupported(f"coordinate_transformation_mode={coord} with nearest_mode={nearest}")
     ctx.emit("resize_nearest", [ctx.activation(x)], [node.output[0]], name, size=tuple(out_shape[2:]))
+
+
+# ONNX coordinate_transformation_mode -> the IR's resize_bilinear ``coord``.
+_LINEAR_COORDS = {
+    "half_pixel": "half_pixel",
+    "pytorch_half_pixel": "half_pixel",  # the same as half_pixel for outputs longer than one pixel
+    "align_corners": "align_corners",
+    "asymmetric": "asymmetric",
+}
+
+
+def resize_linear(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    """Resize / Upsample with mode=linear on H and W (bilinear)."""
+    x = node.input[0]
+    if node.op_type == "Upsample" or ctx.opset < 11:
+        coord = "asymmetric"
+        scales_name, sizes_name = _input(node, 1), ""
+    else:
+        coord = attrs.get("coordinate_transformation_mode", "half_pixel")
+        scales_name, sizes_name = _input(node, 2), _input(node, 3)
+        for key, default in (("antialias", 0), ("exclude_outside", 0)):
+            if int(attrs.get(key, default)):
+                raise Unsupported(f"{key}=1 with mode=linear")
+        if attrs.get("keep_aspect_ratio_policy", "stretch") != "stretch":
+            raise Unsupported(f"keep_aspect_ratio_policy={attrs['keep_aspect_ratio_policy']}")
+    if coord not in _LINEAR_COORDS:
+        raise Unsupported(f"coordinate_transformation_mode={coord} with mode=linear")
+    in_shape = ctx.onnx_shape(x)
+    if sizes_name:
+        out_shape = tuple(int(s) for s in ctx.const_value(sizes_name, "Resize sizes").reshape(-1))
+    elif scales_name or "scales" in attrs:
+        scales = ctx.const_value(scales_name, "Resize scales") if scales_name else np.asarray(attrs["scales"])
+        real = [d * float(s) for d, s in zip(in_shape, scales.reshape(-1))]
+        out_shape = tuple(math.floor(r) for r in real)
+        if any(r != o for r, o in zip(real, out_shape)):
+            raise Unsupported(f"scales {scales.reshape(-1).tolist()} give a fractional size from {in_shape}")
+    else:
+        raise Unsupported("neither scales nor sizes given")
+    if len(out_shape) != 4 or out_shape[:2] != in_shape[:2]:
+        raise Unsupported(f"resizes batch/channel dims {in_shape} -> {out_shape}")
+    if coord == "pytorch_half_pixel" and min(out_shape[2:]) == 1:
+        raise Unsupported("coordinate_transformation_mode=pytorch_half_pixel to an output of one row or column")
+    ctx.emit(
+        "resize_bilinear", [ctx.activation(x)], [node.output[0]], name, size=tuple(out_shape[2:]), coord=_LINEAR_COORDS[coord]
+    )
+
+
+@translator("ConvTranspose")
+def conv_transpose(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    x, w, b = node.input[0], node.input[1], _input(node, 2)
+    _require_4d(ctx, x, "ConvTranspose input")
+    if not ctx.is_const(w):
+        ctx.onnx_shape(w)
+        raise Unsupported(f"non-constant weights {w!r}")
+    if b and not ctx.is_const(b):
+        raise Unsupported(f"non-constant bias {b!r}")
+    if int(attrs.get("group", 1)) != 1:
+        raise Unsupported(f"group={attrs['group']} (only group=1)")
+    wshape = ctx.const(w).data.shape
+    if len(wshape) != 4:
+        raise Unsupported(f"weights of rank {len(wshape)} (only 2-D transposed convolution is supported)")
+    _, _, kh, kw = wshape
+    _, _, h, wid = ctx.onnx_shape(x)
+    stride, dilation = _pair(attrs, "strides"), _pair(attrs, "dilations")
+    out_pad = tuple(int(v) for v in attrs.get("output_padding", (0, 0)))
+    if len(out_pad) != 2:
+        raise Unsupported(f"output_padding={list(out_pad)} is not 2-D")
+    full = [(size - 1) * s + (k - 1) * d + 1 + op for size, k, s, d, op in zip((h, wid), (kh, kw), stride, dilation, out_pad)]
+    auto_pad = attrs.get("auto_pad", "NOTSET")
+    if "output_shape" in attrs or auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        if "output_shape" in attrs:
+            target = [int(v) for v in attrs["output_shape"]][-2:]
+        else:
+            target = [size * s for size, s in zip((h, wid), stride)]
+        begins, ends = [], []
+        for f, t in zip(full, target):
+            total = f - t
+            small = total // 2
+            upper = auto_pad == "SAME_UPPER"
+            begins.append(small if upper else total - small)
+            ends.append(total - small if upper else small)
+        pads = (begins[0], begins[1], ends[0], ends[1])
+    elif auto_pad == "VALID":
+        pads = (0, 0, 0, 0)
+    elif auto_pad == "NOTSET":
+        pads = tuple(int(p) for p in attrs.get("pads", (0, 0, 0, 0)))
+        if len(pads) != 4:
+            raise Unsupported(f"pads {pads} are not 2-D")
+    else:
+        raise Unsupported(f"auto_pad={auto_pad}")
+    if any(p < 0 for p in pads):
+        raise Unsupported(f"negative pads {pads}")
+    # output_padding extends the bottom/right: the IR writes it as negative bottom/right padding.
+    top, left, bottom, right = pads
+    ir_pad = (top, left, bottom - out_pad[0], right - out_pad[1])
+    wt = ctx.materialize(w, perm=(1, 2, 3, 0), tag="ohwi", node=f"{name}/weights")
+    bias = ctx.materialize(b) if b else ""
+    ctx.emit(
+        "transpose_conv2d", [ctx.activation(x), wt, bias], [node.output[0]], name,
+        stride=stride, dilation=dilation, pad=ir_pad, act=None,
+    )
+
+
+@translator("PRelu")
+def prelu(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    x, slope = node.input[0], node.input[1]
+    rank = ctx.rank(x)
+    x_shape, s_shape = ctx.onnx_shape(x), ctx.onnx_shape(slope)
+    try:
+        shape = np.broadcast_shapes(x_shape, s_shape)
+    except ValueError:
+        raise Unsupported(f"slope {s_shape} does not broadcast to the input {x_shape}") from None
+    if tuple(shape) != tuple(x_shape):
+        raise Unsupported(f"slope {s_shape} does not broadcast to the input {x_shape}")
+    alpha = _broadcast_operand(ctx, slope, rank, name)
+    ctx.emit("prelu", [ctx.activation(x), alpha], [node.output[0]], name)
+
+
+@translator("DepthToSpace")
+def depth_to_space(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    _require_4d(ctx, node.input[0], "DepthToSpace input")
+    mode = attrs.get("mode", "DCR")
+    if mode not in ("DCR", "CRD"):
+        raise Unsupported(f"mode={mode}")
+    block = int(attrs["blocksize"])
+    ctx.emit("depth_to_space", [ctx.activation(node.input[0])], [node.output[0]], name, block_size=block, mode=mode)
+
+
+@translator("SpaceToDepth")
+def space_to_depth(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    _require_4d(ctx, node.input[0], "SpaceToDepth input")
+    block = int(attrs["blocksize"])
+    ctx.emit("space_to_depth", [ctx.activation(node.input[0])], [node.output[0]], name, block_size=block)
+
+
+@translator("LpNormalization")
+def lp_normalization(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    x = node.input[0]
+    rank = ctx.rank(x)
+    if int(attrs.get("p", 2)) != 2:
+        raise Unsupported(f"p={attrs['p']} (only p=2)")
+    axis = int(attrs.get("axis", -1)) % rank
+    last_ir_axis = nhwc_axis(axis) == 3 if rank == 4 else axis == rank - 1
+    if not last_ir_axis:
+        raise Unsupported(f"axis={axis} does not map to the last axis")
+    ctx.emit("l2_normalization", [ctx.activation(x)], [node.output[0]], name, axis=-1, epsilon=0.0)
 
 
 # -- quantization -----------------------------------------------------------------------------------
@@ -608,3 +757,130 @@ def dequantize_linear(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: 
     elif not (np.array_equal(t.scale, scale) and np.array_equal(t.zero_point, np.broadcast_to(zero, t.zero_point.shape))):
         raise Unsupported(f"quantization of {x!r} differs from its QuantizeLinear")
     ctx.emit("dequantize", [xin], [out], name)
+
+
+# -- slicing, splitting, maximum/minimum (activations; constant inputs are folded before translation) --
+
+
+def _ir_slice(ctx: OnnxContext, x: str, out: str, name: str, ranges: list[range]) -> None:
+    """An IR ``slice`` of activation ``x`` reading ONNX-order index ``ranges`` (one per ONNX dim)."""
+    if any(len(r) < 1 for r in ranges):
+        raise Unsupported("an empty slice")
+    begin, size, strides = [r.start for r in ranges], [len(r) for r in ranges], [r.step for r in ranges]
+    if len(ranges) == 4:
+        begin, size, strides = ([v[p] for p in NCHW_TO_NHWC] for v in (begin, size, strides))
+    ctx.emit("slice", [ctx.activation(x)], [out], name, begin=tuple(begin), size=tuple(size), strides=tuple(strides))
+
+
+@translator("Split")
+def split(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    x = node.input[0]
+    shape = ctx.onnx_shape(x)
+    axis = int(attrs.get("axis", 0)) % len(shape)
+    outputs = list(node.output)
+    if ctx.opset >= 13 and _input(node, 1):
+        sizes = [int(s) for s in ctx.const_value(node.input[1], "Split sizes").reshape(-1)]
+    elif "split" in attrs:
+        sizes = [int(s) for s in attrs["split"]]
+    else:  # equal parts, the last one smaller when the extent does not divide (opset 18 num_outputs)
+        count = int(attrs.get("num_outputs", len(outputs)))
+        part = -(-shape[axis] // count)
+        sizes = [min(part, shape[axis] - i * part) for i in range(count)]
+    if len(sizes) != len(outputs) or sum(sizes) != shape[axis] or min(sizes) < 1:
+        raise Unsupported(f"split of {shape[axis]} elements into {sizes}")
+    start = 0
+    for k, (out, size) in enumerate(zip(outputs, sizes)):
+        ranges = [range(d) for d in shape]
+        ranges[axis] = range(start, start + size)
+        start += size
+        if out:
+            _ir_slice(ctx, x, out, f"{name}/{k}" if k else name, ranges)
+
+
+@translator("Slice")
+def slice_(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    x = node.input[0]
+    shape = ctx.onnx_shape(x)
+    if ctx.opset >= 10:
+        starts = ctx.const_value(node.input[1], "Slice starts").reshape(-1)
+        ends = ctx.const_value(node.input[2], "Slice ends").reshape(-1)
+        axes = ctx.const_value(node.input[3], "Slice axes").reshape(-1) if _input(node, 3) else range(len(starts))
+        steps = ctx.const_value(node.input[4], "Slice steps").reshape(-1) if _input(node, 4) else [1] * len(starts)
+    else:
+        starts, ends = attrs["starts"], attrs["ends"]
+        axes, steps = attrs.get("axes", range(len(starts))), [1] * len(starts)
+    ranges = [range(d) for d in shape]
+    for start, end, axis, step in zip(starts, ends, axes, steps):
+        axis = int(axis) % len(shape)
+        # Python slicing clamps like ONNX; the huge INT64 ends exporters write stay exact as Python ints.
+        ranges[axis] = range(shape[axis])[slice(int(start), int(end), int(step))]
+    _ir_slice(ctx, x, node.output[0], name, ranges)
+
+
+@translator("Max", "Min")
+def max_min(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    op = {"Max": "maximum", "Min": "minimum"}[node.op_type]
+    operands = [i for i in node.input if i]
+    if len(operands) == 1:
+        ctx.emit("identity", [ctx.activation(operands[0])], [node.output[0]], name)
+        return
+    out_rank = len(np.broadcast_shapes(*(ctx.onnx_shape(i) for i in operands)))
+    acc = _broadcast_operand(ctx, operands[0], out_rank, name)
+    for k, other in enumerate(operands[1:], start=1):
+        last = k == len(operands) - 1
+        acc = ctx.emit(
+            op, [acc, _broadcast_operand(ctx, other, out_rank, name)], [node.output[0]] if last else None,
+            name if last else f"{name}/{k}",
+        )
+
+
+def _reduce(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict, ir_op: str, axes_input_opset: int) -> None:
+    """ReduceMax as IR ``reduce_max`` (layout handling as ReduceMean's)."""
+    x = node.input[0]
+    rank = ctx.rank(x)
+    if ctx.opset >= axes_input_opset:
+        axes_name = _input(node, 1)
+        axes = [int(a) for a in ctx.const_value(axes_name, f"{node.op_type} axes").reshape(-1)] if axes_name else []
+    else:
+        axes = [int(a) for a in attrs.get("axes", [])]
+    if not axes:
+        if int(attrs.get("noop_with_empty_axes", 0)):
+            ctx.emit("identity", [ctx.activation(x)], [node.output[0]], name)
+            return
+        axes = list(range(rank))
+    onnx_axes = sorted({a % rank for a in axes})
+    keepdims = bool(int(attrs.get("keepdims", 1)))
+    ir_axes = tuple(sorted(nhwc_axis(a) for a in onnx_axes)) if rank == 4 else tuple(onnx_axes)
+    out = node.output[0]
+    kept_ir_order = [a for a in NCHW_TO_NHWC if a not in onnx_axes]  # ONNX axis ids, in IR order
+    if rank != 4 or keepdims or kept_ir_order == sorted(kept_ir_order):
+        ctx.emit(ir_op, [ctx.activation(x)], [out], name, axes=ir_axes, keepdims=keepdims)
+        return
+    y = ctx.emit(ir_op, [ctx.activation(x)], None, name, axes=ir_axes, keepdims=False)
+    perm = tuple(kept_ir_order.index(a) for a in sorted(kept_ir_order))
+    ctx.emit("transpose", [y], [out], f"{name}/reorder", perm=perm)
+
+
+@translator("ReduceMax")
+def reduce_max(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    _reduce(ctx, node, name, attrs, "reduce_max", axes_input_opset=18)
+
+
+@translator("Gather")
+def gather(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    """Gather of an activation with constant indices (all-constant Gathers are folded before)."""
+    x = node.input[0]
+    shape = ctx.onnx_shape(x)
+    axis = int(attrs.get("axis", 0)) % len(shape)
+    indices = ctx.const_value(node.input[1], "Gather indices")
+    if indices.ndim > 1:
+        raise Unsupported(f"indices of shape {indices.shape} (only a scalar or a 1-D list)")
+    flat = [int(i) + shape[axis] if int(i) < 0 else int(i) for i in indices.reshape(-1)]
+    out_shape = tuple(shape[:axis]) + (len(flat),) + tuple(shape[axis + 1 :])
+    ir_axis = nhwc_axis(axis) if len(shape) == 4 else axis
+    if indices.ndim == 1:
+        ctx.emit("gather", [ctx.activation(x)], [node.output[0]], name, axis=ir_axis, indices=tuple(flat))
+        return
+    full = ctx.emit("gather", [ctx.activation(x)], None, name, axis=ir_axis, indices=tuple(flat))
+    dropped = tuple(d for i, d in enumerate(out_shape) if i != axis)  # a scalar index drops the axis
+    ctx.reshape_to(full, dropped, node.output[0], f"{name}/squeeze")

@@ -30,6 +30,19 @@ hard_sigmoid        x                                       alpha, beta
 resize_nearest      x                                       size (OH, OW)   (asymmetric, floor)
 batch_norm          x, gamma, beta, mean, var               epsilon       (channel = last axis)
 identity, dropout   x                                       -
+slice               x                                       begin, size, strides (per dim; strides != 0)
+maximum, minimum    a, b (numpy broadcasting)               -
+reduce_max          x                                       axes, keepdims
+gather              x                                       axis, indices (constant, non-negative)
+transpose_conv2d    x[N,H,W,Ci], w[Co,KH,KW,Ci], b?         stride, dilation, pad, act   (pad crops; see below)
+prelu               x, alpha (broadcast to x)               -            (y = x < 0 ? alpha * x : x)
+resize_bilinear     x                                       size (OH, OW), coord ("asymmetric",
+                                                                         "half_pixel", "align_corners")
+depth_to_space      x[N,H,W,C]                              block_size, mode ("DCR" or "CRD")
+space_to_depth      x[N,H,W,C]                              block_size
+squared_difference  a, b (numpy broadcasting)               -            ((a - b)^2)
+rsqrt               x                                       -            (1 / sqrt(x))
+l2_normalization    x                                       axis (must be last), epsilon
 ==================  ======================================  ===========================================
 
 Conventions shared by all ops:
@@ -40,9 +53,19 @@ Conventions shared by all ops:
   (ReLU = ``(0.0, inf)``, ReLU6 = ``(0.0, 6.0)``).  Integer kernels turn it
   into ``act_min``/``act_max`` with the output's quantization, as TFLite's
   ``CalculateActivationRangeQuantized`` does.
+* ``transpose_conv2d`` scatters input pixel ``(iy, ix)`` through tap
+  ``(ky, kx)`` to output pixel ``(iy*sh + ky*dh - top, ix*sw + kx*dw - left)``
+  (no kernel flip, as TFLite's TRANSPOSE_CONV and ONNX ConvTranspose); the
+  output is ``OH = (H-1)*sh + (KH-1)*dh + 1 - top - bottom`` rows.  ``bottom``
+  and ``right`` may be negative: the output then extends past the last tap
+  (ONNX ``output_padding``), and those pixels get the bias alone.
+* ``depth_to_space`` moves channel ``(dy*B + dx)*C' + c`` (DCR, TFLite's
+  DEPTH_TO_SPACE) or ``c*B*B + dy*B + dx`` (CRD, PyTorch's PixelShuffle) of
+  pixel ``(y, x)`` to channel ``c`` of pixel ``(y*B + dy, x*B + dx)``;
+  ``space_to_depth`` is DCR's inverse.
 * int8 graphs: activations are int8 per-tensor asymmetric; conv/fc weights
-  int8 symmetric per-channel (``axis=0`` for conv2d/fc, ``axis=3`` for
-  depthwise); biases int32 with ``scale = input_scale * weight_scale`` and
+  int8 symmetric per-channel (``axis=0`` for conv2d/fc/transpose_conv2d,
+  ``axis=3`` for depthwise); biases int32 with ``scale = input_scale * weight_scale`` and
   zero point 0.
 """
 
@@ -222,6 +245,105 @@ for _op in (
     "dropout",
 ):
     register(_op, _infer_same, elementwise=True)
+
+
+def _infer_slice(g: Graph, n: Node) -> list[Shape]:
+    s = _shape(g, n.inputs[0])
+    begin, size, strides = (tuple(int(v) for v in n.attrs[k]) for k in ("begin", "size", "strides"))
+    if not len(begin) == len(size) == len(strides) == len(s):
+        raise ValueError(f"slice of a rank-{len(s)} tensor needs begin/size/strides of that rank")
+    for d, b, k, st in zip(s, begin, size, strides):
+        last = b + (k - 1) * st
+        if st == 0 or k < 1 or not (0 <= b < d and 0 <= last < d):
+            raise ValueError(f"slice begin {begin} size {size} strides {strides} leaves the input {s}")
+    return [size]
+
+
+register("slice", _infer_slice)
+for _op in ("maximum", "minimum"):
+    register(_op, _infer_broadcast)
+register("reduce_max", _infer_mean)
+
+
+def _infer_gather(g: Graph, n: Node) -> list[Shape]:
+    s = _shape(g, n.inputs[0])
+    axis = int(n.attrs["axis"]) % len(s)
+    indices = tuple(int(i) for i in n.attrs["indices"])
+    if not indices or min(indices) < 0 or max(indices) >= s[axis]:
+        raise ValueError(f"gather indices {indices} out of range for axis {axis} of {s}")
+    return [s[:axis] + (len(indices),) + s[axis + 1 :]]
+
+
+register("gather", _infer_gather)
+
+
+def transpose_conv_out_size(size: int, kernel: int, stride: int, dilation: int, pad_lo: int, pad_hi: int) -> int:
+    return (size - 1) * stride + (kernel - 1) * dilation + 1 - pad_lo - pad_hi
+
+
+def _infer_transpose_conv(g: Graph, n: Node) -> list[Shape]:
+    nb, h, w, ci = _shape(g, n.inputs[0])
+    co, kh, kw, wci = _shape(g, n.inputs[1])
+    if wci != ci:
+        raise ValueError(f"weights expect {wci} input channels, input has {ci}")
+    sh, sw = n.attrs.get("stride", (1, 1))
+    dh, dw = n.attrs.get("dilation", (1, 1))
+    pt, pl, pb, pr = n.attrs.get("pad", (0, 0, 0, 0))
+    return [(nb, transpose_conv_out_size(h, kh, sh, dh, pt, pb), transpose_conv_out_size(w, kw, sw, dw, pl, pr), co)]
+
+
+def _macs_transpose_conv(g: Graph, n: Node) -> int:
+    """Every input element times every tap and output channel (taps cropped away included)."""
+    co, kh, kw, _ = _shape(g, n.inputs[1])
+    return math.prod(_shape(g, n.inputs[0])) * kh * kw * co
+
+
+def _infer_prelu(g: Graph, n: Node) -> list[Shape]:
+    x, alpha = _shape(g, n.inputs[0]), _shape(g, n.inputs[1])
+    if tuple(np.broadcast_shapes(x, alpha)) != tuple(x):
+        raise ValueError(f"alpha of shape {alpha} does not broadcast to the input {x}")
+    return [x]
+
+
+RESIZE_COORDS = ("asymmetric", "half_pixel", "align_corners")
+
+
+def _infer_resize_bilinear(g: Graph, n: Node) -> list[Shape]:
+    if n.attrs.get("coord", "asymmetric") not in RESIZE_COORDS:
+        raise ValueError(f"coordinate mode {n.attrs.get('coord')!r} is not one of {RESIZE_COORDS}")
+    return _infer_resize(g, n)
+
+
+register("transpose_conv2d", _infer_transpose_conv, _macs_transpose_conv)
+register("prelu", _infer_prelu)
+register("resize_bilinear", _infer_resize_bilinear)
+
+
+def _infer_depth_to_space(g: Graph, n: Node) -> list[Shape]:
+    nb, h, w, c = _shape(g, n.inputs[0])
+    bs = n.attrs["block_size"]
+    if n.attrs.get("mode", "DCR") not in ("DCR", "CRD"):
+        raise ValueError(f"mode {n.attrs.get('mode')!r} is not DCR or CRD")
+    if bs < 1 or c % (bs * bs):
+        raise ValueError(f"{c} channels are not a multiple of block_size^2 = {bs * bs}")
+    return [(nb, h * bs, w * bs, c // (bs * bs))]
+
+
+def _infer_space_to_depth(g: Graph, n: Node) -> list[Shape]:
+    nb, h, w, c = _shape(g, n.inputs[0])
+    bs = n.attrs["block_size"]
+    if bs < 1 or h % bs or w % bs:
+        raise ValueError(f"{h}x{w} is not a multiple of block_size {bs}")
+    return [(nb, h // bs, w // bs, c * bs * bs)]
+
+
+register("depth_to_space", _infer_depth_to_space)
+register("space_to_depth", _infer_space_to_depth)
+
+
+register("squared_difference", _infer_broadcast)
+register("rsqrt", _infer_same)
+register("l2_normalization", _infer_same)
 
 
 def infer_shapes(g: Graph, n: Node) -> list[Shape]:

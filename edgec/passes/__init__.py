@@ -6,6 +6,7 @@ from edgec.ir.graph import Graph
 from edgec.passes.batchnorm import fold_batch_norm
 from edgec.passes.constant_folding import fold_constants
 from edgec.passes.fold_pad import fold_pads
+from edgec.passes.fold_slices import fold_slices
 from edgec.passes.fold_transpose import fold_transposes
 from edgec.passes.fuse_activation import fuse_activations
 from edgec.passes.remove_dead import remove_dead_nodes
@@ -21,6 +22,7 @@ PIPELINE = (
     fold_pads,
     fuse_activations,
     remove_dead_nodes,
+    fold_slices,
 )
 
 
@@ -36,6 +38,7 @@ __all__ = [
     "fold_batch_norm",
     "fold_constants",
     "fold_pads",
+    "fold_slices",
     "fold_transposes",
     "fuse_activations",
     "optimize",

@@ -8,6 +8,7 @@ from edgec.ir.graph import Graph, Node
 from edgec.passes.graph_rewrite import only_consumer, same_encoding
 
 FUSABLE = ("conv2d", "depthwise_conv2d", "fully_connected", "add", "sub", "mul", "concat", "max_pool2d", "avg_pool2d")
+FUSABLE += ("transpose_conv2d",)
 
 
 def activation_range(node: Node) -> tuple[float, float] | None:

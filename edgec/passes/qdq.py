@@ -20,7 +20,8 @@ conventions:
 * ops whose int8 kernel fixes the output parameters (pools, reshape, ... share
   the input's; logistic/softmax/tanh fixed) produce those and the model's
   ``quantize`` becomes an int8 -> int8 requantization when it differs;
-* concat inputs with other parameters than the output are requantized.
+* concat (and maximum/minimum) inputs with other parameters than the output
+  are requantized.
 
 uint8 activations (onnxruntime's default) become int8 with ``zero_point - 128``.
 Nodes that cannot be lifted stay float between their ``dequantize`` and
@@ -39,6 +40,7 @@ from edgec.passes.io_boundary import strip_io_quantization
 from edgec.passes.quantize import (
     FIXED_OUTPUT_PARAMS,
     INT8_OPS,
+    REQUANTIZED_INPUT_OPS,
     SHARED_PARAM_OPS,
     WEIGHT_AXIS,
     choose_activation_params,
@@ -50,6 +52,7 @@ from edgec.reference.float_ops import dequantize_array
 
 ACT_OPS = frozenset(
     {"conv2d", "depthwise_conv2d", "fully_connected", "add", "sub", "mul", "max_pool2d", "avg_pool2d", "concat"}
+    | {"transpose_conv2d"}
 )
 ACTIVATIONS = frozenset({"relu", "relu6", "clip"})
 VALUE_PRESERVING_OPS = frozenset({"reshape", "transpose", "identity", "dropout"})
@@ -80,6 +83,21 @@ def _uint8_activations_to_int8(g: Graph) -> None:
         if t.dtype == "uint8" and not t.is_const and t.is_quantized:
             t.dtype = "int8"
             t.zero_point = t.zero_point - 128
+
+
+def quantize_reader_params(
+    g: Graph, consumers: dict[str, list[Node]], float_out: str
+) -> tuple[float, int] | None:
+    """The parameters of the int8 ``quantize`` reading ``float_out`` (looking through reshape/transpose)."""
+    users = consumers.get(float_out, [])
+    for user in users:
+        if user.op == "quantize":
+            t = g.tensors[user.outputs[0]]
+            if t.dtype == "int8" and not t.per_channel:
+                return t.qscale, t.qzero
+    if len(users) == 1 and users[0].op in VALUE_PRESERVING_OPS and float_out not in g.outputs:
+        return quantize_reader_params(g, consumers, users[0].outputs[0])
+    return None
 
 
 class _Lifter:
@@ -194,18 +212,6 @@ class _Lifter:
             return users[0]
         return None
 
-    def _output_params(self, float_out: str) -> tuple[float, int] | None:
-        """The parameters of the ``quantize`` reading ``float_out`` (looking through reshape/transpose)."""
-        users = self.consumers.get(float_out, [])
-        for user in users:
-            if user.op == "quantize":
-                t = self.g.tensors[user.outputs[0]]
-                if t.dtype == "int8" and not t.per_channel:
-                    return t.qscale, t.qzero
-        if len(users) == 1 and users[0].op in VALUE_PRESERVING_OPS and float_out not in self.g.outputs:
-            return self._output_params(users[0].outputs[0])
-        return None
-
     def _try_lift(self, node: Node) -> bool:
         inputs = list(node.inputs)
         weighted = node.op in WEIGHT_AXIS
@@ -244,7 +250,7 @@ class _Lifter:
             self.skip.add(act_node.name)
         q_out = self.g.unique_name(f"{float_out}_int8")
         self.g.add_tensor(Tensor(q_out, self.g.tensors[float_out].shape, "int8", scale=params[0], zero_point=params[1]))
-        if node.op == "concat":
+        if node.op in REQUANTIZED_INPUT_OPS:
             self._requantize_inputs(lifted, params)
         lifted.outputs = [q_out]
         self.nodes.append(lifted)
@@ -259,7 +265,12 @@ class _Lifter:
             return t.qscale, t.qzero
         if node.op in FIXED_OUTPUT_PARAMS:
             return FIXED_OUTPUT_PARAMS[node.op]
-        return self._output_params(float_out)
+        users = self.consumers.get(float_out, [])
+        if node.op in ("maximum", "minimum") and len(users) == 1 and users[0].op == node.op and float_out not in self.g.outputs:
+            # one step of a variadic Max/Min: saturation and requantization are monotone, so they
+            # commute with max/min and the last step's parameters serve every step exactly
+            return self._op_output_params(users[0], first_input, users[0].outputs[0])
+        return quantize_reader_params(self.g, self.consumers, float_out)
 
     def _requantize_inputs(self, node: Node, params: tuple[float, int]) -> None:
         for i, name in enumerate(node.inputs):

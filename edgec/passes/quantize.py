@@ -4,29 +4,38 @@
 reference over ``samples`` (see ``calibrate.py``) and rewrites the graph to the
 int8 conventions of ``edgec.ir.ops``:
 
-* weights of conv2d / fully_connected (axis 0) and depthwise_conv2d (axis 3):
+* weights of conv2d / fully_connected / transpose_conv2d (axis 0) and
+  depthwise_conv2d (axis 3):
   int8 symmetric per-channel, ``scale = max|w| / 127`` (1.0 for an all-zero
   channel), values in [-127, 127];
 * biases: int32, ``scale = input_scale * weight_scale``, zero point 0;
 * activations: int8 per-tensor asymmetric from the observed range (always
   including 0), zero point nudged to an integer as TFLite's
   ``ChooseQuantizationParams`` does;
+* prelu's alpha: int8 per-tensor symmetric, ``scale = max|alpha| / 127``
+  (what the TFLite converter writes for PRELU);
 * other float constants (e.g. the operand of an ``add``): int8 per-tensor
   asymmetric from their own range;
 * outputs whose parameters TFLite's int8 kernels fix: pools, reshape,
-  transpose, pad, resize_nearest (and identity/dropout) share their input's
+  transpose, pad, resize_nearest, resize_bilinear, depth_to_space,
+  space_to_depth (and identity/dropout) share their input's
   parameters; logistic and softmax use scale 1/256 and zero point -128; tanh
-  1/128 and 0;
+  and l2_normalization 1/128 and 0;
 * concat: the output takes the observed range of the concatenation (which
   covers every input); each input whose parameters differ is requantized to
   the output's with an int8 -> int8 ``quantize`` node inserted before the
-  concat, so the int8 concat itself is a plain copy.
+  concat, so the int8 concat itself is a plain copy;
+* maximum/minimum: like concat (observed output range, inputs requantized to
+  it), because TFLite's int8 MAXIMUM/MINIMUM compare raw values under one
+  shared quantization;
+* slice, gather and reduce_max share their input's parameters.
 
 Graph inputs and outputs become int8 tensors carrying their float parameters:
 callers quantize float data with the input's scale/zero point and dequantize
 results with the output's.  Graphs with QuantizeLinear/DequantizeLinear nodes
-(QDQ models) are lifted with ``edgec.passes.qdq.lift_qdq`` instead of being
-calibrated.
+(QDQ models) are lifted with ``edgec.passes.qdq.lift_qdq`` instead; only the
+float ops lifting leaves (float islands) are calibrated, by
+``edgec.passes.float_islands``.
 """
 
 from __future__ import annotations
@@ -43,18 +52,24 @@ NO_CALIB_WARNING = "no calibration data: accuracy is unknown; pass --calib"
 INT8_MIN, INT8_MAX = -128, 127
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
-WEIGHT_AXIS = {"conv2d": 0, "depthwise_conv2d": 3, "fully_connected": 0}
+WEIGHT_AXIS = {"conv2d": 0, "depthwise_conv2d": 3, "fully_connected": 0, "transpose_conv2d": 0}
 SHARED_PARAM_OPS = frozenset(
     {"max_pool2d", "avg_pool2d", "reshape", "transpose", "pad", "resize_nearest", "identity", "dropout"}
+    | {"resize_bilinear", "depth_to_space", "space_to_depth"}
 )
 FIXED_OUTPUT_PARAMS = {
     "logistic": (1.0 / 256.0, -128),
     "softmax": (1.0 / 256.0, -128),
     "tanh": (1.0 / 128.0, 0),
+    "l2_normalization": (1.0 / 128.0, 0),
 }
 OBSERVED_PARAM_OPS = frozenset(
     {"add", "sub", "mul", "mean", "relu", "relu6", "clip", "leaky_relu", "hard_swish", "concat"}
+    | {"prelu", "squared_difference", "rsqrt"}
 )
+SHARED_PARAM_OPS = SHARED_PARAM_OPS | {"slice", "reduce_max", "gather"}
+REQUANTIZED_INPUT_OPS = frozenset({"concat", "maximum", "minimum"})  # inputs take the output's parameters
+OBSERVED_PARAM_OPS = OBSERVED_PARAM_OPS | REQUANTIZED_INPUT_OPS
 INT8_OPS = frozenset(WEIGHT_AXIS) | SHARED_PARAM_OPS | frozenset(FIXED_OUTPUT_PARAMS) | OBSERVED_PARAM_OPS
 
 RANDOM_SAMPLES = 16
@@ -121,12 +136,26 @@ def has_qdq_nodes(graph: Graph) -> bool:
     return any(n.op in ("quantize", "dequantize") for n in graph.nodes)
 
 
+def int8_support_problems(graph: Graph, nodes: list[Node]) -> list[str]:
+    """One line per node of ``nodes`` that cannot be quantized to int8."""
+    problems = [f"node {n.name!r} ({n.op}) has no int8 kernel" for n in nodes if n.op not in INT8_OPS]
+    for n in nodes:
+        if n.op in WEIGHT_AXIS and not _constant_weights(graph, n.inputs[1]):
+            problems.append(f"node {n.name!r} ({n.op}) has non-constant weights {n.inputs[1]!r}")
+    return problems
+
+
+def _constant_weights(graph: Graph, name: str) -> bool:
+    """A constant, or (in a QDQ graph) the dequantization of one."""
+    if graph.tensors[name].is_const:
+        return True
+    producer = graph.producer(name)
+    return producer is not None and producer.op == "dequantize" and graph.tensors[producer.inputs[0]].is_const
+
+
 def check_int8_support(graph: Graph) -> None:
     """Raise UnsupportedError listing every node whose op has no int8 path."""
-    problems = [f"node {n.name!r} ({n.op}) has no int8 kernel" for n in graph.nodes if n.op not in INT8_OPS]
-    for n in graph.nodes:
-        if n.op in WEIGHT_AXIS and not graph.tensors[n.inputs[1]].is_const:
-            problems.append(f"node {n.name!r} ({n.op}) has non-constant weights {n.inputs[1]!r}")
+    problems = int8_support_problems(graph, graph.nodes)
     if problems:
         raise UnsupportedError(problems, source=f"int8 quantization of {graph.name!r}")
     bad_inputs = [i for i in graph.inputs if graph.tensors[i].dtype != "float32"]
@@ -153,9 +182,10 @@ def quantize(
 ) -> tuple[Graph, list[str]]:
     """Post-training quantize a float graph to int8; returns (int8 graph, warnings)."""
     if has_qdq_nodes(graph):
+        from edgec.passes.float_islands import quantize_float_islands
         from edgec.passes.qdq import lift_qdq
 
-        return lift_qdq(graph), []
+        return quantize_float_islands(lift_qdq(graph), samples, observer, percentile, seed)
     if not graph.is_float():
         return graph.copy(), []
     check_int8_support(graph)
@@ -245,6 +275,16 @@ class Int8Rewriter:
 
         return self._new_const(source, ("operand",), make)
 
+    def _symmetric_operand(self, source: str) -> str:
+        """A float constant quantized int8 per-tensor symmetric (zero point 0, ``scale = max|x| / 127``)."""
+
+        def make(name: str) -> Tensor:
+            data = self.src.tensors[source].data
+            q, scale = quantize_weights_per_channel(np.asarray(data).reshape(1, -1), 0)
+            return Tensor(name, data.shape, "int8", q.reshape(data.shape), scale, 0)
+
+        return self._new_const(source, ("symmetric",), make)
+
     # -- nodes -------------------------------------------------------------------------------------
     def _rewrite_node(self, node: Node) -> None:
         src_tensors = self.src.tensors
@@ -256,16 +296,18 @@ class Int8Rewriter:
             elif node.op in WEIGHT_AXIS and i == 2:
                 weight_scale = self.out.tensors[node.inputs[1]].scale
                 node.inputs[i] = self._bias(name, self._params(node.inputs[0])[0], weight_scale)
+            elif node.op == "prelu" and i == 1:
+                node.inputs[i] = self._symmetric_operand(name)
             else:
                 node.inputs[i] = self._operand(name)
-        if node.op == "concat":
+        if node.op in REQUANTIZED_INPUT_OPS:
             self._requantize_concat_inputs(node)
         out = node.outputs[0]
         if node.op in SHARED_PARAM_OPS:
             self._set_activation(out, *self._params(node.inputs[0]))
         elif node.op in FIXED_OUTPUT_PARAMS:
             self._set_activation(out, *FIXED_OUTPUT_PARAMS[node.op])
-        elif node.op != "concat":
+        elif node.op not in REQUANTIZED_INPUT_OPS:
             self._set_activation(out, *choose_activation_params(*self.ranges[out]))
         self.nodes.append(node)
 

@@ -163,6 +163,16 @@ def _mul(g: Graph, n: Node, args: list) -> np.ndarray:
     return apply_act(np.multiply(args[0], args[1], dtype=F32), n.attrs.get("act"))
 
 
+@float_kernel("maximum")
+def _maximum(g: Graph, n: Node, args: list) -> np.ndarray:
+    return np.maximum(args[0], args[1], dtype=F32)
+
+
+@float_kernel("minimum")
+def _minimum(g: Graph, n: Node, args: list) -> np.ndarray:
+    return np.minimum(args[0], args[1], dtype=F32)
+
+
 # -- pooling and reductions ------------------------------------------------------------------------
 
 
@@ -205,6 +215,12 @@ def _mean(g: Graph, n: Node, args: list) -> np.ndarray:
     return np.mean(args[0], axis=axes, keepdims=bool(n.attrs.get("keepdims", True)), dtype=F32)
 
 
+@float_kernel("reduce_max")
+def _reduce_max(g: Graph, n: Node, args: list) -> np.ndarray:
+    axes = tuple(int(ax) % args[0].ndim for ax in n.attrs["axes"])
+    return np.max(args[0], axis=axes, keepdims=bool(n.attrs.get("keepdims", True))).astype(F32, copy=False)
+
+
 # -- data movement ---------------------------------------------------------------------------------
 
 
@@ -238,6 +254,144 @@ def _resize_nearest(g: Graph, n: Node, args: list) -> np.ndarray:
     rows = (np.arange(oh) * x.shape[1]) // oh
     cols = (np.arange(ow) * x.shape[2]) // ow
     return x[:, rows][:, :, cols]
+
+
+def slice_index(attrs: dict) -> tuple[slice, ...]:
+    """The numpy index of an IR ``slice`` node: ``begin + i * stride`` for ``i < size`` per dim (stride may be < 0)."""
+    return tuple(axis_slice(int(b), int(k), int(st)) for b, k, st in zip(attrs["begin"], attrs["size"], attrs["strides"]))
+
+
+def axis_slice(begin: int, size: int, stride: int) -> slice:
+    """``slice`` selecting ``begin + i * stride`` for ``i < size`` (a stop below 0 would wrap: ``None``)."""
+    stop = begin + (size - 1) * stride + (1 if stride > 0 else -1)
+    return slice(begin, stop if stop >= 0 else None, stride)
+
+
+@float_kernel("slice")
+def _slice(g: Graph, n: Node, args: list) -> np.ndarray:
+    return np.ascontiguousarray(args[0][slice_index(n.attrs)])
+
+
+@float_kernel("gather")
+def _gather(g: Graph, n: Node, args: list) -> np.ndarray:
+    return np.take(args[0], list(n.attrs["indices"]), axis=int(n.attrs["axis"]))
+
+
+def transpose_conv2d_nhwc(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride=(1, 1), dilation=(1, 1), pad=(0, 0, 0, 0)
+) -> np.ndarray:
+    """Transposed convolution: x[N,H,W,Ci], w[Co,KH,KW,Ci] -> [N,OH,OW,Co] (``edgec.ir.ops`` conventions)."""
+    from edgec.ir.ops import transpose_conv_out_size
+
+    x = x.astype(F32, copy=False)
+    w = w.astype(F32, copy=False)
+    n, h, wd, _ = x.shape
+    co, kh, kw, _ = w.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    top, left, bottom, right = pad
+    oh = transpose_conv_out_size(h, kh, sh, dh, top, bottom)
+    ow = transpose_conv_out_size(wd, kw, sw, dw, left, right)
+    # Scatter into a frame that starts at the first tap row/column and covers the output.
+    rows = max((h - 1) * sh + (kh - 1) * dh + 1, top + oh)
+    cols = max((wd - 1) * sw + (kw - 1) * dw + 1, left + ow)
+    full = np.zeros((n, rows, cols, co), dtype=F32)
+    for i in range(kh):
+        for j in range(kw):
+            contrib = np.tensordot(x, w[:, i, j, :], axes=([3], [1]))  # [N,H,W,Co]
+            full[:, i * dh : i * dh + sh * (h - 1) + 1 : sh, j * dw : j * dw + sw * (wd - 1) + 1 : sw, :] += contrib
+    return _bias(np.ascontiguousarray(full[:, top : top + oh, left : left + ow, :]), b)
+
+
+@float_kernel("transpose_conv2d")
+def _transpose_conv2d(g: Graph, n: Node, args: list) -> np.ndarray:
+    x, w, b = (args + [None])[:3]
+    a = n.attrs
+    y = transpose_conv2d_nhwc(x, w, b, a.get("stride", (1, 1)), a.get("dilation", (1, 1)), a.get("pad", (0, 0, 0, 0)))
+    return apply_act(y, a.get("act"))
+
+
+@float_kernel("prelu")
+def _prelu(g: Graph, n: Node, args: list) -> np.ndarray:
+    x, alpha = args[0].astype(F32, copy=False), args[1].astype(F32, copy=False)
+    return np.where(x < 0, x * alpha, x).astype(F32)
+
+
+def bilinear_source(out_size: int, in_size: int, coord: str) -> np.ndarray:
+    """Real source coordinate of each output index, clamped to ``[0, in_size - 1]`` (ONNX Resize linear)."""
+    dst = np.arange(out_size, dtype=np.float64)
+    if coord == "align_corners":
+        src = dst * ((in_size - 1) / (out_size - 1)) if out_size > 1 else np.zeros(out_size)
+    elif coord == "half_pixel":
+        src = (dst + 0.5) * (in_size / out_size) - 0.5
+    else:  # asymmetric
+        src = dst * (in_size / out_size)
+    return np.clip(src, 0.0, in_size - 1)
+
+
+@float_kernel("resize_bilinear")
+def _resize_bilinear(g: Graph, n: Node, args: list) -> np.ndarray:
+    """Bilinear resize of H and W: separable linear interpolation between the two nearest source pixels."""
+    x = args[0].astype(F32, copy=False)
+    coord = n.attrs.get("coord", "asymmetric")
+    y = x
+    for axis, out_size in ((1, n.attrs["size"][0]), (2, n.attrs["size"][1])):
+        in_size = y.shape[axis]
+        src = bilinear_source(out_size, in_size, coord)
+        lo = np.floor(src).astype(np.int64)
+        hi = np.minimum(lo + 1, in_size - 1)
+        frac_shape = [1, 1, 1, 1]
+        frac_shape[axis] = out_size
+        frac = (src - lo).astype(F32).reshape(frac_shape)
+        y = np.take(y, lo, axis=axis) * (F32(1) - frac) + np.take(y, hi, axis=axis) * frac
+    return y.astype(F32)
+
+
+def depth_to_space_nhwc(x: np.ndarray, block: int, mode: str = "DCR") -> np.ndarray:
+    """[N,H,W,C*B*B] -> [N,H*B,W*B,C] (``edgec.ir.ops`` conventions; any dtype)."""
+    n, h, w, c = x.shape
+    co = c // (block * block)
+    if mode == "CRD":
+        t = x.reshape(n, h, w, co, block, block).transpose(0, 1, 4, 2, 5, 3)
+    else:
+        t = x.reshape(n, h, w, block, block, co).transpose(0, 1, 3, 2, 4, 5)
+    return np.ascontiguousarray(t.reshape(n, h * block, w * block, co))
+
+
+def space_to_depth_nhwc(x: np.ndarray, block: int) -> np.ndarray:
+    """[N,H*B,W*B,C] -> [N,H,W,C*B*B], the inverse of DCR depth_to_space (any dtype)."""
+    n, h, w, c = x.shape
+    t = x.reshape(n, h // block, block, w // block, block, c).transpose(0, 1, 3, 2, 4, 5)
+    return np.ascontiguousarray(t.reshape(n, h // block, w // block, c * block * block))
+
+
+@float_kernel("depth_to_space")
+def _depth_to_space(g: Graph, n: Node, args: list) -> np.ndarray:
+    return depth_to_space_nhwc(args[0], int(n.attrs["block_size"]), n.attrs.get("mode", "DCR"))
+
+
+@float_kernel("space_to_depth")
+def _space_to_depth(g: Graph, n: Node, args: list) -> np.ndarray:
+    return space_to_depth_nhwc(args[0], int(n.attrs["block_size"]))
+
+
+@float_kernel("squared_difference")
+def _squared_difference(g: Graph, n: Node, args: list) -> np.ndarray:
+    d = np.subtract(args[0], args[1], dtype=F32)
+    return d * d
+
+
+@float_kernel("rsqrt")
+def _rsqrt(g: Graph, n: Node, args: list) -> np.ndarray:
+    return (F32(1) / np.sqrt(args[0].astype(F32, copy=False))).astype(F32)
+
+
+@float_kernel("l2_normalization")
+def _l2_normalization(g: Graph, n: Node, args: list) -> np.ndarray:
+    """x / max(||x||, epsilon) along ``axis`` (TFLite L2_NORMALIZATION; ONNX LpNormalization p=2)."""
+    x = args[0].astype(F32, copy=False)
+    norm = np.sqrt(np.sum(x.astype(np.float64) ** 2, axis=int(n.attrs.get("axis", -1)), keepdims=True))
+    denom = np.maximum(norm, float(n.attrs.get("epsilon", 1e-6)))
+    return np.where(denom > 0, x / np.where(denom > 0, denom, 1.0), 0.0).astype(F32)  # a zero vector stays zero
 
 
 @float_kernel("identity", "dropout")

@@ -450,6 +450,12 @@ def mean(x, *, axes, input_offset, output_offset, mult, shift):
     return _to_int8(y)
 
 
+def reduce_max(x, *, axes):
+    """int8 maximum over ``axes`` (keepdims) of the raw values (TFLite REDUCE_MAX: input and output share quantization)."""
+    xi = np.asarray(x, dtype=np.int8)
+    return np.max(xi, axis=tuple(a % xi.ndim for a in axes), keepdims=True)
+
+
 def requantize(x, *, input_offset, output_offset, mult, shift):
     """int8 -> int8 with new scale/zero point (TFLite QUANTIZE int8->int8)."""
     y = multiply_by_quantized_multiplier(np.asarray(x, dtype=I64) + input_offset, mult, shift) + output_offset
@@ -648,6 +654,217 @@ def _nearest_index(in_size: int, out_size: int) -> np.ndarray:
     scale = np.float32(in_size) / np.float32(out_size)
     idx = np.floor(np.arange(out_size, dtype=np.float32) * scale).astype(I64)
     return np.minimum(idx, in_size - 1)
+
+
+def strided_slice(x, *, begin, size, strides):
+    """Elements ``begin + i * stride`` (``i < size``, stride may be < 0) of every dim: TFLite
+    SLICE/STRIDED_SLICE/SPLIT copy int8 values as they are."""
+    index = tuple(np.arange(k) * st + b for b, k, st in zip(begin, size, strides))
+    index = np.ix_(*index)
+    return np.ascontiguousarray(np.asarray(x, dtype=np.int8)[index])
+
+
+def gather(x, *, axis, indices):
+    """Elements ``indices`` along ``axis`` (TFLite GATHER copies int8 values as they are)."""
+    return np.take(np.asarray(x, dtype=np.int8), list(indices), axis=axis)
+
+
+def maximum(a, b):
+    """Broadcasting int8 maximum of the raw values (TFLite MAXIMUM: inputs and output share quantization)."""
+    return np.maximum(np.asarray(a, dtype=np.int8), np.asarray(b, dtype=np.int8))
+
+
+def minimum(a, b):
+    """Broadcasting int8 minimum of the raw values (TFLite MINIMUM: inputs and output share quantization)."""
+    return np.minimum(np.asarray(a, dtype=np.int8), np.asarray(b, dtype=np.int8))
+
+
+# -- transposed convolution, prelu, bilinear resize ---------------------------
+
+
+def transpose_conv2d(
+    x, w, bias, *, stride, dilation, pad, input_offset, output_offset, out_mult, out_shift, act_min, act_max
+):
+    """x[N,H,W,Ci], w[Co,KH,KW,Ci] -> int8[N,OH,OW,Co] (reference_integer_ops::TransposeConv).
+
+    Each input pixel ``(x + input_offset)`` is scattered through tap ``(ky, kx)`` to output pixel
+    ``(iy*sh + ky*dh - top, ix*sw + kx*dw - left)``; taps landing outside the output are dropped.
+    The int32 sums get the bias and the per-channel requantization of conv.  ``pad`` is
+    ``(top, left, bottom, right)``; negative bottom/right extend the output past the last tap.
+    """
+    n, h, wd, _ = x.shape
+    co, kh, kw, _ = w.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    top, left, bottom, right = pad
+    oh = (h - 1) * sh + (kh - 1) * dh + 1 - top - bottom
+    ow = (wd - 1) * sw + (kw - 1) * dw + 1 - left - right
+    rows = max((h - 1) * sh + (kh - 1) * dh + 1, top + oh)
+    cols = max((wd - 1) * sw + (kw - 1) * dw + 1, left + ow)
+    xs = np.asarray(x, dtype=np.float64) + float(input_offset)
+    full = np.zeros((n, rows, cols, co), dtype=np.float64)
+    for i in range(kh):
+        for j in range(kw):
+            contrib = xs.reshape(-1, xs.shape[-1]) @ w[:, i, j, :].astype(np.float64).T
+            full[:, i * dh : i * dh + sh * (h - 1) + 1 : sh, j * dw : j * dw + sw * (wd - 1) + 1 : sw, :] += (
+                contrib.reshape(n, h, wd, co)
+            )
+    acc = _exact_int(full[:, top : top + oh, left : left + ow, :])
+    if bias is not None:
+        acc += np.asarray(bias, dtype=I64)
+    return _requantize_acc(acc, out_mult, out_shift, output_offset, act_min, act_max)
+
+
+def prelu(
+    x, alpha, *, input_offset, alpha_offset, output_offset, identity_mult, identity_shift, alpha_mult, alpha_shift
+):
+    """int8 PRELU (reference_ops::BroadcastPrelu4DSlow): ``alpha`` broadcasts to ``x``.
+
+    ``v = x + input_offset``; ``v >= 0``: ``MBQM(v, identity)``; else
+    ``MBQM(v * (alpha + alpha_offset), alpha)``; plus the output offset, clamped.
+    """
+    v = np.asarray(x, dtype=I64) + input_offset
+    a = np.asarray(alpha, dtype=I64) + alpha_offset
+    pos = multiply_by_quantized_multiplier(v, identity_mult, identity_shift)
+    neg = multiply_by_quantized_multiplier(v * a, alpha_mult, alpha_shift)
+    return _to_int8(np.where(v >= 0, pos, neg) + output_offset)
+
+
+def _bilinear_axis(out_size: int, in_size: int, align_corners: bool, half_pixel_centers: bool):
+    """TFLite ``ComputeInterpolationValuesInteger`` for every output index: (scaled 10-bit source, lo, hi)."""
+    scale_10 = ((1 << 10) * in_size + out_size // 2) // out_size
+    if align_corners and out_size > 1:
+        scale_10 = ((1 << 10) * (in_size - 1) + (out_size - 1) // 2) // (out_size - 1)
+    dst = np.arange(out_size, dtype=I64)
+    if half_pixel_centers:
+        scaled = dst * scale_10 + scale_10 // 2 - (1 << 9)
+    else:
+        scaled = dst * scale_10
+    lo = np.maximum(_c_div(scaled, 1 << 10), 0)
+    hi = np.minimum(_c_div(scaled + (1 << 10) - 1, 1 << 10), in_size - 1)
+    return scaled, lo, hi
+
+
+def _c_div(a: np.ndarray, b: int) -> np.ndarray:
+    """C integer division (truncates toward zero)."""
+    q = np.abs(a) // b
+    return np.where(a < 0, -q, q)
+
+
+def resize_bilinear(x, *, size, align_corners, half_pixel_centers):
+    """int8 bilinear resize (reference_ops::ResizeBilinearInteger): 10-bit fixed-point source
+    coordinates, products in 20 bits, rounded half away from zero."""
+    xi = np.asarray(x, dtype=I64)
+    _, h, w, _ = xi.shape
+    oh, ow = size
+    ys, y0, y1 = _bilinear_axis(oh, h, align_corners, half_pixel_centers)
+    xs, x0, x1 = _bilinear_axis(ow, w, align_corners, half_pixel_centers)
+    one = 1 << 10
+    fy = (ys - one * y0)[None, :, None, None]
+    fx = (xs - one * x0)[None, None, :, None]
+    top = xi[:, y0]
+    bottom = xi[:, y1]
+    total = (
+        top[:, :, x0] * (one - fy) * (one - fx)
+        + bottom[:, :, x0] * fy * (one - fx)
+        + top[:, :, x1] * (one - fy) * fx
+        + bottom[:, :, x1] * fy * fx
+    )
+    rounded = _c_div(total + np.where(total > 0, 1 << 19, -(1 << 19)), 1 << 20)
+    return rounded.astype(np.int8)
+
+
+def depth_to_space(x, *, block_size, crd):
+    """int8 DEPTH_TO_SPACE (a permutation, TFLite reference_ops::DepthToSpace for DCR); ``crd``
+    takes PyTorch PixelShuffle's channel order instead."""
+    from edgec.reference.float_ops import depth_to_space_nhwc
+
+    return depth_to_space_nhwc(np.asarray(x, dtype=np.int8), block_size, "CRD" if crd else "DCR")
+
+
+def space_to_depth(x, *, block_size):
+    """int8 SPACE_TO_DEPTH (a permutation, TFLite reference_ops::SpaceToDepth)."""
+    from edgec.reference.float_ops import space_to_depth_nhwc
+
+    return space_to_depth_nhwc(np.asarray(x, dtype=np.int8), block_size)
+
+
+# -- squared difference, inverse square roots ---------------------------------
+
+
+def squared_difference(
+    a, b, *, a_offset, a_mult, a_shift, b_offset, b_mult, b_shift, left_shift, output_offset, out_mult, out_shift
+):
+    """Broadcasting int8 SQUARED_DIFFERENCE (reference_ops SquaredDifference, quantized):
+    both inputs rescaled to a common scale with ``left_shift`` (7) bits of headroom, the
+    difference squared in int32, then requantized."""
+    a_val = (np.asarray(a, dtype=I64) + a_offset) << left_shift
+    b_val = (np.asarray(b, dtype=I64) + b_offset) << left_shift
+    diff = multiply_by_quantized_multiplier(a_val, a_mult, a_shift) - multiply_by_quantized_multiplier(
+        b_val, b_mult, b_shift
+    )
+    y = multiply_by_quantized_multiplier(wrap_int32(diff * diff), out_mult, out_shift) + output_offset
+    return _to_int8(y)
+
+
+def inv_sqrt_multiplier_exp(value: int) -> tuple[int, int]:
+    """TFLite ``GetInvSqrtQuantizedMultiplierExp(value, kReverseShift=-1)``: ``1/sqrt(value)`` as a
+    multiplier/shift pair for ``MultiplyByQuantizedMultiplier`` (gemmlowp Newton-Raphson in Q3.28)."""
+    value = int(value)
+    if value <= 1:
+        return INT32_MAX, 0
+    shift = 11
+    while value >= (1 << 29):
+        value //= 4
+        shift += 1
+    pairs = ((32 - value.bit_length()) - 1) // 2 - 1  # leading-zero bit pairs to shift away, minus one
+    shift -= pairs
+    value <<= 2 * pairs
+    half_input = int(rounding_divide_by_pot(value >> 1, 1))  # Q3.28 x/2
+    half_three = (1 << 28) + (1 << 27)  # 1.5 in Q3.28
+    x = 1 << 28  # 1.0 in Q3.28
+    for _ in range(5):
+        x3 = int(_saturating_mul_by_pot(_fp_mul(_fp_mul(x, x), x), 6))  # Q9 -> Q3
+        t = int(wrap_int32(_fp_mul(half_three, x) - _fp_mul(half_input, x3)))  # Q6
+        x = int(_saturating_mul_by_pot(np.int64(t), 3))  # Q6 -> Q3
+    x = int(_fp_mul(x, 1518500250))  # times sqrt(2)/2 (Q0.31)
+    if shift < 0:
+        x = int(wrap_int32(x << -shift))
+        shift = 0
+    return x, -shift
+
+
+def rsqrt_table(input_zero_point: int, output_zero_point: int, mult: int, shift: int) -> np.ndarray:
+    """The int8 RSQRT of every int8 input (TFLite ``RsqrtEvalQuantized`` is a pure function of it):
+    ``table[q + 128]``.  Inputs below the zero point (negative reals, which LiteRT refuses) and the
+    zero point itself give 127."""
+    k_shift = 20
+    table = np.full(256, 127, dtype=np.int8)
+    for q in range(-128, 128):
+        value = q - input_zero_point
+        if value <= 0:
+            continue
+        inv_mult, inv_shift = inv_sqrt_multiplier_exp(value)
+        data = multiply_by_quantized_multiplier(1, inv_mult, inv_shift + k_shift)
+        out = multiply_by_quantized_multiplier(data, mult, shift - k_shift) + output_zero_point
+        table[q + 128] = int(np.clip(out, -128, 127))
+    return table
+
+
+def rsqrt(x, *, table):
+    """int8 RSQRT through its 256-entry table (see :func:`rsqrt_table`)."""
+    return lookup_table(x, table=table)
+
+
+def l2_normalization(x, *, input_zero_point):
+    """int8 L2_NORMALIZATION over the last axis (reference_integer_ops::L2Normalization): output
+    scale 1/128, zero point 0."""
+    xi = np.asarray(x, dtype=I64) - input_zero_point
+    rows = xi.reshape(-1, xi.shape[-1])
+    out = np.empty(rows.shape, dtype=np.int8)
+    for r, row in enumerate(rows):
+        mult, shift = inv_sqrt_multiplier_exp(int(wrap_int32(np.sum(row * row))))
+        out[r] = _to_int8(multiply_by_quantized_multiplier(row, mult, shift + 7))
+    return out.reshape(xi.shape)
 
 
 # -- float <-> int8 -----------------------------------------------------------

@@ -97,3 +97,54 @@ def _identity(g: Graph, n: Node, args: list) -> np.ndarray:
     if x.is_quantized and y.is_quantized and (x.qscale != y.qscale or x.qzero != y.qzero):
         raise ModelError(f"int8 {n.op} node {n.name!r} changes quantization; use quantize instead")
     return np.asarray(args[0])
+
+
+@int_kernel("slice")
+def _slice(g: Graph, n: Node, args: list) -> np.ndarray:
+    return _run(g, n, args[0])
+
+
+@int_kernel("maximum", "minimum")
+def _maximum_minimum(g: Graph, n: Node, args: list) -> np.ndarray:
+    return _run(g, n, args[0], args[1])
+
+
+@int_kernel("reduce_max")
+def _reduce(g: Graph, n: Node, args: list) -> np.ndarray:
+    return _run(g, n, args[0]).reshape(_out_shape(g, n))
+
+
+@int_kernel("gather")
+def _gather(g: Graph, n: Node, args: list) -> np.ndarray:
+    return _run(g, n, args[0])
+
+
+@int_kernel("transpose_conv2d")
+def _transpose_conv(g: Graph, n: Node, args: list) -> np.ndarray:
+    x, w, b = (args + [None])[:3]
+    return _run(g, n, x, w, b)
+
+
+@int_kernel("prelu")
+def _prelu(g: Graph, n: Node, args: list) -> np.ndarray:
+    return _run(g, n, args[0], args[1])
+
+
+@int_kernel("resize_bilinear")
+def _resize_bilinear(g: Graph, n: Node, args: list) -> np.ndarray:
+    return _run(g, n, args[0])
+
+
+@int_kernel("depth_to_space", "space_to_depth")
+def _space_depth(g: Graph, n: Node, args: list) -> np.ndarray:
+    return _run(g, n, args[0])
+
+
+@int_kernel("squared_difference")
+def _squared_difference(g: Graph, n: Node, args: list) -> np.ndarray:
+    return np.broadcast_to(_run(g, n, args[0], args[1]), _out_shape(g, n))
+
+
+@int_kernel("rsqrt", "l2_normalization")
+def _rsqrt_l2(g: Graph, n: Node, args: list) -> np.ndarray:
+    return _run(g, n, args[0])

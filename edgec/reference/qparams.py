@@ -338,6 +338,129 @@ def _resize(g: Graph, n: Node) -> dict:
     return {"size": tuple(int(s) for s in n.attrs["size"])}
 
 
+def _same_quantization(g: Graph, n: Node, what: str) -> None:
+    """TFLite copies int8 values unchanged through ``what``: every operand must share the output's quantization."""
+    y = g.tensors[n.outputs[0]]
+    for i in n.inputs:
+        t = g.tensors[i]
+        if _scale(t) != _scale(y) or _zp(t) != _zp(y):
+            raise ModelError(f"int8 {what} node {n.name!r}: input {i!r} must share the output's quantization")
+
+
+def _slice(g: Graph, n: Node) -> dict:
+    _same_quantization(g, n, "slice")
+    return {key: tuple(int(v) for v in n.attrs[key]) for key in ("begin", "size", "strides")}
+
+
+def _maximum_minimum(g: Graph, n: Node) -> dict:
+    _same_quantization(g, n, n.op)
+    return {}
+
+
+def _reduce_max(g: Graph, n: Node) -> dict:
+    _same_quantization(g, n, "reduce_max")
+    return {"axes": tuple(sorted({int(a) % len(g.tensors[n.inputs[0]].shape) for a in n.attrs["axes"]}))}
+
+
+def _gather(g: Graph, n: Node) -> dict:
+    _same_quantization(g, n, "gather")
+    rank = len(g.tensors[n.inputs[0]].shape)
+    return {"axis": int(n.attrs["axis"]) % rank, "indices": tuple(int(i) for i in n.attrs["indices"])}
+
+
+def _transpose_conv2d(g: Graph, n: Node) -> dict:
+    """TFLite TRANSPOSE_CONV: conv's per-channel multipliers (weights quantized along axis 0)."""
+    co = g.tensors[n.inputs[1]].shape[0]
+    return {**_spatial(n), **_conv_like(g, n, co)}
+
+
+def _prelu(g: Graph, n: Node) -> dict:
+    """TFLite PreluPrepare: multipliers from float32 ``in/out`` and ``in*alpha/out``."""
+    x, alpha, y = (g.tensors[i] for i in (n.inputs[0], n.inputs[1], n.outputs[0]))
+    if alpha.per_channel:
+        raise ModelError(f"prelu node {n.name!r}: alpha must be quantized per tensor")
+    sx, sa, sy = F32(_scale(x)), F32(_scale(alpha)), F32(_scale(y))
+    identity_mult, identity_shift = K.quantize_multiplier(float(sx / sy))
+    alpha_mult, alpha_shift = K.quantize_multiplier(float(sx * sa / sy))
+    return {
+        "input_offset": -_zp(x),
+        "alpha_offset": -_zp(alpha),
+        "output_offset": _zp(y),
+        "identity_mult": identity_mult,
+        "identity_shift": identity_shift,
+        "alpha_mult": alpha_mult,
+        "alpha_shift": alpha_shift,
+    }
+
+
+def _resize_bilinear(g: Graph, n: Node) -> dict:
+    x, y = g.tensors[n.inputs[0]], g.tensors[n.outputs[0]]
+    if _scale(x) != _scale(y) or _zp(x) != _zp(y):
+        raise ModelError(f"int8 resize_bilinear node {n.name!r} must keep its input's quantization")
+    coord = n.attrs.get("coord", "asymmetric")
+    return {
+        "size": tuple(int(s) for s in n.attrs["size"]),
+        "align_corners": coord == "align_corners",
+        "half_pixel_centers": coord == "half_pixel",
+    }
+
+
+def _depth_to_space(g: Graph, n: Node) -> dict:
+    _same_quantization(g, n, n.op)
+    return {"block_size": int(n.attrs["block_size"]), "crd": n.attrs.get("mode", "DCR") == "CRD"}
+
+
+def _space_to_depth(g: Graph, n: Node) -> dict:
+    _same_quantization(g, n, n.op)
+    return {"block_size": int(n.attrs["block_size"])}
+
+
+SQUARED_DIFFERENCE_LEFT_SHIFT = 7  # TFLite's headroom for int8 SQUARED_DIFFERENCE
+L2_NORMALIZATION_OUTPUT = (1.0 / 128.0, 0)  # the output quantization TFLite's int8 L2_NORMALIZATION requires
+
+
+def _squared_difference(g: Graph, n: Node) -> dict:
+    """TFLite SquaredDifference Prepare (int8): double arithmetic from the float32 scales."""
+    a, b, y = (g.tensors[i] for i in (n.inputs[0], n.inputs[1], n.outputs[0]))
+    sa, sb, sy = float(F32(_scale(a))), float(F32(_scale(b))), F32(_scale(y))
+    twice_max = 2.0 * max(sa, sb)
+    a_mult, a_shift = K.quantize_multiplier_smaller_than_one_exp(sa / twice_max)
+    b_mult, b_shift = K.quantize_multiplier_smaller_than_one_exp(sb / twice_max)
+    shift = SQUARED_DIFFERENCE_LEFT_SHIFT
+    out_mult, out_shift = K.quantize_multiplier(twice_max * twice_max / float(F32(1 << (2 * shift)) * sy))
+    return {
+        "a_offset": -_zp(a),
+        "a_mult": a_mult,
+        "a_shift": a_shift,
+        "b_offset": -_zp(b),
+        "b_mult": b_mult,
+        "b_shift": b_shift,
+        "left_shift": shift,
+        "output_offset": _zp(y),
+        "out_mult": out_mult,
+        "out_shift": out_shift,
+    }
+
+
+def _rsqrt(g: Graph, n: Node) -> dict:
+    """TFLite RSQRT (int8) is a function of the input byte alone: its 256-entry table, with the
+    multiplier ``1 / (sqrtf(s_in) * s_out)`` of TFLite's Prepare (float32 product, double quotient)."""
+    x, y = g.tensors[n.inputs[0]], g.tensors[n.outputs[0]]
+    product = F32(np.sqrt(F32(_scale(x))) * F32(_scale(y)))
+    mult, shift = K.quantize_multiplier(1.0 / float(product))
+    return {"table": K.rsqrt_table(_zp(x), _zp(y), mult, shift)}
+
+
+def _l2_normalization(g: Graph, n: Node) -> dict:
+    x, y = g.tensors[n.inputs[0]], g.tensors[n.outputs[0]]
+    if (_scale(y), _zp(y)) != L2_NORMALIZATION_OUTPUT:
+        raise ModelError(f"int8 l2_normalization node {n.name!r}: the output must have scale 1/128 and zero point 0")
+    axis = int(n.attrs.get("axis", -1)) % len(x.shape)
+    if axis != len(x.shape) - 1:
+        raise ModelError(f"int8 l2_normalization node {n.name!r} must normalize the last axis")
+    return {"input_zero_point": _zp(x)}
+
+
 BUILDERS = {
     "conv2d": _conv2d,
     "depthwise_conv2d": _depthwise,
@@ -361,6 +484,19 @@ BUILDERS = {
     "pad": _pad,
     "concat": _concat,
     "resize_nearest": _resize,
+    "slice": _slice,
+    "maximum": _maximum_minimum,
+    "minimum": _maximum_minimum,
+    "reduce_max": _reduce_max,
+    "gather": _gather,
+    "transpose_conv2d": _transpose_conv2d,
+    "prelu": _prelu,
+    "resize_bilinear": _resize_bilinear,
+    "depth_to_space": _depth_to_space,
+    "space_to_depth": _space_to_depth,
+    "squared_difference": _squared_difference,
+    "rsqrt": _rsqrt,
+    "l2_normalization": _l2_normalization,
 }
 
 # The int8_kernels function each op runs (ops absent here are pure data movement).
@@ -386,6 +522,19 @@ KERNEL_NAMES = {
     "concat": "concat",
     "resize_nearest": "resize_nearest",
     "dequantize": "dequantize",
+    "slice": "strided_slice",
+    "maximum": "maximum",
+    "minimum": "minimum",
+    "reduce_max": "reduce_max",
+    "gather": "gather",
+    "transpose_conv2d": "transpose_conv2d",
+    "prelu": "prelu",
+    "resize_bilinear": "resize_bilinear",
+    "depth_to_space": "depth_to_space",
+    "space_to_depth": "space_to_depth",
+    "squared_difference": "squared_difference",
+    "rsqrt": "rsqrt",
+    "l2_normalization": "l2_normalization",
 }
 
 

@@ -652,6 +652,232 @@ def resize_case(rng, shape, size, *, windows=False) -> Case:
     return c
 
 
+def slice_case(rng, shape, begin, size, strides, *, windows=False) -> Case:
+    """edgec_strided_slice on a [1,H,W,C] tensor (begin/size/strides over H, W, C)."""
+    x = rand_int8(rng, shape)
+    y = K.strided_slice(x, begin=(0, *begin), size=(1, *size), strides=(1, *strides))
+    c = Case("strided_slice", name=f"slice_{'x'.join(map(str, shape[1:]))}_to_{'x'.join(map(str, size))}")
+    c.ints.update({f"begin_{a}": b for a, b in zip("hwc", begin)})
+    c.ints.update({f"stride_{a}": s for a, s in zip("hwc", strides)})
+    c.tensors.update(x=x, y=y)
+    if windows:
+        c.embeds["x"] = embed(rng, x.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
+def reduce_max_case(rng, *, shape, axes, windows=False) -> Case:
+    x = rand_int8(rng, shape)
+    y = K.reduce_max(x, axes=axes)
+    c = Case("reduce_max", name=f"reduce_max_{'x'.join(map(str, shape[1:]))}_axes{''.join(map(str, axes))}")
+    c.ints.update(reduce_h=int(1 in axes), reduce_w=int(2 in axes), reduce_c=int(3 in axes))
+    c.tensors.update(x=x, y=y)
+    if windows:
+        c.embeds["x"] = embed(rng, x.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
+def gather_case(rng, shape, axis, indices, *, windows=False) -> Case:
+    """edgec_gather on a [1,H,W,C] tensor along axis 1, 2 or 3 (view axis 0, 1, 2)."""
+    x = rand_int8(rng, shape)
+    y = K.gather(x, axis=axis, indices=indices)
+    c = Case("gather", name=f"gather_{'x'.join(map(str, shape[1:]))}_axis{axis}_{len(indices)}")
+    c.ints["axis"] = axis - 1
+    c.tensors.update(x=x, y=y, indices=np.asarray(indices, dtype=np.int64))
+    if windows:
+        c.embeds["x"] = embed(rng, x.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
+def minmax_case(rng, op: str, a_shape, b_shape, *, windows=False, inplace=False) -> Case:
+    a = rand_int8(rng, a_shape)
+    b = rand_int8(rng, b_shape)
+    y = getattr(K, op)(a, b)
+    shape_name = "x".join(map(str, a_shape[1:])) + "_" + "x".join(map(str, b_shape[1:]))
+    c = Case(op, name=f"{op}_{shape_name}{'_inplace' if inplace else ''}")
+    c.ints["inplace"] = int(inplace)
+    c.tensors.update(a=a, b=b, y=y)
+    if windows:
+        c.embeds["a"] = embed(rng, a.shape)
+        c.embeds["b"] = embed(rng, b.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
+def transpose_conv_case(
+    rng, *, h, w, ci, co, k, stride=(1, 1), dilation=(1, 1), pad=(0, 0, 0, 0), extreme=False, bias=True, windows=False
+) -> Case:
+    """``pad`` (top, left, bottom, right) crops the full scatter; negative bottom/right extend it."""
+    kh, kw = k
+    x = rand_int8(rng, (1, h, w, ci))
+    wt = rng.integers(-127, 128, size=(co, kh, kw, ci)).astype(np.int8)
+    in_zp = rand_zero_point(rng, extreme)
+    out_zp = rand_zero_point(rng, extreme)
+    b = rng.integers(-5000, 5000, size=co).astype(np.int32) if bias else None
+    # each output pixel sums about kh*kw*ci/(sh*sw) products
+    real = conv_like_scale(x, -in_zp, max(1, kh * kw * ci // (stride[0] * stride[1])))
+    mult, shift = extreme_mult_shift(rng, real, co) if extreme else mult_shift_for(rng, real, co)
+    act_min, act_max = act_range(rng, out_zp)
+    y = K.transpose_conv2d(
+        x,
+        wt,
+        b,
+        stride=stride,
+        dilation=dilation,
+        pad=pad,
+        input_offset=-in_zp,
+        output_offset=out_zp,
+        out_mult=mult,
+        out_shift=shift,
+        act_min=act_min,
+        act_max=act_max,
+    )
+    c = Case(
+        "transpose_conv2d",
+        name=f"tconv{kh}x{kw}_{h}x{w}x{ci}to{co}_s{stride[0]}{stride[1]}_d{dilation[0]}{dilation[1]}_p{'_'.join(map(str, pad))}",
+    )
+    c.ints.update(
+        stride_h=stride[0],
+        stride_w=stride[1],
+        dilation_h=dilation[0],
+        dilation_w=dilation[1],
+        pad_top=pad[0],
+        pad_left=pad[1],
+        input_offset=-in_zp,
+        output_offset=out_zp,
+        act_min=act_min,
+        act_max=act_max,
+    )
+    c.tensors.update(x=x, w=wt, out_mult=mult, out_shift=shift, y=y)
+    if b is not None:
+        c.tensors["bias"] = b
+    if windows:
+        c.embeds["x"] = embed(rng, x.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
+def prelu_case(rng, x_shape, alpha_shape, *, extreme=False, windows=False, inplace=False) -> Case:
+    x = rand_int8(rng, x_shape)
+    alpha = rand_int8(rng, alpha_shape)
+    if extreme:
+        x[..., 0] = INT8_MIN
+        x[..., -1] = INT8_MAX
+    si, sa, so = (float(v) for v in rng.uniform(0.005, 0.1, size=3))
+    if extreme:
+        sa = float(rng.choice([1e-4, 0.5]))
+    im, ish = K.quantize_multiplier(si / so)
+    am, ash = K.quantize_multiplier(si * sa / so)
+    params = {
+        "input_offset": -rand_zero_point(rng, extreme),
+        "alpha_offset": -rand_zero_point(rng, extreme),
+        "output_offset": rand_zero_point(rng, extreme),
+        "identity_mult": im,
+        "identity_shift": ish,
+        "alpha_mult": am,
+        "alpha_shift": ash,
+    }
+    y = K.prelu(x, alpha, **params)
+    c = Case(
+        "prelu",
+        name=f"prelu_{'x'.join(map(str, x_shape[1:]))}_a{'x'.join(map(str, alpha_shape[1:]))}{'_inplace' if inplace else ''}",
+    )
+    c.ints.update(params)
+    c.ints["inplace"] = int(inplace)
+    c.tensors.update(x=x, alpha=alpha, y=y)
+    if windows:
+        c.embeds["x"] = embed(rng, x.shape)
+        c.embeds["alpha"] = embed(rng, alpha.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
+def resize_bilinear_case(rng, shape, size, *, align_corners=False, half_pixel_centers=False, windows=False) -> Case:
+    x = rand_int8(rng, shape)
+    y = K.resize_bilinear(x, size=size, align_corners=align_corners, half_pixel_centers=half_pixel_centers)
+    mode = "ac" if align_corners else "hp" if half_pixel_centers else "asym"
+    c = Case("resize_bilinear", name=f"bilinear_{mode}_{shape[1]}x{shape[2]}to{size[0]}x{size[1]}")
+    c.ints.update(align_corners=int(align_corners), half_pixel_centers=int(half_pixel_centers))
+    c.tensors.update(x=x, y=y)
+    if windows:
+        c.embeds["x"] = embed(rng, x.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
+def space_depth_case(rng, op: str, shape, block: int, *, crd=False, windows=False) -> Case:
+    x = rand_int8(rng, shape)
+    if op == "depth_to_space":
+        y = K.depth_to_space(x, block_size=block, crd=crd)
+    else:
+        y = K.space_to_depth(x, block_size=block)
+    c = Case(op, name=f"{op}{'_crd' if crd else ''}_{'x'.join(map(str, shape[1:]))}_b{block}{'_win' if windows else ''}")
+    c.ints.update(block_size=block)
+    if op == "depth_to_space":
+        c.ints["crd"] = int(crd)
+    c.tensors.update(x=x, y=y)
+    if windows:
+        c.embeds["x"] = embed(rng, x.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
+def squared_difference_case(rng, a_shape, b_shape, *, extreme=False, windows=False, inplace=False) -> Case:
+    """TFLite's SquaredDifference Prepare: left_shift 7, twice the larger input scale as the common scale."""
+    a = rand_int8(rng, a_shape)
+    b = rand_int8(rng, b_shape)
+    if extreme:
+        sa, sb = (float(v) for v in rng.choice([1e-3, 0.02, 0.5], size=2))
+        so = max(sa, sb) ** 2 * float(10 ** rng.uniform(0.5, 4.0))
+    else:
+        sa, sb = (float(v) for v in rng.uniform(0.01, 0.1, size=2))
+        so = max(sa, sb) ** 2 * float(rng.uniform(20.0, 200.0))
+    twice_max = 2.0 * max(sa, sb)
+    a_mult, a_shift = K.quantize_multiplier(sa / twice_max)
+    b_mult, b_shift = K.quantize_multiplier(sb / twice_max)
+    out_mult, out_shift = K.quantize_multiplier(twice_max * twice_max / ((1 << 14) * so))
+    params = {
+        "a_offset": -rand_zero_point(rng, extreme),
+        "a_mult": a_mult,
+        "a_shift": a_shift,
+        "b_offset": -rand_zero_point(rng, extreme),
+        "b_mult": b_mult,
+        "b_shift": b_shift,
+        "left_shift": 7,
+        "output_offset": rand_zero_point(rng, extreme),
+        "out_mult": out_mult,
+        "out_shift": out_shift,
+    }
+    y = np.broadcast_to(K.squared_difference(a, b, **params), np.broadcast_shapes(a_shape, b_shape))
+    shape_name = "x".join(map(str, a_shape[1:])) + "_" + "x".join(map(str, b_shape[1:]))
+    c = Case("squared_difference", name=f"sqdiff_{shape_name}{'_inplace' if inplace else ''}")
+    c.ints.update(params)
+    c.ints["inplace"] = int(inplace)
+    c.tensors.update(a=a, b=b, y=y)
+    if windows:
+        c.embeds["a"] = embed(rng, a.shape)
+        c.embeds["b"] = embed(rng, b.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
+def l2_normalization_case(rng, shape, *, windows=False, constant=None) -> Case:
+    x = rand_int8(rng, shape)
+    if constant is not None:
+        x[...] = constant
+    zp = int(rng.integers(-60, 60)) if constant is None else 0
+    y = K.l2_normalization(x, input_zero_point=zp)
+    c = Case("l2_normalization", name=f"l2norm_{'x'.join(map(str, shape[1:]))}{'_win' if windows else ''}")
+    c.ints.update(input_zero_point=zp)
+    c.tensors.update(x=x, y=y)
+    if windows:
+        c.embeds["x"] = embed(rng, x.shape)
+        c.embeds["y"] = embed(rng, y.shape)
+    return c
+
+
 def primitive_case(rng, n: int = 4000) -> Case:
     """multiply_by_quantized_multiplier on extreme accumulators, multipliers and shifts."""
     x = np.concatenate(
@@ -889,6 +1115,53 @@ def build_cases(seed: int) -> list[Case]:
         cases.append(resize_case(rng, shape, size))
         cases.append(resize_case(rng, shape, size, windows=True))
 
+    for shape, begin, size, strides in [
+        ((1, 1, 1, 1), (0, 0, 0), (1, 1, 1), (1, 1, 1)),
+        ((1, 7, 5, 6), (0, 0, 2), (7, 5, 3), (1, 1, 1)),  # channel split
+        ((1, 7, 5, 6), (3, 0, 0), (4, 5, 6), (1, 1, 1)),  # row split
+        ((1, 9, 8, 6), (1, 0, 1), (4, 3, 4), (2, 3, 1)),
+        ((1, 4, 5, 9), (0, 1, 0), (4, 4, 5), (1, 1, 2)),  # channel stride
+        ((1, 6, 6, 17), (5, 5, 16), (1, 1, 1), (1, 1, 1)),
+        ((1, 8, 8, 8), (1, 2, 3), (3, 2, 2), (3, 3, 3)),
+        ((1, 5, 6, 7), (4, 4, 6), (5, 2, 3), (-1, -2, -3)),  # reversed
+        ((1, 4, 4, 4), (3, 0, 0), (2, 4, 4), (-2, 1, 1)),
+    ]:
+        cases.append(slice_case(rng, shape, begin, size, strides))
+        cases.append(slice_case(rng, shape, begin, size, strides, windows=True))
+    for shape, axes in [
+        ((1, 1, 1, 1), (1, 2)),
+        ((1, 7, 5, 3), (1, 2)),
+        ((1, 7, 5, 40), (1, 2)),  # more channels than one block
+        ((1, 4, 6, 9), (3,)),
+        ((1, 4, 6, 9), (2,)),
+        ((1, 4, 6, 9), (1,)),
+        ((1, 3, 5, 7), (1, 2, 3)),
+        ((1, 6, 2, 5), (2, 3)),
+    ]:
+        cases.append(reduce_max_case(rng, shape=shape, axes=axes))
+        cases.append(reduce_max_case(rng, shape=shape, axes=axes, windows=True))
+    for shape, axis, indices in [
+        ((1, 5, 4, 6), 3, [5, 0, 2, 2]),
+        ((1, 5, 4, 6), 1, [4, 1, 3]),
+        ((1, 5, 4, 6), 2, [3, 3, 0, 1, 2]),
+        ((1, 1, 1, 9), 3, [8]),
+        ((1, 7, 6, 33), 3, list(range(32, -1, -2))),
+    ]:
+        cases.append(gather_case(rng, shape, axis, indices))
+        cases.append(gather_case(rng, shape, axis, indices, windows=True))
+    for op in ("maximum", "minimum"):
+        for a_shape, b_shape in [
+            ((1, 1, 1, 1), (1, 1, 1, 1)),
+            ((1, 7, 5, 3), (1, 7, 5, 3)),
+            ((1, 6, 5, 17), (1, 1, 1, 17)),
+            ((1, 4, 5, 6), (1, 4, 1, 1)),
+            ((1, 1, 1, 1), (1, 3, 4, 5)),
+        ]:
+            cases.append(minmax_case(rng, op, a_shape, b_shape))
+            cases.append(minmax_case(rng, op, a_shape, b_shape, windows=True))
+        cases.append(minmax_case(rng, op, (1, 7, 5, 3), (1, 7, 5, 3), inplace=True))
+        cases.append(minmax_case(rng, op, (1, 6, 5, 17), (1, 1, 1, 17), inplace=True))
+
     # in-place depthwise (depth_multiplier 1, OH*OW <= H*W): fixed corner cases, then random ones
     for h, w, c, k, s, d, pad in [
         (1, 1, 1, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),  # all taps but the centre in the padding
@@ -920,6 +1193,78 @@ def build_cases(seed: int) -> list[Case]:
         geometry = random_depthwise_inplace_geometry(rng)
         c = int(rng.choice([1, 3, 17, 33]))
         cases.append(depthwise_inplace_case(rng, c=c, extreme=i % 2 == 1, bias=i % 5 != 0, **geometry))
+
+    # transposed convolution: strides, dilation, cropping on every side, outputs past the last tap
+    for h, w, ci, co, k, s, d, pad in [
+        (1, 1, 1, 1, (1, 1), (1, 1), (1, 1), (0, 0, 0, 0)),
+        (5, 5, 4, 6, (3, 3), (2, 2), (1, 1), (0, 0, 1, 1)),
+        (4, 3, 3, 5, (4, 4), (2, 2), (1, 1), (1, 1, 1, 1)),
+        (4, 4, 3, 4, (2, 2), (2, 2), (1, 1), (0, 0, 0, 0)),
+        (5, 4, 2, 3, (3, 3), (1, 1), (1, 1), (0, 0, 0, 0)),
+        (4, 4, 3, 4, (1, 1), (2, 2), (1, 1), (0, 0, -1, -1)),
+        (3, 5, 17, 3, (3, 2), (3, 1), (2, 2), (2, 1, 0, -2)),
+        (6, 7, 5, 9, (5, 5), (2, 3), (1, 1), (2, 2, 3, 1)),
+        (2, 2, 1, 2, (3, 3), (4, 4), (1, 1), (0, 0, -2, -3)),  # output pixels no tap reaches
+    ]:
+        for extreme in (False, True):
+            cases.append(
+                transpose_conv_case(
+                    rng, h=h, w=w, ci=ci, co=co, k=k, stride=s, dilation=d, pad=pad, extreme=extreme,
+                    windows=extreme, bias=not (extreme and co % 2),
+                )
+            )
+
+    # prelu: alpha per channel, per element, scalar, and broadcast along other dimensions
+    for x_shape, a_shape in [
+        ((1, 4, 5, 6), (1, 1, 1, 6)),
+        ((1, 4, 5, 6), (1, 4, 5, 6)),
+        ((1, 7, 3, 17), (1, 1, 1, 1)),
+        ((1, 4, 5, 3), (1, 4, 1, 3)),
+        ((1, 1, 1, 1), (1, 1, 1, 1)),
+    ]:
+        cases.append(prelu_case(rng, x_shape, a_shape))
+        cases.append(prelu_case(rng, x_shape, a_shape, extreme=True, windows=True))
+    cases.append(prelu_case(rng, (1, 5, 4, 3), (1, 1, 1, 3), inplace=True))
+
+    # bilinear resize in TFLite's three coordinate modes, up, down and odd sizes
+    for shape, size in [
+        ((1, 1, 1, 3), (2, 2)),
+        ((1, 4, 5, 3), (8, 10)),
+        ((1, 5, 5, 3), (7, 12)),
+        ((1, 9, 8, 2), (4, 3)),
+        ((1, 3, 7, 17), (1, 1)),
+        ((1, 2, 2, 1), (9, 5)),
+    ]:
+        for align, half in ((False, False), (False, True), (True, False)):
+            cases.append(resize_bilinear_case(rng, shape, size, align_corners=align, half_pixel_centers=half))
+        cases.append(resize_bilinear_case(rng, shape, size, half_pixel_centers=True, windows=True))
+
+    # depth to space (both channel orders) and space to depth
+    for shape, block in [((1, 1, 1, 4), 2), ((1, 3, 4, 8), 2), ((1, 2, 3, 27), 3), ((1, 5, 2, 16), 4)]:
+        for crd in (False, True):
+            cases.append(space_depth_case(rng, "depth_to_space", shape, block, crd=crd))
+            cases.append(space_depth_case(rng, "depth_to_space", shape, block, crd=crd, windows=True))
+    for shape, block in [((1, 2, 2, 1), 2), ((1, 6, 4, 3), 2), ((1, 6, 9, 5), 3), ((1, 8, 4, 17), 4)]:
+        cases.append(space_depth_case(rng, "space_to_depth", shape, block))
+        cases.append(space_depth_case(rng, "space_to_depth", shape, block, windows=True))
+
+    # squared difference (broadcasting) and l2 normalization (every accumulator range of the
+    # inverse square root: one channel, thousands of channels, an all-zero row)
+    for a_shape, b_shape in [
+        ((1, 7, 5, 3), (1, 7, 5, 3)),
+        ((1, 13, 17, 5), (1, 1, 1, 1)),
+        ((1, 6, 5, 17), (1, 1, 1, 17)),
+        ((1, 4, 1, 3), (1, 1, 5, 1)),
+        ((1, 1, 1, 1), (1, 1, 1, 1)),
+    ]:
+        cases.append(squared_difference_case(rng, a_shape, b_shape))
+        cases.append(squared_difference_case(rng, a_shape, b_shape, extreme=True, windows=True))
+    cases.append(squared_difference_case(rng, (1, 6, 5, 17), (1, 1, 1, 17), inplace=True))
+    for shape in ((1, 1, 1, 1), (1, 4, 5, 8), (1, 3, 2, 17), (1, 1, 2, 3000), (1, 2, 2, 64)):
+        cases.append(l2_normalization_case(rng, shape))
+        cases.append(l2_normalization_case(rng, shape, windows=True))
+    cases.append(l2_normalization_case(rng, (1, 2, 3, 5), constant=0))
+    cases.append(l2_normalization_case(rng, (1, 1, 1, 40000), constant=-128))  # sum of squares >= 2^29
     return cases
 
 

@@ -802,6 +802,195 @@ static void run_resize(const test_case *tc)
     free(out.buffer);
 }
 
+static void run_strided_slice(const test_case *tc)
+{
+    placed_view in = place_input(tc, "x");
+    placed_view out = place_output(tc);
+    edgec_slice_params p;
+    p.begin_h = (int32_t)get_int(tc, "begin_h");
+    p.begin_w = (int32_t)get_int(tc, "begin_w");
+    p.begin_c = (int32_t)get_int(tc, "begin_c");
+    p.stride_h = (int32_t)get_int(tc, "stride_h");
+    p.stride_w = (int32_t)get_int(tc, "stride_w");
+    p.stride_c = (int32_t)get_int(tc, "stride_c");
+    edgec_strided_slice(&in.view, &out.view, &p);
+    check_view(&out, get_tensor(tc, "y"));
+    free(in.buffer);
+    free(out.buffer);
+}
+
+static void run_gather(const test_case *tc)
+{
+    placed_view in = place_input(tc, "x");
+    placed_view out = place_output(tc);
+    const tensor *idx = get_tensor(tc, "indices");
+    int32_t *indices = malloc(sizeof(int32_t) * (size_t)idx->size);
+    long i;
+    for (i = 0; i < idx->size; ++i) {
+        indices[i] = (int32_t)idx->values[i];
+    }
+    edgec_gather(&in.view, &out.view, (int32_t)get_int(tc, "axis"), indices);
+    check_view(&out, get_tensor(tc, "y"));
+    free(indices);
+    free(in.buffer);
+    free(out.buffer);
+}
+
+static void run_reduce_max(const test_case *tc)
+{
+    placed_view in = place_input(tc, "x");
+    placed_view out = place_output(tc);
+    edgec_reduce_max_params p;
+    p.reduce_h = (int8_t)get_int(tc, "reduce_h");
+    p.reduce_w = (int8_t)get_int(tc, "reduce_w");
+    p.reduce_c = (int8_t)get_int(tc, "reduce_c");
+    edgec_reduce_max(&in.view, &out.view, &p);
+    check_view(&out, get_tensor(tc, "y"));
+    free(in.buffer);
+    free(out.buffer);
+}
+
+static void run_maximum_minimum(const test_case *tc)
+{
+    placed_view a = place_input(tc, "a");
+    placed_view b = place_input(tc, "b");
+    const int inplace = (int)get_int_or(tc, "inplace", 0);
+    placed_view out = inplace ? a : place_output(tc);
+    if (strcmp(tc->op, "maximum") == 0) {
+        edgec_maximum(&a.view, &b.view, &out.view);
+    } else {
+        edgec_minimum(&a.view, &b.view, &out.view);
+    }
+    check_view(&out, get_tensor(tc, "y"));
+    if (!inplace) {
+        free(out.buffer);
+    }
+    free(a.buffer);
+    free(b.buffer);
+}
+
+static void run_transpose_conv(const test_case *tc)
+{
+    const tensor *wt = get_tensor(tc, "w");
+    placed_view in = place_input(tc, "x");
+    placed_view out = place_output(tc);
+    int8_t *w = as_int8(wt);
+    int32_t *bias = as_int32(find_tensor(tc, "bias"));
+    int32_t *mult = as_int32(get_tensor(tc, "out_mult"));
+    int32_t *shift = as_int32(get_tensor(tc, "out_shift"));
+    edgec_transpose_conv_params p;
+    memset(&p, 0, sizeof p);
+    p.kernel_h = (int16_t)wt->dims[1];
+    p.kernel_w = (int16_t)wt->dims[2];
+    p.stride_h = (int16_t)get_int(tc, "stride_h");
+    p.stride_w = (int16_t)get_int(tc, "stride_w");
+    p.dilation_h = (int16_t)get_int(tc, "dilation_h");
+    p.dilation_w = (int16_t)get_int(tc, "dilation_w");
+    p.pad_top = (int16_t)get_int(tc, "pad_top");
+    p.pad_left = (int16_t)get_int(tc, "pad_left");
+    p.input_offset = (int32_t)get_int(tc, "input_offset");
+    p.output_offset = (int32_t)get_int(tc, "output_offset");
+    p.out_mult = mult;
+    p.out_shift = shift;
+    p.act_min = (int8_t)get_int(tc, "act_min");
+    p.act_max = (int8_t)get_int(tc, "act_max");
+    edgec_transpose_conv2d(&in.view, &out.view, w, bias, &p);
+    check_view(&out, get_tensor(tc, "y"));
+    free(in.buffer);
+    free(out.buffer);
+    free(w);
+    free(bias);
+    free(mult);
+    free(shift);
+}
+
+static void run_prelu(const test_case *tc)
+{
+    placed_view in = place_input(tc, "x");
+    placed_view alpha = place_input(tc, "alpha");
+    const int inplace = (int)get_int_or(tc, "inplace", 0);
+    placed_view out = inplace ? in : place_output(tc);
+    edgec_prelu_params p;
+    p.input_offset = (int32_t)get_int(tc, "input_offset");
+    p.alpha_offset = (int32_t)get_int(tc, "alpha_offset");
+    p.output_offset = (int32_t)get_int(tc, "output_offset");
+    p.identity_mult = (int32_t)get_int(tc, "identity_mult");
+    p.identity_shift = (int32_t)get_int(tc, "identity_shift");
+    p.alpha_mult = (int32_t)get_int(tc, "alpha_mult");
+    p.alpha_shift = (int32_t)get_int(tc, "alpha_shift");
+    edgec_prelu(&in.view, &alpha.view, &out.view, &p);
+    check_view(&out, get_tensor(tc, "y"));
+    if (!inplace) {
+        free(out.buffer);
+    }
+    free(in.buffer);
+    free(alpha.buffer);
+}
+
+static void run_resize_bilinear(const test_case *tc)
+{
+    placed_view in = place_input(tc, "x");
+    placed_view out = place_output(tc);
+    edgec_resize_bilinear_params p;
+    p.align_corners = (int8_t)get_int(tc, "align_corners");
+    p.half_pixel_centers = (int8_t)get_int(tc, "half_pixel_centers");
+    edgec_resize_bilinear(&in.view, &out.view, &p);
+    check_view(&out, get_tensor(tc, "y"));
+    free(in.buffer);
+    free(out.buffer);
+}
+
+static void run_space_depth(const test_case *tc)
+{
+    placed_view in = place_input(tc, "x");
+    placed_view out = place_output(tc);
+    const int32_t block = (int32_t)get_int(tc, "block_size");
+    if (strcmp(tc->op, "depth_to_space") == 0) {
+        edgec_depth_to_space(&in.view, &out.view, block, (int32_t)get_int(tc, "crd"));
+    } else {
+        edgec_space_to_depth(&in.view, &out.view, block);
+    }
+    check_view(&out, get_tensor(tc, "y"));
+    free(in.buffer);
+    free(out.buffer);
+}
+
+static void run_squared_difference(const test_case *tc)
+{
+    placed_view a = place_input(tc, "a");
+    placed_view b = place_input(tc, "b");
+    const int inplace = (int)get_int_or(tc, "inplace", 0);
+    placed_view out = inplace ? a : place_output(tc);
+    edgec_squared_difference_params p;
+    p.a_offset = (int32_t)get_int(tc, "a_offset");
+    p.a_mult = (int32_t)get_int(tc, "a_mult");
+    p.a_shift = (int32_t)get_int(tc, "a_shift");
+    p.b_offset = (int32_t)get_int(tc, "b_offset");
+    p.b_mult = (int32_t)get_int(tc, "b_mult");
+    p.b_shift = (int32_t)get_int(tc, "b_shift");
+    p.left_shift = (int32_t)get_int(tc, "left_shift");
+    p.output_offset = (int32_t)get_int(tc, "output_offset");
+    p.out_mult = (int32_t)get_int(tc, "out_mult");
+    p.out_shift = (int32_t)get_int(tc, "out_shift");
+    edgec_squared_difference(&a.view, &b.view, &out.view, &p);
+    check_view(&out, get_tensor(tc, "y"));
+    if (!inplace) {
+        free(out.buffer);
+    }
+    free(a.buffer);
+    free(b.buffer);
+}
+
+static void run_l2_normalization(const test_case *tc)
+{
+    placed_view in = place_input(tc, "x");
+    placed_view out = place_output(tc);
+    edgec_l2_normalization(&in.view, &out.view, (int32_t)get_int(tc, "input_zero_point"));
+    check_view(&out, get_tensor(tc, "y"));
+    free(in.buffer);
+    free(out.buffer);
+}
+
 static int run_case(const test_case *tc)
 {
     const char *op = tc->op;
@@ -834,6 +1023,26 @@ static int run_case(const test_case *tc)
         run_concat(tc);
     } else if (strcmp(op, "resize_nearest") == 0) {
         run_resize(tc);
+    } else if (strcmp(op, "gather") == 0) {
+        run_gather(tc);
+    } else if (strcmp(op, "reduce_max") == 0) {
+        run_reduce_max(tc);
+    } else if (strcmp(op, "strided_slice") == 0) {
+        run_strided_slice(tc);
+    } else if (strcmp(op, "maximum") == 0 || strcmp(op, "minimum") == 0) {
+        run_maximum_minimum(tc);
+    } else if (strcmp(op, "transpose_conv2d") == 0) {
+        run_transpose_conv(tc);
+    } else if (strcmp(op, "prelu") == 0) {
+        run_prelu(tc);
+    } else if (strcmp(op, "resize_bilinear") == 0) {
+        run_resize_bilinear(tc);
+    } else if (strcmp(op, "depth_to_space") == 0 || strcmp(op, "space_to_depth") == 0) {
+        run_space_depth(tc);
+    } else if (strcmp(op, "squared_difference") == 0) {
+        run_squared_difference(tc);
+    } else if (strcmp(op, "l2_normalization") == 0) {
+        run_l2_normalization(tc);
     } else {
         fail("unknown op");
     }

@@ -19,6 +19,7 @@ OPTIONS_CLASS_NAMES: dict[int, str] = {v: k for k, v in vars(tflite.BuiltinOptio
 # TFLite tensor types edgec can hold in the IR, by numpy dtype name.
 NUMPY_DTYPES: dict[str, str] = {
     "FLOAT32": "float32",
+    "FLOAT16": "float16",  # weights of float16 models, folded to float32 behind DEQUANTIZE
     "INT8": "int8",
     "UINT8": "uint8",
     "INT16": "int16",

@@ -3,7 +3,12 @@
 TFLite is already NHWC and its weight layouts match the IR (conv OHWI,
 depthwise ``[1, KH, KW, Co]``, fully connected ``[Co, K]``), so weights are
 kept as they are.  Attribute inputs (pads, axes, resize sizes) become node
-attributes; the reshape target comes from the output tensor's shape.  Every
+attributes.  Operators whose inputs are all constant (shape computation,
+float16 weights behind DEQUANTIZE) are folded first (``const_eval``); the
+reshape target comes from the folded shape input.  A dynamic batch is fixed
+at 1 (other dynamic input dimensions from ``input_shapes``), and since the
+converter writes placeholder shapes for dynamic tensors, every output shape
+of such a model is then recomputed from its inputs, op by op.  Every
 unsupported construct is collected in ``problems`` and reported together by
 the caller.
 """
@@ -16,8 +21,11 @@ from collections.abc import Callable
 import numpy as np
 import tflite
 
+from edgec.frontends.input_shapes import InputShapes, batch_meta, check_names, resolve_input_shape
+from edgec.frontends.tflite import const_eval, repeat_upsample
 from edgec.frontends.tflite.reader import TfliteModel, TfliteOperator, TfliteTensor
 from edgec.ir.graph import Graph
+from edgec.ir.ops import infer_shapes
 from edgec.ir.tensor import Tensor
 
 SUPPORTED_DTYPES = ("int8", "int32", "float32")
@@ -41,12 +49,20 @@ def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[in
 
 
 class Translator:
-    def __init__(self, model: TfliteModel, name: str):
+    def __init__(self, model: TfliteModel, name: str, input_shapes: InputShapes | None = None):
         self.model = model
         self.graph = Graph(name=name)
         self.problems: list[str] = []
         self.names = self._unique_tensor_names()
+        self.indices = {n: i for i, n in enumerate(self.names)}
         self.node_names: set[str] = set()
+        self.absorbed: set[int] = set()  # operators already translated as part of a pattern (dilated convs)
+        self.input_shapes = dict(input_shapes or {})
+        # The file's shapes of dynamic tensors are placeholders: recompute them op by op.
+        self.propagate = any(t.signature is not None and -1 in t.signature for t in model.tensors)
+        # Keras UpSampling2D (EXPAND_DIMS -> TILE -> RESHAPE), see repeat_upsample.py
+        self.pending_repeats: dict[int, repeat_upsample.PendingRepeat] = {}  # TILE output index -> match
+        self.repeat_outputs: dict[str, bool] = {}  # IR tensor a completed pattern made -> read only by the next
 
     # -- tensors ----------------------------------------------------------------
     def _unique_tensor_names(self) -> list[str]:
@@ -125,18 +141,60 @@ class Translator:
 
     # -- driver -------------------------------------------------------------------
     def run(self) -> Graph:
+        self._resolve_inputs()
         self._check_model()
         for op in self.model.operators:
+            if const_eval.fold(self.model, op):
+                continue
+            const_eval.dequantize_hybrid_weights(self.model, op)
             converter = CONVERTERS.get(op.op_name)
+            if op.index in self.absorbed:
+                continue
             if op.op_name == "CUSTOM":
                 self.problems.append(f"operator {op.index} is the custom op {op.custom_code!r}")
             elif converter is None:
                 self.problems.append(f"{self.describe(op)} is not supported")
             else:
+                first_new = len(self.graph.nodes)
                 converter(self, op)
+                if self.propagate:
+                    self._propagate_shapes(op, first_new)
         self.graph.inputs = [self.tensor(i) for i in self.model.inputs]
         self.graph.outputs = [self.tensor(i) for i in self.model.outputs]
         return self.graph.prune_tensors()
+
+    def _resolve_inputs(self) -> None:
+        """Fix each input's dynamic dimensions: batch 1, the rest from ``--input-shape``."""
+        m = self.model
+        check_names(self.input_shapes, [self.names[i] for i in m.inputs])
+        dynamic_batch = False
+        for i in m.inputs:
+            t = m.tensors[i]
+            signature = t.signature if t.signature is not None and len(t.signature) == len(t.shape) else t.shape
+            declared = [None if s == -1 else d for d, s in zip(t.shape, signature)]
+            shape, batch = resolve_input_shape(self.names[i], declared, self.input_shapes, shown=signature)
+            dynamic_batch |= batch
+            if shape != tuple(t.shape):
+                t.shape = shape
+                self.propagate = True
+        shapes = [m.tensors[i].shape for i in m.inputs]
+        if dynamic_batch:
+            self.graph.meta["batch"] = batch_meta(True, shapes)
+        if self.input_shapes:
+            self.graph.meta["input_shapes"] = {n: list(s) for n, s in self.input_shapes.items()}
+
+    def _propagate_shapes(self, op: TfliteOperator, first_new: int) -> None:
+        """Recompute the shapes of the nodes ``op`` became from their (already fixed) inputs."""
+        for node in self.graph.nodes[first_new:]:
+            try:
+                shapes = infer_shapes(self.graph, node)
+            except (ValueError, KeyError, IndexError) as e:
+                self.problems.append(f"{self.describe(op)} cannot take its input shapes: {e}")
+                return
+            for out, shape in zip(node.outputs, shapes):
+                self.graph.tensors[out].shape = tuple(int(d) for d in shape)
+                if out in self.indices:
+                    self.model.tensors[self.indices[out]].shape = tuple(int(d) for d in shape)
 
     def _check_model(self) -> None:
         m = self.model
@@ -146,14 +204,6 @@ class Translator:
             t = m.tensors[i]
             if len(t.shape) >= 2 and t.shape[0] > 1:
                 self.problems.append(f"input {self.names[i]!r} has batch {t.shape[0]}; export with batch 1")
-        dynamic = [t for t in m.tensors if t.signature is not None and -1 in t.signature]
-        if dynamic:
-            first = dynamic[0]
-            more = f" and {len(dynamic) - 1} other tensor(s)" if len(dynamic) > 1 else ""
-            self.problems.append(
-                f"dynamic shape {list(first.signature)} on {self.names[first.index]!r}{more}; "
-                "export with a fixed batch-1 input shape"
-            )
 
 
 # -- op converters ----------------------------------------------------------------
@@ -222,7 +272,9 @@ def _fully_connected(tr: Translator, op: TfliteOperator) -> None:
     x, w, y = tr.model.tensors[op.inputs[0]], tr.model.tensors[op.inputs[1]], tr.model.tensors[op.outputs[0]]
     ir_shape = (math.prod(x.shape) // w.shape[-1], w.shape[0])
     inputs = _inputs(tr, op, 3)
-    if tuple(y.shape) == ir_shape:
+    keep_num_dims = o is not None and o.KeepNumDims()
+    y_shape = tuple(x.shape[:-1]) + (w.shape[0],) if keep_num_dims else ir_shape
+    if y_shape == ir_shape:
         tr.add_node("fully_connected", op, inputs, act=tr.activation(op))
         return
     # keep_num_dims=True: the IR's 2-D result, then a reshape to TFLite's shape.
@@ -230,7 +282,7 @@ def _fully_connected(tr: Translator, op: TfliteOperator) -> None:
     flat = tr.graph.unique_name(f"{out}/2d")
     tr.graph.add_tensor(Tensor(flat, ir_shape, y.dtype or "float32", None, y.scale, y.zero_point))
     tr.add_node("fully_connected", op, inputs, [flat], act=tr.activation(op))
-    tr.add_node("reshape", op, [flat], [out], shape=tuple(y.shape))
+    tr.add_node("reshape", op, [flat], [out], shape=y_shape)
 
 
 @converts("ADD", "SUB", "MUL")
@@ -261,7 +313,32 @@ def _mean(tr: Translator, op: TfliteOperator) -> None:
 
 @converts("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
 def _reshape(tr: Translator, op: TfliteOperator) -> None:
-    tr.add_node("reshape", op, _inputs(tr, op, 1), shape=tuple(tr.model.tensors[op.outputs[0]].shape))
+    target = _reshape_target(tr, op)
+    if target is not None and op.inputs[0] in tr.pending_repeats:
+        repeat_upsample.finish_repeat(tr, op, target)
+    elif target is not None:
+        tr.add_node("reshape", op, _inputs(tr, op, 1), shape=target)
+
+
+def _reshape_target(tr: Translator, op: TfliteOperator) -> tuple[int, ...] | None:
+    """The output shape of a RESHAPE/SQUEEZE/EXPAND_DIMS, from its (folded) shape input and options.
+
+    A dynamic-batch model's output shapes in the file are placeholders, so the
+    target is computed from the input shape whenever the shape input is constant.
+    """
+    x, y = tr.model.tensors[op.inputs[0]], tr.model.tensors[op.outputs[0]]
+    attrs = [tr.model.tensors[i].data for i in op.inputs[1:] if i >= 0]
+    if all(a is not None for a in attrs):
+        probe = np.zeros(x.shape, np.int8)
+        try:
+            (shaped,) = const_eval.FOLDERS[op.op_name]([probe, *attrs], op.options, op)
+            return tuple(int(d) for d in shaped.shape)
+        except (const_eval.NotFoldable, ValueError, IndexError, TypeError):
+            pass
+    if y.signature is not None and -1 in y.signature:
+        tr.problems.append(f"{tr.describe(op)} has a target shape that is not constant")
+        return None
+    return tuple(y.shape)
 
 
 @converts("SOFTMAX")
@@ -335,3 +412,325 @@ def _resize_nearest(tr: Translator, op: TfliteOperator) -> None:
     size = tr.const_values(op, 1, "size")
     if size is not None:
         tr.add_node("resize_nearest", op, _inputs(tr, op, 1), size=tuple(int(s) for s in size))
+
+
+# -- slicing, splitting, maximum/minimum, dilated convolutions --------------------------------
+
+
+def _add_slice(tr: Translator, op: TfliteOperator, x: int, out: int, begin, size, strides) -> None:
+    """One IR ``slice`` from TFLite tensor ``x`` into ``out`` (a reshape follows when ``out`` drops axes)."""
+    y = tr.model.tensors[out]
+    inputs = [tr.tensor(x)]
+    size = tuple(int(k) for k in size)
+    if tuple(y.shape) == size:
+        tr.add_node("slice", op, inputs, [tr.tensor(out)], begin=tuple(begin), size=size, strides=tuple(strides))
+        return
+    name = tr.tensor(out)
+    full = tr.graph.unique_name(f"{name}/slice")
+    tr.graph.add_tensor(Tensor(full, size, y.dtype or "float32", None, y.scale, y.zero_point))
+    tr.add_node("slice", op, inputs, [full], begin=tuple(begin), size=size, strides=tuple(strides))
+    tr.add_node("reshape", op, [full], [name], shape=tuple(y.shape))
+
+
+def _split_along(tr: Translator, op: TfliteOperator, x: int, axis: int, sizes: list[int]) -> None:
+    shape = tr.model.tensors[x].shape
+    axis %= len(shape)
+    if len(sizes) != len(op.outputs) or sum(sizes) != shape[axis] or min(sizes) < 1:
+        tr.problems.append(f"{tr.describe(op)} splits {shape[axis]} elements into {sizes}")
+        return
+    start = 0
+    for out, size in zip(op.outputs, sizes):
+        begin = [0] * len(shape)
+        begin[axis] = start
+        extent = list(shape)
+        extent[axis] = size
+        _add_slice(tr, op, x, out, begin, extent, [1] * len(shape))
+        start += size
+
+
+@converts("SPLIT")
+def _split(tr: Translator, op: TfliteOperator) -> None:
+    axis = tr.const_values(op, 0, "axis")
+    if axis is None:
+        return
+    x = op.inputs[1]
+    count = len(op.outputs)
+    extent = tr.model.tensors[x].shape[int(np.asarray(axis).reshape(-1)[0]) % len(tr.model.tensors[x].shape)]
+    if extent % count:
+        tr.problems.append(f"{tr.describe(op)} splits {extent} elements into {count} equal parts")
+        return
+    _split_along(tr, op, x, int(np.asarray(axis).reshape(-1)[0]), [extent // count] * count)
+
+
+@converts("SPLIT_V")
+def _split_v(tr: Translator, op: TfliteOperator) -> None:
+    sizes, axis = tr.const_values(op, 1, "size_splits"), tr.const_values(op, 2, "axis")
+    if sizes is None or axis is None:
+        return
+    x = op.inputs[0]
+    extent = tr.model.tensors[x].shape[int(np.asarray(axis).reshape(-1)[0]) % len(tr.model.tensors[x].shape)]
+    sizes = [int(s) for s in np.asarray(sizes).reshape(-1)]
+    if sizes.count(-1) == 1:
+        sizes[sizes.index(-1)] = extent - (sum(sizes) + 1)
+    _split_along(tr, op, x, int(np.asarray(axis).reshape(-1)[0]), sizes)
+
+
+@converts("SLICE")
+def _slice(tr: Translator, op: TfliteOperator) -> None:
+    begin, size = tr.const_values(op, 1, "begin"), tr.const_values(op, 2, "size")
+    if begin is None or size is None:
+        return
+    shape = tr.model.tensors[op.inputs[0]].shape
+    begin = [int(b) for b in np.asarray(begin).reshape(-1)]
+    size = [d - b if int(k) == -1 else int(k) for d, b, k in zip(shape, begin, np.asarray(size).reshape(-1))]
+    _add_slice(tr, op, op.inputs[0], op.outputs[0], begin, size, [1] * len(shape))
+
+
+def strided_slice_indices(shape, begin, end, strides, begin_mask, end_mask, shrink_mask, offset=False):
+    """Per dimension the ``range`` of input indices TFLite STRIDED_SLICE reads (Python slice semantics)."""
+    ranges = []
+    for i, dim in enumerate(shape):
+        b, e, s = int(begin[i]), int(end[i]), int(strides[i])
+        if offset:
+            e = b + e
+        if shrink_mask >> i & 1:
+            b = b + dim if b < 0 else b
+            ranges.append(range(b, b + 1))
+            continue
+        start = None if begin_mask >> i & 1 else b
+        stop = None if end_mask >> i & 1 else e
+        ranges.append(range(dim)[slice(start, stop, s)])
+    return ranges
+
+
+@converts("STRIDED_SLICE")
+def _strided_slice(tr: Translator, op: TfliteOperator) -> None:
+    begin, end, strides = (tr.const_values(op, i, what) for i, what in ((1, "begin"), (2, "end"), (3, "strides")))
+    if begin is None or end is None or strides is None:
+        return
+    o = op.options
+    if o is not None and (o.EllipsisMask() or o.NewAxisMask()):
+        tr.problems.append(f"{tr.describe(op)} uses an ellipsis or new-axis mask; only plain strided slices are supported")
+        return
+    shape = tr.model.tensors[op.inputs[0]].shape
+    begin, end, strides = (np.asarray(v).reshape(-1) for v in (begin, end, strides))
+    if len(begin) != len(shape):
+        tr.problems.append(f"{tr.describe(op)} slices {len(begin)} of {len(shape)} dimensions")
+        return
+    masks = (o.BeginMask(), o.EndMask(), o.ShrinkAxisMask(), bool(o.Offset())) if o is not None else (0, 0, 0, False)
+    ranges = strided_slice_indices(shape, begin, end, strides, *masks)
+    if any(len(r) < 1 for r in ranges):
+        tr.problems.append(f"{tr.describe(op)} has an empty result")
+        return
+    _add_slice(tr, op, op.inputs[0], op.outputs[0], [r.start for r in ranges], [len(r) for r in ranges], [r.step for r in ranges])
+
+
+@converts("MAXIMUM", "MINIMUM")
+def _maximum_minimum(tr: Translator, op: TfliteOperator) -> None:
+    tr.add_node(op.op_name.lower(), op, _inputs(tr, op, 2))
+
+
+def _single_consumer(tr: Translator, tensor: int) -> TfliteOperator | None:
+    users = [o for o in tr.model.operators if tensor in o.inputs]
+    if len(users) != 1 or tensor in tr.model.outputs:
+        return None
+    return users[0]
+
+
+def _same_quantization(a: TfliteTensor, b: TfliteTensor) -> bool:
+    if a.scale is None or b.scale is None:
+        return a.scale is None and b.scale is None
+    return np.array_equal(a.scale, b.scale) and np.array_equal(a.zero_point, b.zero_point)
+
+
+@converts("SPACE_TO_BATCH_ND")
+def _space_to_batch(tr: Translator, op: TfliteOperator) -> None:
+    """SPACE_TO_BATCH_ND -> CONV_2D/DEPTHWISE_CONV_2D -> BATCH_TO_SPACE_ND (a dilated conv as older
+    converters write it) becomes one dilated conv; anything else is unsupported."""
+    block, paddings = tr.const_values(op, 1, "block shape"), tr.const_values(op, 2, "paddings")
+    if block is None or paddings is None:
+        return
+    lone = f"{tr.describe(op)} is not followed by a convolution and BATCH_TO_SPACE_ND; only that dilated-convolution pattern is supported"
+    conv = _single_consumer(tr, op.outputs[0])
+    if conv is None or conv.op_name not in ("CONV_2D", "DEPTHWISE_CONV_2D") or conv.inputs[0] != op.outputs[0]:
+        tr.problems.append(lone)
+        return
+    b2s = _single_consumer(tr, conv.outputs[0])
+    if b2s is None or b2s.op_name != "BATCH_TO_SPACE_ND":
+        tr.problems.append(lone)
+        return
+    block2, crops = tr.const_values(b2s, 1, "block shape"), tr.const_values(b2s, 2, "crops")
+    if block2 is None or crops is None:
+        return
+    block = tuple(int(v) for v in np.asarray(block).reshape(-1))
+    paddings = np.asarray(paddings).reshape(-1, 2).astype(int)
+    crops = np.asarray(crops).reshape(-1, 2).astype(int)
+    x, batched, y = (tr.model.tensors[i] for i in (op.inputs[0], op.outputs[0], b2s.outputs[0]))
+    conv_out = tr.model.tensors[conv.outputs[0]]
+    o = conv.options
+    w = tr.model.tensors[conv.inputs[1]]
+    kernel = tuple(w.shape[1:3])
+    inner_dilation = (o.DilationHFactor(), o.DilationWFactor())
+    fits = (
+        len(block) == 2
+        and tuple(int(v) for v in np.asarray(block2).reshape(-1)) == block
+        and len(x.shape) == 4
+        and x.shape[0] == 1
+        and (o.StrideH(), o.StrideW()) == (1, 1)
+        and inner_dilation == (1, 1)
+        and _same_quantization(x, batched)
+        and _same_quantization(conv_out, y)
+    )
+    pad = None
+    if fits:
+        inner = tr.spatial_padding(conv, batched.shape[1:3], kernel, (1, 1), (1, 1))  # (top, left, bottom, right)
+        top = [int(paddings[d][0]) + block[d] * inner[d] - int(crops[d][0]) for d in range(2)]
+        bottom = [
+            y.shape[1 + d] - x.shape[1 + d] - top[d] + block[d] * (kernel[d] - 1) for d in range(2)
+        ]  # what the output size implies
+        if min(top + bottom) >= 0:
+            pad = (top[0], top[1], bottom[0], bottom[1])
+    if pad is None:
+        tr.problems.append(
+            f"{tr.describe(op)} with {conv.op_name} and BATCH_TO_SPACE_ND cannot be folded into one dilated convolution "
+            f"(block {block}, paddings {paddings.tolist()}, crops {crops.tolist()})"
+        )
+        return
+    inputs = [tr.tensor(op.inputs[0])] + _inputs(tr, conv, 3)[1:]
+    outputs = [tr.tensor(b2s.outputs[0])]
+    if conv.op_name == "CONV_2D":
+        groups = x.shape[3] // w.shape[3] if w.shape[3] else 1
+        tr.add_node("conv2d", conv, inputs, outputs, stride=(1, 1), dilation=block, pad=pad, groups=groups, act=tr.activation(conv))
+    else:
+        tr.add_node(
+            "depthwise_conv2d", conv, inputs, outputs, stride=(1, 1), dilation=block, pad=pad,
+            depth_multiplier=w.shape[3] // x.shape[3], act=tr.activation(conv),
+        )
+    tr.absorbed.update((conv.index, b2s.index))
+
+
+@converts("REDUCE_MAX")
+def _reduce_max(tr: Translator, op: TfliteOperator) -> None:
+    axes = tr.const_values(op, 1, "axes")
+    if axes is None:
+        return
+    keepdims = bool(op.options.KeepDims()) if op.options is not None else False
+    rank = len(tr.model.tensors[op.inputs[0]].shape)
+    axes_attr = tuple(sorted({int(a) % rank for a in np.atleast_1d(axes)}))
+    tr.add_node("reduce_max", op, _inputs(tr, op, 1), axes=axes_attr, keepdims=keepdims)
+
+
+@converts("GATHER")
+def _gather(tr: Translator, op: TfliteOperator) -> None:
+    """GATHER of an activation with constant indices (all-constant gathers are folded before)."""
+    indices = tr.const_values(op, 1, "indices")
+    if indices is None:
+        return
+    x = tr.model.tensors[op.inputs[0]]
+    o = op.options
+    axis = int(o.Axis()) % len(x.shape) if o is not None else 0
+    if o is not None and o.BatchDims():
+        tr.problems.append(f"{tr.describe(op)} has batch_dims {o.BatchDims()}; only batch_dims 0 is supported")
+        return
+    flat = [int(i) + x.shape[axis] if int(i) < 0 else int(i) for i in np.asarray(indices).reshape(-1)]
+    if np.asarray(indices).ndim > 1 or not flat or min(flat) < 0 or max(flat) >= x.shape[axis]:
+        tr.problems.append(f"{tr.describe(op)} has indices of shape {np.asarray(indices).shape} or out of range")
+        return
+    y = tr.model.tensors[op.outputs[0]]
+    shape = tuple(x.shape[:axis]) + (len(flat),) + tuple(x.shape[axis + 1 :])
+    out = tr.tensor(op.outputs[0])
+    if tuple(y.shape) == shape:
+        tr.add_node("gather", op, [tr.tensor(op.inputs[0])], [out], axis=axis, indices=tuple(flat))
+        return
+    full = tr.graph.unique_name(f"{out}/gather")  # a scalar index drops the axis: gather, then reshape
+    tr.graph.add_tensor(Tensor(full, shape, y.dtype or "float32", None, y.scale, y.zero_point))
+    tr.add_node("gather", op, [tr.tensor(op.inputs[0])], [full], axis=axis, indices=tuple(flat))
+    tr.add_node("reshape", op, [full], [out], shape=tuple(y.shape))
+
+
+@converts("TRANSPOSE_CONV")
+def _transpose_conv(tr: Translator, op: TfliteOperator) -> None:
+    """Inputs (output_shape, weights [Co,KH,KW,Ci], input, bias?).
+
+    The output size comes from the (folded) output_shape input: with a dynamic batch the
+    converter computes it with SHAPE/STRIDED_SLICE/PACK and the output tensor's shape in the
+    file may be a placeholder."""
+    o = op.options
+    w, x, y = tr.model.tensors[op.inputs[1]], tr.model.tensors[op.inputs[2]], tr.model.tensors[op.outputs[0]]
+    if w.data is None:
+        tr.problems.append(f"{tr.describe(op)} has non-constant weights")
+        return
+    out_shape = tr.model.tensors[op.inputs[0]].data
+    out_hw = tuple(int(d) for d in np.asarray(out_shape).reshape(-1)[1:3]) if out_shape is not None else y.shape[1:3]
+    stride = (o.StrideH(), o.StrideW())
+    kernel = tuple(w.shape[1:3])
+    pads = []
+    for axis in (0, 1):
+        full = (x.shape[1 + axis] - 1) * stride[axis] + kernel[axis]
+        out = out_hw[axis]
+        # TFLite pads as if the output were the input of a forward convolution.
+        before = 0 if o.Padding() == tflite.Padding.VALID else same_padding(out, kernel[axis], stride[axis], 1)[0]
+        pads.append((before, full - before - out))
+    (top, bottom), (left, right) = pads
+    bias = op.inputs[3] if len(op.inputs) > 3 else -1
+    tr.add_node(
+        "transpose_conv2d",
+        op,
+        [tr.tensor(op.inputs[2]), tr.tensor(op.inputs[1]), tr.tensor(bias)],
+        stride=stride,
+        dilation=(1, 1),
+        pad=(top, left, bottom, right),
+        act=tr.activation(op),
+    )
+
+
+@converts("PRELU")
+def _prelu(tr: Translator, op: TfliteOperator) -> None:
+    tr.add_node("prelu", op, _inputs(tr, op, 2))
+
+
+@converts("RESIZE_BILINEAR")
+def _resize_bilinear(tr: Translator, op: TfliteOperator) -> None:
+    o = op.options
+    align, half = (bool(o.AlignCorners()), bool(o.HalfPixelCenters())) if o is not None else (False, False)
+    if align and half:
+        tr.problems.append(f"{tr.describe(op)} sets both align_corners and half_pixel_centers")
+        return
+    size = tr.const_values(op, 1, "size")
+    if size is not None:
+        coord = "align_corners" if align else "half_pixel" if half else "asymmetric"
+        tr.add_node("resize_bilinear", op, _inputs(tr, op, 1), size=tuple(int(s) for s in size), coord=coord)
+
+
+@converts("DEPTH_TO_SPACE", "SPACE_TO_DEPTH")
+def _space_depth(tr: Translator, op: TfliteOperator) -> None:
+    block = int(op.options.BlockSize())
+    if op.op_name == "DEPTH_TO_SPACE":
+        tr.add_node("depth_to_space", op, _inputs(tr, op, 1), block_size=block, mode="DCR")
+    else:
+        tr.add_node("space_to_depth", op, _inputs(tr, op, 1), block_size=block)
+
+
+@converts("SQUARED_DIFFERENCE")
+def _squared_difference(tr: Translator, op: TfliteOperator) -> None:
+    tr.add_node("squared_difference", op, _inputs(tr, op, 2))
+
+
+@converts("RSQRT")
+def _rsqrt(tr: Translator, op: TfliteOperator) -> None:
+    tr.add_node("rsqrt", op, _inputs(tr, op, 1))
+
+
+@converts("L2_NORMALIZATION")
+def _l2_normalization(tr: Translator, op: TfliteOperator) -> None:
+    act = tr.activation(op)
+    if act is not None:
+        tr.problems.append(f"{tr.describe(op)} has a fused activation")
+        return
+    tr.add_node("l2_normalization", op, _inputs(tr, op, 1), axis=-1, epsilon=1e-6)
+
+
+@converts("TILE")
+def _tile(tr: Translator, op: TfliteOperator) -> None:
+    """Only as Keras UpSampling2D's nearest upsampling (repeat_upsample.py); constant TILEs fold."""
+    repeat_upsample.start_repeat(tr, op)

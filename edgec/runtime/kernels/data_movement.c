@@ -99,3 +99,82 @@ void edgec_resize_nearest(const edgec_view *in, edgec_view *out)
         }
     }
 }
+
+void edgec_strided_slice(const edgec_view *in, edgec_view *out, const edgec_slice_params *p)
+{
+    int32_t y, x, ch;
+    for (y = 0; y < out->h; ++y) {
+        const int8_t *src_row = in->data + (p->begin_h + y * p->stride_h) * in->row_stride;
+        int8_t *dst_row = out->data + y * out->row_stride;
+        for (x = 0; x < out->w; ++x) {
+            const int8_t *src = src_row + (p->begin_w + x * p->stride_w) * in->col_stride + p->begin_c;
+            int8_t *dst = dst_row + x * out->col_stride;
+            if (p->stride_c == 1) {
+                memcpy(dst, src, (size_t)out->c);
+            } else {
+                for (ch = 0; ch < out->c; ++ch) {
+                    dst[ch] = src[ch * p->stride_c];
+                }
+            }
+        }
+    }
+}
+
+void edgec_gather(const edgec_view *in, edgec_view *out, int32_t axis, const int32_t *indices)
+{
+    int32_t y, x, ch;
+    for (y = 0; y < out->h; ++y) {
+        const int8_t *src_row = in->data + (axis == 0 ? indices[y] : y) * in->row_stride;
+        int8_t *dst_row = out->data + y * out->row_stride;
+        for (x = 0; x < out->w; ++x) {
+            const int8_t *src = src_row + (axis == 1 ? indices[x] : x) * in->col_stride;
+            int8_t *dst = dst_row + x * out->col_stride;
+            if (axis == 2) {
+                for (ch = 0; ch < out->c; ++ch) {
+                    dst[ch] = src[indices[ch]];
+                }
+            } else {
+                memcpy(dst, src, (size_t)out->c);
+            }
+        }
+    }
+}
+
+void edgec_depth_to_space(const edgec_view *in, edgec_view *out, int32_t block, int32_t crd)
+{
+    int32_t y, x, c;
+    for (y = 0; y < out->h; ++y) {
+        const int8_t *src_row = in->data + (y / block) * in->row_stride;
+        int8_t *dst_row = out->data + y * out->row_stride;
+        for (x = 0; x < out->w; ++x) {
+            /* the channels of output pixel (y, x) come from input pixel (y / B, x / B) */
+            const int32_t sub = (y % block) * block + x % block;
+            const int8_t *src = src_row + (x / block) * in->col_stride;
+            int8_t *dst = dst_row + x * out->col_stride;
+            if (crd) {
+                for (c = 0; c < out->c; ++c) {
+                    dst[c] = src[c * block * block + sub];
+                }
+            } else {
+                memcpy(dst, src + sub * out->c, (size_t)out->c);
+            }
+        }
+    }
+}
+
+void edgec_space_to_depth(const edgec_view *in, edgec_view *out, int32_t block)
+{
+    int32_t y, x, dy, dx;
+    for (y = 0; y < out->h; ++y) {
+        for (x = 0; x < out->w; ++x) {
+            int8_t *dst = out->data + y * out->row_stride + x * out->col_stride;
+            for (dy = 0; dy < block; ++dy) {
+                const int8_t *src_row = in->data + (y * block + dy) * in->row_stride;
+                for (dx = 0; dx < block; ++dx) {
+                    memcpy(dst + (dy * block + dx) * in->c, src_row + (x * block + dx) * in->col_stride,
+                           (size_t)in->c);
+                }
+            }
+        }
+    }
+}

@@ -26,8 +26,9 @@
  *     fall outside the input window contribute nothing (TFLite semantics), so
  *     bottom/right padding is implied by the output size.
  *   - In place: the element-wise kernels (add, mul, requantize, relu, clamp,
- *     leaky_relu, lookup_table/logistic/tanh, hard_swish) allow `out` to be
- *     the very same window as an input (identical data pointer and strides).  Every other
+ *     leaky_relu, lookup_table/logistic/tanh/rsqrt, hard_swish, prelu,
+ *     squared_difference) allow `out` to be the very same window as an
+ *     input (identical data pointer and strides).  Every other
  *     kernel needs output and input memory to be disjoint.
  *   - No dynamic allocation, no libc beyond <string.h>; kernels never fail,
  *     so the caller (generated code) is responsible for consistent shapes.
@@ -218,6 +219,12 @@ typedef struct {
 
 void edgec_mul(const edgec_view *a, const edgec_view *b, edgec_view *out, const edgec_mul_params *p);
 
+/* maximum / minimum of the raw int8 values (TFLite MAXIMUM / MINIMUM with
+ * reference_ops::MaximumMinimumBroadcastSlow): a, b and out share one
+ * quantization, so no rescaling.  In place: out may be the same window as a or b. */
+void edgec_maximum(const edgec_view *a, const edgec_view *b, edgec_view *out);
+void edgec_minimum(const edgec_view *a, const edgec_view *b, edgec_view *out);
+
 /* ---------------------------------------------------------------- pooling */
 
 typedef struct {
@@ -246,6 +253,14 @@ typedef struct {
 } edgec_mean_params;
 
 void edgec_mean(const edgec_view *in, edgec_view *out, const edgec_mean_params *p);
+
+/* max over any of H, W, C with keepdims, of the raw int8 values (TFLite
+ * REDUCE_MAX: input and output share quantization). */
+typedef struct {
+    int8_t reduce_h, reduce_w, reduce_c; /* 1 = reduce that dimension */
+} edgec_reduce_max_params;
+
+void edgec_reduce_max(const edgec_view *in, edgec_view *out, const edgec_reduce_max_params *p);
 
 /* ---------------------------------------------------------------- element-wise unary (in place allowed) */
 
@@ -339,6 +354,109 @@ void edgec_concat(const edgec_view *const *ins, int32_t count, int32_t axis, edg
  * GetNearestNeighbor without align_corners/half_pixel_centers): source row
  * min(floor(y * (float)in->h / out->h), in->h - 1), in float32 as TFLite. */
 void edgec_resize_nearest(const edgec_view *in, edgec_view *out);
+
+/* Strided slice (TFLite SLICE / STRIDED_SLICE / SPLIT / SPLIT_V, ONNX Slice /
+ * Split): out(y, x, ch) = in(begin_h + y * stride_h, begin_w + x * stride_w,
+ * begin_c + ch * stride_c); out's h/w/c give the sizes.  Values are copied
+ * unchanged (input and output share quantization).  Strides may be negative
+ * (reversal; begin is then the last element read); not in place. */
+typedef struct {
+    int32_t begin_h, begin_w, begin_c;
+    int32_t stride_h, stride_w, stride_c;
+} edgec_slice_params;
+
+void edgec_strided_slice(const edgec_view *in, edgec_view *out, const edgec_slice_params *p);
+
+/* Gather along axis 0 (H), 1 (W) or 2 (C) with constant indices (TFLite
+ * GATHER / ONNX Gather on an activation): out's extent along `axis` is the
+ * number of indices, each in [0, in's extent); values are copied unchanged.
+ * Not in place. */
+void edgec_gather(const edgec_view *in, edgec_view *out, int32_t axis, const int32_t *indices);
+
+/* ---------------------------------------------------------------- transposed convolution, prelu, bilinear resize */
+
+/* transposed conv2d (reference_integer_ops::TransposeConv): weights [Co][KH][KW][Ci] int8,
+ * bias [Co] int32 or NULL.  Input pixel (iy, ix) reaches output pixel
+ * (iy * stride_h + ky * dilation_h - pad_top, ix * stride_w + kx * dilation_w - pad_left)
+ * through tap (ky, kx); products landing outside out are dropped, and output pixels no tap
+ * reaches get the bias alone.  The kernel gathers, per output pixel, the taps reaching it (no
+ * int32 scratch tensor), then requantizes per channel like conv2d. */
+typedef struct {
+    int16_t kernel_h, kernel_w;
+    int16_t stride_h, stride_w;
+    int16_t dilation_h, dilation_w;
+    int16_t pad_top, pad_left;      /* output rows/columns cropped before the first one kept */
+    int32_t input_offset;
+    int32_t output_offset;
+    const int32_t *out_mult;        /* [Co] */
+    const int32_t *out_shift;       /* [Co] */
+    int8_t act_min, act_max;
+} edgec_transpose_conv_params;
+
+void edgec_transpose_conv2d(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
+                            const edgec_transpose_conv_params *p);
+
+/* prelu (reference_ops::BroadcastPrelu4DSlow): alpha broadcasts to in like a binary operand
+ * (each dimension equal to out's or 1).  v = x + input_offset; v >= 0: MBQM(v, identity);
+ * else MBQM(v * (alpha + alpha_offset), alpha); plus output_offset, clamped to int8.
+ * In place: out may be the same window as in. */
+typedef struct {
+    int32_t input_offset;                  /* -input zero point */
+    int32_t alpha_offset;                  /* -alpha zero point */
+    int32_t output_offset;                 /* +output zero point */
+    int32_t identity_mult, identity_shift; /* in_scale / out_scale */
+    int32_t alpha_mult, alpha_shift;       /* in_scale * alpha_scale / out_scale */
+} edgec_prelu_params;
+
+void edgec_prelu(const edgec_view *in, const edgec_view *alpha, edgec_view *out, const edgec_prelu_params *p);
+
+/* Bilinear resize to out->h x out->w (reference_ops::ResizeBilinearInteger): source
+ * coordinates in 10-bit fixed point (TFLite's align_corners / half_pixel_centers flags),
+ * interpolation weights in 20 bits, rounded half away from zero.  Input and output share
+ * their quantization. */
+typedef struct {
+    int8_t align_corners;
+    int8_t half_pixel_centers;
+} edgec_resize_bilinear_params;
+
+void edgec_resize_bilinear(const edgec_view *in, edgec_view *out, const edgec_resize_bilinear_params *p);
+
+/* Depth to space with block B: channel (dy * B + dx) * out->c + c of input pixel (y, x) goes to
+ * channel c of output pixel (y * B + dy, x * B + dx) (TFLite DEPTH_TO_SPACE, ONNX DCR); with
+ * crd != 0 the input channel is c * B * B + dy * B + dx instead (ONNX CRD, PyTorch PixelShuffle).
+ * out->h = in->h * B, out->w = in->w * B, in->c = out->c * B * B.  Not in place. */
+void edgec_depth_to_space(const edgec_view *in, edgec_view *out, int32_t block, int32_t crd);
+
+/* Space to depth with block B, the inverse of DCR depth to space (TFLite SPACE_TO_DEPTH, ONNX
+ * SpaceToDepth).  Not in place. */
+void edgec_space_to_depth(const edgec_view *in, edgec_view *out, int32_t block);
+
+/* ---------------------------------------------------------------- squared difference, rsqrt, l2 normalization */
+
+/* squared difference (TFLite SQUARED_DIFFERENCE, int8): a and b rescaled to a common scale with
+ * left_shift (7) bits of headroom, the difference squared in int32, requantized, clamped.
+ * Broadcasting and in place as edgec_add. */
+typedef struct {
+    int32_t a_offset, a_mult, a_shift;  /* -zero point of a, its multiplier and shift (<= 0) */
+    int32_t b_offset, b_mult, b_shift;
+    int32_t left_shift;                 /* 7 for int8 */
+    int32_t output_offset, out_mult, out_shift;
+} edgec_squared_difference_params;
+
+void edgec_squared_difference(const edgec_view *a, const edgec_view *b, edgec_view *out,
+                              const edgec_squared_difference_params *p);
+
+/* rsqrt (TFLite RSQRT, int8) depends on the input byte alone: a 256-entry table built at
+ * compile time from TFLite's integer routine (edgec.reference.int8_kernels.rsqrt_table). */
+static inline void edgec_rsqrt(const edgec_view *in, edgec_view *out, const int8_t table[256])
+{
+    edgec_lookup_table(in, out, table);
+}
+
+/* L2 normalization over the channels of every pixel (reference_integer_ops::L2Normalization):
+ * y = x' / sqrt(sum x'^2) with x' = x - input_zero_point, in TFLite's fixed point; the output
+ * has scale 1/128 and zero point 0.  Not in place. */
+void edgec_l2_normalization(const edgec_view *in, edgec_view *out, int32_t input_zero_point);
 
 #ifdef __cplusplus
 }

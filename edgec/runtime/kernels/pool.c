@@ -131,3 +131,31 @@ void edgec_mean(const edgec_view *in, edgec_view *out, const edgec_mean_params *
         }
     }
 }
+
+void edgec_reduce_max(const edgec_view *in, edgec_view *out, const edgec_reduce_max_params *p)
+{
+    /* Extent of the reduction window of one output element. */
+    const int32_t rh = p->reduce_h ? in->h : 1;
+    const int32_t rw = p->reduce_w ? in->w : 1;
+    const int32_t rc = p->reduce_c ? in->c : 1;
+    int32_t oy, ox, oc, y, x, c;
+
+    for (oy = 0; oy < out->h; ++oy) {
+        for (ox = 0; ox < out->w; ++ox) {
+            const int8_t *window = in->data + oy * in->row_stride + ox * in->col_stride;
+            int8_t *po = out->data + oy * out->row_stride + ox * out->col_stride;
+            for (oc = 0; oc < out->c; ++oc) {
+                int8_t best = -128;
+                for (y = 0; y < rh; ++y) {
+                    for (x = 0; x < rw; ++x) {
+                        const int8_t *px = window + y * in->row_stride + x * in->col_stride + oc;
+                        for (c = 0; c < rc; ++c) {
+                            best = px[c] > best ? px[c] : best;
+                        }
+                    }
+                }
+                po[oc] = best;
+            }
+        }
+    }
+}

@@ -301,7 +301,7 @@ def test_dynamic_non_batch_dimension_onnx(tmp_path: Path) -> None:
     np.save(tmp_path / "x.npy", x)
     proc = edgec("run", path, "--reference", "--input", tmp_path / "x.npy", "--input-shape", "x=1x3x6x4", "--output", tmp_path / "y.npy")
     assert proc.returncode == 0, proc.stderr
-    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), 1 / (1 + np.exp(-np.maximum(x, 0))), rtol=0, atol=1e-6)
+    assert_close(np.load(tmp_path / "y.npy"), 1 / (1 + np.exp(-np.maximum(x, 0))), 1e-6)
 
 
 def test_missing_calibration_file(tmp_path: Path) -> None:

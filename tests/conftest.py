@@ -4,7 +4,8 @@
 out one at a time, except in the modules below: their tests share module-scoped
 fixtures that build something once (host builds, firmware, a compiled kernel harness,
 a virtualenv), so each of these modules runs whole on one worker instead of building
-the same things on both.  (xdist's own ``--dist loadgroup`` would do this with marks,
+the same things on both; in ``test_corpus.py``, whose cache holds one build per corpus
+model, the tests of one model run together.  (xdist's own ``--dist loadgroup`` would do this with marks,
 but it does not group under pytest 9, so the scheduler is chosen here.)
 
 Every test writes only under its own ``tmp_path`` / ``tmp_path_factory`` folders, and
@@ -29,12 +30,19 @@ SHARED_FIXTURE_MODULES = frozenset(
         "test_row_stream.py",  # host builds of two bundled models
     }
 )
+# Modules whose module-scoped cache holds one build per test parameter (a model name).
+SHARED_PER_PARAMETER_MODULES = frozenset({"test_corpus.py"})
 
 
 def work_unit(nodeid: str) -> str:
-    """The unit a worker runs whole: the module for the modules above, else the test itself."""
+    """The unit a worker runs whole: a module or a module's parameter for the modules above, else the test."""
     module = nodeid.split("::", 1)[0]
-    return module if Path(module).name in SHARED_FIXTURE_MODULES else nodeid
+    name = Path(module).name
+    if name in SHARED_FIXTURE_MODULES:
+        return module
+    if name in SHARED_PER_PARAMETER_MODULES and nodeid.endswith("]"):
+        return module + nodeid[nodeid.index("[") :]
+    return nodeid
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -18,11 +18,15 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
 
+# Two pytest-xdist workers; tests/conftest.py keeps each module with shared build fixtures on one worker.
+TEST_JOBS ?= 2
+PYTEST    := $(VENV)/bin/pytest -q -n $(TEST_JOBS)
+
 test: setup
-	$(VENV)/bin/pytest -q --durations=15
+	$(PYTEST) --durations=15
 
 test-fast: setup
-	$(VENV)/bin/pytest -q -m "not hil and not slow"
+	$(PYTEST) -m "not hil and not slow"
 
 demo: setup
 	@scripts/demo.sh

@@ -1,7 +1,7 @@
 """The `edgec` command line, run as users run it: the console script in a subprocess.
 
 Good input: `targets`, `inspect` (model files and build folders), `run --reference`,
-`build --json`.  Bad input (DESIGN.md): one error line on stderr, exit code 2, no
+`build --json`.  Bad input (docs/design.md): one error line on stderr, exit code 2, no
 traceback, and no half-written output folder or staging directory left behind.
 """
 
@@ -17,6 +17,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from float_compare import assert_close
 from onnx import helper
 
 from edgec.compiler import BUILD_FILE, BuildOptions, build_model
@@ -167,7 +168,7 @@ def test_run_reference_float_onnx_matches_onnxruntime(tmp_path: Path) -> None:
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (expected,) = session.run(None, {session.get_inputs()[0].name: x})
     assert got.dtype == np.float32 and got.shape == expected.shape
-    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    assert_close(got, expected, 1e-4)
     # the same data in edgec's NHWC layout gives the same answer
     np.save(tmp_path / "x_nhwc.npy", x.transpose(0, 2, 3, 1))
     proc = edgec("run", path, "--reference", "--input", tmp_path / "x_nhwc.npy", "--output", tmp_path / "y2.npy")
@@ -300,7 +301,7 @@ def test_dynamic_non_batch_dimension_onnx(tmp_path: Path) -> None:
     np.save(tmp_path / "x.npy", x)
     proc = edgec("run", path, "--reference", "--input", tmp_path / "x.npy", "--input-shape", "x=1x3x6x4", "--output", tmp_path / "y.npy")
     assert proc.returncode == 0, proc.stderr
-    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), 1 / (1 + np.exp(-np.maximum(x, 0))), rtol=0, atol=1e-6)
+    assert_close(np.load(tmp_path / "y.npy"), 1 / (1 + np.exp(-np.maximum(x, 0))), 1e-6)
 
 
 def test_missing_calibration_file(tmp_path: Path) -> None:

@@ -187,10 +187,11 @@ def test_hash_mismatch_is_a_clear_error(firmware_dirs):
 
 
 def test_open_device_stops_qemu_on_error(firmware_dirs):
-    before = _qemu_pids()
-    with pytest.raises(DeviceError), open_device(firmware_dirs("qemu-cortex-m4"), "qemu-cortex-m4", expected_hash=1):
+    folder = firmware_dirs("qemu-cortex-m4")
+    before = _qemu_pids(folder)
+    with pytest.raises(DeviceError), open_device(folder, "qemu-cortex-m4", expected_hash=1):
         pass
-    assert _qemu_pids() <= before
+    assert _qemu_pids(folder) <= before
 
 
 def test_emulator_start_failures_are_clear(firmware_dirs, tmp_path):
@@ -206,7 +207,8 @@ def test_emulator_start_failures_are_clear(firmware_dirs, tmp_path):
         run_on_device(elf, _inputs(), "stm32f746g-disco")
 
 
-def _qemu_pids() -> set[int]:
+def _qemu_pids(folder: Path) -> set[int]:
+    """QEMU processes running firmware from ``folder`` (other tests may run other emulators meanwhile)."""
     pids = set()
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -214,6 +216,6 @@ def _qemu_pids() -> set[int]:
                 cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
             except OSError:
                 continue
-            if cmd.startswith(b"qemu-system-arm") and b"firmware.elf" in cmd:
+            if cmd.startswith(b"qemu-system-arm") and str(folder).encode() in cmd:
                 pids.add(int(entry))
     return pids

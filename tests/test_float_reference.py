@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+from float_compare import assert_close
 
 from edgec.ir.graph import Graph
 from edgec.reference import run
@@ -63,7 +64,7 @@ def brute_conv(x, w, b, stride, dilation, pad, groups):
 def test_conv2d_matches_brute_force(groups, stride, dilation, pad):
     x, w, b = rand(0, 1, 7, 6, 4), rand(1, 8, 3, 2, 4 // groups), rand(2, 8)
     g = single_op_graph("conv2d", x, [w, b], stride=stride, dilation=dilation, pad=pad, groups=groups, act=None)
-    np.testing.assert_allclose(run(g, x)["y"], brute_conv(x, w, b, stride, dilation, pad, groups), atol=1e-5)
+    assert_close(run(g, x)["y"], brute_conv(x, w, b, stride, dilation, pad, groups), 1e-5)
 
 
 @pytest.mark.parametrize("multiplier", [1, 3])
@@ -74,14 +75,14 @@ def test_depthwise_matches_grouped_brute_force(multiplier):
     # Output channel c*m + k reads input channel c: a grouped conv with groups = input channels.
     w_grouped = w[0].transpose(2, 0, 1)[..., None]  # [Co, KH, KW, 1]
     expected = np.clip(brute_conv(x, w_grouped, None, (2, 2), (1, 1), (1, 1, 1, 0), 2), -0.5, 0.5)
-    np.testing.assert_allclose(run(g, x)["y"], expected, atol=1e-5)
+    assert_close(run(g, x)["y"], expected, 1e-5)
 
 
 def test_fully_connected_flattens_rows():
     x, w, b = rand(5, 1, 2, 3, 4), rand(6, 5, 12), rand(7, 5)
     g = single_op_graph("fully_connected", x, [w, b], act=(0.0, float("inf")))
     expected = np.maximum(x.reshape(2, 12) @ w.T + b, 0)
-    np.testing.assert_allclose(run(g, x)["y"], expected, atol=1e-5)
+    assert_close(run(g, x)["y"], expected, 1e-5)
 
 
 def brute_pool(x, kernel, stride, pad, kind):
@@ -103,7 +104,7 @@ def test_pools_ignore_padding(kind):
     x = rand(8, 1, 7, 8, 3)
     attrs = {"kernel": (3, 3), "stride": (2, 2), "pad": (1, 0, 1, 2), "act": None}
     g = single_op_graph(f"{kind}_pool2d", x, [], **attrs)
-    np.testing.assert_allclose(run(g, x)["y"], brute_pool(x, (3, 3), (2, 2), (1, 0, 1, 2), kind), atol=1e-6)
+    assert_close(run(g, x)["y"], brute_pool(x, (3, 3), (2, 2), (1, 0, 1, 2), kind), 1e-6)
 
 
 def test_resize_nearest_is_floor_of_scaled_index():
@@ -129,17 +130,17 @@ def test_resize_nearest_is_floor_of_scaled_index():
 def test_activations(op, attrs, formula):
     x = rand(10, 1, 4, 4, 3) * 5
     g = single_op_graph(op, x, [], **attrs)
-    np.testing.assert_allclose(run(g, x)["y"], formula(x), atol=1e-6)
+    assert_close(run(g, x)["y"], formula(x), 1e-6)
 
 
 def test_softmax_and_batch_norm():
     x = rand(11, 1, 3, 10) * 4
     y = run(single_op_graph("softmax", x, [], axis=-1, beta=1.0), x)["y"]
     e = np.exp(x.astype(np.float64))
-    np.testing.assert_allclose(y, e / e.sum(-1, keepdims=True), atol=1e-6)
+    assert_close(y, e / e.sum(-1, keepdims=True), 1e-6)
     gamma, beta, mean, var = rand(12, 10), rand(13, 10), rand(14, 10), np.abs(rand(15, 10)) + 0.1
     y = run(single_op_graph("batch_norm", x, [gamma, beta, mean, var], epsilon=1e-3), x)["y"]
-    np.testing.assert_allclose(y, (x - mean) / np.sqrt(var + 1e-3) * gamma + beta, atol=1e-5)
+    assert_close(y, (x - mean) / np.sqrt(var + 1e-3) * gamma + beta, 1e-6)
 
 
 def test_quantize_round_half_even_and_clamp():

@@ -3,7 +3,7 @@
 * Every bundled int8 TFLite model (and the op zoo, with int8 and with float
   I/O) is built for the host and run on seeded random inputs; every output
   element must equal LiteRT with TFLite's reference kernels
-  (``OpResolverType.BUILTIN_REF``), the bit-exact oracle of DESIGN.md.
+  (``OpResolverType.BUILTIN_REF``), the bit-exact oracle of docs/design.md.
   Float-I/O models get float inputs converted exactly as the CLI converts them
   (``edgec.tensor_io``), and LiteRT gets the same float array.
 * Every bundled float ONNX model is built with seeded calibration data (a

@@ -13,6 +13,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from float_compare import assert_close
 
 from models import zoo
 from models.mobilenet_v2 import build_mobilenet_v2
@@ -305,4 +306,4 @@ def test_digits_numpy_forward_agrees_with_exported_onnx() -> None:
     model = DigitsCnn.initial(np.random.default_rng(3))
     x = np.random.default_rng(4).uniform(0.0, 1.0, (1, 1, 8, 8)).astype(np.float32)
     (onnx_logits,) = _session(to_onnx(model)).run(None, {"input": x})
-    np.testing.assert_allclose(onnx_logits, model.logits(x.astype(np.float64)), rtol=1e-4, atol=1e-5)
+    assert_close(onnx_logits, model.logits(x.astype(np.float64)), 1e-4)

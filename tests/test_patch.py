@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+from float_compare import assert_close
 
 from edgec.ir.graph import Graph
 from edgec.ir.ops import conv_out_size
@@ -196,8 +197,8 @@ def test_patchwise_execution_matches_layer_by_layer(seed: int) -> None:
         assert len(stage.patches) == grid[0] * grid[1]
         got = run_patch_stage(g, stage, {"in": x})
         if any(n.op == "avg_pool2d" for n in g.nodes):
-            # Averages are not integers, so later sums depend on BLAS summation order by an ulp or so.
-            np.testing.assert_allclose(got, expect, rtol=1e-6, atol=1e-5, err_msg=f"grid {grid}\n{g.summary()}")
+            # Averages are not integers, so later sums depend on the summation order (BLAS, CPU).
+            assert_close(got, expect, 1e-4, f"grid {grid}\n{g.summary()}")
         else:
             np.testing.assert_array_equal(got, expect, err_msg=f"grid {grid}\n{g.summary()}")
 
@@ -430,7 +431,7 @@ def test_patch_schedule_runs_correctly_in_its_arena() -> None:
     assert candidates
     for cand in candidates[:: max(1, len(candidates) // 6)]:
         got = simulate_schedule(g, cand, x)
-        np.testing.assert_allclose(got, expect, rtol=1e-4, atol=1e-4, err_msg=cand.describe())
+        assert_close(got, expect, 1e-4, cand.describe())
 
 
 def test_plot_memory_writes_png(tmp_path) -> None:

@@ -19,6 +19,10 @@ from edgec.targets import DEFAULT_TARGET, Target, load_target
 # QEMU polls a pty for a reader about once a second, so the first reply after
 # opening can be late: give the handshake more time than later requests.
 HELLO_TIMEOUT_S = 2.5
+# QEMU shares the host's CPUs with everything else running there (builds, other
+# emulators): on a busy machine it can go a few seconds without running, so a
+# request to an emulated board gets more time than one to a real board.
+EMULATED_REQUEST_TIMEOUT_S = 5.0
 
 
 def find_firmware(build_dir_or_elf: Path | str) -> Path:
@@ -88,8 +92,9 @@ def open_device(
     try:
         transport = open_transport(port, tgt.baud)
         try:
-            client = DeviceClient(transport, timeout=timeout)
-            client.hello(timeout=HELLO_TIMEOUT_S)
+            wait = timeout if emulator is None else max(timeout, EMULATED_REQUEST_TIMEOUT_S)
+            client = DeviceClient(transport, timeout=wait)
+            client.hello(timeout=max(HELLO_TIMEOUT_S, wait))
             check_model_hash(client.info(), expected_hash)
             yield client
         finally:

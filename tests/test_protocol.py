@@ -297,3 +297,22 @@ def test_serial_exception_becomes_device_error():
     port.close()
     with pytest.raises(DeviceError):
         port.write(b"x")
+
+
+class _ShortOutputReplies(FakeDevice):
+    """A device whose READ_OUTPUT replies are cut to two bytes (a garbled but CRC-valid reply)."""
+
+    def _answer(self, item):
+        reply = super()._answer(item)
+        if isinstance(item, Frame) and item.code == Command.READ_OUTPUT:
+            return Frame(reply.code, reply.seq, reply.body[:2])
+        return reply
+
+
+def test_short_output_reply_is_a_device_error():
+    client = DeviceClient(_ShortOutputReplies(), timeout=0.2)
+    client.hello()
+    client.write_input(_input())
+    client.invoke()
+    with pytest.raises(DeviceError, match="shorter than its 4-byte offset"):
+        client.read_output()

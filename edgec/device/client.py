@@ -183,6 +183,11 @@ class DeviceClient:
         while len(out) < size:
             want = min(READ_CHUNK, size - len(out))
             body = self.request(Command.READ_OUTPUT, struct.pack("<IH", len(out), want))
+            if len(body) < 4:
+                raise DeviceError(
+                    f"the device's output reply is {len(body)} bytes, shorter than its 4-byte offset — "
+                    "check the port and rebuild and re-flash the firmware"
+                )
             (offset,) = struct.unpack_from("<I", body)
             data = body[4:]
             if offset != len(out) or len(data) != want:

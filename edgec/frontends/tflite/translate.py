@@ -307,15 +307,16 @@ def _pool(tr: Translator, op: TfliteOperator) -> None:
     tr.add_node(ir_op, op, _inputs(tr, op, 1), kernel=kernel, stride=stride, pad=pad, act=tr.activation(op))
 
 
-@converts("MEAN")
-def _mean(tr: Translator, op: TfliteOperator) -> None:
+@converts("MEAN", "REDUCE_MAX")
+def _reduce(tr: Translator, op: TfliteOperator) -> None:
     axes = tr.const_values(op, 1, "axes")
     if axes is None:
         return
     keepdims = bool(op.options.KeepDims()) if op.options is not None else False
     rank = len(tr.model.tensors[op.inputs[0]].shape)
     axes_attr = tuple(sorted({int(a) % rank for a in np.atleast_1d(axes)}))
-    tr.add_node("mean", op, _inputs(tr, op, 1), axes=axes_attr, keepdims=keepdims)
+    ir_op = "mean" if op.op_name == "MEAN" else "reduce_max"
+    tr.add_node(ir_op, op, _inputs(tr, op, 1), axes=axes_attr, keepdims=keepdims)
 
 
 @converts("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
@@ -614,17 +615,6 @@ def _space_to_batch(tr: Translator, op: TfliteOperator) -> None:
             depth_multiplier=w.shape[3] // x.shape[3], act=tr.activation(conv),
         )
     tr.absorbed.update((conv.index, b2s.index))
-
-
-@converts("REDUCE_MAX")
-def _reduce_max(tr: Translator, op: TfliteOperator) -> None:
-    axes = tr.const_values(op, 1, "axes")
-    if axes is None:
-        return
-    keepdims = bool(op.options.KeepDims()) if op.options is not None else False
-    rank = len(tr.model.tensors[op.inputs[0]].shape)
-    axes_attr = tuple(sorted({int(a) % rank for a in np.atleast_1d(axes)}))
-    tr.add_node("reduce_max", op, _inputs(tr, op, 1), axes=axes_attr, keepdims=keepdims)
 
 
 @converts("GATHER")

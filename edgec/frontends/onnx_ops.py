@@ -327,33 +327,7 @@ def global_max_pool(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: di
 
 @translator("ReduceMean")
 def reduce_mean(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> None:
-    x = node.input[0]
-    rank = ctx.rank(x)
-    if ctx.opset >= 18:
-        axes_name = _input(node, 1)
-        axes = [int(a) for a in ctx.const_value(axes_name, "ReduceMean axes").reshape(-1)] if axes_name else []
-    else:
-        axes = [int(a) for a in attrs.get("axes", [])]
-    if not axes:
-        if int(attrs.get("noop_with_empty_axes", 0)):
-            ctx.emit("identity", [ctx.activation(x)], [node.output[0]], name)
-            return
-        axes = list(range(rank))
-    onnx_axes = sorted({a % rank for a in axes})
-    keepdims = bool(int(attrs.get("keepdims", 1)))
-    ir_axes = tuple(sorted(nhwc_axis(a) for a in onnx_axes)) if rank == 4 else tuple(onnx_axes)
-    out = node.output[0]
-    if rank != 4 or keepdims:
-        ctx.emit("mean", [ctx.activation(x)], [out], name, axes=ir_axes, keepdims=keepdims)
-        return
-    kept_ir_order = [a for a in NCHW_TO_NHWC if a not in onnx_axes]  # ONNX axis ids, in IR order
-    kept_onnx_order = sorted(kept_ir_order)
-    if kept_ir_order == kept_onnx_order:
-        ctx.emit("mean", [ctx.activation(x)], [out], name, axes=ir_axes, keepdims=False)
-        return
-    y = ctx.emit("mean", [ctx.activation(x)], None, name, axes=ir_axes, keepdims=False)
-    perm = tuple(kept_ir_order.index(a) for a in kept_onnx_order)
-    ctx.emit("transpose", [y], [out], f"{name}/reorder", perm=perm)
+    _reduce(ctx, node, name, attrs, "mean", axes_input_opset=18)
 
 
 @translator("Softmax")
@@ -835,7 +809,7 @@ def max_min(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict) -> N
 
 
 def _reduce(ctx: OnnxContext, node: onnx.NodeProto, name: str, attrs: dict, ir_op: str, axes_input_opset: int) -> None:
-    """ReduceMax as IR ``reduce_max`` (layout handling as ReduceMean's)."""
+    """ReduceMean / ReduceMax as IR ``ir_op``: NCHW axes map to NHWC; a dropped-axes result in another order is transposed back."""
     x = node.input[0]
     rank = ctx.rank(x)
     if ctx.opset >= axes_input_opset:

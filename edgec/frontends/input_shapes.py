@@ -8,6 +8,7 @@ or more is the batch and is built for 1; any other dynamic dimension must be giv
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable, Sequence
 
 from edgec.errors import EdgecError
@@ -54,18 +55,18 @@ def resolve_input_shape(
         shape = given[name]
         if len(shape) != len(declared):
             raise EdgecError(
-                f"--input-shape {name}={'x'.join(map(str, shape))} has rank {len(shape)}, "
+                f"--input-shape {_option(name, shape)} has rank {len(shape)}, "
                 f"but input {name!r} has rank {len(declared)} (shape {shown_text})"
             )
         for axis, (want, have) in enumerate(zip(declared, shape)):
             if want is not None and want != have:
                 raise EdgecError(
-                    f"--input-shape {name}={'x'.join(map(str, shape))} contradicts dimension {axis} of input "
+                    f"--input-shape {_option(name, shape)} contradicts dimension {axis} of input "
                     f"{name!r} (shape {shown_text}): only its dynamic dimensions can be chosen"
                 )
         if batch_dynamic and shape[0] != 1:
             raise EdgecError(
-                f"--input-shape {name}={'x'.join(map(str, shape))} asks for batch {shape[0]}: "
+                f"--input-shape {_option(name, shape)} asks for batch {shape[0]}: "
                 "edgec builds for batch 1, give 1 as the first dimension"
             )
         return tuple(shape), batch_dynamic
@@ -76,10 +77,19 @@ def resolve_input_shape(
         )
         raise EdgecError(
             f"input {name!r} has dynamic shape {shown_text} (dimension{'s' if len(unknown) > 1 else ''} "
-            f"{', '.join(map(str, unknown))} unknown): pass --input-shape {name}={example} "
+            f"{', '.join(map(str, unknown))} unknown): pass --input-shape {_option(name, example)} "
             "with N the size to build for"
         )
     return tuple(1 if d is None else int(d) for d in declared), batch_dynamic
+
+
+def _option(name: str, dims: Sequence[int] | str) -> str:
+    """The ``--input-shape`` argument for ``name``, quoted for a shell; unprintable characters
+    (a damaged file's names) are escaped so that the error stays one line."""
+    arg = f"{name}={dims if isinstance(dims, str) else 'x'.join(map(str, dims))}"
+    if not arg.isprintable():
+        arg = arg.encode("unicode_escape").decode("ascii")
+    return shlex.quote(arg)
 
 
 def check_names(given: InputShapes, input_names: Sequence[str]) -> None:

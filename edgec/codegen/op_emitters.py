@@ -252,11 +252,19 @@ def _emit_fc(w, names, weights, node, p, ident):
     return "edgec_fully_connected"
 
 
+def _broadcast_views(w, names, node, first: str = "a", second: str = "b") -> None:
+    """Views of a binary op's two inputs and its output; an input of lower rank is aligned on the
+    right (numpy broadcasting) before it is mapped to (h, w, c)."""
+    rank = len(names.graph.tensors[node.outputs[0]].shape)
+    for name, var in ((node.inputs[0], first), (node.inputs[1], second)):
+        shape = tuple(names.graph.tensors[name].shape)
+        w.line(names.place.view(name, var, const=True, dims=hwc((1,) * (rank - len(shape)) + shape)))
+    w.line(names.place.view(node.outputs[0], "out"))
+
+
 @emitter("add", "sub")
 def _emit_add(w, names, weights, node, p, ident):
-    w.line(names.place.view(node.inputs[0], "a", const=True))
-    w.line(names.place.view(node.inputs[1], "b", const=True))
-    w.line(names.place.view(node.outputs[0], "out"))
+    _broadcast_views(w, names, node)
     keys = ["a_offset", "a_mult", "a_shift", "b_offset", "b_mult", "b_shift", "left_shift", "output_offset", "out_mult", "out_shift", "act_min", "act_max"]
     names.place.params(w, "edgec_add_params", [(k, p[k]) for k in keys])
     w.line("edgec_add(&a, &b, &out, &params);")
@@ -265,9 +273,7 @@ def _emit_add(w, names, weights, node, p, ident):
 
 @emitter("mul")
 def _emit_mul(w, names, weights, node, p, ident):
-    w.line(names.place.view(node.inputs[0], "a", const=True))
-    w.line(names.place.view(node.inputs[1], "b", const=True))
-    w.line(names.place.view(node.outputs[0], "out"))
+    _broadcast_views(w, names, node)
     keys = ["a_offset", "b_offset", "output_offset", "out_mult", "out_shift", "act_min", "act_max"]
     names.place.params(w, "edgec_mul_params", [(k, p[k]) for k in keys])
     w.line("edgec_mul(&a, &b, &out, &params);")
@@ -297,20 +303,23 @@ def _emit_pool(w, names, weights, node, p, ident):
     return fn
 
 
-@emitter("mean")
-def _emit_mean(w, names, weights, node, p, ident):
+def _reduction_views(w, names, node, p) -> list[tuple[str, int]]:
+    """Views of a reduction over H, W and/or C of a 4-D tensor (the output view keeps reduced
+    axes as 1); returns the ``reduce_h/w/c`` parameter fields."""
     x = names.graph.tensors[node.inputs[0]]
     if len(x.shape) != 4 or 0 in p["axes"]:
-        raise BuildError(f"mean node {node.name!r}: the C back end reduces H, W and/or C of a 4-D tensor only")
-    reduce = {a: 1 for a in p["axes"]}
-    h, wd, c = hwc(x.shape)
-    out_dims = (1 if 1 in reduce else h, 1 if 2 in reduce else wd, 1 if 3 in reduce else c)
+        raise BuildError(f"{node.op} node {node.name!r}: the C back end reduces H, W and/or C of a 4-D tensor only")
+    reduced = [int(axis in p["axes"]) for axis in (1, 2, 3)]
+    out_dims = tuple(1 if r else d for r, d in zip(reduced, hwc(x.shape)))
     w.line(names.place.view(node.inputs[0], "in", const=True))
     w.line(names.place.view(node.outputs[0], "out", dims=out_dims))
+    return [(f"reduce_{a}", r) for a, r in zip("hwc", reduced)]
+
+
+@emitter("mean")
+def _emit_mean(w, names, weights, node, p, ident):
     fields = [
-        ("reduce_h", reduce.get(1, 0)),
-        ("reduce_w", reduce.get(2, 0)),
-        ("reduce_c", reduce.get(3, 0)),
+        *_reduction_views(w, names, node, p),
         ("input_offset", p["input_offset"]),
         ("output_offset", p["output_offset"]),
         ("mult", p["mult"]),
@@ -451,25 +460,14 @@ def _emit_slice(w, names, weights, node, p, ident):
 
 @emitter("maximum", "minimum")
 def _emit_maximum_minimum(w, names, weights, node, p, ident):
-    w.line(names.place.view(node.inputs[0], "a", const=True))
-    w.line(names.place.view(node.inputs[1], "b", const=True))
-    w.line(names.place.view(node.outputs[0], "out"))
+    _broadcast_views(w, names, node)
     w.line(f"edgec_{node.op}(&a, &b, &out);")
     return f"edgec_{node.op}"
 
 
 @emitter("reduce_max")
 def _emit_reduce_max(w, names, weights, node, p, ident):
-    x = names.graph.tensors[node.inputs[0]]
-    if len(x.shape) != 4 or 0 in p["axes"]:
-        raise BuildError(f"reduce_max node {node.name!r}: the C back end reduces H, W and/or C of a 4-D tensor only")
-    h, wd, c = hwc(x.shape)
-    axes = set(p["axes"])
-    out_dims = (1 if 1 in axes else h, 1 if 2 in axes else wd, 1 if 3 in axes else c)
-    w.line(names.place.view(node.inputs[0], "in", const=True))
-    w.line(names.place.view(node.outputs[0], "out", dims=out_dims))
-    fields = [("reduce_h", int(1 in axes)), ("reduce_w", int(2 in axes)), ("reduce_c", int(3 in axes))]
-    names.place.params(w, "edgec_reduce_max_params", fields)
+    names.place.params(w, "edgec_reduce_max_params", _reduction_views(w, names, node, p))
     w.line("edgec_reduce_max(&in, &out, &params);")
     return "edgec_reduce_max"
 
@@ -520,12 +518,7 @@ def _emit_transpose_conv(w, names, weights, node, p, ident):
 
 @emitter("prelu")
 def _emit_prelu(w, names, weights, node, p, ident):
-    rank = len(names.graph.tensors[node.outputs[0]].shape)
-    alpha_shape = names.graph.tensors[node.inputs[1]].shape
-    lifted = (1,) * (rank - len(alpha_shape)) + tuple(alpha_shape)  # numpy broadcasting aligns on the right
-    w.line(names.place.view(node.inputs[0], "in", const=True))
-    w.line(names.place.view(node.inputs[1], "alpha", const=True, dims=hwc(lifted)))
-    w.line(names.place.view(node.outputs[0], "out"))
+    _broadcast_views(w, names, node, "in", "alpha")
     keys = ["input_offset", "alpha_offset", "output_offset", "identity_mult", "identity_shift", "alpha_mult", "alpha_shift"]
     names.place.params(w, "edgec_prelu_params", [(k, p[k]) for k in keys])
     w.line("edgec_prelu(&in, &alpha, &out, &params);")
@@ -562,12 +555,7 @@ def _emit_space_to_depth(w, names, weights, node, p, ident):
 
 @emitter("squared_difference")
 def _emit_squared_difference(w, names, weights, node, p, ident):
-    rank = len(names.graph.tensors[node.outputs[0]].shape)
-    for name, var in ((node.inputs[0], "a"), (node.inputs[1], "b")):
-        shape = names.graph.tensors[name].shape
-        lifted = (1,) * (rank - len(shape)) + tuple(shape)  # numpy broadcasting aligns on the right
-        w.line(names.place.view(name, var, const=True, dims=hwc(lifted)))
-    w.line(names.place.view(node.outputs[0], "out"))
+    _broadcast_views(w, names, node)
     keys = ["a_offset", "a_mult", "a_shift", "b_offset", "b_mult", "b_shift", "left_shift", "output_offset", "out_mult", "out_shift"]
     names.place.params(w, "edgec_squared_difference_params", [(k, p[k]) for k in keys])
     w.line("edgec_squared_difference(&a, &b, &out, &params);")

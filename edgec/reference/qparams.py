@@ -218,9 +218,15 @@ def _pool(g: Graph, n: Node) -> dict:
     }
 
 
+def _reduced_axes(g: Graph, n: Node) -> tuple[int, ...]:
+    """A reduction's axes, non-negative and sorted."""
+    rank = len(g.tensors[n.inputs[0]].shape)
+    return tuple(sorted({int(a) % rank for a in n.attrs["axes"]}))
+
+
 def _mean(g: Graph, n: Node) -> dict:
     x, y = g.tensors[n.inputs[0]], g.tensors[n.outputs[0]]
-    axes = tuple(sorted({int(a) % len(x.shape) for a in n.attrs["axes"]}))
+    axes = _reduced_axes(g, n)
     count = math.prod(x.shape[a] for a in axes)
     mult, shift = mean_multiplier(_scale(x), _scale(y), count)
     return {"axes": axes, "input_offset": -_zp(x), "output_offset": _zp(y), "mult": mult, "shift": shift}
@@ -359,7 +365,7 @@ def _maximum_minimum(g: Graph, n: Node) -> dict:
 
 def _reduce_max(g: Graph, n: Node) -> dict:
     _same_quantization(g, n, "reduce_max")
-    return {"axes": tuple(sorted({int(a) % len(g.tensors[n.inputs[0]].shape) for a in n.attrs["axes"]}))}
+    return {"axes": _reduced_axes(g, n)}
 
 
 def _gather(g: Graph, n: Node) -> dict:
@@ -394,9 +400,7 @@ def _prelu(g: Graph, n: Node) -> dict:
 
 
 def _resize_bilinear(g: Graph, n: Node) -> dict:
-    x, y = g.tensors[n.inputs[0]], g.tensors[n.outputs[0]]
-    if _scale(x) != _scale(y) or _zp(x) != _zp(y):
-        raise ModelError(f"int8 resize_bilinear node {n.name!r} must keep its input's quantization")
+    _same_quantization(g, n, "resize_bilinear")
     coord = n.attrs.get("coord", "asymmetric")
     return {
         "size": tuple(int(s) for s in n.attrs["size"]),

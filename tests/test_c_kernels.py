@@ -73,6 +73,9 @@ ALLOWED_INCLUDES = {
     '"edgec_kernels.h"',
     '"fixedpoint.h"',
     '"kernels_internal.h"',
+    '"arm_dsp.h"',
+    '"requant_fast.h"',
+    "<arm_acle.h>",
 }
 
 

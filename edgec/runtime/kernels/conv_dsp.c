@@ -17,7 +17,8 @@
  *     bias[oc] + input_offset * sum(w[oc]).  The kernel then multiplies raw
  *     int8 inputs.  This is exact when every tap of the sum is computed:
  *     taps in the padding read the input zero point (x + input_offset == 0),
- *     so border pixels go through a small buffer padded with it.
+ *     so border pixels (and every pixel of an input whose columns are not
+ *     dense) go through a small buffer padded with it.
  *
  * Inner loop: one input quad (LDR, SXTB16, SXTB16 ROR #8) against four
  * output channels (four LDRD of pre-widened weights, eight SMLAD): 16 MACs in
@@ -161,9 +162,12 @@ void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *weig
     int8_t field[EDGEC_CONV_DSP_MAX_FIELD];
     int32_t oy, ox, oc, ky;
 
+    /* A kernel row reads KW * Ci contiguous bytes only when the input's columns are dense. */
+    const int dense_columns = in->col_stride == in->c;
+
     for (oy = 0; oy < out->h; ++oy) {
         const int32_t y0 = oy * p->stride_h - p->pad_top;
-        const int inside_y = y0 >= 0 && y0 + (kh - 1) * p->dilation_h < in->h;
+        const int inside_y = dense_columns && y0 >= 0 && y0 + (kh - 1) * p->dilation_h < in->h;
         for (ox = 0; ox < out->w; ++ox) {
             const int32_t x0 = ox * p->stride_w - p->pad_left;
             int8_t *po = out->data + oy * out->row_stride + ox * out->col_stride;

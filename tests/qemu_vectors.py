@@ -105,8 +105,11 @@ def run_harness(elf: Path, target: Target | str, vectors: Path, timeout: float =
     try:
         done = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, check=False, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
-        tail = (exc.stdout or b"")[-2000:]
-        raise RuntimeError(f"harness on {tgt.name} did not finish in {timeout} s (a fault?); last output:\n{tail}") from None
+        tail = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else exc.stdout or ""
+        tail = tail[-2000:]
+        raise RuntimeError(
+            f"harness on {tgt.name} did not finish in {timeout} s (a fault?); last output:\n{tail}"
+        ) from None
     lines = done.stdout.splitlines()
     if not lines or not _SUMMARY.match(lines[-1]):
         raise RuntimeError(f"harness on {tgt.name} crashed:\n{done.stdout[-3000:]}\n{done.stderr[-2000:]}")

@@ -71,6 +71,20 @@ def test_oc4_layout_pairs_inputs_as_sxtb16_widens_them():
     quad = [_pair(1, 3), _pair(2, 4), _pair(7, 9), _pair(8, 10), 0, 0, 0, 0]
     tail = [_pair(5, 11), 0, _pair(6, 12), 0]
     assert oc4_layout(w).tolist() == quad + tail
+    # Per-channel constants head each block, one 4-word group per array.
+    assert oc4_layout(w, (np.array([-7, 9]),)).tolist() == [-7, 9, 0, 0, *quad, *tail]
+
+
+def test_oc4_blocks_follow_each_other_with_their_headers():
+    w = np.arange(5 * 2 * 4).reshape(5, 2, 4) - 20  # 5 channels: two blocks, 2 runs of one quad
+    words = oc4_layout(w, (np.arange(5), np.arange(5) + 10))
+    block = 2 * 4 + 2 * 8  # header groups + two runs of one quad
+    assert words.size == 2 * block
+    assert words[:8].tolist() == [0, 1, 2, 3, 10, 11, 12, 13]
+    assert words[block : block + 8].tolist() == [4, 0, 0, 0, 14, 0, 0, 0]
+    second_run_oc0 = words[8 + 8 : 8 + 10].tolist()
+    assert second_run_oc0 == [_pair(w[0, 1, 0], w[0, 1, 2]), _pair(w[0, 1, 1], w[0, 1, 3])]
+    assert words[block + 8 :][:2].tolist() == [_pair(w[4, 0, 0], w[4, 0, 2]), _pair(w[4, 0, 1], w[4, 0, 3])]
 
 
 def test_oc4_layout_keeps_negative_weights_as_int16():

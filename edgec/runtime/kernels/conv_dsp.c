@@ -4,27 +4,31 @@
  * Same results as edgec_conv2d / edgec_fully_connected, bit for bit; the
  * code generator (edgec/codegen/dsp_emitters.py) prepares the constants:
  *
- *   - weights in the "oc4" layout: output channels in blocks of four (the
- *     last block padded with zero weights).  A block holds, for each of its
- *     `rows` runs of `run` int8 weights (conv: one run per kernel row,
+ *   - weights and per-channel constants in the "oc4" layout: output channels
+ *     in blocks of four (the last block padded with zero weights).  A block
+ *     starts with a header of 4-word groups, one word per channel: conv
+ *     has four (the bias with the input offset folded in, the multipliers,
+ *     the shifts, and 1 << (-shift - 1) for negative shifts, else 0), fully
+ *     connected one (the folded bias).  Then, for each of
+ *     its `rows` runs of `run` int8 weights (conv: one run per kernel row,
  *     run = KW * Ci; fully connected: one run of K), first the quads: for
  *     every four consecutive inputs x0..x3 of the run, eight words
  *         pair(w[oc][x0], w[oc][x2]), pair(w[oc][x1], w[oc][x3])   for oc = 0..3
  *     (a pair word holds two int16: the first in bits 0..15), matching
  *     SXTB16 / SXTB16 ROR #8 of the four input bytes; then for each of the
  *     run % 4 trailing inputs two words pair(w[0], w[1]), pair(w[2], w[3]).
- *   - the bias with the input offset folded in, per padded channel:
- *     bias[oc] + input_offset * sum(w[oc]).  The kernel then multiplies raw
- *     int8 inputs.  This is exact when every tap of the sum is computed:
- *     taps in the padding read the input zero point (x + input_offset == 0),
- *     so border pixels (and every pixel of an input whose columns are not
- *     dense) go through a small buffer padded with it.
+ *   - the folded bias is bias[oc] + input_offset * sum(w[oc]), so the kernel
+ *     multiplies raw int8 inputs.  This is exact when every tap of the sum is
+ *     computed: taps in the padding read the input zero point
+ *     (x + input_offset == 0), so border pixels (and every pixel of an input
+ *     whose columns are not dense) go through a small buffer padded with it.
  *
  * Inner loop: one input quad (LDR, SXTB16, SXTB16 ROR #8) against four
  * output channels (four LDRD of pre-widened weights, eight SMLAD): 16 MACs in
  * 15 instructions, two quads per iteration (arm-none-eabi-gcc 12 -O2).  The requantization epilogue is
- * fused per block; it uses rq_fast when the build proved it exact
- * (p->fast_requant, requant_fast.h).
+ * fused per block; p->fast_requant selects it: 0 TFLite's general
+ * MultiplyByQuantizedMultiplier, 1 rq_fast (the build proved it exact), 2
+ * rq_fast with every shift negative (branch-free, requant_fast.h).
  */
 #include "arm_dsp.h"
 #include "kernels_internal.h"
@@ -90,42 +94,65 @@ static inline acc4 dot4_run(acc4 acc, const int8_t *x, const int32_t **wp, int32
     return acc;
 }
 
-/* The requantization constants of a call, copied out of the params (int8 stores may alias them). */
+/* Block header of a conv: folded bias, multipliers, shifts, rounding terms (4 words each). */
+#define CONV_HEADER_WORDS 16
+
+/* The output constants of a call, copied out of the params (int8 stores may alias them). */
 typedef struct {
-    int32_t output_offset, act_min, act_max, fast;
+    int32_t offset, lo, hi, mode; /* mode: p->fast_requant */
 } epilogue;
 
-static inline epilogue epilogue_of(const edgec_conv_params *p)
+/* Requantize accumulator j of a block; h is the block header. */
+static inline int8_t requant_one(int32_t acc, const int32_t *h, int32_t j, epilogue e)
 {
-    epilogue e;
-    e.output_offset = p->output_offset;
-    e.act_min = p->act_min;
-    e.act_max = p->act_max;
-    e.fast = p->fast_requant;
-    return e;
+    if (e.mode == 2) {
+        return rq_fast_right_clamp(acc, h[4 + j], h[8 + j], h[12 + j], e.offset, e.lo, e.hi);
+    }
+    if (e.mode == 1) {
+        return rq_fast_clamp(acc, h[4 + j], h[8 + j], e.offset, e.lo, e.hi);
+    }
+    return requantize_and_clamp(acc, h[4 + j], h[8 + j], e.offset, e.lo, e.hi);
 }
 
-static inline int8_t requant_one(int32_t acc, int32_t mult, int32_t shift, const epilogue *e)
+/* One output pixel, every block: `base` is its first kernel row, rows `row_step` bytes apart. */
+static void conv_pixel(int8_t *po, const int8_t *base, int32_t row_step, const int32_t *blocks, int32_t cout,
+                       int32_t kh, int32_t run, epilogue e)
 {
-    if (e->fast) {
-        return rq_fast_clamp(acc, mult, shift, e->output_offset, e->act_min, e->act_max);
-    }
-    return requantize_and_clamp(acc, mult, shift, e->output_offset, e->act_min, e->act_max);
-}
-
-/* Requantize the block's first `count` (1..4) accumulators into out[0..count). */
-static inline void store_block(int8_t *out, acc4 acc, int32_t count, const int32_t *mult, const int32_t *shift,
-                               const epilogue *e)
-{
-    out[0] = requant_one(acc.a0, mult[0], shift[0], e);
-    if (count > 1) {
-        out[1] = requant_one(acc.a1, mult[1], shift[1], e);
-    }
-    if (count > 2) {
-        out[2] = requant_one(acc.a2, mult[2], shift[2], e);
-    }
-    if (count > 3) {
-        out[3] = requant_one(acc.a3, mult[3], shift[3], e);
+    const int32_t *w = blocks;
+    int32_t oc, ky;
+    for (oc = 0; oc < cout; oc += 4) {
+        const int32_t *h = w;
+        acc4 acc;
+        acc.a0 = h[0];
+        acc.a1 = h[1];
+        acc.a2 = h[2];
+        acc.a3 = h[3];
+        w += CONV_HEADER_WORDS;
+        for (ky = 0; ky < kh; ++ky) {
+            acc = dot4_run(acc, base + ky * row_step, &w, run);
+        }
+        if (cout - oc >= 4) {
+            if (e.mode == 2) { /* the common case, spelled out without a mode test per channel */
+                po[oc] = rq_fast_right_clamp(acc.a0, h[4], h[8], h[12], e.offset, e.lo, e.hi);
+                po[oc + 1] = rq_fast_right_clamp(acc.a1, h[5], h[9], h[13], e.offset, e.lo, e.hi);
+                po[oc + 2] = rq_fast_right_clamp(acc.a2, h[6], h[10], h[14], e.offset, e.lo, e.hi);
+                po[oc + 3] = rq_fast_right_clamp(acc.a3, h[7], h[11], h[15], e.offset, e.lo, e.hi);
+            } else {
+                po[oc] = requant_one(acc.a0, h, 0, e);
+                po[oc + 1] = requant_one(acc.a1, h, 1, e);
+                po[oc + 2] = requant_one(acc.a2, h, 2, e);
+                po[oc + 3] = requant_one(acc.a3, h, 3, e);
+            }
+        } else {
+            const int32_t count = cout - oc;
+            po[oc] = requant_one(acc.a0, h, 0, e);
+            if (count > 1) {
+                po[oc + 1] = requant_one(acc.a1, h, 1, e);
+            }
+            if (count > 2) {
+                po[oc + 2] = requant_one(acc.a2, h, 2, e);
+            }
+        }
     }
 }
 
@@ -150,81 +177,64 @@ static void gather_field(const edgec_view *in, int32_t y0, int32_t x0, const edg
     }
 }
 
-void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *weights, const int32_t *bias,
-                      const edgec_conv_params *p)
+void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *blocks, const edgec_conv_params *p)
 {
     const int32_t kh = p->kernel_h, kw = p->kernel_w;
     const int32_t run = kw * in->c; /* one kernel row: KW pixels of Ci contiguous bytes (col_stride == c) */
-    const int32_t cout = out->c;
-    const int32_t *const mult = p->out_mult;
-    const int32_t *const shift = p->out_shift;
-    const epilogue e = epilogue_of(p);
-    int8_t field[EDGEC_CONV_DSP_MAX_FIELD];
-    int32_t oy, ox, oc, ky;
-
+    epilogue e;
     /* A kernel row reads KW * Ci contiguous bytes only when the input's columns are dense. */
     const int dense_columns = in->col_stride == in->c;
+    int8_t field[EDGEC_CONV_DSP_MAX_FIELD];
+    int32_t oy, ox;
 
+    e.offset = p->output_offset;
+    e.lo = p->act_min;
+    e.hi = p->act_max;
+    e.mode = p->fast_requant;
     for (oy = 0; oy < out->h; ++oy) {
         const int32_t y0 = oy * p->stride_h - p->pad_top;
         const int inside_y = dense_columns && y0 >= 0 && y0 + (kh - 1) * p->dilation_h < in->h;
         for (ox = 0; ox < out->w; ++ox) {
             const int32_t x0 = ox * p->stride_w - p->pad_left;
             int8_t *po = out->data + oy * out->row_stride + ox * out->col_stride;
-            const int8_t *base;
-            int32_t row_step;
-            const int32_t *w = weights;
             if (inside_y && x0 >= 0 && x0 + kw <= in->w) {
-                base = in->data + y0 * in->row_stride + x0 * in->col_stride;
-                row_step = p->dilation_h * in->row_stride;
+                conv_pixel(po, in->data + y0 * in->row_stride + x0 * in->col_stride, p->dilation_h * in->row_stride,
+                           blocks, out->c, kh, run, e);
             } else {
                 gather_field(in, y0, x0, p, field);
-                base = field;
-                row_step = run;
-            }
-            for (oc = 0; oc < cout; oc += 4) {
-                acc4 acc;
-                acc.a0 = bias[oc];
-                acc.a1 = bias[oc + 1];
-                acc.a2 = bias[oc + 2];
-                acc.a3 = bias[oc + 3];
-                for (ky = 0; ky < kh; ++ky) {
-                    acc = dot4_run(acc, base + ky * row_step, &w, run);
-                }
-                store_block(po + oc, acc, cout - oc < 4 ? cout - oc : 4, mult + oc, shift + oc, &e);
+                conv_pixel(po, field, run, blocks, out->c, kh, run, e);
             }
         }
     }
 }
 
-void edgec_fully_connected_dsp(const int8_t *in, int8_t *out, int32_t batches, const int32_t *weights,
-                               const int32_t *bias, const edgec_fc_params *p)
+void edgec_fully_connected_dsp(const int8_t *in, int8_t *out, int32_t batches, const int32_t *blocks,
+                               const edgec_fc_params *p)
 {
     const int32_t k = p->in_features;
     const int32_t cout = p->out_features;
-    int32_t b, oc;
+    int32_t b, oc, j;
 
     for (b = 0; b < batches; ++b) {
         const int8_t *x = in + b * k;
         int8_t *y = out + b * cout;
-        const int32_t *w = weights;
+        const int32_t *w = blocks;
         for (oc = 0; oc < cout; oc += 4) {
             const int32_t count = cout - oc < 4 ? cout - oc : 4;
+            int32_t v[4];
             acc4 acc;
-            acc.a0 = bias[oc];
-            acc.a1 = bias[oc + 1];
-            acc.a2 = bias[oc + 2];
-            acc.a3 = bias[oc + 3];
+            acc.a0 = w[0]; /* header: the folded bias */
+            acc.a1 = w[1];
+            acc.a2 = w[2];
+            acc.a3 = w[3];
+            w += 4;
             acc = dot4_run(acc, x, &w, k);
-            y[oc] = fc_requantize(acc.a0, p->out_scale[oc], p);
-            if (count > 1) {
-                y[oc + 1] = fc_requantize(acc.a1, p->out_scale[oc + 1], p);
-            }
-            if (count > 2) {
-                y[oc + 2] = fc_requantize(acc.a2, p->out_scale[oc + 2], p);
-            }
-            if (count > 3) {
-                y[oc + 3] = fc_requantize(acc.a3, p->out_scale[oc + 3], p);
+            v[0] = acc.a0;
+            v[1] = acc.a1;
+            v[2] = acc.a2;
+            v[3] = acc.a3;
+            for (j = 0; j < count; ++j) {
+                y[oc + j] = fc_requantize(v[j], p->out_scale[oc + j], p);
             }
         }
     }

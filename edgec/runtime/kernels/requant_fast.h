@@ -64,4 +64,14 @@ static inline int8_t rq_fast_clamp(int32_t acc, int32_t mult, int32_t shift, int
     return (int8_t)(v > act_max ? act_max : v);
 }
 
+/* rq_fast_clamp for shift < 0 without a branch: round = 1 << (-shift - 1), precomputed by the caller. */
+static inline int8_t rq_fast_right_clamp(int32_t acc, int32_t mult, int32_t shift, int32_t round, int32_t output_offset,
+                                         int32_t act_min, int32_t act_max)
+{
+    const int32_t v = dsp_smmulr((int32_t)((uint32_t)acc << 1), mult);
+    int32_t r = ((v + round + (v >> 31)) >> -shift) + output_offset;
+    r = r < act_min ? act_min : r;
+    return (int8_t)(r > act_max ? act_max : r);
+}
+
 #endif /* EDGEC_REQUANT_FAST_H */

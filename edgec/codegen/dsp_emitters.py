@@ -104,22 +104,36 @@ def _conv_extra(graph: Graph, node: Node) -> int:
     return _layout_growth(graph, node, kh, kw * ci, 4 * BLOCK)
 
 
-def conv_blocks(weights: np.ndarray, bias: np.ndarray | None, input_offset: int, mult, shift) -> np.ndarray:
-    """The oc4 words of a conv: headers (folded bias, multipliers, shifts, rounding terms of negative
-    shifts) and pre-widened weights."""
+def conv_blocks(weights: np.ndarray, bias: np.ndarray | None, input_offset: int, mult, shift, mode: int,
+                output_offset: int) -> np.ndarray:  # fmt: skip
+    """The oc4 words of a conv: headers (folded bias, multipliers, shifts, rounding terms) and
+    pre-widened weights.  Epilogue mode 2 (see requant_mode) stores right = -shift and rounding
+    terms with the output offset; the other modes the shifts as they are and zero rounding terms."""
     co, kh, kw, ci = weights.shape
     w = np.asarray(weights, dtype=np.int64)
     mult, shift = (np.broadcast_to(np.asarray(v, dtype=np.int64).reshape(-1), (co,)) for v in (mult, shift))
-    rounding = np.where(shift < 0, np.left_shift(1, np.maximum(-shift - 1, 0)), 0)
+    rounding = np.zeros(co, dtype=np.int64)
+    if mode == 2:  # shifts stored as right = -shift, the output offset in the rounding terms
+        shift = -shift
+        rounding = np.left_shift(1, shift - 1) + np.left_shift(np.int64(output_offset), shift)
     header = (folded_bias(w, bias, input_offset, channel_axis=0), mult, shift, rounding)
     return oc4_layout(w.reshape(co, kh, kw * ci), header)
 
 
-def requant_mode(bound: np.ndarray, shift) -> int:
-    """``fast_requant`` of a conv (conv_dsp.c): 0 general, 1 rq_fast proven exact, 2 and every shift < 0."""
+def requant_mode(bound: np.ndarray, shift, output_offset: int) -> int:
+    """``fast_requant`` of a conv (conv_dsp.c, requant_fast.h): 0 TFLite's general requantization;
+    1 rq_fast, proven exact by the accumulator bound; 2 rq_fast_right: also every shift < 0 and
+    |SMMULR result| + |rounding term with the output offset| < 2^31.  With shift < 0 the SMMULR
+    result is (2 acc M + 2^31) >> 32 with M < 2^31, so its magnitude is at most |acc| + 1."""
+    bound = np.asarray(bound, dtype=np.int64).reshape(-1)
+    shift = np.broadcast_to(np.asarray(shift, dtype=np.int64).reshape(-1), bound.shape)
     if not fast_requant_ok(bound, shift):
         return 0
-    return 2 if np.all(np.asarray(shift) < 0) else 1
+    if np.any(shift >= 0) or np.any(shift < -31):
+        return 1
+    right = -shift
+    rounding = np.left_shift(1, right - 1) + np.abs(np.left_shift(np.int64(output_offset), right))
+    return 2 if bool(np.all(bound + 1 + rounding < 2**31)) else 1
 
 
 def _emit_conv_dsp(w, names, weights, node, p, ident):
@@ -131,9 +145,9 @@ def _emit_conv_dsp(w, names, weights, node, p, ident):
     data = np.asarray(wt.data, dtype=np.int64)
     bias = _bias(graph, node)
     bound = accumulator_bound(data, bias, p["input_offset"], channel_axis=0)
-    mode = requant_mode(bound, p["out_shift"])
+    mode = requant_mode(bound, p["out_shift"], p["output_offset"])
     blocks = weights.add(
-        f"{ident}_oc4", conv_blocks(data, bias, p["input_offset"], p["out_mult"], p["out_shift"]), "int32_t",
+        f"{ident}_oc4", conv_blocks(data, bias, p["input_offset"], p["out_mult"], p["out_shift"], mode, p["output_offset"]), "int32_t",
         f"{ident}: per 4 output channels, bias + input_offset * sum(w), multipliers, shifts, rounding terms,\n"
         "then the weights"
         " as int16 pairs in SXTB16 order (oc4 layout, conv_dsp.c)",

@@ -948,7 +948,10 @@ def dsp_variant_cases(cases: list[Case]) -> list[Case]:
             _, kh, kw, ci = w.shape
             if c.ints["groups"] != 1 or c.ints["dilation_w"] != 1 or kh * kw * ci > D.MAX_FIELD:
                 continue
-            blocks = D.conv_blocks(w, bias, offset, c.tensors["out_mult"], c.tensors["out_shift"])
+            bound = accumulator_bound(w, bias, offset, channel_axis=0)
+            mode = D.requant_mode(bound, c.tensors["out_shift"], c.ints["output_offset"])
+            mult, shift = c.tensors["out_mult"], c.tensors["out_shift"]
+            blocks = D.conv_blocks(w, bias, offset, mult, shift, mode, c.ints["output_offset"])
             op = "conv2d_dsp"
         elif c.op == "fully_connected":
             w = c.tensors["w"]
@@ -961,10 +964,10 @@ def dsp_variant_cases(cases: list[Case]) -> list[Case]:
         twin.tensors["blocks"] = blocks
         twins.append(twin)
         if op == "conv2d_dsp":
-            mode = D.requant_mode(accumulator_bound(w, bias, offset, channel_axis=0), c.tensors["out_shift"])
             twin.ints["fast_requant"] = mode
             for other in range(mode):  # the epilogues the build may choose, down to the general one
-                slow = Case(op, ints={**twin.ints, "fast_requant": other}, tensors=twin.tensors, embeds=twin.embeds)
+                slow = Case(op, ints={**twin.ints, "fast_requant": other}, tensors=dict(twin.tensors), embeds=twin.embeds)
+                slow.tensors["blocks"] = D.conv_blocks(w, bias, offset, mult, shift, other, c.ints["output_offset"])
                 slow.name = f"{twin.name}_mode{other}"
                 twins.append(slow)
     return twins

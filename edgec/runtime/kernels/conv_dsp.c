@@ -8,8 +8,10 @@
  *     in blocks of four (the last block padded with zero weights).  A block
  *     starts with a header of 4-word groups, one word per channel: conv
  *     has four (the bias with the input offset folded in, the multipliers,
- *     the shifts, and 1 << (-shift - 1) for negative shifts, else 0), fully
- *     connected one (the folded bias).  Then, for each of
+ *     the shifts, the rounding terms).  In epilogue mode 2 the shifts are
+ *     stored negated (right = -shift) and the rounding terms are
+ *     (1 << (right - 1)) + (output_offset << right); else the rounding terms
+ *     are 0.  Fully connected has one group (the folded bias).  Then, for each of
  *     its `rows` runs of `run` int8 weights (conv: one run per kernel row,
  *     run = KW * Ci; fully connected: one run of K), first the quads: for
  *     every four consecutive inputs x0..x3 of the run, eight words
@@ -28,7 +30,8 @@
  * 15 instructions, two quads per iteration (arm-none-eabi-gcc 12 -O2).  The requantization epilogue is
  * fused per block; p->fast_requant selects it: 0 TFLite's general
  * MultiplyByQuantizedMultiplier, 1 rq_fast (the build proved it exact), 2
- * rq_fast with every shift negative (branch-free, requant_fast.h).
+ * rq_fast_right (every shift negative; the header's rounding terms then
+ * also carry the output offset, requant_fast.h).
  */
 #include "arm_dsp.h"
 #include "kernels_internal.h"
@@ -102,57 +105,82 @@ typedef struct {
     int32_t offset, lo, hi, mode; /* mode: p->fast_requant */
 } epilogue;
 
-/* Requantize accumulator j of a block; h is the block header. */
-static inline int8_t requant_one(int32_t acc, const int32_t *h, int32_t j, epilogue e)
+static inline int8_t clamp_to(int32_t v, int32_t lo, int32_t hi)
 {
-    if (e.mode == 2) {
-        return rq_fast_right_clamp(acc, h[4 + j], h[8 + j], h[12 + j], e.offset, e.lo, e.hi);
-    }
-    if (e.mode == 1) {
-        return rq_fast_clamp(acc, h[4 + j], h[8 + j], e.offset, e.lo, e.hi);
-    }
-    return requantize_and_clamp(acc, h[4 + j], h[8 + j], e.offset, e.lo, e.hi);
+    v = v < lo ? lo : v;
+    return (int8_t)(v > hi ? hi : v);
 }
 
-/* One output pixel, every block: `base` is its first kernel row, rows `row_step` bytes apart. */
+/* Requantize accumulator j of a block; h is the block header. */
+static inline int8_t requant_one(int32_t acc, const int32_t *h, int32_t j, const epilogue *e)
+{
+    if (e->mode == 2) {
+        return clamp_to(rq_fast_right(acc, h[4 + j], h[8 + j], h[12 + j]), e->lo, e->hi);
+    }
+    if (e->mode == 1) {
+        return rq_fast_clamp(acc, h[4 + j], h[8 + j], e->offset, e->lo, e->hi);
+    }
+    return requantize_and_clamp(acc, h[4 + j], h[8 + j], e->offset, e->lo, e->hi);
+}
+
+/* The accumulators of one block for one output pixel: `base` is its first kernel row, rows
+ * `row_step` bytes apart; *wp walks from the block's header past its weights. */
+static inline acc4 block_dot(const int8_t *base, int32_t row_step, const int32_t **wp, int32_t kh, int32_t run)
+{
+    const int32_t *h = *wp;
+    int32_t ky;
+    acc4 acc;
+    acc.a0 = h[0];
+    acc.a1 = h[1];
+    acc.a2 = h[2];
+    acc.a3 = h[3];
+    *wp = h + CONV_HEADER_WORDS;
+    for (ky = 0; ky < kh; ++ky) {
+        acc = dot4_run(acc, base + ky * row_step, wp, run);
+    }
+    return acc;
+}
+
+/* One output pixel, every block, any epilogue mode. */
 static void conv_pixel(int8_t *po, const int8_t *base, int32_t row_step, const int32_t *blocks, int32_t cout,
-                       int32_t kh, int32_t run, epilogue e)
+                       int32_t kh, int32_t run, const epilogue *e)
 {
     const int32_t *w = blocks;
-    int32_t oc, ky;
+    int32_t oc;
     for (oc = 0; oc < cout; oc += 4) {
         const int32_t *h = w;
-        acc4 acc;
-        acc.a0 = h[0];
-        acc.a1 = h[1];
-        acc.a2 = h[2];
-        acc.a3 = h[3];
-        w += CONV_HEADER_WORDS;
-        for (ky = 0; ky < kh; ++ky) {
-            acc = dot4_run(acc, base + ky * row_step, &w, run);
+        const acc4 acc = block_dot(base, row_step, &w, kh, run);
+        po[oc] = requant_one(acc.a0, h, 0, e);
+        if (oc + 1 < cout) {
+            po[oc + 1] = requant_one(acc.a1, h, 1, e);
         }
-        if (cout - oc >= 4) {
-            if (e.mode == 2) { /* the common case, spelled out without a mode test per channel */
-                po[oc] = rq_fast_right_clamp(acc.a0, h[4], h[8], h[12], e.offset, e.lo, e.hi);
-                po[oc + 1] = rq_fast_right_clamp(acc.a1, h[5], h[9], h[13], e.offset, e.lo, e.hi);
-                po[oc + 2] = rq_fast_right_clamp(acc.a2, h[6], h[10], h[14], e.offset, e.lo, e.hi);
-                po[oc + 3] = rq_fast_right_clamp(acc.a3, h[7], h[11], h[15], e.offset, e.lo, e.hi);
-            } else {
-                po[oc] = requant_one(acc.a0, h, 0, e);
-                po[oc + 1] = requant_one(acc.a1, h, 1, e);
-                po[oc + 2] = requant_one(acc.a2, h, 2, e);
-                po[oc + 3] = requant_one(acc.a3, h, 3, e);
-            }
-        } else {
-            const int32_t count = cout - oc;
-            po[oc] = requant_one(acc.a0, h, 0, e);
-            if (count > 1) {
-                po[oc + 1] = requant_one(acc.a1, h, 1, e);
-            }
-            if (count > 2) {
-                po[oc + 2] = requant_one(acc.a2, h, 2, e);
-            }
+        if (oc + 2 < cout) {
+            po[oc + 2] = requant_one(acc.a2, h, 2, e);
         }
+        if (oc + 3 < cout) {
+            po[oc + 3] = requant_one(acc.a3, h, 3, e);
+        }
+    }
+}
+
+/* conv_pixel for epilogue mode 2 (every shift negative, output offset in the rounding terms),
+ * full blocks only: the common case, without tests per output. */
+static void conv_pixel_fast(int8_t *po, const int8_t *base, int32_t row_step, const int32_t *blocks,
+                            int32_t blocks_count, int32_t kh, int32_t run, int32_t lo, int32_t hi)
+{
+    const int32_t *w = blocks;
+    int32_t b;
+    for (b = 0; b < blocks_count; ++b, po += 4) {
+        const int32_t *h = w;
+        const acc4 acc = block_dot(base, row_step, &w, kh, run);
+        const int32_t r0 = rq_fast_right(acc.a0, h[4], h[8], h[12]);
+        const int32_t r1 = rq_fast_right(acc.a1, h[5], h[9], h[13]);
+        const int32_t r2 = rq_fast_right(acc.a2, h[6], h[10], h[14]);
+        const int32_t r3 = rq_fast_right(acc.a3, h[7], h[11], h[15]);
+        po[0] = clamp_to(r0, lo, hi);
+        po[1] = clamp_to(r1, lo, hi);
+        po[2] = clamp_to(r2, lo, hi);
+        po[3] = clamp_to(r3, lo, hi);
     }
 }
 
@@ -185,6 +213,8 @@ void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *bloc
     /* A kernel row reads KW * Ci contiguous bytes only when the input's columns are dense. */
     const int dense_columns = in->col_stride == in->c;
     int8_t field[EDGEC_CONV_DSP_MAX_FIELD];
+    const int32_t full_blocks = out->c / 4;
+    const int32_t block_words = CONV_HEADER_WORDS + kh * (8 * (run / 4) + 2 * (run % 4));
     int32_t oy, ox;
 
     e.offset = p->output_offset;
@@ -197,12 +227,25 @@ void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *bloc
         for (ox = 0; ox < out->w; ++ox) {
             const int32_t x0 = ox * p->stride_w - p->pad_left;
             int8_t *po = out->data + oy * out->row_stride + ox * out->col_stride;
+            const int8_t *base;
+            int32_t row_step;
             if (inside_y && x0 >= 0 && x0 + kw <= in->w) {
-                conv_pixel(po, in->data + y0 * in->row_stride + x0 * in->col_stride, p->dilation_h * in->row_stride,
-                           blocks, out->c, kh, run, e);
+                base = in->data + y0 * in->row_stride + x0 * in->col_stride;
+                row_step = p->dilation_h * in->row_stride;
             } else {
                 gather_field(in, y0, x0, p, field);
-                conv_pixel(po, field, run, blocks, out->c, kh, run, e);
+                base = field;
+                row_step = run;
+            }
+            if (e.mode == 2) {
+                conv_pixel_fast(po, base, row_step, blocks, full_blocks, kh, run, e.lo, e.hi);
+                if (full_blocks * 4 < out->c) {
+                    const int32_t done = full_blocks * 4;
+                    conv_pixel(po + done, base, row_step, blocks + full_blocks * block_words, out->c - done, kh, run,
+                               &e);
+                }
+            } else {
+                conv_pixel(po, base, row_step, blocks, out->c, kh, run, &e);
             }
         }
     }

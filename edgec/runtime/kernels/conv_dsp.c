@@ -163,10 +163,16 @@ static void conv_pixel(int8_t *po, const int8_t *base, int32_t row_step, const i
     }
 }
 
+/* v clamped to [lo, hi]; `full` (a constant at each call) says the range is all of int8: one SSAT. */
+static inline int8_t clamp_range(int32_t v, int32_t lo, int32_t hi, int full)
+{
+    return full ? (int8_t)dsp_ssat8(v) : clamp_to(v, lo, hi);
+}
+
 /* conv_pixel for epilogue mode 2 (every shift negative, output offset in the rounding terms),
  * full blocks only: the common case, without tests per output. */
-static void conv_pixel_fast(int8_t *po, const int8_t *base, int32_t row_step, const int32_t *blocks,
-                            int32_t blocks_count, int32_t kh, int32_t run, int32_t lo, int32_t hi)
+static inline void conv_pixel_fast(int8_t *po, const int8_t *base, int32_t row_step, const int32_t *blocks,
+                                   int32_t blocks_count, int32_t kh, int32_t run, int32_t lo, int32_t hi, int full)
 {
     const int32_t *w = blocks;
     int32_t b;
@@ -177,10 +183,10 @@ static void conv_pixel_fast(int8_t *po, const int8_t *base, int32_t row_step, co
         const int32_t r1 = rq_fast_right(acc.a1, h[5], h[9], h[13]);
         const int32_t r2 = rq_fast_right(acc.a2, h[6], h[10], h[14]);
         const int32_t r3 = rq_fast_right(acc.a3, h[7], h[11], h[15]);
-        po[0] = clamp_to(r0, lo, hi);
-        po[1] = clamp_to(r1, lo, hi);
-        po[2] = clamp_to(r2, lo, hi);
-        po[3] = clamp_to(r3, lo, hi);
+        po[0] = clamp_range(r0, lo, hi, full);
+        po[1] = clamp_range(r1, lo, hi, full);
+        po[2] = clamp_range(r2, lo, hi, full);
+        po[3] = clamp_range(r3, lo, hi, full);
     }
 }
 
@@ -238,7 +244,11 @@ void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *bloc
                 row_step = run;
             }
             if (e.mode == 2) {
-                conv_pixel_fast(po, base, row_step, blocks, full_blocks, kh, run, e.lo, e.hi);
+                if (e.lo == -128 && e.hi == 127) {
+                    conv_pixel_fast(po, base, row_step, blocks, full_blocks, kh, run, e.lo, e.hi, 1);
+                } else {
+                    conv_pixel_fast(po, base, row_step, blocks, full_blocks, kh, run, e.lo, e.hi, 0);
+                }
                 if (full_blocks * 4 < out->c) {
                     const int32_t done = full_blocks * 4;
                     conv_pixel(po + done, base, row_step, blocks + full_blocks * block_words, out->c - done, kh, run,

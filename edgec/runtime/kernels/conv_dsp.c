@@ -211,18 +211,62 @@ static void gather_field(const edgec_view *in, int32_t y0, int32_t x0, const edg
     }
 }
 
+/* What every pixel of a call shares. */
+typedef struct {
+    const int32_t *blocks;
+    int32_t cout, kh, run;
+    int32_t full_blocks, block_words; /* blocks of 4 channels; words per block */
+} conv_shape;
+
+/* `count` output pixels, `po_step` bytes apart, whose first kernel rows start `base_step` bytes
+ * apart from `base` (kernel rows `row_step` bytes apart). */
+static void conv_pixels(int8_t *po, int32_t po_step, const int8_t *base, int32_t base_step, int32_t count,
+                        int32_t row_step, const conv_shape *g, const epilogue *e)
+{
+    const int32_t done = g->full_blocks * 4;
+    int32_t i;
+    for (i = 0; i < count; ++i, po += po_step, base += base_step) {
+        if (e->mode != 2) {
+            conv_pixel(po, base, row_step, g->blocks, g->cout, g->kh, g->run, e);
+            continue;
+        }
+        if (e->lo == -128 && e->hi == 127) {
+            conv_pixel_fast(po, base, row_step, g->blocks, g->full_blocks, g->kh, g->run, e->lo, e->hi, 1);
+        } else {
+            conv_pixel_fast(po, base, row_step, g->blocks, g->full_blocks, g->kh, g->run, e->lo, e->hi, 0);
+        }
+        if (done < g->cout) {
+            conv_pixel(po + done, base, row_step, g->blocks + g->full_blocks * g->block_words, g->cout - done, g->kh,
+                       g->run, e);
+        }
+    }
+}
+
 void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *blocks, const edgec_conv_params *p)
 {
     const int32_t kh = p->kernel_h, kw = p->kernel_w;
+    const int32_t sw = p->stride_w, pad_left = p->pad_left;
     const int32_t run = kw * in->c; /* one kernel row: KW pixels of Ci contiguous bytes (col_stride == c) */
-    epilogue e;
     /* A kernel row reads KW * Ci contiguous bytes only when the input's columns are dense. */
     const int dense_columns = in->col_stride == in->c;
+    /* Output columns [xa, xb) read no padding: x0 = ox * sw - pad_left >= 0 and x0 + kw <= in->w. */
+    const int32_t last = in->w - kw + pad_left;
+    int32_t xa = pad_left > 0 ? (pad_left + sw - 1) / sw : 0;
+    int32_t xb = last < 0 ? 0 : last / sw + 1;
     int8_t field[EDGEC_CONV_DSP_MAX_FIELD];
-    const int32_t full_blocks = out->c / 4;
-    const int32_t block_words = CONV_HEADER_WORDS + kh * (8 * (run / 4) + 2 * (run % 4));
+    conv_shape g;
+    epilogue e;
     int32_t oy, ox;
 
+    xa = xa < out->w ? xa : out->w;
+    xb = xb < out->w ? xb : out->w;
+    xb = xb > xa ? xb : xa;
+    g.blocks = blocks;
+    g.cout = out->c;
+    g.kh = kh;
+    g.run = run;
+    g.full_blocks = out->c / 4;
+    g.block_words = CONV_HEADER_WORDS + kh * (8 * (run / 4) + 2 * (run % 4));
     e.offset = p->output_offset;
     e.lo = p->act_min;
     e.hi = p->act_max;
@@ -230,33 +274,18 @@ void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *bloc
     for (oy = 0; oy < out->h; ++oy) {
         const int32_t y0 = oy * p->stride_h - p->pad_top;
         const int inside_y = dense_columns && y0 >= 0 && y0 + (kh - 1) * p->dilation_h < in->h;
+        int8_t *po_row = out->data + oy * out->row_stride;
         for (ox = 0; ox < out->w; ++ox) {
-            const int32_t x0 = ox * p->stride_w - p->pad_left;
-            int8_t *po = out->data + oy * out->row_stride + ox * out->col_stride;
-            const int8_t *base;
-            int32_t row_step;
-            if (inside_y && x0 >= 0 && x0 + kw <= in->w) {
-                base = in->data + y0 * in->row_stride + x0 * in->col_stride;
-                row_step = p->dilation_h * in->row_stride;
-            } else {
-                gather_field(in, y0, x0, p, field);
-                base = field;
-                row_step = run;
+            if (inside_y && ox == xa && xb > xa) { /* the pixels without padding, straight from the input */
+                const int32_t x0 = ox * sw - pad_left;
+                conv_pixels(po_row + ox * out->col_stride, out->col_stride,
+                            in->data + y0 * in->row_stride + x0 * in->col_stride, sw * in->col_stride, xb - xa,
+                            p->dilation_h * in->row_stride, &g, &e);
+                ox = xb - 1;
+                continue;
             }
-            if (e.mode == 2) {
-                if (e.lo == -128 && e.hi == 127) {
-                    conv_pixel_fast(po, base, row_step, blocks, full_blocks, kh, run, e.lo, e.hi, 1);
-                } else {
-                    conv_pixel_fast(po, base, row_step, blocks, full_blocks, kh, run, e.lo, e.hi, 0);
-                }
-                if (full_blocks * 4 < out->c) {
-                    const int32_t done = full_blocks * 4;
-                    conv_pixel(po + done, base, row_step, blocks + full_blocks * block_words, out->c - done, kh, run,
-                               &e);
-                }
-            } else {
-                conv_pixel(po, base, row_step, blocks, out->c, kh, run, &e);
-            }
+            gather_field(in, y0, ox * sw - pad_left, p, field);
+            conv_pixels(po_row + ox * out->col_stride, 0, field, 0, 1, run, &g, &e);
         }
     }
 }

@@ -194,6 +194,17 @@ def test_flash_fallback_keeps_compact_layouts_largest_first(dsp_builds):
     assert tighter.compact_fallback[0] == growth[-1][1] and len(tighter.compact_fallback) == 2
 
 
+def test_separate_weights_memory_is_the_budget(dsp_builds):
+    graph = dsp_builds["auto"].graph
+    m55 = load_target("qemu-cortex-m55")
+    assert m55.weights_bytes > 0
+    roomy = KernelSelector(graph, dataclasses.replace(m55, flash_bytes=CODE_RESERVE_BYTES))  # code-only flash
+    assert roomy.compact_fallback == [] and roomy.layout_extra_bytes > 0
+    weights = sum(t.nbytes for t in graph.tensors.values() if t.is_const)
+    tight = KernelSelector(graph, dataclasses.replace(m55, weights_bytes=weights + 1))
+    assert tight.layout_extra_bytes <= 1 and tight.compact_fallback
+
+
 def test_cli_kernels_portable_is_recorded(tmp_path):
     out = tmp_path / "portable"
     edgec = Path(sys.executable).parent / "edgec"

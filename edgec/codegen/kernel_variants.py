@@ -39,7 +39,8 @@ FORCED_MODES = ("dsp", "mve")  # library/test use: this variant wherever it appl
 VARIANTS = ("portable", "dsp", "mve")
 PREFERENCE = ("mve", "dsp")  # tried in this order
 
-# Flash kept free for code, data and the runtime when deciding whether weight layouts fit.
+# Flash kept free for code, data and the runtime when deciding whether weight layouts fit
+# (targets whose weights live in a memory of their own check that memory instead).
 CODE_RESERVE_BYTES = 128 * 1024
 
 # Modules that register variant rules (imported on first use).
@@ -133,12 +134,20 @@ class KernelSelector:
                 return Choice(variant, rule, extra)
         return PORTABLE
 
-    def _fit_flash(self, allowed: tuple[str, ...]) -> None:
-        flash = int(getattr(self.target, "flash_bytes", 0) or 0)
-        if not flash:
-            return
+    def _weight_room(self) -> int | None:
+        """Bytes left for weight-layout growth: in the target's weights memory when it has one
+        (the constants go there, qemu-cortex-m55), else in flash beside the code; None: unlimited."""
         weights = sum(t.nbytes for t in self.graph.tensors.values() if t.is_const)
-        room = flash - CODE_RESERVE_BYTES - weights
+        separate = int(getattr(self.target, "weights_bytes", 0) or 0)
+        if separate:
+            return separate - weights
+        flash = int(getattr(self.target, "flash_bytes", 0) or 0)
+        return flash - CODE_RESERVE_BYTES - weights if flash else None
+
+    def _fit_flash(self, allowed: tuple[str, ...]) -> None:
+        room = self._weight_room()
+        if room is None:
+            return
         by_growth = sorted(self.choices.items(), key=lambda kv: (-kv[1].extra_bytes, kv[0]))
         for name, choice in by_growth:
             if self.layout_extra_bytes <= room or choice.extra_bytes == 0:

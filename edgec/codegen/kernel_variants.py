@@ -11,9 +11,12 @@ it works in patch stages and row-streamed segments too).
 
 ``KernelSelector`` picks, per layer, the first applicable rule among the
 allowed variants (MVE before DSP before portable).  If the weight layouts
-would not leave room in the target's flash, layers fall back to their
-compact layout (the next applicable rule without extra bytes, else the
-portable kernel), largest growth first; the build summary says so.
+would not leave room in the target's flash (estimated before compiling: the
+weights memory, or flash minus ``CODE_RESERVE_BYTES``; and if the link still
+overflows, the compiler rebuilds with the growth capped below what was
+missing), layers fall back to their compact layout (the next applicable rule
+without extra bytes, else the portable kernel), largest growth first; the
+build summary says so.
 
 The chosen variant is recorded per op in build.json (``"kernel"``, the C
 function, and ``"variant"``), with ``totals.layout_extra_bytes``.
@@ -111,6 +114,7 @@ class KernelSelector:
     graph: Graph
     target: object
     mode: str = "auto"
+    max_extra_bytes: int | None = None  # a cap on layout growth (from a link that did not fit)
     choices: dict[str, Choice] = field(default_factory=dict)
     compact_fallback: list[str] = field(default_factory=list)  # layers demoted to fit flash
 
@@ -146,6 +150,8 @@ class KernelSelector:
 
     def _fit_flash(self, allowed: tuple[str, ...]) -> None:
         room = self._weight_room()
+        if self.max_extra_bytes is not None:
+            room = self.max_extra_bytes if room is None else min(room, self.max_extra_bytes)
         if room is None:
             return
         by_growth = sorted(self.choices.items(), key=lambda kv: (-kv[1].extra_bytes, kv[0]))

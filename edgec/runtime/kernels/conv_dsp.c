@@ -171,6 +171,9 @@ static inline int8_t clamp_range(int32_t v, int32_t lo, int32_t hi, int full)
 
 /* conv_pixel for epilogue mode 2 (every shift negative, output offset in the rounding terms),
  * full blocks only: the common case, without tests per output. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
 static inline void conv_pixel_fast(int8_t *po, const int8_t *base, int32_t row_step, const int32_t *blocks,
                                    int32_t blocks_count, int32_t kh, int32_t run, int32_t lo, int32_t hi, int full)
 {
@@ -231,7 +234,11 @@ static void conv_pixels(int8_t *po, int32_t po_step, const int8_t *base, int32_t
             continue;
         }
         if (e->lo == -128 && e->hi == 127) {
-            conv_pixel_fast(po, base, row_step, g->blocks, g->full_blocks, g->kh, g->run, e->lo, e->hi, 1);
+            if (g->kh == 1 && g->run % 8 == 0) { /* pointwise convs: constants for the compiler */
+                conv_pixel_fast(po, base, 0, g->blocks, g->full_blocks, 1, g->run & ~7, -128, 127, 1);
+            } else {
+                conv_pixel_fast(po, base, row_step, g->blocks, g->full_blocks, g->kh, g->run, e->lo, e->hi, 1);
+            }
         } else {
             conv_pixel_fast(po, base, row_step, g->blocks, g->full_blocks, g->kh, g->run, e->lo, e->hi, 0);
         }

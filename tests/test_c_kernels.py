@@ -73,6 +73,8 @@ ALLOWED_INCLUDES = {
     '"edgec_kernels.h"',
     '"fixedpoint.h"',
     '"kernels_internal.h"',
+    '"mve_requant.h"',
+    "<arm_mve.h>",
 }
 
 

@@ -15,6 +15,9 @@
 #include <string.h>
 
 #include "edgec_kernels.h"
+#ifdef EDGEC_VECTORS_MVE
+#include "vectors_mve.h" /* check the Helium variants instead of the portable kernels */
+#endif
 
 #define MAX_ITEMS 48
 #define NAME_LEN 48

@@ -62,6 +62,9 @@ OPS = [
     "space_to_depth",
     "squared_difference",
     "l2_normalization",
+    "requant_fast",
+    "conv2d_dsp",
+    "fully_connected_dsp",
 ]
 
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-Wpedantic"]
@@ -73,6 +76,9 @@ ALLOWED_INCLUDES = {
     '"edgec_kernels.h"',
     '"fixedpoint.h"',
     '"kernels_internal.h"',
+    '"arm_dsp.h"',
+    '"requant_fast.h"',
+    "<arm_acle.h>",
     '"mve_requant.h"',
     "<arm_mve.h>",
 }

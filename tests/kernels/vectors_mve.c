@@ -20,5 +20,6 @@ int32_t vectors_mve_srdhm(int32_t a, int32_t b)
 
 int32_t vectors_mve_rdbpot(int32_t x, int32_t exponent)
 {
-    return vgetq_lane_s32(mve_rounding_divide_by_pot(vdupq_n_s32(x), vdupq_n_s32(-exponent)), 0);
+    const int32x4_t right_neg = vdupq_n_s32(-exponent);
+    return vgetq_lane_s32(mve_rounding_divide_by_pot(vdupq_n_s32(x), right_neg, vshrq_n_s32(right_neg, 31)), 0);
 }

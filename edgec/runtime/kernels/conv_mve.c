@@ -10,7 +10,8 @@
  * uses tail-predicated loads that read zeros past the end.  The input
  * offset enters as input_offset * sum(w) over the taps used, so the int8
  * inputs are never widened.  Four output channels (one weight row each)
- * share every input load, and their accumulators are requantized together
+ * share every input load (four accumulators: VMLADAVA writes even
+ * registers only), and their accumulators are requantized together
  * (mve_requant.h).  Built only for targets with integer MVE.
  */
 #include "edgec_kernels.h"
@@ -54,13 +55,21 @@ static int32_t sum_s8(const int8_t *w, int32_t n)
     return s;
 }
 
-/* acc[k] += sum_i x[i] * w[k][off + i] for k < 4, i < n. */
+/* acc[k] += sum_i x[i] * w[k][off + i] for k < 4, i < n.  Four accumulators: VMLADAVA takes even
+ * registers only, and r0-r12 hold seven. */
 static inline void dot4(const int8_t *x, const int8_t *const w[CO_BLOCK], int32_t off, int32_t n,
                         int32_t acc[CO_BLOCK])
 {
     const int8_t *w0 = w[0] + off, *w1 = w[1] + off, *w2 = w[2] + off, *w3 = w[3] + off;
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], i;
-    for (i = 0; i < n; i += 16) {
+    for (i = 0; i + 16 <= n; i += 16) {
+        const int8x16_t xv = vldrbq_s8(x + i);
+        a0 = vmladavaq_s8(a0, xv, vldrbq_s8(w0 + i));
+        a1 = vmladavaq_s8(a1, xv, vldrbq_s8(w1 + i));
+        a2 = vmladavaq_s8(a2, xv, vldrbq_s8(w2 + i));
+        a3 = vmladavaq_s8(a3, xv, vldrbq_s8(w3 + i));
+    }
+    if (i < n) {
         const mve_pred16_t p = vctp8q((uint32_t)(n - i));
         const int8x16_t xv = vldrbq_z_s8(x + i, p);
         a0 = vmladavaq_s8(a0, xv, vldrbq_z_s8(w0 + i, p));
@@ -74,39 +83,6 @@ static inline void dot4(const int8_t *x, const int8_t *const w[CO_BLOCK], int32_
     acc[3] = a3;
 }
 
-/* dot4 for two pixels x0, x1 from zero: each weight load serves both. */
-static inline void dot4x2(const int8_t *x0, const int8_t *x1, const int8_t *const w[CO_BLOCK], int32_t n,
-                          int32_t acc0[CO_BLOCK], int32_t acc1[CO_BLOCK])
-{
-    const int8_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0, i;
-    for (i = 0; i < n; i += 16) {
-        const mve_pred16_t p = vctp8q((uint32_t)(n - i));
-        const int8x16_t xa = vldrbq_z_s8(x0 + i, p);
-        const int8x16_t xb = vldrbq_z_s8(x1 + i, p);
-        int8x16_t wv = vldrbq_z_s8(w0 + i, p);
-        a0 = vmladavaq_s8(a0, xa, wv);
-        b0 = vmladavaq_s8(b0, xb, wv);
-        wv = vldrbq_z_s8(w1 + i, p);
-        a1 = vmladavaq_s8(a1, xa, wv);
-        b1 = vmladavaq_s8(b1, xb, wv);
-        wv = vldrbq_z_s8(w2 + i, p);
-        a2 = vmladavaq_s8(a2, xa, wv);
-        b2 = vmladavaq_s8(b2, xb, wv);
-        wv = vldrbq_z_s8(w3 + i, p);
-        a3 = vmladavaq_s8(a3, xa, wv);
-        b3 = vmladavaq_s8(b3, xb, wv);
-    }
-    acc0[0] = a0;
-    acc0[1] = a1;
-    acc0[2] = a2;
-    acc0[3] = a3;
-    acc1[0] = b0;
-    acc1[1] = b1;
-    acc1[2] = b2;
-    acc1[3] = b3;
-}
-
 static inline int32x4_t as_vector(const int32_t acc[CO_BLOCK])
 {
     int32x4_t v = vdupq_n_s32(acc[0]);
@@ -115,12 +91,27 @@ static inline int32x4_t as_vector(const int32_t acc[CO_BLOCK])
     return vsetq_lane_s32(acc[3], v, 3);
 }
 
-/* acc + base, requantized, clamped and stored to the lanes of the block. */
-static inline void store_block(int8_t *dst, const int32_t acc[CO_BLOCK], int32x4_t base, const co_block *b,
-                               const edgec_conv_params *p)
+/* The output stage of a layer: offset and clamp. */
+typedef struct {
+    int32_t offset;
+    int32x4_t lo, hi;
+} out_stage;
+
+static inline out_stage make_out_stage(const edgec_conv_params *p)
+{
+    out_stage o;
+    o.offset = p->output_offset;
+    o.lo = vdupq_n_s32(p->act_min);
+    o.hi = vdupq_n_s32(p->act_max);
+    return o;
+}
+
+/* acc + base, requantized, clamped and stored to the first `lanes` channels at dst. */
+static inline void store_block(int8_t *dst, const int32_t acc[CO_BLOCK], int32x4_t base, mve_requant_q q,
+                               mve_pred16_t lanes, out_stage o)
 {
     const int32x4_t v = vaddq_s32(as_vector(acc), base);
-    vstrbq_p_s32(dst, mve_requant_clamp(v, &b->q, p->output_offset, p->act_min, p->act_max), b->lanes);
+    vstrbq_p_s32(dst, mve_requant_clamp(v, q, o.offset, o.lo, o.hi), lanes);
 }
 
 /* Weight rows (`row` bytes each) of channels oc..oc+3; past the last channel, copies of its row (those
@@ -145,29 +136,29 @@ static inline int8_t *pixel(const edgec_view *v, int32_t y, int32_t x)
 void edgec_conv2d_1x1_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
                           const edgec_conv_params *p)
 {
-    const int32_t cin = in->c, cout = out->c, width = out->w;
-    const int32_t pixels = out->h * out->w;
+    const int32_t cin = in->c, cout = out->c;
+    const int32_t height = out->h, width = out->w;
+    const int32_t in_row = in->row_stride, in_col = in->col_stride;
+    const int32_t out_row = out->row_stride, out_col = out->col_stride;
+    const out_stage o = make_out_stage(p);
     const int8_t *rows[CO_BLOCK];
     int32_t wsum[CO_BLOCK];
-    int32_t oc;
+    int32_t oc, y, x;
 
     for (oc = 0; oc < cout; oc += CO_BLOCK) {
         const int32_t n = weight_rows(weights, oc, cout, cin, rows, wsum);
         const co_block b = load_co_block(bias, p, oc, n, wsum);
-        int32_t px;
-        for (px = 0; px + 2 <= pixels; px += 2) {
-            const int32_t y0 = px / width, x0 = px % width;
-            const int32_t y1 = (px + 1) / width, x1 = (px + 1) % width;
-            int32_t acc0[CO_BLOCK], acc1[CO_BLOCK];
-            dot4x2(pixel(in, y0, x0), pixel(in, y1, x1), rows, cin, acc0, acc1);
-            store_block(pixel(out, y0, x0) + oc, acc0, b.base, &b, p);
-            store_block(pixel(out, y1, x1) + oc, acc1, b.base, &b, p);
-        }
-        if (px < pixels) {
-            const int32_t y = px / width, x = px % width;
-            int32_t acc[CO_BLOCK] = {0, 0, 0, 0};
-            dot4(pixel(in, y, x), rows, 0, cin, acc);
-            store_block(pixel(out, y, x) + oc, acc, b.base, &b, p);
+        const mve_requant_q q = b.q;
+        const int32x4_t base = b.base;
+        const mve_pred16_t lanes = b.lanes;
+        for (y = 0; y < height; ++y) {
+            const int8_t *src = in->data + y * in_row;
+            int8_t *dst = out->data + y * out_row + oc;
+            for (x = 0; x < width; ++x, src += in_col, dst += out_col) {
+                int32_t acc[CO_BLOCK] = {0, 0, 0, 0};
+                dot4(src, rows, 0, cin, acc);
+                store_block(dst, acc, base, q, lanes, o);
+            }
         }
     }
 }
@@ -180,6 +171,7 @@ void edgec_conv2d_mve(const edgec_view *in, edgec_view *out, const int8_t *weigh
     const int32_t filter_size = kh * kw * cin;
     /* A kernel row's taps are one contiguous run of the input when columns are dense and undilated. */
     const int runs = dw == 1 && in->col_stride == cin;
+    const out_stage o = make_out_stage(p);
     const int8_t *rows[CO_BLOCK];
     int32_t wsum[CO_BLOCK];
     int32_t oc, oy, ox, ky, kx, k;
@@ -231,7 +223,7 @@ void edgec_conv2d_mve(const edgec_view *in, edgec_view *out, const int8_t *weigh
                     }
                     base = vaddq_s32(plain_bias, vmulq_n_s32(as_vector(used), p->input_offset));
                 }
-                store_block(pixel(out, oy, ox) + oc, acc, base, &b, p);
+                store_block(pixel(out, oy, ox) + oc, acc, base, b.q, b.lanes, o);
             }
         }
     }

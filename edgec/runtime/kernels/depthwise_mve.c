@@ -40,11 +40,10 @@ static half_block load_half(const int32_t *bias, const edgec_depthwise_params *p
     return h;
 }
 
-static inline void store_half(int8_t *dst, uint32x4_t offsets, int32x4_t acc, const half_block *h,
-                              const edgec_depthwise_params *p)
+static inline void store_half(int8_t *dst, uint32x4_t offsets, int32x4_t acc, mve_requant_q q, mve_pred16_t lanes,
+                              int32_t output_offset, int32x4_t lo, int32x4_t hi)
 {
-    vstrbq_scatter_offset_p_s32(dst, offsets, mve_requant_clamp(acc, &h->q, p->output_offset, p->act_min, p->act_max),
-                                h->lanes);
+    vstrbq_scatter_offset_p_s32(dst, offsets, mve_requant_clamp(acc, q, output_offset, lo, hi), lanes);
 }
 
 void edgec_depthwise_conv2d_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
@@ -54,6 +53,8 @@ void edgec_depthwise_conv2d_mve(const edgec_view *in, edgec_view *out, const int
     const int32_t channels = out->c;
     const int16_t input_offset = (int16_t)p->input_offset;
     const uint32x4_t even = vidupq_n_u32(0, 2), odd = vidupq_n_u32(1, 2);
+    const int32_t output_offset = p->output_offset;
+    const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
     int32_t c0, oy, ox, ky, kx;
 
     if (p->depth_multiplier > 1) {
@@ -86,8 +87,8 @@ void edgec_depthwise_conv2d_mve(const edgec_view *in, edgec_view *out, const int
                         acc_odd = vaddq_s32(acc_odd, vmulltq_int_s16(x, w));
                     }
                 }
-                store_half(out_row + ox * out->col_stride, even, acc_even, &he, p);
-                store_half(out_row + ox * out->col_stride, odd, acc_odd, &ho, p);
+                store_half(out_row + ox * out->col_stride, even, acc_even, he.q, he.lanes, output_offset, lo, hi);
+                store_half(out_row + ox * out->col_stride, odd, acc_odd, ho.q, ho.lanes, output_offset, lo, hi);
             }
         }
     }

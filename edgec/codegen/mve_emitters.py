@@ -10,6 +10,8 @@ ones with the MVE function names.
   ``edgec_conv2d_1x1_mve`` inside it): VMLADAVA.S8 dot products along the input channels.
 - depthwise_conv2d (depth multiplier 1; not the in-place form, which stays portable):
   ``edgec_depthwise_conv2d_mve``: eight channels per vector in int16 lanes.
+- add / sub: ``edgec_add_mve``: four elements per step, the three requantizations in
+  vectors (broadcasts other than a single value fall back to ``edgec_add`` inside it).
 """
 
 from __future__ import annotations
@@ -60,5 +62,22 @@ def _emit_depthwise_mve(w, names, weights, node, p, ident):
     return _emit(w, names, weights, node, p, ident, "edgec_depthwise_conv2d_mve")
 
 
+def _emit_add_mve(w, names, weights, node, p, ident):
+    from edgec.codegen.op_emitters import _broadcast_views
+
+    _broadcast_views(w, names, node)
+    keys = ["a_offset", "a_mult", "a_shift", "b_offset", "b_mult", "b_shift", "left_shift"]
+    keys += ["output_offset", "out_mult", "out_shift", "act_min", "act_max"]
+    names.place.params(w, "edgec_add_params", [(k, p[k]) for k in keys])
+    w.line("edgec_add_mve(&a, &b, &out, &params);")
+    return "edgec_add_mve"
+
+
+def _always(graph: Graph, node: Node) -> bool:
+    return True
+
+
+register(VariantRule("add", "mve", "add_mve", _always, _emit_add_mve))
+register(VariantRule("sub", "mve", "sub_mve", _always, _emit_add_mve))
 register(VariantRule("conv2d", "mve", "conv2d_mve", _conv_applies, _emit_conv_mve))
 register(VariantRule("depthwise_conv2d", "mve", "depthwise_mve", _depthwise_applies, _emit_depthwise_mve))

@@ -12,7 +12,10 @@
  * inputs are never widened.  Four output channels (one weight row each)
  * share every input load (four accumulators: VMLADAVA writes even
  * registers only), and their accumulators are requantized together
- * (mve_requant.h).  Built only for targets with integer MVE.
+ * (mve_requant.h).  The general conv first gathers the receptive fields of
+ * a run of output pixels (zero point in the padding) into a stack buffer,
+ * so every output is one contiguous dot product.  Built only for targets
+ * with integer MVE.
  */
 #include "edgec_kernels.h"
 
@@ -22,6 +25,7 @@
 #include "mve_requant.h"
 
 #define CO_BLOCK 4
+#define CONV_FIELD_BYTES 4096 /* stack buffer of gathered receptive fields (conv2d) */
 
 /* Requantization constants and bias + offset term of channels oc..oc+n-1 (n <= 4), lanes past n zero. */
 typedef struct {
@@ -163,67 +167,100 @@ void edgec_conv2d_1x1_mve(const edgec_view *in, edgec_view *out, const int8_t *w
     }
 }
 
+/* dst[0..n) = src[0..n), sixteen bytes per step. */
+static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; i += 16) {
+        const mve_pred16_t p = vctp8q((uint32_t)(n - i));
+        vstrbq_p_s8(dst + i, vldrbq_z_s8(src + i, p), p);
+    }
+}
+
+static inline void fill_bytes(int8_t *dst, int8_t value, int32_t n)
+{
+    const int8x16_t v = vdupq_n_s8(value);
+    int32_t i;
+    for (i = 0; i < n; i += 16) {
+        vstrbq_p_s8(dst + i, v, vctp8q((uint32_t)(n - i)));
+    }
+}
+
+/* The receptive field of output pixel (oy, ox) as one run of KH * KW * Ci bytes in the weights'
+ * (ky, kx, ci) order, taps outside the input holding the input zero point (so that
+ * bias + input_offset * sum(w) is exact for every pixel). */
+static void gather_field(const edgec_view *in, const edgec_conv_params *p, int32_t oy, int32_t ox, int8_t *dst)
+{
+    const int32_t cin = in->c, kh = p->kernel_h, kw = p->kernel_w, dh = p->dilation_h, dw = p->dilation_w;
+    const int8_t zero_point = (int8_t)(-p->input_offset);
+    const int32_t in_y0 = oy * p->stride_h - p->pad_top, in_x0 = ox * p->stride_w - p->pad_left;
+    int32_t ky0, kx0, ky, kx;
+    const int32_t ky1 = valid_taps(in_y0, dh, kh, in->h, &ky0);
+    const int32_t kx1 = valid_taps(in_x0, dw, kw, in->w, &kx0);
+    const int runs = dw == 1 && in->col_stride == cin; /* a kernel row's valid taps are one input run */
+    for (ky = 0; ky < kh; ++ky, dst += kw * cin) {
+        const int8_t *row;
+        if (ky < ky0 || ky >= ky1 || kx1 <= kx0) {
+            fill_bytes(dst, zero_point, kw * cin);
+            continue;
+        }
+        row = in->data + (in_y0 + ky * dh) * in->row_stride;
+        if (kx0 > 0) {
+            fill_bytes(dst, zero_point, kx0 * cin);
+        }
+        if (runs) {
+            copy_bytes(dst + kx0 * cin, row + (in_x0 + kx0) * cin, (kx1 - kx0) * cin);
+        } else {
+            for (kx = kx0; kx < kx1; ++kx) {
+                copy_bytes(dst + kx * cin, row + (in_x0 + kx * dw) * in->col_stride, cin);
+            }
+        }
+        if (kx1 < kw) {
+            fill_bytes(dst + kx1 * cin, zero_point, (kw - kx1) * cin);
+        }
+    }
+}
+
 void edgec_conv2d_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
                       const edgec_conv_params *p)
 {
-    const int32_t cin = in->c, cout = out->c;
-    const int32_t kh = p->kernel_h, kw = p->kernel_w, dh = p->dilation_h, dw = p->dilation_w;
-    const int32_t filter_size = kh * kw * cin;
-    /* A kernel row's taps are one contiguous run of the input when columns are dense and undilated. */
-    const int runs = dw == 1 && in->col_stride == cin;
+    const int32_t cout = out->c, width = out->w;
+    const int32_t field = p->kernel_h * p->kernel_w * in->c;
     const out_stage o = make_out_stage(p);
+    /* Receptive fields of up to `batch` pixels of one output row, gathered once for all output channels. */
+    int8_t fields[CONV_FIELD_BYTES] __attribute__((aligned(4)));
+    const int32_t batch = field > 0 ? CONV_FIELD_BYTES / field : 0;
     const int8_t *rows[CO_BLOCK];
     int32_t wsum[CO_BLOCK];
-    int32_t oc, oy, ox, ky, kx, k;
+    int32_t oc, oy, ox0, i;
 
-    if (p->groups > 1) {
+    if (p->groups > 1 || batch == 0) {
         edgec_conv2d(in, out, weights, bias, p);
         return;
     }
-    if (kh == 1 && kw == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
-        out->h == in->h && out->w == in->w) {
+    if (p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 &&
+        p->pad_left == 0 && out->h == in->h && out->w == in->w) {
         edgec_conv2d_1x1_mve(in, out, weights, bias, p);
         return;
     }
-    for (oc = 0; oc < cout; oc += CO_BLOCK) {
-        const int32_t n = weight_rows(weights, oc, cout, filter_size, rows, wsum);
-        const co_block b = load_co_block(bias, p, oc, n, wsum);
-        const int32x4_t plain_bias = bias ? vldrwq_z_s32(bias + oc, b.lanes) : vdupq_n_s32(0);
-        for (oy = 0; oy < out->h; ++oy) {
-            const int32_t in_y0 = oy * p->stride_h - p->pad_top;
-            int32_t ky0;
-            const int32_t ky1 = valid_taps(in_y0, dh, kh, in->h, &ky0);
-            for (ox = 0; ox < out->w; ++ox) {
-                const int32_t in_x0 = ox * p->stride_w - p->pad_left;
-                int32_t kx0;
-                const int32_t kx1 = valid_taps(in_x0, dw, kw, in->w, &kx0);
-                const int whole = ky1 - ky0 == kh && kx1 - kx0 == kw;
-                int32_t acc[CO_BLOCK] = {0, 0, 0, 0};
-                int32x4_t base = b.base;
-                for (ky = ky0; ky < ky1; ++ky) {
-                    const int32_t iy = in_y0 + ky * dh;
-                    const int32_t off = (ky * kw + kx0) * cin;
-                    if (runs) {
-                        dot4(pixel(in, iy, in_x0 + kx0), rows, off, (kx1 - kx0) * cin, acc);
-                    } else {
-                        for (kx = kx0; kx < kx1; ++kx) {
-                            dot4(pixel(in, iy, in_x0 + kx * dw), rows, (ky * kw + kx) * cin, cin, acc);
-                        }
-                    }
+    for (oy = 0; oy < out->h; ++oy) {
+        for (ox0 = 0; ox0 < width; ox0 += batch) {
+            const int32_t count = width - ox0 < batch ? width - ox0 : batch;
+            for (i = 0; i < count; ++i) {
+                gather_field(in, p, oy, ox0 + i, fields + i * field);
+            }
+            for (oc = 0; oc < cout; oc += CO_BLOCK) {
+                const int32_t n = weight_rows(weights, oc, cout, field, rows, wsum);
+                const co_block b = load_co_block(bias, p, oc, n, wsum);
+                const mve_requant_q q = b.q;
+                const int32x4_t base = b.base;
+                const mve_pred16_t lanes = b.lanes;
+                int8_t *dst = pixel(out, oy, ox0) + oc;
+                for (i = 0; i < count; ++i, dst += out->col_stride) {
+                    int32_t acc[CO_BLOCK] = {0, 0, 0, 0};
+                    dot4(fields + i * field, rows, 0, field, acc);
+                    store_block(dst, acc, base, q, lanes, o);
                 }
-                if (!whole) {
-                    /* Border: the offset term covers only the taps inside the input. */
-                    int32_t used[CO_BLOCK] = {0, 0, 0, 0};
-                    for (k = 0; k < CO_BLOCK; ++k) {
-                        for (ky = ky0; ky < ky1; ++ky) {
-                            if (kx1 > kx0) {
-                                used[k] += sum_s8(rows[k] + (ky * kw + kx0) * cin, (kx1 - kx0) * cin);
-                            }
-                        }
-                    }
-                    base = vaddq_s32(plain_bias, vmulq_n_s32(as_vector(used), p->input_offset));
-                }
-                store_block(pixel(out, oy, ox) + oc, acc, base, b.q, b.lanes, o);
             }
         }
     }

@@ -9,6 +9,8 @@
  * int8 inputs (and weights) to int16, the input offset is added there
  * (|x + offset| <= 255), and VMULLB/VMULLT multiply the even and the odd
  * lanes into two int32x4 accumulators.  The channel tail is predicated.
+ * Interior pixels (every tap inside the input) start from
+ * bias + input_offset * sum(w) instead and multiply the raw inputs.
  * The even and odd accumulators are requantized as four lanes each
  * (mve_requant.h), with multipliers and shifts gathered at stride 2, and
  * scattered back to their channels.  Built only for targets with integer MVE.
@@ -46,16 +48,61 @@ static inline void store_half(int8_t *dst, uint32x4_t offsets, int32x4_t acc, mv
     vstrbq_scatter_offset_p_s32(dst, offsets, mve_requant_clamp(acc, q, output_offset, lo, hi), lanes);
 }
 
+/* Taps of an interior pixel (every tap inside the input): the input offset is already in the
+ * accumulators (folded bias), so the int8 inputs are multiplied as they are.  `full`: all eight
+ * lanes are channels (no predication). */
+static inline void interior_taps(const int8_t *row, const int8_t *w, int32_t kh, int32_t kw, int32_t row_step,
+                                 int32_t col_step, int32_t w_step, mve_pred16_t lanes, int full, int32x4_t *acc_even,
+                                 int32x4_t *acc_odd)
+{
+    int32x4_t ae = *acc_even, ao = *acc_odd;
+    int32_t ky, kx;
+    for (ky = 0; ky < kh; ++ky, row += row_step) {
+        const int8_t *px = row;
+        for (kx = 0; kx < kw; ++kx, px += col_step, w += w_step) {
+            const int16x8_t x = full ? vldrbq_s16(px) : vldrbq_z_s16(px, lanes);
+            const int16x8_t wv = full ? vldrbq_s16(w) : vldrbq_z_s16(w, lanes);
+            ae = vaddq_s32(ae, vmullbq_int_s16(x, wv));
+            ao = vaddq_s32(ao, vmulltq_int_s16(x, wv));
+        }
+    }
+    *acc_even = ae;
+    *acc_odd = ao;
+}
+
+/* Taps of a border pixel: those inside the input, each with the input offset added. */
+static void border_taps(const edgec_view *in, const int8_t *weights, int32_t c0, int32_t in_y0, int32_t in_x0,
+                        int32_t ky0, int32_t ky1, int32_t kx0, int32_t kx1, const edgec_depthwise_params *p,
+                        mve_pred16_t lanes, int32x4_t *acc_even, int32x4_t *acc_odd)
+{
+    const int32_t kw = p->kernel_w, dh = p->dilation_h, dw = p->dilation_w, channels = in->c;
+    const int16_t input_offset = (int16_t)p->input_offset;
+    int32x4_t ae = *acc_even, ao = *acc_odd;
+    int32_t ky, kx;
+    for (ky = ky0; ky < ky1; ++ky) {
+        const int8_t *in_row = in->data + (in_y0 + ky * dh) * in->row_stride + c0;
+        const int8_t *w_row = weights + ky * kw * channels + c0;
+        for (kx = kx0; kx < kx1; ++kx) {
+            const int16x8_t x =
+                vaddq_n_s16(vldrbq_z_s16(in_row + (in_x0 + kx * dw) * in->col_stride, lanes), input_offset);
+            const int16x8_t w = vldrbq_z_s16(w_row + kx * channels, lanes);
+            ae = vaddq_s32(ae, vmullbq_int_s16(x, w));
+            ao = vaddq_s32(ao, vmulltq_int_s16(x, w));
+        }
+    }
+    *acc_even = ae;
+    *acc_odd = ao;
+}
+
 void edgec_depthwise_conv2d_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
                                 const edgec_depthwise_params *p)
 {
     const int32_t kw = p->kernel_w, dh = p->dilation_h, dw = p->dilation_w;
     const int32_t channels = out->c;
-    const int16_t input_offset = (int16_t)p->input_offset;
     const uint32x4_t even = vidupq_n_u32(0, 2), odd = vidupq_n_u32(1, 2);
     const int32_t output_offset = p->output_offset;
     const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
-    int32_t c0, oy, ox, ky, kx;
+    int32_t c0, oy, ox;
 
     if (p->depth_multiplier > 1) {
         edgec_depthwise_conv2d(in, out, weights, bias, p);
@@ -66,6 +113,14 @@ void edgec_depthwise_conv2d_mve(const edgec_view *in, edgec_view *out, const int
         const mve_pred16_t lanes = vctp16q((uint32_t)nc);
         const half_block he = load_half(bias, p, c0, even, (nc + 1) / 2);
         const half_block ho = load_half(bias, p, c0, odd, nc / 2);
+        /* Interior pixels start from bias + input_offset * sum of the channel's weights. */
+        int32x4_t folded_even = he.bias, folded_odd = ho.bias;
+        int32_t k;
+        for (k = 0; k < p->kernel_h * kw; ++k) {
+            const int16x8_t wv = vldrbq_z_s16(weights + k * channels + c0, lanes);
+            folded_even = vmlaq_n_s32(folded_even, vmovlbq_s16(wv), p->input_offset);
+            folded_odd = vmlaq_n_s32(folded_odd, vmovltq_s16(wv), p->input_offset);
+        }
         for (oy = 0; oy < out->h; ++oy) {
             const int32_t in_y0 = oy * p->stride_h - p->pad_top;
             int32_t ky0;
@@ -76,16 +131,22 @@ void edgec_depthwise_conv2d_mve(const edgec_view *in, edgec_view *out, const int
                 int32_t kx0;
                 const int32_t kx1 = valid_taps(in_x0, dw, kw, in->w, &kx0);
                 int32x4_t acc_even = he.bias, acc_odd = ho.bias;
-                for (ky = ky0; ky < ky1; ++ky) {
-                    const int8_t *in_row = in->data + (in_y0 + ky * dh) * in->row_stride + c0;
-                    const int8_t *w_row = weights + ky * kw * channels + c0;
-                    for (kx = kx0; kx < kx1; ++kx) {
-                        const int16x8_t x = vaddq_n_s16(
-                            vldrbq_z_s16(in_row + (in_x0 + kx * dw) * in->col_stride, lanes), input_offset);
-                        const int16x8_t w = vldrbq_z_s16(w_row + kx * channels, lanes);
-                        acc_even = vaddq_s32(acc_even, vmullbq_int_s16(x, w));
-                        acc_odd = vaddq_s32(acc_odd, vmulltq_int_s16(x, w));
+                if (ky1 - ky0 == p->kernel_h && kx1 - kx0 == kw) {
+                    const int8_t *row = in->data + in_y0 * in->row_stride + in_x0 * in->col_stride + c0;
+                    acc_even = folded_even;
+                    acc_odd = folded_odd;
+                    if (nc == DW_LANES && p->kernel_h == 3 && kw == 3) { /* constant trip counts: unrolled */
+                        interior_taps(row, weights + c0, 3, 3, dh * in->row_stride, dw * in->col_stride, channels,
+                                      lanes, 1, &acc_even, &acc_odd);
+                    } else if (nc == DW_LANES) {
+                        interior_taps(row, weights + c0, p->kernel_h, kw, dh * in->row_stride, dw * in->col_stride,
+                                      channels, lanes, 1, &acc_even, &acc_odd);
+                    } else {
+                        interior_taps(row, weights + c0, p->kernel_h, kw, dh * in->row_stride, dw * in->col_stride,
+                                      channels, lanes, 0, &acc_even, &acc_odd);
                     }
+                } else {
+                    border_taps(in, weights, c0, in_y0, in_x0, ky0, ky1, kx0, kx1, p, lanes, &acc_even, &acc_odd);
                 }
                 store_half(out_row + ox * out->col_stride, even, acc_even, he.q, he.lanes, output_offset, lo, hi);
                 store_half(out_row + ox * out->col_stride, odd, acc_odd, ho.q, ho.lanes, output_offset, lo, hi);

@@ -478,7 +478,7 @@ void edgec_l2_normalization(const edgec_view *in, edgec_view *out, int32_t input
 
 /* ---------------------------------------------------------------- Helium (MVE) variants */
 
-/* Cortex-M55 variants (conv_mve.c, depthwise_mve.c), compiled only where the compiler
+/* Cortex-M55 variants (conv_mve.c, depthwise_mve.c, elementwise_mve.c), compiled only where the compiler
  * targets integer MVE (__ARM_FEATURE_MVE): same arguments, weight layouts and results,
  * bit for bit, as the portable kernels above; shapes they do not cover (grouped conv,
  * depth multiplier > 1) are passed on to the portable kernels. */
@@ -488,6 +488,7 @@ void edgec_conv2d_mve(const edgec_view *in, edgec_view *out, const int8_t *weigh
                       const edgec_conv_params *p);
 void edgec_depthwise_conv2d_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
                                 const edgec_depthwise_params *p);
+void edgec_add_mve(const edgec_view *a, const edgec_view *b, edgec_view *out, const edgec_add_params *p);
 
 #ifdef __cplusplus
 }

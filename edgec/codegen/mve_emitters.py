@@ -8,8 +8,9 @@ ones with the MVE function names.
 
 - conv2d (groups 1): ``edgec_conv2d_mve`` (1x1 stride 1 unpadded layers go to
   ``edgec_conv2d_1x1_mve`` inside it): VMLADAVA.S8 dot products along the input channels.
-- depthwise_conv2d (depth multiplier 1; not the in-place form, which stays portable):
-  ``edgec_depthwise_conv2d_mve``: eight channels per vector in int16 lanes.
+- depthwise_conv2d (depth multiplier 1): ``edgec_depthwise_conv2d_mve``, eight channels
+  per vector in int16 lanes; where the arena plan runs the layer in place,
+  ``edgec_depthwise_conv2d_inplace_mve``, four outputs of a channel's row per vector.
 - add / sub: ``edgec_add_mve``: four elements per step, the three requantizations in
   vectors (broadcasts other than a single value fall back to ``edgec_add`` inside it).
 """
@@ -34,11 +35,9 @@ def _depthwise_applies(graph: Graph, node: Node) -> bool:
 
 
 def _emit(w, names, weights, node, p, ident, fn: str) -> str:
-    from edgec.codegen.op_emitters import EMITTERS, _conv_fields, _per_channel, _weights_and_bias
+    from edgec.codegen.op_emitters import _conv_fields, _per_channel, _weights_and_bias
 
     depthwise = node.op == "depthwise_conv2d"
-    if depthwise and node.name in names.place.inplace_depthwise:
-        return EMITTERS[node.op](w, names, weights, node, p, ident)  # the in-place kernel has no MVE form
     graph = names.graph
     wt = graph.tensors[node.inputs[1]]
     co = graph.tensors[node.outputs[0]].shape[-1]
@@ -47,6 +46,16 @@ def _emit(w, names, weights, node, p, ident, fn: str) -> str:
     extra = ("depth_multiplier", p["depth_multiplier"]) if depthwise else ("groups", p["groups"])
     fields = _conv_fields(p, wt.shape[1], wt.shape[2], extra, mult, shift)
     w_ident, b_ident = _weights_and_bias(names, weights, node)
+    if depthwise and node.name in names.place.inplace_depthwise:
+        _, h, wd, c = graph.tensors[node.inputs[0]].shape
+        _, oh, ow, _ = graph.tensors[node.outputs[0]].shape
+        names.place.params(w, "edgec_depthwise_params", fields)
+        w.comment("in place: output channel c overwrites input channel c, through a small ring of padded input rows")
+        w.line(
+            f"edgec_depthwise_conv2d_inplace_mve({names.pointer(node.inputs[0])}, {h}, {wd}, {c}, {oh}, {ow}, "
+            f"{ident}_scratch, {w_ident}, {b_ident}, &params);"
+        )
+        return "edgec_depthwise_conv2d_inplace_mve"
     w.line(names.place.view(node.inputs[0], "in", const=True))
     w.line(names.place.view(node.outputs[0], "out"))
     names.place.params(w, "edgec_depthwise_params" if depthwise else "edgec_conv_params", fields)

@@ -59,6 +59,7 @@ static inline void interior_taps(const int8_t *row, const int8_t *w, int32_t kh,
     int32_t ky, kx;
     for (ky = 0; ky < kh; ++ky, row += row_step) {
         const int8_t *px = row;
+#pragma GCC unroll 3
         for (kx = 0; kx < kw; ++kx, px += col_step, w += w_step) {
             const int16x8_t x = full ? vldrbq_s16(px) : vldrbq_z_s16(px, lanes);
             const int16x8_t wv = full ? vldrbq_s16(w) : vldrbq_z_s16(w, lanes);

@@ -59,7 +59,6 @@ static inline void interior_taps(const int8_t *row, const int8_t *w, int32_t kh,
     int32_t ky, kx;
     for (ky = 0; ky < kh; ++ky, row += row_step) {
         const int8_t *px = row;
-#pragma GCC unroll 3
         for (kx = 0; kx < kw; ++kx, px += col_step, w += w_step) {
             const int16x8_t x = full ? vldrbq_s16(px) : vldrbq_z_s16(px, lanes);
             const int16x8_t wv = full ? vldrbq_s16(w) : vldrbq_z_s16(w, lanes);
@@ -95,15 +94,40 @@ static void border_taps(const edgec_view *in, const int8_t *weights, int32_t c0,
     *acc_odd = ao;
 }
 
+/* First output index whose taps all lie at or after input index 0, and one past the last whose taps
+ * all lie before input index `size` (clamped to [0, out]). */
+static int32_t interior_begin(int32_t pad, int32_t stride, int32_t out)
+{
+    const int32_t o = (pad + stride - 1) / stride;
+    return o < out ? o : out;
+}
+
+static int32_t interior_end(int32_t size, int32_t kernel, int32_t dilation, int32_t pad, int32_t stride, int32_t out)
+{
+    const int32_t last = size - 1 - (kernel - 1) * dilation + pad; /* largest o * stride allowed */
+    const int32_t o = last < 0 ? 0 : last / stride + 1;
+    return o < out ? o : out;
+}
+
 void edgec_depthwise_conv2d_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
                                 const edgec_depthwise_params *p)
 {
-    const int32_t kw = p->kernel_w, dh = p->dilation_h, dw = p->dilation_w;
-    const int32_t channels = out->c;
+    /* Everything the loops need, read once: the output stores could alias *p and *in as far as the
+     * compiler knows. */
+    const int32_t kh = p->kernel_h, kw = p->kernel_w, sh = p->stride_h, sw = p->stride_w;
+    const int32_t dh = p->dilation_h, dw = p->dilation_w, pad_top = p->pad_top, pad_left = p->pad_left;
+    const int32_t in_h = in->h, in_w = in->w, in_row = in->row_stride, in_col = in->col_stride;
+    const int32_t out_h = out->h, out_w = out->w, out_row = out->row_stride, out_col = out->col_stride;
+    const int32_t channels = out->c, input_offset = p->input_offset;
+    const int8_t *in_data = in->data;
+    int8_t *out_data = out->data;
     const uint32x4_t even = vidupq_n_u32(0, 2), odd = vidupq_n_u32(1, 2);
     const int32_t output_offset = p->output_offset;
     const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
-    int32_t c0, oy, ox;
+    /* Output pixels whose taps all lie inside the input. */
+    const int32_t oy_begin = interior_begin(pad_top, sh, out_h), oy_end = interior_end(in_h, kh, dh, pad_top, sh, out_h);
+    const int32_t ox_begin = interior_begin(pad_left, sw, out_w), ox_end = interior_end(in_w, kw, dw, pad_left, sw, out_w);
+    int32_t c0, oy, ox, k;
 
     if (p->depth_multiplier > 1) {
         edgec_depthwise_conv2d(in, out, weights, bias, p);
@@ -116,41 +140,39 @@ void edgec_depthwise_conv2d_mve(const edgec_view *in, edgec_view *out, const int
         const half_block ho = load_half(bias, p, c0, odd, nc / 2);
         /* Interior pixels start from bias + input_offset * sum of the channel's weights. */
         int32x4_t folded_even = he.bias, folded_odd = ho.bias;
-        int32_t k;
-        for (k = 0; k < p->kernel_h * kw; ++k) {
+        for (k = 0; k < kh * kw; ++k) {
             const int16x8_t wv = vldrbq_z_s16(weights + k * channels + c0, lanes);
-            folded_even = vmlaq_n_s32(folded_even, vmovlbq_s16(wv), p->input_offset);
-            folded_odd = vmlaq_n_s32(folded_odd, vmovltq_s16(wv), p->input_offset);
+            folded_even = vmlaq_n_s32(folded_even, vmovlbq_s16(wv), input_offset);
+            folded_odd = vmlaq_n_s32(folded_odd, vmovltq_s16(wv), input_offset);
         }
-        for (oy = 0; oy < out->h; ++oy) {
-            const int32_t in_y0 = oy * p->stride_h - p->pad_top;
-            int32_t ky0;
-            const int32_t ky1 = valid_taps(in_y0, dh, p->kernel_h, in->h, &ky0);
-            int8_t *out_row = out->data + oy * out->row_stride + c0;
-            for (ox = 0; ox < out->w; ++ox) {
-                const int32_t in_x0 = ox * p->stride_w - p->pad_left;
-                int32_t kx0;
-                const int32_t kx1 = valid_taps(in_x0, dw, kw, in->w, &kx0);
-                int32x4_t acc_even = he.bias, acc_odd = ho.bias;
-                if (ky1 - ky0 == p->kernel_h && kx1 - kx0 == kw) {
-                    const int8_t *row = in->data + in_y0 * in->row_stride + in_x0 * in->col_stride + c0;
+        for (oy = 0; oy < out_h; ++oy) {
+            const int32_t in_y0 = oy * sh - pad_top;
+            const int row_inside = oy >= oy_begin && oy < oy_end;
+            int8_t *dst = out_data + oy * out_row + c0;
+            for (ox = 0; ox < out_w; ++ox, dst += out_col) {
+                const int32_t in_x0 = ox * sw - pad_left;
+                int32x4_t acc_even, acc_odd;
+                if (row_inside && ox >= ox_begin && ox < ox_end) {
+                    const int8_t *src = in_data + in_y0 * in_row + in_x0 * in_col + c0;
                     acc_even = folded_even;
                     acc_odd = folded_odd;
-                    if (nc == DW_LANES && p->kernel_h == 3 && kw == 3) { /* constant trip counts: unrolled */
-                        interior_taps(row, weights + c0, 3, 3, dh * in->row_stride, dw * in->col_stride, channels,
-                                      lanes, 1, &acc_even, &acc_odd);
-                    } else if (nc == DW_LANES) {
-                        interior_taps(row, weights + c0, p->kernel_h, kw, dh * in->row_stride, dw * in->col_stride,
-                                      channels, lanes, 1, &acc_even, &acc_odd);
+                    if (nc == DW_LANES) {
+                        interior_taps(src, weights + c0, kh, kw, dh * in_row, dw * in_col, channels, lanes, 1,
+                                      &acc_even, &acc_odd);
                     } else {
-                        interior_taps(row, weights + c0, p->kernel_h, kw, dh * in->row_stride, dw * in->col_stride,
-                                      channels, lanes, 0, &acc_even, &acc_odd);
+                        interior_taps(src, weights + c0, kh, kw, dh * in_row, dw * in_col, channels, lanes, 0,
+                                      &acc_even, &acc_odd);
                     }
                 } else {
+                    int32_t ky0, kx0;
+                    const int32_t ky1 = valid_taps(in_y0, dh, kh, in_h, &ky0);
+                    const int32_t kx1 = valid_taps(in_x0, dw, kw, in_w, &kx0);
+                    acc_even = he.bias;
+                    acc_odd = ho.bias;
                     border_taps(in, weights, c0, in_y0, in_x0, ky0, ky1, kx0, kx1, p, lanes, &acc_even, &acc_odd);
                 }
-                store_half(out_row + ox * out->col_stride, even, acc_even, he.q, he.lanes, output_offset, lo, hi);
-                store_half(out_row + ox * out->col_stride, odd, acc_odd, ho.q, ho.lanes, output_offset, lo, hi);
+                store_half(dst, even, acc_even, he.q, he.lanes, output_offset, lo, hi);
+                store_half(dst, odd, acc_odd, ho.q, ho.lanes, output_offset, lo, hi);
             }
         }
     }

@@ -26,6 +26,7 @@
 
 #define CO_BLOCK 4
 #define CONV_FIELD_BYTES 4096 /* stack buffer of gathered receptive fields (conv2d) */
+#define THIN_MAX_COUT 256      /* 1x1 convs with <= 16 input channels: padded weight rows on the stack */
 
 /* Requantization constants and bias + offset term of channels oc..oc+n-1 (n <= 4), lanes past n zero. */
 typedef struct {
@@ -137,6 +138,54 @@ static inline int8_t *pixel(const edgec_view *v, int32_t y, int32_t x)
     return v->data + y * v->row_stride + x * v->col_stride;
 }
 
+/* 1x1 conv with at most 16 input channels (one vector per pixel): pixels outside, channel blocks
+ * inside, so a pixel's input stays in one register for every output channel; weight rows padded to
+ * 16 bytes with zeros and bias + input_offset * sum(w) prepared once on the stack. */
+static __attribute__((noinline)) void conv1x1_thin(const edgec_view *in, edgec_view *out, const int8_t *weights,
+                                                   const int32_t *bias, const edgec_conv_params *p)
+{
+    const int32_t cin = in->c, cout = out->c, blocks = (cout + CO_BLOCK - 1) / CO_BLOCK;
+    const int32_t height = out->h, width = out->w;
+    const int32_t in_row = in->row_stride, in_col = in->col_stride, out_row = out->row_stride, out_col = out->col_stride;
+    const int32_t input_offset = p->input_offset;
+    const int32_t *mult = p->out_mult, *shift = p->out_shift;
+    const out_stage o = make_out_stage(p);
+    const mve_pred16_t channels = vctp8q((uint32_t)cin);
+    int8_t rows[THIN_MAX_COUT][16] __attribute__((aligned(4)));
+    int32_t base[THIN_MAX_COUT + CO_BLOCK];
+    int32_t oc, y, x, b;
+
+    for (oc = 0; oc < blocks * CO_BLOCK; ++oc) {
+        if (oc < cout) {
+            const int8x16_t w = vldrbq_z_s8(weights + oc * cin, channels);
+            vst1q_s8(rows[oc], w);
+            base[oc] = (bias ? bias[oc] : 0) + input_offset * vaddvq_s8(w);
+        } else {
+            vst1q_s8(rows[oc], vdupq_n_s8(0));
+            base[oc] = 0;
+        }
+    }
+    for (y = 0; y < height; ++y) {
+        const int8_t *src = in->data + y * in_row;
+        int8_t *dst = out->data + y * out_row;
+        for (x = 0; x < width; ++x, src += in_col, dst += out_col) {
+            const int8x16_t xv = vldrbq_z_s8(src, channels);
+            const int8_t *w = rows[0];
+            for (b = 0; b < blocks; ++b, w += CO_BLOCK * 16) {
+                const int32_t c0 = b * CO_BLOCK;
+                const mve_pred16_t lanes = vctp32q((uint32_t)(cout - c0));
+                const mve_requant_q q = mve_requant_make(vldrwq_z_s32(mult + c0, lanes), vldrwq_z_s32(shift + c0, lanes));
+                int32x4_t acc = vdupq_n_s32(vmladavq_s8(xv, vld1q_s8(w)));
+                acc = vsetq_lane_s32(vmladavq_s8(xv, vld1q_s8(w + 16)), acc, 1);
+                acc = vsetq_lane_s32(vmladavq_s8(xv, vld1q_s8(w + 32)), acc, 2);
+                acc = vsetq_lane_s32(vmladavq_s8(xv, vld1q_s8(w + 48)), acc, 3);
+                acc = vaddq_s32(acc, vld1q_s32(base + c0));
+                vstrbq_p_s32(dst + c0, mve_requant_clamp(acc, q, o.offset, o.lo, o.hi), lanes);
+            }
+        }
+    }
+}
+
 void edgec_conv2d_1x1_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
                           const edgec_conv_params *p)
 {
@@ -149,6 +198,10 @@ void edgec_conv2d_1x1_mve(const edgec_view *in, edgec_view *out, const int8_t *w
     int32_t wsum[CO_BLOCK];
     int32_t oc, y, x;
 
+    if (cin <= 16 && cout <= THIN_MAX_COUT) {
+        conv1x1_thin(in, out, weights, bias, p);
+        return;
+    }
     for (oc = 0; oc < cout; oc += CO_BLOCK) {
         const int32_t n = weight_rows(weights, oc, cout, cin, rows, wsum);
         const co_block b = load_co_block(bias, p, oc, n, wsum);
@@ -221,28 +274,19 @@ static void gather_field(const edgec_view *in, const edgec_conv_params *p, int32
     }
 }
 
-void edgec_conv2d_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
-                      const edgec_conv_params *p)
+/* The general conv through gathered receptive fields (its own frame: the buffer is big). */
+static __attribute__((noinline)) void conv_gathered(const edgec_view *in, edgec_view *out, const int8_t *weights,
+                                                    const int32_t *bias, const edgec_conv_params *p, int32_t field)
 {
     const int32_t cout = out->c, width = out->w;
-    const int32_t field = p->kernel_h * p->kernel_w * in->c;
     const out_stage o = make_out_stage(p);
     /* Receptive fields of up to `batch` pixels of one output row, gathered once for all output channels. */
     int8_t fields[CONV_FIELD_BYTES] __attribute__((aligned(4)));
-    const int32_t batch = field > 0 ? CONV_FIELD_BYTES / field : 0;
+    const int32_t batch = CONV_FIELD_BYTES / field;
     const int8_t *rows[CO_BLOCK];
     int32_t wsum[CO_BLOCK];
     int32_t oc, oy, ox0, i;
 
-    if (p->groups > 1 || batch == 0) {
-        edgec_conv2d(in, out, weights, bias, p);
-        return;
-    }
-    if (p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 &&
-        p->pad_left == 0 && out->h == in->h && out->w == in->w) {
-        edgec_conv2d_1x1_mve(in, out, weights, bias, p);
-        return;
-    }
     for (oy = 0; oy < out->h; ++oy) {
         for (ox0 = 0; ox0 < width; ox0 += batch) {
             const int32_t count = width - ox0 < batch ? width - ox0 : batch;
@@ -263,6 +307,20 @@ void edgec_conv2d_mve(const edgec_view *in, edgec_view *out, const int8_t *weigh
                 }
             }
         }
+    }
+}
+
+void edgec_conv2d_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
+                      const edgec_conv_params *p)
+{
+    const int32_t field = p->kernel_h * p->kernel_w * in->c;
+    if (p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 &&
+        p->pad_left == 0 && p->groups <= 1 && out->h == in->h && out->w == in->w) {
+        edgec_conv2d_1x1_mve(in, out, weights, bias, p);
+    } else if (p->groups > 1 || field <= 0 || field > CONV_FIELD_BYTES) {
+        edgec_conv2d(in, out, weights, bias, p);
+    } else {
+        conv_gathered(in, out, weights, bias, p, field);
     }
 }
 

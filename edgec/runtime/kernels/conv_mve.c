@@ -1,8 +1,8 @@
 /*
- * Helium (MVE) convolutions for Cortex-M55: 1x1, general (dense, groups 1)
- * and fully connected.  Same arguments, weight layout (OHWI) and results,
- * bit for bit, as the portable kernels in conv.c / fully_connected.c; other
- * shapes are handed to those.
+ * Helium (MVE) convolutions for Cortex-M55: 1x1 and general (dense, groups
+ * 1).  Same arguments, weight layout (OHWI) and results, bit for bit, as the
+ * portable kernels in conv.c; other shapes (grouped convs, receptive fields
+ * over CONV_FIELD_BYTES) are handed to those.
  *
  * Dot products run along the input channels, which are contiguous in both
  * the input pixel and the weights: VMLADAVA.S8 multiplies 16 int8 pairs and
@@ -60,12 +60,11 @@ static int32_t sum_s8(const int8_t *w, int32_t n)
     return s;
 }
 
-/* acc[k] += sum_i x[i] * w[k][off + i] for k < 4, i < n.  Four accumulators: VMLADAVA takes even
+/* acc[k] += sum_i x[i] * w[k][i] for k < 4, i < n.  Four accumulators: VMLADAVA takes even
  * registers only, and r0-r12 hold seven. */
-static inline void dot4(const int8_t *x, const int8_t *const w[CO_BLOCK], int32_t off, int32_t n,
-                        int32_t acc[CO_BLOCK])
+static inline void dot4(const int8_t *x, const int8_t *const w[CO_BLOCK], int32_t n, int32_t acc[CO_BLOCK])
 {
-    const int8_t *w0 = w[0] + off, *w1 = w[1] + off, *w2 = w[2] + off, *w3 = w[3] + off;
+    const int8_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], i;
     for (i = 0; i + 16 <= n; i += 16) {
         const int8x16_t xv = vldrbq_s8(x + i);
@@ -213,7 +212,7 @@ void edgec_conv2d_1x1_mve(const edgec_view *in, edgec_view *out, const int8_t *w
             int8_t *dst = out->data + y * out_row + oc;
             for (x = 0; x < width; ++x, src += in_col, dst += out_col) {
                 int32_t acc[CO_BLOCK] = {0, 0, 0, 0};
-                dot4(src, rows, 0, cin, acc);
+                dot4(src, rows, cin, acc);
                 store_block(dst, acc, base, q, lanes, o);
             }
         }
@@ -302,7 +301,7 @@ static __attribute__((noinline)) void conv_gathered(const edgec_view *in, edgec_
                 int8_t *dst = pixel(out, oy, ox0) + oc;
                 for (i = 0; i < count; ++i, dst += out->col_stride) {
                     int32_t acc[CO_BLOCK] = {0, 0, 0, 0};
-                    dot4(fields + i * field, rows, 0, field, acc);
+                    dot4(fields + i * field, rows, field, acc);
                     store_block(dst, acc, base, q, lanes, o);
                 }
             }

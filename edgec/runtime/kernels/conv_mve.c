@@ -141,11 +141,13 @@ static inline int8_t *pixel(const edgec_view *v, int32_t y, int32_t x)
  * inside, so a pixel's input stays in one register for every output channel; weight rows padded to
  * 16 bytes with zeros and bias + input_offset * sum(w) prepared once on the stack. */
 static __attribute__((noinline)) void conv1x1_thin(const edgec_view *in, edgec_view *out, const int8_t *weights,
-                                                   const int32_t *bias, const edgec_conv_params *p)
+                                                   const int32_t *bias, const edgec_conv_params *p, int32_t sh,
+                                                   int32_t sw)
 {
     const int32_t cin = in->c, cout = out->c, blocks = (cout + CO_BLOCK - 1) / CO_BLOCK;
     const int32_t height = out->h, width = out->w;
-    const int32_t in_row = in->row_stride, in_col = in->col_stride, out_row = out->row_stride, out_col = out->col_stride;
+    const int32_t in_row = in->row_stride * sh, in_col = in->col_stride * sw;
+    const int32_t out_row = out->row_stride, out_col = out->col_stride;
     const int32_t input_offset = p->input_offset;
     const int32_t *mult = p->out_mult, *shift = p->out_shift;
     const out_stage o = make_out_stage(p);
@@ -185,12 +187,13 @@ static __attribute__((noinline)) void conv1x1_thin(const edgec_view *in, edgec_v
     }
 }
 
-void edgec_conv2d_1x1_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
-                          const edgec_conv_params *p)
+/* 1x1 conv, unpadded, output (y, x) reading input (y * sh, x * sw). */
+static void conv1x1(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
+                    const edgec_conv_params *p, int32_t sh, int32_t sw)
 {
     const int32_t cin = in->c, cout = out->c;
     const int32_t height = out->h, width = out->w;
-    const int32_t in_row = in->row_stride, in_col = in->col_stride;
+    const int32_t in_row = in->row_stride * sh, in_col = in->col_stride * sw;
     const int32_t out_row = out->row_stride, out_col = out->col_stride;
     const out_stage o = make_out_stage(p);
     const int8_t *rows[CO_BLOCK];
@@ -198,7 +201,7 @@ void edgec_conv2d_1x1_mve(const edgec_view *in, edgec_view *out, const int8_t *w
     int32_t oc, y, x;
 
     if (cin <= 16 && cout <= THIN_MAX_COUT) {
-        conv1x1_thin(in, out, weights, bias, p);
+        conv1x1_thin(in, out, weights, bias, p, sh, sw);
         return;
     }
     for (oc = 0; oc < cout; oc += CO_BLOCK) {
@@ -217,6 +220,12 @@ void edgec_conv2d_1x1_mve(const edgec_view *in, edgec_view *out, const int8_t *w
             }
         }
     }
+}
+
+void edgec_conv2d_1x1_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
+                          const edgec_conv_params *p)
+{
+    conv1x1(in, out, weights, bias, p, 1, 1);
 }
 
 /* dst[0..n) = src[0..n), sixteen bytes per step. */
@@ -313,9 +322,9 @@ void edgec_conv2d_mve(const edgec_view *in, edgec_view *out, const int8_t *weigh
                       const edgec_conv_params *p)
 {
     const int32_t field = p->kernel_h * p->kernel_w * in->c;
-    if (p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 &&
-        p->pad_left == 0 && p->groups <= 1 && out->h == in->h && out->w == in->w) {
-        edgec_conv2d_1x1_mve(in, out, weights, bias, p);
+    if (p->kernel_h == 1 && p->kernel_w == 1 && p->pad_top == 0 && p->pad_left == 0 && p->groups <= 1 &&
+        (out->h - 1) * p->stride_h < in->h && (out->w - 1) * p->stride_w < in->w) {
+        conv1x1(in, out, weights, bias, p, p->stride_h, p->stride_w); /* every tap inside the input */
     } else if (p->groups > 1 || field <= 0 || field > CONV_FIELD_BYTES) {
         edgec_conv2d(in, out, weights, bias, p);
     } else {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from edgec.codegen.tvm.lower import TvmProgram
-from edgec.codegen.tvm.schedules import schedule_for
+from edgec.codegen.tvm.schedules import default_schedule, inline_all, schedule_for
 from edgec.errors import BuildError
 
 HOST_TARGET = {"kind": "llvm"}

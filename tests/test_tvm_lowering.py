@@ -24,13 +24,13 @@ import pytest
 
 tvm = pytest.importorskip("tvm", reason="TVM is not installed (pip install edgec[tvm])")
 
-from edgec.codegen.tvm import compile_program, lower_graph, run_program, write_sources  # noqa: E402
-from edgec.errors import BuildError  # noqa: E402
-from edgec.frontends.tflite import load_tflite  # noqa: E402
-from edgec.ir.graph import Graph  # noqa: E402
-from edgec.lowering import lower_model  # noqa: E402
-from edgec.reference import run  # noqa: E402
-from edgec.resources import RUNTIME_DIR  # noqa: E402
+from edgec.codegen.tvm import compile_program, lower_graph, run_program, write_sources
+from edgec.errors import BuildError
+from edgec.frontends.tflite import load_tflite
+from edgec.ir.graph import Graph
+from edgec.lowering import lower_model
+from edgec.reference import run
+from edgec.resources import RUNTIME_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "ops"

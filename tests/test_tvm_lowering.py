@@ -8,6 +8,7 @@
 * A bundled model goes the whole way: kernels.o + shim + model.c linked with
   the unchanged host runner (runtime/host/main.c) by gcc, no TVM runtime, on
   5 seeded inputs.
+* resnet8 (residual adds, softmax) in-process on 5 seeded inputs.
 * A model with ops the back end lacks fails with one BuildError naming them all.
 
 TVM is an optional extra: without it the module is skipped (stated reason).
@@ -205,3 +206,15 @@ def test_in_process_run_matches_linked_run(ds_cnn_build, tmp_path) -> None:
     subprocess.run([str(exe), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")], check=True, timeout=60)
     linked = np.frombuffer((tmp_path / "out.bin").read_bytes(), np.int8)
     _assert_equal(run_program(program, module, x).reshape(-1), linked, "in-process vs linked")
+
+
+def test_resnet8_bit_exact_in_process() -> None:
+    """A bundled int8 model with residual adds and a softmax, 5 seeded inputs, kernels called one by one."""
+    graph = lower_model(REPO / "models" / "tflite" / "resnet8.tflite").graph
+    program = lower_graph(graph)
+    module = compile_program(program)
+    rng = np.random.default_rng(8)
+    x_name, y_name = graph.inputs[0], graph.outputs[0]
+    for k in range(5):
+        x = rng.integers(-128, 128, size=graph.tensors[x_name].shape, dtype=np.int8)
+        _assert_equal(run_program(program, module, x), run(graph, {x_name: x})[y_name], f"resnet8 input {k}")

@@ -218,3 +218,13 @@ def test_resnet8_bit_exact_in_process() -> None:
     for k in range(5):
         x = rng.integers(-128, 128, size=graph.tensors[x_name].shape, dtype=np.int8)
         _assert_equal(run_program(program, module, x), run(graph, {x_name: x})[y_name], f"resnet8 input {k}")
+
+
+def test_exported_shared_library_runs_kernel_by_kernel(tmp_path) -> None:
+    """The RPC path's form: the module exported as a shared library, loaded back, kernels called one by one."""
+    graph = load_tflite(FIXTURES / "ops_b_mix.tflite")
+    program = lower_graph(graph)
+    compile_program(program).export_library(str(tmp_path / "kernels.so"))
+    library = tvm.runtime.load_module(str(tmp_path / "kernels.so"))
+    for k, feed in enumerate(_inputs(graph, 21, 3)):
+        _assert_equal(run_program(program, library, feed), run(graph, feed)[graph.outputs[0]], f"ops_b_mix input {k}")

@@ -6,7 +6,7 @@ tables, hard_swish) runs in the same kernel as that consumer, when the tensor
 between them is no graph output; the intermediate tensor then never reaches
 memory.  One consumer per producer: every inlined fixed-point step repeats its
 operand expression a few times, and longer chains (or an add's two rescalings)
-made TVM's passes and LLVM crawl.
+made TVM's simplifier crawl.
 
 Memory: activations live in one arena at the offsets of an ``ArenaPlan``
 (``plan_for_tvm``: layer by layer, no in-place or streamed tricks, which TVM
@@ -27,7 +27,7 @@ from edgec.schedule.arena import ArenaPlan, plan_arena
 
 ALIAS_OPS = frozenset({"reshape", "identity", "dropout"})
 FUSABLE_UNARY = frozenset({"quantize", "relu", "relu6", "clip", "leaky_relu", "logistic", "tanh", "rsqrt", "hard_swish"})
-FUSABLE_BINARY = frozenset()  # add/sub/mul epilogues: their double rescaling inlined makes LLVM crawl
+FUSABLE_BINARY = frozenset()  # add/sub/mul epilogues: two rescalings inlined into a conv make TVM's simplifier crawl
 FUSABLE_PRODUCERS = frozenset(
     {"conv2d", "depthwise_conv2d", "fully_connected", "transpose_conv2d", "avg_pool2d", "max_pool2d", "mean"}
 )

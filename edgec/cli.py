@@ -209,7 +209,7 @@ def targets(as_json):
                 ",".join(t.features) or "-",
                 f"{t.sram_bytes // 1024} KB" if t.sram_bytes else "-",
                 f"{t.flash_bytes // 1024} KB" if t.flash_bytes else "-",
-                t.qemu_machine or ("hardware" if t.kind == "mcu" else "-"),
+                t.runs_where,
             )
         )
     click.echo(format_table(["target", "kind", "cpu", "features", "SRAM", "flash", "runs on"], rows))

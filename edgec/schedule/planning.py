@@ -121,7 +121,7 @@ def forced_patch_candidate(graph: Graph, split: str, patches: int) -> Candidate:
 
 
 def plan_model(graph: Graph, target, options, progress: Progress = QUIET) -> ModelPlan:
-    schedule = options.schedule or ("layer" if target.kind == "host" else "auto")
+    schedule = options.schedule or ("auto" if target.kind == "mcu" else "layer")
     layer = plan_layers(graph)
     if schedule == "layer":
         return _layer_plan(layer)

@@ -130,10 +130,10 @@ def _build_into(staging: Path, lowered: LoweredModel, target, options: BuildOpti
     from edgec.schedule.planning import plan_model
 
     graph = lowered.graph
+    if target.uses_tvm:
+        return _build_linux(staging, lowered, target, options, progress)
     with progress.step("planning memory"):
         plan = plan_model(graph, target, options, progress)
-    if target.uses_tvm:
-        return _build_linux(staging, lowered, target, plan, progress)
     with progress.step("generating C"):
         project = emit_project(graph, plan, staging / "src", target, lowered.model_hash)
     save_graph(graph, staging / "graph")
@@ -152,10 +152,12 @@ def _build_into(staging: Path, lowered: LoweredModel, target, options: BuildOpti
     return _summary(lowered, target, plan, project, binary.relative_to(staging), image)
 
 
-def _build_linux(staging: Path, lowered: LoweredModel, target, plan, progress: Progress) -> dict:
+def _build_linux(staging: Path, lowered: LoweredModel, target, options: BuildOptions, progress: Progress) -> dict:
     """Linux-class targets: the TVM back end's deploy/ folder and the runner (edgec/deploy/)."""
-    from edgec.deploy.build import DEPLOY_DIR, build_linux
+    from edgec.deploy.build import DEPLOY_DIR, build_linux, plan_linux
 
+    with progress.step("planning memory"):
+        plan = plan_linux(lowered.graph, target, options)
     built = build_linux(staging, lowered.graph, plan, target, lowered.model_hash, progress)
     save_graph(lowered.graph, staging / "graph")
     summary = _summary(lowered, target, plan, built.sources, built.binary, None)

@@ -34,10 +34,26 @@ class LinuxBuild:
     profile_binary: Path
 
 
+def plan_linux(graph: Graph, target, options):
+    """The memory plan of a Linux-class build: layer by layer, one workspace (the TVM back end's plan)."""
+    from edgec.schedule.arena import plan_arena
+    from edgec.schedule.planning import layer_model_plan
+
+    mcu_only = {
+        "--schedule patch/auto": options.schedule not in (None, "layer"),
+        "--split": options.split is not None,
+        "--patches": options.patches is not None,
+        "--sram-budget": options.sram_budget_kb is not None,
+    }
+    given = [flag for flag, used in mcu_only.items() if used]
+    if given:
+        raise EdgecError(f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to MCU targets; {target.name} runs layer by layer: drop {'it' if len(given) == 1 else 'them'}")
+    # The TVM kernels follow a plain plan: no in-place ops, no streamed rows.
+    return layer_model_plan(plan_arena(graph, alignment=64, inplace=False))
+
+
 def build_linux(staging: Path, graph: Graph, plan, target, model_hash: str, progress: Progress = QUIET) -> LinuxBuild:
     """Generate ``staging/deploy`` for ``target`` and compile its runner into ``staging/bin``."""
-    if plan.kind != "layer":
-        raise EdgecError(f"target {target.name} runs layer by layer: drop --schedule {plan.kind} (patch schedules are for MCUs)")
     folder = staging / DEPLOY_DIR
     folder.mkdir(parents=True)
     with progress.step(f"generating kernels for {target.name}"):

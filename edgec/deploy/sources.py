@@ -27,6 +27,57 @@ class DeploySources:
     ops: list[dict] = field(default_factory=list)  # build.json "ops", one per EDGEC_PROFILE_OP hook
 
 
+RPC_LIBRARY = "rpc/kernels.so"
+
+
+def tvm_sources(graph: Graph, plan, target, folder: Path, model_hash: str, schedules: dict | None = None) -> DeploySources:
+    """Lower ``graph`` with the TVM back end, compile its kernels for ``target``, write the deploy sources.
+
+    Also exports the kernels as a shared library next to the folder
+    (``../rpc/kernels.so``, cross-compiled with the target's C compiler): what
+    ``--rpc`` uploads to the device.
+    """
+    from edgec.codegen.tvm import compile_program, lower_graph, write_sources
+    from edgec.deploy.tvm_env import require_tvm, resolve_target_dict
+
+    tvm = require_tvm(f"target {target.name}")
+    program = lower_graph(graph, plan)
+    module = compile_program(program, resolve_target_dict(target.tvm_target), schedules)
+    files = [Path(f) for f in write_sources(program, module, plan, folder, model_hash)]
+    library = folder.parent / RPC_LIBRARY
+    library.parent.mkdir(parents=True, exist_ok=True)
+    fcompile = tvm.support.cc.cross_compiler(target.cc) if target.arch != "x86_64" else None
+    module.export_library(str(library), fcompile=fcompile)
+    rel = [f.relative_to(folder).as_posix() if f.is_absolute() else f.as_posix() for f in files]
+    return DeploySources(
+        folder=folder,
+        backend="tvm",
+        c_files=[f for f in rel if f.endswith(".c")],
+        objects=[f for f in rel if f.endswith(".o")],
+        ops=program_ops(program),
+    )
+
+
+def program_ops(program) -> list[dict]:
+    """build.json "ops": one entry per kernel call of ``model.c`` (a fused kernel names all its ops)."""
+    ops = []
+    for call in program.calls:
+        out = program.graph.tensors[call.output]
+        location, offset = program.location(call.output)
+        ops.append(
+            {
+                "index": len(ops),
+                "name": call.nodes[-1] if len(call.nodes) == 1 else " + ".join(call.nodes),
+                "op": "+".join(call.ops),
+                "kernel": call.func or "memcpy",
+                "macs": call.macs,
+                "output_shape": list(out.shape),
+                "arena_offset": offset if location == "arena" else None,
+            }
+        )
+    return ops
+
+
 def c_backend_sources(graph: Graph, plan, target, folder: Path, model_hash: str) -> DeploySources:
     """edgec's own C kernels as the deploy sources (the stand-in while the TVM lowering is missing)."""
     from edgec.codegen.c import emit_project

@@ -80,6 +80,11 @@ def _layer_plan(layer: ArenaPlan) -> ModelPlan:
     return ModelPlan("layer", layer, layer.size, layer.size, layer.lower_bound)
 
 
+def layer_model_plan(layer: ArenaPlan) -> ModelPlan:
+    """A layer-by-layer ``ModelPlan`` around an arena plan made elsewhere (the TVM back end's)."""
+    return _layer_plan(layer)
+
+
 def _patch_plan(cand: Candidate, layer: ArenaPlan) -> ModelPlan:
     details = {
         "split": cand.split,

@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ import pytest
 from test_cli import assert_user_error, edgec
 
 from edgec.compiler import BuildOptions, build_model, load_build
+from edgec.errors import EdgecError
 from edgec.reference import run as run_reference
 from edgec.runner import run_linux_build
 
@@ -171,3 +173,94 @@ def test_mcu_build_never_imports_tvm(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert (out / "bin" / "firmware.elf").is_file()
+
+
+def test_rpc_unreachable_host_is_one_line(builds, monkeypatch):
+    # 192.0.2.1 is TEST-NET-1 (RFC 5737), never routed: the connect check fails, times out (3 s) or is
+    # refused by a firewall, depending on the network
+    proc = edgec("profile", builds["host-tvm"], "--rpc", "192.0.2.1:9090")
+    line = assert_user_error(proc, "192.0.2.1:9090")
+    assert any(s in line for s in ("did not answer", "cannot reach", "refused")), line
+
+    from edgec.deploy import rpc
+    from edgec.errors import DeviceError
+
+    def silent(address, timeout):
+        raise TimeoutError
+
+    monkeypatch.setattr(rpc.socket, "create_connection", silent)
+    with pytest.raises(DeviceError, match=r"did not answer within 3 s") as info:
+        rpc.check_reachable(rpc.parse_rpc_address("10.1.2.3:9090"))
+    assert "\n" not in str(info.value)
+    for bad in ("host", "host:port", ":9090", "host:0", "tracker:h:9190", "tracker:h:x:key"):
+        with pytest.raises(EdgecError, match="--rpc takes HOST:PORT"):
+            rpc.parse_rpc_address(bad)
+    assert rpc.parse_rpc_address("tracker:farm:9190:rpi4") == rpc.RpcAddress("farm", 9190, "rpi4")
+
+
+# -- TVM RPC against a local server ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rpc_server():
+    """``python -m tvm.exec.rpc_server`` on 127.0.0.1 at a free port, as on a device; yields HOST:PORT."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tvm.exec.rpc_server", "--host", "127.0.0.1", "--port", str(port), "--port-end", str(port + 1)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert server.poll() is None, "the RPC server exited"
+                assert time.monotonic() < deadline, "the RPC server did not start listening"
+                time.sleep(0.2)
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_rpc_run_and_profile_on_a_local_server(builds, rpc_server):
+    build = load_build(builds["host-tvm"])
+    if build.summary["deploy"]["kernels"] != "tvm":
+        pytest.skip("the TVM lowering (edgec/codegen/tvm/) is not in this edgec: there is no kernel library to upload")
+    inputs = seeded_inputs(build, 2)
+    result = run_linux_build(build, inputs, rpc=rpc_server, profile=True)
+    for got, want in zip(result.outputs, reference_outputs(build, inputs)):
+        np.testing.assert_array_equal(got, want)
+    kernels = [op for op in build.summary["ops"] if op["kernel"] != "memcpy"]
+    assert len(result.op_ns) == len(build.summary["ops"])
+    assert all(ns > 0 for ns, op in zip(result.op_ns, build.summary["ops"]) if op["kernel"] != "memcpy") and kernels
+    proc = edgec("profile", builds["host-tvm"], "--rpc", rpc_server)
+    assert proc.returncode == 0, proc.stderr
+    assert "time_evaluator" in proc.stdout and "bit-exact with the numpy reference" in proc.stdout
+
+
+def test_ops_the_back_end_lacks_are_listed_at_once(tmp_path):
+    """Two Transposes survive quantization and no Linux back end kernel runs them: one line names both."""
+    import onnx
+    from onnx import helper
+
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"]),
+        helper.make_node("Transpose", ["r"], ["t1"], name="first_transpose", perm=[0, 1, 3, 2]),
+        helper.make_node("Relu", ["t1"], ["r2"]),
+        helper.make_node("Transpose", ["r2"], ["y"], name="second_transpose", perm=[0, 1, 3, 2]),
+    ]
+    graph = helper.make_graph(
+        nodes, "two_transposes",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 3, 4, 5])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 3, 4, 5])],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = tmp_path / "two_transposes.onnx"
+    onnx.save(model, path)
+    out = tmp_path / "out"
+    line = assert_user_error(edgec("build", path, "--target", "host-tvm", "-o", out), "cannot compile", out=out)
+    assert line.count("transpose") >= 2, line

@@ -9,6 +9,7 @@ the same sources for users.
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -67,9 +68,20 @@ def build_linux(staging: Path, graph: Graph, plan, target, model_hash: str, prog
     return LinuxBuild(sources, Path("bin") / RUNNER_BINARY, Path("bin") / PROFILE_BINARY)
 
 
-def generate_sources(graph: Graph, plan, target, folder: Path, model_hash: str) -> DeploySources:
-    from edgec.deploy.sources import c_backend_sources
+STAND_IN_WARNING = "this edgec has no TVM lowering (edgec/codegen/tvm/): deploy/ holds edgec's C kernels instead"
 
+
+def tvm_lowering_present() -> bool:
+    """Whether ``edgec.codegen.tvm`` (the TVM lowering) is part of this edgec."""
+    return importlib.util.find_spec("edgec.codegen.tvm") is not None
+
+
+def generate_sources(graph: Graph, plan, target, folder: Path, model_hash: str) -> DeploySources:
+    """The TVM back end's sources; edgec's C kernels stand in where the TVM lowering is absent."""
+    from edgec.deploy.sources import c_backend_sources, tvm_sources
+
+    if tvm_lowering_present():
+        return tvm_sources(graph, plan, target, folder, model_hash)
     return c_backend_sources(graph, plan, target, folder, model_hash)
 
 

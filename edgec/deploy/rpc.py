@@ -66,8 +66,7 @@ def check_reachable(address: RpcAddress, timeout: float = CONNECT_TIMEOUT_S) -> 
 
 
 def connect(address: RpcAddress, tvm):
-    """An RPC session with the device (through the tracker when one is named)."""
-    check_reachable(address)
+    """An RPC session with the device (through the tracker when one is named); check_reachable first."""
     try:
         if address.tracker_key:
             tracker = tvm.rpc.connect_tracker(address.host, address.port)
@@ -85,10 +84,11 @@ def run_over_rpc(build, inputs, rpc: str, repeat: int = 1, profile: bool = False
     from edgec.deploy.tvm_env import require_tvm
 
     address = parse_rpc_address(rpc)
-    tvm = require_tvm("--rpc")
+    check_reachable(address)  # seconds, before the slow parts
     library = build.path / RPC_LIBRARY
     if build.summary["deploy"].get("kernels") != "tvm" or not library.is_file():
         raise EdgecError(f"{build.path} has no TVM kernel library ({RPC_LIBRARY}) to upload: rebuild it with `edgec build`")
+    tvm = require_tvm("--rpc")
     from edgec.codegen.tvm import lower_graph
     from edgec.codegen.tvm.execute import run_program, upload_constants
 

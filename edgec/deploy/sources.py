@@ -13,6 +13,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgec.errors import BuildError
 from edgec.ir import Graph
 
 
@@ -35,27 +36,47 @@ def tvm_sources(graph: Graph, plan, target, folder: Path, model_hash: str, sched
 
     Also exports the kernels as a shared library next to the folder
     (``../rpc/kernels.so``, cross-compiled with the target's C compiler): what
-    ``--rpc`` uploads to the device.
+    ``--rpc`` uploads to the device.  For Jetson the deploy folder's kernels
+    are the CPU ones (host LLVM target: the runner needs no CUDA runtime); the
+    CUDA kernels go to ``cuda/kernels.cu`` and into the RPC library.
     """
     from edgec.codegen.tvm import compile_program, lower_graph, write_sources
     from edgec.deploy.tvm_env import require_tvm, resolve_target_dict
 
     tvm = require_tvm(f"target {target.name}")
+    spec = resolve_target_dict(target.tvm_target)
     program = lower_graph(graph, plan)
-    module = compile_program(program, resolve_target_dict(target.tvm_target), schedules)
-    files = [Path(f) for f in write_sources(program, module, plan, folder, model_hash)]
+    cpu_spec = spec.get("host", spec) if spec["kind"] == "cuda" else spec
+    cpu_module = compile_program(program, cpu_spec, schedules)
+    files = [Path(f) for f in write_sources(program, cpu_module, plan, folder, model_hash)]
+    rpc_module = cpu_module
+    cuda_files = []
+    if spec["kind"] == "cuda":
+        rpc_module = compile_program(program, spec, schedules)
+        cuda_files = write_cuda_source(rpc_module, folder)
     library = folder.parent / RPC_LIBRARY
     library.parent.mkdir(parents=True, exist_ok=True)
     fcompile = tvm.support.cc.cross_compiler(target.cc) if target.arch != "x86_64" else None
-    module.export_library(str(library), fcompile=fcompile)
-    rel = [f.relative_to(folder).as_posix() if f.is_absolute() else f.as_posix() for f in files]
+    rpc_module.export_library(str(library), fcompile=fcompile)
+    rel = [(f.relative_to(folder) if f.is_absolute() else f).as_posix() for f in files]
     return DeploySources(
         folder=folder,
         backend="tvm",
         c_files=[f for f in rel if f.endswith(".c")],
         objects=[f for f in rel if f.endswith(".o")],
+        cuda_files=cuda_files,
         ops=program_ops(program),
     )
+
+
+def write_cuda_source(module, folder: Path) -> list[str]:
+    """The CUDA C of a module compiled for a cuda target, as ``cuda/kernels.cu``; BuildError when it has none."""
+    sources = [m.inspect_source() for m in module.imports if m.kind == "cuda"]
+    if not sources:
+        raise BuildError("TVM produced no CUDA device code for the kernels (unscheduled for the GPU?): report this as an edgec bug")
+    (folder / "cuda").mkdir(exist_ok=True)
+    (folder / "cuda" / "kernels.cu").write_text("\n".join(sources))
+    return ["cuda/kernels.cu"]
 
 
 def program_ops(program) -> list[dict]:

@@ -49,8 +49,11 @@ def plan_linux(graph: Graph, target, options):
     given = [flag for flag, used in mcu_only.items() if used]
     if given:
         raise EdgecError(f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to MCU targets; {target.name} runs layer by layer: drop {'it' if len(given) == 1 else 'them'}")
-    # The TVM kernels follow a plain plan: no in-place ops, no streamed rows.
-    return layer_model_plan(plan_arena(graph, alignment=64, inplace=False))
+    if tvm_lowering_present():
+        from edgec.codegen.tvm import plan_for_tvm
+
+        return layer_model_plan(plan_for_tvm(graph))
+    return layer_model_plan(plan_arena(graph, alignment=64, inplace=False))  # the same plain plan, for the C stand-in
 
 
 def build_linux(staging: Path, graph: Graph, plan, target, model_hash: str, progress: Progress = QUIET) -> LinuxBuild:
@@ -72,8 +75,8 @@ STAND_IN_WARNING = "this edgec has no TVM lowering (edgec/codegen/tvm/): deploy/
 
 
 def tvm_lowering_present() -> bool:
-    """Whether ``edgec.codegen.tvm`` (the TVM lowering) is part of this edgec."""
-    return importlib.util.find_spec("edgec.codegen.tvm") is not None
+    """Whether the TVM back end (``edgec.codegen.tvm``, with its C driver writer) is part of this edgec."""
+    return importlib.util.find_spec("edgec.codegen.tvm") is not None and importlib.util.find_spec("edgec.codegen.tvm.driver") is not None
 
 
 def generate_sources(graph: Graph, plan, target, folder: Path, model_hash: str) -> DeploySources:

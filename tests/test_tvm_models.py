@@ -35,7 +35,7 @@ CALIBRATION_SAMPLES = 8
 FLOAT_INPUT_RANGE = {"digits_cnn": (0.0, 1.0)}  # the trained digits CNN sees pixels in [0, 1]
 
 pytestmark = pytest.mark.skipif(
-    not tvm_lowering_present(), reason="the TVM lowering (edgec/codegen/tvm/) is not in this edgec: nothing to test here"
+    not tvm_lowering_present(), reason="the TVM back end (edgec/codegen/tvm/ with driver.py) is not in this edgec: nothing to test here"
 )
 
 MODELS = [f"tflite:{p.stem}" for p in TFLITE_MODELS] + [f"onnx:{n}" for n in ONNX_MODELS] + [f"corpus:{p.stem}" for p in CORPUS_MODELS]

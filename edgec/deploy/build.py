@@ -71,7 +71,7 @@ def build_linux(staging: Path, graph: Graph, plan, target, model_hash: str, prog
     return LinuxBuild(sources, Path("bin") / RUNNER_BINARY, Path("bin") / PROFILE_BINARY)
 
 
-STAND_IN_WARNING = "this edgec has no TVM lowering (edgec/codegen/tvm/): deploy/ holds edgec's C kernels instead"
+STAND_IN_WARNING = "this edgec's TVM back end is absent or lacks its C driver (edgec/codegen/tvm/driver.py): deploy/ holds edgec's C kernels instead"
 
 
 def tvm_lowering_present() -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from edgec.codegen.tvm.lower import TvmProgram
-from edgec.codegen.tvm.schedules import schedule_for
+from edgec.codegen.tvm.schedules import default_schedule, inline_all, schedule_for
 from edgec.errors import BuildError
 
 HOST_TARGET = {"kind": "llvm"}
@@ -24,7 +24,11 @@ def scheduled_module(program: TvmProgram, tvm_target=None, schedules: dict | Non
         try:
             fn(sch, call, target)
         except Exception as e:
-            raise BuildError(f"scheduling kernel {call.func} ({'+'.join(call.ops)}) failed: {e}") from e
+            if fn is not default_schedule:
+                raise BuildError(f"scheduling kernel {call.func} ({'+'.join(call.ops)}) failed: {e}") from e
+            # the default's loop transformations do not fit this kernel's shape: inline only
+            sch = s_tir.Schedule(program.funcs[call.func])
+            inline_all(sch)
         funcs[call.func] = sch.mod["main"].with_attr("global_symbol", call.func)
     return tvm.IRModule(funcs)
 

@@ -93,38 +93,43 @@ def wrap32(x64):
 
 
 def srdhm(a, b, b_never_min: bool = False):
-    """gemmlowp ``SaturatingRoundingDoublingHighMul``: round(a*b / 2**31) on int32, saturating."""
+    """gemmlowp ``SaturatingRoundingDoublingHighMul``: round(a*b / 2**31) on int32, saturating.
+
+    Branch-free: the nudge is ``2**30`` for ``a*b >= 0`` and ``1 - 2**30`` below, picked with
+    the sign bits of ``a`` and ``b`` (``a*b < 0`` exactly when one of them is negative and
+    neither is zero; with a zero factor the nudge cannot change the quotient's truncation).
+    """
     a = as_expr(a)
     b = as_expr(b)
-
-    def high_of(ab):
-        nudge = select(ab >= const(0, I64), const(1 << 30, I64), const(1 - (1 << 30), I64))
-        return wrap32(tirx.truncdiv(ab + nudge, const(1 << 31, I64)))
-
+    ab = a.astype(I64) * b.astype(I64)
+    if isinstance(b, tirx.IntImm):
+        negative = (a >> const(31)).astype(I64) if int(b.value) >= 0 else ((-a - const(1)) >> const(31)).astype(I64)
+    else:
+        negative = ((a ^ b) >> const(31)).astype(I64)
+    # a*b < 0 needs both factors nonzero; when one is 0 the product is 0 and either nudge truncates to 0
+    nudge = const(1 << 30, I64) + negative * const((1 << 31) - 1, I64)
+    high = wrap32(tirx.truncdiv(ab + nudge, const(1 << 31, I64)))
     if b_never_min:
-        return let(a.astype(I64) * b.astype(I64), high_of)
-    return let(a, lambda av: let(b, lambda bv: select(
-        tirx.all(av == const(INT32_MIN), bv == const(INT32_MIN)), const(INT32_MAX), let(av.astype(I64) * bv.astype(I64), high_of)
-    )))
+        return high
+    return select(tirx.all(a == const(INT32_MIN), b == const(INT32_MIN)), const(INT32_MAX), high)
 
 
 def rounding_divide_by_pot(x, exponent):
-    """gemmlowp ``RoundingDivideByPOT``: x / 2**exponent, halves away from zero (exponent in 0..31)."""
+    """gemmlowp ``RoundingDivideByPOT``: x / 2**exponent, halves away from zero (exponent in 0..31).
+
+    Branch-free: ``(x + 2**(e-1) - [x < 0]) >> e`` in int64, which is gemmlowp's remainder test.
+    """
     x = as_expr(x)
     if isinstance(exponent, int):
         if exponent == 0:
             return x
-        mask = const((1 << exponent) - 1)
-        shift = const(exponent)
-    else:
-        shift = as_expr(exponent)
-        mask = wrap32((const(1, I64) << shift.astype(I64)) - const(1, I64))
-
-    def divide(xv, maskv, shiftv):
-        threshold = (maskv >> const(1)) + select(xv < const(0), const(1), const(0))
-        return (xv >> shiftv) + select((xv & maskv) > threshold, const(1), const(0))
-
-    return let(x, lambda xv: let(mask, lambda maskv: let(shift, lambda shiftv: divide(xv, maskv, shiftv))))
+        x64 = x.astype(I64)
+        return wrap32((x64 + const(1 << (exponent - 1), I64) + (x64 >> const(63, I64))) >> const(exponent, I64))
+    e = as_expr(exponent).astype(I64)
+    x64 = x.astype(I64)
+    half = (const(1, I64) << e) >> const(1, I64)  # 0 when e == 0: then x + 0 + (x>>63) >> 0 would be off by one
+    sign = select(e > const(0, I64), x64 >> const(63, I64), const(0, I64))
+    return wrap32((x64 + half + sign) >> e)
 
 
 def multiply_by_quantized_multiplier(x, mult, shift):

@@ -7,8 +7,7 @@ is no graph output; the intermediate tensor then never reaches memory.
 
 Memory: activations live in one arena at the offsets of an ``ArenaPlan``
 (``plan_for_tvm``: layer by layer, no in-place or streamed tricks, which TVM
-kernels do not implement); the model input and output are the caller's
-buffers.  Reshape-like ops (reshape, identity, dropout) are aliases in the
+kernels do not implement); the model input and output have arena space too.  Reshape-like ops (reshape, identity, dropout) are aliases in the
 plan, or a ``copy`` call where they join two caller buffers.
 """
 
@@ -71,18 +70,20 @@ class TvmProgram:
         if tensor in self.constants:
             return "const", 0
         root = self.root(tensor)
+        if root in self.arena.offsets:
+            return "arena", self.arena.offsets[root]
         if root in self.graph.inputs:
             return "input", 0
         if root in self.graph.outputs:
             return "output", 0
-        if root in self.arena.offsets:
-            return "arena", self.arena.offsets[root]
         raise BuildError(f"tensor {tensor!r} has no memory in the plan")
 
 
 def plan_for_tvm(graph: Graph) -> ArenaPlan:
-    """The arena plan TVM kernels follow: layer by layer, aliases shared, 64-byte aligned."""
-    return plan_arena(graph, alignment=ARENA_ALIGNMENT, inplace=False)
+    """The arena plan TVM kernels follow: layer by layer, aliases shared, 64-byte aligned; the
+    model input and output get arena space too (``model.c`` copies them in and out), so every
+    kernel argument is aligned whatever buffers the caller passes."""
+    return plan_arena(graph, alignment=ARENA_ALIGNMENT, inplace=False, external=set())
 
 
 def unsupported_nodes(graph: Graph) -> list[str]:

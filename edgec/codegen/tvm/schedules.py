@@ -32,14 +32,16 @@ def _is_reduction(sch, block) -> bool:
 
 
 def inline_all(sch) -> None:
-    """Inline every injective stage that is not a kernel output (padding, views, fused epilogues)."""
+    """Inline every injective stage that is not a kernel output (padding, views, fused epilogues)
+    nor named ``keep*`` (materialized on purpose)."""
     root = sch.get_sblock("root")
     outputs = {sch.get(b).name_hint for b in sch.get_output_blocks(root)}
     changed = True
     while changed:
         changed = False
         for block in sch.get_child_blocks(root):
-            if sch.get(block).name_hint in outputs or _is_reduction(sch, block):
+            name = sch.get(block).name_hint
+            if name in outputs or name.startswith("keep") or _is_reduction(sch, block):
                 continue
             try:
                 sch.compute_inline(block)
@@ -100,14 +102,14 @@ def schedule_reduction(sch, acc, consumer) -> None:
     if reduce:
         sch.reorder(*reduce, channel)
     _vectorize_inner(sch, channel)
-    if reduce:
-        sch.decompose_reduction(acc, reduce[0])
     if consumer is not None and len(spatial) >= 2:
         _vectorize_inner(sch, sch.get_loops(consumer)[-1])
     if len(spatial) >= 2 and total >= PARALLEL_MIN_ELEMENTS:
         outer = spatial[:-2] if len(spatial) > 2 else spatial[:1]
         fused = sch.fuse(*outer) if len(outer) > 1 else outer[0]
         sch.parallel(fused)
+    if reduce:
+        sch.decompose_reduction(acc, reduce[0])
 
 
 def default_schedule(sch, call, target=None) -> None:

@@ -442,40 +442,98 @@ def _reduce_max(kb: KernelBuilder, p: dict) -> te.Tensor:
 
 @lowering("softmax")
 def _softmax(kb: KernelBuilder, p: dict) -> te.Tensor:
-    """TFLite reference int8 softmax over the last axis (gemmlowp fixed point), output zp -128."""
+    """TFLite reference int8 softmax over the last axis (gemmlowp fixed point), output zp -128.
+
+    Every fixed-point step is its own stage (``keep_*``, never inlined): the steps reuse their
+    operands many times, and inlined they would grow exponentially.
+    """
     shape = tuple(kb.graph.tensors[kb.node.inputs[0]].shape)
     depth = shape[-1]
     rows = math.prod(shape[:-1])
     x = kb.activation(kb.node.inputs[0], (rows, depth))
     integer_bits, accumulation_bits = 5, 12
+    fractional_bits = 31 - integer_bits
+    one_quarter = 1 << (fractional_bits - 2)
+    count = [0]
+
+    def elem(fn) -> te.Tensor:
+        count[0] += 1
+        return _compute((rows, depth), fn, name=f"keep_e{count[0]}")
+
+    def row(fn) -> te.Tensor:
+        count[0] += 1
+        return _compute((rows,), fn, name=f"keep_r{count[0]}")
+
     rmax = te.reduce_axis((0, depth), "rmax")
-    row_max = _compute((rows,), lambda r: te.max(x[r, rmax].astype(I32), axis=rmax), name="row_max")
+    row_max = _compute((rows,), lambda r: te.max(x[r, rmax].astype(I32), axis=rmax), name="keep_max")
+    diff = elem(lambda r, k: x[r, k].astype(I32) - row_max[r])
+    left = _c(p["input_beta_left_shift"], I64)
+    a = elem(
+        lambda r, k: fp.select(
+            diff[r, k] >= _c(p["diff_min"]),
+            fp.srdhm(fp.wrap32(diff[r, k].astype(I64) << left), p["input_beta_multiplier"]),
+            _c(0),
+        )
+    )
+    # exp_on_negative_values(a, integer_bits)
+    a_mod = elem(lambda r, k: fp.wrapping_sub(a[r, k] & _c(one_quarter - 1), _c(one_quarter)))
+    xin = elem(lambda r, k: fp.wrapping_add(fp.saturating_mul_by_pot(a_mod[r, k], integer_bits), _c(1 << 28)))
+    x2 = elem(lambda r, k: fp.fp_mul(xin[r, k], xin[r, k]))
+    x3 = elem(lambda r, k: fp.fp_mul(x2[r, k], xin[r, k]))
+    x4 = elem(lambda r, k: fp.fp_mul(x2[r, k], x2[r, k]))
+    inner = elem(
+        lambda r, k: fp.wrapping_add(
+            fp.fp_mul(fp.wrapping_add(fp.saturating_mul_by_pot(x4[r, k], -2), x3[r, k]), _c(715827883)), x2[r, k]
+        )
+    )
+    constant_term = _c(1895147668)
+    result = elem(
+        lambda r, k: fp.wrapping_add(
+            constant_term,
+            fp.fp_mul(constant_term, fp.wrapping_add(xin[r, k], fp.saturating_mul_by_pot(inner[r, k], -1))),
+        )
+    )
+    remainder = elem(lambda r, k: fp.wrapping_sub(a_mod[r, k], a[r, k]))
+    for exponent, multiplier in fp.EXP_BARREL:
+        if integer_bits > exponent:
+            bit = _c(1 << (fractional_bits + exponent)) if fractional_bits + exponent < 31 else _c(fp.INT32_MIN)
 
-    def exp_of(r, k):
-        diff = x[r, k].astype(I32) - row_max[r]
-        rescaled = fp.srdhm(fp.wrap32(diff.astype(I64) << _c(p["input_beta_left_shift"], I64)), p["input_beta_multiplier"])
-        valid = diff >= _c(p["diff_min"])
-        return valid, fp.exp_on_negative_values(fp.select(valid, rescaled, _c(0)), integer_bits)
+            def step(r, k, prev=result, bit=bit, multiplier=multiplier):
+                return fp.select((remainder[r, k] & bit) != _c(0), fp.fp_mul(prev[r, k], _c(multiplier)), prev[r, k])
 
-    exps = _compute((rows, depth), lambda r, k: exp_of(r, k)[1], name="exps")
+            result = elem(step)
+    exps = elem(lambda r, k, res=result: fp.select(a[r, k] == _c(0), _c(fp.INT32_MAX), res[r, k]))
+
+    def valid(r, k):
+        return diff[r, k] >= _c(p["diff_min"])
+
+    terms = elem(lambda r, k: fp.select(valid(r, k), fp.rounding_divide_by_pot(exps[r, k], accumulation_bits), _c(0)))
     rsum = te.reduce_axis((0, depth), "rsum")
-
-    def term(r, k):
-        valid = x[r, k].astype(I32) - row_max[r] >= _c(p["diff_min"])
-        return fp.select(valid, fp.rounding_divide_by_pot(exps[r, k], accumulation_bits), _c(0))
-
-    terms = _compute((rows, depth), term, name="terms")
-    sums = _compute((rows,), lambda r: te.sum(terms[r, rsum], axis=rsum), name="acc")
+    sums = _compute((rows,), lambda r: te.sum(terms[r, rsum], axis=rsum), name="keep_sum")
+    headroom = row(lambda r: fp.count_leading_zeros32(sums[r]))
+    shifted = row(lambda r: fp.wrap32((sums[r].astype(I64) << headroom[r].astype(I64)) - tirx.const(1 << 31, I64)))
+    # one_over_one_plus_x_for_x_in_0_1(shifted)
+    total = row(lambda r: (shifted[r].astype(I64) + tirx.const(fp.INT32_MAX, I64)))
+    one64, two64 = tirx.const(1, I64), tirx.const(2, I64)
+    half_denominator = row(  # gemmlowp RoundingHalfSum(a, One)
+        lambda r: fp.wrap32(
+            fp.select(
+                total[r] >= tirx.const(0, I64),
+                tirx.floordiv(total[r] + one64, two64),
+                -tirx.floordiv(one64 - total[r], two64),
+            )
+        )
+    )
+    xr = row(lambda r: fp.wrapping_add(_c(1515870810), fp.fp_mul(half_denominator[r], _c(-1010580540))))
+    for _ in range(3):
+        one_minus = row(lambda r, xr=xr: fp.wrapping_sub(_c(1 << 29), fp.fp_mul(half_denominator[r], xr[r])))
+        xr = row(lambda r, xr=xr, om=one_minus: fp.wrapping_add(xr[r], fp.saturating_mul_by_pot(fp.fp_mul(xr[r], om[r]), 2)))
+    scale = row(lambda r, xr=xr: fp.saturating_mul_by_pot(xr[r], 1))
 
     def out(r, k):
-        total = sums[r]
-        headroom = fp.count_leading_zeros32(total)
-        bits_over_unit = _c(accumulation_bits) - headroom
-        shifted = fp.wrap32((total.astype(I64) << headroom.astype(I64)) - tirx.const(1 << 31, I64))
-        scale = fp.one_over_one_plus_x_for_x_in_0_1(shifted)
-        valid = x[r, k].astype(I32) - row_max[r] >= _c(p["diff_min"])
-        unsat = fp.rounding_divide_by_pot(fp.fp_mul(scale, exps[r, k]), bits_over_unit + _c(31 - 8))
-        return fp.clamp_to_int8(fp.select(valid, unsat - _c(128), _c(-128)))
+        bits_over_unit = _c(accumulation_bits) - headroom[r]
+        unsat = fp.rounding_divide_by_pot(fp.fp_mul(scale[r], exps[r, k]), bits_over_unit + _c(31 - 8))
+        return fp.clamp_to_int8(fp.select(valid(r, k), unsat - _c(128), _c(-128)))
 
     return _compute((rows, depth), out, name="out")
 

@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgec.deploy.project import RUNNER, write_project
+from edgec.deploy.project import OP_HOOKS, RUNNER, write_project
 from edgec.deploy.sources import DeploySources
 from edgec.errors import BuildError, EdgecError
 from edgec.ir import Graph
@@ -93,10 +93,12 @@ def compile_runner(src: DeploySources, target, exe: Path, profile: bool) -> None
     if shutil.which(target.cc) is None:
         packages = CROSS_PACKAGES.get(target.arch, "a C compiler")
         raise BuildError(f"{target.cc} (C compiler for {target.name}) not found: install {packages} (scripts/install-system-deps.sh)")
-    cmd = [target.cc, *target.cflags, "-std=c99"]
+    cmd = [target.cc, *target.cflags, "-std=gnu99"]  # as CMake compiles it (C99 with POSIX extensions)
     cmd += [f"-I{src.folder / d}" for d in src.include_dirs]
     if profile:
         cmd.append("-DEDGEC_PROFILE")
+        if src.backend == "tvm":
+            cmd += ["-include", str(src.folder / OP_HOOKS)]
     cmd += [str(src.folder / f) for f in [RUNNER, *src.c_files, *src.objects]]
     cmd += ["-o", str(exe), *target.ldflags, "-lm", "-lpthread"]
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=600)

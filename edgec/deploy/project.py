@@ -14,6 +14,7 @@ from edgec.deploy.sources import DeploySources
 from edgec.resources import RUNTIME_DIR
 
 RUNNER = "runner.c"
+OP_HOOKS = "edgec_op_hooks.h"  # TVM driver: maps model.c's EDGEC_OP_HOOK(k) onto the profiling hooks
 KERNELS = {"tvm": "kernels by Apache TVM", "c": "edgec's C kernels standing in for TVM's"}
 TOOLCHAIN = "cmake/aarch64-linux-gnu.cmake"
 
@@ -23,6 +24,8 @@ def write_project(src: DeploySources, target) -> None:
     folder = src.folder
     shutil.copy2(RUNTIME_DIR / "linux" / "runner.c", folder / RUNNER)
     shutil.copy2(RUNTIME_DIR / "profiler" / "edgec_profile.h", folder / "edgec_profile.h")
+    if src.backend == "tvm":
+        (folder / OP_HOOKS).write_text(OP_HOOKS_H)
     (folder / "CMakeLists.txt").write_text(cmake_lists(src, target))
     if target.arch == "aarch64":
         (folder / "cmake").mkdir(exist_ok=True)
@@ -32,6 +35,14 @@ def write_project(src: DeploySources, target) -> None:
 
 def _cmake_list(items: list[str]) -> str:
     return "\n".join(f"  {item}" for item in items)
+
+
+OP_HOOKS_H = """\
+/* Included first into model.c when profiling (-DEDGEC_PROFILE): the driver's
+ * per-call hook EDGEC_OP_HOOK(k) becomes the runner's per-op timer. */
+#include "edgec_profile.h"
+#define EDGEC_OP_HOOK(k) EDGEC_PROFILE_OP(k)
+"""
 
 
 def _source_dir(d: str) -> str:
@@ -64,6 +75,7 @@ def cmake_lists(src: DeploySources, target) -> str:
         f"target_compile_options(edgec_model_lib PRIVATE {cflags})" if cflags else "",
         "if(EDGEC_PROFILE)",
         "  target_compile_definitions(edgec_model_lib PUBLIC EDGEC_PROFILE)",
+        f"  target_compile_options(edgec_model_lib PRIVATE -include ${{CMAKE_CURRENT_SOURCE_DIR}}/{OP_HOOKS})" if src.backend == "tvm" else "",
         "endif()",
         "find_package(Threads REQUIRED)",
         f"target_link_libraries(edgec_model_lib PUBLIC {libs} Threads::Threads)",

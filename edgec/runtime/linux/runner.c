@@ -114,6 +114,9 @@ int main(int argc, char **argv)
     size_t run = 0;
     for (size_t i = 0; i < count; i++) {
         for (int r = 0; r < repeat; r++, run++) {
+#ifdef EDGEC_PROFILE
+            EDGEC_PROFILE_BEGIN();
+#endif
             double start = now_us();
             edgec_model_run(inputs + i * EDGEC_INPUT_SIZE, outputs + i * EDGEC_OUTPUT_SIZE);
             times[run] = now_us() - start;

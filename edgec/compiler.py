@@ -154,15 +154,13 @@ def _build_into(staging: Path, lowered: LoweredModel, target, options: BuildOpti
 
 def _build_linux(staging: Path, lowered: LoweredModel, target, options: BuildOptions, progress: Progress) -> dict:
     """Linux-class targets: the TVM back end's deploy/ folder and the runner (edgec/deploy/)."""
-    from edgec.deploy.build import DEPLOY_DIR, STAND_IN_WARNING, build_linux, plan_linux
+    from edgec.deploy.build import DEPLOY_DIR, build_linux, plan_linux
 
     with progress.step("planning memory"):
         plan = plan_linux(lowered.graph, target, options)
     built = build_linux(staging, lowered.graph, plan, target, lowered.model_hash, progress)
     save_graph(lowered.graph, staging / "graph")
     summary = _summary(lowered, target, plan, built.sources, built.binary, None)
-    if built.sources.backend != "tvm":
-        summary["warnings"] = [*summary["warnings"], STAND_IN_WARNING]
     summary["deploy"] = {
         "folder": DEPLOY_DIR,
         "kernels": built.sources.backend,

@@ -227,8 +227,7 @@ def rpc_server():
 
 def test_rpc_run_and_profile_on_a_local_server(builds, rpc_server):
     build = load_build(builds["host-tvm"])
-    if build.summary["deploy"]["kernels"] != "tvm":
-        pytest.skip("the TVM back end (edgec/codegen/tvm/ with driver.py) is not in this edgec: there is no kernel library to upload")
+    assert build.summary["deploy"]["kernels"] == "tvm"
     inputs = seeded_inputs(build, 2)
     result = run_linux_build(build, inputs, rpc=rpc_server, profile=True)
     for got, want in zip(result.outputs, reference_outputs(build, inputs)):

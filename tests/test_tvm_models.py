@@ -20,7 +20,6 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from edgec.compiler import Build, BuildOptions, build_model, load_build
-from edgec.deploy.build import tvm_lowering_present
 from edgec.reference import run as run_reference
 from edgec.runner import run_linux_build
 from models import zoo
@@ -33,10 +32,6 @@ TARGETS = ["host-tvm", "qemu-aarch64"]
 INPUTS = 5
 CALIBRATION_SAMPLES = 8
 FLOAT_INPUT_RANGE = {"digits_cnn": (0.0, 1.0)}  # the trained digits CNN sees pixels in [0, 1]
-
-pytestmark = pytest.mark.skipif(
-    not tvm_lowering_present(), reason="the TVM back end (edgec/codegen/tvm/ with driver.py) is not in this edgec: nothing to test here"
-)
 
 MODELS = [f"tflite:{p.stem}" for p in TFLITE_MODELS] + [f"onnx:{n}" for n in ONNX_MODELS] + [f"corpus:{p.stem}" for p in CORPUS_MODELS]
 

@@ -9,7 +9,6 @@ the same sources for users.
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -37,7 +36,6 @@ class LinuxBuild:
 
 def plan_linux(graph: Graph, target, options):
     """The memory plan of a Linux-class build: layer by layer, one workspace (the TVM back end's plan)."""
-    from edgec.schedule.arena import plan_arena
     from edgec.schedule.planning import layer_model_plan
 
     mcu_only = {
@@ -49,11 +47,9 @@ def plan_linux(graph: Graph, target, options):
     given = [flag for flag, used in mcu_only.items() if used]
     if given:
         raise EdgecError(f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to MCU targets; {target.name} runs layer by layer: drop {'it' if len(given) == 1 else 'them'}")
-    if tvm_lowering_present():
-        from edgec.codegen.tvm import plan_for_tvm
+    from edgec.codegen.tvm import plan_for_tvm
 
-        return layer_model_plan(plan_for_tvm(graph))
-    return layer_model_plan(plan_arena(graph, alignment=64, inplace=False))  # the same plain plan, for the C stand-in
+    return layer_model_plan(plan_for_tvm(graph))
 
 
 def build_linux(staging: Path, graph: Graph, plan, target, model_hash: str, progress: Progress = QUIET) -> LinuxBuild:
@@ -71,21 +67,10 @@ def build_linux(staging: Path, graph: Graph, plan, target, model_hash: str, prog
     return LinuxBuild(sources, Path("bin") / RUNNER_BINARY, Path("bin") / PROFILE_BINARY)
 
 
-STAND_IN_WARNING = "this edgec's TVM back end is absent or lacks its C driver (edgec/codegen/tvm/driver.py): deploy/ holds edgec's C kernels instead"
-
-
-def tvm_lowering_present() -> bool:
-    """Whether the TVM back end (``edgec.codegen.tvm``, with its C driver writer) is part of this edgec."""
-    return importlib.util.find_spec("edgec.codegen.tvm") is not None and importlib.util.find_spec("edgec.codegen.tvm.driver") is not None
-
-
 def generate_sources(graph: Graph, plan, target, folder: Path, model_hash: str) -> DeploySources:
-    """The TVM back end's sources; edgec's C kernels stand in where the TVM lowering is absent."""
-    from edgec.deploy.sources import c_backend_sources, tvm_sources
+    from edgec.deploy.sources import tvm_sources
 
-    if tvm_lowering_present():
-        return tvm_sources(graph, plan, target, folder, model_hash)
-    return c_backend_sources(graph, plan, target, folder, model_hash)
+    return tvm_sources(graph, plan, target, folder, model_hash)
 
 
 def compile_runner(src: DeploySources, target, exe: Path, profile: bool) -> None:
@@ -97,8 +82,7 @@ def compile_runner(src: DeploySources, target, exe: Path, profile: bool) -> None
     cmd += [f"-I{src.folder / d}" for d in src.include_dirs]
     if profile:
         cmd.append("-DEDGEC_PROFILE")
-        if src.backend == "tvm":
-            cmd += ["-include", str(src.folder / OP_HOOKS)]
+        cmd += ["-include", str(src.folder / OP_HOOKS)]
     cmd += [str(src.folder / f) for f in [RUNNER, *src.c_files, *src.objects]]
     cmd += ["-o", str(exe), *target.ldflags, "-lm", "-lpthread"]
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=600)

@@ -262,3 +262,37 @@ def test_ops_the_back_end_lacks_are_listed_at_once(tmp_path):
     out = tmp_path / "out"
     line = assert_user_error(edgec("build", path, "--target", "host-tvm", "-o", out), "cannot compile", out=out)
     assert "first_l2norm" in line and "second_l2norm" in line, line
+
+
+def test_jetson_build_has_cpu_runner_and_cuda_kernels(tmp_path):
+    """jetson-orin-nano: an aarch64 runner on the CPU kernels, CUDA source (and PTX where nvcc exists), an aarch64 RPC library."""
+    import importlib.util
+
+    import onnx
+    from onnx import helper
+
+    weights = helper.make_tensor("w", onnx.TensorProto.FLOAT, [4, 2, 1, 1], np.linspace(-1, 1, 8).tolist())
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"]), helper.make_node("Relu", ["c"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "tiny_conv",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 2, 8, 8])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4, 8, 8])],
+        [weights],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = tmp_path / "tiny_conv.onnx"
+    onnx.save(model, path)
+    np.save(tmp_path / "calib.npy", np.random.default_rng(3).uniform(-1, 1, (8, 2, 8, 8)).astype(np.float32))
+    out = tmp_path / "jetson"
+    proc = edgec("build", path, "--calib", tmp_path / "calib.npy", "--target", "jetson-orin-nano", "-o", out)
+    if importlib.util.find_spec("edgec.codegen.tvm.cuda") is None:
+        assert_user_error(proc, "no GPU schedules", out=out)
+        return
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "deploy" / "cuda" / "kernels.cu").is_file()
+    assert "__global__" in (out / "deploy" / "cuda" / "kernels.cu").read_text()
+    if shutil.which("nvcc") and shutil.which("ptxas"):
+        assert (out / "deploy" / "cuda" / "kernels.ptx").is_file()
+    for binary in (out / "bin" / "edgec_model", out / "rpc" / "kernels.so"):
+        assert int.from_bytes(binary.read_bytes()[18:20], "little") == 183  # EM_AARCH64

@@ -52,8 +52,7 @@ def tvm_sources(graph: Graph, plan, target, folder: Path, model_hash: str, sched
     rpc_module = cpu_module
     cuda_files = []
     if spec["kind"] == "cuda":
-        rpc_module = compile_program(program, spec, schedules)
-        cuda_files = write_cuda_source(rpc_module, folder)
+        rpc_module, cuda_files = cuda_kernels(program, spec, folder)
     library = folder.parent / RPC_LIBRARY
     library.parent.mkdir(parents=True, exist_ok=True)
     fcompile = tvm.support.cc.cross_compiler(target.cc) if target.arch != "x86_64" else None
@@ -69,14 +68,25 @@ def tvm_sources(graph: Graph, plan, target, folder: Path, model_hash: str, sched
     )
 
 
-def write_cuda_source(module, folder: Path) -> list[str]:
-    """The CUDA C of a module compiled for a cuda target, as ``cuda/kernels.cu``; BuildError when it has none."""
-    sources = [m.inspect_source() for m in module.imports if m.kind == "cuda"]
-    if not sources:
-        raise BuildError("TVM produced no CUDA device code for the kernels (unscheduled for the GPU?): report this as an edgec bug")
-    (folder / "cuda").mkdir(exist_ok=True)
-    (folder / "cuda" / "kernels.cu").write_text("\n".join(sources))
-    return ["cuda/kernels.cu"]
+def cuda_kernels(program, spec: dict, folder: Path):
+    """The GPU side of a Jetson build: the kernels compiled for ``spec`` (a cuda target) and ``cuda/`` sources.
+
+    GPU schedules and CUDA sources come from ``edgec.codegen.tvm.cuda``; an
+    unscheduled kernel would silently run on the host, which that module refuses.
+    """
+    import importlib.util
+
+    from edgec.codegen.tvm import compile_program
+
+    if importlib.util.find_spec("edgec.codegen.tvm.cuda") is None:
+        raise BuildError("this edgec has no GPU schedules for the TVM back end (edgec/codegen/tvm/cuda.py): build for a CPU target instead")
+    from edgec.codegen.tvm import cuda
+
+    module = compile_program(program, spec, {"*": cuda.gpu_schedule})
+    if not any(m.kind == "cuda" for m in module.imports):
+        raise BuildError("TVM produced no CUDA device code for the kernels: report this as an edgec bug")
+    paths = cuda.write_cuda(program.funcs, folder / "cuda", spec.get("arch", cuda.JETSON_ARCH), spec.get("host"))
+    return module, sorted(Path(p).relative_to(folder).as_posix() for p in paths.values())
 
 
 def program_ops(program) -> list[dict]:

@@ -54,6 +54,12 @@ INPUT_SHAPE_HELP = (
 )
 
 
+RPC_HELP = (
+    "Linux-class builds: run on a device through its TVM RPC server (python -m tvm.exec.rpc_server), "
+    "or a TVM RPC tracker with tracker:HOST:PORT:KEY."
+)
+
+
 def _emit_json(doc: object) -> None:
     click.echo(json.dumps(doc, indent=2, default=str))
 
@@ -116,17 +122,18 @@ def build(model, target_name, out_dir, calib, observer, sram_budget, schedule, s
 @click.option("--calib", type=click.Path(path_type=Path), default=None, help="With --reference on a float model: run the int8-quantized graph.")
 @click.option("--emulate", is_flag=True, help="Run an MCU build in QEMU (the default for emulated targets).")
 @click.option("--port", default=None, help="Serial port of a real board (e.g. /dev/ttyACM0, socket://host:port).")
+@click.option("--rpc", default=None, metavar="HOST:PORT", help=RPC_HELP)
 @click.option("--input-shape", "input_shape", multiple=True, metavar="NAME=DxDxD", help="With --reference: " + INPUT_SHAPE_HELP)
 @click.option("--json", "as_json", is_flag=True)
 @_handle_errors
-def run(path, input_path, output_path, reference, calib, emulate, port, input_shape, as_json):
+def run(path, input_path, output_path, reference, calib, emulate, port, rpc, input_shape, as_json):
     """Run a build folder (host binary, emulator or board), or a model file with --reference."""
     from edgec.runner import run_command
 
     shapes = _input_shapes(input_shape)
     result = run_command(
         path, input_path, output_path, reference=reference, calib=calib, port=port,
-        progress=terminal_progress(quiet=as_json), input_shapes=shapes,
+        progress=terminal_progress(quiet=as_json), input_shapes=shapes, rpc=rpc,
     )  # fmt: skip
     if as_json:
         _emit_json(result)
@@ -138,15 +145,18 @@ def run(path, input_path, output_path, reference, calib, emulate, port, input_sh
 @click.argument("out_dir", type=click.Path(path_type=Path))
 @click.option("--emulate", is_flag=True, help="Profile in QEMU (the default for emulated targets).")
 @click.option("--port", default=None, help="Serial port of a real board.")
+@click.option("--rpc", default=None, metavar="HOST:PORT", help=RPC_HELP)
 @click.option("--runs", type=int, default=1, show_default=True, help="Inferences to run (seeded random inputs); counts are the median.")
 @click.option("--input", "input_path", type=click.Path(path_type=Path), default=None, help="Profile on this input instead of seeded random ones.")
 @click.option("--json", "as_json", is_flag=True)
 @_handle_errors
-def profile(out_dir, emulate, port, runs, input_path, as_json):
-    """Run an MCU build on the device and print per-op cycles (or emulator instructions)."""
+def profile(out_dir, emulate, port, rpc, runs, input_path, as_json):
+    """Run a build on its device and print per-op cycles, emulator instructions or (Linux) times."""
     from edgec.profiler import format_profile, profile_build
 
-    report = profile_build(out_dir, runs=runs, port=port, input_path=input_path, progress=terminal_progress(quiet=as_json))
+    report = profile_build(
+        out_dir, runs=runs, port=port, input_path=input_path, progress=terminal_progress(quiet=as_json), rpc=rpc
+    )
     if as_json:
         _emit_json(report)
     else:
@@ -214,7 +224,7 @@ def targets(as_json):
                 ",".join(t.features) or "-",
                 f"{t.sram_bytes // 1024} KB" if t.sram_bytes else "-",
                 f"{t.flash_bytes // 1024} KB" if t.flash_bytes else "-",
-                t.qemu_machine or ("hardware" if t.kind == "mcu" else "-"),
+                t.runs_where,
             )
         )
     click.echo(format_table(["target", "kind", "cpu", "features", "SRAM", "flash", "runs on"], rows))

@@ -5,8 +5,10 @@ A build folder holds:
 * ``build.json`` — the plan and summary (ops, MACs, arena offsets, sizes), what
   `inspect`, `run` and `profile` read;
 * ``graph.json``/``graph.npz`` — the final int8 graph, for reference checks;
-* ``src/`` — the generated, self-contained C project;
-* ``bin/`` — the host executable or the firmware ELF.
+* ``src/`` — the generated, self-contained C project (MCU and host targets);
+* ``deploy/`` — for Linux-class targets (TVM back end): the self-contained
+  CMake project with the kernels, ``model.c``/``model.h`` and the runner;
+* ``bin/`` — the host executable, the firmware ELF or the Linux runner.
 
 The folder is assembled in a staging directory and moved into place only
 when everything succeeded, so a failed build leaves nothing half-written.
@@ -100,6 +102,10 @@ def build_model(model: Path, options: BuildOptions, progress: Progress = QUIET) 
     target = load_target(options.target or DEFAULT_TARGET)
     out_dir = Path(options.out_dir or default_out_dir(model, target.name))
     check_out_dir(out_dir)
+    if target.uses_tvm:  # fail before any work when the optional TVM extra is missing
+        from edgec.deploy.tvm_env import require_tvm
+
+        require_tvm(f"target {target.name}")
     if options.calib is not None and not Path(options.calib).exists():
         raise EdgecError(f"calibration data {options.calib} does not exist: pass a .npz, .npy or a folder of images")
     lowered = lower_model(Path(model), options.calib, options.observer, progress, input_shapes=options.input_shapes)
@@ -125,6 +131,8 @@ def _build_into(staging: Path, lowered: LoweredModel, target, options: BuildOpti
     from edgec.schedule.planning import plan_model
 
     graph = lowered.graph
+    if target.uses_tvm:
+        return _build_linux(staging, lowered, target, options, progress)
     with progress.step("planning memory"):
         plan = plan_model(graph, target, options, progress)
     with progress.step("generating C"):
@@ -161,6 +169,24 @@ def _build_into(staging: Path, lowered: LoweredModel, target, options: BuildOpti
                 image = build_firmware(staging / "src", target, staging / "bin")
         binary = image.elf
     return _summary(lowered, target, plan, project, binary.relative_to(staging), image)
+
+
+def _build_linux(staging: Path, lowered: LoweredModel, target, options: BuildOptions, progress: Progress) -> dict:
+    """Linux-class targets: the TVM back end's deploy/ folder and the runner (edgec/deploy/)."""
+    from edgec.deploy.build import DEPLOY_DIR, build_linux, plan_linux
+
+    with progress.step("planning memory"):
+        plan = plan_linux(lowered.graph, target, options)
+    built = build_linux(staging, lowered.graph, plan, target, lowered.model_hash, progress)
+    save_graph(lowered.graph, staging / "graph")
+    summary = _summary(lowered, target, plan, built.sources, built.binary, None)
+    summary["deploy"] = {
+        "folder": DEPLOY_DIR,
+        "kernels": built.sources.backend,
+        "profile_binary": str(built.profile_binary),
+        "run_mode": target.run_mode,
+    }
+    return summary
 
 
 def _summary(lowered: LoweredModel, target, plan, project, binary: Path, image) -> dict:

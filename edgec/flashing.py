@@ -18,6 +18,8 @@ PYOCD_TARGETS = {"stm32f746g-disco": "stm32f746xg", "nrf52840-dk": "nrf52840"}
 
 def flash_build(build: Build, probe: str | None = None) -> str:
     target = build.summary["target"]
+    if "deploy" in build.summary:
+        raise EdgecError(f"{build.path} is a {target} build (Linux): nothing to flash — copy {build.path}/deploy to the device or use `edgec run --rpc`")
     if build.summary["target_kind"] != "mcu":
         raise EdgecError(f"{build.path} is a {target} build: only MCU builds can be flashed")
     if build.target.emulated:

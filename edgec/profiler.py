@@ -1,5 +1,6 @@
 """`edgec profile`: per-op cycles (or emulator instructions) from the device,
-and a check of the device's outputs against the numpy reference."""
+or per-op times of a Linux-class build (its runner's timers, or TVM's
+time_evaluator over RPC), and a check of the outputs against the numpy reference."""
 
 from __future__ import annotations
 
@@ -28,13 +29,26 @@ def compare_outputs(device: list[np.ndarray], reference: list[np.ndarray]) -> di
     return {"bit_exact": max(diffs, default=0) == 0, "max_abs_diff": max(diffs, default=0), "mismatched_elements": mismatched}
 
 
-def profile_build(out_dir: Path, runs: int = 1, port: str | None = None, input_path: Path | None = None, progress: Progress = QUIET) -> dict:
+def profile_build(
+    out_dir: Path,
+    runs: int = 1,
+    port: str | None = None,
+    input_path: Path | None = None,
+    progress: Progress = QUIET,
+    rpc: str | None = None,
+) -> dict:
     from edgec.device.session import profile_on_device
     from edgec.reference import run as run_reference
 
     if runs < 1:
         raise EdgecError("--runs must be at least 1")
     build = load_build(out_dir)
+    if "deploy" in build.summary:
+        if port:
+            raise EdgecError(f"--port applies to MCU builds; {out_dir} is for {build.summary['target']}: use --rpc HOST:PORT")
+        return profile_linux_build(build, runs, input_path, progress, rpc)
+    if rpc:
+        raise EdgecError(f"--rpc applies to Linux-class builds (TVM back end); {out_dir} is for {build.summary['target']}")
     if build.summary["target_kind"] != "mcu":
         raise EdgecError(f"{out_dir} is a {build.summary['target']} build: profile needs an MCU build (`edgec build MODEL --target qemu-cortex-m4`)")
     inputs = profile_inputs(build, runs, input_path)
@@ -79,6 +93,58 @@ def profile_build(out_dir: Path, runs: int = 1, port: str | None = None, input_p
     }
 
 
+def profile_linux_build(build: Build, runs: int, input_path: Path | None, progress: Progress, rpc: str | None) -> dict:
+    """Per-op times of a Linux-class build: medians over ``runs`` inferences on seeded inputs."""
+    from edgec.reference import run as run_reference
+    from edgec.runner import run_linux_build, where_it_runs
+
+    inputs = profile_inputs(build, runs, input_path)
+    where = where_it_runs(build, rpc=rpc)
+    with progress.step(f"running {runs} inference(s) on {where}"):
+        result = run_linux_build(build, inputs, rpc=rpc, profile=True)
+    graph = build.graph
+    with progress.step("checking against the numpy reference"):
+        reference = [run_reference(graph, {graph.inputs[0]: x})[graph.outputs[0]] for x in inputs]
+    ops = build.summary["ops"]
+    if len(result.op_ns) != len(ops):
+        raise EdgecError(f"the runner reports {len(result.op_ns)} ops, the build has {len(ops)}: rebuild with `edgec build`")
+    total = float(sum(result.op_ns))
+    rows = [
+        {
+            "index": op["index"],
+            "name": op["name"],
+            "op": op["op"],
+            "kernel": op.get("kernel", ""),
+            "macs": op["macs"],
+            "count": int(ns),
+            "share": float(ns / total) if total else 0.0,
+            "macs_per_count": float(op["macs"] / ns) if ns else 0.0,
+        }
+        for op, ns in zip(ops, result.op_ns)
+    ]
+    macs = sum(op["macs"] for op in ops)
+    if rpc:
+        note = "TVM RPC time_evaluator, per kernel on the device"
+    elif result.emulated:
+        note = "under QEMU user mode: these times mean nothing about a real device, only the outputs do"
+    else:
+        note = "wall time on this machine"
+    return {
+        "model": build.summary["model"],
+        "target": build.summary["target"],
+        "device": {"where": where, "emulated": result.emulated and not rpc},
+        "unit": "nanoseconds",
+        "note": note,
+        "runs": runs,
+        "ops": rows,
+        "total": int(total),
+        "inference_us": result.median_us,
+        "macs": macs,
+        "macs_per_count": macs / total if total else 0.0,
+        "check": compare_outputs(result.outputs, reference),
+    }
+
+
 def format_profile(report: dict) -> str:
     unit = report["unit"]
     rows = [
@@ -101,6 +167,8 @@ def format_profile(report: dict) -> str:
         else f"DIFFERS from the reference: {check['mismatched_elements']} elements, max |diff| {check['max_abs_diff']}"
     )
     note = " (QEMU -icount: instructions, not cycles)" if unit == "instructions" else ""
+    if report.get("note"):
+        note = f" ({report['note']})"
     return (
         f"{report['model']} on {report['target']}, median of {report['runs']} run(s){note}\n{table}\n"
         f"total: {report['total']:,} {unit}, {report['macs']:,} MACs, {report['macs_per_count']:.3f} MACs/{unit[:-1]}\n"

@@ -34,8 +34,14 @@ def run_host_binary(build: Build, x: np.ndarray, repeat: int = 1) -> tuple[np.nd
     return y, median
 
 
-def run_build(build: Build, x: np.ndarray, port: str | None = None, progress: Progress = QUIET) -> np.ndarray:
+def run_build(build: Build, x: np.ndarray, port: str | None = None, progress: Progress = QUIET, rpc: str | None = None) -> np.ndarray:
     """Run a compiled model on one int8 input (IR layout); return the int8 output."""
+    if "deploy" in build.summary:  # Linux-class target (TVM back end)
+        if port:
+            raise EdgecError(f"--port applies to MCU builds; this build is for {build.summary['target']}: use --rpc HOST:PORT")
+        return run_linux_build(build, [x], rpc=rpc).outputs[0]
+    if rpc:
+        raise EdgecError(f"--rpc applies to Linux-class builds (TVM back end); this build is for {build.summary['target']}")
     if build.summary["target_kind"] == "host":
         if port:
             raise EdgecError("--port applies to MCU builds; this build is for the host")
@@ -44,6 +50,29 @@ def run_build(build: Build, x: np.ndarray, port: str | None = None, progress: Pr
 
     outputs, _counts, _info = run_on_device(build.binary, [x], build.target, port=port, expected_hash=build.hash32)
     return np.asarray(outputs[0], dtype=np.int8).reshape(build.outputs[0].shape)
+
+
+def run_linux_build(build: Build, inputs: list[np.ndarray], rpc: str | None = None, repeat: int = 1, profile: bool = False):
+    """Run a Linux-class build here, under QEMU user mode, or on a device over TVM RPC."""
+    if rpc:
+        from edgec.deploy.rpc import run_over_rpc
+
+        return run_over_rpc(build, inputs, rpc, repeat=repeat, profile=profile)
+    from edgec.deploy.execute import run_runner
+
+    return run_runner(build, inputs, repeat=repeat, profile=profile)
+
+
+def where_it_runs(build: Build, port: str | None = None, rpc: str | None = None) -> str:
+    """Where `run`/`profile` run a build, in words for the progress line."""
+    if rpc:
+        return f"{rpc} (TVM RPC)"
+    if "deploy" in build.summary:
+        target = build.target
+        return f"{target.run_command[0]} user mode" if target.run_mode == "qemu-user" else "this machine"
+    if build.summary["target_kind"] == "host":
+        return "host"
+    return port or f"QEMU {build.target.qemu_machine}"
 
 
 def run_command(
@@ -55,6 +84,7 @@ def run_command(
     port: str | None = None,
     progress: Progress = QUIET,
     input_shapes: dict[str, tuple[int, ...]] | None = None,
+    rpc: str | None = None,
 ) -> dict:
     x_user = load_array(input_path)
     if Path(path).is_dir():
@@ -65,16 +95,15 @@ def run_command(
         build = load_build(path)
         in_spec, out_spec = build.inputs[0], build.outputs[0]
         x = to_model_input(x_user, in_spec)
-        where = "host" if build.summary["target_kind"] == "host" else (port or f"QEMU {build.target.qemu_machine}")
-        with progress.step(f"running on {where}"):
-            y = run_build(build, x, port, progress)
+        with progress.step(f"running on {where_it_runs(build, port, rpc)}"):
+            y = run_build(build, x, port, progress, rpc=rpc)
         result = from_model_output(y, out_spec)
         source = f"{build.summary['model']} on {build.summary['target']}"
     else:
         if not reference:
             raise EdgecError(f"{path} is a model file: pass --reference to run the numpy reference, or `edgec build` it first")
-        if port:
-            raise DeviceError("--port needs a build folder: `edgec build` the model for the board first")
+        if port or rpc:
+            raise DeviceError(f"{'--port' if port else '--rpc'} needs a build folder: `edgec build` the model for the device first")
         result, source = _run_reference(Path(path), x_user, calib, progress, input_shapes)
     if output_path is not None:
         np.save(output_path, result)

@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# Install the Debian packages edgec needs (cross-compiler, newlib, QEMU, CMake)
-# when they are missing. Uses sudo when not root. Safe to run repeatedly.
+# Install the Debian packages edgec needs when they are missing: the Cortex-M
+# cross-compiler, newlib and QEMU (MCU targets), the aarch64 Linux
+# cross-compiler, its libc and QEMU user mode (qemu-aarch64 and the other
+# Linux-class targets), CMake. Uses sudo when not root. Safe to run repeatedly.
 set -euo pipefail
 
-packages=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm cmake)
+packages=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm cmake
+          gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 
 have_all() {
     command -v arm-none-eabi-gcc >/dev/null &&
     command -v qemu-system-arm >/dev/null &&
     command -v cmake >/dev/null &&
-    [ -f "$(arm-none-eabi-gcc -print-file-name=libc.a)" ]
+    [ -f "$(arm-none-eabi-gcc -print-file-name=libc.a)" ] &&
+    command -v aarch64-linux-gnu-gcc >/dev/null &&
+    command -v qemu-aarch64 >/dev/null &&
+    [ -f /usr/aarch64-linux-gnu/lib/libc.so.6 ] &&
+    [ -f /usr/aarch64-linux-gnu/lib/crt1.o ]
 }
 
 if have_all; then

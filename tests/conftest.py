@@ -29,6 +29,8 @@ SHARED_FIXTURE_MODULES = frozenset(
         "test_install.py",  # the sdist, the wheel and a fresh virtualenv
         "test_patch_e2e.py",  # auto-scheduled host builds, the reference for the forced-grid builds
         "test_row_stream.py",  # host builds of two bundled models
+        "test_tvm_deploy.py",  # ds_cnn built for host-tvm and qemu-aarch64
+        "test_tvm_models.py",  # every bundled model built for host-tvm and qemu-aarch64, one reference per model
     }
 )
 # Modules whose module-scoped cache holds one build per test parameter (a model name).

@@ -95,6 +95,9 @@ def test_targets_table_lists_every_target_file() -> None:
     assert sorted(r.split()[0] for r in rows) == TARGET_NAMES
     (default_row,) = [r for r in rows if "(default)" in r]
     assert default_row.split()[0] == DEFAULT_TARGET
+    kinds = {r.split()[0]: r.split()[1] for r in rows if "(default)" not in r}
+    assert kinds["host-tvm"] == "linux" and kinds["qemu-aarch64"] == "linux"
+    assert kinds["jetson-agx-orin"] == "jetson" and kinds["raspberrypi-4"] == "linux"
 
 
 def test_targets_json() -> None:

@@ -81,3 +81,62 @@ def test_bad_target_data_is_a_clear_error():
 def test_targets_are_hashable_values():
     assert len({load_target("qemu-cortex-m4"), load_target("qemu-cortex-m4")}) == 1
     assert load_target(load_target("nrf52840-dk")).name == "nrf52840-dk"
+
+
+TVM_TARGETS = ["host-tvm", "qemu-aarch64", "raspberrypi-4", "android-arm64", "jetson-orin-nano", "jetson-agx-orin"]
+
+
+@pytest.mark.parametrize("name", TVM_TARGETS)
+def test_linux_targets_carry_a_tvm_target_compiler_and_run_mode(name):
+    t = load_target(name)
+    assert t.kind in ("linux", "jetson") and t.uses_tvm
+    assert t.tvm_target["kind"] in ("llvm", "cuda")
+    llvm = t.tvm_target.get("host", t.tvm_target)
+    assert llvm["kind"] == "llvm"
+    assert llvm["mtriple"].startswith(t.arch + "-")
+    assert t.cc and t.run_mode in ("local", "qemu-user", "rpc-only")
+    assert t.arena_budget == 0 and t.sram_bytes == 0  # no SRAM fit check on Linux devices
+    assert t.to_json()["run_mode"] == t.run_mode
+
+
+def test_jetson_targets_are_cuda_sm87_on_cortex_a78ae():
+    for name in ("jetson-orin-nano", "jetson-agx-orin"):
+        t = load_target(name)
+        assert t.kind == "jetson"
+        assert t.tvm_target["kind"] == "cuda" and t.tvm_target["arch"] == "sm_87"
+        # TVM's nvidia/jetson-orin-nano tag says carmel (Xavier's core): ours names the Orin core
+        assert t.tvm_target["host"]["mcpu"] == "cortex-a78ae"
+
+
+def test_qemu_aarch64_runs_under_qemu_user_mode():
+    t = load_target("qemu-aarch64")
+    assert t.run_mode == "qemu-user" and t.emulated
+    assert t.run_command == ("qemu-aarch64", "-L", "/usr/aarch64-linux-gnu")
+    assert t.tvm_target["mtriple"] == "aarch64-linux-gnu" and "+neon" in t.tvm_target["mattr"]
+    assert t.cc == "aarch64-linux-gnu-gcc"
+    host = load_target("host-tvm")
+    assert host.run_mode == "local" and not host.emulated and host.arch == "x86_64"
+    assert not load_target("raspberrypi-4").emulated
+
+
+def test_mcu_and_host_targets_do_not_use_tvm():
+    for name in ["host", *MCU_TARGETS]:
+        assert not load_target(name).uses_tvm
+
+
+def test_bad_linux_target_data_is_a_clear_error():
+    base = {"name": "x", "kind": "linux", "cpu": "a53", "compiler": {"cc": "gcc", "arch": "aarch64"}, "run": {"mode": "local"}}
+    with pytest.raises(EdgecError, match=r"needs \[tvm\] target"):
+        target_from_dict(base)
+    tvm = {"target": {"kind": "llvm", "mtriple": "aarch64-linux-gnu"}}
+    assert target_from_dict({**base, "tvm": tvm}).uses_tvm
+    with pytest.raises(EdgecError, match="mode 'ssh'"):
+        target_from_dict({**base, "tvm": tvm, "run": {"mode": "ssh"}})
+    with pytest.raises(EdgecError, match="needs command"):
+        target_from_dict({**base, "tvm": tvm, "run": {"mode": "qemu-user"}})
+    with pytest.raises(EdgecError, match="cc and arch"):
+        target_from_dict({**base, "tvm": tvm, "compiler": {"cc": "gcc", "arch": "riscv64"}})
+    with pytest.raises(EdgecError, match="jetson"):
+        target_from_dict({**base, "kind": "jetson", "tvm": tvm})
+    with pytest.raises(EdgecError, match=r"\[tvm\] and \[run\] apply"):
+        target_from_dict({"name": "x", "kind": "mcu", "cpu": "cortex-m4", "tvm": tvm})

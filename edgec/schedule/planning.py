@@ -80,6 +80,11 @@ def _layer_plan(layer: ArenaPlan) -> ModelPlan:
     return ModelPlan("layer", layer, layer.size, layer.size, layer.lower_bound)
 
 
+def layer_model_plan(layer: ArenaPlan) -> ModelPlan:
+    """A layer-by-layer ``ModelPlan`` around an arena plan made elsewhere (the TVM back end's)."""
+    return _layer_plan(layer)
+
+
 def _patch_plan(cand: Candidate, layer: ArenaPlan) -> ModelPlan:
     details = {
         "split": cand.split,
@@ -121,7 +126,7 @@ def forced_patch_candidate(graph: Graph, split: str, patches: int) -> Candidate:
 
 
 def plan_model(graph: Graph, target, options, progress: Progress = QUIET) -> ModelPlan:
-    schedule = options.schedule or ("layer" if target.kind == "host" else "auto")
+    schedule = options.schedule or ("auto" if target.kind == "mcu" else "layer")
     layer = plan_layers(graph)
     if schedule == "layer":
         return _layer_plan(layer)

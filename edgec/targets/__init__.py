@@ -5,6 +5,11 @@ memory it has and where (used for the linker script and the fit check), how
 to compile for it, which board support package (``runtime/boards/<bsp>``)
 drives its UART and cycle counter, and for emulated boards which QEMU machine
 runs it.
+
+Linux-class targets (kind ``linux`` or ``jetson``) are compiled by the TVM back
+end instead: their files carry the TVM target (``[tvm]``, dict form), the C
+cross compiler for the runner (``[compiler]``) and how edgec runs a build
+(``[run]``: ``local``, ``qemu-user`` or ``rpc-only``).
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ else:  # pragma: no cover - Python 3.10
 DEFAULT_TARGET = "qemu-cortex-m4"
 
 
-KNOWN_KINDS = ("mcu", "host", "jetson", "npu", "mobile")
+KNOWN_KINDS = ("mcu", "host", "linux", "jetson", "npu", "mobile")
+TVM_KINDS = ("linux", "jetson")  # compiled by the TVM back end (edgec/deploy/)
+RUN_MODES = ("local", "qemu-user", "rpc-only")
 COUNTER_UNITS = {"dwt": "cycles", "systick": "instructions"}
 
 
@@ -50,16 +57,39 @@ class Target:
     reserve_bytes: int = 0
     cflags: tuple[str, ...] = ()
     cc: str = ""
+    ldflags: tuple[str, ...] = ()
     board: dict[str, Any] = field(default_factory=dict, hash=False)
     qemu_machine: str | None = None
     qemu_args: tuple[str, ...] = ()
     baud: int = 115200
+    arch: str = ""  # linux/jetson: the runner's architecture (x86_64, aarch64)
+    tvm_target: dict[str, Any] = field(default_factory=dict, hash=False)  # linux/jetson: TVM target, dict form
+    run_mode: str = ""  # linux/jetson: local | qemu-user | rpc-only
+    run_command: tuple[str, ...] = ()  # qemu-user: the emulator command the runner is prefixed with
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False, hash=False)
 
     @property
     def emulated(self) -> bool:
-        """True when the target runs in QEMU rather than on a real board."""
-        return self.qemu_machine is not None
+        """True when the target runs in QEMU (system or user mode) rather than on real hardware."""
+        return self.qemu_machine is not None or self.run_mode == "qemu-user"
+
+    @property
+    def uses_tvm(self) -> bool:
+        """True for Linux-class targets, which the TVM back end compiles."""
+        return self.kind in TVM_KINDS
+
+    @property
+    def runs_where(self) -> str:
+        """How edgec runs a build, in words (`edgec targets`)."""
+        if self.qemu_machine:
+            return self.qemu_machine
+        if self.run_mode == "qemu-user":
+            return " ".join(self.run_command[:1]) + " (user mode)"
+        if self.run_mode == "local" or self.kind == "host":
+            return "this machine"
+        if self.run_mode == "rpc-only":
+            return "device via --rpc"
+        return "hardware" if self.kind == "mcu" else "-"
 
     @property
     def has_dsp(self) -> bool:
@@ -110,6 +140,8 @@ class Target:
             "emulated": self.emulated,
             "qemu_machine": self.qemu_machine,
             "counter_unit": self.counter_unit if self.kind == "mcu" else None,
+            "runs_on": self.runs_where,
+            **({"arch": self.arch, "tvm_target": self.tvm_target, "run_mode": self.run_mode} if self.uses_tvm else {}),
         }
 
 
@@ -143,6 +175,12 @@ def target_from_dict(data: dict[str, Any], source: str = "target") -> Target:
     compiler = data.get("compiler", {})
     emulator = data.get("emulator", {})
     serial = data.get("serial", {})
+    run = data.get("run", {})
+    tvm = data.get("tvm", {})
+    if kind in TVM_KINDS:
+        _check_tvm_fields(source, kind, compiler, run, tvm)
+    elif "tvm" in data or "run" in data:
+        raise EdgecError(f"{source}: [tvm] and [run] apply to kinds {' and '.join(TVM_KINDS)}, not {kind!r} — fix the target file")
     return Target(
         name=name,
         kind=kind,
@@ -161,12 +199,33 @@ def target_from_dict(data: dict[str, Any], source: str = "target") -> Target:
         reserve_bytes=_int(memory, "reserve_bytes"),
         cflags=tuple(str(f) for f in compiler.get("cflags", [])),
         cc=str(compiler.get("cc", "")),
+        ldflags=tuple(str(f) for f in compiler.get("ldflags", [])),
         board=dict(data.get("board", {})),
         qemu_machine=str(emulator["machine"]) if "machine" in emulator else None,
         qemu_args=tuple(str(a) for a in emulator.get("args", [])),
         baud=_int(serial, "baud", 115200),
+        arch=str(compiler.get("arch", "")),
+        tvm_target=dict(tvm.get("target", {})),
+        run_mode=str(run.get("mode", "")),
+        run_command=tuple(str(a) for a in run.get("command", [])),
         raw=data,
     )
+
+
+def _check_tvm_fields(source: str, kind: str, compiler: dict, run: dict, tvm: dict) -> None:
+    """A linux/jetson target needs a TVM target, a C compiler for its runner and a run mode."""
+    target = tvm.get("target")
+    if not isinstance(target, dict) or "kind" not in target:
+        raise EdgecError(f"{source}: a {kind} target needs [tvm] target = {{kind = \"llvm\", ...}} — fix the target file")
+    if kind == "jetson" and (target["kind"] != "cuda" or not isinstance(target.get("host"), dict)):
+        raise EdgecError(f"{source}: a jetson target's [tvm] target is kind \"cuda\" with a host llvm target — fix the target file")
+    if not compiler.get("cc") or compiler.get("arch") not in ("x86_64", "aarch64"):
+        raise EdgecError(f"{source}: [compiler] needs cc and arch (x86_64 or aarch64) — fix the target file")
+    mode = run.get("mode")
+    if mode not in RUN_MODES:
+        raise EdgecError(f"{source}: [run] mode {mode!r} is not one of {', '.join(RUN_MODES)} — fix the target file")
+    if mode == "qemu-user" and not run.get("command"):
+        raise EdgecError(f"{source}: [run] mode \"qemu-user\" needs command = [\"qemu-aarch64\", ...] — fix the target file")
 
 
 def load_target(name: str | Target) -> Target:

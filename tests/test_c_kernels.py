@@ -34,6 +34,7 @@ OPS = [
     "conv2d_1x1",
     "depthwise_conv2d",
     "depthwise_conv2d_inplace",
+    "depthwise_conv2d_dsp",
     "fully_connected",
     "add",
     "mul",
@@ -73,6 +74,7 @@ ALLOWED_INCLUDES = {
     '"edgec_kernels.h"',
     '"fixedpoint.h"',
     '"kernels_internal.h"',
+    '"dsp_dw_ops.h"',
 }
 
 

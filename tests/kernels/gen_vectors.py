@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgec.codegen.depthwise_layout import depthwise_dsp_layout
 from edgec.reference import int8_kernels as K
 
 INT8_MIN, INT8_MAX = -128, 127
@@ -258,6 +259,51 @@ def depthwise_case(
         c.embeds["x"] = embed(rng, x.shape)
         c.embeds["y"] = embed(rng, y.shape)
     return c
+
+
+def dsp_depthwise_twin(case: Case, entry: int) -> Case:
+    """The DSP depthwise kernel on a depthwise case (depth_multiplier 1): same inputs and expected
+    output, plus the build-time weight layout; ``entry`` picks the C entry point (3, 5, 7: the
+    specialised KxK kernels; 0: the generic one)."""
+    twin = Case("depthwise_conv2d_dsp", name=f"{case.name}_dsp{entry or 'generic'}")
+    twin.ints.update(case.ints, entry=entry)
+    twin.tensors.update(case.tensors, wl=depthwise_dsp_layout(case.tensors["w"]))
+    twin.embeds.update(case.embeds)
+    return twin
+
+
+def dsp_depthwise_cases(rng) -> list[Case]:
+    """Every specialised kernel size and stride, channel counts around the 4-channel step and the
+    128-channel pass, odd widths, padding on every side, windows, extreme zero points/multipliers."""
+    cases = []
+    for h, w, c, k, s, d, pad in [
+        (1, 1, 1, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),  # every tap but the centre is padding
+        (7, 5, 3, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),
+        (6, 9, 4, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),
+        (5, 7, 5, (3, 3), (1, 1), (1, 1), (0, 0, 0, 0)),
+        (9, 11, 13, (3, 3), (2, 2), (1, 1), (1, 1, 1, 1)),
+        (10, 12, 8, (3, 3), (2, 2), (1, 1), (0, 0, 1, 1)),  # TFLite "same" with even input, stride 2
+        (4, 5, 130, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),  # crosses the 128-channel pass
+        (3, 3, 259, (3, 3), (2, 2), (1, 1), (1, 1, 1, 1)),
+        (8, 7, 17, (5, 5), (1, 1), (1, 1), (2, 2, 2, 2)),
+        (9, 9, 6, (5, 5), (2, 2), (1, 1), (1, 1, 2, 2)),
+        (11, 9, 7, (7, 7), (1, 1), (1, 1), (3, 3, 3, 3)),
+        (12, 13, 9, (7, 7), (2, 2), (1, 1), (2, 2, 3, 3)),
+        (3, 3, 5, (7, 7), (1, 1), (1, 1), (3, 3, 3, 3)),  # kernel larger than the input
+        (9, 9, 10, (3, 3), (1, 1), (2, 2), (2, 2, 2, 2)),  # dilated
+        (7, 8, 6, (3, 5), (1, 2), (1, 1), (1, 2, 1, 2)),  # non-square: generic entry only
+        (5, 6, 7, (1, 1), (1, 1), (1, 1), (0, 0, 0, 0)),
+        (6, 5, 3, (2, 2), (2, 1), (1, 1), (0, 0, 1, 0)),  # even tap count
+    ]:
+        for extreme in (False, True):
+            base = depthwise_case(
+                rng, h=h, w=w, ci=c, m=1, k=k, stride=s, dilation=d, pad=pad, extreme=extreme,
+                windows=extreme or c % 2 == 1, bias=not extreme or c % 3 != 0,
+            )
+            if k[0] == k[1] and k[0] in (3, 5, 7):
+                cases.append(dsp_depthwise_twin(base, k[0]))
+            cases.append(dsp_depthwise_twin(base, 0))
+    return cases
 
 
 def depthwise_inplace_case(
@@ -1265,6 +1311,11 @@ def build_cases(seed: int) -> list[Case]:
         cases.append(l2_normalization_case(rng, shape, windows=True))
     cases.append(l2_normalization_case(rng, (1, 2, 3, 5), constant=0))
     cases.append(l2_normalization_case(rng, (1, 1, 1, 40000), constant=-128))  # sum of squares >= 2^29
+
+    # DSP variants (own random stream, so the cases above keep their vectors)
+    rng_dsp = np.random.default_rng(seed + 1)
+    cases += [dsp_depthwise_twin(c, 0) for c in cases if c.op == "depthwise_conv2d" and c.ints["depth_multiplier"] == 1]
+    cases += dsp_depthwise_cases(rng_dsp)
     return cases
 
 

@@ -208,6 +208,16 @@ static int32_t *as_int32(const tensor *t)
     return out;
 }
 
+static int16_t *as_int16(const tensor *t)
+{
+    int16_t *out = malloc(sizeof(int16_t) * (size_t)(t->size > 0 ? t->size : 1));
+    long i;
+    for (i = 0; i < t->size; ++i) {
+        out[i] = (int16_t)t->values[i];
+    }
+    return out;
+}
+
 /* ------------------------------------------------------------------ views */
 
 static int8_t fill_pattern(long i)
@@ -399,7 +409,27 @@ static void run_conv(const test_case *tc, int depthwise, int direct_1x1)
         p.out_shift = shift;
         p.act_min = (int8_t)get_int(tc, "act_min");
         p.act_max = (int8_t)get_int(tc, "act_max");
-        edgec_depthwise_conv2d(&in.view, &out.view, w, bias, &p);
+        if (depthwise == 2) {
+            /* DSP variant on the build-time layout (malloc'd, so 4-byte aligned) */
+            int16_t *wl = as_int16(get_tensor(tc, "wl"));
+            switch (get_int(tc, "entry")) {
+            case 3:
+                edgec_depthwise_conv2d_3x3_dsp(&in.view, &out.view, wl, bias, &p);
+                break;
+            case 5:
+                edgec_depthwise_conv2d_5x5_dsp(&in.view, &out.view, wl, bias, &p);
+                break;
+            case 7:
+                edgec_depthwise_conv2d_7x7_dsp(&in.view, &out.view, wl, bias, &p);
+                break;
+            default:
+                edgec_depthwise_conv2d_dsp(&in.view, &out.view, wl, bias, &p);
+                break;
+            }
+            free(wl);
+        } else {
+            edgec_depthwise_conv2d(&in.view, &out.view, w, bias, &p);
+        }
     } else {
         edgec_conv_params p;
         memset(&p, 0, sizeof p);
@@ -1003,6 +1033,8 @@ static int run_case(const test_case *tc)
         run_conv(tc, 0, 1);
     } else if (strcmp(op, "depthwise_conv2d") == 0) {
         run_conv(tc, 1, 0);
+    } else if (strcmp(op, "depthwise_conv2d_dsp") == 0) {
+        run_conv(tc, 2, 0);
     } else if (strcmp(op, "depthwise_conv2d_inplace") == 0) {
         run_depthwise_inplace(tc);
     } else if (strcmp(op, "fully_connected") == 0) {

@@ -171,6 +171,26 @@ static inline int32_t edgec_depthwise_inplace_scratch_size(int32_t in_h, int32_t
     return ((p->kernel_h - 1) * p->dilation_h + 1) * (in_w + p->pad_left + p->pad_right);
 }
 
+/* Depthwise conv2d on the DSP extension (depthwise_dsp.c): bit-exact with
+ * edgec_depthwise_conv2d, for depth_multiplier 1 and kernel_h * kernel_w <=
+ * EDGEC_DW_DSP_MAX_TAPS.  `weights` is the build-time layout of
+ * edgec.codegen.depthwise_layout: int16 [ceil(C / 4)][ceil(KH * KW / 2)][4][2],
+ * 4-byte aligned; entry [q][j][i][t] is the weight of channel 4q + i at tap
+ * 2j + t (taps in ky * KW + kx order), 0 past the last tap or channel.  The
+ * _3x3/_5x5/_7x7 entry points are the same kernel with the kernel size a
+ * constant (any stride, dilation and padding); without the DSP extension
+ * they run a plain-C twin of every instruction. */
+#define EDGEC_DW_DSP_MAX_TAPS 64
+
+void edgec_depthwise_conv2d_dsp(const edgec_view *in, edgec_view *out, const int16_t *weights, const int32_t *bias,
+                                const edgec_depthwise_params *p);
+void edgec_depthwise_conv2d_3x3_dsp(const edgec_view *in, edgec_view *out, const int16_t *weights,
+                                    const int32_t *bias, const edgec_depthwise_params *p);
+void edgec_depthwise_conv2d_5x5_dsp(const edgec_view *in, edgec_view *out, const int16_t *weights,
+                                    const int32_t *bias, const edgec_depthwise_params *p);
+void edgec_depthwise_conv2d_7x7_dsp(const edgec_view *in, edgec_view *out, const int16_t *weights,
+                                    const int32_t *bias, const edgec_depthwise_params *p);
+
 /* fully connected: in [batches][in_features] dense, weights [out_features][in_features],
  * bias [out_features] int32 or NULL, out [batches][out_features] dense.
  * Unlike conv, TFLite's reference int8 FULLY_CONNECTED rescales in double:

@@ -77,9 +77,13 @@ def main(debug: bool) -> None:
 @click.option("--patches", type=int, default=None, help="With --schedule patch: patch grid N (N x N).")
 @click.option("--precision", type=click.Choice(["int8", "mixed"]), default="int8", show_default=True)
 @click.option("--input-shape", "input_shape", multiple=True, metavar="NAME=DxDxD", help=INPUT_SHAPE_HELP)
+@click.option(
+    "--kernels", type=click.Choice(["auto", "portable"]), default="auto", show_default=True,
+    help="Kernel variants: auto picks DSP/MVE kernels from the target's features; portable uses plain C only.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the build summary as JSON.")
 @_handle_errors
-def build(model, target_name, out_dir, calib, observer, sram_budget, schedule, split, patches, precision, input_shape, as_json):
+def build(model, target_name, out_dir, calib, observer, sram_budget, schedule, split, patches, precision, input_shape, kernels, as_json):
     """Compile MODEL for a target into a build folder."""
     from edgec.compiler import BuildOptions, build_model, format_build_summary
 
@@ -95,6 +99,7 @@ def build(model, target_name, out_dir, calib, observer, sram_budget, schedule, s
         split=split,
         patches=patches,
         input_shapes=_input_shapes(input_shape),
+        kernels=kernels,
     )
     summary = build_model(model, options, terminal_progress())
     if as_json:

@@ -43,6 +43,7 @@ class BuildOptions:
     split: str | None = None
     patches: int | None = None
     input_shapes: dict[str, tuple[int, ...]] | None = None  # --input-shape: fixes dynamic input dimensions
+    kernels: str = "auto"  # --kernels: auto (ISA variants by target features) | portable (plain C only)
 
 
 @dataclass
@@ -127,7 +128,7 @@ def _build_into(staging: Path, lowered: LoweredModel, target, options: BuildOpti
     with progress.step("planning memory"):
         plan = plan_model(graph, target, options, progress)
     with progress.step("generating C"):
-        project = emit_project(graph, plan, staging / "src", target, lowered.model_hash)
+        project = emit_project(graph, plan, staging / "src", target, lowered.model_hash, kernels=options.kernels)
     save_graph(graph, staging / "graph")
     if target.kind == "host":
         from edgec.codegen.host_build import build_host
@@ -167,7 +168,9 @@ def _summary(lowered: LoweredModel, target, plan, project, binary: Path, image) 
             "arena_bytes": plan.arena_size,
             "lower_bound_bytes": plan.lower_bound,
             "layer_arena_bytes": plan.layer_arena_size,
+            "layout_extra_bytes": project.kernels.layout_extra_bytes,
         },
+        "kernels": project.kernels.describe(),
         "schedule": plan.describe(),
     }
     if "input_shapes" in graph.meta:
@@ -225,6 +228,9 @@ def format_build_summary(summary: dict) -> str:
         f"  arena/SRAM     {t['arena_bytes']:,} bytes (layer-wise lower bound {t['lower_bound_bytes']:,})",
         f"  schedule       {summary['schedule']['kind']}" + _schedule_detail(summary["schedule"]),
     ]
+    kernels = summary.get("kernels")
+    if kernels:
+        lines.append(f"  kernels        {format_kernels(kernels, t.get('layout_extra_bytes', 0))}")
     batch = format_batch(summary.get("batch"))
     if batch:
         lines.insert(1, f"  batch: {batch}")
@@ -251,6 +257,18 @@ def format_build_summary(summary: dict) -> str:
         )
         lines += ["  " + line for line in format_pareto(schedule["pareto"]).splitlines()]
     return "\n".join(lines)
+
+
+def format_kernels(kernels: dict, extra_bytes: int) -> str:
+    """The build summary's kernel line: mode, layers per variant, weight-layout growth, fallbacks."""
+    counts = ", ".join(f"{n} {v}" for v, n in sorted(kernels["variants"].items(), key=lambda kv: -kv[1]))
+    text = f"{kernels['mode']}: {counts}"
+    if extra_bytes:
+        text += f"; weight layouts +{extra_bytes:,} bytes of flash"
+    fallback = kernels.get("compact_fallback") or []
+    if fallback:
+        text += f"; {len(fallback)} layer{'s' if len(fallback) > 1 else ''} kept the compact layout to fit flash"
+    return text
 
 
 def _schedule_detail(s: dict) -> str:

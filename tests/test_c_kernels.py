@@ -74,7 +74,9 @@ ALLOWED_INCLUDES = {
     '"edgec_kernels.h"',
     '"fixedpoint.h"',
     '"kernels_internal.h"',
-    '"dsp_dw_ops.h"',
+    '"arm_dsp.h"',
+    '"requant_fast.h"',
+    "<arm_acle.h>",
 }
 
 

@@ -152,7 +152,9 @@ def emitter(*ops: str):
 
 
 def emit_node(w: CWriter, names, weights: WeightTable, node: Node, place=None, prologue: tuple[str, ...] = ()) -> str:
-    """Emit ``node``'s kernel call (comment, block, views, params); return the kernel's C name."""
+    """Emit ``node``'s kernel call (comment, block, views, params); return the kernel's C name.
+
+    The kernel variant comes from ``names.kernels`` (a ``KernelSelector``; portable when absent)."""
     from edgec.codegen.placement import LayerPlacement
 
     names.weights = weights
@@ -160,10 +162,13 @@ def emit_node(w: CWriter, names, weights: WeightTable, node: Node, place=None, p
     names.current = names.node_ids[node.name]
     params = kernel_params(names.graph, node)
     ident = names.node_ids[node.name]
+    selector = getattr(names, "kernels", None)
+    choice = selector.choice(node) if selector is not None else None
+    emit = choice.rule.emit if choice is not None and choice.rule is not None else EMITTERS[node.op]
     w.comment(_describe(names.graph, node))
     with w.block():
         w.lines(prologue)
-        kernel = EMITTERS[node.op](w, names, weights, node, params, ident)
+        kernel = emit(w, names, weights, node, params, ident)
     return kernel
 
 

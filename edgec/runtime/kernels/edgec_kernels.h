@@ -92,6 +92,8 @@ typedef struct {
     const int32_t *out_mult;        /* [Co] per-channel multipliers */
     const int32_t *out_shift;       /* [Co] per-channel shifts */
     int8_t act_min, act_max;        /* output clamp */
+    uint8_t fast_requant;           /* 1: the build proved rq_fast exact for every channel (requant_fast.h);
+                                       optimised variants may use it, portable kernels ignore it */
 } edgec_conv_params;
 
 /* General convolution. Dispatches to edgec_conv2d_1x1 when the kernel is
@@ -119,6 +121,7 @@ typedef struct {
     const int32_t *out_mult;        /* [Co] */
     const int32_t *out_shift;       /* [Co] */
     int8_t act_min, act_max;
+    uint8_t fast_requant;           /* as in edgec_conv_params */
 } edgec_depthwise_params;
 
 void edgec_depthwise_conv2d(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,

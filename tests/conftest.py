@@ -22,6 +22,7 @@ import pytest
 SHARED_FIXTURE_MODULES = frozenset(
     {
         "test_c_kernels.py",  # the C harness, built with cmake once
+        "test_c_kernels_qemu.py",  # the C harness built for two Cortex-M targets, one QEMU run each
         "test_cli.py",  # a host build of ds_cnn
         "test_device_hil.py",  # stub firmware for four targets
         "test_host_e2e.py",  # host builds of every bundled model, shared by several tests each

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from edgec.codegen.depthwise_layout import depthwise_dsp_layout
+from edgec.codegen.kernel_variants import accumulator_bound, fast_requant_ok
 from edgec.reference import int8_kernels as K
 
 INT8_MIN, INT8_MAX = -128, 127
@@ -261,12 +262,15 @@ def depthwise_case(
     return c
 
 
-def dsp_depthwise_twin(case: Case, entry: int) -> Case:
+def dsp_depthwise_twin(case: Case, entry: int, allow_fast: bool = True) -> Case:
     """The DSP depthwise kernel on a depthwise case (depth_multiplier 1): same inputs and expected
-    output, plus the build-time weight layout; ``entry`` picks the C entry point (3, 5, 7: the
+    output, plus the build-time weight layout and the build's fast-requantization flag (never with
+    ``allow_fast`` False: the general requantization path); ``entry`` picks the C entry point (3, 5, 7: the
     specialised KxK kernels; 0: the generic one)."""
     twin = Case("depthwise_conv2d_dsp", name=f"{case.name}_dsp{entry or 'generic'}")
-    twin.ints.update(case.ints, entry=entry)
+    # the build's rule: rq_fast only where the accumulator bound proves it exact
+    bound = accumulator_bound(case.tensors["w"], case.tensors.get("bias"), case.ints["input_offset"], channel_axis=3)
+    twin.ints.update(case.ints, entry=entry, fast_requant=int(allow_fast and fast_requant_ok(bound, case.tensors["out_shift"])))
     twin.tensors.update(case.tensors, wl=depthwise_dsp_layout(case.tensors["w"]))
     twin.embeds.update(case.embeds)
     return twin
@@ -302,7 +306,7 @@ def dsp_depthwise_cases(rng) -> list[Case]:
             )
             if k[0] == k[1] and k[0] in (3, 5, 7):
                 cases.append(dsp_depthwise_twin(base, k[0]))
-            cases.append(dsp_depthwise_twin(base, 0))
+            cases.append(dsp_depthwise_twin(base, 0, allow_fast=False))
     return cases
 
 

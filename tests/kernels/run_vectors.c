@@ -409,6 +409,7 @@ static void run_conv(const test_case *tc, int depthwise, int direct_1x1)
         p.out_shift = shift;
         p.act_min = (int8_t)get_int(tc, "act_min");
         p.act_max = (int8_t)get_int(tc, "act_max");
+        p.fast_requant = (uint8_t)get_int_or(tc, "fast_requant", 0);
         if (depthwise == 2) {
             /* DSP variant on the build-time layout (malloc'd, so 4-byte aligned) */
             int16_t *wl = as_int16(get_tensor(tc, "wl"));

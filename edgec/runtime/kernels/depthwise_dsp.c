@@ -22,8 +22,16 @@
  * additions, which does not change the (wrapping) result. */
 #include <string.h>
 
-#include "dsp_dw_ops.h"
+#include "arm_dsp.h"
 #include "kernels_internal.h"
+#include "requant_fast.h"
+
+/* GCC's first scheduling pass hoists the weight loads of the unrolled tap
+ * loop far ahead and spills them (a quarter more instructions per MAC on
+ * Cortex-M4); without it the loop stays in registers. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-schedule-insns")
+#endif
 
 /* The specialised entry points need the body inlined with constant kernel sizes. */
 #ifdef __GNUC__
@@ -47,115 +55,183 @@ static inline int32_t mini(int32_t a, int32_t b)
     return a < b ? a : b;
 }
 
-/* One output pixel: channels [0, nc) of a chunk.  tap[t] points at channel 0
- * of the chunk at tap t (the zero-point row for padding taps); tap[taps] is a
- * dummy with weight 0 when taps is odd. */
-DWD_INLINE void dw_dsp_pixel(const int8_t *const *tap, int32_t pairs, int32_t nc, const int16_t *wq,
-                                const int32_t *bias, const int32_t *mult, const int32_t *shift, uint32_t off2,
-                                const edgec_depthwise_params *p, int8_t *po)
+/* Two int16 weights from the 4-byte aligned layout (lets the compiler merge loads into LDRD). */
+static inline int32_t read_pair(const int16_t *p)
 {
-    const int32_t input_offset = p->input_offset;
+    int32_t v;
+#ifdef __GNUC__
+    memcpy(&v, __builtin_assume_aligned(p, 4), sizeof v);
+#else
+    memcpy(&v, p, sizeof v);
+#endif
+    return v;
+}
+
+/* Accumulator -> int8: rq_fast where the build proved it exact (fast), else TFLite's
+ * double-rounding MultiplyByQuantizedMultiplier. */
+/* The requantization constants of a layer, copied out of the parameter struct so
+ * that the int8 output stores (which may alias anything) do not force reloads. */
+typedef struct {
+    int32_t output_offset, act_min, act_max;
+} dw_out_params;
+
+/* Accumulator -> int8: rq_fast where the build proved it exact (fast), else TFLite's
+ * double-rounding MultiplyByQuantizedMultiplier. */
+DWD_INLINE int8_t requant_out(int32_t acc, int32_t mult, int32_t shift, dw_out_params o, int fast)
+{
+    if (fast) {
+        return rq_fast_clamp(acc, mult, shift, o.output_offset, o.act_min, o.act_max);
+    }
+    return requantize_and_clamp(acc, mult, shift, o.output_offset, o.act_min, o.act_max);
+}
+
+/* One output pixel, channels [0, nc) of a chunk, in two passes that keep
+ * few values live each (the Cortex-M4 has 13 usable registers): the MACs
+ * into acc[], then the requantization.  tap[t] points at channel 0 of the
+ * chunk at tap t (the zero-point row for padding taps); tap[taps] is a dummy
+ * with weight 0 when taps is odd. */
+DWD_INLINE void dw_dsp_pixel(const int8_t *const *tap, int32_t pairs, int32_t nc, const int16_t *wq,
+                             const int32_t *bias, const int32_t *mult, const int32_t *shift, int32_t off2,
+                             int32_t input_offset, dw_out_params o, int8_t *po, int32_t *acc, int fast)
+{
     int32_t c, j, i;
 
     for (c = 0; c + 4 <= nc; c += 4) {
         int32_t acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
         const int16_t *w = wq;
+        if (bias) {
+            acc0 = bias[c];
+            acc1 = bias[c + 1];
+            acc2 = bias[c + 2];
+            acc3 = bias[c + 3];
+        }
         DWD_UNROLL
         for (j = 0; j < pairs; ++j) {
-            const uint32_t xa = dw_load4(tap[2 * j] + c);
-            const uint32_t xb = dw_load4(tap[2 * j + 1] + c);
-            const uint32_t lo = dw_pack_low(xa, xb);
-            const uint32_t hi = dw_pack_high(xa, xb);
-            acc0 = dw_smlad(dw_sxtab16(off2, lo), dw_load_pair(w), acc0);
-            acc1 = dw_smlad(dw_sxtab16_ror8(off2, lo), dw_load_pair(w + 2), acc1);
-            acc2 = dw_smlad(dw_sxtab16(off2, hi), dw_load_pair(w + 4), acc2);
-            acc3 = dw_smlad(dw_sxtab16_ror8(off2, hi), dw_load_pair(w + 6), acc3);
+            const int32_t xa = dsp_read_quad(tap[2 * j] + c);
+            const int32_t xb = dsp_read_quad(tap[2 * j + 1] + c);
+            const int32_t lo = dsp_pkhbt(xa, xb); /* xa0 xa1 xb0 xb1 */
+            const int32_t hi = dsp_pkhtb(xb, xa); /* xa2 xa3 xb2 xb3 */
+            acc0 = dsp_smlad(dsp_sxtab16(off2, lo), read_pair(w), acc0);
+            acc1 = dsp_smlad(dsp_sxtab16_ror8(off2, lo), read_pair(w + 2), acc1);
+            acc2 = dsp_smlad(dsp_sxtab16(off2, hi), read_pair(w + 4), acc2);
+            acc3 = dsp_smlad(dsp_sxtab16_ror8(off2, hi), read_pair(w + 6), acc3);
             w += 8;
         }
-        if (bias) {
-            acc0 += bias[c];
-            acc1 += bias[c + 1];
-            acc2 += bias[c + 2];
-            acc3 += bias[c + 3];
-        }
-        po[c] = requantize_and_clamp(acc0, mult[c], shift[c], p->output_offset, p->act_min, p->act_max);
-        po[c + 1] = requantize_and_clamp(acc1, mult[c + 1], shift[c + 1], p->output_offset, p->act_min, p->act_max);
-        po[c + 2] = requantize_and_clamp(acc2, mult[c + 2], shift[c + 2], p->output_offset, p->act_min, p->act_max);
-        po[c + 3] = requantize_and_clamp(acc3, mult[c + 3], shift[c + 3], p->output_offset, p->act_min, p->act_max);
+        acc[c] = acc0;
+        acc[c + 1] = acc1;
+        acc[c + 2] = acc2;
+        acc[c + 3] = acc3;
         wq += 8 * pairs;
     }
     /* The last 1..3 channels, one MAC at a time, from the same layout. */
     for (i = 0; c + i < nc; ++i) {
-        int32_t acc = bias ? bias[c + i] : 0;
+        int32_t a = bias ? bias[c + i] : 0;
         const int16_t *w = wq + 2 * i;
         for (j = 0; j < pairs; ++j) {
-            acc += (tap[2 * j][c + i] + input_offset) * w[0] + (tap[2 * j + 1][c + i] + input_offset) * w[1];
+            a += (tap[2 * j][c + i] + input_offset) * w[0] + (tap[2 * j + 1][c + i] + input_offset) * w[1];
             w += 8;
         }
-        po[c + i] = requantize_and_clamp(acc, mult[c + i], shift[c + i], p->output_offset, p->act_min, p->act_max);
+        acc[c + i] = a;
+    }
+    for (c = 0; c < nc; ++c) {
+        po[c] = requant_out(acc[c], mult[c], shift[c], o, fast);
     }
 }
 
-/* The whole layer; kh and kw are constants in the specialised entry points,
- * so the compiler unrolls the tap loops. */
+/* The whole layer; kh, kw and fast are constants in the specialised entry
+ * points, so the compiler unrolls the tap loops and keeps one requantization. */
 DWD_INLINE void dw_dsp_layer(const edgec_view *in, edgec_view *out, const int16_t *weights, const int32_t *bias,
-                                const edgec_depthwise_params *p, int32_t kh, int32_t kw)
+                             const edgec_depthwise_params *p, int32_t kh, int32_t kw, int fast)
 {
+    /* Everything the loops read, in locals: the int8 output stores may alias any memory. */
     const int32_t taps = kh * kw, pairs = (taps + 1) / 2;
     const int32_t sh = p->stride_h, sw = p->stride_w, dh = p->dilation_h, dw = p->dilation_w;
+    const int32_t pad_top = p->pad_top, pad_left = p->pad_left, input_offset = p->input_offset;
+    const int32_t in_h = in->h, in_w = in->w, in_rs = in->row_stride, in_cs = in->col_stride;
+    const int32_t out_h = out->h, out_w = out->w, out_rs = out->row_stride, out_cs = out->col_stride;
     const int32_t cout = out->c;
-    const uint32_t off2 = ((uint32_t)p->input_offset & 0xffffu) * 0x10001u;
+    const int8_t *const in_data = in->data;
+    int8_t *const out_data = out->data;
+    const int32_t *const mult = p->out_mult, *const shift = p->out_shift;
+    const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xffffu) * 0x10001u); /* input_offset in both halves */
+    dw_out_params o;
     int8_t zero_points[DWD_CHUNK];
+    int32_t acc[DWD_CHUNK];
     const int8_t *tap[EDGEC_DW_DSP_MAX_TAPS + 1];
     int32_t oy, ox, ky, kx, c0;
 
-    memset(zero_points, (int8_t)(-p->input_offset), sizeof zero_points);
+    o.output_offset = p->output_offset;
+    o.act_min = p->act_min;
+    o.act_max = p->act_max;
+    memset(zero_points, (int8_t)(-input_offset), sizeof zero_points);
     for (c0 = 0; c0 < cout; c0 += DWD_CHUNK) {
         const int32_t nc = mini(DWD_CHUNK, cout - c0);
         const int16_t *wq = weights + (c0 / 4) * 8 * pairs;
-        for (oy = 0; oy < out->h; ++oy) {
-            const int32_t iy0 = oy * sh - p->pad_top;
-            for (ox = 0; ox < out->w; ++ox) {
-                const int32_t ix0 = ox * sw - p->pad_left;
-                const int8_t *base = in->data + c0;
+        for (oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * sh - pad_top;
+            for (ox = 0; ox < out_w; ++ox) {
+                const int32_t ix0 = ox * sw - pad_left;
+                const int8_t *base = in_data + c0;
                 int32_t t = 0;
                 for (ky = 0; ky < kh; ++ky) {
                     const int32_t iy = iy0 + ky * dh;
-                    const int row_ok = iy >= 0 && iy < in->h;
+                    const int row_ok = iy >= 0 && iy < in_h;
                     for (kx = 0; kx < kw; ++kx, ++t) {
                         const int32_t ix = ix0 + kx * dw;
-                        tap[t] = row_ok && ix >= 0 && ix < in->w ? base + iy * in->row_stride + ix * in->col_stride
-                                                                 : zero_points;
+                        tap[t] = row_ok && ix >= 0 && ix < in_w ? base + iy * in_rs + ix * in_cs : zero_points;
                     }
                 }
                 tap[taps] = tap[0]; /* dummy partner of an odd last tap (weight 0) */
-                dw_dsp_pixel(tap, pairs, nc, wq, bias ? bias + c0 : NULL, p->out_mult + c0, p->out_shift + c0, off2,
-                             p, out->data + oy * out->row_stride + ox * out->col_stride + c0);
+                dw_dsp_pixel(tap, pairs, nc, wq, bias ? bias + c0 : NULL, mult + c0, shift + c0, off2, input_offset,
+                             o, out_data + oy * out_rs + ox * out_cs + c0, acc, fast);
             }
         }
     }
 }
 
+/* Any kernel size, exact requantization: the fallback of every entry point. */
+static void dw_dsp_exact(const edgec_view *in, edgec_view *out, const int16_t *weights, const int32_t *bias,
+                         const edgec_depthwise_params *p)
+{
+    dw_dsp_layer(in, out, weights, bias, p, p->kernel_h, p->kernel_w, 0);
+}
+
 void edgec_depthwise_conv2d_dsp(const edgec_view *in, edgec_view *out, const int16_t *weights, const int32_t *bias,
                                 const edgec_depthwise_params *p)
 {
-    dw_dsp_layer(in, out, weights, bias, p, p->kernel_h, p->kernel_w);
+    if (p->fast_requant) {
+        dw_dsp_layer(in, out, weights, bias, p, p->kernel_h, p->kernel_w, 1);
+    } else {
+        dw_dsp_exact(in, out, weights, bias, p);
+    }
 }
 
 void edgec_depthwise_conv2d_3x3_dsp(const edgec_view *in, edgec_view *out, const int16_t *weights,
                                     const int32_t *bias, const edgec_depthwise_params *p)
 {
-    dw_dsp_layer(in, out, weights, bias, p, 3, 3);
+    if (p->fast_requant) {
+        dw_dsp_layer(in, out, weights, bias, p, 3, 3, 1);
+    } else {
+        dw_dsp_exact(in, out, weights, bias, p);
+    }
 }
 
 void edgec_depthwise_conv2d_5x5_dsp(const edgec_view *in, edgec_view *out, const int16_t *weights,
                                     const int32_t *bias, const edgec_depthwise_params *p)
 {
-    dw_dsp_layer(in, out, weights, bias, p, 5, 5);
+    if (p->fast_requant) {
+        dw_dsp_layer(in, out, weights, bias, p, 5, 5, 1);
+    } else {
+        dw_dsp_exact(in, out, weights, bias, p);
+    }
 }
 
 void edgec_depthwise_conv2d_7x7_dsp(const edgec_view *in, edgec_view *out, const int16_t *weights,
                                     const int32_t *bias, const edgec_depthwise_params *p)
 {
-    dw_dsp_layer(in, out, weights, bias, p, 7, 7);
+    if (p->fast_requant) {
+        dw_dsp_layer(in, out, weights, bias, p, 7, 7, 1);
+    } else {
+        dw_dsp_exact(in, out, weights, bias, p);
+    }
 }

@@ -187,6 +187,9 @@ def _summary(lowered: LoweredModel, target, plan, project, binary: Path, image) 
             "sram_size": image.sram_bytes,
             "counter_unit": target.counter_unit,
         }
+        if target.has_weights_memory:
+            doc["memory"]["weights_used"] = image.weights
+            doc["memory"]["weights_size"] = image.weights_bytes
         doc["fits"] = True  # build_firmware raises when it does not
     return doc
 
@@ -241,6 +244,7 @@ def format_build_summary(summary: dict) -> str:
         lines.append(
             f"  firmware       text {mem['text']:,}  data {mem['data']:,}  bss {mem['bss']:,}  "
             f"flash {mem['flash_used']:,}/{mem['flash_size']:,}  SRAM {mem['sram_used']:,}/{mem['sram_size']:,}"
+            + (f"  weights {mem['weights_used']:,}/{mem['weights_size']:,}" if "weights_size" in mem else "")
         )
         lines.append(f"  fits           {'yes' if summary.get('fits') else 'NO'}")
     for w in summary.get("warnings", []):

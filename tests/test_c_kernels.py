@@ -63,6 +63,9 @@ OPS = [
     "space_to_depth",
     "squared_difference",
     "l2_normalization",
+    "requant_fast",
+    "conv2d_dsp",
+    "fully_connected_dsp",
 ]
 
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-Wpedantic"]

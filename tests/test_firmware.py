@@ -1,7 +1,9 @@
 """Firmware builds: every MCU target compiles and links the stub model, sizes
 are parsed, and a model that does not fit is a clear BuildError."""
 
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -41,6 +43,11 @@ def test_stub_firmware_builds_for_every_mcu_target(name, tmp_path):
     assert info.sram_used <= target.sram_bytes and info.flash_used <= target.flash_bytes
     assert info.model_hash == 0x5AB1E5ED
     assert load_firmware_info(tmp_path) == info
+    if target.has_weights_memory:  # the stub's weights.c holds 4 bytes of bias, in their own image
+        assert info.weights == 4 and info.weights_bytes == target.weights_bytes
+        assert (tmp_path / "firmware-weights.bin").stat().st_size == 4
+    else:
+        assert info.weights == 0 and not (tmp_path / "firmware-weights.bin").exists()
 
 
 def _copy_stub(tmp_path: Path) -> Path:
@@ -74,6 +81,25 @@ def test_weights_too_big_for_flash_names_flash(tmp_path):
 
 
 @needs_toolchain
+def test_weights_memory_holds_weights_and_reports_overflow(tmp_path):
+    """qemu-cortex-m55 keeps code in its 512 KiB ITCM and weights in the 8 MiB QSPI region."""
+    project = _copy_stub(tmp_path)
+    weights = project / "weights.c"
+    weights.write_text(weights.read_text().replace("stub_bias[4]", "stub_bias[1200000]"))  # 1.2 MB: more than the ITCM
+    info = build_firmware(project, "qemu-cortex-m55", tmp_path / "fits")
+    assert info.weights == 1_200_000 and info.flash_used < 64 * 1024
+    nm = subprocess.run(["arm-none-eabi-nm", str(info.elf)], capture_output=True, text=True, check=True).stdout
+    address = int(next(line.split()[0] for line in nm.splitlines() if line.endswith(" stub_bias")), 16)
+    assert 0x28000000 <= address < 0x28000000 + 8 * 1024 * 1024
+    weights.write_text(weights.read_text().replace("stub_bias[1200000]", "stub_bias[9000000]"))  # 9 MB
+    with pytest.raises(BuildError) as err:
+        build_firmware(project, "qemu-cortex-m55", tmp_path / "nofit")
+    message = str(err.value)
+    assert "\n" not in message
+    assert re.search(r"model needs \d+ bytes more weights memory than qemu-cortex-m55 has \(\d+ of 8388608\)", message)
+
+
+@needs_toolchain
 def test_compile_error_is_one_line_build_error(tmp_path):
     project = _copy_stub(tmp_path)
     (project / "kernels" / "broken.c").write_text("int broken(void) { return undefined_name; }\n")
@@ -96,6 +122,9 @@ def test_linker_script_uses_target_memory_map():
     assert ". = . + 8192;" in script
     m55 = render_linker_script(load_target("qemu-cortex-m55"))
     assert "ORIGIN = 0x21000000, LENGTH = 4194304" in m55
+    assert "WEIGHTS (r) : ORIGIN = 0x28000000, LENGTH = 8388608" in m55
+    assert m55.index(".weights :") < m55.index(".text :")  # weights.c's .rodata is claimed before .text's
+    assert "> WEIGHTS" not in script and "WEIGHTS (r)" not in script
 
 
 def test_parse_size_output_and_model_hash():

@@ -2,6 +2,174 @@
 
 Registered into ``kernel_variants``; the kernels live in runtime/kernels/*_dsp.c and use
 runtime/kernels/arm_dsp.h, so they also compile and run (plain C) on the host.
+
+conv2d and fully connected use the ``oc4`` weight layout (``oc4_layout``, described in
+runtime/kernels/conv_dsp.c): int8 weights pre-widened to int16 pairs in the order SXTB16
+widens the input, output channels interleaved in blocks of four.  It doubles the flash of
+those weights; ``extra_bytes`` reports the growth to the selector, which falls back to the
+portable kernel (compact layout) when the image would not fit.
 """
 
 from __future__ import annotations
+
+import numpy as np
+
+from edgec.codegen.kernel_variants import VariantRule, accumulator_bound, fast_requant_ok, folded_bias, register
+from edgec.ir import Graph, Node
+
+# Largest KH * KW * Ci the conv kernel gathers for a border pixel (EDGEC_CONV_DSP_MAX_FIELD in conv_dsp.c).
+MAX_FIELD = 2304
+BLOCK = 4  # output channels per block
+
+
+def _pairs(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """int32 words holding int16 ``lo`` in bits 0..15 and ``hi`` in bits 16..31."""
+    lo = np.asarray(lo, dtype=np.int64) & 0xFFFF
+    hi = np.asarray(hi, dtype=np.int64) & 0xFFFF
+    return (lo | (hi << 16)).astype(np.uint32).view(np.int32)
+
+
+def oc4_layout(weights: np.ndarray) -> np.ndarray:
+    """The oc4 words of int8 ``weights`` [Co][rows][run] (see conv_dsp.c), Co padded to a multiple of 4."""
+    co, rows, run = weights.shape
+    padded = np.zeros((-(-co // BLOCK) * BLOCK, rows, run), dtype=np.int64)
+    padded[:co] = weights
+    quads = run // 4
+    words = []
+    for block in padded.reshape(-1, BLOCK, rows, run):
+        for r in range(rows):
+            q = block[:, r, : 4 * quads].reshape(BLOCK, quads, 4)
+            even, odd = _pairs(q[..., 0], q[..., 2]), _pairs(q[..., 1], q[..., 3])  # [oc][quad]
+            words.append(np.stack([even.T, odd.T], axis=-1).reshape(-1))  # quad, oc, even/odd
+            t = block[:, r, 4 * quads :]  # [oc][tail]
+            words.append(np.stack([_pairs(t[0], t[1]), _pairs(t[2], t[3])], axis=-1).reshape(-1))
+    return np.concatenate(words).astype(np.int32) if words else np.zeros(0, np.int32)
+
+
+def _padded(values: np.ndarray) -> np.ndarray:
+    out = np.zeros(-(-values.size // BLOCK) * BLOCK, dtype=np.int32)
+    out[: values.size] = values
+    return out
+
+
+def _bias(graph: Graph, node: Node) -> np.ndarray | None:
+    if len(node.inputs) > 2 and node.inputs[2]:
+        return np.asarray(graph.tensors[node.inputs[2]].data, dtype=np.int64).reshape(-1)
+    return None
+
+
+def _const_int8(graph: Graph, name: str) -> bool:
+    t = graph.tensors[name]
+    return t.is_const and t.dtype == "int8" and t.data is not None
+
+
+# -- conv2d ---------------------------------------------------------------------------------------
+
+
+def _conv_applies(graph: Graph, node: Node) -> bool:
+    if not _const_int8(graph, node.inputs[1]) or len(graph.tensors[node.inputs[1]].shape) != 4:
+        return False
+    a = node.attrs
+    _, kh, kw, ci = graph.tensors[node.inputs[1]].shape
+    groups = a.get("groups", 1) or 1
+    x = graph.tensors[node.inputs[0]]
+    return (
+        groups == 1
+        and tuple(a.get("dilation", (1, 1)))[1] == 1
+        and kh * kw * ci <= MAX_FIELD
+        and len(x.shape) == 4
+        and x.shape[-1] == ci
+    )
+
+
+def _layout_growth(graph: Graph, node: Node, rows: int, run: int) -> int:
+    co = graph.tensors[node.inputs[1]].shape[0]
+    blocks = -(-co // BLOCK)
+    words = blocks * rows * (2 * BLOCK * (run // 4) + 2 * (run % 4))
+    bias_before = 4 * co if _bias(graph, node) is not None else 0
+    return 4 * words - co * rows * run + 4 * blocks * BLOCK - bias_before
+
+
+def _conv_extra(graph: Graph, node: Node) -> int:
+    _, kh, kw, ci = graph.tensors[node.inputs[1]].shape
+    return _layout_growth(graph, node, kh, kw * ci)
+
+
+def _emit_conv_dsp(w, names, weights, node, p, ident):
+    from edgec.codegen.op_emitters import _conv_fields, _per_channel
+
+    graph = names.graph
+    wt = graph.tensors[node.inputs[1]]
+    co, kh, kw, ci = wt.shape
+    data = np.asarray(wt.data, dtype=np.int64)
+    bias = _bias(graph, node)
+    mult = _per_channel(weights, ident, p["out_mult"], co, "mult")
+    shift = _per_channel(weights, ident, p["out_shift"], co, "shift")
+    bound = accumulator_bound(data, bias, p["input_offset"], channel_axis=0)
+    fast = fast_requant_ok(bound, p["out_shift"])
+    w_ident = weights.add(
+        f"{ident}_weights_oc4", oc4_layout(data.reshape(co, kh, kw * ci)), "int32_t",
+        f"{ident} weights, oc4 layout (int16 pairs, 4 output channels interleaved; conv_dsp.c)",
+    )  # fmt: skip
+    b_ident = weights.add(
+        f"{ident}_bias_folded", _padded(folded_bias(data, bias, p["input_offset"], channel_axis=0)), "int32_t",
+        f"{ident} bias + input_offset * sum(w), padded to 4 channels",
+    )  # fmt: skip
+    fields = _conv_fields(p, kh, kw, ("groups", 1), mult, shift) + [("fast_requant", int(fast))]
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
+    names.place.params(w, "edgec_conv_params", fields)
+    w.line(f"edgec_conv2d_dsp(&in, &out, {w_ident}, {b_ident}, &params);")
+    return "edgec_conv2d_dsp"
+
+
+register(VariantRule("conv2d", "dsp", "conv2d_oc4", _conv_applies, _emit_conv_dsp, _conv_extra))
+
+
+# -- fully connected ------------------------------------------------------------------------------
+
+
+def _fc_applies(graph: Graph, node: Node) -> bool:
+    return _const_int8(graph, node.inputs[1]) and len(graph.tensors[node.inputs[1]].shape) == 2
+
+
+def _fc_extra(graph: Graph, node: Node) -> int:
+    _, k = graph.tensors[node.inputs[1]].shape
+    return _layout_growth(graph, node, 1, k)
+
+
+def _emit_fc_dsp(w, names, weights, node, p, ident):
+    graph = names.graph
+    wt = graph.tensors[node.inputs[1]]
+    co, k = wt.shape
+    data = np.asarray(wt.data, dtype=np.int64)
+    batches = graph.tensors[node.inputs[0]].size // k
+    scales = np.broadcast_to(np.asarray(p["out_scale"], dtype=np.float64).reshape(-1), (co,))
+    scale = weights.add(f"{ident}_scale", scales, "double", "output rescale per channel (double, as TFLite's reference FC)")
+    w_ident = weights.add(
+        f"{ident}_weights_oc4", oc4_layout(data.reshape(co, 1, k)), "int32_t",
+        f"{ident} weights, oc4 layout (int16 pairs, 4 output channels interleaved; conv_dsp.c)",
+    )  # fmt: skip
+    b_ident = weights.add(
+        f"{ident}_bias_folded", _padded(folded_bias(data, _bias(graph, node), p["input_offset"], channel_axis=0)),
+        "int32_t", f"{ident} bias + input_offset * sum(w), padded to 4 channels",
+    )  # fmt: skip
+    names.place.params(w, "edgec_fc_params",
+        [
+            ("in_features", k),
+            ("out_features", co),
+            ("input_offset", p["input_offset"]),
+            ("output_offset", p["output_offset"]),
+            ("out_scale", scale),
+            ("act_min", p["act_min"]),
+            ("act_max", p["act_max"]),
+        ],
+    )  # fmt: skip
+    from edgec.codegen.op_emitters import _pointer
+
+    src, dst = _pointer(names, node.inputs[0]), _pointer(names, node.outputs[0])
+    w.line(f"edgec_fully_connected_dsp({src}, {dst}, {batches}, {w_ident}, {b_ident}, &params);")
+    return "edgec_fully_connected_dsp"
+
+
+register(VariantRule("fully_connected", "dsp", "fully_connected_oc4", _fc_applies, _emit_fc_dsp, _fc_extra))

@@ -44,6 +44,8 @@ class Target:
     flash_bytes: int = 0
     sram_base: int = 0
     sram_bytes: int = 0
+    weights_base: int = 0  # a separate memory for the weights (0 bytes: they stay in flash)
+    weights_bytes: int = 0
     stack_bytes: int = 0
     reserve_bytes: int = 0
     cflags: tuple[str, ...] = ()
@@ -70,6 +72,11 @@ class Target:
     @property
     def has_mve(self) -> bool:
         return "mve" in self.features
+
+    @property
+    def has_weights_memory(self) -> bool:
+        """True when the weights live in their own memory region rather than in flash with the code."""
+        return self.weights_bytes > 0
 
     @property
     def counter(self) -> str:
@@ -99,6 +106,7 @@ class Target:
             "clock_hz": self.clock_hz,
             "flash_bytes": self.flash_bytes,
             "sram_bytes": self.sram_bytes,
+            "weights_bytes": self.weights_bytes,
             "emulated": self.emulated,
             "qemu_machine": self.qemu_machine,
             "counter_unit": self.counter_unit if self.kind == "mcu" else None,
@@ -147,6 +155,8 @@ def target_from_dict(data: dict[str, Any], source: str = "target") -> Target:
         flash_bytes=_int(memory, "flash_bytes"),
         sram_base=_int(memory, "sram_base"),
         sram_bytes=_int(memory, "sram_bytes"),
+        weights_base=_int(memory, "weights_base"),
+        weights_bytes=_int(memory, "weights_bytes"),
         stack_bytes=_int(memory, "stack_bytes"),
         reserve_bytes=_int(memory, "reserve_bytes"),
         cflags=tuple(str(f) for f in compiler.get("cflags", [])),

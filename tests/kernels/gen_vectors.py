@@ -962,6 +962,65 @@ def primitive_case(rng, n: int = 4000) -> Case:
     return c
 
 
+def requant_fast_case(rng, n: int = 6000) -> Case:
+    """rq_fast (runtime/kernels/requant_fast.h) against TFLite's MultiplyByQuantizedMultiplier, on
+    accumulators inside its precondition |acc| * 2^(max(shift, 0) + 1) < 2^31, edges included."""
+    shift = rng.integers(-31, 11, size=n)
+    limit = np.int64(1) << (30 - np.maximum(shift, 0))  # |acc| < limit
+    kind = rng.integers(0, 4, size=n)
+    acc = np.where(
+        kind == 0,
+        (rng.random(n) * (2 * limit - 1)).astype(np.int64) - (limit - 1),
+        np.where(kind == 1, rng.integers(-1000, 1001, size=n), np.where(rng.random(n) < 0.5, limit - 1, 1 - limit)),
+    )
+    acc[kind == 3] = rng.integers(-3, 4, size=int(np.sum(kind == 3)))
+    mult = rng.integers(1 << 30, 1 << 31, size=n)
+    mult[::7] = 1 << 30
+    mult[1::7] = (1 << 31) - 1
+    c = Case("requant_fast", name="rq_fast_vs_mbqm")
+    c.tensors.update(acc=acc, mult=mult, shift=shift, y=K.multiply_by_quantized_multiplier(acc, mult, shift))
+    return c
+
+
+def dsp_variant_cases(cases: list[Case]) -> list[Case]:
+    """The DSP-variant twin (runtime/kernels/conv_dsp.c) of every conv2d / fully-connected case the
+    variant handles: same inputs, windows and expected output (the numpy twin's), plus the constants
+    the code generator prepares (edgec/codegen/dsp_emitters.py)."""
+    from edgec.codegen import dsp_emitters as D
+    from edgec.codegen.kernel_variants import accumulator_bound, fast_requant_ok, folded_bias
+
+    twins = []
+    for c in cases:
+        if c.op in ("conv2d", "conv2d_1x1"):
+            w = c.tensors["w"]
+            co, kh, kw, ci = w.shape
+            if c.ints["groups"] != 1 or c.ints["dilation_w"] != 1 or kh * kw * ci > D.MAX_FIELD:
+                continue
+            layout = D.oc4_layout(w.astype(np.int64).reshape(co, kh, kw * ci))
+            op = "conv2d_dsp"
+        elif c.op == "fully_connected":
+            w = c.tensors["w"]
+            layout = D.oc4_layout(w.astype(np.int64).reshape(w.shape[0], 1, w.shape[1]))
+            op = "fully_connected_dsp"
+        else:
+            continue
+        bias = c.tensors.get("bias")
+        offset = c.ints["input_offset"]
+        twin = Case(op, ints=dict(c.ints), tensors=dict(c.tensors), embeds=dict(c.embeds), reals=dict(c.reals))
+        twin.name = f"{c.name or c.op}_dsp"
+        twin.tensors["w_oc4"] = layout
+        twin.tensors["bias_folded"] = D._padded(folded_bias(w, bias, offset, channel_axis=0))
+        twins.append(twin)
+        if op == "conv2d_dsp":
+            bound = accumulator_bound(w, bias, offset, channel_axis=0)
+            twin.ints["fast_requant"] = int(fast_requant_ok(bound, c.tensors["out_shift"]))
+            if twin.ints["fast_requant"]:  # the general epilogue too
+                slow = Case(op, ints={**twin.ints, "fast_requant": 0}, tensors=twin.tensors, embeds=twin.embeds)
+                slow.name = f"{twin.name}_mbqm"
+                twins.append(slow)
+    return twins
+
+
 # -- the suite ----------------------------------------------------------------------
 
 
@@ -1032,6 +1091,19 @@ def build_cases(seed: int) -> list[Case]:
             )
     cases.append(conv_case(rng, h=9, w=9, ci=5, co=3, k=(1, 1), stride=(2, 2), name="conv1x1_stride2"))
     cases.append(conv_case(rng, h=6, w=6, ci=5, co=3, k=(1, 1), pad=(1, 1, 1, 1), name="conv1x1_padded"))
+    # shapes of real networks for the DSP variant (two quads per iteration, one quad, tails; borders)
+    for h, w, ci, co, k, s, pad in [
+        (6, 7, 16, 13, (3, 3), (1, 1), (1, 1, 1, 1)),
+        (9, 8, 12, 6, (3, 3), (2, 2), (0, 0, 1, 1)),
+        (5, 6, 24, 18, (1, 1), (1, 1), (0, 0, 0, 0)),
+        (7, 6, 32, 9, (1, 1), (2, 2), (0, 0, 0, 0)),
+        (11, 9, 3, 8, (3, 3), (2, 2), (1, 1, 1, 1)),
+        (6, 5, 9, 5, (3, 3), (1, 1), (1, 1, 1, 1)),
+    ]:
+        for extreme in (False, True):
+            cases.append(
+                conv_case(rng, h=h, w=w, ci=ci, co=co, k=k, stride=s, pad=pad, extreme=extreme, windows=True)
+            )
 
     # depthwise
     for h, w, ci, m, k, s, d, pad in [
@@ -1316,7 +1388,10 @@ def build_cases(seed: int) -> list[Case]:
     cases.append(l2_normalization_case(rng, (1, 2, 3, 5), constant=0))
     cases.append(l2_normalization_case(rng, (1, 1, 1, 40000), constant=-128))  # sum of squares >= 2^29
 
-    # DSP variants (own random stream, so the cases above keep their vectors)
+    # kernel variants: the DSP-extension kernels (plain C on the host, SMLAD & co. under QEMU)
+    cases.append(requant_fast_case(rng))
+    cases += dsp_variant_cases(cases)
+    # DSP depthwise (own random stream, so the cases above keep their vectors)
     rng_dsp = np.random.default_rng(seed + 1)
     cases += [dsp_depthwise_twin(c, 0) for c in cases if c.op == "depthwise_conv2d" and c.ints["depth_multiplier"] == 1]
     cases += dsp_depthwise_cases(rng_dsp)

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "edgec_kernels.h"
+#include "requant_fast.h"
 
 #define MAX_ITEMS 48
 #define NAME_LEN 48
@@ -1022,6 +1023,87 @@ static void run_l2_normalization(const test_case *tc)
     free(out.buffer);
 }
 
+/* rq_fast against TFLite's MultiplyByQuantizedMultiplier (expected values from the numpy twin). */
+static void run_requant_fast(const test_case *tc)
+{
+    const tensor *acc = get_tensor(tc, "acc"), *mult = get_tensor(tc, "mult"), *shift = get_tensor(tc, "shift");
+    const tensor *y = get_tensor(tc, "y");
+    long i;
+    char msg[200];
+    for (i = 0; i < acc->size; ++i) {
+        const int32_t got = rq_fast((int32_t)acc->values[i], (int32_t)mult->values[i], (int32_t)shift->values[i]);
+        if (got != y->values[i]) {
+            snprintf(msg, sizeof msg, "rq_fast(%lld, %lld, %lld) = %ld, expected %lld", acc->values[i],
+                     mult->values[i], shift->values[i], (long)got, y->values[i]);
+            fail(msg);
+            return;
+        }
+    }
+}
+
+/* conv2d, DSP variant: oc4 weights and the folded bias come with the case. */
+static void run_conv_dsp(const test_case *tc)
+{
+    const tensor *wt = get_tensor(tc, "w");
+    placed_view in = place_input(tc, "x");
+    placed_view out = place_output(tc);
+    int32_t *w = as_int32(get_tensor(tc, "w_oc4"));
+    int32_t *bias = as_int32(get_tensor(tc, "bias_folded"));
+    int32_t *mult = as_int32(get_tensor(tc, "out_mult"));
+    int32_t *shift = as_int32(get_tensor(tc, "out_shift"));
+    edgec_conv_params p;
+    memset(&p, 0, sizeof p);
+    p.kernel_h = (int16_t)wt->dims[1];
+    p.kernel_w = (int16_t)wt->dims[2];
+    p.stride_h = (int16_t)get_int(tc, "stride_h");
+    p.stride_w = (int16_t)get_int(tc, "stride_w");
+    p.dilation_h = (int16_t)get_int(tc, "dilation_h");
+    p.dilation_w = (int16_t)get_int(tc, "dilation_w");
+    p.pad_top = (int16_t)get_int(tc, "pad_top");
+    p.pad_left = (int16_t)get_int(tc, "pad_left");
+    p.pad_bottom = (int16_t)get_int(tc, "pad_bottom");
+    p.pad_right = (int16_t)get_int(tc, "pad_right");
+    p.groups = 1;
+    p.input_offset = (int32_t)get_int(tc, "input_offset");
+    p.output_offset = (int32_t)get_int(tc, "output_offset");
+    p.out_mult = mult;
+    p.out_shift = shift;
+    p.act_min = (int8_t)get_int(tc, "act_min");
+    p.act_max = (int8_t)get_int(tc, "act_max");
+    p.fast_requant = (uint8_t)get_int(tc, "fast_requant");
+    edgec_conv2d_dsp(&in.view, &out.view, w, bias, &p);
+    check_view(&out, get_tensor(tc, "y"));
+    free(in.buffer);
+    free(out.buffer);
+    free(w);
+    free(bias);
+    free(mult);
+    free(shift);
+}
+
+static void run_fully_connected_dsp(const test_case *tc)
+{
+    const tensor *x = get_tensor(tc, "x"), *wt = get_tensor(tc, "w"), *y = get_tensor(tc, "y");
+    int8_t *in = as_int8(x);
+    int8_t *out = malloc((size_t)y->size);
+    int32_t *w = as_int32(get_tensor(tc, "w_oc4"));
+    int32_t *bias = as_int32(get_tensor(tc, "bias_folded"));
+    edgec_fc_params p;
+    p.in_features = (int32_t)wt->dims[1];
+    p.out_features = (int32_t)wt->dims[0];
+    p.input_offset = (int32_t)get_int(tc, "input_offset");
+    p.output_offset = (int32_t)get_int(tc, "output_offset");
+    p.out_scale = get_tensor(tc, "out_scale")->reals;
+    p.act_min = (int8_t)get_int(tc, "act_min");
+    p.act_max = (int8_t)get_int(tc, "act_max");
+    edgec_fully_connected_dsp(in, out, (int32_t)x->dims[0], w, bias, &p);
+    check_flat(out, y);
+    free(in);
+    free(w);
+    free(out);
+    free(bias);
+}
+
 static int run_case(const test_case *tc)
 {
     const char *op = tc->op;
@@ -1038,6 +1120,12 @@ static int run_case(const test_case *tc)
         run_conv(tc, 2, 0);
     } else if (strcmp(op, "depthwise_conv2d_inplace") == 0) {
         run_depthwise_inplace(tc);
+    } else if (strcmp(op, "requant_fast") == 0) {
+        run_requant_fast(tc);
+    } else if (strcmp(op, "conv2d_dsp") == 0) {
+        run_conv_dsp(tc);
+    } else if (strcmp(op, "fully_connected_dsp") == 0) {
+        run_fully_connected_dsp(tc);
     } else if (strcmp(op, "fully_connected") == 0) {
         run_fully_connected(tc);
     } else if (strcmp(op, "add") == 0 || strcmp(op, "mul") == 0) {

@@ -36,6 +36,15 @@ static inline int32_t dsp_read_quad(const int8_t *p)
     return v;
 }
 
+/* lo = p[off / 4], hi = p[off / 4 + 1] with one LDRD (off: a constant byte offset, a multiple of 4
+ * up to 1020).  Only for constant data (weights in flash): the compiler is not told about the read,
+ * so it must not be written by the program.  (GCC does not pair these loads by itself.) */
+#if EDGEC_DSP_NATIVE
+#define DSP_LDRD(p, off, lo, hi) __asm__("ldrd %0, %1, [%2, #" #off "]" : "=r"(lo), "=r"(hi) : "r"(p))
+#else
+#define DSP_LDRD(p, off, lo, hi) ((lo) = (p)[(off) / 4], (hi) = (p)[(off) / 4 + 1])
+#endif
+
 #if !EDGEC_DSP_NATIVE
 /* Helpers of the plain-C definitions. */
 static inline int32_t dsp_lo16(int32_t x)

@@ -214,6 +214,21 @@ typedef struct {
 void edgec_fully_connected(const int8_t *in, int8_t *out, int32_t batches, const int8_t *weights,
                            const int32_t *bias, const edgec_fc_params *p);
 
+/* ---------------------------------------------------------------- DSP-extension variants */
+
+/* conv2d with SMLAD on pre-widened weights (conv_dsp.c): same results as
+ * edgec_conv2d for groups == 1, dilation_w == 1 and KH * KW * Ci <= 2304.
+ * `weights` are in the oc4 layout and `bias` has the input offset folded in,
+ * padded to a multiple of 4 channels (both prepared by the code generator,
+ * edgec/codegen/dsp_emitters.py; layout described in conv_dsp.c). */
+void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *weights, const int32_t *bias,
+                      const edgec_conv_params *p);
+
+/* fully connected with SMLAD (conv_dsp.c): same results as edgec_fully_connected;
+ * weights in the oc4 layout (one run of K per block), folded bias as above. */
+void edgec_fully_connected_dsp(const int8_t *in, int8_t *out, int32_t batches, const int32_t *weights,
+                               const int32_t *bias, const edgec_fc_params *p);
+
 /* ---------------------------------------------------------------- element-wise binary */
 
 /* Broadcasting: each of a/b has every dimension (h, w, c) either equal to

@@ -1,29 +1,6 @@
 /* fully connected (TFLite reference int8 FULLY_CONNECTED, double rescale). */
 #include "kernels_internal.h"
 
-/* round(acc * scale), halves away from zero, saturated to int32 (C round()
- * without libm: the fraction of a double is exact, so compare it to 0.5). */
-static int32_t scale_and_round(int32_t acc, double scale)
-{
-    const double v = (double)acc * scale;
-    int64_t t;
-    double frac;
-    if (v >= 2147483647.0) {
-        return EDGEC_INT32_MAX;
-    }
-    if (v <= -2147483648.0) {
-        return EDGEC_INT32_MIN;
-    }
-    t = (int64_t)v; /* truncates toward zero */
-    frac = v - (double)t;
-    if (frac >= 0.5) {
-        ++t;
-    } else if (frac <= -0.5) {
-        --t;
-    }
-    return (int32_t)t; /* |v| < 2^31, so t stays in range */
-}
-
 void edgec_fully_connected(const int8_t *in, int8_t *out, int32_t batches, const int8_t *weights,
                            const int32_t *bias, const edgec_fc_params *p)
 {
@@ -43,10 +20,7 @@ void edgec_fully_connected(const int8_t *in, int8_t *out, int32_t batches, const
             }
             /* sum(w * (x + off)) == sum(w * x) + off * sum(w), exactly. */
             acc += wsum * p->input_offset + (bias ? bias[oc] : 0);
-            /* The rounded value may sit at the int32 limits: bound it before adding the offset. */
-            y[oc] = (int8_t)clamp_i32(clamp_i32(scale_and_round(acc, p->out_scale[oc]), -65536, 65536) +
-                                          p->output_offset,
-                                      p->act_min, p->act_max);
+            y[oc] = fc_requantize(acc, p->out_scale[oc], p);
         }
     }
 }

@@ -23,6 +23,37 @@ static inline int8_t requantize_and_clamp(int32_t acc, int32_t mult, int32_t shi
     return (int8_t)clamp_i32(fp_mbqm(acc, mult, shift) + output_offset, act_min, act_max);
 }
 
+/* round(acc * scale), halves away from zero, saturated to int32 (C round()
+ * without libm: the fraction of a double is exact, so compare it to 0.5). */
+static inline int32_t fc_scale_and_round(int32_t acc, double scale)
+{
+    const double v = (double)acc * scale;
+    int64_t t;
+    double frac;
+    if (v >= 2147483647.0) {
+        return EDGEC_INT32_MAX;
+    }
+    if (v <= -2147483648.0) {
+        return EDGEC_INT32_MIN;
+    }
+    t = (int64_t)v; /* truncates toward zero */
+    frac = v - (double)t;
+    if (frac >= 0.5) {
+        ++t;
+    } else if (frac <= -0.5) {
+        --t;
+    }
+    return (int32_t)t; /* |v| < 2^31, so t stays in range */
+}
+
+/* Fully connected accumulator -> int8 (TFLite's reference double rescale). The rounded value may sit
+ * at the int32 limits: bound it before adding the offset. */
+static inline int8_t fc_requantize(int32_t acc, double scale, const edgec_fc_params *p)
+{
+    return (int8_t)clamp_i32(clamp_i32(fc_scale_and_round(acc, scale), -65536, 65536) + p->output_offset, p->act_min,
+                             p->act_max);
+}
+
 /* Kernel taps k in [0, kernel) that land inside [0, size) at origin + k * dilation:
  * returns one past the last valid tap and stores the first in *first
  * (the range is empty when the result is <= *first). */

@@ -1,0 +1,196 @@
+"""Kernel variants (edgec/codegen/kernel_variants.py, dsp_emitters.py): which layer gets which kernel,
+the oc4 weight layout, the build-time requantization bound, the flash fallback, and whole models
+built with the DSP variants on the host (plain-C twins of the DSP instructions) in every schedule
+— layer by layer, row-streamed segments, a patch stage — bit-exact with the numpy reference.
+(The kernels themselves: tests/test_c_kernels.py on the host, tests/test_c_kernels_qemu.py in QEMU.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgec.codegen.dsp_emitters import oc4_layout
+from edgec.codegen.kernel_variants import (
+    CODE_RESERVE_BYTES,
+    KernelSelector,
+    accumulator_bound,
+    allowed_variants,
+    fast_requant_ok,
+    folded_bias,
+)
+from edgec.compiler import BUILD_FILE, BuildOptions, build_model, load_build
+from edgec.errors import EdgecError
+from edgec.reference import run
+from edgec.runner import run_host_binary
+from edgec.targets import load_target
+
+ROOT = Path(__file__).resolve().parents[1]
+RESNET8 = ROOT / "models" / "tflite" / "resnet8.tflite"
+
+
+def _pair(lo: int, hi: int) -> int:
+    return int(np.array((lo & 0xFFFF) | ((hi & 0xFFFF) << 16), dtype=np.uint32).view(np.int32))
+
+
+# -- choice by target ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("target", "mode", "expected"),
+    [
+        ("host", "auto", ()),
+        ("qemu-cortex-m3", "auto", ()),
+        ("qemu-cortex-m4", "auto", ("dsp",)),
+        ("qemu-cortex-m7", "auto", ("dsp",)),
+        ("qemu-cortex-m4", "portable", ()),
+        ("host", "dsp", ("dsp",)),
+    ],
+)
+def test_allowed_variants_follow_target_features(target, mode, expected):
+    assert allowed_variants(load_target(target), mode) == expected
+
+
+def test_unknown_kernel_mode_is_one_line_error():
+    with pytest.raises(EdgecError, match="--kernels"):
+        allowed_variants(load_target("qemu-cortex-m4"), "fastest")
+
+
+# -- the oc4 layout and the build-time constants ----------------------------------------------
+
+
+def test_oc4_layout_pairs_inputs_as_sxtb16_widens_them():
+    # 2 output channels, one run of 6 inputs: one quad, two tail inputs; the block pads to 4 channels.
+    w = np.arange(1, 13).reshape(2, 1, 6)  # oc0: 1..6, oc1: 7..12
+    quad = [_pair(1, 3), _pair(2, 4), _pair(7, 9), _pair(8, 10), 0, 0, 0, 0]
+    tail = [_pair(5, 11), 0, _pair(6, 12), 0]
+    assert oc4_layout(w).tolist() == quad + tail
+
+
+def test_oc4_layout_keeps_negative_weights_as_int16():
+    w = np.array([[[-1, -128, 127, -2]]] * 4)
+    words = oc4_layout(w)
+    assert words[:2].tolist() == [_pair(-1, 127), _pair(-128, -2)]
+    assert words.size == 8
+
+
+def test_folded_bias_is_bias_plus_offset_times_weight_sum():
+    w = np.array([[[[1, -2]], [[3, 4]]], [[[-5, 0]], [[0, 7]]]], dtype=np.int8)  # [2][2][1][2]
+    got = folded_bias(w, np.array([10, -20]), input_offset=3, channel_axis=0)
+    assert got.tolist() == [10 + 3 * (1 - 2 + 3 + 4), -20 + 3 * (-5 + 7)]
+
+
+def test_accumulator_bound_covers_every_input_and_is_tight():
+    rng = np.random.default_rng(0)
+    w = rng.integers(-127, 128, size=(3, 3, 3, 5)).astype(np.int8)
+    bias = np.array([100, -7, 0])
+    offset = 17
+    bound = accumulator_bound(w, bias, offset, channel_axis=0)
+    # The worst input: x + offset = +-max|x + offset| with the signs of w and bias.
+    extreme = max(abs(-128 + offset), abs(127 + offset))
+    assert bound.tolist() == [int(np.abs(w[c].astype(np.int64)).sum()) * extreme + abs(int(bias[c])) for c in range(3)]
+    for _ in range(50):
+        x = rng.integers(-128, 128, size=w.shape[1:])
+        acc = (w.astype(np.int64) * (x + offset)).reshape(3, -1).sum(axis=1) + bias
+        assert np.all(np.abs(acc) <= bound)
+
+
+@pytest.mark.parametrize("shift", [-9, 0, 3])
+def test_fast_requant_precondition_boundary(shift):
+    limit = 1 << (31 - max(shift, 0) - 1)  # |acc| * 2^(L + 1) < 2^31  <=>  |acc| < 2^(30 - L)
+    assert fast_requant_ok(np.array([limit - 1]), shift)
+    assert not fast_requant_ok(np.array([limit]), shift)
+    assert not fast_requant_ok(np.array([1, limit]), [shift, shift])
+
+
+# -- whole models on the host with the DSP variants ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dsp_builds(tmp_path_factory):
+    """resnet8 for the host with the DSP variants forced: the default plan (row-streamed segments)
+    and a 2x2 patch stage."""
+    from test_patch_e2e import early_split
+
+    root = tmp_path_factory.mktemp("dsp_models")
+    builds = {}
+    builds["auto"] = root / "auto"
+    build_model(RESNET8, BuildOptions(target="host", out_dir=builds["auto"], schedule="auto", kernels="dsp"))
+    split = early_split(load_build(builds["auto"]).graph)
+    builds["patch"] = root / "patch"
+    build_model(
+        RESNET8,
+        BuildOptions(target="host", out_dir=builds["patch"], schedule="patch", split=split, patches=2, kernels="dsp"),
+    )
+    return {k: load_build(v) for k, v in builds.items()}
+
+
+@pytest.mark.parametrize("plan", ["auto", "patch"])
+def test_dsp_variants_bit_exact_in_every_schedule(dsp_builds, plan):
+    build = dsp_builds[plan]
+    kinds = {op["variant"] for op in build.summary["ops"]}
+    assert "dsp" in kinds
+    schedule = build.summary["schedule"]
+    if plan == "patch":
+        assert schedule["kind"] == "patch"
+        assert any(op.get("patches") and op["variant"] == "dsp" for op in build.summary["ops"])
+    else:
+        assert schedule.get("row_segments"), "resnet8's default plan streams rows"
+        assert any(op.get("row_streamed") and op["variant"] == "dsp" for op in build.summary["ops"])
+    graph = build.graph
+    for seed in (0, 1):
+        x = np.random.default_rng(seed).integers(-128, 128, size=build.inputs[0].shape, dtype=np.int8)
+        got, _ = run_host_binary(build, x)
+        want = run(graph, {graph.inputs[0]: x})[graph.outputs[0]]
+        assert np.array_equal(got, want.reshape(got.shape))
+
+
+def test_build_json_records_kernel_and_variant(dsp_builds):
+    s = dsp_builds["auto"].summary
+    assert s["kernels"]["mode"] == "dsp"
+    by_op = {(op["op"], op["variant"]): op["kernel"] for op in s["ops"]}
+    assert by_op[("conv2d", "dsp")] == "edgec_conv2d_dsp"
+    assert by_op[("fully_connected", "dsp")] == "edgec_fully_connected_dsp"
+    assert by_op[("add", "portable")] == "edgec_add"
+    assert s["totals"]["layout_extra_bytes"] > 0
+    assert sum(s["kernels"]["variants"].values()) == len(s["ops"])
+
+
+def test_flash_fallback_keeps_compact_layouts_largest_first(dsp_builds):
+    graph = dsp_builds["auto"].graph
+    m4 = load_target("qemu-cortex-m4")
+    full = KernelSelector(graph, m4)
+    growth = sorted((c.extra_bytes, name) for name, c in full.choices.items() if c.extra_bytes)
+    assert len(growth) >= 3 and full.compact_fallback == []
+    weights = sum(t.nbytes for t in graph.tensors.values() if t.is_const)
+    # Room for everything but the largest layout, by one byte.
+    room = full.layout_extra_bytes - growth[-1][0]
+    small = dataclasses.replace(m4, flash_bytes=CODE_RESERVE_BYTES + weights + room)
+    tight = KernelSelector(graph, small)
+    assert tight.compact_fallback == [growth[-1][1]]
+    assert tight.variant_of(growth[-1][1]) == "portable"
+    assert tight.layout_extra_bytes == room
+    tighter = KernelSelector(graph, dataclasses.replace(small, flash_bytes=small.flash_bytes - 1))
+    assert tighter.compact_fallback[0] == growth[-1][1] and len(tighter.compact_fallback) == 2
+
+
+def test_cli_kernels_portable_is_recorded(tmp_path):
+    out = tmp_path / "portable"
+    edgec = Path(sys.executable).parent / "edgec"
+    assert edgec.is_file(), f"console script {edgec} missing"
+    proc = subprocess.run(
+        [str(edgec), "build", str(RESNET8), "--target", "host", "--kernels", "portable", "-o", str(out)],
+        check=False, capture_output=True, text=True, timeout=600, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "kernels        portable:" in proc.stdout
+    s = json.loads((out / BUILD_FILE).read_text())
+    assert s["kernels"]["mode"] == "portable"
+    assert {op["variant"] for op in s["ops"]} == {"portable"}
+    assert s["totals"]["layout_extra_bytes"] == 0

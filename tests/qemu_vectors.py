@@ -11,6 +11,10 @@ with the SRAM left over after data and .bss given to the heap and stack
 
 One QEMU run checks every vector: ``run_harness`` returns the result lines
 by op, as the host harness prints them.
+
+On a target with Helium (``mve`` in its features) the harness is built with
+``-DEDGEC_VECTORS_MVE``: tests/kernels/vectors_mve.h routes its kernel calls
+to the MVE variants and its requantization primitives to mve_requant.h.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 KERNELS = ROOT / "edgec" / "runtime" / "kernels"
 HARNESS = ROOT / "tests" / "kernels" / "run_vectors.c"
 QEMU_MAIN = ROOT / "tests" / "kernels" / "qemu_main.c"
+MVE_WRAPPERS = ROOT / "tests" / "kernels" / "vectors_mve.c"
 VECTORS_NAME = "vectors.txt"  # the file qemu_main.c opens, relative to QEMU's working directory
 HEAP_RESERVE = 64 * 1024  # SRAM kept for .data/.bss; the rest is heap and stack
 CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-ffunction-sections", "-fdata-sections"]
@@ -47,15 +52,24 @@ def kernel_sources() -> list[Path]:
     return sorted(KERNELS.glob("*.c"))
 
 
+def harness_variant(target: Target | str) -> str:
+    """The kernel variant the harness checks on ``target``: "mve" on Helium targets, else "portable"."""
+    return "mve" if load_target(target).has_mve else "portable"
+
+
 def build_harness(target: Target | str, out_dir: Path, defines: tuple[str, ...] = ()) -> Path:
     """Compile the harness for ``target`` into ``out_dir``; returns the ELF. Raises RuntimeError on failure."""
     tgt = load_target(target)
+    extra: list[Path] = []
+    if harness_variant(tgt) == "mve":
+        defines = (*defines, "EDGEC_VECTORS_MVE")
+        extra.append(MVE_WRAPPERS)
     out_dir.mkdir(parents=True, exist_ok=True)
     script = out_dir / "link.ld"
     roomy = dataclasses.replace(tgt, stack_bytes=tgt.sram_bytes - HEAP_RESERVE)
     script.write_text(render_linker_script(roomy))
     elf = out_dir / "run_vectors.elf"
-    common = [*tgt.cflags, *CFLAGS, "-I", str(KERNELS), "-I", str(BOARDS_DIR / "common")]
+    common = [*tgt.cflags, *CFLAGS, "-I", str(KERNELS), "-I", str(BOARDS_DIR / "common"), "-I", str(HARNESS.parent)]
     common += [f"-D{d}" for d in defines]
     harness_obj = out_dir / "run_vectors.o"
     steps = [
@@ -65,6 +79,7 @@ def build_harness(target: Target | str, out_dir: Path, defines: tuple[str, ...] 
             *common,
             *(str(p) for p in kernel_sources()),
             str(QEMU_MAIN),
+            *(str(p) for p in extra),
             str(BOARDS_DIR / "common" / "startup.c"),
             str(harness_obj),
             f"-T{script}",

@@ -80,6 +80,8 @@ ALLOWED_INCLUDES = {
     '"arm_dsp.h"',
     '"requant_fast.h"',
     "<arm_acle.h>",
+    '"mve_requant.h"',
+    "<arm_mve.h>",
 }
 
 

@@ -24,7 +24,9 @@ one-line error is tested in tests/test_firmware.py.
 
 ``test_patch_schedule_on_device`` forces the patch-based schedule
 (MCUNetV2-style: the early ops run patch by patch) on ``qemu-cortex-m4`` and
-checks the device's outputs against the same reference.
+checks the device's outputs against the same reference;
+``test_patch_schedule_with_mve_kernels_on_device`` does the same on
+``qemu-cortex-m55``, where the Helium (MVE) kernels run on the patch views.
 """
 
 from __future__ import annotations
@@ -211,4 +213,15 @@ def test_patch_schedule_on_device(model: ModelCase, split: str, patches: int, wo
     schedule = build.summary["schedule"]
     assert schedule["kind"] == "patch"
     assert list(schedule["grid"]) == [patches, patches]
+    _check_on_device(build, _inputs(build, model.id, target, "patch"))
+
+
+def test_patch_schedule_with_mve_kernels_on_device(workdir: Path):
+    """The Helium kernels inside a patch stage (views into the patch buffers) on qemu-cortex-m55."""
+    model, split, patches = PATCH_CASES[0].values
+    target = "qemu-cortex-m55"
+    build = _build(model, target, workdir, schedule="patch", split=split, patches=patches)
+    assert build.summary["schedule"]["kind"] == "patch"
+    mve_ops = [op for op in build.summary["ops"] if op.get("variant") == "mve"]
+    assert {op["op"] for op in mve_ops} >= {"conv2d", "depthwise_conv2d"}, "no MVE kernel was chosen"
     _check_on_device(build, _inputs(build, model.id, target, "patch"))

@@ -43,7 +43,7 @@ PREFERENCE = ("mve", "dsp")  # tried in this order
 CODE_RESERVE_BYTES = 128 * 1024
 
 # Modules that register variant rules (imported on first use).
-VARIANT_MODULES = ["edgec.codegen.dsp_emitters", "edgec.codegen.dsp_depthwise"]
+VARIANT_MODULES = ["edgec.codegen.dsp_emitters", "edgec.codegen.dsp_depthwise", "edgec.codegen.mve_emitters"]
 
 Emitter = Callable[..., str]  # (w, names, weights, node, params, ident) -> C function name
 
@@ -135,10 +135,13 @@ class KernelSelector:
 
     def _fit_flash(self, allowed: tuple[str, ...]) -> None:
         flash = int(getattr(self.target, "flash_bytes", 0) or 0)
+        reserve = CODE_RESERVE_BYTES
+        if getattr(self.target, "has_weights_memory", False):  # weights.c goes to its own memory (qemu-cortex-m55)
+            flash, reserve = int(self.target.weights_bytes), 0
         if not flash:
             return
         weights = sum(t.nbytes for t in self.graph.tensors.values() if t.is_const)
-        room = flash - CODE_RESERVE_BYTES - weights
+        room = flash - reserve - weights
         by_growth = sorted(self.choices.items(), key=lambda kv: (-kv[1].extra_bytes, kv[0]))
         for name, choice in by_growth:
             if self.layout_extra_bytes <= room or choice.extra_bytes == 0:

@@ -16,6 +16,9 @@
 
 #include "edgec_kernels.h"
 #include "requant_fast.h"
+#ifdef EDGEC_VECTORS_MVE
+#include "vectors_mve.h" /* check the Helium variants instead of the portable kernels */
+#endif
 
 #define MAX_ITEMS 48
 #define NAME_LEN 48

@@ -496,6 +496,19 @@ static inline void edgec_rsqrt(const edgec_view *in, edgec_view *out, const int8
  * has scale 1/128 and zero point 0.  Not in place. */
 void edgec_l2_normalization(const edgec_view *in, edgec_view *out, int32_t input_zero_point);
 
+/* ---------------------------------------------------------------- Helium (MVE) variants */
+
+/* Cortex-M55 variants (conv_mve.c, depthwise_mve.c), compiled only where the compiler
+ * targets integer MVE (__ARM_FEATURE_MVE): same arguments, weight layouts and results,
+ * bit for bit, as the portable kernels above; shapes they do not cover (grouped conv,
+ * depth multiplier > 1) are passed on to the portable kernels. */
+void edgec_conv2d_1x1_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
+                          const edgec_conv_params *p);
+void edgec_conv2d_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
+                      const edgec_conv_params *p);
+void edgec_depthwise_conv2d_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
+                                const edgec_depthwise_params *p);
+
 #ifdef __cplusplus
 }
 #endif

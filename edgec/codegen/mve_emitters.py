@@ -1,0 +1,64 @@
+"""Helium (MVE) kernel variants (Cortex-M55): their rules and C emitters.
+
+Registered into ``kernel_variants``; the kernels live in runtime/kernels/conv_mve.c and
+depthwise_mve.c (compiled only for targets with integer MVE).  They take the portable
+kernels' arguments and weight layouts unchanged, so they add no flash for weights and
+work on any view (patch stages, row-streamed segments): the emitters are the portable
+ones with the MVE function names.
+
+- conv2d (groups 1): ``edgec_conv2d_mve`` (1x1 stride 1 unpadded layers go to
+  ``edgec_conv2d_1x1_mve`` inside it): VMLADAVA.S8 dot products along the input channels.
+- depthwise_conv2d (depth multiplier 1; not the in-place form, which stays portable):
+  ``edgec_depthwise_conv2d_mve``: eight channels per vector in int16 lanes.
+"""
+
+from __future__ import annotations
+
+from edgec.codegen.kernel_variants import VariantRule, register
+from edgec.ir import Graph, Node
+
+
+def _int8_weights(graph: Graph, node: Node) -> bool:
+    t = graph.tensors[node.inputs[1]]
+    return t.is_const and t.dtype == "int8" and len(t.shape) == 4
+
+
+def _conv_applies(graph: Graph, node: Node) -> bool:
+    return _int8_weights(graph, node) and (node.attrs.get("groups", 1) or 1) == 1
+
+
+def _depthwise_applies(graph: Graph, node: Node) -> bool:
+    return _int8_weights(graph, node) and (node.attrs.get("depth_multiplier", 1) or 1) == 1
+
+
+def _emit(w, names, weights, node, p, ident, fn: str) -> str:
+    from edgec.codegen.op_emitters import EMITTERS, _conv_fields, _per_channel, _weights_and_bias
+
+    depthwise = node.op == "depthwise_conv2d"
+    if depthwise and node.name in names.place.inplace_depthwise:
+        return EMITTERS[node.op](w, names, weights, node, p, ident)  # the in-place kernel has no MVE form
+    graph = names.graph
+    wt = graph.tensors[node.inputs[1]]
+    co = graph.tensors[node.outputs[0]].shape[-1]
+    mult = _per_channel(weights, ident, p["out_mult"], co, "mult")
+    shift = _per_channel(weights, ident, p["out_shift"], co, "shift")
+    extra = ("depth_multiplier", p["depth_multiplier"]) if depthwise else ("groups", p["groups"])
+    fields = _conv_fields(p, wt.shape[1], wt.shape[2], extra, mult, shift)
+    w_ident, b_ident = _weights_and_bias(names, weights, node)
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
+    names.place.params(w, "edgec_depthwise_params" if depthwise else "edgec_conv_params", fields)
+    w.line(f"{fn}(&in, &out, {w_ident}, {b_ident}, &params);")
+    return fn
+
+
+def _emit_conv_mve(w, names, weights, node, p, ident):
+    return _emit(w, names, weights, node, p, ident, "edgec_conv2d_mve")
+
+
+def _emit_depthwise_mve(w, names, weights, node, p, ident):
+    return _emit(w, names, weights, node, p, ident, "edgec_depthwise_conv2d_mve")
+
+
+register(VariantRule("conv2d", "mve", "conv2d_mve", _conv_applies, _emit_conv_mve))
+register(VariantRule("depthwise_conv2d", "mve", "depthwise_mve", _depthwise_applies, _emit_depthwise_mve))

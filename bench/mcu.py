@@ -217,9 +217,9 @@ def _ratio(v: float | None, digits: int = 3) -> str:
 
 def format_table(rows: list[Row], target: str, runs: int) -> str:
     unit = next((r.unit for r in rows if r.unit), "instructions")
-    u = unit[:-1]
+    per = "MAC/instr" if unit == "instructions" else "MAC/cycle"
     head = (
-        f"{'model':<30} {'MACs':>12} {'portable':>14} {'MAC/instr':>9} {'optimised':>14} {'MAC/instr':>9} "
+        f"{'model':<30} {'MACs':>12} {'portable':>14} {per:>9} {'optimised':>14} {per:>9} "
         f"{'speedup':>7} {'TFLM':>13} {'edgec/TFLM':>10} {'flash B':>10} {'layouts B':>9} {'SRAM B':>10}  bit-exact"
     )
     lines = [head, "-" * len(head)]

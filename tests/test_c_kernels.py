@@ -35,6 +35,7 @@ OPS = [
     "depthwise_conv2d",
     "depthwise_conv2d_inplace",
     "depthwise_conv2d_dsp",
+    "depthwise_conv2d_inplace_dsp",
     "fully_connected",
     "add",
     "mul",

@@ -276,6 +276,16 @@ def dsp_depthwise_twin(case: Case, entry: int, allow_fast: bool = True) -> Case:
     return twin
 
 
+def dsp_inplace_twin(case: Case, allow_fast: bool) -> Case:
+    """The DSP in-place depthwise kernel on an in-place case: same buffer, weights and expected
+    output, the build's fast-requantization flag (or none: the general path)."""
+    twin = Case("depthwise_conv2d_inplace_dsp", name=f"{case.name}_dsp{'' if allow_fast else '_exact'}")
+    bound = accumulator_bound(case.tensors["w"], case.tensors.get("bias"), case.ints["input_offset"], channel_axis=3)
+    twin.ints.update(case.ints, fast_requant=int(allow_fast and fast_requant_ok(bound, case.tensors["out_shift"])))
+    twin.tensors.update(case.tensors)
+    return twin
+
+
 def dsp_depthwise_cases(rng) -> list[Case]:
     """Every specialised kernel size and stride, channel counts around the 4-channel step and the
     128-channel pass, odd widths, padding on every side, windows, extreme zero points/multipliers."""
@@ -1395,6 +1405,8 @@ def build_cases(seed: int) -> list[Case]:
     rng_dsp = np.random.default_rng(seed + 1)
     cases += [dsp_depthwise_twin(c, 0) for c in cases if c.op == "depthwise_conv2d" and c.ints["depth_multiplier"] == 1]
     cases += dsp_depthwise_cases(rng_dsp)
+    inplace = [c for c in cases if c.op == "depthwise_conv2d_inplace"]
+    cases += [dsp_inplace_twin(c, allow_fast=i % 3 != 2) for i, c in enumerate(inplace)]
     return cases
 
 

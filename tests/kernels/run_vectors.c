@@ -492,7 +492,7 @@ static long first_changed(const int8_t *block, long from, long to, int salt)
     return -1;
 }
 
-static void run_depthwise_inplace(const test_case *tc)
+static void run_depthwise_inplace(const test_case *tc, int dsp)
 {
     static const int salts[2] = {0x5a, 0x33};
     const tensor *x = get_tensor(tc, "x"), *y = get_tensor(tc, "y"), *wt = get_tensor(tc, "w");
@@ -533,6 +533,7 @@ static void run_depthwise_inplace(const test_case *tc)
     p.out_shift = shift;
     p.act_min = (int8_t)get_int(tc, "act_min");
     p.act_max = (int8_t)get_int(tc, "act_max");
+    p.fast_requant = (uint8_t)get_int_or(tc, "fast_requant", 0);
 
     if (edgec_depthwise_inplace_scratch_size((int32_t)h, (int32_t)w, &p) != scratch_size) {
         snprintf(msg, sizeof msg, "edgec_depthwise_inplace_scratch_size = %ld, the planner's size is %ld",
@@ -551,8 +552,13 @@ static void run_depthwise_inplace(const test_case *tc)
             buffer[i] = (int8_t)x->values[i];
         }
 
-        edgec_depthwise_conv2d_inplace(buffer, (int32_t)h, (int32_t)w, (int32_t)c, (int32_t)oh, (int32_t)ow,
-                                       scratch, weights, bias, &p);
+        if (dsp) {
+            edgec_depthwise_conv2d_inplace_dsp(buffer, (int32_t)h, (int32_t)w, (int32_t)c, (int32_t)oh, (int32_t)ow,
+                                               scratch, weights, bias, &p);
+        } else {
+            edgec_depthwise_conv2d_inplace(buffer, (int32_t)h, (int32_t)w, (int32_t)c, (int32_t)oh, (int32_t)ow,
+                                           scratch, weights, bias, &p);
+        }
 
         for (i = 0; i < out_size; ++i) {
             if (buffer[i] != (int8_t)y->values[i]) {
@@ -1122,7 +1128,9 @@ static int run_case(const test_case *tc)
     } else if (strcmp(op, "depthwise_conv2d_dsp") == 0) {
         run_conv(tc, 2, 0);
     } else if (strcmp(op, "depthwise_conv2d_inplace") == 0) {
-        run_depthwise_inplace(tc);
+        run_depthwise_inplace(tc, 0);
+    } else if (strcmp(op, "depthwise_conv2d_inplace_dsp") == 0) {
+        run_depthwise_inplace(tc, 1);
     } else if (strcmp(op, "requant_fast") == 0) {
         run_requant_fast(tc);
     } else if (strcmp(op, "conv2d_dsp") == 0) {

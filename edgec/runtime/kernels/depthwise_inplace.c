@@ -40,11 +40,85 @@
  * oy0 = max(0, ceil((iy + pad_top - KH + 1) / sh)) <= iy. */
 #include <string.h>
 
+#include "arm_dsp.h"
 #include "kernels_internal.h"
+#include "requant_fast.h"
 
-void edgec_depthwise_conv2d_inplace(int8_t *buffer, int32_t in_h, int32_t in_w, int32_t channels, int32_t out_h,
-                                    int32_t out_w, int8_t *scratch, const int8_t *weights, const int32_t *bias,
-                                    const edgec_depthwise_params *p)
+/* Rows of at most this many kernel taps get the DSP path (its weight pairs live on the stack). */
+#define DWIP_DSP_MAX_KH 16
+
+/* The DSP row (edgec_depthwise_conv2d_inplace_dsp): 3-wide kernel, stride and
+ * dilation 1 along the row.  Two neighbouring outputs share one 4-byte load
+ * per kernel row: with x0..x3 the four padded input bytes at ox,
+ * SXTAB16 gives (x0 + off, x2 + off) and, rotated, (x1 + off, x3 + off), and
+ *     out[ox]     = (x0, x2) . (w0, w2) + (x1, x3) . (w1, 0)
+ *     out[ox + 1] = (x1, x3) . (w0, w2) + (x0, x2) . (0, w1)
+ * are four SMLADs: 6 MACs in 7 instructions.  The 4-byte load stays inside
+ * the padded row: ox + 3 <= out_w + 1 < pad_left + in_w + pad_right. */
+typedef struct {
+    int32_t w02, w1_low, w1_high; /* (w0, w2), (w1, 0), (0, w1) of one kernel row */
+} dwip_row_weights;
+
+static void dwip_dsp_weights(const int8_t *wc, int32_t kh, int32_t channels, dwip_row_weights *rw)
+{
+    int32_t ky;
+    for (ky = 0; ky < kh; ++ky) {
+        const int8_t *wk = wc + ky * 3 * channels;
+        const uint32_t w0 = (uint16_t)(int16_t)wk[0], w1 = (uint16_t)(int16_t)wk[channels];
+        const uint32_t w2 = (uint16_t)(int16_t)wk[2 * channels];
+        rw[ky].w02 = (int32_t)(w0 | (w2 << 16));
+        rw[ky].w1_low = (int32_t)w1;
+        rw[ky].w1_high = (int32_t)(w1 << 16);
+    }
+}
+
+/* The requantization of a layer, in locals: the int8 output stores may alias the parameter struct. */
+typedef struct {
+    int32_t fast, output_offset, act_min, act_max;
+} dwip_out;
+
+static inline int8_t dwip_requant(int32_t acc, int32_t mult, int32_t shift, dwip_out o)
+{
+    if (o.fast) {
+        return rq_fast_clamp(acc, mult, shift, o.output_offset, o.act_min, o.act_max);
+    }
+    return requantize_and_clamp(acc, mult, shift, o.output_offset, o.act_min, o.act_max);
+}
+
+/* One output row of one channel, two outputs per step; returns the outputs written. */
+static int32_t dwip_dsp_row(const int8_t *scratch, int32_t slot0, int32_t row_w, int32_t ring_rows, int32_t kh,
+                            int32_t dh, int32_t out_w, int32_t channels, int32_t acc0, int32_t mult, int32_t shift,
+                            int32_t off2, const dwip_row_weights *rw, dwip_out o, int8_t *po)
+{
+    int32_t ox, ky;
+    for (ox = 0; ox + 2 <= out_w; ox += 2) {
+        int32_t a = acc0, b = acc0, slot = slot0;
+        for (ky = 0; ky < kh; ++ky) {
+            const int32_t x = dsp_read_quad(scratch + slot * row_w + ox);
+            const int32_t x02 = dsp_sxtab16(off2, x), x13 = dsp_sxtab16_ror8(off2, x);
+            a = dsp_smlad(x02, rw[ky].w02, a);
+            a = dsp_smlad(x13, rw[ky].w1_low, a);
+            b = dsp_smlad(x13, rw[ky].w02, b);
+            b = dsp_smlad(x02, rw[ky].w1_high, b);
+            slot += dh;
+            if (slot >= ring_rows) {
+                slot -= ring_rows;
+            }
+        }
+        po[0] = dwip_requant(a, mult, shift, o);
+        po[channels] = dwip_requant(b, mult, shift, o);
+        po += 2 * channels;
+    }
+    return ox;
+}
+
+/* Inlined into both entry points, so the portable one carries no DSP test. */
+#ifdef __GNUC__
+__attribute__((always_inline))
+#endif
+static inline void depthwise_inplace(int8_t *buffer, int32_t in_h, int32_t in_w, int32_t channels, int32_t out_h,
+                                     int32_t out_w, int8_t *scratch, const int8_t *weights, const int32_t *bias,
+                                     const edgec_depthwise_params *p, int use_dsp)
 {
     const int32_t kh = p->kernel_h, kw = p->kernel_w;
     const int32_t sh = p->stride_h, sw = p->stride_w;
@@ -55,8 +129,16 @@ void edgec_depthwise_conv2d_inplace(int8_t *buffer, int32_t in_h, int32_t in_w, 
     const int32_t ring_size = edgec_depthwise_inplace_scratch_size(in_h, in_w, p);
     const int32_t input_offset = p->input_offset;
     const int8_t zero_point = (int8_t)(-input_offset);
+    const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xffffu) * 0x10001u); /* input_offset, both halves */
+    const int dsp_rows = use_dsp && kw == 3 && sw == 1 && dw == 1 && kh <= DWIP_DSP_MAX_KH;
+    dwip_row_weights rw[DWIP_DSP_MAX_KH];
+    dwip_out o;
     int32_t period = 1, c, x, oy, ox, ky, kx;
 
+    o.fast = p->fast_requant;
+    o.output_offset = p->output_offset;
+    o.act_min = p->act_min;
+    o.act_max = p->act_max;
     if (ring_size <= 0 || out_h <= 0 || out_w <= 0) {
         return;
     }
@@ -73,6 +155,9 @@ void edgec_depthwise_conv2d_inplace(int8_t *buffer, int32_t in_h, int32_t in_w, 
         const int32_t mult = p->out_mult[c], shift = p->out_shift[c];
         int8_t *po = buffer + c;
 
+        if (dsp_rows) {
+            dwip_dsp_weights(wc, kh, channels, rw);
+        }
         for (oy = 0; oy < out_h; ++oy) {
             const int32_t slot0 = (oy * sh) % ring_rows;
 
@@ -98,7 +183,13 @@ void edgec_depthwise_conv2d_inplace(int8_t *buffer, int32_t in_h, int32_t in_w, 
 
             /* Output row oy of channel c, written in NHWC order over the
              * buffer's channel-c slots. */
-            for (ox = 0; ox < out_w; ++ox) {
+            ox = 0;
+            if (dsp_rows) {
+                ox = dwip_dsp_row(scratch, slot0, row_w, ring_rows, kh, dh, out_w, channels, acc0, mult, shift, off2,
+                                  rw, o, po);
+                po += ox * channels;
+            }
+            for (; ox < out_w; ++ox) {
                 int32_t acc = acc0, slot = slot0;
                 for (ky = 0; ky < kh; ++ky) {
                     const int8_t *px = scratch + slot * row_w + ox * sw;
@@ -111,9 +202,24 @@ void edgec_depthwise_conv2d_inplace(int8_t *buffer, int32_t in_h, int32_t in_w, 
                         slot -= ring_rows;
                     }
                 }
-                *po = requantize_and_clamp(acc, mult, shift, p->output_offset, p->act_min, p->act_max);
+                *po = use_dsp ? dwip_requant(acc, mult, shift, o)
+                              : requantize_and_clamp(acc, mult, shift, p->output_offset, p->act_min, p->act_max);
                 po += channels;
             }
         }
     }
+}
+
+void edgec_depthwise_conv2d_inplace(int8_t *buffer, int32_t in_h, int32_t in_w, int32_t channels, int32_t out_h,
+                                    int32_t out_w, int8_t *scratch, const int8_t *weights, const int32_t *bias,
+                                    const edgec_depthwise_params *p)
+{
+    depthwise_inplace(buffer, in_h, in_w, channels, out_h, out_w, scratch, weights, bias, p, 0);
+}
+
+void edgec_depthwise_conv2d_inplace_dsp(int8_t *buffer, int32_t in_h, int32_t in_w, int32_t channels, int32_t out_h,
+                                        int32_t out_w, int8_t *scratch, const int8_t *weights, const int32_t *bias,
+                                        const edgec_depthwise_params *p)
+{
+    depthwise_inplace(buffer, in_h, in_w, channels, out_h, out_w, scratch, weights, bias, p, 1);
 }

@@ -44,31 +44,41 @@
 #include "kernels_internal.h"
 #include "requant_fast.h"
 
-/* Rows of at most this many kernel taps get the DSP path (its weight pairs live on the stack). */
+/* The DSP rows (edgec_depthwise_conv2d_inplace_dsp): kernel width 3 or 7
+ * (KW = 4G - 1), stride and dilation 1 along the row.  Two neighbouring
+ * outputs share G 4-byte loads per kernel row: with x0..x3 the padded input
+ * bytes at ox + 4g, SXTAB16 gives (x0 + off, x2 + off) and, rotated,
+ * (x1 + off, x3 + off); with w_k the row's weights (0 outside [0, KW)),
+ *     out[ox]     += (x0, x2) . (w_4g, w_4g+2)   + (x1, x3) . (w_4g+1, w_4g+3)
+ *     out[ox + 1] += (x0, x2) . (w_4g-1, w_4g+1) + (x1, x3) . (w_4g, w_4g+2)
+ * four SMLADs per load.  The loads stay inside the padded row:
+ * ox + 4G - 1 <= out_w + KW - 2 < pad_left + in_w + pad_right. */
 #define DWIP_DSP_MAX_KH 16
+#define DWIP_DSP_MAX_GROUPS 2
 
-/* The DSP row (edgec_depthwise_conv2d_inplace_dsp): 3-wide kernel, stride and
- * dilation 1 along the row.  Two neighbouring outputs share one 4-byte load
- * per kernel row: with x0..x3 the four padded input bytes at ox,
- * SXTAB16 gives (x0 + off, x2 + off) and, rotated, (x1 + off, x3 + off), and
- *     out[ox]     = (x0, x2) . (w0, w2) + (x1, x3) . (w1, 0)
- *     out[ox + 1] = (x1, x3) . (w0, w2) + (x0, x2) . (0, w1)
- * are four SMLADs: 6 MACs in 7 instructions.  The 4-byte load stays inside
- * the padded row: ox + 3 <= out_w + 1 < pad_left + in_w + pad_right. */
 typedef struct {
-    int32_t w02, w1_low, w1_high; /* (w0, w2), (w1, 0), (0, w1) of one kernel row */
-} dwip_row_weights;
+    int32_t even, odd, shifted; /* (w_4g, w_4g+2), (w_4g+1, w_4g+3), (w_4g-1, w_4g+1) */
+} dwip_group_weights;
 
-static void dwip_dsp_weights(const int8_t *wc, int32_t kh, int32_t channels, dwip_row_weights *rw)
+static int32_t dwip_pair(const int8_t *wk, int32_t kw, int32_t channels, int32_t k0, int32_t k1)
 {
-    int32_t ky;
+    const uint32_t lo = k0 >= 0 && k0 < kw ? (uint16_t)(int16_t)wk[k0 * channels] : 0u;
+    const uint32_t hi = k1 >= 0 && k1 < kw ? (uint16_t)(int16_t)wk[k1 * channels] : 0u;
+    return (int32_t)(lo | (hi << 16));
+}
+
+static void dwip_dsp_weights(const int8_t *wc, int32_t kh, int32_t kw, int32_t channels, dwip_group_weights *gw)
+{
+    const int32_t groups = (kw + 1) / 4;
+    int32_t ky, g;
     for (ky = 0; ky < kh; ++ky) {
-        const int8_t *wk = wc + ky * 3 * channels;
-        const uint32_t w0 = (uint16_t)(int16_t)wk[0], w1 = (uint16_t)(int16_t)wk[channels];
-        const uint32_t w2 = (uint16_t)(int16_t)wk[2 * channels];
-        rw[ky].w02 = (int32_t)(w0 | (w2 << 16));
-        rw[ky].w1_low = (int32_t)w1;
-        rw[ky].w1_high = (int32_t)(w1 << 16);
+        const int8_t *wk = wc + ky * kw * channels;
+        for (g = 0; g < groups; ++g) {
+            dwip_group_weights *t = &gw[ky * DWIP_DSP_MAX_GROUPS + g];
+            t->even = dwip_pair(wk, kw, channels, 4 * g, 4 * g + 2);
+            t->odd = dwip_pair(wk, kw, channels, 4 * g + 1, 4 * g + 3);
+            t->shifted = dwip_pair(wk, kw, channels, 4 * g - 1, 4 * g + 1);
+        }
     }
 }
 
@@ -87,19 +97,23 @@ static inline int8_t dwip_requant(int32_t acc, int32_t mult, int32_t shift, dwip
 
 /* One output row of one channel, two outputs per step; returns the outputs written. */
 static int32_t dwip_dsp_row(const int8_t *scratch, int32_t slot0, int32_t row_w, int32_t ring_rows, int32_t kh,
-                            int32_t dh, int32_t out_w, int32_t channels, int32_t acc0, int32_t mult, int32_t shift,
-                            int32_t off2, const dwip_row_weights *rw, dwip_out o, int8_t *po)
+                            int32_t dh, int32_t groups, int32_t out_w, int32_t channels, int32_t acc0, int32_t mult,
+                            int32_t shift, int32_t off2, const dwip_group_weights *gw, dwip_out o, int8_t *po)
 {
-    int32_t ox, ky;
+    int32_t ox, ky, g;
     for (ox = 0; ox + 2 <= out_w; ox += 2) {
         int32_t a = acc0, b = acc0, slot = slot0;
         for (ky = 0; ky < kh; ++ky) {
-            const int32_t x = dsp_read_quad(scratch + slot * row_w + ox);
-            const int32_t x02 = dsp_sxtab16(off2, x), x13 = dsp_sxtab16_ror8(off2, x);
-            a = dsp_smlad(x02, rw[ky].w02, a);
-            a = dsp_smlad(x13, rw[ky].w1_low, a);
-            b = dsp_smlad(x13, rw[ky].w02, b);
-            b = dsp_smlad(x02, rw[ky].w1_high, b);
+            const int8_t *px = scratch + slot * row_w + ox;
+            const dwip_group_weights *t = gw + ky * DWIP_DSP_MAX_GROUPS;
+            for (g = 0; g < groups; ++g, px += 4, ++t) {
+                const int32_t x = dsp_read_quad(px);
+                const int32_t x02 = dsp_sxtab16(off2, x), x13 = dsp_sxtab16_ror8(off2, x);
+                a = dsp_smlad(x02, t->even, a);
+                a = dsp_smlad(x13, t->odd, a);
+                b = dsp_smlad(x02, t->shifted, b);
+                b = dsp_smlad(x13, t->even, b);
+            }
             slot += dh;
             if (slot >= ring_rows) {
                 slot -= ring_rows;
@@ -130,8 +144,8 @@ static inline void depthwise_inplace(int8_t *buffer, int32_t in_h, int32_t in_w,
     const int32_t input_offset = p->input_offset;
     const int8_t zero_point = (int8_t)(-input_offset);
     const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xffffu) * 0x10001u); /* input_offset, both halves */
-    const int dsp_rows = use_dsp && kw == 3 && sw == 1 && dw == 1 && kh <= DWIP_DSP_MAX_KH;
-    dwip_row_weights rw[DWIP_DSP_MAX_KH];
+    const int dsp_rows = use_dsp && (kw == 3 || kw == 7) && sw == 1 && dw == 1 && kh <= DWIP_DSP_MAX_KH;
+    dwip_group_weights gw[DWIP_DSP_MAX_KH * DWIP_DSP_MAX_GROUPS];
     dwip_out o;
     int32_t period = 1, c, x, oy, ox, ky, kx;
 
@@ -156,7 +170,7 @@ static inline void depthwise_inplace(int8_t *buffer, int32_t in_h, int32_t in_w,
         int8_t *po = buffer + c;
 
         if (dsp_rows) {
-            dwip_dsp_weights(wc, kh, channels, rw);
+            dwip_dsp_weights(wc, kh, kw, channels, gw);
         }
         for (oy = 0; oy < out_h; ++oy) {
             const int32_t slot0 = (oy * sh) % ring_rows;
@@ -185,8 +199,8 @@ static inline void depthwise_inplace(int8_t *buffer, int32_t in_h, int32_t in_w,
              * buffer's channel-c slots. */
             ox = 0;
             if (dsp_rows) {
-                ox = dwip_dsp_row(scratch, slot0, row_w, ring_rows, kh, dh, out_w, channels, acc0, mult, shift, off2,
-                                  rw, o, po);
+                ox = dwip_dsp_row(scratch, slot0, row_w, ring_rows, kh, dh, (kw + 1) / 4, out_w, channels, acc0, mult,
+                                  shift, off2, gw, o, po);
                 po += ox * channels;
             }
             for (; ox < out_w; ++ox) {

@@ -164,8 +164,8 @@ void edgec_depthwise_conv2d_inplace(int8_t *buffer, int32_t in_h, int32_t in_w, 
                                     int32_t out_w, int8_t *scratch, const int8_t *weights, const int32_t *bias,
                                     const edgec_depthwise_params *p);
 
-/* The same in-place procedure on the DSP extension: rows of a 3-wide kernel
- * with stride and dilation 1 along the width compute two outputs per step
+/* The same in-place procedure on the DSP extension: rows of a 3- or 7-wide
+ * kernel with stride and dilation 1 along the width compute two outputs per step
  * with SMLAD (depthwise_inplace.c); other geometries take the portable
  * rows.  Uses rq_fast when p->fast_requant.  Same requirements and results. */
 void edgec_depthwise_conv2d_inplace_dsp(int8_t *buffer, int32_t in_h, int32_t in_w, int32_t channels, int32_t out_h,

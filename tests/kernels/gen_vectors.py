@@ -286,6 +286,22 @@ def dsp_inplace_twin(case: Case, allow_fast: bool) -> Case:
     return twin
 
 
+ADD_KEYS = ("a_offset", "a_mult", "a_shift", "b_offset", "b_mult", "b_shift", "left_shift", "output_offset",
+            "out_mult", "out_shift", "act_min", "act_max")
+
+
+def add_dsp_twin(case: Case, **override) -> Case:
+    """edgec_add_dsp on an add case; ``override`` replaces parameters (the expected output is then
+    recomputed by the numpy twin)."""
+    twin = Case("add_dsp", name=case.name + "_dsp" + "".join(f"_{k}{v}" for k, v in override.items()))
+    twin.ints.update(case.ints, **override)
+    twin.tensors.update(case.tensors)
+    twin.embeds.update(case.embeds)
+    if override:
+        twin.tensors["y"] = K.add(case.tensors["a"], case.tensors["b"], **{k: twin.ints[k] for k in ADD_KEYS})
+    return twin
+
+
 def dsp_depthwise_cases(rng) -> list[Case]:
     """Every specialised kernel size and stride, channel counts around the 4-channel step and the
     128-channel pass, odd widths, padding on every side, windows, extreme zero points/multipliers."""
@@ -1405,6 +1421,17 @@ def build_cases(seed: int) -> list[Case]:
     rng_dsp = np.random.default_rng(seed + 1)
     cases += [dsp_depthwise_twin(c, 0) for c in cases if c.op == "depthwise_conv2d" and c.ints["depth_multiplier"] == 1]
     cases += dsp_depthwise_cases(rng_dsp)
+    adds = [c for c in cases if c.op == "add"]
+    cases += [add_dsp_twin(c) for c in adds]
+    # outside rq_fast's proven range the kernel must fall back to the exact requantization: large
+    # operands with out_shift 2 make rq_fast's (sum << 3) wrap, so a missing fallback fails here
+    big = Case("add", name="add_big_sum")
+    big.ints.update(a_offset=127, a_mult=(1 << 31) - 1, a_shift=0, b_offset=127, b_mult=(1 << 31) - 1, b_shift=0,
+                    left_shift=20, output_offset=0, out_mult=1 << 30, out_shift=2, act_min=-128, act_max=127, inplace=0)
+    big.tensors.update(a=rng_dsp.integers(100, 128, size=(1, 3, 5, 4)).astype(np.int8),
+                       b=rng_dsp.integers(100, 128, size=(1, 3, 5, 4)).astype(np.int8))
+    big.tensors["y"] = K.add(big.tensors["a"], big.tensors["b"], **{k: big.ints[k] for k in ADD_KEYS})
+    cases += [add_dsp_twin(big), add_dsp_twin(adds[1], left_shift=21), add_dsp_twin(adds[2], a_shift=1)]
     inplace = [c for c in cases if c.op == "depthwise_conv2d_inplace"]
     cases += [dsp_inplace_twin(c, allow_fast=i % 3 != 2) for i, c in enumerate(inplace)]
     return cases

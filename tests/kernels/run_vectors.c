@@ -652,7 +652,7 @@ static void run_binary(const test_case *tc)
     placed_view b = place_input(tc, "b");
     const int inplace = (int)get_int_or(tc, "inplace", 0);
     placed_view out = inplace ? a : place_output(tc);
-    if (strcmp(tc->op, "add") == 0) {
+    if (strcmp(tc->op, "add") == 0 || strcmp(tc->op, "add_dsp") == 0) {
         edgec_add_params p;
         p.a_offset = (int32_t)get_int(tc, "a_offset");
         p.a_mult = (int32_t)get_int(tc, "a_mult");
@@ -666,7 +666,11 @@ static void run_binary(const test_case *tc)
         p.out_shift = (int32_t)get_int(tc, "out_shift");
         p.act_min = (int8_t)get_int(tc, "act_min");
         p.act_max = (int8_t)get_int(tc, "act_max");
-        edgec_add(&a.view, &b.view, &out.view, &p);
+        if (strcmp(tc->op, "add_dsp") == 0) {
+            edgec_add_dsp(&a.view, &b.view, &out.view, &p);
+        } else {
+            edgec_add(&a.view, &b.view, &out.view, &p);
+        }
     } else {
         edgec_mul_params p;
         p.a_offset = (int32_t)get_int(tc, "a_offset");
@@ -1139,7 +1143,7 @@ static int run_case(const test_case *tc)
         run_fully_connected_dsp(tc);
     } else if (strcmp(op, "fully_connected") == 0) {
         run_fully_connected(tc);
-    } else if (strcmp(op, "add") == 0 || strcmp(op, "mul") == 0) {
+    } else if (strcmp(op, "add") == 0 || strcmp(op, "add_dsp") == 0 || strcmp(op, "mul") == 0) {
         run_binary(tc);
     } else if (strcmp(op, "max_pool2d") == 0 || strcmp(op, "avg_pool2d") == 0) {
         run_pool(tc);

@@ -256,6 +256,11 @@ typedef struct {
 
 void edgec_add(const edgec_view *a, const edgec_view *b, edgec_view *out, const edgec_add_params *p);
 
+/* add with rq_fast requantization (elementwise_dsp.c): the same results as
+ * edgec_add; runs edgec_add unless left_shift <= 20 and every shift <= 0
+ * (where rq_fast is proven exact). */
+void edgec_add_dsp(const edgec_view *a, const edgec_view *b, edgec_view *out, const edgec_add_params *p);
+
 /* mul (reference_integer_ops::Mul / BroadcastMul4DSlow). */
 typedef struct {
     int32_t a_offset, b_offset;  /* -zero points of a and b */

@@ -85,37 +85,51 @@ DWD_INLINE int8_t requant_out(int32_t acc, int32_t mult, int32_t shift, dw_out_p
     return requantize_and_clamp(acc, mult, shift, o.output_offset, o.act_min, o.act_max);
 }
 
+/* acc0..acc3 += the 8 MACs of tap pair j for channels c..c+3 (weights of the quad at wq). */
+#define DW_PAIR_MACS(j)                                                                                                \
+    do {                                                                                                               \
+        const int16_t *w_ = wq + 8 * (j);                                                                              \
+        const int32_t xa_ = dsp_read_quad(tap[2 * (j)] + c);                                                           \
+        const int32_t xb_ = dsp_read_quad(tap[2 * (j) + 1] + c);                                                       \
+        const int32_t lo_ = dsp_pkhbt(xa_, xb_); /* xa0 xa1 xb0 xb1 */                                                 \
+        const int32_t hi_ = dsp_pkhtb(xb_, xa_); /* xa2 xa3 xb2 xb3 */                                                 \
+        acc0 = dsp_smlad(dsp_sxtab16(off2, lo_), read_pair(w_), acc0);                                                 \
+        acc1 = dsp_smlad(dsp_sxtab16_ror8(off2, lo_), read_pair(w_ + 2), acc1);                                        \
+        acc2 = dsp_smlad(dsp_sxtab16(off2, hi_), read_pair(w_ + 4), acc2);                                             \
+        acc3 = dsp_smlad(dsp_sxtab16_ror8(off2, hi_), read_pair(w_ + 6), acc3);                                        \
+    } while (0)
+
 /* One output pixel, channels [0, nc) of a chunk, in two passes that keep
  * few values live each (the Cortex-M4 has 13 usable registers): the MACs
  * into acc[], then the requantization.  tap[t] points at channel 0 of the
  * chunk at tap t (the zero-point row for padding taps); tap[taps] is a dummy
- * with weight 0 when taps is odd. */
-DWD_INLINE void dw_dsp_pixel(const int8_t *const *tap, int32_t pairs, int32_t nc, const int16_t *wq,
-                             const int32_t *bias, const int32_t *mult, const int32_t *shift, int32_t off2,
-                             int32_t input_offset, dw_out_params o, int8_t *po, int32_t *acc, int fast)
+ * with weight 0 when taps is odd.  listed NULL: every pair (an interior
+ * pixel; the loop unrolls); else only the n_listed pairs it names (a border
+ * pixel: pairs whose taps are both padding add nothing and are skipped). */
+DWD_INLINE void dw_dsp_pixel(const int8_t *const *tap, int32_t pairs, const int32_t *listed, int32_t n_listed,
+                             int32_t nc, const int16_t *wq, const int32_t *bias, const int32_t *mult,
+                             const int32_t *shift, int32_t off2, int32_t input_offset, dw_out_params o, int8_t *po,
+                             int32_t *acc, int fast)
 {
-    int32_t c, j, i;
+    int32_t c, j, i, k;
 
     for (c = 0; c + 4 <= nc; c += 4) {
         int32_t acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
-        const int16_t *w = wq;
         if (bias) {
             acc0 = bias[c];
             acc1 = bias[c + 1];
             acc2 = bias[c + 2];
             acc3 = bias[c + 3];
         }
-        DWD_UNROLL
-        for (j = 0; j < pairs; ++j) {
-            const int32_t xa = dsp_read_quad(tap[2 * j] + c);
-            const int32_t xb = dsp_read_quad(tap[2 * j + 1] + c);
-            const int32_t lo = dsp_pkhbt(xa, xb); /* xa0 xa1 xb0 xb1 */
-            const int32_t hi = dsp_pkhtb(xb, xa); /* xa2 xa3 xb2 xb3 */
-            acc0 = dsp_smlad(dsp_sxtab16(off2, lo), read_pair(w), acc0);
-            acc1 = dsp_smlad(dsp_sxtab16_ror8(off2, lo), read_pair(w + 2), acc1);
-            acc2 = dsp_smlad(dsp_sxtab16(off2, hi), read_pair(w + 4), acc2);
-            acc3 = dsp_smlad(dsp_sxtab16_ror8(off2, hi), read_pair(w + 6), acc3);
-            w += 8;
+        if (listed == NULL) {
+            DWD_UNROLL
+            for (j = 0; j < pairs; ++j) {
+                DW_PAIR_MACS(j);
+            }
+        } else {
+            for (k = 0; k < n_listed; ++k) {
+                DW_PAIR_MACS(listed[k]);
+            }
         }
         acc[c] = acc0;
         acc[c + 1] = acc1;
@@ -126,10 +140,9 @@ DWD_INLINE void dw_dsp_pixel(const int8_t *const *tap, int32_t pairs, int32_t nc
     /* The last 1..3 channels, one MAC at a time, from the same layout. */
     for (i = 0; c + i < nc; ++i) {
         int32_t a = bias ? bias[c + i] : 0;
-        const int16_t *w = wq + 2 * i;
         for (j = 0; j < pairs; ++j) {
+            const int16_t *w = wq + 8 * j + 2 * i;
             a += (tap[2 * j][c + i] + input_offset) * w[0] + (tap[2 * j + 1][c + i] + input_offset) * w[1];
-            w += 8;
         }
         acc[c + i] = a;
     }
@@ -158,6 +171,7 @@ DWD_INLINE void dw_dsp_layer(const edgec_view *in, edgec_view *out, const int16_
     int8_t zero_points[DWD_CHUNK];
     int32_t acc[DWD_CHUNK];
     const int8_t *tap[EDGEC_DW_DSP_MAX_TAPS + 1];
+    int32_t listed[(EDGEC_DW_DSP_MAX_TAPS + 1) / 2];
     int32_t oy, ox, ky, kx, c0;
 
     o.output_offset = p->output_offset;
@@ -172,18 +186,37 @@ DWD_INLINE void dw_dsp_layer(const edgec_view *in, edgec_view *out, const int16_
             for (ox = 0; ox < out_w; ++ox) {
                 const int32_t ix0 = ox * sw - pad_left;
                 const int8_t *base = in_data + c0;
-                int32_t t = 0;
+                int8_t *po = out_data + oy * out_rs + ox * out_cs + c0;
+                int32_t t = 0, padded = 0, n_listed = 0, j;
                 for (ky = 0; ky < kh; ++ky) {
                     const int32_t iy = iy0 + ky * dh;
                     const int row_ok = iy >= 0 && iy < in_h;
                     for (kx = 0; kx < kw; ++kx, ++t) {
                         const int32_t ix = ix0 + kx * dw;
-                        tap[t] = row_ok && ix >= 0 && ix < in_w ? base + iy * in_rs + ix * in_cs : zero_points;
+                        if (row_ok && ix >= 0 && ix < in_w) {
+                            tap[t] = base + iy * in_rs + ix * in_cs;
+                        } else {
+                            tap[t] = zero_points;
+                            ++padded;
+                        }
                     }
                 }
                 tap[taps] = tap[0]; /* dummy partner of an odd last tap (weight 0) */
-                dw_dsp_pixel(tap, pairs, nc, wq, bias ? bias + c0 : NULL, mult + c0, shift + c0, off2, input_offset,
-                             o, out_data + oy * out_rs + ox * out_cs + c0, acc, fast);
+                if (padded > 0) {
+                    for (j = 0; j < pairs; ++j) {
+                        if (tap[2 * j] != zero_points || tap[2 * j + 1] != zero_points) {
+                            listed[n_listed++] = j;
+                        }
+                    }
+                }
+                /* The unrolled loop over every pair wins unless a quarter of the pairs is padding. */
+                if (4 * n_listed > 3 * pairs || padded == 0) {
+                    dw_dsp_pixel(tap, pairs, NULL, pairs, nc, wq, bias ? bias + c0 : NULL, mult + c0, shift + c0,
+                                 off2, input_offset, o, po, acc, fast);
+                } else {
+                    dw_dsp_pixel(tap, pairs, listed, n_listed, nc, wq, bias ? bias + c0 : NULL, mult + c0,
+                                 shift + c0, off2, input_offset, o, po, acc, fast);
+                }
             }
         }
     }

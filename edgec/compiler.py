@@ -137,10 +137,28 @@ def _build_into(staging: Path, lowered: LoweredModel, target, options: BuildOpti
             binary = build_host(staging / "src", staging / "bin")
         image = None
     else:
-        from edgec.firmware import build_firmware
+        from edgec.firmware import MemoryOverflow, build_firmware
 
-        with progress.step(f"compiling firmware for {target.name}"):
-            image = build_firmware(staging / "src", target, staging / "bin")
+        try:
+            with progress.step(f"compiling firmware for {target.name}"):
+                image = build_firmware(staging / "src", target, staging / "bin")
+        except MemoryOverflow as e:
+            # Weight layouts of the kernel variants made the image too big: keep compact layouts for
+            # enough layers (largest first) to free what was missing, with a margin, and link again.
+            missing = e.overflows.get("WEIGHTS" if target.weights_bytes else "FLASH", 0)
+            extra = project.kernels.layout_extra_bytes
+            if not missing or not extra or set(e.overflows) - {"FLASH", "WEIGHTS"}:
+                raise
+            cap = extra - missing - max(4096, missing // 16)
+            shutil.rmtree(staging / "src")
+            shutil.rmtree(staging / "bin", ignore_errors=True)
+            with progress.step("generating C with compact weight layouts to fit flash"):
+                project = emit_project(
+                    graph, plan, staging / "src", target, lowered.model_hash, kernels=options.kernels,
+                    max_layout_bytes=max(cap, 0),
+                )  # fmt: skip
+            with progress.step(f"compiling firmware for {target.name}"):
+                image = build_firmware(staging / "src", target, staging / "bin")
         binary = image.elf
     return _summary(lowered, target, plan, project, binary.relative_to(staging), image)
 

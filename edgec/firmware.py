@@ -219,6 +219,14 @@ def _memory_name(region: str) -> str:
     return _MEMORY_NAMES[region]
 
 
+class MemoryOverflow(BuildError):
+    """The image does not fit: ``overflows`` maps the linker region (FLASH, SRAM, WEIGHTS) to the missing bytes."""
+
+    def __init__(self, message: str, overflows: dict[str, int]):
+        super().__init__(message)
+        self.overflows = overflows
+
+
 def _raise_link_failure(log: str, target: Target, log_path: Path) -> None:
     overflows = {region: int(n) for region, n in _OVERFLOW.findall(log)}
     if overflows:
@@ -228,7 +236,7 @@ def _raise_link_failure(log: str, target: Target, log_path: Path) -> None:
             parts.append(
                 f"model needs {short} bytes more {_memory_name(region)} than {target.name} has ({have + short} of {have})"
             )
-        raise BuildError("; ".join(parts) + " — shrink the model or its arena, or pick a bigger target")
+        raise MemoryOverflow("; ".join(parts) + " — shrink the model or its arena, or pick a bigger target", overflows)
     first = _first_error(log)
     raise BuildError(f"firmware build for {target.name} failed: {first} (full log: {log_path})")
 

@@ -71,6 +71,20 @@ def test_oc4_layout_pairs_inputs_as_sxtb16_widens_them():
     quad = [_pair(1, 3), _pair(2, 4), _pair(7, 9), _pair(8, 10), 0, 0, 0, 0]
     tail = [_pair(5, 11), 0, _pair(6, 12), 0]
     assert oc4_layout(w).tolist() == quad + tail
+    # Per-channel constants head each block, one 4-word group per array.
+    assert oc4_layout(w, (np.array([-7, 9]),)).tolist() == [-7, 9, 0, 0, *quad, *tail]
+
+
+def test_oc4_blocks_follow_each_other_with_their_headers():
+    w = np.arange(5 * 2 * 4).reshape(5, 2, 4) - 20  # 5 channels: two blocks, 2 runs of one quad
+    words = oc4_layout(w, (np.arange(5), np.arange(5) + 10))
+    block = 2 * 4 + 2 * 8  # header groups + two runs of one quad
+    assert words.size == 2 * block
+    assert words[:8].tolist() == [0, 1, 2, 3, 10, 11, 12, 13]
+    assert words[block : block + 8].tolist() == [4, 0, 0, 0, 14, 0, 0, 0]
+    second_run_oc0 = words[8 + 8 : 8 + 10].tolist()
+    assert second_run_oc0 == [_pair(w[0, 1, 0], w[0, 1, 2]), _pair(w[0, 1, 1], w[0, 1, 3])]
+    assert words[block + 8 :][:2].tolist() == [_pair(w[4, 0, 0], w[4, 0, 2]), _pair(w[4, 0, 1], w[4, 0, 3])]
 
 
 def test_oc4_layout_keeps_negative_weights_as_int16():
@@ -178,6 +192,17 @@ def test_flash_fallback_keeps_compact_layouts_largest_first(dsp_builds):
     assert tight.layout_extra_bytes == room
     tighter = KernelSelector(graph, dataclasses.replace(small, flash_bytes=small.flash_bytes - 1))
     assert tighter.compact_fallback[0] == growth[-1][1] and len(tighter.compact_fallback) == 2
+
+
+def test_separate_weights_memory_is_the_budget(dsp_builds):
+    graph = dsp_builds["auto"].graph
+    m55 = load_target("qemu-cortex-m55")
+    assert m55.weights_bytes > 0
+    roomy = KernelSelector(graph, dataclasses.replace(m55, flash_bytes=CODE_RESERVE_BYTES))  # code-only flash
+    assert roomy.compact_fallback == [] and roomy.layout_extra_bytes > 0
+    weights = sum(t.nbytes for t in graph.tensors.values() if t.is_const)
+    tight = KernelSelector(graph, dataclasses.replace(m55, weights_bytes=weights + 1))
+    assert tight.layout_extra_bytes <= 1 and tight.compact_fallback
 
 
 def test_cli_kernels_portable_is_recorded(tmp_path):

@@ -110,8 +110,11 @@ def _unsupported(graph: Graph) -> list[str]:
     return problems
 
 
-def emit_project(graph: Graph, plan, out_dir: Path, target, model_hash: str, kernels: str = "auto") -> Project:
-    """Emit the C project; ``kernels`` is the kernel-variant mode (``kernel_variants.KERNEL_MODES``)."""
+def emit_project(
+    graph: Graph, plan, out_dir: Path, target, model_hash: str, kernels: str = "auto", max_layout_bytes: int | None = None
+) -> Project:
+    """Emit the C project; ``kernels`` is the kernel-variant mode (``kernel_variants.KERNEL_MODES``),
+    ``max_layout_bytes`` caps the flash the variants' weight layouts may add."""
     problems = _unsupported(graph)
     if problems:
         raise BuildError("the C back end cannot compile " + "; ".join(problems) + ": rewrite these ops or use another target")
@@ -119,7 +122,7 @@ def emit_project(graph: Graph, plan, out_dir: Path, target, model_hash: str, ker
         raise BuildError(f"the C back end needs exactly one input and one output, the model has {len(graph.inputs)} and {len(graph.outputs)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     names = TensorNames(graph, plan)
-    names.kernels = KernelSelector(graph, target, kernels)
+    names.kernels = KernelSelector(graph, target, kernels, max_layout_bytes)
     weights = op_emitters.WeightTable(names)
     body = CWriter()
     globals_w = CWriter()

@@ -29,14 +29,18 @@ def _pairs(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return (lo | (hi << 16)).astype(np.uint32).view(np.int32)
 
 
-def oc4_layout(weights: np.ndarray) -> np.ndarray:
-    """The oc4 words of int8 ``weights`` [Co][rows][run] (see conv_dsp.c), Co padded to a multiple of 4."""
+def oc4_layout(weights: np.ndarray, header: tuple[np.ndarray, ...] = ()) -> np.ndarray:
+    """The oc4 words of int8 ``weights`` [Co][rows][run] (see conv_dsp.c), Co padded to a multiple of 4;
+    each block starts with one 4-word group per ``header`` array (per-channel int32 constants)."""
     co, rows, run = weights.shape
-    padded = np.zeros((-(-co // BLOCK) * BLOCK, rows, run), dtype=np.int64)
+    blocks = -(-co // BLOCK)
+    padded = np.zeros((blocks * BLOCK, rows, run), dtype=np.int64)
     padded[:co] = weights
+    heads = [_padded(np.asarray(h, dtype=np.int64).reshape(-1)).reshape(blocks, BLOCK) for h in header]
     quads = run // 4
     words = []
-    for block in padded.reshape(-1, BLOCK, rows, run):
+    for b, block in enumerate(padded.reshape(blocks, BLOCK, rows, run)):
+        words += [h[b] for h in heads]
         for r in range(rows):
             q = block[:, r, : 4 * quads].reshape(BLOCK, quads, 4)
             even, odd = _pairs(q[..., 0], q[..., 2]), _pairs(q[..., 1], q[..., 3])  # [oc][quad]
@@ -47,9 +51,10 @@ def oc4_layout(weights: np.ndarray) -> np.ndarray:
 
 
 def _padded(values: np.ndarray) -> np.ndarray:
-    out = np.zeros(-(-values.size // BLOCK) * BLOCK, dtype=np.int32)
+    """``values`` (int32 range) padded with zeros to a multiple of 4."""
+    out = np.zeros(-(-values.size // BLOCK) * BLOCK, dtype=np.int64)
     out[: values.size] = values
-    return out
+    return out.astype(np.int32)
 
 
 def _bias(graph: Graph, node: Node) -> np.ndarray | None:
@@ -82,44 +87,76 @@ def _conv_applies(graph: Graph, node: Node) -> bool:
     )
 
 
-def _layout_growth(graph: Graph, node: Node, rows: int, run: int) -> int:
+def _layout_growth(graph: Graph, node: Node, rows: int, run: int, header_words: int) -> int:
+    """Flash bytes of the oc4 layout beyond the compact int8 weights and int32 bias (and, for conv,
+    the multiplier and shift arrays the portable kernel also needs)."""
     co = graph.tensors[node.inputs[1]].shape[0]
     blocks = -(-co // BLOCK)
-    words = blocks * rows * (2 * BLOCK * (run // 4) + 2 * (run % 4))
-    bias_before = 4 * co if _bias(graph, node) is not None else 0
-    return 4 * words - co * rows * run + 4 * blocks * BLOCK - bias_before
+    words = blocks * (header_words + rows * (2 * BLOCK * (run // 4) + 2 * (run % 4)))
+    compact = co * rows * run + (4 * co if _bias(graph, node) is not None else 0)
+    if header_words > BLOCK:
+        compact += 8 * co  # multipliers and shifts
+    return 4 * words - compact
 
 
 def _conv_extra(graph: Graph, node: Node) -> int:
     _, kh, kw, ci = graph.tensors[node.inputs[1]].shape
-    return _layout_growth(graph, node, kh, kw * ci)
+    return _layout_growth(graph, node, kh, kw * ci, 4 * BLOCK)
+
+
+def conv_blocks(weights: np.ndarray, bias: np.ndarray | None, input_offset: int, mult, shift, mode: int,
+                output_offset: int) -> np.ndarray:  # fmt: skip
+    """The oc4 words of a conv: headers (folded bias, multipliers, shifts, rounding terms) and
+    pre-widened weights.  Epilogue mode 2 (see requant_mode) stores right = -shift and rounding
+    terms with the output offset; the other modes the shifts as they are and zero rounding terms."""
+    co, kh, kw, ci = weights.shape
+    w = np.asarray(weights, dtype=np.int64)
+    mult, shift = (np.broadcast_to(np.asarray(v, dtype=np.int64).reshape(-1), (co,)) for v in (mult, shift))
+    rounding = np.zeros(co, dtype=np.int64)
+    if mode == 2:  # shifts stored as right = -shift, the output offset in the rounding terms
+        shift = -shift
+        rounding = np.left_shift(1, shift - 1) + np.left_shift(np.int64(output_offset), shift)
+    header = (folded_bias(w, bias, input_offset, channel_axis=0), mult, shift, rounding)
+    return oc4_layout(w.reshape(co, kh, kw * ci), header)
+
+
+def requant_mode(bound: np.ndarray, shift, output_offset: int) -> int:
+    """``fast_requant`` of a conv (conv_dsp.c, requant_fast.h): 0 TFLite's general requantization;
+    1 rq_fast, proven exact by the accumulator bound; 2 rq_fast_right: also every shift < 0 and
+    |SMMULR result| + |rounding term with the output offset| < 2^31.  With shift < 0 the SMMULR
+    result is (2 acc M + 2^31) >> 32 with M < 2^31, so its magnitude is at most |acc| + 1."""
+    bound = np.asarray(bound, dtype=np.int64).reshape(-1)
+    shift = np.broadcast_to(np.asarray(shift, dtype=np.int64).reshape(-1), bound.shape)
+    if not fast_requant_ok(bound, shift):
+        return 0
+    if np.any(shift >= 0) or np.any(shift < -31):
+        return 1
+    right = -shift
+    rounding = np.left_shift(1, right - 1) + np.abs(np.left_shift(np.int64(output_offset), right))
+    return 2 if bool(np.all(bound + 1 + rounding < 2**31)) else 1
 
 
 def _emit_conv_dsp(w, names, weights, node, p, ident):
-    from edgec.codegen.op_emitters import _conv_fields, _per_channel
+    from edgec.codegen.op_emitters import _conv_fields
 
     graph = names.graph
     wt = graph.tensors[node.inputs[1]]
-    co, kh, kw, ci = wt.shape
+    _, kh, kw, _ = wt.shape
     data = np.asarray(wt.data, dtype=np.int64)
     bias = _bias(graph, node)
-    mult = _per_channel(weights, ident, p["out_mult"], co, "mult")
-    shift = _per_channel(weights, ident, p["out_shift"], co, "shift")
     bound = accumulator_bound(data, bias, p["input_offset"], channel_axis=0)
-    fast = fast_requant_ok(bound, p["out_shift"])
-    w_ident = weights.add(
-        f"{ident}_weights_oc4", oc4_layout(data.reshape(co, kh, kw * ci)), "int32_t",
-        f"{ident} weights, oc4 layout (int16 pairs, 4 output channels interleaved; conv_dsp.c)",
+    mode = requant_mode(bound, p["out_shift"], p["output_offset"])
+    blocks = weights.add(
+        f"{ident}_oc4", conv_blocks(data, bias, p["input_offset"], p["out_mult"], p["out_shift"], mode, p["output_offset"]), "int32_t",
+        f"{ident}: per 4 output channels, bias + input_offset * sum(w), multipliers, shifts, rounding terms,\n"
+        "then the weights"
+        " as int16 pairs in SXTB16 order (oc4 layout, conv_dsp.c)",
     )  # fmt: skip
-    b_ident = weights.add(
-        f"{ident}_bias_folded", _padded(folded_bias(data, bias, p["input_offset"], channel_axis=0)), "int32_t",
-        f"{ident} bias + input_offset * sum(w), padded to 4 channels",
-    )  # fmt: skip
-    fields = _conv_fields(p, kh, kw, ("groups", 1), mult, shift) + [("fast_requant", int(fast))]
+    fields = _conv_fields(p, kh, kw, ("groups", 1), "NULL", "NULL") + [("fast_requant", mode)]
     w.line(names.place.view(node.inputs[0], "in", const=True))
     w.line(names.place.view(node.outputs[0], "out"))
     names.place.params(w, "edgec_conv_params", fields)
-    w.line(f"edgec_conv2d_dsp(&in, &out, {w_ident}, {b_ident}, &params);")
+    w.line(f"edgec_conv2d_dsp(&in, &out, {blocks}, &params);")
     return "edgec_conv2d_dsp"
 
 
@@ -135,7 +172,7 @@ def _fc_applies(graph: Graph, node: Node) -> bool:
 
 def _fc_extra(graph: Graph, node: Node) -> int:
     _, k = graph.tensors[node.inputs[1]].shape
-    return _layout_growth(graph, node, 1, k)
+    return _layout_growth(graph, node, 1, k, BLOCK)
 
 
 def _emit_fc_dsp(w, names, weights, node, p, ident):
@@ -146,13 +183,11 @@ def _emit_fc_dsp(w, names, weights, node, p, ident):
     batches = graph.tensors[node.inputs[0]].size // k
     scales = np.broadcast_to(np.asarray(p["out_scale"], dtype=np.float64).reshape(-1), (co,))
     scale = weights.add(f"{ident}_scale", scales, "double", "output rescale per channel (double, as TFLite's reference FC)")
-    w_ident = weights.add(
-        f"{ident}_weights_oc4", oc4_layout(data.reshape(co, 1, k)), "int32_t",
-        f"{ident} weights, oc4 layout (int16 pairs, 4 output channels interleaved; conv_dsp.c)",
-    )  # fmt: skip
-    b_ident = weights.add(
-        f"{ident}_bias_folded", _padded(folded_bias(data, _bias(graph, node), p["input_offset"], channel_axis=0)),
-        "int32_t", f"{ident} bias + input_offset * sum(w), padded to 4 channels",
+    header = (folded_bias(data, _bias(graph, node), p["input_offset"], channel_axis=0),)
+    blocks = weights.add(
+        f"{ident}_oc4", oc4_layout(data.reshape(co, 1, k), header), "int32_t",
+        f"{ident}: per 4 output channels, bias + input_offset * sum(w), then the weights as int16 pairs\n"
+        "in SXTB16 order (oc4 layout, conv_dsp.c)",
     )  # fmt: skip
     names.place.params(w, "edgec_fc_params",
         [
@@ -168,7 +203,7 @@ def _emit_fc_dsp(w, names, weights, node, p, ident):
     from edgec.codegen.op_emitters import _pointer
 
     src, dst = _pointer(names, node.inputs[0]), _pointer(names, node.outputs[0])
-    w.line(f"edgec_fully_connected_dsp({src}, {dst}, {batches}, {w_ident}, {b_ident}, &params);")
+    w.line(f"edgec_fully_connected_dsp({src}, {dst}, {batches}, {blocks}, &params);")
     return "edgec_fully_connected_dsp"
 
 

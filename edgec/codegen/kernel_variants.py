@@ -11,9 +11,12 @@ it works in patch stages and row-streamed segments too).
 
 ``KernelSelector`` picks, per layer, the first applicable rule among the
 allowed variants (MVE before DSP before portable).  If the weight layouts
-would not leave room in the target's flash, layers fall back to their
-compact layout (the next applicable rule without extra bytes, else the
-portable kernel), largest growth first; the build summary says so.
+would not leave room in the target's flash (estimated before compiling: the
+weights memory, or flash minus ``CODE_RESERVE_BYTES``; and if the link still
+overflows, the compiler rebuilds with the growth capped below what was
+missing), layers fall back to their compact layout (the next applicable rule
+without extra bytes, else the portable kernel), largest growth first; the
+build summary says so.
 
 The chosen variant is recorded per op in build.json (``"kernel"``, the C
 function, and ``"variant"``), with ``totals.layout_extra_bytes``.
@@ -39,7 +42,8 @@ FORCED_MODES = ("dsp", "mve")  # library/test use: this variant wherever it appl
 VARIANTS = ("portable", "dsp", "mve")
 PREFERENCE = ("mve", "dsp")  # tried in this order
 
-# Flash kept free for code, data and the runtime when deciding whether weight layouts fit.
+# Flash kept free for code, data and the runtime when deciding whether weight layouts fit
+# (targets whose weights live in a memory of their own check that memory instead).
 CODE_RESERVE_BYTES = 128 * 1024
 
 # Modules that register variant rules (imported on first use).
@@ -115,6 +119,7 @@ class KernelSelector:
     graph: Graph
     target: object
     mode: str = "auto"
+    max_extra_bytes: int | None = None  # a cap on layout growth (from a link that did not fit)
     choices: dict[str, Choice] = field(default_factory=dict)
     compact_fallback: list[str] = field(default_factory=list)  # layers demoted to fit flash
 
@@ -138,15 +143,22 @@ class KernelSelector:
                 return Choice(variant, rule, extra)
         return PORTABLE
 
-    def _fit_flash(self, allowed: tuple[str, ...]) -> None:
-        flash = int(getattr(self.target, "flash_bytes", 0) or 0)
-        reserve = CODE_RESERVE_BYTES
-        if getattr(self.target, "has_weights_memory", False):  # weights.c goes to its own memory (qemu-cortex-m55)
-            flash, reserve = int(self.target.weights_bytes), 0
-        if not flash:
-            return
+    def _weight_room(self) -> int | None:
+        """Bytes left for weight-layout growth: in the target's weights memory when it has one
+        (the constants go there, qemu-cortex-m55), else in flash beside the code; None: unlimited."""
         weights = sum(t.nbytes for t in self.graph.tensors.values() if t.is_const)
-        room = flash - reserve - weights
+        separate = int(getattr(self.target, "weights_bytes", 0) or 0)
+        if separate:
+            return separate - weights
+        flash = int(getattr(self.target, "flash_bytes", 0) or 0)
+        return flash - CODE_RESERVE_BYTES - weights if flash else None
+
+    def _fit_flash(self, allowed: tuple[str, ...]) -> None:
+        room = self._weight_room()
+        if self.max_extra_bytes is not None:
+            room = self.max_extra_bytes if room is None else min(room, self.max_extra_bytes)
+        if room is None:
+            return
         by_growth = sorted(self.choices.items(), key=lambda kv: (-kv[1].extra_bytes, kv[0]))
         for name, choice in by_growth:
             if self.layout_extra_bytes <= room or choice.extra_bytes == 0:

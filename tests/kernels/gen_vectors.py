@@ -1013,36 +1013,38 @@ def dsp_variant_cases(cases: list[Case]) -> list[Case]:
     variant handles: same inputs, windows and expected output (the numpy twin's), plus the constants
     the code generator prepares (edgec/codegen/dsp_emitters.py)."""
     from edgec.codegen import dsp_emitters as D
-    from edgec.codegen.kernel_variants import accumulator_bound, fast_requant_ok, folded_bias
+    from edgec.codegen.kernel_variants import accumulator_bound, folded_bias
 
     twins = []
     for c in cases:
+        bias = c.tensors.get("bias")
+        offset = c.ints.get("input_offset", 0)
         if c.op in ("conv2d", "conv2d_1x1"):
             w = c.tensors["w"]
-            co, kh, kw, ci = w.shape
+            _, kh, kw, ci = w.shape
             if c.ints["groups"] != 1 or c.ints["dilation_w"] != 1 or kh * kw * ci > D.MAX_FIELD:
                 continue
-            layout = D.oc4_layout(w.astype(np.int64).reshape(co, kh, kw * ci))
+            bound = accumulator_bound(w, bias, offset, channel_axis=0)
+            mode = D.requant_mode(bound, c.tensors["out_shift"], c.ints["output_offset"])
+            mult, shift = c.tensors["out_mult"], c.tensors["out_shift"]
+            blocks = D.conv_blocks(w, bias, offset, mult, shift, mode, c.ints["output_offset"])
             op = "conv2d_dsp"
         elif c.op == "fully_connected":
             w = c.tensors["w"]
-            layout = D.oc4_layout(w.astype(np.int64).reshape(w.shape[0], 1, w.shape[1]))
+            blocks = D.oc4_layout(w.astype(np.int64)[:, None, :], (folded_bias(w, bias, offset, channel_axis=0),))
             op = "fully_connected_dsp"
         else:
             continue
-        bias = c.tensors.get("bias")
-        offset = c.ints["input_offset"]
         twin = Case(op, ints=dict(c.ints), tensors=dict(c.tensors), embeds=dict(c.embeds), reals=dict(c.reals))
         twin.name = f"{c.name or c.op}_dsp"
-        twin.tensors["w_oc4"] = layout
-        twin.tensors["bias_folded"] = D._padded(folded_bias(w, bias, offset, channel_axis=0))
+        twin.tensors["blocks"] = blocks
         twins.append(twin)
         if op == "conv2d_dsp":
-            bound = accumulator_bound(w, bias, offset, channel_axis=0)
-            twin.ints["fast_requant"] = int(fast_requant_ok(bound, c.tensors["out_shift"]))
-            if twin.ints["fast_requant"]:  # the general epilogue too
-                slow = Case(op, ints={**twin.ints, "fast_requant": 0}, tensors=twin.tensors, embeds=twin.embeds)
-                slow.name = f"{twin.name}_mbqm"
+            twin.ints["fast_requant"] = mode
+            for other in range(mode):  # the epilogues the build may choose, down to the general one
+                slow = Case(op, ints={**twin.ints, "fast_requant": other}, tensors=dict(twin.tensors), embeds=twin.embeds)
+                slow.tensors["blocks"] = D.conv_blocks(w, bias, offset, mult, shift, other, c.ints["output_offset"])
+                slow.name = f"{twin.name}_mode{other}"
                 twins.append(slow)
     return twins
 

@@ -1054,16 +1054,13 @@ static void run_requant_fast(const test_case *tc)
     }
 }
 
-/* conv2d, DSP variant: oc4 weights and the folded bias come with the case. */
+/* conv2d, DSP variant: the oc4 blocks (weights and per-channel constants) come with the case. */
 static void run_conv_dsp(const test_case *tc)
 {
     const tensor *wt = get_tensor(tc, "w");
     placed_view in = place_input(tc, "x");
     placed_view out = place_output(tc);
-    int32_t *w = as_int32(get_tensor(tc, "w_oc4"));
-    int32_t *bias = as_int32(get_tensor(tc, "bias_folded"));
-    int32_t *mult = as_int32(get_tensor(tc, "out_mult"));
-    int32_t *shift = as_int32(get_tensor(tc, "out_shift"));
+    int32_t *blocks = as_int32(get_tensor(tc, "blocks"));
     edgec_conv_params p;
     memset(&p, 0, sizeof p);
     p.kernel_h = (int16_t)wt->dims[1];
@@ -1079,19 +1076,14 @@ static void run_conv_dsp(const test_case *tc)
     p.groups = 1;
     p.input_offset = (int32_t)get_int(tc, "input_offset");
     p.output_offset = (int32_t)get_int(tc, "output_offset");
-    p.out_mult = mult;
-    p.out_shift = shift;
     p.act_min = (int8_t)get_int(tc, "act_min");
     p.act_max = (int8_t)get_int(tc, "act_max");
     p.fast_requant = (uint8_t)get_int(tc, "fast_requant");
-    edgec_conv2d_dsp(&in.view, &out.view, w, bias, &p);
+    edgec_conv2d_dsp(&in.view, &out.view, blocks, &p);
     check_view(&out, get_tensor(tc, "y"));
     free(in.buffer);
     free(out.buffer);
-    free(w);
-    free(bias);
-    free(mult);
-    free(shift);
+    free(blocks);
 }
 
 static void run_fully_connected_dsp(const test_case *tc)
@@ -1099,8 +1091,7 @@ static void run_fully_connected_dsp(const test_case *tc)
     const tensor *x = get_tensor(tc, "x"), *wt = get_tensor(tc, "w"), *y = get_tensor(tc, "y");
     int8_t *in = as_int8(x);
     int8_t *out = malloc((size_t)y->size);
-    int32_t *w = as_int32(get_tensor(tc, "w_oc4"));
-    int32_t *bias = as_int32(get_tensor(tc, "bias_folded"));
+    int32_t *blocks = as_int32(get_tensor(tc, "blocks"));
     edgec_fc_params p;
     p.in_features = (int32_t)wt->dims[1];
     p.out_features = (int32_t)wt->dims[0];
@@ -1109,12 +1100,11 @@ static void run_fully_connected_dsp(const test_case *tc)
     p.out_scale = get_tensor(tc, "out_scale")->reals;
     p.act_min = (int8_t)get_int(tc, "act_min");
     p.act_max = (int8_t)get_int(tc, "act_max");
-    edgec_fully_connected_dsp(in, out, (int32_t)x->dims[0], w, bias, &p);
+    edgec_fully_connected_dsp(in, out, (int32_t)x->dims[0], blocks, &p);
     check_flat(out, y);
     free(in);
-    free(w);
+    free(blocks);
     free(out);
-    free(bias);
 }
 
 static int run_case(const test_case *tc)

@@ -4,27 +4,34 @@
  * Same results as edgec_conv2d / edgec_fully_connected, bit for bit; the
  * code generator (edgec/codegen/dsp_emitters.py) prepares the constants:
  *
- *   - weights in the "oc4" layout: output channels in blocks of four (the
- *     last block padded with zero weights).  A block holds, for each of its
- *     `rows` runs of `run` int8 weights (conv: one run per kernel row,
+ *   - weights and per-channel constants in the "oc4" layout: output channels
+ *     in blocks of four (the last block padded with zero weights).  A block
+ *     starts with a header of 4-word groups, one word per channel: conv
+ *     has four (the bias with the input offset folded in, the multipliers,
+ *     the shifts, the rounding terms).  In epilogue mode 2 the shifts are
+ *     stored negated (right = -shift) and the rounding terms are
+ *     (1 << (right - 1)) + (output_offset << right); else the rounding terms
+ *     are 0.  Fully connected has one group (the folded bias).  Then, for each of
+ *     its `rows` runs of `run` int8 weights (conv: one run per kernel row,
  *     run = KW * Ci; fully connected: one run of K), first the quads: for
  *     every four consecutive inputs x0..x3 of the run, eight words
  *         pair(w[oc][x0], w[oc][x2]), pair(w[oc][x1], w[oc][x3])   for oc = 0..3
  *     (a pair word holds two int16: the first in bits 0..15), matching
  *     SXTB16 / SXTB16 ROR #8 of the four input bytes; then for each of the
  *     run % 4 trailing inputs two words pair(w[0], w[1]), pair(w[2], w[3]).
- *   - the bias with the input offset folded in, per padded channel:
- *     bias[oc] + input_offset * sum(w[oc]).  The kernel then multiplies raw
- *     int8 inputs.  This is exact when every tap of the sum is computed:
- *     taps in the padding read the input zero point (x + input_offset == 0),
- *     so border pixels (and every pixel of an input whose columns are not
- *     dense) go through a small buffer padded with it.
+ *   - the folded bias is bias[oc] + input_offset * sum(w[oc]), so the kernel
+ *     multiplies raw int8 inputs.  This is exact when every tap of the sum is
+ *     computed: taps in the padding read the input zero point
+ *     (x + input_offset == 0), so border pixels (and every pixel of an input
+ *     whose columns are not dense) go through a small buffer padded with it.
  *
  * Inner loop: one input quad (LDR, SXTB16, SXTB16 ROR #8) against four
  * output channels (four LDRD of pre-widened weights, eight SMLAD): 16 MACs in
  * 15 instructions, two quads per iteration (arm-none-eabi-gcc 12 -O2).  The requantization epilogue is
- * fused per block; it uses rq_fast when the build proved it exact
- * (p->fast_requant, requant_fast.h).
+ * fused per block; p->fast_requant selects it: 0 TFLite's general
+ * MultiplyByQuantizedMultiplier, 1 rq_fast (the build proved it exact), 2
+ * rq_fast_right (every shift negative; the header's rounding terms then
+ * also carry the output offset, requant_fast.h).
  */
 #include "arm_dsp.h"
 #include "kernels_internal.h"
@@ -90,42 +97,96 @@ static inline acc4 dot4_run(acc4 acc, const int8_t *x, const int32_t **wp, int32
     return acc;
 }
 
-/* The requantization constants of a call, copied out of the params (int8 stores may alias them). */
+/* Block header of a conv: folded bias, multipliers, shifts, rounding terms (4 words each). */
+#define CONV_HEADER_WORDS 16
+
+/* The output constants of a call, copied out of the params (int8 stores may alias them). */
 typedef struct {
-    int32_t output_offset, act_min, act_max, fast;
+    int32_t offset, lo, hi, mode; /* mode: p->fast_requant */
 } epilogue;
 
-static inline epilogue epilogue_of(const edgec_conv_params *p)
+static inline int8_t clamp_to(int32_t v, int32_t lo, int32_t hi)
 {
-    epilogue e;
-    e.output_offset = p->output_offset;
-    e.act_min = p->act_min;
-    e.act_max = p->act_max;
-    e.fast = p->fast_requant;
-    return e;
+    v = v < lo ? lo : v;
+    return (int8_t)(v > hi ? hi : v);
 }
 
-static inline int8_t requant_one(int32_t acc, int32_t mult, int32_t shift, const epilogue *e)
+/* Requantize accumulator j of a block; h is the block header. */
+static inline int8_t requant_one(int32_t acc, const int32_t *h, int32_t j, const epilogue *e)
 {
-    if (e->fast) {
-        return rq_fast_clamp(acc, mult, shift, e->output_offset, e->act_min, e->act_max);
+    if (e->mode == 2) {
+        return clamp_to(rq_fast_right(acc, h[4 + j], h[8 + j], h[12 + j]), e->lo, e->hi);
     }
-    return requantize_and_clamp(acc, mult, shift, e->output_offset, e->act_min, e->act_max);
+    if (e->mode == 1) {
+        return rq_fast_clamp(acc, h[4 + j], h[8 + j], e->offset, e->lo, e->hi);
+    }
+    return requantize_and_clamp(acc, h[4 + j], h[8 + j], e->offset, e->lo, e->hi);
 }
 
-/* Requantize the block's first `count` (1..4) accumulators into out[0..count). */
-static inline void store_block(int8_t *out, acc4 acc, int32_t count, const int32_t *mult, const int32_t *shift,
-                               const epilogue *e)
+/* The accumulators of one block for one output pixel: `base` is its first kernel row, rows
+ * `row_step` bytes apart; *wp walks from the block's header past its weights. */
+static inline acc4 block_dot(const int8_t *base, int32_t row_step, const int32_t **wp, int32_t kh, int32_t run)
 {
-    out[0] = requant_one(acc.a0, mult[0], shift[0], e);
-    if (count > 1) {
-        out[1] = requant_one(acc.a1, mult[1], shift[1], e);
+    const int32_t *h = *wp;
+    int32_t ky;
+    acc4 acc;
+    acc.a0 = h[0];
+    acc.a1 = h[1];
+    acc.a2 = h[2];
+    acc.a3 = h[3];
+    *wp = h + CONV_HEADER_WORDS;
+    for (ky = 0; ky < kh; ++ky) {
+        acc = dot4_run(acc, base + ky * row_step, wp, run);
     }
-    if (count > 2) {
-        out[2] = requant_one(acc.a2, mult[2], shift[2], e);
+    return acc;
+}
+
+/* One output pixel, every block, any epilogue mode. */
+static void conv_pixel(int8_t *po, const int8_t *base, int32_t row_step, const int32_t *blocks, int32_t cout,
+                       int32_t kh, int32_t run, const epilogue *e)
+{
+    const int32_t *w = blocks;
+    int32_t oc;
+    for (oc = 0; oc < cout; oc += 4) {
+        const int32_t *h = w;
+        const acc4 acc = block_dot(base, row_step, &w, kh, run);
+        po[oc] = requant_one(acc.a0, h, 0, e);
+        if (oc + 1 < cout) {
+            po[oc + 1] = requant_one(acc.a1, h, 1, e);
+        }
+        if (oc + 2 < cout) {
+            po[oc + 2] = requant_one(acc.a2, h, 2, e);
+        }
+        if (oc + 3 < cout) {
+            po[oc + 3] = requant_one(acc.a3, h, 3, e);
+        }
     }
-    if (count > 3) {
-        out[3] = requant_one(acc.a3, mult[3], shift[3], e);
+}
+
+/* v clamped to [lo, hi]; `full` (a constant at each call) says the range is all of int8: one SSAT. */
+static inline int8_t clamp_range(int32_t v, int32_t lo, int32_t hi, int full)
+{
+    return full ? (int8_t)dsp_ssat8(v) : clamp_to(v, lo, hi);
+}
+
+/* conv_pixel for epilogue mode 2 (every shift negative, output offset in the rounding terms),
+ * full blocks only: the common case, without tests per output. */
+static inline void conv_pixel_fast(int8_t *po, const int8_t *base, int32_t row_step, const int32_t *blocks,
+                                   int32_t blocks_count, int32_t kh, int32_t run, int32_t lo, int32_t hi, int full)
+{
+    const int32_t *w = blocks;
+    int32_t b;
+    for (b = 0; b < blocks_count; ++b, po += 4) {
+        const int32_t *h = w;
+        const acc4 acc = block_dot(base, row_step, &w, kh, run);
+        const int32_t r0 = rq_fast_right(acc.a0, h[4], h[8], h[12]);
+        const int32_t r1 = rq_fast_right(acc.a1, h[5], h[9], h[13]);
+        const int32_t r2 = rq_fast_right(acc.a2, h[6], h[10], h[14]);
+        const int32_t r3 = rq_fast_right(acc.a3, h[7], h[11], h[15]);
+        po[0] = clamp_range(r0, lo, hi, full);
+        po[1] = clamp_range(r1, lo, hi, full);
+        po[2] = clamp_range(r2, lo, hi, full);
+        po[3] = clamp_range(r3, lo, hi, full);
     }
 }
 
@@ -150,81 +211,112 @@ static void gather_field(const edgec_view *in, int32_t y0, int32_t x0, const edg
     }
 }
 
-void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *weights, const int32_t *bias,
-                      const edgec_conv_params *p)
+/* What every pixel of a call shares. */
+typedef struct {
+    const int32_t *blocks;
+    int32_t cout, kh, run;
+    int32_t full_blocks, block_words; /* blocks of 4 channels; words per block */
+} conv_shape;
+
+/* `count` output pixels, `po_step` bytes apart, whose first kernel rows start `base_step` bytes
+ * apart from `base` (kernel rows `row_step` bytes apart). */
+static void conv_pixels(int8_t *po, int32_t po_step, const int8_t *base, int32_t base_step, int32_t count,
+                        int32_t row_step, const conv_shape *g, const epilogue *e)
 {
-    const int32_t kh = p->kernel_h, kw = p->kernel_w;
-    const int32_t run = kw * in->c; /* one kernel row: KW pixels of Ci contiguous bytes (col_stride == c) */
-    const int32_t cout = out->c;
-    const int32_t *const mult = p->out_mult;
-    const int32_t *const shift = p->out_shift;
-    const epilogue e = epilogue_of(p);
-    int8_t field[EDGEC_CONV_DSP_MAX_FIELD];
-    int32_t oy, ox, oc, ky;
-
-    /* A kernel row reads KW * Ci contiguous bytes only when the input's columns are dense. */
-    const int dense_columns = in->col_stride == in->c;
-
-    for (oy = 0; oy < out->h; ++oy) {
-        const int32_t y0 = oy * p->stride_h - p->pad_top;
-        const int inside_y = dense_columns && y0 >= 0 && y0 + (kh - 1) * p->dilation_h < in->h;
-        for (ox = 0; ox < out->w; ++ox) {
-            const int32_t x0 = ox * p->stride_w - p->pad_left;
-            int8_t *po = out->data + oy * out->row_stride + ox * out->col_stride;
-            const int8_t *base;
-            int32_t row_step;
-            const int32_t *w = weights;
-            if (inside_y && x0 >= 0 && x0 + kw <= in->w) {
-                base = in->data + y0 * in->row_stride + x0 * in->col_stride;
-                row_step = p->dilation_h * in->row_stride;
-            } else {
-                gather_field(in, y0, x0, p, field);
-                base = field;
-                row_step = run;
-            }
-            for (oc = 0; oc < cout; oc += 4) {
-                acc4 acc;
-                acc.a0 = bias[oc];
-                acc.a1 = bias[oc + 1];
-                acc.a2 = bias[oc + 2];
-                acc.a3 = bias[oc + 3];
-                for (ky = 0; ky < kh; ++ky) {
-                    acc = dot4_run(acc, base + ky * row_step, &w, run);
-                }
-                store_block(po + oc, acc, cout - oc < 4 ? cout - oc : 4, mult + oc, shift + oc, &e);
-            }
+    const int32_t done = g->full_blocks * 4;
+    int32_t i;
+    for (i = 0; i < count; ++i, po += po_step, base += base_step) {
+        if (e->mode != 2) {
+            conv_pixel(po, base, row_step, g->blocks, g->cout, g->kh, g->run, e);
+            continue;
+        }
+        if (e->lo == -128 && e->hi == 127) {
+            conv_pixel_fast(po, base, row_step, g->blocks, g->full_blocks, g->kh, g->run, e->lo, e->hi, 1);
+        } else {
+            conv_pixel_fast(po, base, row_step, g->blocks, g->full_blocks, g->kh, g->run, e->lo, e->hi, 0);
+        }
+        if (done < g->cout) {
+            conv_pixel(po + done, base, row_step, g->blocks + g->full_blocks * g->block_words, g->cout - done, g->kh,
+                       g->run, e);
         }
     }
 }
 
-void edgec_fully_connected_dsp(const int8_t *in, int8_t *out, int32_t batches, const int32_t *weights,
-                               const int32_t *bias, const edgec_fc_params *p)
+void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *blocks, const edgec_conv_params *p)
+{
+    const int32_t kh = p->kernel_h, kw = p->kernel_w;
+    const int32_t sw = p->stride_w, pad_left = p->pad_left;
+    const int32_t run = kw * in->c; /* one kernel row: KW pixels of Ci contiguous bytes (col_stride == c) */
+    /* A kernel row reads KW * Ci contiguous bytes only when the input's columns are dense. */
+    const int dense_columns = in->col_stride == in->c;
+    /* Output columns [xa, xb) read no padding: x0 = ox * sw - pad_left >= 0 and x0 + kw <= in->w. */
+    const int32_t last = in->w - kw + pad_left;
+    int32_t xa = pad_left > 0 ? (pad_left + sw - 1) / sw : 0;
+    int32_t xb = last < 0 ? 0 : last / sw + 1;
+    int8_t field[EDGEC_CONV_DSP_MAX_FIELD];
+    conv_shape g;
+    epilogue e;
+    int32_t oy, ox;
+
+    xa = xa < out->w ? xa : out->w;
+    xb = xb < out->w ? xb : out->w;
+    xb = xb > xa ? xb : xa;
+    g.blocks = blocks;
+    g.cout = out->c;
+    g.kh = kh;
+    g.run = run;
+    g.full_blocks = out->c / 4;
+    g.block_words = CONV_HEADER_WORDS + kh * (8 * (run / 4) + 2 * (run % 4));
+    e.offset = p->output_offset;
+    e.lo = p->act_min;
+    e.hi = p->act_max;
+    e.mode = p->fast_requant;
+    for (oy = 0; oy < out->h; ++oy) {
+        const int32_t y0 = oy * p->stride_h - p->pad_top;
+        const int inside_y = dense_columns && y0 >= 0 && y0 + (kh - 1) * p->dilation_h < in->h;
+        int8_t *po_row = out->data + oy * out->row_stride;
+        for (ox = 0; ox < out->w; ++ox) {
+            if (inside_y && ox == xa && xb > xa) { /* the pixels without padding, straight from the input */
+                const int32_t x0 = ox * sw - pad_left;
+                conv_pixels(po_row + ox * out->col_stride, out->col_stride,
+                            in->data + y0 * in->row_stride + x0 * in->col_stride, sw * in->col_stride, xb - xa,
+                            p->dilation_h * in->row_stride, &g, &e);
+                ox = xb - 1;
+                continue;
+            }
+            gather_field(in, y0, ox * sw - pad_left, p, field);
+            conv_pixels(po_row + ox * out->col_stride, 0, field, 0, 1, run, &g, &e);
+        }
+    }
+}
+
+void edgec_fully_connected_dsp(const int8_t *in, int8_t *out, int32_t batches, const int32_t *blocks,
+                               const edgec_fc_params *p)
 {
     const int32_t k = p->in_features;
     const int32_t cout = p->out_features;
-    int32_t b, oc;
+    int32_t b, oc, j;
 
     for (b = 0; b < batches; ++b) {
         const int8_t *x = in + b * k;
         int8_t *y = out + b * cout;
-        const int32_t *w = weights;
+        const int32_t *w = blocks;
         for (oc = 0; oc < cout; oc += 4) {
             const int32_t count = cout - oc < 4 ? cout - oc : 4;
+            int32_t v[4];
             acc4 acc;
-            acc.a0 = bias[oc];
-            acc.a1 = bias[oc + 1];
-            acc.a2 = bias[oc + 2];
-            acc.a3 = bias[oc + 3];
+            acc.a0 = w[0]; /* header: the folded bias */
+            acc.a1 = w[1];
+            acc.a2 = w[2];
+            acc.a3 = w[3];
+            w += 4;
             acc = dot4_run(acc, x, &w, k);
-            y[oc] = fc_requantize(acc.a0, p->out_scale[oc], p);
-            if (count > 1) {
-                y[oc + 1] = fc_requantize(acc.a1, p->out_scale[oc + 1], p);
-            }
-            if (count > 2) {
-                y[oc + 2] = fc_requantize(acc.a2, p->out_scale[oc + 2], p);
-            }
-            if (count > 3) {
-                y[oc + 3] = fc_requantize(acc.a3, p->out_scale[oc + 3], p);
+            v[0] = acc.a0;
+            v[1] = acc.a1;
+            v[2] = acc.a2;
+            v[3] = acc.a3;
+            for (j = 0; j < count; ++j) {
+                y[oc + j] = fc_requantize(v[j], p->out_scale[oc + j], p);
             }
         }
     }

@@ -92,8 +92,9 @@ typedef struct {
     const int32_t *out_mult;        /* [Co] per-channel multipliers */
     const int32_t *out_shift;       /* [Co] per-channel shifts */
     int8_t act_min, act_max;        /* output clamp */
-    uint8_t fast_requant;           /* 1: the build proved rq_fast exact for every channel (requant_fast.h);
-                                       optimised variants may use it, portable kernels ignore it */
+    uint8_t fast_requant;           /* 1: the build proved rq_fast exact for every channel (requant_fast.h),
+                                       2: and every shift is negative; optimised variants may use it,
+                                       portable kernels ignore it */
 } edgec_conv_params;
 
 /* General convolution. Dispatches to edgec_conv2d_1x1 when the kernel is
@@ -226,16 +227,15 @@ void edgec_fully_connected(const int8_t *in, int8_t *out, int32_t batches, const
 
 /* conv2d with SMLAD on pre-widened weights (conv_dsp.c): same results as
  * edgec_conv2d for groups == 1, dilation_w == 1 and KH * KW * Ci <= 2304.
- * `weights` are in the oc4 layout and `bias` has the input offset folded in,
- * padded to a multiple of 4 channels (both prepared by the code generator,
- * edgec/codegen/dsp_emitters.py; layout described in conv_dsp.c). */
-void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *weights, const int32_t *bias,
-                      const edgec_conv_params *p);
+ * `blocks` holds the weights and per-channel constants in the oc4 layout
+ * (described in conv_dsp.c; prepared by the code generator,
+ * edgec/codegen/dsp_emitters.py); p->out_mult / out_shift are not read. */
+void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *blocks, const edgec_conv_params *p);
 
 /* fully connected with SMLAD (conv_dsp.c): same results as edgec_fully_connected;
- * weights in the oc4 layout (one run of K per block), folded bias as above. */
-void edgec_fully_connected_dsp(const int8_t *in, int8_t *out, int32_t batches, const int32_t *weights,
-                               const int32_t *bias, const edgec_fc_params *p);
+ * `blocks` in the oc4 layout (one run of K per block, the folded bias as header). */
+void edgec_fully_connected_dsp(const int8_t *in, int8_t *out, int32_t batches, const int32_t *blocks,
+                               const edgec_fc_params *p);
 
 /* ---------------------------------------------------------------- element-wise binary */
 

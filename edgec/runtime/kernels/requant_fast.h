@@ -64,4 +64,14 @@ static inline int8_t rq_fast_clamp(int32_t acc, int32_t mult, int32_t shift, int
     return (int8_t)(v > act_max ? act_max : v);
 }
 
+/* rq_fast(acc, mult, -right) + output_offset for a negative shift (right = -shift > 0), without a
+ * branch: round_offset = (1 << (right - 1)) + (output_offset << right), precomputed by the code
+ * generator, which also checks that |rq_fast's SMMULR result| + |round_offset| < 2^31 (then adding
+ * the offset before the floor shift is exact: (a + (o << R)) >> R == (a >> R) + o). */
+static inline int32_t rq_fast_right(int32_t acc, int32_t mult, int32_t right, int32_t round_offset)
+{
+    const int32_t v = dsp_smmulr((int32_t)((uint32_t)acc << 1), mult);
+    return (v + round_offset + (v >> 31)) >> right;
+}
+
 #endif /* EDGEC_REQUANT_FAST_H */

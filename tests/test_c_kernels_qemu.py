@@ -5,8 +5,9 @@ outputs from edgec.reference.int8_kernels) run through tests/kernels/run_vectors
 built with each target's CPU flags and executed by QEMU with semihosting
 (tests/qemu_vectors.py): qemu-cortex-m4 (Armv7E-M: DSP instructions) and
 qemu-cortex-m55 (Armv8.1-M: Helium/MVE), where the harness calls the MVE
-variants (conv 1x1, conv, depthwise) and the MVE vector requantization in
-place of the portable kernels (tests/kernels/vectors_mve.h).  One QEMU run per
+variants (conv 1x1, conv, depthwise, in-place depthwise, add) and the MVE
+vector requantization in place of the portable kernels
+(tests/kernels/vectors_mve.h).  One QEMU run per
 target checks every vector; each op is its own test so a failure names the op
 and the target.
 """

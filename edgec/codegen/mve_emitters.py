@@ -8,8 +8,11 @@ ones with the MVE function names.
 
 - conv2d (groups 1): ``edgec_conv2d_mve`` (1x1 stride 1 unpadded layers go to
   ``edgec_conv2d_1x1_mve`` inside it): VMLADAVA.S8 dot products along the input channels.
-- depthwise_conv2d (depth multiplier 1; not the in-place form, which stays portable):
-  ``edgec_depthwise_conv2d_mve``: eight channels per vector in int16 lanes.
+- depthwise_conv2d (depth multiplier 1): ``edgec_depthwise_conv2d_mve``, eight channels
+  per vector in int16 lanes; where the arena plan runs the layer in place,
+  ``edgec_depthwise_conv2d_inplace_mve``, four outputs of a channel's row per vector.
+- add / sub: ``edgec_add_mve``: four elements per step, the three requantizations in
+  vectors (broadcasts other than a single value fall back to ``edgec_add`` inside it).
 """
 
 from __future__ import annotations
@@ -32,11 +35,9 @@ def _depthwise_applies(graph: Graph, node: Node) -> bool:
 
 
 def _emit(w, names, weights, node, p, ident, fn: str) -> str:
-    from edgec.codegen.op_emitters import EMITTERS, _conv_fields, _per_channel, _weights_and_bias
+    from edgec.codegen.op_emitters import _conv_fields, _per_channel, _weights_and_bias
 
     depthwise = node.op == "depthwise_conv2d"
-    if depthwise and node.name in names.place.inplace_depthwise:
-        return EMITTERS[node.op](w, names, weights, node, p, ident)  # the in-place kernel has no MVE form
     graph = names.graph
     wt = graph.tensors[node.inputs[1]]
     co = graph.tensors[node.outputs[0]].shape[-1]
@@ -45,6 +46,16 @@ def _emit(w, names, weights, node, p, ident, fn: str) -> str:
     extra = ("depth_multiplier", p["depth_multiplier"]) if depthwise else ("groups", p["groups"])
     fields = _conv_fields(p, wt.shape[1], wt.shape[2], extra, mult, shift)
     w_ident, b_ident = _weights_and_bias(names, weights, node)
+    if depthwise and node.name in names.place.inplace_depthwise:
+        _, h, wd, c = graph.tensors[node.inputs[0]].shape
+        _, oh, ow, _ = graph.tensors[node.outputs[0]].shape
+        names.place.params(w, "edgec_depthwise_params", fields)
+        w.comment("in place: output channel c overwrites input channel c, through a small ring of padded input rows")
+        w.line(
+            f"edgec_depthwise_conv2d_inplace_mve({names.pointer(node.inputs[0])}, {h}, {wd}, {c}, {oh}, {ow}, "
+            f"{ident}_scratch, {w_ident}, {b_ident}, &params);"
+        )
+        return "edgec_depthwise_conv2d_inplace_mve"
     w.line(names.place.view(node.inputs[0], "in", const=True))
     w.line(names.place.view(node.outputs[0], "out"))
     names.place.params(w, "edgec_depthwise_params" if depthwise else "edgec_conv_params", fields)
@@ -60,5 +71,22 @@ def _emit_depthwise_mve(w, names, weights, node, p, ident):
     return _emit(w, names, weights, node, p, ident, "edgec_depthwise_conv2d_mve")
 
 
+def _emit_add_mve(w, names, weights, node, p, ident):
+    from edgec.codegen.op_emitters import _broadcast_views
+
+    _broadcast_views(w, names, node)
+    keys = ["a_offset", "a_mult", "a_shift", "b_offset", "b_mult", "b_shift", "left_shift"]
+    keys += ["output_offset", "out_mult", "out_shift", "act_min", "act_max"]
+    names.place.params(w, "edgec_add_params", [(k, p[k]) for k in keys])
+    w.line("edgec_add_mve(&a, &b, &out, &params);")
+    return "edgec_add_mve"
+
+
+def _always(graph: Graph, node: Node) -> bool:
+    return True
+
+
+register(VariantRule("add", "mve", "add_mve", _always, _emit_add_mve))
+register(VariantRule("sub", "mve", "sub_mve", _always, _emit_add_mve))
 register(VariantRule("conv2d", "mve", "conv2d_mve", _conv_applies, _emit_conv_mve))
 register(VariantRule("depthwise_conv2d", "mve", "depthwise_mve", _depthwise_applies, _emit_depthwise_mve))

@@ -1,8 +1,8 @@
 /*
- * Helium (MVE) convolutions for Cortex-M55: 1x1, general (dense, groups 1)
- * and fully connected.  Same arguments, weight layout (OHWI) and results,
- * bit for bit, as the portable kernels in conv.c / fully_connected.c; other
- * shapes are handed to those.
+ * Helium (MVE) convolutions for Cortex-M55: 1x1 and general (dense, groups
+ * 1).  Same arguments, weight layout (OHWI) and results, bit for bit, as the
+ * portable kernels in conv.c; other shapes (grouped convs, receptive fields
+ * over CONV_FIELD_BYTES) are handed to those.
  *
  * Dot products run along the input channels, which are contiguous in both
  * the input pixel and the weights: VMLADAVA.S8 multiplies 16 int8 pairs and
@@ -12,7 +12,10 @@
  * inputs are never widened.  Four output channels (one weight row each)
  * share every input load (four accumulators: VMLADAVA writes even
  * registers only), and their accumulators are requantized together
- * (mve_requant.h).  Built only for targets with integer MVE.
+ * (mve_requant.h).  The general conv first gathers the receptive fields of
+ * a run of output pixels (zero point in the padding) into a stack buffer,
+ * so every output is one contiguous dot product.  Built only for targets
+ * with integer MVE.
  */
 #include "edgec_kernels.h"
 
@@ -22,6 +25,8 @@
 #include "mve_requant.h"
 
 #define CO_BLOCK 4
+#define CONV_FIELD_BYTES 4096 /* stack buffer of gathered receptive fields (conv2d) */
+#define THIN_MAX_COUT 256      /* 1x1 convs with <= 16 input channels: padded weight rows on the stack */
 
 /* Requantization constants and bias + offset term of channels oc..oc+n-1 (n <= 4), lanes past n zero. */
 typedef struct {
@@ -55,12 +60,11 @@ static int32_t sum_s8(const int8_t *w, int32_t n)
     return s;
 }
 
-/* acc[k] += sum_i x[i] * w[k][off + i] for k < 4, i < n.  Four accumulators: VMLADAVA takes even
+/* acc[k] += sum_i x[i] * w[k][i] for k < 4, i < n.  Four accumulators: VMLADAVA takes even
  * registers only, and r0-r12 hold seven. */
-static inline void dot4(const int8_t *x, const int8_t *const w[CO_BLOCK], int32_t off, int32_t n,
-                        int32_t acc[CO_BLOCK])
+static inline void dot4(const int8_t *x, const int8_t *const w[CO_BLOCK], int32_t n, int32_t acc[CO_BLOCK])
 {
-    const int8_t *w0 = w[0] + off, *w1 = w[1] + off, *w2 = w[2] + off, *w3 = w[3] + off;
+    const int8_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], i;
     for (i = 0; i + 16 <= n; i += 16) {
         const int8x16_t xv = vldrbq_s8(x + i);
@@ -133,18 +137,73 @@ static inline int8_t *pixel(const edgec_view *v, int32_t y, int32_t x)
     return v->data + y * v->row_stride + x * v->col_stride;
 }
 
-void edgec_conv2d_1x1_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
-                          const edgec_conv_params *p)
+/* 1x1 conv with at most 16 input channels (one vector per pixel): pixels outside, channel blocks
+ * inside, so a pixel's input stays in one register for every output channel; weight rows padded to
+ * 16 bytes with zeros and bias + input_offset * sum(w) prepared once on the stack. */
+static __attribute__((noinline)) void conv1x1_thin(const edgec_view *in, edgec_view *out, const int8_t *weights,
+                                                   const int32_t *bias, const edgec_conv_params *p, int32_t sh,
+                                                   int32_t sw)
+{
+    const int32_t cin = in->c, cout = out->c, blocks = (cout + CO_BLOCK - 1) / CO_BLOCK;
+    const int32_t height = out->h, width = out->w;
+    const int32_t in_row = in->row_stride * sh, in_col = in->col_stride * sw;
+    const int32_t out_row = out->row_stride, out_col = out->col_stride;
+    const int32_t input_offset = p->input_offset;
+    const int32_t *mult = p->out_mult, *shift = p->out_shift;
+    const out_stage o = make_out_stage(p);
+    const mve_pred16_t channels = vctp8q((uint32_t)cin);
+    int8_t rows[THIN_MAX_COUT][16] __attribute__((aligned(4)));
+    int32_t base[THIN_MAX_COUT + CO_BLOCK];
+    int32_t oc, y, x, b;
+
+    for (oc = 0; oc < blocks * CO_BLOCK; ++oc) {
+        if (oc < cout) {
+            const int8x16_t w = vldrbq_z_s8(weights + oc * cin, channels);
+            vst1q_s8(rows[oc], w);
+            base[oc] = (bias ? bias[oc] : 0) + input_offset * vaddvq_s8(w);
+        } else {
+            vst1q_s8(rows[oc], vdupq_n_s8(0));
+            base[oc] = 0;
+        }
+    }
+    for (y = 0; y < height; ++y) {
+        const int8_t *src = in->data + y * in_row;
+        int8_t *dst = out->data + y * out_row;
+        for (x = 0; x < width; ++x, src += in_col, dst += out_col) {
+            const int8x16_t xv = vldrbq_z_s8(src, channels);
+            const int8_t *w = rows[0];
+            for (b = 0; b < blocks; ++b, w += CO_BLOCK * 16) {
+                const int32_t c0 = b * CO_BLOCK;
+                const mve_pred16_t lanes = vctp32q((uint32_t)(cout - c0));
+                const mve_requant_q q = mve_requant_make(vldrwq_z_s32(mult + c0, lanes), vldrwq_z_s32(shift + c0, lanes));
+                int32x4_t acc = vdupq_n_s32(vmladavq_s8(xv, vld1q_s8(w)));
+                acc = vsetq_lane_s32(vmladavq_s8(xv, vld1q_s8(w + 16)), acc, 1);
+                acc = vsetq_lane_s32(vmladavq_s8(xv, vld1q_s8(w + 32)), acc, 2);
+                acc = vsetq_lane_s32(vmladavq_s8(xv, vld1q_s8(w + 48)), acc, 3);
+                acc = vaddq_s32(acc, vld1q_s32(base + c0));
+                vstrbq_p_s32(dst + c0, mve_requant_clamp(acc, q, o.offset, o.lo, o.hi), lanes);
+            }
+        }
+    }
+}
+
+/* 1x1 conv, unpadded, output (y, x) reading input (y * sh, x * sw). */
+static void conv1x1(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
+                    const edgec_conv_params *p, int32_t sh, int32_t sw)
 {
     const int32_t cin = in->c, cout = out->c;
     const int32_t height = out->h, width = out->w;
-    const int32_t in_row = in->row_stride, in_col = in->col_stride;
+    const int32_t in_row = in->row_stride * sh, in_col = in->col_stride * sw;
     const int32_t out_row = out->row_stride, out_col = out->col_stride;
     const out_stage o = make_out_stage(p);
     const int8_t *rows[CO_BLOCK];
     int32_t wsum[CO_BLOCK];
     int32_t oc, y, x;
 
+    if (cin <= 16 && cout <= THIN_MAX_COUT) {
+        conv1x1_thin(in, out, weights, bias, p, sh, sw);
+        return;
+    }
     for (oc = 0; oc < cout; oc += CO_BLOCK) {
         const int32_t n = weight_rows(weights, oc, cout, cin, rows, wsum);
         const co_block b = load_co_block(bias, p, oc, n, wsum);
@@ -156,8 +215,104 @@ void edgec_conv2d_1x1_mve(const edgec_view *in, edgec_view *out, const int8_t *w
             int8_t *dst = out->data + y * out_row + oc;
             for (x = 0; x < width; ++x, src += in_col, dst += out_col) {
                 int32_t acc[CO_BLOCK] = {0, 0, 0, 0};
-                dot4(src, rows, 0, cin, acc);
+                dot4(src, rows, cin, acc);
                 store_block(dst, acc, base, q, lanes, o);
+            }
+        }
+    }
+}
+
+void edgec_conv2d_1x1_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
+                          const edgec_conv_params *p)
+{
+    conv1x1(in, out, weights, bias, p, 1, 1);
+}
+
+/* dst[0..n) = src[0..n), sixteen bytes per step. */
+static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; i += 16) {
+        const mve_pred16_t p = vctp8q((uint32_t)(n - i));
+        vstrbq_p_s8(dst + i, vldrbq_z_s8(src + i, p), p);
+    }
+}
+
+static inline void fill_bytes(int8_t *dst, int8_t value, int32_t n)
+{
+    const int8x16_t v = vdupq_n_s8(value);
+    int32_t i;
+    for (i = 0; i < n; i += 16) {
+        vstrbq_p_s8(dst + i, v, vctp8q((uint32_t)(n - i)));
+    }
+}
+
+/* The receptive field of output pixel (oy, ox) as one run of KH * KW * Ci bytes in the weights'
+ * (ky, kx, ci) order, taps outside the input holding the input zero point (so that
+ * bias + input_offset * sum(w) is exact for every pixel). */
+static void gather_field(const edgec_view *in, const edgec_conv_params *p, int32_t oy, int32_t ox, int8_t *dst)
+{
+    const int32_t cin = in->c, kh = p->kernel_h, kw = p->kernel_w, dh = p->dilation_h, dw = p->dilation_w;
+    const int8_t zero_point = (int8_t)(-p->input_offset);
+    const int32_t in_y0 = oy * p->stride_h - p->pad_top, in_x0 = ox * p->stride_w - p->pad_left;
+    int32_t ky0, kx0, ky, kx;
+    const int32_t ky1 = valid_taps(in_y0, dh, kh, in->h, &ky0);
+    const int32_t kx1 = valid_taps(in_x0, dw, kw, in->w, &kx0);
+    const int runs = dw == 1 && in->col_stride == cin; /* a kernel row's valid taps are one input run */
+    for (ky = 0; ky < kh; ++ky, dst += kw * cin) {
+        const int8_t *row;
+        if (ky < ky0 || ky >= ky1 || kx1 <= kx0) {
+            fill_bytes(dst, zero_point, kw * cin);
+            continue;
+        }
+        row = in->data + (in_y0 + ky * dh) * in->row_stride;
+        if (kx0 > 0) {
+            fill_bytes(dst, zero_point, kx0 * cin);
+        }
+        if (runs) {
+            copy_bytes(dst + kx0 * cin, row + (in_x0 + kx0) * cin, (kx1 - kx0) * cin);
+        } else {
+            for (kx = kx0; kx < kx1; ++kx) {
+                copy_bytes(dst + kx * cin, row + (in_x0 + kx * dw) * in->col_stride, cin);
+            }
+        }
+        if (kx1 < kw) {
+            fill_bytes(dst + kx1 * cin, zero_point, (kw - kx1) * cin);
+        }
+    }
+}
+
+/* The general conv through gathered receptive fields (its own frame: the buffer is big). */
+static __attribute__((noinline)) void conv_gathered(const edgec_view *in, edgec_view *out, const int8_t *weights,
+                                                    const int32_t *bias, const edgec_conv_params *p, int32_t field)
+{
+    const int32_t cout = out->c, width = out->w;
+    const out_stage o = make_out_stage(p);
+    /* Receptive fields of up to `batch` pixels of one output row, gathered once for all output channels. */
+    int8_t fields[CONV_FIELD_BYTES] __attribute__((aligned(4)));
+    const int32_t batch = CONV_FIELD_BYTES / field;
+    const int8_t *rows[CO_BLOCK];
+    int32_t wsum[CO_BLOCK];
+    int32_t oc, oy, ox0, i;
+
+    for (oy = 0; oy < out->h; ++oy) {
+        for (ox0 = 0; ox0 < width; ox0 += batch) {
+            const int32_t count = width - ox0 < batch ? width - ox0 : batch;
+            for (i = 0; i < count; ++i) {
+                gather_field(in, p, oy, ox0 + i, fields + i * field);
+            }
+            for (oc = 0; oc < cout; oc += CO_BLOCK) {
+                const int32_t n = weight_rows(weights, oc, cout, field, rows, wsum);
+                const co_block b = load_co_block(bias, p, oc, n, wsum);
+                const mve_requant_q q = b.q;
+                const int32x4_t base = b.base;
+                const mve_pred16_t lanes = b.lanes;
+                int8_t *dst = pixel(out, oy, ox0) + oc;
+                for (i = 0; i < count; ++i, dst += out->col_stride) {
+                    int32_t acc[CO_BLOCK] = {0, 0, 0, 0};
+                    dot4(fields + i * field, rows, field, acc);
+                    store_block(dst, acc, base, q, lanes, o);
+                }
             }
         }
     }
@@ -166,66 +321,14 @@ void edgec_conv2d_1x1_mve(const edgec_view *in, edgec_view *out, const int8_t *w
 void edgec_conv2d_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
                       const edgec_conv_params *p)
 {
-    const int32_t cin = in->c, cout = out->c;
-    const int32_t kh = p->kernel_h, kw = p->kernel_w, dh = p->dilation_h, dw = p->dilation_w;
-    const int32_t filter_size = kh * kw * cin;
-    /* A kernel row's taps are one contiguous run of the input when columns are dense and undilated. */
-    const int runs = dw == 1 && in->col_stride == cin;
-    const out_stage o = make_out_stage(p);
-    const int8_t *rows[CO_BLOCK];
-    int32_t wsum[CO_BLOCK];
-    int32_t oc, oy, ox, ky, kx, k;
-
-    if (p->groups > 1) {
+    const int32_t field = p->kernel_h * p->kernel_w * in->c;
+    if (p->kernel_h == 1 && p->kernel_w == 1 && p->pad_top == 0 && p->pad_left == 0 && p->groups <= 1 &&
+        (out->h - 1) * p->stride_h < in->h && (out->w - 1) * p->stride_w < in->w) {
+        conv1x1(in, out, weights, bias, p, p->stride_h, p->stride_w); /* every tap inside the input */
+    } else if (p->groups > 1 || field <= 0 || field > CONV_FIELD_BYTES) {
         edgec_conv2d(in, out, weights, bias, p);
-        return;
-    }
-    if (kh == 1 && kw == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
-        out->h == in->h && out->w == in->w) {
-        edgec_conv2d_1x1_mve(in, out, weights, bias, p);
-        return;
-    }
-    for (oc = 0; oc < cout; oc += CO_BLOCK) {
-        const int32_t n = weight_rows(weights, oc, cout, filter_size, rows, wsum);
-        const co_block b = load_co_block(bias, p, oc, n, wsum);
-        const int32x4_t plain_bias = bias ? vldrwq_z_s32(bias + oc, b.lanes) : vdupq_n_s32(0);
-        for (oy = 0; oy < out->h; ++oy) {
-            const int32_t in_y0 = oy * p->stride_h - p->pad_top;
-            int32_t ky0;
-            const int32_t ky1 = valid_taps(in_y0, dh, kh, in->h, &ky0);
-            for (ox = 0; ox < out->w; ++ox) {
-                const int32_t in_x0 = ox * p->stride_w - p->pad_left;
-                int32_t kx0;
-                const int32_t kx1 = valid_taps(in_x0, dw, kw, in->w, &kx0);
-                const int whole = ky1 - ky0 == kh && kx1 - kx0 == kw;
-                int32_t acc[CO_BLOCK] = {0, 0, 0, 0};
-                int32x4_t base = b.base;
-                for (ky = ky0; ky < ky1; ++ky) {
-                    const int32_t iy = in_y0 + ky * dh;
-                    const int32_t off = (ky * kw + kx0) * cin;
-                    if (runs) {
-                        dot4(pixel(in, iy, in_x0 + kx0), rows, off, (kx1 - kx0) * cin, acc);
-                    } else {
-                        for (kx = kx0; kx < kx1; ++kx) {
-                            dot4(pixel(in, iy, in_x0 + kx * dw), rows, (ky * kw + kx) * cin, cin, acc);
-                        }
-                    }
-                }
-                if (!whole) {
-                    /* Border: the offset term covers only the taps inside the input. */
-                    int32_t used[CO_BLOCK] = {0, 0, 0, 0};
-                    for (k = 0; k < CO_BLOCK; ++k) {
-                        for (ky = ky0; ky < ky1; ++ky) {
-                            if (kx1 > kx0) {
-                                used[k] += sum_s8(rows[k] + (ky * kw + kx0) * cin, (kx1 - kx0) * cin);
-                            }
-                        }
-                    }
-                    base = vaddq_s32(plain_bias, vmulq_n_s32(as_vector(used), p->input_offset));
-                }
-                store_block(pixel(out, oy, ox) + oc, acc, base, b.q, b.lanes, o);
-            }
-        }
+    } else {
+        conv_gathered(in, out, weights, bias, p, field);
     }
 }
 

@@ -511,16 +511,21 @@ void edgec_l2_normalization(const edgec_view *in, edgec_view *out, int32_t input
 
 /* ---------------------------------------------------------------- Helium (MVE) variants */
 
-/* Cortex-M55 variants (conv_mve.c, depthwise_mve.c), compiled only where the compiler
- * targets integer MVE (__ARM_FEATURE_MVE): same arguments, weight layouts and results,
- * bit for bit, as the portable kernels above; shapes they do not cover (grouped conv,
- * depth multiplier > 1) are passed on to the portable kernels. */
+/* Cortex-M55 variants (conv_mve.c, depthwise_mve.c, depthwise_inplace_mve.c,
+ * elementwise_mve.c), compiled only where the compiler targets integer MVE
+ * (__ARM_FEATURE_MVE): same arguments, weight layouts and results, bit for bit,
+ * as the portable kernels above; shapes they do not cover (grouped conv, depth
+ * multiplier > 1, broadcasting add) are passed on to the portable kernels. */
 void edgec_conv2d_1x1_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
                           const edgec_conv_params *p);
 void edgec_conv2d_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
                       const edgec_conv_params *p);
 void edgec_depthwise_conv2d_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
                                 const edgec_depthwise_params *p);
+void edgec_add_mve(const edgec_view *a, const edgec_view *b, edgec_view *out, const edgec_add_params *p);
+void edgec_depthwise_conv2d_inplace_mve(int8_t *buffer, int32_t in_h, int32_t in_w, int32_t channels,
+                                        int32_t out_h, int32_t out_w, int8_t *scratch, const int8_t *weights,
+                                        const int32_t *bias, const edgec_depthwise_params *p);
 
 #ifdef __cplusplus
 }

@@ -95,8 +95,12 @@ static inline int8_t dwip_requant(int32_t acc, int32_t mult, int32_t shift, dwip
     return requantize_and_clamp(acc, mult, shift, o.output_offset, o.act_min, o.act_max);
 }
 
-/* One output row of one channel, two outputs per step; returns the outputs written. */
-static int32_t dwip_dsp_row(const int8_t *scratch, int32_t slot0, int32_t row_w, int32_t ring_rows, int32_t kh,
+/* One output row of one channel, two outputs per step; returns the outputs written.  Inlined with
+ * groups a constant (1 for 3-wide kernels, 2 for 7-wide), so the group loop unrolls. */
+#ifdef __GNUC__
+__attribute__((always_inline))
+#endif
+static inline int32_t dwip_dsp_row(const int8_t *scratch, int32_t slot0, int32_t row_w, int32_t ring_rows, int32_t kh,
                             int32_t dh, int32_t groups, int32_t out_w, int32_t channels, int32_t acc0, int32_t mult,
                             int32_t shift, int32_t off2, const dwip_group_weights *gw, dwip_out o, int8_t *po)
 {
@@ -199,8 +203,10 @@ static inline void depthwise_inplace(int8_t *buffer, int32_t in_h, int32_t in_w,
              * buffer's channel-c slots. */
             ox = 0;
             if (dsp_rows) {
-                ox = dwip_dsp_row(scratch, slot0, row_w, ring_rows, kh, dh, (kw + 1) / 4, out_w, channels, acc0, mult,
-                                  shift, off2, gw, o, po);
+                ox = kw == 3 ? dwip_dsp_row(scratch, slot0, row_w, ring_rows, kh, dh, 1, out_w, channels, acc0, mult,
+                                            shift, off2, gw, o, po)
+                             : dwip_dsp_row(scratch, slot0, row_w, ring_rows, kh, dh, 2, out_w, channels, acc0, mult,
+                                            shift, off2, gw, o, po);
                 po += ox * channels;
             }
             for (; ox < out_w; ++ox) {

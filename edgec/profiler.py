@@ -1,6 +1,9 @@
 """`edgec profile`: per-op cycles (or emulator instructions) from the device,
-or per-op times of a Linux-class build (its runner's timers, or TVM's
-time_evaluator over RPC), and a check of the outputs against the numpy reference."""
+MACs per cycle (instruction) and the kernel variant that ran each op (from
+build.json: ``ops[i]["kernel"]``, the C function, and ``ops[i]["variant"]``,
+portable/dsp/mve); or per-op times of a Linux-class build (its runner's timers,
+or TVM's time_evaluator over RPC); and a check of the outputs against the numpy
+reference."""
 
 from __future__ import annotations
 
@@ -72,6 +75,7 @@ def profile_build(
                 "name": op["name"],
                 "op": op["op"],
                 "kernel": op.get("kernel", ""),
+                "variant": op.get("variant", "portable"),
                 "macs": op["macs"],
                 "count": int(count),
                 "share": float(count / total) if total else 0.0,
@@ -115,6 +119,7 @@ def profile_linux_build(build: Build, runs: int, input_path: Path | None, progre
             "name": op["name"],
             "op": op["op"],
             "kernel": op.get("kernel", ""),
+            "variant": op.get("variant", "tvm"),
             "macs": op["macs"],
             "count": int(ns),
             "share": float(ns / total) if total else 0.0,
@@ -145,6 +150,11 @@ def profile_linux_build(build: Build, runs: int, input_path: Path | None, progre
     }
 
 
+def kernel_label(kernel: str) -> str:
+    """A C kernel name without the library prefix, for tables."""
+    return kernel[len("edgec_"):] if kernel.startswith("edgec_") else kernel or "-"
+
+
 def format_profile(report: dict) -> str:
     unit = report["unit"]
     rows = [
@@ -152,6 +162,8 @@ def format_profile(report: dict) -> str:
             r["index"],
             shorten(r["name"], 40),
             r["op"],
+            kernel_label(r.get("kernel", "")),
+            r.get("variant", "portable"),
             r["macs"],
             r["count"],
             f"{100 * r['share']:.1f}%",
@@ -159,7 +171,11 @@ def format_profile(report: dict) -> str:
         )
         for r in report["ops"]
     ]
-    table = format_table(["#", "op", "type", "MACs", unit, "share", f"MACs/{unit[:-1]}"], rows, right=(0, 3, 4, 5, 6))
+    table = format_table(
+        ["#", "op", "type", "kernel", "variant", "MACs", unit, "share", f"MACs/{unit[:-1]}"],
+        rows,
+        right=(0, 5, 6, 7, 8),
+    )
     check = report["check"]
     verdict = (
         "bit-exact with the numpy reference"
@@ -171,6 +187,29 @@ def format_profile(report: dict) -> str:
         note = f" ({report['note']})"
     return (
         f"{report['model']} on {report['target']}, median of {report['runs']} run(s){note}\n{table}\n"
+        f"{format_variant_totals(report)}\n"
         f"total: {report['total']:,} {unit}, {report['macs']:,} MACs, {report['macs_per_count']:.3f} MACs/{unit[:-1]}\n"
         f"outputs: {verdict}"
     )
+
+
+def variant_totals(report: dict) -> dict[str, dict]:
+    """Per kernel variant: ops, MACs, counts and MACs per count."""
+    totals: dict[str, dict] = {}
+    for r in report["ops"]:
+        t = totals.setdefault(r.get("variant", "portable"), {"ops": 0, "macs": 0, "count": 0})
+        t["ops"] += 1
+        t["macs"] += r["macs"]
+        t["count"] += r["count"]
+    for t in totals.values():
+        t["macs_per_count"] = t["macs"] / t["count"] if t["count"] else 0.0
+    return totals
+
+
+def format_variant_totals(report: dict) -> str:
+    unit = report["unit"]
+    parts = [
+        f"{v} {t['ops']} ops, {t['count']:,} {unit} ({t['macs_per_count']:.3f} MACs/{unit[:-1]})"
+        for v, t in sorted(variant_totals(report).items(), key=lambda kv: -kv[1]["count"])
+    ]
+    return "by variant: " + "; ".join(parts)

@@ -22,9 +22,17 @@ AN547's 512 KiB ITCM and the weights in the 8 MiB QSPI region
 there).  That a model too big for a target fails with a
 one-line error is tested in tests/test_firmware.py.
 
+Kernel variants: on ``qemu-cortex-m4`` every model must run some DSP
+kernels.  ``test_model_bit_exact_on_other_cores`` runs a couple of models on
+``qemu-cortex-m3`` (no DSP extension: portable C only, checked in build.json)
+and ``qemu-cortex-m7`` (DSP variants); MobileNetV2 w0.35's automatic
+schedule has row-streamed segments, so the DSP kernels also run on row
+views on the M4 and the M7.
+
 ``test_patch_schedule_on_device`` forces the patch-based schedule
-(MCUNetV2-style: the early ops run patch by patch) on ``qemu-cortex-m4`` and
-checks the device's outputs against the same reference;
+(MCUNetV2-style: the early ops run patch by patch) on ``qemu-cortex-m4`` (and,
+for MobileNetV2, ``qemu-cortex-m7``), with DSP kernels on the patch views,
+and checks the device's outputs against the same reference;
 ``test_patch_schedule_with_mve_kernels_on_device`` does the same on
 ``qemu-cortex-m55``, where the Helium (MVE) kernels run on the patch views.
 """
@@ -180,11 +188,47 @@ def _check_weights_memory(build: Build) -> None:
 # -- tests -----------------------------------------------------------------------------------------------
 
 
+ROW_STREAMED = "tflite:mobilenet_v2_w0.35_r96"  # its automatic schedule streams rows through segments
+
+
+def _check_variants(build: Build, expected: str) -> None:
+    """build.json's per-op variants: portable only, or some layers on ``expected`` ("dsp")."""
+    variants = {op["variant"] for op in build.summary["ops"]}
+    if expected == "portable":
+        assert variants == {"portable"}, f"{build.summary['target']} ran {sorted(variants)} kernels"
+        assert not any(op["kernel"].endswith(("_dsp", "_mve")) for op in build.summary["ops"])
+    else:
+        assert expected in variants, f"no {expected} kernel was chosen on {build.summary['target']}"
+
+
 @pytest.mark.parametrize(("model", "target"), RUN_PAIRS)
 def test_model_bit_exact_on_device(model: ModelCase, target: str, workdir: Path):
     build = _build(model, target, workdir)
     assert build.summary["target"] == target and build.summary["fits"] is True
     _check_weights_memory(build)
+    if target == "qemu-cortex-m4":
+        _check_variants(build, "dsp")
+    if model.id == ROW_STREAMED:
+        assert build.summary["schedule"]["row_segments"], "expected row-streamed segments"
+    _check_on_device(build, _inputs(build, model.id, target))
+
+
+# A couple of models on the other emulated cores (the M4 and M55 run every model above): the
+# Cortex-M3 has no DSP extension (portable C only), the Cortex-M7 runs the DSP variants.
+OTHER_CORES = {"qemu-cortex-m3": "portable", "qemu-cortex-m7": "dsp"}
+OTHER_CORE_MODELS = ["tflite:ds_cnn", ROW_STREAMED]
+OTHER_PAIRS = [
+    pytest.param(m, t, id=f"{m.id}-{t}") for t in OTHER_CORES for m in MODELS if m.id in OTHER_CORE_MODELS
+]
+
+
+@pytest.mark.parametrize(("model", "target"), OTHER_PAIRS)
+def test_model_bit_exact_on_other_cores(model: ModelCase, target: str, workdir: Path):
+    build = _build(model, target, workdir)
+    assert build.summary["target"] == target and build.summary["fits"] is True
+    _check_variants(build, OTHER_CORES[target])
+    if model.id == ROW_STREAMED:
+        assert build.summary["schedule"]["row_segments"], "expected row-streamed segments"
     _check_on_device(build, _inputs(build, model.id, target))
 
 
@@ -206,13 +250,18 @@ PATCH_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("model", "split", "patches"), PATCH_CASES)
-def test_patch_schedule_on_device(model: ModelCase, split: str, patches: int, workdir: Path):
-    target = "qemu-cortex-m4"
+PATCH_RUNS = [pytest.param(*case.values, "qemu-cortex-m4", id=f"{case.id}-qemu-cortex-m4") for case in PATCH_CASES]
+PATCH_RUNS.append(pytest.param(*PATCH_CASES[0].values, "qemu-cortex-m7", id=f"{PATCH_CASES[0].id}-qemu-cortex-m7"))
+
+
+@pytest.mark.parametrize(("model", "split", "patches", "target"), PATCH_RUNS)
+def test_patch_schedule_on_device(model: ModelCase, split: str, patches: int, target: str, workdir: Path):
     build = _build(model, target, workdir, schedule="patch", split=split, patches=patches)
     schedule = build.summary["schedule"]
     assert schedule["kind"] == "patch"
     assert list(schedule["grid"]) == [patches, patches]
+    stage = [op for op in build.summary["ops"] if "patches" in op]  # the ops of the patch stage
+    assert stage and any(op["variant"] == "dsp" for op in stage), "no DSP kernel inside the patch stage"
     _check_on_device(build, _inputs(build, model.id, target, "patch"))
 
 

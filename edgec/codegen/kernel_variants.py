@@ -47,7 +47,12 @@ PREFERENCE = ("mve", "dsp")  # tried in this order
 CODE_RESERVE_BYTES = 128 * 1024
 
 # Modules that register variant rules (imported on first use).
-VARIANT_MODULES = ["edgec.codegen.dsp_emitters", "edgec.codegen.mve_emitters"]
+VARIANT_MODULES = [
+    "edgec.codegen.dsp_emitters",
+    "edgec.codegen.dsp_depthwise",
+    "edgec.codegen.dsp_elementwise",
+    "edgec.codegen.mve_emitters",
+]
 
 Emitter = Callable[..., str]  # (w, names, weights, node, params, ident) -> C function name
 

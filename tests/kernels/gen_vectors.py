@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgec.codegen.depthwise_layout import depthwise_dsp_layout
+from edgec.codegen.kernel_variants import accumulator_bound, fast_requant_ok
 from edgec.reference import int8_kernels as K
 
 INT8_MIN, INT8_MAX = -128, 127
@@ -258,6 +260,80 @@ def depthwise_case(
         c.embeds["x"] = embed(rng, x.shape)
         c.embeds["y"] = embed(rng, y.shape)
     return c
+
+
+def dsp_depthwise_twin(case: Case, entry: int, allow_fast: bool = True) -> Case:
+    """The DSP depthwise kernel on a depthwise case (depth_multiplier 1): same inputs and expected
+    output, plus the build-time weight layout and the build's fast-requantization flag (never with
+    ``allow_fast`` False: the general requantization path); ``entry`` picks the C entry point (3, 5, 7: the
+    specialised KxK kernels; 0: the generic one)."""
+    twin = Case("depthwise_conv2d_dsp", name=f"{case.name}_dsp{entry or 'generic'}")
+    # the build's rule: rq_fast only where the accumulator bound proves it exact
+    bound = accumulator_bound(case.tensors["w"], case.tensors.get("bias"), case.ints["input_offset"], channel_axis=3)
+    twin.ints.update(case.ints, entry=entry, fast_requant=int(allow_fast and fast_requant_ok(bound, case.tensors["out_shift"])))
+    twin.tensors.update(case.tensors, wl=depthwise_dsp_layout(case.tensors["w"]))
+    twin.embeds.update(case.embeds)
+    return twin
+
+
+def dsp_inplace_twin(case: Case, allow_fast: bool) -> Case:
+    """The DSP in-place depthwise kernel on an in-place case: same buffer, weights and expected
+    output, the build's fast-requantization flag (or none: the general path)."""
+    twin = Case("depthwise_conv2d_inplace_dsp", name=f"{case.name}_dsp{'' if allow_fast else '_exact'}")
+    bound = accumulator_bound(case.tensors["w"], case.tensors.get("bias"), case.ints["input_offset"], channel_axis=3)
+    twin.ints.update(case.ints, fast_requant=int(allow_fast and fast_requant_ok(bound, case.tensors["out_shift"])))
+    twin.tensors.update(case.tensors)
+    return twin
+
+
+ADD_KEYS = ("a_offset", "a_mult", "a_shift", "b_offset", "b_mult", "b_shift", "left_shift", "output_offset",
+            "out_mult", "out_shift", "act_min", "act_max")
+
+
+def add_dsp_twin(case: Case, **override) -> Case:
+    """edgec_add_dsp on an add case; ``override`` replaces parameters (the expected output is then
+    recomputed by the numpy twin)."""
+    twin = Case("add_dsp", name=case.name + "_dsp" + "".join(f"_{k}{v}" for k, v in override.items()))
+    twin.ints.update(case.ints, **override)
+    twin.tensors.update(case.tensors)
+    twin.embeds.update(case.embeds)
+    if override:
+        twin.tensors["y"] = K.add(case.tensors["a"], case.tensors["b"], **{k: twin.ints[k] for k in ADD_KEYS})
+    return twin
+
+
+def dsp_depthwise_cases(rng) -> list[Case]:
+    """Every specialised kernel size and stride, channel counts around the 4-channel step and the
+    128-channel pass, odd widths, padding on every side, windows, extreme zero points/multipliers."""
+    cases = []
+    for h, w, c, k, s, d, pad in [
+        (1, 1, 1, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),  # every tap but the centre is padding
+        (7, 5, 3, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),
+        (6, 9, 4, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),
+        (5, 7, 5, (3, 3), (1, 1), (1, 1), (0, 0, 0, 0)),
+        (9, 11, 13, (3, 3), (2, 2), (1, 1), (1, 1, 1, 1)),
+        (10, 12, 8, (3, 3), (2, 2), (1, 1), (0, 0, 1, 1)),  # TFLite "same" with even input, stride 2
+        (4, 5, 130, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),  # crosses the 128-channel pass
+        (3, 3, 259, (3, 3), (2, 2), (1, 1), (1, 1, 1, 1)),
+        (8, 7, 17, (5, 5), (1, 1), (1, 1), (2, 2, 2, 2)),
+        (9, 9, 6, (5, 5), (2, 2), (1, 1), (1, 1, 2, 2)),
+        (11, 9, 7, (7, 7), (1, 1), (1, 1), (3, 3, 3, 3)),
+        (12, 13, 9, (7, 7), (2, 2), (1, 1), (2, 2, 3, 3)),
+        (3, 3, 5, (7, 7), (1, 1), (1, 1), (3, 3, 3, 3)),  # kernel larger than the input
+        (9, 9, 10, (3, 3), (1, 1), (2, 2), (2, 2, 2, 2)),  # dilated
+        (7, 8, 6, (3, 5), (1, 2), (1, 1), (1, 2, 1, 2)),  # non-square: generic entry only
+        (5, 6, 7, (1, 1), (1, 1), (1, 1), (0, 0, 0, 0)),
+        (6, 5, 3, (2, 2), (2, 1), (1, 1), (0, 0, 1, 0)),  # even tap count
+    ]:
+        for extreme in (False, True):
+            base = depthwise_case(
+                rng, h=h, w=w, ci=c, m=1, k=k, stride=s, dilation=d, pad=pad, extreme=extreme,
+                windows=extreme or c % 2 == 1, bias=not extreme or c % 3 != 0,
+            )
+            if k[0] == k[1] and k[0] in (3, 5, 7):
+                cases.append(dsp_depthwise_twin(base, k[0]))
+            cases.append(dsp_depthwise_twin(base, 0, allow_fast=False))
+    return cases
 
 
 def depthwise_inplace_case(
@@ -1343,6 +1419,23 @@ def build_cases(seed: int) -> list[Case]:
     # kernel variants: the DSP-extension kernels (plain C on the host, SMLAD & co. under QEMU)
     cases.append(requant_fast_case(rng))
     cases += dsp_variant_cases(cases)
+    # DSP depthwise (own random stream, so the cases above keep their vectors)
+    rng_dsp = np.random.default_rng(seed + 1)
+    cases += [dsp_depthwise_twin(c, 0) for c in cases if c.op == "depthwise_conv2d" and c.ints["depth_multiplier"] == 1]
+    cases += dsp_depthwise_cases(rng_dsp)
+    adds = [c for c in cases if c.op == "add"]
+    cases += [add_dsp_twin(c) for c in adds]
+    # outside rq_fast's proven range the kernel must fall back to the exact requantization: large
+    # operands with out_shift 2 make rq_fast's (sum << 3) wrap, so a missing fallback fails here
+    big = Case("add", name="add_big_sum")
+    big.ints.update(a_offset=127, a_mult=(1 << 31) - 1, a_shift=0, b_offset=127, b_mult=(1 << 31) - 1, b_shift=0,
+                    left_shift=20, output_offset=0, out_mult=1 << 30, out_shift=2, act_min=-128, act_max=127, inplace=0)
+    big.tensors.update(a=rng_dsp.integers(100, 128, size=(1, 3, 5, 4)).astype(np.int8),
+                       b=rng_dsp.integers(100, 128, size=(1, 3, 5, 4)).astype(np.int8))
+    big.tensors["y"] = K.add(big.tensors["a"], big.tensors["b"], **{k: big.ints[k] for k in ADD_KEYS})
+    cases += [add_dsp_twin(big), add_dsp_twin(adds[1], left_shift=21), add_dsp_twin(adds[2], a_shift=1)]
+    inplace = [c for c in cases if c.op == "depthwise_conv2d_inplace"]
+    cases += [dsp_inplace_twin(c, allow_fast=i % 3 != 2) for i, c in enumerate(inplace)]
     return cases
 
 

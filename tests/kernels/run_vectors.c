@@ -212,6 +212,16 @@ static int32_t *as_int32(const tensor *t)
     return out;
 }
 
+static int16_t *as_int16(const tensor *t)
+{
+    int16_t *out = malloc(sizeof(int16_t) * (size_t)(t->size > 0 ? t->size : 1));
+    long i;
+    for (i = 0; i < t->size; ++i) {
+        out[i] = (int16_t)t->values[i];
+    }
+    return out;
+}
+
 /* ------------------------------------------------------------------ views */
 
 static int8_t fill_pattern(long i)
@@ -403,7 +413,28 @@ static void run_conv(const test_case *tc, int depthwise, int direct_1x1)
         p.out_shift = shift;
         p.act_min = (int8_t)get_int(tc, "act_min");
         p.act_max = (int8_t)get_int(tc, "act_max");
-        edgec_depthwise_conv2d(&in.view, &out.view, w, bias, &p);
+        p.fast_requant = (uint8_t)get_int_or(tc, "fast_requant", 0);
+        if (depthwise == 2) {
+            /* DSP variant on the build-time layout (malloc'd, so 4-byte aligned) */
+            int16_t *wl = as_int16(get_tensor(tc, "wl"));
+            switch (get_int(tc, "entry")) {
+            case 3:
+                edgec_depthwise_conv2d_3x3_dsp(&in.view, &out.view, wl, bias, &p);
+                break;
+            case 5:
+                edgec_depthwise_conv2d_5x5_dsp(&in.view, &out.view, wl, bias, &p);
+                break;
+            case 7:
+                edgec_depthwise_conv2d_7x7_dsp(&in.view, &out.view, wl, bias, &p);
+                break;
+            default:
+                edgec_depthwise_conv2d_dsp(&in.view, &out.view, wl, bias, &p);
+                break;
+            }
+            free(wl);
+        } else {
+            edgec_depthwise_conv2d(&in.view, &out.view, w, bias, &p);
+        }
     } else {
         edgec_conv_params p;
         memset(&p, 0, sizeof p);
@@ -461,7 +492,7 @@ static long first_changed(const int8_t *block, long from, long to, int salt)
     return -1;
 }
 
-static void run_depthwise_inplace(const test_case *tc)
+static void run_depthwise_inplace(const test_case *tc, int dsp)
 {
     static const int salts[2] = {0x5a, 0x33};
     const tensor *x = get_tensor(tc, "x"), *y = get_tensor(tc, "y"), *wt = get_tensor(tc, "w");
@@ -502,6 +533,7 @@ static void run_depthwise_inplace(const test_case *tc)
     p.out_shift = shift;
     p.act_min = (int8_t)get_int(tc, "act_min");
     p.act_max = (int8_t)get_int(tc, "act_max");
+    p.fast_requant = (uint8_t)get_int_or(tc, "fast_requant", 0);
 
     if (edgec_depthwise_inplace_scratch_size((int32_t)h, (int32_t)w, &p) != scratch_size) {
         snprintf(msg, sizeof msg, "edgec_depthwise_inplace_scratch_size = %ld, the planner's size is %ld",
@@ -520,8 +552,13 @@ static void run_depthwise_inplace(const test_case *tc)
             buffer[i] = (int8_t)x->values[i];
         }
 
-        edgec_depthwise_conv2d_inplace(buffer, (int32_t)h, (int32_t)w, (int32_t)c, (int32_t)oh, (int32_t)ow,
-                                       scratch, weights, bias, &p);
+        if (dsp) {
+            edgec_depthwise_conv2d_inplace_dsp(buffer, (int32_t)h, (int32_t)w, (int32_t)c, (int32_t)oh, (int32_t)ow,
+                                               scratch, weights, bias, &p);
+        } else {
+            edgec_depthwise_conv2d_inplace(buffer, (int32_t)h, (int32_t)w, (int32_t)c, (int32_t)oh, (int32_t)ow,
+                                           scratch, weights, bias, &p);
+        }
 
         for (i = 0; i < out_size; ++i) {
             if (buffer[i] != (int8_t)y->values[i]) {
@@ -615,7 +652,7 @@ static void run_binary(const test_case *tc)
     placed_view b = place_input(tc, "b");
     const int inplace = (int)get_int_or(tc, "inplace", 0);
     placed_view out = inplace ? a : place_output(tc);
-    if (strcmp(tc->op, "add") == 0) {
+    if (strcmp(tc->op, "add") == 0 || strcmp(tc->op, "add_dsp") == 0) {
         edgec_add_params p;
         p.a_offset = (int32_t)get_int(tc, "a_offset");
         p.a_mult = (int32_t)get_int(tc, "a_mult");
@@ -629,7 +666,11 @@ static void run_binary(const test_case *tc)
         p.out_shift = (int32_t)get_int(tc, "out_shift");
         p.act_min = (int8_t)get_int(tc, "act_min");
         p.act_max = (int8_t)get_int(tc, "act_max");
-        edgec_add(&a.view, &b.view, &out.view, &p);
+        if (strcmp(tc->op, "add_dsp") == 0) {
+            edgec_add_dsp(&a.view, &b.view, &out.view, &p);
+        } else {
+            edgec_add(&a.view, &b.view, &out.view, &p);
+        }
     } else {
         edgec_mul_params p;
         p.a_offset = (int32_t)get_int(tc, "a_offset");
@@ -1078,8 +1119,12 @@ static int run_case(const test_case *tc)
         run_conv(tc, 0, 1);
     } else if (strcmp(op, "depthwise_conv2d") == 0) {
         run_conv(tc, 1, 0);
+    } else if (strcmp(op, "depthwise_conv2d_dsp") == 0) {
+        run_conv(tc, 2, 0);
     } else if (strcmp(op, "depthwise_conv2d_inplace") == 0) {
-        run_depthwise_inplace(tc);
+        run_depthwise_inplace(tc, 0);
+    } else if (strcmp(op, "depthwise_conv2d_inplace_dsp") == 0) {
+        run_depthwise_inplace(tc, 1);
     } else if (strcmp(op, "requant_fast") == 0) {
         run_requant_fast(tc);
     } else if (strcmp(op, "conv2d_dsp") == 0) {
@@ -1088,7 +1133,7 @@ static int run_case(const test_case *tc)
         run_fully_connected_dsp(tc);
     } else if (strcmp(op, "fully_connected") == 0) {
         run_fully_connected(tc);
-    } else if (strcmp(op, "add") == 0 || strcmp(op, "mul") == 0) {
+    } else if (strcmp(op, "add") == 0 || strcmp(op, "add_dsp") == 0 || strcmp(op, "mul") == 0) {
         run_binary(tc);
     } else if (strcmp(op, "max_pool2d") == 0 || strcmp(op, "avg_pool2d") == 0) {
         run_pool(tc);

@@ -40,11 +40,103 @@
  * oy0 = max(0, ceil((iy + pad_top - KH + 1) / sh)) <= iy. */
 #include <string.h>
 
+#include "arm_dsp.h"
 #include "kernels_internal.h"
+#include "requant_fast.h"
 
-void edgec_depthwise_conv2d_inplace(int8_t *buffer, int32_t in_h, int32_t in_w, int32_t channels, int32_t out_h,
-                                    int32_t out_w, int8_t *scratch, const int8_t *weights, const int32_t *bias,
-                                    const edgec_depthwise_params *p)
+/* The DSP rows (edgec_depthwise_conv2d_inplace_dsp): kernel width 3 or 7
+ * (KW = 4G - 1), stride and dilation 1 along the row.  Two neighbouring
+ * outputs share G 4-byte loads per kernel row: with x0..x3 the padded input
+ * bytes at ox + 4g, SXTAB16 gives (x0 + off, x2 + off) and, rotated,
+ * (x1 + off, x3 + off); with w_k the row's weights (0 outside [0, KW)),
+ *     out[ox]     += (x0, x2) . (w_4g, w_4g+2)   + (x1, x3) . (w_4g+1, w_4g+3)
+ *     out[ox + 1] += (x0, x2) . (w_4g-1, w_4g+1) + (x1, x3) . (w_4g, w_4g+2)
+ * four SMLADs per load.  The loads stay inside the padded row:
+ * ox + 4G - 1 <= out_w + KW - 2 < pad_left + in_w + pad_right. */
+#define DWIP_DSP_MAX_KH 16
+#define DWIP_DSP_MAX_GROUPS 2
+
+typedef struct {
+    int32_t even, odd, shifted; /* (w_4g, w_4g+2), (w_4g+1, w_4g+3), (w_4g-1, w_4g+1) */
+} dwip_group_weights;
+
+static int32_t dwip_pair(const int8_t *wk, int32_t kw, int32_t channels, int32_t k0, int32_t k1)
+{
+    const uint32_t lo = k0 >= 0 && k0 < kw ? (uint16_t)(int16_t)wk[k0 * channels] : 0u;
+    const uint32_t hi = k1 >= 0 && k1 < kw ? (uint16_t)(int16_t)wk[k1 * channels] : 0u;
+    return (int32_t)(lo | (hi << 16));
+}
+
+static void dwip_dsp_weights(const int8_t *wc, int32_t kh, int32_t kw, int32_t channels, dwip_group_weights *gw)
+{
+    const int32_t groups = (kw + 1) / 4;
+    int32_t ky, g;
+    for (ky = 0; ky < kh; ++ky) {
+        const int8_t *wk = wc + ky * kw * channels;
+        for (g = 0; g < groups; ++g) {
+            dwip_group_weights *t = &gw[ky * DWIP_DSP_MAX_GROUPS + g];
+            t->even = dwip_pair(wk, kw, channels, 4 * g, 4 * g + 2);
+            t->odd = dwip_pair(wk, kw, channels, 4 * g + 1, 4 * g + 3);
+            t->shifted = dwip_pair(wk, kw, channels, 4 * g - 1, 4 * g + 1);
+        }
+    }
+}
+
+/* The requantization of a layer, in locals: the int8 output stores may alias the parameter struct. */
+typedef struct {
+    int32_t fast, output_offset, act_min, act_max;
+} dwip_out;
+
+static inline int8_t dwip_requant(int32_t acc, int32_t mult, int32_t shift, dwip_out o)
+{
+    if (o.fast) {
+        return rq_fast_clamp(acc, mult, shift, o.output_offset, o.act_min, o.act_max);
+    }
+    return requantize_and_clamp(acc, mult, shift, o.output_offset, o.act_min, o.act_max);
+}
+
+/* One output row of one channel, two outputs per step; returns the outputs written.  Inlined with
+ * groups a constant (1 for 3-wide kernels, 2 for 7-wide), so the group loop unrolls. */
+#ifdef __GNUC__
+__attribute__((always_inline))
+#endif
+static inline int32_t dwip_dsp_row(const int8_t *scratch, int32_t slot0, int32_t row_w, int32_t ring_rows, int32_t kh,
+                            int32_t dh, int32_t groups, int32_t out_w, int32_t channels, int32_t acc0, int32_t mult,
+                            int32_t shift, int32_t off2, const dwip_group_weights *gw, dwip_out o, int8_t *po)
+{
+    int32_t ox, ky, g;
+    for (ox = 0; ox + 2 <= out_w; ox += 2) {
+        int32_t a = acc0, b = acc0, slot = slot0;
+        for (ky = 0; ky < kh; ++ky) {
+            const int8_t *px = scratch + slot * row_w + ox;
+            const dwip_group_weights *t = gw + ky * DWIP_DSP_MAX_GROUPS;
+            for (g = 0; g < groups; ++g, px += 4, ++t) {
+                const int32_t x = dsp_read_quad(px);
+                const int32_t x02 = dsp_sxtab16(off2, x), x13 = dsp_sxtab16_ror8(off2, x);
+                a = dsp_smlad(x02, t->even, a);
+                a = dsp_smlad(x13, t->odd, a);
+                b = dsp_smlad(x02, t->shifted, b);
+                b = dsp_smlad(x13, t->even, b);
+            }
+            slot += dh;
+            if (slot >= ring_rows) {
+                slot -= ring_rows;
+            }
+        }
+        po[0] = dwip_requant(a, mult, shift, o);
+        po[channels] = dwip_requant(b, mult, shift, o);
+        po += 2 * channels;
+    }
+    return ox;
+}
+
+/* Inlined into both entry points, so the portable one carries no DSP test. */
+#ifdef __GNUC__
+__attribute__((always_inline))
+#endif
+static inline void depthwise_inplace(int8_t *buffer, int32_t in_h, int32_t in_w, int32_t channels, int32_t out_h,
+                                     int32_t out_w, int8_t *scratch, const int8_t *weights, const int32_t *bias,
+                                     const edgec_depthwise_params *p, int use_dsp)
 {
     const int32_t kh = p->kernel_h, kw = p->kernel_w;
     const int32_t sh = p->stride_h, sw = p->stride_w;
@@ -55,8 +147,16 @@ void edgec_depthwise_conv2d_inplace(int8_t *buffer, int32_t in_h, int32_t in_w, 
     const int32_t ring_size = edgec_depthwise_inplace_scratch_size(in_h, in_w, p);
     const int32_t input_offset = p->input_offset;
     const int8_t zero_point = (int8_t)(-input_offset);
+    const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xffffu) * 0x10001u); /* input_offset, both halves */
+    const int dsp_rows = use_dsp && (kw == 3 || kw == 7) && sw == 1 && dw == 1 && kh <= DWIP_DSP_MAX_KH;
+    dwip_group_weights gw[DWIP_DSP_MAX_KH * DWIP_DSP_MAX_GROUPS];
+    dwip_out o;
     int32_t period = 1, c, x, oy, ox, ky, kx;
 
+    o.fast = p->fast_requant;
+    o.output_offset = p->output_offset;
+    o.act_min = p->act_min;
+    o.act_max = p->act_max;
     if (ring_size <= 0 || out_h <= 0 || out_w <= 0) {
         return;
     }
@@ -73,6 +173,9 @@ void edgec_depthwise_conv2d_inplace(int8_t *buffer, int32_t in_h, int32_t in_w, 
         const int32_t mult = p->out_mult[c], shift = p->out_shift[c];
         int8_t *po = buffer + c;
 
+        if (dsp_rows) {
+            dwip_dsp_weights(wc, kh, kw, channels, gw);
+        }
         for (oy = 0; oy < out_h; ++oy) {
             const int32_t slot0 = (oy * sh) % ring_rows;
 
@@ -98,7 +201,15 @@ void edgec_depthwise_conv2d_inplace(int8_t *buffer, int32_t in_h, int32_t in_w, 
 
             /* Output row oy of channel c, written in NHWC order over the
              * buffer's channel-c slots. */
-            for (ox = 0; ox < out_w; ++ox) {
+            ox = 0;
+            if (dsp_rows) {
+                ox = kw == 3 ? dwip_dsp_row(scratch, slot0, row_w, ring_rows, kh, dh, 1, out_w, channels, acc0, mult,
+                                            shift, off2, gw, o, po)
+                             : dwip_dsp_row(scratch, slot0, row_w, ring_rows, kh, dh, 2, out_w, channels, acc0, mult,
+                                            shift, off2, gw, o, po);
+                po += ox * channels;
+            }
+            for (; ox < out_w; ++ox) {
                 int32_t acc = acc0, slot = slot0;
                 for (ky = 0; ky < kh; ++ky) {
                     const int8_t *px = scratch + slot * row_w + ox * sw;
@@ -111,9 +222,24 @@ void edgec_depthwise_conv2d_inplace(int8_t *buffer, int32_t in_h, int32_t in_w, 
                         slot -= ring_rows;
                     }
                 }
-                *po = requantize_and_clamp(acc, mult, shift, p->output_offset, p->act_min, p->act_max);
+                *po = use_dsp ? dwip_requant(acc, mult, shift, o)
+                              : requantize_and_clamp(acc, mult, shift, p->output_offset, p->act_min, p->act_max);
                 po += channels;
             }
         }
     }
+}
+
+void edgec_depthwise_conv2d_inplace(int8_t *buffer, int32_t in_h, int32_t in_w, int32_t channels, int32_t out_h,
+                                    int32_t out_w, int8_t *scratch, const int8_t *weights, const int32_t *bias,
+                                    const edgec_depthwise_params *p)
+{
+    depthwise_inplace(buffer, in_h, in_w, channels, out_h, out_w, scratch, weights, bias, p, 0);
+}
+
+void edgec_depthwise_conv2d_inplace_dsp(int8_t *buffer, int32_t in_h, int32_t in_w, int32_t channels, int32_t out_h,
+                                        int32_t out_w, int8_t *scratch, const int8_t *weights, const int32_t *bias,
+                                        const edgec_depthwise_params *p)
+{
+    depthwise_inplace(buffer, in_h, in_w, channels, out_h, out_w, scratch, weights, bias, p, 1);
 }

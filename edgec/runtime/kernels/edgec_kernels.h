@@ -165,6 +165,14 @@ void edgec_depthwise_conv2d_inplace(int8_t *buffer, int32_t in_h, int32_t in_w, 
                                     int32_t out_w, int8_t *scratch, const int8_t *weights, const int32_t *bias,
                                     const edgec_depthwise_params *p);
 
+/* The same in-place procedure on the DSP extension: rows of a 3- or 7-wide
+ * kernel with stride and dilation 1 along the width compute two outputs per step
+ * with SMLAD (depthwise_inplace.c); other geometries take the portable
+ * rows.  Uses rq_fast when p->fast_requant.  Same requirements and results. */
+void edgec_depthwise_conv2d_inplace_dsp(int8_t *buffer, int32_t in_h, int32_t in_w, int32_t channels, int32_t out_h,
+                                        int32_t out_w, int8_t *scratch, const int8_t *weights, const int32_t *bias,
+                                        const edgec_depthwise_params *p);
+
 /* Scratch bytes edgec_depthwise_conv2d_inplace needs: the ring of padded
  * rows (the planner's edgec.schedule.arena.depthwise_scratch_bytes).
  * in_h does not enter the size; it is kept for the callers. */
@@ -174,6 +182,26 @@ static inline int32_t edgec_depthwise_inplace_scratch_size(int32_t in_h, int32_t
     (void)in_h;
     return ((p->kernel_h - 1) * p->dilation_h + 1) * (in_w + p->pad_left + p->pad_right);
 }
+
+/* Depthwise conv2d on the DSP extension (depthwise_dsp.c): bit-exact with
+ * edgec_depthwise_conv2d, for depth_multiplier 1 and kernel_h * kernel_w <=
+ * EDGEC_DW_DSP_MAX_TAPS.  `weights` is the build-time layout of
+ * edgec.codegen.depthwise_layout: int16 [ceil(C / 4)][ceil(KH * KW / 2)][4][2],
+ * 4-byte aligned; entry [q][j][i][t] is the weight of channel 4q + i at tap
+ * 2j + t (taps in ky * KW + kx order), 0 past the last tap or channel.  The
+ * _3x3/_5x5/_7x7 entry points are the same kernel with the kernel size a
+ * constant (any stride, dilation and padding); without the DSP extension
+ * they run a plain-C twin of every instruction. */
+#define EDGEC_DW_DSP_MAX_TAPS 64
+
+void edgec_depthwise_conv2d_dsp(const edgec_view *in, edgec_view *out, const int16_t *weights, const int32_t *bias,
+                                const edgec_depthwise_params *p);
+void edgec_depthwise_conv2d_3x3_dsp(const edgec_view *in, edgec_view *out, const int16_t *weights,
+                                    const int32_t *bias, const edgec_depthwise_params *p);
+void edgec_depthwise_conv2d_5x5_dsp(const edgec_view *in, edgec_view *out, const int16_t *weights,
+                                    const int32_t *bias, const edgec_depthwise_params *p);
+void edgec_depthwise_conv2d_7x7_dsp(const edgec_view *in, edgec_view *out, const int16_t *weights,
+                                    const int32_t *bias, const edgec_depthwise_params *p);
 
 /* fully connected: in [batches][in_features] dense, weights [out_features][in_features],
  * bias [out_features] int32 or NULL, out [batches][out_features] dense.
@@ -227,6 +255,11 @@ typedef struct {
 } edgec_add_params;
 
 void edgec_add(const edgec_view *a, const edgec_view *b, edgec_view *out, const edgec_add_params *p);
+
+/* add with rq_fast requantization (elementwise_dsp.c): the same results as
+ * edgec_add; runs edgec_add unless left_shift <= 20 and every shift <= 0
+ * (where rq_fast is proven exact). */
+void edgec_add_dsp(const edgec_view *a, const edgec_view *b, edgec_view *out, const edgec_add_params *p);
 
 /* mul (reference_integer_ops::Mul / BroadcastMul4DSlow). */
 typedef struct {

@@ -1,0 +1,37 @@
+"""DSP-extension variant of add/sub (runtime/kernels/elementwise_dsp.c): rule and C emitter.
+
+``edgec_add_dsp`` requantizes with ``rq_fast`` (one SMMULR and a rounding
+shift instead of TFLite's 64-bit double rounding); that is exact when
+left_shift <= 20 and every shift is <= 0 (proof in elementwise_dsp.c), which
+the rule checks at build time (the kernel checks again and falls back).  No
+weights, so no flash growth.
+"""
+
+from __future__ import annotations
+
+from edgec.codegen import kernel_variants as kv
+from edgec.codegen.op_emitters import _broadcast_views
+from edgec.reference.qparams import kernel_params
+
+ADD_KEYS = [
+    "a_offset", "a_mult", "a_shift", "b_offset", "b_mult", "b_shift", "left_shift",
+    "output_offset", "out_mult", "out_shift", "act_min", "act_max",
+]  # fmt: skip
+
+
+def add_applies(graph, node) -> bool:
+    p = kernel_params(graph, node)
+    return 0 <= p["left_shift"] <= 20 and max(p["a_shift"], p["b_shift"], p["out_shift"]) <= 0
+
+
+def emit_add(w, names, weights, node, p, ident) -> str:
+    _broadcast_views(w, names, node)
+    names.place.params(w, "edgec_add_params", [(k, p[k]) for k in ADD_KEYS])
+    w.line("edgec_add_dsp(&a, &b, &out, &params);")
+    return "edgec_add_dsp"
+
+
+RULES = [
+    kv.register(kv.VariantRule(op=op, variant="dsp", name=f"{op}_dsp", applies=add_applies, emit=emit_add))
+    for op in ("add", "sub")
+]

@@ -192,6 +192,7 @@ def _build_linux(staging: Path, lowered: LoweredModel, target, options: BuildOpt
 def _summary(lowered: LoweredModel, target, plan, project, binary: Path, image) -> dict:
     graph = lowered.graph
     weight_bytes = sum(t.nbytes for t in graph.tensors.values() if t.is_const)
+    kernels = getattr(project, "kernels", None)  # the C back end's variant choice; None for TVM builds
     doc = {
         "edgec_version": __version__,
         "model": lowered.source.name,
@@ -212,9 +213,9 @@ def _summary(lowered: LoweredModel, target, plan, project, binary: Path, image) 
             "arena_bytes": plan.arena_size,
             "lower_bound_bytes": plan.lower_bound,
             "layer_arena_bytes": plan.layer_arena_size,
-            "layout_extra_bytes": project.kernels.layout_extra_bytes,
+            "layout_extra_bytes": kernels.layout_extra_bytes if kernels else 0,
         },
-        "kernels": project.kernels.describe(),
+        "kernels": kernels.describe() if kernels else {"mode": project.backend, "variants": {project.backend: len(project.ops)}, "compact_fallback": []},
         "schedule": plan.describe(),
     }
     if "input_shapes" in graph.meta:

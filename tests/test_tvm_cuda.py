@@ -66,3 +66,19 @@ def test_bad_cuda_is_one_line_error(tmp_path):
     with pytest.raises(EdgecError, match="rejected the CUDA code for sm_87") as info:
         cuda.compile_ptx('extern "C" __global__ void k() { undefined_thing(); }', tmp_path)
     assert "\n" not in str(info.value)
+
+
+def test_build_hook_schedules_each_kernel_for_the_gpu(op_funcs):
+    """FAST_SCHEDULES (the build's hook table) gives CUDA targets a device schedule for every op kind."""
+    from types import SimpleNamespace
+
+    from tvm import s_tir
+
+    from edgec.codegen.tvm.fast_schedules import FAST_SCHEDULES
+
+    target = cuda.cuda_target()
+    kinds = {"edgec_conv3x3": "conv2d", "edgec_depthwise": "depthwise_conv2d", "edgec_maxpool": "softmax"}
+    for name, kind in kinds.items():
+        sch = s_tir.Schedule(op_funcs[name])
+        FAST_SCHEDULES.get(kind, FAST_SCHEDULES["*"])(sch, SimpleNamespace(func=name, kind=kind, macs=0), target)
+        assert cuda._has_threads(sch.mod["main"]), name

@@ -132,3 +132,17 @@ def write_cuda(funcs: dict, out_dir: Path, arch: str = JETSON_ARCH, host: dict |
         path.write_text(source)
         return {"cu": path}
     return compile_ptx(source, out_dir, arch)
+
+
+def gpu_schedule(sch, call=None, target=None) -> None:
+    """The build hook form (``fn(sch, call, target)``): schedule one kernel for the GPU in place.
+
+    dlight's ``gpu.Fallback`` schedules a copy; its trace is replayed on ``sch``.
+    """
+    from tvm.s_tir import dlight as dl
+
+    scheduled = dl.gpu.Fallback().apply(sch.mod["main"], target, False)
+    if scheduled is None:
+        name = getattr(call, "func", "kernel")
+        raise BuildError(f"no GPU schedule for {name}: it would run on the host only")
+    scheduled.trace.apply_to_schedule(sch, remove_postproc=False)

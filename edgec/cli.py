@@ -36,10 +36,7 @@ def _handle_errors(fn):
         except Exception as e:
             if debug:
                 raise
-            click.echo(
-                f"internal error: {e.__class__.__name__}: {e} (a bug in edgec; rerun with --debug and report it)",
-                err=True,
-            )
+            click.echo(f"internal error: {e.__class__.__name__}: {e} (a bug in edgec; rerun with --debug and report it)", err=True)
             sys.exit(1)
 
     return wrapper
@@ -70,42 +67,19 @@ def main(debug: bool) -> None:
 
 @main.command()
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option(
-    "--target", "target_name", default=None, help="Target name (see `edgec targets`); default qemu-cortex-m4."
-)
-@click.option(
-    "-o",
-    "--out",
-    "out_dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Build folder (default: build/<model>-<target>).",
-)
-@click.option(
-    "--calib", type=click.Path(path_type=Path), default=None, help="Calibration data: .npz, .npy or a folder of images."
-)
+@click.option("--target", "target_name", default=None, help="Target name (see `edgec targets`); default qemu-cortex-m4.")
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), default=None, help="Build folder (default: build/<model>-<target>).")
+@click.option("--calib", type=click.Path(path_type=Path), default=None, help="Calibration data: .npz, .npy or a folder of images.")
 @click.option("--observer", type=click.Choice(["minmax", "percentile"]), default="minmax", show_default=True)
-@click.option(
-    "--sram-budget",
-    type=float,
-    default=None,
-    help="SRAM budget in KB for the schedule search (default: target SRAM minus stack/reserve).",
-)
-@click.option(
-    "--schedule",
-    type=click.Choice(["layer", "patch", "auto"]),
-    default=None,
-    help="Execution schedule (default: auto on MCUs, layer on host).",
-)
+@click.option("--sram-budget", type=float, default=None, help="SRAM budget in KB for the schedule search (default: target SRAM minus stack/reserve).")
+@click.option("--schedule", type=click.Choice(["layer", "patch", "auto"]), default=None, help="Execution schedule (default: auto on MCUs, layer on host).")
 @click.option("--split", default=None, help="With --schedule patch: the op (or tensor) ending the patch stage.")
 @click.option("--patches", type=int, default=None, help="With --schedule patch: patch grid N (N x N).")
 @click.option("--precision", type=click.Choice(["int8", "mixed"]), default="int8", show_default=True)
 @click.option("--input-shape", "input_shape", multiple=True, metavar="NAME=DxDxD", help=INPUT_SHAPE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the build summary as JSON.")
 @_handle_errors
-def build(
-    model, target_name, out_dir, calib, observer, sram_budget, schedule, split, patches, precision, input_shape, as_json
-):
+def build(model, target_name, out_dir, calib, observer, sram_budget, schedule, split, patches, precision, input_shape, as_json):
     """Compile MODEL for a target into a build folder."""
     from edgec.compiler import BuildOptions, build_model, format_build_summary
 
@@ -131,28 +105,13 @@ def build(
 
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option(
-    "--input",
-    "input_path",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="Input .npy (model dtype, or float for int8 models).",
-)
-@click.option(
-    "--output", "output_path", type=click.Path(path_type=Path), default=None, help="Write the output .npy here."
-)
+@click.option("--input", "input_path", type=click.Path(path_type=Path), required=True, help="Input .npy (model dtype, or float for int8 models).")
+@click.option("--output", "output_path", type=click.Path(path_type=Path), default=None, help="Write the output .npy here.")
 @click.option("--reference", is_flag=True, help="Run the numpy reference interpreter on a model file.")
-@click.option(
-    "--calib",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="With --reference on a float model: run the int8-quantized graph.",
-)
+@click.option("--calib", type=click.Path(path_type=Path), default=None, help="With --reference on a float model: run the int8-quantized graph.")
 @click.option("--emulate", is_flag=True, help="Run an MCU build in QEMU (the default for emulated targets).")
 @click.option("--port", default=None, help="Serial port of a real board (e.g. /dev/ttyACM0, socket://host:port).")
-@click.option(
-    "--input-shape", "input_shape", multiple=True, metavar="NAME=DxDxD", help="With --reference: " + INPUT_SHAPE_HELP
-)
+@click.option("--input-shape", "input_shape", multiple=True, metavar="NAME=DxDxD", help="With --reference: " + INPUT_SHAPE_HELP)
 @click.option("--json", "as_json", is_flag=True)
 @_handle_errors
 def run(path, input_path, output_path, reference, calib, emulate, port, input_shape, as_json):
@@ -174,29 +133,15 @@ def run(path, input_path, output_path, reference, calib, emulate, port, input_sh
 @click.argument("out_dir", type=click.Path(path_type=Path))
 @click.option("--emulate", is_flag=True, help="Profile in QEMU (the default for emulated targets).")
 @click.option("--port", default=None, help="Serial port of a real board.")
-@click.option(
-    "--runs",
-    type=int,
-    default=1,
-    show_default=True,
-    help="Inferences to run (seeded random inputs); counts are the median.",
-)
-@click.option(
-    "--input",
-    "input_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Profile on this input instead of seeded random ones.",
-)
+@click.option("--runs", type=int, default=1, show_default=True, help="Inferences to run (seeded random inputs); counts are the median.")
+@click.option("--input", "input_path", type=click.Path(path_type=Path), default=None, help="Profile on this input instead of seeded random ones.")
 @click.option("--json", "as_json", is_flag=True)
 @_handle_errors
 def profile(out_dir, emulate, port, runs, input_path, as_json):
     """Run an MCU build on the device and print per-op cycles (or emulator instructions)."""
     from edgec.profiler import format_profile, profile_build
 
-    report = profile_build(
-        out_dir, runs=runs, port=port, input_path=input_path, progress=terminal_progress(quiet=as_json)
-    )
+    report = profile_build(out_dir, runs=runs, port=port, input_path=input_path, progress=terminal_progress(quiet=as_json))
     if as_json:
         _emit_json(report)
     else:
@@ -206,16 +151,8 @@ def profile(out_dir, emulate, port, runs, input_path, as_json):
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True)
-@click.option(
-    "--plot",
-    "plot_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Write a PNG of activation memory over the ops (build folders).",
-)
-@click.option(
-    "--input-shape", "input_shape", multiple=True, metavar="NAME=DxDxD", help="Model files: " + INPUT_SHAPE_HELP
-)
+@click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None, help="Write a PNG of activation memory over the ops (build folders).")
+@click.option("--input-shape", "input_shape", multiple=True, metavar="NAME=DxDxD", help="Model files: " + INPUT_SHAPE_HELP)
 @_handle_errors
 def inspect(path, as_json, plot_path, input_shape):
     """Per-layer table of a model file or a build folder."""
@@ -224,9 +161,7 @@ def inspect(path, as_json, plot_path, input_shape):
     shapes = _input_shapes(input_shape)
     if path.is_dir():
         if shapes:
-            raise EdgecError(
-                "--input-shape applies to model files; a build folder's shapes were fixed by `edgec build`"
-            )
+            raise EdgecError("--input-shape applies to model files; a build folder's shapes were fixed by `edgec build`")
         from edgec.compiler import format_build_report, load_build
 
         b = load_build(path)
@@ -242,9 +177,7 @@ def inspect(path, as_json, plot_path, input_shape):
                 click.echo(f"memory plot written to {plot_path}")
         return
     if plot_path is not None:
-        raise EdgecError(
-            "--plot needs a build folder: run `edgec build` first, then `edgec inspect OUT --plot mem.png`"
-        )
+        raise EdgecError("--plot needs a build folder: run `edgec build` first, then `edgec inspect OUT --plot mem.png`")
     from edgec.frontends import load_model
 
     report = model_report(load_model(path, shapes))
@@ -256,9 +189,7 @@ def inspect(path, as_json, plot_path, input_shape):
 
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option(
-    "--trials", type=int, default=64, show_default=True, help="Schedule candidates to build and time, over all kernels."
-)
+@click.option("--trials", type=int, default=64, show_default=True, help="Schedule candidates to build and time, over all kernels.")
 @click.option("--json", "as_json", is_flag=True, help="Print the tuning summary as JSON.")
 @_handle_errors
 def tune(path, trials, as_json):
@@ -273,9 +204,7 @@ def tune(path, trials, as_json):
     if as_json:
         _emit_json(summary)
     else:
-        click.echo(
-            f"tuned {summary['tuned']}/{summary['kernels']} kernels of {path} ({summary['trials']} trials); records in {summary['records']}"
-        )
+        click.echo(f"tuned {summary['tuned']}/{summary['kernels']} kernels of {path} ({summary['trials']} trials); records in {summary['records']}")
 
 
 @main.command()

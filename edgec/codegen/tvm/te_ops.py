@@ -1,0 +1,696 @@
+"""One TE computation per int8 IR op, with integer semantics (bit-exact with the numpy reference).
+
+``LOWERINGS[op](kb, params)`` builds the op's TE tensors from the
+``KernelBuilder`` ``kb`` (placeholders for operands and derived constants)
+and ``params`` (``qparams.kernel_params``: the numbers the C back end and the
+reference use) and returns the output tensor; ``lower_node`` wraps that into
+a ``PrimFunc`` whose arguments are ``kb.args`` then the output.
+
+Stage names that schedules rely on (``schedules.py``):
+
+* ``pad``: a padded copy of the input (inlined by the default schedule);
+* ``acc``: an int32 reduction (convolutions, fully connected, pooling sums,
+  reductions);
+* ``out``: the int8 output (epilogue: bias, requantization, activation clamp).
+
+Convolutions fold the input offset into the bias (``bias + input_offset *
+sum(w)``, int32 wrap-around as in C) and pad with the input zero point, so
+their reduction is a plain int8 x int8 -> int32 dot product; weights are
+re-laid out with the output channel innermost (``[KH, KW, Ci, Co]``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from tvm import te, tirx
+
+from edgec.codegen.tvm import fixed_point as fp
+from edgec.codegen.tvm.kernel_builder import KernelBuilder
+from edgec.ir.graph import Graph, Node
+from edgec.reference import int8_kernels as K
+from edgec.reference.qparams import kernel_params
+
+I8, I32, I64 = "int8", "int32", "int64"
+LOWERINGS: dict = {}
+
+
+def lowering(*ops: str):
+    def deco(fn):
+        for op in ops:
+            LOWERINGS[op] = fn
+        return fn
+
+    return deco
+
+
+def _compute(shape, fn, name: str) -> te.Tensor:
+    """``te.compute`` whose body's shared sub-expressions become a chain of ``Let``s."""
+    return te.compute(shape, fp.sequential(fn), name=name)
+
+
+def _c(value: int, dtype: str = I32):
+    return tirx.const(int(value), dtype)
+
+
+def _pick(value, table, index):
+    """A per-channel parameter: the folded constant or the table entry at ``index``."""
+    return value if table is None else table[index]
+
+
+def _fold_bias(bias: np.ndarray | None, weight_sums: np.ndarray, input_offset: int) -> np.ndarray:
+    """``bias + input_offset * sum(w)`` with C int32 wrap-around."""
+    total = np.asarray(weight_sums, dtype=np.int64) * int(input_offset)
+    if bias is not None:
+        total = total + np.asarray(bias, dtype=np.int64)
+    return K.wrap_int32(total).astype(np.int32)
+
+
+def _bias_data(kb: KernelBuilder) -> np.ndarray | None:
+    node = kb.node
+    if len(node.inputs) > 2 and node.inputs[2]:
+        return np.asarray(kb.graph.tensors[node.inputs[2]].data)
+    return None
+
+
+def _requant_epilogue(kb: KernelBuilder, p: dict, channels: int):
+    mult, mult_t = kb.param("mult", p["out_mult"], channels)
+    shift, shift_t = kb.param("shift", p["out_shift"], channels)
+
+    def apply(acc, c):
+        return fp.requantize_acc(acc, _pick(mult, mult_t, c), _pick(shift, shift_t, c), p["output_offset"], p["act_min"], p["act_max"])
+
+    return apply
+
+
+def _pad_nhwc(x: te.Tensor, pad, value: int) -> te.Tensor:
+    top, left, bottom, right = pad
+    if not any(pad):
+        return x
+    n, h, w, c = (int(d) for d in x.shape)
+
+    def fetch(b, y, xx, ch):
+        inside = tirx.all(y >= top, y < top + h, xx >= left, xx < left + w)
+        return tirx.if_then_else(inside, x[b, y - top, xx - left, ch], _c(value, x.dtype))
+
+    return _compute((n, h + top + bottom, w + left + right, c), fetch, name="pad")
+
+
+# -- convolutions ------------------------------------------------------------------------------
+
+
+@lowering("conv2d")
+def _conv2d(kb: KernelBuilder, p: dict) -> te.Tensor:
+    g, node = kb.graph, kb.node
+    w = np.asarray(g.tensors[node.inputs[1]].data)
+    co, kh, kw, cig = w.shape
+    groups = p["groups"]
+    cog = co // groups
+    x = kb.activation(node.inputs[0])
+    weights = kb.constant("weights", w.transpose(1, 2, 3, 0))  # [KH, KW, Ci/groups, Co]
+    bias = kb.constant("bias", _fold_bias(_bias_data(kb), w.astype(np.int64).sum(axis=(1, 2, 3)), p["input_offset"]))
+    epilogue = _requant_epilogue(kb, p, co)
+    xp = _pad_nhwc(x, p["pad"], -p["input_offset"])
+    _, oh, ow, _ = g.tensors[node.outputs[0]].shape
+    (sh, sw), (dh, dw) = p["stride"], p["dilation"]
+    ry, rx, rc = te.reduce_axis((0, kh), "ry"), te.reduce_axis((0, kw), "rx"), te.reduce_axis((0, cig), "rc")
+
+    def channel(o):
+        return rc if groups == 1 else (o // cog) * cig + rc
+
+    acc = _compute(
+        (1, oh, ow, co),
+        lambda b, y, xx, o: te.sum(
+            xp[b, y * sh + ry * dh, xx * sw + rx * dw, channel(o)].astype(I32) * weights[ry, rx, rc, o].astype(I32),
+            axis=[ry, rx, rc],
+        ),
+        name="acc",
+    )
+    return _compute(acc.shape, lambda b, y, xx, o: epilogue(acc[b, y, xx, o] + bias[o], o), name="out")
+
+
+@lowering("depthwise_conv2d")
+def _depthwise(kb: KernelBuilder, p: dict) -> te.Tensor:
+    g, node = kb.graph, kb.node
+    w = np.asarray(g.tensors[node.inputs[1]].data)
+    _, kh, kw, co = w.shape
+    m = p["depth_multiplier"]
+    x = kb.activation(node.inputs[0])
+    weights = kb.constant("weights", w[0])  # [KH, KW, Co]
+    bias = kb.constant("bias", _fold_bias(_bias_data(kb), w.astype(np.int64).sum(axis=(0, 1, 2)), p["input_offset"]))
+    epilogue = _requant_epilogue(kb, p, co)
+    xp = _pad_nhwc(x, p["pad"], -p["input_offset"])
+    _, oh, ow, _ = g.tensors[node.outputs[0]].shape
+    (sh, sw), (dh, dw) = p["stride"], p["dilation"]
+    ry, rx = te.reduce_axis((0, kh), "ry"), te.reduce_axis((0, kw), "rx")
+    acc = _compute(
+        (1, oh, ow, co),
+        lambda b, y, xx, c: te.sum(
+            xp[b, y * sh + ry * dh, xx * sw + rx * dw, c if m == 1 else c // m].astype(I32) * weights[ry, rx, c].astype(I32),
+            axis=[ry, rx],
+        ),
+        name="acc",
+    )
+    return _compute(acc.shape, lambda b, y, xx, c: epilogue(acc[b, y, xx, c] + bias[c], c), name="out")
+
+
+@lowering("transpose_conv2d")
+def _transpose_conv2d(kb: KernelBuilder, p: dict) -> te.Tensor:
+    """Gather form of the scatter: output (oy, ox) takes tap (ky, kx) from input
+    ``((oy + top - ky*dh) / sh, ...)`` when that division is exact and in range."""
+    g, node = kb.graph, kb.node
+    w = np.asarray(g.tensors[node.inputs[1]].data)
+    co, kh, kw, ci = w.shape
+    _, h, wd, _ = g.tensors[node.inputs[0]].shape
+    x = kb.activation(node.inputs[0])
+    weights = kb.constant("weights", w.transpose(1, 2, 3, 0))  # [KH, KW, Ci, Co]
+    bias_data = _bias_data(kb)
+    bias = kb.constant("bias", _fold_bias(bias_data, np.zeros(co, np.int64), 0))
+    epilogue = _requant_epilogue(kb, p, co)
+    _, oh, ow, _ = g.tensors[node.outputs[0]].shape
+    (sh, sw), (dh, dw) = p["stride"], p["dilation"]
+    top, left = p["pad"][0], p["pad"][1]
+    offset = p["input_offset"]
+    ry, rx, rc = te.reduce_axis((0, kh), "ry"), te.reduce_axis((0, kw), "rx"), te.reduce_axis((0, ci), "rc")
+
+    def tap(b, y, xx, o):
+        sy = y + top - ry * dh
+        sx = xx + left - rx * dw
+        iy, ix = tirx.floordiv(sy, sh), tirx.floordiv(sx, sw)
+        valid = tirx.all(sy >= 0, sx >= 0, tirx.floormod(sy, sh) == 0, tirx.floormod(sx, sw) == 0, iy < h, ix < wd)
+        value = (x[b, tirx.max(tirx.min(iy, h - 1), 0), tirx.max(tirx.min(ix, wd - 1), 0), rc].astype(I32) + _c(offset)) * weights[ry, rx, rc, o].astype(I32)
+        return tirx.if_then_else(valid, value, _c(0))
+
+    acc = _compute((1, oh, ow, co), lambda b, y, xx, o: te.sum(tap(b, y, xx, o), axis=[ry, rx, rc]), name="acc")
+    return _compute(acc.shape, lambda b, y, xx, o: epilogue(acc[b, y, xx, o] + bias[o], o), name="out")
+
+
+@lowering("fully_connected")
+def _fully_connected(kb: KernelBuilder, p: dict) -> te.Tensor:
+    """BUILTIN_REF's FC rescales in double: ``round(double(acc) * out_scale[c])``."""
+    g, node = kb.graph, kb.node
+    w = np.asarray(g.tensors[node.inputs[1]].data)
+    co, k = w.shape
+    batches = g.tensors[node.inputs[0]].size // k
+    x = kb.activation(node.inputs[0], (batches, k))
+    weights = kb.constant("weights", w.T)  # [K, Co]
+    bias = kb.constant("bias", _fold_bias(_bias_data(kb), w.astype(np.int64).sum(axis=1), p["input_offset"]))
+    scale = kb.constant("scale", np.broadcast_to(np.asarray(p["out_scale"], np.float64), (co,)))
+    rk = te.reduce_axis((0, k), "rk")
+    acc = _compute((batches, co), lambda b, o: te.sum(x[b, rk].astype(I32) * weights[rk, o].astype(I32), axis=rk), name="acc")
+    lo, hi = p["act_min"], p["act_max"]
+
+    def out(b, o):
+        scaled = fp.round_half_away_f64((acc[b, o] + bias[o]).astype("float64") * scale[o])
+        y = scaled + tirx.const(float(p["output_offset"]), "float64")
+        y = tirx.max(tirx.min(y, tirx.const(float(hi), "float64")), tirx.const(float(lo), "float64"))
+        return y.astype(I32).astype(I8)
+
+    return _compute((batches, co), out, name="out")
+
+
+# -- element-wise arithmetic ---------------------------------------------------------------------
+
+
+def _broadcast_index(in_shape, out_shape):
+    """Map an output index to an input index under numpy broadcasting (rank aligned on the right)."""
+    rank = len(in_shape)
+    offset = len(out_shape) - rank
+
+    def index(idx):
+        return [0 if in_shape[i] == 1 and out_shape[i + offset] != 1 else idx[i + offset] for i in range(rank)] or [0]
+
+    return index
+
+
+def _binary(kb: KernelBuilder, fn) -> te.Tensor:
+    g, node = kb.graph, kb.node
+    out_shape = tuple(g.tensors[node.outputs[0]].shape)
+    a = kb.activation(node.inputs[0])
+    b = kb.activation(node.inputs[1])
+    ai = _broadcast_index(g.tensors[node.inputs[0]].shape, out_shape)
+    bi = _broadcast_index(g.tensors[node.inputs[1]].shape, out_shape)
+    return _compute(
+        out_shape or (1,), lambda *idx: fn(a[tuple(ai(idx))].astype(I32), b[tuple(bi(idx))].astype(I32)), name="out"
+    )
+
+
+@lowering("add", "sub")
+def _add(kb: KernelBuilder, p: dict) -> te.Tensor:
+    def fn(a, b):
+        av = (a + _c(p["a_offset"])) << _c(p["left_shift"])
+        bv = (b + _c(p["b_offset"])) << _c(p["left_shift"])
+        total = fp.wrapping_add(
+            fp.multiply_by_quantized_multiplier(av, p["a_mult"], p["a_shift"]),
+            fp.multiply_by_quantized_multiplier(bv, p["b_mult"], p["b_shift"]),
+        )
+        return fp.requantize_acc(total, p["out_mult"], p["out_shift"], p["output_offset"], p["act_min"], p["act_max"])
+
+    return _binary(kb, fn)
+
+
+@lowering("mul")
+def _mul(kb: KernelBuilder, p: dict) -> te.Tensor:
+    def fn(a, b):
+        prod = (a + _c(p["a_offset"])) * (b + _c(p["b_offset"]))
+        return fp.requantize_acc(prod, p["out_mult"], p["out_shift"], p["output_offset"], p["act_min"], p["act_max"])
+
+    return _binary(kb, fn)
+
+
+@lowering("squared_difference")
+def _squared_difference(kb: KernelBuilder, p: dict) -> te.Tensor:
+    def fn(a, b):
+        av = (a + _c(p["a_offset"])) << _c(p["left_shift"])
+        bv = (b + _c(p["b_offset"])) << _c(p["left_shift"])
+        diff = fp.multiply_by_quantized_multiplier(av, p["a_mult"], p["a_shift"]) - fp.multiply_by_quantized_multiplier(
+            bv, p["b_mult"], p["b_shift"]
+        )
+        square = fp.wrap32(diff.astype(I64) * diff.astype(I64))
+        return fp.requantize_acc(square, p["out_mult"], p["out_shift"], p["output_offset"])
+
+    return _binary(kb, fn)
+
+
+@lowering("maximum")
+def _maximum(kb: KernelBuilder, p: dict) -> te.Tensor:
+    return _binary(kb, lambda a, b: tirx.max(a, b).astype(I8))
+
+
+@lowering("minimum")
+def _minimum(kb: KernelBuilder, p: dict) -> te.Tensor:
+    return _binary(kb, lambda a, b: tirx.min(a, b).astype(I8))
+
+
+@lowering("prelu")
+def _prelu(kb: KernelBuilder, p: dict) -> te.Tensor:
+    def fn(x, alpha):
+        v = x + _c(p["input_offset"])
+        a = alpha + _c(p["alpha_offset"])
+        pos = fp.multiply_by_quantized_multiplier(v, p["identity_mult"], p["identity_shift"])
+        neg = fp.multiply_by_quantized_multiplier(v * a, p["alpha_mult"], p["alpha_shift"])
+        return fp.clamp_to_int8(fp.select(v >= _c(0), pos, neg) + _c(p["output_offset"]))
+
+    return _binary(kb, fn)
+
+
+# -- unary element-wise ----------------------------------------------------------------------------
+
+
+def _unary(kb: KernelBuilder, fn) -> te.Tensor:
+    node = kb.node
+    shape = tuple(kb.graph.tensors[node.outputs[0]].shape) or (1,)
+    x = kb.activation(node.inputs[0], shape)
+    return _compute(shape, lambda *i: fn(x[i].astype(I32)), name="out")
+
+
+@lowering("quantize")
+def _requantize(kb: KernelBuilder, p: dict) -> te.Tensor:
+    if "mult" not in p:
+        raise ValueError("float quantize")
+    return _unary(
+        kb, lambda x: fp.requantize_acc(x + _c(p["input_offset"]), p["mult"], p["shift"], p["output_offset"])
+    )
+
+
+@lowering("relu", "relu6", "clip")
+def _relu(kb: KernelBuilder, p: dict) -> te.Tensor:
+    return _unary(
+        kb,
+        lambda x: fp.requantize_acc(
+            x + _c(p["input_offset"]), p["out_mult"], p["out_shift"], p["output_offset"], p["act_min"], p["act_max"]
+        ),
+    )
+
+
+@lowering("leaky_relu")
+def _leaky_relu(kb: KernelBuilder, p: dict) -> te.Tensor:
+    def fn(x):
+        v = x + _c(p["input_offset"])
+        pos = fp.multiply_by_quantized_multiplier(v, p["identity_mult"], p["identity_shift"])
+        neg = fp.multiply_by_quantized_multiplier(v, p["alpha_mult"], p["alpha_shift"])
+        return fp.clamp_to_int8(fp.select(v >= _c(0), pos, neg) + _c(p["output_offset"]))
+
+    return _unary(kb, fn)
+
+
+@lowering("logistic", "tanh", "rsqrt")
+def _table(kb: KernelBuilder, p: dict) -> te.Tensor:
+    table = kb.constant("table", np.asarray(p["table"], dtype=np.int8))
+    return _unary(kb, lambda x: table[x + _c(128)])
+
+
+@lowering("hard_swish")
+def _hard_swish(kb: KernelBuilder, p: dict) -> te.Tensor:
+    reluish_exp = p["reluish_multiplier_exponent"]
+
+    def fn(x):
+        hires = fp.wrap16((x - _c(p["input_zero_point"])) * _c(128))
+        preshift_output = fp.srdhm16(hires, p["output_multiplier_fixedpoint_int16"])
+        reluish = hires
+        if reluish_exp > 0:
+            reluish = fp.saturating_left_shift16(reluish, reluish_exp - 1)
+        reluish = fp.srdhm16(reluish, p["reluish_multiplier_fixedpoint_int16"])
+        if reluish_exp > 0:
+            reluish = fp.saturating_left_shift16(reluish, 1)
+        if reluish_exp < 0:
+            reluish = fp.rounding_divide_by_pot(reluish, -reluish_exp)
+        reluish = (reluish + _c(1 << 15)) >> _c(1)
+        out = fp.rounding_divide_by_pot(fp.sdhm16(reluish, preshift_output), -p["output_multiplier_exponent"])
+        return fp.clamp_to_int8(fp.wrap16(out + _c(p["output_zero_point"])))
+
+    return _unary(kb, fn)
+
+
+# -- pooling and reductions ----------------------------------------------------------------------
+
+
+@lowering("max_pool2d")
+def _max_pool(kb: KernelBuilder, p: dict) -> te.Tensor:
+    g, node = kb.graph, kb.node
+    x = kb.activation(node.inputs[0])
+    _, oh, ow, c = g.tensors[node.outputs[0]].shape
+    (kh, kw), (sh, sw) = p["kernel"], p["stride"]
+    xp = _pad_nhwc(x, p["pad"], -128)  # padding never wins: every window holds an input or only padding
+    ry, rx = te.reduce_axis((0, kh), "ry"), te.reduce_axis((0, kw), "rx")
+    acc = _compute((1, oh, ow, c), lambda b, y, xx, ch: te.max(xp[b, y * sh + ry, xx * sw + rx, ch], axis=[ry, rx]), name="acc")
+    return _compute(acc.shape, lambda *i: fp.clamp_to_int8(acc[i].astype(I32), p["act_min"], p["act_max"]), name="out")
+
+
+@lowering("avg_pool2d")
+def _avg_pool(kb: KernelBuilder, p: dict) -> te.Tensor:
+    g, node = kb.graph, kb.node
+    x = kb.activation(node.inputs[0])
+    _, h, w, _ = g.tensors[node.inputs[0]].shape
+    _, oh, ow, c = g.tensors[node.outputs[0]].shape
+    (kh, kw), (sh, sw) = p["kernel"], p["stride"]
+    top, left = p["pad"][0], p["pad"][1]
+    xp = _pad_nhwc(x, p["pad"], 0)
+    ry, rx = te.reduce_axis((0, kh), "ry"), te.reduce_axis((0, kw), "rx")
+    acc = _compute(
+        (1, oh, ow, c), lambda b, y, xx, ch: te.sum(xp[b, y * sh + ry, xx * sw + rx, ch].astype(I32), axis=[ry, rx]), name="acc"
+    )
+
+    def average(b, y, xx, ch):
+        y0, x0 = y * sh - top, xx * sw - left
+        rows = tirx.min(y0 + kh, h) - tirx.max(y0, 0)
+        cols = tirx.min(x0 + kw, w) - tirx.max(x0, 0)
+        count = rows * cols
+        half = count // 2
+        total = acc[b, y, xx, ch]
+        avg = fp.select(total > _c(0), tirx.truncdiv(total + half, count), -tirx.truncdiv(half - total, count))
+        return fp.clamp_to_int8(avg, p["act_min"], p["act_max"])
+
+    return _compute(acc.shape, average, name="out")
+
+
+def _reduce_shapes(kb: KernelBuilder, axes):
+    x_shape = tuple(kb.graph.tensors[kb.node.inputs[0]].shape)
+    kept = tuple(1 if i in axes else d for i, d in enumerate(x_shape))
+    raxes = [te.reduce_axis((0, x_shape[a]), f"r{a}") for a in axes]
+
+    def index(idx):
+        it = iter(raxes)
+        return tuple(next(it) if i in axes else idx[i] for i in range(len(x_shape)))
+
+    return x_shape, kept, raxes, index
+
+
+@lowering("mean")
+def _mean(kb: KernelBuilder, p: dict) -> te.Tensor:
+    axes = tuple(p["axes"])
+    x_shape, kept, raxes, index = _reduce_shapes(kb, axes)
+    x = kb.activation(kb.node.inputs[0])
+    count = math.prod(x_shape[a] for a in axes)
+    acc = _compute(kept, lambda *i: te.sum(x[index(i)].astype(I32), axis=raxes), name="acc")
+
+    def out(*i):
+        total = fp.wrapping_add(acc[i], _c(int(K.wrap_int32(p["input_offset"] * count))))
+        return fp.requantize_acc(total, p["mult"], p["shift"], p["output_offset"])
+
+    return _compute(kept, out, name="out")
+
+
+@lowering("reduce_max")
+def _reduce_max(kb: KernelBuilder, p: dict) -> te.Tensor:
+    axes = tuple(p["axes"])
+    _, kept, raxes, index = _reduce_shapes(kb, axes)
+    x = kb.activation(kb.node.inputs[0])
+    return _compute(kept, lambda *i: te.max(x[index(i)], axis=raxes), name="out")
+
+
+@lowering("softmax")
+def _softmax(kb: KernelBuilder, p: dict) -> te.Tensor:
+    """TFLite reference int8 softmax over the last axis (gemmlowp fixed point), output zp -128.
+
+    Every fixed-point step is its own stage (``keep_*``, never inlined): the steps reuse their
+    operands many times, and inlined they would grow exponentially.
+    """
+    shape = tuple(kb.graph.tensors[kb.node.inputs[0]].shape)
+    depth = shape[-1]
+    rows = math.prod(shape[:-1])
+    x = kb.activation(kb.node.inputs[0], (rows, depth))
+    integer_bits, accumulation_bits = 5, 12
+    fractional_bits = 31 - integer_bits
+    one_quarter = 1 << (fractional_bits - 2)
+    count = [0]
+
+    def elem(fn) -> te.Tensor:
+        count[0] += 1
+        return _compute((rows, depth), fn, name=f"keep_e{count[0]}")
+
+    def row(fn) -> te.Tensor:
+        count[0] += 1
+        return _compute((rows,), fn, name=f"keep_r{count[0]}")
+
+    rmax = te.reduce_axis((0, depth), "rmax")
+    row_max = _compute((rows,), lambda r: te.max(x[r, rmax].astype(I32), axis=rmax), name="keep_max")
+    diff = elem(lambda r, k: x[r, k].astype(I32) - row_max[r])
+    left = _c(p["input_beta_left_shift"], I64)
+    a = elem(
+        lambda r, k: fp.select(
+            diff[r, k] >= _c(p["diff_min"]),
+            fp.srdhm(fp.wrap32(diff[r, k].astype(I64) << left), p["input_beta_multiplier"]),
+            _c(0),
+        )
+    )
+    # exp_on_negative_values(a, integer_bits)
+    a_mod = elem(lambda r, k: fp.wrapping_sub(a[r, k] & _c(one_quarter - 1), _c(one_quarter)))
+    xin = elem(lambda r, k: fp.wrapping_add(fp.saturating_mul_by_pot(a_mod[r, k], integer_bits), _c(1 << 28)))
+    x2 = elem(lambda r, k: fp.fp_mul(xin[r, k], xin[r, k]))
+    x3 = elem(lambda r, k: fp.fp_mul(x2[r, k], xin[r, k]))
+    x4 = elem(lambda r, k: fp.fp_mul(x2[r, k], x2[r, k]))
+    inner = elem(
+        lambda r, k: fp.wrapping_add(
+            fp.fp_mul(fp.wrapping_add(fp.saturating_mul_by_pot(x4[r, k], -2), x3[r, k]), _c(715827883)), x2[r, k]
+        )
+    )
+    constant_term = _c(1895147668)
+    result = elem(
+        lambda r, k: fp.wrapping_add(
+            constant_term,
+            fp.fp_mul(constant_term, fp.wrapping_add(xin[r, k], fp.saturating_mul_by_pot(inner[r, k], -1))),
+        )
+    )
+    remainder = elem(lambda r, k: fp.wrapping_sub(a_mod[r, k], a[r, k]))
+    for exponent, multiplier in fp.EXP_BARREL:
+        if integer_bits > exponent:
+            bit = _c(1 << (fractional_bits + exponent)) if fractional_bits + exponent < 31 else _c(fp.INT32_MIN)
+
+            def step(r, k, prev=result, bit=bit, multiplier=multiplier):
+                return fp.select((remainder[r, k] & bit) != _c(0), fp.fp_mul(prev[r, k], _c(multiplier)), prev[r, k])
+
+            result = elem(step)
+    exps = elem(lambda r, k, res=result: fp.select(a[r, k] == _c(0), _c(fp.INT32_MAX), res[r, k]))
+
+    def valid(r, k):
+        return diff[r, k] >= _c(p["diff_min"])
+
+    terms = elem(lambda r, k: fp.select(valid(r, k), fp.rounding_divide_by_pot(exps[r, k], accumulation_bits), _c(0)))
+    rsum = te.reduce_axis((0, depth), "rsum")
+    sums = _compute((rows,), lambda r: te.sum(terms[r, rsum], axis=rsum), name="keep_sum")
+    headroom = row(lambda r: fp.count_leading_zeros32(sums[r]))
+    shifted = row(lambda r: fp.wrap32((sums[r].astype(I64) << headroom[r].astype(I64)) - tirx.const(1 << 31, I64)))
+    # one_over_one_plus_x_for_x_in_0_1(shifted)
+    total = row(lambda r: (shifted[r].astype(I64) + tirx.const(fp.INT32_MAX, I64)))
+    one64, two64 = tirx.const(1, I64), tirx.const(2, I64)
+    half_denominator = row(  # gemmlowp RoundingHalfSum(a, One)
+        lambda r: fp.wrap32(
+            fp.select(
+                total[r] >= tirx.const(0, I64),
+                tirx.floordiv(total[r] + one64, two64),
+                -tirx.floordiv(one64 - total[r], two64),
+            )
+        )
+    )
+    xr = row(lambda r: fp.wrapping_add(_c(1515870810), fp.fp_mul(half_denominator[r], _c(-1010580540))))
+    for _ in range(3):
+        one_minus = row(lambda r, xr=xr: fp.wrapping_sub(_c(1 << 29), fp.fp_mul(half_denominator[r], xr[r])))
+        xr = row(lambda r, xr=xr, om=one_minus: fp.wrapping_add(xr[r], fp.saturating_mul_by_pot(fp.fp_mul(xr[r], om[r]), 2)))
+    scale = row(lambda r, xr=xr: fp.saturating_mul_by_pot(xr[r], 1))
+
+    def out(r, k):
+        bits_over_unit = _c(accumulation_bits) - headroom[r]
+        unsat = fp.rounding_divide_by_pot(fp.fp_mul(scale[r], exps[r, k]), bits_over_unit + _c(31 - 8))
+        return fp.clamp_to_int8(fp.select(valid(r, k), unsat - _c(128), _c(-128)))
+
+    return _compute((rows, depth), out, name="out")
+
+
+# -- data movement ------------------------------------------------------------------------------
+
+
+@lowering("pad")
+def _pad(kb: KernelBuilder, p: dict) -> te.Tensor:
+    x = kb.activation(kb.node.inputs[0])
+    pads = p["pads"]
+    in_shape = tuple(int(d) for d in x.shape)
+    out_shape = tuple(d + lo + hi for d, (lo, hi) in zip(in_shape, pads))
+
+    def fetch(*idx):
+        inside = tirx.all(*[tirx.all(i >= lo, i < lo + d) for i, (lo, _), d in zip(idx, pads, in_shape)])
+        src = tuple(tirx.max(tirx.min(i - lo, d - 1), 0) for i, (lo, _), d in zip(idx, pads, in_shape))
+        return tirx.if_then_else(inside, x[src], _c(p["value"], I8))
+
+    return _compute(out_shape, fetch, name="out")
+
+
+@lowering("concat")
+def _concat(kb: KernelBuilder, p: dict) -> te.Tensor:
+    axis = p["axis"]
+    parts = [kb.activation(i) for i in kb.node.inputs]
+    out_shape = tuple(kb.graph.tensors[kb.node.outputs[0]].shape)
+    starts = np.cumsum([0] + [int(t.shape[axis]) for t in parts])
+
+    def fetch(*idx):
+        value = None
+        for k in reversed(range(len(parts))):
+            src = list(idx)
+            size = int(parts[k].shape[axis])
+            src[axis] = tirx.max(tirx.min(idx[axis] - int(starts[k]), size - 1), 0)
+            v = parts[k][tuple(src)]
+            value = v if value is None else tirx.if_then_else(idx[axis] < int(starts[k + 1]), v, value)
+        return value
+
+    return _compute(out_shape, fetch, name="out")
+
+
+@lowering("slice")
+def _slice(kb: KernelBuilder, p: dict) -> te.Tensor:
+    x = kb.activation(kb.node.inputs[0])
+    begin, size, strides = p["begin"], p["size"], p["strides"]
+    return _compute(tuple(size), lambda *i: x[tuple(b + k * s for b, k, s in zip(begin, i, strides))], name="out")
+
+
+@lowering("gather")
+def _gather(kb: KernelBuilder, p: dict) -> te.Tensor:
+    x = kb.activation(kb.node.inputs[0])
+    axis, indices = p["axis"], p["indices"]
+    out_shape = tuple(kb.graph.tensors[kb.node.outputs[0]].shape)
+    table = kb.constant("indices", np.asarray(indices, dtype=np.int32))
+    return _compute(out_shape, lambda *i: x[tuple(table[k] if a == axis else k for a, k in enumerate(i))], name="out")
+
+
+@lowering("transpose")
+def _transpose(kb: KernelBuilder, p: dict) -> te.Tensor:
+    x = kb.activation(kb.node.inputs[0])
+    perm = tuple(int(a) for a in kb.node.attrs["perm"])
+    out_shape = tuple(int(x.shape[a]) for a in perm)
+
+    def fetch(*i):
+        src = [None] * len(perm)
+        for out_axis, in_axis in enumerate(perm):
+            src[in_axis] = i[out_axis]
+        return x[tuple(src)]
+
+    return _compute(out_shape, fetch, name="out")
+
+
+@lowering("depth_to_space")
+def _depth_to_space(kb: KernelBuilder, p: dict) -> te.Tensor:
+    x = kb.activation(kb.node.inputs[0])
+    bs, crd = p["block_size"], p["crd"]
+    out_shape = tuple(kb.graph.tensors[kb.node.outputs[0]].shape)
+    c_out = out_shape[3]
+
+    def fetch(b, y, xx, c):
+        dy, dx = y % bs, xx % bs
+        ch = c * bs * bs + dy * bs + dx if crd else (dy * bs + dx) * c_out + c
+        return x[b, y // bs, xx // bs, ch]
+
+    return _compute(out_shape, fetch, name="out")
+
+
+@lowering("space_to_depth")
+def _space_to_depth(kb: KernelBuilder, p: dict) -> te.Tensor:
+    x = kb.activation(kb.node.inputs[0])
+    bs = p["block_size"]
+    c_in = int(x.shape[3])
+    out_shape = tuple(kb.graph.tensors[kb.node.outputs[0]].shape)
+
+    def fetch(b, y, xx, c):
+        block, ch = c // c_in, c % c_in
+        return x[b, y * bs + block // bs, xx * bs + block % bs, ch]
+
+    return _compute(out_shape, fetch, name="out")
+
+
+@lowering("resize_nearest")
+def _resize_nearest(kb: KernelBuilder, p: dict) -> te.Tensor:
+    x = kb.activation(kb.node.inputs[0])
+    _, h, w, c = (int(d) for d in x.shape)
+    oh, ow = p["size"]
+    rows = kb.constant("rows", K._nearest_index(h, oh).astype(np.int32))
+    cols = kb.constant("cols", K._nearest_index(w, ow).astype(np.int32))
+    return _compute((1, oh, ow, c), lambda b, y, xx, ch: x[b, rows[y], cols[xx], ch], name="out")
+
+
+@lowering("resize_bilinear")
+def _resize_bilinear(kb: KernelBuilder, p: dict) -> te.Tensor:
+    """10-bit fixed-point source coordinates (precomputed per row and column), 20-bit products."""
+    x = kb.activation(kb.node.inputs[0])
+    _, h, w, c = (int(d) for d in x.shape)
+    oh, ow = p["size"]
+    one = 1 << 10
+    ys, y0, y1 = K._bilinear_axis(oh, h, p["align_corners"], p["half_pixel_centers"])
+    xs, x0, x1 = K._bilinear_axis(ow, w, p["align_corners"], p["half_pixel_centers"])
+    rows = kb.constant("rows", np.stack([y0, y1, ys - one * y0]).astype(np.int32))
+    cols = kb.constant("cols", np.stack([x0, x1, xs - one * x0]).astype(np.int32))
+
+    def fetch(b, y, xx, ch):
+        fy, fx = rows[2, y].astype(I64), cols[2, xx].astype(I64)
+        one64 = _c(one, I64)
+
+        def at(r, k):
+            return x[b, rows[r, y], cols[k, xx], ch].astype(I64)
+
+        total = (
+            at(0, 0) * (one64 - fy) * (one64 - fx)
+            + at(1, 0) * fy * (one64 - fx)
+            + at(0, 1) * (one64 - fy) * fx
+            + at(1, 1) * fy * fx
+        )
+        nudged = total + fp.select(total > _c(0, I64), _c(1 << 19, I64), _c(-(1 << 19), I64))
+        return tirx.truncdiv(nudged, _c(1 << 20, I64)).astype(I8)
+
+    return _compute((1, oh, ow, c), fetch, name="out")
+
+
+def lower_node(graph: Graph, node: Node, fused: dict | None = None) -> tuple[KernelBuilder, te.Tensor]:
+    """Build ``node``'s TE computation; returns the builder (arguments, constants) and the output.
+
+    ``fused`` maps tensors computed earlier in the same kernel to their TE tensors.
+    """
+    kb = KernelBuilder(graph, node, fused=dict(fused or {}))
+    params = kernel_params(graph, node) if node.op != "transpose" else {}
+    out = LOWERINGS[node.op](kb, params)
+    return kb, out
+
+
+def supported(graph: Graph, node: Node) -> bool:
+    if node.op not in LOWERINGS:
+        return False
+    if node.op == "quantize" and graph.tensors[node.inputs[0]].dtype == "float32":
+        return False
+    return all(graph.tensors[t].dtype in ("int8", "int32") for t in node.inputs + node.outputs if t)

@@ -26,6 +26,8 @@ from edgec.errors import EdgecError
 
 TUNING_DIR = "tuning"
 MAX_TRIALS = 100_000
+BUILD_TIMEOUT_S = 600  # per candidate; MetaSchedule's 30 s default fails every candidate on a loaded machine
+RUN_TIMEOUT_S = 120
 
 
 def check_trials(trials: int) -> int:
@@ -53,6 +55,8 @@ def tune_program(program, target, work_dir: Path, trials: int, progress=None) ->
     kernels = [(c.func, program.funcs[c.func]) for c in program.calls if c.func]
     per_kernel = max(1, trials // max(1, len(kernels)))
     database = ms.database.JSONDatabase(work_dir=str(work_dir))
+    builder = ms.builder.LocalBuilder(max_workers=1, timeout_sec=BUILD_TIMEOUT_S)
+    runner = ms.runner.LocalRunner(timeout_sec=RUN_TIMEOUT_S)
     results = []
     start = time.monotonic()
     for index, (name, func) in enumerate(kernels, 1):
@@ -64,6 +68,8 @@ def tune_program(program, target, work_dir: Path, trials: int, progress=None) ->
             str(work_dir / "logs"),
             max_trials_global=per_kernel,
             num_trials_per_iter=min(per_kernel, 16),
+            builder=builder,
+            runner=runner,
             database=database,
             num_tuning_cores=1,
             seed=0,

@@ -1,9 +1,12 @@
 """An int8 graph and its arena plan -> a ``TvmProgram``: one PrimFunc per (fused) node, in order.
 
-Fusion: a node whose only consumer is an element-wise op (requantize, relu,
-clip, leaky_relu, lookup tables, hard_swish, or an add/sub/mul of the same
-shape) runs in the same kernel as that consumer, when the tensor between them
-is no graph output; the intermediate tensor then never reaches memory.
+Fusion: a convolution, fully connected, pooling or mean node whose only
+consumer is an element-wise op (requantize, relu, clip, leaky_relu, lookup
+tables, hard_swish) runs in the same kernel as that consumer, when the tensor
+between them is no graph output; the intermediate tensor then never reaches
+memory.  One consumer per producer: every inlined fixed-point step repeats its
+operand expression a few times, and longer chains (or an add's two rescalings)
+made TVM's simplifier crawl.
 
 Memory: activations live in one arena at the offsets of an ``ArenaPlan``
 (``plan_for_tvm``: layer by layer, no in-place or streamed tricks, which TVM
@@ -24,7 +27,10 @@ from edgec.schedule.arena import ArenaPlan, plan_arena
 
 ALIAS_OPS = frozenset({"reshape", "identity", "dropout"})
 FUSABLE_UNARY = frozenset({"quantize", "relu", "relu6", "clip", "leaky_relu", "logistic", "tanh", "rsqrt", "hard_swish"})
-FUSABLE_BINARY = frozenset({"add", "sub", "mul"})
+FUSABLE_BINARY = frozenset()  # add/sub/mul epilogues: two rescalings inlined into a conv make TVM's simplifier crawl
+FUSABLE_PRODUCERS = frozenset(
+    {"conv2d", "depthwise_conv2d", "fully_connected", "transpose_conv2d", "avg_pool2d", "max_pool2d", "mean"}
+)
 ARENA_ALIGNMENT = 64
 
 
@@ -109,6 +115,8 @@ def check_supported(graph: Graph) -> None:
 
 def _fuses_into(graph: Graph, producer: Node, consumer: Node, consumers: dict) -> bool:
     out = producer.outputs[0]
+    if producer.op not in FUSABLE_PRODUCERS:
+        return False
     if out in graph.outputs or len(consumers.get(out, [])) != 1 or len(producer.outputs) != 1:
         return False
     if consumer.op in FUSABLE_UNARY:
@@ -128,6 +136,7 @@ def fusion_groups(graph: Graph, fuse: bool = True) -> list[list[Node]]:
         if (
             fuse
             and last is not None
+            and len(last) == 1
             and last[-1].op not in ALIAS_OPS
             and node.op not in ALIAS_OPS
             and _fuses_into(graph, last[-1], node, consumers)

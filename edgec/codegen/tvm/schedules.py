@@ -124,6 +124,15 @@ def default_schedule(sch, call, target=None) -> None:
     if len(blocks) == 1 and not _is_reduction(sch, blocks[0]):
         schedule_elementwise(sch, blocks[0])
         return
+    if names[-1] == "out" and all(n.startswith("keep") for n in names[:-1]) and not any(_is_reduction(sch, b) for b in blocks):
+        # element-wise with materialized steps (add, sub, squared difference): each step per output row
+        schedule_elementwise(sch, blocks[-1])
+        loops = sch.get_loops(blocks[-1])
+        if len(loops) >= 2:
+            for block in reversed(blocks[:-1]):
+                sch.compute_at(block, loops[0])
+                _vectorize_inner(sch, sch.get_loops(block)[-1])
+        return
     del names  # other shapes (softmax, reductions to one value): the unscheduled loops are correct
 
 

@@ -224,7 +224,7 @@ def _broadcast_index(in_shape, out_shape):
     return index
 
 
-def _binary(kb: KernelBuilder, fn) -> te.Tensor:
+def _binary(kb: KernelBuilder, fn, name: str = "out") -> te.Tensor:
     g, node = kb.graph, kb.node
     out_shape = tuple(g.tensors[node.outputs[0]].shape)
     a = kb.activation(node.inputs[0])
@@ -232,22 +232,29 @@ def _binary(kb: KernelBuilder, fn) -> te.Tensor:
     ai = _broadcast_index(g.tensors[node.inputs[0]].shape, out_shape)
     bi = _broadcast_index(g.tensors[node.inputs[1]].shape, out_shape)
     return _compute(
-        out_shape or (1,), lambda *idx: fn(a[tuple(ai(idx))].astype(I32), b[tuple(bi(idx))].astype(I32)), name="out"
+        out_shape or (1,), lambda *idx: fn(a[tuple(ai(idx))].astype(I32), b[tuple(bi(idx))].astype(I32)), name=name
     )
 
 
 @lowering("add", "sub")
 def _add(kb: KernelBuilder, p: dict) -> te.Tensor:
+    """The rescaled sum is its own stage (``keep_sum``, computed per output row by the default
+    schedule): inlined into the final rescaling, TVM's simplifier takes seconds per kernel."""
+
     def fn(a, b):
         av = (a + _c(p["a_offset"])) << _c(p["left_shift"])
         bv = (b + _c(p["b_offset"])) << _c(p["left_shift"])
-        total = fp.wrapping_add(
+        return fp.wrapping_add(
             fp.multiply_by_quantized_multiplier(av, p["a_mult"], p["a_shift"]),
             fp.multiply_by_quantized_multiplier(bv, p["b_mult"], p["b_shift"]),
         )
-        return fp.requantize_acc(total, p["out_mult"], p["out_shift"], p["output_offset"], p["act_min"], p["act_max"])
 
-    return _binary(kb, fn)
+    total = _binary(kb, fn, name="keep_sum")
+    return _compute(
+        total.shape,
+        lambda *i: fp.requantize_acc(total[i], p["out_mult"], p["out_shift"], p["output_offset"], p["act_min"], p["act_max"]),
+        name="out",
+    )
 
 
 @lowering("mul")
@@ -264,13 +271,17 @@ def _squared_difference(kb: KernelBuilder, p: dict) -> te.Tensor:
     def fn(a, b):
         av = (a + _c(p["a_offset"])) << _c(p["left_shift"])
         bv = (b + _c(p["b_offset"])) << _c(p["left_shift"])
-        diff = fp.multiply_by_quantized_multiplier(av, p["a_mult"], p["a_shift"]) - fp.multiply_by_quantized_multiplier(
+        return fp.multiply_by_quantized_multiplier(av, p["a_mult"], p["a_shift"]) - fp.multiply_by_quantized_multiplier(
             bv, p["b_mult"], p["b_shift"]
         )
-        square = fp.wrap32(diff.astype(I64) * diff.astype(I64))
+
+    diff = _binary(kb, fn, name="keep_diff")  # a stage of its own, as add's sum
+
+    def out(*i):
+        square = fp.wrap32(diff[i].astype(I64) * diff[i].astype(I64))
         return fp.requantize_acc(square, p["out_mult"], p["out_shift"], p["output_offset"])
 
-    return _binary(kb, fn)
+    return _compute(diff.shape, out, name="out")
 
 
 @lowering("maximum")
@@ -534,6 +545,58 @@ def _softmax(kb: KernelBuilder, p: dict) -> te.Tensor:
         bits_over_unit = _c(accumulation_bits) - headroom[r]
         unsat = fp.rounding_divide_by_pot(fp.fp_mul(scale[r], exps[r, k]), bits_over_unit + _c(31 - 8))
         return fp.clamp_to_int8(fp.select(valid(r, k), unsat - _c(128), _c(-128)))
+
+    return _compute((rows, depth), out, name="out")
+
+
+@lowering("l2_normalization")
+def _l2_normalization(kb: KernelBuilder, p: dict) -> te.Tensor:
+    """int8 L2_NORMALIZATION over the last axis: per row, ``1/sqrt(sum of squares)`` by gemmlowp's
+    Newton-Raphson (``int8_kernels.inv_sqrt_multiplier_exp``), each step a materialized row stage."""
+    shape = tuple(kb.graph.tensors[kb.node.inputs[0]].shape)
+    depth = shape[-1]
+    rows = math.prod(shape[:-1])
+    x = kb.activation(kb.node.inputs[0], (rows, depth))
+    zp = p["input_zero_point"]
+    count = [0]
+
+    def row(fn) -> te.Tensor:
+        count[0] += 1
+        return _compute((rows,), fn, name=f"keep_r{count[0]}")
+
+    rk = te.reduce_axis((0, depth), "rk")
+    squares = _compute(
+        (rows,), lambda r: te.sum((x[r, rk].astype(I32) - _c(zp)) * (x[r, rk].astype(I32) - _c(zp)), axis=rk), name="keep_sum"
+    )
+    big = row(lambda r: fp.select(squares[r] >= _c(1 << 29), _c(1), _c(0)))
+    reduced = row(lambda r: squares[r] >> (big[r] * _c(2)))
+    pairs = row(lambda r: tirx.floordiv(fp.count_leading_zeros32(reduced[r]) - _c(1), _c(2)) - _c(1))
+    value = row(lambda r: reduced[r] << (pairs[r] * _c(2)))
+    shift = row(lambda r: _c(11) + big[r] - pairs[r])
+    half_input = row(lambda r: fp.rounding_divide_by_pot(value[r] >> _c(1), 1))
+    half_three = _c((1 << 28) + (1 << 27))
+    xr = row(lambda r: _c(1 << 28))
+    for _ in range(5):
+        cube = row(lambda r, xr=xr: fp.saturating_mul_by_pot(fp.fp_mul(fp.fp_mul(xr[r], xr[r]), xr[r]), 6))
+        xr = row(
+            lambda r, xr=xr, cube=cube: fp.saturating_mul_by_pot(
+                fp.wrapping_sub(fp.fp_mul(half_three, xr[r]), fp.fp_mul(half_input[r], cube[r])), 3
+            )
+        )
+    scaled = row(lambda r, xr=xr: fp.fp_mul(xr[r], _c(1518500250)))
+    mult = row(
+        lambda r: fp.select(
+            squares[r] <= _c(1),
+            _c(fp.INT32_MAX),
+            fp.select(shift[r] < _c(0), fp.wrap32(scaled[r].astype(I64) << (-shift[r]).astype(I64)), scaled[r]),
+        )
+    )
+    exponent = row(lambda r: fp.select(squares[r] <= _c(1), _c(0), -tirx.max(shift[r], _c(0))))
+
+    def out(r, k):
+        return fp.clamp_to_int8(
+            fp.multiply_by_quantized_multiplier(x[r, k].astype(I32) - _c(zp), mult[r], exponent[r] + _c(7))
+        )
 
     return _compute((rows, depth), out, name="out")
 

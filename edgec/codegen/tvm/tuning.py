@@ -70,6 +70,7 @@ def tune_program(program, target, work_dir: Path, trials: int, progress=None) ->
             num_trials_per_iter=min(per_kernel, 16),
             builder=builder,
             runner=runner,
+            cost_model=cost_model(),
             database=database,
             num_tuning_cores=1,
             seed=0,
@@ -92,6 +93,15 @@ def tune_program(program, target, work_dir: Path, trials: int, progress=None) ->
     if progress:
         progress(f"tuned {summary['tuned']}/{len(kernels)} kernels in {summary['seconds']} s; records in {work_dir}")
     return summary
+
+
+def cost_model() -> str:
+    """XGBoost's cost model where xgboost is installed, else random ranking (the search still measures every candidate)."""
+    try:
+        import xgboost  # noqa: F401
+    except ImportError:
+        return "random"
+    return "xgb"
 
 
 def _best_record(database, func, target):

@@ -12,7 +12,11 @@ in one run and on one seeded random int8 input, timed as:
 * ``LiteRT`` -- LiteRT with its default kernels (optimized; XNNPACK may
   apply), ``num_threads=1``, median of ``invoke()`` calls;
 * ``REF`` -- LiteRT ``BUILTIN_REF`` (TFLite's reference kernels, the
-  bit-exact oracle), ``num_threads=1``.
+  bit-exact oracle), ``num_threads=1``;
+* ``TVM 1T`` / ``TVM nT`` -- edgec's TVM back end (``bench/tvm_path.py``:
+  the same int8 graph lowered to TVM kernels with ``FAST_SCHEDULES`` for this
+  CPU, run in-process on preallocated tensors), TVM's thread pool at 1 thread
+  and at every core (``TVM_NUM_THREADS`` semantics); ``--no-tvm`` leaves it out.
 
 Python-side timings include the few microseconds of a Python ``invoke()``
 call.  Every engine gets one untimed warm-up invoke.  The engines take
@@ -21,7 +25,7 @@ is the median of an engine's per-round medians, so a load change on the
 shared machine hits all engines alike.  Models above ``HEAVY_MACS`` get
 ``--repeat // HEAVY_DIVISOR`` repeats (at least ``ROUNDS``).  The
 ``exact`` column says whether edgec's output equals ``BUILTIN_REF``'s on that
-input.  Timings are wall-clock on a shared machine: compare the ratios.
+input, ``TVM exact`` the same for the TVM path.  Timings are wall-clock on a shared machine: compare the ratios.
 """
 
 from __future__ import annotations
@@ -62,6 +66,9 @@ class Row:
     exact: bool
     mismatches: int
     max_abs_diff: int
+    tvm1_ms: float | None = None
+    tvmn_ms: float | None = None
+    tvm_exact: bool | None = None
 
 
 Timer = Callable[[int], float]  # repeat -> median ms of that many timed runs
@@ -119,6 +126,25 @@ def edgec_timer(build: Build, x: np.ndarray) -> tuple[Timer, np.ndarray]:
     return timer, got
 
 
+def tvm_timers(build: Build, x: np.ndarray) -> tuple[Timer, Timer, np.ndarray]:
+    """Timers of the TVM path at 1 thread and at every core, and its output on ``x``."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from tvm_path import TvmModel, set_threads
+
+    model = TvmModel(build.graph)
+    got = model(x)
+
+    def timer(threads: int) -> Timer:
+        def run(repeat: int) -> float:
+            set_threads(threads)
+            model.run()  # warm the pool at this size
+            return median_ms(model.run, repeat)
+
+        return run
+
+    return timer(1), timer(0), got
+
+
 def model_input(path: Path) -> np.ndarray:
     """A seeded random int8 tensor shaped like the model's (single) input."""
     detail = litert_interpreter(path, reference=True).get_input_details()[0]
@@ -137,7 +163,7 @@ def interleaved_ms(timers: list[Timer], repeat: int) -> list[float]:
     return [statistics.median(r[i] for r in rounds) for i in range(len(timers))]
 
 
-def bench_model(path: Path, repeat: int, tmp: Path) -> Row:
+def bench_model(path: Path, repeat: int, tmp: Path, with_tvm: bool = True) -> Row:
     build_model(path, BuildOptions(target="host", out_dir=tmp / path.stem))
     build = load_build(tmp / path.stem)
     macs = int(build.summary["totals"]["macs"])
@@ -146,9 +172,15 @@ def bench_model(path: Path, repeat: int, tmp: Path) -> Row:
     edgec, got = edgec_timer(build, x.reshape(build.inputs[0].shape))
     litert, _ = litert_timer(path, x, reference=False)
     ref, want = litert_timer(path, x, reference=True)
-    edgec_ms, tflm_ms, litert_ms, ref_ms = interleaved_ms([edgec, tflm_timer(path, x), litert, ref], n)
+    timers = [edgec, tflm_timer(path, x), litert, ref]
+    tvm_got = None
+    if with_tvm:
+        tvm1, tvmn, tvm_got = tvm_timers(build, x.reshape(build.inputs[0].shape))
+        timers += [tvm1, tvmn]
+    times = interleaved_ms(timers, n)
+    edgec_ms, tflm_ms, litert_ms, ref_ms = times[:4]
     diff = np.abs(got.reshape(-1).astype(np.int32) - want.reshape(-1).astype(np.int32))
-    return Row(
+    row = Row(
         path.stem,
         macs,
         ROUNDS * -(-n // ROUNDS),
@@ -160,16 +192,21 @@ def bench_model(path: Path, repeat: int, tmp: Path) -> Row:
         int(np.count_nonzero(diff)),
         int(diff.max(initial=0)),
     )
+    if tvm_got is not None:
+        row.tvm1_ms, row.tvmn_ms = times[4], times[5]
+        row.tvm_exact = bool(np.array_equal(tvm_got.reshape(-1), want.reshape(-1)))
+    return row
 
 
 def format_table(rows: list[Row], failures: dict[str, str]) -> str:
     header = (
         f"{'model':<24} {'MACs':>7} {'n':>3} {'edgec ms':>9} {'TFLM ms':>9} {'LiteRT ms':>9} {'REF ms':>9} "
         f"{'TFLM/edgec':>10} {'LiteRT/edgec':>12} {'REF/edgec':>9}  exact"
+        f"  {'TVM 1T ms':>9} {'TVM nT ms':>9} {'LiteRT/TVM1T':>12}  TVM exact"
     )
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     lines = [
-        "host latency, median wall-clock ms per inference, 1 thread (n = repeats); ratios > 1: edgec is faster",
+        "host latency, median wall-clock ms per inference, 1 thread unless nT (n = repeats); ratio > 1: divisor faster",
         f"machine load average (1/5/15 min) at the end: {load} on {os.cpu_count()} CPUs",
         header,
         "-" * len(header),
@@ -179,11 +216,18 @@ def format_table(rows: list[Row], failures: dict[str, str]) -> str:
         lines.append(
             f"{r.model:<24} {r.macs / 1e6:>6.1f}M {r.repeat:>3} {r.edgec_ms:>9.3f} {r.tflm_ms:>9.3f} "
             f"{r.litert_ms:>9.3f} {r.ref_ms:>9.3f} {r.tflm_ms / r.edgec_ms:>10.2f} "
-            f"{r.litert_ms / r.edgec_ms:>12.2f} {r.ref_ms / r.edgec_ms:>9.2f}  {exact}"
+            f"{r.litert_ms / r.edgec_ms:>12.2f} {r.ref_ms / r.edgec_ms:>9.2f}  {exact}" + _tvm_cells(r)
         )
     for model, error in failures.items():
         lines.append(f"{model:<24} edgec failed: {error}")
     return "\n".join(lines)
+
+
+def _tvm_cells(r: Row) -> str:
+    if r.tvm1_ms is None:
+        return ""
+    exact = "✓" if r.tvm_exact else "✗"
+    return f"  {r.tvm1_ms:>9.3f} {r.tvmn_ms:>9.3f} {r.litert_ms / r.tvm1_ms:>12.2f}  {exact}"
 
 
 def select_models(names: str | None) -> list[Path]:
@@ -201,17 +245,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", help="comma-separated model names (default: every models/tflite/*.tflite)")
     parser.add_argument("--repeat", type=int, default=30, help="timed runs per engine (default 30)")
+    parser.add_argument("--no-tvm", action="store_true", help="leave out the TVM path (it needs the tvm extra)")
     args = parser.parse_args(argv)
     rows: list[Row] = []
     failures: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="edgec-bench-speed-") as tmp:
         for path in select_models(args.models):
             try:
-                rows.append(bench_model(path, args.repeat, Path(tmp)))
+                rows.append(bench_model(path, args.repeat, Path(tmp), with_tvm=not args.no_tvm))
             except EdgecError as e:  # a compiler failure is a result to report, not a reason to stop
                 failures[path.stem] = f"{type(e).__name__}: {e}"
     print(format_table(rows, failures))
-    return 0 if not failures and all(r.exact for r in rows) else 1
+    return 0 if not failures and all(r.exact and r.tvm_exact is not False for r in rows) else 1
 
 
 if __name__ == "__main__":

@@ -203,6 +203,26 @@ def inspect(path, as_json, plot_path, input_shape):
 
 
 @main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--trials", type=int, default=64, show_default=True, help="Schedule candidates to build and time, over all kernels.")
+@click.option("--json", "as_json", is_flag=True, help="Print the tuning summary as JSON.")
+@_handle_errors
+def tune(path, trials, as_json):
+    """Tune a TVM build's kernels with MetaSchedule; records go to PATH/tuning/ for later builds."""
+    from edgec.codegen.tvm.tuning import tune_build
+
+    def progress(message: str) -> None:
+        if not as_json:
+            click.echo(message, err=True)
+
+    summary = tune_build(path, trials, progress)
+    if as_json:
+        _emit_json(summary)
+    else:
+        click.echo(f"tuned {summary['tuned']}/{summary['kernels']} kernels of {path} ({summary['trials']} trials); records in {summary['records']}")
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True)
 @_handle_errors
 def targets(as_json):

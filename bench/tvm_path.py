@@ -1,0 +1,79 @@
+"""The TVM path of ``bench/host_speed.py``: a bundled model through edgec's TVM back end, in-process.
+
+The model's int8 graph is lowered to TVM kernels (``edgec.codegen.tvm``),
+scheduled with ``FAST_SCHEDULES`` for this machine's CPU (LLVM ``mcpu`` = the
+CPU LLVM detects) and compiled; every activation, constant and output gets one
+preallocated TVM runtime tensor, so a timed inference is the model's kernels
+called in order (plus the copies between buffers) with nothing allocated.  A
+Python call per kernel adds ~1 µs each: the figure is an upper bound of what
+the deploy folder's C driver pays.  ``threads`` sets TVM's thread pool
+(``runtime.config_threadpool``): 1, or 0 for every core.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def host_target() -> dict:
+    from tvm.target import codegen
+
+    return {"kind": "llvm", "mcpu": str(codegen.llvm_get_system_cpu())}
+
+
+def set_threads(threads: int) -> None:
+    """TVM's CPU thread pool: ``threads`` workers (0: one per core)."""
+    import tvm_ffi
+
+    tvm_ffi.get_global_func("runtime.config_threadpool")(1, threads)
+
+
+class TvmModel:
+    """A compiled TVM program with its tensors bound; ``run()`` is one inference."""
+
+    def __init__(self, graph, schedules=None):
+        import tvm
+
+        from edgec.codegen.tvm.build import compile_program
+        from edgec.codegen.tvm.execute import upload_constants
+        from edgec.codegen.tvm.fast_schedules import FAST_SCHEDULES
+        from edgec.codegen.tvm.lower import lower_graph
+
+        self.program = lower_graph(graph)
+        self.module = compile_program(self.program, host_target(), FAST_SCHEDULES if schedules is None else schedules)
+        dev = tvm.cpu()
+        consts = upload_constants(self.program, dev)
+        buffers: dict[str, object] = {}
+
+        def tensor(name: str, shape, dtype):
+            if name in consts:
+                return consts[name]
+            root = self.program.root(name)
+            if root not in buffers:
+                t = graph.tensors[root]
+                buffers[root] = tvm.runtime.empty(tuple(t.shape) or (1,), str(t.dtype), dev)
+            base = buffers[root]
+            return base if tuple(base.shape) == tuple(shape) else base._create_view(tuple(shape))
+
+        self.steps = []
+        for call in self.program.calls:
+            args = [tensor(n, s, d) for n, s, d in zip(call.args, call.arg_shapes, call.arg_dtypes)]
+            fn = self.module[call.func] if call.func else None
+            self.steps.append((fn, args))
+        self.input = buffers.get(self.program.root(self.program.input)) or tensor(
+            self.program.input, graph.tensors[self.program.input].shape, "int8"
+        )
+        out = self.program.output
+        self.output = buffers.get(self.program.root(out)) or tensor(out, graph.tensors[out].shape, "int8")
+
+    def run(self) -> None:
+        for fn, args in self.steps:
+            if fn is None:
+                args[1].copyfrom(args[0])
+            else:
+                fn(*args)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        self.input.copyfrom(np.ascontiguousarray(x, dtype=np.int8).reshape(self.input.shape))
+        self.run()
+        return self.output.numpy()

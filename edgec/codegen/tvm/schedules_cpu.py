@@ -1,0 +1,284 @@
+"""Fast CPU schedules for the TVM back end's int8 kernels (x86-64 and aarch64 LLVM targets).
+
+``CPU_SCHEDULES`` plugs into ``build.compile_program(..., schedules=CPU_SCHEDULES)``
+(see ``schedules.py`` for the hook: ``fn(sch, call, target)``).  Schedules
+only reorder, tile, vectorize, parallelize and tensorize: the integer
+arithmetic of ``te_ops`` is untouched, so every kernel stays bit-exact with
+the numpy reference (``tests/test_tvm_schedules.py`` checks each op on random
+cases).
+
+* convolutions (1x1 and kxk) and fully connected: a register tile of ``P``
+  output pixels x 16 (or 8) output channels, the reduction over input
+  channels outside it, so each weight vector is loaded once per ``P`` pixels
+  and the accumulators stay in registers; on x86 with AVX-512 VNNI the
+  4-deep int8 dot product is one ``vpdpbusd`` (``x86_dot``), elsewhere LLVM
+  vectorizes the int8 -> int32 multiply-adds over the output channels
+  (NEON ``smlal`` style widening);
+* depthwise convolution and pooling: output channels vectorized, a row of
+  ``P`` pixels per tile, the window loops outside the pixel tile;
+* element-wise kernels: channels vectorized, rows parallel (``schedules.schedule_elementwise``).
+
+The epilogue (bias, requantization, activation, fused element-wise ops) is
+computed right after each tile, on the tile's int32 accumulators.  Output
+rows run in parallel (``TVM_NUM_THREADS`` threads, all cores by default).
+Anything a schedule cannot handle falls back to ``schedules.default_schedule``.
+"""
+
+from __future__ import annotations
+
+from edgec.codegen.tvm import schedules as base
+from edgec.codegen.tvm import x86_dot
+
+MAX_PIXELS = 8  # output pixels per register tile
+PARALLEL_MIN_MACS = 200_000  # below this a kernel runs on one thread (fork/join costs more)
+
+
+def _extent(sch, loop) -> int:
+    return int(sch.get(loop).extent)
+
+
+def pixel_tile(width: int, limit: int = MAX_PIXELS) -> int:
+    """The largest divisor of ``width`` not above ``limit`` (the pixel tile must divide the row)."""
+    return max(d for d in range(1, min(width, limit) + 1) if width % d == 0)
+
+
+def _blocks(sch):
+    root = sch.get_sblock("root")
+    return sch.get_child_blocks(root)
+
+
+def _name(sch, block) -> str:
+    return sch.get(block).name_hint
+
+
+def inline_except(sch, keep: tuple[str, ...]) -> None:
+    """Inline every injective non-output stage except those named in ``keep``."""
+    root = sch.get_sblock("root")
+    outputs = {_name(sch, b) for b in sch.get_output_blocks(root)}
+    changed = True
+    while changed:
+        candidates = [
+            b
+            for b in sch.get_child_blocks(root)
+            if _name(sch, b) not in outputs and _name(sch, b) not in keep and not base._is_reduction(sch, b)
+        ]
+        changed = any(_inlined(sch, b) for b in candidates[:1])
+
+
+def _inlined(sch, block) -> bool:
+    try:
+        sch.compute_inline(block)
+        return True
+    except Exception:  # noqa: BLE001 - not inlinable (read twice by a reduction): keep it
+        return False
+
+
+def _acc_and_epilogue(sch):
+    """The reduction block ``acc`` and the single stage after it (``None`` if the shape is other)."""
+    blocks = _blocks(sch)
+    accs = [b for b in blocks if _name(sch, b) == "acc"]
+    if len(accs) != 1:
+        return None, None
+    acc = accs[0]
+    after = [b for b in blocks if _name(sch, b) not in ("acc", "pad")]
+    return acc, (after[0] if len(after) == 1 else None)
+
+
+def _parallel(sch, loops, macs: int) -> None:
+    if macs < PARALLEL_MIN_MACS or not loops:
+        return
+    fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
+    sch.parallel(fused)
+
+
+def _schedule_pad(sch) -> None:
+    """Compute the padded input once per call, channels vectorized (it is small next to the MACs)."""
+    pads = [b for b in _blocks(sch) if _name(sch, b) == "pad"]
+    if not pads:
+        return
+    loops = sch.get_loops(pads[0])
+    sch.fuse(*loops[:-1])
+    base._vectorize_inner(sch, sch.get_loops(pads[0])[-1])
+
+
+def _lanes_for(channels: int) -> int | None:
+    for lanes in x86_dot.LANES:
+        if channels % lanes == 0:
+            return lanes
+    return None
+
+
+def schedule_conv2d(sch, call, target=None) -> None:
+    """Conv2d (groups 1): VNNI tiles where the target has it and the shape allows, else the generic tile."""
+    params = _conv_shape(sch)
+    if params is None:
+        return base.default_schedule(sch, call, target)
+    vnni = target is not None and x86_dot.has_vnni(target) and params["ci"] % 4 == 0 and _lanes_for(params["co"])
+    if vnni and _works(sch, lambda s: _conv_vnni(s, call, params)):
+        return _conv_vnni(sch, call, params)
+    return _conv_generic(sch, call, params)
+
+
+def _works(sch, fn) -> bool:
+    """Whether ``fn`` schedules a copy of ``sch`` without error (a failed primitive leaves a schedule half-done)."""
+    try:
+        fn(sch.copy())
+        return True
+    except Exception:  # noqa: BLE001 - TVM's schedule errors have several types
+        return False
+
+
+def _conv_shape(sch):
+    """The acc block's loop extents: ``(b, oh, ow, co, kh, kw, ci)`` for a groups-1 conv, else ``None``."""
+    blocks = _blocks(sch)
+    accs = [b for b in blocks if _name(sch, b) == "acc"]
+    if len(accs) != 1:
+        return None
+    loops = sch.get_loops(accs[0])
+    if len(loops) != 7:
+        return None
+    b, oh, ow, co, kh, kw, ci = (_extent(sch, lp) for lp in loops)
+    return {"b": b, "oh": oh, "ow": ow, "co": co, "kh": kh, "kw": kw, "ci": ci}
+
+
+def _conv_vnni(sch, call, p) -> None:
+    inline_except(sch, keep=("pad",))
+    acc, epi = _acc_and_epilogue(sch)
+    if epi is None:
+        raise ValueError("no single epilogue")
+    lanes = _lanes_for(p["co"])
+    pixels = pixel_tile(p["ow"])
+    intrin = x86_dot.register(pixels, lanes)
+    b, y, x, o, ry, rx, rc = sch.get_loops(acc)
+    xo, xi = sch.split(x, [None, pixels])
+    oo, oi = sch.split(o, [None, lanes])
+    rco, rci = sch.split(rc, [None, 4])
+    sch.reorder(b, y, xo, oo, ry, rx, rco, xi, oi, rci)
+    sch.reverse_compute_at(epi, oo)
+    _vectorize_epilogue(sch, epi, lanes)
+    _parallel(sch, [b, y], call.macs)
+    sch.decompose_reduction(acc, ry)
+    sch.tensorize(xi, intrin)
+    _schedule_pad(sch)
+
+
+def _vectorize_epilogue(sch, epi, lanes: int) -> None:
+    loops = sch.get_loops(epi)
+    inner = loops[-1]
+    ext = _extent(sch, inner)
+    if ext == lanes:
+        sch.vectorize(inner)
+
+
+def _conv_generic(sch, call, p) -> None:
+    """Register tile P pixels x V channels; LLVM vectorizes the widening multiply-adds over channels."""
+    base.inline_all(sch)
+    acc, epi = _acc_and_epilogue(sch)
+    if epi is None:
+        return base.default_schedule(sch, call, None)
+    lanes = next((v for v in (16, 8, 4) if p["co"] % v == 0), None)
+    if lanes is None:
+        return base.default_schedule(sch, call, None)
+    pixels = pixel_tile(p["ow"])
+    b, y, x, o, ry, rx, rc = sch.get_loops(acc)
+    xo, xi = sch.split(x, [None, pixels])
+    oo, oi = sch.split(o, [None, lanes])
+    sch.reorder(b, y, xo, oo, ry, rx, rc, xi, oi)
+    sch.reverse_compute_at(epi, oo)
+    _vectorize_epilogue(sch, epi, lanes)
+    _parallel(sch, [b, y], call.macs)
+    sch.vectorize(oi)
+    sch.unroll(xi)
+    init = sch.decompose_reduction(acc, ry)
+    del init
+
+
+def schedule_depthwise(sch, call, target=None) -> None:
+    """Depthwise conv: per output row, tiles of P pixels x V channels, the window loops outside the tile."""
+    base.inline_all(sch)
+    acc, epi = _acc_and_epilogue(sch)
+    loops = sch.get_loops(acc) if acc is not None else []
+    if epi is None or len(loops) != 6:
+        return base.default_schedule(sch, call, target)
+    b, y, x, c, ry, rx = loops
+    lanes = next((v for v in (32, 16, 8, 4) if _extent(sch, c) % v == 0), None)
+    if lanes is None:
+        return base.default_schedule(sch, call, target)
+    xo, xi = sch.split(x, [None, pixel_tile(_extent(sch, x))])
+    co, ci = sch.split(c, [None, lanes])
+    sch.reorder(b, y, xo, co, ry, rx, xi, ci)
+    sch.reverse_compute_at(epi, co)
+    _vectorize_epilogue(sch, epi, lanes)
+    _parallel(sch, [b, y], call.macs)
+    sch.vectorize(ci)
+    sch.unroll(xi)
+    sch.decompose_reduction(acc, ry)
+
+
+def schedule_fully_connected(sch, call, target=None) -> None:
+    """Fully connected: VNNI 1 x 16 tiles where possible, else output channels vectorized."""
+    base.inline_all(sch)
+    acc, epi = _acc_and_epilogue(sch)
+    loops = sch.get_loops(acc) if acc is not None else []
+    if epi is None or len(loops) != 3:
+        return base.default_schedule(sch, call, target)
+    k, co = _extent(sch, loops[2]), _extent(sch, loops[1])
+    lanes = _lanes_for(co)
+    if (
+        target is not None
+        and x86_dot.has_vnni(target)
+        and k % 4 == 0
+        and lanes
+        and _works(sch, lambda s: _fc_vnni(s, lanes))
+    ):
+        return _fc_vnni(sch, lanes)
+    vec = next((v for v in (16, 8, 4) if co % v == 0), None)
+    if vec is None:
+        return base.default_schedule(sch, call, target)
+    b, o, rk = loops
+    oo, oi = sch.split(o, [None, vec])
+    sch.reorder(b, oo, rk, oi)
+    sch.reverse_compute_at(epi, oo)
+    sch.vectorize(oi)
+    sch.decompose_reduction(acc, rk)
+
+
+def _fc_vnni(sch, lanes: int) -> None:
+    acc, epi = _acc_and_epilogue(sch)
+    b, o, rk = sch.get_loops(acc)
+    oo, oi = sch.split(o, [None, lanes])
+    rko, rki = sch.split(rk, [None, 4])
+    sch.reorder(b, oo, rko, oi, rki)
+    sch.reverse_compute_at(epi, oo)
+    sch.decompose_reduction(acc, rko)
+    sch.tensorize(oi, x86_dot.register_fc(lanes))
+
+
+def schedule_pool(sch, call, target=None) -> None:
+    """Pooling: output channels vectorized (window loops outside), rows parallel."""
+    base.inline_all(sch)
+    acc, epi = _acc_and_epilogue(sch)
+    loops = sch.get_loops(acc) if acc is not None else []
+    if epi is None or len(loops) != 6:
+        return base.default_schedule(sch, call, target)
+    b, y, x, c, ry, rx = loops
+    lanes = next((v for v in (32, 16, 8, 4) if _extent(sch, c) % v == 0), None)
+    if lanes is None:
+        return base.default_schedule(sch, call, target)
+    work = _extent(sch, y) * _extent(sch, x) * _extent(sch, c) * _extent(sch, ry) * _extent(sch, rx)
+    co, ci = sch.split(c, [None, lanes])
+    sch.reorder(b, y, x, co, ry, rx, ci)
+    sch.reverse_compute_at(epi, co)
+    _vectorize_epilogue(sch, epi, lanes)
+    _parallel(sch, [b, y], work)
+    sch.vectorize(ci)
+    sch.decompose_reduction(acc, ry)
+
+
+CPU_SCHEDULES: dict = {
+    "conv2d": schedule_conv2d,
+    "depthwise_conv2d": schedule_depthwise,
+    "fully_connected": schedule_fully_connected,
+    "max_pool2d": schedule_pool,
+    "avg_pool2d": schedule_pool,
+}

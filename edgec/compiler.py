@@ -114,6 +114,8 @@ def build_model(model: Path, options: BuildOptions, progress: Progress = QUIET) 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent)).resolve()
     try:
+        if (out_dir / "tuning").is_dir():  # `edgec tune` records survive a rebuild and are replayed
+            shutil.copytree(out_dir / "tuning", staging / "tuning")
         summary = _build_into(staging, lowered, target, options, progress)
         (staging / BUILD_FILE).write_text(json.dumps(summary, indent=2))
         if out_dir.exists():

@@ -240,11 +240,17 @@ def test_rpc_run_and_profile_on_a_local_server(builds, rpc_server):
     assert "time_evaluator" in proc.stdout and "bit-exact with the numpy reference" in proc.stdout
 
 
-def test_ops_the_back_end_lacks_are_listed_at_once(tmp_path):
-    """Two L2 normalizations (no TVM lowering): one line names both, nothing is written."""
+def test_ops_the_back_end_lacks_are_listed_at_once(tmp_path, monkeypatch):
+    """Two L2 normalizations with their TVM lowering taken away (every IR op has one today):
+    one line names both, nothing is written."""
     import onnx
     from onnx import helper
 
+    from edgec.codegen.tvm import te_ops
+    from edgec.compiler import BuildOptions, build_model
+    from edgec.errors import EdgecError
+
+    monkeypatch.delitem(te_ops.LOWERINGS, "l2_normalization")
     nodes = [
         helper.make_node("LpNormalization", ["x"], ["n1"], name="first_l2norm", axis=-1, p=2),
         helper.make_node("Relu", ["n1"], ["r"]),
@@ -260,8 +266,13 @@ def test_ops_the_back_end_lacks_are_listed_at_once(tmp_path):
     path = tmp_path / "two_l2norms.onnx"
     onnx.save(model, path)
     out = tmp_path / "out"
-    line = assert_user_error(edgec("build", path, "--target", "host-tvm", "-o", out), "cannot compile", out=out)
+    with pytest.raises(EdgecError) as err:
+        build_model(path, BuildOptions(target="host-tvm", out_dir=out))
+    line = str(err.value)
+    assert "\n" not in line and "cannot compile" in line, line
     assert "first_l2norm" in line and "second_l2norm" in line, line
+    assert err.value.exit_code == 2
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
 
 
 def test_jetson_build_has_cpu_runner_and_cuda_kernels(tmp_path):

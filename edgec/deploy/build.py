@@ -14,6 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgec.codegen.tvm.tuning import TUNING_DIR  # imports no TVM
 from edgec.deploy.project import OP_HOOKS, RUNNER, write_project
 from edgec.deploy.sources import DeploySources
 from edgec.errors import BuildError, EdgecError
@@ -53,11 +54,17 @@ def plan_linux(graph: Graph, target, options):
 
 
 def build_linux(staging: Path, graph: Graph, plan, target, model_hash: str, progress: Progress = QUIET) -> LinuxBuild:
-    """Generate ``staging/deploy`` for ``target`` and compile its runner into ``staging/bin``."""
+    """Generate ``staging/deploy`` for ``target`` and compile its runner into ``staging/bin``.
+
+    Kernels get ``FAST_SCHEDULES``; where ``staging/tuning`` holds `edgec tune` records (carried
+    over from the build folder being replaced), kernels with a record replay the tuned schedule.
+    """
     folder = staging / DEPLOY_DIR
     folder.mkdir(parents=True)
-    with progress.step(f"generating kernels for {target.name}"):
-        sources = generate_sources(graph, plan, target, folder, model_hash)
+    records = staging / TUNING_DIR
+    what = " (replaying tuning records)" if records.is_dir() else ""
+    with progress.step(f"generating kernels for {target.name}{what}"):
+        sources = generate_sources(graph, plan, target, folder, model_hash, records if records.is_dir() else None)
     write_project(sources, target)
     bin_dir = staging / "bin"
     bin_dir.mkdir(exist_ok=True)
@@ -67,10 +74,18 @@ def build_linux(staging: Path, graph: Graph, plan, target, model_hash: str, prog
     return LinuxBuild(sources, Path("bin") / RUNNER_BINARY, Path("bin") / PROFILE_BINARY)
 
 
-def generate_sources(graph: Graph, plan, target, folder: Path, model_hash: str) -> DeploySources:
+def generate_sources(graph: Graph, plan, target, folder: Path, model_hash: str, records: Path | None = None) -> DeploySources:
     from edgec.deploy.sources import tvm_sources
 
-    return tvm_sources(graph, plan, target, folder, model_hash)
+    if records is not None:
+        from edgec.codegen.tvm.tuning import tuned_schedules
+
+        schedules = tuned_schedules(records)
+    else:
+        from edgec.codegen.tvm.fast_schedules import FAST_SCHEDULES
+
+        schedules = FAST_SCHEDULES
+    return tvm_sources(graph, plan, target, folder, model_hash, schedules)
 
 
 def compile_runner(src: DeploySources, target, exe: Path, profile: bool) -> None:

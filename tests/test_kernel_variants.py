@@ -171,7 +171,9 @@ def test_build_json_records_kernel_and_variant(dsp_builds):
     by_op = {(op["op"], op["variant"]): op["kernel"] for op in s["ops"]}
     assert by_op[("conv2d", "dsp")] == "edgec_conv2d_dsp"
     assert by_op[("fully_connected", "dsp")] == "edgec_fully_connected_dsp"
-    assert by_op[("add", "portable")] == "edgec_add"
+    assert by_op[("add", "dsp")] == "edgec_add_dsp"  # resnet8's adds all meet rq_fast's conditions
+    portable = {op: kernel for (op, variant), kernel in by_op.items() if variant == "portable"}
+    assert portable and all(k.startswith("edgec_") and not k.endswith(("_dsp", "_mve")) for k in portable.values())
     assert s["totals"]["layout_extra_bytes"] > 0
     assert sum(s["kernels"]["variants"].values()) == len(s["ops"])
 

@@ -90,8 +90,14 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Cache:
     return Cache(tmp_path_factory.mktemp("tvm-models"))
 
 
-@pytest.mark.parametrize("target", TARGETS)
-@pytest.mark.parametrize("model", MODELS)
+# The largest models take about a minute each to build and run under qemu-aarch64 on a 2-core
+# machine: `make test` runs them on host-tvm only (the same kernels, compiled for x86-64), and every
+# other model on both targets.  All of them were checked on qemu-aarch64 when the back end landed.
+HOST_ONLY = {"tflite:mobilenet_v2_w1.0_r224", "onnx:mobilenet_v2_w1.0_r224", "onnx:mobilenet_v2_w0.35_r144"}
+PAIRS = [(m, t) for m in MODELS for t in TARGETS if t == TARGETS[0] or m not in HOST_ONLY]
+
+
+@pytest.mark.parametrize(("model", "target"), PAIRS)
 def test_bit_exact_with_numpy_reference(cache: Cache, model: str, target: str) -> None:
     build = cache.build(model, target)
     assert build.summary["deploy"]["kernels"] == "tvm"

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgec.codegen.c import model_header
 from edgec.codegen.cwriter import CWriter, c_float, c_list
 from edgec.codegen.tvm.lower import TvmProgram
 from edgec.errors import BuildError
@@ -122,7 +123,8 @@ def write_sources(program: TvmProgram, module, src_dir: Path, model_hash: str, h
         (src_dir / fname).write_text(w.text())
         paths.append(src_dir / fname)
 
-    (src_dir / "model.h").write_text(_model_h(program, model_hash, header))
+    x, y = program.graph.tensors[program.input], program.graph.tensors[program.output]
+    (src_dir / "model.h").write_text(model_header(x, y, arena_size(program), len(program.calls), model_hash, header))
     paths.append(src_dir / "model.h")
     (src_dir / "model.c").write_text(_model_c(program, const_ids, header))
     paths.append(src_dir / "model.c")
@@ -131,37 +133,6 @@ def write_sources(program: TvmProgram, module, src_dir: Path, model_hash: str, h
 
 def arena_size(program: TvmProgram) -> int:
     return max(program.arena.size, 64)
-
-
-def _model_h(program: TvmProgram, model_hash: str, header: str) -> str:
-    graph = program.graph
-    x, y = graph.tensors[program.input], graph.tensors[program.output]
-    w = CWriter()
-    w.comment(header)
-    w.lines(["#ifndef EDGEC_MODEL_H", "#define EDGEC_MODEL_H", "", "#include <stdint.h>", ""])
-    w.comment(f"Input {x.name}: int8 {'x'.join(map(str, x.shape))}; output {y.name}: int8 {'x'.join(map(str, y.shape))}.")
-    rows = [
-        ("EDGEC_INPUT_SIZE", str(x.nbytes)),
-        ("EDGEC_OUTPUT_SIZE", str(y.nbytes)),
-        ("EDGEC_ARENA_SIZE", str(arena_size(program))),
-        ("EDGEC_OP_COUNT", str(len(program.calls))),
-        ("EDGEC_MODEL_HASH", f"0x{model_hash[:8]}u"),
-        ("EDGEC_INPUT_RANK", str(len(x.shape))),
-        ("EDGEC_INPUT_SHAPE", c_list(x.shape)),
-        ("EDGEC_OUTPUT_RANK", str(len(y.shape))),
-        ("EDGEC_OUTPUT_SHAPE", c_list(y.shape)),
-        ("EDGEC_INPUT_SCALE", c_float(x.qscale)),
-        ("EDGEC_INPUT_ZERO_POINT", f"({x.qzero})"),
-        ("EDGEC_OUTPUT_SCALE", c_float(y.qscale)),
-        ("EDGEC_OUTPUT_ZERO_POINT", f"({y.qzero})"),
-    ]
-    width = max(len(k) for k, _ in rows)
-    w.lines(f"#define {k.ljust(width)} {v}" for k, v in rows)
-    w.line()
-    w.comment("Runs one inference: reads EDGEC_INPUT_SIZE bytes, writes EDGEC_OUTPUT_SIZE bytes.")
-    w.line("void edgec_model_run(const int8_t *input, int8_t *output);")
-    w.lines(["", "#endif /* EDGEC_MODEL_H */"])
-    return w.text()
 
 
 def _tensor_pointer(program: TvmProgram, name: str, const_ids: dict[str, str]) -> str:

@@ -27,10 +27,12 @@ SHARED_FIXTURE_MODULES = frozenset(
         "test_device_hil.py",  # stub firmware for four targets
         "test_host_e2e.py",  # host builds of every bundled model, shared by several tests each
         "test_install.py",  # the sdist, the wheel and a fresh virtualenv
-        "test_patch_e2e.py",
-        "test_profile_variants.py",  # two QEMU builds of ds_cnn (DSP and portable kernels), profiled once each  # auto-scheduled host builds, the reference for the forced-grid builds
+        "test_kernel_variants.py",  # resnet8 host builds with DSP variants, shared by several tests
+        "test_patch_e2e.py",  # auto-scheduled host builds, the reference for the forced-grid builds
+        "test_profile_variants.py",  # two QEMU builds of ds_cnn (DSP and portable kernels), profiled once each
         "test_row_stream.py",  # host builds of two bundled models
         "test_tvm_deploy.py",  # ds_cnn built for host-tvm and qemu-aarch64
+        "test_tvm_tuning.py",  # one MetaSchedule run, shared by the record and replay tests
         "test_tvm_models.py",  # every bundled model built for host-tvm and qemu-aarch64, one reference per model
     }
 )

@@ -34,8 +34,8 @@ def tuned(tmp_path_factory):
     )
 
 
-# MetaSchedule starts builder and runner worker processes: over ten minutes on the shared, loaded
-# 2-core machine these tests were written on, so `make test` leaves them out (-m slow runs them).
+# MetaSchedule starts builder and runner worker processes: about 100 s for the one shared tuning
+# run on 2 cores (tests/conftest.py keeps this module on one xdist worker so it runs once).
 @pytest.mark.slow
 def test_tuning_stores_records_in_the_build(tuned):
     assert (tuned.records / "database_tuning_record.json").stat().st_size > 0

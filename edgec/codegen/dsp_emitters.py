@@ -189,18 +189,9 @@ def _emit_fc_dsp(w, names, weights, node, p, ident):
         f"{ident}: per 4 output channels, bias + input_offset * sum(w), then the weights as int16 pairs\n"
         "in SXTB16 order (oc4 layout, conv_dsp.c)",
     )  # fmt: skip
-    names.place.params(w, "edgec_fc_params",
-        [
-            ("in_features", k),
-            ("out_features", co),
-            ("input_offset", p["input_offset"]),
-            ("output_offset", p["output_offset"]),
-            ("out_scale", scale),
-            ("act_min", p["act_min"]),
-            ("act_max", p["act_max"]),
-        ],
-    )  # fmt: skip
-    from edgec.codegen.op_emitters import _pointer
+    from edgec.codegen.op_emitters import _pointer, fc_fields
+
+    names.place.params(w, "edgec_fc_params", fc_fields(p, k, co, scale))
 
     src, dst = _pointer(names, node.inputs[0]), _pointer(names, node.outputs[0])
     w.line(f"edgec_fully_connected_dsp({src}, {dst}, {batches}, {blocks}, &params);")

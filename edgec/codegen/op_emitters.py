@@ -233,6 +233,19 @@ def _emit_conv(w, names, weights, node, p, ident):
     return fn
 
 
+def fc_fields(p: dict, in_features: int, out_features: int, scale: str) -> list[tuple[str, object]]:
+    """The ``edgec_fc_params`` fields of a fully connected layer (portable and DSP kernels alike)."""
+    return [
+        ("in_features", in_features),
+        ("out_features", out_features),
+        ("input_offset", p["input_offset"]),
+        ("output_offset", p["output_offset"]),
+        ("out_scale", scale),
+        ("act_min", p["act_min"]),
+        ("act_max", p["act_max"]),
+    ]
+
+
 @emitter("fully_connected")
 def _emit_fc(w, names, weights, node, p, ident):
     graph = names.graph
@@ -241,17 +254,7 @@ def _emit_fc(w, names, weights, node, p, ident):
     scales = np.broadcast_to(np.asarray(p["out_scale"], dtype=np.float64).reshape(-1), (co,))
     scale = weights.add(f"{ident}_scale", scales, "double", "output rescale per channel (double, as TFLite's reference FC)")
     w_ident, b_ident = _weights_and_bias(names, weights, node)
-    names.place.params(w, "edgec_fc_params",
-        [
-            ("in_features", k),
-            ("out_features", co),
-            ("input_offset", p["input_offset"]),
-            ("output_offset", p["output_offset"]),
-            ("out_scale", scale),
-            ("act_min", p["act_min"]),
-            ("act_max", p["act_max"]),
-        ],
-    )
+    names.place.params(w, "edgec_fc_params", fc_fields(p, k, co, scale))
     src, dst = _pointer(names, node.inputs[0]), _pointer(names, node.outputs[0])
     w.line(f"edgec_fully_connected({src}, {dst}, {batches}, {w_ident}, {b_ident}, &params);")
     return "edgec_fully_connected"

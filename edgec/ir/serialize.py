@@ -46,6 +46,8 @@ def save_graph(graph: Graph, stem: Path) -> None:
         if t.scale is not None:
             entry["scale"] = t.scale.tolist()
             entry["zero_point"] = t.zero_point.tolist()
+        if t.bits != 8:
+            entry["bits"] = t.bits
         if t.data is not None:
             entry["data"] = f"t{i}"
             arrays[f"t{i}"] = t.data
@@ -80,6 +82,7 @@ def load_graph(stem: Path) -> Graph:
                 e.get("scale"),
                 e.get("zero_point"),
                 e["axis"],
+                bits=e.get("bits", 8),
             )
         )
     for n in doc["nodes"]:

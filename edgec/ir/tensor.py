@@ -25,6 +25,7 @@ class Tensor:
     zero_point: np.ndarray | None = None
     axis: int | None = None
     meta: dict = field(default_factory=dict)
+    bits: int = 8  # stored width of an int8-typed activation: 8, or 4/2 for packed sub-byte maps
 
     def __post_init__(self) -> None:
         self.shape = tuple(int(d) for d in self.shape)
@@ -81,10 +82,12 @@ class Tensor:
             None if self.zero_point is None else self.zero_point.copy(),
             self.axis,
             dict(self.meta),
+            self.bits,
         )
 
     def describe(self) -> str:
         q = ""
         if self.is_quantized:
             q = f" q(scale={self.scale[0]:.4g}{'..' if self.per_channel else ''}, zp={int(self.zero_point[0])})"
-        return f"{self.name}: {self.dtype}{list(self.shape)}{' const' if self.is_const else ''}{q}"
+        width = f"/int{self.bits}" if self.bits != 8 else ""
+        return f"{self.name}: {self.dtype}{width}{list(self.shape)}{' const' if self.is_const else ''}{q}"

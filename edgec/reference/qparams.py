@@ -22,6 +22,7 @@ import numpy as np
 from edgec.errors import ModelError
 from edgec.ir.graph import Graph, Node
 from edgec.ir.tensor import Tensor
+from edgec.mixed.subbyte import qrange
 from edgec.reference import int8_kernels as K
 
 F32 = np.float32
@@ -49,8 +50,11 @@ def quantize_real_f32(value: float, scale: float, zero_point: int) -> int:
 
 
 def activation_range(act: tuple[float, float] | None, out: Tensor) -> tuple[int, int]:
-    """TFLite ``CalculateActivationRangeQuantized`` for a real clamp ``(lo, hi)`` on an int8 output."""
-    lo, hi = -128, 127
+    """TFLite ``CalculateActivationRangeQuantized`` for a real clamp ``(lo, hi)`` on an int8 output.
+
+    A sub-byte output (``out.bits`` 4 or 2) clamps to its own range, [-8, 7] or [-2, 1].
+    """
+    lo, hi = qrange(out.bits)
     if act is None:
         return lo, hi
     scale, zp = _scale(out), _zp(out)

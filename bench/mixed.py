@@ -67,7 +67,9 @@ def pick_stage(graph, forced: tuple[str, int] | None):
     if plan.stage is not None:
         return plan.stage, plan.arena_size, "auto"
     size = graph.tensors[graph.inputs[0]].shape[1]
-    points = [p for p in split_points(graph) if graph.tensors[p].shape[1] * 8 >= size and graph.tensors[p].shape[1] >= 2]
+    points = [
+        p for p in split_points(graph) if graph.tensors[p].shape[1] * 8 >= size and graph.tensors[p].shape[1] >= 2
+    ]
     cand = forced_patch_candidate(graph, points[-1], 2)
     return cand.stage, cand.peak, "last split >= 1/8 resolution, 2x2"
 
@@ -170,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             results.append(evaluate(args.folder, name, path, size, args))
             results[-1]["bench_seconds"] = round(time.perf_counter() - start, 1)
-    print("model               input  stage (split, grid)            float  int8  mixed  lambda  stage BitOPs int8/mixed  whole  outliers calib/held  peak SRAM  search s")
+    print(
+        "model               input  stage (split, grid)            float  int8  mixed  lambda  stage BitOPs int8/mixed  whole  outliers calib/held  peak SRAM  search s"
+    )
     for r in results:
         for row in r["runs"]:
             print(
@@ -179,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {row['stage_bitops_int8']:>11,}/{row['stage_bitops']:>11,} {row['stage_ratio']:5.2f}x {row['whole_ratio']:5.2f}x"
                 f"  {100 * row['outlier_fraction_calib']:5.1f}%/{100 * row['outlier_fraction_heldout']:5.1f}%  {r['peak_sram_bytes']:>9,}  {row['search_seconds']:7.2f}"
             )
-    print("(top-1 in % on the held-out subset, numpy references; BitOPs = MACs x 8 x activation bits, patch classes weighted by the outlier fraction)")
+    print(
+        "(top-1 in % on the held-out subset, numpy references; BitOPs = MACs x 8 x activation bits, patch classes weighted by the outlier fraction)"
+    )
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0

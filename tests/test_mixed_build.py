@@ -31,14 +31,23 @@ SPLIT = "maxpool_0"
 
 
 def edgec(*args) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(EDGEC), *map(str, args)], capture_output=True, text=True, timeout=300, cwd=REPO, check=False)
+    return subprocess.run(
+        [str(EDGEC), *map(str, args)], capture_output=True, text=True, timeout=300, cwd=REPO, check=False
+    )
 
 
 @pytest.fixture(scope="module")
 def mixed_build(tmp_path_factory):
     out = tmp_path_factory.mktemp("mixed") / "digits"
     options = BuildOptions(
-        target="host", out_dir=out, calib=CALIB, schedule="patch", split=SPLIT, patches=2, precision="mixed", mixed_lambda=0.0
+        target="host",
+        out_dir=out,
+        calib=CALIB,
+        schedule="patch",
+        split=SPLIT,
+        patches=2,
+        precision="mixed",
+        mixed_lambda=0.0,
     )
     build_model(MODEL, options)
     return load_build(out)
@@ -53,7 +62,12 @@ def test_precision_section(mixed_build):
     stage, mixed = mixed_build.mixed()
     # independent int8 count: every stage op's MACs on its patch windows, then the rest layer by layer, x 8 x 8
     stage_macs = sum(
-        macs(graph, graph.node(op.node)) * op.output.area // (graph.tensors[graph.node(op.node).outputs[0]].shape[1] * graph.tensors[graph.node(op.node).outputs[0]].shape[2])
+        macs(graph, graph.node(op.node))
+        * op.output.area
+        // (
+            graph.tensors[graph.node(op.node).outputs[0]].shape[1]
+            * graph.tensors[graph.node(op.node).outputs[0]].shape[2]
+        )
         for patch in stage.patches
         for op in patch.ops
     )
@@ -91,7 +105,21 @@ def test_summary_and_inspect_show_bits(mixed_build):
 
 def test_mixed_without_patch_stage_builds_int8_with_a_note(tmp_path):
     out = tmp_path / "layer"
-    r = edgec("build", MODEL, "--target", "host", "--calib", CALIB, "--precision", "mixed", "--schedule", "layer", "-o", out, "--json")
+    r = edgec(
+        "build",
+        MODEL,
+        "--target",
+        "host",
+        "--calib",
+        CALIB,
+        "--precision",
+        "mixed",
+        "--schedule",
+        "layer",
+        "-o",
+        out,
+        "--json",
+    )
     assert r.returncode == 0, r.stderr
     p = json.loads((out / BUILD_FILE).read_text())["precision"]
     assert p["mode"] == "int8" and p["requested"] == "mixed" and "no patch stage" in p["reason"]

@@ -181,7 +181,7 @@ def test_run_mixed_without_outliers_is_the_mixed_graph_layer_by_layer(digits, se
 
 
 def test_sub_byte_maps_hold_values_in_their_range(digits, searched):
-    graph, stage, samples = digits
+    _, stage, samples = digits
     mixed = searched[0.0]
     env = run_stage(mixed.graph, stage, samples[0])
     for name, bits in mixed.bits.items():

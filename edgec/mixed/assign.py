@@ -123,7 +123,9 @@ def subbyte_params(hist: np.ndarray, scale8: float, zp8: int, bits: int) -> tupl
     for lo_q in CLIP_QUANTILES:
         lo = int(np.searchsorted(cdf, lo_q, side="right")) if lo_q > 0 else int(np.argmax(hist > 0))
         for hi_q in CLIP_QUANTILES:
-            hi = int(np.searchsorted(cdf, 1.0 - hi_q, side="left")) if hi_q > 0 else int(255 - np.argmax(hist[::-1] > 0))
+            hi = (
+                int(np.searchsorted(cdf, 1.0 - hi_q, side="left")) if hi_q > 0 else int(255 - np.argmax(hist[::-1] > 0))
+            )
             hi = min(max(hi, lo), 255)
             scale, zp = params_for_range(float(real[lo]), float(real[hi]), bits)
             back = scale * (quantize_levels(real, scale, zp, bits) - zp)

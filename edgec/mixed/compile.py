@@ -18,7 +18,9 @@ from edgec.ir.graph import Graph
 from edgec.mixed.plan import MixedPrecision
 from edgec.progress import QUIET, Progress
 
-NO_CALIB = "--precision mixed needs calibration data for the outlier thresholds and the bit-width search: pass --calib FILE"
+NO_CALIB = (
+    "--precision mixed needs calibration data for the outlier thresholds and the bit-width search: pass --calib FILE"
+)
 
 
 def check_lambda(value: float | None) -> None:
@@ -35,7 +37,9 @@ def int8_fallback_reason(plan, target) -> str | None:
     return None
 
 
-def mixed_for_build(graph: Graph, plan, target, calib: Path, mixed_lambda: float | None, progress: Progress = QUIET) -> MixedPrecision:
+def mixed_for_build(
+    graph: Graph, plan, target, calib: Path, mixed_lambda: float | None, progress: Progress = QUIET
+) -> MixedPrecision:
     """Run VDPC + VDQS on ``plan``'s patch stage with the calibration data at ``calib``."""
     from edgec.calibration import load_calibration
     from edgec.mixed.search import DEFAULT_LAMBDA, MAX_SAMPLES, samples_to_int8, search_mixed

@@ -82,7 +82,9 @@ def _run_patch(
     return array, region, outlier
 
 
-def run_mixed_stage(graph8: Graph, stage: PatchStage, mixed: MixedPrecision, feeds: dict[str, np.ndarray]) -> tuple[np.ndarray, list[bool]]:
+def run_mixed_stage(
+    graph8: Graph, stage: PatchStage, mixed: MixedPrecision, feeds: dict[str, np.ndarray]
+) -> tuple[np.ndarray, list[bool]]:
     """The split tensor computed patch by patch with VDPC, and each patch's class."""
     prefix = set(prefix_nodes(graph8, stage, mixed.outlier_test.tensor))
     split = graph8.tensors[stage.split]
@@ -106,7 +108,9 @@ def run_mixed_detailed(graph8: Graph, stage: PatchStage, mixed: MixedPrecision, 
         if name not in feeds:
             raise EdgecError(f"missing input {name!r} of shape {t.shape}")
         if feeds[name].shape != t.shape or str(feeds[name].dtype) != t.dtype:
-            raise EdgecError(f"input {name!r} must be {t.dtype}{list(t.shape)}, got {feeds[name].dtype}{list(feeds[name].shape)}")
+            raise EdgecError(
+                f"input {name!r} must be {t.dtype}{list(t.shape)}, got {feeds[name].dtype}{list(feeds[name].shape)}"
+            )
     split, outliers = run_mixed_stage(graph8, stage, mixed, feeds)
     env = {name: np.asarray(v) for name, v in feeds.items()}
     env[stage.split] = split

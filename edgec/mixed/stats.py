@@ -61,7 +61,9 @@ def run_stage(graph: Graph, stage: PatchStage, feeds: dict[str, np.ndarray]) -> 
     return run_nodes(graph, [graph.node(n) for n in stage.nodes], env)
 
 
-def collect_stats(graph: Graph, stage: PatchStage, samples: list[dict[str, np.ndarray]], test_candidates: list[str]) -> StageStats:
+def collect_stats(
+    graph: Graph, stage: PatchStage, samples: list[dict[str, np.ndarray]], test_candidates: list[str]
+) -> StageStats:
     """Per-patch histograms of every stage tensor and min/max of each test candidate, over ``samples``."""
     tensors = stage_tensors(graph, stage)
     counts = np.zeros((len(samples), len(stage.patches), len(tensors), LEVELS), dtype=np.int64)

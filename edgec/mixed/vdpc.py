@@ -51,7 +51,9 @@ def outlier_mask(stats: StageStats, test: OutlierTest) -> np.ndarray:
     return (stats.patch_min[test.tensor] < test.lo) | (stats.patch_max[test.tensor] > test.hi)
 
 
-def pick_test(graph: Graph, stage: PatchStage, stats: StageStats, names: dict[str, str], fraction: float, test: str) -> OutlierTest:
+def pick_test(
+    graph: Graph, stage: PatchStage, stats: StageStats, names: dict[str, str], fraction: float, test: str
+) -> OutlierTest:
     """The outlier test for ``test`` in input | first | auto (module docstring)."""
     from edgec.mixed.assign import groups
 

@@ -188,3 +188,21 @@ def test_sub_byte_maps_hold_values_in_their_range(digits, searched):
         lo, hi = qrange(bits)
         assert mixed.graph.tensors[name].bits == bits
         assert lo <= env[name].min() and env[name].max() <= hi, name
+
+
+def test_four_bit_stage_stays_close_to_int8_in_real_values(digits):
+    """Dequantized split tensor at 4-bit maps vs int8: within a few % of its range (catches unscaled biases)."""
+    graph, stage, samples = digits
+    stats = collect_stats(graph, stage, samples, [graph.inputs[0]])
+    hists = stats.histograms()
+    params = {}
+    for members in assign.groups(graph, stage, graph.inputs[0]):
+        t = graph.tensors[members[0]]
+        scale, zp = assign.subbyte_params(sum(hists[m] for m in members), t.qscale, t.qzero, 4)
+        params.update({m: (4, scale, zp) for m in members})
+    mixed = assign.mixed_graph(graph, params)
+    split = graph.tensors[stage.split]
+    for x in samples[:4]:
+        a = (run_stage(graph, stage, x)[stage.split].astype(np.float64) - split.qzero) * split.qscale
+        b = (run_stage(mixed, stage, x)[stage.split].astype(np.float64) - split.qzero) * split.qscale
+        assert np.mean(np.abs(a - b)) < 0.03 * (a.max() - a.min())

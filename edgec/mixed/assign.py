@@ -137,11 +137,31 @@ def subbyte_params(hist: np.ndarray, scale8: float, zp8: int, bits: int) -> tupl
 
 
 def mixed_graph(graph: Graph, params: dict[str, tuple[int, float, int]]) -> Graph:
-    """A copy of ``graph`` where each map of ``params`` (name -> (bits, scale, zp)) gets that width and quantization."""
+    """A copy of ``graph`` where each map of ``params`` (name -> (bits, scale, zp)) gets that width and quantization.
+
+    A conv or depthwise conv reading a re-scaled map accumulates in units of
+    ``s_in x s_w``, so its int32 bias is requantized to the new input scale:
+    ``round(bias x s_in8 / s_in)`` (half away from zero), its scale
+    ``s_in x s_w``.  Weights and every other constant are unchanged.
+    """
     mixed = graph.copy()
     for name, (bits, scale, zp) in params.items():
         t = mixed.tensors[name]
         t.bits = int(bits)
         t.scale = np.atleast_1d(np.float32(scale))
         t.zero_point = np.atleast_1d(np.int64(zp))
+    for node in mixed.nodes:
+        if node.op not in ("conv2d", "depthwise_conv2d") or node.inputs[0] not in params:
+            continue
+        if len(node.inputs) < 3 or not node.inputs[2]:
+            continue
+        bias = mixed.tensors[node.inputs[2]]
+        users = [n for n in mixed.nodes if bias.name in n.inputs]
+        if len(users) != 1:
+            raise ValueError(f"bias {bias.name!r} is shared by {len(users)} ops; cannot requantize it for one")
+        ratio = np.float64(graph.tensors[node.inputs[0]].qscale) / np.float64(mixed.tensors[node.inputs[0]].qscale)
+        v = bias.data.astype(np.float64) * ratio
+        bias.data = (np.sign(v) * np.floor(np.abs(v) + 0.5)).astype(bias.data.dtype)
+        if bias.scale is not None:
+            bias.scale = (bias.scale.astype(np.float64) / ratio).astype(np.float32)
     return mixed

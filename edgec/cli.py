@@ -175,6 +175,24 @@ def profile(out_dir, emulate, port, rpc, runs, input_path, as_json):
 
 
 @main.command()
+@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.option("--data", "data_path", type=click.Path(path_type=Path), required=True, help="An .npz with x (N inputs, like `run --input`) and optional y (N labels).")
+@click.option("--port", default=None, help="Serial port of a real board (MCU builds; default: QEMU for emulated targets).")
+@click.option("--rpc", default=None, metavar="HOST:PORT", help=RPC_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (keys in docs/cli.md).")
+@_handle_errors
+def validate(out_dir, data_path, port, rpc, as_json):
+    """Run a build on every sample of a data set: top-1, bit-exactness, agreement with the float model."""
+    from edgec.validate import format_validation, validate_build
+
+    report = validate_build(out_dir, data_path, port=port, rpc=rpc, progress=terminal_progress(quiet=as_json))
+    if as_json:
+        _emit_json(report)
+    else:
+        click.echo(format_validation(report))
+
+
+@main.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None, help="Write a PNG of activation memory over the ops (build folders).")

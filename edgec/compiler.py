@@ -271,6 +271,7 @@ def _summary(lowered: LoweredModel, target, plan, project, binary: Path, image) 
     doc = {
         "edgec_version": __version__,
         "model": lowered.source.name,
+        "model_path": str(lowered.source.resolve()),  # `edgec validate` compares with the source float model
         "model_hash": lowered.model_hash,
         "target": target.name,
         "target_kind": target.kind,

@@ -141,3 +141,11 @@ def test_bad_mixed_flags_fail_in_one_line(tmp_path, args, message):
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], r.stderr
     assert not out.exists()
+
+
+def test_memory_plot_of_a_mixed_build(mixed_build, tmp_path):
+    from edgec.compiler import plot_build_memory
+
+    path = tmp_path / "mem.png"
+    plot_build_memory(mixed_build, path)
+    assert path.stat().st_size > 0

@@ -26,7 +26,8 @@ not exceed the int8 variant's, which the schedule already fits (sub-byte
 maps only shrink them, so this never rejects a width today).  Because the
 scores are separable, the result equals per-group argmax; the one-at-a-time
 loop is what makes a tighter budget (future) a drop-in.  lambda = 1 keeps
-every map at 8 bits; lambda = 0 takes 2 bits wherever allowed.
+every map at 8 bits; lambda = 0 takes 2 bits wherever that saves BitOPs (a
+map read only by MAC-free ops scores 0 at every width and stays 8-bit).
 """
 
 from __future__ import annotations

@@ -43,8 +43,19 @@ class VelaOutput:
     args: list[str]
     tflite: bytes  # the optimized model: CUSTOM "ethos-u" ops + the CPU ops
     summary: dict[str, str]  # the summary CSV's one row
+    per_layer: list[dict[str, str]] = field(default_factory=list)  # the per-layer CSV's rows
     fallbacks: list[Fallback] = field(default_factory=list)
     log: str = ""
+
+    @property
+    def cycles_by_tensor(self) -> dict[str, int]:
+        """Vela's estimated NPU cycles per output tensor name (the per-layer CSV's Name column)."""
+        cycles: dict[str, int] = {}
+        for row in self.per_layer:
+            if row.get("Target") == "NPU":
+                name = row.get("Name", "")
+                cycles[name] = cycles.get(name, 0) + int(float(row.get("Op Cycles") or 0))
+        return cycles
 
 
 def require_vela(what: str) -> str:
@@ -67,6 +78,7 @@ def vela_args(model: Path, npu: dict, out_dir: Path) -> list[str]:
         "--config", str(npu["config_file"]),
         "--system-config", str(npu["system_config"]),
         "--memory-mode", str(npu["memory_mode"]),
+        "--verbose-performance",  # writes the per-layer CSV (estimated cycles per operator)
         "--output-dir", str(out_dir),
     ]  # fmt: skip
 
@@ -84,26 +96,51 @@ def run_vela(model_bytes: bytes, stem: str, npu: dict) -> VelaOutput:
         args = vela_args(model, npu, out_dir)
         log = io.StringIO()
         try:
-            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            with _captured_fds(tmp_dir / "native.log") as native, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
                 rc = vela.main(args)
         except SystemExit as e:  # argparse rejects a setting
             raise BuildError(f"Vela rejected the settings {' '.join(args[1:-2])} (exit {e.code}): fix the target's [npu] table") from None
         except Exception as e:  # noqa: BLE001 - Vela raises RuntimeError, VelaError and others on models it cannot compile
-            raise BuildError(f"Vela {version} failed: {_first_line(str(e) or e.__class__.__name__)}") from None
-        text = log.getvalue()
+            raise BuildError(f"Vela {version} failed: {_first_line(str(e)) or e.__class__.__name__}") from None
+        text = log.getvalue() + native.read_text(errors="replace")
         optimized = out_dir / f"{stem}_vela.tflite"
         summaries = sorted(out_dir.glob(f"{stem}_summary_*.csv"))
         if rc not in (0, None) or not optimized.is_file() or not summaries:
             raise BuildError(f"Vela {version} produced no optimized model: {_first_line(text) or f'exit code {rc}'}")
         rows = list(csv.DictReader(summaries[0].read_text().splitlines()))
+        per_layer_csv = out_dir / f"{stem}_per-layer.csv"
+        per_layer = list(csv.DictReader(per_layer_csv.read_text().splitlines())) if per_layer_csv.is_file() else []
         return VelaOutput(
             version=version,
             args=[a if a != str(model) else model.name for a in args[:-2]],
             tflite=optimized.read_bytes(),
             summary=rows[0] if rows else {},
+            per_layer=per_layer,
             fallbacks=parse_fallbacks(text),
             log=text,
         )
+
+
+@contextlib.contextmanager
+def _captured_fds(path: Path):
+    """Send file descriptors 1 and 2 to ``path`` for the duration: Vela's native compiler (regor)
+    prints its warnings there, past Python's sys.stdout."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(path, "wb") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield path
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
 
 
 def _first_line(text: str) -> str:

@@ -1,0 +1,179 @@
+"""Partition edgec's int8 graph along the cut Vela made: NPU segments and CPU ops.
+
+Vela was handed the original TFLite model; its optimized model names, for
+each ``ethos-u`` segment and each operator it left on the CPU, the tensors
+going in and out. Those are the model's own tensor names, which edgec's
+graph keeps, so each Vela step maps onto the edgec nodes that lie between its
+inputs and outputs (walking back from the outputs, stopping at the step's
+inputs, the model inputs and constants). Every edgec node must land in
+exactly one step; otherwise the build stops with a one-line error.
+
+The result is the CPU graph that edgec's C back end compiles: the CPU steps'
+nodes as they were, and each NPU segment as one ``ethos_u`` node from its
+inputs to its outputs, run by the glue (``glue.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from edgec.errors import BuildError
+from edgec.ir import Graph, Node, macs
+from edgec.ir.ops import OPS, register
+
+from .optimized import CpuOp, NpuSegment, OptimizedModel
+from .vela_runner import Fallback
+
+NPU_OP = "ethos_u"
+
+
+def _infer_segment(g: Graph, n: Node) -> list[tuple[int, ...]]:
+    return [g.tensors[o].shape for o in n.outputs]
+
+
+def _segment_macs(g: Graph, n: Node) -> int:
+    return int(n.attrs.get("macs", 0))
+
+
+if NPU_OP not in OPS:
+    register(NPU_OP, _infer_segment, _segment_macs)
+
+
+@dataclass
+class Segment:
+    """One NPU segment in edgec's terms."""
+
+    index: int  # 0, 1, ... in execution order
+    vela: NpuSegment
+    nodes: list[str]  # the edgec nodes Vela runs on the NPU
+    inputs: list[str]
+    outputs: list[str]
+    macs: int
+
+
+@dataclass
+class Partition:
+    graph: Graph  # the CPU graph: CPU nodes and one ethos_u node per segment
+    segments: list[Segment]
+    cpu_nodes: list[str]  # the edgec nodes left on the CPU
+    target_of: dict[str, str]  # edgec node -> "npu" | "cpu"
+    segment_of: dict[str, int] = field(default_factory=dict)  # edgec node -> segment index
+    fallbacks: list[dict] = field(default_factory=list)  # CPU nodes with Vela's reason
+
+
+def all_on_cpu(graph: Graph) -> Partition:
+    """``--npu-ops none``: every node on the CPU."""
+    names = [n.name for n in graph.nodes]
+    return Partition(graph, [], names, {n: "cpu" for n in names})
+
+
+def partition(graph: Graph, om: OptimizedModel, fallbacks: list[Fallback]) -> Partition:
+    producers = graph.producers()
+    owner: dict[str, int] = {}  # edgec node -> step index
+    members: list[list[str]] = []
+    for k, step in enumerate(om.steps):
+        ins = [om.name(i) for i in _activation_inputs(step, om)]
+        outs = [om.name(o) for o in step.outputs]
+        for name in ins + outs:
+            if name not in graph.tensors:
+                raise BuildError(
+                    f"Vela's tensor {name!r} has no counterpart in edgec's graph: "
+                    "build this model with --npu-ops none (everything on the CPU)"
+                )
+        nodes = _between(graph, producers, set(ins) | set(graph.inputs), outs)
+        for n in nodes:
+            if n in owner:
+                raise BuildError(f"node {n!r} falls in two of Vela's steps: build this model with --npu-ops none")
+            owner[n] = k
+        members.append(nodes)
+    missing = [n.name for n in graph.nodes if n.name not in owner]
+    if missing:
+        raise BuildError(
+            f"{len(missing)} node(s) of edgec's graph (first {missing[0]!r}) are in none of Vela's steps: "
+            "build this model with --npu-ops none"
+        )
+    order = {n.name: i for i, n in enumerate(graph.nodes)}
+    cpu = Graph(name=graph.name, tensors=dict(graph.tensors), inputs=list(graph.inputs), outputs=list(graph.outputs), meta=dict(graph.meta))
+    segments: list[Segment] = []
+    target_of: dict[str, str] = {}
+    segment_of: dict[str, int] = {}
+    cpu_nodes: list[str] = []
+    for k, step in enumerate(om.steps):
+        nodes = sorted(members[k], key=order.__getitem__)
+        if isinstance(step, CpuOp):
+            for n in nodes:
+                cpu.nodes.append(graph.node(n).copy())
+                target_of[n] = "cpu"
+                cpu_nodes.append(n)
+            continue
+        seg = Segment(
+            index=len(segments),
+            vela=step,
+            nodes=nodes,
+            inputs=[om.name(i) for i in step.inputs],
+            outputs=[om.name(o) for o in step.outputs],
+            macs=sum(macs(graph, graph.node(n)) for n in nodes),
+        )
+        _check_boundary(graph, om, step)
+        cpu.add_node(NPU_OP, seg.inputs, seg.outputs, name=f"npu_segment_{seg.index}", segment=seg.index, macs=seg.macs, nodes=len(nodes))
+        for n in nodes:
+            target_of[n] = "npu"
+            segment_of[n] = seg.index
+        segments.append(seg)
+    cpu.prune_tensors()
+    return Partition(cpu, segments, cpu_nodes, target_of, segment_of, _fallback_rows(graph, cpu_nodes, fallbacks))
+
+
+def _activation_inputs(step: NpuSegment | CpuOp, om: OptimizedModel) -> list[int]:
+    if isinstance(step, NpuSegment):
+        return step.inputs
+    return [i for i in step.inputs if om.model.tensors[i].data is None]
+
+
+def _between(graph: Graph, producers: dict[str, Node], stops: set[str], outputs: list[str]) -> list[str]:
+    """The nodes computing ``outputs`` from the tensors in ``stops`` (and constants)."""
+    found: dict[str, None] = {}
+    todo = [t for t in outputs if t not in stops]
+    seen: set[str] = set()
+    while todo:
+        t = todo.pop()
+        if t in seen or t in stops or not t:
+            continue
+        seen.add(t)
+        node = producers.get(t)
+        if node is None:
+            if graph.tensors[t].is_const:
+                continue
+            raise BuildError(f"tensor {t!r} has no producer in edgec's graph: build this model with --npu-ops none")
+        found[node.name] = None
+        todo += [i for i in node.inputs if i]
+    return list(found)
+
+
+def _check_boundary(graph: Graph, om: OptimizedModel, step: NpuSegment) -> None:
+    """A segment's inputs and outputs are int8 tensors of the same size in both graphs."""
+    for i in step.inputs + step.outputs:
+        t = graph.tensors[om.name(i)]
+        if t.dtype != "int8" or t.nbytes != om.size(i):
+            raise BuildError(
+                f"NPU segment tensor {t.name!r} is {t.dtype} {t.nbytes} bytes in edgec's graph, "
+                f"{om.size(i)} bytes in Vela's: build this model with --npu-ops none"
+            )
+
+
+def _fallback_rows(graph: Graph, cpu_nodes: list[str], fallbacks: list[Fallback]) -> list[dict]:
+    """Every CPU node with the reason Vela gave for its TFLite operator (matched by output tensor)."""
+    by_tensor = {f.tensor: f for f in fallbacks}
+    rows = []
+    for name in cpu_nodes:
+        node = graph.node(name)
+        hit = next((by_tensor[o] for o in node.outputs if o in by_tensor), None)
+        rows.append(
+            {
+                "node": name,
+                "op": node.op,
+                "tflite_op": hit.op if hit else None,
+                "reason": hit.reason if hit else "part of a CPU operator of Vela's output (no separate reason)",
+            }
+        )
+    return rows

@@ -358,6 +358,10 @@ def _schedule_detail(s: dict) -> str:
 
 def format_build_report(b: Build) -> str:
     s = b.summary
+    if s.get("npu"):  # Ethos-U build: where each layer runs and Vela's cycle estimate
+        from edgec.codegen.ethosu.build import format_npu_ops
+
+        return f"{format_npu_ops(s)}\n\n" + format_build_summary({**s, "path": str(b.path)})
     rows = [
         (i, op["name"], op["op"], op.get("kernel", ""), "x".join(map(str, op["output_shape"])), op["macs"], op.get("arena_offset", "-"))
         for i, op in enumerate(s["ops"])

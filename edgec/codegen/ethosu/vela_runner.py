@@ -145,7 +145,7 @@ def _captured_fds(path: Path):
 
 def _first_line(text: str) -> str:
     for line in text.splitlines():
-        line = line.strip()
+        line = line.strip().strip("'\"").strip()
         if line:
             return line.removeprefix("Error: ")
     return ""

@@ -65,10 +65,11 @@ def build_npu(staging: Path, lowered, target, options, progress) -> dict:
             part = partition(graph, om, vela.fallbacks)
     with progress.step("planning memory"):
         plan = plan_model(part.graph, target, dataclasses.replace(options, schedule="layer"))
-    npu_sram = GlueLayout(part, om).sram_bytes if part.segments else 0
-    check_memory(  # before compiling: the two arenas and the stack alone may not fit
-        {"sram_used": plan.arena_size + npu_sram + target.stack_bytes + target.reserve_bytes, "sram_size": target.sram_bytes,
-         "cpu_arena": plan.arena_size, "npu_arena": npu_sram, "flash_used": 0, "flash_size": 0, "weights_used": 0, "weights_size": 0},
+    early = GlueLayout(part, om) if part.segments else None
+    check_memory(  # before compiling: the arena (Vela's arena placed in it) and the stack alone may not fit
+        {"sram_used": plan.arena_size + (early.sram_bytes if early else 0) + target.stack_bytes + target.reserve_bytes,
+         "sram_size": target.sram_bytes, "cpu_arena": plan.arena_size, "npu_arena": early.scratch if early else 0,
+         "flash_used": 0, "flash_size": 0, "weights_used": 0, "weights_size": 0},
         target,
     )  # fmt: skip
     banner = (
@@ -149,7 +150,7 @@ def memory_use(objects: dict[str, dict[str, int]], target, cpu_arena: int, layou
         text += _section_sum(sizes, (".text",))
         data += _section_sum(sizes, (".data",))
         bss += _section_sum(sizes, (".bss",))
-    npu_sram = layout.sram_bytes if layout else 0
+    npu_sram = layout.scratch if layout else 0
     return {
         "text": text,
         "data": data,
@@ -161,8 +162,8 @@ def memory_use(objects: dict[str, dict[str, int]], target, cpu_arena: int, layou
         "sram_size": target.sram_bytes,
         "weights_used": const,
         "weights_size": target.weights_bytes,
-        "cpu_arena": cpu_arena,
-        "npu_arena": npu_sram,
+        "cpu_arena": cpu_arena,  # edgec's arena: the CPU layers' tensors and, placed in it, Vela's arena
+        "npu_arena": npu_sram,  # the largest of Vela's arenas (inside cpu_arena)
         "npu_const": layout.const_bytes if layout else 0,
         "counted_from": "unlinked objects (arm-none-eabi-size), an upper bound",
         "counter_unit": None,
@@ -179,7 +180,7 @@ def check_memory(mem: dict, target) -> None:
         ("weights_used", "weights_size", "weights memory"),
     ):
         if mem[size] and mem[used] > mem[size]:
-            detail = f" (CPU arena {mem['cpu_arena']:,}, Vela's arena {mem['npu_arena']:,})" if what == "SRAM" else ""
+            detail = f" (arena {mem['cpu_arena']:,}, holding Vela's arena of up to {mem['npu_arena']:,})" if what == "SRAM" else ""
             problems.append(f"model needs {mem[used]:,} bytes of {what}{detail}, {target.name} has {mem[size]:,}")
     if problems:
         raise BuildError("; ".join(problems) + " — pick a smaller model or a bigger target")
@@ -289,7 +290,7 @@ def format_npu_summary(summary: dict) -> list[str]:
         )
     mem = summary["memory"]
     lines.append(
-        f"  memory         CPU arena {mem['cpu_arena']:,} + Vela's arena {mem['npu_arena']:,} bytes; "
+        f"  memory         arena {mem['cpu_arena']:,} bytes, holding Vela's arena of up to {mem['npu_arena']:,}; "
         f"command streams + encoded weights {mem['npu_const']:,} bytes ({mem['counted_from']})"
     )
     lines.append("  not linked     sources compiled with -Werror only: link with your Ethos-U driver (docs/ethosu.md); untested here")

@@ -4,10 +4,11 @@ Files added to the generated project (``src/``):
 
 * ``edgec_npu_data.c`` — each segment's command stream and the read-only
   data (encoded weights) as 16-byte aligned ``const uint8_t`` arrays;
-* ``edgec_npu.h``/``edgec_npu.c`` — Vela's arena (the segments' feature maps
-  and scratch, in SRAM beside edgec's CPU arena) and
-  ``edgec_npu_segment_<k>(inputs..., outputs...)``: copy the inputs to the
-  offsets Vela fixed inside its arena, reserve the driver, call
+* ``edgec_npu.h``/``edgec_npu.c`` —
+  ``edgec_npu_segment_<k>(inputs..., outputs..., npu_arena)``: copy the
+  inputs to the offsets Vela fixed inside its arena (``npu_arena``, the
+  segment's scratch area, which edgec's planner places in the CPU arena:
+  the segment node's extra output, live only while it runs), reserve the driver, call
   ``ethosu_invoke_v3`` with the base addresses in TFLM's order
   ``[read_only, scratch, scratch_fast, inputs..., outputs...]``, release the
   driver, copy the outputs out;
@@ -37,7 +38,8 @@ GLUE_FILES = ("edgec_npu.h", "edgec_npu.c", "edgec_npu_data.c", "ethosu/ethosu_d
 @op_emitters.emitter(NPU_OP)
 def emit_segment_call(w: CWriter, names, weights, node, params, ident) -> str:
     """model.c's call of one NPU segment (an ``ethos_u`` node of the CPU graph)."""
-    args = [names.pointer(t) for t in node.inputs] + [names.pointer(t) for t in node.outputs]
+    *outputs, arena = node.outputs
+    args = [names.pointer(t) for t in node.inputs] + [names.pointer(t) for t in outputs] + [f"(uint8_t *){names.pointer(arena)}"]
     w.line(f"edgec_npu_segment_{node.attrs['segment']}({', '.join(args)});")
     return f"edgec_npu_segment_{node.attrs['segment']}"
 
@@ -74,7 +76,8 @@ class GlueLayout:
 
     @property
     def sram_bytes(self) -> int:
-        return self.scratch + self.fast_scratch
+        """SRAM the glue holds itself: the fast scratch; Vela's arena is inside edgec's arena."""
+        return self.fast_scratch
 
     @property
     def const_bytes(self) -> int:
@@ -133,7 +136,7 @@ def _header(layout: GlueLayout, banner: str) -> str:
 def _params(seg) -> str:
     ins = [f"const int8_t *in{i}" for i in range(len(seg.inputs))]
     outs = [f"int8_t *out{i}" for i in range(len(seg.outputs))]
-    return ", ".join(ins + outs)
+    return ", ".join([*ins, *outs, "uint8_t *npu_arena"])
 
 
 def _source(layout: GlueLayout, banner: str) -> str:
@@ -150,8 +153,8 @@ def _source(layout: GlueLayout, banner: str) -> str:
             "",
         ]
     )
-    w.comment("Vela's arena: the segments' feature maps and scratch, at offsets Vela fixed (one segment runs at a time).")
-    w.line(f"static uint8_t npu_arena[{max(layout.scratch, 16)}] __attribute__((aligned(16)));")
+    w.comment("Vela's arena (the segment's feature maps and scratch, at offsets Vela fixed) is passed in as")
+    w.comment("npu_arena: edgec's planner places it in the CPU arena, 16-byte aligned, while the segment runs.")
     if layout.fast_scratch:
         w.comment("Vela's fast scratch (memory mode with a dedicated SRAM cache).")
         w.line(f"static uint8_t npu_fast_scratch[{layout.fast_scratch}] __attribute__((aligned(16)));")
@@ -186,7 +189,7 @@ def _segment_function(w: CWriter, layout: GlueLayout, seg) -> None:
     count = 3 + len(tensors)
     fast = "npu_fast_scratch" if v.scratch_fast != v.scratch else "npu_arena"
     sizes = [om.size(v.read_only), om.size(v.scratch), om.size(v.scratch_fast)] + [om.size(t) for t in tensors]
-    w.comment(f"NPU segment {seg.index}: {', '.join(seg.inputs)} -> {', '.join(seg.outputs)}.")
+    w.comment(f"NPU segment {seg.index}: {', '.join(seg.inputs)} -> {', '.join(seg.outputs)}; npu_arena: {om.size(v.scratch)} bytes.")
     w.line(f"void edgec_npu_segment_{seg.index}({_params(seg)})")
     with w.block():
         w.line(f"static const size_t sizes[{count}] = {{{', '.join(f'{s}u' for s in sizes)}}};")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from edgec.errors import BuildError
 from edgec.ir import Graph, Node, macs
 from edgec.ir.ops import OPS, register
+from edgec.ir.tensor import Tensor
 
 from .optimized import CpuOp, NpuSegment, OptimizedModel
 from .vela_runner import Fallback
@@ -49,6 +50,7 @@ class Segment:
     inputs: list[str]
     outputs: list[str]
     macs: int
+    arena: str = ""  # the CPU graph tensor standing for Vela's arena (scratch) while the segment runs
 
 
 @dataclass
@@ -115,7 +117,14 @@ def partition(graph: Graph, om: OptimizedModel, fallbacks: list[Fallback]) -> Pa
             macs=sum(macs(graph, graph.node(n)) for n in nodes),
         )
         _check_boundary(graph, om, step)
-        cpu.add_node(NPU_OP, seg.inputs, seg.outputs, name=f"npu_segment_{seg.index}", segment=seg.index, macs=seg.macs, nodes=len(nodes))
+        # Vela's arena is one more output of the segment's node, used by no one: live only while the
+        # segment runs, so edgec's planner places it in the CPU arena over tensors dead by then.
+        seg.arena = cpu.unique_name(f"npu_segment_{seg.index}_arena")
+        cpu.add_tensor(Tensor(seg.arena, (max(om.size(step.scratch), 16),), "int8"))
+        cpu.add_node(
+            NPU_OP, seg.inputs, [*seg.outputs, seg.arena], name=f"npu_segment_{seg.index}",
+            segment=seg.index, macs=seg.macs, nodes=len(nodes),
+        )  # fmt: skip
         for n in nodes:
             target_of[n] = "npu"
             segment_of[n] = seg.index

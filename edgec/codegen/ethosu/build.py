@@ -3,7 +3,8 @@
 1. Vela compiles the original int8 TFLite model with the target's explicit
    settings (``vela_runner``); ``--npu-ops none`` skips it.
 2. edgec's graph is cut where Vela cut it (``partition``): the CPU graph.
-3. The layer-wise planner places the CPU graph's activations in edgec's arena;
+3. The layer-wise planner places the CPU graph's activations in edgec's arena,
+   each segment's Vela arena among them (live while the segment runs);
    the C back end emits it (fastest M55/M85 kernel variants, as for
    qemu-cortex-m55), with one segment call per NPU segment (``glue``).
 4. Every source compiles with ``arm-none-eabi-gcc -Werror`` for the target's

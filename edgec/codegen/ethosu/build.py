@@ -269,7 +269,7 @@ def format_npu_ops(summary: dict) -> str:
         for op in summary["ops"]
     ]  # fmt: skip
     table = format_table(["#", "op", "type", "runs on", "kernel", "output", "MACs", "NPU cycles*"], rows, right=(0, 6, 7))
-    note = f"* {vela['label']}; '-': not attributed to this layer" if vela else "* no Vela run (--npu-ops none)"
+    note = f"* {vela['label']}; '-': none, or counted under the layer whose output Vela named after fusing" if vela else "* no Vela run (--npu-ops none)"
     return f"{table}\n{note}"
 
 

@@ -134,6 +134,20 @@ def test_partition_puts_the_refused_resize_on_the_cpu(opzoo_parts) -> None:
     assert [n.op for n in part.graph.nodes] == ["ethos_u", "resize_nearest", "ethos_u"]
 
 
+def test_float_io_conversions_are_left_to_the_int8_boundary() -> None:
+    """Vela keeps a float model I/O's QUANTIZE/DEQUANTIZE on the CPU; edgec's graph already ends at the int8 tensors."""
+    from edgec.lowering import lower_model
+
+    path = TFLITE / "ops" / "op_zoo_float_io.tflite"
+    graph = lower_model(path, None, "minmax").graph
+    vela = run_vela(path.read_bytes(), path.stem, load_target("corstone-300-u55-128").npu)
+    assert {f.op for f in vela.fallbacks} == {"QUANTIZE", "DEQUANTIZE", "RESIZE_NEAREST_NEIGHBOR"}
+    part = partition(graph, read_optimized(vela.tflite), vela.fallbacks)
+    assert [c["tflite_op"] for c in part.io_conversions] == ["QUANTIZE", "DEQUANTIZE"]
+    assert [n.op for n in part.graph.nodes] == ["ethos_u", "resize_nearest", "ethos_u"]
+    assert part.segments[0].inputs == graph.inputs and part.segments[-1].outputs == graph.outputs
+
+
 def test_fallback_is_listed_with_velas_reason(opzoo: tuple[Path, dict]) -> None:
     _out, summary = opzoo
     (fallback,) = summary["npu"]["fallbacks"]

@@ -222,6 +222,7 @@ def npu_section(target, part: Partition, npu_ops: str, layout) -> dict:
             for s in part.segments
         ],
         "fallbacks": part.fallbacks,
+        "io_conversions": part.io_conversions,
         "command_stream_bytes": layout.command_stream_bytes if layout else 0,
         "read_only_bytes": layout.read_only_bytes if layout else 0,
         "scratch_bytes": layout.scratch if layout else 0,
@@ -283,6 +284,8 @@ def format_npu_summary(summary: dict) -> list[str]:
     for f in npu["fallbacks"]:
         op = f["tflite_op"] or f["op"]
         lines.append(f"  CPU fallback   {f['node']} ({op}): {f['reason']}")
+    for c in npu.get("io_conversions", []):
+        lines.append(f"  float I/O      Vela's CPU {c['tflite_op']} ({c['tensor']}): left to the caller, as in every edgec build")
     vela = summary.get("vela")
     if vela:
         lines.append(

@@ -61,6 +61,7 @@ class Partition:
     target_of: dict[str, str]  # edgec node -> "npu" | "cpu"
     segment_of: dict[str, int] = field(default_factory=dict)  # edgec node -> segment index
     fallbacks: list[dict] = field(default_factory=list)  # CPU nodes with Vela's reason
+    io_conversions: list[dict] = field(default_factory=list)  # Vela's float QUANTIZE/DEQUANTIZE at the model's I/O
 
 
 def all_on_cpu(graph: Graph) -> Partition:
@@ -73,7 +74,8 @@ def partition(graph: Graph, om: OptimizedModel, fallbacks: list[Fallback]) -> Pa
     producers = graph.producers()
     owner: dict[str, int] = {}  # edgec node -> step index
     members: list[list[str]] = []
-    for k, step in enumerate(om.steps):
+    steps = [s for s in om.steps if not _io_conversion(graph, om, s)]
+    for k, step in enumerate(steps):
         ins = [om.name(i) for i in _activation_inputs(step, om)]
         outs = [om.name(o) for o in step.outputs]
         for name in ins + outs:
@@ -100,7 +102,7 @@ def partition(graph: Graph, om: OptimizedModel, fallbacks: list[Fallback]) -> Pa
     target_of: dict[str, str] = {}
     segment_of: dict[str, int] = {}
     cpu_nodes: list[str] = []
-    for k, step in enumerate(om.steps):
+    for k, step in enumerate(steps):
         nodes = sorted(members[k], key=order.__getitem__)
         if isinstance(step, CpuOp):
             for n in nodes:
@@ -130,7 +132,23 @@ def partition(graph: Graph, om: OptimizedModel, fallbacks: list[Fallback]) -> Pa
             segment_of[n] = seg.index
         segments.append(seg)
     cpu.prune_tensors()
-    return Partition(cpu, segments, cpu_nodes, target_of, segment_of, _fallback_rows(graph, cpu_nodes, fallbacks))
+    conversions = [
+        {"tflite_op": s.op_name, "tensor": om.name(s.outputs[0]), "handled_by": "edgec's int8 model boundary (the caller converts float I/O)"}
+        for s in om.steps if s not in steps
+    ]  # fmt: skip
+    return Partition(cpu, segments, cpu_nodes, target_of, segment_of, _fallback_rows(graph, cpu_nodes, fallbacks), conversions)
+
+
+def _io_conversion(graph: Graph, om: OptimizedModel, step: NpuSegment | CpuOp) -> bool:
+    """A float QUANTIZE into a model input or DEQUANTIZE out of a model output that Vela left on the
+    CPU: edgec's int8 boundary pass already removed it (its graph starts and ends at the int8 tensors)."""
+    if not isinstance(step, CpuOp) or step.op_name not in ("QUANTIZE", "DEQUANTIZE"):
+        return False
+    ins = [om.name(i) for i in step.inputs]
+    outs = [om.name(o) for o in step.outputs]
+    if step.op_name == "QUANTIZE":
+        return all(o in graph.inputs for o in outs) and not any(i in graph.tensors for i in ins)
+    return all(i in graph.outputs for i in ins) and not any(o in graph.tensors for o in outs)
 
 
 def _activation_inputs(step: NpuSegment | CpuOp, om: OptimizedModel) -> list[int]:

@@ -148,6 +148,30 @@ def test_float_io_conversions_are_left_to_the_int8_boundary() -> None:
     assert part.segments[0].inputs == graph.inputs and part.segments[-1].outputs == graph.outputs
 
 
+def test_segments_share_velas_arena_and_folded_shape_plumbing() -> None:
+    """keras_decoder_int8: Vela runs SHAPE -> STRIDED_SLICE -> PACK (a transpose conv's output shape) on the
+    CPU between two segments, and the second segment reads a skip tensor the first left in Vela's arena."""
+    from edgec.codegen.ethosu.check import reference_runner
+    from edgec.lowering import lower_model
+    from edgec.reference import run
+
+    path = REPO / "models" / "corpus" / "keras_decoder_int8.tflite"
+    graph = lower_model(path, None, "minmax").graph
+    vela = run_vela(path.read_bytes(), path.stem, load_target("corstone-300-u55-128").npu)
+    om = read_optimized(vela.tflite)
+    part = partition(graph, om, vela.fallbacks)
+    assert [f["tflite_op"] for f in part.folded] == ["SHAPE", "STRIDED_SLICE", "PACK"]
+    assert part.cpu_nodes == [] and len(part.segments) == 2
+    (skip,) = part.segments[1].carried
+    assert graph.producer(skip).name in part.segments[0].nodes and skip not in part.segments[0].outputs
+    (tconv,) = [n for n in graph.nodes if n.op == "transpose_conv2d"]
+    folded_shape = om.model.tensors[part.segments[1].vela.inputs[0]].data.tolist()
+    assert folded_shape == list(graph.tensors[tconv.outputs[0]].shape)  # what edgec's own frontend inferred
+    x = np.random.default_rng(5).integers(-128, 128, graph.tensors[graph.inputs[0]].shape).astype(np.int8)
+    expected = run(graph, {graph.inputs[0]: x})[graph.outputs[0]]
+    np.testing.assert_array_equal(run_partitioned(graph, part, x, reference_runner), expected)
+
+
 def test_fallback_is_listed_with_velas_reason(opzoo: tuple[Path, dict]) -> None:
     _out, summary = opzoo
     (fallback,) = summary["npu"]["fallbacks"]
@@ -187,10 +211,9 @@ def test_glue_calls_the_driver_in_tflm_order(opzoo: tuple[Path, dict], opzoo_par
         for k, t in enumerate(v.inputs + v.outputs):
             assert f"base[{3 + k}] = (uint64_t)(uintptr_t)(npu_arena + {om.offsets[t]});" in body
     model_c = (out / "src" / "model.c").read_text()
-    for seg in part.segments:  # the planner placed each segment's arena in edgec's arena, 16-byte aligned
-        arena = re.search(rf"edgec_npu_segment_{seg.index}\(.*\(uint8_t \*\)(\w+)\);", model_c).group(1)
-        offset = int(re.search(rf"static int8_t \*const {arena} = arena \+ (\d+);", model_c).group(1))
-        assert offset % 16 == 0
+    arenas = {re.search(rf"edgec_npu_segment_{s.index}\(.*\(uint8_t \*\)(\w+)\);", model_c).group(1) for s in part.segments}
+    (arena,) = arenas  # one Vela arena for every segment, placed by edgec's planner, 16-byte aligned
+    assert int(re.search(rf"static int8_t \*const {arena} = arena \+ (\d+);", model_c).group(1)) % 16 == 0
     assert model_c.index("edgec_npu_segment_0(") < model_c.index("edgec_resize_nearest(") < model_c.index("edgec_npu_segment_1(")
     for obj in ("edgec_npu.o", "edgec_npu_data.o", "model.o"):  # compiled with -Werror by the build
         assert (out / "obj" / obj).is_file()

@@ -223,6 +223,7 @@ def npu_section(target, part: Partition, npu_ops: str, layout) -> dict:
         ],
         "fallbacks": part.fallbacks,
         "io_conversions": part.io_conversions,
+        "folded": part.folded,
         "command_stream_bytes": layout.command_stream_bytes if layout else 0,
         "read_only_bytes": layout.read_only_bytes if layout else 0,
         "scratch_bytes": layout.scratch if layout else 0,
@@ -286,6 +287,9 @@ def format_npu_summary(summary: dict) -> list[str]:
         lines.append(f"  CPU fallback   {f['node']} ({op}): {f['reason']}")
     for c in npu.get("io_conversions", []):
         lines.append(f"  float I/O      Vela's CPU {c['tflite_op']} ({c['tensor']}): left to the caller, as in every edgec build")
+    if npu.get("folded"):
+        ops = ", ".join(f["tflite_op"] for f in npu["folded"])
+        lines.append(f"  folded         Vela's CPU shape plumbing ({ops}): evaluated at build time, passed to the NPU as constants")
     vela = summary.get("vela")
     if vela:
         lines.append(

@@ -72,13 +72,17 @@ def cpu_steps(part: Partition) -> list[tuple[list[str], list[str], list[str]]]:
 def run_partitioned(graph: Graph, part: Partition, x: np.ndarray, cpu_runner: StepRunner = reference_runner) -> np.ndarray:
     """The model's int8 output computed step by step: NPU segments on the reference (stand-in), CPU
     steps on ``cpu_runner``."""
+    from edgec.reference import run
+
     values = {graph.inputs[0]: x}
     steps = {names[0]: (names, ins, outs) for names, ins, outs in cpu_steps(part)}
     for node in part.graph.nodes:
         if node.op == NPU_OP:
             seg = part.segments[node.attrs["segment"]]
-            sub = sub_graph(graph, seg.nodes, seg.inputs, seg.outputs, f"npu_segment_{seg.index}")
-            values.update(reference_runner(sub, {t: values[t] for t in seg.inputs}))
+            ins = seg.inputs + seg.carried  # carried: earlier segments' results kept in Vela's arena
+            sub = sub_graph(graph, seg.nodes, ins, seg.outputs, f"npu_segment_{seg.index}")
+            # every tensor the segment computes: later segments may read them from Vela's arena
+            values.update(run(sub, {t: values[t] for t in ins}, keep=True))
         elif node.name in steps:
             names, ins, outs = steps[node.name]
             sub = sub_graph(graph, names, ins, outs, f"cpu_step_{len(values)}")

@@ -7,8 +7,8 @@ Files added to the generated project (``src/``):
 * ``edgec_npu.h``/``edgec_npu.c`` —
   ``edgec_npu_segment_<k>(inputs..., outputs..., npu_arena)``: copy the
   inputs to the offsets Vela fixed inside its arena (``npu_arena``, the
-  segment's scratch area, which edgec's planner places in the CPU arena:
-  the segment node's extra output, live only while it runs), reserve the driver, call
+  scratch area Vela planned for all segments, which edgec's planner places
+  in the CPU arena, live from the first segment to the last), reserve the driver, call
   ``ethosu_invoke_v3`` with the base addresses in TFLM's order
   ``[read_only, scratch, scratch_fast, inputs..., outputs...]``, release the
   driver, copy the outputs out;
@@ -38,8 +38,10 @@ GLUE_FILES = ("edgec_npu.h", "edgec_npu.c", "edgec_npu_data.c", "ethosu/ethosu_d
 @op_emitters.emitter(NPU_OP)
 def emit_segment_call(w: CWriter, names, weights, node, params, ident) -> str:
     """model.c's call of one NPU segment (an ``ethos_u`` node of the CPU graph)."""
-    *outputs, arena = node.outputs
-    args = [names.pointer(t) for t in node.inputs] + [names.pointer(t) for t in outputs] + [f"(uint8_t *){names.pointer(arena)}"]
+    arena = node.attrs["arena"]  # Vela's arena: an output of the first segment's node, an input of the others
+    ins = [t for t in node.inputs if t != arena]
+    outs = [t for t in node.outputs if t != arena]
+    args = [names.pointer(t) for t in ins + outs] + [f"(uint8_t *){names.pointer(arena)}"]
     w.line(f"edgec_npu_segment_{node.attrs['segment']}({', '.join(args)});")
     return f"edgec_npu_segment_{node.attrs['segment']}"
 
@@ -110,7 +112,22 @@ def _data_c(layout: GlueLayout, banner: str) -> str:
         w.line(f"const uint8_t {layout.read_only_name(tensor)}[{max(len(data), 1)}] __attribute__((aligned(16))) = {{")
         w.lines("    " + row for row in (_byte_rows(data) or ["0,"]))
         w.lines(["};", ""])
+    for seg in layout.part.segments:
+        for tensor in _constant_inputs(om, seg):
+            data = om.data(tensor)
+            w.comment(f"{om.name(tensor)}: evaluated at build time (Vela left its computation on the CPU).")
+            w.line(f"const uint8_t {_constant_name(seg, tensor)}[{len(data)}] __attribute__((aligned(16))) = {{")
+            w.lines("    " + row for row in _byte_rows(data))
+            w.lines(["};", ""])
     return w.text()
+
+
+def _constant_inputs(om: OptimizedModel, seg) -> list[int]:
+    return [t for t in seg.vela.inputs if om.model.tensors[t].data is not None]
+
+
+def _constant_name(seg, tensor: int) -> str:
+    return f"npu_segment_{seg.index}_constant_{tensor}"
 
 
 def _header(layout: GlueLayout, banner: str) -> str:
@@ -122,6 +139,9 @@ def _header(layout: GlueLayout, banner: str) -> str:
         w.line(f"extern const uint8_t npu_command_stream_{seg.index}[{om.size(seg.vela.command_stream)}];")
     for tensor in layout.read_only:
         w.line(f"extern const uint8_t {layout.read_only_name(tensor)}[{max(om.size(tensor), 1)}];")
+    for seg in layout.part.segments:
+        for tensor in _constant_inputs(om, seg):
+            w.line(f"extern const uint8_t {_constant_name(seg, tensor)}[{om.size(tensor)}];")
     w.line()
     for seg in layout.part.segments:
         w.comment(f"NPU segment {seg.index}: {len(seg.nodes)} ops, {seg.macs:,} MACs.")
@@ -153,8 +173,9 @@ def _source(layout: GlueLayout, banner: str) -> str:
             "",
         ]
     )
-    w.comment("Vela's arena (the segment's feature maps and scratch, at offsets Vela fixed) is passed in as")
-    w.comment("npu_arena: edgec's planner places it in the CPU arena, 16-byte aligned, while the segment runs.")
+    w.comment("Vela's arena (the segments' feature maps and scratch, at offsets Vela fixed; a segment may read")
+    w.comment("what an earlier one left there) is passed in as npu_arena: edgec's planner places it in the CPU")
+    w.comment("arena, 16-byte aligned, live from the first NPU segment to the last.")
     if layout.fast_scratch:
         w.comment("Vela's fast scratch (memory mode with a dedicated SRAM cache).")
         w.line(f"static uint8_t npu_fast_scratch[{layout.fast_scratch}] __attribute__((aligned(16)));")
@@ -195,13 +216,26 @@ def _segment_function(w: CWriter, layout: GlueLayout, seg) -> None:
         w.line(f"static const size_t sizes[{count}] = {{{', '.join(f'{s}u' for s in sizes)}}};")
         w.line(f"uint64_t base[{count}];")
         w.line()
-        for i, t in enumerate(v.inputs):
-            w.line(f"memcpy(npu_arena + {_offset(om, t)}, in{i}, {om.size(t)});")
+        constants = set(_constant_inputs(om, seg))
+        where = {}  # tensor -> its address expression for the base-address table
+        activation = 0
+        for t in v.inputs:
+            source = _constant_name(seg, t) if t in constants else f"in{activation}"
+            activation += t not in constants
+            if t in om.offsets:  # Vela placed it in its arena: the command stream reads it there
+                w.line(f"memcpy(npu_arena + {om.offsets[t]}, {source}, {om.size(t)});")
+                where[t] = f"npu_arena + {om.offsets[t]}"
+            elif t in constants:
+                where[t] = _constant_name(seg, t)
+            else:
+                where[t] = f"npu_arena + {_offset(om, t)}"  # an activation without an offset: an error
+        for t in v.outputs:
+            where[t] = f"npu_arena + {_offset(om, t)}"
         w.line(f"base[0] = (uint64_t)(uintptr_t){layout.read_only_name(v.read_only)};")
         w.line("base[1] = (uint64_t)(uintptr_t)npu_arena;")
         w.line(f"base[2] = (uint64_t)(uintptr_t){fast};")
         for i, t in enumerate(tensors):
-            w.line(f"base[{3 + i}] = (uint64_t)(uintptr_t)(npu_arena + {_offset(om, t)});")
+            w.line(f"base[{3 + i}] = (uint64_t)(uintptr_t)({where[t]});")
         w.line(f"npu_run(npu_command_stream_{seg.index}, (int)sizeof npu_command_stream_{seg.index}, base, sizes, {count});")
         for i, t in enumerate(v.outputs):
             w.line(f"memcpy(out{i}, npu_arena + {_offset(om, t)}, {om.size(t)});")

@@ -50,7 +50,8 @@ class Segment:
     inputs: list[str]
     outputs: list[str]
     macs: int
-    arena: str = ""  # the CPU graph tensor standing for Vela's arena (scratch) while the segment runs
+    arena: str = ""  # the CPU graph tensor standing for Vela's arena (scratch)
+    carried: list[str] = field(default_factory=list)  # read from an earlier segment's output kept in Vela's arena
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Partition:
     segment_of: dict[str, int] = field(default_factory=dict)  # edgec node -> segment index
     fallbacks: list[dict] = field(default_factory=list)  # CPU nodes with Vela's reason
     io_conversions: list[dict] = field(default_factory=list)  # Vela's float QUANTIZE/DEQUANTIZE at the model's I/O
+    folded: list[dict] = field(default_factory=list)  # Vela's CPU shape plumbing, evaluated at build time
 
 
 def all_on_cpu(graph: Graph) -> Partition:
@@ -74,7 +76,8 @@ def partition(graph: Graph, om: OptimizedModel, fallbacks: list[Fallback]) -> Pa
     producers = graph.producers()
     owner: dict[str, int] = {}  # edgec node -> step index
     members: list[list[str]] = []
-    steps = [s for s in om.steps if not _io_conversion(graph, om, s)]
+    folded = fold_constant_steps(om)
+    steps = [s for s in om.steps if not _io_conversion(graph, om, s) and s.index not in folded]
     for k, step in enumerate(steps):
         ins = [om.name(i) for i in _activation_inputs(step, om)]
         outs = [om.name(o) for o in step.outputs]
@@ -84,7 +87,7 @@ def partition(graph: Graph, om: OptimizedModel, fallbacks: list[Fallback]) -> Pa
                     f"Vela's tensor {name!r} has no counterpart in edgec's graph: "
                     "build this model with --npu-ops none (everything on the CPU)"
                 )
-        nodes = _between(graph, producers, set(ins) | set(graph.inputs), outs)
+        nodes = _between(graph, producers, set(ins) | set(graph.inputs), outs, owner)
         for n in nodes:
             if n in owner:
                 raise BuildError(f"node {n!r} falls in two of Vela's steps: build this model with --npu-ops none")
@@ -114,18 +117,25 @@ def partition(graph: Graph, om: OptimizedModel, fallbacks: list[Fallback]) -> Pa
             index=len(segments),
             vela=step,
             nodes=nodes,
-            inputs=[om.name(i) for i in step.inputs],
+            inputs=[om.name(i) for i in _activation_inputs(step, om)],
             outputs=[om.name(o) for o in step.outputs],
             macs=sum(macs(graph, graph.node(n)) for n in nodes),
         )
         _check_boundary(graph, om, step)
-        # Vela's arena is one more output of the segment's node, used by no one: live only while the
-        # segment runs, so edgec's planner places it in the CPU arena over tensors dead by then.
-        seg.arena = cpu.unique_name(f"npu_segment_{seg.index}_arena")
-        cpu.add_tensor(Tensor(seg.arena, (max(om.size(step.scratch), 16),), "int8"))
+        seg.carried = _carried(graph, nodes, seg.inputs, target_of)
+        # Vela plans one arena (the scratch tensor) for all segments; a segment may read what an
+        # earlier one left there. In the CPU graph it is an output of the first segment's node and an
+        # input of each later one: edgec's planner keeps it live from the first segment to the last
+        # and places it in the CPU arena over tensors dead before or after.
+        first = not segments
+        seg.arena = segments[0].arena if segments else cpu.unique_name("npu_arena")
+        if first:
+            cpu.add_tensor(Tensor(seg.arena, (max(om.size(step.scratch), 16),), "int8"))
+        elif om.size(step.scratch) > cpu.tensors[seg.arena].shape[0]:
+            raise BuildError("Vela gave NPU segments different arenas: report this model")
         cpu.add_node(
-            NPU_OP, seg.inputs, [*seg.outputs, seg.arena], name=f"npu_segment_{seg.index}",
-            segment=seg.index, macs=seg.macs, nodes=len(nodes),
+            NPU_OP, seg.inputs + ([] if first else [seg.arena]), seg.outputs + ([seg.arena] if first else []),
+            name=f"npu_segment_{seg.index}", segment=seg.index, macs=seg.macs, nodes=len(nodes), arena=seg.arena,
         )  # fmt: skip
         for n in nodes:
             target_of[n] = "npu"
@@ -134,9 +144,24 @@ def partition(graph: Graph, om: OptimizedModel, fallbacks: list[Fallback]) -> Pa
     cpu.prune_tensors()
     conversions = [
         {"tflite_op": s.op_name, "tensor": om.name(s.outputs[0]), "handled_by": "edgec's int8 model boundary (the caller converts float I/O)"}
-        for s in om.steps if s not in steps
+        for s in om.steps if s not in steps and s.index not in folded
     ]  # fmt: skip
-    return Partition(cpu, segments, cpu_nodes, target_of, segment_of, _fallback_rows(graph, cpu_nodes, fallbacks), conversions)
+    evaluated = [{"tflite_op": s.op_name, "tensor": om.name(s.outputs[0])} for s in om.steps if s.index in folded]
+    rows = _fallback_rows(graph, cpu_nodes, fallbacks)
+    return Partition(cpu, segments, cpu_nodes, target_of, segment_of, rows, conversions, evaluated)
+
+
+def fold_constant_steps(om: OptimizedModel) -> set[int]:
+    """Vela's CPU operators that compute constants (SHAPE -> STRIDED_SLICE -> PACK feeding a transpose
+    conv's output shape, ...): evaluated here, as edgec's TFLite frontend folds them at import; their
+    outputs get constant data in ``om`` (an NPU segment reading one gets it from a const array)."""
+    from edgec.frontends.tflite.const_eval import fold
+
+    done = set()
+    for step in om.steps:
+        if isinstance(step, CpuOp) and fold(om.model, om.model.operators[step.index]):
+            done.add(step.index)
+    return done
 
 
 def _io_conversion(graph: Graph, om: OptimizedModel, step: NpuSegment | CpuOp) -> bool:
@@ -152,13 +177,12 @@ def _io_conversion(graph: Graph, om: OptimizedModel, step: NpuSegment | CpuOp) -
 
 
 def _activation_inputs(step: NpuSegment | CpuOp, om: OptimizedModel) -> list[int]:
-    if isinstance(step, NpuSegment):
-        return step.inputs
     return [i for i in step.inputs if om.model.tensors[i].data is None]
 
 
-def _between(graph: Graph, producers: dict[str, Node], stops: set[str], outputs: list[str]) -> list[str]:
-    """The nodes computing ``outputs`` from the tensors in ``stops`` (and constants)."""
+def _between(graph: Graph, producers: dict[str, Node], stops: set[str], outputs: list[str], owner: dict[str, int]) -> list[str]:
+    """The nodes computing ``outputs`` from the tensors in ``stops`` (and constants, and tensors that
+    earlier steps computed)."""
     found: dict[str, None] = {}
     todo = [t for t in outputs if t not in stops]
     seen: set[str] = set()
@@ -172,14 +196,33 @@ def _between(graph: Graph, producers: dict[str, Node], stops: set[str], outputs:
             if graph.tensors[t].is_const:
                 continue
             raise BuildError(f"tensor {t!r} has no producer in edgec's graph: build this model with --npu-ops none")
+        if node.name in owner:
+            continue
         found[node.name] = None
         todo += [i for i in node.inputs if i]
     return list(found)
 
 
+def _carried(graph: Graph, nodes: list[str], inputs: list[str], target_of: dict[str, str]) -> list[str]:
+    """Tensors a segment reads that Vela did not pass as inputs: an earlier NPU segment's results,
+    kept in Vela's arena (a CPU result would have been passed)."""
+    inside = set(nodes)
+    produced = {o for n in nodes for o in graph.node(n).outputs}
+    carried = []
+    for n in nodes:
+        for t in graph.node(n).inputs:
+            if not t or t in produced or t in inputs or graph.tensors[t].is_const or t in carried:
+                continue
+            producer = graph.producer(t)
+            if producer is None or producer.name in inside or target_of.get(producer.name) != "npu":
+                raise BuildError(f"NPU segment reads {t!r}, which Vela neither passes nor keeps in its arena: build this model with --npu-ops none")
+            carried.append(t)
+    return carried
+
+
 def _check_boundary(graph: Graph, om: OptimizedModel, step: NpuSegment) -> None:
     """A segment's inputs and outputs are int8 tensors of the same size in both graphs."""
-    for i in step.inputs + step.outputs:
+    for i in _activation_inputs(step, om) + step.outputs:
         t = graph.tensors[om.name(i)]
         if t.dtype != "int8" or t.nbytes != om.size(i):
             raise BuildError(

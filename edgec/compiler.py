@@ -46,6 +46,7 @@ class BuildOptions:
     patches: int | None = None
     input_shapes: dict[str, tuple[int, ...]] | None = None  # --input-shape: fixes dynamic input dimensions
     kernels: str = "auto"  # --kernels: auto (ISA variants by target features) | portable (plain C only)
+    npu_ops: str = "auto"  # --npu-ops (Ethos-U targets): auto (Vela decides) | none (everything on the CPU)
 
 
 @dataclass
@@ -106,6 +107,8 @@ def build_model(model: Path, options: BuildOptions, progress: Progress = QUIET) 
         from edgec.deploy.tvm_env import require_tvm
 
         require_tvm(f"target {target.name}")
+    if target.kind == "npu":  # Ethos-U: fail before any work on a non-TFLite model or without Vela
+        _check_npu_build(Path(model), options, target)
     if options.calib is not None and not Path(options.calib).exists():
         raise EdgecError(f"calibration data {options.calib} does not exist: pass a .npz, .npy or a folder of images")
     lowered = lower_model(Path(model), options.calib, options.observer, progress, input_shapes=options.input_shapes)
@@ -135,6 +138,10 @@ def _build_into(staging: Path, lowered: LoweredModel, target, options: BuildOpti
     graph = lowered.graph
     if target.uses_tvm:
         return _build_linux(staging, lowered, target, options, progress)
+    if target.kind == "npu":
+        from edgec.codegen.ethosu.build import build_npu
+
+        return build_npu(staging, lowered, target, options, progress)
     with progress.step("planning memory"):
         plan = plan_model(graph, target, options, progress)
     with progress.step("generating C"):
@@ -171,6 +178,16 @@ def _build_into(staging: Path, lowered: LoweredModel, target, options: BuildOpti
                 image = build_firmware(staging / "src", target, staging / "bin")
         binary = image.elf
     return _summary(lowered, target, plan, project, binary.relative_to(staging), image)
+
+
+def _check_npu_build(model: Path, options: BuildOptions, target) -> None:
+    """Ethos-U targets (edgec/codegen/ethosu/): an int8 TFLite model and the optional Vela package."""
+    from edgec.codegen.ethosu.build import check_npu_source
+    from edgec.codegen.ethosu.vela_runner import require_vela
+
+    check_npu_source(model, options.npu_ops)
+    if options.npu_ops != "none":
+        require_vela(f"target {target.name}")
 
 
 def _build_linux(staging: Path, lowered: LoweredModel, target, options: BuildOptions, progress: Progress) -> dict:
@@ -295,6 +312,10 @@ def format_build_summary(summary: dict) -> str:
             + (f"  weights {mem['weights_used']:,}/{mem['weights_size']:,}" if "weights_size" in mem else "")
         )
         lines.append(f"  fits           {'yes' if summary.get('fits') else 'NO'}")
+    if summary.get("npu"):
+        from edgec.codegen.ethosu.build import format_npu_summary
+
+        lines += format_npu_summary(summary)
     for w in summary.get("warnings", []):
         lines.append(f"  warning: {w}")
     schedule = summary["schedule"]
@@ -338,6 +359,10 @@ def _schedule_detail(s: dict) -> str:
 
 def format_build_report(b: Build) -> str:
     s = b.summary
+    if s.get("npu"):  # Ethos-U build: where each layer runs and Vela's cycle estimate
+        from edgec.codegen.ethosu.build import format_npu_ops
+
+        return f"{format_npu_ops(s)}\n\n" + format_build_summary({**s, "path": str(b.path)})
     rows = [
         (i, op["name"], op["op"], op.get("kernel", ""), "x".join(map(str, op["output_shape"])), op["macs"], op.get("arena_offset", "-"))
         for i, op in enumerate(s["ops"])

@@ -99,6 +99,11 @@ def run_all(build: Build, inputs: list[np.ndarray], port: str | None, rpc: str |
             return run_linux_build(build, inputs, rpc=rpc).outputs
     if rpc:
         raise EdgecError(f"--rpc applies to Linux-class builds (TVM back end); this build is for {build.summary['target']}")
+    if build.summary["target_kind"] == "npu":
+        raise EdgecError(
+            f"{build.summary['target']} builds are compiled, not linked: no Ethos-U emulator or driver here "
+            "(docs/ethosu.md); validate a build of the model for qemu-cortex-m55 instead"
+        )
     if build.summary["target_kind"] == "host":
         if port:
             raise EdgecError("--port applies to MCU builds; this build is for the host")

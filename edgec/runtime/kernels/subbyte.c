@@ -1,0 +1,191 @@
+/* Packed int4/int2 feature maps: row unpacking and packing around the int8 kernels (subbyte.h). */
+#include <string.h>
+
+#include "subbyte.h"
+
+/* Sign-extend the low `bits` bits of v. */
+static inline int8_t sign_extend(uint32_t v, int32_t bits)
+{
+    const int32_t shift = 32 - bits;
+    return (int8_t)((int32_t)(v << shift) >> shift);
+}
+
+void edgec_unpack_pixels(const uint8_t *src, int32_t w, int32_t c, int32_t pixel_stride, int32_t bits, int8_t *dst)
+{
+    int32_t x, ch;
+    if (bits == 8) {
+        for (x = 0; x < w; ++x, src += pixel_stride, dst += c) {
+            memcpy(dst, src, (size_t)c);
+        }
+        return;
+    }
+    if (bits == 4) {
+        const int32_t pairs = c >> 1;
+        for (x = 0; x < w; ++x, src += pixel_stride) {
+            const uint8_t *s = src;
+            for (ch = 0; ch < pairs; ++ch, ++s) {
+                const uint32_t b = *s;
+                dst[0] = (int8_t)((int8_t)(uint8_t)(b << 4) >> 4); /* channel 2k: the low nibble */
+                dst[1] = (int8_t)((int8_t)(uint8_t)b >> 4);        /* channel 2k + 1: the high nibble */
+                dst += 2;
+            }
+            if (c & 1) {
+                *dst++ = sign_extend(*s, 4);
+            }
+        }
+        return;
+    }
+    /* bits == 2: four channels a byte */
+    for (x = 0; x < w; ++x, src += pixel_stride) {
+        const uint8_t *s = src;
+        for (ch = 0; ch + 4 <= c; ch += 4, ++s) {
+            const uint32_t b = *s;
+            dst[0] = (int8_t)((int8_t)(uint8_t)(b << 6) >> 6);
+            dst[1] = (int8_t)((int8_t)(uint8_t)(b << 4) >> 6);
+            dst[2] = (int8_t)((int8_t)(uint8_t)(b << 2) >> 6);
+            dst[3] = (int8_t)((int8_t)(uint8_t)b >> 6);
+            dst += 4;
+        }
+        for (; ch < c; ++ch) {
+            *dst++ = sign_extend((uint32_t)*s >> (2 * (ch & 3)), 2);
+        }
+    }
+}
+
+void edgec_pack_pixels(const int8_t *src, int32_t w, int32_t c, int32_t pixel_stride, int32_t bits, uint8_t *dst)
+{
+    int32_t x, ch;
+    if (bits == 8) {
+        for (x = 0; x < w; ++x, src += c, dst += pixel_stride) {
+            memcpy(dst, src, (size_t)c);
+        }
+        return;
+    }
+    if (bits == 4) {
+        const int32_t pairs = c >> 1;
+        for (x = 0; x < w; ++x, dst += pixel_stride) {
+            uint8_t *d = dst;
+            for (ch = 0; ch < pairs; ++ch, src += 2) {
+                *d++ = (uint8_t)(((uint32_t)src[0] & 0xFu) | (((uint32_t)src[1] & 0xFu) << 4));
+            }
+            if (c & 1) {
+                *d = (uint8_t)((uint32_t)*src++ & 0xFu);
+            }
+        }
+        return;
+    }
+    for (x = 0; x < w; ++x, dst += pixel_stride) {
+        uint8_t *d = dst;
+        for (ch = 0; ch + 4 <= c; ch += 4, src += 4) {
+            *d++ = (uint8_t)(((uint32_t)src[0] & 3u) | (((uint32_t)src[1] & 3u) << 2) | (((uint32_t)src[2] & 3u) << 4) |
+                             (((uint32_t)src[3] & 3u) << 6));
+        }
+        if (ch < c) {
+            uint32_t byte = 0;
+            int32_t k;
+            for (k = 0; ch < c; ++ch, ++k) {
+                byte |= ((uint32_t)*src++ & 3u) << (2 * k);
+            }
+            *d = (uint8_t)byte;
+        }
+    }
+}
+
+/* A one-row (or `rows`-row) dense int8 view of `data`. */
+static void dense_rows(int8_t *data, int32_t rows, int32_t w, int32_t c, edgec_view *v)
+{
+    v->data = data;
+    v->h = rows;
+    v->w = w;
+    v->c = c;
+    v->row_stride = w * c;
+    v->col_stride = c;
+}
+
+/* Rows [first, first + rows) of `in` as an int8 view: in place at 8 bits, else unpacked into scratch. */
+static void rows_view(const edgec_packed_view *in, int32_t first, int32_t rows, int8_t *scratch, edgec_view *v)
+{
+    const uint8_t *src = in->data + first * in->row_stride;
+    int32_t r;
+    if (in->bits == 8) {
+        v->data = (int8_t *)(uintptr_t)src;
+        v->h = rows;
+        v->w = in->w;
+        v->c = in->c;
+        v->row_stride = in->row_stride;
+        v->col_stride = in->pixel_stride;
+        return;
+    }
+    for (r = 0; r < rows; ++r) {
+        edgec_unpack_pixels(src + r * in->row_stride, in->w, in->c, in->pixel_stride, in->bits,
+                            scratch + r * in->w * in->c);
+    }
+    dense_rows(scratch, rows, in->w, in->c, v);
+}
+
+int32_t edgec_packed_input_rows(const edgec_packed_view *in, int32_t y0, int32_t taps_h, int8_t *scratch,
+                                edgec_view *rows)
+{
+    const int32_t first = y0 > 0 ? y0 : 0;
+    int32_t last = y0 + taps_h;
+    last = last < in->h ? last : in->h;
+    rows_view(in, first < in->h ? first : in->h, last > first ? last - first : 0, scratch, rows);
+    return first - y0;
+}
+
+void edgec_packed_row(const edgec_packed_view *in, int32_t y, int8_t *scratch, edgec_view *row)
+{
+    rows_view(in, y, 1, scratch, row);
+}
+
+void edgec_packed_output_row(const edgec_packed_view *out, int32_t y, int8_t *scratch, edgec_view *row)
+{
+    if (out->bits == 8) {
+        row->data = (int8_t *)(out->data + y * out->row_stride);
+        row->h = 1;
+        row->w = out->w;
+        row->c = out->c;
+        row->row_stride = out->row_stride;
+        row->col_stride = out->pixel_stride;
+        return;
+    }
+    dense_rows(scratch, 1, out->w, out->c, row);
+}
+
+void edgec_packed_store_row(const edgec_packed_view *out, int32_t y, const edgec_view *row)
+{
+    if (out->bits != 8) {
+        edgec_pack_pixels(row->data, out->w, out->c, out->pixel_stride, out->bits, out->data + y * out->row_stride);
+    }
+}
+
+void edgec_packed_store_row_saturated(const edgec_packed_view *out, int32_t y, edgec_view *row)
+{
+    if (out->bits != 8) {
+        const int32_t hi = (1 << (out->bits - 1)) - 1, lo = -hi - 1;
+        const int32_t n = out->w * out->c;
+        int32_t i;
+        for (i = 0; i < n; ++i) {
+            const int32_t v = row->data[i];
+            row->data[i] = (int8_t)(v < lo ? lo : v > hi ? hi : v);
+        }
+        edgec_pack_pixels(row->data, out->w, out->c, out->pixel_stride, out->bits, out->data + y * out->row_stride);
+    }
+}
+
+int edgec_has_outlier(const edgec_view *v, int8_t lo, int8_t hi)
+{
+    int32_t y, x, ch;
+    for (y = 0; y < v->h; ++y) {
+        const int8_t *row = v->data + y * v->row_stride;
+        for (x = 0; x < v->w; ++x) {
+            const int8_t *px = row + x * v->col_stride;
+            for (ch = 0; ch < v->c; ++ch) {
+                if (px[ch] < lo || px[ch] > hi) {
+                    return 1;
+                }
+            }
+        }
+    }
+    return 0;
+}

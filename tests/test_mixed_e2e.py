@@ -1,0 +1,135 @@
+"""Mixed-precision patch stage (QuantMCU) end to end: generated C vs the patch-wise numpy reference.
+
+A small conv net (tests/mixed_fixture.py) is planned with a 3x3 patch stage;
+a hand-made ``MixedPrecision`` gives six stage feature maps 4 or 2 bits
+(width pairs 8->4, 4->4, 4->2, 2->2, 2->4, 4->8 through conv, depthwise,
+max pool and add; odd channel counts 5 and 7, so pixels end mid-byte) and an
+outlier test on the first conv's output whose thresholds put patches in both
+classes.  The C project is built for the host (ASan/UBSan) with portable
+kernels and with the DSP variants (plain C on the host), and every output
+byte must equal the reference: the int8 reference kernels run patch by patch
+on the int8 or the mixed graph as the classifier decides.  In QEMU on
+qemu-cortex-m4 (DSP kernels) the firmware must give the same bytes.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from edgec.codegen.c import emit_project
+from edgec.compiler import BuildOptions
+from edgec.lowering import lower_model
+from edgec.schedule.planning import plan_model
+from edgec.targets import load_target
+from tests import mixed_fixture as mf
+
+SEEDS = (0, 1, 2)
+SANITIZE = "-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+
+
+@pytest.fixture(scope="module")
+def lowered(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mixed_model")
+    model, calib = mf.write_model(folder)
+    return lower_model(model, calib)
+
+
+def _inputs(graph) -> list[np.ndarray]:
+    shape = graph.tensors[graph.inputs[0]].shape
+    return [
+        np.random.default_rng(seed).integers(-128, 128, size=shape, dtype=np.int64).astype(np.int8) for seed in SEEDS
+    ]
+
+
+def _plan(graph, target: str):
+    options = BuildOptions(target=target, schedule="patch", split=mf.tensor_of(graph, mf.SPLIT), patches=3)
+    return plan_model(graph, load_target(target), options)
+
+
+def _thresholds(graph, stage, xs) -> tuple[int, int]:
+    """[lo, hi] for the test tensor such that the first input has patches of both classes."""
+    from edgec.reference import run
+
+    env = run(graph, xs[0], keep=True)
+    test = mf.tensor_of(graph, mf.TEST_TENSOR_OP)
+    peaks = sorted(
+        int(env[test][:, r.h0 : r.h1, r.w0 : r.w1, :].max()) for r in (p.regions[test] for p in stage.patches)
+    )
+    assert peaks[0] < peaks[-1], "every patch has the same peak: cannot split the classes"
+    return -128, peaks[len(peaks) // 2] - (1 if peaks[len(peaks) // 2] == peaks[-1] else 0)
+
+
+@pytest.fixture(scope="module")
+def mixed_setup(lowered):
+    graph = lowered.graph
+    plan = _plan(graph, "host")
+    xs = _inputs(graph)
+    lo, hi = _thresholds(graph, plan.stage, xs)
+    mixed = mf.mixed_variant(graph, plan.stage, lo, hi)
+    expected = [mf.reference_outputs(graph, plan.stage, mixed, x) for x in xs]
+    return graph, mixed, xs, expected
+
+
+def _host_binary(project_dir, out_dir):
+    """Compile the generated project with ASan/UBSan (the project's own CMake, sanitizer flags added)."""
+    build = out_dir / "cmake"
+    flags = f"-O1 -g {SANITIZE}"
+    for cmd in (
+        ["cmake", "-S", str(project_dir), "-B", str(build), "-DCMAKE_BUILD_TYPE=Debug", f"-DCMAKE_C_FLAGS={flags}",
+         f"-DCMAKE_EXE_LINKER_FLAGS={SANITIZE}"],
+        ["cmake", "--build", str(build), "--parallel", "2"],
+    ):  # fmt: skip
+        proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return build / "edgec_model"
+
+
+def _run_binary(binary, x, out_shape, tmp):
+    fin, fout = tmp / "in.bin", tmp / "out.bin"
+    fin.write_bytes(np.ascontiguousarray(x).tobytes())
+    proc = subprocess.run(
+        [str(binary), str(fin), str(fout), "1"], check=False, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return np.frombuffer(fout.read_bytes(), dtype=np.int8).reshape(out_shape)
+
+
+def test_reference_classes_both_ways(mixed_setup):
+    """The hand-made thresholds make the test meaningful: outlier and non-outlier patches both occur."""
+    _, _, _, expected = mixed_setup
+    classes = expected[0][1]
+    assert any(classes) and not all(classes), classes
+
+
+def test_mixed_differs_from_int8(mixed_setup):
+    """The mixed variant really changes the numbers (else the comparison below proves nothing)."""
+    from edgec.reference import run
+
+    graph, _, xs, expected = mixed_setup
+    int8 = [run(graph, x)[graph.outputs[0]] for x in xs]
+    assert any(not np.array_equal(a, e[0]) for a, e in zip(int8, expected))
+
+
+@pytest.mark.parametrize("kernels", ["portable", "dsp"])
+def test_host_bit_exact(mixed_setup, tmp_path, kernels):
+    if shutil.which("cmake") is None:
+        pytest.skip("cmake is needed to compile the generated project")
+    graph, mixed, xs, expected = mixed_setup
+    plan = _plan(graph, "host")
+    plan.mixed = mixed
+    project = emit_project(graph, plan, tmp_path / "src", load_target("host"), "0" * 64, kernels=kernels)
+    source = (tmp_path / "src" / "model.c").read_text()
+    assert "edgec_has_outlier" in source and "edgec_packed_input_rows" in source
+    precisions = [op.get("precision") for op in project.ops]
+    assert precisions.count("mixed") == precisions.count("int8") == len(mixed.graph.nodes[1:8])
+    if kernels == "dsp":
+        assert "edgec_conv2d_dsp(&in, &out" in source and "_dsp(&in, &out" in source
+    binary = _host_binary(tmp_path / "src", tmp_path)
+    out_shape = graph.tensors[graph.outputs[0]].shape
+    for x, (want, _) in zip(xs, expected):
+        got = _run_binary(binary, x, out_shape, tmp_path)
+        np.testing.assert_array_equal(got, want)

@@ -133,3 +133,30 @@ def test_host_bit_exact(mixed_setup, tmp_path, kernels):
     for x, (want, _) in zip(xs, expected):
         got = _run_binary(binary, x, out_shape, tmp_path)
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.hil
+@pytest.mark.parametrize("target", ["qemu-cortex-m4", "qemu-cortex-m55"])
+def test_qemu_bit_exact(lowered, tmp_path, target):
+    """The mixed build's firmware in QEMU (DSP kernels on the M4, Helium on the M55): same bytes as the reference;
+    one profiler entry per op of both variants plus the classifier."""
+    if shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("needs qemu-system-arm and arm-none-eabi-gcc")
+    from edgec.device.session import run_on_device
+    from edgec.firmware import build_firmware
+
+    graph = lowered.graph
+    plan = _plan(graph, target)
+    xs = _inputs(graph)[:2]
+    lo, hi = _thresholds(graph, plan.stage, xs)
+    mixed = mf.mixed_variant(graph, plan.stage, lo, hi)
+    expected = [mf.reference_outputs(graph, plan.stage, mixed, x) for x in xs]
+    plan.mixed = mixed
+    project = emit_project(graph, plan, tmp_path / "src", load_target(target), "0" * 64)
+    assert {"dsp" if target.endswith("m4") else "mve"} <= {op["variant"] for op in project.ops}
+    image = build_firmware(tmp_path / "src", target, tmp_path / "bin")
+    outputs, counts, _ = run_on_device(image.elf, xs, target)
+    for got, (want, _) in zip(outputs, expected):
+        np.testing.assert_array_equal(got, want)
+    classifier = next(op["index"] for op in project.ops if op["op"] == "vdpc_classify")
+    assert len(counts[0]) == len(project.ops) and counts[0][classifier] > 0

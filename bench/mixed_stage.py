@@ -1,0 +1,96 @@
+"""Instructions of the mixed-precision patch stage against the int8 patch stage, in QEMU.
+
+The small conv net of tests/mixed_fixture.py (20x20x3 input, an 8-op patch stage
+on a 3x3 grid: conv 3x3, depthwise 3x3, conv 1x1, conv 3x3 stride 2, max pool,
+conv 1x1, add, conv 3x3) is built for ``qemu-cortex-m4`` (DSP kernels) three ways:
+
+* ``int8``: the int8 patch stage (no ``plan.mixed``);
+* ``mixed, no outliers``: the hand-made mixed variant with thresholds no value
+  exceeds (every patch takes the mixed branch);
+* ``mixed, all outliers``: thresholds every patch exceeds (every patch takes
+  the int8 branch after the classifier).
+
+Each firmware runs the same seeded input in QEMU (``-icount shift=0``: the
+counter is QEMU's instruction count, not cycles) and the per-op counts are summed
+over the stage ops (shared prefix + classifier + the branch that ran).  The
+outputs are checked bit-exact against the patch-wise reference first.
+
+    python bench/mixed_stage.py [--target qemu-cortex-m4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from edgec.codegen.c import emit_project  # noqa: E402
+from edgec.compiler import BuildOptions  # noqa: E402
+from edgec.device.session import run_on_device  # noqa: E402
+from edgec.firmware import build_firmware  # noqa: E402
+from edgec.lowering import lower_model  # noqa: E402
+from edgec.reference import run  # noqa: E402
+from edgec.schedule.planning import plan_model  # noqa: E402
+from edgec.targets import load_target  # noqa: E402
+from tests import mixed_fixture as mf  # noqa: E402
+
+
+def stage_counts(graph, target: str, mixed_thresholds, x, folder: Path) -> tuple[dict[str, int], int]:
+    """Per-op QEMU counts of the stage ops (by precision class) and the whole-model total."""
+    options = BuildOptions(target=target, schedule="patch", split=mf.tensor_of(graph, mf.SPLIT), patches=3)
+    plan = plan_model(graph, load_target(target), options)
+    if mixed_thresholds is None:
+        want = run(graph, x)[graph.outputs[0]]
+    else:
+        plan.mixed = mf.mixed_variant(graph, plan.stage, *mixed_thresholds)
+        want, _ = mf.reference_outputs(graph, plan.stage, plan.mixed, x)
+    project = emit_project(graph, plan, folder / "src", load_target(target), "0" * 64)
+    image = build_firmware(folder / "src", target, folder / "bin")
+    (out,), (counts,), _ = run_on_device(image.elf, [x], target)
+    if not np.array_equal(out, want):
+        raise SystemExit(f"{folder.name}: the firmware's output differs from the reference")
+    stage = set(plan.stage.nodes)
+    by_class: dict[str, int] = {}
+    for op in project.ops:
+        if op["name"] in stage or op["op"] == "vdpc_classify":
+            key = op.get("precision", "int8")
+            by_class[key] = by_class.get(key, 0) + counts[op["index"]]
+    return by_class, sum(counts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target", default="qemu-cortex-m4")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="edgec-mixed-bench-") as tmp:
+        root = Path(tmp)
+        model, calib = mf.write_model(root)
+        graph = lower_model(model, calib).graph
+        x = np.random.default_rng(0).integers(-128, 128, size=graph.tensors[graph.inputs[0]].shape).astype(np.int8)
+        rows = [
+            ("int8", None),
+            ("mixed, no outliers", (-128, 127)),
+            ("mixed, all outliers", (0, -1)),
+        ]
+        print(f"patch stage of tests/mixed_fixture.py on {args.target}, QEMU instructions (-icount, not cycles)")
+        print(f"{'build':<22} {'stage total':>12} {'shared':>10} {'int8 branch':>12} {'mixed branch':>13} {'model total':>12}")
+        base = None
+        for label, thresholds in rows:
+            by_class, total = stage_counts(graph, args.target, thresholds, x, root / label.replace(" ", "_").replace(",", ""))
+            stage_total = sum(by_class.values())
+            base = base or stage_total
+            print(
+                f"{label:<22} {stage_total:>12,} {by_class.get('shared', 0):>10,} {by_class.get('int8', 0):>12,} "
+                f"{by_class.get('mixed', 0):>13,} {total:>12,}   ({stage_total / base:.3f}x int8 stage)"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -30,15 +30,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edgec.codegen.c import emit_project  # noqa: E402
-from edgec.compiler import BuildOptions  # noqa: E402
-from edgec.device.session import run_on_device  # noqa: E402
-from edgec.firmware import build_firmware  # noqa: E402
-from edgec.lowering import lower_model  # noqa: E402
-from edgec.reference import run  # noqa: E402
-from edgec.schedule.planning import plan_model  # noqa: E402
-from edgec.targets import load_target  # noqa: E402
-from tests import mixed_fixture as mf  # noqa: E402
+from edgec.codegen.c import emit_project
+from edgec.compiler import BuildOptions
+from edgec.device.session import run_on_device
+from edgec.firmware import build_firmware
+from edgec.lowering import lower_model
+from edgec.reference import run
+from edgec.schedule.planning import plan_model
+from edgec.targets import load_target
+from tests import mixed_fixture as mf
 
 
 def stage_counts(graph, target: str, mixed_thresholds, x, folder: Path) -> tuple[dict[str, int], int]:

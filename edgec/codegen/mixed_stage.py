@@ -15,10 +15,11 @@ at every patch:
 The mixed variant writes its packed maps into the per-patch buffers of the int8
 variant (a packed region never takes more bytes than the int8 one), through
 its own step tables whose offsets and strides are in bytes
-(``pixel_bytes``).  An op with a packed operand runs one output row at a time
-(runtime/kernels/subbyte.h): the rows it taps are unpacked into a small static
-scratch, the same int8 kernel variant as in the int8 stage computes the row,
-and the row is packed.  Ops whose operands are all 8-bit run exactly like in
+(``pixel_bytes``).  An op with a packed operand runs a band of output rows at a
+time (runtime/kernels/subbyte.h): the rows the band taps are unpacked into a
+static scratch (``SCRATCH_BUDGET`` bytes at most, unless one row needs more),
+the same int8 kernel variant as in the int8 stage computes the band, and the
+band is packed.  Ops whose operands are all 8-bit run exactly like in
 the int8 stage, with the mixed graph's parameters.
 """
 
@@ -37,6 +38,7 @@ WINDOWED_OPS = ("conv2d", "depthwise_conv2d", "max_pool2d", "avg_pool2d")
 ROW_OPS = ("add", "quantize")
 PACKED_OPS = WINDOWED_OPS + ROW_OPS
 SCRATCH = "edgec_subbyte_scratch"
+SCRATCH_BUDGET = 8192  # bytes of int8 rows the packed ops may unpack/compute per kernel call
 
 MIXED_TYPES = """\
 /* A window of a buffer holding a packed (int4/int2) or int8 tensor; offsets and strides in bytes. */
@@ -163,10 +165,21 @@ def _aligned(n: int) -> int:
     return -(-n // 4) * 4
 
 
+def _band_rows(fixed: int, per_row: int, most: int) -> int:
+    """Output rows per band: as many as fit ``SCRATCH_BUDGET`` (scratch = fixed + rows * per_row), at least 1."""
+    if per_row <= 0:
+        return max(most, 1)
+    return max(1, min(most, (SCRATCH_BUDGET - fixed) // per_row))
+
+
 def _row_loop(graph, stage, node, views: dict[str, str], call: str) -> tuple[list[str], int]:
-    """The row loop around the int8 kernel ``call`` of a packed op; returns (lines, scratch bytes)."""
+    """The band loop around the int8 kernel ``call`` of a packed op; returns (lines, scratch bytes)."""
     out_var = next(v for v, t in views.items() if t == node.outputs[0])
     in_vars = [v for v, t in views.items() if t != node.outputs[0]]
+    out_t = graph.tensors[node.outputs[0]]
+    out_row = _max_width(stage, node, None) * out_t.shape[-1] if out_t.bits < 8 else 0
+    most = max((op.output.height for p in stage.patches for op in p.ops if op.node == node.name), default=1)
+    store = "edgec_packed_store_rows_saturated" if node.op == "quantize" else "edgec_packed_store_rows"
     offset = 0
     place: dict[str, int] = {}
 
@@ -178,49 +191,52 @@ def _row_loop(graph, stage, node, views: dict[str, str], call: str) -> tuple[lis
     def at(var: str) -> str:
         return f"{SCRATCH} + {place[var]}" if place[var] else SCRATCH
 
-    out_t = graph.tensors[node.outputs[0]]
-    store = "edgec_packed_store_row_saturated" if node.op == "quantize" else "edgec_packed_store_row"
-    lines = []
     if node.op in WINDOWED_OPS:
         (in_var,) = in_vars
         x = graph.tensors[views[in_var]]
         taps = _taps_h(graph, node)
-        reserve(in_var, taps * _max_width(stage, node, 0) * x.shape[-1] if x.bits < 8 else 0)
-        reserve(out_var, _max_width(stage, node, None) * out_t.shape[-1] if out_t.bits < 8 else 0)
-        lines += [
+        stride = node.attrs.get("stride", (1, 1))[0]
+        in_row = _max_width(stage, node, 0) * x.shape[-1] if x.bits < 8 else 0
+        band = _band_rows((taps - stride) * in_row, stride * in_row + out_row, most)
+        reserve(in_var, ((band - 1) * stride + taps) * in_row)
+        reserve(out_var, band * out_row)
+        lines = [
             "const int32_t pad_top = params.pad_top;",
-            f"for (int32_t oy = 0; oy < {out_var}_p.h; oy++) {{",
+            f"for (int32_t oy = 0; oy < {out_var}_p.h; oy += {band}) {{",
+            f"    const int32_t n = {out_var}_p.h - oy < {band} ? {out_var}_p.h - oy : {band};",
             f"    edgec_view {in_var}, {out_var};",
-            (
-                f"    params.pad_top = (int16_t)edgec_packed_input_rows(&{in_var}_p, oy * params.stride_h - pad_top, "
-                f"{taps}, {at(in_var)}, &{in_var});"
-            ),
-            f"    edgec_packed_output_row(&{out_var}_p, oy, {at(out_var)}, &{out_var});",
+            f"    params.pad_top = (int16_t)edgec_packed_input_rows(&{in_var}_p, oy * params.stride_h - pad_top,",
+            f"                                                      (n - 1) * params.stride_h + {taps}, {at(in_var)}, &{in_var});",
+            f"    edgec_packed_output_rows(&{out_var}_p, oy, n, {at(out_var)}, &{out_var});",
             f"    {call}",
             f"    {store}(&{out_var}_p, oy, &{out_var});",
             "}",
         ]
-    else:
-        for var in in_vars:
-            t = graph.tensors[views[var]]
-            if tuple(t.shape) != tuple(out_t.shape):
-                raise BuildError(
-                    f"node {node.name!r}: a broadcasting {node.op} has no sub-byte kernel; keep its operands at 8 bits"
-                )
-            k = node.inputs.index(views[var])
-            reserve(var, _max_width(stage, node, k) * t.shape[-1] if t.bits < 8 else 0)
-        reserve(out_var, _max_width(stage, node, None) * out_t.shape[-1] if out_t.bits < 8 else 0)
-        lines += [
-            f"for (int32_t y = 0; y < {out_var}_p.h; y++) {{",
-            f"    edgec_view {', '.join([*in_vars, out_var])};",
-        ]
-        lines += [f"    edgec_packed_row(&{v}_p, y, {at(v)}, &{v});" for v in in_vars]
-        lines += [
-            f"    edgec_packed_output_row(&{out_var}_p, y, {at(out_var)}, &{out_var});",
-            f"    {call}",
-            f"    {store}(&{out_var}_p, y, &{out_var});",
-            "}",
-        ]
+        return lines, offset
+    rows = {}
+    for var in in_vars:
+        t = graph.tensors[views[var]]
+        if tuple(t.shape) != tuple(out_t.shape):
+            raise BuildError(
+                f"node {node.name!r}: a broadcasting {node.op} has no sub-byte kernel; keep its operands at 8 bits"
+            )
+        rows[var] = _max_width(stage, node, node.inputs.index(views[var])) * t.shape[-1] if t.bits < 8 else 0
+    band = _band_rows(0, sum(rows.values()) + out_row, most)
+    for var in in_vars:
+        reserve(var, band * rows[var])
+    reserve(out_var, band * out_row)
+    lines = [
+        f"for (int32_t y = 0; y < {out_var}_p.h; y += {band}) {{",
+        f"    const int32_t n = {out_var}_p.h - y < {band} ? {out_var}_p.h - y : {band};",
+        f"    edgec_view {', '.join([*in_vars, out_var])};",
+    ]
+    lines += [f"    edgec_packed_rows(&{v}_p, y, n, {at(v)}, &{v});" for v in in_vars]
+    lines += [
+        f"    edgec_packed_output_rows(&{out_var}_p, y, n, {at(out_var)}, &{out_var});",
+        f"    {call}",
+        f"    {store}(&{out_var}_p, y, &{out_var});",
+        "}",
+    ]
     return lines, offset
 
 
@@ -247,7 +263,7 @@ def _emit_mixed_op(body: CWriter, globals_w: CWriter, names, weights, stage, nod
     widths = "/".join(f"{graph.tensors[t].bits}" for t in place.views.values())
     for line in lines[:-2]:
         body.line(line)
-    body.line(f"    /* packed operands ({widths} bits): one output row at a time through {kernel} */")
+    body.line(f"    /* packed operands ({widths} bits): bands of output rows through {kernel} */")
     for line in loop:
         body.line("    " + line)
     body.line(lines[-1])

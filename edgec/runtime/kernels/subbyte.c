@@ -20,17 +20,19 @@ void edgec_unpack_pixels(const uint8_t *src, int32_t w, int32_t c, int32_t pixel
         return;
     }
     if (bits == 4) {
-        const int32_t pairs = c >> 1;
         for (x = 0; x < w; ++x, src += pixel_stride) {
             const uint8_t *s = src;
-            for (ch = 0; ch < pairs; ++ch, ++s) {
-                const uint32_t b = *s;
-                dst[0] = (int8_t)((int8_t)(uint8_t)(b << 4) >> 4); /* channel 2k: the low nibble */
-                dst[1] = (int8_t)((int8_t)(uint8_t)b >> 4);        /* channel 2k + 1: the high nibble */
-                dst += 2;
+            ch = 0;
+            /* Four channels (two bytes) at a time: spread the nibbles to bytes, then sign-extend
+             * every byte at once (bit 3 set: OR 0xF0 into that byte; 0x08 * 0x1E = 0xF0, no carry). */
+            for (; ch + 4 <= c; ch += 4, s += 2, dst += 4) {
+                uint32_t v = (uint32_t)s[0] | ((uint32_t)s[1] << 16);
+                v = (v | (v << 4)) & 0x0F0F0F0Fu;
+                v |= (v & 0x08080808u) * 0x1Eu;
+                memcpy(dst, &v, 4); /* little-endian byte order: channel ch first */
             }
-            if (c & 1) {
-                *dst++ = sign_extend(*s, 4);
+            for (; ch < c; ++ch) {
+                *dst++ = sign_extend((uint32_t)s[(ch & 3) >> 1] >> (4 * (ch & 1)), 4);
             }
         }
         return;
@@ -62,13 +64,24 @@ void edgec_pack_pixels(const int8_t *src, int32_t w, int32_t c, int32_t pixel_st
         return;
     }
     if (bits == 4) {
-        const int32_t pairs = c >> 1;
         for (x = 0; x < w; ++x, dst += pixel_stride) {
             uint8_t *d = dst;
-            for (ch = 0; ch < pairs; ++ch, src += 2) {
-                *d++ = (uint8_t)(((uint32_t)src[0] & 0xFu) | (((uint32_t)src[1] & 0xFu) << 4));
+            ch = 0;
+            /* Four channels at a time: keep each byte's low nibble, gather nibble pairs into bytes. */
+            for (; ch + 4 <= c; ch += 4, src += 4, d += 2) {
+                uint32_t v;
+                memcpy(&v, src, 4);
+                v &= 0x0F0F0F0Fu;
+                v |= v >> 4; /* byte 0: c0 | c1 << 4, byte 2: c2 | c3 << 4 */
+                d[0] = (uint8_t)v;
+                d[1] = (uint8_t)(v >> 16);
             }
-            if (c & 1) {
+            if (ch + 2 <= c) {
+                *d++ = (uint8_t)(((uint32_t)src[0] & 0xFu) | (((uint32_t)src[1] & 0xFu) << 4));
+                src += 2;
+                ch += 2;
+            }
+            if (ch < c) {
                 *d = (uint8_t)((uint32_t)*src++ & 0xFu);
             }
         }
@@ -133,44 +146,54 @@ int32_t edgec_packed_input_rows(const edgec_packed_view *in, int32_t y0, int32_t
     return first - y0;
 }
 
-void edgec_packed_row(const edgec_packed_view *in, int32_t y, int8_t *scratch, edgec_view *row)
+void edgec_packed_rows(const edgec_packed_view *in, int32_t y, int32_t n, int8_t *scratch, edgec_view *rows)
 {
-    rows_view(in, y, 1, scratch, row);
+    rows_view(in, y, n, scratch, rows);
 }
 
-void edgec_packed_output_row(const edgec_packed_view *out, int32_t y, int8_t *scratch, edgec_view *row)
+void edgec_packed_output_rows(const edgec_packed_view *out, int32_t y, int32_t n, int8_t *scratch, edgec_view *rows)
 {
     if (out->bits == 8) {
-        row->data = (int8_t *)(out->data + y * out->row_stride);
-        row->h = 1;
-        row->w = out->w;
-        row->c = out->c;
-        row->row_stride = out->row_stride;
-        row->col_stride = out->pixel_stride;
+        rows->data = (int8_t *)(out->data + y * out->row_stride);
+        rows->h = n;
+        rows->w = out->w;
+        rows->c = out->c;
+        rows->row_stride = out->row_stride;
+        rows->col_stride = out->pixel_stride;
         return;
     }
-    dense_rows(scratch, 1, out->w, out->c, row);
+    dense_rows(scratch, n, out->w, out->c, rows);
 }
 
-void edgec_packed_store_row(const edgec_packed_view *out, int32_t y, const edgec_view *row)
+/* Pack rows->h computed rows into out from row y; `saturate`: clamp to the range of out->bits first. */
+static void store_rows(const edgec_packed_view *out, int32_t y, const edgec_view *rows, int saturate)
 {
-    if (out->bits != 8) {
-        edgec_pack_pixels(row->data, out->w, out->c, out->pixel_stride, out->bits, out->data + y * out->row_stride);
+    int32_t r, i;
+    if (out->bits == 8) {
+        return;
     }
-}
-
-void edgec_packed_store_row_saturated(const edgec_packed_view *out, int32_t y, edgec_view *row)
-{
-    if (out->bits != 8) {
+    if (saturate) {
         const int32_t hi = (1 << (out->bits - 1)) - 1, lo = -hi - 1;
-        const int32_t n = out->w * out->c;
-        int32_t i;
+        const int32_t n = rows->h * out->w * out->c;
         for (i = 0; i < n; ++i) {
-            const int32_t v = row->data[i];
-            row->data[i] = (int8_t)(v < lo ? lo : v > hi ? hi : v);
+            const int32_t v = rows->data[i];
+            rows->data[i] = (int8_t)(v < lo ? lo : v > hi ? hi : v);
         }
-        edgec_pack_pixels(row->data, out->w, out->c, out->pixel_stride, out->bits, out->data + y * out->row_stride);
     }
+    for (r = 0; r < rows->h; ++r) {
+        edgec_pack_pixels(rows->data + r * rows->row_stride, out->w, out->c, out->pixel_stride, out->bits,
+                          out->data + (y + r) * out->row_stride);
+    }
+}
+
+void edgec_packed_store_rows(const edgec_packed_view *out, int32_t y, const edgec_view *rows)
+{
+    store_rows(out, y, rows, 0);
+}
+
+void edgec_packed_store_rows_saturated(const edgec_packed_view *out, int32_t y, const edgec_view *rows)
+{
+    store_rows(out, y, rows, 1);
 }
 
 int edgec_has_outlier(const edgec_view *v, int8_t lo, int8_t hi)

@@ -14,27 +14,30 @@
  * act_min/act_max already are, edgec.reference.qparams.activation_range), so
  * only the storage differs.
  *
- * How the packed ops run: one output row at a time.  The input rows that row
- * taps are unpacked into a small int8 scratch band (or read in place when the
+ * How the packed ops run: a band of output rows at a time.  The input rows the
+ * band taps are unpacked into a small int8 scratch (or read in place when the
  * input is int8), the fastest int8 kernel of the target (portable, DSP, MVE:
- * the same call and weight layout as in the int8 stage) computes the output
- * row into int8 scratch (or in place when the output is int8), and the row is
- * packed into the output.  A call of a windowed op (conv, depthwise, pool)
- * for output row oy, as generated:
+ * the same call and weight layout as in the int8 stage) computes the band
+ * into int8 scratch (or in place when the output is int8), and the band is
+ * packed into the output.  A windowed op (conv, depthwise, pool) with bands of
+ * up to B rows, as generated:
  *
  *     const int32_t pad_top = params.pad_top;
- *     for (int32_t oy = 0; oy < out_p.h; oy++) {
+ *     for (int32_t oy = 0; oy < out_p.h; oy += B) {
+ *         const int32_t n = out_p.h - oy < B ? out_p.h - oy : B;
  *         edgec_view in, out;
- *         params.pad_top = edgec_packed_input_rows(&in_p, oy * params.stride_h - pad_top, taps_h, scratch, &in);
- *         edgec_packed_output_row(&out_p, oy, scratch + band_bytes, &out);
+ *         params.pad_top = edgec_packed_input_rows(&in_p, oy * params.stride_h - pad_top,
+ *                                                  (n - 1) * params.stride_h + taps_h, scratch, &in);
+ *         edgec_packed_output_rows(&out_p, oy, n, scratch + band_bytes, &out);
  *         edgec_conv2d(&in, &out, weights, bias, &params);
- *         edgec_packed_store_row(&out_p, oy, &out);
+ *         edgec_packed_store_rows(&out_p, oy, &out);
  *     }
  *
- * The unpacking costs one pass over the tapped input rows per output row (no
- * per-element unpacking in the multiply-accumulate loops); the kernel's own
- * padding rules stay in force (the band starts at the first real row and the
- * returned pad_top places the first tap).
+ * The kernel's own padding rules stay in force (the band starts at its first
+ * real input row and the returned pad_top places the first tap), so results are
+ * the int8 kernel's, bit for bit.  Unpacking and packing are one pass over the
+ * band's rows (word at a time for int4), never inside the multiply-accumulate
+ * loops; input rows shared by two bands (the kernel's halo) are unpacked twice.
  */
 #ifndef EDGEC_SUBBYTE_H
 #define EDGEC_SUBBYTE_H
@@ -81,28 +84,28 @@ void edgec_unpack_pixels(const uint8_t *src, int32_t w, int32_t c, int32_t pixel
 /* Pack dense int8 src[w * c] (values already in the range of `bits`) into `w` pixels pixel_stride bytes apart. */
 void edgec_pack_pixels(const int8_t *src, int32_t w, int32_t c, int32_t pixel_stride, int32_t bits, uint8_t *dst);
 
-/* The input rows an output row taps, as an int8 view: rows [y0, y0 + taps_h) clipped to the
- * input (y0 may be negative: padding).  Unpacked into `scratch` (taps_h * in->w * in->c bytes at
- * most) unless the input is int8, then a view of the input itself.  Returns the pad_top that
- * places tap 0 at row y0 for a one-row call (0 when y0 >= 0).  When no row is inside the input,
- * the view has no rows and the kernel computes from padding alone. */
-int32_t edgec_packed_input_rows(const edgec_packed_view *in, int32_t y0, int32_t taps_h, int8_t *scratch,
+/* The input rows a band of output rows taps, as an int8 view: rows [y0, y0 + span) clipped to
+ * the input (y0 may be negative: padding).  Unpacked into `scratch` (span * in->w * in->c bytes
+ * at most) unless the input is int8, then a view of the input itself.  Returns the pad_top that
+ * places tap 0 of the band's first output row at row y0 (0 when y0 >= 0).  When no row is
+ * inside the input, the view has no rows and the kernel computes from padding alone. */
+int32_t edgec_packed_input_rows(const edgec_packed_view *in, int32_t y0, int32_t span, int8_t *scratch,
                                 edgec_view *rows);
 
-/* Row y of an element-wise operand as a one-row int8 view (unpacked into `scratch`,
- * in->w * in->c bytes, unless int8). */
-void edgec_packed_row(const edgec_packed_view *in, int32_t y, int8_t *scratch, edgec_view *row);
+/* Rows [y, y + n) of an element-wise operand as an int8 view (unpacked into `scratch`,
+ * n * in->w * in->c bytes, unless int8). */
+void edgec_packed_rows(const edgec_packed_view *in, int32_t y, int32_t n, int8_t *scratch, edgec_view *rows);
 
-/* Where an op writes output row y: `scratch` (out->w * out->c bytes) when the output is
- * packed, the output row itself when it is int8. */
-void edgec_packed_output_row(const edgec_packed_view *out, int32_t y, int8_t *scratch, edgec_view *row);
+/* Where an op writes output rows [y, y + n): `scratch` (n * out->w * out->c bytes) when the
+ * output is packed, the output rows themselves when it is int8. */
+void edgec_packed_output_rows(const edgec_packed_view *out, int32_t y, int32_t n, int8_t *scratch, edgec_view *rows);
 
-/* Pack the computed row into output row y (nothing to do when the output is int8). */
-void edgec_packed_store_row(const edgec_packed_view *out, int32_t y, const edgec_view *row);
+/* Pack the computed rows (rows->h of them) into the output from row y (nothing to do at 8 bits). */
+void edgec_packed_store_rows(const edgec_packed_view *out, int32_t y, const edgec_view *rows);
 
-/* As edgec_packed_store_row, saturating every value to the range of out->bits first (for
- * requantize: the int8 kernel clamps to int8 only). */
-void edgec_packed_store_row_saturated(const edgec_packed_view *out, int32_t y, edgec_view *row);
+/* As edgec_packed_store_rows, saturating every value to the range of out->bits first (for
+ * requantize: the int8 kernel clamps to int8 only).  Overwrites the rows' values. */
+void edgec_packed_store_rows_saturated(const edgec_packed_view *out, int32_t y, const edgec_view *rows);
 
 /* Value-driven patch classification: 1 when some value of the int8 window lies outside [lo, hi]. */
 int edgec_has_outlier(const edgec_view *v, int8_t lo, int8_t hi);

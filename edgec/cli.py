@@ -81,7 +81,14 @@ def main(debug: bool) -> None:
 @click.option("--schedule", type=click.Choice(["layer", "patch", "auto"]), default=None, help="Execution schedule (default: auto on MCUs, layer on host).")
 @click.option("--split", default=None, help="With --schedule patch: the op (or tensor) ending the patch stage.")
 @click.option("--patches", type=int, default=None, help="With --schedule patch: patch grid N (N x N).")
-@click.option("--precision", type=click.Choice(["int8", "mixed"]), default="int8", show_default=True)
+@click.option(
+    "--precision", type=click.Choice(["int8", "mixed"]), default="int8", show_default=True,
+    help="mixed: 4/2-bit feature maps in the patch stage (QuantMCU; needs --calib and a patch stage).",
+)  # fmt: skip
+@click.option(
+    "--mixed-lambda", type=float, default=None, metavar="L",
+    help="With --precision mixed: accuracy weight of the bit-width search in [0, 1] (1: all 8-bit; default 0.5).",
+)  # fmt: skip
 @click.option("--input-shape", "input_shape", multiple=True, metavar="NAME=DxDxD", help=INPUT_SHAPE_HELP)
 @click.option(
     "--kernels", type=click.Choice(["auto", "portable"]), default="auto", show_default=True,
@@ -89,12 +96,14 @@ def main(debug: bool) -> None:
 )  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the build summary as JSON.")
 @_handle_errors
-def build(model, target_name, out_dir, calib, observer, sram_budget, schedule, split, patches, precision, input_shape, kernels, as_json):
+def build(
+    model, target_name, out_dir, calib, observer, sram_budget, schedule, split, patches, precision, mixed_lambda, input_shape, kernels, as_json
+):
     """Compile MODEL for a target into a build folder."""
     from edgec.compiler import BuildOptions, build_model, format_build_summary
 
-    if precision != "int8":
-        raise EdgecError("--precision mixed is not implemented yet: use --precision int8")
+    if mixed_lambda is not None and precision != "mixed":
+        raise EdgecError("--mixed-lambda applies to --precision mixed: add --precision mixed or drop it")
     options = BuildOptions(
         target=target_name,
         out_dir=out_dir,
@@ -106,6 +115,8 @@ def build(model, target_name, out_dir, calib, observer, sram_budget, schedule, s
         patches=patches,
         input_shapes=_input_shapes(input_shape),
         kernels=kernels,
+        precision=precision,
+        mixed_lambda=mixed_lambda,
     )
     summary = build_model(model, options, terminal_progress())
     if as_json:
@@ -161,6 +172,24 @@ def profile(out_dir, emulate, port, rpc, runs, input_path, as_json):
         _emit_json(report)
     else:
         click.echo(format_profile(report))
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.option("--data", "data_path", type=click.Path(path_type=Path), required=True, help="An .npz with x (N inputs, like `run --input`) and optional y (N labels).")
+@click.option("--port", default=None, help="Serial port of a real board (MCU builds; default: QEMU for emulated targets).")
+@click.option("--rpc", default=None, metavar="HOST:PORT", help=RPC_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (keys in docs/cli.md).")
+@_handle_errors
+def validate(out_dir, data_path, port, rpc, as_json):
+    """Run a build on every sample of a data set: top-1, bit-exactness, agreement with the float model."""
+    from edgec.validate import format_validation, validate_build
+
+    report = validate_build(out_dir, data_path, port=port, rpc=rpc, progress=terminal_progress(quiet=as_json))
+    if as_json:
+        _emit_json(report)
+    else:
+        click.echo(format_validation(report))
 
 
 @main.command()

@@ -16,22 +16,37 @@ from edgec.tensor_io import from_model_output, io_specs, load_array, to_model_in
 
 def run_host_binary(build: Build, x: np.ndarray, repeat: int = 1) -> tuple[np.ndarray, float | None]:
     """Run the host executable of ``build`` on int8 ``x``; return (int8 output, median µs if repeat > 1)."""
+    outputs, median = run_host_inputs(build, [x], repeat)
+    return outputs[0], median
+
+
+def run_host_inputs(build: Build, inputs: list[np.ndarray], repeat: int = 1) -> tuple[list[np.ndarray], float | None]:
+    """Run the host executable of ``build`` on every int8 input in one process.
+
+    Returns the int8 outputs in input order and the median µs per inference if repeat > 1.
+    """
+    if not inputs:
+        raise EdgecError("no inputs to run")
     out_spec = build.outputs[0]
     with tempfile.TemporaryDirectory(prefix="edgec-run-") as tmp:
         fin, fout = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
-        fin.write_bytes(np.ascontiguousarray(x, dtype=np.int8).tobytes())
+        fin.write_bytes(b"".join(np.ascontiguousarray(x, dtype=np.int8).tobytes() for x in inputs))
         try:
             proc = subprocess.run([str(build.binary), str(fin), str(fout), str(repeat)], check=False, capture_output=True, text=True, timeout=600)
         except FileNotFoundError:
             raise EdgecError(f"{build.binary} is missing: rebuild with `edgec build`") from None
         if proc.returncode != 0:
             raise EdgecError(f"the host build failed to run (exit {proc.returncode}): {proc.stderr.strip()}")
-        y = np.frombuffer(fout.read_bytes(), dtype=np.int8).reshape(out_spec.shape)
+        data = np.frombuffer(fout.read_bytes(), dtype=np.int8)
+    size = int(np.prod(out_spec.shape))
+    if data.size != size * len(inputs):
+        raise EdgecError(f"the host build wrote {data.size} bytes, expected {size * len(inputs)}: rebuild with `edgec build`")
+    outputs = [data[i * size : (i + 1) * size].reshape(out_spec.shape).copy() for i in range(len(inputs))]
     median = None
     for line in proc.stdout.splitlines():
         if line.startswith("median_us"):
             median = float(line.split()[1])
-    return y, median
+    return outputs, median
 
 
 def run_build(build: Build, x: np.ndarray, port: str | None = None, progress: Progress = QUIET, rpc: str | None = None) -> np.ndarray:

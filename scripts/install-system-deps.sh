@@ -2,11 +2,12 @@
 # Install the Debian packages edgec needs when they are missing: the Cortex-M
 # cross-compiler, newlib and QEMU (MCU targets), the aarch64 Linux
 # cross-compiler, its libc and QEMU user mode (qemu-aarch64 and the other
-# Linux-class targets), CMake. Uses sudo when not root. Safe to run repeatedly.
+# Linux-class targets), CMake, and Fashion-MNIST (dataset-fashion-mnist, read by
+# models/fashion/train.py). Uses sudo when not root. Safe to run repeatedly.
 set -euo pipefail
 
 packages=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm cmake
-          gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
+          gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user dataset-fashion-mnist)
 
 have_all() {
     command -v arm-none-eabi-gcc >/dev/null &&
@@ -16,7 +17,8 @@ have_all() {
     command -v aarch64-linux-gnu-gcc >/dev/null &&
     command -v qemu-aarch64 >/dev/null &&
     [ -f /usr/aarch64-linux-gnu/lib/libc.so.6 ] &&
-    [ -f /usr/aarch64-linux-gnu/lib/crt1.o ]
+    [ -f /usr/aarch64-linux-gnu/lib/crt1.o ] &&
+    [ -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ]
 }
 
 if have_all; then

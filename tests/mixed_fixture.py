@@ -25,6 +25,7 @@ from edgec.mixed.subbyte import qrange
 from edgec.schedule.patch import Window, run_windowed_op
 from tests.onnx_builders import make_model, rng_weights
 
+ROOT = Path(__file__).resolve().parents[1]
 SPLIT = "conv_split"
 TEST_TENSOR_OP = "conv_a"  # its output is the outlier-test tensor (8-bit, shared prefix)
 # stage feature map (by producing op) -> bits in the mixed variant

@@ -23,6 +23,7 @@ import pytest
 from edgec.codegen.c import emit_project
 from edgec.compiler import BuildOptions
 from edgec.lowering import lower_model
+from edgec.mixed.reference import run_mixed
 from edgec.schedule.planning import plan_model
 from edgec.targets import load_target
 from tests import mixed_fixture as mf
@@ -71,6 +72,8 @@ def mixed_setup(lowered):
     lo, hi = _thresholds(graph, plan.stage, xs)
     mixed = mf.mixed_variant(graph, plan.stage, lo, hi)
     expected = [mf.reference_outputs(graph, plan.stage, mixed, x) for x in xs]
+    for x, (want, _) in zip(xs, expected):  # the fixture's own patch loop agrees with the mixed reference
+        np.testing.assert_array_equal(run_mixed(graph, plan, mixed, x)[graph.outputs[0]], want)
     return graph, mixed, xs, expected
 
 
@@ -146,7 +149,7 @@ def test_qemu_bit_exact(lowered, tmp_path, target):
     xs = _inputs(graph)[:2]
     lo, hi = _thresholds(graph, plan.stage, xs)
     mixed = mf.mixed_variant(graph, plan.stage, lo, hi)
-    expected = [mf.reference_outputs(graph, plan.stage, mixed, x) for x in xs]
+    expected = [(run_mixed(graph, plan, mixed, x)[graph.outputs[0]], None) for x in xs]
     plan.mixed = mixed
     project = emit_project(graph, plan, tmp_path / "src", load_target(target), "0" * 64)
     assert {"dsp" if target.endswith("m4") else "mve"} <= {op["variant"] for op in project.ops}
@@ -156,3 +159,27 @@ def test_qemu_bit_exact(lowered, tmp_path, target):
         np.testing.assert_array_equal(got, want)
     classifier = next(op["index"] for op in project.ops if op["op"] == "vdpc_classify")
     assert len(counts[0]) == len(project.ops) and counts[0][classifier] > 0
+
+
+def test_precision_mixed_build_bit_exact(tmp_path):
+    """A real `--precision mixed` build (VDQS-searched widths, calibrated VDPC thresholds) of the digits CNN:
+    the host binary equals the build's own reference (``run_mixed``) on seeded inputs."""
+    from edgec.compiler import build_model, load_build
+    from edgec.runner import run_host_binary
+
+    digits = mf.ROOT / "models" / "digits"
+    options = BuildOptions(
+        target="host", out_dir=tmp_path / "digits", calib=digits / "calib.npz", schedule="patch", split="maxpool_0",
+        patches=2, precision="mixed", mixed_lambda=0.0,
+    )  # fmt: skip
+    build_model(digits / "digits_cnn.onnx", options)
+    build = load_build(tmp_path / "digits")
+    assert build.summary["precision"]["mode"] == "mixed"
+    assert any(b < 8 for b in build.summary["precision"]["bits"].values())
+    assert "edgec_has_outlier" in (tmp_path / "digits" / "src" / "model.c").read_text()
+    graph = build.graph
+    shape = graph.tensors[graph.inputs[0]].shape
+    for seed in SEEDS:
+        x = np.random.default_rng(seed).integers(-128, 128, size=shape).astype(np.int8)
+        got, _ = run_host_binary(build, x)
+        np.testing.assert_array_equal(got, build.reference_outputs(x)[graph.outputs[0]])

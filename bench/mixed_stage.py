@@ -10,7 +10,11 @@ conv 1x1, add, conv 3x3) is built for ``qemu-cortex-m4`` (DSP kernels) three way
 * ``mixed, all outliers``: thresholds every patch exceeds (every patch takes
   the int8 branch after the classifier).
 
-Each firmware runs the same seeded input in QEMU (``-icount shift=0``: the
+Then the trained Fashion-MNIST CNN (``models/fashion``, the patch stage
+``bench/mixed.py`` picks, the VDQS search at lambda 0.5 on the calibration
+subset) is built int8 and mixed and runs the first held-out images.
+
+Each firmware runs the same input in QEMU (``-icount shift=0``: the
 counter is QEMU's instruction count, not cycles) and the per-op counts are summed
 over the stage ops (shared prefix + classifier + the branch that ran).  The
 outputs are checked bit-exact against the patch-wise reference first.
@@ -64,6 +68,59 @@ def stage_counts(graph, target: str, mixed_thresholds, x, folder: Path) -> tuple
     return by_class, sum(counts)
 
 
+def fashion_counts(target: str, root: Path, images: int = 3) -> list[tuple[str, dict[str, int], int, int]]:
+    """(build, stage counts by class, whole-model total, outlier patches) of fashion_cnn, summed over ``images``."""
+    from bench.mixed import FASHION, fashion_models, load_subset, pick_stage
+    from edgec.calibration import samples_from_arrays
+    from edgec.mixed.reference import run_mixed_detailed
+    from edgec.mixed.search import samples_to_int8, search_mixed
+    from edgec.tensor_io import io_specs, to_model_input
+
+    _, path, size = next(m for m in fashion_models(FASHION) if m[0] == "fashion_cnn")
+    calib_x, _ = load_subset(FASHION, "calib", size, None)
+    np.save(root / "fashion-calib.npy", calib_x)
+    graph = lower_model(path, root / "fashion-calib.npy").graph
+    stage, _, _ = pick_stage(graph, None)
+    options = BuildOptions(target=target, schedule="patch", split=stage.split, patches=stage.grid[0])
+    samples = samples_to_int8(graph, samples_from_arrays({graph.inputs[0]: calib_x}, graph))
+    x, _ = load_subset(FASHION, "heldout", size, images)
+    spec = io_specs(graph, graph.inputs)[0]
+    xs = [to_model_input(x[i : i + 1], spec) for i in range(len(x))]
+    rows = []
+    for label in ("int8", "mixed"):
+        plan = plan_model(graph, load_target(target), options)
+        if label == "mixed":
+            plan.mixed = search_mixed(graph, plan.stage, samples, 0.5)
+            runs = [run_mixed_detailed(graph, plan.stage, plan.mixed, v) for v in xs]
+            want = [r.outputs[graph.outputs[0]] for r in runs]
+            outliers = sum(sum(r.outliers) for r in runs)
+        else:
+            want = [run(graph, v)[graph.outputs[0]] for v in xs]
+            outliers = 0
+        folder = root / f"fashion-{label}"
+        project = emit_project(graph, plan, folder / "src", load_target(target), "0" * 64)
+        image = build_firmware(folder / "src", target, folder / "bin")
+        outs, counts, _ = run_on_device(image.elf, xs, target)
+        if any(not np.array_equal(o, w) for o, w in zip(outs, want)):
+            raise SystemExit(f"fashion_cnn {label}: the firmware's output differs from the reference")
+        stage_ops = set(plan.stage.nodes)
+        by_class: dict[str, int] = {}
+        for op in project.ops:
+            if op["name"] in stage_ops or op["op"] == "vdpc_classify":
+                key = op.get("precision", "int8")
+                by_class[key] = by_class.get(key, 0) + sum(c[op["index"]] for c in counts)
+        rows.append((label, by_class, sum(sum(c) for c in counts), outliers))
+    return rows
+
+
+def print_row(label: str, by_class: dict[str, int], total: int, base: int) -> None:
+    stage_total = sum(by_class.values())
+    print(
+        f"{label:<22} {stage_total:>12,} {by_class.get('shared', 0):>10,} {by_class.get('int8', 0):>12,} "
+        f"{by_class.get('mixed', 0):>13,} {total:>12,}   ({stage_total / base:.3f}x int8 stage)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", default="qemu-cortex-m4")
@@ -83,12 +140,14 @@ def main(argv: list[str] | None = None) -> int:
         base = None
         for label, thresholds in rows:
             by_class, total = stage_counts(graph, args.target, thresholds, x, root / label.replace(" ", "_").replace(",", ""))
-            stage_total = sum(by_class.values())
-            base = base or stage_total
-            print(
-                f"{label:<22} {stage_total:>12,} {by_class.get('shared', 0):>10,} {by_class.get('int8', 0):>12,} "
-                f"{by_class.get('mixed', 0):>13,} {total:>12,}   ({stage_total / base:.3f}x int8 stage)"
-            )
+            base = base or sum(by_class.values())
+            print_row(label, by_class, total, base)
+        print()
+        print(f"fashion_cnn (models/fashion), 3 held-out images, lambda 0.5, {args.target}, QEMU instructions")
+        base = None
+        for label, by_class, total, outliers in fashion_counts(args.target, root):
+            base = base or sum(by_class.values())
+            print_row(f"{label} ({outliers} outlier patches)" if label == "mixed" else label, by_class, total, base)
     return 0
 
 

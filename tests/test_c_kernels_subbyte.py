@@ -291,10 +291,25 @@ def pack_cases(suite, rng):
             suite.case(f"pack/unpack {bits} bits c{c}", decls, body, dst.buffer(x), dst)
 
 
+def outlier_cases(suite, rng):
+    """edgec_has_outlier (VDPC) on int8 windows: 1 when a value lies outside [lo, hi]."""
+    for lo, hi in ((-128, 127), (0, -1), (-5, 60), (-100, -20), (-128, 40), (-30, 127), (3, 3)):
+        for c, spread in ((8, 20), (3, 60), (5, 128)):
+            x = np.clip(rng.integers(-spread, spread, size=(1, 3, 5, c)), -128, 127).astype(np.int8)
+            win = Placed(rng, 3, 5, c, 8)
+            want = int(((x < lo) | (x > hi)).any())
+            body = f"""    const edgec_packed_view p = {win.view("@in")};
+    const edgec_view v = {{(int8_t *)p.data, p.h, p.w, p.c, p.row_stride, p.pixel_stride}};
+    if (edgec_has_outlier(&v, {lo}, {hi}) != {want}) return 0;
+"""
+            suite.case(f"outlier [{lo}, {hi}] c{c}", _arr("uint8_t", "@in", win.buffer(x)), body, win.buffer(), win)
+
+
 def build_suite() -> Suite:
     rng = np.random.default_rng(11)
     suite = Suite()
     pack_cases(suite, rng)
+    outlier_cases(suite, rng)
     for i, (bi, bo) in enumerate(PAIRS):
         ci, co = (3, 5, 7, 1, 6, 9)[i], (5, 7, 3, 6, 9, 1)[i]
         for band in (1, 2):
@@ -447,7 +462,7 @@ def results(tmp_path_factory) -> dict[str, str]:
     return {line.split(" ", 1)[1]: line.split(" ", 1)[0] for line in lines[:-1]}
 
 
-GROUPS = ["pack/unpack", "conv ", "conv_dsp", "dw ", "dw_dsp", "max_pool", "avg_pool", "add", "requantize"]
+GROUPS = ["outlier", "pack/unpack", "conv ", "conv_dsp", "dw ", "dw_dsp", "max_pool", "avg_pool", "add", "requantize"]
 
 
 @pytest.mark.parametrize("group", GROUPS)

@@ -37,16 +37,15 @@ void edgec_unpack_pixels(const uint8_t *src, int32_t w, int32_t c, int32_t pixel
         }
         return;
     }
-    /* bits == 2: four channels a byte */
+    /* bits == 2: four channels a byte, spread to four bytes at once, then sign-extended
+     * (bit 1 set: OR 0xFE into that byte; 0x02 * 0x7F = 0xFE, no carry). */
     for (x = 0; x < w; ++x, src += pixel_stride) {
         const uint8_t *s = src;
-        for (ch = 0; ch + 4 <= c; ch += 4, ++s) {
-            const uint32_t b = *s;
-            dst[0] = (int8_t)((int8_t)(uint8_t)(b << 6) >> 6);
-            dst[1] = (int8_t)((int8_t)(uint8_t)(b << 4) >> 6);
-            dst[2] = (int8_t)((int8_t)(uint8_t)(b << 2) >> 6);
-            dst[3] = (int8_t)((int8_t)(uint8_t)b >> 6);
-            dst += 4;
+        for (ch = 0; ch + 4 <= c; ch += 4, ++s, dst += 4) {
+            uint32_t v = (uint32_t)*s | ((uint32_t)*s << 12);
+            v = (v | (v << 6)) & 0x03030303u;
+            v |= (v & 0x02020202u) * 0x7Fu;
+            memcpy(dst, &v, 4);
         }
         for (; ch < c; ++ch) {
             *dst++ = sign_extend((uint32_t)*s >> (2 * (ch & 3)), 2);
@@ -89,9 +88,14 @@ void edgec_pack_pixels(const int8_t *src, int32_t w, int32_t c, int32_t pixel_st
     }
     for (x = 0; x < w; ++x, dst += pixel_stride) {
         uint8_t *d = dst;
+        /* Four channels a byte: keep each byte's low two bits, gather them into byte 0. */
         for (ch = 0; ch + 4 <= c; ch += 4, src += 4) {
-            *d++ = (uint8_t)(((uint32_t)src[0] & 3u) | (((uint32_t)src[1] & 3u) << 2) | (((uint32_t)src[2] & 3u) << 4) |
-                             (((uint32_t)src[3] & 3u) << 6));
+            uint32_t v;
+            memcpy(&v, src, 4);
+            v &= 0x03030303u;
+            v |= v >> 6;  /* byte 0: c0 | c1 << 2, byte 2: c2 | c3 << 2 */
+            v |= v >> 12; /* byte 0: c0 | c1 << 2 | c2 << 4 | c3 << 6 */
+            *d++ = (uint8_t)v;
         }
         if (ch < c) {
             uint32_t byte = 0;
@@ -196,18 +200,50 @@ void edgec_packed_store_rows_saturated(const edgec_packed_view *out, int32_t y, 
     store_rows(out, y, rows, 1);
 }
 
+/* Nonzero when some byte of d (unsigned) is greater than r (0..255), four bytes at once:
+ * bytes below 128 exceed r < 128 when adding 127 - r sets their top bit; for r >= 128 only bytes
+ * with the top bit set qualify, compared on their low seven bits. */
+static inline uint32_t any_byte_above(uint32_t d, uint32_t r)
+{
+    const uint32_t ones = 0x01010101u, high = 0x80808080u;
+    if (r < 128u) {
+        return (((d & ~high) + (127u - r) * ones) | d) & high;
+    }
+    return ((d & ~high) + (255u - r) * ones) & d & high;
+}
+
 int edgec_has_outlier(const edgec_view *v, int8_t lo, int8_t hi)
 {
-    int32_t y, x, ch;
+    const uint32_t ones = 0x01010101u, high = 0x80808080u;
+    const uint32_t range = (uint32_t)(hi - lo) & 0xFFu; /* x is an outlier when (uint8_t)(x - lo) > range */
+    const uint32_t lo_bytes = ((uint32_t)lo & 0xFFu) * ones;
+    int32_t y, i;
+    if (lo > hi) {
+        return v->h > 0 && v->w > 0 && v->c > 0; /* an empty range: every value is an outlier */
+    }
     for (y = 0; y < v->h; ++y) {
         const int8_t *row = v->data + y * v->row_stride;
-        for (x = 0; x < v->w; ++x) {
-            const int8_t *px = row + x * v->col_stride;
-            for (ch = 0; ch < v->c; ++ch) {
-                if (px[ch] < lo || px[ch] > hi) {
-                    return 1;
+        const int32_t n = v->col_stride == v->c ? v->w * v->c : 0; /* dense rows: one run of bytes */
+        uint32_t hit = 0;
+        for (i = 0; i + 4 <= n; i += 4) {
+            uint32_t x, d;
+            memcpy(&x, row + i, 4);
+            d = ((x | high) - (lo_bytes & ~high)) ^ ((x ^ ~lo_bytes) & high); /* bytewise x - lo, no borrows */
+            hit |= any_byte_above(d, range);
+        }
+        for (; i < n; ++i) {
+            hit |= (uint32_t)((uint8_t)(row[i] - lo) > range);
+        }
+        if (n == 0) { /* strided columns: pixel by pixel */
+            int32_t x, ch;
+            for (x = 0; x < v->w; ++x) {
+                for (ch = 0; ch < v->c; ++ch) {
+                    hit |= (uint32_t)((uint8_t)(row[x * v->col_stride + ch] - lo) > range);
                 }
             }
+        }
+        if (hit) {
+            return 1;
         }
     }
     return 0;

@@ -270,6 +270,13 @@ def _emit_mixed_op(body: CWriter, globals_w: CWriter, names, weights, stage, nod
     return f"{kernel}+packed", scratch
 
 
+def _weighted(record: dict, precision: str, share: float) -> dict:
+    """An op record of one variant: its MACs weighted by the share of patches expected to take it
+    (the calibration outlier fraction), so that the records of both variants add up to the stage's
+    MACs; ``macs_all_patches`` keeps the unweighted count."""
+    return record | {"precision": precision, "macs": round(record["macs"] * share), "macs_all_patches": record["macs"]}
+
+
 def emit_mixed_patch_stage(
     body: CWriter, globals_w: CWriter, names, weights, stage, first_index: int, max_inputs: int, mixed
 ) -> list[dict]:
@@ -317,6 +324,7 @@ def emit_mixed_patch_stage(
         f"({'x'.join(map(str, split.shape))}); {len(prefix)} shared int8 ops, then per patch the int8 variant "
         f"(outlier patch) or the mixed variant of {len(suffix)} ops."
     )
+    fraction = min(max(float(mixed.outlier_patch_fraction), 0.0), 1.0)
     ops: list[dict] = []
     index = first_index
     scratch = 0
@@ -360,7 +368,7 @@ def emit_mixed_patch_stage(
                     prologue=(f"const edgec_patch_step *s = &{names.node_ids[name]}_steps[patch];",),
                 )
                 body.line(f"EDGEC_PROFILE_OP({index});")
-                ops.append(op_record(graph8, stage, node, index, kernel) | {"precision": "int8"})
+                ops.append(_weighted(op_record(graph8, stage, node, index, kernel), "int8", fraction))
                 index += 1
         with body.block("else"):
             names.graph = mgraph
@@ -371,7 +379,7 @@ def emit_mixed_patch_stage(
                     kernel, need = _emit_mixed_op(body, globals_w, names, mweights, stage, node)
                     scratch = max(scratch, need)
                     body.line(f"EDGEC_PROFILE_OP({index});")
-                    ops.append(op_record(mgraph, stage, node, index, kernel) | {"precision": "mixed"})
+                    ops.append(_weighted(op_record(mgraph, stage, node, index, kernel), "mixed", 1.0 - fraction))
                     index += 1
             finally:
                 names.graph = graph8

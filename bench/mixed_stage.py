@@ -45,8 +45,8 @@ from edgec.targets import load_target
 from tests import mixed_fixture as mf
 
 
-def stage_counts(graph, target: str, mixed_thresholds, x, folder: Path) -> tuple[dict[str, int], int]:
-    """Per-op QEMU counts of the stage ops (by precision class) and the whole-model total."""
+def stage_counts(graph, target: str, mixed_thresholds, x, folder: Path) -> tuple[dict[str, int], int, object]:
+    """Per-op QEMU counts of the stage ops (by precision class), the whole-model total and the firmware info."""
     options = BuildOptions(target=target, schedule="patch", split=mf.tensor_of(graph, mf.SPLIT), patches=3)
     plan = plan_model(graph, load_target(target), options)
     if mixed_thresholds is None:
@@ -65,10 +65,10 @@ def stage_counts(graph, target: str, mixed_thresholds, x, folder: Path) -> tuple
         if op["name"] in stage or op["op"] == "vdpc_classify":
             key = op.get("precision", "int8")
             by_class[key] = by_class.get(key, 0) + counts[op["index"]]
-    return by_class, sum(counts)
+    return by_class, sum(counts), image
 
 
-def fashion_counts(target: str, root: Path, images: int = 3) -> list[tuple[str, dict[str, int], int, int]]:
+def fashion_counts(target: str, root: Path, images: int = 3) -> list[tuple[str, dict[str, int], int, int, object]]:
     """(build, stage counts by class, whole-model total, outlier patches) of fashion_cnn, summed over ``images``."""
     from bench.mixed import FASHION, fashion_models, load_subset, pick_stage
     from edgec.calibration import samples_from_arrays
@@ -109,15 +109,19 @@ def fashion_counts(target: str, root: Path, images: int = 3) -> list[tuple[str, 
             if op["name"] in stage_ops or op["op"] == "vdpc_classify":
                 key = op.get("precision", "int8")
                 by_class[key] = by_class.get(key, 0) + sum(c[op["index"]] for c in counts)
-        rows.append((label, by_class, sum(sum(c) for c in counts), outliers))
+        rows.append((label, by_class, sum(sum(c) for c in counts), outliers, image))
     return rows
 
 
-def print_row(label: str, by_class: dict[str, int], total: int, base: int) -> None:
+HEADER = f"{'build':<26} {'stage total':>12} {'shared':>10} {'int8 branch':>12} {'mixed branch':>13} {'model total':>12} {'flash':>8} {'SRAM':>7}"
+
+
+def print_row(label: str, by_class: dict[str, int], total: int, base: int, image) -> None:
     stage_total = sum(by_class.values())
     print(
-        f"{label:<22} {stage_total:>12,} {by_class.get('shared', 0):>10,} {by_class.get('int8', 0):>12,} "
-        f"{by_class.get('mixed', 0):>13,} {total:>12,}   ({stage_total / base:.3f}x int8 stage)"
+        f"{label:<26} {stage_total:>12,} {by_class.get('shared', 0):>10,} {by_class.get('int8', 0):>12,} "
+        f"{by_class.get('mixed', 0):>13,} {total:>12,} {image.flash_used:>8,} {image.sram_used:>7,}"
+        f"   ({stage_total / base:.3f}x int8 stage)"
     )
 
 
@@ -136,18 +140,21 @@ def main(argv: list[str] | None = None) -> int:
             ("mixed, all outliers", (0, -1)),
         ]
         print(f"patch stage of tests/mixed_fixture.py on {args.target}, QEMU instructions (-icount, not cycles)")
-        print(f"{'build':<22} {'stage total':>12} {'shared':>10} {'int8 branch':>12} {'mixed branch':>13} {'model total':>12}")
+        print(HEADER)
         base = None
         for label, thresholds in rows:
-            by_class, total = stage_counts(graph, args.target, thresholds, x, root / label.replace(" ", "_").replace(",", ""))
+            folder = root / label.replace(" ", "_").replace(",", "")
+            by_class, total, image = stage_counts(graph, args.target, thresholds, x, folder)
             base = base or sum(by_class.values())
-            print_row(label, by_class, total, base)
+            print_row(label, by_class, total, base, image)
         print()
         print(f"fashion_cnn (models/fashion), 3 held-out images, lambda 0.5, {args.target}, QEMU instructions")
         base = None
-        for label, by_class, total, outliers in fashion_counts(args.target, root):
+        print(HEADER)
+        for label, by_class, total, outliers, image in fashion_counts(args.target, root):
             base = base or sum(by_class.values())
-            print_row(f"{label} ({outliers} outlier patches)" if label == "mixed" else label, by_class, total, base)
+            name = f"{label} ({outliers} outlier patches)" if label == "mixed" else label
+            print_row(name, by_class, total, base, image)
     return 0
 
 

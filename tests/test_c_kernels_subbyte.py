@@ -6,10 +6,12 @@ kernel with the output clamp narrowed to the output's width), written as one C
 file, compiled once with ASan/UBSan and run.  Windows sit inside larger buffers
 (row strides wider than the window, a byte offset), the buffer's other bytes
 hold a pattern that must survive, channel counts 1..9 end pixels mid-byte, and
-the ops run through the same band loop the code generator emits
-(``edgec.codegen.mixed_stage``) with bands of 1 and 2 output rows, over the
-portable kernels and, on the host in plain C, the DSP conv and depthwise
-variants with their build-time weight layouts.
+the ops run through the band loop the code generator emits
+(``edgec.codegen.mixed_stage``; here with the output band in scratch,
+``edgec_packed_output_rows``, the generated code packs it in place in the
+output's buffer, checked by the "pack in place" cases) with bands of 1 and 2
+output rows, over the portable kernels and, on the host in plain C, the DSP
+conv and depthwise variants with their build-time weight layouts.
 
 Cases: pack/unpack of every width and C = 1..9; conv 3x3 (padding on every
 border, stride 1 and 2, dilation 2), conv 1x1; depthwise 3x3; max and average
@@ -305,11 +307,48 @@ def outlier_cases(suite, rng):
             suite.case(f"outlier [{lo}, {hi}] c{c}", _arr("uint8_t", "@in", win.buffer(x)), body, win.buffer(), win)
 
 
+def inplace_pack_cases(suite, rng):
+    """Forward packing in place, as a packed op stores its output: int8 rows of a window of a region
+    buffer (row stride W * C) packed into the same buffer's packed layout (row stride W * pixel_bytes),
+    band by band; the packed window must hold ``pack`` of the values."""
+    for bits in (4, 2):
+        for c in (1, 3, 4, 7, 9):
+            region_h, region_w, dy, dx, h, w = 6, 7, 1, 2, 4, 4
+            pb = pixel_bytes(c, bits)
+            x = _rand(rng, (1, h, w, c), bits)
+            buf = np.full(region_h * region_w * c, PATTERN, dtype=np.uint8)
+            for y in range(h):
+                start = ((dy + y) * region_w + dx) * c
+                buf[start : start + w * c] = x[0, y].reshape(-1).view(np.uint8)
+            want = pack(x[0], bits).reshape(h, w * pb)
+            body = f"""    edgec_view int8 = {{(int8_t *)@buf + {(dy * region_w + dx) * c}, {h}, {w}, {c}, {region_w * c}, {c}}};
+    edgec_packed_view p = {{@buf + {(dy * region_w + dx) * pb}, {h}, {w}, {c}, {region_w * pb}, {pb}, {bits}}};
+    for (int32_t y = 0; y < {h}; y += 3) {{
+        const int32_t n = {h} - y < 3 ? {h} - y : 3;
+        const edgec_view rows = edgec_view_rows(&int8, y, n);
+        edgec_packed_store_rows(&p, y, &rows);
+    }}
+    for (int32_t y = 0; y < {h}; y++) {{
+        if (memcmp(p.data + y * p.row_stride, @packed + y * {w * pb}, {w * pb}) != 0) return 0;
+    }}
+"""
+            decls = _arr("uint8_t", "@buf", buf) + _arr("const uint8_t", "@packed", want)
+            dummy = Placed(rng, 1, 1, 1, 8)
+            suite.case(
+                f"pack in place {bits} bits c{c}",
+                decls,
+                body,
+                dummy.buffer(),
+                dummy,
+            )
+
+
 def build_suite() -> Suite:
     rng = np.random.default_rng(11)
     suite = Suite()
     pack_cases(suite, rng)
     outlier_cases(suite, rng)
+    inplace_pack_cases(suite, rng)
     for i, (bi, bo) in enumerate(PAIRS):
         ci, co = (3, 5, 7, 1, 6, 9)[i], (5, 7, 3, 6, 9, 1)[i]
         for band in (1, 2):
@@ -462,7 +501,19 @@ def results(tmp_path_factory) -> dict[str, str]:
     return {line.split(" ", 1)[1]: line.split(" ", 1)[0] for line in lines[:-1]}
 
 
-GROUPS = ["outlier", "pack/unpack", "conv ", "conv_dsp", "dw ", "dw_dsp", "max_pool", "avg_pool", "add", "requantize"]
+GROUPS = [
+    "outlier",
+    "pack/unpack",
+    "pack in place",
+    "conv ",
+    "conv_dsp",
+    "dw ",
+    "dw_dsp",
+    "max_pool",
+    "avg_pool",
+    "add",
+    "requantize",
+]
 
 
 @pytest.mark.parametrize("group", GROUPS)

@@ -16,10 +16,13 @@ The mixed variant writes its packed maps into the per-patch buffers of the int8
 variant (a packed region never takes more bytes than the int8 one), through
 its own step tables whose offsets and strides are in bytes
 (``pixel_bytes``).  An op with a packed operand runs a band of output rows at a
-time (runtime/kernels/subbyte.h): the rows the band taps are unpacked into a
-static scratch (``SCRATCH_BUDGET`` bytes at most, unless one row needs more),
-the same int8 kernel variant as in the int8 stage computes the band, and the
-band is packed.  Ops whose operands are all 8-bit run exactly like in
+time (runtime/kernels/subbyte.h): the rows the band taps are unpacked into an
+int8 scratch, the same int8 kernel variant as in the int8 stage computes the
+band, and the band is packed.  The scratch is the largest stretch of the arena
+that is free while the stage runs (the arena minus the per-patch buffers and
+the split tensor), bands sized to fit it, when it has ``MIN_ARENA_SCRATCH``
+bytes; else a static array of at most ``SCRATCH_BUDGET`` bytes (more only if
+one row needs more).  Ops whose operands are all 8-bit run exactly like in
 the int8 stage, with the mixed graph's parameters.
 """
 
@@ -38,7 +41,8 @@ WINDOWED_OPS = ("conv2d", "depthwise_conv2d", "max_pool2d", "avg_pool2d")
 ROW_OPS = ("add", "quantize")
 PACKED_OPS = WINDOWED_OPS + ROW_OPS
 SCRATCH = "edgec_subbyte_scratch"
-SCRATCH_BUDGET = 8192  # bytes of int8 rows the packed ops may unpack/compute per kernel call
+SCRATCH_BUDGET = 8192  # bytes of int8 rows the packed ops may unpack/compute per kernel call (outside the arena)
+MIN_ARENA_SCRATCH = 1024  # a free stretch of the arena at least this big holds the scratch instead
 
 MIXED_TYPES = """\
 /* A window of a buffer holding a packed (int4/int2) or int8 tensor; offsets and strides in bytes. */
@@ -78,6 +82,12 @@ class MixedWeights:
         self._own: dict[str, str] = {}
 
     def add(self, ident: str, data, ctype: str, comment: str = "") -> str:
+        """A constant array; one the build already has (same type and values, e.g. a DSP weight layout
+        of the int8 variant) is shared rather than emitted twice."""
+        flat = np.asarray(data).reshape(-1)
+        for have_ident, have_ctype, have_data, _ in self.base._arrays:
+            if have_ctype == ctype and have_data.size == flat.size and np.array_equal(have_data, flat):
+                return have_ident
         return self.base.add(ident, data, ctype, comment)
 
     def tensor(self, name: str, ident: str) -> str:
@@ -165,21 +175,76 @@ def _aligned(n: int) -> int:
     return -(-n // 4) * 4
 
 
-def _band_rows(fixed: int, per_row: int, most: int) -> int:
-    """Output rows per band: as many as fit ``SCRATCH_BUDGET`` (scratch = fixed + rows * per_row), at least 1."""
+def _band_rows(fixed: int, per_row: int, most: int, budget: int) -> int:
+    """Output rows per band: as many as fit ``budget`` bytes (scratch = fixed + rows * per_row), at least 1."""
     if per_row <= 0:
         return max(most, 1)
-    return max(1, min(most, (SCRATCH_BUDGET - fixed) // per_row))
+    return max(1, min(most, (budget - fixed) // per_row))
 
 
-def _row_loop(graph, stage, node, views: dict[str, str], call: str) -> tuple[list[str], int]:
-    """The band loop around the int8 kernel ``call`` of a packed op; returns (lines, scratch bytes)."""
+def free_arena_gap(names) -> tuple[int, int]:
+    """(offset, bytes) of the largest free stretch of the arena while the patch stage runs: the arena
+    minus the per-patch buffers and the split tensor ((0, 0) when a stage input lives in the arena)."""
+    plan = names.plan
+    if any(names.root(t) not in names.graph.inputs for t in plan.stage.inputs):
+        return 0, 0
+    split = plan.stage.split
+    busy = sorted(
+        [
+            (plan.patch_base, plan.patch_base + plan.patch_plan.size),
+            (
+                plan.arena.offsets[names.root(split)],
+                plan.arena.offsets[names.root(split)] + names.graph.tensors[split].nbytes,
+            ),
+        ]
+    )
+    best, start = (0, 0), 0
+    for lo, hi in [*busy, (plan.arena_size, plan.arena_size)]:
+        begin = -(-start // 4) * 4
+        if lo - begin > best[1]:
+            best = (begin, lo - begin)
+        start = max(start, hi)
+    return best
+
+
+def _patch_buffer(names, tensor: str) -> tuple[int, int] | None:
+    """[start, end) of ``tensor``'s per-patch buffer in the patch plan (None: a whole tensor)."""
+    plan = names.plan.patch_plan
+    root = plan.aliases.get(tensor, tensor)
+    if names.is_whole_tensor(tensor) or root not in plan.offsets:
+        return None
+    return plan.offsets[root], plan.offsets[root] + plan.sizes[root]
+
+
+def _overlaps(names, a: str, b: str) -> bool:
+    ra, rb = _patch_buffer(names, a), _patch_buffer(names, b)
+    return ra is not None and rb is not None and ra[0] < rb[1] and rb[0] < ra[1]
+
+
+def _row_loop(names, stage, node, views: dict[str, str], call: str, budget: int) -> tuple[list[str], int]:
+    """The band loop around the int8 kernel ``call`` of a packed op; returns (lines, scratch bytes).
+
+    A packed output is computed as int8 in its own buffer (the int8 stage's window of it) and packed
+    forward in place.  When an input shares memory with the output (an element-wise op the planner
+    runs in place), the band is the whole window: every input row is unpacked before any is overwritten."""
+    graph = names.graph
     out_var = next(v for v, t in views.items() if t == node.outputs[0])
     in_vars = [v for v, t in views.items() if t != node.outputs[0]]
     out_t = graph.tensors[node.outputs[0]]
-    out_row = _max_width(stage, node, None) * out_t.shape[-1] if out_t.bits < 8 else 0
     most = max((op.output.height for p in stage.patches for op in p.ops if op.node == node.name), default=1)
+    if any(_overlaps(names, views[v], node.outputs[0]) for v in in_vars):
+        budget = 1 << 30
     store = "edgec_packed_store_rows_saturated" if node.op == "quantize" else "edgec_packed_store_rows"
+    ident = names.node_ids[node.name]
+    if out_t.bits < 8:
+        pointer = names.stage_pointer(node.outputs[0])
+        head = [
+            f"const edgec_view {out_var}_int8 = edgec_window_view({pointer}, &{ident}_steps[patch].out, {out_t.shape[-1]});"
+        ]
+        out_rows = ["edgec_view {v} = edgec_view_rows(&{v}_int8, {y}, n);"]
+    else:
+        head = []
+        out_rows = ["edgec_view {v};", "edgec_packed_output_rows(&{v}_p, {y}, n, NULL, &{v});"]
     offset = 0
     place: dict[str, int] = {}
 
@@ -197,17 +262,17 @@ def _row_loop(graph, stage, node, views: dict[str, str], call: str) -> tuple[lis
         taps = _taps_h(graph, node)
         stride = node.attrs.get("stride", (1, 1))[0]
         in_row = _max_width(stage, node, 0) * x.shape[-1] if x.bits < 8 else 0
-        band = _band_rows((taps - stride) * in_row, stride * in_row + out_row, most)
+        band = _band_rows((taps - stride) * in_row, stride * in_row, most, budget)
         reserve(in_var, ((band - 1) * stride + taps) * in_row)
-        reserve(out_var, band * out_row)
         lines = [
+            *head,
             "const int32_t pad_top = params.pad_top;",
             f"for (int32_t oy = 0; oy < {out_var}_p.h; oy += {band}) {{",
             f"    const int32_t n = {out_var}_p.h - oy < {band} ? {out_var}_p.h - oy : {band};",
-            f"    edgec_view {in_var}, {out_var};",
+            f"    edgec_view {in_var};",
             f"    params.pad_top = (int16_t)edgec_packed_input_rows(&{in_var}_p, oy * params.stride_h - pad_top,",
             f"                                                      (n - 1) * params.stride_h + {taps}, {at(in_var)}, &{in_var});",
-            f"    edgec_packed_output_rows(&{out_var}_p, oy, n, {at(out_var)}, &{out_var});",
+            *("    " + r.format(v=out_var, y="oy") for r in out_rows),
             f"    {call}",
             f"    {store}(&{out_var}_p, oy, &{out_var});",
             "}",
@@ -221,18 +286,18 @@ def _row_loop(graph, stage, node, views: dict[str, str], call: str) -> tuple[lis
                 f"node {node.name!r}: a broadcasting {node.op} has no sub-byte kernel; keep its operands at 8 bits"
             )
         rows[var] = _max_width(stage, node, node.inputs.index(views[var])) * t.shape[-1] if t.bits < 8 else 0
-    band = _band_rows(0, sum(rows.values()) + out_row, most)
+    band = _band_rows(0, sum(rows.values()), most, budget)
     for var in in_vars:
         reserve(var, band * rows[var])
-    reserve(out_var, band * out_row)
     lines = [
+        *head,
         f"for (int32_t y = 0; y < {out_var}_p.h; y += {band}) {{",
         f"    const int32_t n = {out_var}_p.h - y < {band} ? {out_var}_p.h - y : {band};",
-        f"    edgec_view {', '.join([*in_vars, out_var])};",
+        f"    edgec_view {', '.join(in_vars)};",
     ]
     lines += [f"    edgec_packed_rows(&{v}_p, y, n, {at(v)}, &{v});" for v in in_vars]
     lines += [
-        f"    edgec_packed_output_rows(&{out_var}_p, y, n, {at(out_var)}, &{out_var});",
+        *("    " + r.format(v=out_var, y="y") for r in out_rows),
         f"    {call}",
         f"    {store}(&{out_var}_p, y, &{out_var});",
         "}",
@@ -240,7 +305,7 @@ def _row_loop(graph, stage, node, views: dict[str, str], call: str) -> tuple[lis
     return lines, offset
 
 
-def _emit_mixed_op(body: CWriter, globals_w: CWriter, names, weights, stage, node) -> tuple[str, int]:
+def _emit_mixed_op(body: CWriter, globals_w: CWriter, names, weights, stage, node, budget: int) -> tuple[str, int]:
     """One op of the mixed variant (``names.graph`` is the mixed graph); returns (kernel, scratch bytes)."""
     graph = names.graph
     step = f"const edgec_patch_step *s = &{names.node_ids[node.name]}_mixed_steps[patch];"
@@ -259,7 +324,7 @@ def _emit_mixed_op(body: CWriter, globals_w: CWriter, names, weights, stage, nod
     call = lines[-2].strip()
     if not call.startswith(kernel + "("):
         raise BuildError(f"node {node.name!r}: unexpected kernel call {call!r} for the sub-byte row loop")
-    loop, scratch = _row_loop(graph, stage, node, place.views, call)
+    loop, scratch = _row_loop(names, stage, node, place.views, call, budget)
     widths = "/".join(f"{graph.tensors[t].bits}" for t in place.views.values())
     for line in lines[:-2]:
         body.line(line)
@@ -328,6 +393,8 @@ def emit_mixed_patch_stage(
     ops: list[dict] = []
     index = first_index
     scratch = 0
+    gap_offset, gap = free_arena_gap(names)
+    budget = gap if gap >= MIN_ARENA_SCRATCH else SCRATCH_BUDGET
     with body.block(f"for (int patch = 0; patch < {count}; patch++)"):
         for name in prefix:
             node = graph8.node(name)
@@ -376,7 +443,7 @@ def emit_mixed_patch_stage(
             try:
                 for name in suffix:
                     node = mgraph.node(name)
-                    kernel, need = _emit_mixed_op(body, globals_w, names, mweights, stage, node)
+                    kernel, need = _emit_mixed_op(body, globals_w, names, mweights, stage, node, budget)
                     scratch = max(scratch, need)
                     body.line(f"EDGEC_PROFILE_OP({index});")
                     ops.append(_weighted(op_record(mgraph, stage, node, index, kernel), "mixed", 1.0 - fraction))
@@ -385,7 +452,14 @@ def emit_mixed_patch_stage(
                 names.graph = graph8
                 names.weights = weights
     body.line()
-    if scratch:
+    if scratch and scratch <= gap:
+        globals_w.comment(
+            f"Rows of packed feature maps unpacked for the int8 kernels (mixed patch stage): {scratch} bytes of the "
+            "arena that are free while the stage runs."
+        )
+        globals_w.line(f"static int8_t *const {SCRATCH} = arena + {gap_offset};")
+        globals_w.line()
+    elif scratch:
         globals_w.comment(
             "Rows of packed feature maps unpacked for the int8 kernels (mixed variant of the patch stage)."
         )

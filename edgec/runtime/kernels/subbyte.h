@@ -18,17 +18,20 @@
  * band taps are unpacked into a small int8 scratch (or read in place when the
  * input is int8), the fastest int8 kernel of the target (portable, DSP, MVE:
  * the same call and weight layout as in the int8 stage) computes the band
- * into int8 scratch (or in place when the output is int8), and the band is
- * packed into the output.  A windowed op (conv, depthwise, pool) with bands of
- * up to B rows, as generated:
+ * in int8 into the output's own buffer (`out_int8`: the output window laid
+ * out as int8, which the buffer, sized for the int8 stage, holds), and the band
+ * is packed forward in place (a packed pixel never lies above its int8 twin, so
+ * rows not yet packed are never overwritten).  edgec_packed_output_rows gives
+ * a scratch band instead where the output buffer cannot be used.  A windowed
+ * op (conv, depthwise, pool) with bands of up to B rows, as generated:
  *
  *     const int32_t pad_top = params.pad_top;
  *     for (int32_t oy = 0; oy < out_p.h; oy += B) {
  *         const int32_t n = out_p.h - oy < B ? out_p.h - oy : B;
- *         edgec_view in, out;
+ *         edgec_view in;
  *         params.pad_top = edgec_packed_input_rows(&in_p, oy * params.stride_h - pad_top,
  *                                                  (n - 1) * params.stride_h + taps_h, scratch, &in);
- *         edgec_packed_output_rows(&out_p, oy, n, scratch + band_bytes, &out);
+ *         edgec_view out = edgec_view_rows(&out_int8, oy, n);
  *         edgec_conv2d(&in, &out, weights, bias, &params);
  *         edgec_packed_store_rows(&out_p, oy, &out);
  *     }
@@ -81,7 +84,8 @@ static inline edgec_packed_view edgec_packed_dense_view(uint8_t *data, int32_t h
 /* Unpack `w` pixels of `c` channels (pixel_stride bytes apart) into dense int8 dst[w * c]. */
 void edgec_unpack_pixels(const uint8_t *src, int32_t w, int32_t c, int32_t pixel_stride, int32_t bits, int8_t *dst);
 
-/* Pack dense int8 src[w * c] (values already in the range of `bits`) into `w` pixels pixel_stride bytes apart. */
+/* Pack dense int8 src[w * c] (values already in the range of `bits`) into `w` pixels pixel_stride bytes apart.
+ * In place allowed: dst may be src or lie below it (every byte is read before a write reaches it). */
 void edgec_pack_pixels(const int8_t *src, int32_t w, int32_t c, int32_t pixel_stride, int32_t bits, uint8_t *dst);
 
 /* The input rows a band of output rows taps, as an int8 view: rows [y0, y0 + span) clipped to
@@ -99,6 +103,15 @@ void edgec_packed_rows(const edgec_packed_view *in, int32_t y, int32_t n, int8_t
 /* Where an op writes output rows [y, y + n): `scratch` (n * out->w * out->c bytes) when the
  * output is packed, the output rows themselves when it is int8. */
 void edgec_packed_output_rows(const edgec_packed_view *out, int32_t y, int32_t n, int8_t *scratch, edgec_view *rows);
+
+/* Rows [y, y + n) of an int8 view. */
+static inline edgec_view edgec_view_rows(const edgec_view *v, int32_t y, int32_t n)
+{
+    edgec_view r = *v;
+    r.data = v->data + y * v->row_stride;
+    r.h = n;
+    return r;
+}
 
 /* Pack the computed rows (rows->h of them) into the output from row y (nothing to do at 8 bits). */
 void edgec_packed_store_rows(const edgec_packed_view *out, int32_t y, const edgec_view *rows);

@@ -41,7 +41,7 @@ WINDOWED_OPS = ("conv2d", "depthwise_conv2d", "max_pool2d", "avg_pool2d")
 ROW_OPS = ("add", "quantize")
 PACKED_OPS = WINDOWED_OPS + ROW_OPS
 SCRATCH = "edgec_subbyte_scratch"
-SCRATCH_BUDGET = 8192  # bytes of int8 rows the packed ops may unpack/compute per kernel call (outside the arena)
+SCRATCH_BUDGET = 2048  # bytes of int8 rows the packed ops may unpack/compute per kernel call (outside the arena)
 MIN_ARENA_SCRATCH = 1024  # a free stretch of the arena at least this big holds the scratch instead
 
 MIXED_TYPES = """\

@@ -2,14 +2,15 @@
 
 For each model in ``models/fashion/`` (float ONNX, calibration and held-out
 subsets, ``models/fashion/data.py``): lower to int8 with the calibration
-set, take a patch stage (the one ``edgec build`` picks for qemu-cortex-m4,
-else the last split point at >= 1/8 of the input resolution on a 2x2 grid),
+set, take a patch stage (the one ``edgec build`` picks for qemu-cortex-m4 with
+``--sram-budget``, else the last split point at >= 1/8 of the input
+resolution on a 2x2 grid, or ``--split MODEL=OP:N``),
 run the VDPC + VDQS search (``edgec.mixed.search.search_mixed``) and evaluate
 top-1 on the held-out set with the **numpy references**: float graph, int8
 graph, and the mixed reference ``run_mixed`` (the oracle the C code is
 checked against).  Accuracy is the reference's, not a device's.
 
-    python bench/mixed.py [--limit N] [--lambdas 0.1,0.3,0.5,0.7,1] [--sweep MODEL] [--json FILE]
+    python bench/mixed.py [--limit N] [--lambdas 0,0.2,0.5,1] [--sweep MODEL] [--sram-budget KB] [--json FILE]
 
 Prints per model: float / int8 / mixed top-1, BitOPs int8 vs mixed (patch
 stage and whole model, ratio), peak SRAM of the schedule, calibration and
@@ -54,7 +55,7 @@ def load_subset(folder: Path, split: str, size: int, limit: int | None):
     return to_input(images, size), labels
 
 
-def pick_stage(graph, forced: tuple[str, int] | None):
+def pick_stage(graph, forced: tuple[str, int] | None, budget_kb: float | None = None):
     from edgec.compiler import BuildOptions
     from edgec.schedule.planning import forced_patch_candidate, plan_model
     from edgec.schedule.split_search import split_points
@@ -63,9 +64,9 @@ def pick_stage(graph, forced: tuple[str, int] | None):
     if forced:
         cand = forced_patch_candidate(graph, forced[0], forced[1])
         return cand.stage, cand.peak, "forced"
-    plan = plan_model(graph, load_target("qemu-cortex-m4"), BuildOptions())
+    plan = plan_model(graph, load_target("qemu-cortex-m4"), BuildOptions(sram_budget_kb=budget_kb))
     if plan.stage is not None:
-        return plan.stage, plan.arena_size, "auto"
+        return plan.stage, plan.arena_size, f"auto, SRAM budget {budget_kb} KB"
     size = graph.tensors[graph.inputs[0]].shape[1]
     points = [
         p for p in split_points(graph) if graph.tensors[p].shape[1] * 8 >= size and graph.tensors[p].shape[1] >= 2
@@ -92,7 +93,7 @@ def evaluate(folder: Path, name: str, path: Path, size: int, args) -> dict:
     np.save(calib_file, calib_x)
     graph = lower_model(path, calib_file).graph
     float_graph = lower_model(path, quantize=False).graph
-    stage, peak, how = pick_stage(graph, args.forced.get(name))
+    stage, peak, how = pick_stage(graph, args.forced.get(name), args.sram_budget)
     samples = samples_to_int8(graph, samples_from_arrays({graph.inputs[0]: calib_x}, graph))
     x, y = load_subset(folder, "heldout", size, args.limit)
     spec = io_specs(graph, graph.inputs)[0]
@@ -104,7 +105,7 @@ def evaluate(folder: Path, name: str, path: Path, size: int, args) -> dict:
     lambdas = args.lambdas if name == args.sweep else [args.default_lambda]
     rows = []
     for lam in lambdas:
-        mixed = search_mixed(graph, stage, samples, lam)
+        mixed = search_mixed(graph, stage, samples, lam, args.outlier_fraction, args.vdpc_test)
         runs = [run_mixed_detailed(graph, stage, mixed, v) for v in xs]
         p = mixed.report
         rows.append(
@@ -147,12 +148,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep", default=None, help="model for the lambda sweep (default: the first)")
     parser.add_argument("--only", default=None, help="comma-separated model names")
     parser.add_argument("--split", action="append", default=[], metavar="MODEL=OP:N", help="force a stage")
+    parser.add_argument("--sram-budget", type=float, default=None, help="KB, for the schedule search picking the stage")
+    parser.add_argument("--outlier-fraction", type=float, default=None, help="VDPC target fraction (default: vdpc's)")
+    parser.add_argument("--vdpc-test", default="auto", choices=["auto", "input", "first"])
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     from edgec.mixed.search import DEFAULT_LAMBDA
 
     args.default_lambda = DEFAULT_LAMBDA if args.default_lambda is None else args.default_lambda
     args.lambdas = [float(v) for v in args.lambdas.split(",")]
+    if args.outlier_fraction is None:
+        from edgec.mixed.vdpc import DEFAULT_OUTLIER_FRACTION
+
+        args.outlier_fraction = DEFAULT_OUTLIER_FRACTION
     args.forced = {}
     for item in args.split:
         model, rest = item.split("=", 1)

@@ -9,10 +9,16 @@ each width ``b`` in {4, 2}:
 * ``Phi(g, b)``: BitOPs saved on the non-outlier patches by the consumers of
   the group's maps, ``(1 - f) x MACs x 8 x (8 - b)`` (``bitops``).
 
-Both are normalised to [0, 1]: ``Omega' = Omega / H8`` (the fraction of the
-group's int8 entropy lost) and ``Phi' = Phi / max Phi`` (relative to the
-largest saving any candidate offers, so compute-heavy maps score higher), and
-scored ``S = -lambda x Omega' + (1 - lambda) x Phi'``; 8 bits scores 0.  The search fixes one group per step: the unfixed group whose best
+The entropy change enters the score through the Gaussian rate-distortion
+relation ``D ~ var x 2**(-2H)``: a map whose entropy drops from ``H8`` to
+``Hb = H8 - Omega`` gains the relative noise power
+``N = 2**(-2 Hb) - 2**(-2 H8)`` (summed over the group).  Both terms are
+normalised by their largest value over all candidates: ``N' = N / max N``,
+``Phi' = Phi / max Phi`` (compute-heavy maps score higher), and scored
+``S = -lambda x N' + (1 - lambda) x Phi'``; 8 bits scores 0.  (Scoring the
+plain fraction of entropy lost, ``Omega / H8``, rated 2 bits barely worse than
+4 and chose 2-bit maps that cost 24 points of top-1 on the 112x112 model:
+docs/mixed_precision.md.)  The search fixes one group per step: the unfixed group whose best
 width has the highest score (ties: the earlier group; for a group, the wider
 width) gets that width, until every group is fixed.  Every step checks the
 memory budget: the mixed variant's per-patch buffers (packed per pixel) may
@@ -59,7 +65,8 @@ def search_bits(
     hists = stats.histograms(~mask) if (~mask).any() else stats.histograms()
     groups = assign.groups(graph, stage, test.tensor)
     op_macs = bitops.stage_op_macs(graph, stage)
-    candidates: dict[tuple[int, int], tuple[float, float, float, int]] = {}  # (group, bits) -> (omega', phi, scale, zp)
+    # (group, bits) -> (omega in bits, noise, phi, scale, zp)
+    candidates: dict[tuple[int, int], tuple[float, float, float, float, int]] = {}
     for g, members in enumerate(groups):
         t0 = graph.tensors[members[0]]
         s8, z8 = t0.qscale, t0.qzero
@@ -67,17 +74,22 @@ def search_bits(
         consumer_macs = sum(op_macs.get(c.name, 0) for m in members for c in graph.consumers(m) if c.inputs[0] == m)
         for b in CANDIDATE_BITS:
             scale, zp = assign.subbyte_params(union, s8, z8, b)
-            h8 = sum(entropy(hists[m]) for m in members) or 1.0
-            omega = sum(entropy_loss(hists[m], s8, z8, scale, zp, b) for m in members) / h8
+            omega = noise = 0.0
+            for m in members:
+                h8 = entropy(hists[m])
+                loss = entropy_loss(hists[m], s8, z8, scale, zp, b)
+                omega += loss
+                noise += 2.0 ** (-2.0 * (h8 - loss)) - 2.0 ** (-2.0 * h8)
             phi = (1 - fraction) * consumer_macs * bitops.WEIGHT_BITS * (8 - b)
-            candidates[(g, b)] = (omega, phi, scale, zp)
-    max_phi = max((c[1] for c in candidates.values()), default=0.0) or 1.0
+            candidates[(g, b)] = (omega, noise, phi, scale, zp)
+    max_noise = max((c[1] for c in candidates.values()), default=0.0) or 1.0
+    max_phi = max((c[2] for c in candidates.values()), default=0.0) or 1.0
 
     def score(g: int, b: int) -> float:
         if b == 8:
             return 0.0
-        omega, phi, _, _ = candidates[(g, b)]
-        return -lam * omega + (1 - lam) * phi / max_phi
+        _, noise, phi, _, _ = candidates[(g, b)]
+        return -lam * noise / max_noise + (1 - lam) * phi / max_phi
 
     limit = patch_buffer_bytes(graph, stage, {})
     bits = {m: 8 for m in assign.stage_maps(graph, stage)}
@@ -99,7 +111,7 @@ def search_bits(
         for m in groups[g]:
             bits[m] = b
             if b != 8:
-                _, _, scale, zp = candidates[(g, b)]
+                _, _, _, scale, zp = candidates[(g, b)]
                 params[m] = (b, scale, zp)
         table.append(
             {

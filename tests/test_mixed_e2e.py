@@ -183,3 +183,17 @@ def test_precision_mixed_build_bit_exact(tmp_path):
         x = np.random.default_rng(seed).integers(-128, 128, size=shape).astype(np.int8)
         got, _ = run_host_binary(build, x)
         np.testing.assert_array_equal(got, build.reference_outputs(x)[graph.outputs[0]])
+
+
+def test_sub_byte_test_tensor_is_a_one_line_error(lowered, tmp_path):
+    """A plan whose outlier-test tensor is sub-byte cannot be classified on the device: one-line BuildError."""
+    from edgec.errors import BuildError
+
+    graph = lowered.graph
+    plan = _plan(graph, "host")
+    mixed = mf.mixed_variant(graph, plan.stage, -128, 127)
+    mixed.graph.tensors[mixed.outlier_test.tensor].bits = 4
+    plan.mixed = mixed
+    with pytest.raises(BuildError) as err:
+        emit_project(graph, plan, tmp_path / "src", load_target("host"), "0" * 64)
+    assert "\n" not in str(err.value) and "8-bit" in str(err.value)

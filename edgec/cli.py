@@ -81,7 +81,14 @@ def main(debug: bool) -> None:
 @click.option("--schedule", type=click.Choice(["layer", "patch", "auto"]), default=None, help="Execution schedule (default: auto on MCUs, layer on host).")
 @click.option("--split", default=None, help="With --schedule patch: the op (or tensor) ending the patch stage.")
 @click.option("--patches", type=int, default=None, help="With --schedule patch: patch grid N (N x N).")
-@click.option("--precision", type=click.Choice(["int8", "mixed"]), default="int8", show_default=True)
+@click.option(
+    "--precision", type=click.Choice(["int8", "mixed"]), default="int8", show_default=True,
+    help="mixed: 4/2-bit feature maps in the patch stage (QuantMCU; needs --calib and a patch stage).",
+)  # fmt: skip
+@click.option(
+    "--mixed-lambda", type=float, default=None, metavar="L",
+    help="With --precision mixed: accuracy weight of the bit-width search in [0, 1] (1: all 8-bit; default 0.5).",
+)  # fmt: skip
 @click.option("--input-shape", "input_shape", multiple=True, metavar="NAME=DxDxD", help=INPUT_SHAPE_HELP)
 @click.option(
     "--kernels", type=click.Choice(["auto", "portable"]), default="auto", show_default=True,
@@ -93,12 +100,14 @@ def main(debug: bool) -> None:
 )  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the build summary as JSON.")
 @_handle_errors
-def build(model, target_name, out_dir, calib, observer, sram_budget, schedule, split, patches, precision, input_shape, kernels, npu_ops, as_json):
+def build(
+    model, target_name, out_dir, calib, observer, sram_budget, schedule, split, patches, precision, mixed_lambda, input_shape, kernels, npu_ops, as_json
+):
     """Compile MODEL for a target into a build folder."""
     from edgec.compiler import BuildOptions, build_model, format_build_summary
 
-    if precision != "int8":
-        raise EdgecError("--precision mixed is not implemented yet: use --precision int8")
+    if mixed_lambda is not None and precision != "mixed":
+        raise EdgecError("--mixed-lambda applies to --precision mixed: add --precision mixed or drop it")
     options = BuildOptions(
         target=target_name,
         out_dir=out_dir,
@@ -111,6 +120,8 @@ def build(model, target_name, out_dir, calib, observer, sram_budget, schedule, s
         input_shapes=_input_shapes(input_shape),
         kernels=kernels,
         npu_ops=npu_ops,
+        precision=precision,
+        mixed_lambda=mixed_lambda,
     )
     summary = build_model(model, options, terminal_progress())
     if as_json:

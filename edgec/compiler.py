@@ -5,6 +5,8 @@ A build folder holds:
 * ``build.json`` — the plan and summary (ops, MACs, arena offsets, sizes), what
   `inspect`, `run` and `profile` read;
 * ``graph.json``/``graph.npz`` — the final int8 graph, for reference checks;
+* ``graph_mixed.json``/``graph_mixed.npz`` — mixed builds only: the patch
+  stage's mixed variant (``edgec/mixed/plan.py``), for ``run_mixed`` checks;
 * ``src/`` — the generated, self-contained C project (MCU and host targets);
 * ``deploy/`` — for Linux-class targets (TVM back end): the self-contained
   CMake project with the kernels, ``model.c``/``model.h`` and the runner;
@@ -32,6 +34,7 @@ from edgec.report import format_table
 from edgec.tensor_io import IOSpec, io_specs
 
 BUILD_FILE = "build.json"
+MIXED_GRAPH = "graph_mixed"
 
 
 @dataclass
@@ -47,6 +50,8 @@ class BuildOptions:
     input_shapes: dict[str, tuple[int, ...]] | None = None  # --input-shape: fixes dynamic input dimensions
     kernels: str = "auto"  # --kernels: auto (ISA variants by target features) | portable (plain C only)
     npu_ops: str = "auto"  # --npu-ops (Ethos-U targets): auto (Vela decides) | none (everything on the CPU)
+    precision: str = "int8"  # --precision: int8 | mixed (sub-byte patch-stage maps, edgec/mixed/)
+    mixed_lambda: float | None = None  # --mixed-lambda (None: edgec.mixed.search.DEFAULT_LAMBDA)
 
 
 @dataclass
@@ -86,6 +91,39 @@ class Build:
     def binary(self) -> Path:
         return self.path / self.summary["binary"]
 
+    @property
+    def precision(self) -> dict:
+        return self.summary.get("precision", {"mode": "int8"})
+
+    def mixed(self):
+        """(PatchStage, MixedPrecision) of a mixed build, read back from the folder; None for other builds."""
+        from edgec.mixed.plan import MixedPrecision, OutlierTest
+        from edgec.schedule.patch import analyze_patches
+
+        p = self.precision
+        if p.get("mode") != "mixed":
+            return None
+        schedule = self.summary["schedule"]
+        stage = analyze_patches(self.graph, schedule["split"], tuple(schedule["grid"]))
+        test = OutlierTest(**p["outlier_test"])
+        mixed = MixedPrecision(
+            load_graph(self.path / MIXED_GRAPH), p["bits"], test, p["outlier_patch_fraction"], p["mixed_lambda"],
+            p["search_seconds"], p,
+        )  # fmt: skip
+        return stage, mixed
+
+    def reference_outputs(self, x) -> dict:
+        """The build's numpy reference outputs for int8 input ``x``: ``run_mixed`` for mixed builds."""
+        mixed = self.mixed()
+        graph = self.graph
+        if mixed is None:
+            from edgec.reference import run
+
+            return run(graph, x if isinstance(x, dict) else {graph.inputs[0]: x})
+        from edgec.mixed.reference import run_mixed
+
+        return run_mixed(graph, mixed[0], mixed[1], x)
+
 
 def default_out_dir(model: Path, target: str) -> Path:
     return Path("build") / f"{Path(model).stem}-{target}"
@@ -111,6 +149,14 @@ def build_model(model: Path, options: BuildOptions, progress: Progress = QUIET) 
         _check_npu_build(Path(model), options, target)
     if options.calib is not None and not Path(options.calib).exists():
         raise EdgecError(f"calibration data {options.calib} does not exist: pass a .npz, .npy or a folder of images")
+    if options.precision not in ("int8", "mixed"):
+        raise EdgecError(f"--precision {options.precision!r} is not supported: use int8 or mixed")
+    if options.precision == "mixed":
+        from edgec.mixed.compile import NO_CALIB, check_lambda
+
+        if options.calib is None:
+            raise EdgecError(NO_CALIB)
+        check_lambda(options.mixed_lambda)
     lowered = lower_model(Path(model), options.calib, options.observer, progress, input_shapes=options.input_shapes)
     for w in lowered.warnings:
         progress.note(f"warning: {w}")
@@ -136,14 +182,25 @@ def _build_into(staging: Path, lowered: LoweredModel, target, options: BuildOpti
     from edgec.schedule.planning import plan_model
 
     graph = lowered.graph
-    if target.uses_tvm:
-        return _build_linux(staging, lowered, target, options, progress)
-    if target.kind == "npu":
-        from edgec.codegen.ethosu.build import build_npu
+    if target.uses_tvm or target.kind == "npu":
+        precision = {"mode": "int8"}
+        if options.precision == "mixed":
+            reason = f"{target.name} has no sub-byte kernels (mixed precision is for the C back end's patch stage)"
+            progress.note(f"--precision mixed: {reason}; building int8")
+            precision.update(requested="mixed", reason=reason)
+        if target.uses_tvm:
+            summary = _build_linux(staging, lowered, target, options, progress)
+        else:
+            from edgec.codegen.ethosu.build import build_npu
 
-        return build_npu(staging, lowered, target, options, progress)
+            summary = build_npu(staging, lowered, target, options, progress)
+        summary["precision"] = precision
+        return summary
     with progress.step("planning memory"):
         plan = plan_model(graph, target, options, progress)
+    precision = _plan_precision(graph, plan, target, options, progress)
+    if plan.mixed is not None:
+        save_graph(plan.mixed.graph, staging / MIXED_GRAPH)
     with progress.step("generating C"):
         project = emit_project(graph, plan, staging / "src", target, lowered.model_hash, kernels=options.kernels)
     save_graph(graph, staging / "graph")
@@ -177,7 +234,23 @@ def _build_into(staging: Path, lowered: LoweredModel, target, options: BuildOpti
             with progress.step(f"compiling firmware for {target.name}"):
                 image = build_firmware(staging / "src", target, staging / "bin")
         binary = image.elf
-    return _summary(lowered, target, plan, project, binary.relative_to(staging), image)
+    summary = _summary(lowered, target, plan, project, binary.relative_to(staging), image)
+    summary["precision"] = precision
+    return summary
+
+
+def _plan_precision(graph: Graph, plan, target, options: BuildOptions, progress: Progress) -> dict:
+    """Set ``plan.mixed`` for ``--precision mixed`` (or say why it stays int8); build.json's ``precision``."""
+    if options.precision != "mixed":
+        return {"mode": "int8"}
+    from edgec.mixed.compile import int8_fallback_reason, mixed_for_build
+
+    reason = int8_fallback_reason(plan, target)
+    if reason is not None:
+        progress.note(f"--precision mixed: {reason}; building int8")
+        return {"mode": "int8", "requested": "mixed", "reason": reason}
+    plan.mixed = mixed_for_build(graph, plan, target, options.calib, options.mixed_lambda, progress)
+    return plan.mixed.report
 
 
 def _check_npu_build(model: Path, options: BuildOptions, target) -> None:
@@ -199,6 +272,14 @@ def _build_linux(staging: Path, lowered: LoweredModel, target, options: BuildOpt
     built = build_linux(staging, lowered.graph, plan, target, lowered.model_hash, progress)
     save_graph(lowered.graph, staging / "graph")
     summary = _summary(lowered, target, plan, built.sources, built.binary, None)
+    if options.precision == "mixed":
+        from edgec.mixed.compile import int8_fallback_reason
+
+        reason = int8_fallback_reason(plan, target)
+        progress.note(f"--precision mixed: {reason}; building int8")
+        summary["precision"] = {"mode": "int8", "requested": "mixed", "reason": reason}
+    else:
+        summary["precision"] = {"mode": "int8"}
     summary["deploy"] = {
         "folder": DEPLOY_DIR,
         "kernels": built.sources.backend,
@@ -299,6 +380,12 @@ def format_build_summary(summary: dict) -> str:
     kernels = summary.get("kernels")
     if kernels:
         lines.append(f"  kernels        {format_kernels(kernels, t.get('layout_extra_bytes', 0))}")
+    precision = summary.get("precision")
+    if precision and (precision.get("mode") == "mixed" or precision.get("requested")):
+        from edgec.mixed.compile import summary_line
+
+        lines.append(f"  precision      {summary_line(precision)}")
+        lines += [f"    {name:<28} {bits} bits" for name, bits in precision.get("bits", {}).items()]
     batch = format_batch(summary.get("batch"))
     if batch:
         lines.insert(1, f"  batch: {batch}")
@@ -367,7 +454,13 @@ def format_build_report(b: Build) -> str:
         (i, op["name"], op["op"], op.get("kernel", ""), "x".join(map(str, op["output_shape"])), op["macs"], op.get("arena_offset", "-"))
         for i, op in enumerate(s["ops"])
     ]
-    table = format_table(["#", "op", "type", "kernel", "output", "MACs", "arena offset"], rows, right=(0, 5, 6))
+    headers = ["#", "op", "type", "kernel", "output", "MACs", "arena offset"]
+    bits = b.precision.get("bits") if b.precision.get("mode") == "mixed" else None
+    if bits:  # mixed builds: the output width in the mixed variant (int8 on outlier patches)
+        outputs = {n.name: n.outputs[0] for n in b.graph.nodes}
+        rows = [(*r, bits.get(outputs.get(op["name"], ""), 8)) for r, op in zip(rows, s["ops"])]
+        headers.append("bits")
+    table = format_table(headers, rows, right=(0, 5, 6))
     return f"{table}\n\n" + format_build_summary({**s, "path": str(b.path)})
 
 

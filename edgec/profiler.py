@@ -41,7 +41,6 @@ def profile_build(
     rpc: str | None = None,
 ) -> dict:
     from edgec.device.session import profile_on_device
-    from edgec.reference import run as run_reference
 
     if runs < 1:
         raise EdgecError("--runs must be at least 1")
@@ -60,7 +59,7 @@ def profile_build(
         outputs, results, info = profile_on_device(build.binary, inputs, build.target, port, build.hash32)
     graph = build.graph
     with progress.step("checking against the numpy reference"):
-        reference = [run_reference(graph, {graph.inputs[0]: x})[graph.outputs[0]] for x in inputs]
+        reference = [build.reference_outputs(x)[graph.outputs[0]] for x in inputs]  # run_mixed for mixed builds
     ops = build.summary["ops"]
     if len(results[0].per_op) != len(ops):
         raise EdgecError(f"device reports {len(results[0].per_op)} ops, the build has {len(ops)}: re-flash the firmware of this build")
@@ -99,7 +98,6 @@ def profile_build(
 
 def profile_linux_build(build: Build, runs: int, input_path: Path | None, progress: Progress, rpc: str | None) -> dict:
     """Per-op times of a Linux-class build: medians over ``runs`` inferences on seeded inputs."""
-    from edgec.reference import run as run_reference
     from edgec.runner import run_linux_build, where_it_runs
 
     inputs = profile_inputs(build, runs, input_path)
@@ -108,7 +106,7 @@ def profile_linux_build(build: Build, runs: int, input_path: Path | None, progre
         result = run_linux_build(build, inputs, rpc=rpc, profile=True)
     graph = build.graph
     with progress.step("checking against the numpy reference"):
-        reference = [run_reference(graph, {graph.inputs[0]: x})[graph.outputs[0]] for x in inputs]
+        reference = [build.reference_outputs(x)[graph.outputs[0]] for x in inputs]  # run_mixed for mixed builds
     ops = build.summary["ops"]
     if len(result.op_ns) != len(ops):
         raise EdgecError(f"the runner reports {len(result.op_ns)} ops, the build has {len(ops)}: rebuild with `edgec build`")

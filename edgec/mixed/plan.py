@@ -8,6 +8,9 @@ The patch stage (``ModelPlan.stage``) exists in two compiled variants:
   4 or 2 and their own scale and zero point (``edgec/mixed/subbyte.py``).  The
   stage inputs and the split tensor (the stage output) keep their int8
   parameters, so the rest of the network is the same for both variants.
+  Weights are shared; a conv/depthwise conv reading a re-scaled map has its
+  int32 bias requantized to the new input scale (same tensor name, different
+  data: codegen must emit the mixed variant's bias arrays from this graph).
 
 Value-driven patch classification (VDPC) picks the variant per patch at run
 time: the stage ops up to and including the producer of ``test_tensor`` are

@@ -17,6 +17,7 @@ from pathlib import Path
 from edgec.errors import EdgecError
 from edgec.ir import macs
 from edgec.ir.graph import Graph
+from edgec.mixed.plan import MixedPrecision
 from edgec.progress import QUIET, Progress
 from edgec.schedule import split_search
 from edgec.schedule.arena import ArenaPlan, plan_arena
@@ -42,6 +43,7 @@ class ModelPlan:
     patch_plan: ArenaPlan | None = None
     patch_base: int = 0
     details: dict = field(default_factory=dict)
+    mixed: MixedPrecision | None = None  # --precision mixed: the stage's mixed variant (edgec/mixed/plan.py)
 
     def describe(self) -> dict:
         segments = [
@@ -191,4 +193,8 @@ def plot_build(build, path: Path) -> None:
         except EdgecError:  # the target file is gone: plot without the budget line
             budget = None
     title = f"{build.summary.get('model', graph.name)} on {build.summary.get('target', '?')}"
-    plot_memory(graph, plan_layers(graph), chosen, budget, path, title=title, plain_plan=plan_layers(graph, stream_rows=False))
+    precision = build.summary.get("precision", {})
+    bits = precision.get("bits") if precision.get("mode") == "mixed" else None
+    plot_memory(
+        graph, plan_layers(graph), chosen, budget, path, title=title, plain_plan=plan_layers(graph, stream_rows=False), bits=bits
+    )  # fmt: skip

@@ -39,6 +39,7 @@ def plot_memory(
     title: str | None = None,
     budget_label: str = "SRAM budget",
     plain_plan: ArenaPlan | None = None,
+    bits: dict[str, int] | None = None,
 ) -> Path:
     """Write a PNG of live activation KiB per op: layer by layer, ``schedule`` (if a patch one), the budget line.
 
@@ -46,6 +47,9 @@ def plot_memory(
     segments), drawn in grey when it differs from ``layer_plan``.  Horizontal
     dotted lines mark each schedule's arena size (its peak, alignment and
     placement gaps included); the shaded span is the patch stage.
+    ``bits``: a mixed build's widths per stage map; stage ops writing a
+    sub-byte map get their width on the tick label (``conv/4b``) and the
+    legend counts the widths.
     """
     import matplotlib
 
@@ -79,7 +83,14 @@ def plot_memory(
         ax.axhline(schedule.peak / kib, color=line[0].get_color(), lw=0.8, ls=":")
         stage_end = len(schedule.stage.nodes) - 0.5 if schedule.stage else -0.5
         _, h, w, c = graph.tensors[schedule.split].shape
-        ax.axvspan(-0.5, stage_end, color="tab:orange", alpha=0.10, label=f"patch stage ({len(schedule.stage.nodes)} ops, ends at a {h}x{w}x{c} tensor)")
+        stage_label = f"patch stage ({len(schedule.stage.nodes)} ops, ends at a {h}x{w}x{c} tensor)"
+        if bits:
+            low = [b for b in bits.values() if b < 8]
+            stage_label += (
+                f"; mixed: {low.count(4)} maps at 4 bits, {low.count(2)} at 2 bits on non-outlier patches "
+                "(per-patch buffers sized for int8)"
+            )
+        ax.axvspan(-0.5, stage_end, color="tab:orange", alpha=0.10, label=stage_label)
         top = max(top, schedule.peak)
     if budget is not None:
         ax.axhline(budget / kib, color="tab:red", linestyle="--", lw=1.2, label=f"{budget_label} {budget / kib:,.1f} KiB")
@@ -89,7 +100,12 @@ def plot_memory(
     ax.set_title(f"{title or graph.name}: activation memory per op (I/O buffers excluded)")
     if len(steps) <= 90:
         ax.set_xticks(steps)
-        ax.set_xticklabels([n.op.replace("_conv2d", "") for n in graph.nodes], rotation=90, fontsize=6)
+        widths = bits or {}
+        labels = [
+            n.op.replace("_conv2d", "") + (f"/{widths[n.outputs[0]]}b" if widths.get(n.outputs[0], 8) < 8 else "")
+            for n in graph.nodes
+        ]
+        ax.set_xticklabels(labels, rotation=90, fontsize=6)
     ax.set_xlim(-0.5, len(steps) - 0.5)
     ax.set_ylim(0, top / kib * 1.12)
     ax.grid(alpha=0.3)

@@ -1,0 +1,203 @@
+"""Mixed precision (QuantMCU) on the trained Fashion-MNIST models: accuracy, BitOPs, outliers, search time.
+
+For each model in ``models/fashion/`` (float ONNX, calibration and held-out
+subsets, ``models/fashion/data.py``): lower to int8 with the calibration
+set, take a patch stage (the one ``edgec build`` picks for qemu-cortex-m4 with
+``--sram-budget``, else the last split point at >= 1/8 of the input
+resolution on a 2x2 grid, or ``--split MODEL=OP:N``),
+run the VDPC + VDQS search (``edgec.mixed.search.search_mixed``) and evaluate
+top-1 on the held-out set with the **numpy references**: float graph, int8
+graph, and the mixed reference ``run_mixed`` (the oracle the C code is
+checked against).  Accuracy is the reference's, not a device's.
+
+    python bench/mixed.py [--limit N] [--lambdas 0,0.2,0.5,1] [--sweep MODEL] [--sram-budget KB] [--json FILE]
+
+Prints per model: float / int8 / mixed top-1, BitOPs int8 vs mixed (patch
+stage and whole model, ratio), peak SRAM of the schedule, calibration and
+held-out outlier-patch fractions, search time; then a lambda sweep for one
+model (top-1 and stage BitOPs ratio per lambda).  Instruction counts on
+qemu-cortex-m4 need the mixed C code (not in this bench yet).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+FASHION = ROOT / "models" / "fashion"
+
+
+def fashion_models(folder: Path) -> list[tuple[str, Path, int]]:
+    """(name, onnx path, input size) of each committed model."""
+    found = []
+    for path in sorted(folder.glob("*.onnx")):
+        import onnx
+
+        model = onnx.load(path, load_external_data=False)
+        dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+        found.append((path.stem, path, int(dims[-1])))
+    return found
+
+
+def load_subset(folder: Path, split: str, size: int, limit: int | None):
+    sys.path.insert(0, str(folder.parent.parent))
+    from models.fashion.data import to_input
+
+    with np.load(folder / f"{split}.npz") as data:
+        images = data["x"][:limit]
+        labels = data["y"][:limit] if "y" in data else None
+    return to_input(images, size), labels
+
+
+def pick_stage(graph, forced: tuple[str, int] | None, budget_kb: float | None = None):
+    from edgec.compiler import BuildOptions
+    from edgec.schedule.planning import forced_patch_candidate, plan_model
+    from edgec.schedule.split_search import split_points
+    from edgec.targets import load_target
+
+    if forced:
+        cand = forced_patch_candidate(graph, forced[0], forced[1])
+        return cand.stage, cand.peak, "forced"
+    plan = plan_model(graph, load_target("qemu-cortex-m4"), BuildOptions(sram_budget_kb=budget_kb))
+    if plan.stage is not None:
+        return plan.stage, plan.arena_size, f"auto, SRAM budget {budget_kb} KB"
+    size = graph.tensors[graph.inputs[0]].shape[1]
+    points = [
+        p for p in split_points(graph) if graph.tensors[p].shape[1] * 8 >= size and graph.tensors[p].shape[1] >= 2
+    ]
+    cand = forced_patch_candidate(graph, points[-1], 2)
+    return cand.stage, cand.peak, "last split >= 1/8 resolution, 2x2"
+
+
+def top1(outputs: list[np.ndarray], labels: np.ndarray) -> float:
+    pred = np.array([int(np.argmax(o.reshape(-1))) for o in outputs])
+    return 100.0 * float(np.mean(pred == labels))
+
+
+def evaluate(folder: Path, name: str, path: Path, size: int, args) -> dict:
+    from edgec.calibration import samples_from_arrays
+    from edgec.lowering import lower_model
+    from edgec.mixed.reference import run_mixed_detailed
+    from edgec.mixed.search import samples_to_int8, search_mixed
+    from edgec.reference import run
+    from edgec.tensor_io import io_specs, to_model_input
+
+    calib_x, _ = load_subset(folder, "calib", size, None)
+    calib_file = Path(args.tmp) / f"{name}-calib.npy"
+    np.save(calib_file, calib_x)
+    graph = lower_model(path, calib_file).graph
+    float_graph = lower_model(path, quantize=False).graph
+    stage, peak, how = pick_stage(graph, args.forced.get(name), args.sram_budget)
+    samples = samples_to_int8(graph, samples_from_arrays({graph.inputs[0]: calib_x}, graph))
+    x, y = load_subset(folder, "heldout", size, args.limit)
+    spec = io_specs(graph, graph.inputs)[0]
+    xs = [to_model_input(x[i : i + 1], spec) for i in range(len(x))]
+    fx = [np.ascontiguousarray(x[i : i + 1].transpose(0, 2, 3, 1)) for i in range(len(x))]
+    out = graph.outputs[0]
+    float_top1 = top1([run(float_graph, {float_graph.inputs[0]: v})[float_graph.outputs[0]] for v in fx], y)
+    int8_top1 = top1([run(graph, {graph.inputs[0]: v})[out] for v in xs], y)
+    lambdas = args.lambdas if name == args.sweep else [args.default_lambda]
+    rows = []
+    for lam in lambdas:
+        mixed = search_mixed(graph, stage, samples, lam, args.outlier_fraction, args.vdpc_test)
+        runs = [run_mixed_detailed(graph, stage, mixed, v) for v in xs]
+        p = mixed.report
+        rows.append(
+            {
+                "lambda": lam,
+                "mixed_top1": top1([r.outputs[out] for r in runs], y),
+                "stage_bitops": p["stage_bitops"],
+                "stage_bitops_int8": p["stage_bitops_int8"],
+                "stage_ratio": p["stage_bitops_int8"] / p["stage_bitops"],
+                "bitops": p["bitops"],
+                "bitops_int8": p["bitops_int8"],
+                "whole_ratio": p["bitops_int8"] / p["bitops"],
+                "outlier_fraction_calib": p["outlier_patch_fraction"],
+                "outlier_fraction_heldout": float(np.mean([o for r in runs for o in r.outliers])),
+                "outlier_test": p["outlier_test"],
+                "bits": p["bits"],
+                "search_seconds": p["search_seconds"],
+            }
+        )
+    return {
+        "model": name,
+        "input": size,
+        "samples": len(xs),
+        "stage": {"split": stage.split, "grid": list(stage.grid), "ops": len(stage.nodes), "how": how},
+        "peak_sram_bytes": peak,
+        "float_top1": float_top1,
+        "int8_top1": int8_top1,
+        "runs": rows,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folder", type=Path, default=FASHION)
+    parser.add_argument("--limit", type=int, default=1000, help="held-out samples per model")
+    parser.add_argument("--lambdas", default="0,0.1,0.2,0.3,0.5,0.7,1")
+    parser.add_argument("--default-lambda", type=float, default=None)
+    parser.add_argument("--sweep", default=None, help="model for the lambda sweep (default: the first)")
+    parser.add_argument("--only", default=None, help="comma-separated model names")
+    parser.add_argument("--split", action="append", default=[], metavar="MODEL=OP:N", help="force a stage")
+    parser.add_argument("--sram-budget", type=float, default=None, help="KB, for the schedule search picking the stage")
+    parser.add_argument("--outlier-fraction", type=float, default=None, help="VDPC target fraction (default: vdpc's)")
+    parser.add_argument("--vdpc-test", default="auto", choices=["auto", "input", "first"])
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    from edgec.mixed.search import DEFAULT_LAMBDA
+
+    args.default_lambda = DEFAULT_LAMBDA if args.default_lambda is None else args.default_lambda
+    args.lambdas = [float(v) for v in args.lambdas.split(",")]
+    if args.outlier_fraction is None:
+        from edgec.mixed.vdpc import DEFAULT_OUTLIER_FRACTION
+
+        args.outlier_fraction = DEFAULT_OUTLIER_FRACTION
+    args.forced = {}
+    for item in args.split:
+        model, rest = item.split("=", 1)
+        op, n = rest.rsplit(":", 1)
+        args.forced[model] = (op, int(n))
+    models = fashion_models(args.folder)
+    if args.only:
+        models = [m for m in models if m[0] in args.only.split(",")]
+    if not models:
+        print(f"no models in {args.folder}", file=sys.stderr)
+        return 1
+    args.sweep = args.sweep or models[0][0]
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        args.tmp = tmp
+        for name, path, size in models:
+            start = time.perf_counter()
+            results.append(evaluate(args.folder, name, path, size, args))
+            results[-1]["bench_seconds"] = round(time.perf_counter() - start, 1)
+    print(
+        "model               input  stage (split, grid)            float  int8  mixed  lambda  stage BitOPs int8/mixed  whole  outliers calib/held  peak SRAM  search s"
+    )
+    for r in results:
+        for row in r["runs"]:
+            print(
+                f"{r['model']:<19} {r['input']:>5}  {r['stage']['split'][-22:]:>22} {r['stage']['grid'][0]}x{r['stage']['grid'][1]}"
+                f"  {r['float_top1']:6.2f} {r['int8_top1']:5.2f} {row['mixed_top1']:6.2f}  {row['lambda']:6.2f}"
+                f"  {row['stage_bitops_int8']:>11,}/{row['stage_bitops']:>11,} {row['stage_ratio']:5.2f}x {row['whole_ratio']:5.2f}x"
+                f"  {100 * row['outlier_fraction_calib']:5.1f}%/{100 * row['outlier_fraction_heldout']:5.1f}%  {r['peak_sram_bytes']:>9,}  {row['search_seconds']:7.2f}"
+            )
+    print(
+        "(top-1 in % on the held-out subset, numpy references; BitOPs = MACs x 8 x activation bits, patch classes weighted by the outlier fraction)"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

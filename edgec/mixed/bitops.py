@@ -1,0 +1,61 @@
+"""BitOPs of a schedule: sum over ops of MACs x weight bits x input activation bits.
+
+MACs are the scheduled ones: in the patch stage, each op's MACs summed over
+the patches on their output windows (recomputed halos included); after the
+stage, the layer-by-layer MACs.  Weights are int8 (8 bits); the activation
+width is the bits of the op's first input.  In a mixed build a stage op runs
+in the int8 variant on outlier patches and in the mixed variant on the
+others, so its BitOPs are weighted by the calibration outlier fraction ``f``:
+``MACs x 8 x (f x 8 + (1 - f) x bits_in)``.  Only conv2d, depthwise_conv2d and
+fully_connected have MACs (``edgec.ir.ops``).
+"""
+
+from __future__ import annotations
+
+from edgec.ir.graph import Graph
+from edgec.ir.ops import macs
+from edgec.schedule.patch import PatchStage
+
+WEIGHT_BITS = 8
+
+
+def stage_op_macs(graph: Graph, stage: PatchStage) -> dict[str, int]:
+    """Each stage op's MACs summed over the patches."""
+    total = dict.fromkeys(stage.nodes, 0)
+    for patch in stage.patches:
+        for op in patch.ops:
+            node = graph.node(op.node)
+            _, oh, ow, _ = graph.tensors[node.outputs[0]].shape
+            total[op.node] += macs(graph, node) * op.output.area // (oh * ow)
+    return total
+
+
+def input_bits(graph: Graph, node_name: str, bits: dict[str, int]) -> int:
+    node = graph.node(node_name)
+    return bits.get(node.inputs[0], 8)
+
+
+def stage_bitops(graph: Graph, stage: PatchStage, bits: dict[str, int], outlier_fraction: float) -> float:
+    """Patch-stage BitOPs with maps at ``bits`` on non-outlier patches (8 on outlier patches)."""
+    f = outlier_fraction
+    return sum(
+        m * WEIGHT_BITS * (f * 8 + (1 - f) * input_bits(graph, n, bits)) for n, m in stage_op_macs(graph, stage).items()
+    )
+
+
+def rest_bitops(graph: Graph, stage: PatchStage) -> int:
+    in_stage = set(stage.nodes)
+    return sum(macs(graph, n) * WEIGHT_BITS * 8 for n in graph.nodes if n.name not in in_stage)
+
+
+def report(graph: Graph, stage: PatchStage, bits: dict[str, int], outlier_fraction: float) -> dict:
+    """The BitOPs fields of build.json ``precision`` (integers)."""
+    stage_mixed = round(stage_bitops(graph, stage, bits, outlier_fraction))
+    stage_int8 = round(stage_bitops(graph, stage, {}, 0.0))
+    rest = rest_bitops(graph, stage)
+    return {
+        "bitops": stage_mixed + rest,
+        "bitops_int8": stage_int8 + rest,
+        "stage_bitops": stage_mixed,
+        "stage_bitops_int8": stage_int8,
+    }

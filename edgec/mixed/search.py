@@ -1,0 +1,164 @@
+"""VDQS: the value-driven bit-width search of the patch stage's feature maps.
+
+For each group of stage maps that may go sub-byte (``assign.groups``) and
+each width ``b`` in {4, 2}:
+
+* ``Omega(g, b)``: entropy lost by the group's maps at ``b`` bits
+  (``entropy.entropy_loss``, summed over the group), on the calibration
+  non-outlier patches;
+* ``Phi(g, b)``: BitOPs saved on the non-outlier patches by the consumers of
+  the group's maps, ``(1 - f) x MACs x 8 x (8 - b)`` (``bitops``).
+
+The entropy change enters the score through the Gaussian rate-distortion
+relation ``D ~ var x 2**(-2H)``: a map whose entropy drops from ``H8`` to
+``Hb = H8 - Omega`` gains the relative noise power
+``N = 2**(-2 Hb) - 2**(-2 H8)`` (summed over the group).  Both terms are
+normalised by their largest value over all candidates: ``N' = N / max N``,
+``Phi' = Phi / max Phi`` (compute-heavy maps score higher), and scored
+``S = -lambda x N' + (1 - lambda) x Phi'``; 8 bits scores 0.  (Scoring the
+plain fraction of entropy lost, ``Omega / H8``, rated 2 bits barely worse than
+4 and chose 2-bit maps that cost 24 points of top-1 on the 112x112 model:
+docs/mixed_precision.md.)  The search fixes one group per step: the unfixed group whose best
+width has the highest score (ties: the earlier group; for a group, the wider
+width) gets that width, until every group is fixed.  Every step checks the
+memory budget: the mixed variant's per-patch buffers (packed per pixel) may
+not exceed the int8 variant's, which the schedule already fits (sub-byte
+maps only shrink them, so this never rejects a width today).  Because the
+scores are separable, the result equals per-group argmax; the one-at-a-time
+loop is what makes a tighter budget (future) a drop-in.  lambda = 1 keeps
+every map at 8 bits; lambda = 0 takes 2 bits wherever allowed.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from edgec.ir.graph import Graph
+from edgec.mixed import assign, bitops, vdpc
+from edgec.mixed.entropy import entropy, entropy_loss
+from edgec.mixed.plan import MixedPrecision, OutlierTest
+from edgec.mixed.stats import StageStats, collect_stats
+from edgec.mixed.subbyte import pixel_bytes
+from edgec.schedule.patch import PatchStage
+
+DEFAULT_LAMBDA = 0.5
+CANDIDATE_BITS = (4, 2)
+MAX_SAMPLES = 64  # calibration samples the statistics use (the first ones)
+
+
+def patch_buffer_bytes(graph: Graph, stage: PatchStage, bits: dict[str, int]) -> int:
+    """Sum over stage maps of their largest per-patch region, packed at ``bits`` (8 when absent)."""
+    total = 0
+    for name in assign.stage_maps(graph, stage):
+        area = max((p.regions[name].area for p in stage.patches if name in p.regions), default=0)
+        total += area * pixel_bytes(graph.tensors[name].shape[3], bits.get(name, 8))
+    return total
+
+
+def search_bits(
+    graph: Graph, stage: PatchStage, stats: StageStats, test: OutlierTest, fraction: float, lam: float
+) -> tuple[dict[str, int], dict[str, tuple[int, float, int]], list[dict]]:
+    """Widths per stage map, the sub-byte maps' (bits, scale, zp), and the score table."""
+    mask = vdpc.outlier_mask(stats, test)
+    hists = stats.histograms(~mask) if (~mask).any() else stats.histograms()
+    groups = assign.groups(graph, stage, test.tensor)
+    op_macs = bitops.stage_op_macs(graph, stage)
+    # (group, bits) -> (omega in bits, noise, phi, scale, zp)
+    candidates: dict[tuple[int, int], tuple[float, float, float, float, int]] = {}
+    for g, members in enumerate(groups):
+        t0 = graph.tensors[members[0]]
+        s8, z8 = t0.qscale, t0.qzero
+        union = sum(hists[m] for m in members)
+        consumer_macs = sum(op_macs.get(c.name, 0) for m in members for c in graph.consumers(m) if c.inputs[0] == m)
+        for b in CANDIDATE_BITS:
+            scale, zp = assign.subbyte_params(union, s8, z8, b)
+            omega = noise = 0.0
+            for m in members:
+                h8 = entropy(hists[m])
+                loss = entropy_loss(hists[m], s8, z8, scale, zp, b)
+                omega += loss
+                noise += 2.0 ** (-2.0 * (h8 - loss)) - 2.0 ** (-2.0 * h8)
+            phi = (1 - fraction) * consumer_macs * bitops.WEIGHT_BITS * (8 - b)
+            candidates[(g, b)] = (omega, noise, phi, scale, zp)
+    max_noise = max((c[1] for c in candidates.values()), default=0.0) or 1.0
+    max_phi = max((c[2] for c in candidates.values()), default=0.0) or 1.0
+
+    def score(g: int, b: int) -> float:
+        if b == 8:
+            return 0.0
+        _, noise, phi, _, _ = candidates[(g, b)]
+        return -lam * noise / max_noise + (1 - lam) * phi / max_phi
+
+    limit = patch_buffer_bytes(graph, stage, {})
+    bits = {m: 8 for m in assign.stage_maps(graph, stage)}
+    params: dict[str, tuple[int, float, int]] = {}
+    table: list[dict] = []
+    remaining = list(range(len(groups)))
+    while remaining:
+        best = None
+        for g in remaining:
+            for b in (8, *CANDIDATE_BITS):  # wider first: ties keep the wider width
+                trial = {**bits, **{m: b for m in groups[g]}}
+                if patch_buffer_bytes(graph, stage, trial) > limit:
+                    continue
+                key = (score(g, b), -remaining.index(g))
+                if best is None or key > best[0]:
+                    best = (key, g, b)
+        _, g, b = best
+        remaining.remove(g)
+        for m in groups[g]:
+            bits[m] = b
+            if b != 8:
+                _, _, _, scale, zp = candidates[(g, b)]
+                params[m] = (b, scale, zp)
+        table.append(
+            {
+                "maps": groups[g],
+                "bits": b,
+                **{f"omega{w}": round(candidates[(g, w)][0], 4) for w in CANDIDATE_BITS},
+                **{f"score{w}": round(score(g, w), 4) for w in CANDIDATE_BITS},
+            }
+        )
+    return bits, params, table
+
+
+def samples_to_int8(graph: Graph, samples: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
+    """Float calibration samples (``load_calibration``) as the int8 graph's inputs."""
+    from edgec.tensor_io import io_specs, to_model_input
+
+    specs = {s.name: s for s in io_specs(graph, graph.inputs)}
+    return [{name: to_model_input(x[name], specs[name]) for name in graph.inputs} for x in samples]
+
+
+def search_mixed(
+    graph: Graph,
+    stage: PatchStage,
+    samples: list[dict[str, np.ndarray]],
+    lam: float = DEFAULT_LAMBDA,
+    outlier_fraction: float = vdpc.DEFAULT_OUTLIER_FRACTION,
+    test: str = "auto",
+) -> MixedPrecision:
+    """VDPC thresholds + VDQS widths for ``graph``'s patch stage from int8 input ``samples``."""
+    start = time.perf_counter()
+    samples = samples[:MAX_SAMPLES]
+    names = {t: vdpc.test_tensor(graph, stage, t) for t in ("input", "first")}
+    stats = collect_stats(graph, stage, samples, list(dict.fromkeys(names.values())))
+    outlier_test = vdpc.pick_test(graph, stage, stats, names, outlier_fraction, test)
+    fraction = float(vdpc.outlier_mask(stats, outlier_test).mean())
+    bits, params, table = search_bits(graph, stage, stats, outlier_test, fraction, lam)
+    mixed = assign.mixed_graph(graph, params)
+    seconds = time.perf_counter() - start
+    report = {
+        "mode": "mixed",
+        **bitops.report(graph, stage, bits, fraction),
+        "outlier_patch_fraction": fraction,
+        "bits": bits,
+        "mixed_lambda": lam,
+        "search_seconds": round(seconds, 3),
+        "outlier_test": {"tensor": outlier_test.tensor, "lo": outlier_test.lo, "hi": outlier_test.hi},
+        "calibration_samples": len(samples),
+        "search": table,
+    }
+    return MixedPrecision(mixed, bits, outlier_test, fraction, lam, seconds, report)

@@ -1,0 +1,208 @@
+"""Mixed precision (QuantMCU) library: statistics, entropy, BitOPs, VDPC, the VDQS search, run_mixed.
+
+Oracles: histograms against the tensors the int8 reference computes, entropy
+of known distributions, BitOPs against ``analyze_patches`` MACs, and
+``run_mixed`` against the int8 reference (all 8 bits, or every patch an
+outlier) and against the mixed graph run layer by layer (no outlier patch).
+One model: the trained digits CNN lowered with its committed calibration set,
+its conv/conv/max-pool prefix run as a 2x2 patch stage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgec.calibration import load_calibration
+from edgec.lowering import lower_model
+from edgec.mixed import assign, bitops, vdpc
+from edgec.mixed.entropy import entropy, entropy_loss
+from edgec.mixed.plan import MixedPrecision, OutlierTest
+from edgec.mixed.reference import run_mixed, run_mixed_detailed
+from edgec.mixed.search import samples_to_int8, search_mixed
+from edgec.mixed.stats import collect_stats, run_stage
+from edgec.mixed.subbyte import qrange
+from edgec.reference import run
+from edgec.schedule.patch import analyze_patches
+
+DIGITS = Path(__file__).resolve().parents[1] / "models" / "digits"
+
+
+@pytest.fixture(scope="module")
+def digits():
+    graph = lower_model(DIGITS / "digits_cnn.onnx", DIGITS / "calib.npz").graph
+    pool = next(n for n in graph.nodes if n.op == "max_pool2d")
+    stage = analyze_patches(graph, pool.outputs[0], (2, 2))
+    samples = samples_to_int8(graph, load_calibration(DIGITS / "calib.npz", graph))[:24]
+    return graph, stage, samples
+
+
+@pytest.fixture(scope="module")
+def searched(digits):
+    graph, stage, samples = digits
+    return {lam: search_mixed(graph, stage, samples, lam) for lam in (0.0, 0.5, 1.0)}
+
+
+def test_stats_histograms_count_each_patch_region(digits):
+    graph, stage, samples = digits
+    name = graph.inputs[0]
+    stats = collect_stats(graph, stage, samples[:3], [name])
+    for s in range(3):
+        env = run(graph, samples[s], keep=True)
+        for p, patch in enumerate(stage.patches):
+            for k, t in enumerate(stats.tensors):
+                win = patch.regions[t]
+                region = env[t][:, win.h0 : win.h1, win.w0 : win.w1, :]
+                expect = np.bincount(region.reshape(-1).astype(np.int64) + 128, minlength=256)
+                assert np.array_equal(stats.counts[s, p, k], expect), (t, p)
+            win = patch.regions[name]
+            assert stats.patch_min[name][s, p] == env[name][:, win.h0 : win.h1, win.w0 : win.w1].min()
+            assert stats.patch_max[name][s, p] == env[name][:, win.h0 : win.h1, win.w0 : win.w1].max()
+
+
+def test_entropy_of_known_distributions():
+    assert entropy(np.ones(256)) == pytest.approx(8.0)
+    assert entropy(np.r_[np.ones(16), np.zeros(240)]) == pytest.approx(4.0)
+    assert entropy(np.r_[5, np.zeros(255)]) == 0.0
+    uniform = np.ones(256)
+    # 256 equiprobable levels at 4 bits over the full range: 16 bins of about 17 levels (edge bins smaller)
+    scale, zp = assign.params_for_range(-128.0, 127.0, 4)
+    assert entropy_loss(uniform, 1.0, 0, scale, zp, 4) == pytest.approx(4.0, abs=0.15)
+    assert entropy_loss(uniform, 1.0, 0, scale, zp, 8) == 0.0
+    # a map already on 4-bit levels loses nothing at 4 bits
+    hist = np.zeros(256)
+    hist[np.arange(16) * 3 + 128] = 7
+    scale, zp = assign.subbyte_params(hist, 0.5, 0, 4)
+    assert entropy_loss(hist, 0.5, 0, scale, zp, 4) == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("bits", [4, 2])
+def test_subbyte_params_cover_zero_in_range(bits):
+    rng = np.random.default_rng(bits)
+    lo, hi = qrange(bits)
+    for zp8 in (-128, -20, 0, 50):
+        hist = np.bincount(np.clip(rng.normal(zp8, 30, 5000).round(), -128, 127).astype(int) + 128, minlength=256)
+        scale, zp = assign.subbyte_params(hist, 0.02, zp8, bits)
+        assert scale > 0 and lo <= zp <= hi
+        real_zero = assign.quantize_levels(np.array([0.0]), scale, zp, bits)[0]
+        assert real_zero == zp  # real 0 is exact: ReLU outputs and padding stay exact
+
+
+def test_bitops_match_patch_macs(digits):
+    graph, stage, _ = digits
+    per_op = bitops.stage_op_macs(graph, stage)
+    assert sum(per_op.values()) == stage.macs
+    assert bitops.stage_bitops(graph, stage, {}, 0.3) == stage.macs * 64
+    (group,) = assign.groups(graph, stage, graph.inputs[0])
+    consumer = next(c for c in graph.consumers(group[0]))
+    low = {m: 2 for m in group}
+    f = 0.25
+    expect = stage.macs * 64 - per_op[consumer.name] * 8 * (1 - f) * (8 - 2)
+    assert bitops.stage_bitops(graph, stage, low, f) == pytest.approx(expect)
+    report = bitops.report(graph, stage, low, f)
+    assert report["bitops"] - report["stage_bitops"] == report["bitops_int8"] - report["stage_bitops_int8"] > 0
+
+
+def test_groups_keep_prefix_split_and_inputs_at_8(digits):
+    graph, stage, _ = digits
+    maps = assign.stage_maps(graph, stage)
+    assert stage.split not in maps and graph.inputs[0] not in maps
+    first = graph.node(stage.nodes[0]).outputs[0]
+    assert any(first in g for g in assign.groups(graph, stage, graph.inputs[0]))
+    assert not any(first in g for g in assign.groups(graph, stage, first))  # the VDPC prefix stays int8
+    # the map the split's max pool reads is tied to the split tensor: never sub-byte
+    pooled = graph.producer(stage.split).inputs[0]
+    assert not any(pooled in g for g in assign.groups(graph, stage, graph.inputs[0]))
+
+
+def test_vdpc_threshold_bounds_the_outlier_fraction(digits):
+    graph, stage, samples = digits
+    name = graph.inputs[0]
+    stats = collect_stats(graph, stage, samples, [name])
+    for target in (0.0, 0.1, 0.5):
+        test = vdpc.choose_test(stats, name, target)
+        mask = vdpc.outlier_mask(stats, test)
+        assert mask.mean() <= target + 1e-9
+        assert test.lo <= test.hi
+
+
+def test_search_is_deterministic_and_lambda_extremes(digits, searched):
+    graph, stage, samples = digits
+    again = search_mixed(graph, stage, samples, 0.5)
+    first = searched[0.5]
+    assert again.bits == first.bits and again.outlier_test == first.outlier_test
+    for name in first.bits:
+        a, b = again.graph.tensors[name], first.graph.tensors[name]
+        assert (a.bits, a.qscale, a.qzero) == (b.bits, b.qscale, b.qzero)
+    assert set(searched[1.0].bits.values()) == {8}  # lambda 1: accuracy only
+    eligible = {m for g in assign.groups(graph, stage, searched[0.0].outlier_test.tensor) for m in g}
+    assert eligible and all(searched[0.0].bits[m] == (2 if m in eligible else 8) for m in searched[0.0].bits)
+    r = searched[0.0].report
+    assert r["stage_bitops"] < r["stage_bitops_int8"] and r["mode"] == "mixed"
+    assert searched[1.0].report["stage_bitops"] == searched[1.0].report["stage_bitops_int8"]
+
+
+def test_run_mixed_all_8_bits_is_the_int8_reference(digits):
+    graph, stage, samples = digits
+    mixed = MixedPrecision(graph.copy(), {}, OutlierTest(graph.inputs[0], -128, 127), 0.0, 0.5, 0.0)
+    for x in samples[:4]:
+        y = run_mixed(graph, stage, mixed, x[graph.inputs[0]])
+        assert np.array_equal(y[graph.outputs[0]], run(graph, x)[graph.outputs[0]])
+
+
+def test_run_mixed_with_every_patch_an_outlier_is_the_int8_reference(digits, searched):
+    graph, stage, samples = digits
+    mixed = searched[0.0]
+    assert any(b < 8 for b in mixed.bits.values())
+    always = MixedPrecision(mixed.graph, mixed.bits, OutlierTest(graph.inputs[0], 127, -128), 1.0, 0.0, 0.0)
+    for x in samples[:4]:
+        result = run_mixed_detailed(graph, stage, always, x)
+        assert all(result.outliers)
+        assert np.array_equal(result.outputs[graph.outputs[0]], run(graph, x)[graph.outputs[0]])
+
+
+def test_run_mixed_without_outliers_is_the_mixed_graph_layer_by_layer(digits, searched):
+    graph, stage, samples = digits
+    mixed = searched[0.0]
+    never = MixedPrecision(mixed.graph, mixed.bits, OutlierTest(graph.inputs[0], -128, 127), 0.0, 0.0, 0.0)
+    differs = 0
+    for x in samples[:4]:
+        result = run_mixed_detailed(graph, stage, never, x)
+        assert not any(result.outliers)
+        expect = run(mixed.graph, x)[graph.outputs[0]]
+        assert np.array_equal(result.outputs[graph.outputs[0]], expect)
+        differs += not np.array_equal(expect, run(graph, x)[graph.outputs[0]])
+        split = run_stage(mixed.graph, stage, x)[stage.split]
+        lo, hi = qrange(8)
+        assert lo <= split.min() and split.max() <= hi
+    assert differs  # the 2-bit maps change the outputs: the test can tell the variants apart
+
+
+def test_sub_byte_maps_hold_values_in_their_range(digits, searched):
+    _, stage, samples = digits
+    mixed = searched[0.0]
+    env = run_stage(mixed.graph, stage, samples[0])
+    for name, bits in mixed.bits.items():
+        lo, hi = qrange(bits)
+        assert mixed.graph.tensors[name].bits == bits
+        assert lo <= env[name].min() and env[name].max() <= hi, name
+
+
+def test_four_bit_stage_stays_close_to_int8_in_real_values(digits):
+    """Dequantized split tensor at 4-bit maps vs int8: within a few % of its range (catches unscaled biases)."""
+    graph, stage, samples = digits
+    stats = collect_stats(graph, stage, samples, [graph.inputs[0]])
+    hists = stats.histograms()
+    params = {}
+    for members in assign.groups(graph, stage, graph.inputs[0]):
+        t = graph.tensors[members[0]]
+        scale, zp = assign.subbyte_params(sum(hists[m] for m in members), t.qscale, t.qzero, 4)
+        params.update({m: (4, scale, zp) for m in members})
+    mixed = assign.mixed_graph(graph, params)
+    split = graph.tensors[stage.split]
+    for x in samples[:4]:
+        a = (run_stage(graph, stage, x)[stage.split].astype(np.float64) - split.qzero) * split.qscale
+        b = (run_stage(mixed, stage, x)[stage.split].astype(np.float64) - split.qzero) * split.qscale
+        assert np.mean(np.abs(a - b)) < 0.03 * (a.max() - a.min())

@@ -15,7 +15,7 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test,tvm]'
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test,tvm,ethosu]'
 	@touch $(STAMP)
 
 # Two pytest-xdist workers; tests/conftest.py keeps each module with shared build fixtures on one worker.

@@ -94,10 +94,14 @@ def main(debug: bool) -> None:
     "--kernels", type=click.Choice(["auto", "portable"]), default="auto", show_default=True,
     help="Kernel variants: auto picks DSP/MVE kernels from the target's features; portable uses plain C only.",
 )  # fmt: skip
+@click.option(
+    "--npu-ops", "npu_ops", type=click.Choice(["auto", "none"]), default="auto", show_default=True,
+    help="Ethos-U targets: auto gives Vela every op it supports; none runs everything on the CPU.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the build summary as JSON.")
 @_handle_errors
 def build(
-    model, target_name, out_dir, calib, observer, sram_budget, schedule, split, patches, precision, mixed_lambda, input_shape, kernels, as_json
+    model, target_name, out_dir, calib, observer, sram_budget, schedule, split, patches, precision, mixed_lambda, input_shape, kernels, npu_ops, as_json
 ):
     """Compile MODEL for a target into a build folder."""
     from edgec.compiler import BuildOptions, build_model, format_build_summary
@@ -115,6 +119,7 @@ def build(
         patches=patches,
         input_shapes=_input_shapes(input_shape),
         kernels=kernels,
+        npu_ops=npu_ops,
         precision=precision,
         mixed_lambda=mixed_lambda,
     )

@@ -49,6 +49,7 @@ class BuildOptions:
     patches: int | None = None
     input_shapes: dict[str, tuple[int, ...]] | None = None  # --input-shape: fixes dynamic input dimensions
     kernels: str = "auto"  # --kernels: auto (ISA variants by target features) | portable (plain C only)
+    npu_ops: str = "auto"  # --npu-ops (Ethos-U targets): auto (Vela decides) | none (everything on the CPU)
     precision: str = "int8"  # --precision: int8 | mixed (sub-byte patch-stage maps, edgec/mixed/)
     mixed_lambda: float | None = None  # --mixed-lambda (None: edgec.mixed.search.DEFAULT_LAMBDA)
 
@@ -144,6 +145,8 @@ def build_model(model: Path, options: BuildOptions, progress: Progress = QUIET) 
         from edgec.deploy.tvm_env import require_tvm
 
         require_tvm(f"target {target.name}")
+    if target.kind == "npu":  # Ethos-U: fail before any work on a non-TFLite model or without Vela
+        _check_npu_build(Path(model), options, target)
     if options.calib is not None and not Path(options.calib).exists():
         raise EdgecError(f"calibration data {options.calib} does not exist: pass a .npz, .npy or a folder of images")
     if options.precision not in ("int8", "mixed"):
@@ -179,8 +182,20 @@ def _build_into(staging: Path, lowered: LoweredModel, target, options: BuildOpti
     from edgec.schedule.planning import plan_model
 
     graph = lowered.graph
-    if target.uses_tvm:
-        return _build_linux(staging, lowered, target, options, progress)
+    if target.uses_tvm or target.kind == "npu":
+        precision = {"mode": "int8"}
+        if options.precision == "mixed":
+            reason = f"{target.name} has no sub-byte kernels (mixed precision is for the C back end's patch stage)"
+            progress.note(f"--precision mixed: {reason}; building int8")
+            precision.update(requested="mixed", reason=reason)
+        if target.uses_tvm:
+            summary = _build_linux(staging, lowered, target, options, progress)
+        else:
+            from edgec.codegen.ethosu.build import build_npu
+
+            summary = build_npu(staging, lowered, target, options, progress)
+        summary["precision"] = precision
+        return summary
     with progress.step("planning memory"):
         plan = plan_model(graph, target, options, progress)
     precision = _plan_precision(graph, plan, target, options, progress)
@@ -236,6 +251,16 @@ def _plan_precision(graph: Graph, plan, target, options: BuildOptions, progress:
         return {"mode": "int8", "requested": "mixed", "reason": reason}
     plan.mixed = mixed_for_build(graph, plan, target, options.calib, options.mixed_lambda, progress)
     return plan.mixed.report
+
+
+def _check_npu_build(model: Path, options: BuildOptions, target) -> None:
+    """Ethos-U targets (edgec/codegen/ethosu/): an int8 TFLite model and the optional Vela package."""
+    from edgec.codegen.ethosu.build import check_npu_source
+    from edgec.codegen.ethosu.vela_runner import require_vela
+
+    check_npu_source(model, options.npu_ops)
+    if options.npu_ops != "none":
+        require_vela(f"target {target.name}")
 
 
 def _build_linux(staging: Path, lowered: LoweredModel, target, options: BuildOptions, progress: Progress) -> dict:
@@ -374,6 +399,10 @@ def format_build_summary(summary: dict) -> str:
             + (f"  weights {mem['weights_used']:,}/{mem['weights_size']:,}" if "weights_size" in mem else "")
         )
         lines.append(f"  fits           {'yes' if summary.get('fits') else 'NO'}")
+    if summary.get("npu"):
+        from edgec.codegen.ethosu.build import format_npu_summary
+
+        lines += format_npu_summary(summary)
     for w in summary.get("warnings", []):
         lines.append(f"  warning: {w}")
     schedule = summary["schedule"]
@@ -417,6 +446,10 @@ def _schedule_detail(s: dict) -> str:
 
 def format_build_report(b: Build) -> str:
     s = b.summary
+    if s.get("npu"):  # Ethos-U build: where each layer runs and Vela's cycle estimate
+        from edgec.codegen.ethosu.build import format_npu_ops
+
+        return f"{format_npu_ops(s)}\n\n" + format_build_summary({**s, "path": str(b.path)})
     rows = [
         (i, op["name"], op["op"], op.get("kernel", ""), "x".join(map(str, op["output_shape"])), op["macs"], op.get("arena_offset", "-"))
         for i, op in enumerate(s["ops"])

@@ -57,6 +57,11 @@ def run_build(build: Build, x: np.ndarray, port: str | None = None, progress: Pr
         return run_linux_build(build, [x], rpc=rpc).outputs[0]
     if rpc:
         raise EdgecError(f"--rpc applies to Linux-class builds (TVM back end); this build is for {build.summary['target']}")
+    if build.summary["target_kind"] == "npu":
+        raise EdgecError(
+            f"{build.summary['target']} builds are compiled, not linked: no Ethos-U emulator or driver here "
+            "(docs/ethosu.md); run the model with --reference, or build it for qemu-cortex-m55"
+        )
     if build.summary["target_kind"] == "host":
         if port:
             raise EdgecError("--port applies to MCU builds; this build is for the host")

@@ -87,6 +87,16 @@ def _labels(y: np.ndarray | None, count: int, path: Path) -> np.ndarray | None:
     return y.astype(np.int64)
 
 
+def counted(items, what: str, progress: Progress):
+    """Iterate ``items``, noting ``what: i/N samples`` every PROGRESS_EVERY samples and at the end."""
+    total = len(items)
+    progress.note(f"{what}: {total} samples")
+    for i, item in enumerate(items):
+        yield item
+        if (i + 1) % PROGRESS_EVERY == 0 or i + 1 == total:
+            progress.note(f"{what}: {i + 1}/{total} samples done")
+
+
 def run_all(build: Build, inputs: list[np.ndarray], port: str | None, rpc: str | None, progress: Progress) -> list[np.ndarray]:
     """Every int8 input through the build, in one process or one device session; int8 outputs in order."""
     from edgec.runner import run_host_inputs, run_linux_build, where_it_runs
@@ -99,6 +109,11 @@ def run_all(build: Build, inputs: list[np.ndarray], port: str | None, rpc: str |
             return run_linux_build(build, inputs, rpc=rpc).outputs
     if rpc:
         raise EdgecError(f"--rpc applies to Linux-class builds (TVM back end); this build is for {build.summary['target']}")
+    if build.summary["target_kind"] == "npu":
+        raise EdgecError(
+            f"{build.summary['target']} builds are compiled, not linked: no Ethos-U emulator or driver here "
+            "(docs/ethosu.md); validate a build of the model for qemu-cortex-m55 instead"
+        )
     if build.summary["target_kind"] == "host":
         if port:
             raise EdgecError("--port applies to MCU builds; this build is for the host")
@@ -111,14 +126,11 @@ def _run_on_device(build: Build, inputs: list[np.ndarray], port: str | None, whe
     from edgec.device.session import open_device, to_device_bytes
 
     outputs = []
-    progress.note(f"running {len(inputs)} samples on {where} (one session)")
     with open_device(build.binary, build.target, port, build.hash32) as client:
         info = client.info()
-        for i, x in enumerate(inputs):
+        for x in counted(inputs, f"running on {where} (one session)", progress):
             raw, _result = client.run(to_device_bytes(x, info))
             outputs.append(np.frombuffer(raw, dtype=np.int8).reshape(build.outputs[0].shape).copy())
-            if (i + 1) % PROGRESS_EVERY == 0 or i + 1 == len(inputs):
-                progress.note(f"{i + 1}/{len(inputs)} samples done")
     return outputs
 
 
@@ -128,9 +140,8 @@ def reference_outputs(build: Build, inputs: list[np.ndarray], progress: Progress
 
     graph = build.graph
     outputs = []
-    with progress.step(f"running the numpy reference on {len(inputs)} samples"):
-        for x in inputs:
-            outputs.append(run_reference(graph, {graph.inputs[0]: x})[graph.outputs[0]])
+    for x in counted(inputs, "the numpy reference", progress):
+        outputs.append(run_reference(graph, {graph.inputs[0]: x})[graph.outputs[0]])
     return outputs
 
 
@@ -160,13 +171,12 @@ def float_outputs(graph, samples: np.ndarray, in_spec: IOSpec, progress: Progres
     spec = io_specs(graph, graph.inputs)[0]
     out_spec = io_specs(graph, graph.outputs)[0]
     outputs = []
-    with progress.step(f"running the float model on {len(samples)} samples"):
-        for s in samples:
-            if not np.issubdtype(s.dtype, np.floating):
-                s = ((s.astype(np.int32) - (in_spec.zero_point or 0)) * np.float32(in_spec.scale)).astype(np.float32)
-            x = to_model_input(s, spec)
-            y = run_reference(graph, {graph.inputs[0]: x})[graph.outputs[0]]
-            outputs.append(from_model_output(y, out_spec).reshape(-1).astype(np.float64))
+    for s in counted(samples, "the float model", progress):
+        if not np.issubdtype(s.dtype, np.floating):
+            s = ((s.astype(np.int32) - (in_spec.zero_point or 0)) * np.float32(in_spec.scale)).astype(np.float32)
+        x = to_model_input(s, spec)
+        y = run_reference(graph, {graph.inputs[0]: x})[graph.outputs[0]]
+        outputs.append(from_model_output(y, out_spec).reshape(-1).astype(np.float64))
     return outputs
 
 

@@ -25,6 +25,7 @@ SHARED_FIXTURE_MODULES = frozenset(
         "test_c_kernels_qemu.py",  # the C harness built for two Cortex-M targets, one QEMU run each
         "test_cli.py",  # a host build of ds_cnn
         "test_device_hil.py",  # stub firmware for four targets
+        "test_ethosu.py",  # op_zoo built for the Ethos-U55 and its Vela partition, shared by several tests
         "test_host_e2e.py",  # host builds of every bundled model, shared by several tests each
         "test_install.py",  # the sdist, the wheel and a fresh virtualenv
         "test_kernel_variants.py",  # resnet8 host builds with DSP variants, shared by several tests

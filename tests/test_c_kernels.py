@@ -85,6 +85,7 @@ ALLOWED_INCLUDES = {
     "<arm_acle.h>",
     '"mve_requant.h"',
     "<arm_mve.h>",
+    '"subbyte.h"',
 }
 
 

@@ -97,6 +97,11 @@ def test_float_comparison_is_skipped_with_a_reason_when_the_model_is_gone(host_b
     assert report["float"] is None and "is gone" in report["float_note"]
 
 
+@pytest.mark.hil
+@pytest.mark.skipif(
+    shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
+    reason="needs qemu-system-arm and arm-none-eabi-gcc (scripts/install-system-deps.sh)",
+)
 def test_qemu_run_in_one_session(tmp_path_factory: pytest.TempPathFactory) -> None:
     tmp = tmp_path_factory.mktemp("validate-qemu")
     build = _build(tmp, "qemu-cortex-m4")

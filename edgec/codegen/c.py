@@ -237,6 +237,7 @@ def _model_c(graph: Graph, names: TensorNames, body: CWriter, globals_w: CWriter
             "#include <string.h>",
             "",
             '#include "edgec_kernels.h"',
+            *(['#include "subbyte.h"'] if getattr(names.plan, "mixed", None) is not None and names.stage is not None else []),
             '#include "model.h"',
             '#include "edgec_profile.h"',
             '#include "weights.h"',

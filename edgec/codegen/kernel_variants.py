@@ -106,7 +106,7 @@ def allowed_variants(target, mode: str) -> tuple[str, ...]:
         return (mode,)
     if mode != "auto":
         raise EdgecError(f"unknown --kernels {mode!r}: use one of {', '.join(KERNEL_MODES)}")
-    if getattr(target, "kind", "mcu") != "mcu":
+    if getattr(target, "kind", "mcu") not in ("mcu", "npu"):  # npu: the Cortex-M beside an Ethos-U
         return ()
     features = set(getattr(target, "features", ()))
     return tuple(v for v in PREFERENCE if v in features)

@@ -47,12 +47,13 @@ static edgec_view edgec_window_view(int8_t *base, const edgec_window *win, int32
 """
 
 
-def _buffer_window(names, tensor: str, win: Window | None, patch) -> tuple[int, int, int, int]:
-    """(offset, h, w, row_stride) of ``win`` inside the buffer that holds ``tensor`` at ``patch``."""
+def _buffer_window(names, tensor: str, win: Window | None, patch, pixel_bytes=None) -> tuple[int, int, int, int]:
+    """(offset, h, w, row_stride) of ``win`` inside the buffer that holds ``tensor`` at ``patch``, in
+    bytes: a pixel takes ``pixel_bytes`` bytes (default: the channel count, int8)."""
     if win is None or win.area <= 0:
         return (0, 0, 0, 0)
     t = names.graph.tensors[tensor]
-    channels = t.shape[-1]
+    channels = t.shape[-1] if pixel_bytes is None else pixel_bytes
     if names.is_whole_tensor(tensor):
         width = t.shape[2]
         return ((win.h0 * width + win.w0) * channels, win.height, win.width, width * channels)
@@ -65,33 +66,43 @@ def _c_window(values: tuple[int, int, int, int]) -> str:
     return "{" + ", ".join(str(v) for v in values) + "}"
 
 
-def _step_row(names, node, op, patch, max_inputs: int) -> str:
+def _step_row(names, node, op, patch, max_inputs: int, pixel_bytes=lambda name: None) -> str:
     ins = []
     for k in range(max_inputs):
         name = node.inputs[k] if k < len(node.inputs) else ""
         if op is None or not name or names.graph.tensors[name].is_const:
             ins.append("{0, 0, 0, 0}")
         else:
-            ins.append(_c_window(_buffer_window(names, name, op.inputs[k], patch)))
-    out = _c_window(_buffer_window(names, node.outputs[0], op.output, patch) if op else (0, 0, 0, 0))
+            ins.append(_c_window(_buffer_window(names, name, op.inputs[k], patch, pixel_bytes(name))))
+    out_name = node.outputs[0]
+    out = _c_window(_buffer_window(names, out_name, op.output, patch, pixel_bytes(out_name)) if op else (0, 0, 0, 0))
     pad = op.pad if op else (0, 0, 0, 0)
     return "{{" + ", ".join(ins) + "}, " + out + ", " + ", ".join(str(v) for v in pad) + "}"
 
 
+def emit_step_table(globals_w: CWriter, names, node, stage, max_inputs: int, table: str, pixel_bytes=lambda name: None) -> None:
+    """The static step table ``table`` of ``node``: one ``edgec_patch_step`` per patch."""
+    globals_w.line(f"static const edgec_patch_step {table}[{len(stage.patches)}] = {{")
+    for patch in stage.patches:
+        op = next((o for o in patch.ops if o.node == node.name), None)
+        globals_w.line(f"    {_step_row(names, node, op, patch, max_inputs, pixel_bytes)},")
+    globals_w.line("};")
+    globals_w.line()
+
+
 def emit_patch_stage(body: CWriter, globals_w: CWriter, names, weights, stage, first_index: int, max_inputs: int) -> list[dict]:
     """Emit the stage's step tables (into ``globals_w``, after ``STEP_TYPES`` with ``in[max_inputs]``) and
-    loop (into ``body``); return the op records."""
+    loop (into ``body``); return the op records.  A mixed-precision plan (``plan.mixed``) gets two
+    variants of the stage and the per-patch classification (``mixed_stage.py``)."""
+    if getattr(names.plan, "mixed", None) is not None:
+        from edgec.codegen.mixed_stage import emit_mixed_patch_stage
+
+        return emit_mixed_patch_stage(body, globals_w, names, weights, stage, first_index, max_inputs, names.plan.mixed)
     graph = names.graph
     nodes = [graph.node(name) for name in stage.nodes]
     count = len(stage.patches)
     for node in nodes:
-        ident = names.node_ids[node.name]
-        globals_w.line(f"static const edgec_patch_step {ident}_steps[{count}] = {{")
-        for patch in stage.patches:
-            op = next((o for o in patch.ops if o.node == node.name), None)
-            globals_w.line(f"    {_step_row(names, node, op, patch, max_inputs)},")
-        globals_w.line("};")
-        globals_w.line()
+        emit_step_table(globals_w, names, node, stage, max_inputs, f"{names.node_ids[node.name]}_steps")
     split = graph.tensors[stage.split]
     gh, gw = stage.grid
     body.comment(
@@ -105,24 +116,25 @@ def emit_patch_stage(body: CWriter, globals_w: CWriter, names, weights, stage, f
             step = f"const edgec_patch_step *s = &{ident}_steps[patch];"
             kernel = emit_node(body, names, weights, node, PatchPlacement(names, node, globals_w), prologue=(step,))
             body.line(f"EDGEC_PROFILE_OP({first_index + k});")
-            per_patch = sum(
-                macs_of_window(graph, node, op) for patch in stage.patches for op in patch.ops if op.node == node.name
-            )
-            ops.append(
-                {
-                    "index": first_index + k,
-                    "name": node.name,
-                    "op": node.op,
-                    "kernel": kernel,
-                    "macs": per_patch,
-                    "layer_macs": macs(graph, node),
-                    "output_shape": list(graph.tensors[node.outputs[0]].shape),
-                    "arena_offset": None,
-                    "patches": count,
-                }
-            )
+            ops.append(op_record(graph, stage, node, first_index + k, kernel))
     body.line()
     return ops
+
+
+def op_record(graph, stage, node, index: int, kernel: str) -> dict:
+    """The build.json record of a stage op (MACs summed over every patch)."""
+    per_patch = sum(macs_of_window(graph, node, op) for patch in stage.patches for op in patch.ops if op.node == node.name)
+    return {
+        "index": index,
+        "name": node.name,
+        "op": node.op,
+        "kernel": kernel,
+        "macs": per_patch,
+        "layer_macs": macs(graph, node),
+        "output_shape": list(graph.tensors[node.outputs[0]].shape),
+        "arena_offset": None,
+        "patches": len(stage.patches),
+    }
 
 
 def macs_of_window(graph, node, op) -> int:

@@ -102,6 +102,9 @@ def run_mixed_stage(
 
 def run_mixed_detailed(graph8: Graph, stage: PatchStage, mixed: MixedPrecision, x) -> MixedRun:
     """``run_mixed`` plus the per-patch classification."""
+    from edgec.reference.interpreter import _load_kernels
+
+    _load_kernels()  # the stage runs windowed ops before run_nodes would load the kernel tables
     feeds = x if isinstance(x, dict) else {graph8.inputs[0]: np.asarray(x)}
     for name in graph8.inputs:
         t = graph8.tensors[name]

@@ -10,6 +10,10 @@ Linux-class targets (kind ``linux`` or ``jetson``) are compiled by the TVM back
 end instead: their files carry the TVM target (``[tvm]``, dict form), the C
 cross compiler for the runner (``[compiler]``) and how edgec runs a build
 (``[run]``: ``local``, ``qemu-user`` or ``rpc-only``).
+
+NPU targets (kind ``npu``: a Cortex-M core next to an Arm Ethos-U) add an
+``[npu]`` table: the accelerator, its MACs per cycle and the Vela config file,
+system config and memory mode passed to Vela (docs/ethosu.md).
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ class Target:
     tvm_target: dict[str, Any] = field(default_factory=dict, hash=False)  # linux/jetson: TVM target, dict form
     run_mode: str = ""  # linux/jetson: local | qemu-user | rpc-only
     run_command: tuple[str, ...] = ()  # qemu-user: the emulator command the runner is prefixed with
+    npu: dict[str, Any] = field(default_factory=dict, hash=False)  # kind npu: accelerator and Vela settings
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False, hash=False)
 
     @property
@@ -89,6 +94,8 @@ class Target:
             return "this machine"
         if self.run_mode == "rpc-only":
             return "device via --rpc"
+        if self.kind == "npu":
+            return "compile-only (no Ethos-U emulator here)"
         return "hardware" if self.kind == "mcu" else "-"
 
     @property
@@ -142,6 +149,7 @@ class Target:
             "counter_unit": self.counter_unit if self.kind == "mcu" else None,
             "runs_on": self.runs_where,
             **({"arch": self.arch, "tvm_target": self.tvm_target, "run_mode": self.run_mode} if self.uses_tvm else {}),
+            **({"npu": self.npu} if self.npu else {}),
         }
 
 
@@ -181,6 +189,11 @@ def target_from_dict(data: dict[str, Any], source: str = "target") -> Target:
         _check_tvm_fields(source, kind, compiler, run, tvm)
     elif "tvm" in data or "run" in data:
         raise EdgecError(f"{source}: [tvm] and [run] apply to kinds {' and '.join(TVM_KINDS)}, not {kind!r} — fix the target file")
+    npu = data.get("npu", {})
+    if kind == "npu":
+        _check_npu_fields(source, npu)
+    elif npu:
+        raise EdgecError(f"{source}: [npu] applies to kind \"npu\", not {kind!r} — fix the target file")
     return Target(
         name=name,
         kind=kind,
@@ -208,6 +221,7 @@ def target_from_dict(data: dict[str, Any], source: str = "target") -> Target:
         tvm_target=dict(tvm.get("target", {})),
         run_mode=str(run.get("mode", "")),
         run_command=tuple(str(a) for a in run.get("command", [])),
+        npu=dict(npu),
         raw=data,
     )
 
@@ -226,6 +240,18 @@ def _check_tvm_fields(source: str, kind: str, compiler: dict, run: dict, tvm: di
         raise EdgecError(f"{source}: [run] mode {mode!r} is not one of {', '.join(RUN_MODES)} — fix the target file")
     if mode == "qemu-user" and not run.get("command"):
         raise EdgecError(f"{source}: [run] mode \"qemu-user\" needs command = [\"qemu-aarch64\", ...] — fix the target file")
+
+
+NPU_FIELDS = ("accelerator", "macs_per_cycle", "config_file", "system_config", "memory_mode")
+
+
+def _check_npu_fields(source: str, npu: dict) -> None:
+    """An NPU target names its accelerator and every Vela setting explicitly (Vela's defaults differ per accelerator)."""
+    missing = [k for k in NPU_FIELDS if k not in npu]
+    if missing:
+        raise EdgecError(f"{source}: [npu] lacks {', '.join(missing)} — add them to the target file")
+    if not isinstance(npu["macs_per_cycle"], int) or npu["macs_per_cycle"] <= 0:
+        raise EdgecError(f"{source}: [npu] macs_per_cycle must be a positive integer — fix the target file")
 
 
 def load_target(name: str | Target) -> Target:

@@ -1,0 +1,128 @@
+"""Every bundled int8 TFLite model on the Ethos-U targets: partition, Vela's estimates, memory.
+
+    python bench/npu.py [--models ds_cnn,resnet8] [--targets corstone-300-u55-128,...]
+                        [--json FILE] [--keep DIR]
+
+One row per model (``models/tflite/*.tflite``) and NPU target, from a full
+``edgec build`` (Vela, partition, glue, every source compiled with -Werror;
+nothing linked or run: no Ethos-U emulator here). Columns:
+
+* ``NPU ops`` / ``CPU ops`` -- edgec layers Vela runs / left on the CPU, and
+  the number of NPU segments;
+* ``Vela cycles`` / ``Vela ms`` -- Vela 5.2.0's *estimate* of NPU cycles and
+  time for one inference, with the target's system config and memory mode
+  (its "internal compiler estimates"; not measured);
+* ``Vela SRAM KiB`` / ``Vela flash KiB`` -- what Vela reports using;
+* ``SRAM B`` -- edgec's count for the whole firmware: data + bss (edgec's
+  CPU arena and Vela's arena included) + stack, from the unlinked objects
+  (an upper bound); ``const B`` -- command streams, encoded weights and the
+  CPU layers' weights;
+* ``M55 instr`` / ``M55 SRAM B`` -- edgec alone on ``qemu-cortex-m55`` (MVE
+  kernels): QEMU *instructions* per inference and firmware SRAM bytes, from
+  docs/kernels.md (``bench/mcu.py --runs 1``), copied here, not re-measured.
+  Instructions and NPU cycles are different units: no ratio is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from edgec.compiler import BuildOptions, build_model
+from edgec.errors import EdgecError
+
+TARGETS = ("corstone-300-u55-128", "corstone-300-u55-256", "corstone-320-u85-256")
+# edgec on qemu-cortex-m55, optimised kernels: (QEMU instructions, SRAM bytes); docs/kernels.md.
+M55_FROM_DOCS = {
+    "ds_cnn": (3_021_594, 31_720),
+    "mcunet": (16_515_500, 75_768),
+    "mobilenet_v1_w0.25_r96": (7_475_375, 84_928),
+    "mobilenet_v2_w0.35_r96": (13_491_719, 66_640),
+    "mobilenet_v2_w1.0_r224": (192_261_781, 308_648),
+    "resnet8": (6_199_031, 47_752),
+}
+COLUMNS = (
+    "model", "target", "NPU ops", "CPU ops", "segments", "Vela cycles", "Vela ms", "Vela SRAM KiB",
+    "Vela flash KiB", "SRAM B", "const B", "M55 instr", "M55 SRAM B", "build s",
+)  # fmt: skip
+
+
+def bench_one(model: Path, target: str, out: Path) -> dict:
+    start = time.perf_counter()
+    try:
+        s = build_model(model, BuildOptions(target=target, out_dir=out))
+    except EdgecError as e:
+        return {"model": model.stem, "target": target, "error": str(e)}
+    vela, npu, mem = s["vela"], s["npu"], s["memory"]
+    m55 = M55_FROM_DOCS.get(model.stem, (None, None))
+    return {
+        "model": model.stem,
+        "target": target,
+        "NPU ops": npu["npu_layers"],
+        "CPU ops": npu["cpu_layers"],
+        "segments": len(npu["segments"]),
+        "Vela cycles": vela["estimated_cycles"],
+        "Vela ms": round(vela["estimated_ms"], 3),
+        "Vela SRAM KiB": round(vela["sram_kib"], 1),
+        "Vela flash KiB": round(vela["off_chip_flash_kib"], 1),
+        "SRAM B": mem["sram_used"],
+        "const B": mem["weights_used"],
+        "M55 instr": m55[0],
+        "M55 SRAM B": m55[1],
+        "build s": round(time.perf_counter() - start, 1),
+        "estimate": vela["label"],
+        "fallbacks": npu["fallbacks"],
+    }
+
+
+def markdown(rows: list[dict]) -> str:
+    def cell(v) -> str:
+        if v is None:
+            return "-"
+        return f"{v:,}" if isinstance(v, int) else str(v)
+
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" if i < 2 else "---:" for i in range(len(COLUMNS))) + "|"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['model']} | {r['target']} | error: {r['error']} |")
+        else:
+            lines.append("| " + " | ".join(cell(r[c]) for c in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default="", help="comma-separated model stems (default: every models/tflite/*.tflite)")
+    ap.add_argument("--targets", default=",".join(TARGETS))
+    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--keep", type=Path, default=None, help="keep the build folders here")
+    args = ap.parse_args(argv)
+    models = sorted((REPO / "models" / "tflite").glob("*.tflite"))
+    if args.models:
+        wanted = set(args.models.split(","))
+        models = [m for m in models if m.stem in wanted]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="edgec-npu-bench-") as tmp:
+        root = args.keep or Path(tmp)
+        for target in args.targets.split(","):
+            for model in models:
+                row = bench_one(model, target, root / f"{model.stem}-{target}")
+                rows.append(row)
+                print(f"{model.stem} {target}: " + (row.get("error") or f"{row['Vela cycles']:,} cycles ({row['build s']} s)"), file=sys.stderr)
+    print(markdown(rows))
+    labels = sorted({r["estimate"] for r in rows if "estimate" in r})
+    print("\nVela figures: " + "; ".join(labels) + ". M55 columns: docs/kernels.md (QEMU instructions, not cycles), not re-measured.")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+    return 1 if any("error" in r for r in rows) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

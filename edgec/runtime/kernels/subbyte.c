@@ -1,0 +1,250 @@
+/* Packed int4/int2 feature maps: row unpacking and packing around the int8 kernels (subbyte.h). */
+#include <string.h>
+
+#include "subbyte.h"
+
+/* Sign-extend the low `bits` bits of v. */
+static inline int8_t sign_extend(uint32_t v, int32_t bits)
+{
+    const int32_t shift = 32 - bits;
+    return (int8_t)((int32_t)(v << shift) >> shift);
+}
+
+void edgec_unpack_pixels(const uint8_t *src, int32_t w, int32_t c, int32_t pixel_stride, int32_t bits, int8_t *dst)
+{
+    int32_t x, ch;
+    if (bits == 8) {
+        for (x = 0; x < w; ++x, src += pixel_stride, dst += c) {
+            memcpy(dst, src, (size_t)c);
+        }
+        return;
+    }
+    if (bits == 4) {
+        for (x = 0; x < w; ++x, src += pixel_stride) {
+            const uint8_t *s = src;
+            ch = 0;
+            /* Four channels (two bytes) at a time: spread the nibbles to bytes, then sign-extend
+             * every byte at once (bit 3 set: OR 0xF0 into that byte; 0x08 * 0x1E = 0xF0, no carry). */
+            for (; ch + 4 <= c; ch += 4, s += 2, dst += 4) {
+                uint32_t v = (uint32_t)s[0] | ((uint32_t)s[1] << 16);
+                v = (v | (v << 4)) & 0x0F0F0F0Fu;
+                v |= (v & 0x08080808u) * 0x1Eu;
+                memcpy(dst, &v, 4); /* little-endian byte order: channel ch first */
+            }
+            for (; ch < c; ++ch) {
+                *dst++ = sign_extend((uint32_t)s[(ch & 3) >> 1] >> (4 * (ch & 1)), 4);
+            }
+        }
+        return;
+    }
+    /* bits == 2: four channels a byte, spread to four bytes at once, then sign-extended
+     * (bit 1 set: OR 0xFE into that byte; 0x02 * 0x7F = 0xFE, no carry). */
+    for (x = 0; x < w; ++x, src += pixel_stride) {
+        const uint8_t *s = src;
+        for (ch = 0; ch + 4 <= c; ch += 4, ++s, dst += 4) {
+            uint32_t v = (uint32_t)*s | ((uint32_t)*s << 12);
+            v = (v | (v << 6)) & 0x03030303u;
+            v |= (v & 0x02020202u) * 0x7Fu;
+            memcpy(dst, &v, 4);
+        }
+        for (; ch < c; ++ch) {
+            *dst++ = sign_extend((uint32_t)*s >> (2 * (ch & 3)), 2);
+        }
+    }
+}
+
+void edgec_pack_pixels(const int8_t *src, int32_t w, int32_t c, int32_t pixel_stride, int32_t bits, uint8_t *dst)
+{
+    int32_t x, ch;
+    if (bits == 8) {
+        for (x = 0; x < w; ++x, src += c, dst += pixel_stride) {
+            memcpy(dst, src, (size_t)c);
+        }
+        return;
+    }
+    if (bits == 4) {
+        for (x = 0; x < w; ++x, dst += pixel_stride) {
+            uint8_t *d = dst;
+            ch = 0;
+            /* Four channels at a time: keep each byte's low nibble, gather nibble pairs into bytes. */
+            for (; ch + 4 <= c; ch += 4, src += 4, d += 2) {
+                uint32_t v;
+                memcpy(&v, src, 4);
+                v &= 0x0F0F0F0Fu;
+                v |= v >> 4; /* byte 0: c0 | c1 << 4, byte 2: c2 | c3 << 4 */
+                d[0] = (uint8_t)v;
+                d[1] = (uint8_t)(v >> 16);
+            }
+            if (ch + 2 <= c) {
+                *d++ = (uint8_t)(((uint32_t)src[0] & 0xFu) | (((uint32_t)src[1] & 0xFu) << 4));
+                src += 2;
+                ch += 2;
+            }
+            if (ch < c) {
+                *d = (uint8_t)((uint32_t)*src++ & 0xFu);
+            }
+        }
+        return;
+    }
+    for (x = 0; x < w; ++x, dst += pixel_stride) {
+        uint8_t *d = dst;
+        /* Four channels a byte: keep each byte's low two bits, gather them into byte 0. */
+        for (ch = 0; ch + 4 <= c; ch += 4, src += 4) {
+            uint32_t v;
+            memcpy(&v, src, 4);
+            v &= 0x03030303u;
+            v |= v >> 6;  /* byte 0: c0 | c1 << 2, byte 2: c2 | c3 << 2 */
+            v |= v >> 12; /* byte 0: c0 | c1 << 2 | c2 << 4 | c3 << 6 */
+            *d++ = (uint8_t)v;
+        }
+        if (ch < c) {
+            uint32_t byte = 0;
+            int32_t k;
+            for (k = 0; ch < c; ++ch, ++k) {
+                byte |= ((uint32_t)*src++ & 3u) << (2 * k);
+            }
+            *d = (uint8_t)byte;
+        }
+    }
+}
+
+/* A one-row (or `rows`-row) dense int8 view of `data`. */
+static void dense_rows(int8_t *data, int32_t rows, int32_t w, int32_t c, edgec_view *v)
+{
+    v->data = data;
+    v->h = rows;
+    v->w = w;
+    v->c = c;
+    v->row_stride = w * c;
+    v->col_stride = c;
+}
+
+/* Rows [first, first + rows) of `in` as an int8 view: in place at 8 bits, else unpacked into scratch. */
+static void rows_view(const edgec_packed_view *in, int32_t first, int32_t rows, int8_t *scratch, edgec_view *v)
+{
+    const uint8_t *src = in->data + first * in->row_stride;
+    int32_t r;
+    if (in->bits == 8) {
+        v->data = (int8_t *)(uintptr_t)src;
+        v->h = rows;
+        v->w = in->w;
+        v->c = in->c;
+        v->row_stride = in->row_stride;
+        v->col_stride = in->pixel_stride;
+        return;
+    }
+    for (r = 0; r < rows; ++r) {
+        edgec_unpack_pixels(src + r * in->row_stride, in->w, in->c, in->pixel_stride, in->bits,
+                            scratch + r * in->w * in->c);
+    }
+    dense_rows(scratch, rows, in->w, in->c, v);
+}
+
+int32_t edgec_packed_input_rows(const edgec_packed_view *in, int32_t y0, int32_t taps_h, int8_t *scratch,
+                                edgec_view *rows)
+{
+    const int32_t first = y0 > 0 ? y0 : 0;
+    int32_t last = y0 + taps_h;
+    last = last < in->h ? last : in->h;
+    rows_view(in, first < in->h ? first : in->h, last > first ? last - first : 0, scratch, rows);
+    return first - y0;
+}
+
+void edgec_packed_rows(const edgec_packed_view *in, int32_t y, int32_t n, int8_t *scratch, edgec_view *rows)
+{
+    rows_view(in, y, n, scratch, rows);
+}
+
+void edgec_packed_output_rows(const edgec_packed_view *out, int32_t y, int32_t n, int8_t *scratch, edgec_view *rows)
+{
+    if (out->bits == 8) {
+        rows->data = (int8_t *)(out->data + y * out->row_stride);
+        rows->h = n;
+        rows->w = out->w;
+        rows->c = out->c;
+        rows->row_stride = out->row_stride;
+        rows->col_stride = out->pixel_stride;
+        return;
+    }
+    dense_rows(scratch, n, out->w, out->c, rows);
+}
+
+/* Pack rows->h computed rows into out from row y; `saturate`: clamp to the range of out->bits first. */
+static void store_rows(const edgec_packed_view *out, int32_t y, const edgec_view *rows, int saturate)
+{
+    int32_t r, i;
+    if (out->bits == 8) {
+        return;
+    }
+    if (saturate) {
+        const int32_t hi = (1 << (out->bits - 1)) - 1, lo = -hi - 1;
+        const int32_t n = rows->h * out->w * out->c;
+        for (i = 0; i < n; ++i) {
+            const int32_t v = rows->data[i];
+            rows->data[i] = (int8_t)(v < lo ? lo : v > hi ? hi : v);
+        }
+    }
+    for (r = 0; r < rows->h; ++r) {
+        edgec_pack_pixels(rows->data + r * rows->row_stride, out->w, out->c, out->pixel_stride, out->bits,
+                          out->data + (y + r) * out->row_stride);
+    }
+}
+
+void edgec_packed_store_rows(const edgec_packed_view *out, int32_t y, const edgec_view *rows)
+{
+    store_rows(out, y, rows, 0);
+}
+
+void edgec_packed_store_rows_saturated(const edgec_packed_view *out, int32_t y, const edgec_view *rows)
+{
+    store_rows(out, y, rows, 1);
+}
+
+/* Nonzero when some byte of d (unsigned) is greater than r (0..255), four bytes at once:
+ * bytes below 128 exceed r < 128 when adding 127 - r sets their top bit; for r >= 128 only bytes
+ * with the top bit set qualify, compared on their low seven bits. */
+static inline uint32_t any_byte_above(uint32_t d, uint32_t r)
+{
+    const uint32_t ones = 0x01010101u, high = 0x80808080u;
+    if (r < 128u) {
+        return (((d & ~high) + (127u - r) * ones) | d) & high;
+    }
+    return ((d & ~high) + (255u - r) * ones) & d & high;
+}
+
+int edgec_has_outlier(const edgec_view *v, int8_t lo, int8_t hi)
+{
+    const uint32_t ones = 0x01010101u, high = 0x80808080u;
+    const uint32_t range = (uint32_t)(hi - lo) & 0xFFu; /* x is an outlier when (uint8_t)(x - lo) > range */
+    const uint32_t lo_bytes = ((uint32_t)lo & 0xFFu) * ones;
+    int32_t y, i;
+    if (lo > hi) {
+        return v->h > 0 && v->w > 0 && v->c > 0; /* an empty range: every value is an outlier */
+    }
+    for (y = 0; y < v->h; ++y) {
+        const int8_t *row = v->data + y * v->row_stride;
+        const int32_t n = v->col_stride == v->c ? v->w * v->c : 0; /* dense rows: one run of bytes */
+        uint32_t hit = 0;
+        for (i = 0; i + 4 <= n; i += 4) {
+            uint32_t x, d;
+            memcpy(&x, row + i, 4);
+            d = ((x | high) - (lo_bytes & ~high)) ^ ((x ^ ~lo_bytes) & high); /* bytewise x - lo, no borrows */
+            hit |= any_byte_above(d, range);
+        }
+        for (; i < n; ++i) {
+            hit |= (uint32_t)((uint8_t)(row[i] - lo) > range);
+        }
+        if (n == 0) { /* strided columns: pixel by pixel */
+            int32_t x, ch;
+            for (x = 0; x < v->w; ++x) {
+                for (ch = 0; ch < v->c; ++ch) {
+                    hit |= (uint32_t)((uint8_t)(row[x * v->col_stride + ch] - lo) > range);
+                }
+            }
+        }
+        if (hit) {
+            return 1;
+        }
+    }
+    return 0;
+}

@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", action="append", default=[], metavar="MODEL=OP:N", help="force a stage")
     parser.add_argument("--sram-budget", type=float, default=None, help="KB, for the schedule search picking the stage")
     parser.add_argument("--outlier-fraction", type=float, default=None, help="VDPC target fraction (default: vdpc's)")
-    parser.add_argument("--vdpc-test", default="auto", choices=["auto", "input", "first"])
+    parser.add_argument("--vdpc-test", default="auto", help="auto, input, first or a stage tensor name")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     from edgec.mixed.search import DEFAULT_LAMBDA

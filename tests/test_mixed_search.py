@@ -206,3 +206,13 @@ def test_four_bit_stage_stays_close_to_int8_in_real_values(digits):
         a = (run_stage(graph, stage, x)[stage.split].astype(np.float64) - split.qzero) * split.qscale
         b = (run_stage(mixed, stage, x)[stage.split].astype(np.float64) - split.qzero) * split.qscale
         assert np.mean(np.abs(a - b)) < 0.03 * (a.max() - a.min())
+
+
+def test_vdpc_test_tensor_modes(digits):
+    graph, stage, _ = digits
+    first = graph.node(stage.nodes[0]).outputs[0]
+    assert vdpc.test_tensor(graph, stage, "input") == stage.inputs[0]
+    assert vdpc.test_tensor(graph, stage, "first") == first
+    assert vdpc.test_tensor(graph, stage, first) == first
+    with pytest.raises(ValueError):
+        vdpc.test_tensor(graph, stage, stage.split)  # the split tensor is computed last: nothing left to choose

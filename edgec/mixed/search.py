@@ -145,6 +145,8 @@ def search_mixed(
     start = time.perf_counter()
     samples = samples[:MAX_SAMPLES]
     names = {t: vdpc.test_tensor(graph, stage, t) for t in ("input", "first")}
+    if test not in ("auto", *names):
+        names[test] = vdpc.test_tensor(graph, stage, test)
     stats = collect_stats(graph, stage, samples, list(dict.fromkeys(names.values())))
     outlier_test = vdpc.pick_test(graph, stage, stats, names, outlier_fraction, test)
     fraction = float(vdpc.outlier_mask(stats, outlier_test).mean())

@@ -30,11 +30,15 @@ DEFAULT_OUTLIER_FRACTION = 0.1
 
 
 def test_tensor(graph: Graph, stage: PatchStage, test: str = "input") -> str:
+    """The tensor a test mode names: ``input``, ``first``, or a stage tensor's own name."""
     if test == "input":
         return stage.inputs[0]
     if test == "first":
         return graph.node(stage.nodes[0]).outputs[0]
-    raise ValueError(f"unknown VDPC test {test!r} (input or first)")
+    stage_outputs = {o for n in stage.nodes for o in graph.node(n).outputs} - {stage.split}
+    if test in stage_outputs or test in stage.inputs:
+        return test
+    raise ValueError(f"unknown VDPC test {test!r} (input, first or a stage tensor)")
 
 
 def choose_test(stats: StageStats, tensor: str, fraction: float) -> OutlierTest:
@@ -58,7 +62,7 @@ def pick_test(
     from edgec.mixed.assign import groups
 
     if test != "auto":
-        return choose_test(stats, names[test], fraction)
+        return choose_test(stats, names.get(test, test), fraction)
     on_input = choose_test(stats, names["input"], fraction)
     if outlier_mask(stats, on_input).any() or names["first"] == names["input"]:
         return on_input

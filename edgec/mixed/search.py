@@ -147,7 +147,9 @@ def search_mixed(
     names = {t: vdpc.test_tensor(graph, stage, t) for t in ("input", "first")}
     if test not in ("auto", *names):
         names[test] = vdpc.test_tensor(graph, stage, test)
-    stats = collect_stats(graph, stage, samples, list(dict.fromkeys(names.values())))
+    stats = collect_stats(
+        graph, stage, samples, list(dict.fromkeys([*names.values(), *vdpc.test_candidates(graph, stage)]))
+    )
     outlier_test = vdpc.pick_test(graph, stage, stats, names, outlier_fraction, test)
     fraction = float(vdpc.outlier_mask(stats, outlier_test).mean())
     bits, params, table = search_bits(graph, stage, stats, outlier_test, fraction, lam)

@@ -5,8 +5,11 @@ one scan of the patch's input window and no stage op has to stay 8-bit for
 it.  ``first``: the output of the first stage op (that op becomes the shared
 prefix and its output stays 8-bit).  ``auto`` (the default) takes the input
 unless its thresholds classify no calibration patch as an outlier (images
-whose every patch holds both the darkest and the brightest pixel value) while
-the first op's output does and leaves a map to lower; then ``first``.
+whose every patch holds both the darkest and the brightest pixel value); then
+the first stage op output, in stage order, whose thresholds do classify some
+patches and that still leaves a map whose sub-byte width saves BitOPs
+(saturating outputs, e.g. ReLU6 at 6 in every patch, are passed over).  With
+none, the stage input (no outlier patches).
 
 **Thresholds.**  For every calibration (sample, patch) pair the minimum and
 maximum int8 value of the test tensor in the patch's region are known
@@ -55,18 +58,37 @@ def outlier_mask(stats: StageStats, test: OutlierTest) -> np.ndarray:
     return (stats.patch_min[test.tensor] < test.lo) | (stats.patch_max[test.tensor] > test.hi)
 
 
+def test_candidates(graph: Graph, stage: PatchStage) -> list[str]:
+    """Tensors ``auto`` may test, in order: the stage input, then every stage op output but the split."""
+    outs = [o for n in stage.nodes for o in graph.node(n).outputs if o != stage.split]
+    return list(dict.fromkeys([stage.inputs[0], *outs]))
+
+
+def _leaves_savings(graph: Graph, stage: PatchStage, tensor: str) -> bool:
+    """Whether some map could still go sub-byte and save BitOPs with ``tensor`` as the test tensor."""
+    from edgec.ir.ops import macs
+    from edgec.mixed.assign import groups
+
+    return any(
+        macs(graph, c) > 0
+        for g in groups(graph, stage, tensor)
+        for m in g
+        for c in graph.consumers(m)
+        if c.inputs[0] == m
+    )
+
+
 def pick_test(
     graph: Graph, stage: PatchStage, stats: StageStats, names: dict[str, str], fraction: float, test: str
 ) -> OutlierTest:
-    """The outlier test for ``test`` in input | first | auto (module docstring)."""
-    from edgec.mixed.assign import groups
-
+    """The outlier test for ``test``: input | first | a tensor name | auto (module docstring)."""
     if test != "auto":
         return choose_test(stats, names.get(test, test), fraction)
-    on_input = choose_test(stats, names["input"], fraction)
-    if outlier_mask(stats, on_input).any() or names["first"] == names["input"]:
-        return on_input
-    on_first = choose_test(stats, names["first"], fraction)
-    if outlier_mask(stats, on_first).any() and groups(graph, stage, names["first"]):
-        return on_first
+    on_input = choose_test(stats, stage.inputs[0], fraction)
+    for tensor in test_candidates(graph, stage):
+        candidate = on_input if tensor == stage.inputs[0] else choose_test(stats, tensor, fraction)
+        if outlier_mask(stats, candidate).any() and (
+            tensor == stage.inputs[0] or _leaves_savings(graph, stage, tensor)
+        ):
+            return candidate
     return on_input

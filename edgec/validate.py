@@ -135,14 +135,9 @@ def _run_on_device(build: Build, inputs: list[np.ndarray], port: str | None, whe
 
 
 def reference_outputs(build: Build, inputs: list[np.ndarray], progress: Progress) -> list[np.ndarray]:
-    """The build's own numpy reference on every input (the graph in the build folder, as `edgec profile` checks it)."""
-    from edgec.reference import run as run_reference
-
-    graph = build.graph
-    outputs = []
-    for x in counted(inputs, "the numpy reference", progress):
-        outputs.append(run_reference(graph, {graph.inputs[0]: x})[graph.outputs[0]])
-    return outputs
+    """The build's own numpy reference on every input, as `edgec profile` checks it (`run_mixed` for mixed builds)."""
+    out = build.graph.outputs[0]
+    return [build.reference_outputs(x)[out] for x in counted(inputs, "the numpy reference", progress)]
 
 
 def source_float_graph(build: Build):

@@ -183,6 +183,13 @@ def test_precision_mixed_build_bit_exact(tmp_path):
         x = np.random.default_rng(seed).integers(-128, 128, size=shape).astype(np.int8)
         got, _ = run_host_binary(build, x)
         np.testing.assert_array_equal(got, build.reference_outputs(x)[graph.outputs[0]])
+    # `edgec validate` checks a mixed build against run_mixed, not the int8 graph
+    from edgec.validate import validate_build
+
+    with np.load(digits / "heldout.npz") as held:
+        np.savez(tmp_path / "few.npz", x=held["x"][:12], y=held["y"][:12])
+    report = validate_build(tmp_path / "digits", tmp_path / "few.npz")
+    assert report["samples"] == 12 and report["exact"] == 12
 
 
 def test_sub_byte_test_tensor_is_a_one_line_error(lowered, tmp_path):

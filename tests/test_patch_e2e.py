@@ -1,7 +1,8 @@
 """Patch-based scheduling end to end on the host: build, run the executable, compare with the reference.
 
 For every bundled model (each int8 TFLite file in ``models/tflite/`` and each
-float ONNX model of ``models.zoo``, quantized with seeded calibration data):
+float ONNX model of ``models.zoo``, quantized with seeded calibration data;
+but the ONNX MobileNetV2 w1.0 r224, the network of the TFLite file, ``LEFT_OUT``):
 
 * ``--schedule auto`` (no budget on the host: the smallest peak) is built and
   must pick the patch schedule exactly when some patch candidate lowers the
@@ -44,13 +45,18 @@ from models import zoo
 REPO = Path(__file__).resolve().parents[1]
 TFLITE_DIR = REPO / "models" / "tflite"
 EDGEC = Path(sys.executable).with_name("edgec")
+# The ONNX MobileNetV2 w1.0 r224 is left out: it is the network of the TFLite file of that name, which
+# runs here (about two minutes of build, search and reference per format on a 2-core machine).
+LEFT_OUT = {("onnx", "mobilenet_v2_w1.0_r224")}
 MODELS = [("tflite", p.stem) for p in sorted(TFLITE_DIR.glob("*.tflite"))] + [("onnx", n) for n in zoo.list_models()]
+assert LEFT_OUT <= set(MODELS) and ("tflite", "mobilenet_v2_w1.0_r224") in MODELS
+MODELS = [m for m in MODELS if m not in LEFT_OUT]
 IDS = [f"{kind}-{name}" for kind, name in MODELS]
 SEEDS = (0, 1, 2)
 CALIBRATION_SAMPLES = 8
 FLOAT_INPUT_RANGE = {"digits_cnn": (0.0, 1.0)}
 # Models whose output is logits (not a saturating softmax): their outputs must be informative.
-LOGIT_MODELS = {("onnx", "mobilenet_v2_w1.0_r224"), ("onnx", "mobilenet_v2_w0.35_r144"), ("onnx", "mcunet"), ("onnx", "digits_cnn")}
+LOGIT_MODELS = {("onnx", "mobilenet_v2_w0.35_r144"), ("onnx", "mcunet"), ("onnx", "digits_cnn")}
 
 
 def _model_path(kind: str, name: str) -> Path:

@@ -1,8 +1,10 @@
 """Linux-class targets end to end: build, deploy folder, run, profile, and the bad-input errors.
 
 ds_cnn.tflite is built once for ``host-tvm`` (runs here) and once for
-``qemu-aarch64`` (runs under qemu-aarch64 user mode).  The oracle is edgec's
-numpy int8 reference on seeded inputs; integers compare exactly.
+``qemu-aarch64`` (runs under qemu-aarch64 user mode).  The oracles are edgec's
+numpy int8 reference on seeded inputs and, for the runner, LiteRT's reference
+kernels (these builds stand in for ds_cnn in tests/test_tvm_models.py);
+integers compare exactly.
 """
 
 from __future__ import annotations
@@ -59,15 +61,32 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return out
 
 
+def litert_outputs(inputs: list[np.ndarray]) -> list[np.ndarray]:
+    """LiteRT's reference kernels (BUILTIN_REF) on ds_cnn.tflite."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interpreter = Interpreter(model_path=str(DS_CNN), experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    interpreter.allocate_tensors()
+    outputs = []
+    for x in inputs:
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+        interpreter.invoke()
+        outputs.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).copy())
+    return outputs
+
+
 @pytest.mark.parametrize("target", ["host-tvm", "qemu-aarch64"])
 def test_runner_is_bit_exact_on_five_inputs_in_one_run(builds, target):
+    """Both oracles: the numpy reference and LiteRT's reference kernels (tests/test_tvm_models.py leaves ds_cnn here)."""
     build = load_build(builds[target])
     assert build.summary["target_kind"] == "linux" and build.summary["deploy"]["folder"] == "deploy"
+    assert (build.path / "graph.json").read_bytes() == (builds["host-tvm"] / "graph.json").read_bytes()  # one graph
     inputs = seeded_inputs(build)
     result = run_linux_build(build, inputs)
     assert len(result.outputs) == 5
-    for got, want in zip(result.outputs, reference_outputs(build, inputs)):
+    for got, want, litert in zip(result.outputs, reference_outputs(build, inputs), litert_outputs(inputs), strict=True):
         np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(got.reshape(litert.shape), litert)
     assert result.emulated == (target == "qemu-aarch64")
 
 

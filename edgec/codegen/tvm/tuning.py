@@ -55,7 +55,7 @@ def tune_program(program, target, work_dir: Path, trials: int, progress=None) ->
     kernels = [(c.func, program.funcs[c.func]) for c in program.calls if c.func]
     per_kernel = max(1, trials // max(1, len(kernels)))
     database = ms.database.JSONDatabase(work_dir=str(work_dir))
-    builder = ms.builder.LocalBuilder(max_workers=1, timeout_sec=BUILD_TIMEOUT_S)
+    builder = ms.builder.LocalBuilder(max_workers=1, timeout_sec=BUILD_TIMEOUT_S, f_build=build_candidate)
     runner = ms.runner.LocalRunner(timeout_sec=RUN_TIMEOUT_S)
     results = []
     start = time.monotonic()
@@ -93,6 +93,22 @@ def tune_program(program, target, work_dir: Path, trials: int, progress=None) ->
     if progress:
         progress(f"tuned {summary['tuned']}/{len(kernels)} kernels in {summary['seconds']} s; records in {work_dir}")
     return summary
+
+
+def build_candidate(mod, target, _params=None):
+    """Build one scheduled candidate in MetaSchedule's builder process (its ``f_build``).
+
+    MetaSchedule's default build function does the same after importing
+    ``tvm.s_tir.tensor_intrin``, which parses a few hundred TVMScript tensor
+    intrinsics (most of a minute on a busy 2-core machine) in every builder
+    process.  A candidate arrives already scheduled and tensorized, so building
+    it needs none of them.
+    """
+    from tvm.driver import build as tvm_build
+    from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
+
+    mod = RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod)
+    return tvm_build(mod, target=target)
 
 
 def cost_model() -> str:

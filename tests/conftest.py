@@ -27,18 +27,23 @@ SHARED_FIXTURE_MODULES = frozenset(
     {
         "test_c_kernels.py",  # the C harness, built with cmake once
         "test_c_kernels_qemu.py",  # the C harness built for two Cortex-M targets, one QEMU run each
+        "test_c_kernels_subbyte.py",  # the packed sub-byte harness, built once
         "test_cli.py",  # a host build of ds_cnn
         "test_device_hil.py",  # stub firmware for four targets
         "test_ethosu.py",  # op_zoo built for the Ethos-U55 and its Vela partition, shared by several tests
         "test_host_e2e.py",  # host builds of every bundled model, shared by several tests each
         "test_install.py",  # the sdist, the wheel and a fresh virtualenv
         "test_kernel_variants.py",  # resnet8 host builds with DSP variants, shared by several tests
+        "test_mixed_build.py",  # one --precision mixed build read by several tests
+        "test_mixed_e2e.py",  # the lowered fixture net and its hand-made mixed variant
+        "test_mixed_search.py",  # calibration statistics of one patch stage
         "test_patch_e2e.py",  # auto-scheduled host builds, the reference for the forced-grid builds
         "test_profile_variants.py",  # two QEMU builds of ds_cnn (DSP and portable kernels), profiled once each
         "test_row_stream.py",  # host builds of two bundled models
         "test_tvm_cuda.py",  # the GPU-scheduled op kernels, shared by the source and ptxas tests
         "test_tvm_deploy.py",  # ds_cnn built for host-tvm and qemu-aarch64
         "test_tvm_tuning.py",  # one MetaSchedule run, shared by the record and replay tests
+        "test_validate.py",  # a host build of the fashion CNN
     }
 )
 # Modules whose module-scoped cache holds one build per model: the model is the test parameter's

@@ -1,7 +1,7 @@
 """Every bundled int8 TFLite model on the Ethos-U targets: partition, Vela's estimates, memory.
 
     python bench/npu.py [--models ds_cnn,resnet8] [--targets corstone-300-u55-128,...]
-                        [--json FILE] [--keep DIR]
+                        [--measure-m55] [--json FILE] [--keep DIR]
 
 One row per model (``models/tflite/*.tflite``) and NPU target, from a full
 ``edgec build`` (Vela, partition, glue, every source compiled with -Werror;
@@ -19,7 +19,9 @@ nothing linked or run: no Ethos-U emulator here). Columns:
   CPU layers' weights;
 * ``M55 instr`` / ``M55 SRAM B`` -- edgec alone on ``qemu-cortex-m55`` (MVE
   kernels): QEMU *instructions* per inference and firmware SRAM bytes, from
-  docs/kernels.md (``bench/mcu.py --runs 1``), copied here, not re-measured.
+  docs/kernels.md (``bench/mcu.py --runs 1``), copied here, not re-measured;
+  with ``--measure-m55`` measured in this run instead (one seeded inference
+  per model in QEMU, bit-exactness checked; the largest model takes minutes).
   Instructions and NPU cycles are different units: no ratio is printed.
 """
 
@@ -54,14 +56,30 @@ COLUMNS = (
 )  # fmt: skip
 
 
-def bench_one(model: Path, target: str, out: Path) -> dict:
+def measure_m55(model: Path, out: Path) -> tuple[int | None, int | None]:
+    """edgec alone on qemu-cortex-m55: (QEMU instructions of one bit-exact inference, firmware SRAM bytes)."""
+    from edgec.profiler import profile_build
+
+    try:
+        s = build_model(model, BuildOptions(target="qemu-cortex-m55", out_dir=out))
+        report = profile_build(out, runs=1)
+    except EdgecError as e:
+        print(f"{model.stem} qemu-cortex-m55: {e}", file=sys.stderr)
+        return None, None
+    if not report["check"]["bit_exact"]:
+        print(f"{model.stem} qemu-cortex-m55: output NOT bit-exact with the reference", file=sys.stderr)
+        return None, None
+    return report["total"], s["memory"]["sram_used"]
+
+
+def bench_one(model: Path, target: str, out: Path, m55: tuple[int | None, int | None] | None = None) -> dict:
     start = time.perf_counter()
     try:
         s = build_model(model, BuildOptions(target=target, out_dir=out))
     except EdgecError as e:
         return {"model": model.stem, "target": target, "error": str(e)}
     vela, npu, mem = s["vela"], s["npu"], s["memory"]
-    m55 = M55_FROM_DOCS.get(model.stem, (None, None))
+    m55 = m55 or M55_FROM_DOCS.get(model.stem, (None, None))
     return {
         "model": model.stem,
         "target": target,
@@ -101,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="", help="comma-separated model stems (default: every models/tflite/*.tflite)")
     ap.add_argument("--targets", default=",".join(TARGETS))
+    ap.add_argument("--measure-m55", action="store_true", help="measure edgec on qemu-cortex-m55 in this run")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--keep", type=Path, default=None, help="keep the build folders here")
     args = ap.parse_args(argv)
@@ -111,14 +130,16 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="edgec-npu-bench-") as tmp:
         root = args.keep or Path(tmp)
+        m55 = {m.stem: measure_m55(m, root / f"{m.stem}-qemu-cortex-m55") for m in models} if args.measure_m55 else {}
         for target in args.targets.split(","):
             for model in models:
-                row = bench_one(model, target, root / f"{model.stem}-{target}")
+                row = bench_one(model, target, root / f"{model.stem}-{target}", m55.get(model.stem))
                 rows.append(row)
                 print(f"{model.stem} {target}: " + (row.get("error") or f"{row['Vela cycles']:,} cycles ({row['build s']} s)"), file=sys.stderr)
     print(markdown(rows))
     labels = sorted({r["estimate"] for r in rows if "estimate" in r})
-    print("\nVela figures: " + "; ".join(labels) + ". M55 columns: docs/kernels.md (QEMU instructions, not cycles), not re-measured.")
+    source = "measured in this run" if args.measure_m55 else "docs/kernels.md, not re-measured"
+    print("\nVela figures: " + "; ".join(labels) + f". M55 columns: QEMU instructions, not cycles ({source}).")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 1 if any("error" in r for r in rows) else 0

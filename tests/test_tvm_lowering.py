@@ -112,11 +112,13 @@ def test_op_bit_exact_with_reference(fixture: str) -> None:
 
 
 def test_every_op_of_the_c_back_end_lowers() -> None:
-    """Every int8 op the C back end emits has a TE lowering."""
+    """Every int8 op the C back end emits has a TE lowering (the Ethos-U segment call is not a kernel)."""
+    from edgec.codegen.ethosu.glue import NPU_OP  # registers its emitter, whatever ran before on this worker
     from edgec.codegen.op_emitters import EMITTERS
     from edgec.codegen.tvm.te_ops import LOWERINGS
 
-    missing = sorted(set(EMITTERS) - set(LOWERINGS))
+    assert NPU_OP in EMITTERS
+    missing = sorted(set(EMITTERS) - set(LOWERINGS) - {NPU_OP})
     assert missing == []
 
 

@@ -373,7 +373,8 @@ def format_build_summary(summary: dict) -> str:
         f"built {summary['model']} for {summary['target']} -> {summary.get('path', '')}",
         f"  ops            {t['ops']}",
         f"  MACs           {t['macs']:,}" + (f" (scheduled {t['scheduled_macs']:,})" if t["scheduled_macs"] != t["macs"] else ""),
-        f"  weights/flash  {t['weight_bytes']:,} bytes",
+        f"  weights/flash  {t['weight_bytes']:,} bytes"
+        + (" of CPU layers (Vela's encoded weights: the memory line)" if "npu" in summary else ""),
         f"  arena/SRAM     {t['arena_bytes']:,} bytes (layer-wise lower bound {t['lower_bound_bytes']:,})",
         f"  schedule       {summary['schedule']['kind']}" + _schedule_detail(summary["schedule"]),
     ]

@@ -51,25 +51,39 @@ def run_host_inputs(build: Build, inputs: list[np.ndarray], repeat: int = 1) -> 
 
 def run_build(build: Build, x: np.ndarray, port: str | None = None, progress: Progress = QUIET, rpc: str | None = None) -> np.ndarray:
     """Run a compiled model on one int8 input (IR layout); return the int8 output."""
+    return run_inputs(build, [x], port, rpc)[0]
+
+
+def run_inputs(build: Build, inputs: list[np.ndarray], port: str | None = None, rpc: str | None = None, track=iter) -> list[np.ndarray]:
+    """Run every int8 input through the build in one process or one device session; int8 outputs in order.
+
+    ``track`` wraps the per-input loop of a device session (e.g. to report progress).
+    """
+    target, kind = build.summary["target"], build.summary["target_kind"]
     if "deploy" in build.summary:  # Linux-class target (TVM back end)
         if port:
-            raise EdgecError(f"--port applies to MCU builds; this build is for {build.summary['target']}: use --rpc HOST:PORT")
-        return run_linux_build(build, [x], rpc=rpc).outputs[0]
+            raise EdgecError(f"--port applies to MCU builds; this build is for {target}: use --rpc HOST:PORT")
+        return run_linux_build(build, inputs, rpc=rpc).outputs
     if rpc:
-        raise EdgecError(f"--rpc applies to Linux-class builds (TVM back end); this build is for {build.summary['target']}")
-    if build.summary["target_kind"] == "npu":
+        raise EdgecError(f"--rpc applies to Linux-class builds (TVM back end); this build is for {target}")
+    if kind == "npu":
         raise EdgecError(
-            f"{build.summary['target']} builds are compiled, not linked: no Ethos-U emulator or driver here "
+            f"{target} builds are compiled, not linked: no Ethos-U emulator or driver here "
             "(docs/ethosu.md); run the model with --reference, or build it for qemu-cortex-m55"
         )
-    if build.summary["target_kind"] == "host":
+    if kind == "host":
         if port:
             raise EdgecError("--port applies to MCU builds; this build is for the host")
-        return run_host_binary(build, x)[0]
-    from edgec.device.session import run_on_device
+        return run_host_inputs(build, inputs)[0]
+    from edgec.device.session import open_device, to_device_bytes
 
-    outputs, _counts, _info = run_on_device(build.binary, [x], build.target, port=port, expected_hash=build.hash32)
-    return np.asarray(outputs[0], dtype=np.int8).reshape(build.outputs[0].shape)
+    outputs = []
+    with open_device(build.binary, build.target, port, build.hash32) as client:
+        info = client.info()
+        for x in track(inputs):
+            raw, _result = client.run(to_device_bytes(x, info))
+            outputs.append(np.frombuffer(raw, dtype=np.int8).reshape(build.outputs[0].shape).copy())
+    return outputs
 
 
 def run_linux_build(build: Build, inputs: list[np.ndarray], rpc: str | None = None, repeat: int = 1, profile: bool = False):

@@ -99,39 +99,11 @@ def counted(items, what: str, progress: Progress):
 
 def run_all(build: Build, inputs: list[np.ndarray], port: str | None, rpc: str | None, progress: Progress) -> list[np.ndarray]:
     """Every int8 input through the build, in one process or one device session; int8 outputs in order."""
-    from edgec.runner import run_host_inputs, run_linux_build, where_it_runs
+    from edgec.runner import run_inputs, where_it_runs
 
     where = where_it_runs(build, port, rpc)
-    if "deploy" in build.summary:
-        if port:
-            raise EdgecError(f"--port applies to MCU builds; this build is for {build.summary['target']}: use --rpc HOST:PORT")
-        with progress.step(f"running {len(inputs)} samples on {where}"):
-            return run_linux_build(build, inputs, rpc=rpc).outputs
-    if rpc:
-        raise EdgecError(f"--rpc applies to Linux-class builds (TVM back end); this build is for {build.summary['target']}")
-    if build.summary["target_kind"] == "npu":
-        raise EdgecError(
-            f"{build.summary['target']} builds are compiled, not linked: no Ethos-U emulator or driver here "
-            "(docs/ethosu.md); validate a build of the model for qemu-cortex-m55 instead"
-        )
-    if build.summary["target_kind"] == "host":
-        if port:
-            raise EdgecError("--port applies to MCU builds; this build is for the host")
-        with progress.step(f"running {len(inputs)} samples on {where}"):
-            return run_host_inputs(build, inputs)[0]
-    return _run_on_device(build, inputs, port, where, progress)
-
-
-def _run_on_device(build: Build, inputs: list[np.ndarray], port: str | None, where: str, progress: Progress) -> list[np.ndarray]:
-    from edgec.device.session import open_device, to_device_bytes
-
-    outputs = []
-    with open_device(build.binary, build.target, port, build.hash32) as client:
-        info = client.info()
-        for x in counted(inputs, f"running on {where} (one session)", progress):
-            raw, _result = client.run(to_device_bytes(x, info))
-            outputs.append(np.frombuffer(raw, dtype=np.int8).reshape(build.outputs[0].shape).copy())
-    return outputs
+    with progress.step(f"running {len(inputs)} samples on {where}"):
+        return run_inputs(build, inputs, port, rpc, track=lambda xs: counted(xs, f"running on {where} (one session)", progress))
 
 
 def reference_outputs(build: Build, inputs: list[np.ndarray], progress: Progress) -> list[np.ndarray]:

@@ -33,7 +33,7 @@ import numpy as np
 from edgec.codegen.cwriter import CWriter
 from edgec.codegen.op_emitters import emit_node
 from edgec.codegen.patch_stage import _buffer_window, _c_window, emit_step_table, op_record
-from edgec.codegen.placement import PAD_FIELDS, PatchPlacement, struct_lines
+from edgec.codegen.placement import PAD_FIELDS, PatchPlacement, shared_params
 from edgec.errors import BuildError
 from edgec.mixed.subbyte import pixel_bytes
 
@@ -136,13 +136,7 @@ class MixedPlacement(PatchPlacement):
         )
 
     def params(self, w: CWriter, ctype: str, fields) -> None:
-        shared = f"{self.names.node_ids[self.node.name]}_mixed_params"
-        self.globals.lines(struct_lines(ctype, shared, fields))
-        self.globals.line()
-        w.line(f"{ctype} params = {shared};")
-        for name in PAD_FIELDS:
-            if any(key == name for key, _ in fields):
-                w.line(f"params.{name} = s->{name};")
+        shared_params(self, w, ctype, fields, "s", PAD_FIELDS, suffix="_mixed_params")
 
 
 def _is_packed(graph, node) -> bool:
@@ -395,19 +389,24 @@ def emit_mixed_patch_stage(
     scratch = 0
     gap_offset, gap = free_arena_gap(names)
     budget = gap if gap >= MIN_ARENA_SCRATCH else SCRATCH_BUDGET
+    def emit_int8(name: str) -> str:
+        """One op of the int8 variant (or the shared prefix) at the current patch; returns its kernel."""
+        node = graph8.node(name)
+        kernel = emit_node(
+            body,
+            names,
+            weights,
+            node,
+            PatchPlacement(names, node, globals_w),
+            prologue=(f"const edgec_patch_step *s = &{names.node_ids[name]}_steps[patch];",),
+        )
+        body.line(f"EDGEC_PROFILE_OP({index});")
+        return kernel
+
     with body.block(f"for (int patch = 0; patch < {count}; patch++)"):
         for name in prefix:
-            node = graph8.node(name)
-            kernel = emit_node(
-                body,
-                names,
-                weights,
-                node,
-                PatchPlacement(names, node, globals_w),
-                prologue=(f"const edgec_patch_step *s = &{names.node_ids[name]}_steps[patch];",),
-            )
-            body.line(f"EDGEC_PROFILE_OP({index});")
-            ops.append(op_record(graph8, stage, node, index, kernel) | {"precision": "shared"})
+            kernel = emit_int8(name)
+            ops.append(op_record(graph8, stage, graph8.node(name), index, kernel) | {"precision": "shared"})
             index += 1
         channels = graph8.tensors[test.tensor].shape[-1]
         body.comment(
@@ -425,17 +424,8 @@ def emit_mixed_patch_stage(
         index += 1
         with body.block("if (outlier)"):
             for name in suffix:
-                node = graph8.node(name)
-                kernel = emit_node(
-                    body,
-                    names,
-                    weights,
-                    node,
-                    PatchPlacement(names, node, globals_w),
-                    prologue=(f"const edgec_patch_step *s = &{names.node_ids[name]}_steps[patch];",),
-                )
-                body.line(f"EDGEC_PROFILE_OP({index});")
-                ops.append(_weighted(op_record(graph8, stage, node, index, kernel), "int8", fraction))
+                kernel = emit_int8(name)
+                ops.append(_weighted(op_record(graph8, stage, graph8.node(name), index, kernel), "int8", fraction))
                 index += 1
         with body.block("else"):
             names.graph = mgraph

@@ -62,10 +62,13 @@ class PatchPlacement:
         shared_params(self, w, ctype, fields, "s", PAD_FIELDS)
 
 
-def shared_params(place, w: CWriter, ctype: str, fields: list[tuple[str, object]], source: str, pads) -> None:
-    """The op's parameters as one ``static const`` struct (in ``place.globals``), copied in the loop
-    body with the padding fields ``pads`` taken from the current step or call ``source``."""
-    shared = f"{place.names.node_ids[place.node.name]}_params"
+def shared_params(
+    place, w: CWriter, ctype: str, fields: list[tuple[str, object]], source: str, pads, suffix: str = "_params"
+) -> None:
+    """The op's parameters as one ``static const`` struct (in ``place.globals``, named after the node
+    plus ``suffix``), copied in the loop body with the padding fields ``pads`` taken from the current
+    step or call ``source``."""
+    shared = f"{place.names.node_ids[place.node.name]}{suffix}"
     place.globals.lines(struct_lines(ctype, shared, fields))
     place.globals.line()
     w.line(f"{ctype} params = {shared};")

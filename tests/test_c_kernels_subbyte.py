@@ -343,6 +343,18 @@ def inplace_pack_cases(suite, rng):
             )
 
 
+# Conv-like cases per width pair: (h, w, k, stride, dilation, pad, depthwise, dsp).
+CONV_CASES = (
+    (7, 6, 3, 1, 1, (1, 1, 1, 1), False, False),
+    (8, 7, 3, 2, 1, (1, 0, 1, 1), False, False),
+    (6, 5, 1, 1, 1, (0, 0, 0, 0), False, False),
+    (7, 7, 3, 1, 2, (2, 2, 2, 2), False, False),
+    (7, 6, 3, 1, 1, (1, 1, 1, 1), False, True),
+    (7, 6, 3, 1, 1, (1, 1, 1, 1), True, False),
+    (8, 7, 3, 2, 1, (0, 1, 1, 1), True, True),
+)
+
+
 def build_suite() -> Suite:
     rng = np.random.default_rng(11)
     suite = Suite()
@@ -352,115 +364,11 @@ def build_suite() -> Suite:
     for i, (bi, bo) in enumerate(PAIRS):
         ci, co = (3, 5, 7, 1, 6, 9)[i], (5, 7, 3, 6, 9, 1)[i]
         for band in (1, 2):
-            conv_case(
-                suite,
-                rng,
-                bits_in=bi,
-                bits_out=bo,
-                h=7,
-                w=6,
-                ci=ci,
-                co=co,
-                k=3,
-                stride=1,
-                dilation=1,
-                pad=(1, 1, 1, 1),
-                band=band,
-            )
-            conv_case(
-                suite,
-                rng,
-                bits_in=bi,
-                bits_out=bo,
-                h=8,
-                w=7,
-                ci=ci,
-                co=co,
-                k=3,
-                stride=2,
-                dilation=1,
-                pad=(1, 0, 1, 1),
-                band=band,
-            )
-            conv_case(
-                suite,
-                rng,
-                bits_in=bi,
-                bits_out=bo,
-                h=6,
-                w=5,
-                ci=ci,
-                co=co,
-                k=1,
-                stride=1,
-                dilation=1,
-                pad=(0, 0, 0, 0),
-                band=band,
-            )
-            conv_case(
-                suite,
-                rng,
-                bits_in=bi,
-                bits_out=bo,
-                h=7,
-                w=7,
-                ci=ci,
-                co=co,
-                k=3,
-                stride=1,
-                dilation=2,
-                pad=(2, 2, 2, 2),
-                band=band,
-            )
-            conv_case(
-                suite,
-                rng,
-                bits_in=bi,
-                bits_out=bo,
-                h=7,
-                w=6,
-                ci=ci,
-                co=co,
-                k=3,
-                stride=1,
-                dilation=1,
-                pad=(1, 1, 1, 1),
-                band=band,
-                dsp=True,
-            )
-            conv_case(
-                suite,
-                rng,
-                bits_in=bi,
-                bits_out=bo,
-                h=7,
-                w=6,
-                ci=ci,
-                co=ci,
-                k=3,
-                stride=1,
-                dilation=1,
-                pad=(1, 1, 1, 1),
-                band=band,
-                depthwise=True,
-            )
-            conv_case(
-                suite,
-                rng,
-                bits_in=bi,
-                bits_out=bo,
-                h=8,
-                w=7,
-                ci=ci,
-                co=ci,
-                k=3,
-                stride=2,
-                dilation=1,
-                pad=(0, 1, 1, 1),
-                band=band,
-                depthwise=True,
-                dsp=True,
-            )
+            for h, w, k, stride, dilation, pad, depthwise, dsp in CONV_CASES:
+                conv_case(
+                    suite, rng, bits_in=bi, bits_out=bo, h=h, w=w, ci=ci, co=ci if depthwise else co, k=k,
+                    stride=stride, dilation=dilation, pad=pad, band=band, depthwise=depthwise, dsp=dsp,
+                )  # fmt: skip
         requantize_case(suite, rng, bits_in=bi, bits_out=bo if bo < bi else 2, h=3, w=4, c=ci)
     for bits in (8, 4, 2):
         for op in ("max", "avg"):

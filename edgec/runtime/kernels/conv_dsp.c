@@ -414,30 +414,41 @@ static int32_t dot1_run_int8(int32_t acc, const int8_t *x, const int32_t *w, int
     return acc;
 }
 
-/* One accumulator of a compact conv block -> int8: multiplier m, shift s (right = -shift in mode 2). */
-static inline int8_t requant_int8_block(int32_t acc, int32_t m, int32_t s, const epilogue *e)
+/* One accumulator of an int8-layout conv block -> int8: multiplier m, shift s (right = -shift in
+ * mode 2, whose rounding term is derived here); `full`: [lo, hi] is all of int8 (one SSAT). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline int8_t requant_int8_block(int32_t acc, int32_t m, int32_t s, int32_t mode, int32_t offset, int32_t lo,
+                                        int32_t hi, int full)
 {
-    if (e->mode == 2) {
-        const int32_t rounding = (int32_t)(((uint32_t)1 << (s - 1)) + ((uint32_t)e->offset << s));
-        return clamp_to(rq_fast_right(acc, m, s, rounding), e->lo, e->hi);
+    if (mode == 2) {
+        const int32_t rounding = (int32_t)(((uint32_t)1 << (s - 1)) + ((uint32_t)offset << s));
+        return clamp_range(rq_fast_right(acc, m, s, rounding), lo, hi, full);
     }
-    if (e->mode == 1) {
-        return rq_fast_clamp(acc, m, s, e->offset, e->lo, e->hi);
+    if (mode == 1) {
+        return rq_fast_clamp(acc, m, s, offset, lo, hi);
     }
-    return requantize_and_clamp(acc, m, s, e->offset, e->lo, e->hi);
+    return requantize_and_clamp(acc, m, s, offset, lo, hi);
 }
 
-/* conv_pixels for the oc4 int8 layout. */
-static void conv_pixels_int8(int8_t *po, int32_t po_step, const int8_t *base, int32_t base_step, int32_t count,
-                             int32_t row_step, const conv_shape *g, const epilogue *e)
+/* conv_pixels for the oc4 int8 layout; the epilogue's values come as arguments (constants at
+ * the calls that matter, so the compiler drops the tests). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void int8_pixels(int8_t *po, int32_t po_step, const int8_t *base, int32_t base_step, int32_t count,
+                               int32_t row_step, const conv_shape *g, int32_t mode, int32_t offset, int32_t lo,
+                               int32_t hi, int full)
 {
-    const int32_t kh = g->kh, run = g->run;
-    const int32_t rest = g->cout - g->full_blocks * 4;
+    const int32_t kh = g->kh, run = g->run, full_blocks = g->full_blocks;
+    const int32_t rest = g->cout - full_blocks * 4;
+    const int32_t *const blocks = g->blocks;
     int32_t i, b, ky, j;
     for (i = 0; i < count; ++i, po += po_step, base += base_step) {
-        const int32_t *w = g->blocks;
+        const int32_t *w = blocks;
         int8_t *pc = po;
-        for (b = 0; b < g->full_blocks; ++b, pc += 4) {
+        for (b = 0; b < full_blocks; ++b, pc += 4) {
             const int32_t *h = w;
             acc4 acc;
             acc.a0 = h[0];
@@ -448,10 +459,10 @@ static void conv_pixels_int8(int8_t *po, int32_t po_step, const int8_t *base, in
             for (ky = 0; ky < kh; ++ky) {
                 acc = dot4_run_int8(acc, base + ky * row_step, &w, run);
             }
-            pc[0] = requant_int8_block(acc.a0, h[4], h[8], e);
-            pc[1] = requant_int8_block(acc.a1, h[5], h[9], e);
-            pc[2] = requant_int8_block(acc.a2, h[6], h[10], e);
-            pc[3] = requant_int8_block(acc.a3, h[7], h[11], e);
+            pc[0] = requant_int8_block(acc.a0, h[4], h[8], mode, offset, lo, hi, full);
+            pc[1] = requant_int8_block(acc.a1, h[5], h[9], mode, offset, lo, hi, full);
+            pc[2] = requant_int8_block(acc.a2, h[6], h[10], mode, offset, lo, hi, full);
+            pc[3] = requant_int8_block(acc.a3, h[7], h[11], mode, offset, lo, hi, full);
         }
         for (j = 0; j < rest; ++j) { /* the last, partial block: `rest` channels, words interleaved */
             const int32_t *h = w;
@@ -460,8 +471,20 @@ static void conv_pixels_int8(int8_t *po, int32_t po_step, const int8_t *base, in
             for (ky = 0; ky < kh; ++ky) {
                 acc = dot1_run_int8(acc, base + ky * row_step, wj + ky * (run / 4) * rest, rest, run);
             }
-            pc[j] = requant_int8_block(acc, h[rest + j], h[2 * rest + j], e);
+            pc[j] = requant_int8_block(acc, h[rest + j], h[2 * rest + j], mode, offset, lo, hi, 0);
         }
+    }
+}
+
+static void conv_pixels_int8(int8_t *po, int32_t po_step, const int8_t *base, int32_t base_step, int32_t count,
+                             int32_t row_step, const conv_shape *g, const epilogue *e)
+{
+    if (e->mode == 2 && e->lo == -128 && e->hi == 127) {
+        int8_pixels(po, po_step, base, base_step, count, row_step, g, 2, e->offset, -128, 127, 1);
+    } else if (e->mode == 2) {
+        int8_pixels(po, po_step, base, base_step, count, row_step, g, 2, e->offset, e->lo, e->hi, 0);
+    } else {
+        int8_pixels(po, po_step, base, base_step, count, row_step, g, e->mode, e->offset, e->lo, e->hi, 0);
     }
 }
 

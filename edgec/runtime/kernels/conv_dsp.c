@@ -32,6 +32,9 @@
  * MultiplyByQuantizedMultiplier, 1 rq_fast (the build proved it exact), 2
  * rq_fast_right (every shift negative; the header's rounding terms then
  * also carry the output offset, requant_fast.h).
+ *
+ * At the end of the file: the same kernels on int8 weights (edgec_conv2d_dsp_int8,
+ * edgec_fully_connected_dsp_int8), for layers whose pre-widened layout does not fit the flash.
  */
 #include "arm_dsp.h"
 #include "kernels_internal.h"

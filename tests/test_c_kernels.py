@@ -68,6 +68,8 @@ OPS = [
     "requant_fast",
     "conv2d_dsp",
     "fully_connected_dsp",
+    "conv2d_dsp_int8",
+    "fully_connected_dsp_int8",
 ]
 
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-Wpedantic"]

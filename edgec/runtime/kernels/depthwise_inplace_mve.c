@@ -25,6 +25,7 @@
 
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 
+#include "depthwise_ring_mve.h"
 #include "kernels_internal.h"
 #include "mve_requant.h"
 
@@ -104,6 +105,15 @@ void edgec_depthwise_conv2d_inplace_mve(int8_t *buffer, int32_t in_h, int32_t in
     const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
     int32_t period = 1, c, oy, ky;
 
+    {
+        /* The common kernels through the same ring (depthwise_ring_mve.c): same copy order, so
+         * the same in-place proof. */
+        const edgec_view in = edgec_dense_view(buffer, in_h, in_w, channels);
+        edgec_view out = edgec_dense_view(buffer, out_h, out_w, channels);
+        if (edgec_depthwise_ring_mve(&in, &out, weights, bias, p, scratch, ring_size)) {
+            return;
+        }
+    }
     if (kh * kw > MAX_TAPS) {
         edgec_depthwise_conv2d_inplace(buffer, in_h, in_w, channels, out_h, out_w, scratch, weights, bias, p);
         return;

@@ -24,7 +24,7 @@
 #include "mve_requant.h"
 
 #define DW_LANES 8
-#define RING_MIN_WIDTH 1000 /* output rows at least this wide take edgec_depthwise_ring_mve */
+#define RING_MIN_WIDTH 48 /* output rows at least this wide take edgec_depthwise_ring_mve (narrower: this kernel, measured faster) */
 
 /* The requantization and bias of the even (or odd) channels of a block of eight. */
 typedef struct {

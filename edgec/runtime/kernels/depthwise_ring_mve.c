@@ -78,21 +78,14 @@ ALWAYS_INLINE int32x4_t requantize(int32x4_t acc, const channel_stage *s, const 
     return vminq_s32(vmaxq_s32(acc, s->lo), s->hi);
 }
 
-/* One output row of one channel: rows[ky] is the ring row tap row ky reads (at output 0), wk the
- * channel's K*K weights, dst its output 0 (outputs `col` bytes apart).  The constants are copied into
- * locals first: the scatter stores could alias anything behind a pointer, as far as the compiler
- * knows, and would make it reload them every step. */
-ALWAYS_INLINE void output_row(const int8_t *const *rows, const int32_t *wk, int32_t out_w, int8_t *dst, int32_t col,
+/* One output row of one channel: rows[ky] is the ring row tap row ky reads (at output 0), w the
+ * channel's K*K weights, dst its output 0 (outputs `col` bytes apart). */
+ALWAYS_INLINE void output_row(const int8_t *const *rows, const int32_t *w, int32_t out_w, int8_t *dst, int32_t col,
                               const channel_stage *stage, const int K, const int S, const int negative)
 {
     const channel_stage s = *stage;
     const int8_t *r[MAX_K];
-    int32_t w[MAX_K * MAX_K];
     int32_t ox = 0, ky, kx;
-#pragma GCC unroll 49
-    for (ky = 0; ky < K * K; ++ky) {
-        w[ky] = wk[ky];
-    }
 #pragma GCC unroll 7
     for (ky = 0; ky < K; ++ky) {
         r[ky] = rows[ky];
@@ -129,40 +122,6 @@ ALWAYS_INLINE void output_row(const int8_t *const *rows, const int32_t *wk, int3
     }
 }
 
-typedef void row_fn(const int8_t *const *rows, const int32_t *wk, int32_t out_w, int8_t *dst, int32_t col,
-                    const channel_stage *s, int negative);
-
-/* The specialised bodies: kernel K x K, horizontal stride S. */
-#define ROW_BODY(K, S)                                                                                           \
-    static void row_##K##x##K##_s##S(const int8_t *const *rows, const int32_t *wk, int32_t out_w, int8_t *dst, \
-                                     int32_t col, const channel_stage *s, int negative)                      \
-    {                                                                                                        \
-        if (negative) {                                                                                      \
-            output_row(rows, wk, out_w, dst, col, s, K, S, 1);                                               \
-        } else {                                                                                             \
-            output_row(rows, wk, out_w, dst, col, s, K, S, 0);                                               \
-        }                                                                                                    \
-    }
-ROW_BODY(3, 1)
-ROW_BODY(3, 2)
-ROW_BODY(5, 1)
-ROW_BODY(5, 2)
-ROW_BODY(7, 1)
-ROW_BODY(7, 2)
-
-static row_fn *row_body(int32_t k, int32_t s)
-{
-    switch (k * 4 + s) {
-    case 3 * 4 + 1: return row_3x3_s1;
-    case 3 * 4 + 2: return row_3x3_s2;
-    case 5 * 4 + 1: return row_5x5_s1;
-    case 5 * 4 + 2: return row_5x5_s2;
-    case 7 * 4 + 1: return row_7x7_s1;
-    case 7 * 4 + 2: return row_7x7_s2;
-    default: return 0;
-    }
-}
-
 /* dst[x] = src[x * step] for x < n (step * 7 < 2^16). */
 static void copy_channel_row(int8_t *dst, const int8_t *src, int32_t step, int32_t n)
 {
@@ -174,44 +133,135 @@ static void copy_channel_row(int8_t *dst, const int8_t *src, int32_t step, int32
     }
 }
 
+/* The geometry of one call. */
+typedef struct {
+    const int8_t *in;
+    int8_t *out;
+    int32_t in_h, in_w, in_row, in_col;
+    int32_t out_h, out_w, out_row, out_col;
+    int32_t stride_h, pad_top, pad_left;
+    int8_t *ring;
+    int32_t row_w;
+    int8_t zero_point;
+} plane;
+
+/* Channel c, every output row: each input row copied into the ring at its first use (ring slot
+ * r % K for padded row r), then the output row from the K slots it reads. */
+ALWAYS_INLINE void channel_plane(const plane *g, int32_t c, const int32_t *wk, const channel_stage *s, const int K,
+                                 const int S, const int negative)
+{
+    /* The constants as locals: the stores could alias anything behind a pointer, as far as the
+     * compiler knows, and would make it reload them every step. */
+    const channel_stage st = *s;
+    const int8_t *rows[MAX_K];
+    int32_t w[MAX_K * MAX_K];
+    int32_t oy, ky, next_row = 0;
+#pragma GCC unroll 49
+    for (ky = 0; ky < K * K; ++ky) {
+        w[ky] = wk[ky];
+    }
+    for (oy = 0; oy < g->out_h; ++oy) {
+        const int32_t first = oy * g->stride_h; /* padded index of the row tap row 0 reads */
+        int32_t r = next_row > first ? next_row : first;
+        for (; r < first + K; ++r) {
+            const int32_t iy = r - g->pad_top;
+            int8_t *dst = g->ring + (r % K) * g->row_w + g->pad_left;
+            if (iy < 0 || iy >= g->in_h) {
+                memset(dst, g->zero_point, (size_t)g->in_w);
+            } else {
+                copy_channel_row(dst, g->in + iy * g->in_row + c, g->in_col, g->in_w);
+            }
+        }
+        next_row = first + K;
+#pragma GCC unroll 7
+        for (ky = 0; ky < K; ++ky) {
+            rows[ky] = g->ring + ((first + ky) % K) * g->row_w;
+        }
+        output_row(rows, w, g->out_w, g->out + oy * g->out_row + c, g->out_col, &st, K, S, negative);
+    }
+}
+
+typedef void channel_fn(const plane *g, int32_t c, const int32_t *wk, const channel_stage *s, int negative);
+
+/* The specialised bodies: kernel K x K, horizontal stride S, each sign of the shift. */
+#define CHANNEL_BODY(K, S)                                                                                        \
+    static void channel_##K##x##K##_s##S(const plane *g, int32_t c, const int32_t *wk, const channel_stage *s,  \
+                                         int negative)                                                           \
+    {                                                                                                            \
+        if (negative) {                                                                                          \
+            channel_plane(g, c, wk, s, K, S, 1);                                                                 \
+        } else {                                                                                                 \
+            channel_plane(g, c, wk, s, K, S, 0);                                                                 \
+        }                                                                                                        \
+    }
+CHANNEL_BODY(3, 1)
+CHANNEL_BODY(3, 2)
+CHANNEL_BODY(5, 1)
+CHANNEL_BODY(5, 2)
+CHANNEL_BODY(7, 1)
+CHANNEL_BODY(7, 2)
+
+static channel_fn *channel_body(int32_t k, int32_t s)
+{
+    switch (k * 4 + s) {
+    case 3 * 4 + 1: return channel_3x3_s1;
+    case 3 * 4 + 2: return channel_3x3_s2;
+    case 5 * 4 + 1: return channel_5x5_s1;
+    case 5 * 4 + 2: return channel_5x5_s2;
+    case 7 * 4 + 1: return channel_7x7_s1;
+    case 7 * 4 + 2: return channel_7x7_s2;
+    default: return 0;
+    }
+}
+
 int edgec_depthwise_ring_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
                              const edgec_depthwise_params *p, int8_t *scratch, int32_t scratch_bytes)
 {
-    const int32_t k = p->kernel_h, sh = p->stride_h, sw = p->stride_w;
-    const int32_t pad_top = p->pad_top, pad_left = p->pad_left;
-    const int32_t in_h = in->h, in_w = in->w, in_row = in->row_stride, in_col = in->col_stride;
-    const int32_t out_h = out->h, out_w = out->w, out_row = out->row_stride, out_col = out->col_stride;
-    const int32_t channels = out->c;
-    const int8_t zero_point = (int8_t)(-p->input_offset);
-    row_fn *const body = row_body(k, sw);
-    /* Ring row: the padded input row, and every byte the taps of the last output read. */
-    int32_t row_w = (out_w - 1) * sw + k;
+    const int32_t k = p->kernel_h, sw = p->stride_w, channels = out->c;
+    channel_fn *const body = channel_body(k, sw);
     int8_t stack_ring[RING_BYTES] __attribute__((aligned(4)));
-    int8_t *const ring = scratch ? scratch : stack_ring;
     const int32_t ring_bytes = scratch ? scratch_bytes : RING_BYTES;
-    const int8_t *rows[MAX_K];
     int32_t wk[MAX_K * MAX_K];
     channel_stage s;
-    int32_t c, oy, ky, i;
+    plane g;
+    int32_t c, i;
 
-    if (row_w < pad_left + in_w + p->pad_right) {
-        row_w = pad_left + in_w + p->pad_right; /* the padded row (the in-place scratch's layout) */
+    g.in = in->data;
+    g.out = out->data;
+    g.in_h = in->h;
+    g.in_w = in->w;
+    g.in_row = in->row_stride;
+    g.in_col = in->col_stride;
+    g.out_h = out->h;
+    g.out_w = out->w;
+    g.out_row = out->row_stride;
+    g.out_col = out->col_stride;
+    g.stride_h = p->stride_h;
+    g.pad_top = p->pad_top;
+    g.pad_left = p->pad_left;
+    g.ring = scratch ? scratch : stack_ring;
+    g.zero_point = (int8_t)(-p->input_offset);
+    /* Ring row: the padded input row (the in-place scratch's layout), and every byte the taps of the
+     * last output read. */
+    g.row_w = (g.out_w - 1) * sw + k;
+    if (g.row_w < g.pad_left + g.in_w + p->pad_right) {
+        g.row_w = g.pad_left + g.in_w + p->pad_right;
     }
     if (body == 0 || p->kernel_w != k || p->dilation_h != 1 || p->dilation_w != 1 || p->depth_multiplier != 1 ||
-        sh < 1 || sh > k || in->c != channels || k * row_w > ring_bytes || 7 * in_col >= 65536 || out_h <= 0 ||
-        out_w <= 0) {
+        g.stride_h < 1 || g.stride_h > k || in->c != channels || k * g.row_w > ring_bytes || 7 * g.in_col >= 65536 ||
+        g.out_h <= 0 || g.out_w <= 0) {
         return 0;
     }
-    memset(ring, zero_point, (size_t)(k * row_w));
+    memset(g.ring, g.zero_point, (size_t)(k * g.row_w));
     s.output_offset = p->output_offset;
     s.lo = vdupq_n_s32(p->act_min);
     s.hi = vdupq_n_s32(p->act_max);
     s.in_offsets = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)sw);
-    s.out_offsets = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)out_col);
+    s.out_offsets = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)g.out_col);
 
     for (c = 0; c < channels; ++c) {
         const int32_t shift = p->out_shift[c];
-        int32_t wsum = 0, next_row = 0;
+        int32_t wsum = 0;
         for (i = 0; i < k * k; ++i) {
             wk[i] = weights[i * channels + c];
             wsum += wk[i];
@@ -220,25 +270,7 @@ int edgec_depthwise_ring_mve(const edgec_view *in, edgec_view *out, const int8_t
         s.mult = p->out_mult[c];
         s.left = shift > 0 ? shift : 0;
         s.right_neg = shift < 0 ? shift : 0;
-
-        for (oy = 0; oy < out_h; ++oy) {
-            const int32_t first = oy * sh; /* padded index of the row tap row 0 reads */
-            int32_t r = next_row > first ? next_row : first;
-            for (; r < first + k; ++r) {
-                const int32_t iy = r - pad_top;
-                int8_t *dst = ring + (r % k) * row_w + pad_left;
-                if (iy < 0 || iy >= in_h) {
-                    memset(dst, zero_point, (size_t)in_w);
-                } else {
-                    copy_channel_row(dst, in->data + iy * in_row + c, in_col, in_w);
-                }
-            }
-            next_row = first + k;
-            for (ky = 0; ky < k; ++ky) {
-                rows[ky] = ring + ((first + ky) % k) * row_w;
-            }
-            body(rows, wk, out_w, out->data + oy * out_row + c, out_col, &s, shift < 0);
-        }
+        body(&g, c, wk, &s, shift < 0);
     }
     return 1;
 }

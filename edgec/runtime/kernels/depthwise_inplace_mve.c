@@ -17,6 +17,9 @@
  *
  * All four outputs of a step belong to the output row being written, whose
  * ring rows were all copied before it starts, as in the portable kernel.
+ * Square 3x3/5x5/7x7 kernels with dilation 1 and width stride 1 or 2 take
+ * the specialised bodies of depthwise_ring_mve.c instead (the same
+ * procedure, in the same scratch); the loops below serve the rest.
  * Built only for targets with integer MVE.
  */
 #include <string.h>

@@ -13,7 +13,9 @@
  * bias + input_offset * sum(w) instead and multiply the raw inputs.
  * The even and odd accumulators are requantized as four lanes each
  * (mve_requant.h), with multipliers and shifts gathered at stride 2, and
- * scattered back to their channels.  Built only for targets with integer MVE.
+ * scattered back to their channels.  Rows of at least RING_MIN_WIDTH outputs
+ * go to the channel-plane kernel (depthwise_ring_mve.c) where it applies.
+ * Built only for targets with integer MVE.
  */
 #include "edgec_kernels.h"
 

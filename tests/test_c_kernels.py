@@ -86,6 +86,7 @@ ALLOWED_INCLUDES = {
     '"requant_fast.h"',
     "<arm_acle.h>",
     '"mve_requant.h"',
+    '"depthwise_ring_mve.h"',
     "<arm_mve.h>",
     '"subbyte.h"',
 }

@@ -31,16 +31,18 @@ def set_threads(threads: int) -> None:
 class TvmModel:
     """A compiled TVM program with its tensors bound; ``run()`` is one inference."""
 
-    def __init__(self, graph, schedules=None):
+    def __init__(self, graph, schedules=None, vnni: bool | None = None):
         import tvm
 
         from edgec.codegen.tvm.build import compile_program
         from edgec.codegen.tvm.execute import upload_constants
         from edgec.codegen.tvm.fast_schedules import FAST_SCHEDULES
         from edgec.codegen.tvm.lower import lower_graph
+        from edgec.codegen.tvm.x86_dot import has_vnni
 
-        self.program = lower_graph(graph)
-        self.module = compile_program(self.program, host_target(), FAST_SCHEDULES if schedules is None else schedules)
+        target = tvm.target.Target(host_target())
+        self.program = lower_graph(graph, vnni=has_vnni(target) if vnni is None else vnni)
+        self.module = compile_program(self.program, target, FAST_SCHEDULES if schedules is None else schedules)
         dev = tvm.cpu()
         consts = upload_constants(self.program, dev)
         buffers: dict[str, object] = {}

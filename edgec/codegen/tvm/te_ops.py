@@ -76,6 +76,16 @@ def _bias_data(kb: KernelBuilder) -> np.ndarray | None:
 
 def _requant_epilogue(kb: KernelBuilder, p: dict, channels: int):
     mult, mult_t = kb.param("mult", p["out_mult"], channels)
+    shifts = np.broadcast_to(np.asarray(p["out_shift"]).reshape(-1), (channels,))
+    if shifts.max() <= 0 and len(set(shifts.tolist())) > 1:
+        # per-channel right shifts only (the usual case): a table of exponents, no left shift
+        right_t = kb.constant("right_shift", (-shifts).astype(np.int32))
+
+        def apply_right(acc, c):
+            scaled = fp.rounding_divide_by_pot(fp.srdhm(acc, _pick(mult, mult_t, c), b_never_min=True), right_t[c])
+            return fp.clamp_to_int8(scaled + _c(p["output_offset"]), p["act_min"], p["act_max"])
+
+        return apply_right
     shift, shift_t = kb.param("shift", p["out_shift"], channels)
 
     def apply(acc, c):

@@ -32,7 +32,7 @@ from edgec.ir.graph import Graph, Node
 from edgec.reference import int8_kernels as K
 from edgec.reference.qparams import kernel_params
 
-I8, I32, I64 = "int8", "int32", "int64"
+I8, I16, I32, I64 = "int8", "int16", "int32", "int64"
 LOWERINGS: dict = {}
 
 
@@ -180,9 +180,17 @@ def _conv2d_vnni(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
 
     def flipped(b, yy, phase, col, c):
         xx = col * sw + phase
-        inside = tirx.all(yy >= top, yy < top + h, xx >= left, xx < left + wd, c < ci)
-        value = x[b, tirx.min(tirx.max(yy - top, 0), h - 1), tirx.min(tirx.max(xx - left, 0), wd - 1), tirx.min(c, ci - 1)]
-        return tirx.if_then_else(inside, value.astype(I32) + _c(VNNI_FLIP), fill).astype("uint8")
+        conditions = []
+        if top or bottom:
+            conditions += [yy >= top, yy < top + h]
+        if left or right or sw > 1:
+            conditions += [xx >= left, xx < left + wd]
+        if ci4 != ci:
+            conditions.append(c < ci)
+        # if_then_else reads only where the condition holds (TVM emits it lazily): no clamping needed,
+        # and without padding the stage is a plain vectorizable flip
+        value = (x[b, yy - top, xx - left, c if ci4 == ci else tirx.min(c, ci - 1)].astype(I32) + _c(VNNI_FLIP)).astype("uint8")
+        return tirx.if_then_else(tirx.all(*conditions), value, fill.astype("uint8")) if conditions else value
 
     xu = _compute((1, h + top + bottom, sw, cols, ci4), flipped, name="pad")
     ry, rx = te.reduce_axis((0, kh), "ry"), te.reduce_axis((0, kw), "rx")
@@ -215,7 +223,8 @@ def _depthwise(kb: KernelBuilder, p: dict) -> te.Tensor:
     acc = _compute(
         (1, oh, ow, co),
         lambda b, y, xx, c: te.sum(
-            xp[b, y * sh + ry * dh, xx * sw + rx * dw, c if m == 1 else c // m].astype(I32) * weights[ry, rx, c].astype(I32),
+            # int8 x int8 fits int16 exactly (|product| <= 2**14): 16-bit vector multiplies
+            (xp[b, y * sh + ry * dh, xx * sw + rx * dw, c if m == 1 else c // m].astype(I16) * weights[ry, rx, c].astype(I16)).astype(I32),
             axis=[ry, rx],
         ),
         name="acc",

@@ -183,10 +183,17 @@ MAX_ACCUMULATORS = 24  # P x B zmm accumulators of a register tile (of 32 regist
 
 
 def packed_tile(ow: int, blocks: int) -> tuple[int, int]:
-    """``(pixels, channel blocks)`` of a register tile: as many weight blocks as fit (at most 4),
-    then the largest pixel count dividing the row within the accumulator budget."""
-    per_tile = max(b for b in range(1, min(blocks, 4) + 1) if blocks % b == 0)
-    pixels = pixel_tile(ow, min(12, MAX_ACCUMULATORS // per_tile))
+    """``(pixels, channel blocks)`` of a register tile: P dividing the row (P <= 12), B dividing
+    the channel blocks (B <= 4), the most accumulators P x B within the budget (then the larger P):
+    a 7-wide row gets 7 x 3 or 7 x 2, not 1 x 4."""
+    options = [
+        (p * b, p, b)
+        for p in range(1, min(ow, 12) + 1)
+        if ow % p == 0
+        for b in range(1, min(blocks, 4) + 1)
+        if blocks % b == 0 and p * b <= MAX_ACCUMULATORS
+    ]
+    _, pixels, per_tile = max(options)
     return pixels, per_tile
 
 

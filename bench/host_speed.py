@@ -13,10 +13,15 @@ in one run and on one seeded random int8 input, timed as:
   apply), ``num_threads=1``, median of ``invoke()`` calls;
 * ``REF`` -- LiteRT ``BUILTIN_REF`` (TFLite's reference kernels, the
   bit-exact oracle), ``num_threads=1``;
-* ``TVM 1T`` / ``TVM nT`` -- edgec's TVM back end (``bench/tvm_path.py``:
-  the same int8 graph lowered to TVM kernels with ``FAST_SCHEDULES`` for this
-  CPU, run in-process on preallocated tensors), TVM's thread pool at 1 thread
-  and at every core (``TVM_NUM_THREADS`` semantics); ``--no-tvm`` leaves it out.
+* ``TVM 1T`` / ``TVM nT`` -- edgec's TVM back end as a user deploys it: the
+  model built for ``host-tvm`` (kernels compiled by TVM's LLVM for this CPU
+  with ``FAST_SCHEDULES``, convolutions lowered for AVX-512 VNNI where the CPU
+  has it), and its runner (``deploy/runner.c`` linked with ``kernels.o``,
+  ``model.c`` and the TVM shim; no TVM runtime, no Python) timing
+  ``edgec_model_run`` in its own ``clock_gettime`` loop, like the edgec column;
+  ``EDGEC_NUM_THREADS=1`` and ``EDGEC_NUM_THREADS=<every CPU>``.  ``--no-tvm``
+  leaves it out.  (``bench/tvm_path.py`` runs the same kernels in-process
+  through the TVM runtime, one Python call per kernel: for per-kernel times.)
 
 Python-side timings include the few microseconds of a Python ``invoke()``
 call.  Every engine gets one untimed warm-up invoke.  The engines take
@@ -52,6 +57,7 @@ INPUT_SEED = 0
 HEAVY_MACS = 100_000_000
 HEAVY_DIVISOR = 6
 ROUNDS = 3  # engines take turns, round by round, so load changes hit them alike
+THREADS_ENV = "EDGEC_NUM_THREADS"  # the TVM shim's thread count (deploy/tvm_shim.c)
 
 
 @dataclass
@@ -126,23 +132,31 @@ def edgec_timer(build: Build, x: np.ndarray) -> tuple[Timer, np.ndarray]:
     return timer, got
 
 
-def tvm_timers(build: Build, x: np.ndarray) -> tuple[Timer, Timer, np.ndarray]:
-    """Timers of the TVM path at 1 thread and at every core, and its output on ``x``."""
-    sys.path.insert(0, str(Path(__file__).parent))
-    from tvm_path import TvmModel, set_threads
+def tvm_timers(path: Path, x: np.ndarray, tmp: Path) -> tuple[Timer, Timer, np.ndarray]:
+    """Timers of the deployed TVM build's runner at 1 thread and at every CPU, and its output on ``x``."""
+    from edgec.deploy.execute import run_runner
 
-    model = TvmModel(build.graph)
-    got = model(x)
+    build_model(path, BuildOptions(target="host-tvm", out_dir=tmp / f"{path.stem}-tvm"))
+    build = load_build(tmp / f"{path.stem}-tvm")
+    x = x.reshape(build.inputs[0].shape)
+
+    def run(threads: int, repeat: int):
+        previous = os.environ.get(THREADS_ENV)
+        os.environ[THREADS_ENV] = str(threads)
+        try:
+            return run_runner(build, [x], repeat=repeat)
+        finally:
+            if previous is None:
+                del os.environ[THREADS_ENV]
+            else:
+                os.environ[THREADS_ENV] = previous
+
+    got = run(1, 1).outputs[0]  # warm-up, and the output to check
 
     def timer(threads: int) -> Timer:
-        def run(repeat: int) -> float:
-            set_threads(threads)
-            model.run()  # warm the pool at this size
-            return median_ms(model.run, repeat)
+        return lambda repeat: run(threads, max(2, repeat)).median_us / 1e3
 
-        return run
-
-    return timer(1), timer(0), got
+    return timer(1), timer(os.cpu_count() or 1), got
 
 
 def model_input(path: Path) -> np.ndarray:
@@ -175,7 +189,7 @@ def bench_model(path: Path, repeat: int, tmp: Path, with_tvm: bool = True) -> Ro
     timers = [edgec, tflm_timer(path, x), litert, ref]
     tvm_got = None
     if with_tvm:
-        tvm1, tvmn, tvm_got = tvm_timers(build, x.reshape(build.inputs[0].shape))
+        tvm1, tvmn, tvm_got = tvm_timers(path, x, tmp)
         timers += [tvm1, tvmn]
     times = interleaved_ms(timers, n)
     edgec_ms, tflm_ms, litert_ms, ref_ms = times[:4]

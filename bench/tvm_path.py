@@ -1,13 +1,16 @@
-"""The TVM path of ``bench/host_speed.py``: a bundled model through edgec's TVM back end, in-process.
+"""The TVM kernels of a bundled model in-process, one Python call per kernel (per-kernel timing).
 
-The model's int8 graph is lowered to TVM kernels (``edgec.codegen.tvm``),
-scheduled with ``FAST_SCHEDULES`` for this machine's CPU (LLVM ``mcpu`` = the
-CPU LLVM detects) and compiled; every activation, constant and output gets one
-preallocated TVM runtime tensor, so a timed inference is the model's kernels
-called in order (plus the copies between buffers) with nothing allocated.  A
-Python call per kernel adds ~1 µs each: the figure is an upper bound of what
-the deploy folder's C driver pays.  ``threads`` sets TVM's thread pool
-(``runtime.config_threadpool``): 1, or 0 for every core.
+``bench/host_speed.py`` times the deployed ``host-tvm`` runner (one native
+call of the whole model); this module is for looking inside it: the model's
+int8 graph is lowered to TVM kernels (``edgec.codegen.tvm``; convolutions in
+the VNNI form where this CPU has AVX-512 VNNI), scheduled with
+``FAST_SCHEDULES`` for this machine's CPU (LLVM ``mcpu`` = the CPU LLVM
+detects) and compiled; every activation, constant and output gets one
+preallocated TVM runtime tensor, so ``run()`` is the model's kernels called in
+order (plus the copies between buffers) with nothing allocated, and
+``module.time_evaluator(call.func, ...)`` times one kernel on ``steps[k][1]``.
+``threads`` sets TVM's thread pool (``runtime.config_threadpool``): 1, or 0
+for every core.
 """
 
 from __future__ import annotations
@@ -31,16 +34,18 @@ def set_threads(threads: int) -> None:
 class TvmModel:
     """A compiled TVM program with its tensors bound; ``run()`` is one inference."""
 
-    def __init__(self, graph, schedules=None):
+    def __init__(self, graph, schedules=None, vnni: bool | None = None):
         import tvm
 
         from edgec.codegen.tvm.build import compile_program
         from edgec.codegen.tvm.execute import upload_constants
         from edgec.codegen.tvm.fast_schedules import FAST_SCHEDULES
         from edgec.codegen.tvm.lower import lower_graph
+        from edgec.codegen.tvm.x86_dot import has_vnni
 
-        self.program = lower_graph(graph)
-        self.module = compile_program(self.program, host_target(), FAST_SCHEDULES if schedules is None else schedules)
+        target = tvm.target.Target(host_target())
+        self.program = lower_graph(graph, vnni=has_vnni(target) if vnni is None else vnni)
+        self.module = compile_program(self.program, target, FAST_SCHEDULES if schedules is None else schedules)
         dev = tvm.cpu()
         consts = upload_constants(self.program, dev)
         buffers: dict[str, object] = {}

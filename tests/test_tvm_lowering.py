@@ -210,11 +210,55 @@ def test_in_process_run_matches_linked_run(ds_cnn_build, tmp_path) -> None:
     _assert_equal(run_program(program, module, x).reshape(-1), linked, "in-process vs linked")
 
 
-def test_resnet8_bit_exact_in_process() -> None:
-    """A bundled int8 model with residual adds and a softmax, 5 seeded inputs, kernels called one by one."""
+# conv shapes of the VNNI lowering: 1x1, odd widths, strides 2 with odd and SAME padding, 5x5,
+# a fused activation; groups and dilation keep the plain lowering
+VNNI_CONV_FIXTURES = [
+    "conv1x1_s1",
+    "conv1x5_valid",
+    "conv3x3_s1_same_relu",
+    "conv3x3_s2_valid_odd",
+    "conv5x5_s2_same_relu6",
+    "conv3x3_groups2",
+    "conv3x3_dilation2",
+]
+
+
+def _vnni_host():
+    from edgec.codegen.tvm.x86_dot import has_vnni
+    from edgec.deploy.tvm_env import resolve_target_dict
+
+    target = tvm.target.Target(resolve_target_dict({"kind": "llvm", "mcpu": "native"}))
+    if not has_vnni(target):
+        pytest.skip("this CPU has no AVX-512 VNNI: the VNNI lowering is not compiled here")
+    return target
+
+
+@pytest.mark.parametrize("fixture", VNNI_CONV_FIXTURES)
+def test_vnni_conv_lowering_bit_exact(fixture: str) -> None:
+    """Convolutions lowered for VNNI (flipped uint8 input, packed weights, the 128*sum(w) in the bias),
+    scheduled with the fast schedules for this CPU: every output byte equals the reference's."""
+    from edgec.codegen.tvm.fast_schedules import FAST_SCHEDULES
+
+    target = _vnni_host()
+    graph = load_tflite(FIXTURES / f"{fixture}.tflite")
+    program = lower_graph(graph, vnni=True)
+    module = compile_program(program, target, FAST_SCHEDULES)
+    for k, feed in enumerate(_inputs(graph, sum(map(ord, fixture)), 4)):
+        _assert_equal(run_program(program, module, feed), run(graph, feed)[graph.outputs[0]], f"{fixture} input {k}")
+
+
+@pytest.mark.parametrize("vnni", [False, True], ids=["plain", "vnni"])
+def test_resnet8_bit_exact_in_process(vnni: bool) -> None:
+    """A bundled int8 model with residual adds and a softmax, 5 seeded inputs, kernels called one by one
+    (``vnni``: lowered for VNNI and compiled with the fast schedules for this CPU)."""
     graph = lower_model(REPO / "models" / "tflite" / "resnet8.tflite").graph
-    program = lower_graph(graph)
-    module = compile_program(program)
+    program = lower_graph(graph, vnni=vnni)
+    if vnni:
+        from edgec.codegen.tvm.fast_schedules import FAST_SCHEDULES
+
+        module = compile_program(program, _vnni_host(), FAST_SCHEDULES)
+    else:
+        module = compile_program(program)
     rng = np.random.default_rng(8)
     x_name, y_name = graph.inputs[0], graph.outputs[0]
     for k in range(5):

@@ -91,8 +91,11 @@ def run_over_rpc(build, inputs, rpc: str, repeat: int = 1, profile: bool = False
     tvm = require_tvm("--rpc")
     from edgec.codegen.tvm import lower_graph
     from edgec.codegen.tvm.execute import run_program, upload_constants
+    from edgec.deploy.sources import lowers_for_vnni
+    from edgec.deploy.tvm_env import resolve_target_dict
 
-    program = lower_graph(build.graph)  # the calls and constants of the build (lowering is deterministic)
+    # the calls and constants of the build (lowering is deterministic, given the same VNNI choice)
+    program = lower_graph(build.graph, vnni=lowers_for_vnni(resolve_target_dict(build.target.tvm_target)))
     if len(program.calls) != len(build.summary["ops"]):
         raise EdgecError(f"{build.path} does not match this edgec's TVM lowering: rebuild it with `edgec build`")
     session = connect(address, tvm)

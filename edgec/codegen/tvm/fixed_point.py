@@ -95,20 +95,16 @@ def wrap32(x64):
 def srdhm(a, b, b_never_min: bool = False):
     """gemmlowp ``SaturatingRoundingDoublingHighMul``: round(a*b / 2**31) on int32, saturating.
 
-    Branch-free: the nudge is ``2**30`` for ``a*b >= 0`` and ``1 - 2**30`` below, picked with
-    the sign bits of ``a`` and ``b`` (``a*b < 0`` exactly when one of them is negative and
-    neither is zero; with a zero factor the nudge cannot change the quotient's truncation).
+    gemmlowp adds the nudge ``2**30`` (``a*b >= 0``) or ``1 - 2**30`` (below) and divides by
+    ``2**31`` truncating.  For ``a*b < 0`` the nudged value is negative, and truncation of a
+    negative ``y`` is ``floor((y + 2**31 - 1) / 2**31)`` = ``floor((a*b + 2**30) / 2**31)``; for
+    ``a*b >= 0`` that is the plain floor of the same sum.  So one arithmetic shift does it:
+    ``(a*b + 2**30) >> 31`` (two int64 lanes of work per value, no branch, no sign test).
     """
     a = as_expr(a)
     b = as_expr(b)
     ab = a.astype(I64) * b.astype(I64)
-    if isinstance(b, tirx.IntImm):
-        negative = (a >> const(31)).astype(I64) if int(b.value) >= 0 else ((-a - const(1)) >> const(31)).astype(I64)
-    else:
-        negative = ((a ^ b) >> const(31)).astype(I64)
-    # a*b < 0 needs both factors nonzero; when one is 0 the product is 0 and either nudge truncates to 0
-    nudge = const(1 << 30, I64) + negative * const((1 << 31) - 1, I64)
-    high = wrap32(tirx.truncdiv(ab + nudge, const(1 << 31, I64)))
+    high = wrap32((ab + const(1 << 30, I64)) >> const(31, I64))
     if b_never_min:
         return high
     return select(tirx.all(a == const(INT32_MIN), b == const(INT32_MIN)), const(INT32_MAX), high)
@@ -117,25 +113,21 @@ def srdhm(a, b, b_never_min: bool = False):
 def rounding_divide_by_pot(x, exponent):
     """gemmlowp ``RoundingDivideByPOT``: x / 2**exponent, halves away from zero (exponent in 0..31).
 
-    Branch-free: ``(x + 2**(e-1) - [x < 0]) >> e`` in int64, which is gemmlowp's remainder test.
-    The ``-[x < 0]`` term is a select, not ``x >> 63``: TVM's GPU pipeline narrows int64
-    arithmetic it proves fits in int32, and a 63-bit shift of an int32 is invalid.
+    gemmlowp's own int32 form: ``(x >> e) + (x & mask > (mask >> 1) + [x < 0])`` with
+    ``mask = 2**e - 1`` (written ``~(-1 << e)``: no signed overflow for any e), so vector code
+    stays in int32 lanes.
     """
     x = as_expr(x)
-    if isinstance(exponent, int):
-        if exponent == 0:
-            return x
-        x64 = x.astype(I64)
-        return wrap32((x64 + const(1 << (exponent - 1), I64) + _minus_one_if_negative(x64)) >> const(exponent, I64))
-    e = as_expr(exponent).astype(I64)
-    x64 = x.astype(I64)
-    half = (const(1, I64) << e) >> const(1, I64)  # 0 when e == 0: then x + 0 + (x>>63) >> 0 would be off by one
-    sign = select(e > const(0, I64), _minus_one_if_negative(x64), const(0, I64))
-    return wrap32((x64 + half + sign) >> e)
+    if isinstance(exponent, int) and exponent == 0:
+        return x
+    e = const(exponent) if isinstance(exponent, int) else as_expr(exponent)
 
+    def body(xv):
+        mask = ~(const(-1) << e)
+        threshold = (mask >> const(1)) - (xv >> const(31))
+        return (xv >> e) + select((xv & mask) > threshold, const(1), const(0))
 
-def _minus_one_if_negative(x64):
-    return select(x64 < const(0, I64), const(-1, I64), const(0, I64))
+    return let(x, body)
 
 
 def multiply_by_quantized_multiplier(x, mult, shift):

@@ -25,6 +25,7 @@ class KernelBuilder:
     args: list[tuple[str, te.Tensor]] = field(default_factory=list)
     constants: dict[str, np.ndarray] = field(default_factory=dict)
     fused: dict[str, te.Tensor] = field(default_factory=dict)  # outputs of earlier nodes of the same kernel
+    vnni: bool = False  # lower convolutions in the form of x86 VNNI dot products (``te_ops._conv2d_vnni``)
 
     def activation(self, name: str, shape: tuple[int, ...] | None = None) -> te.Tensor:
         """A placeholder for graph tensor ``name``, optionally viewed with another shape of the same size."""

@@ -151,8 +151,11 @@ def _func_name(index: int, op: str) -> str:
     return f"edgec_k{index}_{op}"
 
 
-def lower_graph(graph: Graph, plan: ArenaPlan | None = None, fuse: bool = True) -> TvmProgram:
+def lower_graph(graph: Graph, plan: ArenaPlan | None = None, fuse: bool = True, vnni: bool = False) -> TvmProgram:
     """Lower ``graph`` (final int8 IR) to TE kernels; ``plan`` defaults to ``plan_for_tvm(graph)``.
+
+    ``vnni``: convolutions in the form x86 AVX-512 VNNI schedules tensorize (flipped uint8
+    input, weights pre-laid-out; ``te_ops._conv2d_vnni``); pass ``uses_vnni(target)``.
 
     Raises ``BuildError`` naming every node the back end lacks, all at once.
     """
@@ -178,7 +181,7 @@ def lower_graph(graph: Graph, plan: ArenaPlan | None = None, fuse: bool = True) 
         args: list[tuple[str, te.Tensor]] = []
         out = None
         for node in group:
-            kb, out = te_ops.lower_node(graph, node, fused)
+            kb, out = te_ops.lower_node(graph, node, fused, vnni=vnni)
             args += [(name, ph) for name, ph in kb.args if name not in fused]
             program.constants.update(kb.constants)
             fused[node.outputs[0]] = out

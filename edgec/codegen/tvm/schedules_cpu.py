@@ -110,6 +110,11 @@ def _lanes_for(channels: int) -> int | None:
 
 def schedule_conv2d(sch, call, target=None) -> None:
     """Conv2d (groups 1): VNNI tiles where the target has it and the shape allows, else the generic tile."""
+    packed = _packed_conv_shape(sch)
+    if packed is not None:  # the VNNI lowering (te_ops._conv2d_vnni)
+        if _lanes_for(packed["co"]) and _works(sch, lambda s: _conv_vnni_packed(s, call, packed)):
+            return _conv_vnni_packed(sch, call, packed)
+        return base.default_schedule(sch, call, target)
     params = _conv_shape(sch)
     if params is None:
         return base.default_schedule(sch, call, target)
@@ -162,6 +167,61 @@ def _conv_vnni(sch, call, p) -> None:
     _schedule_pad(sch)
 
 
+def _packed_conv_shape(sch):
+    """The acc block's loop extents ``(b, oh, ow, co, kh, kw, ci4/4, 4)`` of the VNNI lowering, else ``None``."""
+    accs = [b for b in _blocks(sch) if _name(sch, b) == "acc"]
+    if len(accs) != 1:
+        return None
+    loops = sch.get_loops(accs[0])
+    if len(loops) != 8 or _extent(sch, loops[-1]) != 4:
+        return None
+    b, oh, ow, co, kh, kw, cq, _ = (_extent(sch, lp) for lp in loops)
+    return {"b": b, "oh": oh, "ow": ow, "co": co, "kh": kh, "kw": kw, "cq": cq}
+
+
+MAX_ACCUMULATORS = 24  # P x B zmm accumulators of a register tile (of 32 registers)
+
+
+def packed_tile(ow: int, blocks: int) -> tuple[int, int]:
+    """``(pixels, channel blocks)`` of a register tile: P dividing the row (P <= 12), B dividing
+    the channel blocks (B <= 4), the most accumulators P x B within the budget (then the larger P):
+    a 7-wide row gets 7 x 3 or 7 x 2, not 1 x 4."""
+    options = [
+        (p * b, p, b)
+        for p in range(1, min(ow, 12) + 1)
+        if ow % p == 0
+        for b in range(1, min(blocks, 4) + 1)
+        if blocks % b == 0 and p * b <= MAX_ACCUMULATORS
+    ]
+    _, pixels, per_tile = max(options)
+    return pixels, per_tile
+
+
+def _conv_vnni_packed(sch, call, p) -> None:
+    """Register tile of P pixels x B blocks of L channels; per 4 input channels, B weight vectors
+    loaded once and P x B ``vpdpbusd``; the epilogue right after the tile."""
+    inline_except(sch, keep=("pad",))
+    acc, epi = _acc_and_epilogue(sch)
+    if epi is None:
+        raise ValueError("no single epilogue")
+    lanes = _lanes_for(p["co"])
+    pixels, per_tile = packed_tile(p["ow"], p["co"] // lanes)
+    intrin = x86_dot.register_packed(pixels, lanes)
+    b, y, x, o, ry, rx, rc, rk = sch.get_loops(acc)
+    xo, xi = sch.split(x, [None, pixels])
+    oo, ob, oi = sch.split(o, [None, per_tile, lanes])
+    sch.reorder(b, y, xo, oo, ry, rx, rc, ob, xi, oi, rk)
+    sch.reverse_compute_at(epi, oo)
+    eloops = sch.get_loops(epi)
+    _, inner = sch.split(eloops[-1], [None, lanes])
+    sch.vectorize(inner)
+    _parallel(sch, [b, y], call.macs)
+    sch.decompose_reduction(acc, ry)
+    sch.tensorize(xi, intrin)
+    sch.unroll(ob)
+    _schedule_pad(sch)
+
+
 def _vectorize_epilogue(sch, epi, lanes: int) -> None:
     loops = sch.get_loops(epi)
     inner = loops[-1]
@@ -194,8 +254,9 @@ def _conv_generic(sch, call, p) -> None:
 
 
 def schedule_depthwise(sch, call, target=None) -> None:
-    """Depthwise conv: per output row, tiles of P pixels x V channels, the window loops outside the tile."""
-    base.inline_all(sch)
+    """Depthwise conv: per output row, tiles of P pixels x V channels, the window loops outside the tile;
+    the padded input is computed once per call (no bounds tests in the tile)."""
+    inline_except(sch, keep=("pad",))
     acc, epi = _acc_and_epilogue(sch)
     loops = sch.get_loops(acc) if acc is not None else []
     if epi is None or len(loops) != 6:
@@ -213,6 +274,7 @@ def schedule_depthwise(sch, call, target=None) -> None:
     sch.vectorize(ci)
     sch.unroll(xi)
     sch.decompose_reduction(acc, ry)
+    _schedule_pad(sch)
 
 
 def schedule_fully_connected(sch, call, target=None) -> None:

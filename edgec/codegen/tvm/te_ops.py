@@ -32,7 +32,7 @@ from edgec.ir.graph import Graph, Node
 from edgec.reference import int8_kernels as K
 from edgec.reference.qparams import kernel_params
 
-I8, I32, I64 = "int8", "int32", "int64"
+I8, I16, I32, I64 = "int8", "int16", "int32", "int64"
 LOWERINGS: dict = {}
 
 
@@ -76,6 +76,16 @@ def _bias_data(kb: KernelBuilder) -> np.ndarray | None:
 
 def _requant_epilogue(kb: KernelBuilder, p: dict, channels: int):
     mult, mult_t = kb.param("mult", p["out_mult"], channels)
+    shifts = np.broadcast_to(np.asarray(p["out_shift"]).reshape(-1), (channels,))
+    if shifts.max() <= 0 and len(set(shifts.tolist())) > 1:
+        # per-channel right shifts only (the usual case): a table of exponents, no left shift
+        right_t = kb.constant("right_shift", (-shifts).astype(np.int32))
+
+        def apply_right(acc, c):
+            scaled = fp.rounding_divide_by_pot(fp.srdhm(acc, _pick(mult, mult_t, c), b_never_min=True), right_t[c])
+            return fp.clamp_to_int8(scaled + _c(p["output_offset"]), p["act_min"], p["act_max"])
+
+        return apply_right
     shift, shift_t = kb.param("shift", p["out_shift"], channels)
 
     def apply(acc, c):
@@ -107,6 +117,8 @@ def _conv2d(kb: KernelBuilder, p: dict) -> te.Tensor:
     co, kh, kw, cig = w.shape
     groups = p["groups"]
     cog = co // groups
+    if kb.vnni and groups == 1 and tuple(p["dilation"]) == (1, 1):
+        return _conv2d_vnni(kb, p, w)
     x = kb.activation(node.inputs[0])
     weights = kb.constant("weights", w.transpose(1, 2, 3, 0))  # [KH, KW, Ci/groups, Co]
     bias = kb.constant("bias", _fold_bias(_bias_data(kb), w.astype(np.int64).sum(axis=(1, 2, 3)), p["input_offset"]))
@@ -130,6 +142,70 @@ def _conv2d(kb: KernelBuilder, p: dict) -> te.Tensor:
     return _compute(acc.shape, lambda b, y, xx, o: epilogue(acc[b, y, xx, o] + bias[o], o), name="out")
 
 
+VNNI_DEPTH = 4  # input channels per vpdpbusd step
+VNNI_FLIP = 128  # int8 + 128 = the same value as uint8 (vpdpbusd's unsigned operand)
+
+
+def _conv2d_vnni(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
+    """Conv2d (groups 1, no dilation) as unsigned x signed 4-deep dot products (x86 ``vpdpbusd``).
+
+    The same integers as ``_conv2d``, arranged for VNNI:
+
+    * ``pad`` (computed once per call) holds ``x + 128`` as uint8, padded with the input zero
+      point (+128), input channels padded to a multiple of 4, and the columns split by the
+      horizontal stride into ``[N, H, phase, W / stride, Ci4]`` (``x = col * stride + phase``),
+      so the pixels of one output row read columns one ``Ci4`` apart whatever the stride;
+    * the weights are laid out at build time as ``[KH, KW, Ci4 / 4, Co, 4]`` (zeros in the
+      padded channels): 4 input channels of 16 output channels are one 64-byte vector;
+    * ``sum((x + 128) * w) = sum(x * w) + 128 * sum(w)``: the ``128 * sum(w)`` goes into the
+      folded bias (``input_offset - 128``), so the reduction is a plain u8 x s8 dot product.
+    """
+    g, node = kb.graph, kb.node
+    co, kh, kw, ci = w.shape
+    ci4 = -(-ci // VNNI_DEPTH) * VNNI_DEPTH
+    x = kb.activation(node.inputs[0])
+    wt = np.zeros((kh, kw, ci4, co), dtype=np.int8)
+    wt[:, :, :ci, :] = w.transpose(1, 2, 3, 0)
+    packed = wt.reshape(kh, kw, ci4 // VNNI_DEPTH, VNNI_DEPTH, co).transpose(0, 1, 2, 4, 3)
+    weights = kb.constant("weights", packed)  # [KH, KW, Ci4/4, Co, 4]
+    sums = w.astype(np.int64).sum(axis=(1, 2, 3))
+    bias = kb.constant("bias", _fold_bias(_bias_data(kb), sums, p["input_offset"] - VNNI_FLIP))
+    epilogue = _requant_epilogue(kb, p, co)
+    top, left, bottom, right = p["pad"]
+    _, h, wd, _ = (int(d) for d in x.shape)
+    _, oh, ow, _ = g.tensors[node.outputs[0]].shape
+    sh, sw = p["stride"]
+    cols = -(-(wd + left + right) // sw)
+    fill = _c(VNNI_FLIP - p["input_offset"])  # the zero point, flipped
+
+    def flipped(b, yy, phase, col, c):
+        xx = col * sw + phase
+        conditions = []
+        if top or bottom:
+            conditions += [yy >= top, yy < top + h]
+        if left or right or sw > 1:
+            conditions += [xx >= left, xx < left + wd]
+        if ci4 != ci:
+            conditions.append(c < ci)
+        # if_then_else reads only where the condition holds (TVM emits it lazily): no clamping needed,
+        # and without padding the stage is a plain vectorizable flip
+        value = (x[b, yy - top, xx - left, c if ci4 == ci else tirx.min(c, ci - 1)].astype(I32) + _c(VNNI_FLIP)).astype("uint8")
+        return tirx.if_then_else(tirx.all(*conditions), value, fill.astype("uint8")) if conditions else value
+
+    xu = _compute((1, h + top + bottom, sw, cols, ci4), flipped, name="pad")
+    ry, rx = te.reduce_axis((0, kh), "ry"), te.reduce_axis((0, kw), "rx")
+    rc, rk = te.reduce_axis((0, ci4 // VNNI_DEPTH), "rc"), te.reduce_axis((0, VNNI_DEPTH), "rk")
+    acc = _compute(
+        (1, oh, ow, co),
+        lambda b, y, xx, o: te.sum(
+            xu[b, y * sh + ry, rx % sw, xx + rx // sw, rc * VNNI_DEPTH + rk].astype(I32) * weights[ry, rx, rc, o, rk].astype(I32),
+            axis=[ry, rx, rc, rk],
+        ),
+        name="acc",
+    )
+    return _compute(acc.shape, lambda b, y, xx, o: epilogue(acc[b, y, xx, o] + bias[o], o), name="out")
+
+
 @lowering("depthwise_conv2d")
 def _depthwise(kb: KernelBuilder, p: dict) -> te.Tensor:
     g, node = kb.graph, kb.node
@@ -147,7 +223,8 @@ def _depthwise(kb: KernelBuilder, p: dict) -> te.Tensor:
     acc = _compute(
         (1, oh, ow, co),
         lambda b, y, xx, c: te.sum(
-            xp[b, y * sh + ry * dh, xx * sw + rx * dw, c if m == 1 else c // m].astype(I32) * weights[ry, rx, c].astype(I32),
+            # int8 x int8 fits int16 exactly (|product| <= 2**14): 16-bit vector multiplies
+            (xp[b, y * sh + ry * dh, xx * sw + rx * dw, c if m == 1 else c // m].astype(I16) * weights[ry, rx, c].astype(I16)).astype(I32),
             axis=[ry, rx],
         ),
         name="acc",
@@ -740,12 +817,13 @@ def _resize_bilinear(kb: KernelBuilder, p: dict) -> te.Tensor:
     return _compute((1, oh, ow, c), fetch, name="out")
 
 
-def lower_node(graph: Graph, node: Node, fused: dict | None = None) -> tuple[KernelBuilder, te.Tensor]:
+def lower_node(graph: Graph, node: Node, fused: dict | None = None, vnni: bool = False) -> tuple[KernelBuilder, te.Tensor]:
     """Build ``node``'s TE computation; returns the builder (arguments, constants) and the output.
 
-    ``fused`` maps tensors computed earlier in the same kernel to their TE tensors.
+    ``fused`` maps tensors computed earlier in the same kernel to their TE tensors; ``vnni``
+    lowers convolutions in the form x86 VNNI schedules tensorize (``_conv2d_vnni``).
     """
-    kb = KernelBuilder(graph, node, fused=dict(fused or {}))
+    kb = KernelBuilder(graph, node, fused=dict(fused or {}), vnni=vnni)
     params = kernel_params(graph, node) if node.op != "transpose" else {}
     out = LOWERINGS[node.op](kb, params)
     return kb, out

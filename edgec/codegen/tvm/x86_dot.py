@@ -17,7 +17,7 @@ edgec's ``[.., Ci, Co]`` layout (output channel innermost).  The 4 weight rows
 from __future__ import annotations
 
 LANES = (16, 8)  # int32 lanes: zmm (avx512 vnni) or ymm (avx512 vnni + vl)
-_REGISTERED: set[tuple[int, int]] = set()
+_REGISTERED: set[tuple] = set()
 _FLIP = -(2**31) + (0x80 << 16) + (0x80 << 8) + 0x80  # 0x80808080 as int32
 VNNI_FEATURE = "avx512vnni"
 
@@ -184,4 +184,61 @@ def register_fc(lanes: int) -> str:
 
     s_tir.TensorIntrin.register(name, desc, impl)
     _REGISTERED.add((0, lanes))
+    return name
+
+
+def register_packed(pixels: int, lanes: int) -> str:
+    """Register (once) the ``pixels`` x ``lanes`` x 4 intrinsic of the VNNI lowering (``te_ops._conv2d_vnni``).
+
+    ``C[p, i] += int32(A[p, k]) * int32(B[i, k])`` with ``A`` unsigned (the flipped input, pixels
+    any stride apart) and ``B`` the pre-laid-out weights (``lanes`` x 4 contiguous bytes): one
+    64-byte weight load, then per pixel one ``vpdpbusd`` of its 4 bytes broadcast.  No
+    correction terms: exactly the arithmetic of the description.
+    """
+    name = f"edgec_vnni_packed_p{pixels}_l{lanes}"
+    if ("packed", pixels, lanes) in _REGISTERED:
+        return name
+    from tvm import s_tir
+    from tvm.script import tirx as T
+
+    P, L = pixels, lanes
+    llvm_name = "llvm.x86.avx512.vpdpbusd.512" if L == 16 else "llvm.x86.avx512.vpdpbusd.256"
+    u8v, i8v, i32v = f"uint8x{4 * L}", f"int8x{4 * L}", f"int32x{L}"
+
+    @T.prim_func(s_tir=True)
+    def desc(a: T.handle, b: T.handle, c: T.handle) -> None:
+        A = T.match_buffer(a, (P, 4), "uint8", offset_factor=1, strides=[T.int32(), 1])
+        B = T.match_buffer(b, (L, 4), "int8", offset_factor=1)
+        C = T.match_buffer(c, (P, L), "int32", offset_factor=1, strides=[T.int32(), 1])
+        with T.sblock("root"):
+            T.reads(C[0:P, 0:L], A[0:P, 0:4], B[0:L, 0:4])
+            T.writes(C[0:P, 0:L])
+            for p, i, k in T.grid(P, L, 4):
+                with T.sblock("update"):
+                    vp, vi, vk = T.axis.remap("SSR", [p, i, k])
+                    C[vp, vi] = C[vp, vi] + T.Cast("int32", A[vp, vk]) * T.Cast("int32", B[vi, vk])
+
+    @T.prim_func(s_tir=True)
+    def impl(a: T.handle, b: T.handle, c: T.handle) -> None:
+        sa = T.int32()
+        sc = T.int32()
+        A = T.match_buffer(a, (P, 4), "uint8", offset_factor=1, strides=[sa, 1])
+        B = T.match_buffer(b, (L, 4), "int8", offset_factor=1)
+        C = T.match_buffer(c, (P, L), "int32", offset_factor=1, strides=[sc, 1])
+        with T.sblock("root"):
+            T.reads(C[0:P, 0:L], A[0:P, 0:4], B[0:L, 0:4])
+            T.writes(C[0:P, 0:L])
+            w = B.vload([0, 0], i8v)
+            for p in T.unroll(P):
+                a4 = T.reinterpret(A.vload([p, 0], "uint8x4"), dtype="int32")
+                C[p, T.ramp(0, 1, L)] = T.call_llvm_pure_intrin(
+                    T.llvm_lookup_intrinsic_id(llvm_name),
+                    C.vload([p, 0], i32v),
+                    T.reinterpret(T.broadcast(a4, L), dtype=u8v),
+                    w,
+                    dtype=i32v,
+                )
+
+    s_tir.TensorIntrin.register(name, desc, impl)
+    _REGISTERED.add(("packed", pixels, lanes))
     return name

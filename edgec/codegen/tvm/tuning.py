@@ -199,7 +199,9 @@ def tune_build(path: Path, trials: int, progress=None) -> dict:
             "so tune for a device over RPC is not supported yet; tune a host-tvm build instead"
         )
     spec.setdefault("num-cores", 1)
-    program = lower_graph(build.graph)
+    from edgec.deploy.sources import lowers_for_vnni
+
+    program = lower_graph(build.graph, vnni=lowers_for_vnni(spec))  # the kernels the build compiled
     summary = tune_program(program, tvm.target.Target(spec), Path(path) / TUNING_DIR, trials, progress)
     summary["build"] = str(path)
     summary["target"] = target.name

@@ -1,6 +1,7 @@
 /* Packed int4/int2 feature maps: row unpacking and packing around the int8 kernels (subbyte.h). */
 #include <string.h>
 
+#include "arm_dsp.h"
 #include "subbyte.h"
 
 /* Sign-extend the low `bits` bits of v. */
@@ -212,34 +213,58 @@ static inline uint32_t any_byte_above(uint32_t d, uint32_t r)
     return ((d & ~high) + (255u - r) * ones) & d & high;
 }
 
-int edgec_has_outlier(const edgec_view *v, int8_t lo, int8_t hi)
+/* Nonzero when some byte of the dense run row[0..n) lies outside [lo, hi]. */
+static uint32_t run_has_outlier(const int8_t *row, int32_t n, int8_t lo, uint32_t range)
 {
-    const uint32_t ones = 0x01010101u, high = 0x80808080u;
-    const uint32_t range = (uint32_t)(hi - lo) & 0xFFu; /* x is an outlier when (uint8_t)(x - lo) > range */
+    const uint32_t ones = 0x01010101u;
     const uint32_t lo_bytes = ((uint32_t)lo & 0xFFu) * ones;
-    int32_t y, i;
-    if (lo > hi) {
-        return v->h > 0 && v->w > 0 && v->c > 0; /* an empty range: every value is an outlier */
+    uint32_t hit = 0;
+    int32_t i = 0;
+#if EDGEC_DSP_NATIVE
+    /* Armv7E-M: USUB8 gives every byte's x - lo (mod 256), UQSUB8 leaves a nonzero byte where
+     * that exceeds the range; eight bytes a step. */
+    {
+        const uint32_t range_bytes = range * ones;
+        for (; i + 8 <= n; i += 8) {
+            uint32_t a, b;
+            memcpy(&a, row + i, 4);
+            memcpy(&b, row + i + 4, 4);
+            hit |= __uqsub8(__usub8(a, lo_bytes), range_bytes) | __uqsub8(__usub8(b, lo_bytes), range_bytes);
+        }
     }
-    for (y = 0; y < v->h; ++y) {
-        const int8_t *row = v->data + y * v->row_stride;
-        const int32_t n = v->col_stride == v->c ? v->w * v->c : 0; /* dense rows: one run of bytes */
-        uint32_t hit = 0;
-        for (i = 0; i + 4 <= n; i += 4) {
+#else
+    {
+        const uint32_t high = 0x80808080u;
+        for (; i + 4 <= n; i += 4) {
             uint32_t x, d;
             memcpy(&x, row + i, 4);
             d = ((x | high) - (lo_bytes & ~high)) ^ ((x ^ ~lo_bytes) & high); /* bytewise x - lo, no borrows */
             hit |= any_byte_above(d, range);
         }
-        for (; i < n; ++i) {
-            hit |= (uint32_t)((uint8_t)(row[i] - lo) > range);
-        }
-        if (n == 0) { /* strided columns: pixel by pixel */
-            int32_t x, ch;
+    }
+#endif
+    for (; i < n; ++i) {
+        hit |= (uint32_t)((uint8_t)(row[i] - lo) > range);
+    }
+    return hit;
+}
+
+int edgec_has_outlier(const edgec_view *v, int8_t lo, int8_t hi)
+{
+    const uint32_t range = (uint32_t)(hi - lo) & 0xFFu; /* x is an outlier when (uint8_t)(x - lo) > range */
+    int32_t y;
+    if (lo > hi) {
+        return v->h > 0 && v->w > 0 && v->c > 0; /* an empty range: every value is an outlier */
+    }
+    for (y = 0; y < v->h; ++y) {
+        const int8_t *row = v->data + y * v->row_stride;
+        uint32_t hit = 0;
+        if (v->col_stride == v->c) { /* dense rows: one run of bytes */
+            hit = run_has_outlier(row, v->w * v->c, lo, range);
+        } else { /* strided columns: pixel by pixel */
+            int32_t x;
             for (x = 0; x < v->w; ++x) {
-                for (ch = 0; ch < v->c; ++ch) {
-                    hit |= (uint32_t)((uint8_t)(row[x * v->col_stride + ch] - lo) > range);
-                }
+                hit |= run_has_outlier(row + x * v->col_stride, v->c, lo, range);
             }
         }
         if (hit) {

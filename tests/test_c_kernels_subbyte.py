@@ -15,7 +15,8 @@ conv and depthwise variants with their build-time weight layouts.
 
 Cases: pack/unpack of every width and C = 1..9; conv 3x3 (padding on every
 border, stride 1 and 2, dilation 2), conv 1x1; depthwise 3x3; max and average
-pool with padding; add; requantize to a narrower width (saturating), over the
+pool with padding; the direct packed max pool (C = 1..17, words and byte
+tails, narrowed activation ranges); add; requantize to a narrower width (saturating), over the
 width pairs 8->4, 4->4, 4->2, 2->2, 2->8, 4->8.
 """
 
@@ -355,6 +356,28 @@ CONV_CASES = (
 )
 
 
+def direct_max_pool_case(suite, rng, *, bits, h, w, c, k, stride, pad, act=None):
+    """edgec_max_pool2d_packed: the max pool on packed lanes (no unpacking), same width in and out."""
+    x = _rand(rng, (1, h, w, c), bits)
+    lo, hi = act or qrange(bits)
+    y = K.max_pool2d(x, kernel=(k, k), stride=(stride, stride), pad=pad, act_min=lo, act_max=hi)
+    _, oh, ow, _ = y.shape
+    xin, out = Placed(rng, h, w, c, bits), Placed(rng, oh, ow, c, bits)
+    pt, pl, pb_, pr = pad
+    body = f"""    const edgec_packed_view in_p = {xin.view("@in")};
+    const edgec_pool_params params = {{.kernel_h = {k}, .kernel_w = {k}, .stride_h = {stride}, .stride_w = {stride},
+        .pad_top = {pt}, .pad_left = {pl}, .pad_bottom = {pb_}, .pad_right = {pr}, .act_min = {lo}, .act_max = {hi}}};
+    edgec_max_pool2d_packed(&in_p, &out_p, &params);
+"""
+    suite.case(
+        f"max_pool direct {k}x{k} s{stride} {bits} bits c{c} act [{lo}, {hi}]",
+        _arr("uint8_t", "@in", xin.buffer(x)),
+        body,
+        out.buffer(y),
+        out,
+    )
+
+
 def build_suite() -> Suite:
     rng = np.random.default_rng(11)
     suite = Suite()
@@ -375,6 +398,13 @@ def build_suite() -> Suite:
             for band in (1, 3):
                 pool_case(suite, rng, op=op, bits=bits, h=7, w=6, c=5, k=3, stride=1, pad=(1, 1, 1, 1), band=band)
                 pool_case(suite, rng, op=op, bits=bits, h=8, w=7, c=3, k=2, stride=2, pad=(0, 0, 0, 0), band=band)
+    for bits in (4, 2):
+        lo, hi = qrange(bits)
+        for c in (1, 3, 7, 8, 9, 16, 17):
+            direct_max_pool_case(suite, rng, bits=bits, h=7, w=6, c=c, k=3, stride=1, pad=(1, 1, 1, 1))
+            direct_max_pool_case(suite, rng, bits=bits, h=8, w=7, c=c, k=2, stride=2, pad=(0, 0, 1, 1))
+        for act in ((lo + 1, hi), (0, hi - 1), (lo, 0)):
+            direct_max_pool_case(suite, rng, bits=bits, h=5, w=5, c=9, k=3, stride=2, pad=(1, 1, 1, 1), act=act)
     for bits_a, bits_b, bits_out in ((4, 4, 4), (2, 4, 4), (4, 8, 2), (8, 2, 8)):
         for band in (1, 2):
             add_case(suite, rng, bits_a=bits_a, bits_b=bits_b, bits_out=bits_out, h=3, w=5, c=7, band=band)
@@ -417,7 +447,8 @@ GROUPS = [
     "conv_dsp",
     "dw ",
     "dw_dsp",
-    "max_pool",
+    "max_pool ",
+    "max_pool direct",
     "avg_pool",
     "add",
     "requantize",

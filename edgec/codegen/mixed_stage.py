@@ -299,6 +299,15 @@ def _row_loop(names, stage, node, views: dict[str, str], call: str, budget: int)
     return lines, offset
 
 
+def _direct_max_pool(names, node) -> bool:
+    """A max pool whose input and output have the same sub-byte width and separate buffers runs on
+    the packed lanes (edgec_max_pool2d_packed), without the unpack / int8 kernel / pack round trip."""
+    if node.op != "max_pool2d":
+        return False
+    x, y = (names.graph.tensors[t] for t in (node.inputs[0], node.outputs[0]))
+    return x.bits == y.bits < 8 and not _overlaps(names, node.inputs[0], node.outputs[0])
+
+
 def _emit_mixed_op(body: CWriter, globals_w: CWriter, names, weights, stage, node, budget: int) -> tuple[str, int]:
     """One op of the mixed variant (``names.graph`` is the mixed graph); returns (kernel, scratch bytes)."""
     graph = names.graph
@@ -318,10 +327,17 @@ def _emit_mixed_op(body: CWriter, globals_w: CWriter, names, weights, stage, nod
     call = lines[-2].strip()
     if not call.startswith(kernel + "("):
         raise BuildError(f"node {node.name!r}: unexpected kernel call {call!r} for the sub-byte row loop")
-    loop, scratch = _row_loop(names, stage, node, place.views, call, budget)
     widths = "/".join(f"{graph.tensors[t].bits}" for t in place.views.values())
     for line in lines[:-2]:
         body.line(line)
+    if _direct_max_pool(names, node):
+        out_var = next(v for v, t in place.views.items() if t == node.outputs[0])
+        in_var = next(v for v, t in place.views.items() if t == node.inputs[0])
+        body.line(f"    /* packed operands ({widths} bits): max pool on the packed lanes */")
+        body.line(f"    edgec_max_pool2d_packed(&{in_var}_p, &{out_var}_p, &params);")
+        body.line(lines[-1])
+        return "edgec_max_pool2d_packed", 0
+    loop, scratch = _row_loop(names, stage, node, place.views, call, budget)
     body.line(f"    /* packed operands ({widths} bits): bands of output rows through {kernel} */")
     for line in loop:
         body.line("    " + line)

@@ -273,3 +273,111 @@ int edgec_has_outlier(const edgec_view *v, int8_t lo, int8_t hi)
     }
     return 0;
 }
+
+/* Direct max pool on packed maps.  A lane (one channel's 4 or 2 bits) XORed with its sign bit
+ * orders as an unsigned number, so the maximum of signed lanes is the unsigned maximum of the
+ * biased ones.  A word of packed bytes is split into 8 / bits words of byte-sized lanes (each
+ * byte holds one lane, high bits clear) whose byte maxima take two instructions on Armv7E-M. */
+
+/* Bytewise unsigned maximum / minimum of words whose bytes are all below 128. */
+static inline uint32_t max_bytes(uint32_t a, uint32_t b)
+{
+#if EDGEC_DSP_NATIVE
+    uint32_t r;
+    __asm__("usub8 %0, %1, %2\n\tsel %0, %1, %2" : "=&r"(r) : "r"(a), "r"(b) : "cc");
+    return r;
+#else
+    const uint32_t ge = ((a | 0x80808080u) - b) & 0x80808080u; /* 0x80 in the bytes where a >= b */
+    const uint32_t m = (ge >> 7) * 0xFFu;
+    return (a & m) | (b & ~m);
+#endif
+}
+
+static inline uint32_t min_bytes(uint32_t a, uint32_t b)
+{
+    return max_bytes(a, b) ^ a ^ b;
+}
+
+/* One chunk (nbytes = 4 or 1 bytes at `offset` of every pixel) of one output pixel: the maximum of
+ * the taps' chunks, clamped to the biased act range lo_b..hi_b (replicated per lane), masked by `keep`. */
+static inline void max_pool_chunk(const edgec_packed_view *in, uint8_t *dst, int32_t offset, int32_t nbytes,
+                                  int32_t y0, int32_t y1, int32_t x0, int32_t x1, int32_t bits, uint32_t lo_b,
+                                  uint32_t hi_b, int clamp_hi, uint32_t keep)
+{
+    const uint32_t lane_mask = bits == 4 ? 0x0F0F0F0Fu : 0x03030303u;
+    const uint32_t bias = bits == 4 ? 0x88888888u : 0xAAAAAAAAu;
+    const int32_t groups = 8 / bits;
+    uint32_t acc[4];
+    uint32_t r = 0;
+    int32_t g, y, x;
+    for (g = 0; g < groups; ++g) {
+        acc[g] = lo_b;
+    }
+    for (y = y0; y < y1; ++y) {
+        const uint8_t *p = in->data + y * in->row_stride + x0 * in->pixel_stride + offset;
+        for (x = x0; x < x1; ++x, p += in->pixel_stride) {
+            uint32_t v = 0;
+            if (nbytes == 4) {
+                memcpy(&v, p, 4);
+            } else {
+                v = *p;
+            }
+            v ^= bias;
+            for (g = 0; g < groups; ++g) {
+                acc[g] = max_bytes(acc[g], (v >> (g * bits)) & lane_mask);
+            }
+        }
+    }
+    for (g = 0; g < groups; ++g) {
+        r |= (clamp_hi ? min_bytes(acc[g], hi_b) : acc[g]) << (g * bits);
+    }
+    r = (r ^ bias) & keep;
+    if (nbytes == 4) {
+        memcpy(dst, &r, 4);
+    } else {
+        *dst = (uint8_t)r;
+    }
+}
+
+void edgec_max_pool2d_packed(const edgec_packed_view *in, const edgec_packed_view *out, const edgec_pool_params *p)
+{
+    const int32_t bits = out->bits;
+    const int32_t pb = edgec_pixel_bytes(out->c, bits);
+    const int32_t used = (out->c * bits) % 8; /* bits of the pixel's last byte that hold channels (0: all) */
+    const uint32_t last_keep = used ? (1u << used) - 1u : 0xFFu;
+    const uint32_t sign = 1u << (bits - 1), ones = 0x01010101u;
+    const uint32_t lo_b = (((uint32_t)p->act_min ^ sign) & ((1u << bits) - 1u)) * ones;
+    const uint32_t hi_b = (((uint32_t)p->act_max ^ sign) & ((1u << bits) - 1u)) * ones;
+    const int clamp_hi = p->act_max < (int32_t)sign - 1;
+    int32_t oy, ox, j;
+    if (bits == 8 || in->bits != bits) {
+        return; /* int8 maps and width changes take edgec_max_pool2d through the band loop */
+    }
+    for (oy = 0; oy < out->h; ++oy) {
+        int32_t y0 = oy * p->stride_h - p->pad_top, y1 = y0 + p->kernel_h;
+        y0 = y0 > 0 ? y0 : 0;
+        y1 = y1 < in->h ? y1 : in->h;
+        for (ox = 0; ox < out->w; ++ox) {
+            uint8_t *dst = out->data + oy * out->row_stride + ox * out->pixel_stride;
+            int32_t x0 = ox * p->stride_w - p->pad_left, x1 = x0 + p->kernel_w;
+            x0 = x0 > 0 ? x0 : 0;
+            x1 = x1 < in->w ? x1 : in->w;
+            for (j = 0; j + 4 <= pb; j += 4) {
+                const uint32_t keep = j + 4 == pb ? 0x00FFFFFFu | (last_keep << 24) : 0xFFFFFFFFu;
+                if (bits == 4) {
+                    max_pool_chunk(in, dst + j, j, 4, y0, y1, x0, x1, 4, lo_b, hi_b, clamp_hi, keep);
+                } else {
+                    max_pool_chunk(in, dst + j, j, 4, y0, y1, x0, x1, 2, lo_b, hi_b, clamp_hi, keep);
+                }
+            }
+            for (; j < pb; ++j) {
+                const uint32_t keep = j + 1 == pb ? last_keep : 0xFFu;
+                if (bits == 4) {
+                    max_pool_chunk(in, dst + j, j, 1, y0, y1, x0, x1, 4, lo_b, hi_b, clamp_hi, keep);
+                } else {
+                    max_pool_chunk(in, dst + j, j, 1, y0, y1, x0, x1, 2, lo_b, hi_b, clamp_hi, keep);
+                }
+            }
+        }
+    }
+}

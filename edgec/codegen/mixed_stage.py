@@ -35,7 +35,8 @@ from edgec.codegen.op_emitters import emit_node
 from edgec.codegen.patch_stage import _buffer_window, _c_window, emit_step_table, op_record
 from edgec.codegen.placement import PAD_FIELDS, PatchPlacement, shared_params
 from edgec.errors import BuildError
-from edgec.mixed.subbyte import pixel_bytes
+from edgec.mixed.subbyte import pixel_bytes, qrange
+from edgec.reference.qparams import kernel_params
 
 WINDOWED_OPS = ("conv2d", "depthwise_conv2d", "max_pool2d", "avg_pool2d")
 ROW_OPS = ("add", "quantize")
@@ -228,13 +229,21 @@ def _row_loop(names, stage, node, views: dict[str, str], call: str, budget: int)
     most = max((op.output.height for p in stage.patches for op in p.ops if op.node == node.name), default=1)
     if any(_overlaps(names, views[v], node.outputs[0]) for v in in_vars):
         budget = 1 << 30
-    store = "edgec_packed_store_rows_saturated" if node.op == "quantize" else "edgec_packed_store_rows"
+    widen = _clamp_is_whole_range(graph, node)
+    saturate = node.op == "quantize" or widen
+    store = "edgec_packed_store_rows_saturated" if saturate else "edgec_packed_store_rows"
     ident = names.node_ids[node.name]
     if out_t.bits < 8:
         pointer = names.stage_pointer(node.outputs[0])
         head = [
             f"const edgec_view {out_var}_int8 = edgec_window_view({pointer}, &{ident}_steps[patch].out, {out_t.shape[-1]});"
         ]
+        if widen:
+            head += [
+                f"/* the clamp is the whole {out_t.bits}-bit range: computed as int8 (one SSAT), saturated when packed */",
+                "params.act_min = -128;",
+                "params.act_max = 127;",
+            ]
         out_rows = ["edgec_view {v} = edgec_view_rows(&{v}_int8, {y}, n);"]
     else:
         head = []
@@ -297,6 +306,17 @@ def _row_loop(names, stage, node, views: dict[str, str], call: str, budget: int)
         "}",
     ]
     return lines, offset
+
+
+def _clamp_is_whole_range(graph, node) -> bool:
+    """A conv with a sub-byte output whose clamp is the output width's whole range: the int8 kernel may
+    clamp to int8 instead (the DSP conv's fast path is for that range only) and the packing saturate;
+    min(max(v, -128), 127) saturated to [lo, hi] is min(max(v, lo), hi) for lo >= -128, hi <= 127."""
+    out = graph.tensors[node.outputs[0]]
+    if node.op != "conv2d" or out.bits >= 8:
+        return False
+    params = kernel_params(graph, node)
+    return (params["act_min"], params["act_max"]) == qrange(out.bits)
 
 
 def _direct_max_pool(names, node) -> bool:

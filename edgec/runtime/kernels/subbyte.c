@@ -54,7 +54,37 @@ void edgec_unpack_pixels(const uint8_t *src, int32_t w, int32_t c, int32_t pixel
     }
 }
 
-void edgec_pack_pixels(const int8_t *src, int32_t w, int32_t c, int32_t pixel_stride, int32_t bits, uint8_t *dst)
+/* Four int8 values saturated to the range of `bits` (4 or 2) at once: QADD8/QSUB8 on Armv7E-M
+ * (x + k saturates at 127 exactly when x >= 127 - k, so subtracting k back gives min(x, 127 - k);
+ * likewise max(x, k - 128)), bytewise clamps elsewhere. */
+static inline uint32_t saturate_quad(uint32_t v, int32_t bits)
+{
+#if EDGEC_DSP_NATIVE
+    const uint32_t k = bits == 4 ? 0x78787878u : 0x7E7E7E7Eu; /* 127 - 7, 127 - 1 */
+    v = __qsub8(__qadd8(v, k), k);
+    return __qadd8(__qsub8(v, k), k);
+#else
+    const int32_t hi = (1 << (bits - 1)) - 1, lo = -hi - 1;
+    uint32_t r = 0;
+    int32_t k;
+    for (k = 0; k < 4; ++k) {
+        const int32_t x = (int8_t)(v >> (8 * k));
+        r |= (uint32_t)(uint8_t)(x < lo ? lo : x > hi ? hi : x) << (8 * k);
+    }
+    return r;
+#endif
+}
+
+/* One int8 value saturated to the range of `bits` when `saturate`, else as it is. */
+static inline uint32_t lane_value(int8_t x, int32_t bits, int saturate)
+{
+    const int32_t hi = (1 << (bits - 1)) - 1, lo = -hi - 1;
+    return (uint32_t)(saturate ? (x < lo ? lo : x > hi ? hi : x) : x);
+}
+
+/* edgec_pack_pixels, saturating every value to the range of `bits` first when `saturate`. */
+static void pack_pixels(const int8_t *src, int32_t w, int32_t c, int32_t pixel_stride, int32_t bits, uint8_t *dst,
+                        int saturate)
 {
     int32_t x, ch;
     if (bits == 8) {
@@ -71,18 +101,21 @@ void edgec_pack_pixels(const int8_t *src, int32_t w, int32_t c, int32_t pixel_st
             for (; ch + 4 <= c; ch += 4, src += 4, d += 2) {
                 uint32_t v;
                 memcpy(&v, src, 4);
+                if (saturate) {
+                    v = saturate_quad(v, 4);
+                }
                 v &= 0x0F0F0F0Fu;
                 v |= v >> 4; /* byte 0: c0 | c1 << 4, byte 2: c2 | c3 << 4 */
                 d[0] = (uint8_t)v;
                 d[1] = (uint8_t)(v >> 16);
             }
             if (ch + 2 <= c) {
-                *d++ = (uint8_t)(((uint32_t)src[0] & 0xFu) | (((uint32_t)src[1] & 0xFu) << 4));
+                *d++ = (uint8_t)((lane_value(src[0], 4, saturate) & 0xFu) | ((lane_value(src[1], 4, saturate) & 0xFu) << 4));
                 src += 2;
                 ch += 2;
             }
             if (ch < c) {
-                *d = (uint8_t)((uint32_t)*src++ & 0xFu);
+                *d = (uint8_t)(lane_value(*src++, 4, saturate) & 0xFu);
             }
         }
         return;
@@ -93,6 +126,9 @@ void edgec_pack_pixels(const int8_t *src, int32_t w, int32_t c, int32_t pixel_st
         for (ch = 0; ch + 4 <= c; ch += 4, src += 4) {
             uint32_t v;
             memcpy(&v, src, 4);
+            if (saturate) {
+                v = saturate_quad(v, 2);
+            }
             v &= 0x03030303u;
             v |= v >> 6;  /* byte 0: c0 | c1 << 2, byte 2: c2 | c3 << 2 */
             v |= v >> 12; /* byte 0: c0 | c1 << 2 | c2 << 4 | c3 << 6 */
@@ -102,11 +138,16 @@ void edgec_pack_pixels(const int8_t *src, int32_t w, int32_t c, int32_t pixel_st
             uint32_t byte = 0;
             int32_t k;
             for (k = 0; ch < c; ++ch, ++k) {
-                byte |= ((uint32_t)*src++ & 3u) << (2 * k);
+                byte |= (lane_value(*src++, 2, saturate) & 3u) << (2 * k);
             }
             *d = (uint8_t)byte;
         }
     }
+}
+
+void edgec_pack_pixels(const int8_t *src, int32_t w, int32_t c, int32_t pixel_stride, int32_t bits, uint8_t *dst)
+{
+    pack_pixels(src, w, c, pixel_stride, bits, dst, 0);
 }
 
 /* A one-row (or `rows`-row) dense int8 view of `data`. */
@@ -173,21 +214,13 @@ void edgec_packed_output_rows(const edgec_packed_view *out, int32_t y, int32_t n
 /* Pack rows->h computed rows into out from row y; `saturate`: clamp to the range of out->bits first. */
 static void store_rows(const edgec_packed_view *out, int32_t y, const edgec_view *rows, int saturate)
 {
-    int32_t r, i;
+    int32_t r;
     if (out->bits == 8) {
         return;
     }
-    if (saturate) {
-        const int32_t hi = (1 << (out->bits - 1)) - 1, lo = -hi - 1;
-        const int32_t n = rows->h * out->w * out->c;
-        for (i = 0; i < n; ++i) {
-            const int32_t v = rows->data[i];
-            rows->data[i] = (int8_t)(v < lo ? lo : v > hi ? hi : v);
-        }
-    }
     for (r = 0; r < rows->h; ++r) {
-        edgec_pack_pixels(rows->data + r * rows->row_stride, out->w, out->c, out->pixel_stride, out->bits,
-                          out->data + (y + r) * out->row_stride);
+        pack_pixels(rows->data + r * rows->row_stride, out->w, out->c, out->pixel_stride, out->bits,
+                    out->data + (y + r) * out->row_stride, saturate);
     }
 }
 

@@ -115,7 +115,7 @@ class Suite:
         return head + "".join(self.parts) + main
 
 
-def windowed_loop(call: str, taps: int, band: int, scratch_in: int) -> str:
+def windowed_loop(call: str, taps: int, band: int, scratch_in: int, store: str = "edgec_packed_store_rows") -> str:
     return f"""    const int32_t pad_top = params.pad_top;
     for (int32_t oy = 0; oy < out_p.h; oy += {band}) {{
         const int32_t n = out_p.h - oy < {band} ? out_p.h - oy : {band};
@@ -124,14 +124,32 @@ def windowed_loop(call: str, taps: int, band: int, scratch_in: int) -> str:
                                                           (n - 1) * params.stride_h + {taps}, scratch, &in);
         edgec_packed_output_rows(&out_p, oy, n, scratch + {scratch_in}, &out);
         {call}
-        edgec_packed_store_rows(&out_p, oy, &out);
+        {store}(&out_p, oy, &out);
     }}
 """
 
 
 def conv_case(
-    suite, rng, *, bits_in, bits_out, h, w, ci, co, k, stride, dilation, pad, band, depthwise=False, dsp=False
+    suite,
+    rng,
+    *,
+    bits_in,
+    bits_out,
+    h,
+    w,
+    ci,
+    co,
+    k,
+    stride,
+    dilation,
+    pad,
+    band,
+    depthwise=False,
+    dsp=False,
+    widen=False,
 ):
+    """``widen``: the kernel clamps to int8 and the packing saturates (what the generated code does for a
+    conv whose clamp is the whole sub-byte range)."""
     x = _rand(rng, (1, h, w, ci), bits_in)
     co = ci if depthwise else co
     wt = rng.integers(-127, 128, size=(1, k, k, co) if depthwise else (co, k, k, ci)).astype(np.int8)
@@ -183,11 +201,13 @@ def conv_case(
     {ctype} params = {{.kernel_h = {k}, .kernel_w = {k}, .stride_h = {stride}, .stride_w = {stride},
         .dilation_h = {dilation}, .dilation_w = {dilation}, .pad_top = {pt}, .pad_left = {pl}, .pad_bottom = {pb_},
         .pad_right = {pr}, {extra}, .input_offset = {-in_zp}, .output_offset = {out_zp}, .out_mult = @mult,
-        .out_shift = @shift, .act_min = {lo}, .act_max = {hi}, .fast_requant = {int(fast)}}};
+        .out_shift = @shift, .act_min = {-128 if widen else lo}, .act_max = {127 if widen else hi},
+        .fast_requant = {int(fast)}}};
     (void)@bias; /* the DSP conv has the bias folded into its blocks */
 """
-    body += windowed_loop(call, (k - 1) * dilation + 1, band, scratch_in)
-    name = f"{'dw' if depthwise else 'conv'}{'_dsp' if dsp else ''} {k}x{k} s{stride} d{dilation} {bits_in}->{bits_out} c{ci}->{co} band{band}"
+    store = "edgec_packed_store_rows_saturated" if widen else "edgec_packed_store_rows"
+    body += windowed_loop(call, (k - 1) * dilation + 1, band, scratch_in, store)
+    name = f"{'dw' if depthwise else 'conv'}{'_dsp' if dsp else ''}{' widened' if widen else ''} {k}x{k} s{stride} d{dilation} {bits_in}->{bits_out} c{ci}->{co} band{band}"
     suite.case(name, decls, body, out.buffer(y), out)
 
 
@@ -393,6 +413,12 @@ def build_suite() -> Suite:
                     stride=stride, dilation=dilation, pad=pad, band=band, depthwise=depthwise, dsp=dsp,
                 )  # fmt: skip
         requantize_case(suite, rng, bits_in=bi, bits_out=bo if bo < bi else 2, h=3, w=4, c=ci)
+        if bo < 8:
+            for co_w in (co, 8):
+                conv_case(
+                    suite, rng, bits_in=bi, bits_out=bo, h=5, w=6, ci=ci, co=co_w, k=3, stride=1, dilation=1,
+                    pad=(1, 1, 1, 1), band=2, dsp=True, widen=True,
+                )  # fmt: skip
     for bits in (8, 4, 2):
         for op in ("max", "avg"):
             for band in (1, 3):

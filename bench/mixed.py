@@ -10,13 +10,21 @@ top-1 on the held-out set with the **numpy references**: float graph, int8
 graph, and the mixed reference ``run_mixed`` (the oracle the C code is
 checked against).  Accuracy is the reference's, not a device's.
 
-    python bench/mixed.py [--limit N] [--lambdas 0,0.2,0.5,1] [--sweep MODEL] [--sram-budget KB] [--json FILE]
+Then, per model at the default lambda, the int8 patch build and the mixed build
+for ``--target`` (qemu-cortex-m4) each run the first ``--qemu-images`` held-out
+images in QEMU (outputs checked bit-exact against the int8 reference and
+``run_mixed``) and the per-op profile gives the instructions of the patch stage
+(shared prefix + classifier + the variant each patch ran) and of the whole
+model (``bench/mixed_stage.py``'s ``qemu_stage_counts``).  QEMU ``-icount``
+counts instructions, not cycles.
+
+    python bench/mixed.py [--limit N] [--lambdas 0,0.2,0.5,1] [--sweep MODEL] [--sram-budget KB] [--qemu-images N] [--json FILE]
 
 Prints per model: float / int8 / mixed top-1, BitOPs int8 vs mixed (patch
 stage and whole model, ratio), peak SRAM of the schedule, calibration and
-held-out outlier-patch fractions, search time; then a lambda sweep for one
-model (top-1 and stage BitOPs ratio per lambda).  Instruction counts on
-qemu-cortex-m4 need the mixed C code (not in this bench yet).
+held-out outlier-patch fractions, search time; a lambda sweep for one
+model (top-1 and stage BitOPs ratio per lambda); then the instruction table
+(patch stage and total, int8 vs mixed, ratio, classifier, outlier patches).
 """
 
 from __future__ import annotations

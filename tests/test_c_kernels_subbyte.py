@@ -419,6 +419,11 @@ def build_suite() -> Suite:
                     suite, rng, bits_in=bi, bits_out=bo, h=5, w=6, ci=ci, co=co_w, k=3, stride=1, dilation=1,
                     pad=(1, 1, 1, 1), band=2, dsp=True, widen=True,
                 )  # fmt: skip
+    for bits, ci, co in ((4, 8, 6), (2, 4, 12), (4, 10, 8)):  # whole-byte pixels: rows unpack / pack as one run
+        conv_case(
+            suite, rng, bits_in=bits, bits_out=bits, h=4, w=5, ci=ci, co=co, k=3, stride=1, dilation=1,
+            pad=(1, 1, 1, 1), band=2,
+        )  # fmt: skip
     for bits in (8, 4, 2):
         for op in ("max", "avg"):
             for band in (1, 3):

@@ -161,6 +161,13 @@ static void dense_rows(int8_t *data, int32_t rows, int32_t w, int32_t c, edgec_v
     v->col_stride = c;
 }
 
+/* Pixels of `v` fill whole bytes with nothing between them (C * bits a multiple of 8, dense):
+ * the lanes of a row follow one another as if the row were one pixel. */
+static inline int whole_bytes(const edgec_packed_view *v)
+{
+    return v->pixel_stride * 8 == v->c * v->bits;
+}
+
 /* Rows [first, first + rows) of `in` as an int8 view: in place at 8 bits, else unpacked into scratch. */
 static void rows_view(const edgec_packed_view *in, int32_t first, int32_t rows, int8_t *scratch, edgec_view *v)
 {
@@ -176,8 +183,12 @@ static void rows_view(const edgec_packed_view *in, int32_t first, int32_t rows, 
         return;
     }
     for (r = 0; r < rows; ++r) {
-        edgec_unpack_pixels(src + r * in->row_stride, in->w, in->c, in->pixel_stride, in->bits,
-                            scratch + r * in->w * in->c);
+        if (whole_bytes(in)) { /* a row is one run of w * c lanes: no per-pixel loop */
+            edgec_unpack_pixels(src + r * in->row_stride, 1, in->w * in->c, 0, in->bits, scratch + r * in->w * in->c);
+        } else {
+            edgec_unpack_pixels(src + r * in->row_stride, in->w, in->c, in->pixel_stride, in->bits,
+                                scratch + r * in->w * in->c);
+        }
     }
     dense_rows(scratch, rows, in->w, in->c, v);
 }
@@ -219,8 +230,13 @@ static void store_rows(const edgec_packed_view *out, int32_t y, const edgec_view
         return;
     }
     for (r = 0; r < rows->h; ++r) {
-        pack_pixels(rows->data + r * rows->row_stride, out->w, out->c, out->pixel_stride, out->bits,
-                    out->data + (y + r) * out->row_stride, saturate);
+        if (whole_bytes(out)) { /* a row is one run of w * c lanes */
+            pack_pixels(rows->data + r * rows->row_stride, 1, out->w * out->c, 0, out->bits,
+                        out->data + (y + r) * out->row_stride, saturate);
+        } else {
+            pack_pixels(rows->data + r * rows->row_stride, out->w, out->c, out->pixel_stride, out->bits,
+                        out->data + (y + r) * out->row_stride, saturate);
+        }
     }
 }
 

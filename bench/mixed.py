@@ -131,7 +131,7 @@ def evaluate(folder: Path, name: str, path: Path, size: int, args) -> dict:
                 "target": args.target,
                 "images": min(args.qemu_images, len(xs)),
                 "lambda": lam,
-                **{f"{key}_{r['label']}": r[key] for r in counts for key in ("stage", "total", "by_class")},
+                **{f"{key}_{r['label']}": r[key] for r in counts for key in ("stage", "total", "by_class", "per_op")},
                 "outlier_patches": counts[1]["outliers"],
                 "patches": len(stage.patches) * min(args.qemu_images, len(xs)),
             }

@@ -73,7 +73,8 @@ def qemu_stage_counts(graph, options: BuildOptions, mixed, xs, root: Path, stage
     ``MixedPrecision`` for the plan's stage), run ``xs`` on each in QEMU (one session per build) after
     checking the outputs bit-exact against the references, and return per build: ``label``,
     ``by_class`` (stage instructions by precision class: shared prefix + classifier, int8, mixed),
-    ``stage`` (their sum), ``total`` (whole model), ``outliers`` (outlier patches) and ``image``;
+    ``stage`` (their sum), ``total`` (whole model), ``outliers`` (outlier patches), ``image`` and
+    ``per_op`` (the stage ops' records: name, op, precision, kernel, instructions);
     counts summed over ``xs``."""
     from edgec.mixed.reference import run_mixed_detailed
 
@@ -104,6 +105,12 @@ def qemu_stage_counts(graph, options: BuildOptions, mixed, xs, root: Path, stage
                 key = "classifier" if op["op"] == "vdpc_classify" else op.get("precision", "int8")
                 by_class[key] = by_class.get(key, 0) + sum(c[op["index"]] for c in counts)
         total = sum(sum(c) for c in counts)
+        per_op = [
+            {"name": op["name"], "op": op["op"], "precision": op.get("precision", "int8"), "kernel": op.get("kernel"),
+             "instructions": sum(c[op["index"]] for c in counts)}
+            for op in project.ops
+            if op["name"] in stage_ops or op["op"] == "vdpc_classify"
+        ]  # fmt: skip
         rows.append(
             {
                 "label": label,
@@ -112,6 +119,7 @@ def qemu_stage_counts(graph, options: BuildOptions, mixed, xs, root: Path, stage
                 "total": total,
                 "outliers": outliers,
                 "image": image,
+                "per_op": per_op,
             }
         )
     return rows

@@ -10,13 +10,21 @@ top-1 on the held-out set with the **numpy references**: float graph, int8
 graph, and the mixed reference ``run_mixed`` (the oracle the C code is
 checked against).  Accuracy is the reference's, not a device's.
 
-    python bench/mixed.py [--limit N] [--lambdas 0,0.2,0.5,1] [--sweep MODEL] [--sram-budget KB] [--json FILE]
+Then, per model at the default lambda, the int8 patch build and the mixed build
+for ``--target`` (qemu-cortex-m4) each run the first ``--qemu-images`` held-out
+images in QEMU (outputs checked bit-exact against the int8 reference and
+``run_mixed``) and the per-op profile gives the instructions of the patch stage
+(shared prefix + classifier + the variant each patch ran) and of the whole
+model (``bench/mixed_stage.py``'s ``qemu_stage_counts``).  QEMU ``-icount``
+counts instructions, not cycles.
+
+    python bench/mixed.py [--limit N] [--lambdas 0,0.2,0.5,1] [--sweep MODEL] [--sram-budget KB] [--qemu-images N] [--json FILE]
 
 Prints per model: float / int8 / mixed top-1, BitOPs int8 vs mixed (patch
 stage and whole model, ratio), peak SRAM of the schedule, calibration and
-held-out outlier-patch fractions, search time; then a lambda sweep for one
-model (top-1 and stage BitOPs ratio per lambda).  Instruction counts on
-qemu-cortex-m4 need the mixed C code (not in this bench yet).
+held-out outlier-patch fractions, search time; a lambda sweep for one
+model (top-1 and stage BitOPs ratio per lambda); then the instruction table
+(patch stage and total, int8 vs mixed, ratio, classifier, outlier patches).
 """
 
 from __future__ import annotations
@@ -55,24 +63,29 @@ def load_subset(folder: Path, split: str, size: int, limit: int | None):
     return to_input(images, size), labels
 
 
-def pick_stage(graph, forced: tuple[str, int] | None, budget_kb: float | None = None):
+def pick_stage(graph, forced: tuple[str, int] | None, budget_kb: float | None = None, target: str = "qemu-cortex-m4"):
+    """(stage, peak SRAM, how it was picked, the BuildOptions that give a build this stage on ``target``)."""
     from edgec.compiler import BuildOptions
     from edgec.schedule.planning import forced_patch_candidate, plan_model
     from edgec.schedule.split_search import split_points
     from edgec.targets import load_target
 
+    def forced_options(split: str, n: int) -> BuildOptions:
+        return BuildOptions(target=target, schedule="patch", split=split, patches=n)
+
     if forced:
         cand = forced_patch_candidate(graph, forced[0], forced[1])
-        return cand.stage, cand.peak, "forced"
-    plan = plan_model(graph, load_target("qemu-cortex-m4"), BuildOptions(sram_budget_kb=budget_kb))
+        return cand.stage, cand.peak, "forced", forced_options(forced[0], forced[1])
+    options = BuildOptions(target=target, sram_budget_kb=budget_kb)
+    plan = plan_model(graph, load_target(target), options)
     if plan.stage is not None:
-        return plan.stage, plan.arena_size, f"auto, SRAM budget {budget_kb} KB"
+        return plan.stage, plan.arena_size, f"auto, SRAM budget {budget_kb} KB", options
     size = graph.tensors[graph.inputs[0]].shape[1]
     points = [
         p for p in split_points(graph) if graph.tensors[p].shape[1] * 8 >= size and graph.tensors[p].shape[1] >= 2
     ]
     cand = forced_patch_candidate(graph, points[-1], 2)
-    return cand.stage, cand.peak, "last split >= 1/8 resolution, 2x2"
+    return cand.stage, cand.peak, "last split >= 1/8 resolution, 2x2", forced_options(points[-1], 2)
 
 
 def top1(outputs: list[np.ndarray], labels: np.ndarray) -> float:
@@ -93,7 +106,7 @@ def evaluate(folder: Path, name: str, path: Path, size: int, args) -> dict:
     np.save(calib_file, calib_x)
     graph = lower_model(path, calib_file).graph
     float_graph = lower_model(path, quantize=False).graph
-    stage, peak, how = pick_stage(graph, args.forced.get(name), args.sram_budget)
+    stage, peak, how, options = pick_stage(graph, args.forced.get(name), args.sram_budget, args.target)
     samples = samples_to_int8(graph, samples_from_arrays({graph.inputs[0]: calib_x}, graph))
     x, y = load_subset(folder, "heldout", size, args.limit)
     spec = io_specs(graph, graph.inputs)[0]
@@ -103,9 +116,25 @@ def evaluate(folder: Path, name: str, path: Path, size: int, args) -> dict:
     float_top1 = top1([run(float_graph, {float_graph.inputs[0]: v})[float_graph.outputs[0]] for v in fx], y)
     int8_top1 = top1([run(graph, {graph.inputs[0]: v})[out] for v in xs], y)
     lambdas = args.lambdas if name == args.sweep else [args.default_lambda]
+    if args.default_lambda not in lambdas:
+        lambdas = sorted([*lambdas, args.default_lambda])
     rows = []
+    qemu = None
     for lam in lambdas:
         mixed = search_mixed(graph, stage, samples, lam, args.outlier_fraction, args.vdpc_test)
+        if lam == args.default_lambda and args.qemu_images > 0:
+            from bench.mixed_stage import qemu_stage_counts
+
+            root = Path(args.tmp) / name
+            counts = qemu_stage_counts(graph, options, mixed, xs[: args.qemu_images], root, stage.nodes)
+            qemu = {
+                "target": args.target,
+                "images": min(args.qemu_images, len(xs)),
+                "lambda": lam,
+                **{f"{key}_{r['label']}": r[key] for r in counts for key in ("stage", "total", "by_class", "per_op")},
+                "outlier_patches": counts[1]["outliers"],
+                "patches": len(stage.patches) * min(args.qemu_images, len(xs)),
+            }
         runs = [run_mixed_detailed(graph, stage, mixed, v) for v in xs]
         p = mixed.report
         rows.append(
@@ -134,6 +163,7 @@ def evaluate(folder: Path, name: str, path: Path, size: int, args) -> dict:
         "float_top1": float_top1,
         "int8_top1": int8_top1,
         "runs": rows,
+        "qemu": qemu,
     }
 
 
@@ -151,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sram-budget", type=float, default=None, help="KB, for the schedule search picking the stage")
     parser.add_argument("--outlier-fraction", type=float, default=None, help="VDPC target fraction (default: vdpc's)")
     parser.add_argument("--vdpc-test", default="auto", help="auto, input, first or a stage tensor name")
+    parser.add_argument("--target", default="qemu-cortex-m4", help="target of the instruction counts")
+    parser.add_argument(
+        "--qemu-images", type=int, default=1, help="held-out images run in QEMU per build (0: no instruction counts)"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     from edgec.mixed.search import DEFAULT_LAMBDA
@@ -194,8 +228,27 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "(top-1 in % on the held-out subset, numpy references; BitOPs = MACs x 8 x activation bits, patch classes weighted by the outlier fraction)"
     )
+    counted = [r for r in results if r["qemu"]]
+    if counted:
+        q = counted[0]["qemu"]
+        print()
+        print(
+            f"{q['target']}, QEMU instructions (-icount), not cycles; lambda {q['lambda']}, {q['images']} held-out image(s), "
+            "outputs bit-exact with the references"
+        )
+        print(
+            "model               patch stage int8  patch stage mixed  ratio   classifier  total int8   total mixed  ratio  outlier patches"
+        )
+        for r in counted:
+            q = r["qemu"]
+            print(
+                f"{r['model']:<19} {q['stage_int8']:>16,} {q['stage_mixed']:>18,} {q['stage_mixed'] / q['stage_int8']:6.3f}x"
+                f" {q['by_class_mixed'].get('classifier', 0):>11,} {q['total_int8']:>11,} {q['total_mixed']:>13,}"
+                f" {q['total_mixed'] / q['total_int8']:6.3f}x  {q['outlier_patches']}/{q['patches']}"
+            )
+        print("(patch stage = shared prefix + classifier + the variant each patch ran; ratio = mixed / int8)")
     if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+        args.json.write_text(json.dumps(results, indent=1, default=str))
     return 0
 
 

@@ -63,16 +63,72 @@ def stage_counts(graph, target: str, mixed_thresholds, x, folder: Path) -> tuple
     by_class: dict[str, int] = {}
     for op in project.ops:
         if op["name"] in stage or op["op"] == "vdpc_classify":
-            key = op.get("precision", "int8")
+            key = "classifier" if op["op"] == "vdpc_classify" else op.get("precision", "int8")
             by_class[key] = by_class.get(key, 0) + counts[op["index"]]
     return by_class, sum(counts), image
 
 
-def fashion_counts(target: str, root: Path, images: int = 3) -> list[tuple[str, dict[str, int], int, int, object]]:
-    """(build, stage counts by class, whole-model total, outlier patches) of fashion_cnn, summed over ``images``."""
+def qemu_stage_counts(graph, options: BuildOptions, mixed, xs, root: Path, stage_nodes=None) -> list[dict]:
+    """Build ``graph`` for ``options.target`` twice, the int8 patch stage and the mixed one (``mixed``, a
+    ``MixedPrecision`` for the plan's stage), run ``xs`` on each in QEMU (one session per build) after
+    checking the outputs bit-exact against the references, and return per build: ``label``,
+    ``by_class`` (stage instructions by precision class: shared prefix + classifier, int8, mixed),
+    ``stage`` (their sum), ``total`` (whole model), ``outliers`` (outlier patches), ``image`` and
+    ``per_op`` (the stage ops' records: name, op, precision, kernel, instructions);
+    counts summed over ``xs``."""
+    from edgec.mixed.reference import run_mixed_detailed
+
+    target = load_target(options.target)
+    rows = []
+    for label in ("int8", "mixed"):
+        plan = plan_model(graph, target, options)
+        if stage_nodes is not None and list(plan.stage.nodes) != list(stage_nodes):
+            raise SystemExit(f"{label}: the build's patch stage differs from the one searched")
+        if label == "mixed":
+            plan.mixed = mixed
+            runs = [run_mixed_detailed(graph, plan.stage, mixed, v) for v in xs]
+            want = [r.outputs[graph.outputs[0]] for r in runs]
+            outliers = sum(sum(r.outliers) for r in runs)
+        else:
+            want = [run(graph, v)[graph.outputs[0]] for v in xs]
+            outliers = 0
+        folder = root / f"qemu-{label}"
+        project = emit_project(graph, plan, folder / "src", target, "0" * 64)
+        image = build_firmware(folder / "src", options.target, folder / "bin")
+        outs, counts, _ = run_on_device(image.elf, xs, options.target)
+        if any(not np.array_equal(o, w) for o, w in zip(outs, want)):
+            raise SystemExit(f"{label}: the firmware's output differs from the reference")
+        stage_ops = set(plan.stage.nodes)
+        by_class: dict[str, int] = {}
+        for op in project.ops:
+            if op["name"] in stage_ops or op["op"] == "vdpc_classify":
+                key = "classifier" if op["op"] == "vdpc_classify" else op.get("precision", "int8")
+                by_class[key] = by_class.get(key, 0) + sum(c[op["index"]] for c in counts)
+        total = sum(sum(c) for c in counts)
+        per_op = [
+            {"name": op["name"], "op": op["op"], "precision": op.get("precision", "int8"), "kernel": op.get("kernel"),
+             "instructions": sum(c[op["index"]] for c in counts)}
+            for op in project.ops
+            if op["name"] in stage_ops or op["op"] == "vdpc_classify"
+        ]  # fmt: skip
+        rows.append(
+            {
+                "label": label,
+                "by_class": by_class,
+                "stage": sum(by_class.values()),
+                "total": total,
+                "outliers": outliers,
+                "image": image,
+                "per_op": per_op,
+            }
+        )
+    return rows
+
+
+def fashion_counts(target: str, root: Path, images: int = 3) -> list[dict]:
+    """qemu_stage_counts of fashion_cnn (the stage bench/mixed.py picks, lambda 0.5) over ``images`` held-out images."""
     from bench.mixed import FASHION, fashion_models, load_subset, pick_stage
     from edgec.calibration import samples_from_arrays
-    from edgec.mixed.reference import run_mixed_detailed
     from edgec.mixed.search import samples_to_int8, search_mixed
     from edgec.tensor_io import io_specs, to_model_input
 
@@ -80,46 +136,22 @@ def fashion_counts(target: str, root: Path, images: int = 3) -> list[tuple[str, 
     calib_x, _ = load_subset(FASHION, "calib", size, None)
     np.save(root / "fashion-calib.npy", calib_x)
     graph = lower_model(path, root / "fashion-calib.npy").graph
-    stage, _, _ = pick_stage(graph, None)
-    options = BuildOptions(target=target, schedule="patch", split=stage.split, patches=stage.grid[0])
+    stage, _, _, options = pick_stage(graph, None, target=target)
     samples = samples_to_int8(graph, samples_from_arrays({graph.inputs[0]: calib_x}, graph))
     x, _ = load_subset(FASHION, "heldout", size, images)
     spec = io_specs(graph, graph.inputs)[0]
     xs = [to_model_input(x[i : i + 1], spec) for i in range(len(x))]
-    rows = []
-    for label in ("int8", "mixed"):
-        plan = plan_model(graph, load_target(target), options)
-        if label == "mixed":
-            plan.mixed = search_mixed(graph, plan.stage, samples, 0.5)
-            runs = [run_mixed_detailed(graph, plan.stage, plan.mixed, v) for v in xs]
-            want = [r.outputs[graph.outputs[0]] for r in runs]
-            outliers = sum(sum(r.outliers) for r in runs)
-        else:
-            want = [run(graph, v)[graph.outputs[0]] for v in xs]
-            outliers = 0
-        folder = root / f"fashion-{label}"
-        project = emit_project(graph, plan, folder / "src", load_target(target), "0" * 64)
-        image = build_firmware(folder / "src", target, folder / "bin")
-        outs, counts, _ = run_on_device(image.elf, xs, target)
-        if any(not np.array_equal(o, w) for o, w in zip(outs, want)):
-            raise SystemExit(f"fashion_cnn {label}: the firmware's output differs from the reference")
-        stage_ops = set(plan.stage.nodes)
-        by_class: dict[str, int] = {}
-        for op in project.ops:
-            if op["name"] in stage_ops or op["op"] == "vdpc_classify":
-                key = op.get("precision", "int8")
-                by_class[key] = by_class.get(key, 0) + sum(c[op["index"]] for c in counts)
-        rows.append((label, by_class, sum(sum(c) for c in counts), outliers, image))
-    return rows
+    mixed = search_mixed(graph, stage, samples, 0.5)
+    return qemu_stage_counts(graph, options, mixed, xs, root, stage.nodes)
 
 
-HEADER = f"{'build':<26} {'stage total':>12} {'shared':>10} {'int8 branch':>12} {'mixed branch':>13} {'model total':>12} {'flash':>8} {'SRAM':>7}"
+HEADER = f"{'build':<26} {'stage total':>12} {'shared':>10} {'classifier':>10} {'int8 branch':>12} {'mixed branch':>13} {'model total':>12} {'flash':>8} {'SRAM':>7}"
 
 
 def print_row(label: str, by_class: dict[str, int], total: int, base: int, image) -> None:
     stage_total = sum(by_class.values())
     print(
-        f"{label:<26} {stage_total:>12,} {by_class.get('shared', 0):>10,} {by_class.get('int8', 0):>12,} "
+        f"{label:<26} {stage_total:>12,} {by_class.get('shared', 0):>10,} {by_class.get('classifier', 0):>10,} {by_class.get('int8', 0):>12,} "
         f"{by_class.get('mixed', 0):>13,} {total:>12,} {image.flash_used:>8,} {image.sram_used:>7,}"
         f"   ({stage_total / base:.3f}x int8 stage)"
     )
@@ -151,10 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fashion_cnn (models/fashion), 3 held-out images, lambda 0.5, {args.target}, QEMU instructions")
         base = None
         print(HEADER)
-        for label, by_class, total, outliers, image in fashion_counts(args.target, root):
-            base = base or sum(by_class.values())
-            name = f"{label} ({outliers} outlier patches)" if label == "mixed" else label
-            print_row(name, by_class, total, base, image)
+        for row in fashion_counts(args.target, root):
+            base = base or row["stage"]
+            name = f"mixed ({row['outliers']} outlier patches)" if row["label"] == "mixed" else row["label"]
+            print_row(name, row["by_class"], row["total"], base, row["image"])
     return 0
 
 

@@ -15,7 +15,8 @@ conv and depthwise variants with their build-time weight layouts.
 
 Cases: pack/unpack of every width and C = 1..9; conv 3x3 (padding on every
 border, stride 1 and 2, dilation 2), conv 1x1; depthwise 3x3; max and average
-pool with padding; add; requantize to a narrower width (saturating), over the
+pool with padding; the direct packed max pool (C = 1..17, words and byte
+tails, narrowed activation ranges); add; requantize to a narrower width (saturating), over the
 width pairs 8->4, 4->4, 4->2, 2->2, 2->8, 4->8.
 """
 
@@ -114,7 +115,7 @@ class Suite:
         return head + "".join(self.parts) + main
 
 
-def windowed_loop(call: str, taps: int, band: int, scratch_in: int) -> str:
+def windowed_loop(call: str, taps: int, band: int, scratch_in: int, store: str = "edgec_packed_store_rows") -> str:
     return f"""    const int32_t pad_top = params.pad_top;
     for (int32_t oy = 0; oy < out_p.h; oy += {band}) {{
         const int32_t n = out_p.h - oy < {band} ? out_p.h - oy : {band};
@@ -123,14 +124,32 @@ def windowed_loop(call: str, taps: int, band: int, scratch_in: int) -> str:
                                                           (n - 1) * params.stride_h + {taps}, scratch, &in);
         edgec_packed_output_rows(&out_p, oy, n, scratch + {scratch_in}, &out);
         {call}
-        edgec_packed_store_rows(&out_p, oy, &out);
+        {store}(&out_p, oy, &out);
     }}
 """
 
 
 def conv_case(
-    suite, rng, *, bits_in, bits_out, h, w, ci, co, k, stride, dilation, pad, band, depthwise=False, dsp=False
+    suite,
+    rng,
+    *,
+    bits_in,
+    bits_out,
+    h,
+    w,
+    ci,
+    co,
+    k,
+    stride,
+    dilation,
+    pad,
+    band,
+    depthwise=False,
+    dsp=False,
+    widen=False,
 ):
+    """``widen``: the kernel clamps to int8 and the packing saturates (what the generated code does for a
+    conv whose clamp is the whole sub-byte range)."""
     x = _rand(rng, (1, h, w, ci), bits_in)
     co = ci if depthwise else co
     wt = rng.integers(-127, 128, size=(1, k, k, co) if depthwise else (co, k, k, ci)).astype(np.int8)
@@ -182,11 +201,13 @@ def conv_case(
     {ctype} params = {{.kernel_h = {k}, .kernel_w = {k}, .stride_h = {stride}, .stride_w = {stride},
         .dilation_h = {dilation}, .dilation_w = {dilation}, .pad_top = {pt}, .pad_left = {pl}, .pad_bottom = {pb_},
         .pad_right = {pr}, {extra}, .input_offset = {-in_zp}, .output_offset = {out_zp}, .out_mult = @mult,
-        .out_shift = @shift, .act_min = {lo}, .act_max = {hi}, .fast_requant = {int(fast)}}};
+        .out_shift = @shift, .act_min = {-128 if widen else lo}, .act_max = {127 if widen else hi},
+        .fast_requant = {int(fast)}}};
     (void)@bias; /* the DSP conv has the bias folded into its blocks */
 """
-    body += windowed_loop(call, (k - 1) * dilation + 1, band, scratch_in)
-    name = f"{'dw' if depthwise else 'conv'}{'_dsp' if dsp else ''} {k}x{k} s{stride} d{dilation} {bits_in}->{bits_out} c{ci}->{co} band{band}"
+    store = "edgec_packed_store_rows_saturated" if widen else "edgec_packed_store_rows"
+    body += windowed_loop(call, (k - 1) * dilation + 1, band, scratch_in, store)
+    name = f"{'dw' if depthwise else 'conv'}{'_dsp' if dsp else ''}{' widened' if widen else ''} {k}x{k} s{stride} d{dilation} {bits_in}->{bits_out} c{ci}->{co} band{band}"
     suite.case(name, decls, body, out.buffer(y), out)
 
 
@@ -355,6 +376,28 @@ CONV_CASES = (
 )
 
 
+def direct_max_pool_case(suite, rng, *, bits, h, w, c, k, stride, pad, act=None):
+    """edgec_max_pool2d_packed: the max pool on packed lanes (no unpacking), same width in and out."""
+    x = _rand(rng, (1, h, w, c), bits)
+    lo, hi = act or qrange(bits)
+    y = K.max_pool2d(x, kernel=(k, k), stride=(stride, stride), pad=pad, act_min=lo, act_max=hi)
+    _, oh, ow, _ = y.shape
+    xin, out = Placed(rng, h, w, c, bits), Placed(rng, oh, ow, c, bits)
+    pt, pl, pb_, pr = pad
+    body = f"""    const edgec_packed_view in_p = {xin.view("@in")};
+    const edgec_pool_params params = {{.kernel_h = {k}, .kernel_w = {k}, .stride_h = {stride}, .stride_w = {stride},
+        .pad_top = {pt}, .pad_left = {pl}, .pad_bottom = {pb_}, .pad_right = {pr}, .act_min = {lo}, .act_max = {hi}}};
+    edgec_max_pool2d_packed(&in_p, &out_p, &params);
+"""
+    suite.case(
+        f"max_pool direct {k}x{k} s{stride} {bits} bits c{c} act [{lo}, {hi}]",
+        _arr("uint8_t", "@in", xin.buffer(x)),
+        body,
+        out.buffer(y),
+        out,
+    )
+
+
 def build_suite() -> Suite:
     rng = np.random.default_rng(11)
     suite = Suite()
@@ -370,11 +413,29 @@ def build_suite() -> Suite:
                     stride=stride, dilation=dilation, pad=pad, band=band, depthwise=depthwise, dsp=dsp,
                 )  # fmt: skip
         requantize_case(suite, rng, bits_in=bi, bits_out=bo if bo < bi else 2, h=3, w=4, c=ci)
+        if bo < 8:
+            for co_w in (co, 8):
+                conv_case(
+                    suite, rng, bits_in=bi, bits_out=bo, h=5, w=6, ci=ci, co=co_w, k=3, stride=1, dilation=1,
+                    pad=(1, 1, 1, 1), band=2, dsp=True, widen=True,
+                )  # fmt: skip
+    for bits, ci, co in ((4, 8, 6), (2, 4, 12), (4, 10, 8)):  # whole-byte pixels: rows unpack / pack as one run
+        conv_case(
+            suite, rng, bits_in=bits, bits_out=bits, h=4, w=5, ci=ci, co=co, k=3, stride=1, dilation=1,
+            pad=(1, 1, 1, 1), band=2,
+        )  # fmt: skip
     for bits in (8, 4, 2):
         for op in ("max", "avg"):
             for band in (1, 3):
                 pool_case(suite, rng, op=op, bits=bits, h=7, w=6, c=5, k=3, stride=1, pad=(1, 1, 1, 1), band=band)
                 pool_case(suite, rng, op=op, bits=bits, h=8, w=7, c=3, k=2, stride=2, pad=(0, 0, 0, 0), band=band)
+    for bits in (4, 2):
+        lo, hi = qrange(bits)
+        for c in (1, 3, 7, 8, 9, 16, 17):
+            direct_max_pool_case(suite, rng, bits=bits, h=7, w=6, c=c, k=3, stride=1, pad=(1, 1, 1, 1))
+            direct_max_pool_case(suite, rng, bits=bits, h=8, w=7, c=c, k=2, stride=2, pad=(0, 0, 1, 1))
+        for act in ((lo + 1, hi), (0, hi - 1), (lo, 0)):
+            direct_max_pool_case(suite, rng, bits=bits, h=5, w=5, c=9, k=3, stride=2, pad=(1, 1, 1, 1), act=act)
     for bits_a, bits_b, bits_out in ((4, 4, 4), (2, 4, 4), (4, 8, 2), (8, 2, 8)):
         for band in (1, 2):
             add_case(suite, rng, bits_a=bits_a, bits_b=bits_b, bits_out=bits_out, h=3, w=5, c=7, band=band)
@@ -417,7 +478,8 @@ GROUPS = [
     "conv_dsp",
     "dw ",
     "dw_dsp",
-    "max_pool",
+    "max_pool ",
+    "max_pool direct",
     "avg_pool",
     "add",
     "requantize",

@@ -35,7 +35,8 @@ from edgec.codegen.op_emitters import emit_node
 from edgec.codegen.patch_stage import _buffer_window, _c_window, emit_step_table, op_record
 from edgec.codegen.placement import PAD_FIELDS, PatchPlacement, shared_params
 from edgec.errors import BuildError
-from edgec.mixed.subbyte import pixel_bytes
+from edgec.mixed.subbyte import pixel_bytes, qrange
+from edgec.reference.qparams import kernel_params
 
 WINDOWED_OPS = ("conv2d", "depthwise_conv2d", "max_pool2d", "avg_pool2d")
 ROW_OPS = ("add", "quantize")
@@ -228,13 +229,21 @@ def _row_loop(names, stage, node, views: dict[str, str], call: str, budget: int)
     most = max((op.output.height for p in stage.patches for op in p.ops if op.node == node.name), default=1)
     if any(_overlaps(names, views[v], node.outputs[0]) for v in in_vars):
         budget = 1 << 30
-    store = "edgec_packed_store_rows_saturated" if node.op == "quantize" else "edgec_packed_store_rows"
+    widen = _clamp_is_whole_range(graph, node)
+    saturate = node.op == "quantize" or widen
+    store = "edgec_packed_store_rows_saturated" if saturate else "edgec_packed_store_rows"
     ident = names.node_ids[node.name]
     if out_t.bits < 8:
         pointer = names.stage_pointer(node.outputs[0])
         head = [
             f"const edgec_view {out_var}_int8 = edgec_window_view({pointer}, &{ident}_steps[patch].out, {out_t.shape[-1]});"
         ]
+        if widen:
+            head += [
+                f"/* the clamp is the whole {out_t.bits}-bit range: computed as int8 (one SSAT), saturated when packed */",
+                "params.act_min = -128;",
+                "params.act_max = 127;",
+            ]
         out_rows = ["edgec_view {v} = edgec_view_rows(&{v}_int8, {y}, n);"]
     else:
         head = []
@@ -299,6 +308,26 @@ def _row_loop(names, stage, node, views: dict[str, str], call: str, budget: int)
     return lines, offset
 
 
+def _clamp_is_whole_range(graph, node) -> bool:
+    """A conv with a sub-byte output whose clamp is the output width's whole range: the int8 kernel may
+    clamp to int8 instead (the DSP conv's fast path is for that range only) and the packing saturate;
+    min(max(v, -128), 127) saturated to [lo, hi] is min(max(v, lo), hi) for lo >= -128, hi <= 127."""
+    out = graph.tensors[node.outputs[0]]
+    if node.op != "conv2d" or out.bits >= 8:
+        return False
+    params = kernel_params(graph, node)
+    return (params["act_min"], params["act_max"]) == qrange(out.bits)
+
+
+def _direct_max_pool(names, node) -> bool:
+    """A max pool whose input and output have the same sub-byte width and separate buffers runs on
+    the packed lanes (edgec_max_pool2d_packed), without the unpack / int8 kernel / pack round trip."""
+    if node.op != "max_pool2d":
+        return False
+    x, y = (names.graph.tensors[t] for t in (node.inputs[0], node.outputs[0]))
+    return x.bits == y.bits < 8 and not _overlaps(names, node.inputs[0], node.outputs[0])
+
+
 def _emit_mixed_op(body: CWriter, globals_w: CWriter, names, weights, stage, node, budget: int) -> tuple[str, int]:
     """One op of the mixed variant (``names.graph`` is the mixed graph); returns (kernel, scratch bytes)."""
     graph = names.graph
@@ -318,10 +347,17 @@ def _emit_mixed_op(body: CWriter, globals_w: CWriter, names, weights, stage, nod
     call = lines[-2].strip()
     if not call.startswith(kernel + "("):
         raise BuildError(f"node {node.name!r}: unexpected kernel call {call!r} for the sub-byte row loop")
-    loop, scratch = _row_loop(names, stage, node, place.views, call, budget)
     widths = "/".join(f"{graph.tensors[t].bits}" for t in place.views.values())
     for line in lines[:-2]:
         body.line(line)
+    if _direct_max_pool(names, node):
+        out_var = next(v for v, t in place.views.items() if t == node.outputs[0])
+        in_var = next(v for v, t in place.views.items() if t == node.inputs[0])
+        body.line(f"    /* packed operands ({widths} bits): max pool on the packed lanes */")
+        body.line(f"    edgec_max_pool2d_packed(&{in_var}_p, &{out_var}_p, &params);")
+        body.line(lines[-1])
+        return "edgec_max_pool2d_packed", 0
+    loop, scratch = _row_loop(names, stage, node, place.views, call, budget)
     body.line(f"    /* packed operands ({widths} bits): bands of output rows through {kernel} */")
     for line in loop:
         body.line("    " + line)

@@ -1,6 +1,7 @@
 /* Packed int4/int2 feature maps: row unpacking and packing around the int8 kernels (subbyte.h). */
 #include <string.h>
 
+#include "arm_dsp.h"
 #include "subbyte.h"
 
 /* Sign-extend the low `bits` bits of v. */
@@ -53,7 +54,37 @@ void edgec_unpack_pixels(const uint8_t *src, int32_t w, int32_t c, int32_t pixel
     }
 }
 
-void edgec_pack_pixels(const int8_t *src, int32_t w, int32_t c, int32_t pixel_stride, int32_t bits, uint8_t *dst)
+/* Four int8 values saturated to the range of `bits` (4 or 2) at once: QADD8/QSUB8 on Armv7E-M
+ * (x + k saturates at 127 exactly when x >= 127 - k, so subtracting k back gives min(x, 127 - k);
+ * likewise max(x, k - 128)), bytewise clamps elsewhere. */
+static inline uint32_t saturate_quad(uint32_t v, int32_t bits)
+{
+#if EDGEC_DSP_NATIVE
+    const uint32_t k = bits == 4 ? 0x78787878u : 0x7E7E7E7Eu; /* 127 - 7, 127 - 1 */
+    v = __qsub8(__qadd8(v, k), k);
+    return __qadd8(__qsub8(v, k), k);
+#else
+    const int32_t hi = (1 << (bits - 1)) - 1, lo = -hi - 1;
+    uint32_t r = 0;
+    int32_t k;
+    for (k = 0; k < 4; ++k) {
+        const int32_t x = (int8_t)(v >> (8 * k));
+        r |= (uint32_t)(uint8_t)(x < lo ? lo : x > hi ? hi : x) << (8 * k);
+    }
+    return r;
+#endif
+}
+
+/* One int8 value saturated to the range of `bits` when `saturate`, else as it is. */
+static inline uint32_t lane_value(int8_t x, int32_t bits, int saturate)
+{
+    const int32_t hi = (1 << (bits - 1)) - 1, lo = -hi - 1;
+    return (uint32_t)(saturate ? (x < lo ? lo : x > hi ? hi : x) : x);
+}
+
+/* edgec_pack_pixels, saturating every value to the range of `bits` first when `saturate`. */
+static void pack_pixels(const int8_t *src, int32_t w, int32_t c, int32_t pixel_stride, int32_t bits, uint8_t *dst,
+                        int saturate)
 {
     int32_t x, ch;
     if (bits == 8) {
@@ -70,18 +101,21 @@ void edgec_pack_pixels(const int8_t *src, int32_t w, int32_t c, int32_t pixel_st
             for (; ch + 4 <= c; ch += 4, src += 4, d += 2) {
                 uint32_t v;
                 memcpy(&v, src, 4);
+                if (saturate) {
+                    v = saturate_quad(v, 4);
+                }
                 v &= 0x0F0F0F0Fu;
                 v |= v >> 4; /* byte 0: c0 | c1 << 4, byte 2: c2 | c3 << 4 */
                 d[0] = (uint8_t)v;
                 d[1] = (uint8_t)(v >> 16);
             }
             if (ch + 2 <= c) {
-                *d++ = (uint8_t)(((uint32_t)src[0] & 0xFu) | (((uint32_t)src[1] & 0xFu) << 4));
+                *d++ = (uint8_t)((lane_value(src[0], 4, saturate) & 0xFu) | ((lane_value(src[1], 4, saturate) & 0xFu) << 4));
                 src += 2;
                 ch += 2;
             }
             if (ch < c) {
-                *d = (uint8_t)((uint32_t)*src++ & 0xFu);
+                *d = (uint8_t)(lane_value(*src++, 4, saturate) & 0xFu);
             }
         }
         return;
@@ -92,6 +126,9 @@ void edgec_pack_pixels(const int8_t *src, int32_t w, int32_t c, int32_t pixel_st
         for (ch = 0; ch + 4 <= c; ch += 4, src += 4) {
             uint32_t v;
             memcpy(&v, src, 4);
+            if (saturate) {
+                v = saturate_quad(v, 2);
+            }
             v &= 0x03030303u;
             v |= v >> 6;  /* byte 0: c0 | c1 << 2, byte 2: c2 | c3 << 2 */
             v |= v >> 12; /* byte 0: c0 | c1 << 2 | c2 << 4 | c3 << 6 */
@@ -101,11 +138,16 @@ void edgec_pack_pixels(const int8_t *src, int32_t w, int32_t c, int32_t pixel_st
             uint32_t byte = 0;
             int32_t k;
             for (k = 0; ch < c; ++ch, ++k) {
-                byte |= ((uint32_t)*src++ & 3u) << (2 * k);
+                byte |= (lane_value(*src++, 2, saturate) & 3u) << (2 * k);
             }
             *d = (uint8_t)byte;
         }
     }
+}
+
+void edgec_pack_pixels(const int8_t *src, int32_t w, int32_t c, int32_t pixel_stride, int32_t bits, uint8_t *dst)
+{
+    pack_pixels(src, w, c, pixel_stride, bits, dst, 0);
 }
 
 /* A one-row (or `rows`-row) dense int8 view of `data`. */
@@ -117,6 +159,13 @@ static void dense_rows(int8_t *data, int32_t rows, int32_t w, int32_t c, edgec_v
     v->c = c;
     v->row_stride = w * c;
     v->col_stride = c;
+}
+
+/* Pixels of `v` fill whole bytes with nothing between them (C * bits a multiple of 8, dense):
+ * the lanes of a row follow one another as if the row were one pixel. */
+static inline int whole_bytes(const edgec_packed_view *v)
+{
+    return v->pixel_stride * 8 == v->c * v->bits;
 }
 
 /* Rows [first, first + rows) of `in` as an int8 view: in place at 8 bits, else unpacked into scratch. */
@@ -134,8 +183,12 @@ static void rows_view(const edgec_packed_view *in, int32_t first, int32_t rows, 
         return;
     }
     for (r = 0; r < rows; ++r) {
-        edgec_unpack_pixels(src + r * in->row_stride, in->w, in->c, in->pixel_stride, in->bits,
-                            scratch + r * in->w * in->c);
+        if (whole_bytes(in)) { /* a row is one run of w * c lanes: no per-pixel loop */
+            edgec_unpack_pixels(src + r * in->row_stride, 1, in->w * in->c, 0, in->bits, scratch + r * in->w * in->c);
+        } else {
+            edgec_unpack_pixels(src + r * in->row_stride, in->w, in->c, in->pixel_stride, in->bits,
+                                scratch + r * in->w * in->c);
+        }
     }
     dense_rows(scratch, rows, in->w, in->c, v);
 }
@@ -172,21 +225,18 @@ void edgec_packed_output_rows(const edgec_packed_view *out, int32_t y, int32_t n
 /* Pack rows->h computed rows into out from row y; `saturate`: clamp to the range of out->bits first. */
 static void store_rows(const edgec_packed_view *out, int32_t y, const edgec_view *rows, int saturate)
 {
-    int32_t r, i;
+    int32_t r;
     if (out->bits == 8) {
         return;
     }
-    if (saturate) {
-        const int32_t hi = (1 << (out->bits - 1)) - 1, lo = -hi - 1;
-        const int32_t n = rows->h * out->w * out->c;
-        for (i = 0; i < n; ++i) {
-            const int32_t v = rows->data[i];
-            rows->data[i] = (int8_t)(v < lo ? lo : v > hi ? hi : v);
-        }
-    }
     for (r = 0; r < rows->h; ++r) {
-        edgec_pack_pixels(rows->data + r * rows->row_stride, out->w, out->c, out->pixel_stride, out->bits,
-                          out->data + (y + r) * out->row_stride);
+        if (whole_bytes(out)) { /* a row is one run of w * c lanes */
+            pack_pixels(rows->data + r * rows->row_stride, 1, out->w * out->c, 0, out->bits,
+                        out->data + (y + r) * out->row_stride, saturate);
+        } else {
+            pack_pixels(rows->data + r * rows->row_stride, out->w, out->c, out->pixel_stride, out->bits,
+                        out->data + (y + r) * out->row_stride, saturate);
+        }
     }
 }
 
@@ -212,34 +262,58 @@ static inline uint32_t any_byte_above(uint32_t d, uint32_t r)
     return ((d & ~high) + (255u - r) * ones) & d & high;
 }
 
-int edgec_has_outlier(const edgec_view *v, int8_t lo, int8_t hi)
+/* Nonzero when some byte of the dense run row[0..n) lies outside [lo, hi]. */
+static uint32_t run_has_outlier(const int8_t *row, int32_t n, int8_t lo, uint32_t range)
 {
-    const uint32_t ones = 0x01010101u, high = 0x80808080u;
-    const uint32_t range = (uint32_t)(hi - lo) & 0xFFu; /* x is an outlier when (uint8_t)(x - lo) > range */
+    const uint32_t ones = 0x01010101u;
     const uint32_t lo_bytes = ((uint32_t)lo & 0xFFu) * ones;
-    int32_t y, i;
-    if (lo > hi) {
-        return v->h > 0 && v->w > 0 && v->c > 0; /* an empty range: every value is an outlier */
+    uint32_t hit = 0;
+    int32_t i = 0;
+#if EDGEC_DSP_NATIVE
+    /* Armv7E-M: USUB8 gives every byte's x - lo (mod 256), UQSUB8 leaves a nonzero byte where
+     * that exceeds the range; eight bytes a step. */
+    {
+        const uint32_t range_bytes = range * ones;
+        for (; i + 8 <= n; i += 8) {
+            uint32_t a, b;
+            memcpy(&a, row + i, 4);
+            memcpy(&b, row + i + 4, 4);
+            hit |= __uqsub8(__usub8(a, lo_bytes), range_bytes) | __uqsub8(__usub8(b, lo_bytes), range_bytes);
+        }
     }
-    for (y = 0; y < v->h; ++y) {
-        const int8_t *row = v->data + y * v->row_stride;
-        const int32_t n = v->col_stride == v->c ? v->w * v->c : 0; /* dense rows: one run of bytes */
-        uint32_t hit = 0;
-        for (i = 0; i + 4 <= n; i += 4) {
+#else
+    {
+        const uint32_t high = 0x80808080u;
+        for (; i + 4 <= n; i += 4) {
             uint32_t x, d;
             memcpy(&x, row + i, 4);
             d = ((x | high) - (lo_bytes & ~high)) ^ ((x ^ ~lo_bytes) & high); /* bytewise x - lo, no borrows */
             hit |= any_byte_above(d, range);
         }
-        for (; i < n; ++i) {
-            hit |= (uint32_t)((uint8_t)(row[i] - lo) > range);
-        }
-        if (n == 0) { /* strided columns: pixel by pixel */
-            int32_t x, ch;
+    }
+#endif
+    for (; i < n; ++i) {
+        hit |= (uint32_t)((uint8_t)(row[i] - lo) > range);
+    }
+    return hit;
+}
+
+int edgec_has_outlier(const edgec_view *v, int8_t lo, int8_t hi)
+{
+    const uint32_t range = (uint32_t)(hi - lo) & 0xFFu; /* x is an outlier when (uint8_t)(x - lo) > range */
+    int32_t y;
+    if (lo > hi) {
+        return v->h > 0 && v->w > 0 && v->c > 0; /* an empty range: every value is an outlier */
+    }
+    for (y = 0; y < v->h; ++y) {
+        const int8_t *row = v->data + y * v->row_stride;
+        uint32_t hit = 0;
+        if (v->col_stride == v->c) { /* dense rows: one run of bytes */
+            hit = run_has_outlier(row, v->w * v->c, lo, range);
+        } else { /* strided columns: pixel by pixel */
+            int32_t x;
             for (x = 0; x < v->w; ++x) {
-                for (ch = 0; ch < v->c; ++ch) {
-                    hit |= (uint32_t)((uint8_t)(row[x * v->col_stride + ch] - lo) > range);
-                }
+                hit |= run_has_outlier(row + x * v->col_stride, v->c, lo, range);
             }
         }
         if (hit) {
@@ -247,4 +321,112 @@ int edgec_has_outlier(const edgec_view *v, int8_t lo, int8_t hi)
         }
     }
     return 0;
+}
+
+/* Direct max pool on packed maps.  A lane (one channel's 4 or 2 bits) XORed with its sign bit
+ * orders as an unsigned number, so the maximum of signed lanes is the unsigned maximum of the
+ * biased ones.  A word of packed bytes is split into 8 / bits words of byte-sized lanes (each
+ * byte holds one lane, high bits clear) whose byte maxima take two instructions on Armv7E-M. */
+
+/* Bytewise unsigned maximum / minimum of words whose bytes are all below 128. */
+static inline uint32_t max_bytes(uint32_t a, uint32_t b)
+{
+#if EDGEC_DSP_NATIVE
+    uint32_t r;
+    __asm__("usub8 %0, %1, %2\n\tsel %0, %1, %2" : "=&r"(r) : "r"(a), "r"(b) : "cc");
+    return r;
+#else
+    const uint32_t ge = ((a | 0x80808080u) - b) & 0x80808080u; /* 0x80 in the bytes where a >= b */
+    const uint32_t m = (ge >> 7) * 0xFFu;
+    return (a & m) | (b & ~m);
+#endif
+}
+
+static inline uint32_t min_bytes(uint32_t a, uint32_t b)
+{
+    return max_bytes(a, b) ^ a ^ b;
+}
+
+/* One chunk (nbytes = 4 or 1 bytes at `offset` of every pixel) of one output pixel: the maximum of
+ * the taps' chunks, clamped to the biased act range lo_b..hi_b (replicated per lane), masked by `keep`. */
+static inline void max_pool_chunk(const edgec_packed_view *in, uint8_t *dst, int32_t offset, int32_t nbytes,
+                                  int32_t y0, int32_t y1, int32_t x0, int32_t x1, int32_t bits, uint32_t lo_b,
+                                  uint32_t hi_b, int clamp_hi, uint32_t keep)
+{
+    const uint32_t lane_mask = bits == 4 ? 0x0F0F0F0Fu : 0x03030303u;
+    const uint32_t bias = bits == 4 ? 0x88888888u : 0xAAAAAAAAu;
+    const int32_t groups = 8 / bits;
+    uint32_t acc[4];
+    uint32_t r = 0;
+    int32_t g, y, x;
+    for (g = 0; g < groups; ++g) {
+        acc[g] = lo_b;
+    }
+    for (y = y0; y < y1; ++y) {
+        const uint8_t *p = in->data + y * in->row_stride + x0 * in->pixel_stride + offset;
+        for (x = x0; x < x1; ++x, p += in->pixel_stride) {
+            uint32_t v = 0;
+            if (nbytes == 4) {
+                memcpy(&v, p, 4);
+            } else {
+                v = *p;
+            }
+            v ^= bias;
+            for (g = 0; g < groups; ++g) {
+                acc[g] = max_bytes(acc[g], (v >> (g * bits)) & lane_mask);
+            }
+        }
+    }
+    for (g = 0; g < groups; ++g) {
+        r |= (clamp_hi ? min_bytes(acc[g], hi_b) : acc[g]) << (g * bits);
+    }
+    r = (r ^ bias) & keep;
+    if (nbytes == 4) {
+        memcpy(dst, &r, 4);
+    } else {
+        *dst = (uint8_t)r;
+    }
+}
+
+void edgec_max_pool2d_packed(const edgec_packed_view *in, const edgec_packed_view *out, const edgec_pool_params *p)
+{
+    const int32_t bits = out->bits;
+    const int32_t pb = edgec_pixel_bytes(out->c, bits);
+    const int32_t used = (out->c * bits) % 8; /* bits of the pixel's last byte that hold channels (0: all) */
+    const uint32_t last_keep = used ? (1u << used) - 1u : 0xFFu;
+    const uint32_t sign = 1u << (bits - 1), ones = 0x01010101u;
+    const uint32_t lo_b = (((uint32_t)p->act_min ^ sign) & ((1u << bits) - 1u)) * ones;
+    const uint32_t hi_b = (((uint32_t)p->act_max ^ sign) & ((1u << bits) - 1u)) * ones;
+    const int clamp_hi = p->act_max < (int32_t)sign - 1;
+    int32_t oy, ox, j;
+    if (bits == 8 || in->bits != bits) {
+        return; /* int8 maps and width changes take edgec_max_pool2d through the band loop */
+    }
+    for (oy = 0; oy < out->h; ++oy) {
+        int32_t y0 = oy * p->stride_h - p->pad_top, y1 = y0 + p->kernel_h;
+        y0 = y0 > 0 ? y0 : 0;
+        y1 = y1 < in->h ? y1 : in->h;
+        for (ox = 0; ox < out->w; ++ox) {
+            uint8_t *dst = out->data + oy * out->row_stride + ox * out->pixel_stride;
+            int32_t x0 = ox * p->stride_w - p->pad_left, x1 = x0 + p->kernel_w;
+            x0 = x0 > 0 ? x0 : 0;
+            x1 = x1 < in->w ? x1 : in->w;
+            for (j = 0; j + 4 <= pb; j += 4) {
+                const uint32_t keep = j + 4 == pb ? 0x00FFFFFFu | (last_keep << 24) : 0xFFFFFFFFu;
+                if (bits == 4) {
+                    max_pool_chunk(in, dst + j, j, 4, y0, y1, x0, x1, 4, lo_b, hi_b, clamp_hi, keep);
+                } else {
+                    max_pool_chunk(in, dst + j, j, 4, y0, y1, x0, x1, 2, lo_b, hi_b, clamp_hi, keep);
+                }
+            }
+            for (; j < pb; ++j) {
+                const uint32_t keep = j + 1 == pb ? last_keep : 0xFFu;
+                if (bits == 4) {
+                    max_pool_chunk(in, dst + j, j, 1, y0, y1, x0, x1, 4, lo_b, hi_b, clamp_hi, keep);
+                } else {
+                    max_pool_chunk(in, dst + j, j, 1, y0, y1, x0, x1, 2, lo_b, hi_b, clamp_hi, keep);
+                }
+            }
+        }
+    }
 }

@@ -117,8 +117,14 @@ static inline edgec_view edgec_view_rows(const edgec_view *v, int32_t y, int32_t
 void edgec_packed_store_rows(const edgec_packed_view *out, int32_t y, const edgec_view *rows);
 
 /* As edgec_packed_store_rows, saturating every value to the range of out->bits first (for
- * requantize: the int8 kernel clamps to int8 only).  Overwrites the rows' values. */
+ * requantize, whose int8 kernel clamps to int8 only, and for a conv whose clamp is the whole
+ * sub-byte range, run with the int8 range so the DSP kernel takes its one-SSAT path). */
 void edgec_packed_store_rows_saturated(const edgec_packed_view *out, int32_t y, const edgec_view *rows);
+
+/* Max pool straight on packed maps (input and output of the same width, 4 or 2 bits; what
+ * edgec_max_pool2d computes, without unpacking): padding taps are skipped, the result clamped to
+ * [act_min, act_max].  Eight (int4) or sixteen (int2) channels a word. */
+void edgec_max_pool2d_packed(const edgec_packed_view *in, const edgec_packed_view *out, const edgec_pool_params *p);
 
 /* Value-driven patch classification: 1 when some value of the int8 window lies outside [lo, hi]. */
 int edgec_has_outlier(const edgec_view *v, int8_t lo, int8_t hi);

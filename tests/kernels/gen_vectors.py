@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgec.codegen.depthwise_layout import depthwise_dsp_layout
+from edgec.codegen.depthwise_layout import depthwise_dsp_header, depthwise_dsp_layout
+from edgec.codegen.dsp_emitters import requant_mode
 from edgec.codegen.kernel_variants import accumulator_bound, fast_requant_ok
 from edgec.reference import int8_kernels as K
 
@@ -270,8 +271,13 @@ def dsp_depthwise_twin(case: Case, entry: int, allow_fast: bool = True) -> Case:
     twin = Case("depthwise_conv2d_dsp", name=f"{case.name}_dsp{entry or 'generic'}")
     # the build's rule: rq_fast only where the accumulator bound proves it exact
     bound = accumulator_bound(case.tensors["w"], case.tensors.get("bias"), case.ints["input_offset"], channel_axis=3)
-    twin.ints.update(case.ints, entry=entry, fast_requant=int(allow_fast and fast_requant_ok(bound, case.tensors["out_shift"])))
-    twin.tensors.update(case.tensors, wl=depthwise_dsp_layout(case.tensors["w"]))
+    mode = requant_mode(bound, case.tensors["out_shift"], case.ints["output_offset"]) if allow_fast else 0
+    twin.ints.update(case.ints, entry=entry, fast_requant=mode)
+    header = None
+    if mode == 2:  # the fast epilogue: headers with the folded bias and the requantization constants
+        header = depthwise_dsp_header(case.tensors["w"], case.tensors.get("bias"), case.ints["input_offset"],
+                                      case.tensors["out_mult"], case.tensors["out_shift"], case.ints["output_offset"])
+    twin.tensors.update(case.tensors, wl=depthwise_dsp_layout(case.tensors["w"], header))
     twin.embeds.update(case.embeds)
     return twin
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from edgec.codegen.depthwise_layout import depthwise_dsp_header, depthwise_dsp_layout
 from edgec.codegen.dsp_emitters import requant_mode
-from edgec.codegen.kernel_variants import accumulator_bound, fast_requant_ok
+from edgec.codegen.kernel_variants import accumulator_bound
 from edgec.reference import int8_kernels as K
 
 INT8_MIN, INT8_MAX = -128, 127
@@ -287,7 +287,8 @@ def dsp_inplace_twin(case: Case, allow_fast: bool) -> Case:
     output, the build's fast-requantization flag (or none: the general path)."""
     twin = Case("depthwise_conv2d_inplace_dsp", name=f"{case.name}_dsp{'' if allow_fast else '_exact'}")
     bound = accumulator_bound(case.tensors["w"], case.tensors.get("bias"), case.ints["input_offset"], channel_axis=3)
-    twin.ints.update(case.ints, fast_requant=int(allow_fast and fast_requant_ok(bound, case.tensors["out_shift"])))
+    mode = requant_mode(bound, case.tensors["out_shift"], case.ints["output_offset"]) if allow_fast else 0
+    twin.ints.update(case.ints, fast_requant=mode)
     twin.tensors.update(case.tensors)
     return twin
 

@@ -343,6 +343,33 @@ def dsp_depthwise_cases(rng) -> list[Case]:
     return cases
 
 
+def dsp_depthwise_fast_cases(rng) -> list[Case]:
+    """The DSP depthwise kernels' fast epilogue (fast_requant 2: headered layout, packed stores) on
+    maps large enough for interior pixels, for every specialised size: odd channel counts (the
+    1..3-channel tail), every border, stride 2, dilation, windows; drawn until the build's rule picks
+    the fast epilogue."""
+    cases = []
+    for h, w, c, k, s, d, pad in [
+        (12, 11, 7, (5, 5), (1, 1), (1, 1), (2, 2, 2, 2)),
+        (13, 12, 6, (5, 5), (2, 2), (1, 1), (1, 2, 1, 2)),
+        (14, 13, 5, (7, 7), (1, 1), (1, 1), (3, 3, 3, 3)),
+        (15, 15, 9, (7, 7), (2, 2), (1, 1), (2, 3, 3, 2)),
+        (10, 10, 11, (3, 3), (1, 1), (2, 2), (1, 1, 1, 1)),  # dilated: interior pixels with dilation
+        (9, 8, 4, (3, 3), (2, 1), (1, 1), (0, 1, 1, 0)),
+        (6, 7, 10, (5, 5), (1, 1), (1, 1), (0, 0, 0, 0)),  # no padding: every pixel interior
+    ]:
+        for windows in (False, True):
+            for _ in range(50):
+                base = depthwise_case(rng, h=h, w=w, ci=c, m=1, k=k, stride=s, dilation=d, pad=pad, windows=windows)
+                twin = dsp_depthwise_twin(base, k[0] if k[0] == k[1] else 0)
+                if twin.ints["fast_requant"] == 2:
+                    cases.append(twin)
+                    break
+            else:
+                raise AssertionError(f"no fast-epilogue draw for {h}x{w}x{c} k={k}")
+    return cases
+
+
 def depthwise_inplace_case(
     rng, *, h, w, c, k, stride=(1, 1), dilation=(1, 1), pad=(0, 0, 0, 0), extreme=False, bias=True
 ) -> Case:
@@ -1443,6 +1470,7 @@ def build_cases(seed: int) -> list[Case]:
     cases += [add_dsp_twin(big), add_dsp_twin(adds[1], left_shift=21), add_dsp_twin(adds[2], a_shift=1)]
     inplace = [c for c in cases if c.op == "depthwise_conv2d_inplace"]
     cases += [dsp_inplace_twin(c, allow_fast=i % 3 != 2) for i, c in enumerate(inplace)]
+    cases += dsp_depthwise_fast_cases(np.random.default_rng(seed + 2))  # own stream: the cases above keep theirs
     return cases
 
 

@@ -350,15 +350,32 @@ static inline void dwf_store_quad(int8_t *po, int32_t v)
         acc3 = dwf_smlatb(x13_, w3_, acc3);                                                                            \
     } while (0)
 
-/* Address of tap t.  Interior pixels of the specialised sizes (kh, kw <= DWF_MAX_K) from their row
- * pointers: columns 0..2 of a row as [row], [row, cs], [row, cs, LSL #1]; wider rows from column
- * pointers 2 * cs apart.  Other interior pixels from x and the strides; border pixels from tap[]. */
+/* Tap addressing.  Interior pixels of the specialised sizes (kh, kw <= DWF_MAX_K) walk the taps in
+ * order with a row pointer (stepped by rs at each new kernel row) and, for rows wider than 3, a
+ * column pointer stepped by 2 * cs every second column: tap (ky, kx) is [row, (kx) * cs] for
+ * kx <= 2 (LDR with a shifted register offset) or [col, (kx % 2) * cs].  DWF_STEP(t) moves the
+ * pointers to tap t (taps in increasing order); DWF_ADDR(t) is then its address.  Other interior
+ * pixels use x and the strides; border pixels tap[]. */
 #define DWF_MAX_K 7
-#define DWF_TAP(t)                                                                                                     \
-    (!interior           ? tap[t] + c                                                                                  \
-     : kh > DWF_MAX_K || kw > DWF_MAX_K ? x + c + ((t) / kw) * rs + ((t) % kw) * cs                                    \
-     : kw <= 3           ? row[(t) / kw] + ((t) % kw) * cs                                                             \
-                         : col[(t) / kw][((t) % kw) / 2] + ((t) % kw % 2) * cs)
+#define DWF_WALK (interior && kh <= DWF_MAX_K && kw <= DWF_MAX_K)
+#define DWF_STEP(t)                                                                                                    \
+    do {                                                                                                               \
+        if (DWF_WALK) {                                                                                                \
+            if ((t) % kw == 0) {                                                                                       \
+                rowp = (t) == 0 ? x + c : rowp + rs;                                                                   \
+                DWF_OPAQUE(rowp);                                                                                      \
+                colp = rowp;                                                                                           \
+            } else if (kw > 3 && (t) % kw % 2 == 0) {                                                                  \
+                colp = colp + 2 * cs;                                                                                  \
+                DWF_OPAQUE(colp);                                                                                      \
+            }                                                                                                          \
+        }                                                                                                              \
+    } while (0)
+#define DWF_ADDR(t)                                                                                                    \
+    (!interior  ? tap[t] + c                                                                                           \
+     : !DWF_WALK ? x + c + ((t) / kw) * rs + ((t) % kw) * cs                                                           \
+     : kw <= 3   ? rowp + ((t) % kw) * cs                                                                              \
+                 : colp + ((t) % kw % 2) * cs)
 
 /* The four requantized outputs of a group, clamped, as one quad word (h: the group's header). */
 #define DWF_EPILOGUE(h, out_word)                                                                                      \
@@ -385,36 +402,26 @@ DWD_INLINE void dwf_pixel(const int8_t *x, int32_t rs, int32_t cs, const int8_t 
                           int32_t act_min, int32_t act_max, int8_t *po)
 {
     const int32_t taps = kh * kw, pairs = (taps + 1) / 2, group_words = DWF_HEADER_WORDS + 4 * pairs;
-    const int32_t cs2 = 2 * cs;
-    int32_t c, j, i, ky, g;
+    int32_t c, j, i;
 
     for (c = 0; c + 4 <= nc; c += 4, blk += group_words) {
         const int32_t *const wq = blk + DWF_HEADER_WORDS;
-        const int8_t *row[DWF_MAX_K];
-        const int8_t *col[DWF_MAX_K][(DWF_MAX_K + 1) / 2];
+        const int8_t *rowp = NULL, *colp = NULL, *pa, *pb;
         int32_t acc0, acc1, acc2, acc3, out4;
-        if (interior && kh <= DWF_MAX_K && kw <= DWF_MAX_K) {
-            DWD_UNROLL
-            for (ky = 0; ky < kh; ++ky) {
-                row[ky] = ky == 0 ? x + c : row[ky - 1] + rs;
-                DWF_OPAQUE(row[ky]);
-                if (kw > 3) {
-                    DWD_UNROLL
-                    for (g = 0; g < (kw + 1) / 2; ++g) {
-                        col[ky][g] = g == 0 ? row[ky] : col[ky][g - 1] + cs2;
-                        DWF_OPAQUE(col[ky][g]);
-                    }
-                }
-            }
-        }
         DWF_LDRD(blk, 0, acc0, acc1);
         DWF_LDRD(blk, 2, acc2, acc3);
         DWD_UNROLL
         for (j = 0; j < taps / 2; ++j) {
-            DWF_PAIR(DWF_TAP(2 * j), DWF_TAP(2 * j + 1), wq + 4 * j);
+            DWF_STEP(2 * j);
+            pa = DWF_ADDR(2 * j);
+            DWF_STEP(2 * j + 1);
+            pb = DWF_ADDR(2 * j + 1);
+            DWF_PAIR(pa, pb, wq + 4 * j);
         }
         if (taps & 1) {
-            DWF_SINGLE(DWF_TAP(taps - 1), wq + 4 * (pairs - 1));
+            DWF_STEP(taps - 1);
+            pa = DWF_ADDR(taps - 1);
+            DWF_SINGLE(pa, wq + 4 * (pairs - 1));
         }
         DWF_EPILOGUE(blk, out4);
         dwf_store_quad(po + c, dwf_clamp4(out4, lo4, hi4));

@@ -304,12 +304,20 @@ static inline void dwf_store_quad(int8_t *po, int32_t v)
     memcpy(po, &v, sizeof v);
 }
 
+/* Word k of the layout (int16 storage read as int32 words, without an aliasing int32 lvalue). */
+static inline int32_t dwf_word(const int32_t *p, int32_t k)
+{
+    int32_t v;
+    memcpy(&v, p + k, sizeof v);
+    return v;
+}
+
 /* lo = p[k], hi = p[k + 1] with one LDRD (p 4-byte aligned, k a constant); plain reads elsewhere. */
 #if EDGEC_DSP_NATIVE
 #define DWF_LDRD(p, k, lo, hi)                                                                                         \
     __asm__("ldrd %0, %1, %2" : "=r"(lo), "=r"(hi) : "m"(*(const int32_t(*)[2])((p) + (k))))
 #else
-#define DWF_LDRD(p, k, lo, hi) ((lo) = (p)[k], (hi) = (p)[(k) + 1])
+#define DWF_LDRD(p, k, lo, hi) ((lo) = dwf_word(p, k), (hi) = dwf_word(p, (k) + 1))
 #endif
 
 /* Hide a pointer's origin from the optimiser: the tap addresses are then computed from it in each
@@ -429,12 +437,12 @@ DWD_INLINE void dwf_pixel(const int8_t *x, int32_t rs, int32_t cs, const int8_t 
     /* The last 1..3 channels, one MAC at a time, from the same layout. */
     for (i = 0; c + i < nc; ++i) {
         const int16_t *const wq = (const int16_t *)(blk + DWF_HEADER_WORDS);
-        int32_t a = blk[i], t;
+        int32_t a = dwf_word(blk, i), t;
         for (t = 0; t < taps; ++t) {
             const int8_t *const pt = interior ? x + c + (t / kw) * rs + (t % kw) * cs : tap[t] + c;
             a += pt[i] * wq[8 * (t >> 1) + 2 * i + (t & 1)];
         }
-        a = rq_fast_right_mla(a, blk[4 + i], blk[12 + i], blk[8 + i]);
+        a = rq_fast_right_mla(a, dwf_word(blk, 4 + i), dwf_word(blk, 12 + i), dwf_word(blk, 8 + i));
         a = a < act_min ? act_min : a;
         po[c + i] = (int8_t)(a > act_max ? act_max : a);
     }

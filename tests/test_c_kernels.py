@@ -68,6 +68,8 @@ OPS = [
     "requant_fast",
     "conv2d_dsp",
     "fully_connected_dsp",
+    "conv2d_dsp_int8",
+    "fully_connected_dsp_int8",
 ]
 
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-Wpedantic"]
@@ -84,6 +86,7 @@ ALLOWED_INCLUDES = {
     '"requant_fast.h"',
     "<arm_acle.h>",
     '"mve_requant.h"',
+    '"depthwise_ring_mve.h"',
     "<arm_mve.h>",
     '"subbyte.h"',
 }

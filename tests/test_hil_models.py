@@ -221,7 +221,11 @@ def test_model_bit_exact_on_device(model: ModelCase, target: str, workdir: Path)
     if target == "qemu-cortex-m4":
         _check_variants(build, "dsp")
         if model.name == LARGEST:  # the flash fallback runs on the device too
-            assert build.summary["kernels"]["compact_fallback"], "expected layers kept in the compact layout"
+            kept = set(build.summary["kernels"]["compact_fallback"])
+            assert kept, "expected layers kept in the compact layout"
+            # ... and they run the DSP kernels on int8 weights, not the portable ones.
+            kernels = {op["kernel"] for op in build.summary["ops"] if op["name"] in kept}
+            assert kernels == {"edgec_conv2d_dsp_int8", "edgec_fully_connected_dsp_int8"}, kernels
     if model.id == ROW_STREAMED:
         assert build.summary["schedule"]["row_segments"], "expected row-streamed segments"
     _check_on_device(build, _inputs(build, model.id, target))

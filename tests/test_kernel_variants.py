@@ -163,6 +163,11 @@ def dsp_builds(tmp_path_factory):
         RESNET8,
         BuildOptions(target="host", out_dir=builds["patch"], schedule="patch", split=split, patches=2, kernels="dsp"),
     )
+    # No flash to spare for weight layouts: every layer falls back to its compact layout.
+    builds["compact"] = root / "compact"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(KernelSelector, "_weight_room", lambda self: 0)
+        build_model(RESNET8, BuildOptions(target="host", out_dir=builds["compact"], schedule="auto", kernels="dsp"))
     return {k: load_build(v) for k, v in builds.items()}
 
 
@@ -178,6 +183,25 @@ def test_dsp_variants_bit_exact_in_every_schedule(dsp_builds, plan):
     else:
         assert schedule.get("row_segments"), "resnet8's default plan streams rows"
         assert any(op.get("row_streamed") and op["variant"] == "dsp" for op in build.summary["ops"])
+    graph = build.graph
+    for seed in (0, 1):
+        x = np.random.default_rng(seed).integers(-128, 128, size=build.inputs[0].shape, dtype=np.int8)
+        got, _ = run_host_binary(build, x)
+        want = run(graph, {graph.inputs[0]: x})[graph.outputs[0]]
+        assert np.array_equal(got, want.reshape(got.shape))
+
+
+def test_flash_limited_build_runs_dsp_kernels_on_int8_weights(dsp_builds):
+    """Without room for the pre-widened layouts, conv and FC layers get the DSP kernels on int8
+    weights (no layout growth), bit-exact on the host in resnet8's row-streamed plan."""
+    build = dsp_builds["compact"]
+    s = build.summary
+    assert s["totals"]["layout_extra_bytes"] == 0 and s["kernels"]["compact_fallback"]
+    kernels = {(op["op"], op["kernel"]) for op in s["ops"] if op["op"] in ("conv2d", "fully_connected")}
+    assert ("conv2d", "edgec_conv2d_dsp_int8") in kernels
+    assert ("fully_connected", "edgec_fully_connected_dsp_int8") in kernels
+    assert ("conv2d", "edgec_conv2d_dsp") not in kernels  # nothing pre-widened is left
+    assert any(op.get("row_streamed") and op["kernel"] == "edgec_conv2d_dsp_int8" for op in s["ops"])
     graph = build.graph
     for seed in (0, 1):
         x = np.random.default_rng(seed).integers(-128, 128, size=build.inputs[0].shape, dtype=np.int8)
@@ -211,7 +235,9 @@ def test_flash_fallback_keeps_compact_layouts_largest_first(dsp_builds):
     small = dataclasses.replace(m4, flash_bytes=CODE_RESERVE_BYTES + weights + room)
     tight = KernelSelector(graph, small)
     assert tight.compact_fallback == [growth[-1][1]]
-    assert tight.variant_of(growth[-1][1]) == "portable"
+    # The layer keeps a DSP kernel: the one on int8 weights, whose layout takes no extra flash.
+    kept = tight.choice(graph.node(growth[-1][1]))
+    assert kept.variant == "dsp" and kept.rule.name.endswith("_int8") and kept.extra_bytes == 0
     assert tight.layout_extra_bytes == room
     tighter = KernelSelector(graph, dataclasses.replace(small, flash_bytes=small.flash_bytes - 1))
     assert tighter.compact_fallback[0] == growth[-1][1] and len(tighter.compact_fallback) == 2

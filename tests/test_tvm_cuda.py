@@ -82,3 +82,24 @@ def test_build_hook_schedules_each_kernel_for_the_gpu(op_funcs):
         sch = s_tir.Schedule(op_funcs[name])
         FAST_SCHEDULES.get(kind, FAST_SCHEDULES["*"])(sch, SimpleNamespace(func=name, kind=kind, macs=0), target)
         assert cuda._has_threads(sch.mod["main"]), name
+
+
+@pytest.mark.skipif(cuda.cuda_tools() is None, reason=NO_TOOLS)
+def test_resnet8_kernels_compile_for_sm87(tmp_path):
+    """A whole bundled model: its softmax (a chain of fixed-point stages that must not be inlined:
+    inlined, its expression grew past 20 GB) and its adds (int64 rounding that TVM's GPU pipeline
+    narrows to int32: a 63-bit shift was rejected) become CUDA kernels that ptxas assembles."""
+    from pathlib import Path
+
+    from edgec.codegen.tvm import lower_graph
+    from edgec.frontends.tflite import load_tflite
+
+    program = lower_graph(load_tflite(Path(__file__).parents[1] / "models" / "tflite" / "resnet8.tflite"))
+    kinds = {call.kind for call in program.calls if call.func}
+    assert {"softmax", "add", "conv2d"} <= kinds
+    target = cuda.cuda_target()
+    source = cuda.cuda_source(cuda.schedule_gpu(cuda.kernels_module(program.funcs), target), target)
+    for name in program.funcs:
+        assert f"{name}_kernel" in source
+    paths = cuda.compile_ptx(source, tmp_path)
+    assert paths["cubin"].stat().st_size > 0

@@ -6,8 +6,11 @@ runtime/kernels/arm_dsp.h, so they also compile and run (plain C) on the host.
 conv2d and fully connected use the ``oc4`` weight layout (``oc4_layout``, described in
 runtime/kernels/conv_dsp.c): int8 weights pre-widened to int16 pairs in the order SXTB16
 widens the input, output channels interleaved in blocks of four.  It doubles the flash of
-those weights; ``extra_bytes`` reports the growth to the selector, which falls back to the
-portable kernel (compact layout) when the image would not fit.
+those weights; ``extra_bytes`` reports the growth to the selector, which falls back to a
+compact layout when the image would not fit: the ``oc4 int8`` layout (``oc4_int8_layout``) of
+``edgec_conv2d_dsp_int8`` / ``edgec_fully_connected_dsp_int8``, the int8 weights regrouped in
+blocks of four output channels and widened at run time, which takes exactly the flash of the
+portable kernel's constants (KW * Ci, or K, a multiple of 4, and a bias), else the portable kernel.
 """
 
 from __future__ import annotations
@@ -163,6 +166,81 @@ def _emit_conv_dsp(w, names, weights, node, p, ident):
 register(VariantRule("conv2d", "dsp", "conv2d_oc4", _conv_applies, _emit_conv_dsp, _conv_extra))
 
 
+# -- compact: int8 weights, regrouped ----------------------------------------------------------------
+
+
+def oc4_int8_layout(weights: np.ndarray, header: tuple[np.ndarray, ...] = ()) -> np.ndarray:
+    """The oc4 int8 words of int8 ``weights`` [Co][rows][run] (run a multiple of 4; conv_dsp.c): per
+    block of n <= 4 output channels, n values of each ``header`` array, then per row and every four
+    inputs one word per channel with its four weights (lane k, bits 8k..8k+7, the weight of input k).
+    Exactly the bytes of the weights and the header arrays: the last block is not padded."""
+    co, rows, run = weights.shape
+    if run % 4:
+        raise ValueError(f"oc4 int8 layout needs runs of a multiple of 4 inputs, not {run}")
+    w = np.asarray(weights, dtype=np.int64)
+    heads = [np.broadcast_to(np.asarray(h, dtype=np.int64).reshape(-1), (co,)) for h in header]
+    words = []
+    for b in range(0, co, BLOCK):
+        n = min(BLOCK, co - b)
+        words += [h[b : b + n] for h in heads]
+        quads = w[b : b + n].reshape(n, rows, run // 4, 4).transpose(1, 2, 0, 3)  # row, quad, channel, lane
+        lanes = (quads & 0xFF) << (8 * np.arange(4))
+        words.append(lanes.sum(axis=-1).astype(np.uint32).view(np.int32).reshape(-1))
+    return np.concatenate(words).astype(np.int32) if words else np.zeros(0, np.int32)
+
+
+def conv_int8_blocks(weights: np.ndarray, bias: np.ndarray | None, input_offset: int, mult, shift, mode: int) -> np.ndarray:
+    """The oc4 int8 words of a conv: per block the folded biases, multipliers and shifts (right =
+    -shift in epilogue mode 2; the kernel derives the rounding terms), then the int8 weights."""
+    co, kh, kw, ci = weights.shape
+    w = np.asarray(weights, dtype=np.int64)
+    mult, shift = (np.broadcast_to(np.asarray(v, dtype=np.int64).reshape(-1), (co,)) for v in (mult, shift))
+    header = (folded_bias(w, bias, input_offset, channel_axis=0), mult, -shift if mode == 2 else shift)
+    return oc4_int8_layout(w.reshape(co, kh, kw * ci), header)
+
+
+def _int8_growth(graph: Graph, node: Node) -> int:
+    """Flash bytes of the oc4 int8 layout beyond the portable kernel's constants: 0 with a bias,
+    4 per output channel (the folded bias) without."""
+    return 0 if _bias(graph, node) is not None else 4 * graph.tensors[node.inputs[1]].shape[0]
+
+
+def _conv_int8_applies(graph: Graph, node: Node) -> bool:
+    _, _, kw, ci = graph.tensors[node.inputs[1]].shape
+    return _conv_applies(graph, node) and (kw * ci) % 4 == 0
+
+
+def _emit_conv_dsp_int8(w, names, weights, node, p, ident):
+    from edgec.codegen.op_emitters import _conv_fields
+
+    graph = names.graph
+    wt = graph.tensors[node.inputs[1]]
+    _, kh, kw, _ = wt.shape
+    data = np.asarray(wt.data, dtype=np.int64)
+    bias = _bias(graph, node)
+    bound = accumulator_bound(data, bias, p["input_offset"], channel_axis=0)
+    mode = requant_mode(bound, p["out_shift"], p["output_offset"])
+    blocks = weights.add(
+        f"{ident}_oc4i8", conv_int8_blocks(data, bias, p["input_offset"], p["out_mult"], p["out_shift"], mode), "int32_t",
+        f"{ident}: per 4 output channels, bias + input_offset * sum(w), multipliers, shifts, then the int8\n"
+        "weights, four inputs of one channel per word (oc4 int8 layout, conv_dsp.c)",
+    )  # fmt: skip
+    fields = _conv_fields(p, kh, kw, ("groups", 1), "NULL", "NULL") + [("fast_requant", mode)]
+    w.line(names.place.view(node.inputs[0], "in", const=True))
+    w.line(names.place.view(node.outputs[0], "out"))
+    names.place.params(w, "edgec_conv_params", fields)
+    w.line(f"edgec_conv2d_dsp_int8(&in, &out, {blocks}, &params);")
+    return "edgec_conv2d_dsp_int8"
+
+
+register(
+    VariantRule(
+        "conv2d", "dsp", "conv2d_oc4_int8", _conv_int8_applies, _emit_conv_dsp_int8,
+        _int8_growth,
+    )
+)  # fmt: skip
+
+
 # -- fully connected ------------------------------------------------------------------------------
 
 
@@ -199,3 +277,37 @@ def _emit_fc_dsp(w, names, weights, node, p, ident):
 
 
 register(VariantRule("fully_connected", "dsp", "fully_connected_oc4", _fc_applies, _emit_fc_dsp, _fc_extra))
+
+
+def _fc_int8_applies(graph: Graph, node: Node) -> bool:
+    return _fc_applies(graph, node) and graph.tensors[node.inputs[1]].shape[1] % 4 == 0
+
+
+def _emit_fc_dsp_int8(w, names, weights, node, p, ident):
+    graph = names.graph
+    wt = graph.tensors[node.inputs[1]]
+    co, k = wt.shape
+    data = np.asarray(wt.data, dtype=np.int64)
+    batches = graph.tensors[node.inputs[0]].size // k
+    scales = np.broadcast_to(np.asarray(p["out_scale"], dtype=np.float64).reshape(-1), (co,))
+    scale = weights.add(f"{ident}_scale", scales, "double", "output rescale per channel (double, as TFLite's reference FC)")
+    header = (folded_bias(data, _bias(graph, node), p["input_offset"], channel_axis=0),)
+    blocks = weights.add(
+        f"{ident}_oc4i8", oc4_int8_layout(data.reshape(co, 1, k), header), "int32_t",
+        f"{ident}: per 4 output channels, bias + input_offset * sum(w), then the int8 weights, four\n"
+        "inputs of one channel per word (oc4 int8 layout, conv_dsp.c)",
+    )  # fmt: skip
+    from edgec.codegen.op_emitters import _pointer, fc_fields
+
+    names.place.params(w, "edgec_fc_params", fc_fields(p, k, co, scale))
+    src, dst = _pointer(names, node.inputs[0]), _pointer(names, node.outputs[0])
+    w.line(f"edgec_fully_connected_dsp_int8({src}, {dst}, {batches}, {blocks}, &params);")
+    return "edgec_fully_connected_dsp_int8"
+
+
+register(
+    VariantRule(
+        "fully_connected", "dsp", "fully_connected_oc4_int8", _fc_int8_applies, _emit_fc_dsp_int8,
+        _int8_growth,
+    )
+)  # fmt: skip

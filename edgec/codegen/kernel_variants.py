@@ -15,7 +15,8 @@ would not leave room in the target's flash (estimated before compiling: the
 weights memory, or flash minus ``CODE_RESERVE_BYTES``; and if the link still
 overflows, the compiler rebuilds with the growth capped below what was
 missing), layers fall back to their compact layout (the next applicable rule
-without extra bytes, else the portable kernel), largest growth first; the
+without extra bytes -- for conv and fully connected on the DSP extension, the
+kernels on int8 weights -- else the portable kernel), largest growth first; the
 build summary says so.
 
 The chosen variant is recorded per op in build.json (``"kernel"``, the C

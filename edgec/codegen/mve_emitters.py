@@ -11,6 +11,9 @@ ones with the MVE function names.
 - depthwise_conv2d (depth multiplier 1): ``edgec_depthwise_conv2d_mve``, eight channels
   per vector in int16 lanes; where the arena plan runs the layer in place,
   ``edgec_depthwise_conv2d_inplace_mve``, four outputs of a channel's row per vector.
+  Both pass square 3x3/5x5/7x7 kernels (dilation 1, width stride 1 or 2) to
+  ``edgec_depthwise_ring_mve`` (depthwise_ring_mve.c: a channel plane at a time, eight
+  outputs of a row per step), the out-of-place one only for rows of >= 48 outputs.
 - add / sub: ``edgec_add_mve``: four elements per step, the three requantizations in
   vectors (broadcasts other than a single value fall back to ``edgec_add`` inside it).
 """

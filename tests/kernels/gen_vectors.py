@@ -1073,6 +1073,17 @@ def dsp_variant_cases(cases: list[Case]) -> list[Case]:
         twin.name = f"{c.name or c.op}_dsp"
         twin.tensors["blocks"] = blocks
         twins.append(twin)
+        run = w.shape[-1] * (w.shape[2] if op == "conv2d_dsp" else 1)
+        if run % 4 == 0:  # the compact twin (oc4 int8 layout), every epilogue the build may choose
+            for m in range(mode + 1) if op == "conv2d_dsp" else [None]:
+                compact = Case(f"{op}_int8", ints=dict(c.ints), tensors=dict(c.tensors), embeds=dict(c.embeds), reals=dict(c.reals))
+                compact.name = f"{c.name or c.op}_dsp_int8" + (f"_mode{m}" if m is not None and m < mode else "")
+                if m is not None:
+                    compact.ints["fast_requant"] = m
+                    compact.tensors["blocks"] = D.conv_int8_blocks(w, bias, offset, mult, shift, m)
+                else:
+                    compact.tensors["blocks"] = D.oc4_int8_layout(w.astype(np.int64)[:, None, :], (folded_bias(w, bias, offset, channel_axis=0),))
+                twins.append(compact)
         if op == "conv2d_dsp":
             twin.ints["fast_requant"] = mode
             for other in range(mode):  # the epilogues the build may choose, down to the general one
@@ -1161,6 +1172,7 @@ def build_cases(seed: int) -> list[Case]:
         (7, 6, 32, 9, (1, 1), (2, 2), (0, 0, 0, 0)),
         (11, 9, 3, 8, (3, 3), (2, 2), (1, 1, 1, 1)),
         (6, 5, 9, 5, (3, 3), (1, 1), (1, 1, 1, 1)),
+        (7, 8, 5, 7, (2, 4), (1, 2), (1, 1, 0, 2)),  # KW * Ci a multiple of 4 with an odd Ci
     ]:
         for extreme in (False, True):
             cases.append(
@@ -1179,6 +1191,11 @@ def build_cases(seed: int) -> list[Case]:
         (3, 3, 2, 2, (5, 5), (1, 1), (1, 1), (4, 4, 4, 4)),
         (5, 6, 70, 1, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),  # more channels than one accumulator block
         (4, 5, 40, 2, (3, 3), (2, 2), (1, 1), (1, 1, 1, 1)),
+        # rows >= 48 outputs wide: the MVE kernel's channel-plane path (depthwise_ring_mve.c)
+        (3, 50, 5, 1, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),
+        (5, 97, 3, 1, (3, 3), (2, 2), (1, 1), (0, 0, 1, 1)),
+        (4, 100, 3, 1, (5, 5), (2, 2), (1, 1), (2, 2, 2, 2)),
+        (4, 53, 2, 1, (7, 7), (1, 1), (1, 1), (3, 3, 3, 3)),
     ]:
         for extreme in (False, True):
             cases.append(

@@ -1054,8 +1054,9 @@ static void run_requant_fast(const test_case *tc)
     }
 }
 
-/* conv2d, DSP variant: the oc4 blocks (weights and per-channel constants) come with the case. */
-static void run_conv_dsp(const test_case *tc)
+/* conv2d, DSP variant: the oc4 blocks (weights and per-channel constants) come with the case;
+ * int8_layout: the compact variant and its oc4 int8 blocks. */
+static void run_conv_dsp(const test_case *tc, int int8_layout)
 {
     const tensor *wt = get_tensor(tc, "w");
     placed_view in = place_input(tc, "x");
@@ -1079,14 +1080,18 @@ static void run_conv_dsp(const test_case *tc)
     p.act_min = (int8_t)get_int(tc, "act_min");
     p.act_max = (int8_t)get_int(tc, "act_max");
     p.fast_requant = (uint8_t)get_int(tc, "fast_requant");
-    edgec_conv2d_dsp(&in.view, &out.view, blocks, &p);
+    if (int8_layout) {
+        edgec_conv2d_dsp_int8(&in.view, &out.view, blocks, &p);
+    } else {
+        edgec_conv2d_dsp(&in.view, &out.view, blocks, &p);
+    }
     check_view(&out, get_tensor(tc, "y"));
     free(in.buffer);
     free(out.buffer);
     free(blocks);
 }
 
-static void run_fully_connected_dsp(const test_case *tc)
+static void run_fully_connected_dsp(const test_case *tc, int int8_layout)
 {
     const tensor *x = get_tensor(tc, "x"), *wt = get_tensor(tc, "w"), *y = get_tensor(tc, "y");
     int8_t *in = as_int8(x);
@@ -1100,7 +1105,11 @@ static void run_fully_connected_dsp(const test_case *tc)
     p.out_scale = get_tensor(tc, "out_scale")->reals;
     p.act_min = (int8_t)get_int(tc, "act_min");
     p.act_max = (int8_t)get_int(tc, "act_max");
-    edgec_fully_connected_dsp(in, out, (int32_t)x->dims[0], blocks, &p);
+    if (int8_layout) {
+        edgec_fully_connected_dsp_int8(in, out, (int32_t)x->dims[0], blocks, &p);
+    } else {
+        edgec_fully_connected_dsp(in, out, (int32_t)x->dims[0], blocks, &p);
+    }
     check_flat(out, y);
     free(in);
     free(blocks);
@@ -1127,10 +1136,10 @@ static int run_case(const test_case *tc)
         run_depthwise_inplace(tc, 1);
     } else if (strcmp(op, "requant_fast") == 0) {
         run_requant_fast(tc);
-    } else if (strcmp(op, "conv2d_dsp") == 0) {
-        run_conv_dsp(tc);
-    } else if (strcmp(op, "fully_connected_dsp") == 0) {
-        run_fully_connected_dsp(tc);
+    } else if (strcmp(op, "conv2d_dsp") == 0 || strcmp(op, "conv2d_dsp_int8") == 0) {
+        run_conv_dsp(tc, strcmp(op, "conv2d_dsp_int8") == 0);
+    } else if (strcmp(op, "fully_connected_dsp") == 0 || strcmp(op, "fully_connected_dsp_int8") == 0) {
+        run_fully_connected_dsp(tc, strcmp(op, "fully_connected_dsp_int8") == 0);
     } else if (strcmp(op, "fully_connected") == 0) {
         run_fully_connected(tc);
     } else if (strcmp(op, "add") == 0 || strcmp(op, "add_dsp") == 0 || strcmp(op, "mul") == 0) {

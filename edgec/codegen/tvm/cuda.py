@@ -1,9 +1,14 @@
 """CUDA code for the TVM back end's int8 kernels (NVIDIA Jetson Orin: ``sm_87``).
 
 The kernels are the same integer TE/TIR functions as on the CPU (so the GPU
-results are bit-exact by construction); for the GPU each is scheduled with
-TVM's dlight rules (``gpu.Fallback``: one thread per output element, the
-reduction serial in the thread, blocks of up to 1024 threads).  An
+results are bit-exact by construction); for the GPU each is scheduled by
+``bind_threads``: the stages the CPU path inlines are inlined, the others
+(outputs, reductions, the ``keep_*`` stages of fixed-point chains such as
+softmax) each become a grid of one thread per output element, the reduction
+serial in the thread, blocks of up to 1024 threads.  (dlight's
+``gpu.Fallback`` inlines every stage it can: on softmax's fixed-point chain
+that grows the expression exponentially -- tens of GB of memory for one
+kernel -- so it is not used.)  An
 unscheduled TE kernel built for ``cuda`` silently yields host-only code, so
 ``schedule_gpu`` checks that every kernel got thread bindings and
 ``cuda_source`` that a device module came out.
@@ -48,14 +53,59 @@ def _has_threads(func) -> bool:
 
 def schedule_gpu(mod, target):
     """Every kernel of ``mod`` scheduled for the GPU; ``BuildError`` naming any kernel left without threads."""
-    from tvm.s_tir import dlight as dl
+    import tvm
+    from tvm import s_tir
 
+    funcs = {}
     with target:
-        scheduled = dl.ApplyDefaultSchedule(dl.gpu.Fallback())(mod)
+        for gv, func in mod.functions.items():
+            sch = s_tir.Schedule(func)
+            bind_threads(sch, target, gv.name_hint)
+            funcs[gv] = sch.mod["main"]
+    scheduled = tvm.IRModule(funcs)
     unscheduled = sorted(gv.name_hint for gv, f in scheduled.functions.items() if not _has_threads(f))
     if unscheduled:
         raise BuildError(f"no GPU schedule for kernel(s) {', '.join(unscheduled)}: they would run on the host only")
     return scheduled
+
+
+def bind_threads(sch, target, name: str = "kernel") -> None:
+    """Schedule one kernel for the GPU in place: inline as the CPU path does, then one thread per output element.
+
+    Each remaining stage's spatial loops are fused and split over ``blockIdx.x`` x
+    ``threadIdx.x`` (the target's largest block); its reduction loops stay serial
+    inside the thread.  Stages a schedule already bound are left alone.
+    """
+    from tvm.s_tir.dlight import normalize_prim_func
+    from tvm.s_tir.dlight.base.utils import max_threads_per_block
+
+    from edgec.codegen.tvm.schedules import inline_all
+
+    inline_all(sch)
+    stages = normalize_prim_func(sch)
+    if stages is None:
+        raise BuildError(f"no GPU schedule for {name}: its loops are not in a form TVM can map to threads")
+    threads = max_threads_per_block(target)
+    reductions = []
+    for stage in stages:
+        block = stage.block_rv
+        loops = sch.get_loops(block)
+        if any(sch.get(loop).thread_binding is not None for loop in loops):
+            continue
+        kinds = stage.dom_kind()
+        spatial = [loop for loop, kind in zip(loops, kinds) if kind == "S"]
+        others = [loop for loop, kind in zip(loops, kinds) if kind != "S"]
+        if not spatial:
+            spatial = [sch.add_unit_loop(block)]
+        sch.reorder(*spatial, *others)
+        grid, lanes = sch.split(sch.fuse(*spatial), factors=[None, threads])
+        sch.bind(grid, "blockIdx.x")
+        sch.bind(lanes, "threadIdx.x")
+        first_reduction = next((loop for loop, kind in zip(loops, kinds) if kind == "R"), None)
+        if first_reduction is not None:
+            reductions.append((block, first_reduction))
+    for block, loop in reductions:
+        sch.decompose_reduction(block, loop)
 
 
 @contextmanager
@@ -135,14 +185,5 @@ def write_cuda(funcs: dict, out_dir: Path, arch: str = JETSON_ARCH, host: dict |
 
 
 def gpu_schedule(sch, call=None, target=None) -> None:
-    """The build hook form (``fn(sch, call, target)``): schedule one kernel for the GPU in place.
-
-    dlight's ``gpu.Fallback`` schedules a copy; its trace is replayed on ``sch``.
-    """
-    from tvm.s_tir import dlight as dl
-
-    scheduled = dl.gpu.Fallback().apply(sch.mod["main"], target, False)
-    if scheduled is None:
-        name = getattr(call, "func", "kernel")
-        raise BuildError(f"no GPU schedule for {name}: it would run on the host only")
-    scheduled.trace.apply_to_schedule(sch, remove_postproc=False)
+    """The build hook form (``fn(sch, call, target)``) of ``bind_threads``."""
+    bind_threads(sch, target, getattr(call, "func", "kernel"))

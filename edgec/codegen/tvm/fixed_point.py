@@ -118,18 +118,24 @@ def rounding_divide_by_pot(x, exponent):
     """gemmlowp ``RoundingDivideByPOT``: x / 2**exponent, halves away from zero (exponent in 0..31).
 
     Branch-free: ``(x + 2**(e-1) - [x < 0]) >> e`` in int64, which is gemmlowp's remainder test.
+    The ``-[x < 0]`` term is a select, not ``x >> 63``: TVM's GPU pipeline narrows int64
+    arithmetic it proves fits in int32, and a 63-bit shift of an int32 is invalid.
     """
     x = as_expr(x)
     if isinstance(exponent, int):
         if exponent == 0:
             return x
         x64 = x.astype(I64)
-        return wrap32((x64 + const(1 << (exponent - 1), I64) + (x64 >> const(63, I64))) >> const(exponent, I64))
+        return wrap32((x64 + const(1 << (exponent - 1), I64) + _minus_one_if_negative(x64)) >> const(exponent, I64))
     e = as_expr(exponent).astype(I64)
     x64 = x.astype(I64)
     half = (const(1, I64) << e) >> const(1, I64)  # 0 when e == 0: then x + 0 + (x>>63) >> 0 would be off by one
-    sign = select(e > const(0, I64), x64 >> const(63, I64), const(0, I64))
+    sign = select(e > const(0, I64), _minus_one_if_negative(x64), const(0, I64))
     return wrap32((x64 + half + sign) >> e)
+
+
+def _minus_one_if_negative(x64):
+    return select(x64 < const(0, I64), const(-1, I64), const(0, I64))
 
 
 def multiply_by_quantized_multiplier(x, mult, shift):

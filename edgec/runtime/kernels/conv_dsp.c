@@ -32,6 +32,9 @@
  * MultiplyByQuantizedMultiplier, 1 rq_fast (the build proved it exact), 2
  * rq_fast_right (every shift negative; the header's rounding terms then
  * also carry the output offset, requant_fast.h).
+ *
+ * At the end of the file: the same kernels on int8 weights (edgec_conv2d_dsp_int8,
+ * edgec_fully_connected_dsp_int8), for layers whose pre-widened layout does not fit the flash.
  */
 #include "arm_dsp.h"
 #include "kernels_internal.h"
@@ -249,11 +252,20 @@ static void conv_pixels(int8_t *po, int32_t po_step, const int8_t *base, int32_t
     }
 }
 
-void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *blocks, const edgec_conv_params *p)
+/* Computes `count` output pixels of one call (see conv_pixels for the arguments). */
+typedef void (*pixels_fn)(int8_t *po, int32_t po_step, const int8_t *base, int32_t base_step, int32_t count,
+                          int32_t row_step, const conv_shape *g, const epilogue *e);
+
+/* Every output pixel of a conv: the pixels without padding straight from the input, row run by
+ * row run; each border pixel through a field padded with the input zero point. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void conv_walk(const edgec_view *in, edgec_view *out, const edgec_conv_params *p, const conv_shape *g,
+                             const epilogue *e, pixels_fn pixels)
 {
     const int32_t kh = p->kernel_h, kw = p->kernel_w;
     const int32_t sw = p->stride_w, pad_left = p->pad_left;
-    const int32_t run = kw * in->c; /* one kernel row: KW pixels of Ci contiguous bytes (col_stride == c) */
     /* A kernel row reads KW * Ci contiguous bytes only when the input's columns are dense. */
     const int dense_columns = in->col_stride == in->c;
     /* Output columns [xa, xb) read no padding: x0 = ox * sw - pad_left >= 0 and x0 + kw <= in->w. */
@@ -261,23 +273,11 @@ void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *bloc
     int32_t xa = pad_left > 0 ? (pad_left + sw - 1) / sw : 0;
     int32_t xb = last < 0 ? 0 : last / sw + 1;
     int8_t field[EDGEC_CONV_DSP_MAX_FIELD];
-    conv_shape g;
-    epilogue e;
     int32_t oy, ox;
 
     xa = xa < out->w ? xa : out->w;
     xb = xb < out->w ? xb : out->w;
     xb = xb > xa ? xb : xa;
-    g.blocks = blocks;
-    g.cout = out->c;
-    g.kh = kh;
-    g.run = run;
-    g.full_blocks = out->c / 4;
-    g.block_words = CONV_HEADER_WORDS + kh * (8 * (run / 4) + 2 * (run % 4));
-    e.offset = p->output_offset;
-    e.lo = p->act_min;
-    e.hi = p->act_max;
-    e.mode = p->fast_requant;
     for (oy = 0; oy < out->h; ++oy) {
         const int32_t y0 = oy * p->stride_h - p->pad_top;
         const int inside_y = dense_columns && y0 >= 0 && y0 + (kh - 1) * p->dilation_h < in->h;
@@ -285,16 +285,39 @@ void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *bloc
         for (ox = 0; ox < out->w; ++ox) {
             if (inside_y && ox == xa && xb > xa) { /* the pixels without padding, straight from the input */
                 const int32_t x0 = ox * sw - pad_left;
-                conv_pixels(po_row + ox * out->col_stride, out->col_stride,
-                            in->data + y0 * in->row_stride + x0 * in->col_stride, sw * in->col_stride, xb - xa,
-                            p->dilation_h * in->row_stride, &g, &e);
+                pixels(po_row + ox * out->col_stride, out->col_stride,
+                       in->data + y0 * in->row_stride + x0 * in->col_stride, sw * in->col_stride, xb - xa,
+                       p->dilation_h * in->row_stride, g, e);
                 ox = xb - 1;
                 continue;
             }
             gather_field(in, y0, ox * sw - pad_left, p, field);
-            conv_pixels(po_row + ox * out->col_stride, 0, field, 0, 1, run, &g, &e);
+            pixels(po_row + ox * out->col_stride, 0, field, 0, 1, g->run, g, e);
         }
     }
+}
+
+static void call_shape(const edgec_view *in, const edgec_view *out, const edgec_conv_params *p, const int32_t *blocks,
+                       conv_shape *g, epilogue *e)
+{
+    g->blocks = blocks;
+    g->cout = out->c;
+    g->kh = p->kernel_h;
+    g->run = p->kernel_w * in->c; /* one kernel row: KW pixels of Ci contiguous bytes (col_stride == c) */
+    g->full_blocks = out->c / 4;
+    e->offset = p->output_offset;
+    e->lo = p->act_min;
+    e->hi = p->act_max;
+    e->mode = p->fast_requant;
+}
+
+void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *blocks, const edgec_conv_params *p)
+{
+    conv_shape g;
+    epilogue e;
+    call_shape(in, out, p, blocks, &g, &e);
+    g.block_words = CONV_HEADER_WORDS + g.kh * (8 * (g.run / 4) + 2 * (g.run % 4));
+    conv_walk(in, out, p, &g, &e, conv_pixels);
 }
 
 void edgec_fully_connected_dsp(const int8_t *in, int8_t *out, int32_t batches, const int32_t *blocks,
@@ -325,6 +348,186 @@ void edgec_fully_connected_dsp(const int8_t *in, int8_t *out, int32_t batches, c
             for (j = 0; j < count; ++j) {
                 y[oc + j] = fc_requantize(v[j], p->out_scale[oc + j], p);
             }
+        }
+    }
+}
+
+/*
+ * The compact variants: the same kernels on int8 weights, for layers whose pre-widened oc4 layout
+ * does not fit the flash.  The "oc4 int8" layout (dsp_emitters.oc4_int8_layout) takes exactly the
+ * flash of the portable kernel's weights, bias, multipliers and shifts: per block of n <= 4
+ * output channels (n < 4 only for the last one), a header of n folded biases (conv: then n
+ * multipliers and n shifts, right = -shift in epilogue mode 2), then, for each of the `rows`
+ * runs of `run` inputs (run a multiple of 4), for every four inputs x0..x3 one word per channel
+ * holding its four int8 weights w[x0..x3] (lane k = weight of x_k).  The kernel widens each
+ * weight word at run time with SXTB16 and SXTB16 ROR #8 (pairs (w0, w2) and (w1, w3), matching
+ * the input's), so one input quad against a full block costs one LDR, two input and eight weight
+ * SXTB16, two LDRD and eight SMLAD: 16 MACs in 21 instructions.
+ */
+
+/* acc += one input quad at x times the block's four weight words at w + off01 / 4 and
+ * w + off01 / 4 + 1 (channels 0, 1) and w + off23 / 4 ... (channels 2, 3). */
+#define DOT4_QUAD_INT8(acc, x, w, off01, off23)                                                                        \
+    do {                                                                                                               \
+        const int32_t q_ = dsp_read_quad(x);                                                                           \
+        const int32_t even_ = dsp_sxtb16(q_);    /* x0, x2 */                                                          \
+        const int32_t odd_ = dsp_sxtb16_ror8(q_); /* x1, x3 */                                                          \
+        int32_t wa_, wb_;                                                                                              \
+        DSP_LDRD(w, off01, wa_, wb_);                                                                                  \
+        (acc).a0 = dsp_smlad(dsp_sxtb16(wa_), even_, (acc).a0);                                                        \
+        (acc).a0 = dsp_smlad(dsp_sxtb16_ror8(wa_), odd_, (acc).a0);                                                    \
+        (acc).a1 = dsp_smlad(dsp_sxtb16(wb_), even_, (acc).a1);                                                        \
+        (acc).a1 = dsp_smlad(dsp_sxtb16_ror8(wb_), odd_, (acc).a1);                                                    \
+        DSP_LDRD(w, off23, wa_, wb_);                                                                                  \
+        (acc).a2 = dsp_smlad(dsp_sxtb16(wa_), even_, (acc).a2);                                                        \
+        (acc).a2 = dsp_smlad(dsp_sxtb16_ror8(wa_), odd_, (acc).a2);                                                    \
+        (acc).a3 = dsp_smlad(dsp_sxtb16(wb_), even_, (acc).a3);                                                        \
+        (acc).a3 = dsp_smlad(dsp_sxtb16_ror8(wb_), odd_, (acc).a3);                                                    \
+    } while (0)
+
+/* acc + a full block's int8 weights times one run of n inputs (n a multiple of 4) at x;
+ * advances *wp past the run's n words. */
+static inline acc4 dot4_run_int8(acc4 acc, const int8_t *x, const int32_t **wp, int32_t n)
+{
+    const int32_t *w = *wp;
+    const int8_t *const pairs_end = x + (n & ~7);
+    while (x != pairs_end) { /* two quads per iteration (32 MACs) */
+        DOT4_QUAD_INT8(acc, x, w, 0, 8);
+        DOT4_QUAD_INT8(acc, x + 4, w, 16, 24);
+        x += 8;
+        w += 8;
+    }
+    if (n & 4) {
+        DOT4_QUAD_INT8(acc, x, w, 0, 8);
+        w += 4;
+    }
+    *wp = w;
+    return acc;
+}
+
+/* acc + one channel's int8 weights (a word every `stride` words from w) times n inputs at x. */
+static int32_t dot1_run_int8(int32_t acc, const int8_t *x, const int32_t *w, int32_t stride, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; i += 4, w += stride) {
+        const int32_t q = dsp_read_quad(x + i);
+        acc = dsp_smlad(dsp_sxtb16(*w), dsp_sxtb16(q), acc);
+        acc = dsp_smlad(dsp_sxtb16_ror8(*w), dsp_sxtb16_ror8(q), acc);
+    }
+    return acc;
+}
+
+/* One accumulator of an int8-layout conv block -> int8: multiplier m, shift s (right = -shift in
+ * mode 2, whose rounding term is derived here); `full`: [lo, hi] is all of int8 (one SSAT). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline int8_t requant_int8_block(int32_t acc, int32_t m, int32_t s, int32_t mode, int32_t offset, int32_t lo,
+                                        int32_t hi, int full)
+{
+    if (mode == 2) {
+        const int32_t rounding = (int32_t)(((uint32_t)1 << (s - 1)) + ((uint32_t)offset << s));
+        return clamp_range(rq_fast_right(acc, m, s, rounding), lo, hi, full);
+    }
+    if (mode == 1) {
+        return rq_fast_clamp(acc, m, s, offset, lo, hi);
+    }
+    return requantize_and_clamp(acc, m, s, offset, lo, hi);
+}
+
+/* conv_pixels for the oc4 int8 layout; the epilogue's values come as arguments (constants at
+ * the calls that matter, so the compiler drops the tests). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void int8_pixels(int8_t *po, int32_t po_step, const int8_t *base, int32_t base_step, int32_t count,
+                               int32_t row_step, const conv_shape *g, int32_t mode, int32_t offset, int32_t lo,
+                               int32_t hi, int full)
+{
+    const int32_t kh = g->kh, run = g->run, full_blocks = g->full_blocks;
+    const int32_t rest = g->cout - full_blocks * 4;
+    const int32_t *const blocks = g->blocks;
+    int32_t i, b, ky, j;
+    for (i = 0; i < count; ++i, po += po_step, base += base_step) {
+        const int32_t *w = blocks;
+        int8_t *pc = po;
+        for (b = 0; b < full_blocks; ++b, pc += 4) {
+            const int32_t *h = w;
+            acc4 acc;
+            acc.a0 = h[0];
+            acc.a1 = h[1];
+            acc.a2 = h[2];
+            acc.a3 = h[3];
+            w += 12;
+            for (ky = 0; ky < kh; ++ky) {
+                acc = dot4_run_int8(acc, base + ky * row_step, &w, run);
+            }
+            pc[0] = requant_int8_block(acc.a0, h[4], h[8], mode, offset, lo, hi, full);
+            pc[1] = requant_int8_block(acc.a1, h[5], h[9], mode, offset, lo, hi, full);
+            pc[2] = requant_int8_block(acc.a2, h[6], h[10], mode, offset, lo, hi, full);
+            pc[3] = requant_int8_block(acc.a3, h[7], h[11], mode, offset, lo, hi, full);
+        }
+        for (j = 0; j < rest; ++j) { /* the last, partial block: `rest` channels, words interleaved */
+            const int32_t *h = w;
+            const int32_t *wj = w + 3 * rest + j;
+            int32_t acc = h[j];
+            for (ky = 0; ky < kh; ++ky) {
+                acc = dot1_run_int8(acc, base + ky * row_step, wj + ky * (run / 4) * rest, rest, run);
+            }
+            pc[j] = requant_int8_block(acc, h[rest + j], h[2 * rest + j], mode, offset, lo, hi, 0);
+        }
+    }
+}
+
+static void conv_pixels_int8(int8_t *po, int32_t po_step, const int8_t *base, int32_t base_step, int32_t count,
+                             int32_t row_step, const conv_shape *g, const epilogue *e)
+{
+    if (e->mode == 2 && e->lo == -128 && e->hi == 127) {
+        int8_pixels(po, po_step, base, base_step, count, row_step, g, 2, e->offset, -128, 127, 1);
+    } else if (e->mode == 2) {
+        int8_pixels(po, po_step, base, base_step, count, row_step, g, 2, e->offset, e->lo, e->hi, 0);
+    } else {
+        int8_pixels(po, po_step, base, base_step, count, row_step, g, e->mode, e->offset, e->lo, e->hi, 0);
+    }
+}
+
+void edgec_conv2d_dsp_int8(const edgec_view *in, edgec_view *out, const int32_t *blocks, const edgec_conv_params *p)
+{
+    conv_shape g;
+    epilogue e;
+    call_shape(in, out, p, blocks, &g, &e);
+    g.block_words = 12 + g.kh * g.run;
+    conv_walk(in, out, p, &g, &e, conv_pixels_int8);
+}
+
+void edgec_fully_connected_dsp_int8(const int8_t *in, int8_t *out, int32_t batches, const int32_t *blocks,
+                                    const edgec_fc_params *p)
+{
+    const int32_t k = p->in_features;
+    const int32_t cout = p->out_features;
+    const int32_t full = cout / 4 * 4, rest = cout - full;
+    int32_t b, oc, j;
+
+    for (b = 0; b < batches; ++b) {
+        const int8_t *x = in + b * k;
+        int8_t *y = out + b * cout;
+        const int32_t *w = blocks;
+        for (oc = 0; oc < full; oc += 4) {
+            acc4 acc;
+            acc.a0 = w[0]; /* header: the folded biases */
+            acc.a1 = w[1];
+            acc.a2 = w[2];
+            acc.a3 = w[3];
+            w += 4;
+            acc = dot4_run_int8(acc, x, &w, k);
+            y[oc] = fc_requantize(acc.a0, p->out_scale[oc], p);
+            y[oc + 1] = fc_requantize(acc.a1, p->out_scale[oc + 1], p);
+            y[oc + 2] = fc_requantize(acc.a2, p->out_scale[oc + 2], p);
+            y[oc + 3] = fc_requantize(acc.a3, p->out_scale[oc + 3], p);
+        }
+        for (j = 0; j < rest; ++j) {
+            const int32_t acc = dot1_run_int8(w[j], x, w + rest + j, rest, k);
+            y[full + j] = fc_requantize(acc, p->out_scale[full + j], p);
         }
     }
 }

@@ -13,16 +13,20 @@
  * bias + input_offset * sum(w) instead and multiply the raw inputs.
  * The even and odd accumulators are requantized as four lanes each
  * (mve_requant.h), with multipliers and shifts gathered at stride 2, and
- * scattered back to their channels.  Built only for targets with integer MVE.
+ * scattered back to their channels.  Rows of at least RING_MIN_WIDTH outputs
+ * go to the channel-plane kernel (depthwise_ring_mve.c) where it applies.
+ * Built only for targets with integer MVE.
  */
 #include "edgec_kernels.h"
 
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 
+#include "depthwise_ring_mve.h"
 #include "kernels_internal.h"
 #include "mve_requant.h"
 
 #define DW_LANES 8
+#define RING_MIN_WIDTH 48 /* output rows at least this wide take edgec_depthwise_ring_mve (narrower: this kernel, measured faster) */
 
 /* The requantization and bias of the even (or odd) channels of a block of eight. */
 typedef struct {
@@ -132,6 +136,9 @@ void edgec_depthwise_conv2d_mve(const edgec_view *in, edgec_view *out, const int
     if (p->depth_multiplier > 1) {
         edgec_depthwise_conv2d(in, out, weights, bias, p);
         return;
+    }
+    if (out_w >= RING_MIN_WIDTH && edgec_depthwise_ring_mve(in, out, weights, bias, p, 0, 0)) {
+        return; /* wide rows: channel planes through a ring (depthwise_ring_mve.c) */
     }
     for (c0 = 0; c0 < channels; c0 += DW_LANES) {
         const int32_t nc = channels - c0 < DW_LANES ? channels - c0 : DW_LANES;

@@ -243,6 +243,13 @@ void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *bloc
 void edgec_fully_connected_dsp(const int8_t *in, int8_t *out, int32_t batches, const int32_t *blocks,
                                const edgec_fc_params *p);
 
+/* The same on int8 weights (conv_dsp.c), for layers whose pre-widened layout does not fit the
+ * flash: `blocks` in the oc4 int8 layout (described in conv_dsp.c), exactly the flash of the
+ * portable kernel's constants; KW * Ci (conv) or K (fully connected) a multiple of 4. */
+void edgec_conv2d_dsp_int8(const edgec_view *in, edgec_view *out, const int32_t *blocks, const edgec_conv_params *p);
+void edgec_fully_connected_dsp_int8(const int8_t *in, int8_t *out, int32_t batches, const int32_t *blocks,
+                                    const edgec_fc_params *p);
+
 /* ---------------------------------------------------------------- element-wise binary */
 
 /* Broadcasting: each of a/b has every dimension (h, w, c) either equal to

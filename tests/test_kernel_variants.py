@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgec.codegen.depthwise_layout import depthwise_dsp_header, depthwise_dsp_layout
 from edgec.codegen.dsp_emitters import oc4_layout
 from edgec.codegen.kernel_variants import (
     CODE_RESERVE_BYTES,
@@ -92,6 +93,26 @@ def test_oc4_layout_keeps_negative_weights_as_int16():
     words = oc4_layout(w)
     assert words[:2].tolist() == [_pair(-1, 127), _pair(-128, -2)]
     assert words.size == 8
+
+
+def test_depthwise_fast_layout_heads_each_channel_group_with_its_constants():
+    # 1x3 kernel, 5 channels: two groups of four, 2 tap pairs each; header words per channel:
+    # bias + 3 * sum(w), multiplier, 2^(right-1) - 7 * 2^right, right (padding channels: 0, 0, 0, 1).
+    w = np.array([[[[1, 2, 3, 4, 5], [-1, -2, -3, -4, -5], [10, 0, 0, 0, -128]]]], dtype=np.int8)
+    header = depthwise_dsp_header(w, np.array([100, 0, 0, 0, -9]), 3, [1 << 30] * 5, [-1, -2, -3, -4, -5], -7)
+    assert header[0].tolist() == [100 + 3 * 10, 1 << 30, 1 - 14, 1]
+    assert header[4].tolist() == [-9 + 3 * -128, 1 << 30, 16 - 7 * 32, 5]
+    words = depthwise_dsp_layout(w, header)
+    plain = depthwise_dsp_layout(w)  # [2 groups][2 pairs][4][2]
+    group = 2 * 16 + plain[0].size  # int16 entries: the header's 16 words, then the weights
+    assert words.size == 2 * group
+    second = words[group : group + 32].view(np.uint16).astype(np.uint32)
+    second_words = (second[0::2] | (second[1::2] << 16)).view(np.int32).tolist()
+    assert second_words == [-9 - 384, 0, 0, 0, 1 << 30, 0, 0, 0, 16 - 224, 0, 0, 0, 5, 1, 1, 1]
+    assert words[32:group].tolist() == plain[0].reshape(-1).tolist()
+    assert words[group + 32 :].tolist() == plain[1].reshape(-1).tolist()
+    with pytest.raises(ValueError, match="shift"):
+        depthwise_dsp_header(w, None, 3, [1 << 30] * 5, [-1, 0, -3, -4, -5], 0)
 
 
 def test_folded_bias_is_bias_plus_offset_times_weight_sum():

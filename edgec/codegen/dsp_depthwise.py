@@ -8,7 +8,9 @@ patch windows and row-streamed views are runtime parameters of all of them.
 The weights go to flash in the kernel's int16 layout
 (``depthwise_layout``) instead of int8 (the flash growth is the rule's
 ``extra_bytes``), and ``fast_requant`` is set where the accumulator bound
-proves ``rq_fast`` exact.
+proves ``rq_fast`` exact: 1, or 2 where also every shift is negative
+(``dsp_emitters.requant_mode``), which selects the kernels' fast epilogue
+(packed four-channel requantization and store).
 
 A layer the memory plan runs in place (decided before the kernel choice)
 calls ``edgec_depthwise_conv2d_inplace_dsp`` instead: the portable in-place
@@ -20,7 +22,13 @@ is not emitted for it (the selector's flash estimate errs high).
 from __future__ import annotations
 
 from edgec.codegen import kernel_variants as kv
-from edgec.codegen.depthwise_layout import MAX_TAPS, depthwise_dsp_layout, depthwise_dsp_layout_bytes
+from edgec.codegen.depthwise_layout import (
+    MAX_TAPS,
+    depthwise_dsp_header,
+    depthwise_dsp_layout,
+    depthwise_dsp_layout_bytes,
+)
+from edgec.codegen.dsp_emitters import requant_mode
 from edgec.codegen.op_emitters import _conv_fields, _per_channel, _weights_and_bias, shape_str, short_name
 from edgec.reference.qparams import kernel_params
 
@@ -41,7 +49,7 @@ def applies(graph, node) -> bool:
 
 def extra_bytes(graph, node) -> int:
     _, kh, kw, c = _weights(graph, node).shape
-    return depthwise_dsp_layout_bytes(kh, kw, c) - kh * kw * c
+    return depthwise_dsp_layout_bytes(kh, kw, c, header=True) - kh * kw * c  # the headers: an upper bound
 
 
 def kernel_name(kh: int, kw: int) -> str:
@@ -57,12 +65,18 @@ def emit(w, names, weights, node, p, ident) -> str:
     bias_name = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else ""
     bias = graph.tensors[bias_name].data if bias_name else None
     bound = kv.accumulator_bound(wt.data, bias, p["input_offset"], channel_axis=3)
-    fast = kv.fast_requant_ok(bound, p["out_shift"])
+    fast = requant_mode(bound, p["out_shift"], p["output_offset"])  # 0, 1 or 2 (the fast epilogue)
     if node.name in getattr(names.place, "inplace_depthwise", {}):
         return _emit_inplace(w, names, weights, node, p, ident, fast)
+    if fast == 2 and kernel_name(kh, kw) == "edgec_depthwise_conv2d_dsp":
+        fast = 1  # the headered layout's interior path is unrolled for the specialised sizes only
+    header = None
+    if fast == 2:
+        header = depthwise_dsp_header(wt.data, bias, p["input_offset"], p["out_mult"], p["out_shift"],
+                                      p["output_offset"])  # fmt: skip
     layout = weights.add(
         f"{ident}_weights_dsp",
-        depthwise_dsp_layout(wt.data),
+        depthwise_dsp_layout(wt.data, header),
         "int16_t",
         f"{short_name(wt.name)}: int8 {shape_str(wt.shape)} as the DSP depthwise layout (depthwise_layout.py)",
     )
@@ -78,7 +92,7 @@ def emit(w, names, weights, node, p, ident) -> str:
     return fn
 
 
-def _emit_inplace(w, names, weights, node, p, ident, fast: bool) -> str:
+def _emit_inplace(w, names, weights, node, p, ident, fast: int) -> str:
     """The in-place layer (same arguments as the portable in-place kernel, int8 weights)."""
     graph = names.graph
     _, kh, kw, _ = _weights(graph, node).shape

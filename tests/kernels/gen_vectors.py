@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgec.codegen.depthwise_layout import depthwise_dsp_layout
-from edgec.codegen.kernel_variants import accumulator_bound, fast_requant_ok
+from edgec.codegen.depthwise_layout import depthwise_dsp_header, depthwise_dsp_layout
+from edgec.codegen.dsp_emitters import requant_mode
+from edgec.codegen.kernel_variants import accumulator_bound
 from edgec.reference import int8_kernels as K
 
 INT8_MIN, INT8_MAX = -128, 127
@@ -270,8 +271,13 @@ def dsp_depthwise_twin(case: Case, entry: int, allow_fast: bool = True) -> Case:
     twin = Case("depthwise_conv2d_dsp", name=f"{case.name}_dsp{entry or 'generic'}")
     # the build's rule: rq_fast only where the accumulator bound proves it exact
     bound = accumulator_bound(case.tensors["w"], case.tensors.get("bias"), case.ints["input_offset"], channel_axis=3)
-    twin.ints.update(case.ints, entry=entry, fast_requant=int(allow_fast and fast_requant_ok(bound, case.tensors["out_shift"])))
-    twin.tensors.update(case.tensors, wl=depthwise_dsp_layout(case.tensors["w"]))
+    mode = requant_mode(bound, case.tensors["out_shift"], case.ints["output_offset"]) if allow_fast else 0
+    twin.ints.update(case.ints, entry=entry, fast_requant=mode)
+    header = None
+    if mode == 2:  # the fast epilogue: headers with the folded bias and the requantization constants
+        header = depthwise_dsp_header(case.tensors["w"], case.tensors.get("bias"), case.ints["input_offset"],
+                                      case.tensors["out_mult"], case.tensors["out_shift"], case.ints["output_offset"])
+    twin.tensors.update(case.tensors, wl=depthwise_dsp_layout(case.tensors["w"], header))
     twin.embeds.update(case.embeds)
     return twin
 
@@ -281,7 +287,8 @@ def dsp_inplace_twin(case: Case, allow_fast: bool) -> Case:
     output, the build's fast-requantization flag (or none: the general path)."""
     twin = Case("depthwise_conv2d_inplace_dsp", name=f"{case.name}_dsp{'' if allow_fast else '_exact'}")
     bound = accumulator_bound(case.tensors["w"], case.tensors.get("bias"), case.ints["input_offset"], channel_axis=3)
-    twin.ints.update(case.ints, fast_requant=int(allow_fast and fast_requant_ok(bound, case.tensors["out_shift"])))
+    mode = requant_mode(bound, case.tensors["out_shift"], case.ints["output_offset"]) if allow_fast else 0
+    twin.ints.update(case.ints, fast_requant=mode)
     twin.tensors.update(case.tensors)
     return twin
 
@@ -333,6 +340,33 @@ def dsp_depthwise_cases(rng) -> list[Case]:
             if k[0] == k[1] and k[0] in (3, 5, 7):
                 cases.append(dsp_depthwise_twin(base, k[0]))
             cases.append(dsp_depthwise_twin(base, 0, allow_fast=False))
+    return cases
+
+
+def dsp_depthwise_fast_cases(rng) -> list[Case]:
+    """The DSP depthwise kernels' fast epilogue (fast_requant 2: headered layout, packed stores) on
+    maps large enough for interior pixels, for every specialised size: odd channel counts (the
+    1..3-channel tail), every border, stride 2, dilation, windows; drawn until the build's rule picks
+    the fast epilogue."""
+    cases = []
+    for h, w, c, k, s, d, pad in [
+        (12, 11, 7, (5, 5), (1, 1), (1, 1), (2, 2, 2, 2)),
+        (13, 12, 6, (5, 5), (2, 2), (1, 1), (1, 2, 1, 2)),
+        (14, 13, 5, (7, 7), (1, 1), (1, 1), (3, 3, 3, 3)),
+        (15, 15, 9, (7, 7), (2, 2), (1, 1), (2, 3, 3, 2)),
+        (10, 10, 11, (3, 3), (1, 1), (2, 2), (1, 1, 1, 1)),  # dilated: interior pixels with dilation
+        (9, 8, 4, (3, 3), (2, 1), (1, 1), (0, 1, 1, 0)),
+        (6, 7, 10, (5, 5), (1, 1), (1, 1), (0, 0, 0, 0)),  # no padding: every pixel interior
+    ]:
+        for windows in (False, True):
+            for _ in range(50):
+                base = depthwise_case(rng, h=h, w=w, ci=c, m=1, k=k, stride=s, dilation=d, pad=pad, windows=windows)
+                twin = dsp_depthwise_twin(base, k[0] if k[0] == k[1] else 0)
+                if twin.ints["fast_requant"] == 2:
+                    cases.append(twin)
+                    break
+            else:
+                raise AssertionError(f"no fast-epilogue draw for {h}x{w}x{c} k={k}")
     return cases
 
 
@@ -1453,6 +1487,7 @@ def build_cases(seed: int) -> list[Case]:
     cases += [add_dsp_twin(big), add_dsp_twin(adds[1], left_shift=21), add_dsp_twin(adds[2], a_shift=1)]
     inplace = [c for c in cases if c.op == "depthwise_conv2d_inplace"]
     cases += [dsp_inplace_twin(c, allow_fast=i % 3 != 2) for i, c in enumerate(inplace)]
+    cases += dsp_depthwise_fast_cases(np.random.default_rng(seed + 2))  # own stream: the cases above keep theirs
     return cases
 
 

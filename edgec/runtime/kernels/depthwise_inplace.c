@@ -130,6 +130,47 @@ static inline int32_t dwip_dsp_row(const int8_t *scratch, int32_t slot0, int32_t
     return ox;
 }
 
+/* dwip_dsp_row for fast_requant 2 (every shift negative, rq_fast_right_mla exact): the kernel
+ * rows' ring slots come as pointers (rowp[ky], computed once per output row), the requantization
+ * constants (right = -shift, rounding with the output offset) once per channel.  Inlined with kh
+ * and groups constants for the 3x3 and 7x7 kernels, so the tap loops unroll. */
+#ifdef __GNUC__
+__attribute__((always_inline))
+#endif
+static inline int32_t dwip_fast_row(const int8_t *const *rowp, int32_t kh, int32_t groups, int32_t out_w,
+                                    int32_t channels, int32_t acc0, int32_t mult, int32_t right, int32_t rounding,
+                                    int32_t off2, const dwip_group_weights *gw, int32_t act_min, int32_t act_max,
+                                    int8_t *po)
+{
+    int32_t ox, ky, g;
+    for (ox = 0; ox + 2 <= out_w; ox += 2) {
+        int32_t a = acc0, b = acc0;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 16
+#endif
+        for (ky = 0; ky < kh; ++ky) {
+            const int8_t *px = rowp[ky] + ox;
+            const dwip_group_weights *t = gw + ky * DWIP_DSP_MAX_GROUPS;
+            for (g = 0; g < groups; ++g, px += 4, ++t) {
+                const int32_t x = dsp_read_quad(px);
+                const int32_t x02 = dsp_sxtab16(off2, x), x13 = dsp_sxtab16_ror8(off2, x);
+                a = dsp_smlad(x02, t->even, a);
+                a = dsp_smlad(x13, t->odd, a);
+                b = dsp_smlad(x02, t->shifted, b);
+                b = dsp_smlad(x13, t->even, b);
+            }
+        }
+        a = rq_fast_right_mla(a, mult, right, rounding);
+        b = rq_fast_right_mla(b, mult, right, rounding);
+        a = a < act_min ? act_min : a;
+        b = b < act_min ? act_min : b;
+        po[0] = (int8_t)(a > act_max ? act_max : a);
+        po[channels] = (int8_t)(b > act_max ? act_max : b);
+        po += 2 * channels;
+    }
+    return ox;
+}
+
 /* Inlined into both entry points, so the portable one carries no DSP test. */
 #ifdef __GNUC__
 __attribute__((always_inline))
@@ -202,7 +243,33 @@ static inline void depthwise_inplace(int8_t *buffer, int32_t in_h, int32_t in_w,
             /* Output row oy of channel c, written in NHWC order over the
              * buffer's channel-c slots. */
             ox = 0;
-            if (dsp_rows) {
+            if (dsp_rows && o.fast == 2) {
+                const int32_t right = -shift;
+                const int32_t rounding = (int32_t)(((uint32_t)1 << (right - 1)) + ((uint32_t)o.output_offset << right));
+                const int8_t *rowp[DWIP_DSP_MAX_KH];
+                int32_t slot = slot0;
+                for (ky = 0; ky < kh; ++ky) {
+                    rowp[ky] = scratch + slot * row_w;
+                    slot += dh;
+                    if (slot >= ring_rows) {
+                        slot -= ring_rows;
+                    }
+                }
+                if (kw == 3 && kh == 3) {
+                    ox = dwip_fast_row(rowp, 3, 1, out_w, channels, acc0, mult, right, rounding, off2, gw, o.act_min,
+                                       o.act_max, po);
+                } else if (kw == 7 && kh == 7) {
+                    ox = dwip_fast_row(rowp, 7, 2, out_w, channels, acc0, mult, right, rounding, off2, gw, o.act_min,
+                                       o.act_max, po);
+                } else if (kw == 3) {
+                    ox = dwip_fast_row(rowp, kh, 1, out_w, channels, acc0, mult, right, rounding, off2, gw, o.act_min,
+                                       o.act_max, po);
+                } else {
+                    ox = dwip_fast_row(rowp, kh, 2, out_w, channels, acc0, mult, right, rounding, off2, gw, o.act_min,
+                                       o.act_max, po);
+                }
+                po += ox * channels;
+            } else if (dsp_rows) {
                 ox = kw == 3 ? dwip_dsp_row(scratch, slot0, row_w, ring_rows, kh, dh, 1, out_w, channels, acc0, mult,
                                             shift, off2, gw, o, po)
                              : dwip_dsp_row(scratch, slot0, row_w, ring_rows, kh, dh, 2, out_w, channels, acc0, mult,

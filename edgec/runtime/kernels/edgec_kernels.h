@@ -188,7 +188,13 @@ static inline int32_t edgec_depthwise_inplace_scratch_size(int32_t in_h, int32_t
  * EDGEC_DW_DSP_MAX_TAPS.  `weights` is the build-time layout of
  * edgec.codegen.depthwise_layout: int16 [ceil(C / 4)][ceil(KH * KW / 2)][4][2],
  * 4-byte aligned; entry [q][j][i][t] is the weight of channel 4q + i at tap
- * 2j + t (taps in ky * KW + kx order), 0 past the last tap or channel.  The
+ * 2j + t (taps in ky * KW + kx order), 0 past the last tap or channel.  With
+ * p->fast_requant == 2 (every shift negative, rq_fast_right exact) each group of
+ * four channels is preceded by 16 int32 words: the biases with input_offset *
+ * sum(w) folded in, the multipliers, the rounding terms (with the output
+ * offset) and the right shifts, four of each
+ * (edgec.codegen.depthwise_layout.depthwise_dsp_header); `bias`, out_mult and
+ * out_shift must still be given (border pixels that are mostly padding use them).  The
  * _3x3/_5x5/_7x7 entry points are the same kernel with the kernel size a
  * constant (any stride, dilation and padding); without the DSP extension
  * they run a plain-C twin of every instruction. */

@@ -74,4 +74,28 @@ static inline int32_t rq_fast_right(int32_t acc, int32_t mult, int32_t right, in
     return (v + round_offset + (v >> 31)) >> right;
 }
 
+/* a * b + (acc << 32), rounded to its top word: SMMLAR on the DSP extension (plain C elsewhere). */
+static inline int32_t rq_smmlar(int32_t a, int32_t b, int32_t acc)
+{
+#if EDGEC_DSP_NATIVE
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+#else
+    const uint64_t sum = ((uint64_t)(uint32_t)acc << 32) + (uint64_t)((int64_t)a * b) + 0x80000000u;
+    return (int32_t)(uint32_t)(sum >> 32);
+#endif
+}
+
+/* rq_fast_right(acc, mult, right, round_offset) in four instructions (LSL, SMMLAR, ADD with ASR, ASR),
+ * under the same precondition.  SMMLAR adds round_offset to SMMULR's result inside the 64-bit sum,
+ * which is exact because the 32-bit sum does not wrap.  The sign correction is taken from acc
+ * instead of v: they differ only when acc < 0 and v == 0, and then both (round_offset - 1) >> right
+ * and round_offset >> right are output_offset, as round_offset = 2^(right-1) + output_offset * 2^right. */
+static inline int32_t rq_fast_right_mla(int32_t acc, int32_t mult, int32_t right, int32_t round_offset)
+{
+    const int32_t v = rq_smmlar((int32_t)((uint32_t)acc << 1), mult, round_offset);
+    return (v + (acc >> 31)) >> right;
+}
+
 #endif /* EDGEC_REQUANT_FAST_H */

@@ -105,7 +105,7 @@ def evaluate(folder: Path, name: str, path: Path, size: int, args) -> dict:
     lambdas = args.lambdas if name == args.sweep else [args.default_lambda]
     rows = []
     for lam in lambdas:
-        mixed = search_mixed(graph, stage, samples, lam, args.outlier_fraction, args.vdpc_test)
+        mixed = search_mixed(graph, stage, samples, lam, args.outlier_fraction, args.vdpc_test, args.weight_widths)
         runs = [run_mixed_detailed(graph, stage, mixed, v) for v in xs]
         p = mixed.report
         rows.append(
@@ -122,6 +122,7 @@ def evaluate(folder: Path, name: str, path: Path, size: int, args) -> dict:
                 "outlier_fraction_heldout": float(np.mean([o for r in runs for o in r.outliers])),
                 "outlier_test": p["outlier_test"],
                 "bits": p["bits"],
+                "weight_bits": p.get("weight_bits", {}),
                 "search_seconds": p["search_seconds"],
             }
         )
@@ -151,12 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sram-budget", type=float, default=None, help="KB, for the schedule search picking the stage")
     parser.add_argument("--outlier-fraction", type=float, default=None, help="VDPC target fraction (default: vdpc's)")
     parser.add_argument("--vdpc-test", default="auto", help="auto, input, first or a stage tensor name")
+    parser.add_argument("--weight-widths", default="4", help="candidate weight widths besides 8 ('' : int8 weights only)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     from edgec.mixed.search import DEFAULT_LAMBDA
 
     args.default_lambda = DEFAULT_LAMBDA if args.default_lambda is None else args.default_lambda
     args.lambdas = [float(v) for v in args.lambdas.split(",")]
+    args.weight_widths = tuple(int(v) for v in args.weight_widths.split(",") if v)
     if args.outlier_fraction is None:
         from edgec.mixed.vdpc import DEFAULT_OUTLIER_FRACTION
 

@@ -267,8 +267,3 @@ def test_int4_weights_in_the_mixed_graph(digits, searched):
         assert not np.array_equal(a, b)
         assert np.mean(np.abs(a - b)) < 0.03 * (a.max() - a.min())  # catches a bias left at the int8 scale
 
-
-def test_auto_vdpc_test_skips_a_prefix_holding_too_many_macs(digits, monkeypatch):
-    graph, stage, samples = digits
-    monkeypatch.setattr(vdpc, "MAX_PREFIX_MACS", 0.0)  # any op in the prefix is too much
-    assert search_mixed(graph, stage, samples[:8], 0.5).outlier_test.tensor == stage.inputs[0]

@@ -137,10 +137,7 @@ def subbyte_params(hist: np.ndarray, scale8: float, zp8: int, bits: int) -> tupl
 
 
 def mixed_graph(
-    graph: Graph,
-    params: dict[str, tuple[int, float, int]],
-    weight_bits: dict[str, int] | None = None,
-    input_means: dict[str, np.ndarray] | None = None,
+    graph: Graph, params: dict[str, tuple[int, float, int]], weight_bits: dict[str, int] | None = None
 ) -> Graph:
     """A copy of ``graph`` where each map of ``params`` (name -> (bits, scale, zp)) gets that width and quantization,
     and each op of ``weight_bits`` (node name -> 4) int4 weight values (``edgec/mixed/weights.py``).
@@ -148,12 +145,7 @@ def mixed_graph(
     A conv or depthwise conv accumulates in units of ``s_in x s_w``; when its
     input map is re-scaled or its weights requantized, its int32 bias is
     requantized to the new accumulator scale: ``round(bias x s_in8 s_w8 / (s_in s_w))``
-    (half away from zero, per channel).  With ``input_means`` (tensor -> mean
-    int8 level per channel, ``StageStats.channel_mean``) an op with int4
-    weights also gets **bias correction**: the int4 weights' error ``dw``
-    shifts the output's mean by ``sum dw x mean(x)`` (taps and input channels;
-    padding ignored), which is subtracted from the bias before rounding.
-    Every other constant is unchanged.
+    (half away from zero, per channel).  Every other constant is unchanged.
     """
     from edgec.mixed.weights import requantize
 
@@ -171,7 +163,6 @@ def mixed_graph(
         if not (rescaled or requantized):
             continue
         ratio = np.float64(graph.tensors[node.inputs[0]].qscale) / np.float64(mixed.tensors[node.inputs[0]].qscale)
-        shift = 0.0  # int4 weights: mean output shift to remove, in the new accumulator units
         if requantized:
             w = mixed.tensors[node.inputs[1]]
             if sum(node.inputs[1] in n.inputs for n in mixed.nodes) != 1:
@@ -179,38 +170,14 @@ def mixed_graph(
             w.data, scales, _ = requantize(graph.tensors[node.inputs[1]], weight_bits[node.name])
             ratio = ratio * graph.tensors[node.inputs[1]].scale.astype(np.float64) / scales.astype(np.float64)
             w.scale = scales
-            if input_means and node.inputs[0] in input_means:
-                shift = _weight_error_shift(graph, mixed, node, input_means[node.inputs[0]])
         if len(node.inputs) < 3 or not node.inputs[2]:
             continue
         bias = mixed.tensors[node.inputs[2]]
         users = [n for n in mixed.nodes if bias.name in n.inputs]
         if len(users) != 1:
             raise ValueError(f"bias {bias.name!r} is shared by {len(users)} ops; cannot requantize it for one")
-        v = bias.data.astype(np.float64) * ratio - shift
+        v = bias.data.astype(np.float64) * ratio
         bias.data = (np.sign(v) * np.floor(np.abs(v) + 0.5)).astype(bias.data.dtype)
         if bias.scale is not None:
             bias.scale = (bias.scale.astype(np.float64) / ratio).astype(np.float32)
     return mixed
-
-
-def _weight_error_shift(graph: Graph, mixed: Graph, node, mean_q8: np.ndarray) -> np.ndarray:
-    """Per output channel, the mean accumulator shift ``sum dw x mean(x)`` of ``node``'s requantized
-    weights, in units of the mixed variant's accumulator scale ``s_in x s_w``."""
-    src = graph.tensors[node.inputs[0]]
-    mean_real = np.float64(src.qscale) * (np.asarray(mean_q8, dtype=np.float64) - src.qzero)
-    w8, w4 = graph.tensors[node.inputs[1]], mixed.tensors[node.inputs[1]]
-    axis = w8.axis or 0
-
-    def real(t) -> np.ndarray:
-        shape = [1] * t.data.ndim
-        shape[axis] = -1
-        return t.data.astype(np.float64) * t.scale.astype(np.float64).reshape(shape)
-
-    dw = real(w4) - real(w8)
-    if node.op == "depthwise_conv2d":  # [1, kh, kw, C x multiplier]: output channel c reads input c // multiplier
-        per_out = dw.sum(axis=(0, 1, 2)) * np.repeat(mean_real, dw.shape[-1] // mean_real.size)
-    else:  # conv2d [O, kh, kw, I]
-        per_out = dw.sum(axis=(1, 2)) @ mean_real
-    acc_scale = np.float64(mixed.tensors[node.inputs[0]].qscale) * w4.scale.astype(np.float64)
-    return per_out / acc_scale

@@ -198,7 +198,7 @@ def search_mixed(
     outlier_test = vdpc.pick_test(graph, stage, stats, names, outlier_fraction, test)
     fraction = float(vdpc.outlier_mask(stats, outlier_test).mean())
     bits, params, weight_bits, table = search_bits(graph, stage, stats, outlier_test, fraction, lam, weight_widths)
-    mixed = assign.mixed_graph(graph, params, weight_bits, stats.channel_mean)
+    mixed = assign.mixed_graph(graph, params, weight_bits)
     seconds = time.perf_counter() - start
     report = {
         "mode": "mixed",

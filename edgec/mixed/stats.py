@@ -6,11 +6,7 @@ calibration sample and records, per patch of the stage's grid:
 
 * for every stage tensor, a histogram of its int8 values inside the patch's
   region (``Patch.regions``; 256 bins, bin ``q + 128`` counts level ``q``);
-* the minimum and maximum of each candidate VDPC test tensor in that region;
-
-and per stage tensor the mean int8 level of each channel over the whole
-tensor and all samples (``channel_mean``: the input means the int4 weights'
-bias correction uses, ``assign.mixed_graph``).
+* the minimum and maximum of each candidate VDPC test tensor in that region.
 
 Overlapping regions of neighbouring patches are counted once per patch, as
 each patch computes them.  ``StageStats.histograms(mask)`` sums the
@@ -19,7 +15,7 @@ histograms of the patches ``mask`` selects (e.g. the non-outlier patches).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,7 +31,6 @@ class StageStats:
     counts: np.ndarray  # [samples, patches, tensors, 256] int64 histograms of patch regions
     patch_min: dict[str, np.ndarray]  # test-tensor candidate -> [samples, patches] int min in the patch region
     patch_max: dict[str, np.ndarray]
-    channel_mean: dict[str, np.ndarray] = field(default_factory=dict)  # tensor -> [C] mean int8 level
 
     @property
     def samples(self) -> int:
@@ -74,11 +69,8 @@ def collect_stats(
     counts = np.zeros((len(samples), len(stage.patches), len(tensors), LEVELS), dtype=np.int64)
     pmin = {t: np.zeros((len(samples), len(stage.patches)), dtype=np.int64) for t in test_candidates}
     pmax = {t: np.zeros((len(samples), len(stage.patches)), dtype=np.int64) for t in test_candidates}
-    sums = {t: np.zeros(graph.tensors[t].shape[-1], dtype=np.float64) for t in tensors}
     for s, feeds in enumerate(samples):
         env = run_stage(graph, stage, feeds)
-        for t in tensors:
-            sums[t] += env[t].reshape(-1, env[t].shape[-1]).astype(np.float64).mean(axis=0)
         for p, patch in enumerate(stage.patches):
             for k, name in enumerate(tensors):
                 win = patch.regions.get(name)
@@ -88,5 +80,4 @@ def collect_stats(
                 counts[s, p, k] = histogram(region)
                 if name in pmin:
                     pmin[name][s, p], pmax[name][s, p] = int(region.min()), int(region.max())
-    means = {t: v / max(len(samples), 1) for t, v in sums.items()}
-    return StageStats(tensors, counts, pmin, pmax, means)
+    return StageStats(tensors, counts, pmin, pmax)

@@ -152,7 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sram-budget", type=float, default=None, help="KB, for the schedule search picking the stage")
     parser.add_argument("--outlier-fraction", type=float, default=None, help="VDPC target fraction (default: vdpc's)")
     parser.add_argument("--vdpc-test", default="auto", help="auto, input, first or a stage tensor name")
-    parser.add_argument("--weight-widths", default="4", help="candidate weight widths besides 8 ('' : int8 weights only)")
+    parser.add_argument(
+        "--weight-widths", default="4", help="candidate weight widths besides 8 ('' : int8 weights only)"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     from edgec.mixed.search import DEFAULT_LAMBDA

@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {100 * row['outlier_fraction_calib']:5.1f}%/{100 * row['outlier_fraction_heldout']:5.1f}%  {r['peak_sram_bytes']:>9,}  {row['search_seconds']:7.2f}"
             )
     print(
-        "(top-1 in % on the held-out subset, numpy references; BitOPs = MACs x 8 x activation bits, patch classes weighted by the outlier fraction)"
+        "(top-1 in % on the held-out subset, numpy references; BitOPs = MACs x weight bits x activation bits, patch classes weighted by the outlier fraction)"
     )
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

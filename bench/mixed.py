@@ -121,7 +121,7 @@ def evaluate(folder: Path, name: str, path: Path, size: int, args) -> dict:
     rows = []
     qemu = None
     for lam in lambdas:
-        mixed = search_mixed(graph, stage, samples, lam, args.outlier_fraction, args.vdpc_test)
+        mixed = search_mixed(graph, stage, samples, lam, args.outlier_fraction, args.vdpc_test, args.weight_widths)
         if lam == args.default_lambda and args.qemu_images > 0:
             from bench.mixed_stage import qemu_stage_counts
 
@@ -151,6 +151,7 @@ def evaluate(folder: Path, name: str, path: Path, size: int, args) -> dict:
                 "outlier_fraction_heldout": float(np.mean([o for r in runs for o in r.outliers])),
                 "outlier_test": p["outlier_test"],
                 "bits": p["bits"],
+                "weight_bits": p.get("weight_bits", {}),
                 "search_seconds": p["search_seconds"],
             }
         )
@@ -185,12 +186,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--qemu-images", type=int, default=1, help="held-out images run in QEMU per build (0: no instruction counts)"
     )
+    parser.add_argument(
+        "--weight-widths", default="4", help="candidate weight widths besides 8 ('' : int8 weights only)"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     from edgec.mixed.search import DEFAULT_LAMBDA
 
     args.default_lambda = DEFAULT_LAMBDA if args.default_lambda is None else args.default_lambda
     args.lambdas = [float(v) for v in args.lambdas.split(",")]
+    args.weight_widths = tuple(int(v) for v in args.weight_widths.split(",") if v)
     if args.outlier_fraction is None:
         from edgec.mixed.vdpc import DEFAULT_OUTLIER_FRACTION
 
@@ -226,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {100 * row['outlier_fraction_calib']:5.1f}%/{100 * row['outlier_fraction_heldout']:5.1f}%  {r['peak_sram_bytes']:>9,}  {row['search_seconds']:7.2f}"
             )
     print(
-        "(top-1 in % on the held-out subset, numpy references; BitOPs = MACs x 8 x activation bits, patch classes weighted by the outlier fraction)"
+        "(top-1 in % on the held-out subset, numpy references; BitOPs = MACs x weight bits x activation bits, patch classes weighted by the outlier fraction)"
     )
     counted = [r for r in results if r["qemu"]]
     if counted:

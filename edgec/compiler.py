@@ -108,7 +108,7 @@ class Build:
         test = OutlierTest(**p["outlier_test"])
         mixed = MixedPrecision(
             load_graph(self.path / MIXED_GRAPH), p["bits"], test, p["outlier_patch_fraction"], p["mixed_lambda"],
-            p["search_seconds"], p,
+            p["search_seconds"], p, p.get("weight_bits", {}),
         )  # fmt: skip
         return stage, mixed
 

@@ -79,6 +79,11 @@ def test_precision_section(mixed_build):
     assert any(b < 8 for b in p["bits"].values())
     for name, bits in p["bits"].items():
         assert mixed.graph.tensors[name].bits == bits
+    # int4 weight values, int8 storage: read back with the build and counted at 4 bits
+    assert p["weight_storage"] == "int8" and p["weight_bits"] and mixed.weight_bits == p["weight_bits"]
+    for name in p["weight_bits"]:
+        w = mixed.graph.tensors[graph.node(name).inputs[1]]
+        assert w.dtype == "int8" and -8 <= w.data.min() and w.data.max() <= 7
 
 
 def test_build_reference_is_run_mixed(mixed_build):

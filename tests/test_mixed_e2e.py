@@ -176,6 +176,7 @@ def test_precision_mixed_build_bit_exact(tmp_path):
     build = load_build(tmp_path / "digits")
     assert build.summary["precision"]["mode"] == "mixed"
     assert any(b < 8 for b in build.summary["precision"]["bits"].values())
+    assert build.summary["precision"]["weight_bits"]  # lambda 0: int4 weight values in the mixed variant too
     assert "edgec_has_outlier" in (tmp_path / "digits" / "src" / "model.c").read_text()
     graph = build.graph
     shape = graph.tensors[graph.inputs[0]].shape

@@ -24,6 +24,7 @@ from edgec.mixed.reference import run_mixed, run_mixed_detailed
 from edgec.mixed.search import samples_to_int8, search_mixed
 from edgec.mixed.stats import collect_stats, run_stage
 from edgec.mixed.subbyte import qrange
+from edgec.mixed.weights import requantize
 from edgec.reference import run
 from edgec.schedule.patch import analyze_patches
 
@@ -216,3 +217,53 @@ def test_vdpc_test_tensor_modes(digits):
     assert vdpc.test_tensor(graph, stage, first) == first
     with pytest.raises(ValueError):
         vdpc.test_tensor(graph, stage, stage.split)  # the split tensor is computed last: nothing left to choose
+
+
+def test_int4_weight_values_per_channel(digits):
+    """int4 weight values: int8 storage, [-8, 7], per-channel scales; dequantized weights near the real ones."""
+    graph, stage, _ = digits
+    conv = next(graph.node(n) for n in stage.nodes if graph.node(n).op == "conv2d")
+    t = graph.tensors[conv.inputs[1]]
+    values, scales, noise = requantize(t, 4)
+    assert values.dtype == np.int8 and values.shape == t.shape and scales.shape == t.scale.shape
+    assert values.min() >= -8 and values.max() <= 7 and np.abs(values).max() >= 7
+    axis = t.axis or 0
+    shape = [1] * values.ndim
+    shape[axis] = -1
+    real = t.data.astype(np.float64) * t.scale.astype(np.float64).reshape(shape)
+    back = values.astype(np.float64) * scales.astype(np.float64).reshape(shape)
+    peak = np.moveaxis(np.abs(real), axis, 0).reshape(real.shape[axis], -1).max(axis=1).reshape(shape)
+    assert np.all(np.abs(back - real) <= peak / 7 + 1e-9)  # within one int4 step of its channel's range
+    assert noise == pytest.approx(float(((back - real) ** 2).sum() / (real**2).sum()))
+    assert 0 < noise < 0.05
+
+
+def test_bitops_count_weight_bits(digits):
+    graph, stage, _ = digits
+    per_op = bitops.stage_op_macs(graph, stage)
+    conv = next(n for n in stage.nodes if graph.node(n).op == "conv2d")
+    f = 0.25
+    expect = stage.macs * 64 - per_op[conv] * (1 - f) * (64 - 4 * 8)
+    assert bitops.stage_bitops(graph, stage, {}, f, {conv: 4}) == pytest.approx(expect)
+
+
+def test_int4_weights_in_the_mixed_graph(digits, searched):
+    """lambda 0 gives every stage conv after the prefix int4 weight values; the mixed graph carries them,
+    biases requantized, and its split tensor stays close to int8 in real values."""
+    graph, stage, samples = digits
+    mixed = searched[0.0]
+    ops = [n for n in stage.nodes if graph.node(n).op in ("conv2d", "depthwise_conv2d")]
+    prefix = set(assign.prefix_nodes(graph, stage, mixed.outlier_test.tensor))
+    assert mixed.weight_bits == {n: 4 for n in ops if n not in prefix} and mixed.weight_bits
+    assert mixed.report["weight_bits"] == mixed.weight_bits and searched[1.0].weight_bits == {}
+    for name in mixed.weight_bits:
+        w = mixed.graph.tensors[graph.node(name).inputs[1]]
+        assert w.dtype == "int8" and -8 <= w.data.min() and w.data.max() <= 7
+    weights_only = assign.mixed_graph(graph, {}, mixed.weight_bits)
+    split = graph.tensors[stage.split]
+    for x in samples[:4]:
+        a = (run_stage(graph, stage, x)[stage.split].astype(np.float64) - split.qzero) * split.qscale
+        b = (run_stage(weights_only, stage, x)[stage.split].astype(np.float64) - split.qzero) * split.qscale
+        assert not np.array_equal(a, b)
+        assert np.mean(np.abs(a - b)) < 0.03 * (a.max() - a.min())  # catches a bias left at the int8 scale
+

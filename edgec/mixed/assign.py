@@ -136,14 +136,20 @@ def subbyte_params(hist: np.ndarray, scale8: float, zp8: int, bits: int) -> tupl
     return best_params
 
 
-def mixed_graph(graph: Graph, params: dict[str, tuple[int, float, int]]) -> Graph:
-    """A copy of ``graph`` where each map of ``params`` (name -> (bits, scale, zp)) gets that width and quantization.
+def mixed_graph(
+    graph: Graph, params: dict[str, tuple[int, float, int]], weight_bits: dict[str, int] | None = None
+) -> Graph:
+    """A copy of ``graph`` where each map of ``params`` (name -> (bits, scale, zp)) gets that width and quantization,
+    and each op of ``weight_bits`` (node name -> 4) int4 weight values (``edgec/mixed/weights.py``).
 
-    A conv or depthwise conv reading a re-scaled map accumulates in units of
-    ``s_in x s_w``, so its int32 bias is requantized to the new input scale:
-    ``round(bias x s_in8 / s_in)`` (half away from zero), its scale
-    ``s_in x s_w``.  Weights and every other constant are unchanged.
+    A conv or depthwise conv accumulates in units of ``s_in x s_w``; when its
+    input map is re-scaled or its weights requantized, its int32 bias is
+    requantized to the new accumulator scale: ``round(bias x s_in8 s_w8 / (s_in s_w))``
+    (half away from zero, per channel).  Every other constant is unchanged.
     """
+    from edgec.mixed.weights import requantize
+
+    weight_bits = {n: b for n, b in (weight_bits or {}).items() if b != 8}
     mixed = graph.copy()
     for name, (bits, scale, zp) in params.items():
         t = mixed.tensors[name]
@@ -151,15 +157,25 @@ def mixed_graph(graph: Graph, params: dict[str, tuple[int, float, int]]) -> Grap
         t.scale = np.atleast_1d(np.float32(scale))
         t.zero_point = np.atleast_1d(np.int64(zp))
     for node in mixed.nodes:
-        if node.op not in ("conv2d", "depthwise_conv2d") or node.inputs[0] not in params:
+        if node.op not in ("conv2d", "depthwise_conv2d"):
             continue
+        rescaled, requantized = node.inputs[0] in params, node.name in weight_bits
+        if not (rescaled or requantized):
+            continue
+        ratio = np.float64(graph.tensors[node.inputs[0]].qscale) / np.float64(mixed.tensors[node.inputs[0]].qscale)
+        if requantized:
+            w = mixed.tensors[node.inputs[1]]
+            if sum(node.inputs[1] in n.inputs for n in mixed.nodes) != 1:
+                raise ValueError(f"weights {w.name!r} are shared by several ops; cannot requantize them for one")
+            w.data, scales, _ = requantize(graph.tensors[node.inputs[1]], weight_bits[node.name])
+            ratio = ratio * graph.tensors[node.inputs[1]].scale.astype(np.float64) / scales.astype(np.float64)
+            w.scale = scales
         if len(node.inputs) < 3 or not node.inputs[2]:
             continue
         bias = mixed.tensors[node.inputs[2]]
         users = [n for n in mixed.nodes if bias.name in n.inputs]
         if len(users) != 1:
             raise ValueError(f"bias {bias.name!r} is shared by {len(users)} ops; cannot requantize it for one")
-        ratio = np.float64(graph.tensors[node.inputs[0]].qscale) / np.float64(mixed.tensors[node.inputs[0]].qscale)
         v = bias.data.astype(np.float64) * ratio
         bias.data = (np.sign(v) * np.floor(np.abs(v) + 0.5)).astype(bias.data.dtype)
         if bias.scale is not None:

@@ -2,11 +2,12 @@
 
 MACs are the scheduled ones: in the patch stage, each op's MACs summed over
 the patches on their output windows (recomputed halos included); after the
-stage, the layer-by-layer MACs.  Weights are int8 (8 bits); the activation
-width is the bits of the op's first input.  In a mixed build a stage op runs
-in the int8 variant on outlier patches and in the mixed variant on the
-others, so its BitOPs are weighted by the calibration outlier fraction ``f``:
-``MACs x 8 x (f x 8 + (1 - f) x bits_in)``.  Only conv2d, depthwise_conv2d and
+stage, the layer-by-layer MACs.  Weights are 8 bits, or 4 for a stage op the
+search gave int4 weight values (mixed variant only, ``weights.py``); the
+activation width is the bits of the op's first input.  In a mixed build a
+stage op runs in the int8 variant on outlier patches and in the mixed variant
+on the others, so its BitOPs are weighted by the calibration outlier fraction
+``f``: ``MACs x (f x 8 x 8 + (1 - f) x bits_w x bits_in)``.  Only conv2d, depthwise_conv2d and
 fully_connected have MACs (``edgec.ir.ops``).
 """
 
@@ -35,11 +36,22 @@ def input_bits(graph: Graph, node_name: str, bits: dict[str, int]) -> int:
     return bits.get(node.inputs[0], 8)
 
 
-def stage_bitops(graph: Graph, stage: PatchStage, bits: dict[str, int], outlier_fraction: float) -> float:
-    """Patch-stage BitOPs with maps at ``bits`` on non-outlier patches (8 on outlier patches)."""
+def stage_bitops(
+    graph: Graph,
+    stage: PatchStage,
+    bits: dict[str, int],
+    outlier_fraction: float,
+    weight_bits: dict[str, int] | None = None,
+    op_macs: dict[str, int] | None = None,
+) -> float:
+    """Patch-stage BitOPs with maps at ``bits`` and ops' weights at ``weight_bits`` on non-outlier
+    patches (all 8 on outlier patches)."""
     f = outlier_fraction
+    wb = weight_bits or {}
+    op_macs = stage_op_macs(graph, stage) if op_macs is None else op_macs
     return sum(
-        m * WEIGHT_BITS * (f * 8 + (1 - f) * input_bits(graph, n, bits)) for n, m in stage_op_macs(graph, stage).items()
+        m * (f * WEIGHT_BITS * 8 + (1 - f) * wb.get(n, WEIGHT_BITS) * input_bits(graph, n, bits))
+        for n, m in op_macs.items()
     )
 
 
@@ -48,9 +60,15 @@ def rest_bitops(graph: Graph, stage: PatchStage) -> int:
     return sum(macs(graph, n) * WEIGHT_BITS * 8 for n in graph.nodes if n.name not in in_stage)
 
 
-def report(graph: Graph, stage: PatchStage, bits: dict[str, int], outlier_fraction: float) -> dict:
+def report(
+    graph: Graph,
+    stage: PatchStage,
+    bits: dict[str, int],
+    outlier_fraction: float,
+    weight_bits: dict[str, int] | None = None,
+) -> dict:
     """The BitOPs fields of build.json ``precision`` (integers)."""
-    stage_mixed = round(stage_bitops(graph, stage, bits, outlier_fraction))
+    stage_mixed = round(stage_bitops(graph, stage, bits, outlier_fraction, weight_bits))
     stage_int8 = round(stage_bitops(graph, stage, {}, 0.0))
     rest = rest_bitops(graph, stage)
     return {

@@ -64,7 +64,8 @@ def summary_line(precision: dict) -> str:
     stage = precision["stage_bitops_int8"] / max(precision["stage_bitops"], 1)
     whole = precision["bitops_int8"] / max(precision["bitops"], 1)
     return (
-        f"mixed: stage maps {counts[8]}x8/{counts[4]}x4/{counts[2]}x2 bits, BitOPs {stage:.2f}x fewer in the stage "
+        f"mixed: stage maps {counts[8]}x8/{counts[4]}x4/{counts[2]}x2 bits, "
+        f"{len(precision.get('weight_bits', {}))} ops with int4 weight values, BitOPs {stage:.2f}x fewer in the stage "
         f"({whole:.2f}x whole), outlier patches {100 * precision['outlier_patch_fraction']:.1f}%, "
         f"lambda {precision['mixed_lambda']:g}, search {precision['search_seconds']:.1f} s"
     )

@@ -8,9 +8,12 @@ The patch stage (``ModelPlan.stage``) exists in two compiled variants:
   4 or 2 and their own scale and zero point (``edgec/mixed/subbyte.py``).  The
   stage inputs and the split tensor (the stage output) keep their int8
   parameters, so the rest of the network is the same for both variants.
-  Weights are shared; a conv/depthwise conv reading a re-scaled map has its
-  int32 bias requantized to the new input scale (same tensor name, different
-  data: codegen must emit the mixed variant's bias arrays from this graph).
+  Weights are shared unless the search gave an op int4 weight values
+  (``weight_bits``; ``edgec/mixed/weights.py``: same tensor, int8 storage,
+  values in [-8, 7] with their own per-channel scales); a conv/depthwise conv
+  reading a re-scaled map or with int4 weights has its int32 bias requantized
+  to the new accumulator scale (same tensor names, different data: codegen
+  must emit the mixed variant's weight and bias arrays from this graph).
 
 Value-driven patch classification (VDPC) picks the variant per patch at run
 time: the stage ops up to and including the producer of ``test_tensor`` are
@@ -44,3 +47,4 @@ class MixedPrecision:
     mixed_lambda: float
     search_seconds: float
     report: dict = field(default_factory=dict)  # build.json "precision" section (mode, bitops, ...)
+    weight_bits: dict[str, int] = field(default_factory=dict)  # stage op -> 4: int4 weight values (mixed variant)

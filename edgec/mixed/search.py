@@ -42,9 +42,10 @@ from edgec.mixed.entropy import entropy, entropy_loss
 from edgec.mixed.plan import MixedPrecision, OutlierTest
 from edgec.mixed.stats import StageStats, collect_stats
 from edgec.mixed.subbyte import pixel_bytes
+from edgec.mixed.weights import CANDIDATE_WEIGHT_BITS, WEIGHT_OPS, requantize
 from edgec.schedule.patch import PatchStage
 
-DEFAULT_LAMBDA = 0.5
+DEFAULT_LAMBDA = 0.8  # fashion_mbv2: 2.0x fewer stage BitOPs at 0.8 points below int8 (docs/mixed_precision.md)
 CANDIDATE_BITS = (4, 2)
 MAX_SAMPLES = 64  # calibration samples the statistics use (the first ones)
 
@@ -58,21 +59,42 @@ def patch_buffer_bytes(graph: Graph, stage: PatchStage, bits: dict[str, int]) ->
     return total
 
 
+def weight_candidates(graph: Graph, stage: PatchStage, test_tensor: str) -> list[str]:
+    """Stage ops after the VDPC prefix whose per-channel int8 weights may take int4 values."""
+    prefix = set(assign.prefix_nodes(graph, stage, test_tensor))
+    found = []
+    for name in stage.nodes:
+        node = graph.node(name)
+        if node.op not in WEIGHT_OPS or name in prefix or len(node.inputs) < 2:
+            continue
+        w = graph.tensors[node.inputs[1]]
+        if w.is_const and w.scale is not None and w.scale.size == w.shape[w.axis or 0]:
+            found.append(name)
+    return found
+
+
 def search_bits(
-    graph: Graph, stage: PatchStage, stats: StageStats, test: OutlierTest, fraction: float, lam: float
-) -> tuple[dict[str, int], dict[str, tuple[int, float, int]], list[dict]]:
-    """Widths per stage map, the sub-byte maps' (bits, scale, zp), and the score table."""
+    graph: Graph,
+    stage: PatchStage,
+    stats: StageStats,
+    test: OutlierTest,
+    fraction: float,
+    lam: float,
+    weight_widths: tuple[int, ...] = CANDIDATE_WEIGHT_BITS,
+) -> tuple[dict[str, int], dict[str, tuple[int, float, int]], dict[str, int], list[dict]]:
+    """Widths per stage map, the sub-byte maps' (bits, scale, zp), weight widths per op, and the score table."""
     mask = vdpc.outlier_mask(stats, test)
     hists = stats.histograms(~mask) if (~mask).any() else stats.histograms()
     groups = assign.groups(graph, stage, test.tensor)
+    wops = weight_candidates(graph, stage, test.tensor) if weight_widths else []
     op_macs = bitops.stage_op_macs(graph, stage)
-    # (group, bits) -> (omega in bits, noise, phi, scale, zp)
-    candidates: dict[tuple[int, int], tuple[float, float, float, float, int]] = {}
+    # items: ("maps", group index) or ("weights", op name); (item, bits) -> (omega, noise, scale, zp)
+    items: list[tuple[str, object]] = [("maps", g) for g in range(len(groups))] + [("weights", n) for n in wops]
+    candidates: dict[tuple[int, int], tuple[float, float, float, int]] = {}
     for g, members in enumerate(groups):
         t0 = graph.tensors[members[0]]
         s8, z8 = t0.qscale, t0.qzero
         union = sum(hists[m] for m in members)
-        consumer_macs = sum(op_macs.get(c.name, 0) for m in members for c in graph.consumers(m) if c.inputs[0] == m)
         for b in CANDIDATE_BITS:
             scale, zp = assign.subbyte_params(union, s8, z8, b)
             omega = noise = 0.0
@@ -81,48 +103,70 @@ def search_bits(
                 loss = entropy_loss(hists[m], s8, z8, scale, zp, b)
                 omega += loss
                 noise += 2.0 ** (-2.0 * (h8 - loss)) - 2.0 ** (-2.0 * h8)
-            phi = (1 - fraction) * consumer_macs * bitops.WEIGHT_BITS * (8 - b)
-            candidates[(g, b)] = (omega, noise, phi, scale, zp)
-    max_noise = max((c[1] for c in candidates.values()), default=0.0) or 1.0
-    max_phi = max((c[2] for c in candidates.values()), default=0.0) or 1.0
+            candidates[(g, b)] = (omega, noise, scale, zp)
+    for k, name in enumerate(wops, start=len(groups)):
+        for b in weight_widths:
+            _, _, noise = requantize(graph.tensors[graph.node(name).inputs[1]], b)
+            candidates[(k, b)] = (0.0, noise, 1.0, 0)
 
-    def score(g: int, b: int) -> float:
+    def apply(state: tuple[dict, dict], k: int, b: int) -> tuple[dict, dict]:
+        bits, wbits = state
+        kind, what = items[k]
+        if kind == "maps":
+            return {**bits, **{m: b for m in groups[what]}}, wbits
+        return bits, {**wbits, what: b}
+
+    def cost(state: tuple[dict, dict]) -> float:
+        return bitops.stage_bitops(graph, stage, state[0], fraction, state[1], op_macs)
+
+    start: tuple[dict, dict] = ({m: 8 for m in assign.stage_maps(graph, stage)}, {})
+    base = cost(start)
+    max_noise = max((c[1] for c in candidates.values()), default=0.0) or 1.0
+    max_phi = max((base - cost(apply(start, k, b)) for k, b in candidates), default=0.0) or 1.0
+
+    def score(state: tuple[dict, dict], k: int, b: int) -> float:
         if b == 8:
             return 0.0
-        _, noise, phi, _, _ = candidates[(g, b)]
-        return -lam * noise / max_noise + (1 - lam) * phi / max_phi
+        phi = cost(state) - cost(apply(state, k, b))
+        return -lam * candidates[(k, b)][1] / max_noise + (1 - lam) * phi / max_phi
 
     limit = patch_buffer_bytes(graph, stage, {})
-    bits = {m: 8 for m in assign.stage_maps(graph, stage)}
-    params: dict[str, tuple[int, float, int]] = {}
+    state = start
     table: list[dict] = []
-    remaining = list(range(len(groups)))
+    remaining = list(range(len(items)))
     while remaining:
         best = None
-        for g in remaining:
-            for b in (8, *CANDIDATE_BITS):  # wider first: ties keep the wider width
-                trial = {**bits, **{m: b for m in groups[g]}}
-                if patch_buffer_bytes(graph, stage, trial) > limit:
+        for k in remaining:
+            widths = CANDIDATE_BITS if items[k][0] == "maps" else weight_widths
+            for b in (8, *widths):  # wider first: ties keep the wider width
+                trial = apply(state, k, b)
+                if patch_buffer_bytes(graph, stage, trial[0]) > limit:
                     continue
-                key = (score(g, b), -remaining.index(g))
+                key = (score(state, k, b), -remaining.index(k))
                 if best is None or key > best[0]:
-                    best = (key, g, b)
-        _, g, b = best
-        remaining.remove(g)
-        for m in groups[g]:
-            bits[m] = b
-            if b != 8:
-                _, _, _, scale, zp = candidates[(g, b)]
-                params[m] = (b, scale, zp)
-        table.append(
+                    best = (key, k, b)
+        _, k, b = best
+        kind, what = items[k]
+        widths = CANDIDATE_BITS if kind == "maps" else weight_widths
+        row = {"maps": groups[what]} if kind == "maps" else {"weights": what}
+        row.update(
             {
-                "maps": groups[g],
                 "bits": b,
-                **{f"omega{w}": round(candidates[(g, w)][0], 4) for w in CANDIDATE_BITS},
-                **{f"score{w}": round(score(g, w), 4) for w in CANDIDATE_BITS},
+                **({f"omega{w}": round(candidates[(k, w)][0], 4) for w in widths} if kind == "maps" else {}),
+                **{f"noise{w}": round(candidates[(k, w)][1], 5) for w in widths},
+                **{f"score{w}": round(score(state, k, w), 4) for w in widths},
             }
         )
-    return bits, params, table
+        table.append(row)
+        remaining.remove(k)
+        state = apply(state, k, b)
+    bits, wbits = state
+    params = {}
+    for g, members in enumerate(groups):
+        if bits[members[0]] != 8:
+            _, _, scale, zp = candidates[(g, bits[members[0]])]
+            params.update({m: (bits[m], scale, zp) for m in members})
+    return bits, params, {n: b for n, b in wbits.items() if b != 8}, table
 
 
 def samples_to_int8(graph: Graph, samples: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
@@ -140,6 +184,7 @@ def search_mixed(
     lam: float = DEFAULT_LAMBDA,
     outlier_fraction: float = vdpc.DEFAULT_OUTLIER_FRACTION,
     test: str = "auto",
+    weight_widths: tuple[int, ...] = CANDIDATE_WEIGHT_BITS,
 ) -> MixedPrecision:
     """VDPC thresholds + VDQS widths for ``graph``'s patch stage from int8 input ``samples``."""
     start = time.perf_counter()
@@ -152,18 +197,20 @@ def search_mixed(
     )
     outlier_test = vdpc.pick_test(graph, stage, stats, names, outlier_fraction, test)
     fraction = float(vdpc.outlier_mask(stats, outlier_test).mean())
-    bits, params, table = search_bits(graph, stage, stats, outlier_test, fraction, lam)
-    mixed = assign.mixed_graph(graph, params)
+    bits, params, weight_bits, table = search_bits(graph, stage, stats, outlier_test, fraction, lam, weight_widths)
+    mixed = assign.mixed_graph(graph, params, weight_bits)
     seconds = time.perf_counter() - start
     report = {
         "mode": "mixed",
-        **bitops.report(graph, stage, bits, fraction),
+        **bitops.report(graph, stage, bits, fraction, weight_bits),
         "outlier_patch_fraction": fraction,
         "bits": bits,
+        "weight_bits": weight_bits,
+        "weight_storage": "int8",
         "mixed_lambda": lam,
         "search_seconds": round(seconds, 3),
         "outlier_test": {"tensor": outlier_test.tensor, "lo": outlier_test.lo, "hi": outlier_test.hi},
         "calibration_samples": len(samples),
         "search": table,
     }
-    return MixedPrecision(mixed, bits, outlier_test, fraction, lam, seconds, report)
+    return MixedPrecision(mixed, bits, outlier_test, fraction, lam, seconds, report, weight_bits)

@@ -8,8 +8,10 @@ unless its thresholds classify no calibration patch as an outlier (images
 whose every patch holds both the darkest and the brightest pixel value); then
 the first stage op output, in stage order, whose thresholds do classify some
 patches and that still leaves a map whose sub-byte width saves BitOPs
-(saturating outputs, e.g. ReLU6 at 6 in every patch, are passed over).  With
-none, the stage input (no outlier patches).
+(saturating outputs, e.g. ReLU6 at 6 in every patch, are passed over) and
+whose shared prefix holds at most ``MAX_PREFIX_MACS`` of the stage's MACs
+(the prefix runs in int8 on every patch, so a long one caps the BitOPs
+reduction).  With none, the stage input (no outlier patches).
 
 **Thresholds.**  For every calibration (sample, patch) pair the minimum and
 maximum int8 value of the test tensor in the patch's region are known
@@ -30,6 +32,7 @@ from edgec.mixed.stats import StageStats
 from edgec.schedule.patch import PatchStage
 
 DEFAULT_OUTLIER_FRACTION = 0.1
+MAX_PREFIX_MACS = 0.1  # auto: the largest share of the stage's MACs a shared 8-bit prefix may hold
 
 
 def test_tensor(graph: Graph, stage: PatchStage, test: str = "input") -> str:
@@ -84,11 +87,18 @@ def pick_test(
     """The outlier test for ``test``: input | first | a tensor name | auto (module docstring)."""
     if test != "auto":
         return choose_test(stats, names.get(test, test), fraction)
+    from edgec.mixed.assign import prefix_nodes
+    from edgec.mixed.bitops import stage_op_macs
+
+    op_macs = stage_op_macs(graph, stage)
+    total = max(sum(op_macs.values()), 1)
     on_input = choose_test(stats, stage.inputs[0], fraction)
     for tensor in test_candidates(graph, stage):
         candidate = on_input if tensor == stage.inputs[0] else choose_test(stats, tensor, fraction)
-        if outlier_mask(stats, candidate).any() and (
-            tensor == stage.inputs[0] or _leaves_savings(graph, stage, tensor)
-        ):
+        if tensor != stage.inputs[0]:
+            prefix_share = sum(op_macs[n] for n in prefix_nodes(graph, stage, tensor)) / total
+            if prefix_share > MAX_PREFIX_MACS or not _leaves_savings(graph, stage, tensor):
+                continue
+        if outlier_mask(stats, candidate).any():
             return candidate
     return on_input

@@ -46,8 +46,9 @@ SCRATCH_BUDGET = 2048  # bytes of int8 rows the packed ops may unpack/compute pe
 MIN_ARENA_SCRATCH = 1024  # a free stretch of the arena at least this big holds the scratch instead
 
 MIXED_TYPES = """\
-/* A window of a buffer holding a packed (int4/int2) or int8 tensor; offsets and strides in bytes. */
-static edgec_packed_view edgec_packed_window_view(int8_t *base, const edgec_window *win, int32_t channels, int32_t bits)
+/* A window of a buffer holding a packed (int4/int2) or int8 tensor; offsets and strides in bytes
+   (inline: a mixed variant whose maps all stay int8, e.g. int4 weights only, does not use it). */
+static inline edgec_packed_view edgec_packed_window_view(int8_t *base, const edgec_window *win, int32_t channels, int32_t bits)
 {
     edgec_packed_view v;
     v.data = (uint8_t *)base + win->offset;

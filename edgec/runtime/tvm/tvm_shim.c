@@ -68,6 +68,7 @@ static int thread_count(void)
  * CPU the others need).  The pool is shut down and its threads joined at exit.
  */
 typedef struct {
+    pthread_mutex_t launch;  /* one job at a time (models run from several threads take turns) */
     pthread_mutex_t lock;
     pthread_cond_t wake;     /* workers: a new job, or shutdown */
     pthread_cond_t finished; /* caller: the last worker finished the job */
@@ -86,6 +87,7 @@ typedef struct {
 } edgec_pool;
 
 static edgec_pool pool = {
+    .launch = PTHREAD_MUTEX_INITIALIZER,
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .wake = PTHREAD_COND_INITIALIZER,
     .finished = PTHREAD_COND_INITIALIZER,
@@ -171,6 +173,7 @@ int TVMBackendParallelLaunch(edgec_parallel_lambda flambda, void *cdata, int num
         edgec_parallel_env env = {NULL, 1};
         return flambda(0, &env, cdata);
     }
+    pthread_mutex_lock(&pool.launch);
     pool_grow(n);
 
     pthread_mutex_lock(&pool.lock);
@@ -197,6 +200,7 @@ int TVMBackendParallelLaunch(edgec_parallel_lambda flambda, void *cdata, int num
     if (status == 0)
         status = pool.status;
     pthread_mutex_unlock(&pool.lock);
+    pthread_mutex_unlock(&pool.launch);
     return status;
 }
 

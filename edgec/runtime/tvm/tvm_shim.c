@@ -7,8 +7,8 @@
  *   TVMFFIErrorSetRaisedFromCStrParts                     argument-check failures
  *
  * Threads: EDGEC_NUM_THREADS from the environment, else every online CPU.
- * A parallel loop runs task 0 on the calling thread and the others on
- * threads started for that loop.
+ * A parallel loop runs task 0 on the calling thread and the others on a
+ * persistent pool of worker threads (started once, parked between loops).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -58,19 +58,110 @@ static int thread_count(void)
     return count;
 }
 
+/*
+ * The thread pool: workers are started once, on the first parallel loop, and
+ * park between loops.  A loop is a "job": the caller publishes it under the
+ * lock, bumps `generation` and wakes the workers; worker k runs task k, the
+ * caller runs task 0, and the caller waits until `pending` (workers still
+ * running the job) reaches zero.  Parked workers sleep on `wake` (no
+ * spinning: on a shared, oversubscribed machine a spinning thread takes the
+ * CPU the others need).  The pool is shut down and its threads joined at exit.
+ */
 typedef struct {
+    pthread_mutex_t launch;  /* one job at a time (models run from several threads take turns) */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;     /* workers: a new job, or shutdown */
+    pthread_cond_t finished; /* caller: the last worker finished the job */
+    pthread_t threads[EDGEC_MAX_THREADS];
+    int workers;              /* threads started: tasks 1..workers */
+    int stopping;
+    unsigned long generation; /* bumped once per job */
+    /* the current job */
     edgec_parallel_lambda fn;
     void *cdata;
-    edgec_parallel_env *env;
-    int task_id;
-    int status;
-} edgec_task;
+    edgec_parallel_env env;
+    pthread_barrier_t barrier;
+    int barrier_size; /* 0: no barrier initialized */
+    int pending;      /* workers that have not finished the job */
+    int status;       /* first nonzero task status */
+} edgec_pool;
 
-static void *run_task(void *arg)
+static edgec_pool pool = {
+    .launch = PTHREAD_MUTEX_INITIALIZER,
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .wake = PTHREAD_COND_INITIALIZER,
+    .finished = PTHREAD_COND_INITIALIZER,
+};
+
+typedef struct {
+    int task_id;
+    unsigned long seen; /* the generation of the last job this worker looked at */
+} edgec_worker;
+
+static edgec_worker worker_state[EDGEC_MAX_THREADS];
+
+static void *worker_main(void *arg)
 {
-    edgec_task *task = (edgec_task *)arg;
-    task->status = task->fn(task->task_id, task->env, task->cdata);
-    return NULL;
+    edgec_worker *self = (edgec_worker *)arg;
+    for (;;) {
+        pthread_mutex_lock(&pool.lock);
+        while (pool.generation == self->seen && !pool.stopping)
+            pthread_cond_wait(&pool.wake, &pool.lock);
+        if (pool.stopping) {
+            pthread_mutex_unlock(&pool.lock);
+            return NULL;
+        }
+        self->seen = pool.generation;
+        if (self->task_id >= pool.env.num_task) {
+            /* Not part of this job. */
+            pthread_mutex_unlock(&pool.lock);
+            continue;
+        }
+        edgec_parallel_lambda fn = pool.fn;
+        void *cdata = pool.cdata;
+        pthread_mutex_unlock(&pool.lock);
+
+        int status = fn(self->task_id, &pool.env, cdata);
+
+        pthread_mutex_lock(&pool.lock);
+        if (status != 0 && pool.status == 0)
+            pool.status = status;
+        if (--pool.pending == 0)
+            pthread_cond_signal(&pool.finished);
+        pthread_mutex_unlock(&pool.lock);
+    }
+}
+
+static void pool_shutdown(void)
+{
+    pthread_mutex_lock(&pool.lock);
+    pool.stopping = 1;
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.lock);
+    for (int i = 0; i < pool.workers; i++)
+        pthread_join(pool.threads[i], NULL);
+    pool.workers = 0;
+    if (pool.barrier_size != 0)
+        pthread_barrier_destroy(&pool.barrier);
+    pool.barrier_size = 0;
+}
+
+/* Starts workers until tasks 1..n-1 each have one; called with no job running. */
+static void pool_grow(int n)
+{
+    if (pool.workers == 0 && n > 1)
+        atexit(pool_shutdown);
+    while (pool.workers < n - 1) {
+        edgec_worker *w = &worker_state[pool.workers];
+        w->task_id = pool.workers + 1;
+        w->seen = pool.generation;
+        if (pthread_create(&pool.threads[pool.workers], NULL, worker_main, w) != 0) {
+            /* Tasks may wait on the barrier for each other: all must run at once. */
+            fprintf(stderr, "edgec: could not start %d threads\n", n);
+            abort();
+        }
+        pool.workers++;
+    }
 }
 
 int TVMBackendParallelLaunch(edgec_parallel_lambda flambda, void *cdata, int num_task)
@@ -78,32 +169,38 @@ int TVMBackendParallelLaunch(edgec_parallel_lambda flambda, void *cdata, int num
     int n = num_task > 0 ? num_task : thread_count();
     if (n > EDGEC_MAX_THREADS)
         n = EDGEC_MAX_THREADS;
-    pthread_barrier_t barrier;
-    edgec_parallel_env env = {&barrier, n};
-    if (n == 1)
+    if (n == 1) {
+        edgec_parallel_env env = {NULL, 1};
         return flambda(0, &env, cdata);
-    pthread_barrier_init(&barrier, NULL, (unsigned)n);
-    edgec_task tasks[EDGEC_MAX_THREADS];
-    pthread_t threads[EDGEC_MAX_THREADS];
-    int started = 1;
-    for (int i = 1; i < n; i++) {
-        tasks[i] = (edgec_task){flambda, cdata, &env, i, 0};
-        if (pthread_create(&threads[i], NULL, run_task, &tasks[i]) != 0)
-            break;
-        started++;
     }
-    if (started != n) {
-        /* Could not start every thread: tasks may wait on the barrier forever. */
-        fprintf(stderr, "edgec: could not start %d threads\n", n);
-        abort();
+    pthread_mutex_lock(&pool.launch);
+    pool_grow(n);
+
+    pthread_mutex_lock(&pool.lock);
+    if (pool.barrier_size != n) {
+        if (pool.barrier_size != 0)
+            pthread_barrier_destroy(&pool.barrier);
+        pthread_barrier_init(&pool.barrier, NULL, (unsigned)n);
+        pool.barrier_size = n;
     }
-    int status = flambda(0, &env, cdata);
-    for (int i = 1; i < n; i++) {
-        pthread_join(threads[i], NULL);
-        if (tasks[i].status != 0)
-            status = tasks[i].status;
-    }
-    pthread_barrier_destroy(&barrier);
+    pool.fn = flambda;
+    pool.cdata = cdata;
+    pool.env = (edgec_parallel_env){&pool.barrier, n};
+    pool.pending = n - 1;
+    pool.status = 0;
+    pool.generation++;
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.lock);
+
+    int status = flambda(0, &pool.env, cdata);
+
+    pthread_mutex_lock(&pool.lock);
+    while (pool.pending != 0)
+        pthread_cond_wait(&pool.finished, &pool.lock);
+    if (status == 0)
+        status = pool.status;
+    pthread_mutex_unlock(&pool.lock);
+    pthread_mutex_unlock(&pool.launch);
     return status;
 }
 

@@ -205,3 +205,23 @@ def test_sub_byte_test_tensor_is_a_one_line_error(lowered, tmp_path):
     with pytest.raises(BuildError) as err:
         emit_project(graph, plan, tmp_path / "src", load_target("host"), "0" * 64)
     assert "\n" not in str(err.value) and "8-bit" in str(err.value)
+
+
+def test_default_lambda_firmware_with_int4_weights_only(tmp_path):
+    """At the default lambda the digits CNN's mixed variant gets int4 weight values and keeps every
+    map int8: its firmware (-Werror) still builds, and in QEMU it equals ``run_mixed``."""
+    from edgec.compiler import build_model, load_build
+    from edgec.validate import validate_build
+
+    digits = mf.ROOT / "models" / "digits"
+    options = BuildOptions(
+        target="qemu-cortex-m4", out_dir=tmp_path / "m4", calib=digits / "calib.npz", schedule="patch",
+        split="maxpool_0", patches=2, precision="mixed",
+    )  # fmt: skip
+    build_model(digits / "digits_cnn.onnx", options)
+    precision = load_build(tmp_path / "m4").summary["precision"]
+    assert precision["weight_bits"] and all(b == 8 for b in precision["bits"].values())
+    with np.load(digits / "heldout.npz") as held:
+        np.savez(tmp_path / "few.npz", x=held["x"][:4], y=held["y"][:4])
+    report = validate_build(tmp_path / "m4", tmp_path / "few.npz")
+    assert report["samples"] == 4 and report["exact"] == 4

@@ -9,9 +9,9 @@
  *     starts with a header of 4-word groups, one word per channel: conv
  *     has four (the bias with the input offset folded in, the multipliers,
  *     the shifts, the rounding terms).  In epilogue mode 2 the shifts are
- *     stored negated (right = -shift) and the rounding terms are
- *     (1 << (right - 1)) + (output_offset << right); else the rounding terms
- *     are 0.  Fully connected has one group (the folded bias).  Then, for each of
+ *     stored negated (right = -shift), the rounding terms are
+ *     (1 << (right - 1)) + (output_offset << right) and the folded biases and
+ *     the weights are doubled; else the rounding terms are 0.  Fully connected has one group (the folded bias).  Then, for each of
  *     its `rows` runs of `run` int8 weights (conv: one run per kernel row,
  *     run = KW * Ci; fully connected: one run of K), first the quads: for
  *     every four consecutive inputs x0..x3 of the run, eight words
@@ -30,8 +30,11 @@
  * 15 instructions, two quads per iteration (arm-none-eabi-gcc 12 -O2).  The requantization epilogue is
  * fused per block; p->fast_requant selects it: 0 TFLite's general
  * MultiplyByQuantizedMultiplier, 1 rq_fast (the build proved it exact), 2
- * rq_fast_right (every shift negative; the header's rounding terms then
- * also carry the output offset, requant_fast.h).
+ * rq_fast_right_x2 (every shift negative; the header's rounding terms then
+ * also carry the output offset, and the folded biases and weights are stored
+ * doubled, so the accumulators come out as rq_fast_right's 2 * acc without a
+ * shift, requant_fast.h).  The last 1..3 inputs of a run (Ci = 3 first convs)
+ * take one SMLABB / SMLATB per channel.
  *
  * At the end of the file: the same kernels on int8 weights (edgec_conv2d_dsp_int8,
  * edgec_fully_connected_dsp_int8), for layers whose pre-widened layout does not fit the flash.
@@ -69,6 +72,26 @@ typedef struct {
         (acc).a3 = dsp_smlad(wo_, odd_, (acc).a3);                                                                     \
     } while (0)
 
+/* acc + the low int16 of pair times v (SMLABB; v is an int8 value). */
+static inline int32_t mul_lo16(int32_t pair, int32_t v, int32_t acc)
+{
+#if EDGEC_DSP_NATIVE
+    return __smlabb(pair, v, acc);
+#else
+    return (int32_t)((uint32_t)acc + (uint32_t)((int32_t)(int16_t)(uint16_t)((uint32_t)pair & 0xffffu) * v));
+#endif
+}
+
+/* acc + the high int16 of pair times v (SMLATB; v is an int8 value). */
+static inline int32_t mul_hi16(int32_t pair, int32_t v, int32_t acc)
+{
+#if EDGEC_DSP_NATIVE
+    return __smlatb(pair, v, acc);
+#else
+    return (int32_t)((uint32_t)acc + (uint32_t)((pair >> 16) * v));
+#endif
+}
+
 /* acc + the block's weights times one run of n inputs at x; advances *wp past the run's weights. */
 static inline acc4 dot4_run(acc4 acc, const int8_t *x, const int32_t **wp, int32_t n)
 {
@@ -87,12 +110,14 @@ static inline acc4 dot4_run(acc4 acc, const int8_t *x, const int32_t **wp, int32
         x += 4;
         w += 8;
     }
-    while (x != end) {
+    while (x != end) { /* the run's last 1..3 inputs: one SMLABB / SMLATB per channel */
         const int32_t v = *x;
-        acc.a0 += (int32_t)(int16_t)(uint16_t)((uint32_t)w[0] & 0xffffu) * v;
-        acc.a1 += (w[0] >> 16) * v;
-        acc.a2 += (int32_t)(int16_t)(uint16_t)((uint32_t)w[1] & 0xffffu) * v;
-        acc.a3 += (w[1] >> 16) * v;
+        int32_t w01, w23;
+        DSP_LDRD(w, 0, w01, w23);
+        acc.a0 = mul_lo16(w01, v, acc.a0);
+        acc.a1 = mul_hi16(w01, v, acc.a1);
+        acc.a2 = mul_lo16(w23, v, acc.a2);
+        acc.a3 = mul_hi16(w23, v, acc.a3);
         ++x;
         w += 2;
     }
@@ -118,7 +143,7 @@ static inline int8_t clamp_to(int32_t v, int32_t lo, int32_t hi)
 static inline int8_t requant_one(int32_t acc, const int32_t *h, int32_t j, const epilogue *e)
 {
     if (e->mode == 2) {
-        return clamp_to(rq_fast_right(acc, h[4 + j], h[8 + j], h[12 + j]), e->lo, e->hi);
+        return clamp_to(rq_fast_right_x2(acc, h[4 + j], h[8 + j], h[12 + j]), e->lo, e->hi);
     }
     if (e->mode == 1) {
         return rq_fast_clamp(acc, h[4 + j], h[8 + j], e->offset, e->lo, e->hi);
@@ -185,14 +210,10 @@ static inline void conv_pixel_fast(int8_t *po, const int8_t *base, int32_t row_s
     for (b = 0; b < blocks_count; ++b, po += 4) {
         const int32_t *h = w;
         const acc4 acc = block_dot(base, row_step, &w, kh, run);
-        const int32_t r0 = rq_fast_right(acc.a0, h[4], h[8], h[12]);
-        const int32_t r1 = rq_fast_right(acc.a1, h[5], h[9], h[13]);
-        const int32_t r2 = rq_fast_right(acc.a2, h[6], h[10], h[14]);
-        const int32_t r3 = rq_fast_right(acc.a3, h[7], h[11], h[15]);
-        po[0] = clamp_range(r0, lo, hi, full);
-        po[1] = clamp_range(r1, lo, hi, full);
-        po[2] = clamp_range(r2, lo, hi, full);
-        po[3] = clamp_range(r3, lo, hi, full);
+        po[0] = clamp_range(rq_fast_right_x2(acc.a0, h[4], h[8], h[12]), lo, hi, full);
+        po[1] = clamp_range(rq_fast_right_x2(acc.a1, h[5], h[9], h[13]), lo, hi, full);
+        po[2] = clamp_range(rq_fast_right_x2(acc.a2, h[6], h[10], h[14]), lo, hi, full);
+        po[3] = clamp_range(rq_fast_right_x2(acc.a3, h[7], h[11], h[15]), lo, hi, full);
     }
 }
 

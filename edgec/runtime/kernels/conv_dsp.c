@@ -153,6 +153,9 @@ static inline int8_t requant_one(int32_t acc, const int32_t *h, int32_t j, const
 
 /* The accumulators of one block for one output pixel: `base` is its first kernel row, rows
  * `row_step` bytes apart; *wp walks from the block's header past its weights. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
 static inline acc4 block_dot(const int8_t *base, int32_t row_step, const int32_t **wp, int32_t kh, int32_t run)
 {
     const int32_t *h = *wp;
@@ -217,6 +220,42 @@ static inline void conv_pixel_fast(int8_t *po, const int8_t *base, int32_t row_s
     }
 }
 
+/* One output channel of conv_pixel_ci8: the folded bias plus the channel's eight (doubled)
+ * weights at w (quad 0's pair words at w[0], w[1], quad 1's at w[8], w[9]) times the widened
+ * inputs, requantized with rq_fast_right_x2. */
+#define CI8_CHANNEL(j)                                                                                                 \
+    do {                                                                                                               \
+        int32_t we_, wo_, acc_ = w[j];                                                                                 \
+        DSP_LDRD(w, 64 + 8 * (j), we_, wo_);                                                                           \
+        acc_ = dsp_smlad(we_, e0, acc_);                                                                               \
+        acc_ = dsp_smlad(wo_, o0, acc_);                                                                               \
+        DSP_LDRD(w, 96 + 8 * (j), we_, wo_);                                                                           \
+        acc_ = dsp_smlad(we_, e1, acc_);                                                                               \
+        acc_ = dsp_smlad(wo_, o1, acc_);                                                                               \
+        po[j] = clamp_range(rq_fast_right_x2(acc_, w[4 + (j)], w[8 + (j)], w[12 + (j)]), lo, hi, full);               \
+    } while (0)
+
+/* conv_pixel_fast for 1x1 convs on 8 input channels (MobileNetV2's thin expansions): the pixel's
+ * eight inputs are widened once and stay in four registers for every block, and each channel is
+ * requantized as soon as its sum is done (few live registers, no spills). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void conv_pixel_ci8(int8_t *po, const int8_t *x, const int32_t *w, int32_t blocks_count, int32_t lo,
+                                  int32_t hi, int full)
+{
+    const int32_t q0 = dsp_read_quad(x), q1 = dsp_read_quad(x + 4);
+    const int32_t e0 = dsp_sxtb16(q0), o0 = dsp_sxtb16_ror8(q0); /* x0, x2 / x1, x3 */
+    const int32_t e1 = dsp_sxtb16(q1), o1 = dsp_sxtb16_ror8(q1); /* x4, x6 / x5, x7 */
+    int32_t b;
+    for (b = 0; b < blocks_count; ++b, po += 4, w += CONV_HEADER_WORDS + 16) {
+        CI8_CHANNEL(0);
+        CI8_CHANNEL(1);
+        CI8_CHANNEL(2);
+        CI8_CHANNEL(3);
+    }
+}
+
 /* Copy the receptive field of the output pixel whose first tap is (y0, x0) into `field`
  * ([KH][KW][Ci], dense), with the input zero point at taps outside the input. */
 static void gather_field(const edgec_view *in, int32_t y0, int32_t x0, const edgec_conv_params *p, int8_t *field)
@@ -257,7 +296,13 @@ static void conv_pixels(int8_t *po, int32_t po_step, const int8_t *base, int32_t
             conv_pixel(po, base, row_step, g->blocks, g->cout, g->kh, g->run, e);
             continue;
         }
-        if (e->lo == -128 && e->hi == 127) {
+        if (g->kh == 1 && g->run == 8) { /* 1x1 on 8 channels */
+            if (e->lo == -128 && e->hi == 127) {
+                conv_pixel_ci8(po, base, g->blocks, g->full_blocks, -128, 127, 1);
+            } else {
+                conv_pixel_ci8(po, base, g->blocks, g->full_blocks, e->lo, e->hi, 0);
+            }
+        } else if (e->lo == -128 && e->hi == 127) {
             if (g->kh == 1 && g->run % 8 == 0) { /* pointwise convs: constants for the compiler */
                 conv_pixel_fast(po, base, 0, g->blocks, g->full_blocks, 1, g->run & ~7, -128, 127, 1);
             } else {

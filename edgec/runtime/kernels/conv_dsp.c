@@ -6,12 +6,13 @@
  *
  *   - weights and per-channel constants in the "oc4" layout: output channels
  *     in blocks of four (the last block padded with zero weights).  A block
- *     starts with a header of 4-word groups, one word per channel: conv
- *     has four (the bias with the input offset folded in, the multipliers,
- *     the shifts, the rounding terms).  In epilogue mode 2 the shifts are
- *     stored negated (right = -shift), the rounding terms are
- *     (1 << (right - 1)) + (output_offset << right) and the folded biases and
- *     the weights are doubled; else the rounding terms are 0.  Fully connected has one group (the folded bias).  Then, for each of
+ *     starts with a header.  Conv: 16 words, four per channel (the
+ *     bias with the input offset folded in, the rounding term, the
+ *     multiplier, the shift; HDR_* below).  In epilogue mode 2 the shifts
+ *     are stored negated (right = -shift), the rounding terms are
+ *     (1 << (right - 1)) + (output_offset << right) and the folded biases
+ *     and the weights are doubled; else the rounding terms are 0.  Fully
+ *     connected: 4 words, the folded biases.  Then, for each of
  *     its `rows` runs of `run` int8 weights (conv: one run per kernel row,
  *     run = KW * Ci; fully connected: one run of K), first the quads: for
  *     every four consecutive inputs x0..x3 of the run, eight words
@@ -125,8 +126,13 @@ static inline acc4 dot4_run(acc4 acc, const int8_t *x, const int32_t **wp, int32
     return acc;
 }
 
-/* Block header of a conv: folded bias, multipliers, shifts, rounding terms (4 words each). */
+/* Block header of a conv: per channel j (0..3) four words at h[4 * j]: folded bias, rounding
+ * term, multiplier, shift (adjacent pairs: one LDRD each). */
 #define CONV_HEADER_WORDS 16
+#define HDR_BIAS(h, j) ((h)[4 * (j)])
+#define HDR_ROUND(h, j) ((h)[4 * (j) + 1])
+#define HDR_MULT(h, j) ((h)[4 * (j) + 2])
+#define HDR_SHIFT(h, j) ((h)[4 * (j) + 3])
 
 /* The output constants of a call, copied out of the params (int8 stores may alias them). */
 typedef struct {
@@ -143,12 +149,12 @@ static inline int8_t clamp_to(int32_t v, int32_t lo, int32_t hi)
 static inline int8_t requant_one(int32_t acc, const int32_t *h, int32_t j, const epilogue *e)
 {
     if (e->mode == 2) {
-        return clamp_to(rq_fast_right_x2(acc, h[4 + j], h[8 + j], h[12 + j]), e->lo, e->hi);
+        return clamp_to(rq_fast_right_x2(acc, HDR_MULT(h, j), HDR_SHIFT(h, j), HDR_ROUND(h, j)), e->lo, e->hi);
     }
     if (e->mode == 1) {
-        return rq_fast_clamp(acc, h[4 + j], h[8 + j], e->offset, e->lo, e->hi);
+        return rq_fast_clamp(acc, HDR_MULT(h, j), HDR_SHIFT(h, j), e->offset, e->lo, e->hi);
     }
-    return requantize_and_clamp(acc, h[4 + j], h[8 + j], e->offset, e->lo, e->hi);
+    return requantize_and_clamp(acc, HDR_MULT(h, j), HDR_SHIFT(h, j), e->offset, e->lo, e->hi);
 }
 
 /* The accumulators of one block for one output pixel: `base` is its first kernel row, rows
@@ -161,10 +167,10 @@ static inline acc4 block_dot(const int8_t *base, int32_t row_step, const int32_t
     const int32_t *h = *wp;
     int32_t ky;
     acc4 acc;
-    acc.a0 = h[0];
-    acc.a1 = h[1];
-    acc.a2 = h[2];
-    acc.a3 = h[3];
+    acc.a0 = HDR_BIAS(h, 0);
+    acc.a1 = HDR_BIAS(h, 1);
+    acc.a2 = HDR_BIAS(h, 2);
+    acc.a3 = HDR_BIAS(h, 3);
     *wp = h + CONV_HEADER_WORDS;
     for (ky = 0; ky < kh; ++ky) {
         acc = dot4_run(acc, base + ky * row_step, wp, run);
@@ -213,10 +219,10 @@ static inline void conv_pixel_fast(int8_t *po, const int8_t *base, int32_t row_s
     for (b = 0; b < blocks_count; ++b, po += 4) {
         const int32_t *h = w;
         const acc4 acc = block_dot(base, row_step, &w, kh, run);
-        po[0] = clamp_range(rq_fast_right_x2(acc.a0, h[4], h[8], h[12]), lo, hi, full);
-        po[1] = clamp_range(rq_fast_right_x2(acc.a1, h[5], h[9], h[13]), lo, hi, full);
-        po[2] = clamp_range(rq_fast_right_x2(acc.a2, h[6], h[10], h[14]), lo, hi, full);
-        po[3] = clamp_range(rq_fast_right_x2(acc.a3, h[7], h[11], h[15]), lo, hi, full);
+        po[0] = clamp_range(rq_fast_right_x2(acc.a0, HDR_MULT(h, 0), HDR_SHIFT(h, 0), HDR_ROUND(h, 0)), lo, hi, full);
+        po[1] = clamp_range(rq_fast_right_x2(acc.a1, HDR_MULT(h, 1), HDR_SHIFT(h, 1), HDR_ROUND(h, 1)), lo, hi, full);
+        po[2] = clamp_range(rq_fast_right_x2(acc.a2, HDR_MULT(h, 2), HDR_SHIFT(h, 2), HDR_ROUND(h, 2)), lo, hi, full);
+        po[3] = clamp_range(rq_fast_right_x2(acc.a3, HDR_MULT(h, 3), HDR_SHIFT(h, 3), HDR_ROUND(h, 3)), lo, hi, full);
     }
 }
 
@@ -225,14 +231,16 @@ static inline void conv_pixel_fast(int8_t *po, const int8_t *base, int32_t row_s
  * inputs, requantized with rq_fast_right_x2. */
 #define CI8_CHANNEL(j)                                                                                                 \
     do {                                                                                                               \
-        int32_t we_, wo_, acc_ = w[j];                                                                                 \
+        int32_t we_, wo_, acc_, round_, mult_, right_;                                                                 \
+        DSP_LDRD(w, 16 * (j), acc_, round_);                                                                           \
         DSP_LDRD(w, 64 + 8 * (j), we_, wo_);                                                                           \
         acc_ = dsp_smlad(we_, e0, acc_);                                                                               \
         acc_ = dsp_smlad(wo_, o0, acc_);                                                                               \
         DSP_LDRD(w, 96 + 8 * (j), we_, wo_);                                                                           \
         acc_ = dsp_smlad(we_, e1, acc_);                                                                               \
         acc_ = dsp_smlad(wo_, o1, acc_);                                                                               \
-        po[j] = clamp_range(rq_fast_right_x2(acc_, w[4 + (j)], w[8 + (j)], w[12 + (j)]), lo, hi, full);               \
+        DSP_LDRD(w, 16 * (j) + 8, mult_, right_);                                                                      \
+        po[j] = clamp_range(rq_fast_right_x2(acc_, mult_, right_, round_), lo, hi, full);                              \
     } while (0)
 
 /* conv_pixel_fast for 1x1 convs on 8 input channels (MobileNetV2's thin expansions): the pixel's

@@ -310,6 +310,12 @@ static void conv_pixels(int8_t *po, int32_t po_step, const int8_t *base, int32_t
             } else {
                 conv_pixel_ci8(po, base, g->blocks, g->full_blocks, e->lo, e->hi, 0);
             }
+        } else if (g->kh == 3 && g->run == 9) { /* 3x3 on 3 channels (first convs): constant runs, unrolled */
+            if (e->lo == -128 && e->hi == 127) {
+                conv_pixel_fast(po, base, row_step, g->blocks, g->full_blocks, 3, 9, -128, 127, 1);
+            } else {
+                conv_pixel_fast(po, base, row_step, g->blocks, g->full_blocks, 3, 9, e->lo, e->hi, 0);
+            }
         } else if (e->lo == -128 && e->hi == 127) {
             if (g->kh == 1 && g->run % 8 == 0) { /* pointwise convs: constants for the compiler */
                 conv_pixel_fast(po, base, 0, g->blocks, g->full_blocks, 1, g->run & ~7, -128, 127, 1);

@@ -226,20 +226,28 @@ static inline void conv_pixel_fast(int8_t *po, const int8_t *base, int32_t row_s
     }
 }
 
+/* DSP_LDRD kept in program order (volatile): GCC would otherwise hoist every channel's loads of
+ * conv_pixel_ci8 to the top of the block and spill them. */
+#if EDGEC_DSP_NATIVE
+#define CI8_LDRD(p, off, lo, hi) __asm__ volatile("ldrd %0, %1, [%2, #" #off "]" : "=r"(lo), "=r"(hi) : "r"(p))
+#else
+#define CI8_LDRD(p, off, lo, hi) DSP_LDRD(p, off, lo, hi)
+#endif
+
 /* One output channel of conv_pixel_ci8: the folded bias plus the channel's eight (doubled)
  * weights at w (quad 0's pair words at w[0], w[1], quad 1's at w[8], w[9]) times the widened
  * inputs, requantized with rq_fast_right_x2. */
 #define CI8_CHANNEL(j)                                                                                                 \
     do {                                                                                                               \
         int32_t we_, wo_, acc_, round_, mult_, right_;                                                                 \
-        DSP_LDRD(w, 16 * (j), acc_, round_);                                                                           \
-        DSP_LDRD(w, 64 + 8 * (j), we_, wo_);                                                                           \
+        CI8_LDRD(w, 16 * (j), acc_, round_);                                                                           \
+        CI8_LDRD(w, 64 + 8 * (j), we_, wo_);                                                                           \
         acc_ = dsp_smlad(we_, e0, acc_);                                                                               \
         acc_ = dsp_smlad(wo_, o0, acc_);                                                                               \
-        DSP_LDRD(w, 96 + 8 * (j), we_, wo_);                                                                           \
+        CI8_LDRD(w, 96 + 8 * (j), we_, wo_);                                                                           \
         acc_ = dsp_smlad(we_, e1, acc_);                                                                               \
         acc_ = dsp_smlad(wo_, o1, acc_);                                                                               \
-        DSP_LDRD(w, 16 * (j) + 8, mult_, right_);                                                                      \
+        CI8_LDRD(w, 16 * (j) + 8, mult_, right_);                                                                      \
         po[j] = clamp_range(rq_fast_right_x2(acc_, mult_, right_, round_), lo, hi, full);                              \
     } while (0)
 

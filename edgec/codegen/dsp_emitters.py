@@ -109,9 +109,11 @@ def _conv_extra(graph: Graph, node: Node) -> int:
 
 def conv_blocks(weights: np.ndarray, bias: np.ndarray | None, input_offset: int, mult, shift, mode: int,
                 output_offset: int) -> np.ndarray:  # fmt: skip
-    """The oc4 words of a conv: headers (folded bias, multipliers, shifts, rounding terms) and
-    pre-widened weights.  Epilogue mode 2 (see requant_mode) stores right = -shift and rounding
-    terms with the output offset; the other modes the shifts as they are and zero rounding terms."""
+    """The oc4 words of a conv: headers (per channel: folded bias, rounding term, multiplier,
+    shift) and pre-widened weights.  Epilogue mode 2 (see requant_mode) stores right = -shift, rounding
+    terms with the output offset, and the folded biases and weights doubled (the kernel's
+    accumulators are then rq_fast_right's 2 * acc: one shift less per output; int16 weight lanes
+    hold 2 * w in [-256, 254]); the other modes the shifts as they are and zero rounding terms."""
     co, kh, kw, ci = weights.shape
     w = np.asarray(weights, dtype=np.int64)
     mult, shift = (np.broadcast_to(np.asarray(v, dtype=np.int64).reshape(-1), (co,)) for v in (mult, shift))
@@ -119,8 +121,13 @@ def conv_blocks(weights: np.ndarray, bias: np.ndarray | None, input_offset: int,
     if mode == 2:  # shifts stored as right = -shift, the output offset in the rounding terms
         shift = -shift
         rounding = np.left_shift(1, shift - 1) + np.left_shift(np.int64(output_offset), shift)
-    header = (folded_bias(w, bias, input_offset, channel_axis=0), mult, shift, rounding)
-    return oc4_layout(w.reshape(co, kh, kw * ci), header)
+    scale = 2 if mode == 2 else 1
+    fields = (scale * folded_bias(w, bias, input_offset, channel_axis=0), rounding, mult, shift)
+    # Per channel its four words together (HDR_* in conv_dsp.c): group g of block b holds channel
+    # 4b + g's bias, rounding term, multiplier and shift.
+    per_channel = np.stack([_padded(np.asarray(f, dtype=np.int64).reshape(-1)) for f in fields])  # [field][channel]
+    header = tuple(per_channel.reshape(len(fields), -1, BLOCK).transpose(2, 1, 0).reshape(BLOCK, -1))
+    return oc4_layout(scale * w.reshape(co, kh, kw * ci), header)
 
 
 def requant_mode(bound: np.ndarray, shift, output_offset: int) -> int:
@@ -151,7 +158,7 @@ def _emit_conv_dsp(w, names, weights, node, p, ident):
     mode = requant_mode(bound, p["out_shift"], p["output_offset"])
     blocks = weights.add(
         f"{ident}_oc4", conv_blocks(data, bias, p["input_offset"], p["out_mult"], p["out_shift"], mode, p["output_offset"]), "int32_t",
-        f"{ident}: per 4 output channels, bias + input_offset * sum(w), multipliers, shifts, rounding terms,\n"
+        f"{ident}: per 4 output channels, for each: bias + input_offset * sum(w), rounding term, multiplier, shift;\n"
         "then the weights"
         " as int16 pairs in SXTB16 order (oc4 layout, conv_dsp.c)",
     )  # fmt: skip

@@ -1173,6 +1173,8 @@ def build_cases(seed: int) -> list[Case]:
         (11, 9, 3, 8, (3, 3), (2, 2), (1, 1, 1, 1)),
         (6, 5, 9, 5, (3, 3), (1, 1), (1, 1, 1, 1)),
         (7, 8, 5, 7, (2, 4), (1, 2), (1, 1, 0, 2)),  # KW * Ci a multiple of 4 with an odd Ci
+        (6, 5, 8, 24, (1, 1), (1, 1), (0, 0, 0, 0)),  # 1x1 on 8 channels (conv_pixel_ci8)
+        (4, 7, 8, 10, (1, 1), (2, 1), (0, 0, 0, 0)),  # ... with a partial block
     ]:
         for extreme in (False, True):
             cases.append(

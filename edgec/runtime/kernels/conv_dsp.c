@@ -6,12 +6,13 @@
  *
  *   - weights and per-channel constants in the "oc4" layout: output channels
  *     in blocks of four (the last block padded with zero weights).  A block
- *     starts with a header of 4-word groups, one word per channel: conv
- *     has four (the bias with the input offset folded in, the multipliers,
- *     the shifts, the rounding terms).  In epilogue mode 2 the shifts are
- *     stored negated (right = -shift) and the rounding terms are
- *     (1 << (right - 1)) + (output_offset << right); else the rounding terms
- *     are 0.  Fully connected has one group (the folded bias).  Then, for each of
+ *     starts with a header.  Conv: 16 words, four per channel (the
+ *     bias with the input offset folded in, the rounding term, the
+ *     multiplier, the shift; HDR_* below).  In epilogue mode 2 the shifts
+ *     are stored negated (right = -shift), the rounding terms are
+ *     (1 << (right - 1)) + (output_offset << right) and the folded biases
+ *     and the weights are doubled; else the rounding terms are 0.  Fully
+ *     connected: 4 words, the folded biases.  Then, for each of
  *     its `rows` runs of `run` int8 weights (conv: one run per kernel row,
  *     run = KW * Ci; fully connected: one run of K), first the quads: for
  *     every four consecutive inputs x0..x3 of the run, eight words
@@ -30,8 +31,11 @@
  * 15 instructions, two quads per iteration (arm-none-eabi-gcc 12 -O2).  The requantization epilogue is
  * fused per block; p->fast_requant selects it: 0 TFLite's general
  * MultiplyByQuantizedMultiplier, 1 rq_fast (the build proved it exact), 2
- * rq_fast_right (every shift negative; the header's rounding terms then
- * also carry the output offset, requant_fast.h).
+ * rq_fast_right_x2 (every shift negative; the header's rounding terms then
+ * also carry the output offset, and the folded biases and weights are stored
+ * doubled, so the accumulators come out as rq_fast_right's 2 * acc without a
+ * shift, requant_fast.h).  The last 1..3 inputs of a run (Ci = 3 first convs)
+ * take one SMLABB / SMLATB per channel.
  *
  * At the end of the file: the same kernels on int8 weights (edgec_conv2d_dsp_int8,
  * edgec_fully_connected_dsp_int8), for layers whose pre-widened layout does not fit the flash.
@@ -69,6 +73,26 @@ typedef struct {
         (acc).a3 = dsp_smlad(wo_, odd_, (acc).a3);                                                                     \
     } while (0)
 
+/* acc + the low int16 of pair times v (SMLABB; v is an int8 value). */
+static inline int32_t mul_lo16(int32_t pair, int32_t v, int32_t acc)
+{
+#if EDGEC_DSP_NATIVE
+    return __smlabb(pair, v, acc);
+#else
+    return (int32_t)((uint32_t)acc + (uint32_t)((int32_t)(int16_t)(uint16_t)((uint32_t)pair & 0xffffu) * v));
+#endif
+}
+
+/* acc + the high int16 of pair times v (SMLATB; v is an int8 value). */
+static inline int32_t mul_hi16(int32_t pair, int32_t v, int32_t acc)
+{
+#if EDGEC_DSP_NATIVE
+    return __smlatb(pair, v, acc);
+#else
+    return (int32_t)((uint32_t)acc + (uint32_t)((pair >> 16) * v));
+#endif
+}
+
 /* acc + the block's weights times one run of n inputs at x; advances *wp past the run's weights. */
 static inline acc4 dot4_run(acc4 acc, const int8_t *x, const int32_t **wp, int32_t n)
 {
@@ -87,12 +111,14 @@ static inline acc4 dot4_run(acc4 acc, const int8_t *x, const int32_t **wp, int32
         x += 4;
         w += 8;
     }
-    while (x != end) {
+    while (x != end) { /* the run's last 1..3 inputs: one SMLABB / SMLATB per channel */
         const int32_t v = *x;
-        acc.a0 += (int32_t)(int16_t)(uint16_t)((uint32_t)w[0] & 0xffffu) * v;
-        acc.a1 += (w[0] >> 16) * v;
-        acc.a2 += (int32_t)(int16_t)(uint16_t)((uint32_t)w[1] & 0xffffu) * v;
-        acc.a3 += (w[1] >> 16) * v;
+        int32_t w01, w23;
+        DSP_LDRD(w, 0, w01, w23);
+        acc.a0 = mul_lo16(w01, v, acc.a0);
+        acc.a1 = mul_hi16(w01, v, acc.a1);
+        acc.a2 = mul_lo16(w23, v, acc.a2);
+        acc.a3 = mul_hi16(w23, v, acc.a3);
         ++x;
         w += 2;
     }
@@ -100,8 +126,13 @@ static inline acc4 dot4_run(acc4 acc, const int8_t *x, const int32_t **wp, int32
     return acc;
 }
 
-/* Block header of a conv: folded bias, multipliers, shifts, rounding terms (4 words each). */
+/* Block header of a conv: per channel j (0..3) four words at h[4 * j]: folded bias, rounding
+ * term, multiplier, shift (adjacent pairs: one LDRD each). */
 #define CONV_HEADER_WORDS 16
+#define HDR_BIAS(h, j) ((h)[4 * (j)])
+#define HDR_ROUND(h, j) ((h)[4 * (j) + 1])
+#define HDR_MULT(h, j) ((h)[4 * (j) + 2])
+#define HDR_SHIFT(h, j) ((h)[4 * (j) + 3])
 
 /* The output constants of a call, copied out of the params (int8 stores may alias them). */
 typedef struct {
@@ -118,25 +149,28 @@ static inline int8_t clamp_to(int32_t v, int32_t lo, int32_t hi)
 static inline int8_t requant_one(int32_t acc, const int32_t *h, int32_t j, const epilogue *e)
 {
     if (e->mode == 2) {
-        return clamp_to(rq_fast_right(acc, h[4 + j], h[8 + j], h[12 + j]), e->lo, e->hi);
+        return clamp_to(rq_fast_right_x2(acc, HDR_MULT(h, j), HDR_SHIFT(h, j), HDR_ROUND(h, j)), e->lo, e->hi);
     }
     if (e->mode == 1) {
-        return rq_fast_clamp(acc, h[4 + j], h[8 + j], e->offset, e->lo, e->hi);
+        return rq_fast_clamp(acc, HDR_MULT(h, j), HDR_SHIFT(h, j), e->offset, e->lo, e->hi);
     }
-    return requantize_and_clamp(acc, h[4 + j], h[8 + j], e->offset, e->lo, e->hi);
+    return requantize_and_clamp(acc, HDR_MULT(h, j), HDR_SHIFT(h, j), e->offset, e->lo, e->hi);
 }
 
 /* The accumulators of one block for one output pixel: `base` is its first kernel row, rows
  * `row_step` bytes apart; *wp walks from the block's header past its weights. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
 static inline acc4 block_dot(const int8_t *base, int32_t row_step, const int32_t **wp, int32_t kh, int32_t run)
 {
     const int32_t *h = *wp;
     int32_t ky;
     acc4 acc;
-    acc.a0 = h[0];
-    acc.a1 = h[1];
-    acc.a2 = h[2];
-    acc.a3 = h[3];
+    acc.a0 = HDR_BIAS(h, 0);
+    acc.a1 = HDR_BIAS(h, 1);
+    acc.a2 = HDR_BIAS(h, 2);
+    acc.a3 = HDR_BIAS(h, 3);
     *wp = h + CONV_HEADER_WORDS;
     for (ky = 0; ky < kh; ++ky) {
         acc = dot4_run(acc, base + ky * row_step, wp, run);
@@ -185,14 +219,56 @@ static inline void conv_pixel_fast(int8_t *po, const int8_t *base, int32_t row_s
     for (b = 0; b < blocks_count; ++b, po += 4) {
         const int32_t *h = w;
         const acc4 acc = block_dot(base, row_step, &w, kh, run);
-        const int32_t r0 = rq_fast_right(acc.a0, h[4], h[8], h[12]);
-        const int32_t r1 = rq_fast_right(acc.a1, h[5], h[9], h[13]);
-        const int32_t r2 = rq_fast_right(acc.a2, h[6], h[10], h[14]);
-        const int32_t r3 = rq_fast_right(acc.a3, h[7], h[11], h[15]);
-        po[0] = clamp_range(r0, lo, hi, full);
-        po[1] = clamp_range(r1, lo, hi, full);
-        po[2] = clamp_range(r2, lo, hi, full);
-        po[3] = clamp_range(r3, lo, hi, full);
+        po[0] = clamp_range(rq_fast_right_x2(acc.a0, HDR_MULT(h, 0), HDR_SHIFT(h, 0), HDR_ROUND(h, 0)), lo, hi, full);
+        po[1] = clamp_range(rq_fast_right_x2(acc.a1, HDR_MULT(h, 1), HDR_SHIFT(h, 1), HDR_ROUND(h, 1)), lo, hi, full);
+        po[2] = clamp_range(rq_fast_right_x2(acc.a2, HDR_MULT(h, 2), HDR_SHIFT(h, 2), HDR_ROUND(h, 2)), lo, hi, full);
+        po[3] = clamp_range(rq_fast_right_x2(acc.a3, HDR_MULT(h, 3), HDR_SHIFT(h, 3), HDR_ROUND(h, 3)), lo, hi, full);
+    }
+}
+
+/* DSP_LDRD kept in program order (volatile): GCC would otherwise hoist every channel's loads of
+ * conv_pixel_ci8 to the top of the block and spill them. */
+#if EDGEC_DSP_NATIVE
+#define CI8_LDRD(p, off, lo, hi) __asm__ volatile("ldrd %0, %1, [%2, #" #off "]" : "=r"(lo), "=r"(hi) : "r"(p))
+#else
+#define CI8_LDRD(p, off, lo, hi) DSP_LDRD(p, off, lo, hi)
+#endif
+
+/* One output channel of conv_pixel_ci8: the folded bias plus the channel's eight (doubled)
+ * weights at w (quad 0's pair words at w[0], w[1], quad 1's at w[8], w[9]) times the widened
+ * inputs, requantized with rq_fast_right_x2. */
+#define CI8_CHANNEL(j)                                                                                                 \
+    do {                                                                                                               \
+        int32_t we_, wo_, acc_, round_, mult_, right_;                                                                 \
+        CI8_LDRD(w, 16 * (j), acc_, round_);                                                                           \
+        CI8_LDRD(w, 64 + 8 * (j), we_, wo_);                                                                           \
+        acc_ = dsp_smlad(we_, e0, acc_);                                                                               \
+        acc_ = dsp_smlad(wo_, o0, acc_);                                                                               \
+        CI8_LDRD(w, 96 + 8 * (j), we_, wo_);                                                                           \
+        acc_ = dsp_smlad(we_, e1, acc_);                                                                               \
+        acc_ = dsp_smlad(wo_, o1, acc_);                                                                               \
+        CI8_LDRD(w, 16 * (j) + 8, mult_, right_);                                                                      \
+        po[j] = clamp_range(rq_fast_right_x2(acc_, mult_, right_, round_), lo, hi, full);                              \
+    } while (0)
+
+/* conv_pixel_fast for 1x1 convs on 8 input channels (MobileNetV2's thin expansions): the pixel's
+ * eight inputs are widened once and stay in four registers for every block, and each channel is
+ * requantized as soon as its sum is done (few live registers, no spills). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void conv_pixel_ci8(int8_t *po, const int8_t *x, const int32_t *w, int32_t blocks_count, int32_t lo,
+                                  int32_t hi, int full)
+{
+    const int32_t q0 = dsp_read_quad(x), q1 = dsp_read_quad(x + 4);
+    const int32_t e0 = dsp_sxtb16(q0), o0 = dsp_sxtb16_ror8(q0); /* x0, x2 / x1, x3 */
+    const int32_t e1 = dsp_sxtb16(q1), o1 = dsp_sxtb16_ror8(q1); /* x4, x6 / x5, x7 */
+    int32_t b;
+    for (b = 0; b < blocks_count; ++b, po += 4, w += CONV_HEADER_WORDS + 16) {
+        CI8_CHANNEL(0);
+        CI8_CHANNEL(1);
+        CI8_CHANNEL(2);
+        CI8_CHANNEL(3);
     }
 }
 
@@ -236,7 +312,19 @@ static void conv_pixels(int8_t *po, int32_t po_step, const int8_t *base, int32_t
             conv_pixel(po, base, row_step, g->blocks, g->cout, g->kh, g->run, e);
             continue;
         }
-        if (e->lo == -128 && e->hi == 127) {
+        if (g->kh == 1 && g->run == 8) { /* 1x1 on 8 channels */
+            if (e->lo == -128 && e->hi == 127) {
+                conv_pixel_ci8(po, base, g->blocks, g->full_blocks, -128, 127, 1);
+            } else {
+                conv_pixel_ci8(po, base, g->blocks, g->full_blocks, e->lo, e->hi, 0);
+            }
+        } else if (g->kh == 3 && g->run == 9) { /* 3x3 on 3 channels (first convs): constant runs, unrolled */
+            if (e->lo == -128 && e->hi == 127) {
+                conv_pixel_fast(po, base, row_step, g->blocks, g->full_blocks, 3, 9, -128, 127, 1);
+            } else {
+                conv_pixel_fast(po, base, row_step, g->blocks, g->full_blocks, 3, 9, e->lo, e->hi, 0);
+            }
+        } else if (e->lo == -128 && e->hi == 127) {
             if (g->kh == 1 && g->run % 8 == 0) { /* pointwise convs: constants for the compiler */
                 conv_pixel_fast(po, base, 0, g->blocks, g->full_blocks, 1, g->run & ~7, -128, 127, 1);
             } else {

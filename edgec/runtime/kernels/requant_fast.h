@@ -98,4 +98,12 @@ static inline int32_t rq_fast_right_mla(int32_t acc, int32_t mult, int32_t right
     return (v + (acc >> 31)) >> right;
 }
 
+/* rq_fast_right for an accumulator the kernel already holds doubled (acc2 = 2 * acc, from weights
+ * and bias the code generator doubled; the precondition keeps 2 * acc in int32): one shift less. */
+static inline int32_t rq_fast_right_x2(int32_t acc2, int32_t mult, int32_t right, int32_t round_offset)
+{
+    const int32_t v = dsp_smmulr(acc2, mult);
+    return (v + round_offset + (v >> 31)) >> right;
+}
+
 #endif /* EDGEC_REQUANT_FAST_H */

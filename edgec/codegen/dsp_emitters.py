@@ -146,28 +146,39 @@ def requant_mode(bound: np.ndarray, shift, output_offset: int) -> int:
     return 2 if bool(np.all(bound + 1 + rounding < 2**31)) else 1
 
 
-def _emit_conv_dsp(w, names, weights, node, p, ident):
-    from edgec.codegen.op_emitters import _conv_fields
+def _conv_emitter(kernel: str, suffix: str, make_blocks, comment: str):
+    """The emitter of a DSP conv variant: ``make_blocks(weights, bias, p, mode)`` lays the weights out
+    (``comment`` describes the layout in the generated C), ``kernel`` runs the layer."""
 
-    graph = names.graph
-    wt = graph.tensors[node.inputs[1]]
-    _, kh, kw, _ = wt.shape
-    data = np.asarray(wt.data, dtype=np.int64)
-    bias = _bias(graph, node)
-    bound = accumulator_bound(data, bias, p["input_offset"], channel_axis=0)
-    mode = requant_mode(bound, p["out_shift"], p["output_offset"])
-    blocks = weights.add(
-        f"{ident}_oc4", conv_blocks(data, bias, p["input_offset"], p["out_mult"], p["out_shift"], mode, p["output_offset"]), "int32_t",
-        f"{ident}: per 4 output channels, for each: bias + input_offset * sum(w), rounding term, multiplier, shift;\n"
-        "then the weights"
-        " as int16 pairs in SXTB16 order (oc4 layout, conv_dsp.c)",
-    )  # fmt: skip
-    fields = _conv_fields(p, kh, kw, ("groups", 1), "NULL", "NULL") + [("fast_requant", mode)]
-    w.line(names.place.view(node.inputs[0], "in", const=True))
-    w.line(names.place.view(node.outputs[0], "out"))
-    names.place.params(w, "edgec_conv_params", fields)
-    w.line(f"edgec_conv2d_dsp(&in, &out, {blocks}, &params);")
-    return "edgec_conv2d_dsp"
+    def emit(w, names, weights, node, p, ident):
+        from edgec.codegen.op_emitters import _conv_fields
+
+        graph = names.graph
+        wt = graph.tensors[node.inputs[1]]
+        _, kh, kw, _ = wt.shape
+        data = np.asarray(wt.data, dtype=np.int64)
+        bias = _bias(graph, node)
+        bound = accumulator_bound(data, bias, p["input_offset"], channel_axis=0)
+        mode = requant_mode(bound, p["out_shift"], p["output_offset"])
+        blocks = weights.add(f"{ident}_{suffix}", make_blocks(data, bias, p, mode), "int32_t", f"{ident}: {comment}")
+        fields = _conv_fields(p, kh, kw, ("groups", 1), "NULL", "NULL") + [("fast_requant", mode)]
+        w.line(names.place.view(node.inputs[0], "in", const=True))
+        w.line(names.place.view(node.outputs[0], "out"))
+        names.place.params(w, "edgec_conv_params", fields)
+        w.line(f"{kernel}(&in, &out, {blocks}, &params);")
+        return kernel
+
+    return emit
+
+
+_emit_conv_dsp = _conv_emitter(
+    "edgec_conv2d_dsp", "oc4",
+    lambda data, bias, p, mode: conv_blocks(
+        data, bias, p["input_offset"], p["out_mult"], p["out_shift"], mode, p["output_offset"]
+    ),
+    "per 4 output channels, for each: bias + input_offset * sum(w), rounding term, multiplier, shift;\n"
+    "then the weights as int16 pairs in SXTB16 order (oc4 layout, conv_dsp.c)",
+)  # fmt: skip
 
 
 register(VariantRule("conv2d", "dsp", "conv2d_oc4", _conv_applies, _emit_conv_dsp, _conv_extra))
@@ -217,27 +228,12 @@ def _conv_int8_applies(graph: Graph, node: Node) -> bool:
     return _conv_applies(graph, node) and (kw * ci) % 4 == 0
 
 
-def _emit_conv_dsp_int8(w, names, weights, node, p, ident):
-    from edgec.codegen.op_emitters import _conv_fields
-
-    graph = names.graph
-    wt = graph.tensors[node.inputs[1]]
-    _, kh, kw, _ = wt.shape
-    data = np.asarray(wt.data, dtype=np.int64)
-    bias = _bias(graph, node)
-    bound = accumulator_bound(data, bias, p["input_offset"], channel_axis=0)
-    mode = requant_mode(bound, p["out_shift"], p["output_offset"])
-    blocks = weights.add(
-        f"{ident}_oc4i8", conv_int8_blocks(data, bias, p["input_offset"], p["out_mult"], p["out_shift"], mode), "int32_t",
-        f"{ident}: per 4 output channels, bias + input_offset * sum(w), multipliers, shifts, then the int8\n"
-        "weights, four inputs of one channel per word (oc4 int8 layout, conv_dsp.c)",
-    )  # fmt: skip
-    fields = _conv_fields(p, kh, kw, ("groups", 1), "NULL", "NULL") + [("fast_requant", mode)]
-    w.line(names.place.view(node.inputs[0], "in", const=True))
-    w.line(names.place.view(node.outputs[0], "out"))
-    names.place.params(w, "edgec_conv_params", fields)
-    w.line(f"edgec_conv2d_dsp_int8(&in, &out, {blocks}, &params);")
-    return "edgec_conv2d_dsp_int8"
+_emit_conv_dsp_int8 = _conv_emitter(
+    "edgec_conv2d_dsp_int8", "oc4i8",
+    lambda data, bias, p, mode: conv_int8_blocks(data, bias, p["input_offset"], p["out_mult"], p["out_shift"], mode),
+    "per 4 output channels, bias + input_offset * sum(w), multipliers, shifts, then the int8\n"
+    "weights, four inputs of one channel per word (oc4 int8 layout, conv_dsp.c)",
+)  # fmt: skip
 
 
 register(
@@ -260,27 +256,35 @@ def _fc_extra(graph: Graph, node: Node) -> int:
     return _layout_growth(graph, node, 1, k, BLOCK)
 
 
-def _emit_fc_dsp(w, names, weights, node, p, ident):
-    graph = names.graph
-    wt = graph.tensors[node.inputs[1]]
-    co, k = wt.shape
-    data = np.asarray(wt.data, dtype=np.int64)
-    batches = graph.tensors[node.inputs[0]].size // k
-    scales = np.broadcast_to(np.asarray(p["out_scale"], dtype=np.float64).reshape(-1), (co,))
-    scale = weights.add(f"{ident}_scale", scales, "double", "output rescale per channel (double, as TFLite's reference FC)")
-    header = (folded_bias(data, _bias(graph, node), p["input_offset"], channel_axis=0),)
-    blocks = weights.add(
-        f"{ident}_oc4", oc4_layout(data.reshape(co, 1, k), header), "int32_t",
-        f"{ident}: per 4 output channels, bias + input_offset * sum(w), then the weights as int16 pairs\n"
-        "in SXTB16 order (oc4 layout, conv_dsp.c)",
-    )  # fmt: skip
-    from edgec.codegen.op_emitters import _pointer, fc_fields
+def _fc_emitter(kernel: str, suffix: str, layout, comment: str):
+    """The emitter of a DSP fully connected variant: ``layout(weights [Co][1][K], header)`` lays the
+    weights out (``comment`` describes it in the generated C), ``kernel`` runs the layer."""
 
-    names.place.params(w, "edgec_fc_params", fc_fields(p, k, co, scale))
+    def emit(w, names, weights, node, p, ident):
+        from edgec.codegen.op_emitters import _pointer, fc_fields
 
-    src, dst = _pointer(names, node.inputs[0]), _pointer(names, node.outputs[0])
-    w.line(f"edgec_fully_connected_dsp({src}, {dst}, {batches}, {blocks}, &params);")
-    return "edgec_fully_connected_dsp"
+        graph = names.graph
+        wt = graph.tensors[node.inputs[1]]
+        co, k = wt.shape
+        data = np.asarray(wt.data, dtype=np.int64)
+        batches = graph.tensors[node.inputs[0]].size // k
+        scales = np.broadcast_to(np.asarray(p["out_scale"], dtype=np.float64).reshape(-1), (co,))
+        scale = weights.add(f"{ident}_scale", scales, "double", "output rescale per channel (double, as TFLite's reference FC)")
+        header = (folded_bias(data, _bias(graph, node), p["input_offset"], channel_axis=0),)
+        blocks = weights.add(f"{ident}_{suffix}", layout(data.reshape(co, 1, k), header), "int32_t", f"{ident}: {comment}")
+        names.place.params(w, "edgec_fc_params", fc_fields(p, k, co, scale))
+        src, dst = _pointer(names, node.inputs[0]), _pointer(names, node.outputs[0])
+        w.line(f"{kernel}({src}, {dst}, {batches}, {blocks}, &params);")
+        return kernel
+
+    return emit
+
+
+_emit_fc_dsp = _fc_emitter(
+    "edgec_fully_connected_dsp", "oc4", oc4_layout,
+    "per 4 output channels, bias + input_offset * sum(w), then the weights as int16 pairs\n"
+    "in SXTB16 order (oc4 layout, conv_dsp.c)",
+)  # fmt: skip
 
 
 register(VariantRule("fully_connected", "dsp", "fully_connected_oc4", _fc_applies, _emit_fc_dsp, _fc_extra))
@@ -290,26 +294,11 @@ def _fc_int8_applies(graph: Graph, node: Node) -> bool:
     return _fc_applies(graph, node) and graph.tensors[node.inputs[1]].shape[1] % 4 == 0
 
 
-def _emit_fc_dsp_int8(w, names, weights, node, p, ident):
-    graph = names.graph
-    wt = graph.tensors[node.inputs[1]]
-    co, k = wt.shape
-    data = np.asarray(wt.data, dtype=np.int64)
-    batches = graph.tensors[node.inputs[0]].size // k
-    scales = np.broadcast_to(np.asarray(p["out_scale"], dtype=np.float64).reshape(-1), (co,))
-    scale = weights.add(f"{ident}_scale", scales, "double", "output rescale per channel (double, as TFLite's reference FC)")
-    header = (folded_bias(data, _bias(graph, node), p["input_offset"], channel_axis=0),)
-    blocks = weights.add(
-        f"{ident}_oc4i8", oc4_int8_layout(data.reshape(co, 1, k), header), "int32_t",
-        f"{ident}: per 4 output channels, bias + input_offset * sum(w), then the int8 weights, four\n"
-        "inputs of one channel per word (oc4 int8 layout, conv_dsp.c)",
-    )  # fmt: skip
-    from edgec.codegen.op_emitters import _pointer, fc_fields
-
-    names.place.params(w, "edgec_fc_params", fc_fields(p, k, co, scale))
-    src, dst = _pointer(names, node.inputs[0]), _pointer(names, node.outputs[0])
-    w.line(f"edgec_fully_connected_dsp_int8({src}, {dst}, {batches}, {blocks}, &params);")
-    return "edgec_fully_connected_dsp_int8"
+_emit_fc_dsp_int8 = _fc_emitter(
+    "edgec_fully_connected_dsp_int8", "oc4i8", oc4_int8_layout,
+    "per 4 output channels, bias + input_offset * sum(w), then the int8 weights, four\n"
+    "inputs of one channel per word (oc4 int8 layout, conv_dsp.c)",
+)  # fmt: skip
 
 
 register(

@@ -137,9 +137,19 @@ static inline int8_t *pixel(const edgec_view *v, int32_t y, int32_t x)
     return v->data + y * v->row_stride + x * v->col_stride;
 }
 
-/* 1x1 conv with at most 16 input channels (one vector per pixel): pixels outside, channel blocks
- * inside, so a pixel's input stays in one register for every output channel; weight rows padded to
- * 16 bytes with zeros and bias + input_offset * sum(w) prepared once on the stack. */
+/* The dot products of one input pixel with four padded weight rows, as a vector. */
+static inline int32x4_t dot_rows(int8x16_t xv, int8x16_t w0, int8x16_t w1, int8x16_t w2, int8x16_t w3)
+{
+    int32x4_t acc = vdupq_n_s32(vmladavq_s8(xv, w0));
+    acc = vsetq_lane_s32(vmladavq_s8(xv, w1), acc, 1);
+    acc = vsetq_lane_s32(vmladavq_s8(xv, w2), acc, 2);
+    return vsetq_lane_s32(vmladavq_s8(xv, w3), acc, 3);
+}
+
+/* 1x1 conv with at most 16 input channels (one vector per pixel).  Output pixels go in pairs: for
+ * each block of four output channels the pair shares the weight loads and the requantization
+ * constants, and each pixel's input stays in one register for every block.  Weight rows padded to
+ * 16 bytes with zeros and bias + input_offset * sum(w) are prepared once on the stack. */
 static __attribute__((noinline)) void conv1x1_thin(const edgec_view *in, edgec_view *out, const int8_t *weights,
                                                    const int32_t *bias, const edgec_conv_params *p, int32_t sh,
                                                    int32_t sw)
@@ -169,19 +179,31 @@ static __attribute__((noinline)) void conv1x1_thin(const edgec_view *in, edgec_v
     for (y = 0; y < height; ++y) {
         const int8_t *src = in->data + y * in_row;
         int8_t *dst = out->data + y * out_row;
-        for (x = 0; x < width; ++x, src += in_col, dst += out_col) {
+        for (x = 0; x + 2 <= width; x += 2, src += 2 * in_col, dst += 2 * out_col) {
+            const int8x16_t x0 = vldrbq_z_s8(src, channels), x1 = vldrbq_z_s8(src + in_col, channels);
+            const int8_t *w = rows[0];
+            for (b = 0; b < blocks; ++b, w += CO_BLOCK * 16) {
+                const int32_t c0 = b * CO_BLOCK;
+                const mve_pred16_t lanes = vctp32q((uint32_t)(cout - c0));
+                const mve_requant_q q = mve_requant_make(vldrwq_z_s32(mult + c0, lanes), vldrwq_z_s32(shift + c0, lanes));
+                const int8x16_t w0 = vld1q_s8(w), w1 = vld1q_s8(w + 16), w2 = vld1q_s8(w + 32), w3 = vld1q_s8(w + 48);
+                const int32x4_t bv = vld1q_s32(base + c0);
+                const int32x4_t a0 = vaddq_s32(dot_rows(x0, w0, w1, w2, w3), bv);
+                const int32x4_t a1 = vaddq_s32(dot_rows(x1, w0, w1, w2, w3), bv);
+                vstrbq_p_s32(dst + c0, mve_requant_clamp(a0, q, o.offset, o.lo, o.hi), lanes);
+                vstrbq_p_s32(dst + out_col + c0, mve_requant_clamp(a1, q, o.offset, o.lo, o.hi), lanes);
+            }
+        }
+        if (x < width) {
             const int8x16_t xv = vldrbq_z_s8(src, channels);
             const int8_t *w = rows[0];
             for (b = 0; b < blocks; ++b, w += CO_BLOCK * 16) {
                 const int32_t c0 = b * CO_BLOCK;
                 const mve_pred16_t lanes = vctp32q((uint32_t)(cout - c0));
                 const mve_requant_q q = mve_requant_make(vldrwq_z_s32(mult + c0, lanes), vldrwq_z_s32(shift + c0, lanes));
-                int32x4_t acc = vdupq_n_s32(vmladavq_s8(xv, vld1q_s8(w)));
-                acc = vsetq_lane_s32(vmladavq_s8(xv, vld1q_s8(w + 16)), acc, 1);
-                acc = vsetq_lane_s32(vmladavq_s8(xv, vld1q_s8(w + 32)), acc, 2);
-                acc = vsetq_lane_s32(vmladavq_s8(xv, vld1q_s8(w + 48)), acc, 3);
-                acc = vaddq_s32(acc, vld1q_s32(base + c0));
-                vstrbq_p_s32(dst + c0, mve_requant_clamp(acc, q, o.offset, o.lo, o.hi), lanes);
+                const int32x4_t a = dot_rows(xv, vld1q_s8(w), vld1q_s8(w + 16), vld1q_s8(w + 32), vld1q_s8(w + 48));
+                vstrbq_p_s32(dst + c0, mve_requant_clamp(vaddq_s32(a, vld1q_s32(base + c0)), q, o.offset, o.lo, o.hi),
+                             lanes);
             }
         }
     }

@@ -1175,11 +1175,11 @@ def build_cases(seed: int) -> list[Case]:
         (7, 8, 5, 7, (2, 4), (1, 2), (1, 1, 0, 2)),  # KW * Ci a multiple of 4 with an odd Ci
         (6, 5, 8, 24, (1, 1), (1, 1), (0, 0, 0, 0)),  # 1x1 on 8 channels (conv_pixel_ci8)
         (4, 7, 8, 10, (1, 1), (2, 1), (0, 0, 0, 0)),  # ... with a partial block
-        # the MVE few-channel 1x1 paths (<= 16 input channels): pixel counts not a multiple of 4, Co tails
+        # the MVE thin 1x1 path (<= 16 input channels, pixel pairs): odd widths, Co not a multiple of 4 or 16
         (5, 7, 8, 22, (1, 1), (1, 1), (0, 0, 0, 0)),
         (7, 9, 16, 38, (1, 1), (2, 2), (0, 0, 0, 0)),
         (3, 5, 3, 17, (1, 1), (1, 2), (0, 0, 0, 0)),
-        (3, 5, 16, 100, (1, 1), (1, 1), (0, 0, 0, 0)),  # over the pixel-lane path's stack weights: pixel pairs
+        (3, 5, 16, 100, (1, 1), (1, 1), (0, 0, 0, 0)),  # 25 channel blocks per pixel pair
     ]:
         for extreme in (False, True):
             cases.append(

@@ -27,8 +27,6 @@
 #define CO_BLOCK 4
 #define CONV_FIELD_BYTES 4096 /* stack buffer of gathered receptive fields (conv2d) */
 #define THIN_MAX_COUT 256      /* 1x1 convs with <= 16 input channels: padded weight rows on the stack */
-#define PIX_MAX_COUT 128       /* ... the pixel-lane path: per-channel constants on the stack */
-#define PIX_MAX_WEIGHTS 1536   /* ... and its int32 weights (Ci * Co rounded up to 4) */
 
 /* Requantization constants and bias + offset term of channels oc..oc+n-1 (n <= 4), lanes past n zero. */
 typedef struct {
@@ -211,96 +209,6 @@ static __attribute__((noinline)) void conv1x1_thin(const edgec_view *in, edgec_v
     }
 }
 
-/* Per-layer constants of one output channel for the pixel-lane path. */
-typedef struct {
-    int32_t base;      /* bias + input_offset * sum(w) */
-    int32_t mult;      /* quantized multiplier */
-    int32_t left;      /* max(shift, 0) */
-    int32_t right_neg; /* min(shift, 0) */
-} channel_q;
-
-/* fp_mbqm of one channel's accumulators of four pixels (mve_requant.h's steps with the channel's
- * constants as scalars), plus the output offset, clamped to [lo, hi]. */
-static inline int32x4_t requant_pixels(int32x4_t acc, const channel_q *c, int32_t offset, int32_t lo, int32_t hi)
-{
-    int32x4_t v = vqrdmulhq_n_s32(vshlq_r_s32(acc, c->left), c->mult);
-    if (c->right_neg) {
-        v = vrshlq_n_s32(vqaddq_s32(v, vshrq_n_s32(v, 31)), c->right_neg);
-    }
-    v = vaddq_n_s32(v, offset);
-    return vminq_s32(vmaxq_s32(v, vdupq_n_s32(lo)), vdupq_n_s32(hi));
-}
-
-/* 1x1 conv with few input channels, four output pixels per vector: their input channel ci is one
- * gather (VLDRB.S32 with the pixels' offsets), multiplied by a scalar weight into the accumulators of
- * four output channels (VMLA.S32), so no reduction across lanes and no lane moves; each channel's four
- * results are requantized together and scattered to the pixels.  Weights widened to int32 once per
- * layer on the stack, [channel block][ci][4], so two of them are one LDRD. */
-static __attribute__((noinline)) void conv1x1_pixel_lanes(const edgec_view *in, edgec_view *out,
-                                                          const int8_t *weights, const int32_t *bias,
-                                                          const edgec_conv_params *p, int32_t sh, int32_t sw)
-{
-    const int32_t cin = in->c, cout = out->c, blocks = (cout + CO_BLOCK - 1) / CO_BLOCK;
-    const int32_t width = out->w, pixels = out->h * out->w;
-    const int32_t in_row = in->row_stride * sh, in_col = in->col_stride * sw;
-    const int32_t out_row = out->row_stride, out_col = out->col_stride;
-    const int32_t offset = p->output_offset, lo = p->act_min, hi = p->act_max;
-    int32_t w32[PIX_MAX_WEIGHTS] __attribute__((aligned(8)));
-    channel_q cq[PIX_MAX_COUT + CO_BLOCK];
-    uint32_t in_at[4] __attribute__((aligned(8))), out_at[4] __attribute__((aligned(8)));
-    int32_t oc, ci, n, i, b;
-
-    for (oc = 0; oc < blocks * CO_BLOCK; ++oc) {
-        int32_t *w = w32 + (oc / CO_BLOCK) * cin * CO_BLOCK + oc % CO_BLOCK;
-        int32_t sum = 0;
-        for (ci = 0; ci < cin; ++ci) {
-            const int32_t v = oc < cout ? weights[oc * cin + ci] : 0;
-            w[ci * CO_BLOCK] = v;
-            sum += v;
-        }
-        cq[oc].base = oc < cout ? (bias ? bias[oc] : 0) + p->input_offset * sum : 0;
-        cq[oc].mult = oc < cout ? p->out_mult[oc] : 0;
-        cq[oc].left = oc < cout && p->out_shift[oc] > 0 ? p->out_shift[oc] : 0;
-        cq[oc].right_neg = oc < cout && p->out_shift[oc] < 0 ? p->out_shift[oc] : 0;
-    }
-    for (n = 0; n < pixels; n += 4) {
-        const mve_pred16_t valid = vctp32q((uint32_t)(pixels - n));
-        uint32x4_t in_offs, out_offs;
-        const int32_t *w = w32;
-        for (i = 0; i < 4; ++i) { /* lanes past the last pixel read the last pixel and store nothing */
-            const int32_t m = n + i < pixels ? n + i : pixels - 1, y = m / width, x = m - y * width;
-            in_at[i] = (uint32_t)(y * in_row + x * in_col);
-            out_at[i] = (uint32_t)(y * out_row + x * out_col);
-        }
-        in_offs = vld1q_u32(in_at);
-        out_offs = vld1q_u32(out_at);
-        for (b = 0; b < blocks; ++b) {
-            const channel_q *c = cq + b * CO_BLOCK;
-            const int32_t channels = cout - b * CO_BLOCK;
-            int8_t *dst = out->data + b * CO_BLOCK;
-            int32x4_t a0 = vdupq_n_s32(c[0].base), a1 = vdupq_n_s32(c[1].base);
-            int32x4_t a2 = vdupq_n_s32(c[2].base), a3 = vdupq_n_s32(c[3].base);
-            for (ci = 0; ci < cin; ++ci, w += CO_BLOCK) {
-                const int32x4_t xv = vldrbq_gather_offset_s32(in->data + ci, in_offs);
-                a0 = vmlaq_n_s32(a0, xv, w[0]);
-                a1 = vmlaq_n_s32(a1, xv, w[1]);
-                a2 = vmlaq_n_s32(a2, xv, w[2]);
-                a3 = vmlaq_n_s32(a3, xv, w[3]);
-            }
-            vstrbq_scatter_offset_p_s32(dst, out_offs, requant_pixels(a0, c, offset, lo, hi), valid);
-            if (channels > 1) {
-                vstrbq_scatter_offset_p_s32(dst + 1, out_offs, requant_pixels(a1, c + 1, offset, lo, hi), valid);
-            }
-            if (channels > 2) {
-                vstrbq_scatter_offset_p_s32(dst + 2, out_offs, requant_pixels(a2, c + 2, offset, lo, hi), valid);
-            }
-            if (channels > 3) {
-                vstrbq_scatter_offset_p_s32(dst + 3, out_offs, requant_pixels(a3, c + 3, offset, lo, hi), valid);
-            }
-        }
-    }
-}
-
 /* 1x1 conv, unpadded, output (y, x) reading input (y * sh, x * sw). */
 static void conv1x1(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
                     const edgec_conv_params *p, int32_t sh, int32_t sw)
@@ -314,10 +222,6 @@ static void conv1x1(const edgec_view *in, edgec_view *out, const int8_t *weights
     int32_t wsum[CO_BLOCK];
     int32_t oc, y, x;
 
-    if (cin <= 16 && cout <= PIX_MAX_COUT && cin * ((cout + CO_BLOCK - 1) / CO_BLOCK) * CO_BLOCK <= PIX_MAX_WEIGHTS) {
-        conv1x1_pixel_lanes(in, out, weights, bias, p, sh, sw);
-        return;
-    }
     if (cin <= 16 && cout <= THIN_MAX_COUT) {
         conv1x1_thin(in, out, weights, bias, p, sh, sw);
         return;

@@ -217,17 +217,9 @@ def _conv_vnni_packed(sch, call, p) -> None:
     sch.vectorize(inner)
     _parallel(sch, [b, y], call.macs)
     sch.decompose_reduction(acc, ry)
-    _accumulate_in_registers(sch, acc)
     sch.tensorize(xi, intrin)
     sch.unroll(ob)
     _schedule_pad(sch)
-
-
-def _accumulate_in_registers(sch, acc) -> None:
-    """Give the tile's int32 accumulators ``local`` scope: the code generator then keeps them in a stack
-    array LLVM promotes to registers, where a ``global`` buffer became a heap workspace (one
-    ``TVMBackendAllocWorkspace`` per tile row) that every reduction step loaded and stored."""
-    sch.set_scope(acc, 0, "local")
 
 
 def _vectorize_epilogue(sch, epi, lanes: int) -> None:
@@ -282,7 +274,6 @@ def schedule_depthwise(sch, call, target=None) -> None:
     sch.vectorize(ci)
     sch.unroll(xi)
     sch.decompose_reduction(acc, ry)
-    _accumulate_in_registers(sch, acc)
     _schedule_pad(sch)
 
 

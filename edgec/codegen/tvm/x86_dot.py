@@ -193,8 +193,7 @@ def register_packed(pixels: int, lanes: int) -> str:
     ``C[p, i] += int32(A[p, k]) * int32(B[i, k])`` with ``A`` unsigned (the flipped input, pixels
     any stride apart) and ``B`` the pre-laid-out weights (``lanes`` x 4 contiguous bytes): one
     64-byte weight load, then per pixel one ``vpdpbusd`` of its 4 bytes broadcast.  No
-    correction terms: exactly the arithmetic of the description.  ``C`` is a ``local`` buffer: the
-    tile's accumulators, which the code generator keeps on the stack (registers after LLVM's SROA).
+    correction terms: exactly the arithmetic of the description.
     """
     name = f"edgec_vnni_packed_p{pixels}_l{lanes}"
     if ("packed", pixels, lanes) in _REGISTERED:
@@ -210,7 +209,7 @@ def register_packed(pixels: int, lanes: int) -> str:
     def desc(a: T.handle, b: T.handle, c: T.handle) -> None:
         A = T.match_buffer(a, (P, 4), "uint8", offset_factor=1, strides=[T.int32(), 1])
         B = T.match_buffer(b, (L, 4), "int8", offset_factor=1)
-        C = T.match_buffer(c, (P, L), "int32", offset_factor=1, strides=[T.int32(), 1], scope="local")
+        C = T.match_buffer(c, (P, L), "int32", offset_factor=1, strides=[T.int32(), 1])
         with T.sblock("root"):
             T.reads(C[0:P, 0:L], A[0:P, 0:4], B[0:L, 0:4])
             T.writes(C[0:P, 0:L])
@@ -225,7 +224,7 @@ def register_packed(pixels: int, lanes: int) -> str:
         sc = T.int32()
         A = T.match_buffer(a, (P, 4), "uint8", offset_factor=1, strides=[sa, 1])
         B = T.match_buffer(b, (L, 4), "int8", offset_factor=1)
-        C = T.match_buffer(c, (P, L), "int32", offset_factor=1, strides=[sc, 1], scope="local")
+        C = T.match_buffer(c, (P, L), "int32", offset_factor=1, strides=[sc, 1])
         with T.sblock("root"):
             T.reads(C[0:P, 0:L], A[0:P, 0:4], B[0:L, 0:4])
             T.writes(C[0:P, 0:L])

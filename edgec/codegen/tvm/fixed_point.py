@@ -92,6 +92,18 @@ def wrap32(x64):
     return x64.astype(I32)
 
 
+def _int32_value(x):
+    """``x`` as one opaque int32 value (an identity reinterpret), so that widening it to int64 stays a
+    sign extension of an int32: TVM's simplifier would otherwise widen a sum such as ``acc + bias``
+    term by term, and the product of two sign-extended int32 (one ``vpmuldq`` per 8 lanes on x86)
+    would become a full 64-bit multiply (``vpmullq``: three micro-ops)."""
+    if hasattr(x, "asobject"):
+        x = x.asobject()
+    if isinstance(x, (tirx.IntImm, tirx.Var)):
+        return x
+    return tirx.call_intrin(dtype_of(x), "tirx.reinterpret", x)
+
+
 def srdhm(a, b, b_never_min: bool = False):
     """gemmlowp ``SaturatingRoundingDoublingHighMul``: round(a*b / 2**31) on int32, saturating.
 
@@ -103,7 +115,7 @@ def srdhm(a, b, b_never_min: bool = False):
     """
     a = as_expr(a)
     b = as_expr(b)
-    ab = a.astype(I64) * b.astype(I64)
+    ab = _int32_value(a).astype(I64) * _int32_value(b).astype(I64)
     high = wrap32((ab + const(1 << 30, I64)) >> const(31, I64))
     if b_never_min:
         return high

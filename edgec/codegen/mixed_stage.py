@@ -46,9 +46,8 @@ SCRATCH_BUDGET = 2048  # bytes of int8 rows the packed ops may unpack/compute pe
 MIN_ARENA_SCRATCH = 1024  # a free stretch of the arena at least this big holds the scratch instead
 
 MIXED_TYPES = """\
-/* A window of a buffer holding a packed (int4/int2) or int8 tensor; offsets and strides in bytes
-   (inline: a mixed variant whose maps all stay int8, e.g. int4 weights only, does not use it). */
-static inline edgec_packed_view edgec_packed_window_view(int8_t *base, const edgec_window *win, int32_t channels, int32_t bits)
+/* A window of a buffer holding a packed (int4/int2) or int8 tensor; offsets and strides in bytes. */
+static edgec_packed_view edgec_packed_window_view(int8_t *base, const edgec_window *win, int32_t channels, int32_t bits)
 {
     edgec_packed_view v;
     v.data = (uint8_t *)base + win->offset;
@@ -410,8 +409,9 @@ def emit_mixed_patch_stage(
         globals_w.line(f"    {_c_window(_buffer_window(names, test.tensor, win, patch))},")
     globals_w.line("};")
     globals_w.line()
-    globals_w.lines(MIXED_TYPES.splitlines())
-    globals_w.line()
+    if any(_is_packed(mgraph, mgraph.node(name)) for name in suffix):  # int4 weights alone need no packed view
+        globals_w.lines(MIXED_TYPES.splitlines())
+        globals_w.line()
 
     split = graph8.tensors[stage.split]
     gh, gw = stage.grid

@@ -171,6 +171,16 @@ def dsp_builds(tmp_path_factory):
     return {k: load_build(v) for k, v in builds.items()}
 
 
+def _assert_host_bit_exact(build) -> None:
+    """The build's host binary equals the numpy reference on two seeded inputs."""
+    graph = build.graph
+    for seed in (0, 1):
+        x = np.random.default_rng(seed).integers(-128, 128, size=build.inputs[0].shape, dtype=np.int8)
+        got, _ = run_host_binary(build, x)
+        want = run(graph, {graph.inputs[0]: x})[graph.outputs[0]]
+        assert np.array_equal(got, want.reshape(got.shape))
+
+
 @pytest.mark.parametrize("plan", ["auto", "patch"])
 def test_dsp_variants_bit_exact_in_every_schedule(dsp_builds, plan):
     build = dsp_builds[plan]
@@ -183,12 +193,7 @@ def test_dsp_variants_bit_exact_in_every_schedule(dsp_builds, plan):
     else:
         assert schedule.get("row_segments"), "resnet8's default plan streams rows"
         assert any(op.get("row_streamed") and op["variant"] == "dsp" for op in build.summary["ops"])
-    graph = build.graph
-    for seed in (0, 1):
-        x = np.random.default_rng(seed).integers(-128, 128, size=build.inputs[0].shape, dtype=np.int8)
-        got, _ = run_host_binary(build, x)
-        want = run(graph, {graph.inputs[0]: x})[graph.outputs[0]]
-        assert np.array_equal(got, want.reshape(got.shape))
+    _assert_host_bit_exact(build)
 
 
 def test_flash_limited_build_runs_dsp_kernels_on_int8_weights(dsp_builds):
@@ -202,12 +207,7 @@ def test_flash_limited_build_runs_dsp_kernels_on_int8_weights(dsp_builds):
     assert ("fully_connected", "edgec_fully_connected_dsp_int8") in kernels
     assert ("conv2d", "edgec_conv2d_dsp") not in kernels  # nothing pre-widened is left
     assert any(op.get("row_streamed") and op["kernel"] == "edgec_conv2d_dsp_int8" for op in s["ops"])
-    graph = build.graph
-    for seed in (0, 1):
-        x = np.random.default_rng(seed).integers(-128, 128, size=build.inputs[0].shape, dtype=np.int8)
-        got, _ = run_host_binary(build, x)
-        want = run(graph, {graph.inputs[0]: x})[graph.outputs[0]]
-        assert np.array_equal(got, want.reshape(got.shape))
+    _assert_host_bit_exact(build)
 
 
 def test_build_json_records_kernel_and_variant(dsp_builds):

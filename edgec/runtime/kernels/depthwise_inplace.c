@@ -95,6 +95,25 @@ static inline int8_t dwip_requant(int32_t acc, int32_t mult, int32_t shift, dwip
     return requantize_and_clamp(acc, mult, shift, o.output_offset, o.act_min, o.act_max);
 }
 
+/* One kernel row's taps for two neighbouring outputs: *a gets those of the output at px, *b those
+ * of the next one (the same weights one input to the right: t->shifted). */
+#ifdef __GNUC__
+__attribute__((always_inline))
+#endif
+static inline void dwip_kernel_row(const int8_t *px, const dwip_group_weights *t, int32_t groups, int32_t off2,
+                                   int32_t *a, int32_t *b)
+{
+    int32_t g;
+    for (g = 0; g < groups; ++g, px += 4, ++t) {
+        const int32_t x = dsp_read_quad(px);
+        const int32_t x02 = dsp_sxtab16(off2, x), x13 = dsp_sxtab16_ror8(off2, x);
+        *a = dsp_smlad(x02, t->even, *a);
+        *a = dsp_smlad(x13, t->odd, *a);
+        *b = dsp_smlad(x02, t->shifted, *b);
+        *b = dsp_smlad(x13, t->even, *b);
+    }
+}
+
 /* One output row of one channel, two outputs per step; returns the outputs written.  Inlined with
  * groups a constant (1 for 3-wide kernels, 2 for 7-wide), so the group loop unrolls. */
 #ifdef __GNUC__
@@ -104,20 +123,11 @@ static inline int32_t dwip_dsp_row(const int8_t *scratch, int32_t slot0, int32_t
                             int32_t dh, int32_t groups, int32_t out_w, int32_t channels, int32_t acc0, int32_t mult,
                             int32_t shift, int32_t off2, const dwip_group_weights *gw, dwip_out o, int8_t *po)
 {
-    int32_t ox, ky, g;
+    int32_t ox, ky;
     for (ox = 0; ox + 2 <= out_w; ox += 2) {
         int32_t a = acc0, b = acc0, slot = slot0;
         for (ky = 0; ky < kh; ++ky) {
-            const int8_t *px = scratch + slot * row_w + ox;
-            const dwip_group_weights *t = gw + ky * DWIP_DSP_MAX_GROUPS;
-            for (g = 0; g < groups; ++g, px += 4, ++t) {
-                const int32_t x = dsp_read_quad(px);
-                const int32_t x02 = dsp_sxtab16(off2, x), x13 = dsp_sxtab16_ror8(off2, x);
-                a = dsp_smlad(x02, t->even, a);
-                a = dsp_smlad(x13, t->odd, a);
-                b = dsp_smlad(x02, t->shifted, b);
-                b = dsp_smlad(x13, t->even, b);
-            }
+            dwip_kernel_row(scratch + slot * row_w + ox, gw + ky * DWIP_DSP_MAX_GROUPS, groups, off2, &a, &b);
             slot += dh;
             if (slot >= ring_rows) {
                 slot -= ring_rows;
@@ -142,23 +152,14 @@ static inline int32_t dwip_fast_row(const int8_t *const *rowp, int32_t kh, int32
                                     int32_t off2, const dwip_group_weights *gw, int32_t act_min, int32_t act_max,
                                     int8_t *po)
 {
-    int32_t ox, ky, g;
+    int32_t ox, ky;
     for (ox = 0; ox + 2 <= out_w; ox += 2) {
         int32_t a = acc0, b = acc0;
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 16
 #endif
         for (ky = 0; ky < kh; ++ky) {
-            const int8_t *px = rowp[ky] + ox;
-            const dwip_group_weights *t = gw + ky * DWIP_DSP_MAX_GROUPS;
-            for (g = 0; g < groups; ++g, px += 4, ++t) {
-                const int32_t x = dsp_read_quad(px);
-                const int32_t x02 = dsp_sxtab16(off2, x), x13 = dsp_sxtab16_ror8(off2, x);
-                a = dsp_smlad(x02, t->even, a);
-                a = dsp_smlad(x13, t->odd, a);
-                b = dsp_smlad(x02, t->shifted, b);
-                b = dsp_smlad(x13, t->even, b);
-            }
+            dwip_kernel_row(rowp[ky] + ox, gw + ky * DWIP_DSP_MAX_GROUPS, groups, off2, &a, &b);
         }
         a = rq_fast_right_mla(a, mult, right, rounding);
         b = rq_fast_right_mla(b, mult, right, rounding);

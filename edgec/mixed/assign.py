@@ -28,6 +28,7 @@ import numpy as np
 
 from edgec.ir.graph import Graph
 from edgec.mixed.subbyte import qrange
+from edgec.passes.quantize import round_half_away
 from edgec.schedule.patch import PatchStage
 
 SUB_BYTE_OPS = frozenset({"conv2d", "depthwise_conv2d", "add", "max_pool2d", "avg_pool2d"})
@@ -108,7 +109,7 @@ def quantize_levels(hist_real: np.ndarray, scale: float, zp: int, bits: int) -> 
     """The ``bits``-wide integer each real value maps to (round half away, clamp)."""
     qmin, qmax = qrange(bits)
     v = hist_real / scale
-    return np.clip(np.sign(v) * np.floor(np.abs(v) + 0.5) + zp, qmin, qmax).astype(np.int64)
+    return np.clip(round_half_away(v) + zp, qmin, qmax).astype(np.int64)
 
 
 def subbyte_params(hist: np.ndarray, scale8: float, zp8: int, bits: int) -> tuple[float, int]:
@@ -177,7 +178,7 @@ def mixed_graph(
         if len(users) != 1:
             raise ValueError(f"bias {bias.name!r} is shared by {len(users)} ops; cannot requantize it for one")
         v = bias.data.astype(np.float64) * ratio
-        bias.data = (np.sign(v) * np.floor(np.abs(v) + 0.5)).astype(bias.data.dtype)
+        bias.data = round_half_away(v).astype(bias.data.dtype)
         if bias.scale is not None:
             bias.scale = (bias.scale.astype(np.float64) / ratio).astype(np.float32)
     return mixed

@@ -21,14 +21,11 @@ import numpy as np
 
 from edgec.ir.tensor import Tensor
 from edgec.mixed.subbyte import qrange
+from edgec.passes.quantize import round_half_away
 
 WEIGHT_OPS = frozenset({"conv2d", "depthwise_conv2d"})
 CANDIDATE_WEIGHT_BITS = (4,)
 CLIP_RATIOS = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6)
-
-
-def _round(v: np.ndarray) -> np.ndarray:
-    return np.sign(v) * np.floor(np.abs(v) + 0.5)
 
 
 def _channels_last(t: Tensor) -> np.ndarray:
@@ -51,11 +48,11 @@ def requantize(t: Tensor, bits: int) -> tuple[np.ndarray, np.ndarray, float]:
     scales = np.ones(w.shape[1], dtype=np.float64)
     for ratio in CLIP_RATIOS:
         s = np.where(peak > 0, np.float32(ratio * peak / qmax), np.float32(1.0)).astype(np.float32).astype(np.float64)
-        err = ((w - s * np.clip(_round(w / s), qmin, qmax)) ** 2).sum(axis=0)
+        err = ((w - s * np.clip(round_half_away(w / s), qmin, qmax)) ** 2).sum(axis=0)
         better = err < best_err
         best_err = np.where(better, err, best_err)
         scales = np.where(better, s, scales)
-    q = np.clip(_round(w / scales), qmin, qmax)
+    q = np.clip(round_half_away(w / scales), qmin, qmax)
     axis = t.axis or 0
     moved = np.moveaxis(np.asarray(t.data), axis, -1).shape
     values = np.moveaxis(q.reshape(moved), -1, axis).astype(np.int8)

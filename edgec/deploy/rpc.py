@@ -91,7 +91,7 @@ def run_over_rpc(build, inputs, rpc: str, repeat: int = 1, profile: bool = False
     tvm = require_tvm("--rpc")
     from edgec.codegen.tvm import lower_graph
     from edgec.codegen.tvm.execute import run_program, upload_constants
-    from edgec.deploy.sources import lowers_for_vnni
+    from edgec.codegen.tvm.x86_dot import lowers_for_vnni
     from edgec.deploy.tvm_env import resolve_target_dict
 
     # the calls and constants of the build (lowering is deterministic, given the same VNNI choice)

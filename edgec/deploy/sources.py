@@ -40,6 +40,7 @@ def tvm_sources(graph: Graph, plan, target, folder: Path, model_hash: str, sched
     CUDA kernels go to ``cuda/kernels.cu`` and into the RPC library.
     """
     from edgec.codegen.tvm import compile_program, lower_graph, write_sources
+    from edgec.codegen.tvm.x86_dot import lowers_for_vnni
     from edgec.deploy.tvm_env import require_tvm, resolve_target_dict
 
     tvm = require_tvm(f"target {target.name}")
@@ -66,18 +67,6 @@ def tvm_sources(graph: Graph, plan, target, folder: Path, model_hash: str, sched
         cuda_files=cuda_files,
         ops=program_ops(program),
     )
-
-
-def lowers_for_vnni(spec: dict) -> bool:
-    """Whether a TVM build for ``spec`` (a resolved target dict) lowers convolutions for VNNI:
-    x86 CPUs with AVX-512 VNNI; never when the kernels also go to CUDA (one lowering serves both)."""
-    if spec.get("kind") != "llvm":
-        return False
-    import tvm
-
-    from edgec.codegen.tvm.x86_dot import has_vnni
-
-    return has_vnni(tvm.target.Target(spec))
 
 
 def cuda_kernels(program, spec: dict, folder: Path):

@@ -199,7 +199,7 @@ def tune_build(path: Path, trials: int, progress=None) -> dict:
             "so tune for a device over RPC is not supported yet; tune a host-tvm build instead"
         )
     spec.setdefault("num-cores", 1)
-    from edgec.deploy.sources import lowers_for_vnni
+    from edgec.codegen.tvm.x86_dot import lowers_for_vnni
 
     program = lower_graph(build.graph, vnni=lowers_for_vnni(spec))  # the kernels the build compiled
     summary = tune_program(program, tvm.target.Target(spec), Path(path) / TUNING_DIR, trials, progress)

@@ -119,6 +119,16 @@ def has_vnni(target) -> bool:
         return False
 
 
+def lowers_for_vnni(spec: dict) -> bool:
+    """Whether a TVM build for ``spec`` (a resolved target dict) lowers convolutions for VNNI:
+    x86 CPUs with AVX-512 VNNI; never when the kernels also go to CUDA (one lowering serves both)."""
+    if spec.get("kind") != "llvm":
+        return False
+    import tvm
+
+    return has_vnni(tvm.target.Target(spec))
+
+
 def register_fc(lanes: int) -> str:
     """Register (once) the 1-row form for fully connected layers: ``C[i] += A[k] * B[k, i]``, k < 4."""
     name = f"edgec_vnni_fc_l{lanes}"

@@ -53,10 +53,7 @@ def run_edgec(graph: Graph, feeds_nchw: dict[str, np.ndarray]) -> list[np.ndarra
     from edgec.reference import run
 
     layouts = graph.meta.get("layouts", {})
-    feeds = {
-        k: np.ascontiguousarray(v.transpose(NCHW_TO_NHWC)) if layouts.get(k) == "NCHW" else v
-        for k, v in feeds_nchw.items()
-    }
+    feeds = {k: np.ascontiguousarray(v.transpose(NCHW_TO_NHWC)) if layouts.get(k) == "NCHW" else v for k, v in feeds_nchw.items()}
     outs = run(graph, feeds)
     return [outs[o].transpose(NHWC_TO_NCHW) if layouts.get(o) == "NCHW" else outs[o] for o in graph.outputs]
 

@@ -302,17 +302,7 @@ def test_dynamic_non_batch_dimension_onnx(tmp_path: Path) -> None:
     assert json.loads(proc.stdout)["inputs"][0]["shape"] == [1, 6, 4, 3]
     x = np.random.default_rng(0).standard_normal((1, 3, 6, 4)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
-    proc = edgec(
-        "run",
-        path,
-        "--reference",
-        "--input",
-        tmp_path / "x.npy",
-        "--input-shape",
-        "x=1x3x6x4",
-        "--output",
-        tmp_path / "y.npy",
-    )
+    proc = edgec("run", path, "--reference", "--input", tmp_path / "x.npy", "--input-shape", "x=1x3x6x4", "--output", tmp_path / "y.npy")
     assert proc.returncode == 0, proc.stderr
     assert_close(np.load(tmp_path / "y.npy"), 1 / (1 + np.exp(-np.maximum(x, 0))), 1e-6)
 

@@ -149,9 +149,7 @@ def test_resize_linear_matches_onnxruntime(case: str) -> None:
     assert [n.op for n in graph.nodes] == ["resize_bilinear"]
 
 
-@pytest.mark.parametrize(
-    "op_type,attrs", [("DepthToSpace", {"mode": "DCR"}), ("DepthToSpace", {"mode": "CRD"}), ("SpaceToDepth", {})]
-)
+@pytest.mark.parametrize("op_type,attrs", [("DepthToSpace", {"mode": "DCR"}), ("DepthToSpace", {"mode": "CRD"}), ("SpaceToDepth", {})])
 def test_depth_space_matches_onnxruntime(op_type: str, attrs: dict) -> None:
     shape = (1, 8, 3, 4) if op_type == "DepthToSpace" else (1, 3, 4, 6)
     graph = check([node(op_type, ["x"], ["y"], blocksize=2, **attrs)], {"x": shape}, ["y"])
@@ -364,13 +362,8 @@ def test_onnxruntime_qdq_model_lifts_to_int8_close_to_onnxruntime(tmp_path: Path
     src, dst = tmp_path / "float.onnx", tmp_path / "qdq.onnx"
     onnx.save(MODELS[name](), src)
     ortq.quantize_static(
-        str(src),
-        str(dst),
-        Reader(),
-        quant_format=ortq.QuantFormat.QDQ,
-        activation_type=ortq.QuantType.QInt8,
-        weight_type=ortq.QuantType.QInt8,
-        per_channel=True,
+        str(src), str(dst), Reader(), quant_format=ortq.QuantFormat.QDQ,
+        activation_type=ortq.QuantType.QInt8, weight_type=ortq.QuantType.QInt8, per_channel=True,
     )
     qdq = onnx.load(dst)
     q = lift_qdq(load_onnx(qdq))

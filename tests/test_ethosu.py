@@ -41,9 +41,7 @@ TOOLS = shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")
 
 
 def edgec(*args, **kwargs) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(EDGEC), *map(str, args)], capture_output=True, text=True, timeout=300, check=False, **kwargs
-    )
+    return subprocess.run([str(EDGEC), *map(str, args)], capture_output=True, text=True, timeout=300, check=False, **kwargs)
 
 
 def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
@@ -204,11 +202,7 @@ def test_glue_calls_the_driver_in_tflm_order(opzoo: tuple[Path, dict], opzoo_par
     out, _summary = opzoo
     _graph, _vela, om, part = opzoo_parts
     glue = (out / "src" / "edgec_npu.c").read_text()
-    assert (
-        glue.count("ethosu_invoke_v3(") == 1
-        and "ethosu_reserve_driver()" in glue
-        and "ethosu_release_driver(drv)" in glue
-    )
+    assert glue.count("ethosu_invoke_v3(") == 1 and "ethosu_reserve_driver()" in glue and "ethosu_release_driver(drv)" in glue
     for seg in part.segments:
         v = seg.vela
         body = glue.split(f"void edgec_npu_segment_{seg.index}(")[1].split("\n}\n")[0]
@@ -217,16 +211,10 @@ def test_glue_calls_the_driver_in_tflm_order(opzoo: tuple[Path, dict], opzoo_par
         for k, t in enumerate(v.inputs + v.outputs):
             assert f"base[{3 + k}] = (uint64_t)(uintptr_t)(npu_arena + {om.offsets[t]});" in body
     model_c = (out / "src" / "model.c").read_text()
-    arenas = {
-        re.search(rf"edgec_npu_segment_{s.index}\(.*\(uint8_t \*\)(\w+)\);", model_c).group(1) for s in part.segments
-    }
+    arenas = {re.search(rf"edgec_npu_segment_{s.index}\(.*\(uint8_t \*\)(\w+)\);", model_c).group(1) for s in part.segments}
     (arena,) = arenas  # one Vela arena for every segment, placed by edgec's planner, 16-byte aligned
     assert int(re.search(rf"static int8_t \*const {arena} = arena \+ (\d+);", model_c).group(1)) % 16 == 0
-    assert (
-        model_c.index("edgec_npu_segment_0(")
-        < model_c.index("edgec_resize_nearest(")
-        < model_c.index("edgec_npu_segment_1(")
-    )
+    assert model_c.index("edgec_npu_segment_0(") < model_c.index("edgec_resize_nearest(") < model_c.index("edgec_npu_segment_1(")
     for obj in ("edgec_npu.o", "edgec_npu_data.o", "model.o"):  # compiled with -Werror by the build
         assert (out / "obj" / obj).is_file()
 
@@ -235,27 +223,12 @@ def test_glue_compiles_with_werror_for_the_m85(tmp_path: Path, opzoo: tuple[Path
     out, _summary = opzoo
     target = load_target("corstone-320-u85-256")
     src = out / "src"
-    cmd = [
-        "arm-none-eabi-gcc",
-        *target.cflags,
-        "-std=c99",
-        "-Wall",
-        "-Wextra",
-        "-Werror",
-        f"-I{src}",
-        f"-I{src / 'ethosu'}",
-    ]
-    proc = subprocess.run(
-        [*cmd, "-c", str(src / "edgec_npu.c"), "-o", str(tmp_path / "g.o")], capture_output=True, text=True, check=False
-    )
+    cmd = ["arm-none-eabi-gcc", *target.cflags, "-std=c99", "-Wall", "-Wextra", "-Werror", f"-I{src}", f"-I{src / 'ethosu'}"]
+    proc = subprocess.run([*cmd, "-c", str(src / "edgec_npu.c"), "-o", str(tmp_path / "g.o")], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     broken = tmp_path / "broken.c"  # the flags do reject what -Werror should reject
-    broken.write_text(
-        '#include "ethosu/ethosu_driver.h"\nint f(void) { int unused; return ethosu_invoke_v3(0, 0, 0, 0, 0, 0, 0); }\n'
-    )
-    proc = subprocess.run(
-        [*cmd, "-c", str(broken), "-o", str(tmp_path / "b.o")], capture_output=True, text=True, check=False
-    )
+    broken.write_text('#include "ethosu/ethosu_driver.h"\nint f(void) { int unused; return ethosu_invoke_v3(0, 0, 0, 0, 0, 0, 0); }\n')
+    proc = subprocess.run([*cmd, "-c", str(broken), "-o", str(tmp_path / "b.o")], capture_output=True, text=True, check=False)
     assert proc.returncode != 0 and "unused" in proc.stderr
 
 
@@ -290,9 +263,7 @@ def test_composition_matches_whole_model_reference(opzoo_parts, tmp_path: Path) 
 
 def test_npu_ops_none_runs_everything_on_the_cpu(tmp_path: Path) -> None:
     out = tmp_path / "ds_cnn-cpu"
-    summary = build_model(
-        TFLITE / "ds_cnn.tflite", BuildOptions(target="corstone-300-u55-256", out_dir=out, npu_ops="none")
-    )
+    summary = build_model(TFLITE / "ds_cnn.tflite", BuildOptions(target="corstone-300-u55-256", out_dir=out, npu_ops="none"))
     assert {op["target"] for op in summary["ops"]} == {"cpu"} and summary["vela"] is None
     assert not (out / "src" / "edgec_npu.c").exists() and (out / "obj" / "model.o").is_file()
     assert "mve" in summary["kernels"]["variants"]  # the M55's fastest kernels on the CPU
@@ -331,9 +302,7 @@ def test_vela_failure_is_one_line(tmp_path: Path) -> None:
 def test_model_too_big_for_sram_is_one_line(tmp_path: Path) -> None:
     out = tmp_path / "too-big"
     with pytest.raises(EdgecError) as info:
-        build_model(
-            TFLITE / "ds_cnn.tflite", BuildOptions(target=small_target("tiny-u55", sram_bytes=32 * 1024), out_dir=out)
-        )
+        build_model(TFLITE / "ds_cnn.tflite", BuildOptions(target=small_target("tiny-u55", sram_bytes=32 * 1024), out_dir=out))
     message = str(info.value)
     assert "bytes of SRAM" in message and "Vela's arena" in message and "tiny-u55 has 32,768" in message
     assert "\n" not in message and not out.exists() and not list(tmp_path.iterdir())

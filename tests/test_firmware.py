@@ -19,14 +19,8 @@ from edgec.firmware import (
 from edgec.targets import load_target
 
 STUB = Path(__file__).parent / "fixtures" / "stub_model"
-MCU_TARGETS = [
-    "qemu-cortex-m4",
-    "qemu-cortex-m7",
-    "qemu-cortex-m55",
-    "qemu-cortex-m3",
-    "stm32f746g-disco",
-    "nrf52840-dk",
-]
+MCU_TARGETS = ["qemu-cortex-m4", "qemu-cortex-m7", "qemu-cortex-m55", "qemu-cortex-m3", "stm32f746g-disco",
+               "nrf52840-dk"]
 
 needs_toolchain = pytest.mark.skipif(
     shutil.which("arm-none-eabi-gcc") is None or shutil.which("cmake") is None,

@@ -59,12 +59,7 @@ def brute_conv(x, w, b, stride, dilation, pad, groups):
 
 @pytest.mark.parametrize(
     ("groups", "stride", "dilation", "pad"),
-    [
-        (1, (1, 1), (1, 1), (1, 1, 1, 1)),
-        (2, (2, 1), (1, 1), (0, 2, 1, 0)),
-        (1, (1, 2), (2, 1), (2, 0, 0, 1)),
-        (4, (1, 1), (1, 1), (0, 0, 0, 0)),
-    ],
+    [(1, (1, 1), (1, 1), (1, 1, 1, 1)), (2, (2, 1), (1, 1), (0, 2, 1, 0)), (1, (1, 2), (2, 1), (2, 0, 0, 1)), (4, (1, 1), (1, 1), (0, 0, 0, 0))],
 )
 def test_conv2d_matches_brute_force(groups, stride, dilation, pad):
     x, w, b = rand(0, 1, 7, 6, 4), rand(1, 8, 3, 2, 4 // groups), rand(2, 8)
@@ -75,16 +70,8 @@ def test_conv2d_matches_brute_force(groups, stride, dilation, pad):
 @pytest.mark.parametrize("multiplier", [1, 3])
 def test_depthwise_matches_grouped_brute_force(multiplier):
     x, w = rand(3, 1, 6, 7, 2), rand(4, 1, 3, 3, 2 * multiplier)
-    g = single_op_graph(
-        "depthwise_conv2d",
-        x,
-        [w, None],
-        stride=(2, 2),
-        dilation=(1, 1),
-        pad=(1, 1, 1, 0),
-        depth_multiplier=multiplier,
-        act=(-0.5, 0.5),
-    )
+    g = single_op_graph("depthwise_conv2d", x, [w, None], stride=(2, 2), dilation=(1, 1), pad=(1, 1, 1, 0),
+                        depth_multiplier=multiplier, act=(-0.5, 0.5))
     # Output channel c*m + k reads input channel c: a grouped conv with groups = input channels.
     w_grouped = w[0].transpose(2, 0, 1)[..., None]  # [Co, KH, KW, 1]
     expected = np.clip(brute_conv(x, w_grouped, None, (2, 2), (1, 1), (1, 1, 1, 0), 2), -0.5, 0.5)
@@ -160,8 +147,6 @@ def test_quantize_round_half_even_and_clamp():
     x = np.array([-300.0, -1.5, -0.5, 0.5, 1.5, 2.5, 126.6, 500.0], np.float32)
     q = quantize_array(x, np.array([1.0], np.float32), np.array([0]), None, "int8")
     np.testing.assert_array_equal(q, np.array([-128, -2, 0, 0, 2, 2, 127, 127], np.int8))
-    per_channel = quantize_array(
-        np.ones((2, 3), np.float32), np.array([0.5, 0.25], np.float32), np.array([1, -1]), 0, "int8"
-    )
+    per_channel = quantize_array(np.ones((2, 3), np.float32), np.array([0.5, 0.25], np.float32), np.array([1, -1]), 0, "int8")
     np.testing.assert_array_equal(per_channel, [[3, 3, 3], [3, 3, 3]])
     np.testing.assert_allclose(dequantize_array(per_channel, np.array([0.5, 0.25]), np.array([1, -1]), 0), 1.0)

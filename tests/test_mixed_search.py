@@ -266,3 +266,4 @@ def test_int4_weights_in_the_mixed_graph(digits, searched):
         b = (run_stage(weights_only, stage, x)[stage.split].astype(np.float64) - split.qzero) * split.qscale
         assert not np.array_equal(a, b)
         assert np.mean(np.abs(a - b)) < 0.03 * (a.max() - a.min())  # catches a bias left at the int8 scale
+

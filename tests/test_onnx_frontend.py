@@ -312,12 +312,8 @@ def test_quantize_kernel_rounds_half_to_even_like_onnxruntime():
     from edgec.reference.float_ops import quantize_array
 
     x = (np.arange(-40, 40, dtype=np.float32) * 0.25).reshape(1, 80)
-    model = make_model(
-        [node("QuantizeLinear", ["x", "s", "z"], ["y"])],
-        {"x": x.shape},
-        ["y"],
-        {"s": np.array(0.5, np.float32), "z": np.array(-3, np.int8)},
-    )
+    model = make_model([node("QuantizeLinear", ["x", "s", "z"], ["y"])], {"x": x.shape}, ["y"],
+                       {"s": np.array(0.5, np.float32), "z": np.array(-3, np.int8)})
     expected = run_onnxruntime(model, {"x": x})[0]
     actual = quantize_array(x, np.array([0.5], np.float32), np.array([-3]), None, "int8")
     np.testing.assert_array_equal(actual, expected)
@@ -381,11 +377,7 @@ def test_dynamic_non_batch_dimension_needs_input_shape():
     assert "input 'x' has dynamic shape [N, 4, H, 9]" in message and "--input-shape x=1x4xNx9" in message
     graph = load_onnx(model, {"x": (1, 4, 5, 9)})
     assert graph.tensors["x"].shape == (1, 5, 9, 4) and graph.meta["batch"]["dynamic"]
-    for bad, needle in [
-        ({"y": (1, 4, 5, 9)}, "not an input"),
-        ({"x": (1, 4, 5)}, "rank"),
-        ({"x": (1, 3, 5, 9)}, "contradicts"),
-    ]:
+    for bad, needle in [({"y": (1, 4, 5, 9)}, "not an input"), ({"x": (1, 4, 5)}, "rank"), ({"x": (1, 3, 5, 9)}, "contradicts")]:
         with pytest.raises(EdgecError, match=needle):
             load_onnx(model, bad)
 
@@ -453,13 +445,8 @@ def test_empty_node_names_are_synthesized():
 def test_numpy_helper_roundtrip_of_int_inputs():
     """Integer graph inputs keep their dtype (e.g. uint8 images feeding DequantizeLinear)."""
     nodes = [node("DequantizeLinear", ["x", "s", "z"], ["y"])]
-    model = make_model(
-        nodes,
-        {"x": X},
-        ["y"],
-        {"s": np.array(0.1, np.float32), "z": np.array(128, np.uint8)},
-        input_types={"x": TensorProto.UINT8},
-    )
+    model = make_model(nodes, {"x": X}, ["y"], {"s": np.array(0.1, np.float32), "z": np.array(128, np.uint8)},
+                       input_types={"x": TensorProto.UINT8})
     graph = load_onnx(model)
     x = graph.tensors["x"]
     assert (x.dtype, x.qzero) == ("uint8", 128)

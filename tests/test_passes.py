@@ -109,10 +109,7 @@ def test_constant_folding_keeps_quantize_nodes():
 @pytest.mark.parametrize("producer", ["Conv", "DepthwiseConv", "Gemm"])
 def test_batch_norm_folds_into_producer(producer):
     if producer == "Gemm":
-        nodes = [
-            node("Gemm", ["x", "w"], ["c"], transB=1),
-            node("BatchNormalization", ["c", "g", "b", "m", "v"], ["y"]),
-        ]
+        nodes = [node("Gemm", ["x", "w"], ["c"], transB=1), node("BatchNormalization", ["c", "g", "b", "m", "v"], ["y"])]
         inits = {"w": rng_weights(1, 6, 16), **bn_inits(6)}
         inputs = {"x": (1, 16)}
         expected_op = "fully_connected"

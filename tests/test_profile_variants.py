@@ -22,7 +22,6 @@ REPO = Path(__file__).resolve().parents[1]
 MODEL = REPO / "models" / "tflite" / "ds_cnn.tflite"
 TARGET = "qemu-cortex-m4"
 
-
 def needs_qemu(test):
     skip = pytest.mark.skipif(
         shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
@@ -88,39 +87,12 @@ def test_variant_totals_and_table_from_a_report():
         "macs_per_count": 0.6,
         "check": {"bit_exact": True, "max_abs_diff": 0, "mismatched_elements": 0},
         "ops": [
-            {
-                "index": 0,
-                "name": "a",
-                "op": "conv2d",
-                "kernel": "edgec_conv2d",
-                "variant": "portable",
-                "macs": 100,
-                "count": 400,
-                "share": 0.4,
-                "macs_per_count": 0.25,
-            },
-            {
-                "index": 1,
-                "name": "b",
-                "op": "depthwise_conv2d",
-                "kernel": "edgec_depthwise_conv2d_3x3_dsp",
-                "variant": "dsp",
-                "macs": 500,
-                "count": 500,
-                "share": 0.5,
-                "macs_per_count": 1.0,
-            },
-            {
-                "index": 2,
-                "name": "c",
-                "op": "add",
-                "kernel": "edgec_add",
-                "variant": "portable",
-                "macs": 0,
-                "count": 100,
-                "share": 0.1,
-                "macs_per_count": 0.0,
-            },
+            {"index": 0, "name": "a", "op": "conv2d", "kernel": "edgec_conv2d", "variant": "portable", "macs": 100,
+             "count": 400, "share": 0.4, "macs_per_count": 0.25},
+            {"index": 1, "name": "b", "op": "depthwise_conv2d", "kernel": "edgec_depthwise_conv2d_3x3_dsp",
+             "variant": "dsp", "macs": 500, "count": 500, "share": 0.5, "macs_per_count": 1.0},
+            {"index": 2, "name": "c", "op": "add", "kernel": "edgec_add", "variant": "portable", "macs": 0,
+             "count": 100, "share": 0.1, "macs_per_count": 0.0},
         ],
     }
     totals = variant_totals(report)

@@ -421,10 +421,7 @@ def test_float_island_builds_for_host_bit_exact_with_the_int8_reference(tmp_path
     model = float_island_model()
     onnx.save(model, tmp_path / "island_qdq.onnx")
     np.savez(tmp_path / "calib.npz", x=np.concatenate(island_inputs(16, seed=21)))  # NCHW, as torch users have it
-    build_model(
-        tmp_path / "island_qdq.onnx",
-        BuildOptions(target="host", out_dir=tmp_path / "out", calib=tmp_path / "calib.npz"),
-    )
+    build_model(tmp_path / "island_qdq.onnx", BuildOptions(target="host", out_dir=tmp_path / "out", calib=tmp_path / "calib.npz"))
     build = load_build(tmp_path / "out")
     assert build.summary["warnings"] == []
     graph = build.graph

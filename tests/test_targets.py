@@ -5,14 +5,8 @@ import pytest
 from edgec.errors import EdgecError
 from edgec.targets import DEFAULT_TARGET, Target, list_targets, load_target, target_from_dict
 
-MCU_TARGETS = [
-    "qemu-cortex-m4",
-    "qemu-cortex-m7",
-    "qemu-cortex-m55",
-    "qemu-cortex-m3",
-    "stm32f746g-disco",
-    "nrf52840-dk",
-]
+MCU_TARGETS = ["qemu-cortex-m4", "qemu-cortex-m7", "qemu-cortex-m55", "qemu-cortex-m3", "stm32f746g-disco",
+               "nrf52840-dk"]
 
 
 def test_required_targets_exist():
@@ -131,13 +125,7 @@ def test_mcu_and_host_targets_do_not_use_tvm():
 
 
 def test_bad_linux_target_data_is_a_clear_error():
-    base = {
-        "name": "x",
-        "kind": "linux",
-        "cpu": "a53",
-        "compiler": {"cc": "gcc", "arch": "aarch64"},
-        "run": {"mode": "local"},
-    }
+    base = {"name": "x", "kind": "linux", "cpu": "a53", "compiler": {"cc": "gcc", "arch": "aarch64"}, "run": {"mode": "local"}}
     with pytest.raises(EdgecError, match=r"needs \[tvm\] target"):
         target_from_dict(base)
     tvm = {"target": {"kind": "llvm", "mtriple": "aarch64-linux-gnu"}}

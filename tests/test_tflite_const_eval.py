@@ -192,7 +192,5 @@ def test_slice_range_and_reshapes_of_constants():
     np.testing.assert_array_equal(fold_one("TRANSPOSE", [x, i32(2, 0, 1)]), x.transpose(2, 0, 1))
     assert fold_one("RESHAPE", [x, i32(4, -1)]).shape == (4, 6)
     assert fold_one("EXPAND_DIMS", [i32(1, 2), i32(-1)]).shape == (2, 1)
-    assert fold_one(
-        "SQUEEZE", [x[:1, :, :1]], options=Options(SqueezeDimsLength=2, SqueezeDimsAsNumpy=(0, 2))
-    ).shape == (3,)
+    assert fold_one("SQUEEZE", [x[:1, :, :1]], options=Options(SqueezeDimsLength=2, SqueezeDimsAsNumpy=(0, 2))).shape == (3,)
     np.testing.assert_array_equal(fold_one("MAXIMUM", [i32(1, 5), i32(3, 2)]), [3, 5])

@@ -118,9 +118,7 @@ def test_deploy_folder_builds_with_cmake_alone(builds, target, tmp_path):
     inputs = seeded_inputs(build, 2)
     (tmp_path / "in.bin").write_bytes(b"".join(x.tobytes() for x in inputs))
     prefix = QEMU_USER if target == "qemu-aarch64" else []
-    proc = subprocess.run(
-        [*prefix, str(exe), "in.bin", "out.bin"], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
-    )
+    proc = subprocess.run([*prefix, str(exe), "in.bin", "out.bin"], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     got = np.frombuffer((tmp_path / "out.bin").read_bytes(), dtype=np.int8).reshape(2, -1)
     for row, want in zip(got, reference_outputs(build, inputs)):
@@ -163,9 +161,7 @@ def _free_port() -> int:
 def test_rpc_refused_is_one_line(builds, tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((1, 49, 10, 1), np.int8))
     port = _free_port()  # nothing listens there
-    assert_user_error(
-        edgec("run", builds["host-tvm"], "--input", tmp_path / "x.npy", "--rpc", f"127.0.0.1:{port}"), "refused"
-    )
+    assert_user_error(edgec("run", builds["host-tvm"], "--input", tmp_path / "x.npy", "--rpc", f"127.0.0.1:{port}"), "refused")
     assert_user_error(edgec("profile", builds["host-tvm"], "--rpc", "127.0.0.1"), "HOST:PORT")
 
 

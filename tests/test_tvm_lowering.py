@@ -173,22 +173,8 @@ def ds_cnn_build(tmp_path_factory):
     sources = [p for p in paths if p.suffix in (".c", ".o")]
     exe = src / "edgec_model"
     subprocess.run(
-        [
-            GCC,
-            "-std=c99",
-            "-O2",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-I",
-            str(src),
-            "-o",
-            str(exe),
-            *map(str, sources),
-            str(RUNTIME_DIR / "host" / "main.c"),
-            "-lpthread",
-            "-lm",
-        ],
+        [GCC, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-I", str(src), "-o", str(exe), *map(str, sources),
+         str(RUNTIME_DIR / "host" / "main.c"), "-lpthread", "-lm"],
         check=True,
     )
     return lowered.graph, program, exe, src, module
@@ -196,17 +182,10 @@ def ds_cnn_build(tmp_path_factory):
 
 def test_object_needs_no_tvm_runtime(ds_cnn_build) -> None:
     _, _, _, src, _ = ds_cnn_build
-    undefined = subprocess.run(
-        ["nm", "-u", str(src / "kernels.o")], capture_output=True, text=True, check=True
-    ).stdout.split()
+    undefined = subprocess.run(["nm", "-u", str(src / "kernels.o")], capture_output=True, text=True, check=True).stdout.split()
     tvm_symbols = {s for s in undefined if "TVM" in s}
-    assert tvm_symbols <= {
-        "TVMFFIErrorSetRaisedFromCStrParts",
-        "TVMBackendAllocWorkspace",
-        "TVMBackendFreeWorkspace",
-        "TVMBackendParallelLaunch",
-        "TVMBackendParallelBarrier",
-    }
+    assert tvm_symbols <= {"TVMFFIErrorSetRaisedFromCStrParts", "TVMBackendAllocWorkspace", "TVMBackendFreeWorkspace",
+                           "TVMBackendParallelLaunch", "TVMBackendParallelBarrier"}
 
 
 def test_linked_model_bit_exact_on_five_inputs(ds_cnn_build, tmp_path) -> None:

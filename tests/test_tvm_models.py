@@ -28,21 +28,14 @@ from models import zoo
 
 REPO = Path(__file__).resolve().parents[1]
 TFLITE_MODELS = sorted((REPO / "models" / "tflite").glob("*.tflite"))
-CORPUS_MODELS = [
-    REPO / "models" / "corpus" / f"{name}.tflite"
-    for name in ("keras_mobilenet_int8", "keras_split_prelu_int8", "keras_dilated_int8")
-]
+CORPUS_MODELS = [REPO / "models" / "corpus" / f"{name}.tflite" for name in ("keras_mobilenet_int8", "keras_split_prelu_int8", "keras_dilated_int8")]
 ONNX_MODELS = zoo.list_models()
 TARGETS = ["host-tvm", "qemu-aarch64"]
 INPUTS = 5
 CALIBRATION_SAMPLES = 8
 FLOAT_INPUT_RANGE = {"digits_cnn": (0.0, 1.0)}  # the trained digits CNN sees pixels in [0, 1]
 
-MODELS = (
-    [f"tflite:{p.stem}" for p in TFLITE_MODELS]
-    + [f"onnx:{n}" for n in ONNX_MODELS]
-    + [f"corpus:{p.stem}" for p in CORPUS_MODELS]
-)
+MODELS = [f"tflite:{p.stem}" for p in TFLITE_MODELS] + [f"onnx:{n}" for n in ONNX_MODELS] + [f"corpus:{p.stem}" for p in CORPUS_MODELS]
 
 
 def model_file(model: str) -> Path:
@@ -141,9 +134,7 @@ def test_bit_exact_with_numpy_reference(cache: Cache, model: str, target: str) -
     for i, (got, want) in enumerate(zip(result.outputs, expected)):
         if not np.array_equal(got, want):
             diff = np.abs(got.astype(np.int32) - want.astype(np.int32))
-            pytest.fail(
-                f"{model} on {target}, input {i}: {np.count_nonzero(diff)}/{diff.size} elements differ, max |diff| {diff.max()}"
-            )
+            pytest.fail(f"{model} on {target}, input {i}: {np.count_nonzero(diff)}/{diff.size} elements differ, max |diff| {diff.max()}")
 
 
 INT8_TFLITE = [m for m in MODELS if not m.startswith("onnx:") and m not in SKIPPED]
@@ -152,9 +143,7 @@ INT8_TFLITE = [m for m in MODELS if not m.startswith("onnx:") and m not in SKIPP
 @pytest.mark.parametrize("model", INT8_TFLITE)
 def test_int8_tflite_matches_litert_reference_kernels(cache: Cache, model: str) -> None:
     build = cache.build(model, TARGETS[0])
-    interpreter = Interpreter(
-        model_path=str(model_file(model)), experimental_op_resolver_type=OpResolverType.BUILTIN_REF
-    )
+    interpreter = Interpreter(model_path=str(model_file(model)), experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
     detail = interpreter.get_input_details()[0]
     if detail["dtype"] != np.int8:
         pytest.skip(f"{model} has {detail['dtype'].__name__} input: only int8-I/O models compare with LiteRT here")

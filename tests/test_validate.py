@@ -59,20 +59,12 @@ def heldout(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray,
 def _reference_classes(build_dir: Path, x: np.ndarray) -> np.ndarray:
     build = load_build(build_dir)
     graph, spec = build.graph, build.inputs[0]
-    return np.array(
-        [np.argmax(run_reference(graph, {graph.inputs[0]: to_model_input(s[None], spec)})[graph.outputs[0]]) for s in x]
-    )
+    return np.array([np.argmax(run_reference(graph, {graph.inputs[0]: to_model_input(s[None], spec)})[graph.outputs[0]]) for s in x])
 
 
 def test_host_run_of_the_heldout_set(host_build: Path, heldout: tuple[Path, np.ndarray, np.ndarray]) -> None:
     data, x, y = heldout
-    proc = subprocess.run(
-        [str(EDGEC), "validate", str(host_build), "--data", str(data), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    proc = subprocess.run([str(EDGEC), "validate", str(host_build), "--data", str(data), "--json"], capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["samples"] == HOST_SAMPLES
@@ -135,10 +127,7 @@ def _bad_data_cases(tmp: Path) -> dict[str, tuple[Path, str]]:
         "wrong shape": (_save(tmp / "shape.npz", x=x[:, :, :27, :]), "x has shape [3, 1, 27, 28]"),
         "wrong dtype": (_save(tmp / "dtype.npz", x=(x * 255).astype(np.uint8)), "x has dtype uint8"),
         "labels count": (_save(tmp / "labels.npz", x=x, y=y[:2]), "y has 2 labels for 3 samples"),
-        "labels dtype": (
-            _save(tmp / "float_labels.npz", x=x, y=y.astype(np.float32)),
-            "y must be a 1-D array of integer",
-        ),
+        "labels dtype": (_save(tmp / "float_labels.npz", x=x, y=y.astype(np.float32)), "y must be a 1-D array of integer"),
         "no samples": (_save(tmp / "empty.npz", x=x[:0]), "x holds no samples"),
     }
 
@@ -153,16 +142,6 @@ def test_bad_data_files_are_one_line_errors(host_build: Path, tmp_path: Path) ->
         assert result.stdout == "", case
     # The console script, as users run it: the same one line and exit code 2.
     path, needle = _bad_data_cases(tmp_path)["missing x"]
-    proc = subprocess.run(
-        [str(EDGEC), "validate", str(host_build), "--data", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = subprocess.run([str(EDGEC), "validate", str(host_build), "--data", str(path)], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 2 and proc.stdout == "" and "Traceback" not in proc.stderr
-    assert (
-        proc.stderr.strip().startswith("error: ")
-        and needle in proc.stderr
-        and len(proc.stderr.strip().splitlines()) == 1
-    )
+    assert proc.stderr.strip().startswith("error: ") and needle in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -65,15 +65,8 @@ def main() -> None:
         (corpus / f"seed{i}").write_bytes(seed)
     write_status()
     atheris.Setup(
-        [
-            sys.argv[0],
-            str(corpus),
-            f"-max_total_time={args.seconds}",
-            f"-seed={args.seed}",
-            "-timeout=20",
-            "-rss_limit_mb=4096",
-            "-print_final_stats=1",
-        ],
+        [sys.argv[0], str(corpus), f"-max_total_time={args.seconds}", f"-seed={args.seed}", "-timeout=20",
+         "-rss_limit_mb=4096", "-print_final_stats=1"],
         one_input,
     )
     atheris.Fuzz()

@@ -324,22 +324,10 @@ def protocol_seeds() -> list[bytes]:
     from edgec.device import protocol
 
     info = protocol.DeviceInfo(
-        protocol_version=1,
-        counter_unit="cycles",
-        op_count=12,
-        model_hash=0xDEADBEEF,
-        arena_size=20480,
-        input_size=3072,
-        output_size=10,
-        clock_hz=80_000_000,
-        counter_resolution=1,
-        input_scale=0.5,
-        input_zero_point=-1,
-        output_scale=0.0039,
-        output_zero_point=-128,
-        input_shape=(1, 32, 32, 3),
-        output_shape=(1, 10),
-        board="nucleo-l4r5zi",
+        protocol_version=1, counter_unit="cycles", op_count=12, model_hash=0xDEADBEEF, arena_size=20480,
+        input_size=3072, output_size=10, clock_hz=80_000_000, counter_resolution=1, input_scale=0.5,
+        input_zero_point=-1, output_scale=0.0039, output_zero_point=-128, input_shape=(1, 32, 32, 3),
+        output_shape=(1, 10), board="nucleo-l4r5zi",
     )
     return [
         b"\x00" + protocol.MAGIC + b"\x01" + struct.pack("<H", 512),
@@ -360,3 +348,4 @@ HARNESSES: dict[str, Harness] = {
         Harness("protocol", protocol_target, protocol_seeds, "reply bodies -> parse_hello/parse_info/parse_counts"),
     )
 }
+

@@ -13,22 +13,8 @@ import random
 import struct
 
 INTERESTING_8 = (0, 1, 0x7F, 0x80, 0xFF, 0x10, 0x40)
-INTERESTING_32 = (
-    0,
-    1,
-    2,
-    0xFF,
-    0x100,
-    0x7FFF,
-    0x8000,
-    0xFFFF,
-    0x10000,
-    0x7FFFFFFF,
-    0x80000000,
-    0xFFFFFFFF,
-    0xFFFFFFFE,
-    0x40000000,
-)
+INTERESTING_32 = (0, 1, 2, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFF, 0x10000, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF,
+                  0xFFFFFFFE, 0x40000000)
 
 
 def _flip_bit(rng: random.Random, b: bytearray, seeds: list[bytes]) -> None:

@@ -275,14 +275,8 @@ def dsp_depthwise_twin(case: Case, entry: int, allow_fast: bool = True) -> Case:
     twin.ints.update(case.ints, entry=entry, fast_requant=mode)
     header = None
     if mode == 2:  # the fast epilogue: headers with the folded bias and the requantization constants
-        header = depthwise_dsp_header(
-            case.tensors["w"],
-            case.tensors.get("bias"),
-            case.ints["input_offset"],
-            case.tensors["out_mult"],
-            case.tensors["out_shift"],
-            case.ints["output_offset"],
-        )
+        header = depthwise_dsp_header(case.tensors["w"], case.tensors.get("bias"), case.ints["input_offset"],
+                                      case.tensors["out_mult"], case.tensors["out_shift"], case.ints["output_offset"])
     twin.tensors.update(case.tensors, wl=depthwise_dsp_layout(case.tensors["w"], header))
     twin.embeds.update(case.embeds)
     return twin
@@ -299,20 +293,8 @@ def dsp_inplace_twin(case: Case, allow_fast: bool) -> Case:
     return twin
 
 
-ADD_KEYS = (
-    "a_offset",
-    "a_mult",
-    "a_shift",
-    "b_offset",
-    "b_mult",
-    "b_shift",
-    "left_shift",
-    "output_offset",
-    "out_mult",
-    "out_shift",
-    "act_min",
-    "act_max",
-)
+ADD_KEYS = ("a_offset", "a_mult", "a_shift", "b_offset", "b_mult", "b_shift", "left_shift", "output_offset",
+            "out_mult", "out_shift", "act_min", "act_max")
 
 
 def add_dsp_twin(case: Case, **override) -> Case:
@@ -352,18 +334,8 @@ def dsp_depthwise_cases(rng) -> list[Case]:
     ]:
         for extreme in (False, True):
             base = depthwise_case(
-                rng,
-                h=h,
-                w=w,
-                ci=c,
-                m=1,
-                k=k,
-                stride=s,
-                dilation=d,
-                pad=pad,
-                extreme=extreme,
-                windows=extreme or c % 2 == 1,
-                bias=not extreme or c % 3 != 0,
+                rng, h=h, w=w, ci=c, m=1, k=k, stride=s, dilation=d, pad=pad, extreme=extreme,
+                windows=extreme or c % 2 == 1, bias=not extreme or c % 3 != 0,
             )
             if k[0] == k[1] and k[0] in (3, 5, 7):
                 cases.append(dsp_depthwise_twin(base, k[0]))
@@ -951,9 +923,7 @@ def space_depth_case(rng, op: str, shape, block: int, *, crd=False, windows=Fals
         y = K.depth_to_space(x, block_size=block, crd=crd)
     else:
         y = K.space_to_depth(x, block_size=block)
-    c = Case(
-        op, name=f"{op}{'_crd' if crd else ''}_{'x'.join(map(str, shape[1:]))}_b{block}{'_win' if windows else ''}"
-    )
+    c = Case(op, name=f"{op}{'_crd' if crd else ''}_{'x'.join(map(str, shape[1:]))}_b{block}{'_win' if windows else ''}")
     c.ints.update(block_size=block)
     if op == "depth_to_space":
         c.ints["crd"] = int(crd)
@@ -1106,24 +1076,18 @@ def dsp_variant_cases(cases: list[Case]) -> list[Case]:
         run = w.shape[-1] * (w.shape[2] if op == "conv2d_dsp" else 1)
         if run % 4 == 0:  # the compact twin (oc4 int8 layout), every epilogue the build may choose
             for m in range(mode + 1) if op == "conv2d_dsp" else [None]:
-                compact = Case(
-                    f"{op}_int8", ints=dict(c.ints), tensors=dict(c.tensors), embeds=dict(c.embeds), reals=dict(c.reals)
-                )
+                compact = Case(f"{op}_int8", ints=dict(c.ints), tensors=dict(c.tensors), embeds=dict(c.embeds), reals=dict(c.reals))
                 compact.name = f"{c.name or c.op}_dsp_int8" + (f"_mode{m}" if m is not None and m < mode else "")
                 if m is not None:
                     compact.ints["fast_requant"] = m
                     compact.tensors["blocks"] = D.conv_int8_blocks(w, bias, offset, mult, shift, m)
                 else:
-                    compact.tensors["blocks"] = D.oc4_int8_layout(
-                        w.astype(np.int64)[:, None, :], (folded_bias(w, bias, offset, channel_axis=0),)
-                    )
+                    compact.tensors["blocks"] = D.oc4_int8_layout(w.astype(np.int64)[:, None, :], (folded_bias(w, bias, offset, channel_axis=0),))
                 twins.append(compact)
         if op == "conv2d_dsp":
             twin.ints["fast_requant"] = mode
             for other in range(mode):  # the epilogues the build may choose, down to the general one
-                slow = Case(
-                    op, ints={**twin.ints, "fast_requant": other}, tensors=dict(twin.tensors), embeds=twin.embeds
-                )
+                slow = Case(op, ints={**twin.ints, "fast_requant": other}, tensors=dict(twin.tensors), embeds=twin.embeds)
                 slow.tensors["blocks"] = D.conv_blocks(w, bias, offset, mult, shift, other, c.ints["output_offset"])
                 slow.name = f"{twin.name}_mode{other}"
                 twins.append(slow)
@@ -1218,7 +1182,9 @@ def build_cases(seed: int) -> list[Case]:
         (3, 5, 16, 100, (1, 1), (1, 1), (0, 0, 0, 0)),  # 25 channel blocks per pixel pair
     ]:
         for extreme in (False, True):
-            cases.append(conv_case(rng, h=h, w=w, ci=ci, co=co, k=k, stride=s, pad=pad, extreme=extreme, windows=True))
+            cases.append(
+                conv_case(rng, h=h, w=w, ci=ci, co=co, k=k, stride=s, pad=pad, extreme=extreme, windows=True)
+            )
 
     # depthwise
     for h, w, ci, m, k, s, d, pad in [
@@ -1451,18 +1417,8 @@ def build_cases(seed: int) -> list[Case]:
         for extreme in (False, True):
             cases.append(
                 transpose_conv_case(
-                    rng,
-                    h=h,
-                    w=w,
-                    ci=ci,
-                    co=co,
-                    k=k,
-                    stride=s,
-                    dilation=d,
-                    pad=pad,
-                    extreme=extreme,
-                    windows=extreme,
-                    bias=not (extreme and co % 2),
+                    rng, h=h, w=w, ci=ci, co=co, k=k, stride=s, dilation=d, pad=pad, extreme=extreme,
+                    windows=extreme, bias=not (extreme and co % 2),
                 )
             )
 
@@ -1530,25 +1486,10 @@ def build_cases(seed: int) -> list[Case]:
     # outside rq_fast's proven range the kernel must fall back to the exact requantization: large
     # operands with out_shift 2 make rq_fast's (sum << 3) wrap, so a missing fallback fails here
     big = Case("add", name="add_big_sum")
-    big.ints.update(
-        a_offset=127,
-        a_mult=(1 << 31) - 1,
-        a_shift=0,
-        b_offset=127,
-        b_mult=(1 << 31) - 1,
-        b_shift=0,
-        left_shift=20,
-        output_offset=0,
-        out_mult=1 << 30,
-        out_shift=2,
-        act_min=-128,
-        act_max=127,
-        inplace=0,
-    )
-    big.tensors.update(
-        a=rng_dsp.integers(100, 128, size=(1, 3, 5, 4)).astype(np.int8),
-        b=rng_dsp.integers(100, 128, size=(1, 3, 5, 4)).astype(np.int8),
-    )
+    big.ints.update(a_offset=127, a_mult=(1 << 31) - 1, a_shift=0, b_offset=127, b_mult=(1 << 31) - 1, b_shift=0,
+                    left_shift=20, output_offset=0, out_mult=1 << 30, out_shift=2, act_min=-128, act_max=127, inplace=0)
+    big.tensors.update(a=rng_dsp.integers(100, 128, size=(1, 3, 5, 4)).astype(np.int8),
+                       b=rng_dsp.integers(100, 128, size=(1, 3, 5, 4)).astype(np.int8))
     big.tensors["y"] = K.add(big.tensors["a"], big.tensors["b"], **{k: big.ints[k] for k in ADD_KEYS})
     cases += [add_dsp_twin(big), add_dsp_twin(adds[1], left_shift=21), add_dsp_twin(adds[2], a_shift=1)]
     inplace = [c for c in cases if c.op == "depthwise_conv2d_inplace"]

@@ -18,6 +18,10 @@ Every test writes only under its own ``tmp_path`` / ``tmp_path_factory`` folders
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -91,6 +95,24 @@ def work_unit(nodeid: str) -> str:
 def unit_seconds(unit: str) -> float:
     """The measured time of ``unit`` where ``UNIT_SECONDS`` lists it (by prefix), else 0."""
     return max((s for key, s in UNIT_SECONDS.items() if unit.startswith(key)), default=0)
+
+
+# Firmware builds link their kernels from edgec's kernel cache (edgec/kernel_archive.py).  The suite
+# gets a cache of its own, shared by the xdist workers (they inherit the controller's environment)
+# and removed at the end: a run starts cold, as on a fresh machine, and leaves nothing in ~/.cache.
+_OWN_CACHE: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _OWN_CACHE
+    if "EDGEC_CACHE_DIR" not in os.environ:
+        _OWN_CACHE = Path(tempfile.gettempdir()) / f"edgec-test-cache-{uuid.uuid4().hex[:12]}"
+        os.environ["EDGEC_CACHE_DIR"] = str(_OWN_CACHE)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _OWN_CACHE is not None:
+        shutil.rmtree(_OWN_CACHE, ignore_errors=True)
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -14,8 +14,10 @@ from edgec.firmware import (
     load_firmware_info,
     parse_size_output,
     read_model_hash,
+    render_cmakelists,
     render_linker_script,
 )
+from edgec.kernel_archive import ARCHIVE_NAME, kernel_archive
 from edgec.targets import load_target
 
 STUB = Path(__file__).parent / "fixtures" / "stub_model"
@@ -141,3 +143,36 @@ Total              23556
     sizes = parse_size_output(text)
     assert sizes[".text"] == 2416 and sizes[".stack"] == 16388 and "Total" not in sizes
     assert read_model_hash(STUB) == 0x5AB1E5ED
+
+
+@needs_toolchain
+def test_kernels_compile_once_per_target_and_sources(tmp_path, monkeypatch):
+    """The kernels are compiled into a cached archive; a second firmware links it, changed kernels get their own."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("EDGEC_CACHE_DIR", str(cache))
+    project = _copy_stub(tmp_path)
+    said: list[str] = []
+    first = build_firmware(project, "qemu-cortex-m4", tmp_path / "a", progress=said.append)
+    (archive,) = (cache / "kernels").glob(f"*/{ARCHIVE_NAME}")
+    stamp = archive.stat().st_mtime_ns
+    assert sum("compiling the kernels" in m for m in said) == 1
+    cmake = (tmp_path / "a" / "firmware-build" / "CMakeLists.txt").read_text()
+    assert str(archive) in cmake and "stub_kernels.c" not in cmake
+    assert (archive.parent / "kernels" / "stub_kernels.c").is_file()  # the objects' debug info points here
+
+    said.clear()
+    again = build_firmware(project, "qemu-cortex-m4", tmp_path / "b", progress=said.append)
+    assert not any("compiling the kernels" in m for m in said) and archive.stat().st_mtime_ns == stamp
+    assert (again.text, again.data, again.bss) == (first.text, first.data, first.bss)
+
+    kernel = project / "kernels" / "stub_kernels.c"
+    kernel.write_text(kernel.read_text() + "\n/* changed */\n")
+    build_firmware(project, "qemu-cortex-m4", tmp_path / "c")
+    assert len(list((cache / "kernels").glob(f"*/{ARCHIVE_NAME}"))) == 2
+
+
+def test_kernel_cache_off_compiles_the_kernels_into_the_firmware(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGEC_CACHE_DIR", "off")
+    assert kernel_archive(STUB / "kernels", "arm-none-eabi-gcc", "arm-none-eabi-ar", []) is None
+    cmake = render_cmakelists(load_target("qemu-cortex-m4"), STUB, tmp_path / "link.ld")
+    assert "stub_kernels.c" in cmake and "target_link_libraries" not in cmake

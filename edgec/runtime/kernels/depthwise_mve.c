@@ -22,6 +22,7 @@
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 
 #include "depthwise_ring_mve.h"
+#include "depthwise_window_mve.h"
 #include "kernels_internal.h"
 #include "mve_requant.h"
 
@@ -136,6 +137,9 @@ void edgec_depthwise_conv2d_mve(const edgec_view *in, edgec_view *out, const int
     if (p->depth_multiplier > 1) {
         edgec_depthwise_conv2d(in, out, weights, bias, p);
         return;
+    }
+    if (edgec_depthwise_window_mve(in, out, weights, bias, p)) {
+        return; /* square 3x3/5x5/7x7 windows: one VMLADAV per 16 taps (depthwise_window_mve.c) */
     }
     if (out_w >= RING_MIN_WIDTH && edgec_depthwise_ring_mve(in, out, weights, bias, p, 0, 0)) {
         return; /* wide rows: channel planes through a ring (depthwise_ring_mve.c) */

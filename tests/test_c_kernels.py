@@ -88,6 +88,7 @@ ALLOWED_INCLUDES = {
     '"mve_requant.h"',
     '"depthwise_ring_mve.h"',
     '"depthwise_window_mve.h"',
+    '"depthwise_pairs_mve.h"',
     "<arm_mve.h>",
     '"subbyte.h"',
 }

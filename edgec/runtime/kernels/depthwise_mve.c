@@ -21,6 +21,7 @@
 
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 
+#include "depthwise_pairs_mve.h"
 #include "depthwise_ring_mve.h"
 #include "depthwise_window_mve.h"
 #include "kernels_internal.h"
@@ -137,6 +138,9 @@ void edgec_depthwise_conv2d_mve(const edgec_view *in, edgec_view *out, const int
     if (p->depth_multiplier > 1) {
         edgec_depthwise_conv2d(in, out, weights, bias, p);
         return;
+    }
+    if (edgec_depthwise_pairs_mve(in, out, weights, bias, p)) {
+        return; /* square 3x3/5x5/7x7: sixteen channels per vector, taps in pairs (depthwise_pairs_mve.c) */
     }
     if (edgec_depthwise_window_mve(in, out, weights, bias, p)) {
         return; /* square 3x3/5x5/7x7 windows: one VMLADAV per 16 taps (depthwise_window_mve.c) */

@@ -88,63 +88,90 @@ ALWAYS_INLINE int32x4_t gather_lanes(const int32_t *values, const call_stage *s,
                                                      vcmphiq_u32(vdupq_n_u32((uint32_t)n), s->channel[k]));
 }
 
-/* Accumulator k of the block at c0 requantized, offset and clamped. */
-ALWAYS_INLINE int32x4_t finish(int32x4_t acc, const call_stage *s, int32_t c0, int k, int32_t n, const int full)
+/* Accumulator k of the block at c0 requantized, offset and clamped.  `negative`: every shift of the
+ * layer is below 0, so there is no left shift and every lane steps down before VRSHL (mve_requant.h,
+ * the same steps with their constants known). */
+ALWAYS_INLINE int32x4_t finish(int32x4_t acc, const call_stage *s, int32_t c0, int k, int32_t n, const int full,
+                               const int negative)
 {
-    const mve_requant_q q =
-        mve_requant_make(gather_lanes(s->mult, s, c0, k, n, full), gather_lanes(s->shift, s, c0, k, n, full));
-    return mve_requant_clamp(acc, q, s->output_offset, s->lo, s->hi);
+    if (negative) {
+        int32x4_t v = vqrdmulhq_s32(acc, gather_lanes(s->mult, s, c0, k, n, full));
+        v = vrshlq_s32(vqaddq_s32(v, vshrq_n_s32(v, 31)), gather_lanes(s->shift, s, c0, k, n, full));
+        v = vaddq_n_s32(v, s->output_offset);
+        return vminq_s32(vmaxq_s32(v, s->lo), s->hi);
+    } else {
+        const mve_requant_q q =
+            mve_requant_make(gather_lanes(s->mult, s, c0, k, n, full), gather_lanes(s->shift, s, c0, k, n, full));
+        return mve_requant_clamp(acc, q, s->output_offset, s->lo, s->hi);
+    }
 }
 
 /* The block of n channels at c0 of one output pixel. */
 ALWAYS_INLINE void block(const int8_t *const *taps, const int8_t *w, int8_t *dst, const call_stage *s, int32_t c0,
-                         int32_t n, const int full, const int K)
+                         int32_t n, const int full, const int K, const int negative)
 {
     const mve_pred16_t lanes = vctp8q((uint32_t)n);
     int32x4_t acc[4];
     int16x8_t even, odd;
+    int8x16_t bytes;
     int k;
+#pragma GCC unroll 4
     for (k = 0; k < 4; ++k) {
         acc[k] = gather_lanes(s->start, s, c0, k, n, full);
     }
     block_taps(taps, w, c0, s->channels, lanes, full, K, acc);
     /* Back to channel order: int16 lanes 0, 2, 4, ... of the even channels, then the odd ones. */
-    even = vmovntq_s32(vmovnbq_s32(vdupq_n_s16(0), finish(acc[0], s, c0, 0, n, full)),
-                       finish(acc[1], s, c0, 1, n, full));
-    odd = vmovntq_s32(vmovnbq_s32(vdupq_n_s16(0), finish(acc[2], s, c0, 2, n, full)),
-                      finish(acc[3], s, c0, 3, n, full));
+    even = vmovnbq_s32(vuninitializedq_s16(), finish(acc[0], s, c0, 0, n, full, negative));
+    even = vmovntq_s32(even, finish(acc[1], s, c0, 1, n, full, negative));
+    odd = vmovnbq_s32(vuninitializedq_s16(), finish(acc[2], s, c0, 2, n, full, negative));
+    odd = vmovntq_s32(odd, finish(acc[3], s, c0, 3, n, full, negative));
+    bytes = vmovntq_s16(vmovnbq_s16(vuninitializedq_s8(), even), odd);
     if (full) {
-        vstrbq_s8(dst + c0, vmovntq_s16(vmovnbq_s16(vdupq_n_s8(0), even), odd));
+        vstrbq_s8(dst + c0, bytes);
     } else {
-        vstrbq_p_s8(dst + c0, vmovntq_s16(vmovnbq_s16(vdupq_n_s8(0), even), odd), lanes);
+        vstrbq_p_s8(dst + c0, bytes, lanes);
     }
 }
 
 /* One output pixel, every block of sixteen channels. */
-ALWAYS_INLINE void pixel(const int8_t *const *taps, const int8_t *w, int8_t *dst, const call_stage *s, const int K)
+ALWAYS_INLINE void pixel(const int8_t *const *taps, const int8_t *w, int8_t *dst, const call_stage *s, const int K,
+                         const int negative)
 {
     const int32_t channels = s->channels;
     int32_t c0;
     for (c0 = 0; c0 + LANES <= channels; c0 += LANES) {
-        block(taps, w, dst, s, c0, LANES, 1, K);
+        block(taps, w, dst, s, c0, LANES, 1, K, negative);
     }
     if (c0 < channels) {
-        block(taps, w, dst, s, c0, channels - c0, 0, K);
+        block(taps, w, dst, s, c0, channels - c0, 0, K, negative);
     }
 }
 
 typedef void pixel_fn(const int8_t *const *taps, const int8_t *w, int8_t *dst, const call_stage *s);
 
-/* The specialised pixel bodies, one per kernel size (their own frames keep the tap loop compact). */
-#define PIXEL_BODY(K)                                                                                              \
-    static __attribute__((noinline)) void pixel_##K##x##K(const int8_t *const *taps, const int8_t *w, int8_t *dst, \
-                                                          const call_stage *s)                                   \
+/* The specialised pixel bodies, per kernel size and for layers whose shifts are all negative (their
+ * own frames keep the tap loop compact). */
+#define PIXEL_BODY(K, NAME, NEGATIVE)                                                                              \
+    static __attribute__((noinline)) void NAME(const int8_t *const *taps, const int8_t *w, int8_t *dst,            \
+                                               const call_stage *s)                                              \
     {                                                                                                             \
-        pixel(taps, w, dst, s, K);                                                                                \
+        pixel(taps, w, dst, s, K, NEGATIVE);                                                                      \
     }
-PIXEL_BODY(3)
-PIXEL_BODY(5)
-PIXEL_BODY(7)
+PIXEL_BODY(3, pixel_3x3, 0)
+PIXEL_BODY(5, pixel_5x5, 0)
+PIXEL_BODY(7, pixel_7x7, 0)
+PIXEL_BODY(3, pixel_3x3_negative, 1)
+PIXEL_BODY(5, pixel_5x5_negative, 1)
+PIXEL_BODY(7, pixel_7x7_negative, 1)
+
+static pixel_fn *pixel_body(int32_t k, int negative)
+{
+    switch (k) {
+    case 3: return negative ? pixel_3x3_negative : pixel_3x3;
+    case 5: return negative ? pixel_5x5_negative : pixel_5x5;
+    default: return negative ? pixel_7x7_negative : pixel_7x7;
+    }
+}
 
 /* Every output pixel: its K*K tap pointers (the zero-point row for taps outside the input), then its
  * channels. */
@@ -184,6 +211,18 @@ static int weights_above_min(const int8_t *w, int32_t n)
         least = vminvq_p_s8(least, vldrbq_s8(w + i), vctp8q((uint32_t)(n - i)));
     }
     return least > -128;
+}
+
+/* Whether every channel's shift is below 0 (a right shift only). */
+static int shifts_negative(const int32_t *shift, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        if (shift[i] >= 0) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 int edgec_depthwise_pairs_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
@@ -228,7 +267,7 @@ int edgec_depthwise_pairs_mve(const edgec_view *in, edgec_view *out, const int8_
     s.channels = channels;
     s.lo = vdupq_n_s32(p->act_min);
     s.hi = vdupq_n_s32(p->act_max);
-    all_pixels(in, out, weights, p, zero_row, &s, k == 3 ? pixel_3x3 : k == 5 ? pixel_5x5 : pixel_7x7);
+    all_pixels(in, out, weights, p, zero_row, &s, pixel_body(k, shifts_negative(p->out_shift, channels)));
     return 1;
 }
 

@@ -174,27 +174,39 @@ static pixel_fn *pixel_body(int32_t k, int negative)
 }
 
 /* Every output pixel: its K*K tap pointers (the zero-point row for taps outside the input), then its
- * channels. */
+ * channels.  Pixels whose taps all lie inside the input (most of them) add fixed offsets to one base. */
 static void all_pixels(const edgec_view *in, edgec_view *out, const int8_t *w, const edgec_depthwise_params *p,
                        const int8_t *zero_row, const call_stage *s, pixel_fn *body)
 {
     const int32_t k = p->kernel_h, in_h = in->h, in_w = in->w, in_row = in->row_stride, in_col = in->col_stride;
-    const int32_t dh = p->dilation_h * in_row, dw = p->dilation_w;
+    const int32_t dh = p->dilation_h, dw = p->dilation_w, sw = p->stride_w;
+    const int32_t reach_y = (k - 1) * dh, reach_x = (k - 1) * dw;
     const int8_t *taps[MAX_K * MAX_K];
-    int32_t oy, ox, ky, kx;
+    int32_t offsets[MAX_K * MAX_K];
+    int32_t oy, ox, ky, kx, t;
+    for (ky = 0, t = 0; ky < k; ++ky) {
+        for (kx = 0; kx < k; ++kx, ++t) {
+            offsets[t] = ky * dh * in_row + kx * dw * in_col;
+        }
+    }
     for (oy = 0; oy < out->h; ++oy) {
         const int32_t iy0 = oy * p->stride_h - p->pad_top;
+        const int rows_inside = iy0 >= 0 && iy0 + reach_y < in_h;
         int8_t *dst = out->data + oy * out->row_stride;
         for (ox = 0; ox < out->w; ++ox, dst += out->col_stride) {
-            const int32_t ix0 = ox * p->stride_w - p->pad_left;
-            const int8_t *row = in->data + iy0 * in_row;
-            const int8_t **tap = taps;
-            for (ky = 0; ky < k; ++ky, row += dh) {
-                const int32_t iy = iy0 + ky * p->dilation_h;
-                const int row_inside = iy >= 0 && iy < in_h;
-                for (kx = 0; kx < k; ++kx) {
-                    const int32_t ix = ix0 + kx * dw;
-                    *tap++ = row_inside && ix >= 0 && ix < in_w ? row + ix * in_col : zero_row;
+            const int32_t ix0 = ox * sw - p->pad_left;
+            const int8_t *base = in->data + iy0 * in_row + ix0 * in_col;
+            if (rows_inside && ix0 >= 0 && ix0 + reach_x < in_w) {
+                for (t = 0; t < k * k; ++t) {
+                    taps[t] = base + offsets[t];
+                }
+            } else {
+                for (ky = 0, t = 0; ky < k; ++ky) {
+                    const int32_t iy = iy0 + ky * dh;
+                    for (kx = 0; kx < k; ++kx, ++t) {
+                        const int32_t ix = ix0 + kx * dw;
+                        taps[t] = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w ? base + offsets[t] : zero_row;
+                    }
                 }
             }
             body(taps, w, dst, s);

@@ -27,6 +27,8 @@
 #define CO_BLOCK 4
 #define CONV_FIELD_BYTES 4096 /* stack buffer of gathered receptive fields (conv2d) */
 #define THIN_MAX_COUT 256      /* 1x1 convs with <= 16 input channels: padded weight rows on the stack */
+#define SMALL_FIELD 32         /* receptive fields of at most two vectors (conv_small_field) */
+#define SMALL_FIELD_COUT 64    /* and at most this many output channels: padded weight rows on the stack */
 
 /* Requantization constants and bias + offset term of channels oc..oc+n-1 (n <= 4), lanes past n zero. */
 typedef struct {
@@ -340,6 +342,77 @@ static __attribute__((noinline)) void conv_gathered(const edgec_view *in, edgec_
     }
 }
 
+/* Four values in the lanes of one vector, two lanes per VMOV (GCC 12 moves them one at a time).
+ * Which of a pair of lanes receives which register is not relied on: the values and the output
+ * slots they are stored to go through this same function (as in depthwise_window_mve.c). */
+static inline __attribute__((always_inline)) int32x4_t paired_lanes(int32_t a, int32_t b, int32_t c, int32_t d)
+{
+    int32x4_t v;
+    __asm__("vmov %q0[2], %q0[0], %3, %1\n\tvmov %q0[3], %q0[1], %4, %2" : "=&w"(v) : "r"(a), "r"(b), "r"(c), "r"(d));
+    return v;
+}
+
+/* v's lanes moved as paired_lanes moves four values. */
+static inline int32x4_t in_pair_order(int32x4_t v)
+{
+    return paired_lanes(vgetq_lane_s32(v, 0), vgetq_lane_s32(v, 1), vgetq_lane_s32(v, 2), vgetq_lane_s32(v, 3));
+}
+
+/* Convs whose receptive field is at most 32 bytes (a first layer: 3x3 kernel, 3 input channels): the
+ * field of each output pixel is gathered once into two vectors, and each output channel is two
+ * VMLADAV.S8 against its weight row, padded to 32 bytes with zeros on the stack once per call.  The
+ * requantization constants of every block of four channels are prepared once too. */
+static __attribute__((noinline)) void conv_small_field(const edgec_view *in, edgec_view *out, const int8_t *weights,
+                                                       const int32_t *bias, const edgec_conv_params *p, int32_t field)
+{
+    const int32_t cout = out->c, blocks = (cout + CO_BLOCK - 1) / CO_BLOCK;
+    const out_stage o = make_out_stage(p);
+    int8_t rows[SMALL_FIELD_COUT][SMALL_FIELD] __attribute__((aligned(4)));
+    int8_t x[SMALL_FIELD] __attribute__((aligned(4)));
+    co_block stage[SMALL_FIELD_COUT / CO_BLOCK];
+    int32_t wsum[SMALL_FIELD_COUT];
+    const uint32x4_t slots = vreinterpretq_u32_s32(paired_lanes(0, 1, 2, 3));
+    int32_t oc, oy, ox, b;
+
+    for (oc = 0; oc < blocks * CO_BLOCK; ++oc) {
+        const int8_t *row = weights + (oc < cout ? oc : cout - 1) * field;
+        fill_bytes(rows[oc], 0, SMALL_FIELD);
+        copy_bytes(rows[oc], row, field);
+        wsum[oc] = sum_s8(row, field);
+    }
+    for (b = 0; b < blocks; ++b) {
+        const int32_t n = cout - b * CO_BLOCK < CO_BLOCK ? cout - b * CO_BLOCK : CO_BLOCK;
+        co_block k = load_co_block(bias, p, b * CO_BLOCK, n, wsum + b * CO_BLOCK);
+        /* In the lane order of paired_lanes, like the dot products. */
+        k.q.mult = in_pair_order(k.q.mult);
+        k.q.left = in_pair_order(k.q.left);
+        k.q.right_neg = in_pair_order(k.q.right_neg);
+        k.q.shifting = in_pair_order(k.q.shifting);
+        k.base = in_pair_order(k.base);
+        k.lanes = vcmphiq_u32(vdupq_n_u32((uint32_t)n), slots);
+        stage[b] = k;
+    }
+    fill_bytes(x, 0, SMALL_FIELD);
+    for (oy = 0; oy < out->h; ++oy) {
+        for (ox = 0; ox < out->w; ++ox) {
+            int8_t *dst = pixel(out, oy, ox);
+            int8x16_t x0, x1;
+            gather_field(in, p, oy, ox, x);
+            x0 = vldrbq_s8(x);
+            x1 = vldrbq_s8(x + 16);
+            for (b = 0; b < blocks; ++b, dst += CO_BLOCK) {
+                int8_t(*w)[SMALL_FIELD] = rows + b * CO_BLOCK;
+                const int32x4_t acc = paired_lanes(vmladavaq_s8(vmladavq_s8(x0, vldrbq_s8(w[0])), x1, vldrbq_s8(w[0] + 16)),
+                                                   vmladavaq_s8(vmladavq_s8(x0, vldrbq_s8(w[1])), x1, vldrbq_s8(w[1] + 16)),
+                                                   vmladavaq_s8(vmladavq_s8(x0, vldrbq_s8(w[2])), x1, vldrbq_s8(w[2] + 16)),
+                                                   vmladavaq_s8(vmladavq_s8(x0, vldrbq_s8(w[3])), x1, vldrbq_s8(w[3] + 16)));
+                const int32x4_t v = mve_requant_clamp(vaddq_s32(acc, stage[b].base), stage[b].q, o.offset, o.lo, o.hi);
+                vstrbq_scatter_offset_p_s32(dst, slots, v, stage[b].lanes);
+            }
+        }
+    }
+}
+
 void edgec_conv2d_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
                       const edgec_conv_params *p)
 {
@@ -349,6 +422,8 @@ void edgec_conv2d_mve(const edgec_view *in, edgec_view *out, const int8_t *weigh
         conv1x1(in, out, weights, bias, p, p->stride_h, p->stride_w); /* every tap inside the input */
     } else if (p->groups > 1 || field <= 0 || field > CONV_FIELD_BYTES) {
         edgec_conv2d(in, out, weights, bias, p);
+    } else if (field <= SMALL_FIELD && out->c <= SMALL_FIELD_COUT) {
+        conv_small_field(in, out, weights, bias, p, field);
     } else {
         conv_gathered(in, out, weights, bias, p, field);
     }

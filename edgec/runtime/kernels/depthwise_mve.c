@@ -18,7 +18,7 @@
  * RING_MIN_WIDTH outputs of at most sixteen channels, to the window kernel
  * (depthwise_window_mve.c) or the channel-plane kernel
  * (depthwise_ring_mve.c); this kernel keeps the rest (other kernel sizes,
- * maps smaller than the kernel).  Built only for targets with integer MVE.
+ * maps under half the kernel's size).  Built only for targets with integer MVE.
  */
 #include "edgec_kernels.h"
 
@@ -145,10 +145,11 @@ void edgec_depthwise_conv2d_mve(const edgec_view *in, edgec_view *out, const int
     }
     /* Which kernel, as measured on qemu-cortex-m55 (docs/kernels.md): sixteen channels per vector
      * (depthwise_pairs_mve.c) unless one block of channels has wide rows, where its per-pixel setup
-     * is not shared, or the map is smaller than the kernel, where this kernel skips the padding taps;
+     * is not shared, or the map is under half the kernel's size, where this kernel skips the many
+     * padding taps;
      * wide rows then go to the window kernel (depthwise_window_mve.c), else to the ring
      * (depthwise_ring_mve.c). */
-    if ((channels > PAIRS_LANES || out_w < RING_MIN_WIDTH) && in_h >= kh && in_w >= kw &&
+    if ((channels > PAIRS_LANES || out_w < RING_MIN_WIDTH) && 2 * in_h >= kh && 2 * in_w >= kw &&
         edgec_depthwise_pairs_mve(in, out, weights, bias, p)) {
         return;
     }

@@ -14,8 +14,10 @@
  * registers only), and their accumulators are requantized together
  * (mve_requant.h).  The general conv first gathers the receptive fields of
  * a run of output pixels (zero point in the padding) into a stack buffer,
- * so every output is one contiguous dot product.  Built only for targets
- * with integer MVE.
+ * so every output is one contiguous dot product; convs with three kernel
+ * rows of at most 16 bytes (a first layer on RGB) load each kernel row of a
+ * field as one predicated vector instead (conv_short_rows).  Built only for
+ * targets with integer MVE.
  */
 #include "edgec_kernels.h"
 
@@ -27,8 +29,8 @@
 #define CO_BLOCK 4
 #define CONV_FIELD_BYTES 4096 /* stack buffer of gathered receptive fields (conv2d) */
 #define THIN_MAX_COUT 256      /* 1x1 convs with <= 16 input channels: padded weight rows on the stack */
-#define SMALL_FIELD 32         /* receptive fields of at most two vectors (conv_small_field) */
-#define SMALL_FIELD_COUT 64    /* and at most this many output channels: padded weight rows on the stack */
+#define SHORT_ROWS 3           /* conv_short_rows: three kernel rows of at most 16 bytes */
+#define SHORT_ROWS_COUT 32     /* and at most this many output channels: padded weight rows on the stack */
 
 /* Requantization constants and bias + offset term of channels oc..oc+n-1 (n <= 4), lanes past n zero. */
 typedef struct {
@@ -358,27 +360,53 @@ static inline int32x4_t in_pair_order(int32x4_t v)
     return paired_lanes(vgetq_lane_s32(v, 0), vgetq_lane_s32(v, 1), vgetq_lane_s32(v, 2), vgetq_lane_s32(v, 3));
 }
 
-/* Convs whose receptive field is at most 32 bytes (a first layer: 3x3 kernel, 3 input channels): the
- * field of each output pixel is gathered once into two vectors, and each output channel is two
- * VMLADAV.S8 against its weight row, padded to 32 bytes with zeros on the stack once per call.  The
- * requantization constants of every block of four channels are prepared once too. */
-static __attribute__((noinline)) void conv_small_field(const edgec_view *in, edgec_view *out, const int8_t *weights,
-                                                       const int32_t *bias, const edgec_conv_params *p, int32_t field)
+/* Kernel row ky of the field of the output pixel whose taps start at input (iy, ix0): its kw * cin bytes
+ * in the first lanes (the zero point for taps outside the input), zeros after them. */
+static inline int8x16_t field_row(const edgec_view *in, int32_t iy, int32_t ix0, int32_t kw, int8_t zero_point,
+                                  mve_pred16_t row_lanes)
 {
-    const int32_t cout = out->c, blocks = (cout + CO_BLOCK - 1) / CO_BLOCK;
+    const int32_t cin = in->c;
+    int8_t bytes[16] __attribute__((aligned(4)));
+    int32_t kx0, kx1;
+    if (iy < 0 || iy >= in->h) {
+        return vdupq_m_n_s8(vdupq_n_s8(0), zero_point, row_lanes);
+    }
+    kx1 = valid_taps(ix0, 1, kw, in->w, &kx0);
+    if (kx0 == 0 && kx1 == kw) {
+        return vldrbq_z_s8(in->data + iy * in->row_stride + ix0 * cin, row_lanes);
+    }
+    vstrbq_s8(bytes, vdupq_m_n_s8(vdupq_n_s8(0), zero_point, row_lanes));
+    if (kx1 > kx0) {
+        const mve_pred16_t valid = vctp8q((uint32_t)((kx1 - kx0) * cin));
+        vstrbq_p_s8(bytes + kx0 * cin, vldrbq_z_s8(in->data + iy * in->row_stride + (ix0 + kx0) * cin, valid), valid);
+    }
+    return vldrbq_s8(bytes);
+}
+
+/* Convs with three kernel rows of at most 16 bytes each (a first layer: 3x3 kernel, 3 input channels):
+ * each kernel row of an output pixel's field is one predicated load (zeros past its kw * cin bytes),
+ * and each output channel is three VMLADAV.S8 against its weight rows, padded to 16 bytes with zeros
+ * on the stack once per call, as are the requantization constants of every block of four channels. */
+static __attribute__((noinline)) void conv_short_rows(const edgec_view *in, edgec_view *out, const int8_t *weights,
+                                                      const int32_t *bias, const edgec_conv_params *p)
+{
+    const int32_t cout = out->c, blocks = (cout + CO_BLOCK - 1) / CO_BLOCK, kw = p->kernel_w;
+    const int32_t row = kw * in->c, field = SHORT_ROWS * row;
+    const mve_pred16_t row_lanes = vctp8q((uint32_t)row);
+    const int8_t zero_point = (int8_t)(-p->input_offset);
     const out_stage o = make_out_stage(p);
-    int8_t rows[SMALL_FIELD_COUT][SMALL_FIELD] __attribute__((aligned(4)));
-    int8_t x[SMALL_FIELD] __attribute__((aligned(4)));
-    co_block stage[SMALL_FIELD_COUT / CO_BLOCK];
-    int32_t wsum[SMALL_FIELD_COUT];
+    int8x16_t rows[SHORT_ROWS_COUT][SHORT_ROWS];
+    co_block stage[SHORT_ROWS_COUT / CO_BLOCK];
+    int32_t wsum[SHORT_ROWS_COUT];
     const uint32x4_t slots = vreinterpretq_u32_s32(paired_lanes(0, 1, 2, 3));
-    int32_t oc, oy, ox, b;
+    int32_t oc, oy, ox, b, ky;
 
     for (oc = 0; oc < blocks * CO_BLOCK; ++oc) {
-        const int8_t *row = weights + (oc < cout ? oc : cout - 1) * field;
-        fill_bytes(rows[oc], 0, SMALL_FIELD);
-        copy_bytes(rows[oc], row, field);
-        wsum[oc] = sum_s8(row, field);
+        const int8_t *w = weights + (oc < cout ? oc : cout - 1) * field;
+        for (ky = 0; ky < SHORT_ROWS; ++ky) {
+            rows[oc][ky] = vldrbq_z_s8(w + ky * row, row_lanes);
+        }
+        wsum[oc] = sum_s8(w, field);
     }
     for (b = 0; b < blocks; ++b) {
         const int32_t n = cout - b * CO_BLOCK < CO_BLOCK ? cout - b * CO_BLOCK : CO_BLOCK;
@@ -392,20 +420,21 @@ static __attribute__((noinline)) void conv_small_field(const edgec_view *in, edg
         k.lanes = vcmphiq_u32(vdupq_n_u32((uint32_t)n), slots);
         stage[b] = k;
     }
-    fill_bytes(x, 0, SMALL_FIELD);
     for (oy = 0; oy < out->h; ++oy) {
+        const int32_t iy0 = oy * p->stride_h - p->pad_top, dy = p->dilation_h;
         for (ox = 0; ox < out->w; ++ox) {
+            const int32_t ix0 = ox * p->stride_w - p->pad_left;
+            const int8x16_t x0 = field_row(in, iy0, ix0, kw, zero_point, row_lanes);
+            const int8x16_t x1 = field_row(in, iy0 + dy, ix0, kw, zero_point, row_lanes);
+            const int8x16_t x2 = field_row(in, iy0 + 2 * dy, ix0, kw, zero_point, row_lanes);
             int8_t *dst = pixel(out, oy, ox);
-            int8x16_t x0, x1;
-            gather_field(in, p, oy, ox, x);
-            x0 = vldrbq_s8(x);
-            x1 = vldrbq_s8(x + 16);
             for (b = 0; b < blocks; ++b, dst += CO_BLOCK) {
-                int8_t(*w)[SMALL_FIELD] = rows + b * CO_BLOCK;
-                const int32x4_t acc = paired_lanes(vmladavaq_s8(vmladavq_s8(x0, vldrbq_s8(w[0])), x1, vldrbq_s8(w[0] + 16)),
-                                                   vmladavaq_s8(vmladavq_s8(x0, vldrbq_s8(w[1])), x1, vldrbq_s8(w[1] + 16)),
-                                                   vmladavaq_s8(vmladavq_s8(x0, vldrbq_s8(w[2])), x1, vldrbq_s8(w[2] + 16)),
-                                                   vmladavaq_s8(vmladavq_s8(x0, vldrbq_s8(w[3])), x1, vldrbq_s8(w[3] + 16)));
+                const int8x16_t(*w)[SHORT_ROWS] = (const int8x16_t(*)[SHORT_ROWS])rows[b * CO_BLOCK];
+                const int32x4_t acc = paired_lanes(
+                    vmladavaq_s8(vmladavaq_s8(vmladavq_s8(x0, w[0][0]), x1, w[0][1]), x2, w[0][2]),
+                    vmladavaq_s8(vmladavaq_s8(vmladavq_s8(x0, w[1][0]), x1, w[1][1]), x2, w[1][2]),
+                    vmladavaq_s8(vmladavaq_s8(vmladavq_s8(x0, w[2][0]), x1, w[2][1]), x2, w[2][2]),
+                    vmladavaq_s8(vmladavaq_s8(vmladavq_s8(x0, w[3][0]), x1, w[3][1]), x2, w[3][2]));
                 const int32x4_t v = mve_requant_clamp(vaddq_s32(acc, stage[b].base), stage[b].q, o.offset, o.lo, o.hi);
                 vstrbq_scatter_offset_p_s32(dst, slots, v, stage[b].lanes);
             }
@@ -422,8 +451,9 @@ void edgec_conv2d_mve(const edgec_view *in, edgec_view *out, const int8_t *weigh
         conv1x1(in, out, weights, bias, p, p->stride_h, p->stride_w); /* every tap inside the input */
     } else if (p->groups > 1 || field <= 0 || field > CONV_FIELD_BYTES) {
         edgec_conv2d(in, out, weights, bias, p);
-    } else if (field <= SMALL_FIELD && out->c <= SMALL_FIELD_COUT) {
-        conv_small_field(in, out, weights, bias, p, field);
+    } else if (p->kernel_h == SHORT_ROWS && p->kernel_w * in->c <= 16 && p->dilation_w == 1 &&
+               in->col_stride == in->c && out->c <= SHORT_ROWS_COUT) {
+        conv_short_rows(in, out, weights, bias, p);
     } else {
         conv_gathered(in, out, weights, bias, p, field);
     }

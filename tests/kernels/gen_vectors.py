@@ -1204,7 +1204,7 @@ def build_cases(seed: int) -> list[Case]:
         (3, 3, 2, 2, (5, 5), (1, 1), (1, 1), (4, 4, 4, 4)),
         (5, 6, 70, 1, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),  # more channels than one accumulator block
         (4, 5, 40, 2, (3, 3), (2, 2), (1, 1), (1, 1, 1, 1)),
-        # rows >= 48 outputs wide: the MVE kernel's channel-plane path (depthwise_ring_mve.c)
+        # rows >= 48 outputs wide of few channels: the MVE window kernel (depthwise_window_mve.c)
         (3, 50, 5, 1, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),
         (5, 97, 3, 1, (3, 3), (2, 2), (1, 1), (0, 0, 1, 1)),
         (4, 100, 3, 1, (5, 5), (2, 2), (1, 1), (2, 2, 2, 2)),

@@ -29,6 +29,7 @@
 #define CO_BLOCK 4
 #define CONV_FIELD_BYTES 4096 /* stack buffer of gathered receptive fields (conv2d) */
 #define THIN_MAX_COUT 256      /* 1x1 convs with <= 16 input channels: padded weight rows on the stack */
+#define THIN_RIGHT_COUT 128    /* and their right-shift-only form: rows and per-block constants on the stack */
 #define SHORT_ROWS 3           /* conv_short_rows: three kernel rows of at most 16 bytes */
 #define SHORT_ROWS_COUT 32     /* and at most this many output channels: padded weight rows on the stack */
 
@@ -150,6 +151,22 @@ static inline int32x4_t dot_rows(int8x16_t xv, int8x16_t w0, int8x16_t w1, int8x
     return vsetq_lane_s32(vmladavq_s8(xv, w3), acc, 3);
 }
 
+/* Four values in the lanes of one vector, two lanes per VMOV (GCC 12 moves them one at a time).
+ * Which of a pair of lanes receives which register is not relied on: the values and the output
+ * slots they are stored to go through this same function (as in depthwise_window_mve.c). */
+static inline __attribute__((always_inline)) int32x4_t paired_lanes(int32_t a, int32_t b, int32_t c, int32_t d)
+{
+    int32x4_t v;
+    __asm__("vmov %q0[2], %q0[0], %3, %1\n\tvmov %q0[3], %q0[1], %4, %2" : "=&w"(v) : "r"(a), "r"(b), "r"(c), "r"(d));
+    return v;
+}
+
+/* v's lanes moved as paired_lanes moves four values. */
+static inline int32x4_t in_pair_order(int32x4_t v)
+{
+    return paired_lanes(vgetq_lane_s32(v, 0), vgetq_lane_s32(v, 1), vgetq_lane_s32(v, 2), vgetq_lane_s32(v, 3));
+}
+
 /* 1x1 conv with at most 16 input channels (one vector per pixel).  Output pixels go in pairs: for
  * each block of four output channels the pair shares the weight loads and the requantization
  * constants, and each pixel's input stays in one register for every block.  Weight rows padded to
@@ -214,6 +231,89 @@ static __attribute__((noinline)) void conv1x1_thin(const edgec_view *in, edgec_v
 }
 
 /* 1x1 conv, unpadded, output (y, x) reading input (y * sh, x * sw). */
+/* MultiplyByQuantizedMultiplier for shifts that are all below 0 (mve_requant.h with no left shift
+ * and every lane stepping down before VRSHL), then the offset and the clamp. */
+static inline __attribute__((always_inline)) int32x4_t requant_right(int32x4_t acc, int32x4_t mult, int32x4_t shift,
+                                                                     out_stage o)
+{
+    int32x4_t v = vqrdmulhq_s32(acc, mult);
+    v = vrshlq_s32(vqaddq_s32(v, vshrq_n_s32(v, 31)), shift);
+    return vminq_s32(vmaxq_s32(vaddq_n_s32(v, o.offset), o.lo), o.hi);
+}
+
+/* The dot products of one input pixel with four padded weight rows, in paired_lanes' lane order. */
+static inline __attribute__((always_inline)) int32x4_t paired_dots(int8x16_t xv, const int8_t *w)
+{
+    return paired_lanes(vmladavq_s8(xv, vld1q_s8(w)), vmladavq_s8(xv, vld1q_s8(w + 16)),
+                        vmladavq_s8(xv, vld1q_s8(w + 32)), vmladavq_s8(xv, vld1q_s8(w + 48)));
+}
+
+/* conv1x1_thin for layers whose output channels come in whole blocks of four and whose shifts are all
+ * below 0 (the usual case): the multipliers, shifts and folded biases of every block are prepared
+ * once, in paired_lanes' lane order, so a pixel pair's block is eight loads and VMLADAVs, four
+ * two-lane moves, the two requantizations and two scattered stores. */
+static __attribute__((noinline)) void conv1x1_thin_right(const edgec_view *in, edgec_view *out, const int8_t *weights,
+                                                         const int32_t *bias, const edgec_conv_params *p, int32_t sh,
+                                                         int32_t sw)
+{
+    const int32_t cin = in->c, cout = out->c, blocks = cout / CO_BLOCK;
+    const int32_t height = out->h, width = out->w;
+    const int32_t in_row = in->row_stride * sh, in_col = in->col_stride * sw;
+    const int32_t out_row = out->row_stride, out_col = out->col_stride;
+    const out_stage o = make_out_stage(p);
+    const mve_pred16_t channels = vctp8q((uint32_t)cin);
+    const uint32x4_t slots = vreinterpretq_u32_s32(paired_lanes(0, 1, 2, 3));
+    int8_t rows[THIN_RIGHT_COUT][16] __attribute__((aligned(4)));
+    int32x4_t stage[THIN_RIGHT_COUT / CO_BLOCK][3]; /* multipliers, shifts, folded biases */
+    int32_t base[CO_BLOCK];
+    int32_t oc, y, x, b;
+
+    for (b = 0; b < blocks; ++b) {
+        for (oc = 0; oc < CO_BLOCK; ++oc) {
+            const int8x16_t w = vldrbq_z_s8(weights + (b * CO_BLOCK + oc) * cin, channels);
+            vst1q_s8(rows[b * CO_BLOCK + oc], w);
+            base[oc] = (bias ? bias[b * CO_BLOCK + oc] : 0) + p->input_offset * vaddvq_s8(w);
+        }
+        stage[b][0] = in_pair_order(vld1q_s32(p->out_mult + b * CO_BLOCK));
+        stage[b][1] = in_pair_order(vld1q_s32(p->out_shift + b * CO_BLOCK));
+        stage[b][2] = in_pair_order(vld1q_s32(base));
+    }
+    for (y = 0; y < height; ++y) {
+        const int8_t *src = in->data + y * in_row;
+        int8_t *dst = out->data + y * out_row;
+        for (x = 0; x + 2 <= width; x += 2, src += 2 * in_col, dst += 2 * out_col) {
+            const int8x16_t x0 = vldrbq_z_s8(src, channels), x1 = vldrbq_z_s8(src + in_col, channels);
+            for (b = 0; b < blocks; ++b) {
+                const int8_t *w = rows[b * CO_BLOCK];
+                const int32x4_t a0 = vaddq_s32(paired_dots(x0, w), stage[b][2]);
+                const int32x4_t a1 = vaddq_s32(paired_dots(x1, w), stage[b][2]);
+                vstrbq_scatter_offset_s32(dst + b * CO_BLOCK, slots, requant_right(a0, stage[b][0], stage[b][1], o));
+                vstrbq_scatter_offset_s32(dst + out_col + b * CO_BLOCK, slots,
+                                          requant_right(a1, stage[b][0], stage[b][1], o));
+            }
+        }
+        if (x < width) {
+            const int8x16_t xv = vldrbq_z_s8(src, channels);
+            for (b = 0; b < blocks; ++b) {
+                const int32x4_t a = vaddq_s32(paired_dots(xv, rows[b * CO_BLOCK]), stage[b][2]);
+                vstrbq_scatter_offset_s32(dst + b * CO_BLOCK, slots, requant_right(a, stage[b][0], stage[b][1], o));
+            }
+        }
+    }
+}
+
+/* Whether every shift in shift[0..n) is below 0. */
+static int shifts_below_zero(const int32_t *shift, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        if (shift[i] >= 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static void conv1x1(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
                     const edgec_conv_params *p, int32_t sh, int32_t sw)
 {
@@ -226,6 +326,10 @@ static void conv1x1(const edgec_view *in, edgec_view *out, const int8_t *weights
     int32_t wsum[CO_BLOCK];
     int32_t oc, y, x;
 
+    if (cin <= 16 && cout <= THIN_RIGHT_COUT && cout % CO_BLOCK == 0 && shifts_below_zero(p->out_shift, cout)) {
+        conv1x1_thin_right(in, out, weights, bias, p, sh, sw);
+        return;
+    }
     if (cin <= 16 && cout <= THIN_MAX_COUT) {
         conv1x1_thin(in, out, weights, bias, p, sh, sw);
         return;
@@ -342,22 +446,6 @@ static __attribute__((noinline)) void conv_gathered(const edgec_view *in, edgec_
             }
         }
     }
-}
-
-/* Four values in the lanes of one vector, two lanes per VMOV (GCC 12 moves them one at a time).
- * Which of a pair of lanes receives which register is not relied on: the values and the output
- * slots they are stored to go through this same function (as in depthwise_window_mve.c). */
-static inline __attribute__((always_inline)) int32x4_t paired_lanes(int32_t a, int32_t b, int32_t c, int32_t d)
-{
-    int32x4_t v;
-    __asm__("vmov %q0[2], %q0[0], %3, %1\n\tvmov %q0[3], %q0[1], %4, %2" : "=&w"(v) : "r"(a), "r"(b), "r"(c), "r"(d));
-    return v;
-}
-
-/* v's lanes moved as paired_lanes moves four values. */
-static inline int32x4_t in_pair_order(int32x4_t v)
-{
-    return paired_lanes(vgetq_lane_s32(v, 0), vgetq_lane_s32(v, 1), vgetq_lane_s32(v, 2), vgetq_lane_s32(v, 3));
 }
 
 /* Kernel row ky of the field of the output pixel whose taps start at input (iy, ix0): its kw * cin bytes

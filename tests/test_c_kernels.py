@@ -87,6 +87,8 @@ ALLOWED_INCLUDES = {
     "<arm_acle.h>",
     '"mve_requant.h"',
     '"depthwise_ring_mve.h"',
+    '"depthwise_window_mve.h"',
+    '"depthwise_pairs_mve.h"',
     "<arm_mve.h>",
     '"subbyte.h"',
 }

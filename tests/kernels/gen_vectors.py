@@ -212,11 +212,17 @@ def depthwise_case(
     bias=True,
     windows=False,
     name="",
+    fill_x=None,
+    fill_w=None,
 ) -> Case:
     kh, kw = k
     co = ci * m
     x = rand_int8(rng, (1, h, w, ci))
     wt = rng.integers(-127, 128, size=(1, kh, kw, co)).astype(np.int8)
+    if fill_x is not None:  # one value everywhere: the largest products
+        x[...] = fill_x
+    if fill_w is not None:
+        wt[...] = fill_w
     in_zp = rand_zero_point(rng, extreme)
     out_zp = rand_zero_point(rng, extreme)
     b = rng.integers(-5000, 5000, size=co).astype(np.int32) if bias else None
@@ -1198,7 +1204,7 @@ def build_cases(seed: int) -> list[Case]:
         (3, 3, 2, 2, (5, 5), (1, 1), (1, 1), (4, 4, 4, 4)),
         (5, 6, 70, 1, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),  # more channels than one accumulator block
         (4, 5, 40, 2, (3, 3), (2, 2), (1, 1), (1, 1, 1, 1)),
-        # rows >= 48 outputs wide: the MVE kernel's channel-plane path (depthwise_ring_mve.c)
+        # rows >= 48 outputs wide of few channels: the MVE window kernel (depthwise_window_mve.c)
         (3, 50, 5, 1, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),
         (5, 97, 3, 1, (3, 3), (2, 2), (1, 1), (0, 0, 1, 1)),
         (4, 100, 3, 1, (5, 5), (2, 2), (1, 1), (2, 2, 2, 2)),
@@ -1221,6 +1227,16 @@ def build_cases(seed: int) -> list[Case]:
                     bias=not extreme or m == 2,
                 )
             )
+
+    # the MVE sixteen-channel kernel (depthwise_pairs_mve.c) adds two taps' products in int16: inputs
+    # -128 with weights -127 reach its bound (2 * 16256); a weight of -128 sends the layer elsewhere
+    for fill_w in (-127, -128):
+        cases.append(
+            depthwise_case(
+                rng, h=4, w=6, ci=20, m=1, k=(3, 3), pad=(1, 1, 1, 1), fill_x=-128, fill_w=fill_w,
+                name=f"dw3x3_4x6x20_x-128_w{fill_w}",
+            )
+        )
 
     # fully connected
     for batches, k, co in [(1, 1, 1), (1, 17, 5), (3, 64, 10), (2, 5, 33), (1, 300, 7)]:

@@ -14,8 +14,13 @@
  * registers only), and their accumulators are requantized together
  * (mve_requant.h).  The general conv first gathers the receptive fields of
  * a run of output pixels (zero point in the padding) into a stack buffer,
- * so every output is one contiguous dot product.  Built only for targets
- * with integer MVE.
+ * so every output is one contiguous dot product; convs with three kernel
+ * rows of at most 16 bytes (a first layer on RGB) load each kernel row of a
+ * field as one predicated vector instead (conv_short_rows).  1x1 convs with
+ * at most 16 input channels take output pixels in pairs (conv1x1_thin; with
+ * whole blocks of four output channels and only right shifts,
+ * conv1x1_thin_right, whose per-block constants are prepared once).  Built
+ * only for targets with integer MVE.
  */
 #include "edgec_kernels.h"
 
@@ -27,6 +32,9 @@
 #define CO_BLOCK 4
 #define CONV_FIELD_BYTES 4096 /* stack buffer of gathered receptive fields (conv2d) */
 #define THIN_MAX_COUT 256      /* 1x1 convs with <= 16 input channels: padded weight rows on the stack */
+#define THIN_RIGHT_COUT 128    /* and their right-shift-only form: rows and per-block constants on the stack */
+#define SHORT_ROWS 3           /* conv_short_rows: three kernel rows of at most 16 bytes */
+#define SHORT_ROWS_COUT 32     /* and at most this many output channels: padded weight rows on the stack */
 
 /* Requantization constants and bias + offset term of channels oc..oc+n-1 (n <= 4), lanes past n zero. */
 typedef struct {
@@ -146,6 +154,22 @@ static inline int32x4_t dot_rows(int8x16_t xv, int8x16_t w0, int8x16_t w1, int8x
     return vsetq_lane_s32(vmladavq_s8(xv, w3), acc, 3);
 }
 
+/* Four values in the lanes of one vector, two lanes per VMOV (GCC 12 moves them one at a time).
+ * Which of a pair of lanes receives which register is not relied on: the values and the output
+ * slots they are stored to go through this same function (as in depthwise_window_mve.c). */
+static inline __attribute__((always_inline)) int32x4_t paired_lanes(int32_t a, int32_t b, int32_t c, int32_t d)
+{
+    int32x4_t v;
+    __asm__("vmov %q0[2], %q0[0], %3, %1\n\tvmov %q0[3], %q0[1], %4, %2" : "=&w"(v) : "r"(a), "r"(b), "r"(c), "r"(d));
+    return v;
+}
+
+/* v's lanes moved as paired_lanes moves four values. */
+static inline int32x4_t in_pair_order(int32x4_t v)
+{
+    return paired_lanes(vgetq_lane_s32(v, 0), vgetq_lane_s32(v, 1), vgetq_lane_s32(v, 2), vgetq_lane_s32(v, 3));
+}
+
 /* 1x1 conv with at most 16 input channels (one vector per pixel).  Output pixels go in pairs: for
  * each block of four output channels the pair shares the weight loads and the requantization
  * constants, and each pixel's input stays in one register for every block.  Weight rows padded to
@@ -210,6 +234,89 @@ static __attribute__((noinline)) void conv1x1_thin(const edgec_view *in, edgec_v
 }
 
 /* 1x1 conv, unpadded, output (y, x) reading input (y * sh, x * sw). */
+/* MultiplyByQuantizedMultiplier for shifts that are all below 0 (mve_requant.h with no left shift
+ * and every lane stepping down before VRSHL), then the offset and the clamp. */
+static inline __attribute__((always_inline)) int32x4_t requant_right(int32x4_t acc, int32x4_t mult, int32x4_t shift,
+                                                                     out_stage o)
+{
+    int32x4_t v = vqrdmulhq_s32(acc, mult);
+    v = vrshlq_s32(vqaddq_s32(v, vshrq_n_s32(v, 31)), shift);
+    return vminq_s32(vmaxq_s32(vaddq_n_s32(v, o.offset), o.lo), o.hi);
+}
+
+/* The dot products of one input pixel with four padded weight rows, in paired_lanes' lane order. */
+static inline __attribute__((always_inline)) int32x4_t paired_dots(int8x16_t xv, const int8_t *w)
+{
+    return paired_lanes(vmladavq_s8(xv, vld1q_s8(w)), vmladavq_s8(xv, vld1q_s8(w + 16)),
+                        vmladavq_s8(xv, vld1q_s8(w + 32)), vmladavq_s8(xv, vld1q_s8(w + 48)));
+}
+
+/* conv1x1_thin for layers whose output channels come in whole blocks of four and whose shifts are all
+ * below 0 (the usual case): the multipliers, shifts and folded biases of every block are prepared
+ * once, in paired_lanes' lane order, so a pixel pair's block is eight loads and VMLADAVs, four
+ * two-lane moves, the two requantizations and two scattered stores. */
+static __attribute__((noinline)) void conv1x1_thin_right(const edgec_view *in, edgec_view *out, const int8_t *weights,
+                                                         const int32_t *bias, const edgec_conv_params *p, int32_t sh,
+                                                         int32_t sw)
+{
+    const int32_t cin = in->c, cout = out->c, blocks = cout / CO_BLOCK;
+    const int32_t height = out->h, width = out->w;
+    const int32_t in_row = in->row_stride * sh, in_col = in->col_stride * sw;
+    const int32_t out_row = out->row_stride, out_col = out->col_stride;
+    const out_stage o = make_out_stage(p);
+    const mve_pred16_t channels = vctp8q((uint32_t)cin);
+    const uint32x4_t slots = vreinterpretq_u32_s32(paired_lanes(0, 1, 2, 3));
+    int8_t rows[THIN_RIGHT_COUT][16] __attribute__((aligned(4)));
+    int32x4_t stage[THIN_RIGHT_COUT / CO_BLOCK][3]; /* multipliers, shifts, folded biases */
+    int32_t base[CO_BLOCK];
+    int32_t oc, y, x, b;
+
+    for (b = 0; b < blocks; ++b) {
+        for (oc = 0; oc < CO_BLOCK; ++oc) {
+            const int8x16_t w = vldrbq_z_s8(weights + (b * CO_BLOCK + oc) * cin, channels);
+            vst1q_s8(rows[b * CO_BLOCK + oc], w);
+            base[oc] = (bias ? bias[b * CO_BLOCK + oc] : 0) + p->input_offset * vaddvq_s8(w);
+        }
+        stage[b][0] = in_pair_order(vld1q_s32(p->out_mult + b * CO_BLOCK));
+        stage[b][1] = in_pair_order(vld1q_s32(p->out_shift + b * CO_BLOCK));
+        stage[b][2] = in_pair_order(vld1q_s32(base));
+    }
+    for (y = 0; y < height; ++y) {
+        const int8_t *src = in->data + y * in_row;
+        int8_t *dst = out->data + y * out_row;
+        for (x = 0; x + 2 <= width; x += 2, src += 2 * in_col, dst += 2 * out_col) {
+            const int8x16_t x0 = vldrbq_z_s8(src, channels), x1 = vldrbq_z_s8(src + in_col, channels);
+            for (b = 0; b < blocks; ++b) {
+                const int8_t *w = rows[b * CO_BLOCK];
+                const int32x4_t a0 = vaddq_s32(paired_dots(x0, w), stage[b][2]);
+                const int32x4_t a1 = vaddq_s32(paired_dots(x1, w), stage[b][2]);
+                vstrbq_scatter_offset_s32(dst + b * CO_BLOCK, slots, requant_right(a0, stage[b][0], stage[b][1], o));
+                vstrbq_scatter_offset_s32(dst + out_col + b * CO_BLOCK, slots,
+                                          requant_right(a1, stage[b][0], stage[b][1], o));
+            }
+        }
+        if (x < width) {
+            const int8x16_t xv = vldrbq_z_s8(src, channels);
+            for (b = 0; b < blocks; ++b) {
+                const int32x4_t a = vaddq_s32(paired_dots(xv, rows[b * CO_BLOCK]), stage[b][2]);
+                vstrbq_scatter_offset_s32(dst + b * CO_BLOCK, slots, requant_right(a, stage[b][0], stage[b][1], o));
+            }
+        }
+    }
+}
+
+/* Whether every shift in shift[0..n) is below 0. */
+static int shifts_below_zero(const int32_t *shift, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        if (shift[i] >= 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static void conv1x1(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
                     const edgec_conv_params *p, int32_t sh, int32_t sw)
 {
@@ -222,6 +329,10 @@ static void conv1x1(const edgec_view *in, edgec_view *out, const int8_t *weights
     int32_t wsum[CO_BLOCK];
     int32_t oc, y, x;
 
+    if (cin <= 16 && cout <= THIN_RIGHT_COUT && cout % CO_BLOCK == 0 && shifts_below_zero(p->out_shift, cout)) {
+        conv1x1_thin_right(in, out, weights, bias, p, sh, sw);
+        return;
+    }
     if (cin <= 16 && cout <= THIN_MAX_COUT) {
         conv1x1_thin(in, out, weights, bias, p, sh, sw);
         return;
@@ -340,6 +451,88 @@ static __attribute__((noinline)) void conv_gathered(const edgec_view *in, edgec_
     }
 }
 
+/* Kernel row ky of the field of the output pixel whose taps start at input (iy, ix0): its kw * cin bytes
+ * in the first lanes (the zero point for taps outside the input), zeros after them. */
+static inline int8x16_t field_row(const edgec_view *in, int32_t iy, int32_t ix0, int32_t kw, int8_t zero_point,
+                                  mve_pred16_t row_lanes)
+{
+    const int32_t cin = in->c;
+    int8_t bytes[16] __attribute__((aligned(4)));
+    int32_t kx0, kx1;
+    if (iy < 0 || iy >= in->h) {
+        return vdupq_m_n_s8(vdupq_n_s8(0), zero_point, row_lanes);
+    }
+    kx1 = valid_taps(ix0, 1, kw, in->w, &kx0);
+    if (kx0 == 0 && kx1 == kw) {
+        return vldrbq_z_s8(in->data + iy * in->row_stride + ix0 * cin, row_lanes);
+    }
+    vstrbq_s8(bytes, vdupq_m_n_s8(vdupq_n_s8(0), zero_point, row_lanes));
+    if (kx1 > kx0) {
+        const mve_pred16_t valid = vctp8q((uint32_t)((kx1 - kx0) * cin));
+        vstrbq_p_s8(bytes + kx0 * cin, vldrbq_z_s8(in->data + iy * in->row_stride + (ix0 + kx0) * cin, valid), valid);
+    }
+    return vldrbq_s8(bytes);
+}
+
+/* Convs with three kernel rows of at most 16 bytes each (a first layer: 3x3 kernel, 3 input channels):
+ * each kernel row of an output pixel's field is one predicated load (zeros past its kw * cin bytes),
+ * and each output channel is three VMLADAV.S8 against its weight rows, padded to 16 bytes with zeros
+ * on the stack once per call, as are the requantization constants of every block of four channels. */
+static __attribute__((noinline)) void conv_short_rows(const edgec_view *in, edgec_view *out, const int8_t *weights,
+                                                      const int32_t *bias, const edgec_conv_params *p)
+{
+    const int32_t cout = out->c, blocks = (cout + CO_BLOCK - 1) / CO_BLOCK, kw = p->kernel_w;
+    const int32_t row = kw * in->c, field = SHORT_ROWS * row;
+    const mve_pred16_t row_lanes = vctp8q((uint32_t)row);
+    const int8_t zero_point = (int8_t)(-p->input_offset);
+    const out_stage o = make_out_stage(p);
+    int8x16_t rows[SHORT_ROWS_COUT][SHORT_ROWS];
+    co_block stage[SHORT_ROWS_COUT / CO_BLOCK];
+    int32_t wsum[SHORT_ROWS_COUT];
+    const uint32x4_t slots = vreinterpretq_u32_s32(paired_lanes(0, 1, 2, 3));
+    int32_t oc, oy, ox, b, ky;
+
+    for (oc = 0; oc < blocks * CO_BLOCK; ++oc) {
+        const int8_t *w = weights + (oc < cout ? oc : cout - 1) * field;
+        for (ky = 0; ky < SHORT_ROWS; ++ky) {
+            rows[oc][ky] = vldrbq_z_s8(w + ky * row, row_lanes);
+        }
+        wsum[oc] = sum_s8(w, field);
+    }
+    for (b = 0; b < blocks; ++b) {
+        const int32_t n = cout - b * CO_BLOCK < CO_BLOCK ? cout - b * CO_BLOCK : CO_BLOCK;
+        co_block k = load_co_block(bias, p, b * CO_BLOCK, n, wsum + b * CO_BLOCK);
+        /* In the lane order of paired_lanes, like the dot products. */
+        k.q.mult = in_pair_order(k.q.mult);
+        k.q.left = in_pair_order(k.q.left);
+        k.q.right_neg = in_pair_order(k.q.right_neg);
+        k.q.shifting = in_pair_order(k.q.shifting);
+        k.base = in_pair_order(k.base);
+        k.lanes = vcmphiq_u32(vdupq_n_u32((uint32_t)n), slots);
+        stage[b] = k;
+    }
+    for (oy = 0; oy < out->h; ++oy) {
+        const int32_t iy0 = oy * p->stride_h - p->pad_top, dy = p->dilation_h;
+        for (ox = 0; ox < out->w; ++ox) {
+            const int32_t ix0 = ox * p->stride_w - p->pad_left;
+            const int8x16_t x0 = field_row(in, iy0, ix0, kw, zero_point, row_lanes);
+            const int8x16_t x1 = field_row(in, iy0 + dy, ix0, kw, zero_point, row_lanes);
+            const int8x16_t x2 = field_row(in, iy0 + 2 * dy, ix0, kw, zero_point, row_lanes);
+            int8_t *dst = pixel(out, oy, ox);
+            for (b = 0; b < blocks; ++b, dst += CO_BLOCK) {
+                const int8x16_t(*w)[SHORT_ROWS] = (const int8x16_t(*)[SHORT_ROWS])rows[b * CO_BLOCK];
+                const int32x4_t acc = paired_lanes(
+                    vmladavaq_s8(vmladavaq_s8(vmladavq_s8(x0, w[0][0]), x1, w[0][1]), x2, w[0][2]),
+                    vmladavaq_s8(vmladavaq_s8(vmladavq_s8(x0, w[1][0]), x1, w[1][1]), x2, w[1][2]),
+                    vmladavaq_s8(vmladavaq_s8(vmladavq_s8(x0, w[2][0]), x1, w[2][1]), x2, w[2][2]),
+                    vmladavaq_s8(vmladavaq_s8(vmladavq_s8(x0, w[3][0]), x1, w[3][1]), x2, w[3][2]));
+                const int32x4_t v = mve_requant_clamp(vaddq_s32(acc, stage[b].base), stage[b].q, o.offset, o.lo, o.hi);
+                vstrbq_scatter_offset_p_s32(dst, slots, v, stage[b].lanes);
+            }
+        }
+    }
+}
+
 void edgec_conv2d_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
                       const edgec_conv_params *p)
 {
@@ -349,6 +542,9 @@ void edgec_conv2d_mve(const edgec_view *in, edgec_view *out, const int8_t *weigh
         conv1x1(in, out, weights, bias, p, p->stride_h, p->stride_w); /* every tap inside the input */
     } else if (p->groups > 1 || field <= 0 || field > CONV_FIELD_BYTES) {
         edgec_conv2d(in, out, weights, bias, p);
+    } else if (p->kernel_h == SHORT_ROWS && p->kernel_w * in->c <= 16 && p->dilation_w == 1 &&
+               in->col_stride == in->c && out->c <= SHORT_ROWS_COUT) {
+        conv_short_rows(in, out, weights, bias, p);
     } else {
         conv_gathered(in, out, weights, bias, p, field);
     }

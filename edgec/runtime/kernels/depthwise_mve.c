@@ -13,20 +13,26 @@
  * bias + input_offset * sum(w) instead and multiply the raw inputs.
  * The even and odd accumulators are requantized as four lanes each
  * (mve_requant.h), with multipliers and shifts gathered at stride 2, and
- * scattered back to their channels.  Rows of at least RING_MIN_WIDTH outputs
- * go to the channel-plane kernel (depthwise_ring_mve.c) where it applies.
- * Built only for targets with integer MVE.
+ * scattered back to their channels.  Square 3x3/5x5/7x7 kernels go first to
+ * the sixteen-channel kernel (depthwise_pairs_mve.c) and, for rows of at least
+ * RING_MIN_WIDTH outputs of at most sixteen channels, to the window kernel
+ * (depthwise_window_mve.c) or the channel-plane kernel
+ * (depthwise_ring_mve.c); this kernel keeps the rest (other kernel sizes,
+ * maps under half the kernel's size).  Built only for targets with integer MVE.
  */
 #include "edgec_kernels.h"
 
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 
+#include "depthwise_pairs_mve.h"
 #include "depthwise_ring_mve.h"
+#include "depthwise_window_mve.h"
 #include "kernels_internal.h"
 #include "mve_requant.h"
 
 #define DW_LANES 8
-#define RING_MIN_WIDTH 48 /* output rows at least this wide take edgec_depthwise_ring_mve (narrower: this kernel, measured faster) */
+#define RING_MIN_WIDTH 48 /* output rows at least this wide may take the window or ring kernels */
+#define PAIRS_LANES 16     /* channels per vector of edgec_depthwise_pairs_mve */
 
 /* The requantization and bias of the even (or odd) channels of a block of eight. */
 typedef struct {
@@ -137,8 +143,19 @@ void edgec_depthwise_conv2d_mve(const edgec_view *in, edgec_view *out, const int
         edgec_depthwise_conv2d(in, out, weights, bias, p);
         return;
     }
-    if (out_w >= RING_MIN_WIDTH && edgec_depthwise_ring_mve(in, out, weights, bias, p, 0, 0)) {
-        return; /* wide rows: channel planes through a ring (depthwise_ring_mve.c) */
+    /* Which kernel, as measured on qemu-cortex-m55 (docs/kernels.md): sixteen channels per vector
+     * (depthwise_pairs_mve.c) unless one block of channels has wide rows, where its per-pixel setup
+     * is not shared, or the map is under half the kernel's size, where this kernel skips the many
+     * padding taps;
+     * wide rows then go to the window kernel (depthwise_window_mve.c), else to the ring
+     * (depthwise_ring_mve.c). */
+    if ((channels > PAIRS_LANES || out_w < RING_MIN_WIDTH) && 2 * in_h >= kh && 2 * in_w >= kw &&
+        edgec_depthwise_pairs_mve(in, out, weights, bias, p)) {
+        return;
+    }
+    if (out_w >= RING_MIN_WIDTH && (edgec_depthwise_window_mve(in, out, weights, bias, p) ||
+                                    edgec_depthwise_ring_mve(in, out, weights, bias, p, 0, 0))) {
+        return;
     }
     for (c0 = 0; c0 < channels; c0 += DW_LANES) {
         const int32_t nc = channels - c0 < DW_LANES ? channels - c0 : DW_LANES;

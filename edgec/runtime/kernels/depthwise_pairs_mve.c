@@ -1,0 +1,290 @@
+/*
+ * Helium (MVE) depthwise conv2d on NHWC, sixteen channels per vector, taps
+ * summed in pairs (depthwise_pairs_mve.h says what it handles).
+ *
+ * NHWC keeps sixteen neighbouring channels in one 16-byte vector, and so does
+ * the [1, K, K, C] weight layout, so a tap of sixteen channels is two loads
+ * and VMULLB.S8 / VMULLT.S8: the even and the odd channels' int16 products.
+ * Two taps' products are added in int16 before they are widened: with the
+ * weights in [-127, 127] a product is at most 128 * 127 = 16256 in
+ * magnitude, so the sum of two (32512) is exact; a layer with a weight of
+ * -128 is left to the other kernels.  Each pair sum is widened (VMOVLB /
+ * VMOVLT.S16) into four int32x4 accumulators, which hold channels
+ * {0,4,8,12}, {2,6,10,14}, {1,5,9,13} and {3,7,11,15} of the block: per
+ * pair of taps 4 loads, 4 multiplies, 2 int16 adds, 4 widenings and 4 adds
+ * for 32 MACs.
+ *
+ * Each output starts from bias + input_offset * sum(w) (per channel, once
+ * per call) and every tap multiplies the raw input: a tap outside the input
+ * reads a buffer holding the zero point, whose (x + input_offset) is 0, so
+ * the folded term is exact for border pixels too.  The accumulators are
+ * requantized per lane (mve_requant.h, constants gathered in the same
+ * channel order) and narrowed back into channel order (VMOVNB/VMOVNT twice),
+ * one 16-byte store per block.  The channel tail is predicated.  Built only
+ * for targets with integer MVE.
+ */
+#include "depthwise_pairs_mve.h"
+
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+
+#include "mve_requant.h"
+
+#define MAX_CHANNELS 512 /* the per-call folded bias and zero-point row live on the stack */
+#define MAX_K 7
+#define LANES 16
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* Where the four accumulators' lanes come from: channel (first[k] + 4 * lane) of the block. */
+static const uint32_t accumulator_first[4] = {0, 2, 1, 3};
+
+/* The constants of one call. */
+typedef struct {
+    const int32_t *start;       /* per channel: bias + input_offset * sum(w) */
+    const int32_t *mult, *shift;
+    uint32x4_t channel[4];      /* per accumulator: its lanes' channels in a block */
+    int32_t output_offset, channels;
+    int32x4_t lo, hi;
+} call_stage;
+
+/* The accumulators of a block, each tap pair added (taps[t] + c0: tap t's sixteen inputs). */
+ALWAYS_INLINE void block_taps(const int8_t *const *taps, const int8_t *w, int32_t c0, int32_t channels,
+                              mve_pred16_t lanes, const int full, const int K, int32x4_t acc[4])
+{
+    int32x4_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int t;
+#pragma GCC unroll 25
+    for (t = 0; t < K * K; t += 2) {
+        const int8x16_t xa = full ? vldrbq_s8(taps[t] + c0) : vldrbq_z_s8(taps[t] + c0, lanes);
+        const int8x16_t wa = full ? vldrbq_s8(w + t * channels + c0) : vldrbq_z_s8(w + t * channels + c0, lanes);
+        int16x8_t even = vmullbq_int_s8(xa, wa), odd = vmulltq_int_s8(xa, wa);
+        if (t + 1 < K * K) {
+            const int8x16_t xb = full ? vldrbq_s8(taps[t + 1] + c0) : vldrbq_z_s8(taps[t + 1] + c0, lanes);
+            const int8x16_t wb = full ? vldrbq_s8(w + (t + 1) * channels + c0)
+                                      : vldrbq_z_s8(w + (t + 1) * channels + c0, lanes);
+            even = vaddq_s16(even, vmullbq_int_s8(xb, wb));
+            odd = vaddq_s16(odd, vmulltq_int_s8(xb, wb));
+        }
+        a0 = vaddq_s32(a0, vmovlbq_s16(even));
+        a1 = vaddq_s32(a1, vmovltq_s16(even));
+        a2 = vaddq_s32(a2, vmovlbq_s16(odd));
+        a3 = vaddq_s32(a3, vmovltq_s16(odd));
+        /* The four sums complete, in registers, before the next pair's loads: otherwise GCC 12
+         * hoists the loads of the unrolled taps and sinks the adds, and spills (eight Q registers). */
+        __asm__ volatile("" : "+w"(a0), "+w"(a1), "+w"(a2), "+w"(a3)::"memory");
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+/* Channel constants of accumulator k's lanes in the block at c0 (n channels: zero past them). */
+ALWAYS_INLINE int32x4_t gather_lanes(const int32_t *values, const call_stage *s, int32_t c0, int k, int32_t n,
+                                     const int full)
+{
+    return full ? vldrwq_gather_shifted_offset_s32(values + c0, s->channel[k])
+                : vldrwq_gather_shifted_offset_z_s32(values + c0, s->channel[k],
+                                                     vcmphiq_u32(vdupq_n_u32((uint32_t)n), s->channel[k]));
+}
+
+/* Accumulator k of the block at c0 requantized, offset and clamped.  `negative`: every shift of the
+ * layer is below 0, so there is no left shift and every lane steps down before VRSHL (mve_requant.h,
+ * the same steps with their constants known). */
+ALWAYS_INLINE int32x4_t finish(int32x4_t acc, const call_stage *s, int32_t c0, int k, int32_t n, const int full,
+                               const int negative)
+{
+    if (negative) {
+        int32x4_t v = vqrdmulhq_s32(acc, gather_lanes(s->mult, s, c0, k, n, full));
+        v = vrshlq_s32(vqaddq_s32(v, vshrq_n_s32(v, 31)), gather_lanes(s->shift, s, c0, k, n, full));
+        v = vaddq_n_s32(v, s->output_offset);
+        return vminq_s32(vmaxq_s32(v, s->lo), s->hi);
+    } else {
+        const mve_requant_q q =
+            mve_requant_make(gather_lanes(s->mult, s, c0, k, n, full), gather_lanes(s->shift, s, c0, k, n, full));
+        return mve_requant_clamp(acc, q, s->output_offset, s->lo, s->hi);
+    }
+}
+
+/* The block of n channels at c0 of one output pixel. */
+ALWAYS_INLINE void block(const int8_t *const *taps, const int8_t *w, int8_t *dst, const call_stage *s, int32_t c0,
+                         int32_t n, const int full, const int K, const int negative)
+{
+    const mve_pred16_t lanes = vctp8q((uint32_t)n);
+    int32x4_t acc[4];
+    int16x8_t even, odd;
+    int8x16_t bytes;
+    int k;
+#pragma GCC unroll 4
+    for (k = 0; k < 4; ++k) {
+        acc[k] = gather_lanes(s->start, s, c0, k, n, full);
+    }
+    block_taps(taps, w, c0, s->channels, lanes, full, K, acc);
+    /* Back to channel order: int16 lanes 0, 2, 4, ... of the even channels, then the odd ones. */
+    even = vmovnbq_s32(vuninitializedq_s16(), finish(acc[0], s, c0, 0, n, full, negative));
+    even = vmovntq_s32(even, finish(acc[1], s, c0, 1, n, full, negative));
+    odd = vmovnbq_s32(vuninitializedq_s16(), finish(acc[2], s, c0, 2, n, full, negative));
+    odd = vmovntq_s32(odd, finish(acc[3], s, c0, 3, n, full, negative));
+    bytes = vmovntq_s16(vmovnbq_s16(vuninitializedq_s8(), even), odd);
+    if (full) {
+        vstrbq_s8(dst + c0, bytes);
+    } else {
+        vstrbq_p_s8(dst + c0, bytes, lanes);
+    }
+}
+
+/* One output pixel, every block of sixteen channels. */
+ALWAYS_INLINE void pixel(const int8_t *const *taps, const int8_t *w, int8_t *dst, const call_stage *s, const int K,
+                         const int negative)
+{
+    const int32_t channels = s->channels;
+    int32_t c0;
+    for (c0 = 0; c0 + LANES <= channels; c0 += LANES) {
+        block(taps, w, dst, s, c0, LANES, 1, K, negative);
+    }
+    if (c0 < channels) {
+        block(taps, w, dst, s, c0, channels - c0, 0, K, negative);
+    }
+}
+
+typedef void pixel_fn(const int8_t *const *taps, const int8_t *w, int8_t *dst, const call_stage *s);
+
+/* The specialised pixel bodies, per kernel size and for layers whose shifts are all negative (their
+ * own frames keep the tap loop compact). */
+#define PIXEL_BODY(K, NAME, NEGATIVE)                                                                              \
+    static __attribute__((noinline)) void NAME(const int8_t *const *taps, const int8_t *w, int8_t *dst,            \
+                                               const call_stage *s)                                              \
+    {                                                                                                             \
+        pixel(taps, w, dst, s, K, NEGATIVE);                                                                      \
+    }
+PIXEL_BODY(3, pixel_3x3, 0)
+PIXEL_BODY(5, pixel_5x5, 0)
+PIXEL_BODY(7, pixel_7x7, 0)
+PIXEL_BODY(3, pixel_3x3_negative, 1)
+PIXEL_BODY(5, pixel_5x5_negative, 1)
+PIXEL_BODY(7, pixel_7x7_negative, 1)
+
+static pixel_fn *pixel_body(int32_t k, int negative)
+{
+    switch (k) {
+    case 3: return negative ? pixel_3x3_negative : pixel_3x3;
+    case 5: return negative ? pixel_5x5_negative : pixel_5x5;
+    default: return negative ? pixel_7x7_negative : pixel_7x7;
+    }
+}
+
+/* Every output pixel: its K*K tap pointers (the zero-point row for taps outside the input), then its
+ * channels.  Pixels whose taps all lie inside the input (most of them) add fixed offsets to one base. */
+static void all_pixels(const edgec_view *in, edgec_view *out, const int8_t *w, const edgec_depthwise_params *p,
+                       const int8_t *zero_row, const call_stage *s, pixel_fn *body)
+{
+    const int32_t k = p->kernel_h, in_h = in->h, in_w = in->w, in_row = in->row_stride, in_col = in->col_stride;
+    const int32_t dh = p->dilation_h, dw = p->dilation_w, sw = p->stride_w;
+    const int32_t reach_y = (k - 1) * dh, reach_x = (k - 1) * dw;
+    const int8_t *taps[MAX_K * MAX_K];
+    int32_t offsets[MAX_K * MAX_K];
+    int32_t oy, ox, ky, kx, t;
+    for (ky = 0, t = 0; ky < k; ++ky) {
+        for (kx = 0; kx < k; ++kx, ++t) {
+            offsets[t] = ky * dh * in_row + kx * dw * in_col;
+        }
+    }
+    for (oy = 0; oy < out->h; ++oy) {
+        const int32_t iy0 = oy * p->stride_h - p->pad_top;
+        const int rows_inside = iy0 >= 0 && iy0 + reach_y < in_h;
+        int8_t *dst = out->data + oy * out->row_stride;
+        for (ox = 0; ox < out->w; ++ox, dst += out->col_stride) {
+            const int32_t ix0 = ox * sw - p->pad_left;
+            const int8_t *base = in->data + iy0 * in_row + ix0 * in_col;
+            if (rows_inside && ix0 >= 0 && ix0 + reach_x < in_w) {
+                for (t = 0; t < k * k; ++t) {
+                    taps[t] = base + offsets[t];
+                }
+            } else {
+                for (ky = 0, t = 0; ky < k; ++ky) {
+                    const int32_t iy = iy0 + ky * dh;
+                    for (kx = 0; kx < k; ++kx, ++t) {
+                        const int32_t ix = ix0 + kx * dw;
+                        taps[t] = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w ? base + offsets[t] : zero_row;
+                    }
+                }
+            }
+            body(taps, w, dst, s);
+        }
+    }
+}
+
+/* Whether every weight is above -128 (then two taps' products add exactly in int16). */
+static int weights_above_min(const int8_t *w, int32_t n)
+{
+    int8_t least = 0;
+    int32_t i;
+    for (i = 0; i < n; i += LANES) {
+        least = vminvq_p_s8(least, vldrbq_s8(w + i), vctp8q((uint32_t)(n - i)));
+    }
+    return least > -128;
+}
+
+/* Whether every channel's shift is below 0 (a right shift only). */
+static int shifts_negative(const int32_t *shift, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        if (shift[i] >= 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int edgec_depthwise_pairs_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
+                              const edgec_depthwise_params *p)
+{
+    const int32_t k = p->kernel_h, channels = out->c, taps = k * k;
+    int32_t start[MAX_CHANNELS];
+    int8_t zero_row[MAX_CHANNELS] __attribute__((aligned(4)));
+    call_stage s;
+    int32_t c, t, i;
+
+    if ((k != 3 && k != 5 && k != 7) || p->kernel_w != k || p->depth_multiplier != 1 || in->c != channels ||
+        channels > MAX_CHANNELS || channels <= 0 || in->col_stride < channels ||
+        !weights_above_min(weights, taps * channels)) {
+        return 0;
+    }
+    /* Eight channels' weight sums at a time, in int16 (at most 49 * 128 in magnitude). */
+    for (c = 0; c < channels; c += 8) {
+        const mve_pred16_t lanes = vctp16q((uint32_t)(channels - c));
+        int16_t sums[8];
+        int16x8_t wsum = vdupq_n_s16(0);
+        for (t = 0; t < taps; ++t) {
+            wsum = vaddq_s16(wsum, vldrbq_z_s16(weights + t * channels + c, lanes));
+        }
+        vst1q_s16(sums, wsum);
+        for (i = 0; i < 8; i += 4) {
+            const mve_pred16_t four = vctp32q((uint32_t)(channels - c - i));
+            const int32x4_t b = bias ? vldrwq_z_s32(bias + c + i, four) : vdupq_n_s32(0);
+            vstrwq_p_s32(start + c + i, vmlaq_n_s32(b, vldrhq_s32(sums + i), p->input_offset), four);
+        }
+    }
+    for (i = 0; i < channels; i += LANES) {
+        vstrbq_p_s8(zero_row + i, vdupq_n_s8((int8_t)(-p->input_offset)), vctp8q((uint32_t)(channels - i)));
+    }
+    s.start = start;
+    s.mult = p->out_mult;
+    s.shift = p->out_shift;
+    for (i = 0; i < 4; ++i) {
+        s.channel[i] = vaddq_n_u32(vidupq_n_u32(0, 4), accumulator_first[i]);
+    }
+    s.output_offset = p->output_offset;
+    s.channels = channels;
+    s.lo = vdupq_n_s32(p->act_min);
+    s.hi = vdupq_n_s32(p->act_max);
+    all_pixels(in, out, weights, p, zero_row, &s, pixel_body(k, shifts_negative(p->out_shift, channels)));
+    return 1;
+}
+
+#else
+
+typedef int edgec_depthwise_pairs_mve_needs_mve; /* ISO C: a translation unit needs a declaration */
+
+#endif

@@ -247,6 +247,51 @@ def test_vnni_conv_lowering_bit_exact(fixture: str) -> None:
         _assert_equal(run_program(program, module, feed), run(graph, feed)[graph.outputs[0]], f"{fixture} input {k}")
 
 
+# depthwise shapes of the paired lowering (te_ops._depthwise_pairs, two taps per vpdpwssd): strides
+# 1 and 2, 3x3 and 5x5 (an odd tap count: a zero weight pads the last pair), odd widths, 16, 24 and
+# 32 channels (16- and 8-lane tiles), symmetric and asymmetric padding
+VNNI_DEPTHWISE_CASES = {
+    "3x3_s1_c16": (7, 9, 16, 3, 1, (1, 1, 1, 1)),
+    "5x5_s2_c24": (11, 10, 24, 5, 2, (1, 2, 2, 1)),
+    "3x3_s2_c32": (9, 7, 32, 3, 2, (0, 0, 1, 1)),
+}
+
+
+def _depthwise_graph(rng, h, w, c, k, stride, pad) -> Graph:
+    """One int8 depthwise conv (multiplier 1) with per-channel weight scales and a bias."""
+    from edgec.ir.tensor import Tensor
+
+    oh, ow = (h + pad[0] + pad[2] - k) // stride + 1, (w + pad[1] + pad[3] - k) // stride + 1
+    w_scale = rng.uniform(0.002, 0.02, c).astype(np.float32)
+    g = Graph("dw")
+    g.add_tensor(Tensor("x", (1, h, w, c), "int8", scale=0.05, zero_point=int(rng.integers(-20, 20))))
+    g.add_tensor(Tensor("y", (1, oh, ow, c), "int8", scale=0.3, zero_point=int(rng.integers(-10, 10))))
+    g.add_const("w", rng.integers(-127, 128, (1, k, k, c)).astype(np.int8), scale=w_scale, zero_point=0, axis=3)
+    g.add_const("b", rng.integers(-3000, 3000, c).astype(np.int32), scale=0.05 * w_scale, zero_point=0, axis=0)
+    g.add_node("depthwise_conv2d", ["x", "w", "b"], ["y"], stride=(stride, stride), pad=pad)
+    g.inputs, g.outputs = ["x"], ["y"]
+    return g.verify()
+
+
+@pytest.mark.parametrize("case", sorted(VNNI_DEPTHWISE_CASES))
+def test_vnni_depthwise_pairs_bit_exact(case: str) -> None:
+    """Depthwise convolutions lowered for VNNI (int16 pairs of adjacent taps, one vpdpwssd per pair),
+    scheduled with the fast schedules for this CPU: the paired form is used and every output byte
+    equals the reference's."""
+    from edgec.codegen.tvm.build import scheduled_module
+    from edgec.codegen.tvm.fast_schedules import FAST_SCHEDULES
+
+    target = _vnni_host()
+    rng = np.random.default_rng(sum(map(ord, case)))
+    graph = _depthwise_graph(rng, *VNNI_DEPTHWISE_CASES[case])
+    program = lower_graph(graph, vnni=True)
+    assert "vpdpwssd" in scheduled_module(program, target, FAST_SCHEDULES).script()
+    module = compile_program(program, target, FAST_SCHEDULES)
+    for k in range(3):
+        x = rng.integers(-128, 128, size=graph.tensors["x"].shape, dtype=np.int8)
+        _assert_equal(run_program(program, module, x), run(graph, {"x": x})["y"], f"{case} input {k}")
+
+
 @pytest.mark.parametrize("vnni", [False, True], ids=["plain", "vnni"])
 def test_resnet8_bit_exact_in_process(vnni: bool) -> None:
     """A bundled int8 model with residual adds and a softmax, 5 seeded inputs, kernels called one by one

@@ -259,6 +259,10 @@ def schedule_depthwise(sch, call, target=None) -> None:
     inline_except(sch, keep=("pad",))
     acc, epi = _acc_and_epilogue(sch)
     loops = sch.get_loops(acc) if acc is not None else []
+    if epi is not None and len(loops) == 7:  # the paired lowering (te_ops._depthwise_pairs)
+        if _works(sch, lambda s: _depthwise_pairs(s, call)):
+            return _depthwise_pairs(sch, call)
+        return base.default_schedule(sch, call, target)
     if epi is None or len(loops) != 6:
         return base.default_schedule(sch, call, target)
     b, y, x, c, ry, rx = loops
@@ -274,6 +278,30 @@ def schedule_depthwise(sch, call, target=None) -> None:
     sch.vectorize(ci)
     sch.unroll(xi)
     sch.decompose_reduction(acc, ry)
+    _schedule_pad(sch)
+
+
+PAIR_PIXELS = 12  # output pixels per paired depthwise tile (accumulators in zmm registers)
+
+
+def _depthwise_pairs(sch, call) -> None:
+    """Paired depthwise (``te_ops._depthwise_pairs``): per output row, tiles of P pixels x 16 (or 8)
+    channels, per kernel row and tap pair one weight load and P ``vpdpwssd`` (``x86_dot.register_pairs``);
+    the epilogue right after the tile; the paired input computed once per call."""
+    acc, epi = _acc_and_epilogue(sch)
+    b, y, x, c, ry, rt, rk = sch.get_loops(acc)
+    lanes = _lanes_for(_extent(sch, c))
+    if lanes is None:
+        raise ValueError("channels not a multiple of 8")
+    pixels = pixel_tile(_extent(sch, x), PAIR_PIXELS)
+    xo, xi = sch.split(x, [None, pixels])
+    co, ci = sch.split(c, [None, lanes])
+    sch.reorder(b, y, xo, co, ry, rt, xi, ci, rk)
+    sch.reverse_compute_at(epi, co)
+    _vectorize_epilogue(sch, epi, lanes)
+    _parallel(sch, [b, y], call.macs)
+    sch.decompose_reduction(acc, ry)
+    sch.tensorize(xi, x86_dot.register_pairs(pixels, lanes))
     _schedule_pad(sch)
 
 

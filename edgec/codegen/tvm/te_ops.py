@@ -212,6 +212,8 @@ def _depthwise(kb: KernelBuilder, p: dict) -> te.Tensor:
     w = np.asarray(g.tensors[node.inputs[1]].data)
     _, kh, kw, co = w.shape
     m = p["depth_multiplier"]
+    if kb.vnni and m == 1 and tuple(p["dilation"]) == (1, 1) and p["stride"][1] in (1, 2) and co % PAIR_LANES_MIN == 0:
+        return _depthwise_pairs(kb, p, w)
     x = kb.activation(node.inputs[0])
     weights = kb.constant("weights", w[0])  # [KH, KW, Co]
     bias = kb.constant("bias", _fold_bias(_bias_data(kb), w.astype(np.int64).sum(axis=(0, 1, 2)), p["input_offset"]))
@@ -226,6 +228,73 @@ def _depthwise(kb: KernelBuilder, p: dict) -> te.Tensor:
             # int8 x int8 fits int16 exactly (|product| <= 2**14): 16-bit vector multiplies
             (xp[b, y * sh + ry * dh, xx * sw + rx * dw, c if m == 1 else c // m].astype(I16) * weights[ry, rx, c].astype(I16)).astype(I32),
             axis=[ry, rx],
+        ),
+        name="acc",
+    )
+    return _compute(acc.shape, lambda b, y, xx, c: epilogue(acc[b, y, xx, c] + bias[c], c), name="out")
+
+
+PAIR_LANES_MIN = 8  # int32 lanes of the narrowest vpdpwssd (ymm): the channel count must divide by it
+
+
+def _depthwise_pairs(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
+    """Depthwise conv (multiplier 1, no dilation, horizontal stride 1 or 2) as int16 pairs of horizontally adjacent taps (x86 ``vpdpwssd``).
+
+    The same integers as ``_depthwise``, arranged so that one ``vpdpwssd`` adds two taps of 16
+    channels (``int16 x int16`` pairs summed into int32 lanes, no saturation: exact):
+
+    * ``pad`` (computed once per call) holds, for every padded row, every ``stride``-th column
+      ``q * stride`` and every channel, the input of that column (low 16 bits) and of the next
+      column (high 16 bits) as one int32: ``[N, rows, cols, C]`` (padding: the input zero point);
+      with stride 1 or 2 every pair a window starts on an even offset from its first column, so
+      the pixels of one output row read pairs one ``C`` apart;
+    * the weights are laid out at build time as ``[KH, ceil(KW / 2), C, 2]`` int16, tap pairs
+      ``(2t, 2t + 1)`` of each kernel row (a zero weight after the last tap of an odd ``KW``),
+      so 16 channels' pairs are one 64-byte load;
+    * output column ``x`` takes pair ``t`` of kernel row ``r`` from padded column
+      ``x * stride + 2t``, i.e. ``q = x + 2t / stride``: one vector load per pixel.
+    """
+    g, node = kb.graph, kb.node
+    _, kh, kw, co = w.shape
+    taps = -(-kw // 2)
+    wt = np.zeros((kh, 2 * taps, co), dtype=np.int16)
+    wt[:, :kw, :] = w[0]
+    weights = kb.constant("weights", np.ascontiguousarray(wt.reshape(kh, taps, 2, co).transpose(0, 1, 3, 2)))
+    bias = kb.constant("bias", _fold_bias(_bias_data(kb), w.astype(np.int64).sum(axis=(0, 1, 2)), p["input_offset"]))
+    epilogue = _requant_epilogue(kb, p, co)
+    x = kb.activation(node.inputs[0])
+    top, left, _, _ = p["pad"]
+    _, h, wd, _ = (int(d) for d in x.shape)
+    _, oh, ow, _ = g.tensors[node.outputs[0]].shape
+    sh, sw = p["stride"]
+    step = 2 // sw  # pairs between a window's tap pairs
+    rows, cols = (oh - 1) * sh + kh, ow + (taps - 1) * step
+    fill = _c(-p["input_offset"], x.dtype)  # the input zero point
+
+    def padded(b, yy, xx, c):
+        conditions = []
+        if top:
+            conditions.append(yy >= top)
+        if rows > top + h:
+            conditions.append(yy < top + h)
+        if left:
+            conditions.append(xx >= left)
+        if (cols - 1) * sw + 2 > left + wd:
+            conditions.append(xx < left + wd)
+        value = x[b, yy - top, xx - left, c]
+        # if_then_else reads only where the condition holds: no clamping needed
+        return (tirx.if_then_else(tirx.all(*conditions), value, fill) if conditions else value).astype(I32)
+
+    def paired(b, yy, q, c):
+        return (padded(b, yy, q * sw, c) & _c(0xFFFF)) | (padded(b, yy, q * sw + 1, c) << _c(16))
+
+    xp = _compute((1, rows, cols, co), paired, name="pad")
+    ry, rt, rk = te.reduce_axis((0, kh), "ry"), te.reduce_axis((0, taps), "rt"), te.reduce_axis((0, 2), "rk")
+    acc = _compute(
+        (1, oh, ow, co),
+        lambda b, y, xx, c: te.sum(
+            (xp[b, y * sh + ry, xx + rt * step, c] >> (rk * 16)).astype(I16).astype(I32) * weights[ry, rt, c, rk].astype(I32),
+            axis=[ry, rt, rk],
         ),
         name="acc",
     )

@@ -80,7 +80,7 @@ def _acc_and_epilogue(sch):
     if len(accs) != 1:
         return None, None
     acc = accs[0]
-    after = [b for b in blocks if _name(sch, b) not in ("acc", "pad")]
+    after = [b for b in blocks if _name(sch, b) not in ("acc", *PAD_STAGES)]
     return acc, (after[0] if len(after) == 1 else None)
 
 
@@ -91,9 +91,12 @@ def _parallel(sch, loops, macs: int) -> None:
     sch.parallel(fused)
 
 
+PAD_STAGES = ("pad", "pad_taps")  # the input stages computed once per call (te_ops)
+
+
 def _schedule_pad(sch) -> None:
     """Compute the padded input once per call, channels vectorized (it is small next to the MACs)."""
-    pads = [b for b in _blocks(sch) if _name(sch, b) == "pad"]
+    pads = [b for b in _blocks(sch) if _name(sch, b) in PAD_STAGES]
     if not pads:
         return
     loops = sch.get_loops(pads[0])
@@ -173,10 +176,17 @@ def _packed_conv_shape(sch):
     if len(accs) != 1:
         return None
     loops = sch.get_loops(accs[0])
+    if len(loops) == 7 and _extent(sch, loops[-1]) == 4 and _stage(sch, "pad_taps") is not None:  # te_ops._conv2d_vnni_taps
+        b, oh, ow, co, kh, kw, _ = (_extent(sch, lp) for lp in loops)
+        return {"b": b, "oh": oh, "ow": ow, "co": co, "kh": kh, "kw": kw, "cq": None}
     if len(loops) != 8 or _extent(sch, loops[-1]) != 4:
         return None
     b, oh, ow, co, kh, kw, cq, _ = (_extent(sch, lp) for lp in loops)
     return {"b": b, "oh": oh, "ow": ow, "co": co, "kh": kh, "kw": kw, "cq": cq}
+
+
+def _stage(sch, name: str):
+    return next((b for b in _blocks(sch) if _name(sch, b) == name), None)
 
 
 MAX_ACCUMULATORS = 24  # P x B zmm accumulators of a register tile (of 32 registers)
@@ -200,17 +210,17 @@ def packed_tile(ow: int, blocks: int) -> tuple[int, int]:
 def _conv_vnni_packed(sch, call, p) -> None:
     """Register tile of P pixels x B blocks of L channels; per 4 input channels, B weight vectors
     loaded once and P x B ``vpdpbusd``; the epilogue right after the tile."""
-    inline_except(sch, keep=("pad",))
+    inline_except(sch, keep=PAD_STAGES)
     acc, epi = _acc_and_epilogue(sch)
     if epi is None:
         raise ValueError("no single epilogue")
     lanes = _lanes_for(p["co"])
     pixels, per_tile = packed_tile(p["ow"], p["co"] // lanes)
     intrin = x86_dot.register_packed(pixels, lanes)
-    b, y, x, o, ry, rx, rc, rk = sch.get_loops(acc)
+    b, y, x, o, ry, rx, *rc, rk = sch.get_loops(acc)  # no rc: taps grouped (te_ops._conv2d_vnni_taps)
     xo, xi = sch.split(x, [None, pixels])
     oo, ob, oi = sch.split(o, [None, per_tile, lanes])
-    sch.reorder(b, y, xo, oo, ry, rx, rc, ob, xi, oi, rk)
+    sch.reorder(b, y, xo, oo, ry, rx, *rc, ob, xi, oi, rk)
     sch.reverse_compute_at(epi, oo)
     eloops = sch.get_loops(epi)
     _, inner = sch.split(eloops[-1], [None, lanes])

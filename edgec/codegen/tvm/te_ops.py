@@ -144,6 +144,7 @@ def _conv2d(kb: KernelBuilder, p: dict) -> te.Tensor:
 
 VNNI_DEPTH = 4  # input channels per vpdpbusd step
 VNNI_FLIP = 128  # int8 + 128 = the same value as uint8 (vpdpbusd's unsigned operand)
+VNNI_TAP_GROUP_CHANNELS = (1, 2)  # input channel counts whose 4-byte groups are adjacent taps (_conv2d_vnni_taps)
 
 
 def _conv2d_vnni(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
@@ -162,6 +163,8 @@ def _conv2d_vnni(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
     """
     g, node = kb.graph, kb.node
     co, kh, kw, ci = w.shape
+    if ci in VNNI_TAP_GROUP_CHANNELS and kw > 1 and VNNI_DEPTH % (p["stride"][1] * ci) == 0:
+        return _conv2d_vnni_taps(kb, p, w)
     ci4 = -(-ci // VNNI_DEPTH) * VNNI_DEPTH
     x = kb.activation(node.inputs[0])
     wt = np.zeros((kh, kw, ci4, co), dtype=np.int8)
@@ -200,6 +203,71 @@ def _conv2d_vnni(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
         lambda b, y, xx, o: te.sum(
             xu[b, y * sh + ry, rx % sw, xx + rx // sw, rc * VNNI_DEPTH + rk].astype(I32) * weights[ry, rx, rc, o, rk].astype(I32),
             axis=[ry, rx, rc, rk],
+        ),
+        name="acc",
+    )
+    return _compute(acc.shape, lambda b, y, xx, o: epilogue(acc[b, y, xx, o] + bias[o], o), name="out")
+
+
+def _conv2d_vnni_taps(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
+    """``_conv2d_vnni`` for 1 or 2 input channels (``stride * Ci`` dividing 4): the 4 bytes of one
+    ``vpdpbusd`` are ``4 / Ci`` horizontally adjacent taps of all Ci channels, not 4 channels of
+    one tap, so no product is a padded channel's zero (the 4-channel form wastes 3/4 or 1/2).
+
+    * each row of the input, ``x + 128`` as uint8 with its columns and channels flattened
+      (padding: the input zero point + 128), is held by ``pad_taps`` (computed once per call) as
+      overlapping 4-byte windows ``[N, rows, Q, 4]``, window ``q`` starting at byte
+      ``q * stride * Ci``: an output pixel's tap group is one window, and the P pixels of a tile
+      read consecutive windows;
+    * the weights are laid out at build time as ``[KH, groups, Co, 4]``: group ``t`` of a kernel
+      row holds taps ``t * 4 / Ci ..`` (zero weights past the last tap), one 64-byte load per
+      16 output channels;
+    * output column ``x`` reads group ``t`` from window ``x + t * 4 / (stride * Ci)``.
+    """
+    g, node = kb.graph, kb.node
+    co, kh, kw, ci = w.shape
+    per_group = VNNI_DEPTH // ci  # taps per 4-byte group
+    groups = -(-kw // per_group)
+    wt = np.zeros((kh, groups * per_group, ci, co), dtype=np.int8)
+    wt[:, :kw] = w.transpose(1, 2, 3, 0)
+    packed = wt.reshape(kh, groups, VNNI_DEPTH, co).transpose(0, 1, 3, 2)
+    weights = kb.constant("weights", np.ascontiguousarray(packed))  # [KH, groups, Co, 4]
+    sums = w.astype(np.int64).sum(axis=(1, 2, 3))
+    bias = kb.constant("bias", _fold_bias(_bias_data(kb), sums, p["input_offset"] - VNNI_FLIP))
+    epilogue = _requant_epilogue(kb, p, co)
+    x = kb.activation(node.inputs[0])
+    top, left, _, _ = p["pad"]
+    _, h, wd, _ = (int(d) for d in x.shape)
+    _, oh, ow, _ = g.tensors[node.outputs[0]].shape
+    sh, sw = p["stride"]
+    unit = sw * ci  # bytes between windows
+    step = VNNI_DEPTH // unit  # windows between tap groups
+    rows, windows = (oh - 1) * sh + kh, ow + (groups - 1) * step
+    cols = (windows - 1) * unit // ci + per_group  # padded columns the windows reach
+    fill = _c(VNNI_FLIP - p["input_offset"])  # the zero point, flipped
+
+    def flipped(b, yy, q, k):
+        j = q * unit + k
+        xx, c = j // ci, j % ci
+        conditions = []
+        if top:
+            conditions.append(yy >= top)
+        if rows > top + h:
+            conditions.append(yy < top + h)
+        if left:
+            conditions.append(xx >= left)
+        if cols > left + wd:
+            conditions.append(xx < left + wd)
+        value = (x[b, yy - top, xx - left, c].astype(I32) + _c(VNNI_FLIP)).astype("uint8")
+        return tirx.if_then_else(tirx.all(*conditions), value, fill.astype("uint8")) if conditions else value
+
+    xu = _compute((1, rows, windows, VNNI_DEPTH), flipped, name="pad_taps")
+    ry, rt, rk = te.reduce_axis((0, kh), "ry"), te.reduce_axis((0, groups), "rt"), te.reduce_axis((0, VNNI_DEPTH), "rk")
+    acc = _compute(
+        (1, oh, ow, co),
+        lambda b, y, xx, o: te.sum(
+            xu[b, y * sh + ry, xx + rt * step, rk].astype(I32) * weights[ry, rt, o, rk].astype(I32),
+            axis=[ry, rt, rk],
         ),
         name="acc",
     )

@@ -91,17 +91,17 @@ def _parallel(sch, loops, macs: int) -> None:
     sch.parallel(fused)
 
 
-PAD_STAGES = ("pad", "pad_taps")  # the input stages computed once per call (te_ops)
+PAD_STAGES = ("pad", "pad_taps", "flip")  # the input stages computed once per call (te_ops)
 
 
 def _schedule_pad(sch) -> None:
-    """Compute the padded input once per call, channels vectorized (it is small next to the MACs)."""
-    pads = [b for b in _blocks(sch) if _name(sch, b) in PAD_STAGES]
-    if not pads:
-        return
-    loops = sch.get_loops(pads[0])
-    sch.fuse(*loops[:-1])
-    base._vectorize_inner(sch, sch.get_loops(pads[0])[-1])
+    """Compute the padded input once per call, its innermost axis vectorized.  The outer loops stay
+    nested: fused, they would recompute row and column from one index (divisions) every few bytes.
+    A ``flip`` stage (no padding: an element-wise copy) is one flat loop, vectorized."""
+    for block in [b for b in _blocks(sch) if _name(sch, b) in PAD_STAGES]:
+        loops = sch.get_loops(block)
+        inner = sch.fuse(*loops) if _name(sch, block) == "flip" else loops[-1]
+        base._vectorize_inner(sch, inner)
 
 
 def _lanes_for(channels: int) -> int | None:

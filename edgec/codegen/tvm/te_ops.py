@@ -195,7 +195,8 @@ def _conv2d_vnni(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
         value = (x[b, yy - top, xx - left, c if ci4 == ci else tirx.min(c, ci - 1)].astype(I32) + _c(VNNI_FLIP)).astype("uint8")
         return tirx.if_then_else(tirx.all(*conditions), value, fill.astype("uint8")) if conditions else value
 
-    xu = _compute((1, h + top + bottom, sw, cols, ci4), flipped, name="pad")
+    plain = not (top or bottom or left or right or sw > 1 or ci4 != ci)  # a plain copy: scheduled as one flat loop
+    xu = _compute((1, h + top + bottom, sw, cols, ci4), flipped, name="flip" if plain else "pad")
     ry, rx = te.reduce_axis((0, kh), "ry"), te.reduce_axis((0, kw), "rx")
     rc, rk = te.reduce_axis((0, ci4 // VNNI_DEPTH), "rc"), te.reduce_axis((0, VNNI_DEPTH), "rk")
     acc = _compute(

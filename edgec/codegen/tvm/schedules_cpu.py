@@ -329,9 +329,9 @@ def schedule_fully_connected(sch, call, target=None) -> None:
         and x86_dot.has_vnni(target)
         and k % 4 == 0
         and lanes
-        and _works(sch, lambda s: _fc_vnni(s, lanes))
+        and _works(sch, lambda s: _fc_vnni(s, lanes, k * co >= FC_STREAM_BYTES))
     ):
-        return _fc_vnni(sch, lanes)
+        return _fc_vnni(sch, lanes, k * co >= FC_STREAM_BYTES)
     vec = next((v for v in (16, 8, 4) if co % v == 0), None)
     if vec is None:
         return base.default_schedule(sch, call, target)
@@ -343,13 +343,22 @@ def schedule_fully_connected(sch, call, target=None) -> None:
     sch.decompose_reduction(acc, rk)
 
 
-def _fc_vnni(sch, lanes: int) -> None:
+FC_STREAM_BYTES = 256 * 1024  # weights from this size on are read row by row (they do not stay in cache)
+
+
+def _fc_vnni(sch, lanes: int, stream: bool = False) -> None:
+    """Per block of ``lanes`` outputs, the whole reduction (weights read 4 rows x ``lanes`` bytes at
+    a time, rows ``Co`` apart); with ``stream``, per 4 input values every output block instead, so
+    the weights are read once, in order (the int32 sums, 4 bytes per output, stay in L1)."""
     acc, epi = _acc_and_epilogue(sch)
     b, o, rk = sch.get_loops(acc)
     oo, oi = sch.split(o, [None, lanes])
     rko, rki = sch.split(rk, [None, 4])
-    sch.reorder(b, oo, rko, oi, rki)
-    sch.reverse_compute_at(epi, oo)
+    if stream:
+        sch.reorder(b, rko, oo, oi, rki)
+    else:
+        sch.reorder(b, oo, rko, oi, rki)
+        sch.reverse_compute_at(epi, oo)
     sch.decompose_reduction(acc, rko)
     sch.tensorize(oi, x86_dot.register_fc(lanes))
 

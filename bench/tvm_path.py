@@ -11,11 +11,21 @@ order (plus the copies between buffers) with nothing allocated, and
 ``module.time_evaluator(call.func, ...)`` times one kernel on ``steps[k][1]``.
 ``threads`` sets TVM's thread pool (``runtime.config_threadpool``): 1, or 0
 for every core.
+
+Run as a script it prints every kernel's time (1 thread, best of ``--rounds``
+x 20 runs) and their sum, per model:
+
+    python bench/tvm_path.py --models ds_cnn,mobilenet_v2_w0.35_r96
 """
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+
 import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def host_target() -> dict:
@@ -82,3 +92,38 @@ class TvmModel:
         self.input.copyfrom(np.ascontiguousarray(x, dtype=np.int8).reshape(self.input.shape))
         self.run()
         return self.output.numpy()
+
+
+def kernel_times(model: TvmModel, rounds: int) -> list[tuple[str, str, float]]:
+    """``(kernel, ops, best us)`` of every kernel of ``model``, each timed on its bound tensors."""
+    import tvm
+
+    rows = []
+    for k, call in enumerate(model.program.calls):
+        if call.func is None:
+            continue
+        timer = model.module.time_evaluator(call.func, tvm.cpu(), number=20, repeat=rounds)
+        rows.append((call.func, "+".join(call.ops), min(timer(*model.steps[k][1]).results) * 1e6))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="per-kernel times of bundled models' TVM kernels (1 thread)")
+    parser.add_argument("--models", default="ds_cnn", help="comma-separated models/tflite/*.tflite names")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of 20 runs per kernel (best kept)")
+    args = parser.parse_args()
+
+    from edgec.lowering import lower_model
+
+    for name in args.models.split(","):
+        model = TvmModel(lower_model(REPO / "models" / "tflite" / f"{name}.tflite").graph)
+        set_threads(1)
+        rows = kernel_times(model, args.rounds)
+        print(f"{name}: us per kernel, 1 thread, best of {args.rounds} x 20 runs")
+        for func, ops, us in rows:
+            print(f"{func:30s} {ops[:32]:32s} {us:8.1f}")
+        print(f"{'all kernels':63s} {sum(r[2] for r in rows):8.1f}")
+
+
+if __name__ == "__main__":
+    main()

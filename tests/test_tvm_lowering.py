@@ -210,7 +210,8 @@ def test_in_process_run_matches_linked_run(ds_cnn_build, tmp_path) -> None:
     _assert_equal(run_program(program, module, x).reshape(-1), linked, "in-process vs linked")
 
 
-# conv shapes of the VNNI lowering: 1x1, odd widths, strides 2 with odd and SAME padding, 5x5,
+# conv shapes of the VNNI lowering: 1x1, odd widths, strides 2 with odd and SAME padding, 5x5 (and
+# with 2 input channels: adjacent taps in one group),
 # a fused activation; groups and dilation keep the plain lowering
 VNNI_CONV_FIXTURES = [
     "conv1x1_s1",
@@ -218,6 +219,7 @@ VNNI_CONV_FIXTURES = [
     "conv3x3_s1_same_relu",
     "conv3x3_s2_valid_odd",
     "conv5x5_s2_same_relu6",
+    "conv5x5_s1_valid",
     "conv3x3_groups2",
     "conv3x3_dilation2",
 ]
@@ -245,6 +247,60 @@ def test_vnni_conv_lowering_bit_exact(fixture: str) -> None:
     module = compile_program(program, target, FAST_SCHEDULES)
     for k, feed in enumerate(_inputs(graph, sum(map(ord, fixture)), 4)):
         _assert_equal(run_program(program, module, feed), run(graph, feed)[graph.outputs[0]], f"{fixture} input {k}")
+
+
+# shapes of the VNNI forms that are not in the fixtures above, with the intrinsic each must use:
+# depthwise as int16 tap pairs (te_ops._depthwise_pairs, one vpdpwssd per two taps): strides 1
+# and 2, 3x3 and 5x5 (an odd tap count: a zero weight pads the last pair), odd widths, 16, 24 and
+# 32 channels (16- and 8-lane tiles), symmetric and asymmetric padding; convolutions of 1 or 2
+# input channels with adjacent taps in one vpdpbusd (te_ops._conv2d_vnni_taps): strides 1 and 2,
+# a tap count not a multiple of the group (zero weights), padding on every side
+VNNI_SHAPE_CASES = {
+    "dw3x3_s1_c16": ("depthwise_conv2d", 7, 9, 16, 3, 3, 1, (1, 1, 1, 1), "vpdpwssd"),
+    "dw5x5_s2_c24": ("depthwise_conv2d", 11, 10, 24, 5, 5, 2, (1, 2, 2, 1), "vpdpwssd"),
+    "dw3x3_s2_c32": ("depthwise_conv2d", 9, 7, 32, 3, 3, 2, (0, 0, 1, 1), "vpdpwssd"),
+    "conv10x4_ci1_s2": ("conv2d", 13, 10, 1, 10, 4, 2, (4, 1, 5, 1), "vpdpbusd"),
+    "conv3x3_ci2_s1": ("conv2d", 6, 7, 2, 3, 3, 1, (1, 1, 1, 1), "vpdpbusd"),
+}
+
+
+def _conv_graph(rng, op, h, w, ci, kh, kw, stride, pad) -> Graph:
+    """One int8 conv2d (16 output channels) or depthwise conv (multiplier 1) with per-channel weight
+    scales and a bias."""
+    from edgec.ir.tensor import Tensor
+
+    co = 16 if op == "conv2d" else ci
+    oh, ow = (h + pad[0] + pad[2] - kh) // stride + 1, (w + pad[1] + pad[3] - kw) // stride + 1
+    shape, axis = ((co, kh, kw, ci), 0) if op == "conv2d" else ((1, kh, kw, co), 3)
+    w_scale = rng.uniform(0.002, 0.02, co).astype(np.float32)
+    g = Graph(op)
+    g.add_tensor(Tensor("x", (1, h, w, ci), "int8", scale=0.05, zero_point=int(rng.integers(-20, 20))))
+    g.add_tensor(Tensor("y", (1, oh, ow, co), "int8", scale=0.3, zero_point=int(rng.integers(-10, 10))))
+    g.add_const("w", rng.integers(-127, 128, shape).astype(np.int8), scale=w_scale, zero_point=0, axis=axis)
+    g.add_const("b", rng.integers(-3000, 3000, co).astype(np.int32), scale=0.05 * w_scale, zero_point=0, axis=0)
+    g.add_node(op, ["x", "w", "b"], ["y"], stride=(stride, stride), pad=pad)
+    g.inputs, g.outputs = ["x"], ["y"]
+    return g.verify()
+
+
+@pytest.mark.parametrize("case", sorted(VNNI_SHAPE_CASES))
+def test_vnni_forms_bit_exact(case: str) -> None:
+    """Depthwise convolutions as int16 tap pairs and 1-2 channel convolutions with grouped taps,
+    scheduled with the fast schedules for this CPU: the VNNI intrinsic is used and every output
+    byte equals the reference's."""
+    from edgec.codegen.tvm.build import scheduled_module
+    from edgec.codegen.tvm.fast_schedules import FAST_SCHEDULES
+
+    target = _vnni_host()
+    rng = np.random.default_rng(sum(map(ord, case)))
+    *shape, instruction = VNNI_SHAPE_CASES[case]
+    graph = _conv_graph(rng, *shape)
+    program = lower_graph(graph, vnni=True)
+    assert instruction in scheduled_module(program, target, FAST_SCHEDULES).script()
+    module = compile_program(program, target, FAST_SCHEDULES)
+    for k in range(3):
+        x = rng.integers(-128, 128, size=graph.tensors["x"].shape, dtype=np.int8)
+        _assert_equal(run_program(program, module, x), run(graph, {"x": x})["y"], f"{case} input {k}")
 
 
 @pytest.mark.parametrize("vnni", [False, True], ids=["plain", "vnni"])

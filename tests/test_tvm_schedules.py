@@ -192,7 +192,7 @@ def test_depthwise_schedules_are_bit_exact(case, target):
 
 
 @pytest.mark.parametrize("target", sorted(TARGETS))
-@pytest.mark.parametrize("k,co", [(64, 32), (100, 10), (256, 48)])
+@pytest.mark.parametrize("k,co", [(64, 32), (100, 10), (256, 48), (1024, 256)])  # 1024 x 256: weights streamed
 def test_fully_connected_schedules_are_bit_exact(k, co, target):
     func, args, want, kind, macs = fc_case(np.random.default_rng(k), k, co)
     got, _ = _run(func, args, want, kind, macs, TARGETS[target])

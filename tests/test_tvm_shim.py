@@ -1,11 +1,13 @@
-"""The TVM shim's thread pool (edgec/runtime/tvm/tvm_shim.c), driven from C.
+"""The TVM shim's thread pool and workspaces (edgec/runtime/tvm/tvm_shim.c), driven from C.
 
 A small C driver launches parallel loops the way TVM's kernels do
 (``TVMBackendParallelLaunch`` with a barrier inside the task) and checks
 what a pool must guarantee: every task runs once per loop, the barrier holds
 all tasks, a task's nonzero status comes back, ``EDGEC_NUM_THREADS`` sets the
 task count, the same worker thread runs a task id loop after loop (threads
-are started once), and the process exits cleanly (workers joined at exit).
+are started once), and the process exits cleanly (workers joined at exit);
+and that workspaces (a per-thread stack) never overlap and come back whatever
+the order of frees.
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ DRIVER = r"""
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 typedef struct { void *sync_handle; int32_t num_task; } env_t;
 int TVMBackendParallelLaunch(int (*)(int, env_t *, void *), void *, int);
 int TVMBackendParallelBarrier(int, env_t *);
+void *TVMBackendAllocWorkspace(int, int, uint64_t, int, int);
+int TVMBackendFreeWorkspace(int, int, void *);
 
 #define LOOPS 2000
 #define MAX_TASKS 8
@@ -51,6 +56,37 @@ static int task(int id, env_t *env, void *cdata)
     return (loop % 7 == 3 && id == env->num_task - 1) ? 5 : 0;
 }
 
+/* Nested workspaces (one larger than a first arena), filled and checked for overlap, freed out of
+   order; then the arena must be empty again (the next block lands where the first one did). */
+static int scratch_errors(void)
+{
+    static const uint64_t sizes[5] = {1, 100, 4096, 200000, 64};
+    static const int order[5] = {1, 4, 3, 0, 2};
+    int errors = 0;
+    for (int round = 0; round < 3; round++) {
+        unsigned char *p[5];
+        for (int i = 0; i < 5; i++) {
+            p[i] = TVMBackendAllocWorkspace(1, 0, sizes[i], 0, 8);
+            if (p[i] == NULL || (uintptr_t)p[i] % 64 != 0)
+                return 100;
+            memset(p[i], i + 1, sizes[i]);
+        }
+        for (int i = 0; i < 5; i++)
+            for (uint64_t k = 0; k < sizes[i]; k++)
+                if (p[i][k] != i + 1) {
+                    errors++;
+                    break;
+                }
+        for (int i = 0; i < 5; i++)
+            TVMBackendFreeWorkspace(1, 0, p[order[i]]);
+    }
+    void *first = TVMBackendAllocWorkspace(1, 0, 1000, 0, 8);
+    TVMBackendFreeWorkspace(1, 0, first);
+    void *again = TVMBackendAllocWorkspace(1, 0, 1000, 0, 8);
+    TVMBackendFreeWorkspace(1, 0, again);
+    return errors + (first != again);
+}
+
 int main(void)
 {
     int wrong_status = 0;
@@ -63,6 +99,7 @@ int main(void)
     printf("tasks %d\n", tasks_seen);
     for (int k = 0; k < tasks_seen; k++)
         printf("runs %d\n", runs[k]);
+    printf("scratch_errors %d\n", scratch_errors());
     printf("barrier_failures %d\nwrong_status %d\nthread_changes %d\n", barrier_failures, wrong_status,
            thread_changes);
     return 0;
@@ -114,3 +151,7 @@ def test_pool_runs_every_task_once_per_loop_behind_the_barrier(pool_driver, thre
     assert got["barrier_failures"] == [0]
     assert got["wrong_status"] == [0]
     assert got["thread_changes"] == [0]  # threads started once: task k always on the same thread
+
+
+def test_workspaces_are_stacked_without_overlap_and_freed_in_any_order(pool_driver):
+    assert run_driver(pool_driver, 1)["scratch_errors"] == [0]

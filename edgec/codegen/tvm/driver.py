@@ -32,8 +32,8 @@ from edgec.codegen.tvm.lower import TvmProgram
 from edgec.errors import BuildError
 from edgec.resources import RUNTIME_DIR
 
-C_TYPES = {"int8": "int8_t", "int32": "int32_t", "int64": "int64_t", "float64": "double", "float32": "float", "uint8": "uint8_t"}
-DL_TYPES = {"int8": (0, 8), "int32": (0, 32), "int64": (0, 64), "uint8": (1, 8), "float32": (2, 32), "float64": (2, 64)}
+C_TYPES = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "int64": "int64_t", "float64": "double", "float32": "float", "uint8": "uint8_t"}
+DL_TYPES = {"int8": (0, 8), "int16": (0, 16), "int32": (0, 32), "int64": (0, 64), "uint8": (1, 8), "float32": (2, 32), "float64": (2, 64)}
 SYMBOL_PREFIX = "__tvm_ffi_"
 
 ABI_H = """\

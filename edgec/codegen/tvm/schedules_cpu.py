@@ -80,7 +80,7 @@ def _acc_and_epilogue(sch):
     if len(accs) != 1:
         return None, None
     acc = accs[0]
-    after = [b for b in blocks if _name(sch, b) not in ("acc", "pad")]
+    after = [b for b in blocks if _name(sch, b) not in ("acc", *PAD_STAGES)]
     return acc, (after[0] if len(after) == 1 else None)
 
 
@@ -91,14 +91,17 @@ def _parallel(sch, loops, macs: int) -> None:
     sch.parallel(fused)
 
 
+PAD_STAGES = ("pad", "pad_taps", "flip")  # the input stages computed once per call (te_ops)
+
+
 def _schedule_pad(sch) -> None:
-    """Compute the padded input once per call, channels vectorized (it is small next to the MACs)."""
-    pads = [b for b in _blocks(sch) if _name(sch, b) == "pad"]
-    if not pads:
-        return
-    loops = sch.get_loops(pads[0])
-    sch.fuse(*loops[:-1])
-    base._vectorize_inner(sch, sch.get_loops(pads[0])[-1])
+    """Compute the padded input once per call, its innermost axis vectorized.  The outer loops stay
+    nested: fused, they would recompute row and column from one index (divisions) every few bytes.
+    A ``flip`` stage (no padding: an element-wise copy) is one flat loop, vectorized."""
+    for block in [b for b in _blocks(sch) if _name(sch, b) in PAD_STAGES]:
+        loops = sch.get_loops(block)
+        inner = sch.fuse(*loops) if _name(sch, block) == "flip" else loops[-1]
+        base._vectorize_inner(sch, inner)
 
 
 def _lanes_for(channels: int) -> int | None:
@@ -173,10 +176,17 @@ def _packed_conv_shape(sch):
     if len(accs) != 1:
         return None
     loops = sch.get_loops(accs[0])
+    if len(loops) == 7 and _extent(sch, loops[-1]) == 4 and _stage(sch, "pad_taps") is not None:  # te_ops._conv2d_vnni_taps
+        b, oh, ow, co, kh, kw, _ = (_extent(sch, lp) for lp in loops)
+        return {"b": b, "oh": oh, "ow": ow, "co": co, "kh": kh, "kw": kw, "cq": None}
     if len(loops) != 8 or _extent(sch, loops[-1]) != 4:
         return None
     b, oh, ow, co, kh, kw, cq, _ = (_extent(sch, lp) for lp in loops)
     return {"b": b, "oh": oh, "ow": ow, "co": co, "kh": kh, "kw": kw, "cq": cq}
+
+
+def _stage(sch, name: str):
+    return next((b for b in _blocks(sch) if _name(sch, b) == name), None)
 
 
 MAX_ACCUMULATORS = 24  # P x B zmm accumulators of a register tile (of 32 registers)
@@ -200,17 +210,17 @@ def packed_tile(ow: int, blocks: int) -> tuple[int, int]:
 def _conv_vnni_packed(sch, call, p) -> None:
     """Register tile of P pixels x B blocks of L channels; per 4 input channels, B weight vectors
     loaded once and P x B ``vpdpbusd``; the epilogue right after the tile."""
-    inline_except(sch, keep=("pad",))
+    inline_except(sch, keep=PAD_STAGES)
     acc, epi = _acc_and_epilogue(sch)
     if epi is None:
         raise ValueError("no single epilogue")
     lanes = _lanes_for(p["co"])
     pixels, per_tile = packed_tile(p["ow"], p["co"] // lanes)
     intrin = x86_dot.register_packed(pixels, lanes)
-    b, y, x, o, ry, rx, rc, rk = sch.get_loops(acc)
+    b, y, x, o, ry, rx, *rc, rk = sch.get_loops(acc)  # no rc: taps grouped (te_ops._conv2d_vnni_taps)
     xo, xi = sch.split(x, [None, pixels])
     oo, ob, oi = sch.split(o, [None, per_tile, lanes])
-    sch.reorder(b, y, xo, oo, ry, rx, rc, ob, xi, oi, rk)
+    sch.reorder(b, y, xo, oo, ry, rx, *rc, ob, xi, oi, rk)
     sch.reverse_compute_at(epi, oo)
     eloops = sch.get_loops(epi)
     _, inner = sch.split(eloops[-1], [None, lanes])
@@ -259,6 +269,10 @@ def schedule_depthwise(sch, call, target=None) -> None:
     inline_except(sch, keep=("pad",))
     acc, epi = _acc_and_epilogue(sch)
     loops = sch.get_loops(acc) if acc is not None else []
+    if epi is not None and len(loops) == 7:  # the paired lowering (te_ops._depthwise_pairs)
+        if _works(sch, lambda s: _depthwise_pairs(s, call)):
+            return _depthwise_pairs(sch, call)
+        return base.default_schedule(sch, call, target)
     if epi is None or len(loops) != 6:
         return base.default_schedule(sch, call, target)
     b, y, x, c, ry, rx = loops
@@ -277,6 +291,30 @@ def schedule_depthwise(sch, call, target=None) -> None:
     _schedule_pad(sch)
 
 
+PAIR_PIXELS = 12  # output pixels per paired depthwise tile (accumulators in zmm registers)
+
+
+def _depthwise_pairs(sch, call) -> None:
+    """Paired depthwise (``te_ops._depthwise_pairs``): per output row, tiles of P pixels x 16 (or 8)
+    channels, per kernel row and tap pair one weight load and P ``vpdpwssd`` (``x86_dot.register_pairs``);
+    the epilogue right after the tile; the paired input computed once per call."""
+    acc, epi = _acc_and_epilogue(sch)
+    b, y, x, c, ry, rt, rk = sch.get_loops(acc)
+    lanes = _lanes_for(_extent(sch, c))
+    if lanes is None:
+        raise ValueError("channels not a multiple of 8")
+    pixels = pixel_tile(_extent(sch, x), PAIR_PIXELS)
+    xo, xi = sch.split(x, [None, pixels])
+    co, ci = sch.split(c, [None, lanes])
+    sch.reorder(b, y, xo, co, ry, rt, xi, ci, rk)
+    sch.reverse_compute_at(epi, co)
+    _vectorize_epilogue(sch, epi, lanes)
+    _parallel(sch, [b, y], call.macs)
+    sch.decompose_reduction(acc, ry)
+    sch.tensorize(xi, x86_dot.register_pairs(pixels, lanes))
+    _schedule_pad(sch)
+
+
 def schedule_fully_connected(sch, call, target=None) -> None:
     """Fully connected: VNNI 1 x 16 tiles where possible, else output channels vectorized."""
     base.inline_all(sch)
@@ -291,9 +329,9 @@ def schedule_fully_connected(sch, call, target=None) -> None:
         and x86_dot.has_vnni(target)
         and k % 4 == 0
         and lanes
-        and _works(sch, lambda s: _fc_vnni(s, lanes))
+        and _works(sch, lambda s: _fc_vnni(s, lanes, k * co >= FC_STREAM_BYTES))
     ):
-        return _fc_vnni(sch, lanes)
+        return _fc_vnni(sch, lanes, k * co >= FC_STREAM_BYTES)
     vec = next((v for v in (16, 8, 4) if co % v == 0), None)
     if vec is None:
         return base.default_schedule(sch, call, target)
@@ -305,13 +343,22 @@ def schedule_fully_connected(sch, call, target=None) -> None:
     sch.decompose_reduction(acc, rk)
 
 
-def _fc_vnni(sch, lanes: int) -> None:
+FC_STREAM_BYTES = 256 * 1024  # weights from this size on are read row by row (they do not stay in cache)
+
+
+def _fc_vnni(sch, lanes: int, stream: bool = False) -> None:
+    """Per block of ``lanes`` outputs, the whole reduction (weights read 4 rows x ``lanes`` bytes at
+    a time, rows ``Co`` apart); with ``stream``, per 4 input values every output block instead, so
+    the weights are read once, in order (the int32 sums, 4 bytes per output, stay in L1)."""
     acc, epi = _acc_and_epilogue(sch)
     b, o, rk = sch.get_loops(acc)
     oo, oi = sch.split(o, [None, lanes])
     rko, rki = sch.split(rk, [None, 4])
-    sch.reorder(b, oo, rko, oi, rki)
-    sch.reverse_compute_at(epi, oo)
+    if stream:
+        sch.reorder(b, rko, oo, oi, rki)
+    else:
+        sch.reorder(b, oo, rko, oi, rki)
+        sch.reverse_compute_at(epi, oo)
     sch.decompose_reduction(acc, rko)
     sch.tensorize(oi, x86_dot.register_fc(lanes))
 

@@ -144,6 +144,7 @@ def _conv2d(kb: KernelBuilder, p: dict) -> te.Tensor:
 
 VNNI_DEPTH = 4  # input channels per vpdpbusd step
 VNNI_FLIP = 128  # int8 + 128 = the same value as uint8 (vpdpbusd's unsigned operand)
+VNNI_TAP_GROUP_CHANNELS = (1, 2)  # input channel counts whose 4-byte groups are adjacent taps (_conv2d_vnni_taps)
 
 
 def _conv2d_vnni(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
@@ -162,6 +163,8 @@ def _conv2d_vnni(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
     """
     g, node = kb.graph, kb.node
     co, kh, kw, ci = w.shape
+    if ci in VNNI_TAP_GROUP_CHANNELS and kw > 1 and VNNI_DEPTH % (p["stride"][1] * ci) == 0:
+        return _conv2d_vnni_taps(kb, p, w)
     ci4 = -(-ci // VNNI_DEPTH) * VNNI_DEPTH
     x = kb.activation(node.inputs[0])
     wt = np.zeros((kh, kw, ci4, co), dtype=np.int8)
@@ -192,7 +195,8 @@ def _conv2d_vnni(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
         value = (x[b, yy - top, xx - left, c if ci4 == ci else tirx.min(c, ci - 1)].astype(I32) + _c(VNNI_FLIP)).astype("uint8")
         return tirx.if_then_else(tirx.all(*conditions), value, fill.astype("uint8")) if conditions else value
 
-    xu = _compute((1, h + top + bottom, sw, cols, ci4), flipped, name="pad")
+    plain = not (top or bottom or left or right or sw > 1 or ci4 != ci)  # a plain copy: scheduled as one flat loop
+    xu = _compute((1, h + top + bottom, sw, cols, ci4), flipped, name="flip" if plain else "pad")
     ry, rx = te.reduce_axis((0, kh), "ry"), te.reduce_axis((0, kw), "rx")
     rc, rk = te.reduce_axis((0, ci4 // VNNI_DEPTH), "rc"), te.reduce_axis((0, VNNI_DEPTH), "rk")
     acc = _compute(
@@ -206,12 +210,79 @@ def _conv2d_vnni(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
     return _compute(acc.shape, lambda b, y, xx, o: epilogue(acc[b, y, xx, o] + bias[o], o), name="out")
 
 
+def _conv2d_vnni_taps(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
+    """``_conv2d_vnni`` for 1 or 2 input channels (``stride * Ci`` dividing 4): the 4 bytes of one
+    ``vpdpbusd`` are ``4 / Ci`` horizontally adjacent taps of all Ci channels, not 4 channels of
+    one tap, so no product is a padded channel's zero (the 4-channel form wastes 3/4 or 1/2).
+
+    * each row of the input, ``x + 128`` as uint8 with its columns and channels flattened
+      (padding: the input zero point + 128), is held by ``pad_taps`` (computed once per call) as
+      overlapping 4-byte windows ``[N, rows, Q, 4]``, window ``q`` starting at byte
+      ``q * stride * Ci``: an output pixel's tap group is one window, and the P pixels of a tile
+      read consecutive windows;
+    * the weights are laid out at build time as ``[KH, groups, Co, 4]``: group ``t`` of a kernel
+      row holds taps ``t * 4 / Ci ..`` (zero weights past the last tap), one 64-byte load per
+      16 output channels;
+    * output column ``x`` reads group ``t`` from window ``x + t * 4 / (stride * Ci)``.
+    """
+    g, node = kb.graph, kb.node
+    co, kh, kw, ci = w.shape
+    per_group = VNNI_DEPTH // ci  # taps per 4-byte group
+    groups = -(-kw // per_group)
+    wt = np.zeros((kh, groups * per_group, ci, co), dtype=np.int8)
+    wt[:, :kw] = w.transpose(1, 2, 3, 0)
+    packed = wt.reshape(kh, groups, VNNI_DEPTH, co).transpose(0, 1, 3, 2)
+    weights = kb.constant("weights", np.ascontiguousarray(packed))  # [KH, groups, Co, 4]
+    sums = w.astype(np.int64).sum(axis=(1, 2, 3))
+    bias = kb.constant("bias", _fold_bias(_bias_data(kb), sums, p["input_offset"] - VNNI_FLIP))
+    epilogue = _requant_epilogue(kb, p, co)
+    x = kb.activation(node.inputs[0])
+    top, left, _, _ = p["pad"]
+    _, h, wd, _ = (int(d) for d in x.shape)
+    _, oh, ow, _ = g.tensors[node.outputs[0]].shape
+    sh, sw = p["stride"]
+    unit = sw * ci  # bytes between windows
+    step = VNNI_DEPTH // unit  # windows between tap groups
+    rows, windows = (oh - 1) * sh + kh, ow + (groups - 1) * step
+    cols = (windows - 1) * unit // ci + per_group  # padded columns the windows reach
+    fill = _c(VNNI_FLIP - p["input_offset"])  # the zero point, flipped
+
+    def flipped(b, yy, q, k):
+        j = q * unit + k
+        xx, c = j // ci, j % ci
+        conditions = []
+        if top:
+            conditions.append(yy >= top)
+        if rows > top + h:
+            conditions.append(yy < top + h)
+        if left:
+            conditions.append(xx >= left)
+        if cols > left + wd:
+            conditions.append(xx < left + wd)
+        value = (x[b, yy - top, xx - left, c].astype(I32) + _c(VNNI_FLIP)).astype("uint8")
+        return tirx.if_then_else(tirx.all(*conditions), value, fill.astype("uint8")) if conditions else value
+
+    xu = _compute((1, rows, windows, VNNI_DEPTH), flipped, name="pad_taps")
+    ry, rt, rk = te.reduce_axis((0, kh), "ry"), te.reduce_axis((0, groups), "rt"), te.reduce_axis((0, VNNI_DEPTH), "rk")
+    acc = _compute(
+        (1, oh, ow, co),
+        lambda b, y, xx, o: te.sum(
+            xu[b, y * sh + ry, xx + rt * step, rk].astype(I32) * weights[ry, rt, o, rk].astype(I32),
+            axis=[ry, rt, rk],
+        ),
+        name="acc",
+    )
+    return _compute(acc.shape, lambda b, y, xx, o: epilogue(acc[b, y, xx, o] + bias[o], o), name="out")
+
+
 @lowering("depthwise_conv2d")
 def _depthwise(kb: KernelBuilder, p: dict) -> te.Tensor:
     g, node = kb.graph, kb.node
     w = np.asarray(g.tensors[node.inputs[1]].data)
     _, kh, kw, co = w.shape
     m = p["depth_multiplier"]
+    if kb.vnni and m == 1 and tuple(p["dilation"]) == (1, 1) and p["stride"][1] in (1, 2) and co % PAIR_LANES_MIN == 0:
+        return _depthwise_pairs(kb, p, w)
     x = kb.activation(node.inputs[0])
     weights = kb.constant("weights", w[0])  # [KH, KW, Co]
     bias = kb.constant("bias", _fold_bias(_bias_data(kb), w.astype(np.int64).sum(axis=(0, 1, 2)), p["input_offset"]))
@@ -226,6 +297,73 @@ def _depthwise(kb: KernelBuilder, p: dict) -> te.Tensor:
             # int8 x int8 fits int16 exactly (|product| <= 2**14): 16-bit vector multiplies
             (xp[b, y * sh + ry * dh, xx * sw + rx * dw, c if m == 1 else c // m].astype(I16) * weights[ry, rx, c].astype(I16)).astype(I32),
             axis=[ry, rx],
+        ),
+        name="acc",
+    )
+    return _compute(acc.shape, lambda b, y, xx, c: epilogue(acc[b, y, xx, c] + bias[c], c), name="out")
+
+
+PAIR_LANES_MIN = 8  # int32 lanes of the narrowest vpdpwssd (ymm): the channel count must divide by it
+
+
+def _depthwise_pairs(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
+    """Depthwise conv (multiplier 1, no dilation, horizontal stride 1 or 2) as int16 pairs of horizontally adjacent taps (x86 ``vpdpwssd``).
+
+    The same integers as ``_depthwise``, arranged so that one ``vpdpwssd`` adds two taps of 16
+    channels (``int16 x int16`` pairs summed into int32 lanes, no saturation: exact):
+
+    * ``pad`` (computed once per call) holds, for every padded row, every ``stride``-th column
+      ``q * stride`` and every channel, the input of that column (low 16 bits) and of the next
+      column (high 16 bits) as one int32: ``[N, rows, cols, C]`` (padding: the input zero point);
+      with stride 1 or 2 every pair a window starts on an even offset from its first column, so
+      the pixels of one output row read pairs one ``C`` apart;
+    * the weights are laid out at build time as ``[KH, ceil(KW / 2), C, 2]`` int16, tap pairs
+      ``(2t, 2t + 1)`` of each kernel row (a zero weight after the last tap of an odd ``KW``),
+      so 16 channels' pairs are one 64-byte load;
+    * output column ``x`` takes pair ``t`` of kernel row ``r`` from padded column
+      ``x * stride + 2t``, i.e. ``q = x + 2t / stride``: one vector load per pixel.
+    """
+    g, node = kb.graph, kb.node
+    _, kh, kw, co = w.shape
+    taps = -(-kw // 2)
+    wt = np.zeros((kh, 2 * taps, co), dtype=np.int16)
+    wt[:, :kw, :] = w[0]
+    weights = kb.constant("weights", np.ascontiguousarray(wt.reshape(kh, taps, 2, co).transpose(0, 1, 3, 2)))
+    bias = kb.constant("bias", _fold_bias(_bias_data(kb), w.astype(np.int64).sum(axis=(0, 1, 2)), p["input_offset"]))
+    epilogue = _requant_epilogue(kb, p, co)
+    x = kb.activation(node.inputs[0])
+    top, left, _, _ = p["pad"]
+    _, h, wd, _ = (int(d) for d in x.shape)
+    _, oh, ow, _ = g.tensors[node.outputs[0]].shape
+    sh, sw = p["stride"]
+    step = 2 // sw  # pairs between a window's tap pairs
+    rows, cols = (oh - 1) * sh + kh, ow + (taps - 1) * step
+    fill = _c(-p["input_offset"], x.dtype)  # the input zero point
+
+    def padded(b, yy, xx, c):
+        conditions = []
+        if top:
+            conditions.append(yy >= top)
+        if rows > top + h:
+            conditions.append(yy < top + h)
+        if left:
+            conditions.append(xx >= left)
+        if (cols - 1) * sw + 2 > left + wd:
+            conditions.append(xx < left + wd)
+        value = x[b, yy - top, xx - left, c]
+        # if_then_else reads only where the condition holds: no clamping needed
+        return (tirx.if_then_else(tirx.all(*conditions), value, fill) if conditions else value).astype(I32)
+
+    def paired(b, yy, q, c):
+        return (padded(b, yy, q * sw, c) & _c(0xFFFF)) | (padded(b, yy, q * sw + 1, c) << _c(16))
+
+    xp = _compute((1, rows, cols, co), paired, name="pad")
+    ry, rt, rk = te.reduce_axis((0, kh), "ry"), te.reduce_axis((0, taps), "rt"), te.reduce_axis((0, 2), "rk")
+    acc = _compute(
+        (1, oh, ow, co),
+        lambda b, y, xx, c: te.sum(
+            (xp[b, y * sh + ry, xx + rt * step, c] >> (rk * 16)).astype(I16).astype(I32) * weights[ry, rt, c, rk].astype(I32),
+            axis=[ry, rt, rk],
         ),
         name="acc",
     )

@@ -252,3 +252,61 @@ def register_packed(pixels: int, lanes: int) -> str:
     s_tir.TensorIntrin.register(name, desc, impl)
     _REGISTERED.add(("packed", pixels, lanes))
     return name
+
+
+def register_pairs(pixels: int, lanes: int) -> str:
+    """Register (once) the ``pixels`` x ``lanes`` x 2 intrinsic of the paired depthwise lowering
+    (``te_ops._depthwise_pairs``).
+
+    ``C[p, i] += int32(int16(A[p, i] >> 16k)) * int32(B[i, k])`` for ``k < 2``: each int32 of ``A``
+    holds two int16 inputs (pixels any stride apart), ``B`` the weight pairs: one weight load,
+    then per pixel one ``vpdpwssd`` (two int16 products per int32 lane, no saturation).
+    """
+    name = f"edgec_vnni_pairs_p{pixels}_l{lanes}"
+    if ("pairs", pixels, lanes) in _REGISTERED:
+        return name
+    from tvm import s_tir
+    from tvm.script import tirx as T
+
+    P, L = pixels, lanes
+    llvm_name = "llvm.x86.avx512.vpdpwssd.512" if L == 16 else "llvm.x86.avx512.vpdpwssd.256"
+    i16v, i32v = f"int16x{2 * L}", f"int32x{L}"
+
+    @T.prim_func(s_tir=True)
+    def desc(a: T.handle, b: T.handle, c: T.handle) -> None:
+        A = T.match_buffer(a, (P, L), "int32", offset_factor=1, strides=[T.int32(), 1])
+        B = T.match_buffer(b, (L, 2), "int16", offset_factor=1)
+        C = T.match_buffer(c, (P, L), "int32", offset_factor=1, strides=[T.int32(), 1])
+        with T.sblock("root"):
+            T.reads(C[0:P, 0:L], A[0:P, 0:L], B[0:L, 0:2])
+            T.writes(C[0:P, 0:L])
+            for p, i, k in T.grid(P, L, 2):
+                with T.sblock("update"):
+                    vp, vi, vk = T.axis.remap("SSR", [p, i, k])
+                    C[vp, vi] = C[vp, vi] + T.Cast("int32", T.Cast("int16", T.shift_right(A[vp, vi], vk * 16))) * T.Cast(
+                        "int32", B[vi, vk]
+                    )
+
+    @T.prim_func(s_tir=True)
+    def impl(a: T.handle, b: T.handle, c: T.handle) -> None:
+        sa = T.int32()
+        sc = T.int32()
+        A = T.match_buffer(a, (P, L), "int32", offset_factor=1, strides=[sa, 1])
+        B = T.match_buffer(b, (L, 2), "int16", offset_factor=1)
+        C = T.match_buffer(c, (P, L), "int32", offset_factor=1, strides=[sc, 1])
+        with T.sblock("root"):
+            T.reads(C[0:P, 0:L], A[0:P, 0:L], B[0:L, 0:2])
+            T.writes(C[0:P, 0:L])
+            w = B.vload([0, 0], i16v)
+            for p in T.unroll(P):
+                C[p, T.ramp(0, 1, L)] = T.call_llvm_pure_intrin(
+                    T.llvm_lookup_intrinsic_id(llvm_name),
+                    C.vload([p, 0], i32v),
+                    T.reinterpret(A.vload([p, 0], i32v), dtype=i16v),
+                    w,
+                    dtype=i32v,
+                )
+
+    s_tir.TensorIntrin.register(name, desc, impl)
+    _REGISTERED.add(("pairs", pixels, lanes))
+    return name

@@ -2,7 +2,7 @@
  * The few TVM runtime entry points an edgec TVM kernel object calls, written
  * for plain C with pthreads, so that a model links without the TVM runtime:
  *
- *   TVMBackendAllocWorkspace / TVMBackendFreeWorkspace  scratch memory (64-byte aligned)
+ *   TVMBackendAllocWorkspace / TVMBackendFreeWorkspace  scratch memory (64-byte aligned, a per-thread stack)
  *   TVMBackendParallelLaunch / TVMBackendParallelBarrier  parallel loops
  *   TVMFFIErrorSetRaisedFromCStrParts                     argument-check failures
  *
@@ -26,6 +26,63 @@ typedef int (*edgec_parallel_lambda)(int task_id, edgec_parallel_env *env, void 
 
 #define EDGEC_MAX_THREADS 64
 
+/*
+ * Scratch memory.  TVM's kernels ask for a workspace per call (the padded
+ * input) and per output row (the register tile's accumulators when they do
+ * not fit the stack), and give each back before the next: nested, almost
+ * always last in, first out.  Each thread therefore hands them out from its
+ * own arena, a stack: an allocation is the top rounded up to 64 bytes, a free
+ * marks its block and pops every marked block on top.  A request that does not
+ * fit (arena full, or more than EDGEC_SCRATCH_DEPTH live blocks) goes to
+ * posix_memalign; an empty arena too small for a request is replaced by one
+ * twice the size (or the request's), so after the first inference nothing is
+ * allocated.  A thread's arena is freed when the thread exits.
+ */
+#define EDGEC_SCRATCH_ALIGN 64
+#define EDGEC_SCRATCH_DEPTH 32
+#define EDGEC_SCRATCH_FIRST (64u * 1024u)
+
+typedef struct {
+    unsigned char *base;
+    size_t size;
+    size_t top;
+    int depth;                              /* live (or freed, not yet popped) blocks */
+    size_t start[EDGEC_SCRATCH_DEPTH];      /* each block's offset */
+    unsigned char freed[EDGEC_SCRATCH_DEPTH];
+} edgec_scratch;
+
+static __thread edgec_scratch scratch;
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_key_once = PTHREAD_ONCE_INIT;
+
+static void scratch_release(void *base)
+{
+    free(base);
+}
+
+static void scratch_make_key(void)
+{
+    (void)pthread_key_create(&scratch_key, scratch_release);
+}
+
+/* An empty arena of at least `nbytes`; 0 when none could be had (the caller falls back). */
+static int scratch_reserve(size_t nbytes)
+{
+    size_t size = scratch.size ? 2 * scratch.size : EDGEC_SCRATCH_FIRST;
+    if (size < nbytes)
+        size = nbytes;
+    void *base = NULL;
+    if (posix_memalign(&base, EDGEC_SCRATCH_ALIGN, size) != 0)
+        return 0;
+    pthread_once(&scratch_key_once, scratch_make_key);
+    free(scratch.base);
+    scratch.base = base;
+    scratch.size = size;
+    scratch.top = 0;
+    (void)pthread_setspecific(scratch_key, base);
+    return 1;
+}
+
 void *TVMBackendAllocWorkspace(int device_type, int device_id, uint64_t nbytes, int dtype_code_hint,
                                int dtype_bits_hint)
 {
@@ -33,8 +90,18 @@ void *TVMBackendAllocWorkspace(int device_type, int device_id, uint64_t nbytes, 
     (void)device_id;
     (void)dtype_code_hint;
     (void)dtype_bits_hint;
+    size_t size = ((size_t)(nbytes ? nbytes : 1) + EDGEC_SCRATCH_ALIGN - 1) & ~(size_t)(EDGEC_SCRATCH_ALIGN - 1);
+    if (scratch.depth == 0 && scratch.size < size)
+        (void)scratch_reserve(size);
+    if (scratch.depth < EDGEC_SCRATCH_DEPTH && scratch.size - scratch.top >= size) {
+        scratch.start[scratch.depth] = scratch.top;
+        scratch.freed[scratch.depth] = 0;
+        scratch.depth++;
+        scratch.top += size;
+        return scratch.base + scratch.start[scratch.depth - 1];
+    }
     void *ptr = NULL;
-    if (posix_memalign(&ptr, 64, nbytes ? (size_t)nbytes : 1) != 0)
+    if (posix_memalign(&ptr, EDGEC_SCRATCH_ALIGN, size) != 0)
         return NULL;
     return ptr;
 }
@@ -43,7 +110,21 @@ int TVMBackendFreeWorkspace(int device_type, int device_id, void *ptr)
 {
     (void)device_type;
     (void)device_id;
-    free(ptr);
+    unsigned char *p = (unsigned char *)ptr;
+    if (scratch.base == NULL || p < scratch.base || p >= scratch.base + scratch.size) {
+        free(ptr);
+        return 0;
+    }
+    for (int i = scratch.depth - 1; i >= 0; i--) {
+        if (scratch.base + scratch.start[i] == p) {
+            scratch.freed[i] = 1;
+            break;
+        }
+    }
+    while (scratch.depth > 0 && scratch.freed[scratch.depth - 1]) {
+        scratch.depth--;
+        scratch.top = scratch.start[scratch.depth];
+    }
     return 0;
 }
 

@@ -315,8 +315,15 @@ set(CMAKE_C_STANDARD 99)
 set(CMAKE_C_STANDARD_REQUIRED ON)
 set(CMAKE_C_EXTENSIONS OFF)
 
-file(GLOB KERNEL_SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/kernels/*.c)
-add_library(edgec_model_lib STATIC model.c weights.c ${KERNEL_SOURCES})
+# edgec's own host builds pass EDGEC_KERNELS_ARCHIVE: these kernels, compiled once and cached
+# (edgec/kernel_archive.py).  Without it the kernels compile here.
+if(EDGEC_KERNELS_ARCHIVE)
+  add_library(edgec_model_lib STATIC model.c weights.c)
+  target_link_libraries(edgec_model_lib PUBLIC ${EDGEC_KERNELS_ARCHIVE})
+else()
+  file(GLOB KERNEL_SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/kernels/*.c)
+  add_library(edgec_model_lib STATIC model.c weights.c ${KERNEL_SOURCES})
+endif()
 target_include_directories(edgec_model_lib PUBLIC ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR}/kernels)
 target_compile_options(edgec_model_lib PRIVATE -Wall -Wextra -Werror -O2)
 

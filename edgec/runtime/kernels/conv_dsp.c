@@ -272,6 +272,114 @@ static inline void conv_pixel_ci8(int8_t *po, const int8_t *x, const int32_t *w,
     }
 }
 
+/* One word of a pixel's widened inputs (conv_pixel_c3), kept in program order like CI8_LDRD: GCC
+ * would otherwise load all sixteen once per pixel and spill them. */
+#if EDGEC_DSP_NATIVE
+#define C3_LDRD(xw, off, lo, hi)                                                                                       \
+    __asm__ volatile("ldrd %0, %1, [%2, %3]" : "=r"(lo), "=r"(hi) : "r"(xw), "n"(off), "m"(*(const int32_t(*)[16])(xw)))
+#define C3_LDR(xw, off, v) __asm__ volatile("ldr %0, [%1, %2]" : "=r"(v) : "r"(xw), "n"(off), "m"(*(const int32_t(*)[16])(xw)))
+/* CI8_LDRD with an offset expression (constant weights: no memory operand needed). */
+#define C3_WLDRD(p, off, lo, hi) __asm__ volatile("ldrd %0, %1, [%2, %3]" : "=r"(lo), "=r"(hi) : "r"(p), "n"(off))
+#else
+#define C3_WLDRD(p, off, lo, hi) DSP_LDRD(p, off, lo, hi)
+#define C3_LDRD(xw, off, lo, hi) ((lo) = (xw)[(off) / 4], (hi) = (xw)[(off) / 4 + 1])
+#define C3_LDR(xw, off, v) ((v) = (xw)[(off) / 4])
+#endif
+
+/* Byte offset of a block's weights for kernel row r (3x3 on 3 channels: per row two quads of
+ * eight words and one trailing input of two words, after the 16-word header). */
+#define C3_ROW(r) (4 * (CONV_HEADER_WORDS + 18 * (r)))
+
+/* acc0..acc3 += widened input quad q (words 2q, 2q + 1 of xw) of kernel row r, quad k of the row. */
+#define C3_QUAD(q, r, k)                                                                                               \
+    do {                                                                                                               \
+        int32_t e_, o_, we_, wo_;                                                                                      \
+        C3_LDRD(xw, 8 * (q), e_, o_);                                                                                  \
+        C3_WLDRD(w, C3_ROW(r) + 32 * (k), we_, wo_);                                                                   \
+        acc0 = dsp_smlad(we_, e_, acc0);                                                                               \
+        acc0 = dsp_smlad(wo_, o_, acc0);                                                                               \
+        C3_WLDRD(w, C3_ROW(r) + 32 * (k) + 8, we_, wo_);                                                               \
+        acc1 = dsp_smlad(we_, e_, acc1);                                                                               \
+        acc1 = dsp_smlad(wo_, o_, acc1);                                                                               \
+        C3_WLDRD(w, C3_ROW(r) + 32 * (k) + 16, we_, wo_);                                                              \
+        acc2 = dsp_smlad(we_, e_, acc2);                                                                               \
+        acc2 = dsp_smlad(wo_, o_, acc2);                                                                               \
+        C3_WLDRD(w, C3_ROW(r) + 32 * (k) + 24, we_, wo_);                                                              \
+        acc3 = dsp_smlad(we_, e_, acc3);                                                                               \
+        acc3 = dsp_smlad(wo_, o_, acc3);                                                                               \
+    } while (0)
+
+/* acc0..acc3 += the ninth input of kernel row r (word 12 + r of xw) times its four weights. */
+#define C3_TAIL(r)                                                                                                     \
+    do {                                                                                                               \
+        int32_t v_, w01_, w23_;                                                                                        \
+        C3_LDR(xw, 4 * (12 + (r)), v_);                                                                                \
+        C3_WLDRD(w, C3_ROW(r) + 64, w01_, w23_);                                                                       \
+        acc0 = mul_lo16(w01_, v_, acc0);                                                                               \
+        acc1 = mul_hi16(w01_, v_, acc1);                                                                               \
+        acc2 = mul_lo16(w23_, v_, acc2);                                                                               \
+        acc3 = mul_hi16(w23_, v_, acc3);                                                                               \
+    } while (0)
+
+/* Output channel j of the block: its sum requantized (rq_fast_right_x2) and saturated to int8. */
+#define C3_OUT(j, acc, r)                                                                                              \
+    do {                                                                                                               \
+        int32_t round_, mult_;                                                                                         \
+        C3_WLDRD(w, 16 * (j) + 4, round_, mult_);                                                                      \
+        (r) = dsp_ssat8(rq_fast_right_x2(acc, mult_, HDR_SHIFT(w, j), round_));                                        \
+    } while (0)
+
+/* conv_pixel_fast for 3x3 convs on 3 input channels (the first conv of an image model), epilogue
+ * mode 2, full blocks.  The pixel's 27 inputs are widened once into xw: per kernel row r the pair
+ * words (x0, x2), (x1, x3), (x4, x6), (x5, x7) at 4r..4r + 3, and its ninth input at 12 + r.  Each
+ * block then runs straight through: per input quad one LDRD of xw and four LDRD of weights for
+ * eight SMLAD (16 MACs in 13 instructions), per ninth input one LDR, one LDRD and four
+ * SMLABB / SMLATB, then the four requantizations, packed into one word (three BFI), clamped
+ * in all four lanes at once (SSUB8 + SEL twice) and stored with one STR; nothing but the four
+ * sums stays live. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void conv_pixel_c3(int8_t *po, const int8_t *base, int32_t row_step, const int32_t *w,
+                                 int32_t blocks_count, int32_t lo, int32_t hi, int full)
+{
+    const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
+    const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
+    int32_t xw[16];
+    int32_t r, b;
+    for (r = 0; r < 3; ++r) {
+        const int8_t *x = base + r * row_step;
+        const int32_t q0 = dsp_read_quad(x), q1 = dsp_read_quad(x + 4);
+        xw[4 * r] = dsp_sxtb16(q0);
+        xw[4 * r + 1] = dsp_sxtb16_ror8(q0);
+        xw[4 * r + 2] = dsp_sxtb16(q1);
+        xw[4 * r + 3] = dsp_sxtb16_ror8(q1);
+        xw[12 + r] = x[8];
+    }
+    xw[15] = 0;
+    for (b = 0; b < blocks_count; ++b, po += 4, w += CONV_HEADER_WORDS + 3 * 18) {
+        int32_t acc0 = HDR_BIAS(w, 0), acc1 = HDR_BIAS(w, 1), acc2 = HDR_BIAS(w, 2), acc3 = HDR_BIAS(w, 3);
+        C3_QUAD(0, 0, 0);
+        C3_QUAD(1, 0, 1);
+        C3_QUAD(2, 1, 0);
+        C3_QUAD(3, 1, 1);
+        C3_QUAD(4, 2, 0);
+        C3_QUAD(5, 2, 1);
+        C3_TAIL(0);
+        C3_TAIL(1);
+        C3_TAIL(2);
+        C3_OUT(0, acc0, acc0);
+        C3_OUT(1, acc1, acc1);
+        C3_OUT(2, acc2, acc2);
+        C3_OUT(3, acc3, acc3);
+        acc0 = dsp_pack4(acc0, acc1, acc2, acc3);
+        if (!full) {
+            acc0 = dsp_clamp4(acc0, lo4, hi4);
+        }
+        memcpy(po, &acc0, sizeof acc0);
+    }
+}
+
 /* Copy the receptive field of the output pixel whose first tap is (y0, x0) into `field`
  * ([KH][KW][Ci], dense), with the input zero point at taps outside the input. */
 static void gather_field(const edgec_view *in, int32_t y0, int32_t x0, const edgec_conv_params *p, int8_t *field)
@@ -320,9 +428,9 @@ static void conv_pixels(int8_t *po, int32_t po_step, const int8_t *base, int32_t
             }
         } else if (g->kh == 3 && g->run == 9) { /* 3x3 on 3 channels (first convs): constant runs, unrolled */
             if (e->lo == -128 && e->hi == 127) {
-                conv_pixel_fast(po, base, row_step, g->blocks, g->full_blocks, 3, 9, -128, 127, 1);
+                conv_pixel_c3(po, base, row_step, g->blocks, g->full_blocks, -128, 127, 1);
             } else {
-                conv_pixel_fast(po, base, row_step, g->blocks, g->full_blocks, 3, 9, e->lo, e->hi, 0);
+                conv_pixel_c3(po, base, row_step, g->blocks, g->full_blocks, e->lo, e->hi, 0);
             }
         } else if (e->lo == -128 && e->hi == 127) {
             if (g->kh == 1 && g->run % 8 == 0) { /* pointwise convs: constants for the compiler */

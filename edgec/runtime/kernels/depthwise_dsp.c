@@ -262,43 +262,6 @@ static inline int32_t dwf_smlatb(int32_t a, int32_t b, int32_t acc)
 #endif
 }
 
-/* The low bytes of r0..r3 as one quad word (r0 in lane 0): three BFI. */
-static inline int32_t dwf_pack(int32_t r0, int32_t r1, int32_t r2, int32_t r3)
-{
-#if EDGEC_DSP_NATIVE
-    __asm__("bfi %0, %1, #8, #8" : "+r"(r0) : "r"(r1));
-    __asm__("bfi %0, %1, #16, #8" : "+r"(r0) : "r"(r2));
-    __asm__("bfi %0, %1, #24, #8" : "+r"(r0) : "r"(r3));
-    return r0;
-#else
-    return (int32_t)(((uint32_t)r0 & 0xffu) | (((uint32_t)r1 & 0xffu) << 8) | (((uint32_t)r2 & 0xffu) << 16) |
-                     ((uint32_t)r3 << 24));
-#endif
-}
-
-/* Each int8 lane of v clamped to [lo, hi] (lo4, hi4: the bounds in every lane; lo <= hi). */
-static inline int32_t dwf_clamp4(int32_t v, int32_t lo4, int32_t hi4)
-{
-#if EDGEC_DSP_NATIVE
-    int32_t t;
-    /* GE lane flags of v - lo4: SEL keeps v where v >= lo; then of v - hi4: SEL takes hi where v >= hi. */
-    __asm__("ssub8 %1, %0, %2\n\tsel %0, %0, %2" : "+r"(v), "=&r"(t) : "r"(lo4) : "cc");
-    __asm__("ssub8 %1, %0, %2\n\tsel %0, %2, %0" : "+r"(v), "=&r"(t) : "r"(hi4) : "cc");
-    return v;
-#else
-    uint32_t r = 0;
-    int k;
-    for (k = 0; k < 4; ++k) {
-        int32_t x = dsp_lane8(v, k);
-        const int32_t lo = dsp_lane8(lo4, k), hi = dsp_lane8(hi4, k);
-        x = x < lo ? lo : x;
-        x = x > hi ? hi : x;
-        r |= ((uint32_t)x & 0xffu) << (8 * k);
-    }
-    return (int32_t)r;
-#endif
-}
-
 static inline void dwf_store_quad(int8_t *po, int32_t v)
 {
     memcpy(po, &v, sizeof v);
@@ -399,7 +362,7 @@ static inline int32_t dwf_word(const int32_t *p, int32_t k)
         DWF_LDRD(h, 14, s0_, s1_);                                                                                     \
         r2_ = dsp_ssat8(rq_fast_right_mla(acc2, m0_, s0_, o0_));                                                       \
         r3_ = dsp_ssat8(rq_fast_right_mla(acc3, m1_, s1_, o1_));                                                       \
-        (out_word) = dwf_pack(r0_, r1_, r2_, r3_);                                                                     \
+        (out_word) = dsp_pack4(r0_, r1_, r2_, r3_);                                                                     \
     } while (0)
 
 /* One output pixel, channels [0, nc) of a chunk (blk: the chunk's first group).  Interior: x is
@@ -432,7 +395,7 @@ DWD_INLINE void dwf_pixel(const int8_t *x, int32_t rs, int32_t cs, const int8_t 
             DWF_SINGLE(pa, wq + 4 * (pairs - 1));
         }
         DWF_EPILOGUE(blk, out4);
-        dwf_store_quad(po + c, dwf_clamp4(out4, lo4, hi4));
+        dwf_store_quad(po + c, dsp_clamp4(out4, lo4, hi4));
     }
     /* The last 1..3 channels, one MAC at a time, from the same layout. */
     for (i = 0; c + i < nc; ++i) {

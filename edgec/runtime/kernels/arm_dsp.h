@@ -215,6 +215,22 @@ static inline int32_t dsp_qadd(int32_t a, int32_t b)
 #endif
 }
 
+/* v with lane `lane` (a constant 1..3) replaced by the low byte of x: one BFI. */
+#if EDGEC_DSP_NATIVE
+#define dsp_insert8(v, x, lane) dsp_insert8_((v), (x), 8 * (lane))
+static inline int32_t dsp_insert8_(int32_t v, int32_t x, const int lsb)
+{
+    __asm__("bfi %0, %1, %2, #8" : "+r"(v) : "r"(x), "n"(lsb));
+    return v;
+}
+#else
+static inline int32_t dsp_insert8(int32_t v, int32_t x, int lane)
+{
+    const uint32_t mask = 0xffu << (8 * lane);
+    return (int32_t)(((uint32_t)v & ~mask) | (((uint32_t)x << (8 * lane)) & mask));
+}
+#endif
+
 /* The low bytes of r0..r3 as one quad word (r0 in lane 0): three BFI. */
 static inline int32_t dsp_pack4(int32_t r0, int32_t r1, int32_t r2, int32_t r3)
 {

@@ -34,7 +34,8 @@
  * rq_fast_right_x2 (every shift negative; the header's rounding terms then
  * also carry the output offset, and the folded biases and weights are stored
  * doubled, so the accumulators come out as rq_fast_right's 2 * acc without a
- * shift, requant_fast.h).  The last 1..3 inputs of a run (Ci = 3 first convs)
+ * shift, requant_fast.h; the full blocks use its three-instruction form rq_fast_right_x2_mla,
+ * then SSAT, and store their four outputs as one word, clamped in all lanes at once).  The last 1..3 inputs of a run (Ci = 3 first convs)
  * take one SMLABB / SMLATB per channel.
  *
  * At the end of the file: the same kernels on int8 weights (edgec_conv2d_dsp_int8,
@@ -206,6 +207,19 @@ static inline int8_t clamp_range(int32_t v, int32_t lo, int32_t hi, int full)
     return full ? (int8_t)dsp_ssat8(v) : clamp_to(v, lo, hi);
 }
 
+/* Four int8 results (each already in [-128, 127]) packed (three BFI), clamped to the layer's
+ * range in all lanes at once unless it is all of int8 (`full`, a constant at each call: SSUB8 +
+ * SEL twice) and stored with one STR: 8 instructions for the four outputs instead of up to 28. */
+static inline void store_quad_clamped(int8_t *po, int32_t r0, int32_t r1, int32_t r2, int32_t r3, int32_t lo4,
+                                      int32_t hi4, int full)
+{
+    int32_t v = dsp_pack4(r0, r1, r2, r3);
+    if (!full) {
+        v = dsp_clamp4(v, lo4, hi4);
+    }
+    memcpy(po, &v, sizeof v);
+}
+
 /* conv_pixel for epilogue mode 2 (every shift negative, output offset in the rounding terms),
  * full blocks only: the common case, without tests per output. */
 #if defined(__GNUC__)
@@ -214,15 +228,18 @@ __attribute__((always_inline))
 static inline void conv_pixel_fast(int8_t *po, const int8_t *base, int32_t row_step, const int32_t *blocks,
                                    int32_t blocks_count, int32_t kh, int32_t run, int32_t lo, int32_t hi, int full)
 {
+    const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
+    const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
     const int32_t *w = blocks;
     int32_t b;
     for (b = 0; b < blocks_count; ++b, po += 4) {
         const int32_t *h = w;
         const acc4 acc = block_dot(base, row_step, &w, kh, run);
-        po[0] = clamp_range(rq_fast_right_x2(acc.a0, HDR_MULT(h, 0), HDR_SHIFT(h, 0), HDR_ROUND(h, 0)), lo, hi, full);
-        po[1] = clamp_range(rq_fast_right_x2(acc.a1, HDR_MULT(h, 1), HDR_SHIFT(h, 1), HDR_ROUND(h, 1)), lo, hi, full);
-        po[2] = clamp_range(rq_fast_right_x2(acc.a2, HDR_MULT(h, 2), HDR_SHIFT(h, 2), HDR_ROUND(h, 2)), lo, hi, full);
-        po[3] = clamp_range(rq_fast_right_x2(acc.a3, HDR_MULT(h, 3), HDR_SHIFT(h, 3), HDR_ROUND(h, 3)), lo, hi, full);
+        store_quad_clamped(po, dsp_ssat8(rq_fast_right_x2_mla(acc.a0, HDR_MULT(h, 0), HDR_SHIFT(h, 0), HDR_ROUND(h, 0))),
+                           dsp_ssat8(rq_fast_right_x2_mla(acc.a1, HDR_MULT(h, 1), HDR_SHIFT(h, 1), HDR_ROUND(h, 1))),
+                           dsp_ssat8(rq_fast_right_x2_mla(acc.a2, HDR_MULT(h, 2), HDR_SHIFT(h, 2), HDR_ROUND(h, 2))),
+                           dsp_ssat8(rq_fast_right_x2_mla(acc.a3, HDR_MULT(h, 3), HDR_SHIFT(h, 3), HDR_ROUND(h, 3))), lo4,
+                           hi4, full);
     }
 }
 
@@ -236,8 +253,8 @@ static inline void conv_pixel_fast(int8_t *po, const int8_t *base, int32_t row_s
 
 /* One output channel of conv_pixel_ci8: the folded bias plus the channel's eight (doubled)
  * weights at w (quad 0's pair words at w[0], w[1], quad 1's at w[8], w[9]) times the widened
- * inputs, requantized with rq_fast_right_x2. */
-#define CI8_CHANNEL(j)                                                                                                 \
+ * inputs, requantized with rq_fast_right_x2_mla and saturated to int8 into r. */
+#define CI8_CHANNEL(j, r)                                                                                              \
     do {                                                                                                               \
         int32_t we_, wo_, acc_, round_, mult_, right_;                                                                 \
         CI8_LDRD(w, 16 * (j), acc_, round_);                                                                           \
@@ -248,7 +265,7 @@ static inline void conv_pixel_fast(int8_t *po, const int8_t *base, int32_t row_s
         acc_ = dsp_smlad(we_, e1, acc_);                                                                               \
         acc_ = dsp_smlad(wo_, o1, acc_);                                                                               \
         CI8_LDRD(w, 16 * (j) + 8, mult_, right_);                                                                      \
-        po[j] = clamp_range(rq_fast_right_x2(acc_, mult_, right_, round_), lo, hi, full);                              \
+        (r) = dsp_ssat8(rq_fast_right_x2_mla(acc_, mult_, right_, round_));                                                \
     } while (0)
 
 /* conv_pixel_fast for 1x1 convs on 8 input channels (MobileNetV2's thin expansions): the pixel's
@@ -264,11 +281,21 @@ static inline void conv_pixel_ci8(int8_t *po, const int8_t *x, const int32_t *w,
     const int32_t e0 = dsp_sxtb16(q0), o0 = dsp_sxtb16_ror8(q0); /* x0, x2 / x1, x3 */
     const int32_t e1 = dsp_sxtb16(q1), o1 = dsp_sxtb16_ror8(q1); /* x4, x6 / x5, x7 */
     int32_t b;
+    const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
+    const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
     for (b = 0; b < blocks_count; ++b, po += 4, w += CONV_HEADER_WORDS + 16) {
-        CI8_CHANNEL(0);
-        CI8_CHANNEL(1);
-        CI8_CHANNEL(2);
-        CI8_CHANNEL(3);
+        int32_t v, r;
+        CI8_CHANNEL(0, v);
+        CI8_CHANNEL(1, r);
+        v = dsp_insert8(v, r, 1);
+        CI8_CHANNEL(2, r);
+        v = dsp_insert8(v, r, 2);
+        CI8_CHANNEL(3, r);
+        v = dsp_insert8(v, r, 3);
+        if (!full) {
+            v = dsp_clamp4(v, lo4, hi4);
+        }
+        memcpy(po, &v, sizeof v);
     }
 }
 
@@ -321,12 +348,12 @@ static inline void conv_pixel_ci8(int8_t *po, const int8_t *x, const int32_t *w,
         acc3 = mul_hi16(w23_, v_, acc3);                                                                               \
     } while (0)
 
-/* Output channel j of the block: its sum requantized (rq_fast_right_x2) and saturated to int8. */
+/* Output channel j of the block: its sum requantized (rq_fast_right_x2_mla) and saturated to int8. */
 #define C3_OUT(j, acc, r)                                                                                              \
     do {                                                                                                               \
         int32_t round_, mult_;                                                                                         \
         C3_WLDRD(w, 16 * (j) + 4, round_, mult_);                                                                      \
-        (r) = dsp_ssat8(rq_fast_right_x2(acc, mult_, HDR_SHIFT(w, j), round_));                                        \
+        (r) = dsp_ssat8(rq_fast_right_x2_mla(acc, mult_, HDR_SHIFT(w, j), round_));                                        \
     } while (0)
 
 /* conv_pixel_fast for 3x3 convs on 3 input channels (the first conv of an image model), epilogue

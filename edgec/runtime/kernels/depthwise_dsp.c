@@ -370,7 +370,7 @@ static inline int32_t dwf_word(const int32_t *p, int32_t k)
  * dw_dsp_pixel, with the zero-point row at padding taps. */
 DWD_INLINE void dwf_pixel(const int8_t *x, int32_t rs, int32_t cs, const int8_t *const *tap, int interior,
                           int32_t kh, int32_t kw, int32_t nc, const int32_t *blk, int32_t lo4, int32_t hi4,
-                          int32_t act_min, int32_t act_max, int8_t *po)
+                          int32_t act_min, int32_t act_max, int full, int8_t *po)
 {
     const int32_t taps = kh * kw, pairs = (taps + 1) / 2, group_words = DWF_HEADER_WORDS + 4 * pairs;
     int32_t c, j, i;
@@ -395,7 +395,7 @@ DWD_INLINE void dwf_pixel(const int8_t *x, int32_t rs, int32_t cs, const int8_t 
             DWF_SINGLE(pa, wq + 4 * (pairs - 1));
         }
         DWF_EPILOGUE(blk, out4);
-        dwf_store_quad(po + c, dsp_clamp4(out4, lo4, hi4));
+        dwf_store_quad(po + c, full ? out4 : dsp_clamp4(out4, lo4, hi4));
     }
     /* The last 1..3 channels, one MAC at a time, from the same layout. */
     for (i = 0; c + i < nc; ++i) {
@@ -440,6 +440,7 @@ DWD_INLINE void dwf_layer(const edgec_view *in, edgec_view *out, const int16_t *
     const int32_t act_min = p->act_min, act_max = p->act_max;
     const int32_t lo4 = (int32_t)(((uint32_t)act_min & 0xffu) * 0x01010101u);
     const int32_t hi4 = (int32_t)(((uint32_t)act_max & 0xffu) * 0x01010101u);
+    const int full = act_min == -128 && act_max == 127;
     const int32_t rs = dh * in_rs, cs = dw * in_cs;
     const int32_t oy_lo = dwf_first_inside(pad_top, sh), ox_lo = dwf_first_inside(pad_left, sw);
     const int32_t oy_hi = dwf_end_inside(in_h, pad_top, sh, (kh - 1) * dh + 1, out_h);
@@ -467,7 +468,11 @@ DWD_INLINE void dwf_layer(const edgec_view *in, edgec_view *out, const int16_t *
                 const int32_t ix0 = ox * sw - pad_left;
                 if (row_inside && ox >= ox_lo && ox < ox_hi) {
                     const int8_t *x = in_data + iy0 * in_rs + ix0 * in_cs + c0;
-                    dwf_pixel(x, rs, cs, NULL, 1, kh, kw, nc, blk, lo4, hi4, act_min, act_max, po);
+                    if (full) { /* SSAT already clamped: no lane clamp (a second copy of the interior loop) */
+                        dwf_pixel(x, rs, cs, NULL, 1, kh, kw, nc, blk, lo4, hi4, act_min, act_max, 1, po);
+                    } else {
+                        dwf_pixel(x, rs, cs, NULL, 1, kh, kw, nc, blk, lo4, hi4, act_min, act_max, 0, po);
+                    }
                 } else {
                     const int8_t *base = in_data + c0;
                     int32_t t = 0, n_listed = 0, j;
@@ -491,7 +496,7 @@ DWD_INLINE void dwf_layer(const edgec_view *in, edgec_view *out, const int16_t *
                                      2 * group_words, bias ? bias + c0 : NULL, p->out_mult + c0, p->out_shift + c0,
                                      off2, input_offset, o, po, acc, 1);
                     } else {
-                        dwf_pixel(NULL, 0, 0, tap, 0, kh, kw, nc, blk, lo4, hi4, act_min, act_max, po);
+                        dwf_pixel(NULL, 0, 0, tap, 0, kh, kw, nc, blk, lo4, hi4, act_min, act_max, 0, po);
                     }
                 }
             }

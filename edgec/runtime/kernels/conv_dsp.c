@@ -440,39 +440,49 @@ typedef struct {
 static void conv_pixels(int8_t *po, int32_t po_step, const int8_t *base, int32_t base_step, int32_t count,
                         int32_t row_step, const conv_shape *g, const epilogue *e)
 {
-    const int32_t done = g->full_blocks * 4;
+    /* In locals, and the path chosen once per call, not per pixel: the int8 stores may alias g and e. */
+    const int32_t *const blocks = g->blocks;
+    const int32_t cout = g->cout, kh = g->kh, run = g->run, full_blocks = g->full_blocks;
+    const int32_t done = full_blocks * 4, lo = e->lo, hi = e->hi;
+    const int32_t *const rest_blocks = blocks + full_blocks * g->block_words;
+    const int full = lo == -128 && hi == 127;
     int32_t i;
-    for (i = 0; i < count; ++i, po += po_step, base += base_step) {
-        if (e->mode != 2) {
-            conv_pixel(po, base, row_step, g->blocks, g->cout, g->kh, g->run, e);
-            continue;
+
+/* Every pixel of the call: `one` for its full blocks, then the last 1..3 channels, if any. */
+#define CONV_PIXEL_LOOP(one)                                                                                           \
+    do {                                                                                                               \
+        for (i = 0; i < count; ++i, po += po_step, base += base_step) {                                                \
+            one;                                                                                                       \
+            if (done < cout) {                                                                                         \
+                conv_pixel(po + done, base, row_step, rest_blocks, cout - done, kh, run, e);                           \
+            }                                                                                                          \
+        }                                                                                                              \
+    } while (0)
+
+    if (e->mode != 2) {
+        for (i = 0; i < count; ++i, po += po_step, base += base_step) {
+            conv_pixel(po, base, row_step, blocks, cout, kh, run, e);
         }
-        if (g->kh == 1 && g->run == 8) { /* 1x1 on 8 channels */
-            if (e->lo == -128 && e->hi == 127) {
-                conv_pixel_ci8(po, base, g->blocks, g->full_blocks, -128, 127, 1);
-            } else {
-                conv_pixel_ci8(po, base, g->blocks, g->full_blocks, e->lo, e->hi, 0);
-            }
-        } else if (g->kh == 3 && g->run == 9) { /* 3x3 on 3 channels (first convs): constant runs, unrolled */
-            if (e->lo == -128 && e->hi == 127) {
-                conv_pixel_c3(po, base, row_step, g->blocks, g->full_blocks, -128, 127, 1);
-            } else {
-                conv_pixel_c3(po, base, row_step, g->blocks, g->full_blocks, e->lo, e->hi, 0);
-            }
-        } else if (e->lo == -128 && e->hi == 127) {
-            if (g->kh == 1 && g->run % 8 == 0) { /* pointwise convs: constants for the compiler */
-                conv_pixel_fast(po, base, 0, g->blocks, g->full_blocks, 1, g->run & ~7, -128, 127, 1);
-            } else {
-                conv_pixel_fast(po, base, row_step, g->blocks, g->full_blocks, g->kh, g->run, e->lo, e->hi, 1);
-            }
+    } else if (kh == 1 && run == 8) { /* 1x1 on 8 channels */
+        if (full) {
+            CONV_PIXEL_LOOP(conv_pixel_ci8(po, base, blocks, full_blocks, -128, 127, 1));
         } else {
-            conv_pixel_fast(po, base, row_step, g->blocks, g->full_blocks, g->kh, g->run, e->lo, e->hi, 0);
+            CONV_PIXEL_LOOP(conv_pixel_ci8(po, base, blocks, full_blocks, lo, hi, 0));
         }
-        if (done < g->cout) {
-            conv_pixel(po + done, base, row_step, g->blocks + g->full_blocks * g->block_words, g->cout - done, g->kh,
-                       g->run, e);
+    } else if (kh == 3 && run == 9) { /* 3x3 on 3 channels (first convs) */
+        if (full) {
+            CONV_PIXEL_LOOP(conv_pixel_c3(po, base, row_step, blocks, full_blocks, -128, 127, 1));
+        } else {
+            CONV_PIXEL_LOOP(conv_pixel_c3(po, base, row_step, blocks, full_blocks, lo, hi, 0));
         }
+    } else if (full && kh == 1 && run % 8 == 0) { /* pointwise convs: constants for the compiler */
+        CONV_PIXEL_LOOP(conv_pixel_fast(po, base, 0, blocks, full_blocks, 1, run & ~7, -128, 127, 1));
+    } else if (full) {
+        CONV_PIXEL_LOOP(conv_pixel_fast(po, base, row_step, blocks, full_blocks, kh, run, lo, hi, 1));
+    } else {
+        CONV_PIXEL_LOOP(conv_pixel_fast(po, base, row_step, blocks, full_blocks, kh, run, lo, hi, 0));
     }
+#undef CONV_PIXEL_LOOP
 }
 
 /* Computes `count` output pixels of one call (see conv_pixels for the arguments). */

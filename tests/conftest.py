@@ -56,7 +56,7 @@ SHARED_PER_MODEL_MODULES = frozenset({"test_corpus.py", "test_tvm_models.py"})
 HIL = "tests/test_hil_models.py::test_model_bit_exact_on_device"
 UNIT_SECONDS = {
     "tests/test_patch_e2e.py": 520,
-    "tests/test_tvm_tuning.py": 300,
+    "tests/test_tvm_tuning.py": 100,
     "tests/test_tvm_models.py[tflite:mobilenet_v2_w0.35_r96]": 225,
     "tests/test_host_e2e.py": 215,
     "tests/test_tvm_models.py[tflite:mobilenet_v2_w1.0_r224]": 200,

@@ -204,6 +204,40 @@ def test_forced_2x2_grid_matches_layer_reference(cache: Cache, kind: str, name: 
     _check_outputs(cache, build, kind, name)
 
 
+# -- streamed residual projections in the auto schedules (planner: tests/test_residual_stream.py) -----
+
+
+@pytest.mark.parametrize("kind,name", [("tflite", "mobilenet_v2_w0.35_r96"), ("onnx", "mobilenet_v2_w0.35_r144")])
+def test_auto_schedules_stream_mobilenet_v2_residual_projections(cache: Cache, kind: str, name: str) -> None:
+    """The auto schedule of a MobileNetV2 streams its residual projections (outputs: the auto test above)."""
+    build = cache.build(kind, name, "auto")
+    streamed = [op for op in build.summary["ops"] if "streamed" in op]
+    assert streamed and len(streamed) % 2 == 0, "the projections and their adds stream in pairs"
+    source = (build.path / "src" / "model.c").read_text()
+    assert "streamed in" in source and "EDGEC_PROFILE_OP" in source
+
+
+# MobileNetV2 w1.0 r224.  Without row-streamed segments, 4x4 patches up to the 28x28x32 tensor leave the
+# rest of the network at the block-4/5 depthwise and project convolutions holding the 28x28x192 buffer
+# (150,528 B) and the residual (25,088 B), plus the in-place depthwise's ring of 3 padded rows (3x30 = 90 B)
+# or the project conv's streamed chunk (4 pixels x 32 = 128 B): 175,744 B.  Without streaming the project
+# conv either, the smallest peak is 200,704 B.  The bound is MCUNetV2's 172 KiB = 176,128 B.
+R224_STREAMED_ARENA = 172 * 1024
+
+
+def test_mobilenet_v2_r224_auto_streamed_arena(cache: Cache) -> None:
+    """Its auto build fits the streamed arena (bit-exact: the auto test above)."""
+    build = cache.build("tflite", "mobilenet_v2_w1.0_r224", "auto")
+    assert build.summary["totals"]["arena_bytes"] <= R224_STREAMED_ARENA < 200_704
+    assert build.summary["schedule"]["kind"] == "patch"
+    fused = [op for op in build.summary["ops"] if "streamed" in op or "row_streamed" in op]
+    assert len(fused) >= 4
+    plain = search_schedules(build.graph, inplace_depthwise=True, stream_residual=False, stream_rows=False)
+    assert min(c.peak for c in plain) == 200_704
+    projections_only = search_schedules(build.graph, inplace_depthwise=True, stream_rows=False)
+    assert min(c.peak for c in projections_only) == 175_744
+
+
 def test_logit_outputs_are_informative(cache: Cache) -> None:
     """The comparisons above can fail: on logit models the outputs vary over many values and inputs."""
     for kind, name in sorted(LOGIT_MODELS):

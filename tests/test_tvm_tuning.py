@@ -34,7 +34,7 @@ def tuned(tmp_path_factory):
     )
 
 
-# MetaSchedule starts builder and runner worker processes: about 100 s for the one shared tuning
+# MetaSchedule starts builder and runner worker processes: about 30 s for the one shared tuning
 # run on 2 cores (tests/conftest.py keeps this module on one xdist worker so it runs once).
 @pytest.mark.slow
 def test_tuning_stores_records_in_the_build(tuned):

@@ -34,8 +34,8 @@ def tvm_sources(graph: Graph, plan, target, folder: Path, model_hash: str, sched
     """Lower ``graph`` with the TVM back end, compile its kernels for ``target``, write the deploy sources.
 
     Also exports the kernels as a shared library next to the folder
-    (``../rpc/kernels.so``, cross-compiled with the target's C compiler): what
-    ``--rpc`` uploads to the device.  For Jetson the deploy folder's kernels
+    (``../rpc/kernels.so``, linked from the deploy folder's ``kernels.o`` with
+    the target's C compiler): what ``--rpc`` uploads to the device.  For Jetson the deploy folder's kernels
     are the CPU ones (host LLVM target: the runner needs no CUDA runtime); the
     CUDA kernels go to ``cuda/kernels.cu`` and into the RPC library.
     """
@@ -57,7 +57,10 @@ def tvm_sources(graph: Graph, plan, target, folder: Path, model_hash: str, sched
     library = folder.parent / RPC_LIBRARY
     library.parent.mkdir(parents=True, exist_ok=True)
     fcompile = tvm.support.cc.cross_compiler(target.cc) if target.arch != "x86_64" else None
-    rpc_module.export_library(str(library), fcompile=fcompile)
+    if rpc_module is cpu_module:  # link the kernels.o just written: LLVM emits the machine code once, not twice
+        (fcompile or tvm.support.cc.create_shared)(str(library), [str(folder / "kernels.o")])
+    else:  # CUDA: export_library packs the device module into the library too
+        rpc_module.export_library(str(library), fcompile=fcompile)
     rel = [(f.relative_to(folder) if f.is_absolute() else f).as_posix() for f in files]
     return DeploySources(
         folder=folder,

@@ -18,8 +18,13 @@ bit-exact.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
+import sys
 import time
+import types
+from contextlib import contextmanager
 from pathlib import Path
 
 from edgec.errors import EdgecError
@@ -59,27 +64,29 @@ def tune_program(program, target, work_dir: Path, trials: int, progress=None) ->
     runner = ms.runner.LocalRunner(timeout_sec=RUN_TIMEOUT_S)
     results = []
     start = time.monotonic()
-    for index, (name, func) in enumerate(kernels, 1):
-        if progress:
-            progress(f"tuning {index}/{len(kernels)} {name} ({per_kernel} trials)")
-        ms.tune_tir(
-            _kernel_module(func),
-            target,
-            str(work_dir / "logs"),
-            max_trials_global=per_kernel,
-            num_trials_per_iter=min(per_kernel, 16),
-            builder=builder,
-            runner=runner,
-            cost_model=cost_model(),
-            database=database,
-            num_tuning_cores=1,
-            seed=0,
-        )
-        record = _best_record(database, func, target)
-        best_us = None
-        if record is not None and record.run_secs:
-            best_us = 1e6 * min(float(s) for s in record.run_secs)
-        results.append({"kernel": name, "best_us": best_us, "tuned": record is not None})
+    with x86_tensor_intrinsics_only():
+        for index, (name, func) in enumerate(kernels, 1):
+            if progress:
+                progress(f"tuning {index}/{len(kernels)} {name} ({per_kernel} trials)")
+            ms.tune_tir(
+                _kernel_module(func),
+                target,
+                str(work_dir / "logs"),
+                max_trials_global=per_kernel,
+                num_trials_per_iter=min(per_kernel, 16),
+                builder=builder,
+                runner=runner,
+                cost_model=cost_model(),
+                database=database,
+                strategy=search_strategy(ms, per_kernel),
+                num_tuning_cores=1,
+                seed=0,
+            )
+            record = _best_record(database, func, target)
+            best_us = None
+            if record is not None and record.run_secs:
+                best_us = 1e6 * min(float(s) for s in record.run_secs)
+            results.append({"kernel": name, "best_us": best_us, "tuned": record is not None})
     summary = {
         "kernels": len(kernels),
         "tuned": sum(1 for r in results if r["tuned"]),
@@ -93,6 +100,38 @@ def tune_program(program, target, work_dir: Path, trials: int, progress=None) ->
     if progress:
         progress(f"tuned {summary['tuned']}/{len(kernels)} kernels in {summary['seconds']} s; records in {work_dir}")
     return summary
+
+
+INTRINSICS_PACKAGE = "tvm.s_tir.tensor_intrin"
+
+
+@contextmanager
+def x86_tensor_intrinsics_only():
+    """While tuning, ``tvm.s_tir.tensor_intrin`` holds the x86 tensor intrinsics only.
+
+    MetaSchedule's ``TuneContext`` imports that package for the intrinsics its
+    schedule rules may tensorize with.  The package parses every target's
+    TVMScript intrinsics on import, CUDA's hundreds included: about 40 s of CPU,
+    most of a small tune.  Candidates are measured on this (x86-64) machine
+    (``tune_build`` refuses other CPUs), so only the x86 ones (VNNI, AVX-512)
+    can apply.  Where the package is already imported nothing changes; after
+    tuning the partial package is dropped again, so a later import in this
+    process loads the whole of it.
+    """
+    if INTRINSICS_PACKAGE in sys.modules:
+        yield
+        return
+    spec = importlib.util.find_spec(INTRINSICS_PACKAGE)
+    package = types.ModuleType(INTRINSICS_PACKAGE)
+    package.__spec__, package.__package__ = spec, INTRINSICS_PACKAGE
+    package.__path__ = list(spec.submodule_search_locations)
+    sys.modules[INTRINSICS_PACKAGE] = package
+    try:
+        importlib.import_module(INTRINSICS_PACKAGE + ".x86")
+        yield
+    finally:
+        if sys.modules.get(INTRINSICS_PACKAGE) is package:
+            del sys.modules[INTRINSICS_PACKAGE]
 
 
 def build_candidate(mod, target, _params=None):
@@ -109,6 +148,17 @@ def build_candidate(mod, target, _params=None):
 
     mod = RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod)
     return tvm_build(mod, target=target)
+
+
+def search_strategy(ms, trials: int):
+    """MetaSchedule's evolutionary search, its population scaled to the trial count.
+
+    The default population (2,048 candidates, each mutated and scored per
+    round) costs the same half minute of CPU whether 2 or 2,000 trials are
+    measured; 32 candidates per measured trial keep the search's choice as wide
+    for large budgets and make small tunes quick.
+    """
+    return ms.search_strategy.EvolutionarySearch(population_size=max(64, min(2048, 32 * trials)))
 
 
 def cost_model() -> str:

@@ -155,7 +155,7 @@ static inline int32_t dwip_fast_row(const int8_t *const *rowp, int32_t kh, int32
     int32_t ox, ky;
     for (ox = 0; ox + 2 <= out_w; ox += 2) {
         int32_t a = acc0, b = acc0;
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__arm__) /* host builds: 5x faster to compile */
 #pragma GCC unroll 16
 #endif
         for (ky = 0; ky < kh; ++ky) {

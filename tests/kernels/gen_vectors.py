@@ -1508,6 +1508,8 @@ def build_cases(seed: int) -> list[Case]:
                        b=rng_dsp.integers(100, 128, size=(1, 3, 5, 4)).astype(np.int8))
     big.tensors["y"] = K.add(big.tensors["a"], big.tensors["b"], **{k: big.ints[k] for k in ADD_KEYS})
     cases += [add_dsp_twin(big), add_dsp_twin(adds[1], left_shift=21), add_dsp_twin(adds[2], a_shift=1)]
+    # edgec_add_dsp's dense path: the unshifted operand first (swapped), and its general instance
+    cases += [add_dsp_twin(adds[0], a_shift=0, b_shift=-3), add_dsp_twin(adds[0], left_shift=19, act_min=-100, act_max=90)]
     inplace = [c for c in cases if c.op == "depthwise_conv2d_inplace"]
     cases += [dsp_inplace_twin(c, allow_fast=i % 3 != 2) for i, c in enumerate(inplace)]
     cases += dsp_depthwise_fast_cases(np.random.default_rng(seed + 2))  # own stream: the cases above keep theirs

@@ -215,4 +215,57 @@ static inline int32_t dsp_qadd(int32_t a, int32_t b)
 #endif
 }
 
+/* v with lane `lane` (a constant 1..3) replaced by the low byte of x: one BFI. */
+#if EDGEC_DSP_NATIVE
+#define dsp_insert8(v, x, lane) dsp_insert8_((v), (x), 8 * (lane))
+static inline int32_t dsp_insert8_(int32_t v, int32_t x, const int lsb)
+{
+    __asm__("bfi %0, %1, %2, #8" : "+r"(v) : "r"(x), "n"(lsb));
+    return v;
+}
+#else
+static inline int32_t dsp_insert8(int32_t v, int32_t x, int lane)
+{
+    const uint32_t mask = 0xffu << (8 * lane);
+    return (int32_t)(((uint32_t)v & ~mask) | (((uint32_t)x << (8 * lane)) & mask));
+}
+#endif
+
+/* The low bytes of r0..r3 as one quad word (r0 in lane 0): three BFI. */
+static inline int32_t dsp_pack4(int32_t r0, int32_t r1, int32_t r2, int32_t r3)
+{
+#if EDGEC_DSP_NATIVE
+    __asm__("bfi %0, %1, #8, #8" : "+r"(r0) : "r"(r1));
+    __asm__("bfi %0, %1, #16, #8" : "+r"(r0) : "r"(r2));
+    __asm__("bfi %0, %1, #24, #8" : "+r"(r0) : "r"(r3));
+    return r0;
+#else
+    return (int32_t)(((uint32_t)r0 & 0xffu) | (((uint32_t)r1 & 0xffu) << 8) | (((uint32_t)r2 & 0xffu) << 16) |
+                     ((uint32_t)r3 << 24));
+#endif
+}
+
+/* Each int8 lane of v clamped to [lo, hi] (lo4, hi4: the bounds in every lane; lo <= hi). */
+static inline int32_t dsp_clamp4(int32_t v, int32_t lo4, int32_t hi4)
+{
+#if EDGEC_DSP_NATIVE
+    int32_t t;
+    /* GE lane flags of v - lo4: SEL keeps v where v >= lo; then of v - hi4: SEL takes hi where v >= hi. */
+    __asm__("ssub8 %1, %0, %2\n\tsel %0, %0, %2" : "+r"(v), "=&r"(t) : "r"(lo4) : "cc");
+    __asm__("ssub8 %1, %0, %2\n\tsel %0, %2, %0" : "+r"(v), "=&r"(t) : "r"(hi4) : "cc");
+    return v;
+#else
+    uint32_t r = 0;
+    int k;
+    for (k = 0; k < 4; ++k) {
+        int32_t x = dsp_lane8(v, k);
+        const int32_t lo = dsp_lane8(lo4, k), hi = dsp_lane8(hi4, k);
+        x = x < lo ? lo : x;
+        x = x > hi ? hi : x;
+        r |= ((uint32_t)x & 0xffu) << (8 * k);
+    }
+    return (int32_t)r;
+#endif
+}
+
 #endif /* EDGEC_ARM_DSP_H */

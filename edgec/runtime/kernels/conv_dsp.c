@@ -34,7 +34,8 @@
  * rq_fast_right_x2 (every shift negative; the header's rounding terms then
  * also carry the output offset, and the folded biases and weights are stored
  * doubled, so the accumulators come out as rq_fast_right's 2 * acc without a
- * shift, requant_fast.h).  The last 1..3 inputs of a run (Ci = 3 first convs)
+ * shift, requant_fast.h; the full blocks use its three-instruction form rq_fast_right_x2_mla,
+ * then SSAT, and store their four outputs as one word, clamped in all lanes at once).  The last 1..3 inputs of a run (Ci = 3 first convs)
  * take one SMLABB / SMLATB per channel.
  *
  * At the end of the file: the same kernels on int8 weights (edgec_conv2d_dsp_int8,
@@ -206,6 +207,19 @@ static inline int8_t clamp_range(int32_t v, int32_t lo, int32_t hi, int full)
     return full ? (int8_t)dsp_ssat8(v) : clamp_to(v, lo, hi);
 }
 
+/* Four int8 results (each already in [-128, 127]) packed (three BFI), clamped to the layer's
+ * range in all lanes at once unless it is all of int8 (`full`, a constant at each call: SSUB8 +
+ * SEL twice) and stored with one STR: 8 instructions for the four outputs instead of up to 28. */
+static inline void store_quad_clamped(int8_t *po, int32_t r0, int32_t r1, int32_t r2, int32_t r3, int32_t lo4,
+                                      int32_t hi4, int full)
+{
+    int32_t v = dsp_pack4(r0, r1, r2, r3);
+    if (!full) {
+        v = dsp_clamp4(v, lo4, hi4);
+    }
+    memcpy(po, &v, sizeof v);
+}
+
 /* conv_pixel for epilogue mode 2 (every shift negative, output offset in the rounding terms),
  * full blocks only: the common case, without tests per output. */
 #if defined(__GNUC__)
@@ -214,15 +228,18 @@ __attribute__((always_inline))
 static inline void conv_pixel_fast(int8_t *po, const int8_t *base, int32_t row_step, const int32_t *blocks,
                                    int32_t blocks_count, int32_t kh, int32_t run, int32_t lo, int32_t hi, int full)
 {
+    const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
+    const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
     const int32_t *w = blocks;
     int32_t b;
     for (b = 0; b < blocks_count; ++b, po += 4) {
         const int32_t *h = w;
         const acc4 acc = block_dot(base, row_step, &w, kh, run);
-        po[0] = clamp_range(rq_fast_right_x2(acc.a0, HDR_MULT(h, 0), HDR_SHIFT(h, 0), HDR_ROUND(h, 0)), lo, hi, full);
-        po[1] = clamp_range(rq_fast_right_x2(acc.a1, HDR_MULT(h, 1), HDR_SHIFT(h, 1), HDR_ROUND(h, 1)), lo, hi, full);
-        po[2] = clamp_range(rq_fast_right_x2(acc.a2, HDR_MULT(h, 2), HDR_SHIFT(h, 2), HDR_ROUND(h, 2)), lo, hi, full);
-        po[3] = clamp_range(rq_fast_right_x2(acc.a3, HDR_MULT(h, 3), HDR_SHIFT(h, 3), HDR_ROUND(h, 3)), lo, hi, full);
+        store_quad_clamped(po, dsp_ssat8(rq_fast_right_x2_mla(acc.a0, HDR_MULT(h, 0), HDR_SHIFT(h, 0), HDR_ROUND(h, 0))),
+                           dsp_ssat8(rq_fast_right_x2_mla(acc.a1, HDR_MULT(h, 1), HDR_SHIFT(h, 1), HDR_ROUND(h, 1))),
+                           dsp_ssat8(rq_fast_right_x2_mla(acc.a2, HDR_MULT(h, 2), HDR_SHIFT(h, 2), HDR_ROUND(h, 2))),
+                           dsp_ssat8(rq_fast_right_x2_mla(acc.a3, HDR_MULT(h, 3), HDR_SHIFT(h, 3), HDR_ROUND(h, 3))), lo4,
+                           hi4, full);
     }
 }
 
@@ -236,8 +253,8 @@ static inline void conv_pixel_fast(int8_t *po, const int8_t *base, int32_t row_s
 
 /* One output channel of conv_pixel_ci8: the folded bias plus the channel's eight (doubled)
  * weights at w (quad 0's pair words at w[0], w[1], quad 1's at w[8], w[9]) times the widened
- * inputs, requantized with rq_fast_right_x2. */
-#define CI8_CHANNEL(j)                                                                                                 \
+ * inputs, requantized with rq_fast_right_x2_mla and saturated to int8 into r. */
+#define CI8_CHANNEL(j, r)                                                                                              \
     do {                                                                                                               \
         int32_t we_, wo_, acc_, round_, mult_, right_;                                                                 \
         CI8_LDRD(w, 16 * (j), acc_, round_);                                                                           \
@@ -248,7 +265,7 @@ static inline void conv_pixel_fast(int8_t *po, const int8_t *base, int32_t row_s
         acc_ = dsp_smlad(we_, e1, acc_);                                                                               \
         acc_ = dsp_smlad(wo_, o1, acc_);                                                                               \
         CI8_LDRD(w, 16 * (j) + 8, mult_, right_);                                                                      \
-        po[j] = clamp_range(rq_fast_right_x2(acc_, mult_, right_, round_), lo, hi, full);                              \
+        (r) = dsp_ssat8(rq_fast_right_x2_mla(acc_, mult_, right_, round_));                                                \
     } while (0)
 
 /* conv_pixel_fast for 1x1 convs on 8 input channels (MobileNetV2's thin expansions): the pixel's
@@ -264,11 +281,129 @@ static inline void conv_pixel_ci8(int8_t *po, const int8_t *x, const int32_t *w,
     const int32_t e0 = dsp_sxtb16(q0), o0 = dsp_sxtb16_ror8(q0); /* x0, x2 / x1, x3 */
     const int32_t e1 = dsp_sxtb16(q1), o1 = dsp_sxtb16_ror8(q1); /* x4, x6 / x5, x7 */
     int32_t b;
+    const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
+    const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
     for (b = 0; b < blocks_count; ++b, po += 4, w += CONV_HEADER_WORDS + 16) {
-        CI8_CHANNEL(0);
-        CI8_CHANNEL(1);
-        CI8_CHANNEL(2);
-        CI8_CHANNEL(3);
+        int32_t v, r;
+        CI8_CHANNEL(0, v);
+        CI8_CHANNEL(1, r);
+        v = dsp_insert8(v, r, 1);
+        CI8_CHANNEL(2, r);
+        v = dsp_insert8(v, r, 2);
+        CI8_CHANNEL(3, r);
+        v = dsp_insert8(v, r, 3);
+        if (!full) {
+            v = dsp_clamp4(v, lo4, hi4);
+        }
+        memcpy(po, &v, sizeof v);
+    }
+}
+
+/* One word of a pixel's widened inputs (conv_pixel_c3), kept in program order like CI8_LDRD: GCC
+ * would otherwise load all sixteen once per pixel and spill them. */
+#if EDGEC_DSP_NATIVE
+#define C3_LDRD(xw, off, lo, hi)                                                                                       \
+    __asm__ volatile("ldrd %0, %1, [%2, %3]" : "=r"(lo), "=r"(hi) : "r"(xw), "n"(off), "m"(*(const int32_t(*)[16])(xw)))
+#define C3_LDR(xw, off, v) __asm__ volatile("ldr %0, [%1, %2]" : "=r"(v) : "r"(xw), "n"(off), "m"(*(const int32_t(*)[16])(xw)))
+/* CI8_LDRD with an offset expression (constant weights: no memory operand needed). */
+#define C3_WLDRD(p, off, lo, hi) __asm__ volatile("ldrd %0, %1, [%2, %3]" : "=r"(lo), "=r"(hi) : "r"(p), "n"(off))
+#else
+#define C3_WLDRD(p, off, lo, hi) DSP_LDRD(p, off, lo, hi)
+#define C3_LDRD(xw, off, lo, hi) ((lo) = (xw)[(off) / 4], (hi) = (xw)[(off) / 4 + 1])
+#define C3_LDR(xw, off, v) ((v) = (xw)[(off) / 4])
+#endif
+
+/* Byte offset of a block's weights for kernel row r (3x3 on 3 channels: per row two quads of
+ * eight words and one trailing input of two words, after the 16-word header). */
+#define C3_ROW(r) (4 * (CONV_HEADER_WORDS + 18 * (r)))
+
+/* acc0..acc3 += widened input quad q (words 2q, 2q + 1 of xw) of kernel row r, quad k of the row. */
+#define C3_QUAD(q, r, k)                                                                                               \
+    do {                                                                                                               \
+        int32_t e_, o_, we_, wo_;                                                                                      \
+        C3_LDRD(xw, 8 * (q), e_, o_);                                                                                  \
+        C3_WLDRD(w, C3_ROW(r) + 32 * (k), we_, wo_);                                                                   \
+        acc0 = dsp_smlad(we_, e_, acc0);                                                                               \
+        acc0 = dsp_smlad(wo_, o_, acc0);                                                                               \
+        C3_WLDRD(w, C3_ROW(r) + 32 * (k) + 8, we_, wo_);                                                               \
+        acc1 = dsp_smlad(we_, e_, acc1);                                                                               \
+        acc1 = dsp_smlad(wo_, o_, acc1);                                                                               \
+        C3_WLDRD(w, C3_ROW(r) + 32 * (k) + 16, we_, wo_);                                                              \
+        acc2 = dsp_smlad(we_, e_, acc2);                                                                               \
+        acc2 = dsp_smlad(wo_, o_, acc2);                                                                               \
+        C3_WLDRD(w, C3_ROW(r) + 32 * (k) + 24, we_, wo_);                                                              \
+        acc3 = dsp_smlad(we_, e_, acc3);                                                                               \
+        acc3 = dsp_smlad(wo_, o_, acc3);                                                                               \
+    } while (0)
+
+/* acc0..acc3 += the ninth input of kernel row r (word 12 + r of xw) times its four weights. */
+#define C3_TAIL(r)                                                                                                     \
+    do {                                                                                                               \
+        int32_t v_, w01_, w23_;                                                                                        \
+        C3_LDR(xw, 4 * (12 + (r)), v_);                                                                                \
+        C3_WLDRD(w, C3_ROW(r) + 64, w01_, w23_);                                                                       \
+        acc0 = mul_lo16(w01_, v_, acc0);                                                                               \
+        acc1 = mul_hi16(w01_, v_, acc1);                                                                               \
+        acc2 = mul_lo16(w23_, v_, acc2);                                                                               \
+        acc3 = mul_hi16(w23_, v_, acc3);                                                                               \
+    } while (0)
+
+/* Output channel j of the block: its sum requantized (rq_fast_right_x2_mla) and saturated to int8. */
+#define C3_OUT(j, acc, r)                                                                                              \
+    do {                                                                                                               \
+        int32_t round_, mult_;                                                                                         \
+        C3_WLDRD(w, 16 * (j) + 4, round_, mult_);                                                                      \
+        (r) = dsp_ssat8(rq_fast_right_x2_mla(acc, mult_, HDR_SHIFT(w, j), round_));                                        \
+    } while (0)
+
+/* conv_pixel_fast for 3x3 convs on 3 input channels (the first conv of an image model), epilogue
+ * mode 2, full blocks.  The pixel's 27 inputs are widened once into xw: per kernel row r the pair
+ * words (x0, x2), (x1, x3), (x4, x6), (x5, x7) at 4r..4r + 3, and its ninth input at 12 + r.  Each
+ * block then runs straight through: per input quad one LDRD of xw and four LDRD of weights for
+ * eight SMLAD (16 MACs in 13 instructions), per ninth input one LDR, one LDRD and four
+ * SMLABB / SMLATB, then the four requantizations, packed into one word (three BFI), clamped
+ * in all four lanes at once (SSUB8 + SEL twice) and stored with one STR; nothing but the four
+ * sums stays live. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void conv_pixel_c3(int8_t *po, const int8_t *base, int32_t row_step, const int32_t *w,
+                                 int32_t blocks_count, int32_t lo, int32_t hi, int full)
+{
+    const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
+    const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
+    int32_t xw[16];
+    int32_t r, b;
+    for (r = 0; r < 3; ++r) {
+        const int8_t *x = base + r * row_step;
+        const int32_t q0 = dsp_read_quad(x), q1 = dsp_read_quad(x + 4);
+        xw[4 * r] = dsp_sxtb16(q0);
+        xw[4 * r + 1] = dsp_sxtb16_ror8(q0);
+        xw[4 * r + 2] = dsp_sxtb16(q1);
+        xw[4 * r + 3] = dsp_sxtb16_ror8(q1);
+        xw[12 + r] = x[8];
+    }
+    xw[15] = 0;
+    for (b = 0; b < blocks_count; ++b, po += 4, w += CONV_HEADER_WORDS + 3 * 18) {
+        int32_t acc0 = HDR_BIAS(w, 0), acc1 = HDR_BIAS(w, 1), acc2 = HDR_BIAS(w, 2), acc3 = HDR_BIAS(w, 3);
+        C3_QUAD(0, 0, 0);
+        C3_QUAD(1, 0, 1);
+        C3_QUAD(2, 1, 0);
+        C3_QUAD(3, 1, 1);
+        C3_QUAD(4, 2, 0);
+        C3_QUAD(5, 2, 1);
+        C3_TAIL(0);
+        C3_TAIL(1);
+        C3_TAIL(2);
+        C3_OUT(0, acc0, acc0);
+        C3_OUT(1, acc1, acc1);
+        C3_OUT(2, acc2, acc2);
+        C3_OUT(3, acc3, acc3);
+        acc0 = dsp_pack4(acc0, acc1, acc2, acc3);
+        if (!full) {
+            acc0 = dsp_clamp4(acc0, lo4, hi4);
+        }
+        memcpy(po, &acc0, sizeof acc0);
     }
 }
 
@@ -305,39 +440,49 @@ typedef struct {
 static void conv_pixels(int8_t *po, int32_t po_step, const int8_t *base, int32_t base_step, int32_t count,
                         int32_t row_step, const conv_shape *g, const epilogue *e)
 {
-    const int32_t done = g->full_blocks * 4;
+    /* In locals, and the path chosen once per call, not per pixel: the int8 stores may alias g and e. */
+    const int32_t *const blocks = g->blocks;
+    const int32_t cout = g->cout, kh = g->kh, run = g->run, full_blocks = g->full_blocks;
+    const int32_t done = full_blocks * 4, lo = e->lo, hi = e->hi;
+    const int32_t *const rest_blocks = blocks + full_blocks * g->block_words;
+    const int full = lo == -128 && hi == 127;
     int32_t i;
-    for (i = 0; i < count; ++i, po += po_step, base += base_step) {
-        if (e->mode != 2) {
-            conv_pixel(po, base, row_step, g->blocks, g->cout, g->kh, g->run, e);
-            continue;
+
+/* Every pixel of the call: `one` for its full blocks, then the last 1..3 channels, if any. */
+#define CONV_PIXEL_LOOP(one)                                                                                           \
+    do {                                                                                                               \
+        for (i = 0; i < count; ++i, po += po_step, base += base_step) {                                                \
+            one;                                                                                                       \
+            if (done < cout) {                                                                                         \
+                conv_pixel(po + done, base, row_step, rest_blocks, cout - done, kh, run, e);                           \
+            }                                                                                                          \
+        }                                                                                                              \
+    } while (0)
+
+    if (e->mode != 2) {
+        for (i = 0; i < count; ++i, po += po_step, base += base_step) {
+            conv_pixel(po, base, row_step, blocks, cout, kh, run, e);
         }
-        if (g->kh == 1 && g->run == 8) { /* 1x1 on 8 channels */
-            if (e->lo == -128 && e->hi == 127) {
-                conv_pixel_ci8(po, base, g->blocks, g->full_blocks, -128, 127, 1);
-            } else {
-                conv_pixel_ci8(po, base, g->blocks, g->full_blocks, e->lo, e->hi, 0);
-            }
-        } else if (g->kh == 3 && g->run == 9) { /* 3x3 on 3 channels (first convs): constant runs, unrolled */
-            if (e->lo == -128 && e->hi == 127) {
-                conv_pixel_fast(po, base, row_step, g->blocks, g->full_blocks, 3, 9, -128, 127, 1);
-            } else {
-                conv_pixel_fast(po, base, row_step, g->blocks, g->full_blocks, 3, 9, e->lo, e->hi, 0);
-            }
-        } else if (e->lo == -128 && e->hi == 127) {
-            if (g->kh == 1 && g->run % 8 == 0) { /* pointwise convs: constants for the compiler */
-                conv_pixel_fast(po, base, 0, g->blocks, g->full_blocks, 1, g->run & ~7, -128, 127, 1);
-            } else {
-                conv_pixel_fast(po, base, row_step, g->blocks, g->full_blocks, g->kh, g->run, e->lo, e->hi, 1);
-            }
+    } else if (kh == 1 && run == 8) { /* 1x1 on 8 channels */
+        if (full) {
+            CONV_PIXEL_LOOP(conv_pixel_ci8(po, base, blocks, full_blocks, -128, 127, 1));
         } else {
-            conv_pixel_fast(po, base, row_step, g->blocks, g->full_blocks, g->kh, g->run, e->lo, e->hi, 0);
+            CONV_PIXEL_LOOP(conv_pixel_ci8(po, base, blocks, full_blocks, lo, hi, 0));
         }
-        if (done < g->cout) {
-            conv_pixel(po + done, base, row_step, g->blocks + g->full_blocks * g->block_words, g->cout - done, g->kh,
-                       g->run, e);
+    } else if (kh == 3 && run == 9) { /* 3x3 on 3 channels (first convs) */
+        if (full) {
+            CONV_PIXEL_LOOP(conv_pixel_c3(po, base, row_step, blocks, full_blocks, -128, 127, 1));
+        } else {
+            CONV_PIXEL_LOOP(conv_pixel_c3(po, base, row_step, blocks, full_blocks, lo, hi, 0));
         }
+    } else if (full && kh == 1 && run % 8 == 0) { /* pointwise convs: constants for the compiler */
+        CONV_PIXEL_LOOP(conv_pixel_fast(po, base, 0, blocks, full_blocks, 1, run & ~7, -128, 127, 1));
+    } else if (full) {
+        CONV_PIXEL_LOOP(conv_pixel_fast(po, base, row_step, blocks, full_blocks, kh, run, lo, hi, 1));
+    } else {
+        CONV_PIXEL_LOOP(conv_pixel_fast(po, base, row_step, blocks, full_blocks, kh, run, lo, hi, 0));
     }
+#undef CONV_PIXEL_LOOP
 }
 
 /* Computes `count` output pixels of one call (see conv_pixels for the arguments). */

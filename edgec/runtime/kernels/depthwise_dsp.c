@@ -266,43 +266,6 @@ static inline int32_t dwf_smlatb(int32_t a, int32_t b, int32_t acc)
 #endif
 }
 
-/* The low bytes of r0..r3 as one quad word (r0 in lane 0): three BFI. */
-static inline int32_t dwf_pack(int32_t r0, int32_t r1, int32_t r2, int32_t r3)
-{
-#if EDGEC_DSP_NATIVE
-    __asm__("bfi %0, %1, #8, #8" : "+r"(r0) : "r"(r1));
-    __asm__("bfi %0, %1, #16, #8" : "+r"(r0) : "r"(r2));
-    __asm__("bfi %0, %1, #24, #8" : "+r"(r0) : "r"(r3));
-    return r0;
-#else
-    return (int32_t)(((uint32_t)r0 & 0xffu) | (((uint32_t)r1 & 0xffu) << 8) | (((uint32_t)r2 & 0xffu) << 16) |
-                     ((uint32_t)r3 << 24));
-#endif
-}
-
-/* Each int8 lane of v clamped to [lo, hi] (lo4, hi4: the bounds in every lane; lo <= hi). */
-static inline int32_t dwf_clamp4(int32_t v, int32_t lo4, int32_t hi4)
-{
-#if EDGEC_DSP_NATIVE
-    int32_t t;
-    /* GE lane flags of v - lo4: SEL keeps v where v >= lo; then of v - hi4: SEL takes hi where v >= hi. */
-    __asm__("ssub8 %1, %0, %2\n\tsel %0, %0, %2" : "+r"(v), "=&r"(t) : "r"(lo4) : "cc");
-    __asm__("ssub8 %1, %0, %2\n\tsel %0, %2, %0" : "+r"(v), "=&r"(t) : "r"(hi4) : "cc");
-    return v;
-#else
-    uint32_t r = 0;
-    int k;
-    for (k = 0; k < 4; ++k) {
-        int32_t x = dsp_lane8(v, k);
-        const int32_t lo = dsp_lane8(lo4, k), hi = dsp_lane8(hi4, k);
-        x = x < lo ? lo : x;
-        x = x > hi ? hi : x;
-        r |= ((uint32_t)x & 0xffu) << (8 * k);
-    }
-    return (int32_t)r;
-#endif
-}
-
 static inline void dwf_store_quad(int8_t *po, int32_t v)
 {
     memcpy(po, &v, sizeof v);
@@ -403,7 +366,7 @@ static inline int32_t dwf_word(const int32_t *p, int32_t k)
         DWF_LDRD(h, 14, s0_, s1_);                                                                                     \
         r2_ = dsp_ssat8(rq_fast_right_mla(acc2, m0_, s0_, o0_));                                                       \
         r3_ = dsp_ssat8(rq_fast_right_mla(acc3, m1_, s1_, o1_));                                                       \
-        (out_word) = dwf_pack(r0_, r1_, r2_, r3_);                                                                     \
+        (out_word) = dsp_pack4(r0_, r1_, r2_, r3_);                                                                     \
     } while (0)
 
 /* One output pixel, channels [0, nc) of a chunk (blk: the chunk's first group).  Interior: x is
@@ -411,7 +374,7 @@ static inline int32_t dwf_word(const int32_t *p, int32_t k)
  * dw_dsp_pixel, with the zero-point row at padding taps. */
 DWD_INLINE void dwf_pixel(const int8_t *x, int32_t rs, int32_t cs, const int8_t *const *tap, int interior,
                           int32_t kh, int32_t kw, int32_t nc, const int32_t *blk, int32_t lo4, int32_t hi4,
-                          int32_t act_min, int32_t act_max, int8_t *po)
+                          int32_t act_min, int32_t act_max, int full, int8_t *po)
 {
     const int32_t taps = kh * kw, pairs = (taps + 1) / 2, group_words = DWF_HEADER_WORDS + 4 * pairs;
     int32_t c, j, i;
@@ -436,7 +399,7 @@ DWD_INLINE void dwf_pixel(const int8_t *x, int32_t rs, int32_t cs, const int8_t 
             DWF_SINGLE(pa, wq + 4 * (pairs - 1));
         }
         DWF_EPILOGUE(blk, out4);
-        dwf_store_quad(po + c, dwf_clamp4(out4, lo4, hi4));
+        dwf_store_quad(po + c, full ? out4 : dsp_clamp4(out4, lo4, hi4));
     }
     /* The last 1..3 channels, one MAC at a time, from the same layout. */
     for (i = 0; c + i < nc; ++i) {
@@ -481,6 +444,7 @@ DWD_INLINE void dwf_layer(const edgec_view *in, edgec_view *out, const int16_t *
     const int32_t act_min = p->act_min, act_max = p->act_max;
     const int32_t lo4 = (int32_t)(((uint32_t)act_min & 0xffu) * 0x01010101u);
     const int32_t hi4 = (int32_t)(((uint32_t)act_max & 0xffu) * 0x01010101u);
+    const int full = act_min == -128 && act_max == 127;
     const int32_t rs = dh * in_rs, cs = dw * in_cs;
     const int32_t oy_lo = dwf_first_inside(pad_top, sh), ox_lo = dwf_first_inside(pad_left, sw);
     const int32_t oy_hi = dwf_end_inside(in_h, pad_top, sh, (kh - 1) * dh + 1, out_h);
@@ -508,7 +472,11 @@ DWD_INLINE void dwf_layer(const edgec_view *in, edgec_view *out, const int16_t *
                 const int32_t ix0 = ox * sw - pad_left;
                 if (row_inside && ox >= ox_lo && ox < ox_hi) {
                     const int8_t *x = in_data + iy0 * in_rs + ix0 * in_cs + c0;
-                    dwf_pixel(x, rs, cs, NULL, 1, kh, kw, nc, blk, lo4, hi4, act_min, act_max, po);
+                    if (full) { /* SSAT already clamped: no lane clamp (a second copy of the interior loop) */
+                        dwf_pixel(x, rs, cs, NULL, 1, kh, kw, nc, blk, lo4, hi4, act_min, act_max, 1, po);
+                    } else {
+                        dwf_pixel(x, rs, cs, NULL, 1, kh, kw, nc, blk, lo4, hi4, act_min, act_max, 0, po);
+                    }
                 } else {
                     const int8_t *base = in_data + c0;
                     int32_t t = 0, n_listed = 0, j;
@@ -532,7 +500,7 @@ DWD_INLINE void dwf_layer(const edgec_view *in, edgec_view *out, const int16_t *
                                      2 * group_words, bias ? bias + c0 : NULL, p->out_mult + c0, p->out_shift + c0,
                                      off2, input_offset, o, po, acc, 1);
                     } else {
-                        dwf_pixel(NULL, 0, 0, tap, 0, kh, kw, nc, blk, lo4, hi4, act_min, act_max, po);
+                        dwf_pixel(NULL, 0, 0, tap, 0, kh, kw, nc, blk, lo4, hi4, act_min, act_max, 0, po);
                     }
                 }
             }

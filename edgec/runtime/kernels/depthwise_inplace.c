@@ -172,6 +172,121 @@ static inline int32_t dwip_fast_row(const int8_t *const *rowp, int32_t kh, int32
     return ox;
 }
 
+/* ---- Square 3x3 and 7x7 rows with the fast epilogue (fast_requant 2) -------------------------
+ *
+ * The requantization constants of a channel and the layer's clamp, for dwip_square_rows. */
+typedef struct {
+    int32_t acc0, mult, right, rounding, act_min, act_max, channels;
+} dwip_rq;
+
+/* Weight word `off` (bytes) of the channel's gw table, kept in program order: GCC would otherwise
+ * load all of a 7x7 kernel's 42 words once per row and spill them. */
+#if EDGEC_DSP_NATIVE
+#define DWIP_GW(gw) "m"(*(const int32_t(*)[DWIP_DSP_MAX_KH * DWIP_DSP_MAX_GROUPS * 3])(gw))
+#define DWIP_LDRD(gw, off, lo, hi) __asm__ volatile("ldrd %0, %1, [%2, %3]" : "=r"(lo), "=r"(hi) : "r"(gw), "n"(off), DWIP_GW(gw))
+#define DWIP_LDR(gw, off, v) __asm__ volatile("ldr %0, [%1, %2]" : "=r"(v) : "r"(gw), "n"(off), DWIP_GW(gw))
+#else
+#define DWIP_LDRD(gw, off, lo, hi) ((lo) = (gw)[(off) / 4], (hi) = (gw)[(off) / 4 + 1])
+#define DWIP_LDR(gw, off, v) ((v) = (gw)[(off) / 4])
+#endif
+
+/* Kernel row k, group g (inputs ox + 4g .. ox + 4g + 3) of outputs ox (a) and ox + 1 (b):
+ * (even, odd, shifted) are words 3 (2k + g) .. of gw (dwip_group_weights). */
+#define DWIP_TAPS(k, g)                                                                                                \
+    do {                                                                                                               \
+        int32_t e_, o_, s_;                                                                                            \
+        const int32_t x_ = dsp_read_quad(rowp[k] + ox + 4 * (g));                                                      \
+        const int32_t x02_ = dsp_sxtb16(x_), x13_ = dsp_sxtb16_ror8(x_);                                               \
+        DWIP_LDRD(gw, 12 * (2 * (k) + (g)), e_, o_);                                                                   \
+        a = dsp_smlad(x02_, e_, a);                                                                                    \
+        a = dsp_smlad(x13_, o_, a);                                                                                    \
+        b = dsp_smlad(x13_, e_, b);                                                                                    \
+        DWIP_LDR(gw, 12 * (2 * (k) + (g)) + 8, s_);                                                                    \
+        b = dsp_smlad(x02_, s_, b);                                                                                    \
+    } while (0)
+
+/* v requantized (rq_fast_right_mla), saturated and clamped to the layer's range (full: it is all
+ * of int8, SSAT alone). */
+#ifdef __GNUC__
+__attribute__((always_inline))
+#endif
+static inline int8_t dwip_out_fast(int32_t v, const dwip_rq *q, int full)
+{
+    v = dsp_ssat8(rq_fast_right_mla(v, q->mult, q->right, q->rounding));
+    if (!full) {
+        v = v < q->act_min ? q->act_min : v;
+        v = v > q->act_max ? q->act_max : v;
+    }
+    return (int8_t)v;
+}
+
+/* One output row of one channel for a square kernel of size 3 (k = 3, one group) or 7 (two
+ * groups), stride and dilation 1: two outputs per step, written `channels` apart from po; returns
+ * the outputs written (out_w rounded down to even).  The inputs are widened with SXTB16 alone:
+ * q->acc0 is the bias plus input_offset times the sum of the channel's weights, and the ring's
+ * padding holds the input zero point, whose products cancel that part of it exactly. */
+#ifdef __GNUC__
+__attribute__((always_inline))
+#endif
+static inline int32_t dwip_square_rows(const int8_t *const *rowp, const int32_t *gw, int32_t out_w, int8_t *po,
+                                       const dwip_rq *q, int k, int full)
+{
+    const int32_t step = q->channels;
+    int32_t ox;
+    for (ox = 0; ox + 2 <= out_w; ox += 2, po += 2 * step) {
+        int32_t a = q->acc0, b = q->acc0;
+        DWIP_TAPS(0, 0);
+        DWIP_TAPS(1, 0);
+        DWIP_TAPS(2, 0);
+        if (k == 7) {
+            DWIP_TAPS(3, 0);
+            DWIP_TAPS(4, 0);
+            DWIP_TAPS(5, 0);
+            DWIP_TAPS(6, 0);
+            DWIP_TAPS(0, 1);
+            DWIP_TAPS(1, 1);
+            DWIP_TAPS(2, 1);
+            DWIP_TAPS(3, 1);
+            DWIP_TAPS(4, 1);
+            DWIP_TAPS(5, 1);
+            DWIP_TAPS(6, 1);
+        }
+        po[0] = dwip_out_fast(a, q, full);
+        po[step] = dwip_out_fast(b, q, full);
+    }
+    return ox;
+}
+
+/* The four instances, out of line: each gets the registers to itself. */
+#if defined(__GNUC__)
+#define DWIP_NOINLINE __attribute__((noinline))
+#else
+#define DWIP_NOINLINE
+#endif
+static DWIP_NOINLINE int32_t dwip_rows3_full(const int8_t *const *rowp, const int32_t *gw, int32_t out_w, int8_t *po,
+                                             const dwip_rq *q)
+{
+    return dwip_square_rows(rowp, gw, out_w, po, q, 3, 1);
+}
+
+static DWIP_NOINLINE int32_t dwip_rows3_clamp(const int8_t *const *rowp, const int32_t *gw, int32_t out_w, int8_t *po,
+                                              const dwip_rq *q)
+{
+    return dwip_square_rows(rowp, gw, out_w, po, q, 3, 0);
+}
+
+static DWIP_NOINLINE int32_t dwip_rows7_full(const int8_t *const *rowp, const int32_t *gw, int32_t out_w, int8_t *po,
+                                             const dwip_rq *q)
+{
+    return dwip_square_rows(rowp, gw, out_w, po, q, 7, 1);
+}
+
+static DWIP_NOINLINE int32_t dwip_rows7_clamp(const int8_t *const *rowp, const int32_t *gw, int32_t out_w, int8_t *po,
+                                              const dwip_rq *q)
+{
+    return dwip_square_rows(rowp, gw, out_w, po, q, 7, 0);
+}
+
 /* Inlined into both entry points, so the portable one carries no DSP test. */
 #ifdef __GNUC__
 __attribute__((always_inline))
@@ -215,8 +330,12 @@ static inline void depthwise_inplace(int8_t *buffer, int32_t in_h, int32_t in_w,
         const int32_t mult = p->out_mult[c], shift = p->out_shift[c];
         int8_t *po = buffer + c;
 
+        int32_t acc0_folded = acc0; /* acc0 + input_offset * (sum of the channel's weights) */
         if (dsp_rows) {
             dwip_dsp_weights(wc, kh, kw, channels, gw);
+            for (x = 0; x < kh * kw; ++x) {
+                acc0_folded += input_offset * wc[x * channels];
+            }
         }
         for (oy = 0; oy < out_h; ++oy) {
             const int32_t slot0 = (oy * sh) % ring_rows;
@@ -256,12 +375,23 @@ static inline void depthwise_inplace(int8_t *buffer, int32_t in_h, int32_t in_w,
                         slot -= ring_rows;
                     }
                 }
-                if (kw == 3 && kh == 3) {
-                    ox = dwip_fast_row(rowp, 3, 1, out_w, channels, acc0, mult, right, rounding, off2, gw, o.act_min,
-                                       o.act_max, po);
-                } else if (kw == 7 && kh == 7) {
-                    ox = dwip_fast_row(rowp, 7, 2, out_w, channels, acc0, mult, right, rounding, off2, gw, o.act_min,
-                                       o.act_max, po);
+                if (kw == kh && dh == 1) { /* 3x3 or 7x7 */
+                    const int full = o.act_min == -128 && o.act_max == 127;
+                    dwip_rq q;
+                    q.acc0 = acc0_folded;
+                    q.mult = mult;
+                    q.right = right;
+                    q.rounding = rounding;
+                    q.act_min = o.act_min;
+                    q.act_max = o.act_max;
+                    q.channels = channels;
+                    if (kw == 3) {
+                        ox = full ? dwip_rows3_full(rowp, (const int32_t *)gw, out_w, po, &q)
+                                  : dwip_rows3_clamp(rowp, (const int32_t *)gw, out_w, po, &q);
+                    } else {
+                        ox = full ? dwip_rows7_full(rowp, (const int32_t *)gw, out_w, po, &q)
+                                  : dwip_rows7_clamp(rowp, (const int32_t *)gw, out_w, po, &q);
+                    }
                 } else if (kw == 3) {
                     ox = dwip_fast_row(rowp, kh, 1, out_w, channels, acc0, mult, right, rounding, off2, gw, o.act_min,
                                        o.act_max, po);

@@ -36,10 +36,116 @@ static void add_dsp_run(const int8_t *a, int32_t a_step, const int8_t *b, int32_
     }
 }
 
+/* ---- Dense add with every shift negative: three-instruction rescales ----------------------------
+ *
+ * The common case (TFLite's int8 add: left_shift 20, multipliers positive, every shift < 0) on
+ * dense operands of one shape.  Each input is rescaled by rq_fast with the rounding term added
+ * inside SMMLAR and the sign correction taken from the (doubled) input x2 instead of SMMULR's
+ * result v: with a positive multiplier they differ only when x2 < 0 and v == 0, and then
+ * (2^(R-1) - 1) >> R and 2^(R-1) >> R are both 0.  The output is rq_fast_right_mla
+ * (requant_fast.h), whose rounding term with the output offset add_fast_ok bounds. */
+typedef struct {
+    int32_t a_offset2, b_offset2; /* offsets << (left_shift + 1) */
+    int32_t a_mult, a_right, a_half, b_mult, b_right, b_half;
+    int32_t out_mult, out_right, out_round, act_min, act_max;
+} add_fast_params;
+
+/* rq_fast(x2 / 2, mult, -right) for x2 = 2 * x, mult > 0, right >= 1, half = 2^(right - 1). */
+static inline int32_t add_rescale(int32_t x2, int32_t mult, int32_t right, int32_t half)
+{
+    return (rq_smmlar(x2, mult, half) + (x2 >> 31)) >> right;
+}
+
+/* The n outputs; ls: left_shift (a constant 20 in the common instance); b_unshifted: b's shift is
+ * 0, where rq_fast is SMMULR alone. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void add_fast_run(const int8_t *a, const int8_t *b, int8_t *out, int32_t n, const add_fast_params *q,
+                                int32_t ls, int full, int b_unshifted)
+{
+    const add_fast_params k = *q;
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        const int32_t a2 = (int32_t)((uint32_t)a[i] << (ls + 1)) + k.a_offset2;
+        const int32_t b2 = (int32_t)((uint32_t)b[i] << (ls + 1)) + k.b_offset2;
+        const int32_t sb = b_unshifted ? dsp_smmulr(b2, k.b_mult) : add_rescale(b2, k.b_mult, k.b_right, k.b_half);
+        const int32_t sum = add_rescale(a2, k.a_mult, k.a_right, k.a_half) + sb;
+        int32_t v = dsp_ssat8(rq_fast_right_mla(sum, k.out_mult, k.out_right, k.out_round));
+        if (!full) {
+            v = v < k.act_min ? k.act_min : v;
+            v = v > k.act_max ? k.act_max : v;
+        }
+        out[i] = (int8_t)v;
+    }
+}
+
+/* The add_fast_run preconditions beyond edgec_add_dsp's; fills q. */
+static int add_fast_ok(const edgec_add_params *p, add_fast_params *q)
+{
+    int64_t round;
+    if (p->a_mult <= 0 || p->b_mult <= 0 || p->out_mult <= 0 || p->a_shift >= 0 || p->b_shift > 0 ||
+        p->out_shift >= 0 || p->a_shift < -31 || p->b_shift < -31 || p->out_shift < -30) {
+        return 0;
+    }
+    /* rq_fast_right_mla: |v| + |round| < 2^31, with |v| <= |sum| < 2^30 (edgec_add_dsp's bound) */
+    round = ((int64_t)1 << (-p->out_shift - 1)) + (int64_t)p->output_offset * ((int64_t)1 << -p->out_shift);
+    if (round >= ((int64_t)1 << 30) || round <= -((int64_t)1 << 30)) {
+        return 0;
+    }
+    q->a_offset2 = (int32_t)((uint32_t)p->a_offset << (p->left_shift + 1));
+    q->b_offset2 = (int32_t)((uint32_t)p->b_offset << (p->left_shift + 1));
+    q->a_mult = p->a_mult;
+    q->a_right = -p->a_shift;
+    q->a_half = (int32_t)((uint32_t)1 << (-p->a_shift - 1));
+    q->b_mult = p->b_mult;
+    q->b_right = -p->b_shift;
+    q->b_half = p->b_shift < 0 ? (int32_t)((uint32_t)1 << (-p->b_shift - 1)) : 0;
+    q->out_mult = p->out_mult;
+    q->out_right = -p->out_shift;
+    q->out_round = (int32_t)round;
+    q->act_min = p->act_min;
+    q->act_max = p->act_max;
+    return 1;
+}
+
+/* add_fast_run on a, b with p's parameters if its preconditions hold; returns whether it ran. */
+static int add_fast(const edgec_view *a, const edgec_view *b, edgec_view *out, const edgec_add_params *p)
+{
+    add_fast_params q;
+    const int32_t n = out->h * out->w * out->c;
+    const int full = p->act_min == -128 && p->act_max == 127;
+    if (flat_step(a, out) != 1 || flat_step(b, out) != 1 || !view_is_dense(out) || !add_fast_ok(p, &q)) {
+        return 0;
+    }
+    if (p->left_shift == 20 && full && q.b_right == 0) {
+        add_fast_run(a->data, b->data, out->data, n, &q, 20, 1, 1);
+    } else if (p->left_shift == 20 && full) {
+        add_fast_run(a->data, b->data, out->data, n, &q, 20, 1, 0);
+    } else {
+        add_fast_run(a->data, b->data, out->data, n, &q, p->left_shift, 0, q.b_right == 0);
+    }
+    return 1;
+}
+
 void edgec_add_dsp(const edgec_view *a, const edgec_view *b, edgec_view *out, const edgec_add_params *p)
 {
     if (p->left_shift < 0 || p->left_shift > 20 || p->a_shift > 0 || p->b_shift > 0 || p->out_shift > 0) {
         edgec_add(a, b, out, p);
+        return;
+    }
+    if (p->a_shift == 0 && p->b_shift < 0) { /* a + b == b + a: the unshifted operand second */
+        edgec_add_params swapped = *p;
+        swapped.a_offset = p->b_offset;
+        swapped.a_mult = p->b_mult;
+        swapped.a_shift = p->b_shift;
+        swapped.b_offset = p->a_offset;
+        swapped.b_mult = p->a_mult;
+        swapped.b_shift = p->a_shift;
+        if (add_fast(b, a, out, &swapped)) {
+            return;
+        }
+    } else if (add_fast(a, b, out, p)) {
         return;
     }
     binary_over_views(a, b, out, add_dsp_run, p);

@@ -106,4 +106,13 @@ static inline int32_t rq_fast_right_x2(int32_t acc2, int32_t mult, int32_t right
     return (v + round_offset + (v >> 31)) >> right;
 }
 
+/* rq_fast_right_x2 in three instructions (SMMLAR, ADD with ASR, ASR): the rounding term added
+ * inside SMMLAR and the sign correction taken from acc2, as in rq_fast_right_mla (acc2 = 2 * acc
+ * has the sign of acc, and rq_fast_right_x2's SMMULR of acc2 is rq_fast_right_mla's of acc << 1). */
+static inline int32_t rq_fast_right_x2_mla(int32_t acc2, int32_t mult, int32_t right, int32_t round_offset)
+{
+    const int32_t v = rq_smmlar(acc2, mult, round_offset);
+    return (v + (acc2 >> 31)) >> right;
+}
+
 #endif /* EDGEC_REQUANT_FAST_H */

@@ -1,33 +1,30 @@
-"""VDQS: the value-driven bit-width search of the patch stage's feature maps.
+"""VDQS: the value-driven bit-width search of the patch stage's maps and weights.
 
-For each group of stage maps that may go sub-byte (``assign.groups``) and
-each width ``b`` in {4, 2}:
+Items: each group of stage maps that may go sub-byte (``assign.groups``;
+widths 8, 4, 2) and each conv/depthwise conv after the VDPC prefix (weight
+widths 8, 4: ``weights.py``).  For every item and narrower width ``b``:
 
-* ``Omega(g, b)``: entropy lost by the group's maps at ``b`` bits
-  (``entropy.entropy_loss``, summed over the group), on the calibration
-  non-outlier patches;
-* ``Phi(g, b)``: BitOPs saved on the non-outlier patches by the consumers of
-  the group's maps, ``(1 - f) x MACs x 8 x (8 - b)`` (``bitops``).
+* ``Omega(k, b)``: the output divergence of that choice applied alone, the
+  mean KL divergence of the model's output from the int8 output over the
+  first calibration samples (``sensitivity.OutputDivergence``).  QuantMCU's
+  entropy change (``entropy.entropy_loss``, on the calibration non-outlier
+  patches) is still computed and reported per map, but no longer scored: it
+  says how coarse a map becomes, not how much the network cares
+  (docs/mixed_precision.md);
+* ``Phi(k, b)``: the stage BitOPs the choice saves **given the widths already
+  fixed** (``bitops``; an int4 weight saves less once its input map is 4-bit).
 
-The entropy change enters the score through the Gaussian rate-distortion
-relation ``D ~ var x 2**(-2H)``: a map whose entropy drops from ``H8`` to
-``Hb = H8 - Omega`` gains the relative noise power
-``N = 2**(-2 Hb) - 2**(-2 H8)`` (summed over the group).  Both terms are
-normalised by their largest value over all candidates: ``N' = N / max N``,
-``Phi' = Phi / max Phi`` (compute-heavy maps score higher), and scored
-``S = -lambda x N' + (1 - lambda) x Phi'``; 8 bits scores 0.  (Scoring the
-plain fraction of entropy lost, ``Omega / H8``, rated 2 bits barely worse than
-4 and chose 2-bit maps that cost 24 points of top-1 on the 112x112 model:
-docs/mixed_precision.md.)  The search fixes one group per step: the unfixed group whose best
-width has the highest score (ties: the earlier group; for a group, the wider
-width) gets that width, until every group is fixed.  Every step checks the
-memory budget: the mixed variant's per-patch buffers (packed per pixel) may
-not exceed the int8 variant's, which the schedule already fits (sub-byte
-maps only shrink them, so this never rejects a width today).  Because the
-scores are separable, the result equals per-group argmax; the one-at-a-time
-loop is what makes a tighter budget (future) a drop-in.  lambda = 1 keeps
-every map at 8 bits; lambda = 0 takes 2 bits wherever that saves BitOPs (a
-map read only by MAC-free ops scores 0 at every width and stays 8-bit).
+Both are normalised by their largest value over all candidates (``Phi``
+from the all-int8 stage) and scored ``S = -lambda x Omega' + (1 - lambda) x
+Phi'``; 8 bits scores 0, and a choice that saves no BitOPs (a map only an add
+reads) scores 0 without being measured.  The search fixes one item per step:
+the unfixed item whose best width has the highest score (ties: the earlier
+item, maps before weights; for an item, the wider width) gets that width,
+until every item is fixed.  Every step checks the memory budget: the mixed
+variant's per-patch buffers (packed per pixel) may not exceed the int8
+variant's, which the schedule already fits (sub-byte maps only shrink them,
+so this never rejects a width today).  lambda = 1 keeps everything at 8
+bits; lambda = 0 takes the narrowest width wherever that saves BitOPs.
 """
 
 from __future__ import annotations
@@ -46,7 +43,7 @@ from edgec.mixed.subbyte import pixel_bytes
 from edgec.mixed.weights import CANDIDATE_WEIGHT_BITS, WEIGHT_OPS
 from edgec.schedule.patch import PatchStage
 
-DEFAULT_LAMBDA = 0.8  # fashion_mbv2: 2.0x fewer stage BitOPs at 0.8 points below int8 (docs/mixed_precision.md)
+DEFAULT_LAMBDA = 0.955  # picked on unused training images, not the held-out set (docs/mixed_precision.md)
 CANDIDATE_BITS = (4, 2)
 MAX_SAMPLES = 64  # calibration samples the statistics use (the first ones)
 

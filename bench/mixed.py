@@ -19,6 +19,12 @@ model (``bench/mixed_stage.py``'s ``qemu_stage_counts``).  QEMU ``-icount``
 counts instructions, not cycles.
 
     python bench/mixed.py [--limit N] [--lambdas 0,0.2,0.5,1] [--sweep MODEL] [--sram-budget KB] [--qemu-images N] [--json FILE]
+                          [--eval-data FILE.npz] [--no-float] [--jobs N]
+
+``--eval-data`` measures top-1 on another labelled set than the held-out one
+(e.g. the development set the default lambda was picked on,
+docs/mixed_precision.md); ``--jobs`` runs the reference runs in forked
+processes (same results).
 
 Prints per model: float / int8 / mixed top-1, BitOPs int8 vs mixed (patch
 stage and whole model, ratio), peak SRAM of the schedule, calibration and

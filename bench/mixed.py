@@ -19,6 +19,12 @@ model (``bench/mixed_stage.py``'s ``qemu_stage_counts``).  QEMU ``-icount``
 counts instructions, not cycles.
 
     python bench/mixed.py [--limit N] [--lambdas 0,0.2,0.5,1] [--sweep MODEL] [--sram-budget KB] [--qemu-images N] [--json FILE]
+                          [--eval-data FILE.npz] [--no-float] [--jobs N]
+
+``--eval-data`` measures top-1 on another labelled set than the held-out one
+(e.g. the development set the default lambda was picked on,
+docs/mixed_precision.md); ``--jobs`` runs the reference runs in forked
+processes (same results).
 
 Prints per model: float / int8 / mixed top-1, BitOPs int8 vs mixed (patch
 stage and whole model, ratio), peak SRAM of the schedule, calibration and
@@ -53,11 +59,12 @@ def fashion_models(folder: Path) -> list[tuple[str, Path, int]]:
     return found
 
 
-def load_subset(folder: Path, split: str, size: int, limit: int | None):
+def load_subset(folder: Path, split: str | Path, size: int, limit: int | None):
+    """A committed subset (``split`` names ``folder/split.npz``) or any .npz of 28x28 ``x`` (and ``y``)."""
     sys.path.insert(0, str(folder.parent.parent))
     from models.fashion.data import to_input
 
-    with np.load(folder / f"{split}.npz") as data:
+    with np.load(split if isinstance(split, Path) else folder / f"{split}.npz") as data:
         images = data["x"][:limit]
         labels = data["y"][:limit] if "y" in data else None
     return to_input(images, size), labels
@@ -88,6 +95,29 @@ def pick_stage(graph, forced: tuple[str, int] | None, budget_kb: float | None = 
     return cand.stage, cand.peak, "last split >= 1/8 resolution, 2x2", forced_options(points[-1], 2)
 
 
+_WORK: tuple | None = None  # (fn, items) for the forked workers of parallel_map
+
+
+def _work_item(i: int):
+    fn, items = _WORK
+    return fn(items[i])
+
+
+def parallel_map(fn, items: list, jobs: int) -> list:
+    """``[fn(v) for v in items]``, in ``jobs`` forked processes when ``jobs > 1`` (same results, same order)."""
+    global _WORK
+    if jobs <= 1 or len(items) < 2:
+        return [fn(v) for v in items]
+    import multiprocessing
+
+    _WORK = (fn, items)
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            return pool.map(_work_item, range(len(items)), chunksize=max(1, len(items) // (8 * jobs)))
+    finally:
+        _WORK = None
+
+
 def top1(outputs: list[np.ndarray], labels: np.ndarray) -> float:
     pred = np.array([int(np.argmax(o.reshape(-1))) for o in outputs])
     return 100.0 * float(np.mean(pred == labels))
@@ -105,16 +135,21 @@ def evaluate(folder: Path, name: str, path: Path, size: int, args) -> dict:
     calib_file = Path(args.tmp) / f"{name}-calib.npy"
     np.save(calib_file, calib_x)
     graph = lower_model(path, calib_file).graph
-    float_graph = lower_model(path, quantize=False).graph
     stage, peak, how, options = pick_stage(graph, args.forced.get(name), args.sram_budget, args.target)
     samples = samples_to_int8(graph, samples_from_arrays({graph.inputs[0]: calib_x}, graph))
-    x, y = load_subset(folder, "heldout", size, args.limit)
+    x, y = load_subset(folder, args.eval_data or "heldout", size, args.limit)
     spec = io_specs(graph, graph.inputs)[0]
     xs = [to_model_input(x[i : i + 1], spec) for i in range(len(x))]
     fx = [np.ascontiguousarray(x[i : i + 1].transpose(0, 2, 3, 1)) for i in range(len(x))]
     out = graph.outputs[0]
-    float_top1 = top1([run(float_graph, {float_graph.inputs[0]: v})[float_graph.outputs[0]] for v in fx], y)
-    int8_top1 = top1([run(graph, {graph.inputs[0]: v})[out] for v in xs], y)
+    jobs = args.jobs
+    float_top1 = None
+    if not args.no_float:
+        float_graph = lower_model(path, quantize=False).graph
+        float_top1 = top1(
+            parallel_map(lambda v: run(float_graph, {float_graph.inputs[0]: v})[float_graph.outputs[0]], fx, jobs), y
+        )
+    int8_top1 = top1(parallel_map(lambda v: run(graph, {graph.inputs[0]: v})[out], xs, jobs), y)
     lambdas = args.lambdas if name == args.sweep else [args.default_lambda]
     if args.default_lambda not in lambdas:
         lambdas = sorted([*lambdas, args.default_lambda])
@@ -135,7 +170,7 @@ def evaluate(folder: Path, name: str, path: Path, size: int, args) -> dict:
                 "outlier_patches": counts[1]["outliers"],
                 "patches": len(stage.patches) * min(args.qemu_images, len(xs)),
             }
-        runs = [run_mixed_detailed(graph, stage, mixed, v) for v in xs]
+        runs = parallel_map(lambda v, m=mixed: run_mixed_detailed(graph, stage, m, v), xs, jobs)
         p = mixed.report
         rows.append(
             {
@@ -189,6 +224,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--weight-widths", default="4", help="candidate weight widths besides 8 ('' : int8 weights only)"
     )
+    parser.add_argument(
+        "--eval-data",
+        type=Path,
+        default=None,
+        help=".npz of 28x28 uint8 x and y to measure top-1 on (default: held-out)",
+    )
+    parser.add_argument(
+        "--no-float", action="store_true", help="skip the float graph's top-1 (saves a third of the time)"
+    )
+    parser.add_argument("--jobs", type=int, default=1, help="processes for the held-out reference runs")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     from edgec.mixed.search import DEFAULT_LAMBDA
@@ -226,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         for row in r["runs"]:
             print(
                 f"{r['model']:<19} {r['input']:>5}  {r['stage']['split'][-22:]:>22} {r['stage']['grid'][0]}x{r['stage']['grid'][1]}"
-                f"  {r['float_top1']:6.2f} {r['int8_top1']:5.2f} {row['mixed_top1']:6.2f}  {row['lambda']:6.2f}"
+                f"  {'-' if r['float_top1'] is None else format(r['float_top1'], '6.2f'):>6} {r['int8_top1']:5.2f} {row['mixed_top1']:6.2f}  {row['lambda']:6.2f}"
                 f"  {row['stage_bitops_int8']:>11,}/{row['stage_bitops']:>11,} {row['stage_ratio']:5.2f}x {row['whole_ratio']:5.2f}x"
                 f"  {100 * row['outlier_fraction_calib']:5.1f}%/{100 * row['outlier_fraction_heldout']:5.1f}%  {r['peak_sram_bytes']:>9,}  {row['search_seconds']:7.2f}"
             )

@@ -87,7 +87,7 @@ def main(debug: bool) -> None:
 )  # fmt: skip
 @click.option(
     "--mixed-lambda", type=float, default=None, metavar="L",
-    help="With --precision mixed: accuracy weight of the bit-width search in [0, 1] (1: all 8-bit; default 0.8).",
+    help="With --precision mixed: accuracy weight of the bit-width search in [0, 1] (1: all 8-bit; default 0.955).",
 )  # fmt: skip
 @click.option("--input-shape", "input_shape", multiple=True, metavar="NAME=DxDxD", help=INPUT_SHAPE_HELP)
 @click.option(

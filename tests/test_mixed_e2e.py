@@ -207,16 +207,18 @@ def test_sub_byte_test_tensor_is_a_one_line_error(lowered, tmp_path):
     assert "\n" not in str(err.value) and "8-bit" in str(err.value)
 
 
-def test_default_lambda_firmware_with_int4_weights_only(tmp_path):
-    """At the default lambda the digits CNN's mixed variant gets int4 weight values and keeps every
-    map int8: its firmware (-Werror) still builds, and in QEMU it equals ``run_mixed``."""
+def test_firmware_with_int4_weights_only(tmp_path, monkeypatch):
+    """A mixed variant with int4 weight values and every map int8 (the search offered no sub-byte
+    map width): its firmware (-Werror) still builds, and in QEMU it equals ``run_mixed``."""
     from edgec.compiler import build_model, load_build
+    from edgec.mixed import search
     from edgec.validate import validate_build
 
+    monkeypatch.setattr(search, "CANDIDATE_BITS", ())
     digits = mf.ROOT / "models" / "digits"
     options = BuildOptions(
         target="qemu-cortex-m4", out_dir=tmp_path / "m4", calib=digits / "calib.npz", schedule="patch",
-        split="maxpool_0", patches=2, precision="mixed",
+        split="maxpool_0", patches=2, precision="mixed", mixed_lambda=0.0,
     )  # fmt: skip
     build_model(digits / "digits_cnn.onnx", options)
     precision = load_build(tmp_path / "m4").summary["precision"]

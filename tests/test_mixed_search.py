@@ -22,6 +22,7 @@ from edgec.mixed.entropy import entropy, entropy_loss
 from edgec.mixed.plan import MixedPrecision, OutlierTest
 from edgec.mixed.reference import run_mixed, run_mixed_detailed
 from edgec.mixed.search import samples_to_int8, search_mixed
+from edgec.mixed.sensitivity import OutputDivergence
 from edgec.mixed.stats import collect_stats, run_stage
 from edgec.mixed.subbyte import qrange
 from edgec.mixed.weights import requantize
@@ -145,6 +146,32 @@ def test_search_is_deterministic_and_lambda_extremes(digits, searched):
     assert searched[1.0].report["stage_bitops"] == searched[1.0].report["stage_bitops_int8"]
 
 
+def test_output_divergence_is_the_kl_of_whole_runs(digits):
+    """The suffix-only runs give the KL of full reference runs; 0 for the int8 graph, larger at 2 bits than at 4."""
+    graph, stage, samples = digits
+    samples = samples[:4]
+    divergence = OutputDivergence(graph, samples)
+    assert divergence(graph.copy(), [stage.nodes[0]]) == 0.0
+    hists = collect_stats(graph, stage, samples, [graph.inputs[0]]).histograms()
+    (group,) = assign.groups(graph, stage, graph.inputs[0])
+    t, out = graph.tensors[group[0]], graph.tensors[graph.outputs[0]]
+
+    def softmax(values):
+        z = (np.stack([v.reshape(-1) for v in values]).astype(np.float64) - out.qzero) * out.qscale
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    p8 = softmax([run(graph, x)[out.name] for x in samples])
+    kl = {}
+    for b in (4, 2):
+        scale, zp = assign.subbyte_params(sum(hists[m] for m in group), t.qscale, t.qzero, b)
+        mixed = assign.mixed_graph(graph, {m: (b, scale, zp) for m in group})
+        p = softmax([run(mixed, x)[out.name] for x in samples])
+        kl[b] = divergence(mixed, [graph.producer(m).name for m in group])
+        assert kl[b] == pytest.approx(float(np.mean(np.sum(p8 * np.log(p8 / p), axis=1))), rel=1e-9, abs=1e-12)
+    assert 0 < kl[4] < kl[2]
+
+
 def test_run_mixed_all_8_bits_is_the_int8_reference(digits):
     graph, stage, samples = digits
     mixed = MixedPrecision(graph.copy(), {}, OutlierTest(graph.inputs[0], -128, 127), 0.0, 0.5, 0.0)
@@ -266,4 +293,3 @@ def test_int4_weights_in_the_mixed_graph(digits, searched):
         b = (run_stage(weights_only, stage, x)[stage.split].astype(np.float64) - split.qzero) * split.qscale
         assert not np.array_equal(a, b)
         assert np.mean(np.abs(a - b)) < 0.03 * (a.max() - a.min())  # catches a bias left at the int8 scale
-

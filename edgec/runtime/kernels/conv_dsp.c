@@ -407,6 +407,79 @@ static inline void conv_pixel_c3(int8_t *po, const int8_t *base, int32_t row_ste
     }
 }
 
+/* Byte offset of quad q's weights for channel j in a block of a 1x1 conv (after the 16-word header). */
+#define WIDE_W(q, j) (4 * CONV_HEADER_WORDS + 32 * (q) + 8 * (j))
+
+/* acc0..acc3 += widened input quad q (words 2q, 2q + 1 of xw) times the block's weights. */
+#define WIDE_QUAD(q)                                                                                                   \
+    do {                                                                                                               \
+        int32_t e_, o_, we_, wo_;                                                                                      \
+        C3_LDRD(xw, 8 * (q), e_, o_);                                                                                  \
+        C3_WLDRD(w, WIDE_W(q, 0), we_, wo_);                                                                           \
+        acc0 = dsp_smlad(we_, e_, acc0);                                                                               \
+        acc0 = dsp_smlad(wo_, o_, acc0);                                                                               \
+        C3_WLDRD(w, WIDE_W(q, 1), we_, wo_);                                                                           \
+        acc1 = dsp_smlad(we_, e_, acc1);                                                                               \
+        acc1 = dsp_smlad(wo_, o_, acc1);                                                                               \
+        C3_WLDRD(w, WIDE_W(q, 2), we_, wo_);                                                                           \
+        acc2 = dsp_smlad(we_, e_, acc2);                                                                               \
+        acc2 = dsp_smlad(wo_, o_, acc2);                                                                               \
+        C3_WLDRD(w, WIDE_W(q, 3), we_, wo_);                                                                           \
+        acc3 = dsp_smlad(we_, e_, acc3);                                                                               \
+        acc3 = dsp_smlad(wo_, o_, acc3);                                                                               \
+    } while (0)
+
+/* conv_pixel_fast for 1x1 convs on 16, 24 or 32 input channels (`quads` = Ci / 4, a constant at
+ * each call), epilogue mode 2, full blocks: the expansions of MobileNetV2 and MCUNet.  The
+ * generic loop widens the pixel's inputs again for every block; here they are widened once per
+ * pixel into xw (pair words (x0, x2), (x1, x3), (x4, x6), ... at 0, 1, 2, ...), and each block
+ * runs straight through like conv_pixel_c3: per input quad one LDRD of xw and four LDRD of
+ * weights for eight SMLAD (16 MACs in 13 instructions), then the four requantizations, one
+ * packed STR. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void conv_pixel_wide(int8_t *po, const int8_t *x, const int32_t *w, int32_t blocks_count,
+                                   int32_t quads, int32_t lo, int32_t hi, int full)
+{
+    const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
+    const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
+    int32_t xw[16];
+    int32_t q, b;
+    for (q = 0; q < quads; ++q) {
+        const int32_t v = dsp_read_quad(x + 4 * q);
+        xw[2 * q] = dsp_sxtb16(v);
+        xw[2 * q + 1] = dsp_sxtb16_ror8(v);
+    }
+    for (q = 2 * quads; q < 16; ++q) {
+        xw[q] = 0; /* never read; defined for the asm's memory operand */
+    }
+    for (b = 0; b < blocks_count; ++b, po += 4, w += CONV_HEADER_WORDS + 8 * quads) {
+        int32_t acc0 = HDR_BIAS(w, 0), acc1 = HDR_BIAS(w, 1), acc2 = HDR_BIAS(w, 2), acc3 = HDR_BIAS(w, 3);
+        WIDE_QUAD(0);
+        WIDE_QUAD(1);
+        WIDE_QUAD(2);
+        WIDE_QUAD(3);
+        if (quads >= 6) {
+            WIDE_QUAD(4);
+            WIDE_QUAD(5);
+        }
+        if (quads >= 8) {
+            WIDE_QUAD(6);
+            WIDE_QUAD(7);
+        }
+        C3_OUT(0, acc0, acc0);
+        C3_OUT(1, acc1, acc1);
+        C3_OUT(2, acc2, acc2);
+        C3_OUT(3, acc3, acc3);
+        acc0 = dsp_pack4(acc0, acc1, acc2, acc3);
+        if (!full) {
+            acc0 = dsp_clamp4(acc0, lo4, hi4);
+        }
+        memcpy(po, &acc0, sizeof acc0);
+    }
+}
+
 /* Copy the receptive field of the output pixel whose first tap is (y0, x0) into `field`
  * ([KH][KW][Ci], dense), with the input zero point at taps outside the input. */
 static void gather_field(const edgec_view *in, int32_t y0, int32_t x0, const edgec_conv_params *p, int8_t *field)
@@ -468,6 +541,20 @@ static void conv_pixels(int8_t *po, int32_t po_step, const int8_t *base, int32_t
             CONV_PIXEL_LOOP(conv_pixel_ci8(po, base, blocks, full_blocks, -128, 127, 1));
         } else {
             CONV_PIXEL_LOOP(conv_pixel_ci8(po, base, blocks, full_blocks, lo, hi, 0));
+        }
+    } else if (kh == 1 && (run == 16 || run == 24 || run == 32)) { /* 1x1 on 16, 24, 32 channels */
+        if (run == 16 && full) {
+            CONV_PIXEL_LOOP(conv_pixel_wide(po, base, blocks, full_blocks, 4, -128, 127, 1));
+        } else if (run == 16) {
+            CONV_PIXEL_LOOP(conv_pixel_wide(po, base, blocks, full_blocks, 4, lo, hi, 0));
+        } else if (run == 24 && full) {
+            CONV_PIXEL_LOOP(conv_pixel_wide(po, base, blocks, full_blocks, 6, -128, 127, 1));
+        } else if (run == 24) {
+            CONV_PIXEL_LOOP(conv_pixel_wide(po, base, blocks, full_blocks, 6, lo, hi, 0));
+        } else if (full) {
+            CONV_PIXEL_LOOP(conv_pixel_wide(po, base, blocks, full_blocks, 8, -128, 127, 1));
+        } else {
+            CONV_PIXEL_LOOP(conv_pixel_wide(po, base, blocks, full_blocks, 8, lo, hi, 0));
         }
     } else if (kh == 3 && run == 9) { /* 3x3 on 3 channels (first convs) */
         if (full) {

@@ -542,20 +542,6 @@ static void conv_pixels(int8_t *po, int32_t po_step, const int8_t *base, int32_t
         } else {
             CONV_PIXEL_LOOP(conv_pixel_ci8(po, base, blocks, full_blocks, lo, hi, 0));
         }
-    } else if (kh == 1 && (run == 16 || run == 24 || run == 32)) { /* 1x1 on 16, 24, 32 channels */
-        if (run == 16 && full) {
-            CONV_PIXEL_LOOP(conv_pixel_wide(po, base, blocks, full_blocks, 4, -128, 127, 1));
-        } else if (run == 16) {
-            CONV_PIXEL_LOOP(conv_pixel_wide(po, base, blocks, full_blocks, 4, lo, hi, 0));
-        } else if (run == 24 && full) {
-            CONV_PIXEL_LOOP(conv_pixel_wide(po, base, blocks, full_blocks, 6, -128, 127, 1));
-        } else if (run == 24) {
-            CONV_PIXEL_LOOP(conv_pixel_wide(po, base, blocks, full_blocks, 6, lo, hi, 0));
-        } else if (full) {
-            CONV_PIXEL_LOOP(conv_pixel_wide(po, base, blocks, full_blocks, 8, -128, 127, 1));
-        } else {
-            CONV_PIXEL_LOOP(conv_pixel_wide(po, base, blocks, full_blocks, 8, lo, hi, 0));
-        }
     } else if (kh == 3 && run == 9) { /* 3x3 on 3 channels (first convs) */
         if (full) {
             CONV_PIXEL_LOOP(conv_pixel_c3(po, base, row_step, blocks, full_blocks, -128, 127, 1));
@@ -575,6 +561,46 @@ static void conv_pixels(int8_t *po, int32_t po_step, const int8_t *base, int32_t
 /* Computes `count` output pixels of one call (see conv_pixels for the arguments). */
 typedef void (*pixels_fn)(int8_t *po, int32_t po_step, const int8_t *base, int32_t base_step, int32_t count,
                           int32_t row_step, const conv_shape *g, const epilogue *e);
+
+/* conv_pixels for 1x1 convs on 16, 24 or 32 input channels in epilogue mode 2 (conv_pixel_wide),
+ * a function of its own: inside conv_pixels the extra paths cost the others registers. */
+static void conv_pixels_wide(int8_t *po, int32_t po_step, const int8_t *base, int32_t base_step, int32_t count,
+                             int32_t row_step, const conv_shape *g, const epilogue *e)
+{
+    const int32_t *const blocks = g->blocks;
+    const int32_t cout = g->cout, run = g->run, full_blocks = g->full_blocks;
+    const int32_t done = full_blocks * 4, lo = e->lo, hi = e->hi;
+    const int32_t *const rest_blocks = blocks + full_blocks * g->block_words;
+    const int full = lo == -128 && hi == 127;
+    int32_t i;
+
+/* Every pixel of the call: conv_pixel_wide on `quads` input quads for its full blocks, then the
+ * last 1..3 channels, if any. */
+#define WIDE_PIXEL_LOOP(quads, lo_, hi_, full_)                                                                       \
+    do {                                                                                                               \
+        for (i = 0; i < count; ++i, po += po_step, base += base_step) {                                                \
+            conv_pixel_wide(po, base, blocks, full_blocks, quads, lo_, hi_, full_);                                    \
+            if (done < cout) {                                                                                         \
+                conv_pixel(po + done, base, row_step, rest_blocks, cout - done, 1, run, e);                            \
+            }                                                                                                          \
+        }                                                                                                              \
+    } while (0)
+
+    if (run == 16 && full) {
+        WIDE_PIXEL_LOOP(4, -128, 127, 1);
+    } else if (run == 16) {
+        WIDE_PIXEL_LOOP(4, lo, hi, 0);
+    } else if (run == 24 && full) {
+        WIDE_PIXEL_LOOP(6, -128, 127, 1);
+    } else if (run == 24) {
+        WIDE_PIXEL_LOOP(6, lo, hi, 0);
+    } else if (full) {
+        WIDE_PIXEL_LOOP(8, -128, 127, 1);
+    } else {
+        WIDE_PIXEL_LOOP(8, lo, hi, 0);
+    }
+#undef WIDE_PIXEL_LOOP
+}
 
 /* Every output pixel of a conv: the pixels without padding straight from the input, row run by
  * row run; each border pixel through a field padded with the input zero point. */
@@ -637,7 +663,11 @@ void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *bloc
     epilogue e;
     call_shape(in, out, p, blocks, &g, &e);
     g.block_words = CONV_HEADER_WORDS + g.kh * (8 * (g.run / 4) + 2 * (g.run % 4));
-    conv_walk(in, out, p, &g, &e, conv_pixels);
+    if (e.mode == 2 && g.kh == 1 && (g.run == 16 || g.run == 24 || g.run == 32)) {
+        conv_walk(in, out, p, &g, &e, conv_pixels_wide);
+    } else {
+        conv_walk(in, out, p, &g, &e, conv_pixels);
+    }
 }
 
 void edgec_fully_connected_dsp(const int8_t *in, int8_t *out, int32_t batches, const int32_t *blocks,

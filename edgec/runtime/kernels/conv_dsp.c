@@ -410,12 +410,13 @@ static inline void conv_pixel_c3(int8_t *po, const int8_t *base, int32_t row_ste
 /* Most input quads of conv_pixel_wide (Ci = 56). */
 #define WIDE_MAX_QUADS 14
 
-/* One word pair of conv_pixel_wide's widened inputs, kept in program order (see C3_LDRD). */
+/* One word pair of conv_pixel_wide's widened inputs, kept in program order (see C3_LDRD); the
+ * memory operand is the pair itself. */
 #if EDGEC_DSP_NATIVE
 #define WIDE_LDRD(xw, off, lo, hi)                                                                                     \
     __asm__ volatile("ldrd %0, %1, [%2, %3]"                                                                           \
                      : "=r"(lo), "=r"(hi)                                                                              \
-                     : "r"(xw), "n"(off), "m"(*(const int32_t(*)[WIDE_MAX_QUADS * 2])(xw)))
+                     : "r"(xw), "n"(off), "m"(*(const int32_t(*)[2])((xw) + (off) / 4)))
 #else
 #define WIDE_LDRD(xw, off, lo, hi) ((lo) = (xw)[(off) / 4], (hi) = (xw)[(off) / 4 + 1])
 #endif
@@ -463,9 +464,6 @@ static inline void conv_pixel_wide(int8_t *po, const int8_t *x, const int32_t *w
         const int32_t v = dsp_read_quad(x + 4 * q);
         xw[2 * q] = dsp_sxtb16(v);
         xw[2 * q + 1] = dsp_sxtb16_ror8(v);
-    }
-    for (q = 2 * quads; q < WIDE_MAX_QUADS * 2; ++q) {
-        xw[q] = 0; /* never read; defined for the asm's memory operand */
     }
     for (b = 0; b < blocks_count; ++b, po += 4, w += CONV_HEADER_WORDS + 8 * quads) {
         int32_t acc0 = HDR_BIAS(w, 0), acc1 = HDR_BIAS(w, 1), acc2 = HDR_BIAS(w, 2), acc3 = HDR_BIAS(w, 3);

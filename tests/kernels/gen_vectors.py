@@ -1181,6 +1181,9 @@ def build_cases(seed: int) -> list[Case]:
         (7, 8, 5, 7, (2, 4), (1, 2), (1, 1, 0, 2)),  # KW * Ci a multiple of 4 with an odd Ci
         (6, 5, 8, 24, (1, 1), (1, 1), (0, 0, 0, 0)),  # 1x1 on 8 channels (conv_pixel_ci8)
         (4, 7, 8, 10, (1, 1), (2, 1), (0, 0, 0, 0)),  # ... with a partial block
+        (3, 4, 40, 10, (1, 1), (1, 1), (0, 0, 0, 0)),  # 1x1 on 40, 48, 56 channels (conv_pixel_wide)
+        (2, 4, 48, 12, (1, 1), (1, 1), (0, 0, 0, 0)),
+        (3, 3, 56, 12, (1, 1), (1, 1), (0, 0, 0, 0)),
         # the MVE thin 1x1 path (<= 16 input channels, pixel pairs): odd widths, Co not a multiple of 4 or 16
         (5, 7, 8, 22, (1, 1), (1, 1), (0, 0, 0, 0)),
         (7, 9, 16, 38, (1, 1), (2, 2), (0, 0, 0, 0)),

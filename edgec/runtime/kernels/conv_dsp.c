@@ -407,6 +407,102 @@ static inline void conv_pixel_c3(int8_t *po, const int8_t *base, int32_t row_ste
     }
 }
 
+/* Most input quads of conv_pixel_wide (Ci = 56). */
+#define WIDE_MAX_QUADS 14
+
+/* One word pair of conv_pixel_wide's widened inputs, kept in program order (see C3_LDRD); the
+ * memory operand is the pair itself. */
+#if EDGEC_DSP_NATIVE
+#define WIDE_LDRD(xw, off, lo, hi)                                                                                     \
+    __asm__ volatile("ldrd %0, %1, [%2, %3]"                                                                           \
+                     : "=r"(lo), "=r"(hi)                                                                              \
+                     : "r"(xw), "n"(off), "m"(*(const int32_t(*)[2])((xw) + (off) / 4)))
+#else
+#define WIDE_LDRD(xw, off, lo, hi) ((lo) = (xw)[(off) / 4], (hi) = (xw)[(off) / 4 + 1])
+#endif
+
+/* Byte offset of quad q's weights for channel j in a block of a 1x1 conv (after the 16-word header). */
+#define WIDE_W(q, j) (4 * CONV_HEADER_WORDS + 32 * (q) + 8 * (j))
+
+/* acc0..acc3 += widened input quad q (words 2q, 2q + 1 of xw) times the block's weights. */
+#define WIDE_QUAD(q)                                                                                                   \
+    do {                                                                                                               \
+        int32_t e_, o_, we_, wo_;                                                                                      \
+        WIDE_LDRD(xw, 8 * (q), e_, o_);                                                                                \
+        C3_WLDRD(w, WIDE_W(q, 0), we_, wo_);                                                                           \
+        acc0 = dsp_smlad(we_, e_, acc0);                                                                               \
+        acc0 = dsp_smlad(wo_, o_, acc0);                                                                               \
+        C3_WLDRD(w, WIDE_W(q, 1), we_, wo_);                                                                           \
+        acc1 = dsp_smlad(we_, e_, acc1);                                                                               \
+        acc1 = dsp_smlad(wo_, o_, acc1);                                                                               \
+        C3_WLDRD(w, WIDE_W(q, 2), we_, wo_);                                                                           \
+        acc2 = dsp_smlad(we_, e_, acc2);                                                                               \
+        acc2 = dsp_smlad(wo_, o_, acc2);                                                                               \
+        C3_WLDRD(w, WIDE_W(q, 3), we_, wo_);                                                                           \
+        acc3 = dsp_smlad(we_, e_, acc3);                                                                               \
+        acc3 = dsp_smlad(wo_, o_, acc3);                                                                               \
+    } while (0)
+
+/* conv_pixel_fast for 1x1 convs on 16 to 56 input channels, a multiple of 8 (`quads` = Ci / 4, a constant at
+ * each call), epilogue mode 2, full blocks: the expansions of MobileNetV2 and MCUNet.  The
+ * generic loop widens the pixel's inputs again for every block; here they are widened once per
+ * pixel into xw (pair words (x0, x2), (x1, x3), (x4, x6), ... at 0, 1, 2, ...), and each block
+ * runs straight through like conv_pixel_c3: per input quad one LDRD of xw and four LDRD of
+ * weights for eight SMLAD (16 MACs in 13 instructions), then the four requantizations, one
+ * packed STR. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void conv_pixel_wide(int8_t *po, const int8_t *x, const int32_t *w, int32_t blocks_count,
+                                   int32_t quads, int32_t lo, int32_t hi, int full)
+{
+    const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
+    const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
+    int32_t xw[WIDE_MAX_QUADS * 2];
+    int32_t q, b;
+    for (q = 0; q < quads; ++q) {
+        const int32_t v = dsp_read_quad(x + 4 * q);
+        xw[2 * q] = dsp_sxtb16(v);
+        xw[2 * q + 1] = dsp_sxtb16_ror8(v);
+    }
+    for (b = 0; b < blocks_count; ++b, po += 4, w += CONV_HEADER_WORDS + 8 * quads) {
+        int32_t acc0 = HDR_BIAS(w, 0), acc1 = HDR_BIAS(w, 1), acc2 = HDR_BIAS(w, 2), acc3 = HDR_BIAS(w, 3);
+        WIDE_QUAD(0);
+        WIDE_QUAD(1);
+        WIDE_QUAD(2);
+        WIDE_QUAD(3);
+        if (quads >= 6) {
+            WIDE_QUAD(4);
+            WIDE_QUAD(5);
+        }
+        if (quads >= 8) {
+            WIDE_QUAD(6);
+            WIDE_QUAD(7);
+        }
+        if (quads >= 10) {
+            WIDE_QUAD(8);
+            WIDE_QUAD(9);
+        }
+        if (quads >= 12) {
+            WIDE_QUAD(10);
+            WIDE_QUAD(11);
+        }
+        if (quads >= 14) {
+            WIDE_QUAD(12);
+            WIDE_QUAD(13);
+        }
+        C3_OUT(0, acc0, acc0);
+        C3_OUT(1, acc1, acc1);
+        C3_OUT(2, acc2, acc2);
+        C3_OUT(3, acc3, acc3);
+        acc0 = dsp_pack4(acc0, acc1, acc2, acc3);
+        if (!full) {
+            acc0 = dsp_clamp4(acc0, lo4, hi4);
+        }
+        memcpy(po, &acc0, sizeof acc0);
+    }
+}
+
 /* Copy the receptive field of the output pixel whose first tap is (y0, x0) into `field`
  * ([KH][KW][Ci], dense), with the input zero point at taps outside the input. */
 static void gather_field(const edgec_view *in, int32_t y0, int32_t x0, const edgec_conv_params *p, int8_t *field)
@@ -489,6 +585,52 @@ static void conv_pixels(int8_t *po, int32_t po_step, const int8_t *base, int32_t
 typedef void (*pixels_fn)(int8_t *po, int32_t po_step, const int8_t *base, int32_t base_step, int32_t count,
                           int32_t row_step, const conv_shape *g, const epilogue *e);
 
+/* conv_pixels for 1x1 convs on 16 to 56 input channels (a multiple of 8) in epilogue mode 2 (conv_pixel_wide),
+ * a function of its own: inside conv_pixels the extra paths cost the others registers. */
+static void conv_pixels_wide(int8_t *po, int32_t po_step, const int8_t *base, int32_t base_step, int32_t count,
+                             int32_t row_step, const conv_shape *g, const epilogue *e)
+{
+    const int32_t *const blocks = g->blocks;
+    const int32_t cout = g->cout, run = g->run, full_blocks = g->full_blocks;
+    const int32_t done = full_blocks * 4, lo = e->lo, hi = e->hi;
+    const int32_t *const rest_blocks = blocks + full_blocks * g->block_words;
+    const int full = lo == -128 && hi == 127;
+    int32_t i;
+
+/* Every pixel of the call: conv_pixel_wide on `quads` input quads for its full blocks, then the
+ * last 1..3 channels, if any. */
+#define WIDE_PIXEL_LOOP(quads, lo_, hi_, full_)                                                                       \
+    do {                                                                                                               \
+        for (i = 0; i < count; ++i, po += po_step, base += base_step) {                                                \
+            conv_pixel_wide(po, base, blocks, full_blocks, quads, lo_, hi_, full_);                                    \
+            if (done < cout) {                                                                                         \
+                conv_pixel(po + done, base, row_step, rest_blocks, cout - done, 1, run, e);                            \
+            }                                                                                                          \
+        }                                                                                                              \
+    } while (0)
+
+    if (run == 16 && full) {
+        WIDE_PIXEL_LOOP(4, -128, 127, 1);
+    } else if (run == 16) {
+        WIDE_PIXEL_LOOP(4, lo, hi, 0);
+    } else if (run == 24 && full) {
+        WIDE_PIXEL_LOOP(6, -128, 127, 1);
+    } else if (run == 24) {
+        WIDE_PIXEL_LOOP(6, lo, hi, 0);
+    } else if (run == 32 && full) {
+        WIDE_PIXEL_LOOP(8, -128, 127, 1);
+    } else if (run == 32) {
+        WIDE_PIXEL_LOOP(8, lo, hi, 0);
+    } else if (run == 40) { /* 40..56 channels: full range only (wide_path), for the flash */
+        WIDE_PIXEL_LOOP(10, -128, 127, 1);
+    } else if (run == 48) {
+        WIDE_PIXEL_LOOP(12, -128, 127, 1);
+    } else {
+        WIDE_PIXEL_LOOP(14, -128, 127, 1);
+    }
+#undef WIDE_PIXEL_LOOP
+}
+
 /* Every output pixel of a conv: the pixels without padding straight from the input, row run by
  * row run; each border pixel through a field padded with the input zero point. */
 #if defined(__GNUC__)
@@ -544,13 +686,26 @@ static void call_shape(const edgec_view *in, const edgec_view *out, const edgec_
     e->mode = p->fast_requant;
 }
 
+/* Whether conv_pixels_wide takes a call: 1x1, epilogue mode 2, 16..56 input channels (a multiple
+ * of 8); above 32 channels only with the full int8 range (the clamped variants cost flash). */
+static int wide_path(const conv_shape *g, const epilogue *e)
+{
+    const int full = e->lo == -128 && e->hi == 127;
+    return e->mode == 2 && g->kh == 1 && g->run >= 16 && g->run % 8 == 0 &&
+           (g->run <= 32 || (full && g->run <= 4 * WIDE_MAX_QUADS));
+}
+
 void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *blocks, const edgec_conv_params *p)
 {
     conv_shape g;
     epilogue e;
     call_shape(in, out, p, blocks, &g, &e);
     g.block_words = CONV_HEADER_WORDS + g.kh * (8 * (g.run / 4) + 2 * (g.run % 4));
-    conv_walk(in, out, p, &g, &e, conv_pixels);
+    if (wide_path(&g, &e)) {
+        conv_walk(in, out, p, &g, &e, conv_pixels_wide);
+    } else {
+        conv_walk(in, out, p, &g, &e, conv_pixels);
+    }
 }
 
 void edgec_fully_connected_dsp(const int8_t *in, int8_t *out, int32_t batches, const int32_t *blocks,

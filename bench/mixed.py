@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         for row in r["runs"]:
             print(
                 f"{r['model']:<19} {r['input']:>5}  {r['stage']['split'][-22:]:>22} {r['stage']['grid'][0]}x{r['stage']['grid'][1]}"
-                f"  {'-' if r['float_top1'] is None else format(r['float_top1'], '6.2f'):>6} {r['int8_top1']:5.2f} {row['mixed_top1']:6.2f}  {row['lambda']:6.2f}"
+                f"  {'-' if r['float_top1'] is None else format(r['float_top1'], '6.2f'):>6} {r['int8_top1']:5.2f} {row['mixed_top1']:6.2f}  {row['lambda']:6.3g}"
                 f"  {row['stage_bitops_int8']:>11,}/{row['stage_bitops']:>11,} {row['stage_ratio']:5.2f}x {row['whole_ratio']:5.2f}x"
                 f"  {100 * row['outlier_fraction_calib']:5.1f}%/{100 * row['outlier_fraction_heldout']:5.1f}%  {r['peak_sram_bytes']:>9,}  {row['search_seconds']:7.2f}"
             )

@@ -108,9 +108,9 @@ def test_depthwise_fast_layout_heads_each_channel_group_with_its_constants():
     assert words.size == 2 * group
     second = words[group : group + 32].view(np.uint16).astype(np.uint32)
     second_words = (second[0::2] | (second[1::2] << 16)).view(np.int32).tolist()
-    assert second_words == [-9 - 384, 0, 0, 0, 1 << 30, 0, 0, 0, 16 - 224, 0, 0, 0, 5, 1, 1, 1]
-    assert words[32:group].tolist() == plain[0].reshape(-1).tolist()
-    assert words[group + 32 :].tolist() == plain[1].reshape(-1).tolist()
+    assert second_words == [2 * (-9 - 384), 0, 0, 0, 1 << 30, 0, 0, 0, 16 - 224, 0, 0, 0, 5, 1, 1, 1]
+    assert words[32:group].tolist() == (2 * plain[0]).reshape(-1).tolist()  # doubled with the header
+    assert words[group + 32 :].tolist() == (2 * plain[1]).reshape(-1).tolist()
     with pytest.raises(ValueError, match="shift"):
         depthwise_dsp_header(w, None, 3, [1 << 30] * 5, [-1, 0, -3, -4, -5], 0)
 

@@ -15,7 +15,11 @@ starts with a header of 16 int32 words, four per channel in four groups
 (``depthwise_dsp_header``): the bias with the input offset folded in, the
 multipliers, the rounding terms with the output offset and the right
 shifts; then the group's weights as above (``depthwise_dsp_layout(w, header)``,
-16 more int32 words per four channels).
+16 more int32 words per four channels).  In that layout the folded biases and the
+weights are doubled, so the kernel's accumulators hold 2 * acc and its
+requantization (``rq_fast_right_x2_mla``) needs no shift; ``fast_requant`` 2
+implies |acc| < 2^30 (``kernel_variants.fast_requant_ok``), so 2 * acc fits int32
+and the int16 weights (at most 256 in magnitude) fit.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ def depthwise_dsp_header(weights: np.ndarray, bias, input_offset: int, mult, shi
 def depthwise_dsp_layout(weights: np.ndarray, header: np.ndarray | None = None) -> np.ndarray:
     """[1, KH, KW, C] int8 depthwise weights -> int16 [ceil(C/4), ceil(KH*KW/2), 4, 2]; with a
     ``header`` ([C, 4], depthwise_dsp_header) a flat int16 array of the groups, each its 16 header
-    words (int32, little-endian halves) then its weights."""
+    words (int32, little-endian halves, the folded bias doubled) then its weights, doubled."""
     w = np.asarray(weights)
     if w.ndim != 4 or w.shape[0] != 1:
         raise ValueError(f"depthwise weights must be [1, KH, KW, C], got {list(w.shape)}")
@@ -67,6 +71,10 @@ def depthwise_dsp_layout(weights: np.ndarray, header: np.ndarray | None = None) 
     h = np.zeros((4 * quads, 4), dtype=np.int64)
     h[:, 3] = 1
     h[:c] = header
+    h[:, 0] *= 2  # the kernel accumulates 2 * acc (weights doubled below)
+    if np.any(np.abs(h[:, 0]) >= 2**31):
+        raise ValueError("a doubled depthwise bias overflows int32")
+    layout = layout * np.int16(2)
     # [quad, i, field] -> [quad, field, i]: four words of each field side by side
     words = h.reshape(quads, 4, 4).transpose(0, 2, 1).reshape(quads, HEADER_WORDS).astype("<i4")
     halves = words.view("<i2").reshape(quads, 2 * HEADER_WORDS).astype(np.int16)

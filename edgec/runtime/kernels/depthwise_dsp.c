@@ -110,21 +110,23 @@ DWD_INLINE int8_t requant_out(int32_t acc, int32_t mult, int32_t shift, dw_out_p
  * with weight 0 when taps is odd.  listed NULL: every pair (an interior
  * pixel; the loop unrolls); else only the n_listed pairs it names (a border
  * pixel: pairs whose taps are both padding add nothing and are skipped).  Groups of four
- * channels are quad_stride int16 apart in the layout (8 * pairs, or more with headers). */
+ * channels are quad_stride int16 apart in the layout (8 * pairs, or more with headers).
+ * doubled: the layout's weights are doubled (the fast epilogue's layout); the bias is then
+ * doubled too and the exact (even) sums halved before the requantization. */
 DWD_INLINE void dw_dsp_pixel(const int8_t *const *tap, int32_t pairs, const int32_t *listed, int32_t n_listed,
                              int32_t nc, const int16_t *wq, int32_t quad_stride, const int32_t *bias, const int32_t *mult,
                              const int32_t *shift, int32_t off2, int32_t input_offset, dw_out_params o, int8_t *po,
-                             int32_t *acc, int fast)
+                             int32_t *acc, int fast, int doubled)
 {
     int32_t c, j, i, k;
 
     for (c = 0; c + 4 <= nc; c += 4) {
         int32_t acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
         if (bias) {
-            acc0 = bias[c];
-            acc1 = bias[c + 1];
-            acc2 = bias[c + 2];
-            acc3 = bias[c + 3];
+            acc0 = (int32_t)((uint32_t)bias[c] << doubled);
+            acc1 = (int32_t)((uint32_t)bias[c + 1] << doubled);
+            acc2 = (int32_t)((uint32_t)bias[c + 2] << doubled);
+            acc3 = (int32_t)((uint32_t)bias[c + 3] << doubled);
         }
         if (listed == NULL) {
             DWD_UNROLL
@@ -144,7 +146,7 @@ DWD_INLINE void dw_dsp_pixel(const int8_t *const *tap, int32_t pairs, const int3
     }
     /* The last 1..3 channels, one MAC at a time, from the same layout. */
     for (i = 0; c + i < nc; ++i) {
-        int32_t a = bias ? bias[c + i] : 0;
+        int32_t a = bias ? (int32_t)((uint32_t)bias[c + i] << doubled) : 0;
         for (j = 0; j < pairs; ++j) {
             const int16_t *w = wq + 8 * j + 2 * i;
             a += (tap[2 * j][c + i] + input_offset) * w[0] + (tap[2 * j + 1][c + i] + input_offset) * w[1];
@@ -152,7 +154,7 @@ DWD_INLINE void dw_dsp_pixel(const int8_t *const *tap, int32_t pairs, const int3
         acc[c + i] = a;
     }
     for (c = 0; c < nc; ++c) {
-        po[c] = requant_out(acc[c], mult[c], shift[c], o, fast);
+        po[c] = requant_out(acc[c] >> doubled, mult[c], shift[c], o, fast);
     }
 }
 
@@ -217,10 +219,10 @@ DWD_INLINE void dw_dsp_layer(const edgec_view *in, edgec_view *out, const int16_
                 /* The unrolled loop over every pair wins unless a quarter of the pairs is padding. */
                 if (4 * n_listed > 3 * pairs || padded == 0) {
                     dw_dsp_pixel(tap, pairs, NULL, pairs, nc, wq, 8 * pairs, bias ? bias + c0 : NULL, mult + c0, shift + c0,
-                                 off2, input_offset, o, po, acc, fast);
+                                 off2, input_offset, o, po, acc, fast, 0);
                 } else {
                     dw_dsp_pixel(tap, pairs, listed, n_listed, nc, wq, 8 * pairs, bias ? bias + c0 : NULL, mult + c0,
-                                 shift + c0, off2, input_offset, o, po, acc, fast);
+                                 shift + c0, off2, input_offset, o, po, acc, fast, 0);
                 }
             }
         }
@@ -233,16 +235,19 @@ DWD_INLINE void dw_dsp_layer(const edgec_view *in, edgec_view *out, const int16_
  * (edgec.codegen.dsp_emitters.requant_mode).  The layout then starts each group of four channels
  * with a header of 16 words (edgec.codegen.depthwise_layout.depthwise_dsp_header): the biases with
  * input_offset * sum(w) folded in, the multipliers, the rounding terms (with the output offset)
- * and the right shifts, four of each.  With the offset in the bias the inputs are widened with
+ * and the right shifts, four of each; the folded biases and the weights are doubled, so the
+ * accumulators hold 2 * acc and the requantization drops rq_fast_right_mla's LSL
+ * (rq_fast_right_x2_mla).  With the offset in the bias the inputs are widened with
  * SXTB16 (no offset register), which stays exact at padding taps: they read the input zero point,
  * whose w * x cancels the folded w * input_offset.  Each group of four outputs then costs the MACs,
- * four LSL/SMMLAR/ADD/ASR/SSAT requantizations (rq_fast_right_mla), three BFI to pack the bytes,
+ * four SMMLAR/ADD/ASR/SSAT requantizations (rq_fast_right_x2_mla), three BFI to pack the bytes,
  * a clamp of the four lanes at once (SSUB8 + SEL against act_min, then act_max) and one store.
  *
  * Interior pixels (every tap inside the input) address their taps from one pointer per kernel
  * row and the column stride; border pixels use a table of tap pointers with a row of input zero
  * points for the padding taps, or, when most tap pairs are padding, dw_dsp_pixel on the pairs
- * with an input tap (it reads the unfolded bias and the multiplier/shift arrays).  An odd last
+ * with an input tap (it reads the unfolded bias, doubled, and the multiplier/shift arrays, and
+ * halves its exact sums).  An odd last
  * tap is one SXTB16 pair against the layout's (w, 0) words with SMLABB/SMLATB. */
 
 #define DWF_HEADER_WORDS 16
@@ -359,13 +364,13 @@ static inline int32_t dwf_word(const int32_t *p, int32_t k)
         DWF_LDRD(h, 4, m0_, m1_);                                                                                      \
         DWF_LDRD(h, 8, o0_, o1_);                                                                                      \
         DWF_LDRD(h, 12, s0_, s1_);                                                                                     \
-        r0_ = dsp_ssat8(rq_fast_right_mla(acc0, m0_, s0_, o0_));                                                       \
-        r1_ = dsp_ssat8(rq_fast_right_mla(acc1, m1_, s1_, o1_));                                                       \
+        r0_ = dsp_ssat8(rq_fast_right_x2_mla(acc0, m0_, s0_, o0_));                                                    \
+        r1_ = dsp_ssat8(rq_fast_right_x2_mla(acc1, m1_, s1_, o1_));                                                    \
         DWF_LDRD(h, 6, m0_, m1_);                                                                                      \
         DWF_LDRD(h, 10, o0_, o1_);                                                                                     \
         DWF_LDRD(h, 14, s0_, s1_);                                                                                     \
-        r2_ = dsp_ssat8(rq_fast_right_mla(acc2, m0_, s0_, o0_));                                                       \
-        r3_ = dsp_ssat8(rq_fast_right_mla(acc3, m1_, s1_, o1_));                                                       \
+        r2_ = dsp_ssat8(rq_fast_right_x2_mla(acc2, m0_, s0_, o0_));                                                    \
+        r3_ = dsp_ssat8(rq_fast_right_x2_mla(acc3, m1_, s1_, o1_));                                                    \
         (out_word) = dsp_pack4(r0_, r1_, r2_, r3_);                                                                     \
     } while (0)
 
@@ -409,7 +414,7 @@ DWD_INLINE void dwf_pixel(const int8_t *x, int32_t rs, int32_t cs, const int8_t 
             const int8_t *const pt = interior ? x + c + (t / kw) * rs + (t % kw) * cs : tap[t] + c;
             a += pt[i] * wq[8 * (t >> 1) + 2 * i + (t & 1)];
         }
-        a = rq_fast_right_mla(a, dwf_word(blk, 4 + i), dwf_word(blk, 12 + i), dwf_word(blk, 8 + i));
+        a = rq_fast_right_x2_mla(a, dwf_word(blk, 4 + i), dwf_word(blk, 12 + i), dwf_word(blk, 8 + i));
         a = a < act_min ? act_min : a;
         po[c + i] = (int8_t)(a > act_max ? act_max : a);
     }
@@ -498,7 +503,7 @@ DWD_INLINE void dwf_layer(const edgec_view *in, edgec_view *out, const int16_t *
                         /* mostly padding: the pairs with an input tap (fast_requant 2 implies 1's precondition) */
                         dw_dsp_pixel(tap, pairs, listed, n_listed, nc, (const int16_t *)(blk + DWF_HEADER_WORDS),
                                      2 * group_words, bias ? bias + c0 : NULL, p->out_mult + c0, p->out_shift + c0,
-                                     off2, input_offset, o, po, acc, 1);
+                                     off2, input_offset, o, po, acc, 1, 1);
                     } else {
                         dwf_pixel(NULL, 0, 0, tap, 0, kh, kw, nc, blk, lo4, hi4, act_min, act_max, 0, po);
                     }

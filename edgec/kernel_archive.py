@@ -19,6 +19,11 @@ with identical content).
 Where: ``$EDGEC_CACHE_DIR``, else ``$XDG_CACHE_HOME/edgec``, else
 ``~/.cache/edgec``; ``EDGEC_CACHE_DIR=off`` compiles the kernels into every
 firmware as before (``kernel_archive`` returns None).
+
+Size: an entry is a few MB (sources, objects with debug information, the
+archive).  A build that uses an entry marks it used (its folder's mtime); a
+build that adds one removes the entries unused for ``UNUSED_DAYS`` days, and
+staging folders a crashed build left behind.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -35,6 +41,8 @@ from edgec.errors import BuildError
 
 ARCHIVE_NAME = "libedgec_kernels.a"
 COMPILE_TIMEOUT_S = 300
+UNUSED_DAYS = 30
+STALE_STAGING_S = 24 * 3600
 
 
 class KernelCompileError(BuildError):
@@ -83,6 +91,7 @@ def kernel_archive(kernels_dir: Path, cc: str, ar: str, flags: list[str], progre
     entry = root / "kernels" / archive_key(cc, flags, kernels_dir)
     archive = entry / ARCHIVE_NAME
     if archive.is_file():
+        _mark_used(entry)
         return archive
     if progress:
         progress(f"compiling the kernels for this target once (cached in {entry})")
@@ -98,7 +107,31 @@ def kernel_archive(kernels_dir: Path, cc: str, ar: str, flags: list[str], progre
         _publish(staging, entry)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    prune_unused(entry.parent)
     return archive
+
+
+def _mark_used(entry: Path) -> None:
+    try:
+        os.utime(entry)
+    except OSError:  # a read-only cache still serves its entries
+        pass
+
+
+def prune_unused(entries_dir: Path, now: float | None = None) -> list[Path]:
+    """Remove the entries unused for ``UNUSED_DAYS`` days and stale staging folders; returns what went."""
+    now = time.time() if now is None else now
+    removed = []
+    for path in entries_dir.iterdir():
+        try:
+            age = now - path.stat().st_mtime
+        except OSError:  # removed by a concurrent build
+            continue
+        limit = STALE_STAGING_S if path.name.startswith(".") else UNUSED_DAYS * 24 * 3600
+        if path.is_dir() and age > limit:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def _compile(cc: str, flags: list[str], source: Path, entry: Path) -> Path:

@@ -176,3 +176,27 @@ def test_kernel_cache_off_compiles_the_kernels_into_the_firmware(tmp_path, monke
     assert kernel_archive(STUB / "kernels", "arm-none-eabi-gcc", "arm-none-eabi-ar", []) is None
     cmake = render_cmakelists(load_target("qemu-cortex-m4"), STUB, tmp_path / "link.ld")
     assert "stub_kernels.c" in cmake and "target_link_libraries" not in cmake
+
+
+def test_kernel_cache_drops_entries_unused_for_a_month(tmp_path, monkeypatch):
+    """A hit marks its entry used; adding an entry removes month-old entries and day-old staging folders."""
+    import os
+    import time
+
+    from edgec import kernel_archive as cache
+
+    monkeypatch.setenv("EDGEC_CACHE_DIR", str(tmp_path))
+    entries = tmp_path / "kernels"
+    old, recent, staging = entries / "old", entries / "recent", entries / ".abc.tmp"
+    for folder in (old, recent, staging):
+        folder.mkdir(parents=True)
+    now = time.time()
+    os.utime(old, (now - 31 * 86400, now - 31 * 86400))
+    os.utime(recent, (now - 29 * 86400, now - 29 * 86400))
+    os.utime(staging, (now - 2 * 86400, now - 2 * 86400))
+    archive = cache.kernel_archive(STUB / "kernels", "cc", "ar", ["-std=c99", "-O1"])
+    assert archive is not None and archive.is_file()
+    assert not old.exists() and not staging.exists() and recent.exists()
+    os.utime(archive.parent, (now - 31 * 86400, now - 31 * 86400))
+    assert cache.kernel_archive(STUB / "kernels", "cc", "ar", ["-std=c99", "-O1"]) == archive  # a hit
+    assert now - archive.parent.stat().st_mtime < 3600  # ... marks it used

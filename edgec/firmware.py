@@ -174,7 +174,6 @@ def render_cmakelists(target: Target, project_dir: Path, linker_script: Path, ke
     sources += [str(p) for p in sorted(PROFILER_DIR.glob("*.c"))]
     includes = [str(project_dir), str(project_dir / "kernels"), str(PROFILER_DIR), str(BOARDS_DIR / "common")]
     cpu_flags = list(target.cflags)
-    warn = WARNING_FLAGS
     link = [
         f"-T{linker_script}",
         "-nostartfiles",
@@ -206,7 +205,7 @@ target_compile_definitions({FIRMWARE_NAME}.elf PRIVATE
     {_cmake_list(compile_definitions(target))}
 )
 target_compile_options({FIRMWARE_NAME}.elf PRIVATE
-    {_cmake_list(cpu_flags + warn)}
+    {_cmake_list(cpu_flags + WARNING_FLAGS)}
 )
 target_link_options({FIRMWARE_NAME}.elf PRIVATE
     {_cmake_list(cpu_flags + link)}

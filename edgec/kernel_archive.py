@@ -28,6 +28,7 @@ staging folders a crashed build left behind.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -62,7 +63,9 @@ def cache_root() -> Path | None:
     return Path(base) / "edgec"
 
 
+@functools.cache
 def _compiler_version(cc: str) -> str:
+    """``cc --version``, asked once per process (every build keys its kernels on it)."""
     try:
         proc = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=60, check=False)
     except FileNotFoundError:

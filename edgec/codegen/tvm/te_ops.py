@@ -147,6 +147,21 @@ VNNI_FLIP = 128  # int8 + 128 = the same value as uint8 (vpdpbusd's unsigned ope
 VNNI_TAP_GROUP_CHANNELS = (1, 2)  # input channel counts whose 4-byte groups are adjacent taps (_conv2d_vnni_taps)
 
 
+def _within_input(yy, xx, top: int, left: int, h: int, wd: int, rows: int, cols: int) -> list:
+    """Where padded position (yy, xx) holds an input element, for padded reads spanning ``rows`` x ``cols``:
+    one condition per border those reads cross (none for a border they stay inside)."""
+    conditions = []
+    if top:
+        conditions.append(yy >= top)
+    if rows > top + h:
+        conditions.append(yy < top + h)
+    if left:
+        conditions.append(xx >= left)
+    if cols > left + wd:
+        conditions.append(xx < left + wd)
+    return conditions
+
+
 def _conv2d_vnni(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
     """Conv2d (groups 1, no dilation) as unsigned x signed 4-deep dot products (x86 ``vpdpbusd``).
 
@@ -250,15 +265,7 @@ def _conv2d_vnni_taps(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
     def flipped(b, yy, q, k):
         j = q * unit + k
         xx, c = j // ci, j % ci
-        conditions = []
-        if top:
-            conditions.append(yy >= top)
-        if rows > top + h:
-            conditions.append(yy < top + h)
-        if left:
-            conditions.append(xx >= left)
-        if cols > left + wd:
-            conditions.append(xx < left + wd)
+        conditions = _within_input(yy, xx, top, left, h, wd, rows, cols)
         value = (x[b, yy - top, xx - left, c].astype(I32) + _c(VNNI_FLIP)).astype("uint8")
         return tirx.if_then_else(tirx.all(*conditions), value, fill.astype("uint8")) if conditions else value
 
@@ -341,15 +348,7 @@ def _depthwise_pairs(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
     fill = _c(-p["input_offset"], x.dtype)  # the input zero point
 
     def padded(b, yy, xx, c):
-        conditions = []
-        if top:
-            conditions.append(yy >= top)
-        if rows > top + h:
-            conditions.append(yy < top + h)
-        if left:
-            conditions.append(xx >= left)
-        if (cols - 1) * sw + 2 > left + wd:
-            conditions.append(xx < left + wd)
+        conditions = _within_input(yy, xx, top, left, h, wd, rows, (cols - 1) * sw + 2)
         value = x[b, yy - top, xx - left, c]
         # if_then_else reads only where the condition holds: no clamping needed
         return (tirx.if_then_else(tirx.all(*conditions), value, fill) if conditions else value).astype(I32)

@@ -86,7 +86,8 @@ def archive_key(cc: str, flags: list[str], kernels_dir: Path) -> str:
 def kernel_archive(kernels_dir: Path, cc: str, ar: str, flags: list[str], progress=None) -> Path | None:
     """``libedgec_kernels.a`` of the sources in ``kernels_dir`` compiled with ``cc flags``, from the cache.
 
-    Compiles and stores it on a miss.  Returns None where the cache is off.
+    Compiles and stores it on a miss.  Returns None where the cache is off or cannot be written
+    (the caller then compiles the kernels itself).
     """
     root = cache_root()
     if root is None or not any(Path(kernels_dir).glob("*.c")):
@@ -96,10 +97,13 @@ def kernel_archive(kernels_dir: Path, cc: str, ar: str, flags: list[str], progre
     if archive.is_file():
         _mark_used(entry)
         return archive
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
+    except OSError:  # a cache folder we cannot write: compile the kernels into the build instead
+        return None
     if progress:
         progress(f"compiling the kernels for this target once (cached in {entry})")
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
     try:
         sources_dir = staging / "kernels"
         shutil.copytree(kernels_dir, sources_dir)

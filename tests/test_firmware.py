@@ -200,3 +200,10 @@ def test_kernel_cache_drops_entries_unused_for_a_month(tmp_path, monkeypatch):
     os.utime(archive.parent, (now - 31 * 86400, now - 31 * 86400))
     assert cache.kernel_archive(STUB / "kernels", "cc", "ar", ["-std=c99", "-O1"]) == archive  # a hit
     assert now - archive.parent.stat().st_mtime < 3600  # ... marks it used
+
+
+def test_unwritable_kernel_cache_compiles_the_kernels_into_the_build(tmp_path, monkeypatch):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("EDGEC_CACHE_DIR", str(blocked / "cache"))
+    assert kernel_archive(STUB / "kernels", "cc", "ar", ["-std=c99"]) is None

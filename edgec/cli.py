@@ -284,6 +284,50 @@ def targets(as_json):
     click.echo(format_table(["target", "kind", "cpu", "features", "SRAM", "flash", "runs on"], rows))
 
 
+@main.group()
+def cache():
+    """Show or clear the cache of compiled kernel archives (EDGEC_CACHE_DIR)."""
+
+
+@cache.command("info")
+@click.option("--json", "as_json", is_flag=True)
+@_handle_errors
+def cache_info(as_json):
+    """Where the cache is and what it holds."""
+    import time
+
+    from edgec.kernel_archive import UNUSED_DAYS, cache_entries, cache_root
+
+    root = cache_root()
+    entries = cache_entries()
+    if as_json:
+        _emit_json({"path": str(root) if root else None, "enabled": root is not None, "entries": entries})
+        return
+    if root is None:
+        click.echo("kernel cache: off (EDGEC_CACHE_DIR=off); every build compiles its kernels")
+        return
+    total = sum(e["bytes"] for e in entries)
+    click.echo(f"kernel cache: {root} — {len(entries)} archive(s), {total / 1e6:.1f} MB; unused ones go after {UNUSED_DAYS} days")
+    for e in entries:
+        days = (time.time() - e["last_used"]) / 86400
+        click.echo(f"  {Path(e['path']).name}  {e['bytes'] / 1e6:6.1f} MB  last used {days:.1f} days ago")
+
+
+@cache.command("clear")
+@click.option("--json", "as_json", is_flag=True)
+@_handle_errors
+def cache_clear(as_json):
+    """Remove every cached kernel archive (the next build of each target compiles its kernels again)."""
+    from edgec.kernel_archive import cache_root, clear_cache
+
+    root = cache_root()
+    freed = clear_cache()
+    if as_json:
+        _emit_json({"path": str(root) if root else None, "freed_bytes": freed})
+    else:
+        click.echo(f"kernel cache: freed {freed / 1e6:.1f} MB" + (f" in {root}" if root else " (cache off)"))
+
+
 @main.command()
 @click.argument("out_dir", type=click.Path(path_type=Path))
 @click.option("--port", default=None, help="Debug probe / board (pyocd target), optional.")

@@ -118,6 +118,32 @@ def kernel_archive(kernels_dir: Path, cc: str, ar: str, flags: list[str], progre
     return archive
 
 
+def cache_entries() -> list[dict]:
+    """The kernel archives in the cache: folder, size in bytes, last use (epoch seconds), newest first."""
+    root = cache_root()
+    entries_dir = root / "kernels" if root else None
+    if entries_dir is None or not entries_dir.is_dir():
+        return []
+    found = []
+    for entry in entries_dir.iterdir():
+        if entry.name.startswith(".") or not (entry / ARCHIVE_NAME).is_file():
+            continue
+        size = sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
+        found.append({"path": str(entry), "bytes": size, "last_used": entry.stat().st_mtime})
+    return sorted(found, key=lambda e: -e["last_used"])
+
+
+def clear_cache() -> int:
+    """Remove every kernel archive (and staging folder) from the cache; returns the bytes freed."""
+    root = cache_root()
+    entries_dir = root / "kernels" if root else None
+    if entries_dir is None or not entries_dir.is_dir():
+        return 0
+    freed = sum(f.stat().st_size for f in entries_dir.rglob("*") if f.is_file())
+    shutil.rmtree(entries_dir, ignore_errors=True)
+    return freed
+
+
 def _mark_used(entry: Path) -> None:
     try:
         os.utime(entry)

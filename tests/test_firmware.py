@@ -207,3 +207,29 @@ def test_unwritable_kernel_cache_compiles_the_kernels_into_the_build(tmp_path, m
     blocked.write_text("not a folder")
     monkeypatch.setenv("EDGEC_CACHE_DIR", str(blocked / "cache"))
     assert kernel_archive(STUB / "kernels", "cc", "ar", ["-std=c99"]) is None
+
+
+def test_cache_command_lists_and_clears_the_kernel_archives(tmp_path, monkeypatch):
+    """`edgec cache info` shows the archives a build left; `edgec cache clear` removes them."""
+    import json
+
+    from click.testing import CliRunner
+
+    from edgec.cli import main
+
+    monkeypatch.setenv("EDGEC_CACHE_DIR", str(tmp_path / "cache"))
+    archive = kernel_archive(STUB / "kernels", "cc", "ar", ["-std=c99", "-O1"])
+    runner = CliRunner()
+    info = json.loads(runner.invoke(main, ["cache", "info", "--json"]).output)
+    assert info["enabled"] and [e["path"] for e in info["entries"]] == [str(archive.parent)]
+    assert info["entries"][0]["bytes"] >= archive.stat().st_size > 0
+    text = runner.invoke(main, ["cache", "info"]).output
+    assert "1 archive(s)" in text and archive.parent.name in text
+    size = archive.stat().st_size
+    cleared = json.loads(runner.invoke(main, ["cache", "clear", "--json"]).output)
+    assert cleared["freed_bytes"] >= size
+    assert not archive.exists()
+    assert json.loads(runner.invoke(main, ["cache", "info", "--json"]).output)["entries"] == []
+
+    monkeypatch.setenv("EDGEC_CACHE_DIR", "off")
+    assert "off" in runner.invoke(main, ["cache", "info"]).output

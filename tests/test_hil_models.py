@@ -32,13 +32,13 @@ one-line error is tested in tests/test_firmware.py.
 Kernel variants: on ``qemu-cortex-m4`` every model must run some DSP
 kernels.  ``test_model_bit_exact_on_other_cores`` runs a couple of models on
 ``qemu-cortex-m3`` (no DSP extension: portable C only, checked in build.json)
-and ``qemu-cortex-m7`` (DSP variants, ds_cnn only: the M7 runs the M4's DSP
-code); MobileNetV2 w0.35's automatic schedule has row-streamed segments, so
-the DSP kernels also run on row views on the M4, the portable ones on the M3.
+and ``qemu-cortex-m7`` (DSP variants compiled for the M7); MobileNetV2 w0.35's
+automatic schedule has row-streamed segments, so the DSP kernels also run on
+row views on the M4 and M7, the portable ones on the M3.
 
 ``test_patch_schedule_on_device`` forces the patch-based schedule
-(MCUNetV2-style: the early ops run patch by patch) on ``qemu-cortex-m4``, with
-DSP kernels on the patch views,
+(MCUNetV2-style: the early ops run patch by patch) on ``qemu-cortex-m4`` (and
+the smaller case on ``qemu-cortex-m7``), with DSP kernels on the patch views,
 and checks the device's outputs against the same reference;
 ``test_patch_schedule_with_mve_kernels_on_device`` does the same on
 ``qemu-cortex-m55``, where the Helium (MVE) kernels run on the patch views.
@@ -249,9 +249,9 @@ def test_model_bit_exact_on_device(model: ModelCase, target: str, workdir: Path)
 # A couple of models on the other emulated cores (the M4 and M55 run every model above): the
 # Cortex-M3 has no DSP extension (portable C only), the Cortex-M7 runs the DSP variants.
 OTHER_CORES = {"qemu-cortex-m3": "portable", "qemu-cortex-m7": "dsp"}
-# ds_cnn on both; the row-streamed MobileNetV2 on the M3 (portable kernels on row views) but not on the
-# M7, whose DSP kernels on row views are the M4's code, run on the M4 above.
-OTHER_CORE_MODELS = {"qemu-cortex-m3": ["tflite:ds_cnn", ROW_STREAMED], "qemu-cortex-m7": ["tflite:ds_cnn"]}
+# ds_cnn and the row-streamed MobileNetV2 on both (portable kernels on row views on the M3, the DSP
+# kernels compiled for the M7 on the M7).
+OTHER_CORE_MODELS = {"qemu-cortex-m3": ["tflite:ds_cnn", ROW_STREAMED], "qemu-cortex-m7": ["tflite:ds_cnn", ROW_STREAMED]}
 OTHER_PAIRS = [pytest.param(m, t, id=f"{m.id}-{t}") for t in OTHER_CORES for m in MODELS if m.id in OTHER_CORE_MODELS[t]]
 
 
@@ -283,7 +283,10 @@ PATCH_CASES = [
 ]
 
 
-PATCH_RUNS = [pytest.param(*case.values, "qemu-cortex-m4", id=f"{case.id}-qemu-cortex-m4") for case in PATCH_CASES]
+# Every case on the M4; the smaller one also on the M7 (the same DSP kernels, compiled for the M7).
+PATCH_RUNS = [pytest.param(*case.values, "qemu-cortex-m4", id=f"{case.id}-qemu-cortex-m4") for case in PATCH_CASES] + [
+    pytest.param(*PATCH_CASES[1].values, "qemu-cortex-m7", id=f"{PATCH_CASES[1].id}-qemu-cortex-m7")
+]
 
 
 @pytest.mark.parametrize(("model", "split", "patches", "target"), PATCH_RUNS)

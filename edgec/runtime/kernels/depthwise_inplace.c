@@ -391,9 +391,9 @@ static DWIP_NOINLINE void dwip_same_layer(int8_t *buffer, int32_t h, int32_t w, 
     const int full = p->act_min == -128 && p->act_max == 127;
     const int32_t row_bytes = w * channels;
     dwip_group_weights gw[DWIP_DSP_MAX_KH * DWIP_DSP_MAX_GROUPS];
-    const int8_t *rowp[7];
+    const int8_t *ring[14]; /* slot i at ring[i] and ring[i + K]: the current rows are ring[top .. top + K) */
     dwip_rq q;
-    int32_t c, oy, i, x;
+    int32_t c, oy, i, x, top;
 
     q.act_min = p->act_min;
     q.act_max = p->act_max;
@@ -427,14 +427,16 @@ static DWIP_NOINLINE void dwip_same_layer(int8_t *buffer, int32_t h, int32_t w, 
         for (i = 0; i < k; ++i) {
             const int32_t iy = i - pad;
             int8_t *const dst = scratch + i * row_w;
-            rowp[i] = dst;
+            ring[i] = ring[i + k] = dst;
             if (iy >= 0 && iy < h) {
                 dwip_copy_column(dst + pad, buffer + iy * row_bytes + c, w, channels);
             } else {
                 memset(dst + pad, zero_point, (size_t)w);
             }
         }
+        top = 0;
         for (oy = 0; oy < h; ++oy, po += row_bytes) {
+            const int8_t *const *const rowp = ring + top;
             int32_t ox;
             if (k == 3) {
                 ox = full ? dwip_same3_full(rowp, (const int32_t *)gw, w, po, &q)
@@ -457,10 +459,7 @@ static DWIP_NOINLINE void dwip_same_layer(int8_t *buffer, int32_t h, int32_t w, 
             if (oy + 1 < h) { /* the top slot takes padded row oy + K (input row oy + pad + 1) */
                 int8_t *const dst = (int8_t *)rowp[0];
                 const int32_t iy = oy + pad + 1;
-                for (i = 0; i + 1 < k; ++i) {
-                    rowp[i] = rowp[i + 1];
-                }
-                rowp[k - 1] = dst;
+                top = top + 1 == k ? 0 : top + 1;
                 if (iy < h) {
                     dwip_copy_column(dst + pad, buffer + iy * row_bytes + c, w, channels);
                 } else {

@@ -280,10 +280,10 @@ static inline void conv_pixel_ci8(int8_t *po, const int8_t *x, const int32_t *w,
     const int32_t q0 = dsp_read_quad(x), q1 = dsp_read_quad(x + 4);
     const int32_t e0 = dsp_sxtb16(q0), o0 = dsp_sxtb16_ror8(q0); /* x0, x2 / x1, x3 */
     const int32_t e1 = dsp_sxtb16(q1), o1 = dsp_sxtb16_ror8(q1); /* x4, x6 / x5, x7 */
-    int32_t b;
     const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
     const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
-    for (b = 0; b < blocks_count; ++b, po += 4, w += CONV_HEADER_WORDS + 16) {
+    int8_t *const po_end = po + 4 * blocks_count; /* the loop ends on the output pointer: no counter */
+    for (; po != po_end; po += 4, w += CONV_HEADER_WORDS + 16) {
         int32_t v, r;
         CI8_CHANNEL(0, v);
         CI8_CHANNEL(1, r);
@@ -459,13 +459,14 @@ static inline void conv_pixel_wide(int8_t *po, const int8_t *x, const int32_t *w
     const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
     const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
     int32_t xw[WIDE_MAX_QUADS * 2];
-    int32_t q, b;
+    int8_t *po_end; /* the block loop ends on the output pointer: no counter */
+    int32_t q;
     for (q = 0; q < quads; ++q) {
         const int32_t v = dsp_read_quad(x + 4 * q);
         xw[2 * q] = dsp_sxtb16(v);
         xw[2 * q + 1] = dsp_sxtb16_ror8(v);
     }
-    for (b = 0; b < blocks_count; ++b, po += 4, w += CONV_HEADER_WORDS + 8 * quads) {
+    for (po_end = po + 4 * blocks_count; po != po_end; po += 4, w += CONV_HEADER_WORDS + 8 * quads) {
         int32_t acc0 = HDR_BIAS(w, 0), acc1 = HDR_BIAS(w, 1), acc2 = HDR_BIAS(w, 2), acc3 = HDR_BIAS(w, 3);
         WIDE_QUAD(0);
         WIDE_QUAD(1);

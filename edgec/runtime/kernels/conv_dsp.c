@@ -504,6 +504,111 @@ static inline void conv_pixel_wide(int8_t *po, const int8_t *x, const int32_t *w
     }
 }
 
+/* Byte offset of pixel B's widened inputs in conv_pixel_wide2's xw (after pixel A's). */
+#define WIDE2_B (8 * WIDE_MAX_QUADS)
+
+/* Two pixels (A, B) x channels j, j + 1 of a block: a0, a1 / b0, b1 += widened input quad q of A / B
+ * times the channels' weights; each weight word pair serves both pixels. */
+#define WIDE2_QUAD(q, j)                                                                                               \
+    do {                                                                                                               \
+        int32_t ea_, oa_, eb_, ob_, we_, wo_;                                                                          \
+        WIDE_LDRD(xw, 8 * (q), ea_, oa_);                                                                              \
+        WIDE_LDRD(xw, WIDE2_B + 8 * (q), eb_, ob_);                                                                    \
+        C3_WLDRD(w, WIDE_W(q, j), we_, wo_);                                                                           \
+        a0 = dsp_smlad(we_, ea_, a0);                                                                                  \
+        a0 = dsp_smlad(wo_, oa_, a0);                                                                                  \
+        b0 = dsp_smlad(we_, eb_, b0);                                                                                  \
+        b0 = dsp_smlad(wo_, ob_, b0);                                                                                  \
+        C3_WLDRD(w, WIDE_W(q, (j) + 1), we_, wo_);                                                                     \
+        a1 = dsp_smlad(we_, ea_, a1);                                                                                  \
+        a1 = dsp_smlad(wo_, oa_, a1);                                                                                  \
+        b1 = dsp_smlad(we_, eb_, b1);                                                                                  \
+        b1 = dsp_smlad(wo_, ob_, b1);                                                                                  \
+    } while (0)
+
+/* Channels j, j + 1 of a block for both pixels: their sums, requantized (the constants loaded once
+ * for the two pixels) and saturated to int8 into a0, a1, b0, b1. */
+#define WIDE2_HALF(j)                                                                                                  \
+    do {                                                                                                               \
+        int32_t round_, mult_, right_;                                                                                 \
+        a0 = HDR_BIAS(w, j);                                                                                           \
+        a1 = HDR_BIAS(w, (j) + 1);                                                                                     \
+        b0 = a0;                                                                                                       \
+        b1 = a1;                                                                                                       \
+        WIDE2_QUAD(0, j);                                                                                              \
+        WIDE2_QUAD(1, j);                                                                                              \
+        WIDE2_QUAD(2, j);                                                                                              \
+        WIDE2_QUAD(3, j);                                                                                              \
+        if (quads >= 6) {                                                                                              \
+            WIDE2_QUAD(4, j);                                                                                          \
+            WIDE2_QUAD(5, j);                                                                                          \
+        }                                                                                                              \
+        if (quads >= 8) {                                                                                              \
+            WIDE2_QUAD(6, j);                                                                                          \
+            WIDE2_QUAD(7, j);                                                                                          \
+        }                                                                                                              \
+        if (quads >= 10) {                                                                                             \
+            WIDE2_QUAD(8, j);                                                                                          \
+            WIDE2_QUAD(9, j);                                                                                          \
+        }                                                                                                              \
+        if (quads >= 12) {                                                                                             \
+            WIDE2_QUAD(10, j);                                                                                         \
+            WIDE2_QUAD(11, j);                                                                                         \
+        }                                                                                                              \
+        if (quads >= 14) {                                                                                             \
+            WIDE2_QUAD(12, j);                                                                                         \
+            WIDE2_QUAD(13, j);                                                                                         \
+        }                                                                                                              \
+        C3_WLDRD(w, 16 * (j) + 4, round_, mult_);                                                                      \
+        right_ = HDR_SHIFT(w, j);                                                                                      \
+        a0 = dsp_ssat8(rq_fast_right_x2_mla(a0, mult_, right_, round_));                                               \
+        b0 = dsp_ssat8(rq_fast_right_x2_mla(b0, mult_, right_, round_));                                               \
+        C3_WLDRD(w, 16 * (j) + 20, round_, mult_);                                                                     \
+        right_ = HDR_SHIFT(w, (j) + 1);                                                                                \
+        a1 = dsp_ssat8(rq_fast_right_x2_mla(a1, mult_, right_, round_));                                               \
+        b1 = dsp_ssat8(rq_fast_right_x2_mla(b1, mult_, right_, round_));                                               \
+    } while (0)
+
+/* conv_pixel_wide for two output pixels at once (A: inputs xa, outputs pa; B: xb, pb): both
+ * pixels' inputs are widened into xw first, then each block runs in two halves of two output
+ * channels, so that every weight word pair and every channel's requantization constants are
+ * loaded once for both pixels (per input quad and half: two LDRD of xw, two of weights, eight
+ * SMLAD for 32 MACs; four accumulators, which leave the registers for the inputs and weights). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void conv_pixel_wide2(int8_t *pa, int8_t *pb, const int8_t *xa, const int8_t *xb, const int32_t *w,
+                                    int32_t blocks_count, int32_t quads, int32_t lo, int32_t hi, int full)
+{
+    const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
+    const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
+    int32_t xw[WIDE_MAX_QUADS * 4];
+    int8_t *po_end;
+    int32_t q;
+    for (q = 0; q < quads; ++q) {
+        const int32_t va = dsp_read_quad(xa + 4 * q), vb = dsp_read_quad(xb + 4 * q);
+        xw[2 * q] = dsp_sxtb16(va);
+        xw[2 * q + 1] = dsp_sxtb16_ror8(va);
+        xw[WIDE2_B / 4 + 2 * q] = dsp_sxtb16(vb);
+        xw[WIDE2_B / 4 + 2 * q + 1] = dsp_sxtb16_ror8(vb);
+    }
+    for (po_end = pa + 4 * blocks_count; pa != po_end; pa += 4, pb += 4, w += CONV_HEADER_WORDS + 8 * quads) {
+        int32_t a0, a1, b0, b1, ra, rb;
+        WIDE2_HALF(0);
+        ra = dsp_insert8(a0, a1, 1);
+        rb = dsp_insert8(b0, b1, 1);
+        WIDE2_HALF(2);
+        ra = dsp_insert8(dsp_insert8(ra, a0, 2), a1, 3);
+        rb = dsp_insert8(dsp_insert8(rb, b0, 2), b1, 3);
+        if (!full) {
+            ra = dsp_clamp4(ra, lo4, hi4);
+            rb = dsp_clamp4(rb, lo4, hi4);
+        }
+        memcpy(pa, &ra, sizeof ra);
+        memcpy(pb, &rb, sizeof rb);
+    }
+}
+
 /* Copy the receptive field of the output pixel whose first tap is (y0, x0) into `field`
  * ([KH][KW][Ci], dense), with the input zero point at taps outside the input. */
 static void gather_field(const edgec_view *in, int32_t y0, int32_t x0, const edgec_conv_params *p, int8_t *field)
@@ -602,7 +707,14 @@ static void conv_pixels_wide(int8_t *po, int32_t po_step, const int8_t *base, in
  * last 1..3 channels, if any. */
 #define WIDE_PIXEL_LOOP(quads, lo_, hi_, full_)                                                                       \
     do {                                                                                                               \
-        for (i = 0; i < count; ++i, po += po_step, base += base_step) {                                                \
+        for (i = 0; i + 2 <= count; i += 2, po += 2 * po_step, base += 2 * base_step) {                                \
+            conv_pixel_wide2(po, po + po_step, base, base + base_step, blocks, full_blocks, quads, lo_, hi_, full_);  \
+            if (done < cout) {                                                                                         \
+                conv_pixel(po + done, base, row_step, rest_blocks, cout - done, 1, run, e);                            \
+                conv_pixel(po + po_step + done, base + base_step, row_step, rest_blocks, cout - done, 1, run, e);      \
+            }                                                                                                          \
+        }                                                                                                              \
+        if (i < count) {                                                                                               \
             conv_pixel_wide(po, base, blocks, full_blocks, quads, lo_, hi_, full_);                                    \
             if (done < cout) {                                                                                         \
                 conv_pixel(po + done, base, row_step, rest_blocks, cout - done, 1, run, e);                            \

@@ -1142,7 +1142,8 @@ def build_cases(seed: int) -> list[Case]:
     # conv2d 1x1 (the matrix-multiply path), through the dispatcher and directly
     # (and, through their DSP twins, the wide 1x1 kernels: 16..56 input channels, odd pixel counts)
     for h, w, ci, co in [(1, 1, 1, 1), (7, 5, 3, 5), (13, 17, 17, 5), (4, 9, 16, 24), (2, 3, 1, 7), (3, 5, 24, 10),
-                         (1, 7, 32, 8), (3, 3, 40, 12), (1, 5, 48, 4), (2, 2, 56, 8), (5, 3, 8, 20)]:
+                         (1, 7, 32, 8), (3, 3, 40, 12), (1, 5, 48, 4), (2, 2, 56, 8), (5, 3, 8, 20), (1, 3, 64, 12),
+                         (1, 5, 120, 10), (1, 2, 336, 8)]:
         for windows in (False, True):
             cases.append(
                 conv_case(

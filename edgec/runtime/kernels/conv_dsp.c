@@ -799,6 +799,138 @@ static void call_shape(const edgec_view *in, const edgec_view *out, const edgec_
     e->mode = p->fast_requant;
 }
 
+/* ---- Deep 1x1 convs: two pixels at a time over a loop of input quads ------------------------------
+ *
+ * For 1x1 convs on more input channels than conv_pixel_wide unrolls (up to DEEP_MAX_QUADS quads,
+ * a multiple of 8 channels), epilogue mode 2: the generic loop widens a pixel's inputs again for
+ * every block (one LDR and two SXTB16 per quad and block); here both pixels' inputs are widened
+ * once into xw, interleaved per quad (A's pair words, then B's), and each block runs in two halves
+ * of two output channels like conv_pixel_wide2: per input quad and half two LDRD of xw, two LDRD of
+ * weights and eight SMLAD (32 MACs), two quads per loop iteration. */
+#define DEEP_MAX_QUADS 128
+
+/* lo, hi = the words at byte offset off from p, an element of xw (kept in program order). */
+#if EDGEC_DSP_NATIVE
+#define DEEP_LDRD(p, off, lo, hi)                                                                                      \
+    __asm__ volatile("ldrd %0, %1, [%2, %3]"                                                                           \
+                     : "=r"(lo), "=r"(hi)                                                                              \
+                     : "r"(p), "n"(off), "m"(*(const int32_t(*)[2])((p) + (off) / 4)))
+#else
+#define DEEP_LDRD(p, off, lo, hi) ((lo) = (p)[(off) / 4], (hi) = (p)[(off) / 4 + 1])
+#endif
+
+/* Quad k of the iteration (xw words p[4k..4k + 3]; channel weights at wq[8k], wq[8k + 2]). */
+#define DEEP_QUAD(k)                                                                                                   \
+    do {                                                                                                               \
+        int32_t ea_, oa_, eb_, ob_, we_, wo_;                                                                          \
+        DEEP_LDRD(p, 16 * (k), ea_, oa_);                                                                              \
+        DEEP_LDRD(p, 16 * (k) + 8, eb_, ob_);                                                                          \
+        C3_WLDRD(wq, 32 * (k), we_, wo_);                                                                              \
+        a0 = dsp_smlad(we_, ea_, a0);                                                                                  \
+        a0 = dsp_smlad(wo_, oa_, a0);                                                                                  \
+        b0 = dsp_smlad(we_, eb_, b0);                                                                                  \
+        b0 = dsp_smlad(wo_, ob_, b0);                                                                                  \
+        C3_WLDRD(wq, 32 * (k) + 8, we_, wo_);                                                                          \
+        a1 = dsp_smlad(we_, ea_, a1);                                                                                  \
+        a1 = dsp_smlad(wo_, oa_, a1);                                                                                  \
+        b1 = dsp_smlad(we_, eb_, b1);                                                                                  \
+        b1 = dsp_smlad(wo_, ob_, b1);                                                                                  \
+    } while (0)
+
+/* Channels j, j + 1 of the block at w for both pixels, requantized and saturated into a0, a1, b0, b1. */
+#define DEEP_HALF(j)                                                                                                   \
+    do {                                                                                                               \
+        const int32_t *p = xw;                                                                                         \
+        const int32_t *wq = w + CONV_HEADER_WORDS + 2 * (j);                                                           \
+        int32_t round_, mult_, right_;                                                                                 \
+        a0 = HDR_BIAS(w, j);                                                                                           \
+        a1 = HDR_BIAS(w, (j) + 1);                                                                                     \
+        b0 = a0;                                                                                                       \
+        b1 = a1;                                                                                                       \
+        do {                                                                                                           \
+            DEEP_QUAD(0);                                                                                              \
+            DEEP_QUAD(1);                                                                                              \
+            p += 8;                                                                                                    \
+            wq += 16;                                                                                                  \
+        } while (p != xw_end);                                                                                         \
+        C3_WLDRD(w, 16 * (j) + 4, round_, mult_);                                                                      \
+        right_ = HDR_SHIFT(w, j);                                                                                      \
+        a0 = dsp_ssat8(rq_fast_right_x2_mla(a0, mult_, right_, round_));                                               \
+        b0 = dsp_ssat8(rq_fast_right_x2_mla(b0, mult_, right_, round_));                                               \
+        C3_WLDRD(w, 16 * (j) + 20, round_, mult_);                                                                     \
+        right_ = HDR_SHIFT(w, (j) + 1);                                                                                \
+        a1 = dsp_ssat8(rq_fast_right_x2_mla(a1, mult_, right_, round_));                                               \
+        b1 = dsp_ssat8(rq_fast_right_x2_mla(b1, mult_, right_, round_));                                               \
+    } while (0)
+
+/* Full blocks of two output pixels (A: inputs xa, outputs pa; B: xb, pb); quads even, at most
+ * DEEP_MAX_QUADS. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void conv_pixel_deep2(int8_t *pa, int8_t *pb, const int8_t *xa, const int8_t *xb, const int32_t *w,
+                                    int32_t blocks_count, int32_t quads, int32_t lo4, int32_t hi4, int full)
+{
+    int32_t xw[4 * DEEP_MAX_QUADS];
+    const int32_t *const xw_end = xw + 4 * quads;
+    int8_t *const po_end = pa + 4 * blocks_count;
+    int32_t q;
+    for (q = 0; q < quads; ++q) {
+        const int32_t va = dsp_read_quad(xa + 4 * q), vb = dsp_read_quad(xb + 4 * q);
+        xw[4 * q] = dsp_sxtb16(va);
+        xw[4 * q + 1] = dsp_sxtb16_ror8(va);
+        xw[4 * q + 2] = dsp_sxtb16(vb);
+        xw[4 * q + 3] = dsp_sxtb16_ror8(vb);
+    }
+    for (; pa != po_end; pa += 4, pb += 4, w += CONV_HEADER_WORDS + 8 * quads) {
+        int32_t a0, a1, b0, b1, ra, rb;
+        DEEP_HALF(0);
+        ra = dsp_insert8(a0, a1, 1);
+        rb = dsp_insert8(b0, b1, 1);
+        DEEP_HALF(2);
+        ra = dsp_insert8(dsp_insert8(ra, a0, 2), a1, 3);
+        rb = dsp_insert8(dsp_insert8(rb, b0, 2), b1, 3);
+        if (!full) {
+            ra = dsp_clamp4(ra, lo4, hi4);
+            rb = dsp_clamp4(rb, lo4, hi4);
+        }
+        memcpy(pa, &ra, sizeof ra);
+        memcpy(pb, &rb, sizeof rb);
+    }
+}
+
+/* conv_pixels for deep 1x1 convs (deep_path): pixel pairs through conv_pixel_deep2, a last odd
+ * pixel through conv_pixel_fast, the last 1..3 channels through conv_pixel. */
+static void conv_pixels_deep(int8_t *po, int32_t po_step, const int8_t *base, int32_t base_step, int32_t count,
+                             int32_t row_step, const conv_shape *g, const epilogue *e)
+{
+    const int32_t *const blocks = g->blocks;
+    const int32_t cout = g->cout, run = g->run, full_blocks = g->full_blocks, quads = run / 4;
+    const int32_t done = full_blocks * 4, lo = e->lo, hi = e->hi;
+    const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
+    const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
+    const int32_t *const rest_blocks = blocks + full_blocks * g->block_words;
+    const int full = lo == -128 && hi == 127;
+    int32_t i;
+    for (i = 0; i + 2 <= count; i += 2, po += 2 * po_step, base += 2 * base_step) {
+        if (full) {
+            conv_pixel_deep2(po, po + po_step, base, base + base_step, blocks, full_blocks, quads, lo4, hi4, 1);
+        } else {
+            conv_pixel_deep2(po, po + po_step, base, base + base_step, blocks, full_blocks, quads, lo4, hi4, 0);
+        }
+        if (done < cout) {
+            conv_pixel(po + done, base, row_step, rest_blocks, cout - done, 1, run, e);
+            conv_pixel(po + po_step + done, base + base_step, row_step, rest_blocks, cout - done, 1, run, e);
+        }
+    }
+    if (i < count) {
+        conv_pixel_fast(po, base, 0, blocks, full_blocks, 1, run, lo, hi, full);
+        if (done < cout) {
+            conv_pixel(po + done, base, row_step, rest_blocks, cout - done, 1, run, e);
+        }
+    }
+}
+
 /* Whether conv_pixels_wide takes a call: 1x1, epilogue mode 2, 16..56 input channels (a multiple
  * of 8); above 32 channels only with the full int8 range (the clamped variants cost flash). */
 static int wide_path(const conv_shape *g, const epilogue *e)
@@ -806,6 +938,14 @@ static int wide_path(const conv_shape *g, const epilogue *e)
     const int full = e->lo == -128 && e->hi == 127;
     return e->mode == 2 && g->kh == 1 && g->run >= 16 && g->run % 8 == 0 &&
            (g->run <= 32 || (full && g->run <= 4 * WIDE_MAX_QUADS));
+}
+
+/* Whether conv_pixels_deep takes a call: 1x1, epilogue mode 2, a multiple of 8 input channels, at
+ * most 4 * DEEP_MAX_QUADS, not taken by conv_pixels_wide. */
+static int deep_path(const conv_shape *g, const epilogue *e)
+{
+    return e->mode == 2 && g->kh == 1 && g->run >= 16 && g->run % 8 == 0 && g->run <= 4 * DEEP_MAX_QUADS &&
+           !wide_path(g, e);
 }
 
 void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *blocks, const edgec_conv_params *p)
@@ -816,6 +956,8 @@ void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *bloc
     g.block_words = CONV_HEADER_WORDS + g.kh * (8 * (g.run / 4) + 2 * (g.run % 4));
     if (wide_path(&g, &e)) {
         conv_walk(in, out, p, &g, &e, conv_pixels_wide);
+    } else if (deep_path(&g, &e)) {
+        conv_walk(in, out, p, &g, &e, conv_pixels_deep);
     } else {
         conv_walk(in, out, p, &g, &e, conv_pixels);
     }

@@ -806,7 +806,7 @@ static void call_shape(const edgec_view *in, const edgec_view *out, const edgec_
  * every block (one LDR and two SXTB16 per quad and block); here both pixels' inputs are widened
  * once into xw, interleaved per quad (A's pair words, then B's), and each block runs in two halves
  * of two output channels like conv_pixel_wide2: per input quad and half two LDRD of xw, two LDRD of
- * weights and eight SMLAD (32 MACs), two quads per loop iteration. */
+ * weights and eight SMLAD (32 MACs), four quads per loop iteration. */
 #define DEEP_MAX_QUADS 128
 
 /* lo, hi = the words at byte offset off from p, an element of xw (kept in program order). */
@@ -847,12 +847,18 @@ static void call_shape(const edgec_view *in, const edgec_view *out, const edgec_
         a1 = HDR_BIAS(w, (j) + 1);                                                                                     \
         b0 = a0;                                                                                                       \
         b1 = a1;                                                                                                       \
-        do {                                                                                                           \
+        while (p != xw_end4) {                                                                                         \
             DEEP_QUAD(0);                                                                                              \
             DEEP_QUAD(1);                                                                                              \
-            p += 8;                                                                                                    \
-            wq += 16;                                                                                                  \
-        } while (p != xw_end);                                                                                         \
+            DEEP_QUAD(2);                                                                                              \
+            DEEP_QUAD(3);                                                                                              \
+            p += 16;                                                                                                   \
+            wq += 32;                                                                                                  \
+        }                                                                                                              \
+        if (quads & 2) {                                                                                               \
+            DEEP_QUAD(0);                                                                                              \
+            DEEP_QUAD(1);                                                                                              \
+        }                                                                                                              \
         C3_WLDRD(w, 16 * (j) + 4, round_, mult_);                                                                      \
         right_ = HDR_SHIFT(w, j);                                                                                      \
         a0 = dsp_ssat8(rq_fast_right_x2_mla(a0, mult_, right_, round_));                                               \
@@ -872,7 +878,7 @@ static inline void conv_pixel_deep2(int8_t *pa, int8_t *pb, const int8_t *xa, co
                                     int32_t blocks_count, int32_t quads, int32_t lo4, int32_t hi4, int full)
 {
     int32_t xw[4 * DEEP_MAX_QUADS];
-    const int32_t *const xw_end = xw + 4 * quads;
+    const int32_t *const xw_end4 = xw + 4 * (quads & ~3); /* four quads per iteration, then 0 or 2 */
     int8_t *const po_end = pa + 4 * blocks_count;
     int32_t q;
     for (q = 0; q < quads; ++q) {

@@ -937,6 +937,111 @@ static void conv_pixels_deep(int8_t *po, int32_t po_step, const int8_t *base, in
     }
 }
 
+/* ---- 1x1 convs on 8 input channels, two pixels at a time ----------------------------------------
+ *
+ * conv_pixel_ci8 for pixels A and B: A's widened inputs stay in registers (e0, o0, e1, o1), B's
+ * are read back from a small stack array; each channel's weight words and requantization constants
+ * are loaded once for both pixels (per channel and pixel pair: five LDRD of weights and constants,
+ * two of B's inputs, eight SMLAD, two requantizations). */
+/* lo, hi = xwb[k], xwb[k + 1] (a memory operand: an SP-relative LDRD, in program order). */
+#if EDGEC_DSP_NATIVE
+#define CI8X2_LDRD(k, lo, hi) __asm__ volatile("ldrd %0, %1, %2" : "=r"(lo), "=r"(hi) : "m"(*(const int32_t(*)[2])(xwb + (k))))
+#else
+#define CI8X2_LDRD(k, lo, hi) ((lo) = xwb[k], (hi) = xwb[(k) + 1])
+#endif
+
+#define CI8X2_CHANNEL(j, ra, rb)                                                                                       \
+    do {                                                                                                               \
+        int32_t we_, wo_, xe_, xo_, acc_, accb_, round_, mult_, right_;                                                \
+        CI8_LDRD(w, 16 * (j), acc_, round_);                                                                           \
+        accb_ = acc_;                                                                                                  \
+        CI8_LDRD(w, 64 + 8 * (j), we_, wo_);                                                                           \
+        acc_ = dsp_smlad(we_, e0, acc_);                                                                               \
+        acc_ = dsp_smlad(wo_, o0, acc_);                                                                               \
+        CI8X2_LDRD(0, xe_, xo_);                                                                                       \
+        accb_ = dsp_smlad(we_, xe_, accb_);                                                                            \
+        accb_ = dsp_smlad(wo_, xo_, accb_);                                                                            \
+        CI8_LDRD(w, 96 + 8 * (j), we_, wo_);                                                                           \
+        acc_ = dsp_smlad(we_, e1, acc_);                                                                               \
+        acc_ = dsp_smlad(wo_, o1, acc_);                                                                               \
+        CI8X2_LDRD(2, xe_, xo_);                                                                                       \
+        accb_ = dsp_smlad(we_, xe_, accb_);                                                                            \
+        accb_ = dsp_smlad(wo_, xo_, accb_);                                                                            \
+        CI8_LDRD(w, 16 * (j) + 8, mult_, right_);                                                                      \
+        (ra) = dsp_ssat8(rq_fast_right_x2_mla(acc_, mult_, right_, round_));                                           \
+        (rb) = dsp_ssat8(rq_fast_right_x2_mla(accb_, mult_, right_, round_));                                          \
+    } while (0)
+
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void conv_pixel_ci8x2(int8_t *pa, int8_t *pb, const int8_t *xa, const int8_t *xb, const int32_t *w,
+                                    int32_t blocks_count, int32_t lo4, int32_t hi4, int full)
+{
+    const int32_t q0 = dsp_read_quad(xa), q1 = dsp_read_quad(xa + 4);
+    const int32_t e0 = dsp_sxtb16(q0), o0 = dsp_sxtb16_ror8(q0); /* x0, x2 / x1, x3 */
+    const int32_t e1 = dsp_sxtb16(q1), o1 = dsp_sxtb16_ror8(q1); /* x4, x6 / x5, x7 */
+    const int32_t b0 = dsp_read_quad(xb), b1 = dsp_read_quad(xb + 4);
+    int8_t *const po_end = pa + 4 * blocks_count;
+    int32_t xwb[4];
+    xwb[0] = dsp_sxtb16(b0);
+    xwb[1] = dsp_sxtb16_ror8(b0);
+    xwb[2] = dsp_sxtb16(b1);
+    xwb[3] = dsp_sxtb16_ror8(b1);
+    for (; pa != po_end; pa += 4, pb += 4, w += CONV_HEADER_WORDS + 16) {
+        int32_t va, vb, ra, rb;
+        CI8X2_CHANNEL(0, va, vb);
+        CI8X2_CHANNEL(1, ra, rb);
+        va = dsp_insert8(va, ra, 1);
+        vb = dsp_insert8(vb, rb, 1);
+        CI8X2_CHANNEL(2, ra, rb);
+        va = dsp_insert8(va, ra, 2);
+        vb = dsp_insert8(vb, rb, 2);
+        CI8X2_CHANNEL(3, ra, rb);
+        va = dsp_insert8(va, ra, 3);
+        vb = dsp_insert8(vb, rb, 3);
+        if (!full) {
+            va = dsp_clamp4(va, lo4, hi4);
+            vb = dsp_clamp4(vb, lo4, hi4);
+        }
+        memcpy(pa, &va, sizeof va);
+        memcpy(pb, &vb, sizeof vb);
+    }
+}
+
+/* conv_pixels for 1x1 convs on 8 input channels in epilogue mode 2: pixel pairs through
+ * conv_pixel_ci8x2, a last odd pixel through conv_pixel_ci8, the last 1..3 channels through
+ * conv_pixel. */
+static void conv_pixels_ci8(int8_t *po, int32_t po_step, const int8_t *base, int32_t base_step, int32_t count,
+                            int32_t row_step, const conv_shape *g, const epilogue *e)
+{
+    const int32_t *const blocks = g->blocks;
+    const int32_t cout = g->cout, run = g->run, full_blocks = g->full_blocks;
+    const int32_t done = full_blocks * 4, lo = e->lo, hi = e->hi;
+    const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
+    const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
+    const int32_t *const rest_blocks = blocks + full_blocks * g->block_words;
+    const int full = lo == -128 && hi == 127;
+    int32_t i;
+    for (i = 0; i + 2 <= count; i += 2, po += 2 * po_step, base += 2 * base_step) {
+        if (full) {
+            conv_pixel_ci8x2(po, po + po_step, base, base + base_step, blocks, full_blocks, lo4, hi4, 1);
+        } else {
+            conv_pixel_ci8x2(po, po + po_step, base, base + base_step, blocks, full_blocks, lo4, hi4, 0);
+        }
+        if (done < cout) {
+            conv_pixel(po + done, base, row_step, rest_blocks, cout - done, 1, run, e);
+            conv_pixel(po + po_step + done, base + base_step, row_step, rest_blocks, cout - done, 1, run, e);
+        }
+    }
+    if (i < count) {
+        conv_pixel_ci8(po, base, blocks, full_blocks, lo, hi, full);
+        if (done < cout) {
+            conv_pixel(po + done, base, row_step, rest_blocks, cout - done, 1, run, e);
+        }
+    }
+}
+
 /* Whether conv_pixels_wide takes a call: 1x1, epilogue mode 2, 16..56 input channels (a multiple
  * of 8); above 32 channels only with the full int8 range (the clamped variants cost flash). */
 static int wide_path(const conv_shape *g, const epilogue *e)
@@ -962,6 +1067,8 @@ void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *bloc
     g.block_words = CONV_HEADER_WORDS + g.kh * (8 * (g.run / 4) + 2 * (g.run % 4));
     if (wide_path(&g, &e)) {
         conv_walk(in, out, p, &g, &e, conv_pixels_wide);
+    } else if (e.mode == 2 && g.kh == 1 && g.run == 8) {
+        conv_walk(in, out, p, &g, &e, conv_pixels_ci8);
     } else if (deep_path(&g, &e)) {
         conv_walk(in, out, p, &g, &e, conv_pixels_deep);
     } else {

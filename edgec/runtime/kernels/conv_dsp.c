@@ -407,6 +407,120 @@ static inline void conv_pixel_c3(int8_t *po, const int8_t *base, int32_t row_ste
     }
 }
 
+/* Weight word `off` (bytes) at p, in program order (constant weights: no memory operand). */
+#if EDGEC_DSP_NATIVE
+#define C3_WLDR(p, off, v) __asm__ volatile("ldr %0, [%1, %2]" : "=r"(v) : "r"(p), "n"(off))
+#else
+#define C3_WLDR(p, off, v) ((v) = (p)[(off) / 4])
+#endif
+
+/* conv_pixel_c3 for pixels A, B and channels j, j + 1 of the block: input quad q (kernel row r,
+ * quad k of the row) of both pixels against the two channels' weights. */
+#define C3X2_QUAD(q, r, k, j)                                                                                          \
+    do {                                                                                                               \
+        int32_t ea_, oa_, eb_, ob_, we_, wo_;                                                                          \
+        C3_LDRD(xa, 8 * (q), ea_, oa_);                                                                                \
+        C3_LDRD(xb, 8 * (q), eb_, ob_);                                                                                \
+        C3_WLDRD(w, C3_ROW(r) + 32 * (k) + 8 * (j), we_, wo_);                                                         \
+        a0 = dsp_smlad(we_, ea_, a0);                                                                                  \
+        a0 = dsp_smlad(wo_, oa_, a0);                                                                                  \
+        b0 = dsp_smlad(we_, eb_, b0);                                                                                  \
+        b0 = dsp_smlad(wo_, ob_, b0);                                                                                  \
+        C3_WLDRD(w, C3_ROW(r) + 32 * (k) + 8 * (j) + 8, we_, wo_);                                                     \
+        a1 = dsp_smlad(we_, ea_, a1);                                                                                  \
+        a1 = dsp_smlad(wo_, oa_, a1);                                                                                  \
+        b1 = dsp_smlad(we_, eb_, b1);                                                                                  \
+        b1 = dsp_smlad(wo_, ob_, b1);                                                                                  \
+    } while (0)
+
+/* The ninth input of kernel row r of both pixels times channels j, j + 1 (one pair word). */
+#define C3X2_TAIL(r, j)                                                                                                \
+    do {                                                                                                               \
+        int32_t va_, vb_, wp_;                                                                                         \
+        C3_LDR(xa, 4 * (12 + (r)), va_);                                                                               \
+        C3_LDR(xb, 4 * (12 + (r)), vb_);                                                                               \
+        C3_WLDR(w, C3_ROW(r) + 64 + 2 * (j), wp_);                                                                     \
+        a0 = mul_lo16(wp_, va_, a0);                                                                                   \
+        a1 = mul_hi16(wp_, va_, a1);                                                                                   \
+        b0 = mul_lo16(wp_, vb_, b0);                                                                                   \
+        b1 = mul_hi16(wp_, vb_, b1);                                                                                   \
+    } while (0)
+
+/* Channels j, j + 1 of the block for both pixels, requantized and saturated into a0, a1, b0, b1. */
+#define C3X2_HALF(j)                                                                                                   \
+    do {                                                                                                               \
+        int32_t round_, mult_, right_;                                                                                 \
+        a0 = HDR_BIAS(w, j);                                                                                           \
+        a1 = HDR_BIAS(w, (j) + 1);                                                                                     \
+        b0 = a0;                                                                                                       \
+        b1 = a1;                                                                                                       \
+        C3X2_QUAD(0, 0, 0, j);                                                                                         \
+        C3X2_QUAD(1, 0, 1, j);                                                                                         \
+        C3X2_QUAD(2, 1, 0, j);                                                                                         \
+        C3X2_QUAD(3, 1, 1, j);                                                                                         \
+        C3X2_QUAD(4, 2, 0, j);                                                                                         \
+        C3X2_QUAD(5, 2, 1, j);                                                                                         \
+        C3X2_TAIL(0, j);                                                                                               \
+        C3X2_TAIL(1, j);                                                                                               \
+        C3X2_TAIL(2, j);                                                                                               \
+        C3_WLDRD(w, 16 * (j) + 4, round_, mult_);                                                                      \
+        right_ = HDR_SHIFT(w, j);                                                                                      \
+        a0 = dsp_ssat8(rq_fast_right_x2_mla(a0, mult_, right_, round_));                                               \
+        b0 = dsp_ssat8(rq_fast_right_x2_mla(b0, mult_, right_, round_));                                               \
+        C3_WLDRD(w, 16 * (j) + 20, round_, mult_);                                                                     \
+        right_ = HDR_SHIFT(w, (j) + 1);                                                                                \
+        a1 = dsp_ssat8(rq_fast_right_x2_mla(a1, mult_, right_, round_));                                               \
+        b1 = dsp_ssat8(rq_fast_right_x2_mla(b1, mult_, right_, round_));                                               \
+    } while (0)
+
+/* The 27 inputs of a pixel (kernel rows `row_step` apart from base) widened into x as
+ * conv_pixel_c3 lays them out. */
+static inline void c3_widen(int32_t *x, const int8_t *base, int32_t row_step)
+{
+    int32_t r;
+    for (r = 0; r < 3; ++r) {
+        const int8_t *p = base + r * row_step;
+        const int32_t q0 = dsp_read_quad(p), q1 = dsp_read_quad(p + 4);
+        x[4 * r] = dsp_sxtb16(q0);
+        x[4 * r + 1] = dsp_sxtb16_ror8(q0);
+        x[4 * r + 2] = dsp_sxtb16(q1);
+        x[4 * r + 3] = dsp_sxtb16_ror8(q1);
+        x[12 + r] = p[8];
+    }
+    x[15] = 0;
+}
+
+/* conv_pixel_c3 for two pixels (A at basea -> pa, B at baseb -> pb): each block in two halves of
+ * two output channels, every weight word and requantization constant loaded once for both pixels
+ * (per input quad and half: two LDRD of widened inputs, two of weights, eight SMLAD for 32 MACs). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void conv_pixel_c3x2(int8_t *pa, int8_t *pb, const int8_t *basea, const int8_t *baseb,
+                                   int32_t row_step, const int32_t *w, int32_t blocks_count, int32_t lo4, int32_t hi4,
+                                   int full)
+{
+    int32_t xa[16], xb[16];
+    int8_t *const po_end = pa + 4 * blocks_count;
+    c3_widen(xa, basea, row_step);
+    c3_widen(xb, baseb, row_step);
+    for (; pa != po_end; pa += 4, pb += 4, w += CONV_HEADER_WORDS + 3 * 18) {
+        int32_t a0, a1, b0, b1, ra, rb;
+        C3X2_HALF(0);
+        ra = dsp_insert8(a0, a1, 1);
+        rb = dsp_insert8(b0, b1, 1);
+        C3X2_HALF(2);
+        ra = dsp_insert8(dsp_insert8(ra, a0, 2), a1, 3);
+        rb = dsp_insert8(dsp_insert8(rb, b0, 2), b1, 3);
+        if (!full) {
+            ra = dsp_clamp4(ra, lo4, hi4);
+            rb = dsp_clamp4(rb, lo4, hi4);
+        }
+        memcpy(pa, &ra, sizeof ra);
+        memcpy(pb, &rb, sizeof rb);
+    }
+}
+
 /* Most input quads of conv_pixel_wide (Ci = 56). */
 #define WIDE_MAX_QUADS 14
 
@@ -664,18 +778,6 @@ static void conv_pixels(int8_t *po, int32_t po_step, const int8_t *base, int32_t
     if (e->mode != 2) {
         for (i = 0; i < count; ++i, po += po_step, base += base_step) {
             conv_pixel(po, base, row_step, blocks, cout, kh, run, e);
-        }
-    } else if (kh == 1 && run == 8) { /* 1x1 on 8 channels */
-        if (full) {
-            CONV_PIXEL_LOOP(conv_pixel_ci8(po, base, blocks, full_blocks, -128, 127, 1));
-        } else {
-            CONV_PIXEL_LOOP(conv_pixel_ci8(po, base, blocks, full_blocks, lo, hi, 0));
-        }
-    } else if (kh == 3 && run == 9) { /* 3x3 on 3 channels (first convs) */
-        if (full) {
-            CONV_PIXEL_LOOP(conv_pixel_c3(po, base, row_step, blocks, full_blocks, -128, 127, 1));
-        } else {
-            CONV_PIXEL_LOOP(conv_pixel_c3(po, base, row_step, blocks, full_blocks, lo, hi, 0));
         }
     } else if (full && kh == 1 && run % 8 == 0) { /* pointwise convs: constants for the compiler */
         CONV_PIXEL_LOOP(conv_pixel_fast(po, base, 0, blocks, full_blocks, 1, run & ~7, -128, 127, 1));
@@ -1042,6 +1144,39 @@ static void conv_pixels_ci8(int8_t *po, int32_t po_step, const int8_t *base, int
     }
 }
 
+/* conv_pixels for 3-row kernels on 9-byte runs (3x3 on 3 channels: first convs) in epilogue mode 2:
+ * pixel pairs through conv_pixel_c3x2, a last odd pixel (and each border pixel's gathered field)
+ * through conv_pixel_c3, the last 1..3 channels through conv_pixel. */
+static void conv_pixels_c3(int8_t *po, int32_t po_step, const int8_t *base, int32_t base_step, int32_t count,
+                           int32_t row_step, const conv_shape *g, const epilogue *e)
+{
+    const int32_t *const blocks = g->blocks;
+    const int32_t cout = g->cout, run = g->run, full_blocks = g->full_blocks;
+    const int32_t done = full_blocks * 4, lo = e->lo, hi = e->hi;
+    const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
+    const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
+    const int32_t *const rest_blocks = blocks + full_blocks * g->block_words;
+    const int full = lo == -128 && hi == 127;
+    int32_t i;
+    for (i = 0; i + 2 <= count; i += 2, po += 2 * po_step, base += 2 * base_step) {
+        if (full) {
+            conv_pixel_c3x2(po, po + po_step, base, base + base_step, row_step, blocks, full_blocks, lo4, hi4, 1);
+        } else {
+            conv_pixel_c3x2(po, po + po_step, base, base + base_step, row_step, blocks, full_blocks, lo4, hi4, 0);
+        }
+        if (done < cout) {
+            conv_pixel(po + done, base, row_step, rest_blocks, cout - done, 3, run, e);
+            conv_pixel(po + po_step + done, base + base_step, row_step, rest_blocks, cout - done, 3, run, e);
+        }
+    }
+    if (i < count) {
+        conv_pixel_c3(po, base, row_step, blocks, full_blocks, lo, hi, full);
+        if (done < cout) {
+            conv_pixel(po + done, base, row_step, rest_blocks, cout - done, 3, run, e);
+        }
+    }
+}
+
 /* Whether conv_pixels_wide takes a call: 1x1, epilogue mode 2, 16..56 input channels (a multiple
  * of 8); above 32 channels only with the full int8 range (the clamped variants cost flash). */
 static int wide_path(const conv_shape *g, const epilogue *e)
@@ -1067,6 +1202,8 @@ void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *bloc
     g.block_words = CONV_HEADER_WORDS + g.kh * (8 * (g.run / 4) + 2 * (g.run % 4));
     if (wide_path(&g, &e)) {
         conv_walk(in, out, p, &g, &e, conv_pixels_wide);
+    } else if (e.mode == 2 && g.kh == 3 && g.run == 9) {
+        conv_walk(in, out, p, &g, &e, conv_pixels_c3);
     } else if (e.mode == 2 && g.kh == 1 && g.run == 8) {
         conv_walk(in, out, p, &g, &e, conv_pixels_ci8);
     } else if (deep_path(&g, &e)) {

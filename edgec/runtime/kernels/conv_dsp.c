@@ -38,6 +38,14 @@
  * then SSAT, and store their four outputs as one word, clamped in all lanes at once).  The last 1..3 inputs of a run (Ci = 3 first convs)
  * take one SMLABB / SMLATB per channel.
  *
+ * In epilogue mode 2, edgec_conv2d_dsp chooses a pixels function per call: conv_pixels_c3 (first
+ * convs: three kernel rows of 9-byte runs), conv_pixels_ci8 (1x1 on 8 channels), conv_pixels_wide
+ * (1x1 on 16..56 channels, unrolled), conv_pixels_deep (other 1x1 convs on a multiple of 8 channels,
+ * up to 512) or the generic conv_pixels.  The first four take neighbouring output pixels in pairs
+ * (each weight word and requantization constant loaded once for both pixels; blocks in two halves
+ * of two channels where eight accumulators would not fit the registers) and a last odd pixel, or a
+ * border pixel's gathered field, alone.
+ *
  * At the end of the file: the same kernels on int8 weights (edgec_conv2d_dsp_int8,
  * edgec_fully_connected_dsp_int8), for layers whose pre-widened layout does not fit the flash.
  */

@@ -1140,7 +1140,10 @@ def build_cases(seed: int) -> list[Case]:
                 )
             )
     # conv2d 1x1 (the matrix-multiply path), through the dispatcher and directly
-    for h, w, ci, co in [(1, 1, 1, 1), (7, 5, 3, 5), (13, 17, 17, 5), (4, 9, 16, 24), (2, 3, 1, 7)]:
+    # (and, through their DSP twins, the wide 1x1 kernels: 16..56 input channels, odd pixel counts)
+    for h, w, ci, co in [(1, 1, 1, 1), (7, 5, 3, 5), (13, 17, 17, 5), (4, 9, 16, 24), (2, 3, 1, 7), (3, 5, 24, 10),
+                         (1, 7, 32, 8), (3, 3, 40, 12), (1, 5, 48, 4), (2, 2, 56, 8), (5, 3, 8, 20), (1, 3, 64, 12),
+                         (1, 5, 120, 10), (1, 2, 336, 8)]:
         for windows in (False, True):
             cases.append(
                 conv_case(
@@ -1399,6 +1402,10 @@ def build_cases(seed: int) -> list[Case]:
         (11, 9, 3, (7, 7), (2, 2), (1, 1), (3, 3, 3, 3)),
         (3, 3, 3, (7, 7), (1, 1), (1, 1), (3, 3, 3, 3)),  # kernel larger than the input
         (5, 6, 70, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),
+        (12, 12, 9, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),  # "same" 3x3 (MobileNetV2's in-place layers)
+        (6, 5, 6, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),  # "same" 3x3, odd width
+        (6, 8, 5, (7, 7), (1, 1), (1, 1), (3, 3, 3, 3)),  # "same" 7x7 (MCUNet's)
+        (8, 5, 4, (7, 7), (1, 1), (1, 1), (3, 3, 3, 3)),  # "same" 7x7, odd width
         (3, 12, 5, (3, 7), (1, 1), (1, 1), (2, 0, 2, 0)),  # OH > H: output rows straddle input rows
         (12, 3, 5, (7, 3), (1, 1), (1, 1), (0, 2, 0, 2)),  # OW > W
         (9, 9, 17, (3, 3), (1, 1), (2, 2), (2, 2, 2, 2)),  # dilated

@@ -38,6 +38,14 @@
  * then SSAT, and store their four outputs as one word, clamped in all lanes at once).  The last 1..3 inputs of a run (Ci = 3 first convs)
  * take one SMLABB / SMLATB per channel.
  *
+ * In epilogue mode 2, edgec_conv2d_dsp chooses a pixels function per call: conv_pixels_c3 (first
+ * convs: three kernel rows of 9-byte runs), conv_pixels_ci8 (1x1 on 8 channels), conv_pixels_wide
+ * (1x1 on 16..56 channels, unrolled), conv_pixels_deep (other 1x1 convs on a multiple of 8 channels,
+ * up to 512) or the generic conv_pixels.  The first four take neighbouring output pixels in pairs
+ * (each weight word and requantization constant loaded once for both pixels; blocks in two halves
+ * of two channels where eight accumulators would not fit the registers) and a last odd pixel, or a
+ * border pixel's gathered field, alone.
+ *
  * At the end of the file: the same kernels on int8 weights (edgec_conv2d_dsp_int8,
  * edgec_fully_connected_dsp_int8), for layers whose pre-widened layout does not fit the flash.
  */
@@ -280,10 +288,10 @@ static inline void conv_pixel_ci8(int8_t *po, const int8_t *x, const int32_t *w,
     const int32_t q0 = dsp_read_quad(x), q1 = dsp_read_quad(x + 4);
     const int32_t e0 = dsp_sxtb16(q0), o0 = dsp_sxtb16_ror8(q0); /* x0, x2 / x1, x3 */
     const int32_t e1 = dsp_sxtb16(q1), o1 = dsp_sxtb16_ror8(q1); /* x4, x6 / x5, x7 */
-    int32_t b;
     const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
     const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
-    for (b = 0; b < blocks_count; ++b, po += 4, w += CONV_HEADER_WORDS + 16) {
+    int8_t *const po_end = po + 4 * blocks_count; /* the loop ends on the output pointer: no counter */
+    for (; po != po_end; po += 4, w += CONV_HEADER_WORDS + 16) {
         int32_t v, r;
         CI8_CHANNEL(0, v);
         CI8_CHANNEL(1, r);
@@ -407,6 +415,120 @@ static inline void conv_pixel_c3(int8_t *po, const int8_t *base, int32_t row_ste
     }
 }
 
+/* Weight word `off` (bytes) at p, in program order (constant weights: no memory operand). */
+#if EDGEC_DSP_NATIVE
+#define C3_WLDR(p, off, v) __asm__ volatile("ldr %0, [%1, %2]" : "=r"(v) : "r"(p), "n"(off))
+#else
+#define C3_WLDR(p, off, v) ((v) = (p)[(off) / 4])
+#endif
+
+/* conv_pixel_c3 for pixels A, B and channels j, j + 1 of the block: input quad q (kernel row r,
+ * quad k of the row) of both pixels against the two channels' weights. */
+#define C3X2_QUAD(q, r, k, j)                                                                                          \
+    do {                                                                                                               \
+        int32_t ea_, oa_, eb_, ob_, we_, wo_;                                                                          \
+        C3_LDRD(xa, 8 * (q), ea_, oa_);                                                                                \
+        C3_LDRD(xb, 8 * (q), eb_, ob_);                                                                                \
+        C3_WLDRD(w, C3_ROW(r) + 32 * (k) + 8 * (j), we_, wo_);                                                         \
+        a0 = dsp_smlad(we_, ea_, a0);                                                                                  \
+        a0 = dsp_smlad(wo_, oa_, a0);                                                                                  \
+        b0 = dsp_smlad(we_, eb_, b0);                                                                                  \
+        b0 = dsp_smlad(wo_, ob_, b0);                                                                                  \
+        C3_WLDRD(w, C3_ROW(r) + 32 * (k) + 8 * (j) + 8, we_, wo_);                                                     \
+        a1 = dsp_smlad(we_, ea_, a1);                                                                                  \
+        a1 = dsp_smlad(wo_, oa_, a1);                                                                                  \
+        b1 = dsp_smlad(we_, eb_, b1);                                                                                  \
+        b1 = dsp_smlad(wo_, ob_, b1);                                                                                  \
+    } while (0)
+
+/* The ninth input of kernel row r of both pixels times channels j, j + 1 (one pair word). */
+#define C3X2_TAIL(r, j)                                                                                                \
+    do {                                                                                                               \
+        int32_t va_, vb_, wp_;                                                                                         \
+        C3_LDR(xa, 4 * (12 + (r)), va_);                                                                               \
+        C3_LDR(xb, 4 * (12 + (r)), vb_);                                                                               \
+        C3_WLDR(w, C3_ROW(r) + 64 + 2 * (j), wp_);                                                                     \
+        a0 = mul_lo16(wp_, va_, a0);                                                                                   \
+        a1 = mul_hi16(wp_, va_, a1);                                                                                   \
+        b0 = mul_lo16(wp_, vb_, b0);                                                                                   \
+        b1 = mul_hi16(wp_, vb_, b1);                                                                                   \
+    } while (0)
+
+/* Channels j, j + 1 of the block for both pixels, requantized and saturated into a0, a1, b0, b1. */
+#define C3X2_HALF(j)                                                                                                   \
+    do {                                                                                                               \
+        int32_t round_, mult_, right_;                                                                                 \
+        a0 = HDR_BIAS(w, j);                                                                                           \
+        a1 = HDR_BIAS(w, (j) + 1);                                                                                     \
+        b0 = a0;                                                                                                       \
+        b1 = a1;                                                                                                       \
+        C3X2_QUAD(0, 0, 0, j);                                                                                         \
+        C3X2_QUAD(1, 0, 1, j);                                                                                         \
+        C3X2_QUAD(2, 1, 0, j);                                                                                         \
+        C3X2_QUAD(3, 1, 1, j);                                                                                         \
+        C3X2_QUAD(4, 2, 0, j);                                                                                         \
+        C3X2_QUAD(5, 2, 1, j);                                                                                         \
+        C3X2_TAIL(0, j);                                                                                               \
+        C3X2_TAIL(1, j);                                                                                               \
+        C3X2_TAIL(2, j);                                                                                               \
+        C3_WLDRD(w, 16 * (j) + 4, round_, mult_);                                                                      \
+        right_ = HDR_SHIFT(w, j);                                                                                      \
+        a0 = dsp_ssat8(rq_fast_right_x2_mla(a0, mult_, right_, round_));                                               \
+        b0 = dsp_ssat8(rq_fast_right_x2_mla(b0, mult_, right_, round_));                                               \
+        C3_WLDRD(w, 16 * (j) + 20, round_, mult_);                                                                     \
+        right_ = HDR_SHIFT(w, (j) + 1);                                                                                \
+        a1 = dsp_ssat8(rq_fast_right_x2_mla(a1, mult_, right_, round_));                                               \
+        b1 = dsp_ssat8(rq_fast_right_x2_mla(b1, mult_, right_, round_));                                               \
+    } while (0)
+
+/* The 27 inputs of a pixel (kernel rows `row_step` apart from base) widened into x as
+ * conv_pixel_c3 lays them out. */
+static inline void c3_widen(int32_t *x, const int8_t *base, int32_t row_step)
+{
+    int32_t r;
+    for (r = 0; r < 3; ++r) {
+        const int8_t *p = base + r * row_step;
+        const int32_t q0 = dsp_read_quad(p), q1 = dsp_read_quad(p + 4);
+        x[4 * r] = dsp_sxtb16(q0);
+        x[4 * r + 1] = dsp_sxtb16_ror8(q0);
+        x[4 * r + 2] = dsp_sxtb16(q1);
+        x[4 * r + 3] = dsp_sxtb16_ror8(q1);
+        x[12 + r] = p[8];
+    }
+    x[15] = 0;
+}
+
+/* conv_pixel_c3 for two pixels (A at basea -> pa, B at baseb -> pb): each block in two halves of
+ * two output channels, every weight word and requantization constant loaded once for both pixels
+ * (per input quad and half: two LDRD of widened inputs, two of weights, eight SMLAD for 32 MACs). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void conv_pixel_c3x2(int8_t *pa, int8_t *pb, const int8_t *basea, const int8_t *baseb,
+                                   int32_t row_step, const int32_t *w, int32_t blocks_count, int32_t lo4, int32_t hi4,
+                                   int full)
+{
+    int32_t xa[16], xb[16];
+    int8_t *const po_end = pa + 4 * blocks_count;
+    c3_widen(xa, basea, row_step);
+    c3_widen(xb, baseb, row_step);
+    for (; pa != po_end; pa += 4, pb += 4, w += CONV_HEADER_WORDS + 3 * 18) {
+        int32_t a0, a1, b0, b1, ra, rb;
+        C3X2_HALF(0);
+        ra = dsp_insert8(a0, a1, 1);
+        rb = dsp_insert8(b0, b1, 1);
+        C3X2_HALF(2);
+        ra = dsp_insert8(dsp_insert8(ra, a0, 2), a1, 3);
+        rb = dsp_insert8(dsp_insert8(rb, b0, 2), b1, 3);
+        if (!full) {
+            ra = dsp_clamp4(ra, lo4, hi4);
+            rb = dsp_clamp4(rb, lo4, hi4);
+        }
+        memcpy(pa, &ra, sizeof ra);
+        memcpy(pb, &rb, sizeof rb);
+    }
+}
+
 /* Most input quads of conv_pixel_wide (Ci = 56). */
 #define WIDE_MAX_QUADS 14
 
@@ -459,13 +581,14 @@ static inline void conv_pixel_wide(int8_t *po, const int8_t *x, const int32_t *w
     const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
     const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
     int32_t xw[WIDE_MAX_QUADS * 2];
-    int32_t q, b;
+    int8_t *po_end; /* the block loop ends on the output pointer: no counter */
+    int32_t q;
     for (q = 0; q < quads; ++q) {
         const int32_t v = dsp_read_quad(x + 4 * q);
         xw[2 * q] = dsp_sxtb16(v);
         xw[2 * q + 1] = dsp_sxtb16_ror8(v);
     }
-    for (b = 0; b < blocks_count; ++b, po += 4, w += CONV_HEADER_WORDS + 8 * quads) {
+    for (po_end = po + 4 * blocks_count; po != po_end; po += 4, w += CONV_HEADER_WORDS + 8 * quads) {
         int32_t acc0 = HDR_BIAS(w, 0), acc1 = HDR_BIAS(w, 1), acc2 = HDR_BIAS(w, 2), acc3 = HDR_BIAS(w, 3);
         WIDE_QUAD(0);
         WIDE_QUAD(1);
@@ -500,6 +623,111 @@ static inline void conv_pixel_wide(int8_t *po, const int8_t *x, const int32_t *w
             acc0 = dsp_clamp4(acc0, lo4, hi4);
         }
         memcpy(po, &acc0, sizeof acc0);
+    }
+}
+
+/* Byte offset of pixel B's widened inputs in conv_pixel_wide2's xw (after pixel A's). */
+#define WIDE2_B (8 * WIDE_MAX_QUADS)
+
+/* Two pixels (A, B) x channels j, j + 1 of a block: a0, a1 / b0, b1 += widened input quad q of A / B
+ * times the channels' weights; each weight word pair serves both pixels. */
+#define WIDE2_QUAD(q, j)                                                                                               \
+    do {                                                                                                               \
+        int32_t ea_, oa_, eb_, ob_, we_, wo_;                                                                          \
+        WIDE_LDRD(xw, 8 * (q), ea_, oa_);                                                                              \
+        WIDE_LDRD(xw, WIDE2_B + 8 * (q), eb_, ob_);                                                                    \
+        C3_WLDRD(w, WIDE_W(q, j), we_, wo_);                                                                           \
+        a0 = dsp_smlad(we_, ea_, a0);                                                                                  \
+        a0 = dsp_smlad(wo_, oa_, a0);                                                                                  \
+        b0 = dsp_smlad(we_, eb_, b0);                                                                                  \
+        b0 = dsp_smlad(wo_, ob_, b0);                                                                                  \
+        C3_WLDRD(w, WIDE_W(q, (j) + 1), we_, wo_);                                                                     \
+        a1 = dsp_smlad(we_, ea_, a1);                                                                                  \
+        a1 = dsp_smlad(wo_, oa_, a1);                                                                                  \
+        b1 = dsp_smlad(we_, eb_, b1);                                                                                  \
+        b1 = dsp_smlad(wo_, ob_, b1);                                                                                  \
+    } while (0)
+
+/* Channels j, j + 1 of a block for both pixels: their sums, requantized (the constants loaded once
+ * for the two pixels) and saturated to int8 into a0, a1, b0, b1. */
+#define WIDE2_HALF(j)                                                                                                  \
+    do {                                                                                                               \
+        int32_t round_, mult_, right_;                                                                                 \
+        a0 = HDR_BIAS(w, j);                                                                                           \
+        a1 = HDR_BIAS(w, (j) + 1);                                                                                     \
+        b0 = a0;                                                                                                       \
+        b1 = a1;                                                                                                       \
+        WIDE2_QUAD(0, j);                                                                                              \
+        WIDE2_QUAD(1, j);                                                                                              \
+        WIDE2_QUAD(2, j);                                                                                              \
+        WIDE2_QUAD(3, j);                                                                                              \
+        if (quads >= 6) {                                                                                              \
+            WIDE2_QUAD(4, j);                                                                                          \
+            WIDE2_QUAD(5, j);                                                                                          \
+        }                                                                                                              \
+        if (quads >= 8) {                                                                                              \
+            WIDE2_QUAD(6, j);                                                                                          \
+            WIDE2_QUAD(7, j);                                                                                          \
+        }                                                                                                              \
+        if (quads >= 10) {                                                                                             \
+            WIDE2_QUAD(8, j);                                                                                          \
+            WIDE2_QUAD(9, j);                                                                                          \
+        }                                                                                                              \
+        if (quads >= 12) {                                                                                             \
+            WIDE2_QUAD(10, j);                                                                                         \
+            WIDE2_QUAD(11, j);                                                                                         \
+        }                                                                                                              \
+        if (quads >= 14) {                                                                                             \
+            WIDE2_QUAD(12, j);                                                                                         \
+            WIDE2_QUAD(13, j);                                                                                         \
+        }                                                                                                              \
+        C3_WLDRD(w, 16 * (j) + 4, round_, mult_);                                                                      \
+        right_ = HDR_SHIFT(w, j);                                                                                      \
+        a0 = dsp_ssat8(rq_fast_right_x2_mla(a0, mult_, right_, round_));                                               \
+        b0 = dsp_ssat8(rq_fast_right_x2_mla(b0, mult_, right_, round_));                                               \
+        C3_WLDRD(w, 16 * (j) + 20, round_, mult_);                                                                     \
+        right_ = HDR_SHIFT(w, (j) + 1);                                                                                \
+        a1 = dsp_ssat8(rq_fast_right_x2_mla(a1, mult_, right_, round_));                                               \
+        b1 = dsp_ssat8(rq_fast_right_x2_mla(b1, mult_, right_, round_));                                               \
+    } while (0)
+
+/* conv_pixel_wide for two output pixels at once (A: inputs xa, outputs pa; B: xb, pb): both
+ * pixels' inputs are widened into xw first, then each block runs in two halves of two output
+ * channels, so that every weight word pair and every channel's requantization constants are
+ * loaded once for both pixels (per input quad and half: two LDRD of xw, two of weights, eight
+ * SMLAD for 32 MACs; four accumulators, which leave the registers for the inputs and weights). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void conv_pixel_wide2(int8_t *pa, int8_t *pb, const int8_t *xa, const int8_t *xb, const int32_t *w,
+                                    int32_t blocks_count, int32_t quads, int32_t lo, int32_t hi, int full)
+{
+    const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
+    const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
+    int32_t xw[WIDE_MAX_QUADS * 4];
+    int8_t *po_end;
+    int32_t q;
+    for (q = 0; q < quads; ++q) {
+        const int32_t va = dsp_read_quad(xa + 4 * q), vb = dsp_read_quad(xb + 4 * q);
+        xw[2 * q] = dsp_sxtb16(va);
+        xw[2 * q + 1] = dsp_sxtb16_ror8(va);
+        xw[WIDE2_B / 4 + 2 * q] = dsp_sxtb16(vb);
+        xw[WIDE2_B / 4 + 2 * q + 1] = dsp_sxtb16_ror8(vb);
+    }
+    for (po_end = pa + 4 * blocks_count; pa != po_end; pa += 4, pb += 4, w += CONV_HEADER_WORDS + 8 * quads) {
+        int32_t a0, a1, b0, b1, ra, rb;
+        WIDE2_HALF(0);
+        ra = dsp_insert8(a0, a1, 1);
+        rb = dsp_insert8(b0, b1, 1);
+        WIDE2_HALF(2);
+        ra = dsp_insert8(dsp_insert8(ra, a0, 2), a1, 3);
+        rb = dsp_insert8(dsp_insert8(rb, b0, 2), b1, 3);
+        if (!full) {
+            ra = dsp_clamp4(ra, lo4, hi4);
+            rb = dsp_clamp4(rb, lo4, hi4);
+        }
+        memcpy(pa, &ra, sizeof ra);
+        memcpy(pb, &rb, sizeof rb);
     }
 }
 
@@ -559,18 +787,6 @@ static void conv_pixels(int8_t *po, int32_t po_step, const int8_t *base, int32_t
         for (i = 0; i < count; ++i, po += po_step, base += base_step) {
             conv_pixel(po, base, row_step, blocks, cout, kh, run, e);
         }
-    } else if (kh == 1 && run == 8) { /* 1x1 on 8 channels */
-        if (full) {
-            CONV_PIXEL_LOOP(conv_pixel_ci8(po, base, blocks, full_blocks, -128, 127, 1));
-        } else {
-            CONV_PIXEL_LOOP(conv_pixel_ci8(po, base, blocks, full_blocks, lo, hi, 0));
-        }
-    } else if (kh == 3 && run == 9) { /* 3x3 on 3 channels (first convs) */
-        if (full) {
-            CONV_PIXEL_LOOP(conv_pixel_c3(po, base, row_step, blocks, full_blocks, -128, 127, 1));
-        } else {
-            CONV_PIXEL_LOOP(conv_pixel_c3(po, base, row_step, blocks, full_blocks, lo, hi, 0));
-        }
     } else if (full && kh == 1 && run % 8 == 0) { /* pointwise convs: constants for the compiler */
         CONV_PIXEL_LOOP(conv_pixel_fast(po, base, 0, blocks, full_blocks, 1, run & ~7, -128, 127, 1));
     } else if (full) {
@@ -601,7 +817,14 @@ static void conv_pixels_wide(int8_t *po, int32_t po_step, const int8_t *base, in
  * last 1..3 channels, if any. */
 #define WIDE_PIXEL_LOOP(quads, lo_, hi_, full_)                                                                       \
     do {                                                                                                               \
-        for (i = 0; i < count; ++i, po += po_step, base += base_step) {                                                \
+        for (i = 0; i + 2 <= count; i += 2, po += 2 * po_step, base += 2 * base_step) {                                \
+            conv_pixel_wide2(po, po + po_step, base, base + base_step, blocks, full_blocks, quads, lo_, hi_, full_);  \
+            if (done < cout) {                                                                                         \
+                conv_pixel(po + done, base, row_step, rest_blocks, cout - done, 1, run, e);                            \
+                conv_pixel(po + po_step + done, base + base_step, row_step, rest_blocks, cout - done, 1, run, e);      \
+            }                                                                                                          \
+        }                                                                                                              \
+        if (i < count) {                                                                                               \
             conv_pixel_wide(po, base, blocks, full_blocks, quads, lo_, hi_, full_);                                    \
             if (done < cout) {                                                                                         \
                 conv_pixel(po + done, base, row_step, rest_blocks, cout - done, 1, run, e);                            \
@@ -686,6 +909,282 @@ static void call_shape(const edgec_view *in, const edgec_view *out, const edgec_
     e->mode = p->fast_requant;
 }
 
+/* ---- Deep 1x1 convs: two pixels at a time over a loop of input quads ------------------------------
+ *
+ * For 1x1 convs on more input channels than conv_pixel_wide unrolls (up to DEEP_MAX_QUADS quads,
+ * a multiple of 8 channels), epilogue mode 2: the generic loop widens a pixel's inputs again for
+ * every block (one LDR and two SXTB16 per quad and block); here both pixels' inputs are widened
+ * once into xw, interleaved per quad (A's pair words, then B's), and each block runs in two halves
+ * of two output channels like conv_pixel_wide2: per input quad and half two LDRD of xw, two LDRD of
+ * weights and eight SMLAD (32 MACs), four quads per loop iteration. */
+#define DEEP_MAX_QUADS 128
+
+/* lo, hi = the words at byte offset off from p, an element of xw (kept in program order). */
+#if EDGEC_DSP_NATIVE
+#define DEEP_LDRD(p, off, lo, hi)                                                                                      \
+    __asm__ volatile("ldrd %0, %1, [%2, %3]"                                                                           \
+                     : "=r"(lo), "=r"(hi)                                                                              \
+                     : "r"(p), "n"(off), "m"(*(const int32_t(*)[2])((p) + (off) / 4)))
+#else
+#define DEEP_LDRD(p, off, lo, hi) ((lo) = (p)[(off) / 4], (hi) = (p)[(off) / 4 + 1])
+#endif
+
+/* Quad k of the iteration (xw words p[4k..4k + 3]; channel weights at wq[8k], wq[8k + 2]). */
+#define DEEP_QUAD(k)                                                                                                   \
+    do {                                                                                                               \
+        int32_t ea_, oa_, eb_, ob_, we_, wo_;                                                                          \
+        DEEP_LDRD(p, 16 * (k), ea_, oa_);                                                                              \
+        DEEP_LDRD(p, 16 * (k) + 8, eb_, ob_);                                                                          \
+        C3_WLDRD(wq, 32 * (k), we_, wo_);                                                                              \
+        a0 = dsp_smlad(we_, ea_, a0);                                                                                  \
+        a0 = dsp_smlad(wo_, oa_, a0);                                                                                  \
+        b0 = dsp_smlad(we_, eb_, b0);                                                                                  \
+        b0 = dsp_smlad(wo_, ob_, b0);                                                                                  \
+        C3_WLDRD(wq, 32 * (k) + 8, we_, wo_);                                                                          \
+        a1 = dsp_smlad(we_, ea_, a1);                                                                                  \
+        a1 = dsp_smlad(wo_, oa_, a1);                                                                                  \
+        b1 = dsp_smlad(we_, eb_, b1);                                                                                  \
+        b1 = dsp_smlad(wo_, ob_, b1);                                                                                  \
+    } while (0)
+
+/* Channels j, j + 1 of the block at w for both pixels, requantized and saturated into a0, a1, b0, b1. */
+#define DEEP_HALF(j)                                                                                                   \
+    do {                                                                                                               \
+        const int32_t *p = xw;                                                                                         \
+        const int32_t *wq = w + CONV_HEADER_WORDS + 2 * (j);                                                           \
+        int32_t round_, mult_, right_;                                                                                 \
+        a0 = HDR_BIAS(w, j);                                                                                           \
+        a1 = HDR_BIAS(w, (j) + 1);                                                                                     \
+        b0 = a0;                                                                                                       \
+        b1 = a1;                                                                                                       \
+        while (p != xw_end4) {                                                                                         \
+            DEEP_QUAD(0);                                                                                              \
+            DEEP_QUAD(1);                                                                                              \
+            DEEP_QUAD(2);                                                                                              \
+            DEEP_QUAD(3);                                                                                              \
+            p += 16;                                                                                                   \
+            wq += 32;                                                                                                  \
+        }                                                                                                              \
+        if (quads & 2) {                                                                                               \
+            DEEP_QUAD(0);                                                                                              \
+            DEEP_QUAD(1);                                                                                              \
+        }                                                                                                              \
+        C3_WLDRD(w, 16 * (j) + 4, round_, mult_);                                                                      \
+        right_ = HDR_SHIFT(w, j);                                                                                      \
+        a0 = dsp_ssat8(rq_fast_right_x2_mla(a0, mult_, right_, round_));                                               \
+        b0 = dsp_ssat8(rq_fast_right_x2_mla(b0, mult_, right_, round_));                                               \
+        C3_WLDRD(w, 16 * (j) + 20, round_, mult_);                                                                     \
+        right_ = HDR_SHIFT(w, (j) + 1);                                                                                \
+        a1 = dsp_ssat8(rq_fast_right_x2_mla(a1, mult_, right_, round_));                                               \
+        b1 = dsp_ssat8(rq_fast_right_x2_mla(b1, mult_, right_, round_));                                               \
+    } while (0)
+
+/* Full blocks of two output pixels (A: inputs xa, outputs pa; B: xb, pb); quads even, at most
+ * DEEP_MAX_QUADS. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void conv_pixel_deep2(int8_t *pa, int8_t *pb, const int8_t *xa, const int8_t *xb, const int32_t *w,
+                                    int32_t blocks_count, int32_t quads, int32_t lo4, int32_t hi4, int full)
+{
+    int32_t xw[4 * DEEP_MAX_QUADS];
+    const int32_t *const xw_end4 = xw + 4 * (quads & ~3); /* four quads per iteration, then 0 or 2 */
+    int8_t *const po_end = pa + 4 * blocks_count;
+    int32_t q;
+    for (q = 0; q < quads; ++q) {
+        const int32_t va = dsp_read_quad(xa + 4 * q), vb = dsp_read_quad(xb + 4 * q);
+        xw[4 * q] = dsp_sxtb16(va);
+        xw[4 * q + 1] = dsp_sxtb16_ror8(va);
+        xw[4 * q + 2] = dsp_sxtb16(vb);
+        xw[4 * q + 3] = dsp_sxtb16_ror8(vb);
+    }
+    for (; pa != po_end; pa += 4, pb += 4, w += CONV_HEADER_WORDS + 8 * quads) {
+        int32_t a0, a1, b0, b1, ra, rb;
+        DEEP_HALF(0);
+        ra = dsp_insert8(a0, a1, 1);
+        rb = dsp_insert8(b0, b1, 1);
+        DEEP_HALF(2);
+        ra = dsp_insert8(dsp_insert8(ra, a0, 2), a1, 3);
+        rb = dsp_insert8(dsp_insert8(rb, b0, 2), b1, 3);
+        if (!full) {
+            ra = dsp_clamp4(ra, lo4, hi4);
+            rb = dsp_clamp4(rb, lo4, hi4);
+        }
+        memcpy(pa, &ra, sizeof ra);
+        memcpy(pb, &rb, sizeof rb);
+    }
+}
+
+/* conv_pixels for deep 1x1 convs (deep_path): pixel pairs through conv_pixel_deep2, a last odd
+ * pixel through conv_pixel_fast, the last 1..3 channels through conv_pixel. */
+static void conv_pixels_deep(int8_t *po, int32_t po_step, const int8_t *base, int32_t base_step, int32_t count,
+                             int32_t row_step, const conv_shape *g, const epilogue *e)
+{
+    const int32_t *const blocks = g->blocks;
+    const int32_t cout = g->cout, run = g->run, full_blocks = g->full_blocks, quads = run / 4;
+    const int32_t done = full_blocks * 4, lo = e->lo, hi = e->hi;
+    const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
+    const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
+    const int32_t *const rest_blocks = blocks + full_blocks * g->block_words;
+    const int full = lo == -128 && hi == 127;
+    int32_t i;
+    for (i = 0; i + 2 <= count; i += 2, po += 2 * po_step, base += 2 * base_step) {
+        if (full) {
+            conv_pixel_deep2(po, po + po_step, base, base + base_step, blocks, full_blocks, quads, lo4, hi4, 1);
+        } else {
+            conv_pixel_deep2(po, po + po_step, base, base + base_step, blocks, full_blocks, quads, lo4, hi4, 0);
+        }
+        if (done < cout) {
+            conv_pixel(po + done, base, row_step, rest_blocks, cout - done, 1, run, e);
+            conv_pixel(po + po_step + done, base + base_step, row_step, rest_blocks, cout - done, 1, run, e);
+        }
+    }
+    if (i < count) {
+        conv_pixel_fast(po, base, 0, blocks, full_blocks, 1, run, lo, hi, full);
+        if (done < cout) {
+            conv_pixel(po + done, base, row_step, rest_blocks, cout - done, 1, run, e);
+        }
+    }
+}
+
+/* ---- 1x1 convs on 8 input channels, two pixels at a time ----------------------------------------
+ *
+ * conv_pixel_ci8 for pixels A and B: A's widened inputs stay in registers (e0, o0, e1, o1), B's
+ * are read back from a small stack array; each channel's weight words and requantization constants
+ * are loaded once for both pixels (per channel and pixel pair: five LDRD of weights and constants,
+ * two of B's inputs, eight SMLAD, two requantizations). */
+/* lo, hi = xwb[k], xwb[k + 1] (a memory operand: an SP-relative LDRD, in program order). */
+#if EDGEC_DSP_NATIVE
+#define CI8X2_LDRD(k, lo, hi) __asm__ volatile("ldrd %0, %1, %2" : "=r"(lo), "=r"(hi) : "m"(*(const int32_t(*)[2])(xwb + (k))))
+#else
+#define CI8X2_LDRD(k, lo, hi) ((lo) = xwb[k], (hi) = xwb[(k) + 1])
+#endif
+
+#define CI8X2_CHANNEL(j, ra, rb)                                                                                       \
+    do {                                                                                                               \
+        int32_t we_, wo_, xe_, xo_, acc_, accb_, round_, mult_, right_;                                                \
+        CI8_LDRD(w, 16 * (j), acc_, round_);                                                                           \
+        accb_ = acc_;                                                                                                  \
+        CI8_LDRD(w, 64 + 8 * (j), we_, wo_);                                                                           \
+        acc_ = dsp_smlad(we_, e0, acc_);                                                                               \
+        acc_ = dsp_smlad(wo_, o0, acc_);                                                                               \
+        CI8X2_LDRD(0, xe_, xo_);                                                                                       \
+        accb_ = dsp_smlad(we_, xe_, accb_);                                                                            \
+        accb_ = dsp_smlad(wo_, xo_, accb_);                                                                            \
+        CI8_LDRD(w, 96 + 8 * (j), we_, wo_);                                                                           \
+        acc_ = dsp_smlad(we_, e1, acc_);                                                                               \
+        acc_ = dsp_smlad(wo_, o1, acc_);                                                                               \
+        CI8X2_LDRD(2, xe_, xo_);                                                                                       \
+        accb_ = dsp_smlad(we_, xe_, accb_);                                                                            \
+        accb_ = dsp_smlad(wo_, xo_, accb_);                                                                            \
+        CI8_LDRD(w, 16 * (j) + 8, mult_, right_);                                                                      \
+        (ra) = dsp_ssat8(rq_fast_right_x2_mla(acc_, mult_, right_, round_));                                           \
+        (rb) = dsp_ssat8(rq_fast_right_x2_mla(accb_, mult_, right_, round_));                                          \
+    } while (0)
+
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void conv_pixel_ci8x2(int8_t *pa, int8_t *pb, const int8_t *xa, const int8_t *xb, const int32_t *w,
+                                    int32_t blocks_count, int32_t lo4, int32_t hi4, int full)
+{
+    const int32_t q0 = dsp_read_quad(xa), q1 = dsp_read_quad(xa + 4);
+    const int32_t e0 = dsp_sxtb16(q0), o0 = dsp_sxtb16_ror8(q0); /* x0, x2 / x1, x3 */
+    const int32_t e1 = dsp_sxtb16(q1), o1 = dsp_sxtb16_ror8(q1); /* x4, x6 / x5, x7 */
+    const int32_t b0 = dsp_read_quad(xb), b1 = dsp_read_quad(xb + 4);
+    int8_t *const po_end = pa + 4 * blocks_count;
+    int32_t xwb[4];
+    xwb[0] = dsp_sxtb16(b0);
+    xwb[1] = dsp_sxtb16_ror8(b0);
+    xwb[2] = dsp_sxtb16(b1);
+    xwb[3] = dsp_sxtb16_ror8(b1);
+    for (; pa != po_end; pa += 4, pb += 4, w += CONV_HEADER_WORDS + 16) {
+        int32_t va, vb, ra, rb;
+        CI8X2_CHANNEL(0, va, vb);
+        CI8X2_CHANNEL(1, ra, rb);
+        va = dsp_insert8(va, ra, 1);
+        vb = dsp_insert8(vb, rb, 1);
+        CI8X2_CHANNEL(2, ra, rb);
+        va = dsp_insert8(va, ra, 2);
+        vb = dsp_insert8(vb, rb, 2);
+        CI8X2_CHANNEL(3, ra, rb);
+        va = dsp_insert8(va, ra, 3);
+        vb = dsp_insert8(vb, rb, 3);
+        if (!full) {
+            va = dsp_clamp4(va, lo4, hi4);
+            vb = dsp_clamp4(vb, lo4, hi4);
+        }
+        memcpy(pa, &va, sizeof va);
+        memcpy(pb, &vb, sizeof vb);
+    }
+}
+
+/* conv_pixels for 1x1 convs on 8 input channels in epilogue mode 2: pixel pairs through
+ * conv_pixel_ci8x2, a last odd pixel through conv_pixel_ci8, the last 1..3 channels through
+ * conv_pixel. */
+static void conv_pixels_ci8(int8_t *po, int32_t po_step, const int8_t *base, int32_t base_step, int32_t count,
+                            int32_t row_step, const conv_shape *g, const epilogue *e)
+{
+    const int32_t *const blocks = g->blocks;
+    const int32_t cout = g->cout, run = g->run, full_blocks = g->full_blocks;
+    const int32_t done = full_blocks * 4, lo = e->lo, hi = e->hi;
+    const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
+    const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
+    const int32_t *const rest_blocks = blocks + full_blocks * g->block_words;
+    const int full = lo == -128 && hi == 127;
+    int32_t i;
+    for (i = 0; i + 2 <= count; i += 2, po += 2 * po_step, base += 2 * base_step) {
+        if (full) {
+            conv_pixel_ci8x2(po, po + po_step, base, base + base_step, blocks, full_blocks, lo4, hi4, 1);
+        } else {
+            conv_pixel_ci8x2(po, po + po_step, base, base + base_step, blocks, full_blocks, lo4, hi4, 0);
+        }
+        if (done < cout) {
+            conv_pixel(po + done, base, row_step, rest_blocks, cout - done, 1, run, e);
+            conv_pixel(po + po_step + done, base + base_step, row_step, rest_blocks, cout - done, 1, run, e);
+        }
+    }
+    if (i < count) {
+        conv_pixel_ci8(po, base, blocks, full_blocks, lo, hi, full);
+        if (done < cout) {
+            conv_pixel(po + done, base, row_step, rest_blocks, cout - done, 1, run, e);
+        }
+    }
+}
+
+/* conv_pixels for 3-row kernels on 9-byte runs (3x3 on 3 channels: first convs) in epilogue mode 2:
+ * pixel pairs through conv_pixel_c3x2, a last odd pixel (and each border pixel's gathered field)
+ * through conv_pixel_c3, the last 1..3 channels through conv_pixel. */
+static void conv_pixels_c3(int8_t *po, int32_t po_step, const int8_t *base, int32_t base_step, int32_t count,
+                           int32_t row_step, const conv_shape *g, const epilogue *e)
+{
+    const int32_t *const blocks = g->blocks;
+    const int32_t cout = g->cout, run = g->run, full_blocks = g->full_blocks;
+    const int32_t done = full_blocks * 4, lo = e->lo, hi = e->hi;
+    const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
+    const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
+    const int32_t *const rest_blocks = blocks + full_blocks * g->block_words;
+    const int full = lo == -128 && hi == 127;
+    int32_t i;
+    for (i = 0; i + 2 <= count; i += 2, po += 2 * po_step, base += 2 * base_step) {
+        if (full) {
+            conv_pixel_c3x2(po, po + po_step, base, base + base_step, row_step, blocks, full_blocks, lo4, hi4, 1);
+        } else {
+            conv_pixel_c3x2(po, po + po_step, base, base + base_step, row_step, blocks, full_blocks, lo4, hi4, 0);
+        }
+        if (done < cout) {
+            conv_pixel(po + done, base, row_step, rest_blocks, cout - done, 3, run, e);
+            conv_pixel(po + po_step + done, base + base_step, row_step, rest_blocks, cout - done, 3, run, e);
+        }
+    }
+    if (i < count) {
+        conv_pixel_c3(po, base, row_step, blocks, full_blocks, lo, hi, full);
+        if (done < cout) {
+            conv_pixel(po + done, base, row_step, rest_blocks, cout - done, 3, run, e);
+        }
+    }
+}
+
 /* Whether conv_pixels_wide takes a call: 1x1, epilogue mode 2, 16..56 input channels (a multiple
  * of 8); above 32 channels only with the full int8 range (the clamped variants cost flash). */
 static int wide_path(const conv_shape *g, const epilogue *e)
@@ -693,6 +1192,14 @@ static int wide_path(const conv_shape *g, const epilogue *e)
     const int full = e->lo == -128 && e->hi == 127;
     return e->mode == 2 && g->kh == 1 && g->run >= 16 && g->run % 8 == 0 &&
            (g->run <= 32 || (full && g->run <= 4 * WIDE_MAX_QUADS));
+}
+
+/* Whether conv_pixels_deep takes a call: 1x1, epilogue mode 2, a multiple of 8 input channels, at
+ * most 4 * DEEP_MAX_QUADS, not taken by conv_pixels_wide. */
+static int deep_path(const conv_shape *g, const epilogue *e)
+{
+    return e->mode == 2 && g->kh == 1 && g->run >= 16 && g->run % 8 == 0 && g->run <= 4 * DEEP_MAX_QUADS &&
+           !wide_path(g, e);
 }
 
 void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *blocks, const edgec_conv_params *p)
@@ -703,6 +1210,12 @@ void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *bloc
     g.block_words = CONV_HEADER_WORDS + g.kh * (8 * (g.run / 4) + 2 * (g.run % 4));
     if (wide_path(&g, &e)) {
         conv_walk(in, out, p, &g, &e, conv_pixels_wide);
+    } else if (e.mode == 2 && g.kh == 3 && g.run == 9) {
+        conv_walk(in, out, p, &g, &e, conv_pixels_c3);
+    } else if (e.mode == 2 && g.kh == 1 && g.run == 8) {
+        conv_walk(in, out, p, &g, &e, conv_pixels_ci8);
+    } else if (deep_path(&g, &e)) {
+        conv_walk(in, out, p, &g, &e, conv_pixels_deep);
     } else {
         conv_walk(in, out, p, &g, &e, conv_pixels);
     }

@@ -434,6 +434,79 @@ static inline int32_t dwf_end_inside(int32_t n, int32_t pad, int32_t stride, int
     return end < out_n ? end : out_n;
 }
 
+/* What a border pixel of dwf_layer needs: the layer's constants for one pass of channels. */
+typedef struct {
+    const int8_t *base; /* channel c0 of the input */
+    const int8_t *zero_points;
+    const int32_t *blk, *bias, *mult, *shift; /* the pass's first group; bias (or NULL), mult, shift at c0 */
+    int32_t in_h, in_w, in_rs, in_cs, dh, dw, nc;
+    int32_t off2, input_offset, lo4, hi4, act_min, act_max;
+    dw_out_params o;
+} dwf_border_ctx;
+
+/* One output pixel whose taps reach into the padding (first tap at iy0, ix0): a table of tap
+ * pointers with the zero-point row at padding taps.  Out of line (dwf_border3 ... below), so that
+ * the interior loop of dwf_layer keeps its registers. */
+DWD_INLINE void dwf_border_body(const dwf_border_ctx *b, int32_t iy0, int32_t ix0, int8_t *po, int32_t kh,
+                                int32_t kw)
+{
+    const int32_t taps = kh * kw, pairs = (taps + 1) / 2, group_words = DWF_HEADER_WORDS + 4 * pairs;
+    const int8_t *tap[EDGEC_DW_DSP_MAX_TAPS + 1];
+    int32_t listed[(EDGEC_DW_DSP_MAX_TAPS + 1) / 2];
+    int32_t acc[DWD_CHUNK];
+    int32_t t = 0, n_listed = 0, j, ky, kx;
+    for (ky = 0; ky < kh; ++ky) {
+        const int32_t iy = iy0 + ky * b->dh;
+        const int row_ok = iy >= 0 && iy < b->in_h;
+        for (kx = 0; kx < kw; ++kx, ++t) {
+            const int32_t ix = ix0 + kx * b->dw;
+            tap[t] = row_ok && ix >= 0 && ix < b->in_w ? b->base + iy * b->in_rs + ix * b->in_cs : b->zero_points;
+        }
+    }
+    tap[taps] = tap[0]; /* dummy partner of an odd last tap (weight 0) */
+    for (j = 0; j < pairs; ++j) {
+        if (tap[2 * j] != b->zero_points || tap[2 * j + 1] != b->zero_points) {
+            listed[n_listed++] = j;
+        }
+    }
+    if (30 * n_listed + 80 < 17 * pairs) {
+        /* mostly padding: the pairs with an input tap (fast_requant 2 implies 1's precondition).
+         * Per group of four channels that path costs about 30 instructions per listed pair plus 125
+         * (the general requantization of each output), the tap-table group loop about 17 per pair
+         * plus 45 (qemu-cortex-m4), so a 3x3 pixel never takes it. */
+        dw_dsp_pixel(tap, pairs, listed, n_listed, b->nc, (const int16_t *)(b->blk + DWF_HEADER_WORDS),
+                     2 * group_words, b->bias, b->mult, b->shift, b->off2, b->input_offset, b->o, po, acc, 1, 1);
+    } else {
+        dwf_pixel(NULL, 0, 0, tap, 0, kh, kw, b->nc, b->blk, b->lo4, b->hi4, b->act_min, b->act_max, 0, po);
+    }
+}
+
+#if defined(__GNUC__)
+#define DWD_NOINLINE __attribute__((noinline))
+#else
+#define DWD_NOINLINE
+#endif
+static DWD_NOINLINE void dwf_border3(const dwf_border_ctx *b, int32_t iy0, int32_t ix0, int8_t *po)
+{
+    dwf_border_body(b, iy0, ix0, po, 3, 3);
+}
+
+static DWD_NOINLINE void dwf_border5(const dwf_border_ctx *b, int32_t iy0, int32_t ix0, int8_t *po)
+{
+    dwf_border_body(b, iy0, ix0, po, 5, 5);
+}
+
+static DWD_NOINLINE void dwf_border7(const dwf_border_ctx *b, int32_t iy0, int32_t ix0, int8_t *po)
+{
+    dwf_border_body(b, iy0, ix0, po, 7, 7);
+}
+
+static DWD_NOINLINE void dwf_border_any(const dwf_border_ctx *b, int32_t iy0, int32_t ix0, int8_t *po, int32_t kh,
+                                        int32_t kw)
+{
+    dwf_border_body(b, iy0, ix0, po, kh, kw);
+}
+
 DWD_INLINE void dwf_layer(const edgec_view *in, edgec_view *out, const int16_t *weights, const int32_t *bias,
                           const edgec_depthwise_params *p, int32_t kh, int32_t kw)
 {
@@ -456,19 +529,35 @@ DWD_INLINE void dwf_layer(const edgec_view *in, edgec_view *out, const int16_t *
     const int32_t ox_hi = dwf_end_inside(in_w, pad_left, sw, (kw - 1) * dw + 1, out_w);
     const int32_t *const groups = (const int32_t *)(const void *)weights;
     int8_t zero_points[DWD_CHUNK];
-    const int8_t *tap[EDGEC_DW_DSP_MAX_TAPS + 1];
-    int32_t listed[(EDGEC_DW_DSP_MAX_TAPS + 1) / 2];
-    int32_t acc[DWD_CHUNK];
-    dw_out_params o;
-    int32_t oy, ox, ky, kx, c0;
+    dwf_border_ctx b;
+    int32_t oy, ox, c0;
 
-    o.output_offset = p->output_offset;
-    o.act_min = act_min;
-    o.act_max = act_max;
+    b.zero_points = zero_points;
+    b.in_h = in_h;
+    b.in_w = in_w;
+    b.in_rs = in_rs;
+    b.in_cs = in_cs;
+    b.dh = dh;
+    b.dw = dw;
+    b.off2 = off2;
+    b.input_offset = input_offset;
+    b.lo4 = lo4;
+    b.hi4 = hi4;
+    b.act_min = act_min;
+    b.act_max = act_max;
+    b.o.output_offset = p->output_offset;
+    b.o.act_min = act_min;
+    b.o.act_max = act_max;
     memset(zero_points, (int8_t)(-input_offset), sizeof zero_points);
     for (c0 = 0; c0 < cout; c0 += DWD_CHUNK) {
         const int32_t nc = mini(DWD_CHUNK, cout - c0);
         const int32_t *const blk = groups + (c0 / 4) * group_words;
+        b.base = in_data + c0;
+        b.blk = blk;
+        b.bias = bias ? bias + c0 : NULL;
+        b.mult = p->out_mult + c0;
+        b.shift = p->out_shift + c0;
+        b.nc = nc;
         for (oy = 0; oy < out_h; ++oy) {
             const int32_t iy0 = oy * sh - pad_top;
             const int row_inside = oy >= oy_lo && oy < oy_hi;
@@ -482,31 +571,14 @@ DWD_INLINE void dwf_layer(const edgec_view *in, edgec_view *out, const int16_t *
                     } else {
                         dwf_pixel(x, rs, cs, NULL, 1, kh, kw, nc, blk, lo4, hi4, act_min, act_max, 0, po);
                     }
+                } else if (kh == 3 && kw == 3) {
+                    dwf_border3(&b, iy0, ix0, po);
+                } else if (kh == 5 && kw == 5) {
+                    dwf_border5(&b, iy0, ix0, po);
+                } else if (kh == 7 && kw == 7) {
+                    dwf_border7(&b, iy0, ix0, po);
                 } else {
-                    const int8_t *base = in_data + c0;
-                    int32_t t = 0, n_listed = 0, j;
-                    for (ky = 0; ky < kh; ++ky) {
-                        const int32_t iy = iy0 + ky * dh;
-                        const int row_ok = iy >= 0 && iy < in_h;
-                        for (kx = 0; kx < kw; ++kx, ++t) {
-                            const int32_t ix = ix0 + kx * dw;
-                            tap[t] = row_ok && ix >= 0 && ix < in_w ? base + iy * in_rs + ix * in_cs : zero_points;
-                        }
-                    }
-                    tap[taps] = tap[0]; /* dummy partner of an odd last tap (weight 0) */
-                    for (j = 0; j < pairs; ++j) {
-                        if (tap[2 * j] != zero_points || tap[2 * j + 1] != zero_points) {
-                            listed[n_listed++] = j;
-                        }
-                    }
-                    if (4 * n_listed <= 3 * pairs) {
-                        /* mostly padding: the pairs with an input tap (fast_requant 2 implies 1's precondition) */
-                        dw_dsp_pixel(tap, pairs, listed, n_listed, nc, (const int16_t *)(blk + DWF_HEADER_WORDS),
-                                     2 * group_words, bias ? bias + c0 : NULL, p->out_mult + c0, p->out_shift + c0,
-                                     off2, input_offset, o, po, acc, 1, 1);
-                    } else {
-                        dwf_pixel(NULL, 0, 0, tap, 0, kh, kw, nc, blk, lo4, hi4, act_min, act_max, 0, po);
-                    }
+                    dwf_border_any(&b, iy0, ix0, po, kh, kw);
                 }
             }
         }

@@ -287,6 +287,189 @@ static DWIP_NOINLINE int32_t dwip_rows7_clamp(const int8_t *const *rowp, const i
     return dwip_square_rows(rowp, gw, out_w, po, q, 7, 0);
 }
 
+/* ---- "Same" square layers: 3x3 and 7x7, stride and dilation 1, pad (K - 1) / 2 on every side --
+ *
+ * The output has the input's size, so output row oy taps padded rows oy .. oy + K - 1 and input
+ * row oy + (K + 1) / 2 is first tapped by output row oy + 1.  dwip_same_layer keeps the K ring slots
+ * of the current output row as pointers in tap order: after each output row the top slot takes
+ * the next input row (copied four bytes per store, dwip_copy_column) and moves to the bottom.  The
+ * input row is copied after output row oy is written, which overwrote pixels < (oy + 1) * W of
+ * channel c only; the copied row starts at pixel (oy + (K + 1) / 2) * W.  No per-row ring
+ * arithmetic or first-use tests, which cost the general loop more than a 12-wide 3x3 row's MACs. */
+
+/* The n bytes src[0], src[stride], ... into dst (any alignment): four loads, one store per four. */
+static inline void dwip_copy_column(int8_t *dst, const int8_t *src, int32_t n, int32_t stride)
+{
+    const uint8_t *s = (const uint8_t *)src;
+    int32_t x;
+    for (x = 0; x + 4 <= n; x += 4, s += 4 * stride) {
+        const uint32_t v = (uint32_t)s[0] | ((uint32_t)s[stride] << 8) | ((uint32_t)s[2 * stride] << 16) |
+                           ((uint32_t)s[3 * stride] << 24);
+        memcpy(dst + x, &v, sizeof v);
+    }
+    for (; x < n; ++x, s += stride) {
+        dst[x] = (int8_t)*s;
+    }
+}
+
+/* The 3x3 rows of dwip_same_layer: the weights of channel c doubled, per kernel row k the words
+ * (2 w_k0, 2 w_k2), (2 w_k1, 0), (0, 2 w_k1) at w9[3k..3k + 2], and the accumulators start at twice
+ * the folded bias (q->acc0), so each output is rq_fast_right_x2_mla (no LSL; the build's
+ * fast_requant 2 keeps 2 * acc in int32).  Outputs ox, ox + 1 from the quad x0..x3 of each row:
+ *     a += (x0, x2) . (w0, w2) + (x1, x3) . (w1, 0),   b += (x1, x3) . (w0, w2) + (x0, x2) . (0, w1).
+ * Returns the outputs written (out_w rounded down to even). */
+#ifdef __GNUC__
+__attribute__((always_inline))
+#endif
+static inline int32_t dwip_same3_rows(const int8_t *r0, const int8_t *r1, const int8_t *r2, const int32_t *w9,
+                                      int32_t out_w, int8_t *po, const dwip_rq *q, int full)
+{
+    const int32_t step = q->channels;
+    int32_t ox;
+    for (ox = 0; ox + 2 <= out_w; ox += 2, po += 2 * step) {
+        int32_t a = q->acc0, b, e, o, s, x, x02, x13;
+        b = a;
+#define DWIP_SAME3_ROW(rp, k)                                                                                          \
+    do {                                                                                                               \
+        x = dsp_read_quad((rp) + ox);                                                                                  \
+        x02 = dsp_sxtb16(x);                                                                                           \
+        x13 = dsp_sxtb16_ror8(x);                                                                                      \
+        DWIP_LDRD(w9, 12 * (k), e, o);                                                                                 \
+        a = dsp_smlad(x02, e, a);                                                                                      \
+        a = dsp_smlad(x13, o, a);                                                                                      \
+        b = dsp_smlad(x13, e, b);                                                                                      \
+        DWIP_LDR(w9, 12 * (k) + 8, s);                                                                                 \
+        b = dsp_smlad(x02, s, b);                                                                                      \
+    } while (0)
+        DWIP_SAME3_ROW(r0, 0);
+        DWIP_SAME3_ROW(r1, 1);
+        DWIP_SAME3_ROW(r2, 2);
+#undef DWIP_SAME3_ROW
+        a = dsp_ssat8(rq_fast_right_x2_mla(a, q->mult, q->right, q->rounding));
+        b = dsp_ssat8(rq_fast_right_x2_mla(b, q->mult, q->right, q->rounding));
+        if (!full) {
+            a = a < q->act_min ? q->act_min : a;
+            a = a > q->act_max ? q->act_max : a;
+            b = b < q->act_min ? q->act_min : b;
+            b = b > q->act_max ? q->act_max : b;
+        }
+        po[0] = (int8_t)a;
+        po[step] = (int8_t)b;
+    }
+    return ox;
+}
+
+static DWIP_NOINLINE int32_t dwip_same3_full(const int8_t *const *rowp, const int32_t *w9, int32_t out_w, int8_t *po,
+                                             const dwip_rq *q)
+{
+    return dwip_same3_rows(rowp[0], rowp[1], rowp[2], w9, out_w, po, q, 1);
+}
+
+static DWIP_NOINLINE int32_t dwip_same3_clamp(const int8_t *const *rowp, const int32_t *w9, int32_t out_w, int8_t *po,
+                                              const dwip_rq *q)
+{
+    return dwip_same3_rows(rowp[0], rowp[1], rowp[2], w9, out_w, po, q, 0);
+}
+
+/* Whether dwip_same_layer takes a layer. */
+static int dwip_same_ok(int32_t in_h, int32_t in_w, int32_t out_h, int32_t out_w, const edgec_depthwise_params *p)
+{
+    const int32_t k = p->kernel_h, pad = (k - 1) / 2;
+    return p->fast_requant == 2 && (k == 3 || k == 7) && p->kernel_w == k && p->stride_h == 1 && p->stride_w == 1 &&
+           p->dilation_h == 1 && p->dilation_w == 1 && p->pad_top == pad && p->pad_left == pad &&
+           p->pad_bottom >= pad && p->pad_right >= pad && out_h == in_h && out_w == in_w;
+}
+
+/* The in-place DSP layer for dwip_same_ok geometries (fast_requant 2); scratch holds the ring of K
+ * padded rows, row_w bytes each, every byte the input zero point on entry. */
+static DWIP_NOINLINE void dwip_same_layer(int8_t *buffer, int32_t h, int32_t w, int32_t channels, int8_t *scratch,
+                                          int32_t row_w, const int8_t *weights, const int32_t *bias,
+                                          const edgec_depthwise_params *p)
+{
+    const int32_t k = p->kernel_h, pad = (k - 1) / 2, input_offset = p->input_offset;
+    const int8_t zero_point = (int8_t)(-input_offset);
+    const int full = p->act_min == -128 && p->act_max == 127;
+    const int32_t row_bytes = w * channels;
+    dwip_group_weights gw[DWIP_DSP_MAX_KH * DWIP_DSP_MAX_GROUPS];
+    const int8_t *ring[14]; /* slot i at ring[i] and ring[i + K]: the current rows are ring[top .. top + K) */
+    dwip_rq q;
+    int32_t c, oy, i, x, top;
+
+    q.act_min = p->act_min;
+    q.act_max = p->act_max;
+    q.channels = channels;
+    for (c = 0; c < channels; ++c) {
+        const int8_t *const wc = weights + c;
+        const int32_t shift = p->out_shift[c];
+        int32_t acc0 = bias ? bias[c] : 0;
+        int8_t *po = buffer + c;
+        for (x = 0; x < k * k; ++x) {
+            acc0 += input_offset * wc[x * channels]; /* the padding's zero points cancel this part */
+        }
+        q.mult = p->out_mult[c];
+        q.right = -shift;
+        q.rounding = (int32_t)(((uint32_t)1 << (q.right - 1)) + ((uint32_t)p->output_offset << q.right));
+        if (k == 3) {
+            int32_t *const w9 = (int32_t *)gw; /* the doubled words of dwip_same3_rows */
+            for (i = 0; i < 3; ++i) {
+                const int32_t w0 = 2 * wc[3 * i * channels], w1 = 2 * wc[(3 * i + 1) * channels];
+                const int32_t w2 = 2 * wc[(3 * i + 2) * channels];
+                w9[3 * i] = (int32_t)(((uint32_t)w0 & 0xffffu) | ((uint32_t)w2 << 16));
+                w9[3 * i + 1] = (int32_t)((uint32_t)w1 & 0xffffu);
+                w9[3 * i + 2] = (int32_t)((uint32_t)w1 << 16);
+            }
+            q.acc0 = (int32_t)((uint32_t)acc0 << 1);
+        } else {
+            dwip_dsp_weights(wc, k, k, channels, gw);
+            q.acc0 = acc0;
+        }
+        /* The ring for output row 0: padded rows 0 .. K - 1 (input rows -pad .. K - 1 - pad). */
+        for (i = 0; i < k; ++i) {
+            const int32_t iy = i - pad;
+            int8_t *const dst = scratch + i * row_w;
+            ring[i] = ring[i + k] = dst;
+            if (iy >= 0 && iy < h) {
+                dwip_copy_column(dst + pad, buffer + iy * row_bytes + c, w, channels);
+            } else {
+                memset(dst + pad, zero_point, (size_t)w);
+            }
+        }
+        top = 0;
+        for (oy = 0; oy < h; ++oy, po += row_bytes) {
+            const int8_t *const *const rowp = ring + top;
+            int32_t ox;
+            if (k == 3) {
+                ox = full ? dwip_same3_full(rowp, (const int32_t *)gw, w, po, &q)
+                          : dwip_same3_clamp(rowp, (const int32_t *)gw, w, po, &q);
+            } else {
+                ox = full ? dwip_rows7_full(rowp, (const int32_t *)gw, w, po, &q)
+                          : dwip_rows7_clamp(rowp, (const int32_t *)gw, w, po, &q);
+            }
+            if (ox < w) { /* an odd width's last output */
+                int32_t acc = acc0, ky, kx;
+                for (ky = 0; ky < k; ++ky) {
+                    for (kx = 0; kx < k; ++kx) {
+                        acc += wc[(ky * k + kx) * channels] * rowp[ky][ox + kx];
+                    }
+                }
+                acc = dsp_ssat8(rq_fast_right_mla(acc, q.mult, q.right, q.rounding));
+                acc = acc < q.act_min ? q.act_min : acc;
+                po[ox * channels] = (int8_t)(acc > q.act_max ? q.act_max : acc);
+            }
+            if (oy + 1 < h) { /* the top slot takes padded row oy + K (input row oy + pad + 1) */
+                int8_t *const dst = (int8_t *)rowp[0];
+                const int32_t iy = oy + pad + 1;
+                top = top + 1 == k ? 0 : top + 1;
+                if (iy < h) {
+                    dwip_copy_column(dst + pad, buffer + iy * row_bytes + c, w, channels);
+                } else {
+                    memset(dst + pad, zero_point, (size_t)w);
+                }
+            }
+        }
+    }
+}
+
 /* Inlined into both entry points, so the portable one carries no DSP test. */
 #ifdef __GNUC__
 __attribute__((always_inline))
@@ -323,6 +506,10 @@ static inline void depthwise_inplace(int8_t *buffer, int32_t in_h, int32_t in_w,
     /* Border columns hold the input zero point for every row and channel;
      * only the interior [pad_left, pad_left + in_w) of a slot is rewritten. */
     memset(scratch, zero_point, (size_t)ring_size);
+    if (use_dsp && dwip_same_ok(in_h, in_w, out_h, out_w, p)) {
+        dwip_same_layer(buffer, in_h, in_w, channels, scratch, row_w, weights, bias, p);
+        return;
+    }
 
     for (c = 0; c < channels; ++c) {
         const int8_t *wc = weights + c;

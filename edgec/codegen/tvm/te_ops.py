@@ -27,6 +27,7 @@ import numpy as np
 from tvm import te, tirx
 
 from edgec.codegen.tvm import fixed_point as fp
+from edgec.codegen.tvm import requant_x86
 from edgec.codegen.tvm.kernel_builder import KernelBuilder
 from edgec.ir.graph import Graph, Node
 from edgec.reference import int8_kernels as K
@@ -77,6 +78,15 @@ def _bias_data(kb: KernelBuilder) -> np.ndarray | None:
 def _requant_epilogue(kb: KernelBuilder, p: dict, channels: int):
     mult, mult_t = kb.param("mult", p["out_mult"], channels)
     shifts = np.broadcast_to(np.asarray(p["out_shift"]).reshape(-1), (channels,))
+    if kb.vnni and requant_x86.usable(p["out_mult"], -shifts):
+        # right shifts of 1..31 on x86: one rounding, even/odd int64 lanes (requant_x86)
+        right, right_t = kb.param("right_shift", (-shifts).astype(np.int32), channels)
+
+        def apply_x86(acc, c):
+            scaled = requant_x86.requant_right(fp.as_expr(acc), fp.as_expr(_pick(mult, mult_t, c)), fp.as_expr(_pick(right, right_t, c)))
+            return fp.clamp_to_int8(scaled + _c(p["output_offset"]), p["act_min"], p["act_max"])
+
+        return apply_x86
     if shifts.max() <= 0 and len(set(shifts.tolist())) > 1:
         # per-channel right shifts only (the usual case): a table of exponents, no left shift
         right_t = kb.constant("right_shift", (-shifts).astype(np.int32))

@@ -1,0 +1,143 @@
+"""The requantization of a right-shifted accumulator as one vector routine for x86 (AVX-512).
+
+The reference scales an int32 ``x`` (accumulator + bias) by ``mult / 2**(31 + e)``
+in two roundings: ``h = SRDHM(x, mult)`` (``(x*mult + 2**30) >> 31`` in int64,
+``fixed_point.srdhm``) and then ``RoundingDivideByPOT(h, e)`` (halves away from
+zero).  Written per element in TE, LLVM vectorizes that into 27 AVX-512
+instructions per 16 values, 6 of them int32 <-> int64 lane moves around the two
+``vpmuldq``.  ``edgec.requant_right(x, mult, e)`` is one TIR op for the whole
+step; TVM's ``LowerIntrin`` (any target) expands it after vectorization
+(``expand``), so a 16-lane call becomes the hand-written form below and a scalar
+call the plain int64 expression.
+
+**One rounding.** For ``1 <= e <= 31`` and ``0 <= mult < 2**31`` the two
+roundings are one (every step is a floor, and ``floor(floor(a / 2**31) / 2**e)
+= floor(a / 2**(31 + e))``)::
+
+    RDBP(SRDHM(x, mult), e) = (p + 2**30 + 2**(30 + e) - [p < 0] * 2**31) >> (31 + e),  p = x * mult
+
+RDBP rounds ``h`` to ``floor((h + 2**(e-1) - [h < 0]) / 2**e)``; ``[h < 0]``
+(``p < -2**30``) may be replaced by ``[p < 0]``: for ``-2**30 <= p < 0`` both
+forms give 0 when ``e >= 1``.  ``h`` never saturates (``mult`` is never
+``INT32_MIN``) and fits int32, so the low 32 bits of the int64 result are the
+reference's int32.
+
+**Even and odd lanes.** ``vpmuldq`` multiplies the even int32 lanes of two
+vectors into int64 lanes.  The int32 vector is viewed as int64 lanes
+(``reinterpret``): the even values are each lane's sign-extended low half, the
+odd values its high half (an arithmetic shift by 32), so both products are one
+``vpmuldq`` with no lane shuffle; after the rounding shift the odd results are
+shifted back into the high halves and merged with the even ones.  16 values
+take about 13 instructions instead of 19.
+
+``tests/test_tvm_lowering.py`` checks the expansion against the reference on
+edge values (scalar and vector).
+"""
+
+from __future__ import annotations
+
+OP_NAME = "edgec.requant_right"
+MAX_EXPONENT = 31
+_registered = [False]
+
+
+def register() -> None:
+    """Register the op and its expansion (once per process; idempotent)."""
+    if _registered[0]:
+        return
+    import tvm
+    from tvm import tirx
+
+    tvm.ir.register_op_attr(OP_NAME, "TCallEffectKind", int(tirx.CallEffectKind.Pure.value))
+    tvm.ir.register_op_attr(OP_NAME, "TVectorizable", True)
+    tvm.ir.register_op_attr(OP_NAME, "TScriptPrinterName", "edgec_requant_right")
+    tirx.op.register_intrin_lowering(OP_NAME, "default", f=expand, level=99)
+    _registered[0] = True
+
+
+def usable(mults, exponents) -> bool:
+    """Whether ``requant_right`` computes the reference for these multipliers and right exponents."""
+    import numpy as np
+
+    m, e = np.asarray(mults).reshape(-1), np.asarray(exponents).reshape(-1)
+    return bool(m.size and e.size and m.min() >= 0 and m.max() < 2**31 and e.min() >= 1 and e.max() <= MAX_EXPONENT)
+
+
+def requant_right(x, mult, exponent):
+    """``RDBP(SRDHM(x, mult), exponent)`` as one op (int32 PrimExprs; see ``usable`` for the domain)."""
+    from tvm import tirx
+
+    register()
+    return tirx.call_intrin("int32", OP_NAME, x, mult, exponent)
+
+
+def expand(call):
+    """The op as plain TIR: scalar int64 arithmetic, or the even/odd form for an even lane count."""
+    x, mult, exponent = call.args
+    lanes = _lanes(call)
+    if lanes == 1 or lanes % 2:
+        return _plain(x, mult, exponent, lanes)
+    return _even_odd(x, mult, exponent, lanes)
+
+
+def _lanes(expr) -> int:
+    dtype = str(expr.ty) if hasattr(expr, "ty") else str(expr.dtype)
+    return int(dtype.split("x")[1]) if "x" in dtype else 1
+
+
+def _const(value: int, dtype: str, lanes: int):
+    from tvm import tirx
+
+    c = tirx.const(value, dtype)
+    return c if lanes == 1 else tirx.Broadcast(c, lanes)
+
+
+def _rounded(p, e64, lanes: int):
+    """``(p + 2**30 + 2**(30 + e) - [p < 0] * 2**31) >> (31 + e)`` on int64 lanes."""
+    from tvm import tirx
+
+    i64 = "int64" if lanes == 1 else f"int64x{lanes}"
+    one, zero = _const(1, "int64", lanes), _const(0, "int64", lanes)
+    nudge = _const(1 << 30, "int64", lanes) + (one << (e64 + _const(30, "int64", lanes)))
+    # [h < 0] as p < -2**30: a compare with a constant (vpcmpq, port 5 on Intel cores) where a
+    # sign test of p (p < 0, equally exact) became vpmovq2m (port 0, with the multiplies and shifts)
+    sign = tirx.Select(p < _const(-(1 << 30), "int64", lanes), _const(-(1 << 31), "int64", lanes), zero)
+    del i64
+    return (p + nudge + sign) >> (e64 + _const(31, "int64", lanes))
+
+
+def _plain(x, mult, exponent, lanes: int):
+    i64 = "int64" if lanes == 1 else f"int64x{lanes}"
+    i32 = "int32" if lanes == 1 else f"int32x{lanes}"
+    p = x.astype(i64) * mult.astype(i64)
+    return _rounded(p, exponent.astype(i64), lanes).astype(i32)
+
+
+def _even_odd(x, mult, exponent, lanes: int):
+    from tvm import tirx
+
+    half = lanes // 2
+    i64, i32 = f"int64x{half}", f"int32x{lanes}"
+
+    def wide(v):
+        return tirx.call_intrin(i64, "tirx.reinterpret", v)
+
+    thirty_two = _const(32, "int64", half)
+    low_mask = _const(0xFFFFFFFF, "int64", half)
+
+    def even(v):  # each int64 lane's low int32, sign-extended
+        return (v << thirty_two) >> thirty_two
+
+    def odd(v):  # its high int32, sign-extended
+        return v >> thirty_two
+
+    # the odd values moved to the even positions by a shuffle (vpshufd, port 5) rather than a shift
+    # (port 0, which the multiplies and shifts need)
+    x_odd = tirx.Shuffle([x], [i | 1 for i in range(lanes)])
+    xw, mw, ew = wide(x), wide(mult), wide(exponent)
+    low = _rounded(even(xw) * even(mw), ew & low_mask, half)
+    high = _rounded(even(wide(x_odd)) * odd(mw), odd(ew), half)
+    return tirx.call_intrin(i32, "tirx.reinterpret", (low & low_mask) | (high << thirty_two))
+
+
+register()  # at import: an IRModule holding the op (a tuning database, a builder worker) loads only once it exists

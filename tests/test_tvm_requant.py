@@ -1,0 +1,83 @@
+"""The x86 requantization op (edgec/codegen/tvm/requant_x86.py): bit-exact with the numpy reference.
+
+``requant_right(x, mult, e)`` must equal the reference's two roundings,
+``RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x, mult), e)``, for
+every int32 ``x``, multiplier ``0 <= mult < 2**31`` and right shift ``1 <= e <= 31``,
+in each form it expands to: scalar (plain int64), and 16 and 8 lanes (the
+even/odd form).  Inputs: the int32 extremes, exact ties of both roundings
+(``mult = 2**30`` turns ``x`` into halves), and seeded random values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+tvm = pytest.importorskip("tvm", reason="TVM is not installed (pip install edgec[tvm])")
+
+from tvm import s_tir, te
+
+from edgec.codegen.tvm import requant_x86
+from edgec.reference import int8_kernels as K
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+def _cases() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(31)
+    xs, ms, es = [], [], []
+    extremes = [INT32_MIN, INT32_MIN + 1, -(2**30) - 1, -(2**30), -3, -2, -1, 0, 1, 2, 3, 2**30, INT32_MAX - 1, INT32_MAX]
+    for m in (0, 1, 2**30, 2**30 + 1, INT32_MAX - 1, INT32_MAX):
+        for e in (1, 2, 5, 17, 30, 31):
+            xs += extremes
+            ms += [m] * len(extremes)
+            es += [e] * len(extremes)
+    ties = np.arange(-2048, 2048)  # mult 2**30: x / 2 rounded, then divided by 2**e: ties of both steps
+    for e in (1, 2, 3, 4):
+        xs += ties.tolist()
+        ms += [2**30] * ties.size
+        es += [e] * ties.size
+    n = 20_000
+    xs += rng.integers(INT32_MIN, INT32_MAX, n, endpoint=True).tolist()
+    xs += rng.integers(-(2**20), 2**20, n).tolist()  # accumulator-sized values
+    ms += rng.integers(2**30, 2**31, 2 * n).tolist()
+    es += rng.integers(1, 32, 2 * n).tolist()
+    pad = -len(xs) % 16
+    xs, ms, es = xs + [0] * pad, ms + [0] * pad, es + [1] * pad
+    return np.array(xs, np.int32), np.array(ms, np.int32), np.array(es, np.int32)
+
+
+def _reference(x, m, e) -> np.ndarray:
+    return K.rounding_divide_by_pot(K.saturating_rounding_doubling_high_mul(x.astype(np.int64), m.astype(np.int64)), e.astype(np.int64)).astype(np.int32)
+
+
+def _run(lanes: int, x, m, e) -> np.ndarray:
+    n = x.size
+    X, M, E = (te.placeholder((n,), "int32", name=name) for name in ("x", "m", "e"))
+    Y = te.compute((n,), lambda i: requant_x86.requant_right(X[i], M[i], E[i]), name="y")
+    sch = s_tir.Schedule(te.create_prim_func([X, M, E, Y]))
+    if lanes > 1:
+        (loop,) = sch.get_loops(sch.get_sblock("y"))
+        _, inner = sch.split(loop, [None, lanes])
+        sch.vectorize(inner)
+    func = tvm.compile(sch.mod, target={"kind": "llvm"})
+    dev = tvm.cpu()
+    out = tvm.runtime.empty((n,), "int32", dev)
+    func(*(tvm.runtime.tensor(a, dev) for a in (x, m, e)), out)
+    return out.numpy()
+
+
+@pytest.mark.parametrize("lanes", [1, 8, 16])
+def test_requant_right_equals_two_roundings(lanes: int) -> None:
+    x, m, e = _cases()
+    want = _reference(x, m, e)
+    got = _run(lanes, x, m, e)
+    bad = np.flatnonzero(got != want)
+    assert bad.size == 0, f"{bad.size} mismatches, first x={x[bad[0]]} mult={m[bad[0]]} e={e[bad[0]]}: {got[bad[0]]} != {want[bad[0]]}"
+
+
+def test_usable_domain() -> None:
+    assert requant_x86.usable([2**30, INT32_MAX], [1, 31])
+    assert not requant_x86.usable([2**30], [0])  # no right shift: the general form
+    assert not requant_x86.usable([2**30], [32])
+    assert not requant_x86.usable([-1], [3])

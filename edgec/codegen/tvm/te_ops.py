@@ -468,17 +468,22 @@ def _add(kb: KernelBuilder, p: dict) -> te.Tensor:
     def fn(a, b):
         av = (a + _c(p["a_offset"])) << _c(p["left_shift"])
         bv = (b + _c(p["b_offset"])) << _c(p["left_shift"])
-        return fp.wrapping_add(
-            fp.multiply_by_quantized_multiplier(av, p["a_mult"], p["a_shift"]),
-            fp.multiply_by_quantized_multiplier(bv, p["b_mult"], p["b_shift"]),
-        )
+        return fp.wrapping_add(_rescale(kb, av, p["a_mult"], p["a_shift"]), _rescale(kb, bv, p["b_mult"], p["b_shift"]))
 
     total = _binary(kb, fn, name="keep_sum")
     return _compute(
         total.shape,
-        lambda *i: fp.requantize_acc(total[i], p["out_mult"], p["out_shift"], p["output_offset"], p["act_min"], p["act_max"]),
+        lambda *i: fp.clamp_to_int8(_rescale(kb, total[i], p["out_mult"], p["out_shift"]) + _c(p["output_offset"]), p["act_min"], p["act_max"]),
         name="out",
     )
+
+
+def _rescale(kb: KernelBuilder, x, mult: int, shift: int):
+    """The reference's ``MultiplyByQuantizedMultiplier(x, mult, shift)`` for one (per-tensor) scale:
+    ``requant_x86``'s one-rounding op on x86 where its domain allows, else the fixed-point steps."""
+    if kb.vnni and requant_x86.usable(mult, -shift):
+        return requant_x86.requant_right(fp.as_expr(x), _c(mult), _c(-shift))
+    return fp.multiply_by_quantized_multiplier(x, mult, shift)
 
 
 @lowering("mul")

@@ -222,6 +222,13 @@ VNNI_CONV_FIXTURES = [
     "conv5x5_s1_valid",
     "conv3x3_groups2",
     "conv3x3_dilation2",
+    # fully connected layers as packed u8 x s8 dot products (te_ops._fully_connected_vnni), and the
+    # residual add's rescalings as requant_x86's one-rounding op
+    "dense",
+    "dense_relu",
+    "add",
+    "add_broadcast_relu",
+    "add_relu6_scalar_like",
 ]
 
 

@@ -317,6 +317,16 @@ def _depthwise_pairs(sch, call) -> None:
 
 def schedule_fully_connected(sch, call, target=None) -> None:
     """Fully connected: VNNI 1 x 16 tiles where possible, else output channels vectorized."""
+    if any(_stage(sch, name) is not None for name in PAD_STAGES):  # the VNNI lowering (te_ops._fully_connected_vnni)
+        inline_except(sch, keep=PAD_STAGES)
+        acc, epi = _acc_and_epilogue(sch)
+        loops = sch.get_loops(acc) if acc is not None else []
+        if epi is not None and len(loops) == 4:
+            lanes = _lanes_for(_extent(sch, loops[1]))
+            stream = _extent(sch, loops[1]) * _extent(sch, loops[2]) * 4 >= FC_STREAM_BYTES
+            if lanes and _works(sch, lambda s: _fc_vnni_packed(s, lanes, stream)):
+                return _fc_vnni_packed(sch, lanes, stream)
+        return base.default_schedule(sch, call, target)
     base.inline_all(sch)
     acc, epi = _acc_and_epilogue(sch)
     loops = sch.get_loops(acc) if acc is not None else []
@@ -361,6 +371,27 @@ def _fc_vnni(sch, lanes: int, stream: bool = False) -> None:
         sch.reverse_compute_at(epi, oo)
     sch.decompose_reduction(acc, rko)
     sch.tensorize(oi, x86_dot.register_fc(lanes))
+
+
+def _fc_vnni_packed(sch, lanes: int, stream: bool) -> None:
+    """The packed fully connected layer: per 4 inputs one 64-byte weight load and one ``vpdpbusd`` per
+    block of ``lanes`` outputs; with ``stream``, every output block per 4 inputs (the weights read
+    once, in order; the int32 sums stay in L1), else the whole reduction per block."""
+    acc, epi = _acc_and_epilogue(sch)
+    b, o, rc, rk = sch.get_loops(acc)
+    oo, oi = sch.split(o, [None, lanes])
+    if stream:
+        sch.reorder(b, rc, oo, oi, rk)
+        last = sch.get_loops(epi)[-1]  # the epilogue's own loop over the outputs, vectorized
+        width = next((v for v in (16, 8, 4) if _extent(sch, last) % v == 0), None)
+        if width:
+            sch.vectorize(sch.split(last, [None, width])[1])
+    else:
+        sch.reorder(b, oo, rc, oi, rk)
+        sch.reverse_compute_at(epi, oo)
+    sch.decompose_reduction(acc, rc)
+    sch.tensorize(oi, x86_dot.register_packed_fc(lanes))
+    _schedule_pad(sch)
 
 
 def schedule_pool(sch, call, target=None) -> None:

@@ -418,11 +418,14 @@ def _fully_connected(kb: KernelBuilder, p: dict) -> te.Tensor:
     co, k = w.shape
     batches = g.tensors[node.inputs[0]].size // k
     x = kb.activation(node.inputs[0], (batches, k))
-    weights = kb.constant("weights", w.T)  # [K, Co]
-    bias = kb.constant("bias", _fold_bias(_bias_data(kb), w.astype(np.int64).sum(axis=1), p["input_offset"]))
+    if kb.vnni:
+        acc, bias = _fully_connected_vnni(kb, p, w, x)
+    else:
+        weights = kb.constant("weights", w.T)  # [K, Co]
+        bias = kb.constant("bias", _fold_bias(_bias_data(kb), w.astype(np.int64).sum(axis=1), p["input_offset"]))
+        rk = te.reduce_axis((0, k), "rk")
+        acc = _compute((batches, co), lambda b, o: te.sum(x[b, rk].astype(I32) * weights[rk, o].astype(I32), axis=rk), name="acc")
     scale = kb.constant("scale", np.broadcast_to(np.asarray(p["out_scale"], np.float64), (co,)))
-    rk = te.reduce_axis((0, k), "rk")
-    acc = _compute((batches, co), lambda b, o: te.sum(x[b, rk].astype(I32) * weights[rk, o].astype(I32), axis=rk), name="acc")
     lo, hi = p["act_min"], p["act_max"]
 
     def out(b, o):
@@ -432,6 +435,39 @@ def _fully_connected(kb: KernelBuilder, p: dict) -> te.Tensor:
         return y.astype(I32).astype(I8)
 
     return _compute((batches, co), out, name="out")
+
+
+FC_VNNI_LANES = 16  # int32 lanes of one vpdpbusd (zmm)
+
+
+def _fully_connected_vnni(kb: KernelBuilder, p: dict, w: np.ndarray, x: te.Tensor):
+    """The sums of a fully connected layer as ``_conv2d_vnni`` forms them (``vpdpbusd``): the input
+    flipped to uint8 once per call (``flip``, or ``pad`` where K is padded to a multiple of 4), the
+    weights laid out at build time as ``[K4 / 4, Co, 4]`` (4 inputs of 16 outputs are one 64-byte
+    load, read in order), the ``128 * sum(w)`` in the folded bias.  The outputs are padded to a
+    multiple of 16 (zero weights; sums the epilogue never reads) so every block is 16 lanes wide.
+    Returns ``(acc, bias)``."""
+    co, k = w.shape
+    k4 = -(-k // VNNI_DEPTH) * VNNI_DEPTH
+    co16 = -(-co // FC_VNNI_LANES) * FC_VNNI_LANES
+    batches = int(x.shape[0])
+    wt = np.zeros((k4, co16), dtype=np.int8)
+    wt[:k, :co] = w.T
+    weights = kb.constant("weights", np.ascontiguousarray(wt.reshape(k4 // VNNI_DEPTH, VNNI_DEPTH, co16).transpose(0, 2, 1)))
+    bias = kb.constant("bias", _fold_bias(_bias_data(kb), w.astype(np.int64).sum(axis=1), p["input_offset"] - VNNI_FLIP))
+
+    def flipped(b, j):
+        value = (x[b, j if k4 == k else tirx.min(j, k - 1)].astype(I32) + _c(VNNI_FLIP)).astype("uint8")
+        return value if k4 == k else tirx.if_then_else(j < k, value, tirx.const(0, "uint8"))  # zero weights there
+
+    xu = _compute((batches, k4), flipped, name="flip" if k4 == k else "pad")
+    rc, rk = te.reduce_axis((0, k4 // VNNI_DEPTH), "rc"), te.reduce_axis((0, VNNI_DEPTH), "rk")
+    acc = _compute(
+        (batches, co16),
+        lambda b, o: te.sum(xu[b, rc * VNNI_DEPTH + rk].astype(I32) * weights[rc, o, rk].astype(I32), axis=[rc, rk]),
+        name="acc",
+    )
+    return acc, bias
 
 
 # -- element-wise arithmetic ---------------------------------------------------------------------

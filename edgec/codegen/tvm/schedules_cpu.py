@@ -297,22 +297,47 @@ PAIR_PIXELS = 12  # output pixels per paired depthwise tile (accumulators in zmm
 def _depthwise_pairs(sch, call) -> None:
     """Paired depthwise (``te_ops._depthwise_pairs``): per output row, tiles of P pixels x 16 (or 8)
     channels, per kernel row and tap pair one weight load and P ``vpdpwssd`` (``x86_dot.register_pairs``);
-    the epilogue right after the tile; the paired input computed once per call."""
+    the epilogue right after the tile.  The paired input (4 bytes per input value) is computed once
+    per call where it is small; where it is larger than ``PAIR_BAND_BYTES`` it is computed per band
+    of output rows (``pair_band_rows``), the rows two bands share computed twice, so that it stays
+    in cache between its writes and its reads."""
     acc, epi = _acc_and_epilogue(sch)
     b, y, x, c, ry, rt, rk = sch.get_loops(acc)
     lanes = _lanes_for(_extent(sch, c))
     if lanes is None:
         raise ValueError("channels not a multiple of 8")
+    pad = _stage(sch, "pad")
+    _, rows, cols, channels = (_extent(sch, lp) for lp in sch.get_loops(pad))
+    out_rows = _extent(sch, y)
+    band = pair_band_rows(out_rows, rows, _extent(sch, ry), cols * channels * 4)
     pixels = pixel_tile(_extent(sch, x), PAIR_PIXELS)
     xo, xi = sch.split(x, [None, pixels])
     co, ci = sch.split(c, [None, lanes])
-    sch.reorder(b, y, xo, co, ry, rt, xi, ci, rk)
+    yo, yi = sch.split(y, [None, band])
+    sch.reorder(b, yo, yi, xo, co, ry, rt, xi, ci, rk)
     sch.reverse_compute_at(epi, co)
     _vectorize_epilogue(sch, epi, lanes)
-    _parallel(sch, [b, y], call.macs)
+    before = len(sch.get_loops(epi))
+    _parallel(sch, [b, yo], call.macs)
+    if band < out_rows:
+        sch.compute_at(pad, sch.get_loops(epi)[0 if len(sch.get_loops(epi)) < before else 1])
     sch.decompose_reduction(acc, ry)
     sch.tensorize(xi, x86_dot.register_pairs(pixels, lanes))
     _schedule_pad(sch)
+
+
+PAIR_BAND_BYTES = 512 * 1024  # a paired input above this is computed per band of output rows (about L2 size)
+
+
+def pair_band_rows(out_rows: int, pad_rows: int, kernel_rows: int, row_bytes: int) -> int:
+    """Output rows per band of the paired depthwise: all of them when the paired input fits in
+    ``PAIR_BAND_BYTES``, else the largest divisor of ``out_rows`` whose padded rows
+    (``(band - 1) * stride + kernel_rows``) fit (at least 1)."""
+    if pad_rows * row_bytes <= PAIR_BAND_BYTES or out_rows <= 1:
+        return out_rows
+    stride = (pad_rows - kernel_rows) // (out_rows - 1)
+    fits = [r for r in range(1, out_rows + 1) if out_rows % r == 0 and ((r - 1) * stride + kernel_rows) * row_bytes <= PAIR_BAND_BYTES]
+    return max(fits, default=1)
 
 
 def schedule_fully_connected(sch, call, target=None) -> None:

@@ -76,6 +76,41 @@ def test_requant_right_equals_two_roundings(lanes: int) -> None:
     assert bad.size == 0, f"{bad.size} mismatches, first x={x[bad[0]]} mult={m[bad[0]]} e={e[bad[0]]}: {got[bad[0]]} != {want[bad[0]]}"
 
 
+def _run_with_bias(lanes: int, x, m, e, bias) -> np.ndarray:
+    n = x.size
+    X, M, E, B = (te.placeholder((n,), "int32", name=name) for name in ("x", "m", "e", "b"))
+    Y = te.compute((n,), lambda i: requant_x86.requant_right(X[i], M[i], E[i], B[i]), name="y")
+    sch = s_tir.Schedule(te.create_prim_func([X, M, E, B, Y]))
+    if lanes > 1:
+        (loop,) = sch.get_loops(sch.get_sblock("y"))
+        _, inner = sch.split(loop, [None, lanes])
+        sch.vectorize(inner)
+    func = tvm.compile(sch.mod, target={"kind": "llvm"})
+    dev = tvm.cpu()
+    out = tvm.runtime.empty((n,), "int32", dev)
+    func(*(tvm.runtime.tensor(a, dev) for a in (x, m, e, bias)), out)
+    return out.numpy()
+
+
+@pytest.mark.parametrize("lanes", [1, 8, 16])
+def test_requant_right_with_bias_equals_two_roundings_of_the_sum(lanes: int) -> None:
+    """The bias folded into the 64-bit product (``x * mult + bias * mult``) gives the reference's
+    result on ``x + bias`` wherever that sum does not wrap (the callers' condition)."""
+    x, m, e = _cases()
+    rng = np.random.default_rng(7)
+    bias = rng.integers(-(2**24), 2**24, x.size).astype(np.int32)
+    bias[:64] = [INT32_MAX, INT32_MIN + 1, -1, 1] * 16
+    total = x.astype(np.int64) + bias
+    keep = (total >= INT32_MIN) & (total <= INT32_MAX)
+    idx = np.flatnonzero(keep)
+    idx = idx[: idx.size - idx.size % 16]
+    x, m, e, bias = x[idx], m[idx], e[idx], bias[idx]
+    want = _reference((x.astype(np.int64) + bias).astype(np.int32), m, e)
+    got = _run_with_bias(lanes, x, m, e, bias)
+    bad = np.flatnonzero(got != want)
+    assert bad.size == 0, f"{bad.size} mismatches, first x={x[bad[0]]} bias={bias[bad[0]]} mult={m[bad[0]]} e={e[bad[0]]}"
+
+
 def test_usable_domain() -> None:
     assert requant_x86.usable([2**30, INT32_MAX], [1, 31])
     assert not requant_x86.usable([2**30], [0])  # no right shift: the general form

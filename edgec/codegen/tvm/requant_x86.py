@@ -63,21 +63,27 @@ def usable(mults, exponents) -> bool:
     return bool(m.size and e.size and m.min() >= 0 and m.max() < 2**31 and e.min() >= 1 and e.max() <= MAX_EXPONENT)
 
 
-def requant_right(x, mult, exponent):
-    """``RDBP(SRDHM(x, mult), exponent)`` as one op (int32 PrimExprs; see ``usable`` for the domain)."""
+def requant_right(x, mult, exponent, bias=None):
+    """``RDBP(SRDHM(x, mult), exponent)`` as one op (int32 PrimExprs; see ``usable`` for the domain).
+
+    With ``bias``: ``RDBP(SRDHM(x + bias, mult), exponent)`` where the caller knows that ``x + bias``
+    does not wrap around in int32: the product is then ``x * mult + bias * mult``, the second term
+    per channel (computed once per channel block, outside the pixel loop), and the int32 add of the
+    bias to every accumulator is gone."""
     from tvm import tirx
 
     register()
-    return tirx.call_intrin("int32", OP_NAME, x, mult, exponent)
+    args = (x, mult, exponent) if bias is None else (x, mult, exponent, bias)
+    return tirx.call_intrin("int32", OP_NAME, *args)
 
 
 def expand(call):
     """The op as plain TIR: scalar int64 arithmetic, or the even/odd form for an even lane count."""
-    x, mult, exponent = call.args
+    x, mult, exponent, *bias = call.args
     lanes = _lanes(call)
     if lanes == 1 or lanes % 2:
-        return _plain(x, mult, exponent, lanes)
-    return _even_odd(x, mult, exponent, lanes)
+        return _plain(x, mult, exponent, bias[0] if bias else None, lanes)
+    return _even_odd(x, mult, exponent, bias[0] if bias else None, lanes)
 
 
 def _lanes(expr) -> int:
@@ -92,28 +98,31 @@ def _const(value: int, dtype: str, lanes: int):
     return c if lanes == 1 else tirx.Broadcast(c, lanes)
 
 
-def _rounded(p, e64, lanes: int):
-    """``(p + 2**30 + 2**(30 + e) - [p < 0] * 2**31) >> (31 + e)`` on int64 lanes."""
+def _rounded(p, e64, lanes: int, c=None):
+    """``(q + 2**30 + 2**(30 + e) - [q < -2**30] * 2**31) >> (31 + e)`` on int64 lanes, ``q = p + c``
+    (``c`` per channel or absent), written so that ``c`` joins the per-channel constants."""
     from tvm import tirx
 
-    i64 = "int64" if lanes == 1 else f"int64x{lanes}"
     one, zero = _const(1, "int64", lanes), _const(0, "int64", lanes)
     nudge = _const(1 << 30, "int64", lanes) + (one << (e64 + _const(30, "int64", lanes)))
-    # [h < 0] as p < -2**30: a compare with a constant (vpcmpq, port 5 on Intel cores) where a
-    # sign test of p (p < 0, equally exact) became vpmovq2m (port 0, with the multiplies and shifts)
-    sign = tirx.Select(p < _const(-(1 << 30), "int64", lanes), _const(-(1 << 31), "int64", lanes), zero)
-    del i64
+    threshold = _const(-(1 << 30), "int64", lanes)
+    if c is not None:
+        nudge, threshold = nudge + c, threshold - c
+    # [h < 0] as q < -2**30: a compare with a constant (vpcmpq, port 5 on Intel cores) where a
+    # sign test of q (q < 0, equally exact) became vpmovq2m (port 0, with the multiplies and shifts)
+    sign = tirx.Select(p < threshold, _const(-(1 << 31), "int64", lanes), zero)
     return (p + nudge + sign) >> (e64 + _const(31, "int64", lanes))
 
 
-def _plain(x, mult, exponent, lanes: int):
+def _plain(x, mult, exponent, bias, lanes: int):
     i64 = "int64" if lanes == 1 else f"int64x{lanes}"
     i32 = "int32" if lanes == 1 else f"int32x{lanes}"
     p = x.astype(i64) * mult.astype(i64)
-    return _rounded(p, exponent.astype(i64), lanes).astype(i32)
+    c = None if bias is None else bias.astype(i64) * mult.astype(i64)
+    return _rounded(p, exponent.astype(i64), lanes, c).astype(i32)
 
 
-def _even_odd(x, mult, exponent, lanes: int):
+def _even_odd(x, mult, exponent, bias, lanes: int):
     from tvm import tirx
 
     half = lanes // 2
@@ -135,8 +144,12 @@ def _even_odd(x, mult, exponent, lanes: int):
     # (port 0, which the multiplies and shifts need)
     x_odd = tirx.Shuffle([x], [i | 1 for i in range(lanes)])
     xw, mw, ew = wide(x), wide(mult), wide(exponent)
-    low = _rounded(even(xw) * even(mw), ew & low_mask, half)
-    high = _rounded(even(wide(x_odd)) * odd(mw), odd(ew), half)
+    c_low = c_high = None
+    if bias is not None:
+        bw = wide(bias)
+        c_low, c_high = even(bw) * even(mw), odd(bw) * odd(mw)
+    low = _rounded(even(xw) * even(mw), ew & low_mask, half, c_low)
+    high = _rounded(even(wide(x_odd)) * odd(mw), odd(ew), half, c_high)
     return tirx.call_intrin(i32, "tirx.reinterpret", (low & low_mask) | (high << thirty_two))
 
 

@@ -75,18 +75,36 @@ def _bias_data(kb: KernelBuilder) -> np.ndarray | None:
     return None
 
 
-def _requant_epilogue(kb: KernelBuilder, p: dict, channels: int):
+def _no_wrap(bias: np.ndarray, acc_bound: np.ndarray) -> bool:
+    """Whether ``acc + bias`` stays inside int32 for every accumulator within ``+-acc_bound`` (per channel)."""
+    return bool(np.all(np.abs(bias.astype(np.int64)) + acc_bound.astype(np.int64) <= 2**31 - 1))
+
+
+def _requant_epilogue(kb: KernelBuilder, p: dict, channels: int, bias_fits: bool = False):
+    """``apply(acc, c, bias)``: the requantized int8 output of channel ``c`` from its sum ``acc``
+    (``+ bias`` with int32 wrap-around).  ``bias_fits``: ``acc + bias`` never wraps (``_no_wrap``),
+    so the x86 op may fold the bias into its 64-bit product."""
     mult, mult_t = kb.param("mult", p["out_mult"], channels)
     shifts = np.broadcast_to(np.asarray(p["out_shift"]).reshape(-1), (channels,))
     if kb.vnni and requant_x86.usable(p["out_mult"], -shifts):
         # right shifts of 1..31 on x86: one rounding, even/odd int64 lanes (requant_x86)
         right, right_t = kb.param("right_shift", (-shifts).astype(np.int32), channels)
 
-        def apply_x86(acc, c):
-            scaled = requant_x86.requant_right(fp.as_expr(acc), fp.as_expr(_pick(mult, mult_t, c)), fp.as_expr(_pick(right, right_t, c)))
+        def apply_x86(acc, c, bias=None):
+            m, e = fp.as_expr(_pick(mult, mult_t, c)), fp.as_expr(_pick(right, right_t, c))
+            if bias is not None and bias_fits:
+                scaled = requant_x86.requant_right(fp.as_expr(acc), m, e, fp.as_expr(bias))
+            else:
+                scaled = requant_x86.requant_right(fp.as_expr(acc if bias is None else acc + bias), m, e)
             return fp.clamp_to_int8(scaled + _c(p["output_offset"]), p["act_min"], p["act_max"])
 
         return apply_x86
+    generic = _requant_generic(kb, p, channels, mult, mult_t, shifts)
+    return lambda acc, c, bias=None: generic(acc if bias is None else acc + bias, c)
+
+
+def _requant_generic(kb: KernelBuilder, p: dict, channels: int, mult, mult_t, shifts):
+    """``apply(x, c)``: the fixed-point steps of the reference on ``x = acc + bias`` (any target)."""
     if shifts.max() <= 0 and len(set(shifts.tolist())) > 1:
         # per-channel right shifts only (the usual case): a table of exponents, no left shift
         right_t = kb.constant("right_shift", (-shifts).astype(np.int32))
@@ -197,8 +215,9 @@ def _conv2d_vnni(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
     packed = wt.reshape(kh, kw, ci4 // VNNI_DEPTH, VNNI_DEPTH, co).transpose(0, 1, 2, 4, 3)
     weights = kb.constant("weights", packed)  # [KH, KW, Ci4/4, Co, 4]
     sums = w.astype(np.int64).sum(axis=(1, 2, 3))
-    bias = kb.constant("bias", _fold_bias(_bias_data(kb), sums, p["input_offset"] - VNNI_FLIP))
-    epilogue = _requant_epilogue(kb, p, co)
+    folded = _fold_bias(_bias_data(kb), sums, p["input_offset"] - VNNI_FLIP)
+    bias = kb.constant("bias", folded)
+    epilogue = _requant_epilogue(kb, p, co, _no_wrap(folded, 255 * np.abs(w.astype(np.int64)).sum(axis=(1, 2, 3))))
     top, left, bottom, right = p["pad"]
     _, h, wd, _ = (int(d) for d in x.shape)
     _, oh, ow, _ = g.tensors[node.outputs[0]].shape
@@ -232,7 +251,7 @@ def _conv2d_vnni(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
         ),
         name="acc",
     )
-    return _compute(acc.shape, lambda b, y, xx, o: epilogue(acc[b, y, xx, o] + bias[o], o), name="out")
+    return _compute(acc.shape, lambda b, y, xx, o: epilogue(acc[b, y, xx, o], o, bias[o]), name="out")
 
 
 def _conv2d_vnni_taps(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
@@ -259,8 +278,9 @@ def _conv2d_vnni_taps(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
     packed = wt.reshape(kh, groups, VNNI_DEPTH, co).transpose(0, 1, 3, 2)
     weights = kb.constant("weights", np.ascontiguousarray(packed))  # [KH, groups, Co, 4]
     sums = w.astype(np.int64).sum(axis=(1, 2, 3))
-    bias = kb.constant("bias", _fold_bias(_bias_data(kb), sums, p["input_offset"] - VNNI_FLIP))
-    epilogue = _requant_epilogue(kb, p, co)
+    folded = _fold_bias(_bias_data(kb), sums, p["input_offset"] - VNNI_FLIP)
+    bias = kb.constant("bias", folded)
+    epilogue = _requant_epilogue(kb, p, co, _no_wrap(folded, 255 * np.abs(w.astype(np.int64)).sum(axis=(1, 2, 3))))
     x = kb.activation(node.inputs[0])
     top, left, _, _ = p["pad"]
     _, h, wd, _ = (int(d) for d in x.shape)
@@ -289,7 +309,7 @@ def _conv2d_vnni_taps(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
         ),
         name="acc",
     )
-    return _compute(acc.shape, lambda b, y, xx, o: epilogue(acc[b, y, xx, o] + bias[o], o), name="out")
+    return _compute(acc.shape, lambda b, y, xx, o: epilogue(acc[b, y, xx, o], o, bias[o]), name="out")
 
 
 @lowering("depthwise_conv2d")
@@ -346,8 +366,9 @@ def _depthwise_pairs(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
     wt = np.zeros((kh, 2 * taps, co), dtype=np.int16)
     wt[:, :kw, :] = w[0]
     weights = kb.constant("weights", np.ascontiguousarray(wt.reshape(kh, taps, 2, co).transpose(0, 1, 3, 2)))
-    bias = kb.constant("bias", _fold_bias(_bias_data(kb), w.astype(np.int64).sum(axis=(0, 1, 2)), p["input_offset"]))
-    epilogue = _requant_epilogue(kb, p, co)
+    folded = _fold_bias(_bias_data(kb), w.astype(np.int64).sum(axis=(0, 1, 2)), p["input_offset"])
+    bias = kb.constant("bias", folded)
+    epilogue = _requant_epilogue(kb, p, co, _no_wrap(folded, 128 * np.abs(w.astype(np.int64)).sum(axis=(0, 1, 2))))
     x = kb.activation(node.inputs[0])
     top, left, _, _ = p["pad"]
     _, h, wd, _ = (int(d) for d in x.shape)
@@ -376,7 +397,7 @@ def _depthwise_pairs(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
         ),
         name="acc",
     )
-    return _compute(acc.shape, lambda b, y, xx, c: epilogue(acc[b, y, xx, c] + bias[c], c), name="out")
+    return _compute(acc.shape, lambda b, y, xx, c: epilogue(acc[b, y, xx, c], c, bias[c]), name="out")
 
 
 @lowering("transpose_conv2d")

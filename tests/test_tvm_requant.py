@@ -76,10 +76,10 @@ def test_requant_right_equals_two_roundings(lanes: int) -> None:
     assert bad.size == 0, f"{bad.size} mismatches, first x={x[bad[0]]} mult={m[bad[0]]} e={e[bad[0]]}: {got[bad[0]]} != {want[bad[0]]}"
 
 
-def _run_with_bias(lanes: int, x, m, e, bias) -> np.ndarray:
+def _run_with_bias(lanes: int, x, m, e, bias, offset: int = 0) -> np.ndarray:
     n = x.size
     X, M, E, B = (te.placeholder((n,), "int32", name=name) for name in ("x", "m", "e", "b"))
-    Y = te.compute((n,), lambda i: requant_x86.requant_right(X[i], M[i], E[i], B[i]), name="y")
+    Y = te.compute((n,), lambda i: requant_x86.requant_right(X[i], M[i], E[i], B[i], offset), name="y")
     sch = s_tir.Schedule(te.create_prim_func([X, M, E, B, Y]))
     if lanes > 1:
         (loop,) = sch.get_loops(sch.get_sblock("y"))
@@ -109,6 +109,37 @@ def test_requant_right_with_bias_equals_two_roundings_of_the_sum(lanes: int) -> 
     got = _run_with_bias(lanes, x, m, e, bias)
     bad = np.flatnonzero(got != want)
     assert bad.size == 0, f"{bad.size} mismatches, first x={x[bad[0]]} bias={bias[bad[0]]} mult={m[bad[0]]} e={e[bad[0]]}"
+
+
+@pytest.mark.parametrize("lanes", [1, 16])
+@pytest.mark.parametrize("offset", [-128, 127])
+def test_requant_right_with_offset(lanes: int, offset: int) -> None:
+    """The output offset folded into the rounding constant (``offset * 2**(31 + e)``, right shifts up
+    to ``MAX_OFFSET_EXPONENT``) gives the reference's result plus the offset."""
+    x, m, e = _cases()
+    keep = np.flatnonzero(e <= requant_x86.MAX_OFFSET_EXPONENT)
+    keep = keep[: keep.size - keep.size % 16]
+    x, m, e = x[keep], m[keep], e[keep]
+    bias = np.zeros_like(x)
+    want = _reference(x, m, e).astype(np.int64) + offset
+    got = _run_with_bias(lanes, x, m, e, bias, offset)
+    bad = np.flatnonzero(got != want)
+    assert bad.size == 0, f"{bad.size} mismatches, first x={x[bad[0]]} mult={m[bad[0]]} e={e[bad[0]]}: {got[bad[0]]} != {want[bad[0]]}"
+
+
+def test_saturate_int8() -> None:
+    x = np.array([INT32_MIN, -129, -128, -1, 0, 1, 127, 128, INT32_MAX] + list(range(-300, 300, 26)), np.int32)[:32]
+    X = te.placeholder((32,), "int32", name="x")
+    Y = te.compute((32,), lambda i: requant_x86.saturate_int8(X[i]), name="y")
+    for lanes in (1, 8, 16):
+        sch = s_tir.Schedule(te.create_prim_func([X, Y]))
+        if lanes > 1:
+            (loop,) = sch.get_loops(sch.get_sblock("y"))
+            sch.vectorize(sch.split(loop, [None, lanes])[1])
+        func = tvm.compile(sch.mod, target=tvm.target.Target({"kind": "llvm", "mcpu": str(tvm.target.codegen.llvm_get_system_cpu())}))
+        out = tvm.runtime.empty((32,), "int8", tvm.cpu())
+        func(tvm.runtime.tensor(x, tvm.cpu()), out)
+        np.testing.assert_array_equal(out.numpy(), np.clip(x, -128, 127).astype(np.int8), err_msg=f"{lanes} lanes")
 
 
 def test_usable_domain() -> None:

@@ -37,22 +37,47 @@ edge values (scalar and vector).
 from __future__ import annotations
 
 OP_NAME = "edgec.requant_right"
+SATURATE_NAME = "edgec.saturate_int8"
 MAX_EXPONENT = 31
+MAX_OFFSET_EXPONENT = 22  # offset * 2**(31 + e) and the rest of the int64 sum stay below 2**63
 _registered = [False]
+_PMOVS = {16: "llvm.x86.avx512.mask.pmovs.db.512"}  # (the 8-lane form returns 16 bytes: LLVM's clamp there)
 
 
 def register() -> None:
-    """Register the op and its expansion (once per process; idempotent)."""
+    """Register the ops and their expansions (once per process; idempotent)."""
     if _registered[0]:
         return
     import tvm
     from tvm import tirx
 
-    tvm.ir.register_op_attr(OP_NAME, "TCallEffectKind", int(tirx.CallEffectKind.Pure.value))
-    tvm.ir.register_op_attr(OP_NAME, "TVectorizable", True)
-    tvm.ir.register_op_attr(OP_NAME, "TScriptPrinterName", "edgec_requant_right")
-    tirx.op.register_intrin_lowering(OP_NAME, "default", f=expand, level=99)
+    for name, fn in ((OP_NAME, expand), (SATURATE_NAME, expand_saturate)):
+        tvm.ir.register_op_attr(name, "TCallEffectKind", int(tirx.CallEffectKind.Pure.value))
+        tvm.ir.register_op_attr(name, "TVectorizable", True)
+        tvm.ir.register_op_attr(name, "TScriptPrinterName", name.replace(".", "_"))
+        tirx.op.register_intrin_lowering(name, "default", f=fn, level=99)
     _registered[0] = True
+
+
+def saturate_int8(x):
+    """``x`` (int32) clamped to [-128, 127] and narrowed to int8, as one op: 16 lanes become one
+    ``vpmovsdb`` (signed saturation), where LLVM's own lowering of the clamp took a max, an unsigned
+    saturating narrow and an xor (the output offset folded in)."""
+    from tvm import tirx
+
+    register()
+    return tirx.call_intrin("int8", SATURATE_NAME, x)
+
+
+def expand_saturate(call):
+    from tvm import tirx
+
+    (x,) = call.args
+    lanes = _lanes(call)
+    if lanes in _PMOVS:
+        return tirx.call_llvm_pure_intrin(f"int8x{lanes}", _PMOVS[lanes], x, _const(0, "int8", lanes), tirx.const(-1, "int16"))
+    clamped = tirx.max(tirx.min(x, _const(127, "int32", lanes)), _const(-128, "int32", lanes))
+    return clamped.astype("int8" if lanes == 1 else f"int8x{lanes}")
 
 
 def usable(mults, exponents) -> bool:
@@ -63,27 +88,29 @@ def usable(mults, exponents) -> bool:
     return bool(m.size and e.size and m.min() >= 0 and m.max() < 2**31 and e.min() >= 1 and e.max() <= MAX_EXPONENT)
 
 
-def requant_right(x, mult, exponent, bias=None):
-    """``RDBP(SRDHM(x, mult), exponent)`` as one op (int32 PrimExprs; see ``usable`` for the domain).
+def requant_right(x, mult, exponent, bias=None, offset: int = 0):
+    """``RDBP(SRDHM(x, mult), exponent) + offset`` as one op (int32 PrimExprs; see ``usable`` for
+    the domain; a non-zero ``offset`` also needs ``exponent <= MAX_OFFSET_EXPONENT``).
 
     With ``bias``: ``RDBP(SRDHM(x + bias, mult), exponent)`` where the caller knows that ``x + bias``
     does not wrap around in int32: the product is then ``x * mult + bias * mult``, the second term
     per channel (computed once per channel block, outside the pixel loop), and the int32 add of the
-    bias to every accumulator is gone."""
+    bias to every accumulator is gone.  The ``offset`` joins the rounding constant as
+    ``offset * 2**(31 + e)`` (exact: a floor plus an integer), so it costs no add per value either."""
     from tvm import tirx
 
     register()
-    args = (x, mult, exponent) if bias is None else (x, mult, exponent, bias)
-    return tirx.call_intrin("int32", OP_NAME, *args)
+    bias = tirx.const(0, "int32") if bias is None else bias
+    return tirx.call_intrin("int32", OP_NAME, x, mult, exponent, bias, tirx.const(int(offset), "int32"))
 
 
 def expand(call):
     """The op as plain TIR: scalar int64 arithmetic, or the even/odd form for an even lane count."""
-    x, mult, exponent, *bias = call.args
+    x, mult, exponent, bias, offset = call.args
     lanes = _lanes(call)
     if lanes == 1 or lanes % 2:
-        return _plain(x, mult, exponent, bias[0] if bias else None, lanes)
-    return _even_odd(x, mult, exponent, bias[0] if bias else None, lanes)
+        return _plain(x, mult, exponent, bias, offset, lanes)
+    return _even_odd(x, mult, exponent, bias, offset, lanes)
 
 
 def _lanes(expr) -> int:
@@ -98,31 +125,31 @@ def _const(value: int, dtype: str, lanes: int):
     return c if lanes == 1 else tirx.Broadcast(c, lanes)
 
 
-def _rounded(p, e64, lanes: int, c=None):
-    """``(q + 2**30 + 2**(30 + e) - [q < -2**30] * 2**31) >> (31 + e)`` on int64 lanes, ``q = p + c``
-    (``c`` per channel or absent), written so that ``c`` joins the per-channel constants."""
+def _rounded(p, e64, lanes: int, c, offset64):
+    """``(q + 2**30 + 2**(30 + e) + offset * 2**(31 + e) - [q < -2**30] * 2**31) >> (31 + e)`` on
+    int64 lanes, ``q = p + c`` (``c`` per channel), written so that ``c`` and the offset join the
+    per-channel constants."""
     from tvm import tirx
 
     one, zero = _const(1, "int64", lanes), _const(0, "int64", lanes)
     nudge = _const(1 << 30, "int64", lanes) + (one << (e64 + _const(30, "int64", lanes)))
-    threshold = _const(-(1 << 30), "int64", lanes)
-    if c is not None:
-        nudge, threshold = nudge + c, threshold - c
+    nudge = nudge + (offset64 << (e64 + _const(31, "int64", lanes))) + c
+    threshold = _const(-(1 << 30), "int64", lanes) - c
     # [h < 0] as q < -2**30: a compare with a constant (vpcmpq, port 5 on Intel cores) where a
     # sign test of q (q < 0, equally exact) became vpmovq2m (port 0, with the multiplies and shifts)
     sign = tirx.Select(p < threshold, _const(-(1 << 31), "int64", lanes), zero)
     return (p + nudge + sign) >> (e64 + _const(31, "int64", lanes))
 
 
-def _plain(x, mult, exponent, bias, lanes: int):
+def _plain(x, mult, exponent, bias, offset, lanes: int):
     i64 = "int64" if lanes == 1 else f"int64x{lanes}"
     i32 = "int32" if lanes == 1 else f"int32x{lanes}"
     p = x.astype(i64) * mult.astype(i64)
-    c = None if bias is None else bias.astype(i64) * mult.astype(i64)
-    return _rounded(p, exponent.astype(i64), lanes, c).astype(i32)
+    c = bias.astype(i64) * mult.astype(i64)
+    return _rounded(p, exponent.astype(i64), lanes, c, offset.astype(i64)).astype(i32)
 
 
-def _even_odd(x, mult, exponent, bias, lanes: int):
+def _even_odd(x, mult, exponent, bias, offset, lanes: int):
     from tvm import tirx
 
     half = lanes // 2
@@ -143,13 +170,9 @@ def _even_odd(x, mult, exponent, bias, lanes: int):
     # the odd values moved to the even positions by a shuffle (vpshufd, port 5) rather than a shift
     # (port 0, which the multiplies and shifts need)
     x_odd = tirx.Shuffle([x], [i | 1 for i in range(lanes)])
-    xw, mw, ew = wide(x), wide(mult), wide(exponent)
-    c_low = c_high = None
-    if bias is not None:
-        bw = wide(bias)
-        c_low, c_high = even(bw) * even(mw), odd(bw) * odd(mw)
-    low = _rounded(even(xw) * even(mw), ew & low_mask, half, c_low)
-    high = _rounded(even(wide(x_odd)) * odd(mw), odd(ew), half, c_high)
+    xw, mw, ew, bw, ow = wide(x), wide(mult), wide(exponent), wide(bias), wide(offset)
+    low = _rounded(even(xw) * even(mw), ew & low_mask, half, even(bw) * even(mw), even(ow))
+    high = _rounded(even(wide(x_odd)) * odd(mw), odd(ew), half, odd(bw) * odd(mw), odd(ow))
     return tirx.call_intrin(i32, "tirx.reinterpret", (low & low_mask) | (high << thirty_two))
 
 

@@ -90,13 +90,18 @@ def _requant_epilogue(kb: KernelBuilder, p: dict, channels: int, bias_fits: bool
         # right shifts of 1..31 on x86: one rounding, even/odd int64 lanes (requant_x86)
         right, right_t = kb.param("right_shift", (-shifts).astype(np.int32), channels)
 
+        offset = p["output_offset"] if -shifts.min() <= requant_x86.MAX_OFFSET_EXPONENT else 0  # folded into the op
+
         def apply_x86(acc, c, bias=None):
             m, e = fp.as_expr(_pick(mult, mult_t, c)), fp.as_expr(_pick(right, right_t, c))
             if bias is not None and bias_fits:
-                scaled = requant_x86.requant_right(fp.as_expr(acc), m, e, fp.as_expr(bias))
+                scaled = requant_x86.requant_right(fp.as_expr(acc), m, e, fp.as_expr(bias), offset)
             else:
-                scaled = requant_x86.requant_right(fp.as_expr(acc if bias is None else acc + bias), m, e)
-            return fp.clamp_to_int8(scaled + _c(p["output_offset"]), p["act_min"], p["act_max"])
+                scaled = requant_x86.requant_right(fp.as_expr(acc if bias is None else acc + bias), m, e, offset=offset)
+            shifted = scaled if offset else scaled + _c(p["output_offset"])
+            if (p["act_min"], p["act_max"]) == (-128, 127):
+                return requant_x86.saturate_int8(shifted)
+            return fp.clamp_to_int8(shifted, p["act_min"], p["act_max"])
 
         return apply_x86
     generic = _requant_generic(kb, p, channels, mult, mult_t, shifts)

@@ -268,6 +268,8 @@ VNNI_SHAPE_CASES = {
     "dw3x3_s2_c32": ("depthwise_conv2d", 9, 7, 32, 3, 3, 2, (0, 0, 1, 1), "vpdpwssd"),
     "conv10x4_ci1_s2": ("conv2d", 13, 10, 1, 10, 4, 2, (4, 1, 5, 1), "vpdpbusd"),
     "conv3x3_ci2_s1": ("conv2d", 6, 7, 2, 3, 3, 1, (1, 1, 1, 1), "vpdpbusd"),
+    # a 1x1 convolution whose unpadded flipped copy has 24 channels per pixel (copied 8 bytes at a time)
+    "conv1x1_ci24": ("conv2d", 5, 7, 24, 1, 1, 1, (0, 0, 0, 0), "vpdpbusd"),
 }
 
 

@@ -97,11 +97,21 @@ PAD_STAGES = ("pad", "pad_taps", "flip")  # the input stages computed once per c
 def _schedule_pad(sch) -> None:
     """Compute the padded input once per call, its innermost axis vectorized.  The outer loops stay
     nested: fused, they would recompute row and column from one index (divisions) every few bytes.
-    A ``flip`` stage (no padding: an element-wise copy) is one flat loop, vectorized."""
+    A ``flip`` stage (no padding: an element-wise copy) whose rows are whole vectors is one flat
+    loop, vectorized; with other channel counts (24: a flat vector would straddle two pixels, and
+    LLVM gathered and scattered it byte by byte) each pixel's channels are split into vectors of
+    16, 8 or 4 bytes."""
     for block in [b for b in _blocks(sch) if _name(sch, b) in PAD_STAGES]:
         loops = sch.get_loops(block)
-        inner = sch.fuse(*loops) if _name(sch, block) == "flip" else loops[-1]
-        base._vectorize_inner(sch, inner)
+        channels = _extent(sch, loops[-1])
+        if _name(sch, block) == "flip" and channels % base.VECTOR_LANES == 0:
+            base._vectorize_inner(sch, sch.fuse(*loops))
+        elif channels > base.VECTOR_LANES and channels % base.VECTOR_LANES:
+            width = next((v for v in (8, 4) if channels % v == 0), None)
+            if width:
+                sch.vectorize(sch.split(loops[-1], [None, width])[1])
+        else:
+            base._vectorize_inner(sch, loops[-1])
 
 
 def _lanes_for(channels: int) -> int | None:

@@ -28,7 +28,11 @@ call.  Every engine gets one untimed warm-up invoke.  The engines take
 turns in ``ROUNDS`` rounds of ``repeat / ROUNDS`` runs each, and each figure
 is the median of an engine's per-round medians, so a load change on the
 shared machine hits all engines alike.  Models above ``HEAVY_MACS`` get
-``--repeat // HEAVY_DIVISOR`` repeats (at least ``ROUNDS``).  The
+``--repeat // HEAVY_DIVISOR`` repeats (at least ``ROUNDS``; the ``n`` column)
+for the engines that take a quarter second per run (edgec's C, TFLM,
+LiteRT's reference kernels); LiteRT and the TVM runner keep ``--repeat``
+(with 2 runs per round, a median of 2 is the slower one, which is often a
+run the shared machine interrupted).  The
 ``exact`` column says whether edgec's output equals ``BUILTIN_REF``'s on that
 input, ``TVM exact`` the same for the TVM path.  Timings are wall-clock on a shared machine: compare the ratios.
 """
@@ -170,10 +174,11 @@ def repeats_for(macs: int, repeat: int) -> int:
     return max(ROUNDS, repeat // HEAVY_DIVISOR) if macs > HEAVY_MACS else max(ROUNDS, repeat)
 
 
-def interleaved_ms(timers: list[Timer], repeat: int) -> list[float]:
-    """Per timer, the median of its per-round medians; each round runs every timer in turn."""
-    per_round = -(-repeat // ROUNDS)
-    rounds = [[timer(per_round) for timer in timers] for _ in range(ROUNDS)]
+def interleaved_ms(timers: list[Timer], repeats: list[int]) -> list[float]:
+    """Per timer, the median of its per-round medians; each round runs every timer in turn
+    (timer ``i`` ``repeats[i] / ROUNDS`` times per round)."""
+    per_round = [-(-n // ROUNDS) for n in repeats]
+    rounds = [[timer(k) for timer, k in zip(timers, per_round)] for _ in range(ROUNDS)]
     return [statistics.median(r[i] for r in rounds) for i in range(len(timers))]
 
 
@@ -187,11 +192,13 @@ def bench_model(path: Path, repeat: int, tmp: Path, with_tvm: bool = True) -> Ro
     litert, _ = litert_timer(path, x, reference=False)
     ref, want = litert_timer(path, x, reference=True)
     timers = [edgec, tflm_timer(path, x), litert, ref]
+    repeats = [n, n, max(n, repeat), n]  # LiteRT and TVM (milliseconds per run) keep the full count
     tvm_got = None
     if with_tvm:
         tvm1, tvmn, tvm_got = tvm_timers(path, x, tmp)
         timers += [tvm1, tvmn]
-    times = interleaved_ms(timers, n)
+        repeats += [max(n, repeat)] * 2
+    times = interleaved_ms(timers, repeats)
     edgec_ms, tflm_ms, litert_ms, ref_ms = times[:4]
     diff = np.abs(got.reshape(-1).astype(np.int32) - want.reshape(-1).astype(np.int32))
     row = Row(

@@ -1,12 +1,18 @@
-"""The TVM kernels of one bundled model with and without the int32 product form of the requantization.
+"""The TVM kernels of one bundled model with each form of the requantization epilogue (x86).
 
-``fixed_point._int32_value`` keeps the two int32 factors of the epilogue's
-``SaturatingRoundingDoublingHighMul`` opaque, so LLVM multiplies them with
-``vpmuldq`` on x86; without it (``identity``) TVM widens ``acc + bias`` term
-by term and the product becomes a full 64-bit ``vpmullq``.  Both builds live
-in one process (``bench/tvm_path.py``'s ``TvmModel``, 1 thread) and every
-kernel is timed alternately, best of ``--rounds`` x 10 runs, so a busy
-machine slows both alike.  Prints the slowest kernels and the sum of all.
+* ``vpmullq``: the reference's fixed-point steps per element in TE, the
+  product's int32 factors widened as TVM simplifies them (a full 64-bit
+  ``vpmullq``);
+* ``vpmuldq``: the same steps with the factors kept opaque int32
+  (``fixed_point._int32_value``): LLVM multiplies them with ``vpmuldq``;
+* ``op``: ``requant_x86``'s one-rounding op on even/odd int64 lanes, with
+  the bias and the output offset folded into per-channel constants and
+  ``vpmovsdb`` narrowing (what x86 builds use).
+
+The builds live in one process (``bench/tvm_path.py``'s ``TvmModel``, 1
+thread) and every kernel is timed alternately, best of ``--rounds`` x 10
+runs, so a busy machine slows all alike.  Prints the slowest kernels and the
+sum of all.
 
     python bench/tvm_requant.py --model mobilenet_v2_w1.0_r224
 """
@@ -31,17 +37,20 @@ def main() -> None:
     import tvm
     from tvm_path import TvmModel, set_threads
 
-    from edgec.codegen.tvm import fixed_point
+    from edgec.codegen.tvm import fixed_point, requant_x86
     from edgec.lowering import lower_model
 
     graph = lower_model(REPO / "models" / "tflite" / f"{args.model}.tflite").graph
-    kept = fixed_point._int32_value
-    fixed_point._int32_value = lambda x: x  # the form before: operands widened as TVM simplifies them
+    kept_value, kept_usable = fixed_point._int32_value, requant_x86.usable
+    requant_x86.usable = lambda mults, exponents: False  # the fixed-point steps in TE
     try:
+        fixed_point._int32_value = lambda x: x  # the factors widened as TVM simplifies them
         builds = {"vpmullq": TvmModel(graph)}
+        fixed_point._int32_value = kept_value
+        builds["vpmuldq"] = TvmModel(graph)
     finally:
-        fixed_point._int32_value = kept
-    builds["vpmuldq"] = TvmModel(graph)
+        fixed_point._int32_value, requant_x86.usable = kept_value, kept_usable
+    builds["op"] = TvmModel(graph)
     set_threads(1)
     first = builds["vpmullq"]
     rows = []
@@ -55,11 +64,11 @@ def main() -> None:
                 best[name] = min(best[name], timer(*model.steps[k][1]).results[0] * 1e6)
         rows.append((call.func, "+".join(call.ops), best))
     print(f"{args.model}: us per kernel, 1 thread, best of {args.rounds} x 10 runs, builds alternating")
-    print(f"{'kernel':28s} {'ops':28s} {'vpmullq':>9s} {'vpmuldq':>9s}")
-    for func, ops, best in sorted(rows, key=lambda r: -r[2]["vpmullq"])[: args.top]:
-        print(f"{func:28s} {ops[:28]:28s} {best['vpmullq']:9.1f} {best['vpmuldq']:9.1f}")
+    print(f"{'kernel':28s} {'ops':28s} " + " ".join(f"{name:>9s}" for name in builds))
+    for func, ops, best in sorted(rows, key=lambda r: -r[2]["vpmuldq"])[: args.top]:
+        print(f"{func:28s} {ops[:28]:28s} " + " ".join(f"{best[name]:9.1f}" for name in builds))
     total = {name: sum(r[2][name] for r in rows) for name in builds}
-    print(f"{'all kernels':57s} {total['vpmullq']:9.1f} {total['vpmuldq']:9.1f}")
+    print(f"{'all kernels':57s} " + " ".join(f"{total[name]:9.1f}" for name in builds))
 
 
 if __name__ == "__main__":

@@ -222,6 +222,13 @@ VNNI_CONV_FIXTURES = [
     "conv5x5_s1_valid",
     "conv3x3_groups2",
     "conv3x3_dilation2",
+    # fully connected layers as packed u8 x s8 dot products (te_ops._fully_connected_vnni), and the
+    # residual add's rescalings as requant_x86's one-rounding op
+    "dense",
+    "dense_relu",
+    "add",
+    "add_broadcast_relu",
+    "add_relu6_scalar_like",
 ]
 
 
@@ -261,6 +268,8 @@ VNNI_SHAPE_CASES = {
     "dw3x3_s2_c32": ("depthwise_conv2d", 9, 7, 32, 3, 3, 2, (0, 0, 1, 1), "vpdpwssd"),
     "conv10x4_ci1_s2": ("conv2d", 13, 10, 1, 10, 4, 2, (4, 1, 5, 1), "vpdpbusd"),
     "conv3x3_ci2_s1": ("conv2d", 6, 7, 2, 3, 3, 1, (1, 1, 1, 1), "vpdpbusd"),
+    # a 1x1 convolution whose unpadded flipped copy has 24 channels per pixel (copied 8 bytes at a time)
+    "conv1x1_ci24": ("conv2d", 5, 7, 24, 1, 1, 1, (0, 0, 0, 0), "vpdpbusd"),
 }
 
 
@@ -301,6 +310,39 @@ def test_vnni_forms_bit_exact(case: str) -> None:
     for k in range(3):
         x = rng.integers(-128, 128, size=graph.tensors["x"].shape, dtype=np.int8)
         _assert_equal(run_program(program, module, x), run(graph, {"x": x})["y"], f"{case} input {k}")
+
+
+@pytest.mark.parametrize("case", sorted(c for c in VNNI_SHAPE_CASES if c.startswith("dw")))
+def test_paired_depthwise_in_row_bands_bit_exact(case: str, monkeypatch) -> None:
+    """The paired depthwise with its paired input computed per band of output rows (forced here by a
+    tiny ``PAIR_BAND_BYTES``; in the bundled models the large stride-2 layers take this form): the
+    rows two bands share are computed twice, every output byte equals the reference's."""
+    from edgec.codegen.tvm import schedules_cpu
+    from edgec.codegen.tvm.build import scheduled_module
+    from edgec.codegen.tvm.fast_schedules import FAST_SCHEDULES
+
+    target = _vnni_host()
+    monkeypatch.setattr(schedules_cpu, "PAIR_BAND_BYTES", 1024)
+    rng = np.random.default_rng(sum(map(ord, case)) + 1)
+    *shape, _ = VNNI_SHAPE_CASES[case]
+    graph = _conv_graph(rng, *shape)
+    program = lower_graph(graph, vnni=True)
+    script = scheduled_module(program, target, FAST_SCHEDULES).script()
+    assert "vpdpwssd" in script
+    module = compile_program(program, target, FAST_SCHEDULES)
+    for k in range(3):
+        x = rng.integers(-128, 128, size=graph.tensors["x"].shape, dtype=np.int8)
+        _assert_equal(run_program(program, module, x), run(graph, {"x": x})["y"], f"{case} banded, input {k}")
+
+
+def test_pair_band_rows() -> None:
+    from edgec.codegen.tvm.schedules_cpu import PAIR_BAND_BYTES, pair_band_rows
+
+    assert pair_band_rows(56, 58, 3, 1024) == 56  # fits: one band
+    row = PAIR_BAND_BYTES // 10
+    assert pair_band_rows(56, 58, 3, row) == 8  # stride 1: 8 rows need 10 padded rows
+    assert pair_band_rows(56, 113, 3, row) == 4  # stride 2: 4 rows need 9
+    assert pair_band_rows(7, 9, 3, PAIR_BAND_BYTES) == 1  # not even one band fits: one row at a time
 
 
 @pytest.mark.parametrize("vnni", [False, True], ids=["plain", "vnni"])

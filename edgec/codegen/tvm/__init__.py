@@ -20,9 +20,12 @@ Interface (stable; ``tvmdeploy`` and ``tvmfast`` code against it)
 ------------------------------------------------------------------
 
 ``lower_graph(graph, plan=None, fuse=True, vnni=False) -> TvmProgram``  (``lower.py``)
-    ``graph``: the final int8 IR graph.  ``vnni``: convolutions in the form the
-    x86 AVX-512 VNNI schedules tensorize (``te_ops._conv2d_vnni``; pass
-    ``x86_dot.has_vnni(target)``, as ``x86_dot.lowers_for_vnni`` does).  ``plan``: an ``ArenaPlan`` from
+    ``graph``: the final int8 IR graph.  ``vnni``: convolutions, depthwise
+    convolutions and fully connected layers in the form the x86 AVX-512 VNNI
+    schedules tensorize (``te_ops._conv2d_vnni``, ``_depthwise_pairs``,
+    ``_fully_connected_vnni``), their requantization as ``requant_x86``'s op
+    (expanded by TVM's ``LowerIntrin`` for any target, meant for x86); pass
+    ``x86_dot.has_vnni(target)``, as ``x86_dot.lowers_for_vnni`` does.  ``plan``: an ``ArenaPlan`` from
     ``plan_for_tvm(graph)`` (default; layer by layer, 64-byte aligned, no
     in-place tricks) or a ``ModelPlan`` whose layer plan is plain.  Raises
     ``BuildError`` listing every node the back end lacks, in one line.

@@ -97,11 +97,21 @@ PAD_STAGES = ("pad", "pad_taps", "flip")  # the input stages computed once per c
 def _schedule_pad(sch) -> None:
     """Compute the padded input once per call, its innermost axis vectorized.  The outer loops stay
     nested: fused, they would recompute row and column from one index (divisions) every few bytes.
-    A ``flip`` stage (no padding: an element-wise copy) is one flat loop, vectorized."""
+    A ``flip`` stage (no padding: an element-wise copy) whose rows are whole vectors is one flat
+    loop, vectorized; with other channel counts (24: a flat vector would straddle two pixels, and
+    LLVM gathered and scattered it byte by byte) each pixel's channels are split into vectors of
+    16, 8 or 4 bytes."""
     for block in [b for b in _blocks(sch) if _name(sch, b) in PAD_STAGES]:
         loops = sch.get_loops(block)
-        inner = sch.fuse(*loops) if _name(sch, block) == "flip" else loops[-1]
-        base._vectorize_inner(sch, inner)
+        channels = _extent(sch, loops[-1])
+        if _name(sch, block) == "flip" and channels % base.VECTOR_LANES == 0:
+            base._vectorize_inner(sch, sch.fuse(*loops))
+        elif channels > base.VECTOR_LANES and channels % base.VECTOR_LANES:
+            width = next((v for v in (8, 4) if channels % v == 0), None)
+            if width:
+                sch.vectorize(sch.split(loops[-1], [None, width])[1])
+        else:
+            base._vectorize_inner(sch, loops[-1])
 
 
 def _lanes_for(channels: int) -> int | None:
@@ -190,18 +200,25 @@ def _stage(sch, name: str):
 
 
 MAX_ACCUMULATORS = 24  # P x B zmm accumulators of a register tile (of 32 registers)
+SHORT_REDUCTION_STEPS = 8  # a reduction of at most this many 4-deep steps per output...
+SHORT_ACCUMULATORS = 15  # ...gets a tile under 1 KiB (a stack array LLVM keeps in registers)
 
 
-def packed_tile(ow: int, blocks: int) -> tuple[int, int]:
+def packed_tile(ow: int, blocks: int, steps: int = SHORT_REDUCTION_STEPS + 1) -> tuple[int, int]:
     """``(pixels, channel blocks)`` of a register tile: P dividing the row (P <= 12), B dividing
     the channel blocks (B <= 4), the most accumulators P x B within the budget (then the larger P):
-    a 7-wide row gets 7 x 3 or 7 x 2, not 1 x 4."""
+    a 7-wide row gets 7 x 3 or 7 x 2, not 1 x 4.  The budget is 24 accumulators, or 15 where the
+    reduction has at most ``SHORT_REDUCTION_STEPS`` steps (1x1 convolutions of up to 32 input
+    channels): a 24-accumulator tile (1.5 KiB) is a workspace, zeroed by a ``memset`` call per tile
+    that cost more there than the larger tile saves (-7% on mobilenet_v2_w1.0_r224's 16-channel
+    1x1 convolution, +3% on its 96-channel ones, runner against runner)."""
+    budget = SHORT_ACCUMULATORS if steps <= SHORT_REDUCTION_STEPS else MAX_ACCUMULATORS
     options = [
         (p * b, p, b)
         for p in range(1, min(ow, 12) + 1)
         if ow % p == 0
         for b in range(1, min(blocks, 4) + 1)
-        if blocks % b == 0 and p * b <= MAX_ACCUMULATORS
+        if blocks % b == 0 and p * b <= budget
     ]
     _, pixels, per_tile = max(options)
     return pixels, per_tile
@@ -215,7 +232,8 @@ def _conv_vnni_packed(sch, call, p) -> None:
     if epi is None:
         raise ValueError("no single epilogue")
     lanes = _lanes_for(p["co"])
-    pixels, per_tile = packed_tile(p["ow"], p["co"] // lanes)
+    steps = p["kh"] * p["kw"] * (p["cq"] if p["cq"] is not None else 1)  # 4-deep steps per output
+    pixels, per_tile = packed_tile(p["ow"], p["co"] // lanes, steps)
     intrin = x86_dot.register_packed(pixels, lanes)
     b, y, x, o, ry, rx, *rc, rk = sch.get_loops(acc)  # no rc: taps grouped (te_ops._conv2d_vnni_taps)
     xo, xi = sch.split(x, [None, pixels])
@@ -226,10 +244,21 @@ def _conv_vnni_packed(sch, call, p) -> None:
     _, inner = sch.split(eloops[-1], [None, lanes])
     sch.vectorize(inner)
     _parallel(sch, [b, y], call.macs)
-    sch.decompose_reduction(acc, ry)
+    init = sch.decompose_reduction(acc, ry)
+    _unroll_tile_init(sch, init)
     sch.tensorize(xi, intrin)
     sch.unroll(ob)
     _schedule_pad(sch)
+
+
+def _unroll_tile_init(sch, init) -> None:
+    """The zeroing of a register tile as unrolled vector stores.  As a loop, LLVM made it a call
+    to ``memset`` per tile (5% of mobilenet_v2_w1.0_r224's time), which it then could not remove;
+    unrolled, it forwards the zeros into the first dot products and drops the stores."""
+    *outer, lanes = sch.get_loops(init)[-3:]
+    sch.vectorize(lanes)
+    for loop in outer:
+        sch.unroll(loop)
 
 
 def _vectorize_epilogue(sch, epi, lanes: int) -> None:
@@ -297,26 +326,61 @@ PAIR_PIXELS = 12  # output pixels per paired depthwise tile (accumulators in zmm
 def _depthwise_pairs(sch, call) -> None:
     """Paired depthwise (``te_ops._depthwise_pairs``): per output row, tiles of P pixels x 16 (or 8)
     channels, per kernel row and tap pair one weight load and P ``vpdpwssd`` (``x86_dot.register_pairs``);
-    the epilogue right after the tile; the paired input computed once per call."""
+    the epilogue right after the tile.  The paired input (4 bytes per input value) is computed once
+    per call where it is small; where it is larger than ``PAIR_BAND_BYTES`` it is computed per band
+    of output rows (``pair_band_rows``), the rows two bands share computed twice, so that it stays
+    in cache between its writes and its reads."""
     acc, epi = _acc_and_epilogue(sch)
     b, y, x, c, ry, rt, rk = sch.get_loops(acc)
     lanes = _lanes_for(_extent(sch, c))
     if lanes is None:
         raise ValueError("channels not a multiple of 8")
+    pad = _stage(sch, "pad")
+    _, rows, cols, channels = (_extent(sch, lp) for lp in sch.get_loops(pad))
+    out_rows = _extent(sch, y)
+    band = pair_band_rows(out_rows, rows, _extent(sch, ry), cols * channels * 4)
     pixels = pixel_tile(_extent(sch, x), PAIR_PIXELS)
     xo, xi = sch.split(x, [None, pixels])
     co, ci = sch.split(c, [None, lanes])
-    sch.reorder(b, y, xo, co, ry, rt, xi, ci, rk)
+    yo, yi = sch.split(y, [None, band])
+    sch.reorder(b, yo, yi, xo, co, ry, rt, xi, ci, rk)
     sch.reverse_compute_at(epi, co)
     _vectorize_epilogue(sch, epi, lanes)
-    _parallel(sch, [b, y], call.macs)
+    before = len(sch.get_loops(epi))
+    _parallel(sch, [b, yo], call.macs)
+    if band < out_rows:
+        sch.compute_at(pad, sch.get_loops(epi)[0 if len(sch.get_loops(epi)) < before else 1])
     sch.decompose_reduction(acc, ry)
     sch.tensorize(xi, x86_dot.register_pairs(pixels, lanes))
     _schedule_pad(sch)
 
 
+PAIR_BAND_BYTES = 512 * 1024  # a paired input above this is computed per band of output rows (about L2 size)
+
+
+def pair_band_rows(out_rows: int, pad_rows: int, kernel_rows: int, row_bytes: int) -> int:
+    """Output rows per band of the paired depthwise: all of them when the paired input fits in
+    ``PAIR_BAND_BYTES``, else the largest divisor of ``out_rows`` whose padded rows
+    (``(band - 1) * stride + kernel_rows``) fit (at least 1)."""
+    if pad_rows * row_bytes <= PAIR_BAND_BYTES or out_rows <= 1:
+        return out_rows
+    stride = (pad_rows - kernel_rows) // (out_rows - 1)
+    fits = [r for r in range(1, out_rows + 1) if out_rows % r == 0 and ((r - 1) * stride + kernel_rows) * row_bytes <= PAIR_BAND_BYTES]
+    return max(fits, default=1)
+
+
 def schedule_fully_connected(sch, call, target=None) -> None:
     """Fully connected: VNNI 1 x 16 tiles where possible, else output channels vectorized."""
+    if any(_stage(sch, name) is not None for name in PAD_STAGES):  # the VNNI lowering (te_ops._fully_connected_vnni)
+        inline_except(sch, keep=PAD_STAGES)
+        acc, epi = _acc_and_epilogue(sch)
+        loops = sch.get_loops(acc) if acc is not None else []
+        if epi is not None and len(loops) == 4:
+            lanes = _lanes_for(_extent(sch, loops[1]))
+            stream = _extent(sch, loops[1]) * _extent(sch, loops[2]) * 4 >= FC_STREAM_BYTES
+            if lanes and _works(sch, lambda s: _fc_vnni_packed(s, lanes, stream)):
+                return _fc_vnni_packed(sch, lanes, stream)
+        return base.default_schedule(sch, call, target)
     base.inline_all(sch)
     acc, epi = _acc_and_epilogue(sch)
     loops = sch.get_loops(acc) if acc is not None else []
@@ -361,6 +425,27 @@ def _fc_vnni(sch, lanes: int, stream: bool = False) -> None:
         sch.reverse_compute_at(epi, oo)
     sch.decompose_reduction(acc, rko)
     sch.tensorize(oi, x86_dot.register_fc(lanes))
+
+
+def _fc_vnni_packed(sch, lanes: int, stream: bool) -> None:
+    """The packed fully connected layer: per 4 inputs one 64-byte weight load and one ``vpdpbusd`` per
+    block of ``lanes`` outputs; with ``stream``, every output block per 4 inputs (the weights read
+    once, in order; the int32 sums stay in L1), else the whole reduction per block."""
+    acc, epi = _acc_and_epilogue(sch)
+    b, o, rc, rk = sch.get_loops(acc)
+    oo, oi = sch.split(o, [None, lanes])
+    if stream:
+        sch.reorder(b, rc, oo, oi, rk)
+        last = sch.get_loops(epi)[-1]  # the epilogue's own loop over the outputs, vectorized
+        width = next((v for v in (16, 8, 4) if _extent(sch, last) % v == 0), None)
+        if width:
+            sch.vectorize(sch.split(last, [None, width])[1])
+    else:
+        sch.reorder(b, oo, rc, oi, rk)
+        sch.reverse_compute_at(epi, oo)
+    sch.decompose_reduction(acc, rc)
+    sch.tensorize(oi, x86_dot.register_packed_fc(lanes))
+    _schedule_pad(sch)
 
 
 def schedule_pool(sch, call, target=None) -> None:

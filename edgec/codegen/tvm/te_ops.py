@@ -27,6 +27,7 @@ import numpy as np
 from tvm import te, tirx
 
 from edgec.codegen.tvm import fixed_point as fp
+from edgec.codegen.tvm import requant_x86
 from edgec.codegen.tvm.kernel_builder import KernelBuilder
 from edgec.ir.graph import Graph, Node
 from edgec.reference import int8_kernels as K
@@ -74,9 +75,41 @@ def _bias_data(kb: KernelBuilder) -> np.ndarray | None:
     return None
 
 
-def _requant_epilogue(kb: KernelBuilder, p: dict, channels: int):
+def _no_wrap(bias: np.ndarray, acc_bound: np.ndarray) -> bool:
+    """Whether ``acc + bias`` stays inside int32 for every accumulator within ``+-acc_bound`` (per channel)."""
+    return bool(np.all(np.abs(bias.astype(np.int64)) + acc_bound.astype(np.int64) <= 2**31 - 1))
+
+
+def _requant_epilogue(kb: KernelBuilder, p: dict, channels: int, bias_fits: bool = False):
+    """``apply(acc, c, bias)``: the requantized int8 output of channel ``c`` from its sum ``acc``
+    (``+ bias`` with int32 wrap-around).  ``bias_fits``: ``acc + bias`` never wraps (``_no_wrap``),
+    so the x86 op may fold the bias into its 64-bit product."""
     mult, mult_t = kb.param("mult", p["out_mult"], channels)
     shifts = np.broadcast_to(np.asarray(p["out_shift"]).reshape(-1), (channels,))
+    if kb.vnni and requant_x86.usable(p["out_mult"], -shifts):
+        # right shifts of 1..31 on x86: one rounding, even/odd int64 lanes (requant_x86)
+        right, right_t = kb.param("right_shift", (-shifts).astype(np.int32), channels)
+
+        offset = p["output_offset"] if -shifts.min() <= requant_x86.MAX_OFFSET_EXPONENT else 0  # folded into the op
+
+        def apply_x86(acc, c, bias=None):
+            m, e = fp.as_expr(_pick(mult, mult_t, c)), fp.as_expr(_pick(right, right_t, c))
+            if bias is not None and bias_fits:
+                scaled = requant_x86.requant_right(fp.as_expr(acc), m, e, fp.as_expr(bias), offset)
+            else:
+                scaled = requant_x86.requant_right(fp.as_expr(acc if bias is None else acc + bias), m, e, offset=offset)
+            shifted = scaled if offset else scaled + _c(p["output_offset"])
+            if (p["act_min"], p["act_max"]) == (-128, 127):
+                return requant_x86.saturate_int8(shifted)
+            return fp.clamp_to_int8(shifted, p["act_min"], p["act_max"])
+
+        return apply_x86
+    generic = _requant_generic(kb, p, channels, mult, mult_t, shifts)
+    return lambda acc, c, bias=None: generic(acc if bias is None else acc + bias, c)
+
+
+def _requant_generic(kb: KernelBuilder, p: dict, channels: int, mult, mult_t, shifts):
+    """``apply(x, c)``: the fixed-point steps of the reference on ``x = acc + bias`` (any target)."""
     if shifts.max() <= 0 and len(set(shifts.tolist())) > 1:
         # per-channel right shifts only (the usual case): a table of exponents, no left shift
         right_t = kb.constant("right_shift", (-shifts).astype(np.int32))
@@ -187,8 +220,9 @@ def _conv2d_vnni(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
     packed = wt.reshape(kh, kw, ci4 // VNNI_DEPTH, VNNI_DEPTH, co).transpose(0, 1, 2, 4, 3)
     weights = kb.constant("weights", packed)  # [KH, KW, Ci4/4, Co, 4]
     sums = w.astype(np.int64).sum(axis=(1, 2, 3))
-    bias = kb.constant("bias", _fold_bias(_bias_data(kb), sums, p["input_offset"] - VNNI_FLIP))
-    epilogue = _requant_epilogue(kb, p, co)
+    folded = _fold_bias(_bias_data(kb), sums, p["input_offset"] - VNNI_FLIP)
+    bias = kb.constant("bias", folded)
+    epilogue = _requant_epilogue(kb, p, co, _no_wrap(folded, 255 * np.abs(w.astype(np.int64)).sum(axis=(1, 2, 3))))
     top, left, bottom, right = p["pad"]
     _, h, wd, _ = (int(d) for d in x.shape)
     _, oh, ow, _ = g.tensors[node.outputs[0]].shape
@@ -222,7 +256,7 @@ def _conv2d_vnni(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
         ),
         name="acc",
     )
-    return _compute(acc.shape, lambda b, y, xx, o: epilogue(acc[b, y, xx, o] + bias[o], o), name="out")
+    return _compute(acc.shape, lambda b, y, xx, o: epilogue(acc[b, y, xx, o], o, bias[o]), name="out")
 
 
 def _conv2d_vnni_taps(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
@@ -249,8 +283,9 @@ def _conv2d_vnni_taps(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
     packed = wt.reshape(kh, groups, VNNI_DEPTH, co).transpose(0, 1, 3, 2)
     weights = kb.constant("weights", np.ascontiguousarray(packed))  # [KH, groups, Co, 4]
     sums = w.astype(np.int64).sum(axis=(1, 2, 3))
-    bias = kb.constant("bias", _fold_bias(_bias_data(kb), sums, p["input_offset"] - VNNI_FLIP))
-    epilogue = _requant_epilogue(kb, p, co)
+    folded = _fold_bias(_bias_data(kb), sums, p["input_offset"] - VNNI_FLIP)
+    bias = kb.constant("bias", folded)
+    epilogue = _requant_epilogue(kb, p, co, _no_wrap(folded, 255 * np.abs(w.astype(np.int64)).sum(axis=(1, 2, 3))))
     x = kb.activation(node.inputs[0])
     top, left, _, _ = p["pad"]
     _, h, wd, _ = (int(d) for d in x.shape)
@@ -279,7 +314,7 @@ def _conv2d_vnni_taps(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
         ),
         name="acc",
     )
-    return _compute(acc.shape, lambda b, y, xx, o: epilogue(acc[b, y, xx, o] + bias[o], o), name="out")
+    return _compute(acc.shape, lambda b, y, xx, o: epilogue(acc[b, y, xx, o], o, bias[o]), name="out")
 
 
 @lowering("depthwise_conv2d")
@@ -336,8 +371,9 @@ def _depthwise_pairs(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
     wt = np.zeros((kh, 2 * taps, co), dtype=np.int16)
     wt[:, :kw, :] = w[0]
     weights = kb.constant("weights", np.ascontiguousarray(wt.reshape(kh, taps, 2, co).transpose(0, 1, 3, 2)))
-    bias = kb.constant("bias", _fold_bias(_bias_data(kb), w.astype(np.int64).sum(axis=(0, 1, 2)), p["input_offset"]))
-    epilogue = _requant_epilogue(kb, p, co)
+    folded = _fold_bias(_bias_data(kb), w.astype(np.int64).sum(axis=(0, 1, 2)), p["input_offset"])
+    bias = kb.constant("bias", folded)
+    epilogue = _requant_epilogue(kb, p, co, _no_wrap(folded, 128 * np.abs(w.astype(np.int64)).sum(axis=(0, 1, 2))))
     x = kb.activation(node.inputs[0])
     top, left, _, _ = p["pad"]
     _, h, wd, _ = (int(d) for d in x.shape)
@@ -366,7 +402,7 @@ def _depthwise_pairs(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
         ),
         name="acc",
     )
-    return _compute(acc.shape, lambda b, y, xx, c: epilogue(acc[b, y, xx, c] + bias[c], c), name="out")
+    return _compute(acc.shape, lambda b, y, xx, c: epilogue(acc[b, y, xx, c], c, bias[c]), name="out")
 
 
 @lowering("transpose_conv2d")
@@ -408,11 +444,14 @@ def _fully_connected(kb: KernelBuilder, p: dict) -> te.Tensor:
     co, k = w.shape
     batches = g.tensors[node.inputs[0]].size // k
     x = kb.activation(node.inputs[0], (batches, k))
-    weights = kb.constant("weights", w.T)  # [K, Co]
-    bias = kb.constant("bias", _fold_bias(_bias_data(kb), w.astype(np.int64).sum(axis=1), p["input_offset"]))
+    if kb.vnni:
+        acc, bias = _fully_connected_vnni(kb, p, w, x)
+    else:
+        weights = kb.constant("weights", w.T)  # [K, Co]
+        bias = kb.constant("bias", _fold_bias(_bias_data(kb), w.astype(np.int64).sum(axis=1), p["input_offset"]))
+        rk = te.reduce_axis((0, k), "rk")
+        acc = _compute((batches, co), lambda b, o: te.sum(x[b, rk].astype(I32) * weights[rk, o].astype(I32), axis=rk), name="acc")
     scale = kb.constant("scale", np.broadcast_to(np.asarray(p["out_scale"], np.float64), (co,)))
-    rk = te.reduce_axis((0, k), "rk")
-    acc = _compute((batches, co), lambda b, o: te.sum(x[b, rk].astype(I32) * weights[rk, o].astype(I32), axis=rk), name="acc")
     lo, hi = p["act_min"], p["act_max"]
 
     def out(b, o):
@@ -422,6 +461,39 @@ def _fully_connected(kb: KernelBuilder, p: dict) -> te.Tensor:
         return y.astype(I32).astype(I8)
 
     return _compute((batches, co), out, name="out")
+
+
+FC_VNNI_LANES = 16  # int32 lanes of one vpdpbusd (zmm)
+
+
+def _fully_connected_vnni(kb: KernelBuilder, p: dict, w: np.ndarray, x: te.Tensor):
+    """The sums of a fully connected layer as ``_conv2d_vnni`` forms them (``vpdpbusd``): the input
+    flipped to uint8 once per call (``flip``, or ``pad`` where K is padded to a multiple of 4), the
+    weights laid out at build time as ``[K4 / 4, Co, 4]`` (4 inputs of 16 outputs are one 64-byte
+    load, read in order), the ``128 * sum(w)`` in the folded bias.  The outputs are padded to a
+    multiple of 16 (zero weights; sums the epilogue never reads) so every block is 16 lanes wide.
+    Returns ``(acc, bias)``."""
+    co, k = w.shape
+    k4 = -(-k // VNNI_DEPTH) * VNNI_DEPTH
+    co16 = -(-co // FC_VNNI_LANES) * FC_VNNI_LANES
+    batches = int(x.shape[0])
+    wt = np.zeros((k4, co16), dtype=np.int8)
+    wt[:k, :co] = w.T
+    weights = kb.constant("weights", np.ascontiguousarray(wt.reshape(k4 // VNNI_DEPTH, VNNI_DEPTH, co16).transpose(0, 2, 1)))
+    bias = kb.constant("bias", _fold_bias(_bias_data(kb), w.astype(np.int64).sum(axis=1), p["input_offset"] - VNNI_FLIP))
+
+    def flipped(b, j):
+        value = (x[b, j if k4 == k else tirx.min(j, k - 1)].astype(I32) + _c(VNNI_FLIP)).astype("uint8")
+        return value if k4 == k else tirx.if_then_else(j < k, value, tirx.const(0, "uint8"))  # zero weights there
+
+    xu = _compute((batches, k4), flipped, name="flip" if k4 == k else "pad")
+    rc, rk = te.reduce_axis((0, k4 // VNNI_DEPTH), "rc"), te.reduce_axis((0, VNNI_DEPTH), "rk")
+    acc = _compute(
+        (batches, co16),
+        lambda b, o: te.sum(xu[b, rc * VNNI_DEPTH + rk].astype(I32) * weights[rc, o, rk].astype(I32), axis=[rc, rk]),
+        name="acc",
+    )
+    return acc, bias
 
 
 # -- element-wise arithmetic ---------------------------------------------------------------------
@@ -458,17 +530,22 @@ def _add(kb: KernelBuilder, p: dict) -> te.Tensor:
     def fn(a, b):
         av = (a + _c(p["a_offset"])) << _c(p["left_shift"])
         bv = (b + _c(p["b_offset"])) << _c(p["left_shift"])
-        return fp.wrapping_add(
-            fp.multiply_by_quantized_multiplier(av, p["a_mult"], p["a_shift"]),
-            fp.multiply_by_quantized_multiplier(bv, p["b_mult"], p["b_shift"]),
-        )
+        return fp.wrapping_add(_rescale(kb, av, p["a_mult"], p["a_shift"]), _rescale(kb, bv, p["b_mult"], p["b_shift"]))
 
     total = _binary(kb, fn, name="keep_sum")
     return _compute(
         total.shape,
-        lambda *i: fp.requantize_acc(total[i], p["out_mult"], p["out_shift"], p["output_offset"], p["act_min"], p["act_max"]),
+        lambda *i: fp.clamp_to_int8(_rescale(kb, total[i], p["out_mult"], p["out_shift"]) + _c(p["output_offset"]), p["act_min"], p["act_max"]),
         name="out",
     )
+
+
+def _rescale(kb: KernelBuilder, x, mult: int, shift: int):
+    """The reference's ``MultiplyByQuantizedMultiplier(x, mult, shift)`` for one (per-tensor) scale:
+    ``requant_x86``'s one-rounding op on x86 where its domain allows, else the fixed-point steps."""
+    if kb.vnni and requant_x86.usable(mult, -shift):
+        return requant_x86.requant_right(fp.as_expr(x), _c(mult), _c(-shift))
+    return fp.multiply_by_quantized_multiplier(x, mult, shift)
 
 
 @lowering("mul")

@@ -60,7 +60,10 @@ def tune_program(program, target, work_dir: Path, trials: int, progress=None) ->
     kernels = [(c.func, program.funcs[c.func]) for c in program.calls if c.func]
     per_kernel = max(1, trials // max(1, len(kernels)))
     database = ms.database.JSONDatabase(work_dir=str(work_dir))
-    builder = ms.builder.LocalBuilder(max_workers=1, timeout_sec=BUILD_TIMEOUT_S, f_build=build_candidate)
+    from edgec.codegen.tvm import requant_x86
+
+    # the builder process must know edgec's TIR op before it loads a candidate that uses it
+    builder = ms.builder.LocalBuilder(max_workers=1, timeout_sec=BUILD_TIMEOUT_S, f_build=build_candidate, initializer=requant_x86.register)
     runner = ms.runner.LocalRunner(timeout_sec=RUN_TIMEOUT_S)
     results = []
     start = time.monotonic()

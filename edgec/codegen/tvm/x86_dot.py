@@ -310,3 +310,52 @@ def register_pairs(pixels: int, lanes: int) -> str:
     s_tir.TensorIntrin.register(name, desc, impl)
     _REGISTERED.add(("pairs", pixels, lanes))
     return name
+
+
+def register_packed_fc(lanes: int) -> str:
+    """Register (once) the 1-row form of ``register_packed`` for fully connected layers:
+    ``C[i] += int32(A[k]) * int32(B[i, k])``, ``A`` 4 unsigned inputs, ``B`` the pre-laid-out
+    weights (``lanes`` x 4 contiguous bytes): one 64-byte weight load and one ``vpdpbusd``."""
+    name = f"edgec_vnni_packed_fc_l{lanes}"
+    if ("packed_fc", lanes) in _REGISTERED:
+        return name
+    from tvm import s_tir
+    from tvm.script import tirx as T
+
+    L = lanes
+    llvm_name = "llvm.x86.avx512.vpdpbusd.512" if L == 16 else "llvm.x86.avx512.vpdpbusd.256"
+    u8v, i8v, i32v = f"uint8x{4 * L}", f"int8x{4 * L}", f"int32x{L}"
+
+    @T.prim_func(s_tir=True)
+    def desc(a: T.handle, b: T.handle, c: T.handle) -> None:
+        A = T.match_buffer(a, (4,), "uint8", offset_factor=1)
+        B = T.match_buffer(b, (L, 4), "int8", offset_factor=1)
+        C = T.match_buffer(c, (L,), "int32", offset_factor=1)
+        with T.sblock("root"):
+            T.reads(C[0:L], A[0:4], B[0:L, 0:4])
+            T.writes(C[0:L])
+            for i, k in T.grid(L, 4):
+                with T.sblock("update"):
+                    vi, vk = T.axis.remap("SR", [i, k])
+                    C[vi] = C[vi] + T.Cast("int32", A[vk]) * T.Cast("int32", B[vi, vk])
+
+    @T.prim_func(s_tir=True)
+    def impl(a: T.handle, b: T.handle, c: T.handle) -> None:
+        A = T.match_buffer(a, (4,), "uint8", offset_factor=1)
+        B = T.match_buffer(b, (L, 4), "int8", offset_factor=1)
+        C = T.match_buffer(c, (L,), "int32", offset_factor=1)
+        with T.sblock("root"):
+            T.reads(C[0:L], A[0:4], B[0:L, 0:4])
+            T.writes(C[0:L])
+            a4 = T.reinterpret(A.vload([0], "uint8x4"), dtype="int32")
+            C[T.ramp(0, 1, L)] = T.call_llvm_pure_intrin(
+                T.llvm_lookup_intrinsic_id(llvm_name),
+                C.vload([0], i32v),
+                T.reinterpret(T.broadcast(a4, L), dtype=u8v),
+                B.vload([0, 0], i8v),
+                dtype=i32v,
+            )
+
+    s_tir.TensorIntrin.register(name, desc, impl)
+    _REGISTERED.add(("packed_fc", lanes))
+    return name

@@ -34,46 +34,57 @@ static inline void unpack_tail(const uint8_t *s, int32_t c, int32_t bits, int8_t
     }
 }
 
+/* `groups` word groups of int4 lanes at s unpacked to dst (eight int8 values each). */
+static void unpack_groups4(const uint8_t *s, int32_t groups, int8_t *dst)
+{
+    int32_t g;
+    for (g = 0; g < groups; ++g, s += 4, dst += 8) {
+        uint32_t v, q0, q1;
+        memcpy(&v, s, 4);
+        q0 = sign_extend_lanes(v & 0x0F0F0F0Fu, 4);
+        q1 = sign_extend_lanes((v >> 4) & 0x0F0F0F0Fu, 4);
+        memcpy(dst, &q0, 4);
+        memcpy(dst + 4, &q1, 4);
+    }
+}
+
+/* `groups` word groups of int2 lanes at s unpacked to dst (sixteen int8 values each). */
+static void unpack_groups2(const uint8_t *s, int32_t groups, int8_t *dst)
+{
+    int32_t g;
+    for (g = 0; g < groups; ++g, s += 4, dst += 16) {
+        uint32_t v, q0, q1, q2, q3;
+        memcpy(&v, s, 4);
+        q0 = sign_extend_lanes(v & 0x03030303u, 2);
+        q1 = sign_extend_lanes((v >> 2) & 0x03030303u, 2);
+        q2 = sign_extend_lanes((v >> 4) & 0x03030303u, 2);
+        q3 = sign_extend_lanes((v >> 6) & 0x03030303u, 2);
+        memcpy(dst, &q0, 4);
+        memcpy(dst + 4, &q1, 4);
+        memcpy(dst + 8, &q2, 4);
+        memcpy(dst + 12, &q3, 4);
+    }
+}
+
 void edgec_unpack_pixels(const uint8_t *src, int32_t w, int32_t c, int32_t pixel_stride, int32_t bits, int8_t *dst)
 {
-    int32_t x, g;
+    /* Word groups (subbyte.h): field j of a word's four bytes is four consecutive channels. */
+    const int32_t group = bits == 4 ? 8 : 16, groups = c / group, tail = c - groups * group;
+    int32_t x;
     if (bits == 8) {
         for (x = 0; x < w; ++x, src += pixel_stride, dst += c) {
             memcpy(dst, src, (size_t)c);
         }
         return;
     }
-    {
-        /* Word groups (subbyte.h): field j of a word's four bytes is four consecutive channels. */
-        const int32_t group = 32 / bits, groups = c / group, tail = c - groups * group;
-        for (x = 0; x < w; ++x, src += pixel_stride) {
-            const uint8_t *s = src;
-            for (g = 0; g < groups; ++g, s += 4) {
-                uint32_t v, q0, q1;
-                memcpy(&v, s, 4);
-                if (bits == 4) {
-                    q0 = sign_extend_lanes(v & 0x0F0F0F0Fu, 4);
-                    q1 = sign_extend_lanes((v >> 4) & 0x0F0F0F0Fu, 4);
-                    memcpy(dst, &q0, 4);
-                    memcpy(dst + 4, &q1, 4);
-                    dst += 8;
-                } else {
-                    uint32_t q2, q3;
-                    q0 = sign_extend_lanes(v & 0x03030303u, 2);
-                    q1 = sign_extend_lanes((v >> 2) & 0x03030303u, 2);
-                    q2 = sign_extend_lanes((v >> 4) & 0x03030303u, 2);
-                    q3 = sign_extend_lanes((v >> 6) & 0x03030303u, 2);
-                    memcpy(dst, &q0, 4);
-                    memcpy(dst + 4, &q1, 4);
-                    memcpy(dst + 8, &q2, 4);
-                    memcpy(dst + 12, &q3, 4);
-                    dst += 16;
-                }
-            }
-            if (tail) {
-                unpack_tail(s, tail, bits, dst);
-                dst += tail;
-            }
+    for (x = 0; x < w; ++x, src += pixel_stride, dst += c) {
+        if (bits == 4) {
+            unpack_groups4(src, groups, dst);
+        } else {
+            unpack_groups2(src, groups, dst);
+        }
+        if (tail) {
+            unpack_tail(src + 4 * groups, tail, bits, dst + groups * group);
         }
     }
 }
@@ -122,54 +133,70 @@ static inline void pack_tail(const int8_t *src, int32_t c, int32_t bits, uint8_t
     }
 }
 
+/* `groups` word groups of int4 lanes packed from src (eight int8 values each) to d; each group's
+ * values are read before its word is written (in place: d <= src).  Saturating first when `saturate`. */
+static void pack_groups4(const int8_t *src, int32_t groups, uint8_t *d, int saturate)
+{
+    int32_t g;
+    for (g = 0; g < groups; ++g, src += 8, d += 4) {
+        uint32_t q0, q1, v;
+        memcpy(&q0, src, 4);
+        memcpy(&q1, src + 4, 4);
+        if (saturate) {
+            q0 = saturate_quad(q0, 4);
+            q1 = saturate_quad(q1, 4);
+        }
+        v = (q0 & 0x0F0F0F0Fu) | ((q1 & 0x0F0F0F0Fu) << 4);
+        memcpy(d, &v, 4);
+    }
+}
+
+/* As pack_groups4 for int2 lanes (sixteen int8 values a group). */
+static void pack_groups2(const int8_t *src, int32_t groups, uint8_t *d, int saturate)
+{
+    int32_t g;
+    for (g = 0; g < groups; ++g, src += 16, d += 4) {
+        uint32_t q0, q1, q2, q3, v;
+        memcpy(&q0, src, 4);
+        memcpy(&q1, src + 4, 4);
+        memcpy(&q2, src + 8, 4);
+        memcpy(&q3, src + 12, 4);
+        if (saturate) {
+            q0 = saturate_quad(q0, 2);
+            q1 = saturate_quad(q1, 2);
+            q2 = saturate_quad(q2, 2);
+            q3 = saturate_quad(q3, 2);
+        }
+        v = (q0 & 0x03030303u) | ((q1 & 0x03030303u) << 2) | ((q2 & 0x03030303u) << 4) | ((q3 & 0x03030303u) << 6);
+        memcpy(d, &v, 4);
+    }
+}
+
 /* edgec_pack_pixels, saturating every value to the range of `bits` first when `saturate`. */
 static void pack_pixels(const int8_t *src, int32_t w, int32_t c, int32_t pixel_stride, int32_t bits, uint8_t *dst,
                         int saturate)
 {
-    int32_t x, g;
+    /* Word groups (subbyte.h): four consecutive channels go to field j of a word's four bytes. */
+    const int32_t group = bits == 4 ? 8 : 16, groups = c / group, tail = c - groups * group;
+    int32_t x;
     if (bits == 8) {
         for (x = 0; x < w; ++x, src += c, dst += pixel_stride) {
             memcpy(dst, src, (size_t)c);
         }
         return;
     }
-    {
-        /* Word groups (subbyte.h): four consecutive channels go to field j of a word's four bytes.
-         * All of a group's int8 values are read before its word is written (in place: dst <= src). */
-        const int32_t group = 32 / bits, groups = c / group, tail = c - groups * group;
-        for (x = 0; x < w; ++x, dst += pixel_stride) {
-            uint8_t *d = dst;
-            for (g = 0; g < groups; ++g, d += 4) {
-                uint32_t q0, q1, v;
-                memcpy(&q0, src, 4);
-                memcpy(&q1, src + 4, 4);
-                if (bits == 4) {
-                    if (saturate) {
-                        q0 = saturate_quad(q0, 4);
-                        q1 = saturate_quad(q1, 4);
-                    }
-                    v = (q0 & 0x0F0F0F0Fu) | ((q1 & 0x0F0F0F0Fu) << 4);
-                    src += 8;
-                } else {
-                    uint32_t q2, q3;
-                    memcpy(&q2, src + 8, 4);
-                    memcpy(&q3, src + 12, 4);
-                    if (saturate) {
-                        q0 = saturate_quad(q0, 2);
-                        q1 = saturate_quad(q1, 2);
-                        q2 = saturate_quad(q2, 2);
-                        q3 = saturate_quad(q3, 2);
-                    }
-                    v = (q0 & 0x03030303u) | ((q1 & 0x03030303u) << 2) | ((q2 & 0x03030303u) << 4) |
-                        ((q3 & 0x03030303u) << 6);
-                    src += 16;
-                }
-                memcpy(d, &v, 4);
-            }
-            if (tail) {
-                pack_tail(src, tail, bits, d, saturate);
-                src += tail;
-            }
+    for (x = 0; x < w; ++x, src += c, dst += pixel_stride) {
+        if (bits == 4 && saturate) {
+            pack_groups4(src, groups, dst, 1);
+        } else if (bits == 4) {
+            pack_groups4(src, groups, dst, 0);
+        } else if (saturate) {
+            pack_groups2(src, groups, dst, 1);
+        } else {
+            pack_groups2(src, groups, dst, 0);
+        }
+        if (tail) {
+            pack_tail(src + groups * group, tail, bits, dst + 4 * groups, saturate);
         }
     }
 }

@@ -35,6 +35,7 @@ from edgec.codegen.op_emitters import emit_node
 from edgec.codegen.patch_stage import _buffer_window, _c_window, emit_step_table, op_record
 from edgec.codegen.placement import PAD_FIELDS, PatchPlacement, shared_params
 from edgec.errors import BuildError
+from edgec.mixed.grid import min_scratch
 from edgec.mixed.subbyte import pixel_bytes, qrange
 from edgec.reference.qparams import kernel_params
 
@@ -463,7 +464,9 @@ def emit_mixed_patch_stage(
     index = first_index
     scratch = 0
     gap_offset, gap = free_arena_gap(names)
-    budget = gap if gap >= MIN_ARENA_SCRATCH else SCRATCH_BUDGET
+    # the arena's free stretch when it is big enough, or holds bands of one row (what grid.py reserves)
+    least = min_scratch(graph8, stage, mgraph)
+    budget = gap if gap >= MIN_ARENA_SCRATCH or 0 < least <= gap else SCRATCH_BUDGET
     def emit_int8(name: str) -> str:
         """One op of the int8 variant (or the shared prefix) at the current patch; returns its kernel."""
         node = graph8.node(name)

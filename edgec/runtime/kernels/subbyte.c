@@ -38,7 +38,20 @@ static inline void unpack_tail(const uint8_t *s, int32_t c, int32_t bits, int8_t
 static void unpack_groups4(const uint8_t *s, int32_t groups, int8_t *dst)
 {
     int32_t g;
-    for (g = 0; g < groups; ++g, s += 4, dst += 8) {
+    for (g = 0; g + 2 <= groups; g += 2, s += 8, dst += 16) { /* two groups a step: less loop overhead */
+        uint32_t v, w, q0, q1, q2, q3;
+        memcpy(&v, s, 4);
+        memcpy(&w, s + 4, 4);
+        q0 = sign_extend_lanes(v & 0x0F0F0F0Fu, 4);
+        q1 = sign_extend_lanes((v >> 4) & 0x0F0F0F0Fu, 4);
+        q2 = sign_extend_lanes(w & 0x0F0F0F0Fu, 4);
+        q3 = sign_extend_lanes((w >> 4) & 0x0F0F0F0Fu, 4);
+        memcpy(dst, &q0, 4);
+        memcpy(dst + 4, &q1, 4);
+        memcpy(dst + 8, &q2, 4);
+        memcpy(dst + 12, &q3, 4);
+    }
+    for (; g < groups; ++g, s += 4, dst += 8) {
         uint32_t v, q0, q1;
         memcpy(&v, s, 4);
         q0 = sign_extend_lanes(v & 0x0F0F0F0Fu, 4);

@@ -179,7 +179,7 @@ def evaluate(folder: Path, name: str, path: Path, size: int, args) -> dict:
         plan = plan_model(graph, load_target(args.target), options)
         mixed = apply_grid(graph, plan, mixed, plan.details.get("budget_bytes"))
         built = plan.stage
-        runs = parallel_map(lambda v, m=mixed: run_mixed_detailed(graph, built, m, v), xs, jobs)
+        runs = parallel_map(lambda v, m=mixed, s=built: run_mixed_detailed(graph, s, m, v), xs, jobs)
         p = mixed.report
         rows.append(
             {

@@ -26,7 +26,15 @@ from edgec.mixed.subbyte import pixel_bytes
 from edgec.schedule.split_search import patch_buffer_graph
 from edgec.targets import load_target
 from tests import mixed_fixture as mf
-from tests.test_mixed_e2e import _host_binary, _inputs, _plan, _run_binary, _thresholds, lowered  # noqa: F401
+from tests.test_mixed_e2e import _host_binary, _inputs, _plan, _run_binary
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    from edgec.lowering import lower_model
+
+    model, calib = mf.write_model(tmp_path_factory.mktemp("mixed_grid"))
+    return lower_model(model, calib)
 
 
 def _budget_for(graph, plan, mixed, n: int, least: bool = False) -> int:
@@ -35,8 +43,8 @@ def _budget_for(graph, plan, mixed, n: int, least: bool = False) -> int:
     return plan_grid(graph, plan.stage.split, (n, n), plan.arena, mixed.graph, 0 if least else 1 << 30)[3]
 
 
-def test_packed_buffers_are_smaller(lowered):
-    graph = lowered.graph
+def test_packed_buffers_are_smaller(net):
+    graph = net.graph
     plan = _plan(graph, "host")
     mixed = mf.mixed_variant(graph, plan.stage, -128, 127)
     int8, packed = patch_buffer_graph(graph, plan.stage), packed_buffer_graph(graph, plan.stage, mixed.graph)
@@ -52,11 +60,11 @@ def test_packed_buffers_are_smaller(lowered):
     assert lowered_maps == len(mf.BITS)
 
 
-def test_coarser_grid_under_the_budget(lowered):
+def test_coarser_grid_under_the_budget(net):
     """No outlier possible: the plan moves to the 2x2 grid that fits the budget (fewer MACs than 3x3),
     the report's BitOPs follow the new stage; with a classifying test, or a budget no coarser grid
     fits, the plan keeps its grid."""
-    graph = lowered.graph
+    graph = net.graph
     plan = _plan(graph, "host")
     mixed = mf.mixed_variant(graph, plan.stage, -128, 127)
     assert not mixed.int8_variant
@@ -89,13 +97,13 @@ def _coarse_setup(graph, target: str, least: bool = False):
 
 
 @pytest.mark.parametrize("least", [False, True], ids=["scratch", "one-row-bands"])
-def test_coarse_grid_host_bit_exact(lowered, tmp_path, least):
+def test_coarse_grid_host_bit_exact(net, tmp_path, least):
     """The stage on its own 2x2 grid, packed per-patch buffers (output bands computed in the arena's
     free stretch, also when the budget leaves only bands of one row), no classifier: the host binary
     (ASan/UBSan) equals run_mixed on that stage."""
     if shutil.which("cc") is None:
         pytest.skip("a host C compiler (cc) is needed to compile the generated project")
-    graph = lowered.graph
+    graph = net.graph
     plan, budget = _coarse_setup(graph, "host", least)
     project = emit_project(graph, plan, tmp_path / "src", load_target("host"), "0" * 64, kernels="portable")
     source = (tmp_path / "src" / "model.c").read_text()
@@ -112,14 +120,14 @@ def test_coarse_grid_host_bit_exact(lowered, tmp_path, least):
 
 
 @pytest.mark.hil
-def test_coarse_grid_qemu_bit_exact(lowered, tmp_path):
+def test_coarse_grid_qemu_bit_exact(net, tmp_path):
     """The same on qemu-cortex-m4 with the DSP kernels."""
     if shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None:
         pytest.skip("needs qemu-system-arm and arm-none-eabi-gcc")
     from edgec.device.session import run_on_device
     from edgec.firmware import build_firmware
 
-    graph = lowered.graph
+    graph = net.graph
     plan, _ = _coarse_setup(graph, "qemu-cortex-m4")
     xs = _inputs(graph)[:2]
     project = emit_project(graph, plan, tmp_path / "src", load_target("qemu-cortex-m4"), "0" * 64)
@@ -128,3 +136,28 @@ def test_coarse_grid_qemu_bit_exact(lowered, tmp_path):
     outputs, _, _ = run_on_device(image.elf, xs, "qemu-cortex-m4")
     for got, x in zip(outputs, xs):
         np.testing.assert_array_equal(got, run_mixed(graph, plan, plan.mixed, x)[graph.outputs[0]])
+
+
+def test_memory_plot_of_a_mixed_stage_on_its_own_grid(net, tmp_path, monkeypatch):
+    """The memory plot of such a build draws the packed schedule: its candidate has the plan's arena."""
+    from types import SimpleNamespace
+
+    from edgec.mixed.grid import mixed_candidate
+    from edgec.schedule import plot as plot_module
+    from edgec.schedule.planning import plot_build
+
+    graph = net.graph
+    plan, budget = _coarse_setup(graph, "host")
+    cand = mixed_candidate(graph, plan.stage.split, plan.stage.grid, plan.arena, plan.mixed.graph, budget)
+    assert cand.peak == plan.arena_size and cand.patch_plan.size == plan.patch_plan.size
+    summary = {
+        "schedule": {"kind": "patch", "split": plan.stage.split, "grid": [2, 2], "budget_bytes": budget},
+        "precision": {"mode": "mixed", "grid": [2, 2], "grid_int8": [3, 3], "bits": plan.mixed.bits},
+        "model": "fixture", "target": "host", "target_kind": "host",
+    }  # fmt: skip
+    build = SimpleNamespace(graph=graph, summary=summary, mixed=lambda: (plan.stage, plan.mixed))
+    seen = {}
+    real = plot_module.plot_memory
+    monkeypatch.setattr(plot_module, "plot_memory", lambda *a, **k: seen.update(peak=a[2].peak, **k) or real(*a, **k))
+    plot_build(build, tmp_path / "mem.png")
+    assert seen["packed"] and seen["peak"] == plan.arena_size and (tmp_path / "mem.png").stat().st_size > 0

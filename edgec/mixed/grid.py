@@ -112,6 +112,18 @@ def min_scratch(graph: Graph, stage: PatchStage, mixed_graph: Graph) -> int:
     return most
 
 
+def mixed_candidate(graph: Graph, split: str, grid: tuple[int, int], rest: ArenaPlan, mixed_graph: Graph, budget: int):
+    """``plan_grid`` as a ``split_search.Candidate`` (the memory plot of a mixed build on its own grid)."""
+    from edgec.schedule.split_search import Candidate
+
+    stage, patch_plan, patch_base, size = plan_grid(graph, split, grid, rest, mixed_graph, budget)
+    layer_macs = sum(macs(graph, n) for n in graph.nodes)
+    return Candidate(
+        split=split, grid=tuple(grid), peak=size, macs=stage.macs + layer_macs - stage.layer_macs, layer_macs=layer_macs,
+        rest_plan=rest, stage=stage, patch_plan=patch_plan, patch_base=patch_base, stage_peak=size,
+    )  # fmt: skip
+
+
 def coarser_grid(graph: Graph, plan, mixed: MixedPrecision, budget: int):
     """The best coarser grid for the mixed stage of ``plan`` under ``budget`` bytes, as
     ``(stage, patch_plan, patch_base, arena bytes)``; None when none fits or the plan's grid is best."""

@@ -26,9 +26,15 @@ counts instructions, not cycles.
 docs/mixed_precision.md); ``--jobs`` runs the reference runs in forked
 processes (same results).
 
-Prints per model: float / int8 / mixed top-1, BitOPs int8 vs mixed (patch
-stage and whole model, ratio), peak SRAM of the schedule, calibration and
-held-out outlier-patch fractions, search time; a lambda sweep for one
+A mixed build whose outlier test can flag no patch may run its stage on a
+coarser grid than the int8 build's under the same ``--sram-budget``
+(``edgec/mixed/grid.py``); top-1, BitOPs and instructions of the mixed rows are
+those of the schedule the mixed build gets, the int8 ones of the int8 build's.
+
+Prints per model: float / int8 / mixed top-1, the grids, BitOPs int8 vs mixed
+(patch stage against the int8 stage on its own grid, and on the mixed
+stage's grid; whole model), peak SRAM (arena) and stage MACs of both
+schedules, calibration and held-out outlier-patch fractions, search time; a lambda sweep for one
 model (top-1 and stage BitOPs ratio per lambda); then the instruction table
 (patch stage and total, int8 vs mixed, ratio, classifier, outlier patches).
 """

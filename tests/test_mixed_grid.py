@@ -161,3 +161,18 @@ def test_memory_plot_of_a_mixed_stage_on_its_own_grid(net, tmp_path, monkeypatch
     monkeypatch.setattr(plot_module, "plot_memory", lambda *a, **k: seen.update(peak=a[2].peak, **k) or real(*a, **k))
     plot_build(build, tmp_path / "mem.png")
     assert seen["packed"] and seen["peak"] == plan.arena_size and (tmp_path / "mem.png").stat().st_size > 0
+
+
+def test_no_classifier_on_the_int8_grid_builds_with_werror(net, tmp_path):
+    """Whole-range thresholds on the int8 grid (buffers sized for int8): only the step tables the
+    mixed variant reads are emitted (the firmware's -Werror rejects an unused one), no classifier."""
+    if shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("needs arm-none-eabi-gcc")
+    from edgec.firmware import build_firmware
+
+    graph = net.graph
+    plan = _plan(graph, "qemu-cortex-m4")
+    plan.mixed = mf.mixed_variant(graph, plan.stage, -128, 127)
+    emit_project(graph, plan, tmp_path / "src", load_target("qemu-cortex-m4"), "0" * 64)
+    assert "edgec_has_outlier" not in (tmp_path / "src" / "model.c").read_text()
+    build_firmware(tmp_path / "src", "qemu-cortex-m4", tmp_path / "bin")

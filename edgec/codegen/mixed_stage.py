@@ -389,9 +389,15 @@ def _needs_int8_steps(names, stage, mgraph, name: str) -> bool:
     """Whether the mixed variant's code of ``name`` reads the int8 step table (the int8 window of a
     packed output computed in its own buffer)."""
     node = mgraph.node(name)
-    if node.op not in PACKED_OPS or mgraph.tensors[node.outputs[0]].bits >= 8 or _direct_max_pool(names, node):
+    if node.op not in PACKED_OPS or mgraph.tensors[node.outputs[0]].bits >= 8:
         return False
-    return _holds_int8_window(names, stage, node)
+    graph = names.graph
+    names.graph = mgraph  # _direct_max_pool reads the widths of the mixed variant
+    try:
+        direct = _direct_max_pool(names, node)
+    finally:
+        names.graph = graph
+    return not direct and _holds_int8_window(names, stage, node)
 
 
 def _weighted(record: dict, precision: str, share: float) -> dict:

@@ -12,6 +12,13 @@ at every patch:
    **mixed variant** (``MixedPrecision.graph``: its own quantization
    parameters, feature maps of 4 or 2 bits stored packed per pixel).
 
+When ``[lo, hi]`` is the whole int8 range (``MixedPrecision.int8_variant``
+False) no patch can be an outlier: steps 2 and the int8 variant are left out
+and every patch runs the mixed variant, possibly on a coarser grid whose
+per-patch buffers are sized for the packed maps (``edgec/mixed/grid.py``;
+then a packed output's int8 band is computed in the scratch, not in its own
+buffer).
+
 The mixed variant writes its packed maps into the per-patch buffers of the int8
 variant (a packed region never takes more bytes than the int8 one), through
 its own step tables whose offsets and strides are in bytes

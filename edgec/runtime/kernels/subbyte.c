@@ -24,13 +24,30 @@ static inline uint32_t sign_extend_lanes(uint32_t v, int32_t bits)
 #endif
 }
 
-/* The tail of a pixel (its last c % group channels, sequential lanes) unpacked, one value at a time. */
+/* The tail of a pixel (its last c % group channels, sequential lanes) unpacked: four channels at a
+ * time (two int4 bytes or one int2 byte spread to four bytes, then every byte sign-extended), then
+ * one at a time. */
 static inline void unpack_tail(const uint8_t *s, int32_t c, int32_t bits, int8_t *dst)
 {
-    const int32_t per_byte = 8 / bits;
-    int32_t ch;
-    for (ch = 0; ch < c; ++ch) {
-        *dst++ = sign_extend((uint32_t)s[ch / per_byte] >> (bits * (ch % per_byte)), bits);
+    int32_t ch = 0;
+    if (bits == 4) {
+        for (; ch + 4 <= c; ch += 4, s += 2, dst += 4) {
+            uint32_t v = (uint32_t)s[0] | ((uint32_t)s[1] << 16);
+            v = sign_extend_lanes((v | (v << 4)) & 0x0F0F0F0Fu, 4);
+            memcpy(dst, &v, 4); /* little-endian byte order: channel ch first */
+        }
+        for (; ch < c; ++ch) {
+            *dst++ = sign_extend((uint32_t)s[(ch & 3) >> 1] >> (4 * (ch & 1)), 4);
+        }
+        return;
+    }
+    for (; ch + 4 <= c; ch += 4, ++s, dst += 4) {
+        uint32_t v = (uint32_t)*s | ((uint32_t)*s << 12);
+        v = sign_extend_lanes((v | (v << 6)) & 0x03030303u, 2);
+        memcpy(dst, &v, 4);
+    }
+    for (; ch < c; ++ch) {
+        *dst++ = sign_extend((uint32_t)*s >> (2 * (ch & 3)), 2);
     }
 }
 
@@ -91,9 +108,9 @@ void edgec_unpack_pixels(const uint8_t *src, int32_t w, int32_t c, int32_t pixel
         return;
     }
     for (x = 0; x < w; ++x, src += pixel_stride, dst += c) {
-        if (bits == 4) {
+        if (groups && bits == 4) {
             unpack_groups4(src, groups, dst);
-        } else {
+        } else if (groups) {
             unpack_groups2(src, groups, dst);
         }
         if (tail) {
@@ -130,19 +147,51 @@ static inline uint32_t lane_value(int8_t x, int32_t bits, int saturate)
     return (uint32_t)(saturate ? (x < lo ? lo : x > hi ? hi : x) : x);
 }
 
-/* The tail of a pixel (its last c % group channels) packed sequentially, one value at a time. */
+/* The tail of a pixel (its last c % group channels) packed sequentially: four channels at a time
+ * (each byte's low lanes gathered into two int4 bytes or one int2 byte), then the rest one by one. */
 static inline void pack_tail(const int8_t *src, int32_t c, int32_t bits, uint8_t *d, int saturate)
 {
-    const int32_t per_byte = 8 / bits;
-    const uint32_t mask = (1u << bits) - 1u;
-    uint32_t byte = 0;
-    int32_t ch;
-    for (ch = 0; ch < c; ++ch) {
-        byte |= (lane_value(src[ch], bits, saturate) & mask) << (bits * (ch % per_byte));
-        if (ch % per_byte == per_byte - 1 || ch + 1 == c) {
-            *d++ = (uint8_t)byte;
-            byte = 0;
+    int32_t ch = 0;
+    if (bits == 4) {
+        for (; ch + 4 <= c; ch += 4, src += 4, d += 2) {
+            uint32_t v;
+            memcpy(&v, src, 4);
+            if (saturate) {
+                v = saturate_quad(v, 4);
+            }
+            v &= 0x0F0F0F0Fu;
+            v |= v >> 4; /* byte 0: c0 | c1 << 4, byte 2: c2 | c3 << 4 */
+            d[0] = (uint8_t)v;
+            d[1] = (uint8_t)(v >> 16);
         }
+        if (ch + 2 <= c) {
+            *d++ = (uint8_t)((lane_value(src[0], 4, saturate) & 0xFu) | ((lane_value(src[1], 4, saturate) & 0xFu) << 4));
+            src += 2;
+            ch += 2;
+        }
+        if (ch < c) {
+            *d = (uint8_t)(lane_value(*src, 4, saturate) & 0xFu);
+        }
+        return;
+    }
+    for (; ch + 4 <= c; ch += 4, src += 4) {
+        uint32_t v;
+        memcpy(&v, src, 4);
+        if (saturate) {
+            v = saturate_quad(v, 2);
+        }
+        v &= 0x03030303u;
+        v |= v >> 6;  /* byte 0: c0 | c1 << 2, byte 2: c2 | c3 << 2 */
+        v |= v >> 12; /* byte 0: c0 | c1 << 2 | c2 << 4 | c3 << 6 */
+        *d++ = (uint8_t)v;
+    }
+    if (ch < c) {
+        uint32_t byte = 0;
+        int32_t k;
+        for (k = 0; ch < c; ++ch, ++k) {
+            byte |= (lane_value(*src++, 2, saturate) & 3u) << (2 * k);
+        }
+        *d = (uint8_t)byte;
     }
 }
 
@@ -199,7 +248,9 @@ static void pack_pixels(const int8_t *src, int32_t w, int32_t c, int32_t pixel_s
         return;
     }
     for (x = 0; x < w; ++x, src += c, dst += pixel_stride) {
-        if (bits == 4 && saturate) {
+        if (!groups) {
+            /* fewer channels than a word group: the tail alone */
+        } else if (bits == 4 && saturate) {
             pack_groups4(src, groups, dst, 1);
         } else if (bits == 4) {
             pack_groups4(src, groups, dst, 0);

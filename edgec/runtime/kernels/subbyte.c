@@ -24,23 +24,25 @@ static inline uint32_t sign_extend_lanes(uint32_t v, int32_t bits)
 #endif
 }
 
-/* The tail of a pixel (its last c % group channels, sequential lanes) unpacked: four channels at a
- * time (two int4 bytes or one int2 byte spread to four bytes, then every byte sign-extended), then
- * one at a time. */
-static inline void unpack_tail(const uint8_t *s, int32_t c, int32_t bits, int8_t *dst)
+/* The tail of a pixel (its last c % 8 channels, sequential int4 lanes) unpacked: four channels (two
+ * bytes spread to four, every byte sign-extended) at a time, then one at a time. */
+static inline void unpack_tail4(const uint8_t *s, int32_t c, int8_t *dst)
 {
     int32_t ch = 0;
-    if (bits == 4) {
-        for (; ch + 4 <= c; ch += 4, s += 2, dst += 4) {
-            uint32_t v = (uint32_t)s[0] | ((uint32_t)s[1] << 16);
-            v = sign_extend_lanes((v | (v << 4)) & 0x0F0F0F0Fu, 4);
-            memcpy(dst, &v, 4); /* little-endian byte order: channel ch first */
-        }
-        for (; ch < c; ++ch) {
-            *dst++ = sign_extend((uint32_t)s[(ch & 3) >> 1] >> (4 * (ch & 1)), 4);
-        }
-        return;
+    for (; ch + 4 <= c; ch += 4, s += 2, dst += 4) {
+        uint32_t v = (uint32_t)s[0] | ((uint32_t)s[1] << 16);
+        v = sign_extend_lanes((v | (v << 4)) & 0x0F0F0F0Fu, 4);
+        memcpy(dst, &v, 4); /* little-endian byte order: channel ch first */
     }
+    for (; ch < c; ++ch) {
+        *dst++ = sign_extend((uint32_t)s[(ch & 3) >> 1] >> (4 * (ch & 1)), 4);
+    }
+}
+
+/* As unpack_tail4 for the last c % 16 channels of an int2 pixel (one byte spread to four at a time). */
+static inline void unpack_tail2(const uint8_t *s, int32_t c, int8_t *dst)
+{
+    int32_t ch = 0;
     for (; ch + 4 <= c; ch += 4, ++s, dst += 4) {
         uint32_t v = (uint32_t)*s | ((uint32_t)*s << 12);
         v = sign_extend_lanes((v | (v << 6)) & 0x03030303u, 2);
@@ -98,23 +100,32 @@ static void unpack_groups2(const uint8_t *s, int32_t groups, int8_t *dst)
 
 void edgec_unpack_pixels(const uint8_t *src, int32_t w, int32_t c, int32_t pixel_stride, int32_t bits, int8_t *dst)
 {
-    /* Word groups (subbyte.h): field j of a word's four bytes is four consecutive channels. */
-    const int32_t group = bits == 4 ? 8 : 16, groups = c / group, tail = c - groups * group;
+    /* Word groups (subbyte.h): field j of a word's four bytes is four consecutive channels; then the
+     * pixel's sequential tail.  One loop per width, so the compiler sees constant widths. */
     int32_t x;
-    if (bits == 8) {
+    if (bits == 4) {
+        const int32_t groups = c / 8, tail = c % 8;
+        for (x = 0; x < w; ++x, src += pixel_stride, dst += c) {
+            if (groups) {
+                unpack_groups4(src, groups, dst);
+            }
+            if (tail) {
+                unpack_tail4(src + 4 * groups, tail, dst + 8 * groups);
+            }
+        }
+    } else if (bits == 2) {
+        const int32_t groups = c / 16, tail = c % 16;
+        for (x = 0; x < w; ++x, src += pixel_stride, dst += c) {
+            if (groups) {
+                unpack_groups2(src, groups, dst);
+            }
+            if (tail) {
+                unpack_tail2(src + 4 * groups, tail, dst + 16 * groups);
+            }
+        }
+    } else {
         for (x = 0; x < w; ++x, src += pixel_stride, dst += c) {
             memcpy(dst, src, (size_t)c);
-        }
-        return;
-    }
-    for (x = 0; x < w; ++x, src += pixel_stride, dst += c) {
-        if (groups && bits == 4) {
-            unpack_groups4(src, groups, dst);
-        } else if (groups) {
-            unpack_groups2(src, groups, dst);
-        }
-        if (tail) {
-            unpack_tail(src + 4 * groups, tail, bits, dst + groups * group);
         }
     }
 }
@@ -147,33 +158,36 @@ static inline uint32_t lane_value(int8_t x, int32_t bits, int saturate)
     return (uint32_t)(saturate ? (x < lo ? lo : x > hi ? hi : x) : x);
 }
 
-/* The tail of a pixel (its last c % group channels) packed sequentially: four channels at a time
- * (each byte's low lanes gathered into two int4 bytes or one int2 byte), then the rest one by one. */
-static inline void pack_tail(const int8_t *src, int32_t c, int32_t bits, uint8_t *d, int saturate)
+/* The tail of a pixel (its last c % 8 channels) packed as sequential int4 lanes: four channels at a
+ * time (each byte's low nibble gathered into two bytes), then a pair, then one. */
+static inline void pack_tail4(const int8_t *src, int32_t c, uint8_t *d, int saturate)
 {
     int32_t ch = 0;
-    if (bits == 4) {
-        for (; ch + 4 <= c; ch += 4, src += 4, d += 2) {
-            uint32_t v;
-            memcpy(&v, src, 4);
-            if (saturate) {
-                v = saturate_quad(v, 4);
-            }
-            v &= 0x0F0F0F0Fu;
-            v |= v >> 4; /* byte 0: c0 | c1 << 4, byte 2: c2 | c3 << 4 */
-            d[0] = (uint8_t)v;
-            d[1] = (uint8_t)(v >> 16);
+    for (; ch + 4 <= c; ch += 4, src += 4, d += 2) {
+        uint32_t v;
+        memcpy(&v, src, 4);
+        if (saturate) {
+            v = saturate_quad(v, 4);
         }
-        if (ch + 2 <= c) {
-            *d++ = (uint8_t)((lane_value(src[0], 4, saturate) & 0xFu) | ((lane_value(src[1], 4, saturate) & 0xFu) << 4));
-            src += 2;
-            ch += 2;
-        }
-        if (ch < c) {
-            *d = (uint8_t)(lane_value(*src, 4, saturate) & 0xFu);
-        }
-        return;
+        v &= 0x0F0F0F0Fu;
+        v |= v >> 4; /* byte 0: c0 | c1 << 4, byte 2: c2 | c3 << 4 */
+        d[0] = (uint8_t)v;
+        d[1] = (uint8_t)(v >> 16);
     }
+    if (ch + 2 <= c) {
+        *d++ = (uint8_t)((lane_value(src[0], 4, saturate) & 0xFu) | ((lane_value(src[1], 4, saturate) & 0xFu) << 4));
+        src += 2;
+        ch += 2;
+    }
+    if (ch < c) {
+        *d = (uint8_t)(lane_value(*src, 4, saturate) & 0xFu);
+    }
+}
+
+/* As pack_tail4 for the last c % 16 channels of an int2 pixel (four channels a byte). */
+static inline void pack_tail2(const int8_t *src, int32_t c, uint8_t *d, int saturate)
+{
+    int32_t ch = 0;
     for (; ch + 4 <= c; ch += 4, src += 4) {
         uint32_t v;
         memcpy(&v, src, 4);
@@ -234,33 +248,35 @@ static void pack_groups2(const int8_t *src, int32_t groups, uint8_t *d, int satu
     }
 }
 
-/* edgec_pack_pixels, saturating every value to the range of `bits` first when `saturate`. */
+/* edgec_pack_pixels, saturating every value to the range of `bits` first when `saturate`: word
+ * groups, then the pixel's sequential tail (subbyte.h); one loop per width. */
 static void pack_pixels(const int8_t *src, int32_t w, int32_t c, int32_t pixel_stride, int32_t bits, uint8_t *dst,
                         int saturate)
 {
-    /* Word groups (subbyte.h): four consecutive channels go to field j of a word's four bytes. */
-    const int32_t group = bits == 4 ? 8 : 16, groups = c / group, tail = c - groups * group;
     int32_t x;
-    if (bits == 8) {
+    if (bits == 4) {
+        const int32_t groups = c / 8, tail = c % 8;
+        for (x = 0; x < w; ++x, src += c, dst += pixel_stride) {
+            if (groups) {
+                pack_groups4(src, groups, dst, saturate);
+            }
+            if (tail) {
+                pack_tail4(src + 8 * groups, tail, dst + 4 * groups, saturate);
+            }
+        }
+    } else if (bits == 2) {
+        const int32_t groups = c / 16, tail = c % 16;
+        for (x = 0; x < w; ++x, src += c, dst += pixel_stride) {
+            if (groups) {
+                pack_groups2(src, groups, dst, saturate);
+            }
+            if (tail) {
+                pack_tail2(src + 16 * groups, tail, dst + 4 * groups, saturate);
+            }
+        }
+    } else {
         for (x = 0; x < w; ++x, src += c, dst += pixel_stride) {
             memcpy(dst, src, (size_t)c);
-        }
-        return;
-    }
-    for (x = 0; x < w; ++x, src += c, dst += pixel_stride) {
-        if (!groups) {
-            /* fewer channels than a word group: the tail alone */
-        } else if (bits == 4 && saturate) {
-            pack_groups4(src, groups, dst, 1);
-        } else if (bits == 4) {
-            pack_groups4(src, groups, dst, 0);
-        } else if (saturate) {
-            pack_groups2(src, groups, dst, 1);
-        } else {
-            pack_groups2(src, groups, dst, 0);
-        }
-        if (tail) {
-            pack_tail(src + groups * group, tail, bits, dst + 4 * groups, saturate);
         }
     }
 }

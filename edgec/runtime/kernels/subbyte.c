@@ -101,31 +101,25 @@ static void unpack_groups2(const uint8_t *s, int32_t groups, int8_t *dst)
 void edgec_unpack_pixels(const uint8_t *src, int32_t w, int32_t c, int32_t pixel_stride, int32_t bits, int8_t *dst)
 {
     /* Word groups (subbyte.h): field j of a word's four bytes is four consecutive channels; then the
-     * pixel's sequential tail.  One loop per width, so the compiler sees constant widths. */
+     * pixel's sequential tail. */
+    const int32_t group = bits == 4 ? 8 : 16, groups = c / group, tail = c - groups * group;
     int32_t x;
-    if (bits == 4) {
-        const int32_t groups = c / 8, tail = c % 8;
-        for (x = 0; x < w; ++x, src += pixel_stride, dst += c) {
-            if (groups) {
-                unpack_groups4(src, groups, dst);
-            }
-            if (tail) {
-                unpack_tail4(src + 4 * groups, tail, dst + 8 * groups);
-            }
-        }
-    } else if (bits == 2) {
-        const int32_t groups = c / 16, tail = c % 16;
-        for (x = 0; x < w; ++x, src += pixel_stride, dst += c) {
-            if (groups) {
-                unpack_groups2(src, groups, dst);
-            }
-            if (tail) {
-                unpack_tail2(src + 4 * groups, tail, dst + 16 * groups);
-            }
-        }
-    } else {
+    if (bits == 8) {
         for (x = 0; x < w; ++x, src += pixel_stride, dst += c) {
             memcpy(dst, src, (size_t)c);
+        }
+        return;
+    }
+    for (x = 0; x < w; ++x, src += pixel_stride, dst += c) {
+        if (groups && bits == 4) {
+            unpack_groups4(src, groups, dst);
+        } else if (groups) {
+            unpack_groups2(src, groups, dst);
+        }
+        if (tail && bits == 4) {
+            unpack_tail4(src + 4 * groups, tail, dst + group * groups);
+        } else if (tail) {
+            unpack_tail2(src + 4 * groups, tail, dst + group * groups);
         }
     }
 }
@@ -248,32 +242,44 @@ static void pack_groups2(const int8_t *src, int32_t groups, uint8_t *d, int satu
     }
 }
 
+/* The pixel loop of pack_pixels for one width and one `saturate`, both constants where it is
+ * inlined (so the saturation is in or out of the loops, not tested per word). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void pack_pixel_loop(const int8_t *src, int32_t w, int32_t c, int32_t pixel_stride, int32_t bits,
+                                   uint8_t *dst, int saturate)
+{
+    const int32_t group = bits == 4 ? 8 : 16, groups = c / group, tail = c % group;
+    int32_t x;
+    for (x = 0; x < w; ++x, src += c, dst += pixel_stride) {
+        if (groups && bits == 4) {
+            pack_groups4(src, groups, dst, saturate);
+        } else if (groups) {
+            pack_groups2(src, groups, dst, saturate);
+        }
+        if (tail && bits == 4) {
+            pack_tail4(src + group * groups, tail, dst + 4 * groups, saturate);
+        } else if (tail) {
+            pack_tail2(src + group * groups, tail, dst + 4 * groups, saturate);
+        }
+    }
+}
+
 /* edgec_pack_pixels, saturating every value to the range of `bits` first when `saturate`: word
- * groups, then the pixel's sequential tail (subbyte.h); one loop per width. */
+ * groups, then the pixel's sequential tail (subbyte.h). */
 static void pack_pixels(const int8_t *src, int32_t w, int32_t c, int32_t pixel_stride, int32_t bits, uint8_t *dst,
                         int saturate)
 {
     int32_t x;
-    if (bits == 4) {
-        const int32_t groups = c / 8, tail = c % 8;
-        for (x = 0; x < w; ++x, src += c, dst += pixel_stride) {
-            if (groups) {
-                pack_groups4(src, groups, dst, saturate);
-            }
-            if (tail) {
-                pack_tail4(src + 8 * groups, tail, dst + 4 * groups, saturate);
-            }
-        }
+    if (bits == 4 && saturate) {
+        pack_pixel_loop(src, w, c, pixel_stride, 4, dst, 1);
+    } else if (bits == 4) {
+        pack_pixel_loop(src, w, c, pixel_stride, 4, dst, 0);
+    } else if (bits == 2 && saturate) {
+        pack_pixel_loop(src, w, c, pixel_stride, 2, dst, 1);
     } else if (bits == 2) {
-        const int32_t groups = c / 16, tail = c % 16;
-        for (x = 0; x < w; ++x, src += c, dst += pixel_stride) {
-            if (groups) {
-                pack_groups2(src, groups, dst, saturate);
-            }
-            if (tail) {
-                pack_tail2(src + 16 * groups, tail, dst + 4 * groups, saturate);
-            }
-        }
+        pack_pixel_loop(src, w, c, pixel_stride, 2, dst, 0);
     } else {
         for (x = 0; x < w; ++x, src += c, dst += pixel_stride) {
             memcpy(dst, src, (size_t)c);

@@ -328,3 +328,37 @@ def test_int4_weights_keep_a_right_shift(digits):
     assert np.array_equal(w.data.astype(np.float64) * w.scale.reshape(shape), values * scales.reshape(shape).astype(np.float64))
     for c in range(w.shape[w.axis or 0]):
         assert len(np.unique(np.take(w.data, c, axis=w.axis or 0))) <= 16
+
+
+def test_range_candidates_start_with_the_mse_best(digits):
+    graph, stage, samples = digits
+    stats = collect_stats(graph, stage, samples, [])
+    name = assign.stage_maps(graph, stage)[0]
+    t = graph.tensors[name]
+    hist = stats.histograms()[name]
+    for bits in (4, 2):
+        cands = assign.range_candidates(hist, t.qscale, t.qzero, bits, 6)
+        assert cands[0] == assign.subbyte_params(hist, t.qscale, t.qzero, bits)
+        assert len(cands) == len(set(cands)) > 1
+        lo, hi = qrange(bits)
+        assert all(lo <= zp <= hi and scale > 0 for scale, zp in cands)
+
+
+def test_chosen_ranges_diverge_least(digits, searched):
+    """Each sub-byte group keeps, of its candidate ranges, the one whose whole mixed variant diverges
+    least on the calibration samples (the search table's ``range_kl``), and the mixed graph carries it."""
+    graph, stage, samples = digits
+    mixed = searched[0.0]
+    rows = [r for r in mixed.report["search"] if "range_kl" in r]
+    assert rows and {m for r in rows for m in r["maps"]} == {m for m, b in mixed.bits.items() if b < 8}
+    for row in rows:
+        t = graph.tensors[row["maps"][0]]
+        cands = assign.range_candidates(
+            sum(collect_stats(graph, stage, samples[:64], []).histograms()[m] for m in row["maps"]),
+            t.qscale, t.qzero, row["bits"], len(row["range_kl"]),
+        )  # fmt: skip
+        best = cands[int(np.argmin(row["range_kl"]))]
+        assert tuple(row["range"]) == pytest.approx(best)
+        for m in row["maps"]:
+            got = mixed.graph.tensors[m]
+            assert (float(got.qscale), int(got.qzero)) == pytest.approx(best)

@@ -114,13 +114,18 @@ def quantize_levels(hist_real: np.ndarray, scale: float, zp: int, bits: int) -> 
 
 def subbyte_params(hist: np.ndarray, scale8: float, zp8: int, bits: int) -> tuple[float, int]:
     """MSE-best clipped range of the int8 histogram ``hist`` at ``bits`` (see module docstring)."""
+    return range_candidates(hist, scale8, zp8, bits, 1)[0]
+
+
+def range_candidates(hist: np.ndarray, scale8: float, zp8: int, bits: int, count: int) -> list[tuple[float, int]]:
+    """The ``count`` best distinct clipped ranges of ``hist`` at ``bits`` as (scale, zp), least squared
+    error first (ties: the wider range, the fewer clipped)."""
     real = _real_levels(scale8, zp8)
     total = hist.sum()
     if total == 0:
-        return params_for_range(float(real[0]), float(real[-1]), bits)
+        return [params_for_range(float(real[0]), float(real[-1]), bits)]
     cdf = np.cumsum(hist) / total
-    best: tuple[float, float, float] | None = None  # (error, -width, ...) kept with its params
-    best_params = (1.0, 0)
+    ranked: dict[tuple[float, int], tuple] = {}
     for lo_q in CLIP_QUANTILES:
         lo = int(np.searchsorted(cdf, lo_q, side="right")) if lo_q > 0 else int(np.argmax(hist > 0))
         for hi_q in CLIP_QUANTILES:
@@ -132,9 +137,9 @@ def subbyte_params(hist: np.ndarray, scale8: float, zp8: int, bits: int) -> tupl
             back = scale * (quantize_levels(real, scale, zp, bits) - zp)
             err = float(np.sum(hist * (real - back) ** 2))
             key = (err, -(real[hi] - real[lo]), lo_q + hi_q)
-            if best is None or key < best:
-                best, best_params = key, (scale, zp)
-    return best_params
+            if (scale, zp) not in ranked or key < ranked[(scale, zp)]:
+                ranked[(scale, zp)] = key
+    return sorted(ranked, key=ranked.__getitem__)[:count]
 
 
 def mixed_graph(

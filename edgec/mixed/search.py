@@ -20,7 +20,9 @@ Phi'``; 8 bits scores 0, and a choice that saves no BitOPs (a map only an add
 reads) scores 0 without being measured.  The search fixes one item per step:
 the unfixed item whose best width has the highest score (ties: the earlier
 item, maps before weights; for an item, the wider width) gets that width,
-until every item is fixed.  Every step checks the memory budget: the mixed
+until every item is fixed (then each sub-byte group's range is re-picked,
+of its ``RANGE_CANDIDATES`` least-error ones, by the divergence of the whole
+mixed variant: ``refine_ranges``).  Every step checks the memory budget: the mixed
 variant's per-patch buffers (packed per pixel) may not exceed the int8
 variant's, which the schedule already fits (sub-byte maps only shrink them,
 so this never rejects a width today).  lambda = 1 keeps everything at 8

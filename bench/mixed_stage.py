@@ -74,8 +74,9 @@ def qemu_stage_counts(graph, options: BuildOptions, mixed, xs, root: Path, stage
     checking the outputs bit-exact against the references, and return per build: ``label``,
     ``by_class`` (stage instructions by precision class: shared prefix + classifier, int8, mixed),
     ``stage`` (their sum), ``total`` (whole model), ``outliers`` (outlier patches), ``image`` and
-    ``per_op`` (the stage ops' records: name, op, precision, kernel, instructions);
-    counts summed over ``xs``."""
+    ``per_op`` (the stage ops' records: name, op, precision, kernel, instructions), ``grid``,
+    ``arena_bytes`` and ``stage_macs`` of the schedule built (the mixed build may take a coarser grid,
+    ``edgec/mixed/grid.py``) and ``precision`` (the mixed report); counts summed over ``xs``."""
     from edgec.mixed.reference import run_mixed_detailed
 
     target = load_target(options.target)
@@ -85,8 +86,10 @@ def qemu_stage_counts(graph, options: BuildOptions, mixed, xs, root: Path, stage
         if stage_nodes is not None and list(plan.stage.nodes) != list(stage_nodes):
             raise SystemExit(f"{label}: the build's patch stage differs from the one searched")
         if label == "mixed":
-            plan.mixed = mixed
-            runs = [run_mixed_detailed(graph, plan.stage, mixed, v) for v in xs]
+            from edgec.mixed.grid import apply_grid
+
+            plan.mixed = apply_grid(graph, plan, mixed, plan.details.get("budget_bytes"))  # as edgec build does
+            runs = [run_mixed_detailed(graph, plan.stage, plan.mixed, v) for v in xs]
             want = [r.outputs[graph.outputs[0]] for r in runs]
             outliers = sum(sum(r.outliers) for r in runs)
         else:
@@ -120,6 +123,10 @@ def qemu_stage_counts(graph, options: BuildOptions, mixed, xs, root: Path, stage
                 "outliers": outliers,
                 "image": image,
                 "per_op": per_op,
+                "grid": list(plan.stage.grid),
+                "arena_bytes": plan.arena_size,
+                "stage_macs": plan.stage.macs,
+                "precision": plan.mixed.report if plan.mixed is not None else None,
             }
         )
     return rows

@@ -299,7 +299,7 @@ def requantize_case(suite, rng, *, bits_in, bits_out, h, w, c):
 
 def pack_cases(suite, rng):
     for bits in (4, 2, 8):
-        for c in range(1, 10):
+        for c in (*range(1, 10), 15, 16, 17, 24, 33):  # word groups of 8 (int4) / 16 (int2) channels, tails
             x = _rand(rng, (1, 2, 3, c), bits)
             src, dst = Placed(rng, 2, 3, c, bits), Placed(rng, 2, 3, c, bits)
             body = f"""    static int8_t row[{3 * c}];
@@ -333,7 +333,7 @@ def inplace_pack_cases(suite, rng):
     buffer (row stride W * C) packed into the same buffer's packed layout (row stride W * pixel_bytes),
     band by band; the packed window must hold ``pack`` of the values."""
     for bits in (4, 2):
-        for c in (1, 3, 4, 7, 9):
+        for c in (1, 3, 4, 7, 8, 9, 16, 18):
             region_h, region_w, dy, dx, h, w = 6, 7, 1, 2, 4, 4
             pb = pixel_bytes(c, bits)
             x = _rand(rng, (1, h, w, c), bits)

@@ -21,6 +21,7 @@ import pytest
 from edgec.compiler import BUILD_FILE, BuildOptions, build_model, format_build_report, format_build_summary, load_build
 from edgec.ir.ops import macs
 from edgec.mixed.reference import run_mixed_detailed
+from edgec.mixed.weights import requantize
 from edgec.reference import run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,7 +84,13 @@ def test_precision_section(mixed_build):
     assert p["weight_storage"] == "int8" and p["weight_bits"] and mixed.weight_bits == p["weight_bits"]
     for name in p["weight_bits"]:
         w = mixed.graph.tensors[graph.node(name).inputs[1]]
-        assert w.dtype == "int8" and -8 <= w.data.min() and w.data.max() <= 7
+        # int4 values in [-8, 7], stored x 2^k per channel where the requantization needs it (scale / 2^k)
+        values, scales, _ = requantize(graph.tensors[graph.node(name).inputs[1]], 4)
+        step = scales.astype(np.float64) / w.scale.astype(np.float64)
+        shape = [1] * w.data.ndim
+        shape[w.axis or 0] = -1
+        assert w.dtype == "int8" and set(np.unique(step)) <= {1.0, 2.0, 4.0, 8.0, 16.0}
+        assert np.array_equal(w.data.astype(np.int64), values.astype(np.int64) * step.astype(np.int64).reshape(shape))
 
 
 def test_build_reference_is_run_mixed(mixed_build):

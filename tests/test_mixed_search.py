@@ -27,6 +27,7 @@ from edgec.mixed.stats import collect_stats, run_stage
 from edgec.mixed.subbyte import qrange
 from edgec.mixed.weights import requantize
 from edgec.reference import run
+from edgec.reference.qparams import kernel_params
 from edgec.schedule.patch import analyze_patches
 
 DIGITS = Path(__file__).resolve().parents[1] / "models" / "digits"
@@ -284,8 +285,18 @@ def test_int4_weights_in_the_mixed_graph(digits, searched):
     assert mixed.weight_bits == {n: 4 for n in ops if n not in prefix} and mixed.weight_bits
     assert mixed.report["weight_bits"] == mixed.weight_bits and searched[1.0].weight_bits == {}
     for name in mixed.weight_bits:
-        w = mixed.graph.tensors[graph.node(name).inputs[1]]
-        assert w.dtype == "int8" and -8 <= w.data.min() and w.data.max() <= 7
+        node = graph.node(name)
+        w = mixed.graph.tensors[node.inputs[1]]
+        values, scales, _ = requantize(graph.tensors[node.inputs[1]], 4)
+        # int4 values, stored times 2^k per channel (k >= 0) with the scale divided by 2^k
+        step = (scales / w.scale).astype(np.float64)
+        k = np.log2(step)
+        assert w.dtype == "int8" and np.all(k == np.round(k)) and np.all(k >= 0)
+        shape = [1] * w.data.ndim
+        shape[w.axis or 0] = -1
+        assert np.array_equal(w.data.astype(np.int64), values.astype(np.int64) * step.astype(np.int64).reshape(shape))
+        shifts = np.asarray(kernel_params(mixed.graph, node)["out_shift"]).reshape(-1)
+        assert np.all((k == 0) | (shifts < 0))  # scaled only where the shift would not be a right shift
     weights_only = assign.mixed_graph(graph, {}, mixed.weight_bits)
     split = graph.tensors[stage.split]
     for x in samples[:4]:
@@ -293,3 +304,61 @@ def test_int4_weights_in_the_mixed_graph(digits, searched):
         b = (run_stage(weights_only, stage, x)[stage.split].astype(np.float64) - split.qzero) * split.qscale
         assert not np.array_equal(a, b)
         assert np.mean(np.abs(a - b)) < 0.03 * (a.max() - a.min())  # catches a bias left at the int8 scale
+
+
+def test_int4_weights_keep_a_right_shift(digits):
+    """Where int4 values on a coarse input would requantize with a left shift (multiplier >= 1/2), the
+    mixed graph stores them x 2^k per channel so every shift is a right shift (the DSP conv's fast
+    epilogue); the real weights are unchanged and the values still take at most 16 levels per channel."""
+    graph, stage, _ = digits
+    conv = next(graph.node(n) for n in stage.nodes if graph.node(n).op == "conv2d")
+    x = conv.inputs[0]
+    t = graph.tensors[x]
+    coarse = 64.0 * float(t.qscale)  # a very coarse 4-bit input map: multipliers well above 1/2
+    before = assign.mixed_graph(graph, {}, {conv.name: 4})
+    assert np.any(np.asarray(kernel_params(before, conv)["out_shift"]) < 0)
+    mixed = assign.mixed_graph(graph, {x: (4, coarse, 0)}, {conv.name: 4})
+    w8, w = graph.tensors[conv.inputs[1]], mixed.tensors[conv.inputs[1]]
+    values, scales, _ = requantize(w8, 4)
+    assert np.all(np.asarray(kernel_params(mixed, conv)["out_shift"]) < 0)
+    step = scales.astype(np.float64) / w.scale.astype(np.float64)
+    assert np.all(step > 1) and np.all(step <= 16)
+    shape = [1] * w.data.ndim
+    shape[w.axis or 0] = -1
+    assert np.array_equal(w.data.astype(np.float64) * w.scale.reshape(shape), values * scales.reshape(shape).astype(np.float64))
+    for c in range(w.shape[w.axis or 0]):
+        assert len(np.unique(np.take(w.data, c, axis=w.axis or 0))) <= 16
+
+
+def test_range_candidates_start_with_the_mse_best(digits):
+    graph, stage, samples = digits
+    stats = collect_stats(graph, stage, samples, [])
+    name = assign.stage_maps(graph, stage)[0]
+    t = graph.tensors[name]
+    hist = stats.histograms()[name]
+    for bits in (4, 2):
+        cands = assign.range_candidates(hist, t.qscale, t.qzero, bits, 6)
+        assert cands[0] == assign.subbyte_params(hist, t.qscale, t.qzero, bits)
+        assert len(cands) == len(set(cands)) > 1
+        lo, hi = qrange(bits)
+        assert all(lo <= zp <= hi and scale > 0 for scale, zp in cands)
+
+
+def test_chosen_ranges_diverge_least(digits, searched):
+    """Each sub-byte group keeps, of its candidate ranges, the one whose whole mixed variant diverges
+    least on the calibration samples (the search table's ``range_kl``), and the mixed graph carries it."""
+    graph, stage, samples = digits
+    mixed = searched[0.0]
+    rows = [r for r in mixed.report["search"] if "range_kl" in r]
+    assert rows and {m for r in rows for m in r["maps"]} == {m for m, b in mixed.bits.items() if b < 8}
+    for row in rows:
+        t = graph.tensors[row["maps"][0]]
+        cands = assign.range_candidates(
+            sum(collect_stats(graph, stage, samples[:64], []).histograms()[m] for m in row["maps"]),
+            t.qscale, t.qzero, row["bits"], len(row["range_kl"]),
+        )  # fmt: skip
+        best = cands[int(np.argmin(row["range_kl"]))]
+        assert tuple(row["range"]) == pytest.approx(best)
+        for m in row["maps"]:
+            got = mixed.graph.tensors[m]
+            assert (float(got.qscale), int(got.qzero)) == pytest.approx(best)

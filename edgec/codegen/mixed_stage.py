@@ -12,6 +12,13 @@ at every patch:
    **mixed variant** (``MixedPrecision.graph``: its own quantization
    parameters, feature maps of 4 or 2 bits stored packed per pixel).
 
+When ``[lo, hi]`` is the whole int8 range (``MixedPrecision.int8_variant``
+False) no patch can be an outlier: steps 2 and the int8 variant are left out
+and every patch runs the mixed variant, possibly on a coarser grid whose
+per-patch buffers are sized for the packed maps (``edgec/mixed/grid.py``;
+then a packed output's int8 band is computed in the scratch, not in its own
+buffer).
+
 The mixed variant writes its packed maps into the per-patch buffers of the int8
 variant (a packed region never takes more bytes than the int8 one), through
 its own step tables whose offsets and strides are in bytes
@@ -35,6 +42,7 @@ from edgec.codegen.op_emitters import emit_node
 from edgec.codegen.patch_stage import _buffer_window, _c_window, emit_step_table, op_record
 from edgec.codegen.placement import PAD_FIELDS, PatchPlacement, shared_params
 from edgec.errors import BuildError
+from edgec.mixed.grid import min_scratch
 from edgec.mixed.subbyte import pixel_bytes, qrange
 from edgec.reference.qparams import kernel_params
 
@@ -233,21 +241,25 @@ def _row_loop(names, stage, node, views: dict[str, str], call: str, budget: int)
     saturate = node.op == "quantize" or widen
     store = "edgec_packed_store_rows_saturated" if saturate else "edgec_packed_store_rows"
     ident = names.node_ids[node.name]
-    if out_t.bits < 8:
+    in_buffer = out_t.bits < 8 and _holds_int8_window(names, stage, node)
+    out_row = 0 if in_buffer or out_t.bits >= 8 else _max_width(stage, node, None) * out_t.shape[-1]
+    head = []
+    if in_buffer:
         pointer = names.stage_pointer(node.outputs[0])
         head = [
             f"const edgec_view {out_var}_int8 = edgec_window_view({pointer}, &{ident}_steps[patch].out, {out_t.shape[-1]});"
         ]
-        if widen:
-            head += [
-                f"/* the clamp is the whole {out_t.bits}-bit range: computed as int8 (one SSAT), saturated when packed */",
-                "params.act_min = -128;",
-                "params.act_max = 127;",
-            ]
         out_rows = ["edgec_view {v} = edgec_view_rows(&{v}_int8, {y}, n);"]
+    elif out_t.bits < 8:  # the packed buffer is too small for the int8 window: the band goes to the scratch
+        out_rows = ["edgec_view {v};", "edgec_packed_output_rows(&{v}_p, {y}, n, {at}, &{v});"]
     else:
-        head = []
         out_rows = ["edgec_view {v};", "edgec_packed_output_rows(&{v}_p, {y}, n, NULL, &{v});"]
+    if widen:
+        head += [
+            f"/* the clamp is the whole {out_t.bits}-bit range: computed as int8 (one SSAT), saturated when packed */",
+            "params.act_min = -128;",
+            "params.act_max = 127;",
+        ]
     offset = 0
     place: dict[str, int] = {}
 
@@ -265,8 +277,9 @@ def _row_loop(names, stage, node, views: dict[str, str], call: str, budget: int)
         taps = _taps_h(graph, node)
         stride = node.attrs.get("stride", (1, 1))[0]
         in_row = _max_width(stage, node, 0) * x.shape[-1] if x.bits < 8 else 0
-        band = _band_rows((taps - stride) * in_row, stride * in_row, most, budget)
+        band = _band_rows((taps - stride) * in_row, stride * in_row + out_row, most, budget)
         reserve(in_var, ((band - 1) * stride + taps) * in_row)
+        reserve(out_var, band * out_row)
         lines = [
             *head,
             "const int32_t pad_top = params.pad_top;",
@@ -275,7 +288,7 @@ def _row_loop(names, stage, node, views: dict[str, str], call: str, budget: int)
             f"    edgec_view {in_var};",
             f"    params.pad_top = (int16_t)edgec_packed_input_rows(&{in_var}_p, oy * params.stride_h - pad_top,",
             f"                                                      (n - 1) * params.stride_h + {taps}, {at(in_var)}, &{in_var});",
-            *("    " + r.format(v=out_var, y="oy") for r in out_rows),
+            *("    " + r.format(v=out_var, y="oy", at=at(out_var)) for r in out_rows),
             f"    {call}",
             f"    {store}(&{out_var}_p, oy, &{out_var});",
             "}",
@@ -289,9 +302,10 @@ def _row_loop(names, stage, node, views: dict[str, str], call: str, budget: int)
                 f"node {node.name!r}: a broadcasting {node.op} has no sub-byte kernel; keep its operands at 8 bits"
             )
         rows[var] = _max_width(stage, node, node.inputs.index(views[var])) * t.shape[-1] if t.bits < 8 else 0
-    band = _band_rows(0, sum(rows.values()), most, budget)
+    band = _band_rows(0, sum(rows.values()) + out_row, most, budget)
     for var in in_vars:
         reserve(var, band * rows[var])
+    reserve(out_var, band * out_row)
     lines = [
         *head,
         f"for (int32_t y = 0; y < {out_var}_p.h; y += {band}) {{",
@@ -300,12 +314,25 @@ def _row_loop(names, stage, node, views: dict[str, str], call: str, budget: int)
     ]
     lines += [f"    edgec_packed_rows(&{v}_p, y, n, {at(v)}, &{v});" for v in in_vars]
     lines += [
-        *("    " + r.format(v=out_var, y="y") for r in out_rows),
+        *("    " + r.format(v=out_var, y="y", at=at(out_var)) for r in out_rows),
         f"    {call}",
         f"    {store}(&{out_var}_p, y, &{out_var});",
         "}",
     ]
     return lines, offset
+
+
+def _holds_int8_window(names, stage, node) -> bool:
+    """Whether the buffer of ``node``'s packed output can take its int8 window (the int8 stage's
+    buffers can; a mixed stage on its own grid has buffers sized for the packed maps)."""
+    span = _patch_buffer(names, node.outputs[0])
+    if span is None:
+        return True
+    out = names.graph.tensors[node.outputs[0]]
+    need = max(
+        (op.output.area * out.shape[-1] for p in stage.patches for op in p.ops if op.node == node.name), default=0
+    )
+    return span[1] - span[0] >= need
 
 
 def _clamp_is_whole_range(graph, node) -> bool:
@@ -365,6 +392,21 @@ def _emit_mixed_op(body: CWriter, globals_w: CWriter, names, weights, stage, nod
     return f"{kernel}+packed", scratch
 
 
+def _needs_int8_steps(names, stage, mgraph, name: str) -> bool:
+    """Whether the mixed variant's code of ``name`` reads the int8 step table (the int8 window of a
+    packed output computed in its own buffer)."""
+    node = mgraph.node(name)
+    if node.op not in PACKED_OPS or mgraph.tensors[node.outputs[0]].bits >= 8:
+        return False
+    graph = names.graph
+    names.graph = mgraph  # _direct_max_pool reads the widths of the mixed variant
+    try:
+        direct = _direct_max_pool(names, node)
+    finally:
+        names.graph = graph
+    return not direct and _holds_int8_window(names, stage, node)
+
+
 def _weighted(record: dict, precision: str, share: float) -> dict:
     """An op record of one variant: its MACs weighted by the share of patches expected to take it
     (the calibration outlier fraction), so that the records of both variants add up to the stage's
@@ -388,7 +430,8 @@ def emit_mixed_patch_stage(
     ):
         raise BuildError(f"the outlier test tensor {test.tensor!r} must be an 8-bit tensor of the patch stage")
     count = len(stage.patches)
-    for name in stage.nodes:
+    both = mixed.int8_variant  # False: no value lies outside [lo, hi]; every patch runs the mixed variant
+    for name in stage.nodes if both else [*prefix, *(n for n in suffix if _needs_int8_steps(names, stage, mgraph, n))]:
         emit_step_table(globals_w, names, graph8.node(name), stage, max_inputs, f"{names.node_ids[name]}_steps")
     names.graph = mgraph
     try:
@@ -400,32 +443,43 @@ def emit_mixed_patch_stage(
     finally:
         names.graph = graph8
     test_ident = f"vdpc_{names.tensor_ids[test.tensor]}_windows"
-    globals_w.comment(
-        f"VDPC: each patch's region of {test.tensor[:40]}, scanned for values outside [{test.lo}, {test.hi}]."
-    )
-    globals_w.line(f"static const edgec_window {test_ident}[{count}] = {{")
-    for patch in stage.patches:
-        win = patch.regions.get(test.tensor)
-        globals_w.line(f"    {_c_window(_buffer_window(names, test.tensor, win, patch))},")
-    globals_w.line("};")
-    globals_w.line()
+    if both:
+        globals_w.comment(
+            f"VDPC: each patch's region of {test.tensor[:40]}, scanned for values outside [{test.lo}, {test.hi}]."
+        )
+        globals_w.line(f"static const edgec_window {test_ident}[{count}] = {{")
+        for patch in stage.patches:
+            win = patch.regions.get(test.tensor)
+            globals_w.line(f"    {_c_window(_buffer_window(names, test.tensor, win, patch))},")
+        globals_w.line("};")
+        globals_w.line()
     if any(_is_packed(mgraph, mgraph.node(name)) for name in suffix):  # int4 weights alone need no packed view
         globals_w.lines(MIXED_TYPES.splitlines())
         globals_w.line()
 
     split = graph8.tensors[stage.split]
     gh, gw = stage.grid
-    body.comment(
-        f"Mixed-precision patch stage: {len(stage.nodes)} ops on a {gh}x{gw} grid over {stage.split[:40]} "
-        f"({'x'.join(map(str, split.shape))}); {len(prefix)} shared int8 ops, then per patch the int8 variant "
-        f"(outlier patch) or the mixed variant of {len(suffix)} ops."
-    )
+    if both:
+        body.comment(
+            f"Mixed-precision patch stage: {len(stage.nodes)} ops on a {gh}x{gw} grid over {stage.split[:40]} "
+            f"({'x'.join(map(str, split.shape))}); {len(prefix)} shared int8 ops, then per patch the int8 variant "
+            f"(outlier patch) or the mixed variant of {len(suffix)} ops."
+        )
+    else:
+        body.comment(
+            f"Mixed-precision patch stage: {len(stage.nodes)} ops on a {gh}x{gw} grid over {stage.split[:40]} "
+            f"({'x'.join(map(str, split.shape))}); {len(prefix)} int8 ops, then the mixed variant of {len(suffix)} "
+            f"ops on every patch (the outlier thresholds [{test.lo}, {test.hi}] are the whole int8 range: no patch "
+            "is classified)."
+        )
     fraction = min(max(float(mixed.outlier_patch_fraction), 0.0), 1.0)
     ops: list[dict] = []
     index = first_index
     scratch = 0
     gap_offset, gap = free_arena_gap(names)
-    budget = gap if gap >= MIN_ARENA_SCRATCH else SCRATCH_BUDGET
+    # the arena's free stretch when it is big enough, or holds bands of one row (what grid.py reserves)
+    least = min_scratch(graph8, stage, mgraph)
+    budget = gap if gap >= MIN_ARENA_SCRATCH or 0 < least <= gap else SCRATCH_BUDGET
     def emit_int8(name: str) -> str:
         """One op of the int8 variant (or the shared prefix) at the current patch; returns its kernel."""
         node = graph8.node(name)
@@ -445,26 +499,27 @@ def emit_mixed_patch_stage(
             kernel = emit_int8(name)
             ops.append(op_record(graph8, stage, graph8.node(name), index, kernel) | {"precision": "shared"})
             index += 1
-        channels = graph8.tensors[test.tensor].shape[-1]
-        body.comment(
-            "Value-driven patch classification: an outlier patch runs the int8 variant, the others the mixed one."
-        )
-        body.line(
-            f"const edgec_view vdpc_window = edgec_window_view({names.stage_pointer(test.tensor)}, &{test_ident}[patch], {channels});"
-        )
-        body.line(f"const int outlier = edgec_has_outlier(&vdpc_window, {test.lo}, {test.hi});")
-        body.line(f"EDGEC_PROFILE_OP({index});")
-        ops.append(
-            {"index": index, "name": f"vdpc:{test.tensor}", "op": "vdpc_classify", "kernel": "edgec_has_outlier", "macs": 0,
-             "output_shape": [], "arena_offset": None, "patches": count, "precision": "shared"}
-        )  # fmt: skip
-        index += 1
-        with body.block("if (outlier)"):
-            for name in suffix:
-                kernel = emit_int8(name)
-                ops.append(_weighted(op_record(graph8, stage, graph8.node(name), index, kernel), "int8", fraction))
-                index += 1
-        with body.block("else"):
+        if both:
+            channels = graph8.tensors[test.tensor].shape[-1]
+            body.comment(
+                "Value-driven patch classification: an outlier patch runs the int8 variant, the others the mixed one."
+            )
+            body.line(
+                f"const edgec_view vdpc_window = edgec_window_view({names.stage_pointer(test.tensor)}, &{test_ident}[patch], {channels});"
+            )
+            body.line(f"const int outlier = edgec_has_outlier(&vdpc_window, {test.lo}, {test.hi});")
+            body.line(f"EDGEC_PROFILE_OP({index});")
+            ops.append(
+                {"index": index, "name": f"vdpc:{test.tensor}", "op": "vdpc_classify", "kernel": "edgec_has_outlier", "macs": 0,
+                 "output_shape": [], "arena_offset": None, "patches": count, "precision": "shared"}
+            )  # fmt: skip
+            index += 1
+            with body.block("if (outlier)"):
+                for name in suffix:
+                    kernel = emit_int8(name)
+                    ops.append(_weighted(op_record(graph8, stage, graph8.node(name), index, kernel), "int8", fraction))
+                    index += 1
+        with body.block("else" if both else "/* the mixed variant */"):
             names.graph = mgraph
             mweights = MixedWeights(weights, graph8, mgraph)
             try:

@@ -114,13 +114,18 @@ def quantize_levels(hist_real: np.ndarray, scale: float, zp: int, bits: int) -> 
 
 def subbyte_params(hist: np.ndarray, scale8: float, zp8: int, bits: int) -> tuple[float, int]:
     """MSE-best clipped range of the int8 histogram ``hist`` at ``bits`` (see module docstring)."""
+    return range_candidates(hist, scale8, zp8, bits, 1)[0]
+
+
+def range_candidates(hist: np.ndarray, scale8: float, zp8: int, bits: int, count: int) -> list[tuple[float, int]]:
+    """The ``count`` best distinct clipped ranges of ``hist`` at ``bits`` as (scale, zp), least squared
+    error first (ties: the wider range, the fewer clipped)."""
     real = _real_levels(scale8, zp8)
     total = hist.sum()
     if total == 0:
-        return params_for_range(float(real[0]), float(real[-1]), bits)
+        return [params_for_range(float(real[0]), float(real[-1]), bits)]
     cdf = np.cumsum(hist) / total
-    best: tuple[float, float, float] | None = None  # (error, -width, ...) kept with its params
-    best_params = (1.0, 0)
+    ranked: dict[tuple[float, int], tuple] = {}
     for lo_q in CLIP_QUANTILES:
         lo = int(np.searchsorted(cdf, lo_q, side="right")) if lo_q > 0 else int(np.argmax(hist > 0))
         for hi_q in CLIP_QUANTILES:
@@ -132,9 +137,9 @@ def subbyte_params(hist: np.ndarray, scale8: float, zp8: int, bits: int) -> tupl
             back = scale * (quantize_levels(real, scale, zp, bits) - zp)
             err = float(np.sum(hist * (real - back) ** 2))
             key = (err, -(real[hi] - real[lo]), lo_q + hi_q)
-            if best is None or key < best:
-                best, best_params = key, (scale, zp)
-    return best_params
+            if (scale, zp) not in ranked or key < ranked[(scale, zp)]:
+                ranked[(scale, zp)] = key
+    return sorted(ranked, key=ranked.__getitem__)[:count]
 
 
 def mixed_graph(
@@ -142,6 +147,10 @@ def mixed_graph(
 ) -> Graph:
     """A copy of ``graph`` where each map of ``params`` (name -> (bits, scale, zp)) gets that width and quantization,
     and each op of ``weight_bits`` (node name -> 4) int4 weight values (``edgec/mixed/weights.py``).
+
+    Narrow weight values whose requantization would take a left shift (multiplier
+    ``s_in s_w / s_out >= 1/2``, typical of int4 weights on a 4-bit input) are
+    stored times ``2^k`` per channel (``_keep_right_shift``).
 
     A conv or depthwise conv accumulates in units of ``s_in x s_w``; when its
     input map is re-scaled or its weights requantized, its int32 bias is
@@ -169,8 +178,9 @@ def mixed_graph(
             if sum(node.inputs[1] in n.inputs for n in mixed.nodes) != 1:
                 raise ValueError(f"weights {w.name!r} are shared by several ops; cannot requantize them for one")
             w.data, scales, _ = requantize(graph.tensors[node.inputs[1]], weight_bits[node.name])
-            ratio = ratio * graph.tensors[node.inputs[1]].scale.astype(np.float64) / scales.astype(np.float64)
             w.scale = scales
+            _keep_right_shift(mixed, node, weight_bits[node.name])
+            ratio = ratio * graph.tensors[node.inputs[1]].scale.astype(np.float64) / w.scale.astype(np.float64)
         if len(node.inputs) < 3 or not node.inputs[2]:
             continue
         bias = mixed.tensors[node.inputs[2]]
@@ -182,3 +192,37 @@ def mixed_graph(
         if bias.scale is not None:
             bias.scale = (bias.scale.astype(np.float64) / ratio).astype(np.float32)
     return mixed
+
+
+def _keep_right_shift(mixed: Graph, node, bits: int) -> None:
+    """Per output channel of ``node``'s ``bits``-wide weight values (in int8 storage): store ``q x 2^k``
+    with scale ``s / 2^k`` (the same real weights), with the least ``k <= 8 - bits`` that makes the
+    requantization shift negative.
+
+    The real multiplier ``s_in s_w / s_out`` of int4 weights (scale about 18x the int8 one) on a
+    4-bit input (about 17x) often reaches 1/2, i.e. a shift >= 0; the DSP conv's fast epilogue
+    (``fast_requant`` 2, conv_dsp.c) needs a right shift, and without it the layer takes the
+    general per-channel path (2.7x the instructions on fashion_mbv2's expansion conv).  With
+    ``2^k`` the accumulator is ``2^k`` times larger and the multiplier ``2^k`` times smaller (same
+    mantissa, exactly: powers of two); the values still take ``2^bits`` levels, so the op's
+    BitOPs keep ``bits``-bit weights.  The result may differ from ``k = 0`` by the second
+    rounding of the shift; the reference computes it the same way (the graph holds the values)."""
+    from edgec.reference.qparams import kernel_params
+
+    w = mixed.tensors[node.inputs[1]]
+    axis = w.axis or 0
+    top = 8 - bits
+    for _ in range(top):
+        shift = np.broadcast_to(np.asarray(kernel_params(mixed, node)["out_shift"]).reshape(-1), w.scale.shape)
+        up = shift >= 0
+        if not up.any():
+            return
+        values = np.moveaxis(np.asarray(w.data, dtype=np.int64), axis, -1)
+        peak = np.abs(values).max(axis=tuple(range(values.ndim - 1)))
+        up &= peak * 2 <= 128  # 2 * [-64, 63] still fits int8
+        up &= np.moveaxis(values, -1, 0).reshape(values.shape[-1], -1).max(axis=1) * 2 <= 127
+        if not up.any():
+            return
+        values = np.where(up, values * 2, values)
+        w.data = np.moveaxis(values, -1, axis).astype(np.int8)
+        w.scale = np.where(up, w.scale / np.float32(2), w.scale).astype(np.float32)

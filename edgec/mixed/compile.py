@@ -40,14 +40,24 @@ def int8_fallback_reason(plan, target) -> str | None:
 def mixed_for_build(
     graph: Graph, plan, target, calib: Path, mixed_lambda: float | None, progress: Progress = QUIET
 ) -> MixedPrecision:
-    """Run VDPC + VDQS on ``plan``'s patch stage with the calibration data at ``calib``."""
+    """Run VDPC + VDQS on ``plan``'s patch stage with the calibration data at ``calib``; when no patch can
+    take the int8 variant and the plan came from the schedule search (an SRAM budget), move ``plan``
+    to the coarsest grid its packed maps fit (``grid.py``)."""
     from edgec.calibration import load_calibration
+    from edgec.mixed.grid import apply_grid
     from edgec.mixed.search import DEFAULT_LAMBDA, MAX_SAMPLES, samples_to_int8, search_mixed
 
     lam = DEFAULT_LAMBDA if mixed_lambda is None else mixed_lambda
     samples = samples_to_int8(graph, load_calibration(calib, graph)[:MAX_SAMPLES])
     with progress.step(f"mixed-precision search (lambda {lam:g}, {len(samples)} calibration samples)"):
         mixed = search_mixed(graph, plan.stage, samples, lam)
+    mixed = apply_grid(graph, plan, mixed, plan.details.get("budget_bytes"))
+    if mixed.report["grid"] != mixed.report["grid_int8"]:
+        gh, gw = mixed.report["grid"]
+        progress.note(
+            f"mixed: packed maps fit a {gh}x{gw} patch grid under the SRAM budget "
+            f"({plan.arena_size} B; int8 needs {mixed.report['grid_int8'][0]}x{mixed.report['grid_int8'][1]})"
+        )
     progress.note(summary_line(mixed.report))
     return mixed
 

@@ -21,7 +21,11 @@ identical in both variants (their outputs stay 8-bit with the int8 parameters)
 and run first; then the patch's window of ``test_tensor`` is scanned, and if
 any value lies outside ``[lo, hi]`` the patch is an *outlier patch* and the
 remaining stage ops run in the int8 variant, otherwise in the mixed variant.
-``test_tensor`` may be a stage input (nothing runs before the test).
+``test_tensor`` may be a stage input (nothing runs before the test).  When
+``[lo, hi]`` is the whole int8 range no patch can be an outlier patch
+(``int8_variant`` False): the build then runs the mixed variant on every patch
+without classifying, and may give the stage a coarser grid of its own
+(``edgec/mixed/grid.py``).
 """
 
 from __future__ import annotations
@@ -48,3 +52,9 @@ class MixedPrecision:
     search_seconds: float
     report: dict = field(default_factory=dict)  # build.json "precision" section (mode, bitops, ...)
     weight_bits: dict[str, int] = field(default_factory=dict)  # stage op -> 4: int4 weight values (mixed variant)
+
+    @property
+    def int8_variant(self) -> bool:
+        """Whether a patch can take the int8 variant: False when the thresholds are the whole int8
+        range (no value lies outside), so the classifier and the int8 variant are never needed."""
+        return self.outlier_test.lo > -128 or self.outlier_test.hi < 127

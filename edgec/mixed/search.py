@@ -20,7 +20,9 @@ Phi'``; 8 bits scores 0, and a choice that saves no BitOPs (a map only an add
 reads) scores 0 without being measured.  The search fixes one item per step:
 the unfixed item whose best width has the highest score (ties: the earlier
 item, maps before weights; for an item, the wider width) gets that width,
-until every item is fixed.  Every step checks the memory budget: the mixed
+until every item is fixed (then each sub-byte group's range is re-picked,
+of its ``RANGE_CANDIDATES`` least-error ones, by the divergence of the whole
+mixed variant: ``refine_ranges``).  Every step checks the memory budget: the mixed
 variant's per-patch buffers (packed per pixel) may not exceed the int8
 variant's, which the schedule already fits (sub-byte maps only shrink them,
 so this never rejects a width today).  lambda = 1 keeps everything at 8
@@ -46,6 +48,7 @@ from edgec.schedule.patch import PatchStage
 DEFAULT_LAMBDA = 0.955  # picked on unused training images, not the held-out set (docs/mixed_precision.md)
 CANDIDATE_BITS = (4, 2)
 MAX_SAMPLES = 64  # calibration samples the statistics use (the first ones)
+RANGE_CANDIDATES = 6  # clipped ranges per chosen sub-byte group compared by output divergence (1: MSE-best only)
 
 
 def patch_buffer_bytes(graph: Graph, stage: PatchStage, bits: dict[str, int]) -> int:
@@ -170,7 +173,31 @@ def search_bits(
         if bits[members[0]] != 8:
             scale, zp = params[(g, bits[members[0]])]
             chosen.update({m: (bits[m], scale, zp) for m in members})
-    return bits, chosen, {n: b for n, b in wbits.items() if b != 8}, table
+    wbits = {n: b for n, b in wbits.items() if b != 8}
+    if RANGE_CANDIDATES > 1:
+        chosen = refine_ranges(graph, groups, hists, chosen, wbits, divergence, table)
+    return bits, chosen, wbits, table
+
+
+def refine_ranges(graph, groups, hists, chosen, wbits, divergence, table) -> dict[str, tuple[int, float, int]]:
+    """With every width fixed, each sub-byte group in turn takes, of its ``RANGE_CANDIDATES`` least-error
+    clipped ranges, the one whose whole mixed variant diverges least from int8 on the calibration
+    samples (ties: the least-error range); recorded in ``table`` as ``range_kl``."""
+    changed = sorted({graph.producer(m).name for m in chosen} | set(wbits), key=[n.name for n in graph.nodes].index)
+    for members in groups:
+        if members[0] not in chosen:
+            continue
+        b = chosen[members[0]][0]
+        t0 = graph.tensors[members[0]]
+        union = sum(hists[m] for m in members)
+        trials = []
+        for scale, zp in assign.range_candidates(union, t0.qscale, t0.qzero, b, RANGE_CANDIDATES):
+            trial = {**chosen, **{m: (b, scale, zp) for m in members}}
+            trials.append((divergence(assign.mixed_graph(graph, trial, wbits), changed), scale, zp))
+        _, scale, zp = min(trials, key=lambda v: v[0])  # min keeps the first (least-error) of equal ones
+        chosen = {**chosen, **{m: (b, scale, zp) for m in members}}
+        table.append({"maps": members, "bits": b, "range_kl": [round(v[0], 5) for v in trials], "range": [scale, zp]})
+    return chosen
 
 
 def samples_to_int8(graph: Graph, samples: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:

@@ -184,7 +184,15 @@ def plot_build(build, path: Path) -> None:
     graph = build.graph
     schedule = build.summary.get("schedule", {})
     chosen = None
-    if schedule.get("kind") == "patch":
+    precision = build.summary.get("precision", {})
+    packed = precision.get("mode") == "mixed" and precision.get("grid", schedule.get("grid")) != precision.get("grid_int8", schedule.get("grid"))
+    if schedule.get("kind") == "patch" and packed:  # a mixed stage on its own grid: packed per-patch buffers
+        from edgec.mixed.grid import mixed_candidate
+
+        _, mixed = build.mixed()
+        rest = forced_patch_candidate(graph, schedule["split"], schedule["grid"][0]).rest_plan
+        chosen = mixed_candidate(graph, schedule["split"], tuple(schedule["grid"]), rest, mixed.graph, schedule.get("budget_bytes"))
+    elif schedule.get("kind") == "patch":
         chosen = forced_patch_candidate(graph, schedule["split"], schedule["grid"][0])
     budget = schedule.get("budget_bytes")  # the budget the build searched with (--sram-budget or the target's)
     if budget is None and build.summary.get("target_kind") == "mcu":
@@ -193,8 +201,8 @@ def plot_build(build, path: Path) -> None:
         except EdgecError:  # the target file is gone: plot without the budget line
             budget = None
     title = f"{build.summary.get('model', graph.name)} on {build.summary.get('target', '?')}"
-    precision = build.summary.get("precision", {})
     bits = precision.get("bits") if precision.get("mode") == "mixed" else None
     plot_memory(
-        graph, plan_layers(graph), chosen, budget, path, title=title, plain_plan=plan_layers(graph, stream_rows=False), bits=bits
+        graph, plan_layers(graph), chosen, budget, path, title=title, plain_plan=plan_layers(graph, stream_rows=False), bits=bits,
+        packed=packed,
     )  # fmt: skip

@@ -40,6 +40,7 @@ def plot_memory(
     budget_label: str = "SRAM budget",
     plain_plan: ArenaPlan | None = None,
     bits: dict[str, int] | None = None,
+    packed: bool = False,
 ) -> Path:
     """Write a PNG of live activation KiB per op: layer by layer, ``schedule`` (if a patch one), the budget line.
 
@@ -49,7 +50,8 @@ def plot_memory(
     placement gaps included); the shaded span is the patch stage.
     ``bits``: a mixed build's widths per stage map; stage ops writing a
     sub-byte map get their width on the tick label (``conv/4b``) and the
-    legend counts the widths.
+    legend counts the widths.  ``packed``: ``schedule`` is a mixed stage on its own grid, its
+    per-patch buffers sized for the packed maps (``edgec/mixed/grid.py``).
     """
     import matplotlib
 
@@ -87,8 +89,8 @@ def plot_memory(
         if bits:
             low = [b for b in bits.values() if b < 8]
             stage_label += (
-                f"; mixed: {low.count(4)} maps at 4 bits, {low.count(2)} at 2 bits on non-outlier patches "
-                "(per-patch buffers sized for int8)"
+                f"; mixed: {low.count(4)} maps at 4 bits, {low.count(2)} at 2 bits"
+                + (" on every patch (packed per-patch buffers)" if packed else " on non-outlier patches (per-patch buffers sized for int8)")
             )
         ax.axvspan(-0.5, stage_end, color="tab:orange", alpha=0.10, label=stage_label)
         top = max(top, schedule.peak)

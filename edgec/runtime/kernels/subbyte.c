@@ -11,45 +11,115 @@ static inline int8_t sign_extend(uint32_t v, int32_t bits)
     return (int8_t)((int32_t)(v << shift) >> shift);
 }
 
+/* Sign-extend the 4-bit (bits 4) or 2-bit (bits 2) lane in the low bits of every byte of v, whose
+ * other bits are 0: USUB8 of (v ^ sign) - sign on Armv7E-M; elsewhere OR the high bits into the
+ * bytes with the sign bit set (0x08 * 0x1E = 0xF0, 0x02 * 0x7F = 0xFE: no carry between bytes). */
+static inline uint32_t sign_extend_lanes(uint32_t v, int32_t bits)
+{
+    const uint32_t sign = bits == 4 ? 0x08080808u : 0x02020202u;
+#if EDGEC_DSP_NATIVE
+    return __usub8(v ^ sign, sign);
+#else
+    return v | (v & sign) * (bits == 4 ? 0x1Eu : 0x7Fu);
+#endif
+}
+
+/* The tail of a pixel (its last c % 8 channels, sequential int4 lanes) unpacked: four channels (two
+ * bytes spread to four, every byte sign-extended) at a time, then one at a time. */
+static inline void unpack_tail4(const uint8_t *s, int32_t c, int8_t *dst)
+{
+    int32_t ch = 0;
+    for (; ch + 4 <= c; ch += 4, s += 2, dst += 4) {
+        uint32_t v = (uint32_t)s[0] | ((uint32_t)s[1] << 16);
+        v = sign_extend_lanes((v | (v << 4)) & 0x0F0F0F0Fu, 4);
+        memcpy(dst, &v, 4); /* little-endian byte order: channel ch first */
+    }
+    for (; ch < c; ++ch) {
+        *dst++ = sign_extend((uint32_t)s[(ch & 3) >> 1] >> (4 * (ch & 1)), 4);
+    }
+}
+
+/* As unpack_tail4 for the last c % 16 channels of an int2 pixel (one byte spread to four at a time). */
+static inline void unpack_tail2(const uint8_t *s, int32_t c, int8_t *dst)
+{
+    int32_t ch = 0;
+    for (; ch + 4 <= c; ch += 4, ++s, dst += 4) {
+        uint32_t v = (uint32_t)*s | ((uint32_t)*s << 12);
+        v = sign_extend_lanes((v | (v << 6)) & 0x03030303u, 2);
+        memcpy(dst, &v, 4);
+    }
+    for (; ch < c; ++ch) {
+        *dst++ = sign_extend((uint32_t)*s >> (2 * (ch & 3)), 2);
+    }
+}
+
+/* `groups` word groups of int4 lanes at s unpacked to dst (eight int8 values each). */
+static void unpack_groups4(const uint8_t *s, int32_t groups, int8_t *dst)
+{
+    int32_t g;
+    for (g = 0; g + 2 <= groups; g += 2, s += 8, dst += 16) { /* two groups a step: less loop overhead */
+        uint32_t v, w, q0, q1, q2, q3;
+        memcpy(&v, s, 4);
+        memcpy(&w, s + 4, 4);
+        q0 = sign_extend_lanes(v & 0x0F0F0F0Fu, 4);
+        q1 = sign_extend_lanes((v >> 4) & 0x0F0F0F0Fu, 4);
+        q2 = sign_extend_lanes(w & 0x0F0F0F0Fu, 4);
+        q3 = sign_extend_lanes((w >> 4) & 0x0F0F0F0Fu, 4);
+        memcpy(dst, &q0, 4);
+        memcpy(dst + 4, &q1, 4);
+        memcpy(dst + 8, &q2, 4);
+        memcpy(dst + 12, &q3, 4);
+    }
+    for (; g < groups; ++g, s += 4, dst += 8) {
+        uint32_t v, q0, q1;
+        memcpy(&v, s, 4);
+        q0 = sign_extend_lanes(v & 0x0F0F0F0Fu, 4);
+        q1 = sign_extend_lanes((v >> 4) & 0x0F0F0F0Fu, 4);
+        memcpy(dst, &q0, 4);
+        memcpy(dst + 4, &q1, 4);
+    }
+}
+
+/* `groups` word groups of int2 lanes at s unpacked to dst (sixteen int8 values each). */
+static void unpack_groups2(const uint8_t *s, int32_t groups, int8_t *dst)
+{
+    int32_t g;
+    for (g = 0; g < groups; ++g, s += 4, dst += 16) {
+        uint32_t v, q0, q1, q2, q3;
+        memcpy(&v, s, 4);
+        q0 = sign_extend_lanes(v & 0x03030303u, 2);
+        q1 = sign_extend_lanes((v >> 2) & 0x03030303u, 2);
+        q2 = sign_extend_lanes((v >> 4) & 0x03030303u, 2);
+        q3 = sign_extend_lanes((v >> 6) & 0x03030303u, 2);
+        memcpy(dst, &q0, 4);
+        memcpy(dst + 4, &q1, 4);
+        memcpy(dst + 8, &q2, 4);
+        memcpy(dst + 12, &q3, 4);
+    }
+}
+
 void edgec_unpack_pixels(const uint8_t *src, int32_t w, int32_t c, int32_t pixel_stride, int32_t bits, int8_t *dst)
 {
-    int32_t x, ch;
+    /* Word groups (subbyte.h): field j of a word's four bytes is four consecutive channels; then the
+     * pixel's sequential tail. */
+    const int32_t group = bits == 4 ? 8 : 16, groups = c / group, tail = c - groups * group;
+    int32_t x;
     if (bits == 8) {
         for (x = 0; x < w; ++x, src += pixel_stride, dst += c) {
             memcpy(dst, src, (size_t)c);
         }
         return;
     }
-    if (bits == 4) {
-        for (x = 0; x < w; ++x, src += pixel_stride) {
-            const uint8_t *s = src;
-            ch = 0;
-            /* Four channels (two bytes) at a time: spread the nibbles to bytes, then sign-extend
-             * every byte at once (bit 3 set: OR 0xF0 into that byte; 0x08 * 0x1E = 0xF0, no carry). */
-            for (; ch + 4 <= c; ch += 4, s += 2, dst += 4) {
-                uint32_t v = (uint32_t)s[0] | ((uint32_t)s[1] << 16);
-                v = (v | (v << 4)) & 0x0F0F0F0Fu;
-                v |= (v & 0x08080808u) * 0x1Eu;
-                memcpy(dst, &v, 4); /* little-endian byte order: channel ch first */
-            }
-            for (; ch < c; ++ch) {
-                *dst++ = sign_extend((uint32_t)s[(ch & 3) >> 1] >> (4 * (ch & 1)), 4);
-            }
+    for (x = 0; x < w; ++x, src += pixel_stride, dst += c) {
+        if (groups && bits == 4) {
+            unpack_groups4(src, groups, dst);
+        } else if (groups) {
+            unpack_groups2(src, groups, dst);
         }
-        return;
-    }
-    /* bits == 2: four channels a byte, spread to four bytes at once, then sign-extended
-     * (bit 1 set: OR 0xFE into that byte; 0x02 * 0x7F = 0xFE, no carry). */
-    for (x = 0; x < w; ++x, src += pixel_stride) {
-        const uint8_t *s = src;
-        for (ch = 0; ch + 4 <= c; ch += 4, ++s, dst += 4) {
-            uint32_t v = (uint32_t)*s | ((uint32_t)*s << 12);
-            v = (v | (v << 6)) & 0x03030303u;
-            v |= (v & 0x02020202u) * 0x7Fu;
-            memcpy(dst, &v, 4);
-        }
-        for (; ch < c; ++ch) {
-            *dst++ = sign_extend((uint32_t)*s >> (2 * (ch & 3)), 2);
+        if (tail && bits == 4) {
+            unpack_tail4(src + 4 * groups, tail, dst + group * groups);
+        } else if (tail) {
+            unpack_tail2(src + 4 * groups, tail, dst + group * groups);
         }
     }
 }
@@ -82,65 +152,137 @@ static inline uint32_t lane_value(int8_t x, int32_t bits, int saturate)
     return (uint32_t)(saturate ? (x < lo ? lo : x > hi ? hi : x) : x);
 }
 
-/* edgec_pack_pixels, saturating every value to the range of `bits` first when `saturate`. */
+/* The tail of a pixel (its last c % 8 channels) packed as sequential int4 lanes: four channels at a
+ * time (each byte's low nibble gathered into two bytes), then a pair, then one. */
+static inline void pack_tail4(const int8_t *src, int32_t c, uint8_t *d, int saturate)
+{
+    int32_t ch = 0;
+    for (; ch + 4 <= c; ch += 4, src += 4, d += 2) {
+        uint32_t v;
+        memcpy(&v, src, 4);
+        if (saturate) {
+            v = saturate_quad(v, 4);
+        }
+        v &= 0x0F0F0F0Fu;
+        v |= v >> 4; /* byte 0: c0 | c1 << 4, byte 2: c2 | c3 << 4 */
+        d[0] = (uint8_t)v;
+        d[1] = (uint8_t)(v >> 16);
+    }
+    if (ch + 2 <= c) {
+        *d++ = (uint8_t)((lane_value(src[0], 4, saturate) & 0xFu) | ((lane_value(src[1], 4, saturate) & 0xFu) << 4));
+        src += 2;
+        ch += 2;
+    }
+    if (ch < c) {
+        *d = (uint8_t)(lane_value(*src, 4, saturate) & 0xFu);
+    }
+}
+
+/* As pack_tail4 for the last c % 16 channels of an int2 pixel (four channels a byte). */
+static inline void pack_tail2(const int8_t *src, int32_t c, uint8_t *d, int saturate)
+{
+    int32_t ch = 0;
+    for (; ch + 4 <= c; ch += 4, src += 4) {
+        uint32_t v;
+        memcpy(&v, src, 4);
+        if (saturate) {
+            v = saturate_quad(v, 2);
+        }
+        v &= 0x03030303u;
+        v |= v >> 6;  /* byte 0: c0 | c1 << 2, byte 2: c2 | c3 << 2 */
+        v |= v >> 12; /* byte 0: c0 | c1 << 2 | c2 << 4 | c3 << 6 */
+        *d++ = (uint8_t)v;
+    }
+    if (ch < c) {
+        uint32_t byte = 0;
+        int32_t k;
+        for (k = 0; ch < c; ++ch, ++k) {
+            byte |= (lane_value(*src++, 2, saturate) & 3u) << (2 * k);
+        }
+        *d = (uint8_t)byte;
+    }
+}
+
+/* `groups` word groups of int4 lanes packed from src (eight int8 values each) to d; each group's
+ * values are read before its word is written (in place: d <= src).  Saturating first when `saturate`. */
+static void pack_groups4(const int8_t *src, int32_t groups, uint8_t *d, int saturate)
+{
+    int32_t g;
+    for (g = 0; g < groups; ++g, src += 8, d += 4) {
+        uint32_t q0, q1, v;
+        memcpy(&q0, src, 4);
+        memcpy(&q1, src + 4, 4);
+        if (saturate) {
+            q0 = saturate_quad(q0, 4);
+            q1 = saturate_quad(q1, 4);
+        }
+        v = (q0 & 0x0F0F0F0Fu) | ((q1 & 0x0F0F0F0Fu) << 4);
+        memcpy(d, &v, 4);
+    }
+}
+
+/* As pack_groups4 for int2 lanes (sixteen int8 values a group). */
+static void pack_groups2(const int8_t *src, int32_t groups, uint8_t *d, int saturate)
+{
+    int32_t g;
+    for (g = 0; g < groups; ++g, src += 16, d += 4) {
+        uint32_t q0, q1, q2, q3, v;
+        memcpy(&q0, src, 4);
+        memcpy(&q1, src + 4, 4);
+        memcpy(&q2, src + 8, 4);
+        memcpy(&q3, src + 12, 4);
+        if (saturate) {
+            q0 = saturate_quad(q0, 2);
+            q1 = saturate_quad(q1, 2);
+            q2 = saturate_quad(q2, 2);
+            q3 = saturate_quad(q3, 2);
+        }
+        v = (q0 & 0x03030303u) | ((q1 & 0x03030303u) << 2) | ((q2 & 0x03030303u) << 4) | ((q3 & 0x03030303u) << 6);
+        memcpy(d, &v, 4);
+    }
+}
+
+/* The pixel loop of pack_pixels for one width and one `saturate`, both constants where it is
+ * inlined (so the saturation is in or out of the loops, not tested per word). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void pack_pixel_loop(const int8_t *src, int32_t w, int32_t c, int32_t pixel_stride, int32_t bits,
+                                   uint8_t *dst, int saturate)
+{
+    const int32_t group = bits == 4 ? 8 : 16, groups = c / group, tail = c % group;
+    int32_t x;
+    for (x = 0; x < w; ++x, src += c, dst += pixel_stride) {
+        if (groups && bits == 4) {
+            pack_groups4(src, groups, dst, saturate);
+        } else if (groups) {
+            pack_groups2(src, groups, dst, saturate);
+        }
+        if (tail && bits == 4) {
+            pack_tail4(src + group * groups, tail, dst + 4 * groups, saturate);
+        } else if (tail) {
+            pack_tail2(src + group * groups, tail, dst + 4 * groups, saturate);
+        }
+    }
+}
+
+/* edgec_pack_pixels, saturating every value to the range of `bits` first when `saturate`: word
+ * groups, then the pixel's sequential tail (subbyte.h). */
 static void pack_pixels(const int8_t *src, int32_t w, int32_t c, int32_t pixel_stride, int32_t bits, uint8_t *dst,
                         int saturate)
 {
-    int32_t x, ch;
-    if (bits == 8) {
+    int32_t x;
+    if (bits == 4 && saturate) {
+        pack_pixel_loop(src, w, c, pixel_stride, 4, dst, 1);
+    } else if (bits == 4) {
+        pack_pixel_loop(src, w, c, pixel_stride, 4, dst, 0);
+    } else if (bits == 2 && saturate) {
+        pack_pixel_loop(src, w, c, pixel_stride, 2, dst, 1);
+    } else if (bits == 2) {
+        pack_pixel_loop(src, w, c, pixel_stride, 2, dst, 0);
+    } else {
         for (x = 0; x < w; ++x, src += c, dst += pixel_stride) {
             memcpy(dst, src, (size_t)c);
-        }
-        return;
-    }
-    if (bits == 4) {
-        for (x = 0; x < w; ++x, dst += pixel_stride) {
-            uint8_t *d = dst;
-            ch = 0;
-            /* Four channels at a time: keep each byte's low nibble, gather nibble pairs into bytes. */
-            for (; ch + 4 <= c; ch += 4, src += 4, d += 2) {
-                uint32_t v;
-                memcpy(&v, src, 4);
-                if (saturate) {
-                    v = saturate_quad(v, 4);
-                }
-                v &= 0x0F0F0F0Fu;
-                v |= v >> 4; /* byte 0: c0 | c1 << 4, byte 2: c2 | c3 << 4 */
-                d[0] = (uint8_t)v;
-                d[1] = (uint8_t)(v >> 16);
-            }
-            if (ch + 2 <= c) {
-                *d++ = (uint8_t)((lane_value(src[0], 4, saturate) & 0xFu) | ((lane_value(src[1], 4, saturate) & 0xFu) << 4));
-                src += 2;
-                ch += 2;
-            }
-            if (ch < c) {
-                *d = (uint8_t)(lane_value(*src++, 4, saturate) & 0xFu);
-            }
-        }
-        return;
-    }
-    for (x = 0; x < w; ++x, dst += pixel_stride) {
-        uint8_t *d = dst;
-        /* Four channels a byte: keep each byte's low two bits, gather them into byte 0. */
-        for (ch = 0; ch + 4 <= c; ch += 4, src += 4) {
-            uint32_t v;
-            memcpy(&v, src, 4);
-            if (saturate) {
-                v = saturate_quad(v, 2);
-            }
-            v &= 0x03030303u;
-            v |= v >> 6;  /* byte 0: c0 | c1 << 2, byte 2: c2 | c3 << 2 */
-            v |= v >> 12; /* byte 0: c0 | c1 << 2 | c2 << 4 | c3 << 6 */
-            *d++ = (uint8_t)v;
-        }
-        if (ch < c) {
-            uint32_t byte = 0;
-            int32_t k;
-            for (k = 0; ch < c; ++ch, ++k) {
-                byte |= (lane_value(*src++, 2, saturate) & 3u) << (2 * k);
-            }
-            *d = (uint8_t)byte;
         }
     }
 }
@@ -161,11 +303,11 @@ static void dense_rows(int8_t *data, int32_t rows, int32_t w, int32_t c, edgec_v
     v->col_stride = c;
 }
 
-/* Pixels of `v` fill whole bytes with nothing between them (C * bits a multiple of 8, dense):
- * the lanes of a row follow one another as if the row were one pixel. */
+/* Pixels of `v` are whole word groups with nothing between them (C a multiple of 32 / bits, dense):
+ * the groups of a row follow one another as if the row were one pixel. */
 static inline int whole_bytes(const edgec_packed_view *v)
 {
-    return v->pixel_stride * 8 == v->c * v->bits;
+    return v->pixel_stride * 8 == v->c * v->bits && v->c % (32 / v->bits) == 0;
 }
 
 /* Rows [first, first + rows) of `in` as an int8 view: in place at 8 bits, else unpacked into scratch. */
@@ -183,7 +325,7 @@ static void rows_view(const edgec_packed_view *in, int32_t first, int32_t rows, 
         return;
     }
     for (r = 0; r < rows; ++r) {
-        if (whole_bytes(in)) { /* a row is one run of w * c lanes: no per-pixel loop */
+        if (whole_bytes(in)) { /* a row is one run of w * c lanes in word groups: no per-pixel loop */
             edgec_unpack_pixels(src + r * in->row_stride, 1, in->w * in->c, 0, in->bits, scratch + r * in->w * in->c);
         } else {
             edgec_unpack_pixels(src + r * in->row_stride, in->w, in->c, in->pixel_stride, in->bits,

@@ -2,9 +2,13 @@
  * Packed sub-byte feature maps (int4, int2) for the mixed-precision patch stage.
  *
  * Storage (edgec/mixed/subbyte.py): NHWC, packed per pixel.  The C channels of
- * one pixel take pixel_bytes = ceil(C * bits / 8) bytes; channel c sits at bit
- * (c % (8 / bits)) * bits of byte c / (8 / bits), two's complement, the first
- * channel in the lowest bits; unused high bits of a pixel's last byte are 0.
+ * one pixel take pixel_bytes = ceil(C * bits / 8) bytes, two's complement, in
+ * word groups of 32 / bits channels (8 at int4, 16 at int2): channel 4j + k of
+ * a group sits in byte k of the group's 4 bytes at bit j * bits, so field j of
+ * the four bytes is four consecutive channels (one shift and one mask unpack
+ * them to a word of int8 values).  The last C % group channels of a pixel are
+ * sequential: channel c of that tail at bit (c % (8 / bits)) * bits of its
+ * byte c / (8 / bits); unused high bits of a pixel's last byte are 0.
  * Rows and pixels stay byte-addressed, so a window of a packed tensor is a
  * byte offset plus byte strides, like an int8 window.  bits == 8 is plain int8.
  *
@@ -41,6 +45,9 @@
  * the int8 kernel's, bit for bit.  Unpacking and packing are one pass over the
  * band's rows (word at a time for int4), never inside the multiply-accumulate
  * loops; input rows shared by two bands (the kernel's halo) are unpacked twice.
+ * Where the output's buffer is sized for the packed map (a mixed stage on a grid
+ * of its own, edgec/mixed/grid.py), edgec_packed_output_rows gives the band in
+ * the scratch and edgec_packed_store_rows packs it into the buffer.
  */
 #ifndef EDGEC_SUBBYTE_H
 #define EDGEC_SUBBYTE_H

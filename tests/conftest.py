@@ -40,6 +40,7 @@ SHARED_FIXTURE_MODULES = frozenset(
         "test_kernel_variants.py",  # resnet8 host builds with DSP variants, shared by several tests
         "test_mixed_build.py",  # one --precision mixed build read by several tests
         "test_mixed_e2e.py",  # the lowered fixture net and its hand-made mixed variant
+        "test_mixed_grid.py",  # the fixture net's stage statistics, shared by its grid tests
         "test_mixed_search.py",  # calibration statistics of one patch stage
         "test_patch_e2e.py",  # auto-scheduled host builds, the reference for the forced-grid builds
         "test_profile_variants.py",  # two QEMU builds of ds_cnn (DSP and portable kernels), profiled once each

@@ -337,23 +337,51 @@ typedef struct {
     int8_t zero_point;
 } ring_plane;
 
+/* The constants of one block of sixteen channels, gathered once per output row: its weights, tap
+ * by tap (zero past the block's channels), and per accumulator its lanes' start, multipliers and
+ * shifts (mve_requant.h's form for blocks with a left shift). */
+typedef struct {
+    int8x16_t w[MAX_K * MAX_K];
+    int32x4_t start[4];
+    int32x4_t mult[4], right_neg[4];
+    mve_requant_q q[4];
+} block_stage;
+
+ALWAYS_INLINE void block_constants(block_stage *b, const int8_t *w, const call_stage *s, int32_t c0, int32_t n,
+                                   const int full, const int K, const int negative)
+{
+    const mve_pred16_t lanes = vctp8q((uint32_t)n);
+    int t, k;
+#pragma GCC unroll 49
+    for (t = 0; t < K * K; ++t) {
+        b->w[t] = full ? vldrbq_s8(w + t * s->channels + c0) : vldrbq_z_s8(w + t * s->channels + c0, lanes);
+    }
+#pragma GCC unroll 4
+    for (k = 0; k < 4; ++k) {
+        b->start[k] = gather_lanes(s->start, s, c0, k, n, full);
+        if (negative) {
+            b->mult[k] = gather_lanes(s->mult, s, c0, k, n, full);
+            b->right_neg[k] = gather_lanes(s->shift, s, c0, k, n, full);
+        } else {
+            b->q[k] = mve_requant_make(gather_lanes(s->mult, s, c0, k, n, full),
+                                       gather_lanes(s->shift, s, c0, k, n, full));
+        }
+    }
+}
+
 /* The block's accumulators for one output: tap (ky, kx) reads rows[ky] + kx * LANES. */
-ALWAYS_INLINE void ring_taps(const int8_t *const *rows, const int8_t *w, int32_t c0, int32_t channels,
-                             mve_pred16_t lanes, const int full, const int K, int32x4_t acc[4])
+ALWAYS_INLINE void ring_taps(const int8_t *const *rows, const block_stage *b, const int K, int32x4_t acc[4])
 {
     int32x4_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     int t;
 #pragma GCC unroll 25
     for (t = 0; t < K * K; t += 2) {
         const int8x16_t xa = vldrbq_s8(rows[t / K] + (t % K) * LANES);
-        const int8x16_t wa = full ? vldrbq_s8(w + t * channels + c0) : vldrbq_z_s8(w + t * channels + c0, lanes);
-        int16x8_t even = vmullbq_int_s8(xa, wa), odd = vmulltq_int_s8(xa, wa);
+        int16x8_t even = vmullbq_int_s8(xa, b->w[t]), odd = vmulltq_int_s8(xa, b->w[t]);
         if (t + 1 < K * K) {
             const int8x16_t xb = vldrbq_s8(rows[(t + 1) / K] + ((t + 1) % K) * LANES);
-            const int8x16_t wb = full ? vldrbq_s8(w + (t + 1) * channels + c0)
-                                      : vldrbq_z_s8(w + (t + 1) * channels + c0, lanes);
-            even = vaddq_s16(even, vmullbq_int_s8(xb, wb));
-            odd = vaddq_s16(odd, vmulltq_int_s8(xb, wb));
+            even = vaddq_s16(even, vmullbq_int_s8(xb, b->w[t + 1]));
+            odd = vaddq_s16(odd, vmulltq_int_s8(xb, b->w[t + 1]));
         }
         a0 = vaddq_s32(a0, vmovlbq_s16(even));
         a1 = vaddq_s32(a1, vmovltq_s16(even));
@@ -367,25 +395,50 @@ ALWAYS_INLINE void ring_taps(const int8_t *const *rows, const int8_t *w, int32_t
     acc[3] = a3;
 }
 
+/* Accumulator k of a block requantized, offset and clamped (finish's steps, constants from b). */
+ALWAYS_INLINE int32x4_t ring_finish(int32x4_t acc, const block_stage *b, const call_stage *s, int k,
+                                    const int negative)
+{
+    if (negative) {
+        int32x4_t v = vqrdmulhq_s32(acc, b->mult[k]);
+        v = vrshlq_s32(vqaddq_s32(v, vshrq_n_s32(v, 31)), b->right_neg[k]);
+        v = vaddq_n_s32(v, s->output_offset);
+        return vminq_s32(vmaxq_s32(v, s->lo), s->hi);
+    }
+    return mve_requant_clamp(acc, b->q[k], s->output_offset, s->lo, s->hi);
+}
+
 /* One output row of the block at c0 (n channels): ring[ky] is the ring row tap row ky reads, dst
- * the row's first output pixel.  The weights of a lane past n are read as 0 (predicated), so
- * whatever a ring lane past n holds adds nothing. */
+ * the row's first output pixel.  The weights of a lane past n are 0, so whatever a ring lane past n
+ * holds adds nothing. */
 ALWAYS_INLINE void ring_row(const int8_t *const *ring, const int8_t *w, int8_t *dst, const call_stage *s, int32_t c0,
                             int32_t n, int32_t out_w, int32_t step, const int full, const int K, const int negative)
 {
     const mve_pred16_t lanes = vctp8q((uint32_t)n);
     const int32_t channels = s->channels;
     const int8_t *rows[MAX_K];
+    block_stage b;
     int32_t ox, ky;
+    block_constants(&b, w, s, c0, n, full, K, negative);
 #pragma GCC unroll 7
     for (ky = 0; ky < K; ++ky) {
         rows[ky] = ring[ky];
     }
     for (ox = 0; ox < out_w; ++ox, dst += channels) {
-        int32x4_t acc[4];
-        block_start(acc, s, c0, n, full);
-        ring_taps(rows, w, c0, channels, lanes, full, K, acc);
-        block_store(acc, dst, s, c0, n, lanes, full, negative);
+        int32x4_t acc[4] = {b.start[0], b.start[1], b.start[2], b.start[3]};
+        int16x8_t even, odd;
+        int8x16_t bytes;
+        ring_taps(rows, &b, K, acc);
+        even = vmovnbq_s32(vuninitializedq_s16(), ring_finish(acc[0], &b, s, 0, negative));
+        even = vmovntq_s32(even, ring_finish(acc[1], &b, s, 1, negative));
+        odd = vmovnbq_s32(vuninitializedq_s16(), ring_finish(acc[2], &b, s, 2, negative));
+        odd = vmovntq_s32(odd, ring_finish(acc[3], &b, s, 3, negative));
+        bytes = vmovntq_s16(vmovnbq_s16(vuninitializedq_s8(), even), odd);
+        if (full) {
+            vstrbq_s8(dst + c0, bytes);
+        } else {
+            vstrbq_p_s8(dst + c0, bytes, lanes);
+        }
 #pragma GCC unroll 7
         for (ky = 0; ky < K; ++ky) {
             rows[ky] += step;

@@ -114,13 +114,11 @@ void edgec_depthwise_conv2d_inplace_mve(int8_t *buffer, int32_t in_h, int32_t in
     /* Sixteen channels at a time where the ring of sixteen-byte pixels fits its stack buffer
      * (depthwise_pairs_mve.c), else one channel at a time through the planner's ring
      * (depthwise_ring_mve.c): the same copy order, so the same in-place proof. */
-    if (edgec_depthwise_pairs_inplace_mve(buffer, in_h, in_w, channels, out_h, out_w, weights, bias, p)) {
-        return;
-    }
     {
         const edgec_view in = edgec_dense_view(buffer, in_h, in_w, channels);
         edgec_view out = edgec_dense_view(buffer, out_h, out_w, channels);
-        if (edgec_depthwise_ring_mve(&in, &out, weights, bias, p, scratch, ring_size)) {
+        if (edgec_depthwise_pairs_ring_mve(&in, &out, weights, bias, p) ||
+            edgec_depthwise_ring_mve(&in, &out, weights, bias, p, scratch, ring_size)) {
             return;
         }
     }

@@ -149,6 +149,9 @@ void edgec_depthwise_conv2d_mve(const edgec_view *in, edgec_view *out, const int
      * padding taps;
      * wide rows then go to the window kernel (depthwise_window_mve.c), else to the ring
      * (depthwise_ring_mve.c). */
+    if (2 * in_h >= kh && 2 * in_w >= kw && edgec_depthwise_pairs_ring_mve(in, out, weights, bias, p)) {
+        return;
+    }
     if ((channels > PAIRS_LANES || out_w < RING_MIN_WIDTH) && 2 * in_h >= kh && 2 * in_w >= kw &&
         edgec_depthwise_pairs_mve(in, out, weights, bias, p)) {
         return;

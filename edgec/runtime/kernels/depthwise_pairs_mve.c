@@ -327,11 +327,11 @@ int edgec_depthwise_pairs_mve(const edgec_view *in, edgec_view *out, const int8_
  * start.
  */
 
-/* The geometry of an in-place call. */
+/* The geometry of a ring call. */
 typedef struct {
-    int8_t *buffer;
-    int32_t in_h, in_w, out_h, out_w, channels;
-    int32_t stride_h, stride_w, pad_top, pad_left;
+    const int8_t *in;
+    int32_t in_h, in_w, in_row, in_col;
+    int32_t stride_h, pad_top, pad_left;
     int8_t *ring;  /* K rows of row_w pixels of LANES bytes */
     int32_t row_w; /* pixels per ring row, the padding included */
     int8_t zero_point;
@@ -412,10 +412,10 @@ ALWAYS_INLINE int32x4_t ring_finish(int32x4_t acc, const block_stage *b, const c
  * the row's first output pixel.  The weights of a lane past n are 0, so whatever a ring lane past n
  * holds adds nothing. */
 ALWAYS_INLINE void ring_row(const int8_t *const *ring, const int8_t *w, int8_t *dst, const call_stage *s, int32_t c0,
-                            int32_t n, int32_t out_w, int32_t step, const int full, const int K, const int negative)
+                            int32_t n, int32_t out_w, int32_t out_col, int32_t step, const int full, const int K,
+                            const int negative)
 {
     const mve_pred16_t lanes = vctp8q((uint32_t)n);
-    const int32_t channels = s->channels;
     const int8_t *rows[MAX_K];
     block_stage b;
     int32_t ox, ky;
@@ -424,7 +424,7 @@ ALWAYS_INLINE void ring_row(const int8_t *const *ring, const int8_t *w, int8_t *
     for (ky = 0; ky < K; ++ky) {
         rows[ky] = ring[ky];
     }
-    for (ox = 0; ox < out_w; ++ox, dst += channels) {
+    for (ox = 0; ox < out_w; ++ox, dst += out_col) {
         int32x4_t acc[4] = {b.start[0], b.start[1], b.start[2], b.start[3]};
         int16x8_t even, odd;
         int8x16_t bytes;
@@ -447,19 +447,19 @@ ALWAYS_INLINE void ring_row(const int8_t *const *ring, const int8_t *w, int8_t *
 }
 
 typedef void ring_row_fn(const int8_t *const *ring, const int8_t *w, int8_t *dst, const call_stage *s, int32_t c0,
-                         int32_t n, int32_t out_w, int32_t step);
+                         int32_t n, int32_t out_w, int32_t out_col, int32_t step);
 
 /* The specialised row bodies, per kernel size and sign of the shifts, each with its whole-block
  * and its predicated-tail loop. */
 #define RING_ROW_BODY(K, NAME, NEGATIVE)                                                                          \
     static __attribute__((noinline)) void NAME(const int8_t *const *ring, const int8_t *w, int8_t *dst,          \
                                                const call_stage *s, int32_t c0, int32_t n, int32_t out_w,         \
-                                               int32_t step)                                                     \
+                                               int32_t out_col, int32_t step)                                    \
     {                                                                                                            \
         if (n == LANES) {                                                                                        \
-            ring_row(ring, w, dst, s, c0, LANES, out_w, step, 1, K, NEGATIVE);                                   \
+            ring_row(ring, w, dst, s, c0, LANES, out_w, out_col, step, 1, K, NEGATIVE);                          \
         } else {                                                                                                 \
-            ring_row(ring, w, dst, s, c0, n, out_w, step, 0, K, NEGATIVE);                                       \
+            ring_row(ring, w, dst, s, c0, n, out_w, out_col, step, 0, K, NEGATIVE);                              \
         }                                                                                                        \
     }
 RING_ROW_BODY(3, ring_row_3x3, 0)
@@ -493,18 +493,19 @@ static void ring_copy_row(const ring_plane *g, int32_t k, int32_t r, int32_t c0,
             vstrbq_s8(dst, z);
         }
     } else {
-        const int8_t *src = g->buffer + iy * g->in_w * g->channels + c0;
-        for (x = 0; x < g->in_w; ++x, dst += LANES, src += g->channels) {
+        const int8_t *src = g->in + iy * g->in_row + c0;
+        for (x = 0; x < g->in_w; ++x, dst += LANES, src += g->in_col) {
             vstrbq_s8(dst, vldrbq_z_s8(src, lanes));
         }
     }
 }
 
-int edgec_depthwise_pairs_inplace_mve(int8_t *buffer, int32_t in_h, int32_t in_w, int32_t channels, int32_t out_h,
-                                      int32_t out_w, const int8_t *weights, const int32_t *bias,
-                                      const edgec_depthwise_params *p)
+int edgec_depthwise_pairs_ring_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
+                                   const edgec_depthwise_params *p)
 {
-    const int32_t k = p->kernel_h, sw = p->stride_w;
+    const int32_t k = p->kernel_h, sw = p->stride_w, channels = out->c;
+    const int32_t out_h = out->h, out_w = out->w, out_row = out->row_stride, out_col = out->col_stride;
+    int8_t *const out_data = out->data;
     int32_t start[MAX_CHANNELS];
     int8_t ring[RING_BYTES] __attribute__((aligned(4)));
     ring_row_fn *body;
@@ -512,22 +513,22 @@ int edgec_depthwise_pairs_inplace_mve(int8_t *buffer, int32_t in_h, int32_t in_w
     ring_plane g;
     int32_t c0, oy, ky;
 
+    /* Ring row: the padded input row, and every byte the taps of the last output read. */
     g.row_w = (out_w - 1) * sw + k;
-    if (g.row_w < p->pad_left + in_w + p->pad_right) {
-        g.row_w = p->pad_left + in_w + p->pad_right;
+    if (g.row_w < p->pad_left + in->w + p->pad_right) {
+        g.row_w = p->pad_left + in->w + p->pad_right;
     }
-    if (!pairs_ok(p, weights, channels) || p->dilation_h != 1 || p->dilation_w != 1 || p->stride_h < 1 ||
-        p->stride_h > k || sw < 1 || k * g.row_w * LANES > RING_BYTES || out_h <= 0 || out_w <= 0) {
+    if (!pairs_ok(p, weights, channels) || in->c != channels || p->dilation_h != 1 || p->dilation_w != 1 ||
+        p->stride_h < 1 || p->stride_h > k || sw < 1 || k * g.row_w * LANES > RING_BYTES || out_h <= 0 ||
+        out_w <= 0) {
         return 0;
     }
-    g.buffer = buffer;
-    g.in_h = in_h;
-    g.in_w = in_w;
-    g.out_h = out_h;
-    g.out_w = out_w;
-    g.channels = channels;
+    g.in = in->data;
+    g.in_h = in->h;
+    g.in_w = in->w;
+    g.in_row = in->row_stride;
+    g.in_col = in->col_stride;
     g.stride_h = p->stride_h;
-    g.stride_w = sw;
     g.pad_top = p->pad_top;
     g.pad_left = p->pad_left;
     g.ring = ring;
@@ -550,7 +551,7 @@ int edgec_depthwise_pairs_inplace_mve(int8_t *buffer, int32_t in_h, int32_t in_w
             for (ky = 0; ky < k; ++ky) {
                 rows[ky] = ring + ((first + ky) % k) * g.row_w * LANES;
             }
-            body(rows, weights, buffer + oy * out_w * channels, &s, c0, n, out_w, sw * LANES);
+            body(rows, weights, out_data + oy * out_row, &s, c0, n, out_w, out_col, sw * LANES);
         }
     }
     return 1;

@@ -18,14 +18,15 @@
 int edgec_depthwise_pairs_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
                               const edgec_depthwise_params *p);
 
-/* The same kernel in place (edgec_depthwise_conv2d_inplace's arguments, bar
- * its scratch, and requirements): a block of sixteen channels at a time
- * through a ring of K zero-point-padded rows of sixteen-byte pixels, on the
- * stack (RING_BYTES), in the row order of depthwise_inplace.c.  Handles the
- * kernels above with dilation 1, vertical stride up to the kernel size and
- * rings that fit; returns 0 without touching `buffer` for anything else. */
-int edgec_depthwise_pairs_inplace_mve(int8_t *buffer, int32_t in_h, int32_t in_w, int32_t channels, int32_t out_h,
-                                      int32_t out_w, const int8_t *weights, const int32_t *bias,
-                                      const edgec_depthwise_params *p);
+/* The same arithmetic a block of sixteen channels at a time through a ring
+ * of K zero-point-padded rows of sixteen-byte pixels, on the stack
+ * (RING_BYTES), each input row copied at its first use and each output row
+ * written after every row it taps is in the ring: the row order of
+ * depthwise_inplace.c, so `in` and `out` may also be the same dense buffer
+ * under edgec_depthwise_conv2d_inplace's requirements.  Handles the kernels
+ * above with dilation 1, vertical stride up to the kernel size and rings that
+ * fit; returns 0 without touching `out` for anything else. */
+int edgec_depthwise_pairs_ring_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
+                                   const edgec_depthwise_params *p);
 
 #endif /* EDGEC_DEPTHWISE_PAIRS_MVE_H */

@@ -33,6 +33,7 @@
 #define DW_LANES 8
 #define RING_MIN_WIDTH 48 /* output rows at least this wide may take the window or ring kernels */
 #define PAIRS_LANES 16     /* channels per vector of edgec_depthwise_pairs_mve */
+#define RING16_MIN_WIDTH 4 /* narrower rows do not amortise the sixteen-channel ring's per-row constants */
 
 /* The requantization and bias of the even (or odd) channels of a block of eight. */
 typedef struct {
@@ -149,7 +150,8 @@ void edgec_depthwise_conv2d_mve(const edgec_view *in, edgec_view *out, const int
      * padding taps;
      * wide rows then go to the window kernel (depthwise_window_mve.c), else to the ring
      * (depthwise_ring_mve.c). */
-    if (2 * in_h >= kh && 2 * in_w >= kw && edgec_depthwise_pairs_ring_mve(in, out, weights, bias, p)) {
+    if (out_w >= RING16_MIN_WIDTH && 2 * in_h >= kh && 2 * in_w >= kw &&
+        edgec_depthwise_pairs_ring_mve(in, out, weights, bias, p)) {
         return;
     }
     if ((channels > PAIRS_LANES || out_w < RING_MIN_WIDTH) && 2 * in_h >= kh && 2 * in_w >= kw &&

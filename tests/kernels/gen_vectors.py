@@ -1231,6 +1231,13 @@ def build_cases(seed: int) -> list[Case]:
         (5, 97, 3, 1, (3, 3), (2, 2), (1, 1), (0, 0, 1, 1)),
         (4, 100, 3, 1, (5, 5), (2, 2), (1, 1), (2, 2, 2, 2)),
         (4, 53, 2, 1, (7, 7), (1, 1), (1, 1), (3, 3, 3, 3)),
+        # the MVE sixteen-channel ring (edgec_depthwise_pairs_ring_mve): whole blocks and a tail, each
+        # kernel size and stride, and a ring too wide for its stack buffer (the per-pixel kernel)
+        (12, 12, 48, 1, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),
+        (11, 24, 20, 1, (5, 5), (2, 2), (1, 1), (2, 2, 2, 2)),
+        (9, 20, 33, 1, (7, 7), (1, 1), (1, 1), (3, 3, 3, 3)),
+        (7, 9, 16, 1, (3, 3), (2, 2), (1, 1), (0, 0, 1, 1)),
+        (4, 90, 17, 1, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),
     ]:
         for extreme in (False, True):
             cases.append(

@@ -499,7 +499,8 @@ static inline __attribute__((always_inline)) void short_rows_pixels(const edgec_
                                                                     const co_block *stage, int32_t blocks,
                                                                     const out_stage *o, const int NV)
 {
-    const int32_t kw = p->kernel_w, row = kw * in->c, dy = p->dilation_h;
+    const int32_t kw = p->kernel_w, cin = in->c, row = kw * cin, dy = p->dilation_h;
+    const int32_t in_h = in->h, in_w = in->w, in_row = in->row_stride;
     const mve_pred16_t row_lanes = vctp8q((uint32_t)row);
     const int8_t zero_point = (int8_t)(-p->input_offset);
     const uint32x4_t slots = vreinterpretq_u32_s32(paired_lanes(0, 1, 2, 3));
@@ -515,9 +516,18 @@ static inline __attribute__((always_inline)) void short_rows_pixels(const edgec_
             const int32_t ix0 = ox * p->stride_w - p->pad_left;
             int8x16_t f[SHORT_ROWS];
             int8_t *dst = pixel(out, oy, ox);
-            vstrbq_p_s8(packed, field_row(in, iy0, ix0, kw, zero_point, row_lanes), row_lanes);
-            vstrbq_p_s8(packed + row, field_row(in, iy0 + dy, ix0, kw, zero_point, row_lanes), row_lanes);
-            vstrbq_p_s8(packed + 2 * row, field_row(in, iy0 + 2 * dy, ix0, kw, zero_point, row_lanes), row_lanes);
+            if (iy0 >= 0 && iy0 + 2 * dy < in_h && ix0 >= 0 && ix0 + kw <= in_w) {
+                /* Every tap inside the input (most pixels): the three rows as they are. */
+                const int8_t *src = in->data + iy0 * in_row + ix0 * cin;
+                vstrbq_p_s8(packed, vldrbq_z_s8(src, row_lanes), row_lanes);
+                vstrbq_p_s8(packed + row, vldrbq_z_s8(src + dy * in_row, row_lanes), row_lanes);
+                vstrbq_p_s8(packed + 2 * row, vldrbq_z_s8(src + 2 * dy * in_row, row_lanes), row_lanes);
+            } else {
+                vstrbq_p_s8(packed, field_row(in, iy0, ix0, kw, zero_point, row_lanes), row_lanes);
+                vstrbq_p_s8(packed + row, field_row(in, iy0 + dy, ix0, kw, zero_point, row_lanes), row_lanes);
+                vstrbq_p_s8(packed + 2 * row, field_row(in, iy0 + 2 * dy, ix0, kw, zero_point, row_lanes),
+                            row_lanes);
+            }
 #pragma GCC unroll 3
             for (v = 0; v < NV; ++v) {
                 f[v] = vldrbq_s8(packed + 16 * v);

@@ -518,9 +518,9 @@ int edgec_depthwise_pairs_ring_mve(const edgec_view *in, edgec_view *out, const 
     if (g.row_w < p->pad_left + in->w + p->pad_right) {
         g.row_w = p->pad_left + in->w + p->pad_right;
     }
-    if (!pairs_ok(p, weights, channels) || in->c != channels || p->dilation_h != 1 || p->dilation_w != 1 ||
-        p->stride_h < 1 || p->stride_h > k || sw < 1 || k * g.row_w * LANES > RING_BYTES || out_h <= 0 ||
-        out_w <= 0) {
+    /* The geometry first: pairs_ok reads every weight. */
+    if (in->c != channels || p->dilation_h != 1 || p->dilation_w != 1 || p->stride_h < 1 || p->stride_h > k ||
+        sw < 1 || k * g.row_w * LANES > RING_BYTES || out_h <= 0 || out_w <= 0 || !pairs_ok(p, weights, channels)) {
         return 0;
     }
     g.in = in->data;

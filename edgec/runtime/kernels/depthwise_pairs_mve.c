@@ -32,7 +32,7 @@
 #include "mve_requant.h"
 
 #define MAX_CHANNELS 512 /* the per-call folded bias and zero-point row live on the stack */
-#define RING_BYTES 4096   /* the in-place ring, on the stack; larger rings take the channel-plane kernel */
+#define RING_BYTES 6144   /* the ring, on the stack (7x7 rows of up to 54 padded pixels); larger rings go elsewhere */
 #define MAX_K 7
 #define LANES 16
 

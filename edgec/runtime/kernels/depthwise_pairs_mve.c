@@ -20,8 +20,13 @@
  * the folded term is exact for border pixels too.  The accumulators are
  * requantized per lane (mve_requant.h, constants gathered in the same
  * channel order) and narrowed back into channel order (VMOVNB/VMOVNT twice),
- * one 16-byte store per block.  The channel tail is predicated.  Built only
- * for targets with integer MVE.
+ * one 16-byte store per block.  The channel tail is predicated.
+ *
+ * Two entries: edgec_depthwise_pairs_mve walks the output pixels, each with
+ * a table of its K*K tap pointers, every block of channels per pixel;
+ * edgec_depthwise_pairs_ring_mve (below) walks one block of channels at a
+ * time through a ring of padded rows.  Built only for targets with integer
+ * MVE.
  */
 #include <string.h>
 
@@ -316,15 +321,16 @@ int edgec_depthwise_pairs_mve(const edgec_view *in, edgec_view *out, const int8_
 }
 
 /*
- * In place (edgec_depthwise_pairs_inplace_mve): the procedure of depthwise_inplace.c -- input rows
+ * The ring (edgec_depthwise_pairs_ring_mve): the procedure of depthwise_inplace.c -- input rows
  * copied into a ring of K zero-point-padded rows at their first use, output row oy written only
  * after every row it taps is in the ring -- run for a block of sixteen channels at once instead of
  * one channel.  Channel c of the output only overwrites channel c of the input, so the blocks are
- * independent and each block's channels follow exactly the per-channel order proven there.  A
+ * independent and each block's channels follow exactly the per-channel order proven there: the
+ * same code serves separate input and output views and the in-place layers' single buffer.  A
  * ring pixel is the block's sixteen bytes, so tap (ky, kx) of an output is one 16-byte load at a
  * constant offset from its ring row, and the padding (columns set once per call, rows outside the
  * input filled at their use) holds the zero point, whose (x + input_offset) is 0 under the folded
- * start.
+ * start.  The block's weights and requantization constants are gathered once per output row.
  */
 
 /* The geometry of a ring call. */

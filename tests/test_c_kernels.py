@@ -87,6 +87,7 @@ ALLOWED_INCLUDES = {
     "<arm_acle.h>",
     '"mve_requant.h"',
     '"depthwise_ring_mve.h"',
+    '"depthwise_shapes_mve.h"',
     '"depthwise_window_mve.h"',
     '"depthwise_pairs_mve.h"',
     "<arm_mve.h>",

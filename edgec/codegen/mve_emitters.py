@@ -10,14 +10,18 @@ ones with the MVE function names.
   ``edgec_conv2d_1x1_mve`` inside it): VMLADAVA.S8 dot products along the input channels;
   three kernel rows of at most 16 bytes (a first layer on RGB) are one predicated load each.
 - depthwise_conv2d (depth multiplier 1): ``edgec_depthwise_conv2d_mve``; square 3x3/5x5/7x7
-  kernels go to ``edgec_depthwise_pairs_mve`` (depthwise_pairs_mve.c: sixteen channels per
-  vector, two taps' int8 products added in int16), or, for rows of >= 48 outputs of at most 16
-  channels, to ``edgec_depthwise_window_mve`` (depthwise_window_mve.c: a channel's K x K windows
-  as consecutive bytes, VMLADAV.S8) or ``edgec_depthwise_ring_mve``; other shapes keep eight
-  channels per vector in int16 lanes.  Where the arena plan runs the layer in place,
-  ``edgec_depthwise_conv2d_inplace_mve``: square kernels through ``edgec_depthwise_ring_mve``
-  (depthwise_ring_mve.c: a channel plane at a time, eight outputs of a row per step), others
-  four outputs of a channel's row per vector.
+  kernels go to ``edgec_depthwise_pairs_ring_mve`` (depthwise_pairs_mve.c: sixteen channels per
+  vector, two taps' int8 products added in int16, a block of sixteen channels at a time through
+  a stack ring of padded rows) for rows of >= 4 outputs whose ring fits, else to
+  ``edgec_depthwise_pairs_mve`` (the same arithmetic pixel by pixel), or, for rows of >= 48
+  outputs of at most 16 channels, to ``edgec_depthwise_window_mve`` (depthwise_window_mve.c: a
+  channel's K x K windows as consecutive bytes, VMLADAV.S8) or ``edgec_depthwise_ring_mve``;
+  other shapes keep eight channels per vector in int16 lanes.  Where the arena plan runs the
+  layer in place, ``edgec_depthwise_conv2d_inplace_mve``: square kernels through
+  ``edgec_depthwise_pairs_ring_mve`` on the one buffer, or, where its ring does not fit or a
+  weight is -128, ``edgec_depthwise_ring_mve`` (depthwise_ring_mve.c: a channel plane at a time
+  in the planner's scratch, eight outputs of a row per step), others four outputs of a
+  channel's row per vector.
 - add / sub: ``edgec_add_mve``: four elements per step, the three requantizations in
   vectors (broadcasts other than a single value fall back to ``edgec_add`` inside it).
 """

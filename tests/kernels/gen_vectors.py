@@ -377,14 +377,29 @@ def dsp_depthwise_fast_cases(rng) -> list[Case]:
 
 
 def depthwise_inplace_case(
-    rng, *, h, w, c, k, stride=(1, 1), dilation=(1, 1), pad=(0, 0, 0, 0), extreme=False, bias=True
+    rng,
+    *,
+    h,
+    w,
+    c,
+    k,
+    stride=(1, 1),
+    dilation=(1, 1),
+    pad=(0, 0, 0, 0),
+    extreme=False,
+    bias=True,
+    weight_min=False,
 ) -> Case:
     """In-place depthwise (depth_multiplier 1): the expected output comes from the out-of-place
     twin ``depthwise_conv2d``, and the in-place twin must agree with it bit for bit.  ``x`` is the
-    whole input plane, which also fills buffer[OH*OW*C : H*W*C] that the kernel must not touch."""
+    whole input plane, which also fills buffer[OH*OW*C : H*W*C] that the kernel must not touch.
+    ``weight_min``: one weight is -128 (the MVE sixteen-channel kernels leave such layers to the
+    channel-plane ring)."""
     kh, kw = k
     x = rand_int8(rng, (1, h, w, c))
     wt = rng.integers(-127, 128, size=(1, kh, kw, c)).astype(np.int8)
+    if weight_min:
+        wt[0, kh // 2, kw // 2, c // 2] = -128
     in_zp = rand_zero_point(rng, extreme)
     out_zp = rand_zero_point(rng, extreme)
     b = rng.integers(-5000, 5000, size=c).astype(np.int32) if bias else None
@@ -412,7 +427,8 @@ def depthwise_inplace_case(
     assert oh * ow <= h * w
     cs = Case(
         "depthwise_conv2d_inplace",
-        name=f"dwip{kh}x{kw}_{h}x{w}x{c}_s{stride[0]}{stride[1]}_d{dilation[0]}{dilation[1]}_p{''.join(map(str, pad))}",
+        name=f"dwip{kh}x{kw}_{h}x{w}x{c}_s{stride[0]}{stride[1]}_d{dilation[0]}{dilation[1]}_p{''.join(map(str, pad))}"
+        + ("_wmin" if weight_min else ""),
     )
     cs.ints.update(
         stride_h=stride[0],
@@ -1215,6 +1231,13 @@ def build_cases(seed: int) -> list[Case]:
         (5, 97, 3, 1, (3, 3), (2, 2), (1, 1), (0, 0, 1, 1)),
         (4, 100, 3, 1, (5, 5), (2, 2), (1, 1), (2, 2, 2, 2)),
         (4, 53, 2, 1, (7, 7), (1, 1), (1, 1), (3, 3, 3, 3)),
+        # the MVE sixteen-channel ring (edgec_depthwise_pairs_ring_mve): whole blocks and a tail, each
+        # kernel size and stride, and a ring too wide for its stack buffer (the per-pixel kernel)
+        (12, 12, 48, 1, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),
+        (11, 24, 20, 1, (5, 5), (2, 2), (1, 1), (2, 2, 2, 2)),
+        (9, 20, 33, 1, (7, 7), (1, 1), (1, 1), (3, 3, 3, 3)),
+        (7, 9, 16, 1, (3, 3), (2, 2), (1, 1), (0, 0, 1, 1)),
+        (4, 130, 17, 1, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),
     ]:
         for extreme in (False, True):
             cases.append(
@@ -1421,6 +1444,22 @@ def build_cases(seed: int) -> list[Case]:
             cases.append(
                 depthwise_inplace_case(
                     rng, h=h, w=w, c=c, k=k, stride=s, dilation=d, pad=pad, extreme=extreme, bias=not extreme or c > 3
+                )
+            )
+    # the MVE sixteen-channel in-place blocks (depthwise_pairs_mve.c): whole blocks of MobileNetV2's
+    # and MCUNet's shapes, a ring too wide for its stack buffer, and a weight of -128 (both left to
+    # the channel-plane ring)
+    for h, w, c, k, s, pad, weight_min in [
+        (12, 12, 48, (3, 3), (1, 1), (1, 1, 1, 1), False),
+        (12, 12, 32, (7, 7), (1, 1), (3, 3, 3, 3), False),
+        (9, 10, 16, (5, 5), (2, 2), (2, 2, 2, 2), False),
+        (6, 60, 16, (7, 7), (1, 1), (3, 3, 3, 3), False),
+        (9, 9, 20, (3, 3), (1, 1), (1, 1, 1, 1), True),
+    ]:
+        for extreme in (False, True):
+            cases.append(
+                depthwise_inplace_case(
+                    rng, h=h, w=w, c=c, k=k, stride=s, pad=pad, extreme=extreme, weight_min=weight_min
                 )
             )
     for i in range(40):

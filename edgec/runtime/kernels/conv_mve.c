@@ -474,28 +474,95 @@ static inline int8x16_t field_row(const edgec_view *in, int32_t iy, int32_t ix0,
     return vldrbq_s8(bytes);
 }
 
+/* The dot products of a packed field (NV vectors) with four output channels' packed weights, in
+ * paired_lanes' lane order. */
+static inline __attribute__((always_inline)) int32x4_t field_dots(const int8x16_t *f, const int8x16_t (*w)[SHORT_ROWS],
+                                                                  const int NV)
+{
+    int32_t acc[CO_BLOCK];
+    int c, v;
+#pragma GCC unroll 4
+    for (c = 0; c < CO_BLOCK; ++c) {
+        acc[c] = vmladavq_s8(f[0], w[c][0]);
+#pragma GCC unroll 2
+        for (v = 1; v < NV; ++v) {
+            acc[c] = vmladavaq_s8(acc[c], f[v], w[c][v]);
+        }
+    }
+    return paired_lanes(acc[0], acc[1], acc[2], acc[3]);
+}
+
+/* Every output pixel of conv_short_rows with its field packed into NV vectors. */
+static inline __attribute__((always_inline)) void short_rows_pixels(const edgec_view *in, edgec_view *out,
+                                                                    const edgec_conv_params *p,
+                                                                    const int8x16_t (*rows)[SHORT_ROWS],
+                                                                    const co_block *stage, int32_t blocks,
+                                                                    const out_stage *o, const int NV)
+{
+    const int32_t kw = p->kernel_w, cin = in->c, row = kw * cin, dy = p->dilation_h;
+    const int32_t in_h = in->h, in_w = in->w, in_row = in->row_stride;
+    const mve_pred16_t row_lanes = vctp8q((uint32_t)row);
+    const int8_t zero_point = (int8_t)(-p->input_offset);
+    const uint32x4_t slots = vreinterpretq_u32_s32(paired_lanes(0, 1, 2, 3));
+    /* The field of one pixel, its kernel rows back to back; zeros after them (their weights are 0). */
+    int8_t packed[SHORT_ROWS * 16] __attribute__((aligned(4)));
+    int32_t oy, ox, b, v;
+    for (v = 0; v < SHORT_ROWS; ++v) {
+        vstrbq_s8(packed + 16 * v, vdupq_n_s8(0));
+    }
+    for (oy = 0; oy < out->h; ++oy) {
+        const int32_t iy0 = oy * p->stride_h - p->pad_top;
+        for (ox = 0; ox < out->w; ++ox) {
+            const int32_t ix0 = ox * p->stride_w - p->pad_left;
+            int8x16_t f[SHORT_ROWS];
+            int8_t *dst = pixel(out, oy, ox);
+            if (iy0 >= 0 && iy0 + 2 * dy < in_h && ix0 >= 0 && ix0 + kw <= in_w) {
+                /* Every tap inside the input (most pixels): the three rows as they are. */
+                const int8_t *src = in->data + iy0 * in_row + ix0 * cin;
+                vstrbq_p_s8(packed, vldrbq_z_s8(src, row_lanes), row_lanes);
+                vstrbq_p_s8(packed + row, vldrbq_z_s8(src + dy * in_row, row_lanes), row_lanes);
+                vstrbq_p_s8(packed + 2 * row, vldrbq_z_s8(src + 2 * dy * in_row, row_lanes), row_lanes);
+            } else {
+                vstrbq_p_s8(packed, field_row(in, iy0, ix0, kw, zero_point, row_lanes), row_lanes);
+                vstrbq_p_s8(packed + row, field_row(in, iy0 + dy, ix0, kw, zero_point, row_lanes), row_lanes);
+                vstrbq_p_s8(packed + 2 * row, field_row(in, iy0 + 2 * dy, ix0, kw, zero_point, row_lanes),
+                            row_lanes);
+            }
+#pragma GCC unroll 3
+            for (v = 0; v < NV; ++v) {
+                f[v] = vldrbq_s8(packed + 16 * v);
+            }
+            for (b = 0; b < blocks; ++b, dst += CO_BLOCK) {
+                const int32x4_t acc = field_dots(f, rows + b * CO_BLOCK, NV);
+                const int32x4_t r = mve_requant_clamp(vaddq_s32(acc, stage[b].base), stage[b].q, o->offset, o->lo, o->hi);
+                vstrbq_scatter_offset_p_s32(dst, slots, r, stage[b].lanes);
+            }
+        }
+    }
+}
+
 /* Convs with three kernel rows of at most 16 bytes each (a first layer: 3x3 kernel, 3 input channels):
  * each kernel row of an output pixel's field is one predicated load (zeros past its kw * cin bytes),
- * and each output channel is three VMLADAV.S8 against its weight rows, padded to 16 bytes with zeros
- * on the stack once per call, as are the requantization constants of every block of four channels. */
+ * the three are packed back to back into ceil(3 * kw * cin / 16) vectors (two for 27 bytes), and each
+ * output channel is that many VMLADAV.S8 against its field's weights (contiguous in the [Co][KH][KW][Ci]
+ * layout), zero-padded to whole vectors on the stack once per call, as are the requantization
+ * constants of every block of four channels. */
 static __attribute__((noinline)) void conv_short_rows(const edgec_view *in, edgec_view *out, const int8_t *weights,
                                                       const int32_t *bias, const edgec_conv_params *p)
 {
     const int32_t cout = out->c, blocks = (cout + CO_BLOCK - 1) / CO_BLOCK, kw = p->kernel_w;
     const int32_t row = kw * in->c, field = SHORT_ROWS * row;
-    const mve_pred16_t row_lanes = vctp8q((uint32_t)row);
-    const int8_t zero_point = (int8_t)(-p->input_offset);
     const out_stage o = make_out_stage(p);
     int8x16_t rows[SHORT_ROWS_COUT][SHORT_ROWS];
     co_block stage[SHORT_ROWS_COUT / CO_BLOCK];
     int32_t wsum[SHORT_ROWS_COUT];
     const uint32x4_t slots = vreinterpretq_u32_s32(paired_lanes(0, 1, 2, 3));
-    int32_t oc, oy, ox, b, ky;
+    int32_t oc, b, v;
 
     for (oc = 0; oc < blocks * CO_BLOCK; ++oc) {
         const int8_t *w = weights + (oc < cout ? oc : cout - 1) * field;
-        for (ky = 0; ky < SHORT_ROWS; ++ky) {
-            rows[oc][ky] = vldrbq_z_s8(w + ky * row, row_lanes);
+        for (v = 0; v < SHORT_ROWS; ++v) {
+            rows[oc][v] = field > 16 * v ? vldrbq_z_s8(w + 16 * v, vctp8q((uint32_t)(field - 16 * v))) : vdupq_n_s8(0);
         }
         wsum[oc] = sum_s8(w, field);
     }
@@ -511,25 +578,10 @@ static __attribute__((noinline)) void conv_short_rows(const edgec_view *in, edge
         k.lanes = vcmphiq_u32(vdupq_n_u32((uint32_t)n), slots);
         stage[b] = k;
     }
-    for (oy = 0; oy < out->h; ++oy) {
-        const int32_t iy0 = oy * p->stride_h - p->pad_top, dy = p->dilation_h;
-        for (ox = 0; ox < out->w; ++ox) {
-            const int32_t ix0 = ox * p->stride_w - p->pad_left;
-            const int8x16_t x0 = field_row(in, iy0, ix0, kw, zero_point, row_lanes);
-            const int8x16_t x1 = field_row(in, iy0 + dy, ix0, kw, zero_point, row_lanes);
-            const int8x16_t x2 = field_row(in, iy0 + 2 * dy, ix0, kw, zero_point, row_lanes);
-            int8_t *dst = pixel(out, oy, ox);
-            for (b = 0; b < blocks; ++b, dst += CO_BLOCK) {
-                const int8x16_t(*w)[SHORT_ROWS] = (const int8x16_t(*)[SHORT_ROWS])rows[b * CO_BLOCK];
-                const int32x4_t acc = paired_lanes(
-                    vmladavaq_s8(vmladavaq_s8(vmladavq_s8(x0, w[0][0]), x1, w[0][1]), x2, w[0][2]),
-                    vmladavaq_s8(vmladavaq_s8(vmladavq_s8(x0, w[1][0]), x1, w[1][1]), x2, w[1][2]),
-                    vmladavaq_s8(vmladavaq_s8(vmladavq_s8(x0, w[2][0]), x1, w[2][1]), x2, w[2][2]),
-                    vmladavaq_s8(vmladavaq_s8(vmladavq_s8(x0, w[3][0]), x1, w[3][1]), x2, w[3][2]));
-                const int32x4_t v = mve_requant_clamp(vaddq_s32(acc, stage[b].base), stage[b].q, o.offset, o.lo, o.hi);
-                vstrbq_scatter_offset_p_s32(dst, slots, v, stage[b].lanes);
-            }
-        }
+    if (field <= 32) {
+        short_rows_pixels(in, out, p, (const int8x16_t(*)[SHORT_ROWS])rows, stage, blocks, &o, 2);
+    } else {
+        short_rows_pixels(in, out, p, (const int8x16_t(*)[SHORT_ROWS])rows, stage, blocks, &o, 3);
     }
 }
 

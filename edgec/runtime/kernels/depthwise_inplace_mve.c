@@ -17,8 +17,10 @@
  *
  * All four outputs of a step belong to the output row being written, whose
  * ring rows were all copied before it starts, as in the portable kernel.
- * Square 3x3/5x5/7x7 kernels with dilation 1 and width stride 1 or 2 take
- * the specialised bodies of depthwise_ring_mve.c instead (the same
+ * Square 3x3/5x5/7x7 kernels with dilation 1 take the sixteen-channel
+ * blocks of depthwise_pairs_mve.c where their ring fits (the same procedure
+ * for sixteen channels at once, in a stack buffer), else, with width stride
+ * 1 or 2, the specialised bodies of depthwise_ring_mve.c (the same
  * procedure, in the same scratch); the loops below serve the rest.
  * Built only for targets with integer MVE.
  */
@@ -28,6 +30,7 @@
 
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 
+#include "depthwise_pairs_mve.h"
 #include "depthwise_ring_mve.h"
 #include "kernels_internal.h"
 #include "mve_requant.h"
@@ -108,12 +111,14 @@ void edgec_depthwise_conv2d_inplace_mve(int8_t *buffer, int32_t in_h, int32_t in
     const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
     int32_t period = 1, c, oy, ky;
 
+    /* Sixteen channels at a time where the ring of sixteen-byte pixels fits its stack buffer
+     * (depthwise_pairs_mve.c), else one channel at a time through the planner's ring
+     * (depthwise_ring_mve.c): the same copy order, so the same in-place proof. */
     {
-        /* The common kernels through the same ring (depthwise_ring_mve.c): same copy order, so
-         * the same in-place proof. */
         const edgec_view in = edgec_dense_view(buffer, in_h, in_w, channels);
         edgec_view out = edgec_dense_view(buffer, out_h, out_w, channels);
-        if (edgec_depthwise_ring_mve(&in, &out, weights, bias, p, scratch, ring_size)) {
+        if (edgec_depthwise_pairs_ring_mve(&in, &out, weights, bias, p) ||
+            edgec_depthwise_ring_mve(&in, &out, weights, bias, p, scratch, ring_size)) {
             return;
         }
     }

@@ -20,9 +20,16 @@
  * the folded term is exact for border pixels too.  The accumulators are
  * requantized per lane (mve_requant.h, constants gathered in the same
  * channel order) and narrowed back into channel order (VMOVNB/VMOVNT twice),
- * one 16-byte store per block.  The channel tail is predicated.  Built only
- * for targets with integer MVE.
+ * one 16-byte store per block.  The channel tail is predicated.
+ *
+ * Two entries: edgec_depthwise_pairs_mve walks the output pixels, each with
+ * a table of its K*K tap pointers, every block of channels per pixel;
+ * edgec_depthwise_pairs_ring_mve (below) walks one block of channels at a
+ * time through a ring of padded rows.  Built only for targets with integer
+ * MVE.
  */
+#include <string.h>
+
 #include "depthwise_pairs_mve.h"
 
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
@@ -30,6 +37,7 @@
 #include "mve_requant.h"
 
 #define MAX_CHANNELS 512 /* the per-call folded bias and zero-point row live on the stack */
+#define RING_BYTES 6144   /* the ring, on the stack (7x7 rows of up to 54 padded pixels); larger rings go elsewhere */
 #define MAX_K 7
 #define LANES 16
 
@@ -106,20 +114,22 @@ ALWAYS_INLINE int32x4_t finish(int32x4_t acc, const call_stage *s, int32_t c0, i
     }
 }
 
-/* The block of n channels at c0 of one output pixel. */
-ALWAYS_INLINE void block(const int8_t *const *taps, const int8_t *w, int8_t *dst, const call_stage *s, int32_t c0,
-                         int32_t n, const int full, const int K, const int negative)
+/* The accumulators of a block at their starting values: bias + input_offset * sum(w). */
+ALWAYS_INLINE void block_start(int32x4_t acc[4], const call_stage *s, int32_t c0, int32_t n, const int full)
 {
-    const mve_pred16_t lanes = vctp8q((uint32_t)n);
-    int32x4_t acc[4];
-    int16x8_t even, odd;
-    int8x16_t bytes;
     int k;
 #pragma GCC unroll 4
     for (k = 0; k < 4; ++k) {
         acc[k] = gather_lanes(s->start, s, c0, k, n, full);
     }
-    block_taps(taps, w, c0, s->channels, lanes, full, K, acc);
+}
+
+/* The accumulators of the block at c0 requantized, back in channel order and stored at dst + c0. */
+ALWAYS_INLINE void block_store(const int32x4_t acc[4], int8_t *dst, const call_stage *s, int32_t c0, int32_t n,
+                               mve_pred16_t lanes, const int full, const int negative)
+{
+    int16x8_t even, odd;
+    int8x16_t bytes;
     /* Back to channel order: int16 lanes 0, 2, 4, ... of the even channels, then the odd ones. */
     even = vmovnbq_s32(vuninitializedq_s16(), finish(acc[0], s, c0, 0, n, full, negative));
     even = vmovntq_s32(even, finish(acc[1], s, c0, 1, n, full, negative));
@@ -131,6 +141,17 @@ ALWAYS_INLINE void block(const int8_t *const *taps, const int8_t *w, int8_t *dst
     } else {
         vstrbq_p_s8(dst + c0, bytes, lanes);
     }
+}
+
+/* The block of n channels at c0 of one output pixel. */
+ALWAYS_INLINE void block(const int8_t *const *taps, const int8_t *w, int8_t *dst, const call_stage *s, int32_t c0,
+                         int32_t n, const int full, const int K, const int negative)
+{
+    const mve_pred16_t lanes = vctp8q((uint32_t)n);
+    int32x4_t acc[4];
+    block_start(acc, s, c0, n, full);
+    block_taps(taps, w, c0, s->channels, lanes, full, K, acc);
+    block_store(acc, dst, s, c0, n, lanes, full, negative);
 }
 
 /* One output pixel, every block of sixteen channels. */
@@ -237,20 +258,21 @@ static int shifts_negative(const int32_t *shift, int32_t n)
     return 1;
 }
 
-int edgec_depthwise_pairs_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
-                              const edgec_depthwise_params *p)
+/* Whether the sixteen-channel kernels take a layer of `channels` channels: square 3x3/5x5/7x7,
+ * depth multiplier 1, no weight of -128. */
+static int pairs_ok(const edgec_depthwise_params *p, const int8_t *weights, int32_t channels)
 {
-    const int32_t k = p->kernel_h, channels = out->c, taps = k * k;
-    int32_t start[MAX_CHANNELS];
-    int8_t zero_row[MAX_CHANNELS] __attribute__((aligned(4)));
-    call_stage s;
-    int32_t c, t, i;
+    const int32_t k = p->kernel_h;
+    return (k == 3 || k == 5 || k == 7) && p->kernel_w == k && p->depth_multiplier == 1 && channels > 0 &&
+           channels <= MAX_CHANNELS && weights_above_min(weights, k * k * channels);
+}
 
-    if ((k != 3 && k != 5 && k != 7) || p->kernel_w != k || p->depth_multiplier != 1 || in->c != channels ||
-        channels > MAX_CHANNELS || channels <= 0 || in->col_stride < channels ||
-        !weights_above_min(weights, taps * channels)) {
-        return 0;
-    }
+/* The constants of a call into s; start[] (MAX_CHANNELS entries) receives the folded biases. */
+static void call_constants(call_stage *s, int32_t *start, const int8_t *weights, const int32_t *bias,
+                           const edgec_depthwise_params *p, int32_t channels)
+{
+    const int32_t taps = p->kernel_h * p->kernel_w;
+    int32_t c, t, i;
     /* Eight channels' weight sums at a time, in int16 (at most 49 * 128 in magnitude). */
     for (c = 0; c < channels; c += 8) {
         const mve_pred16_t lanes = vctp16q((uint32_t)(channels - c));
@@ -266,20 +288,278 @@ int edgec_depthwise_pairs_mve(const edgec_view *in, edgec_view *out, const int8_
             vstrwq_p_s32(start + c + i, vmlaq_n_s32(b, vldrhq_s32(sums + i), p->input_offset), four);
         }
     }
+    s->start = start;
+    s->mult = p->out_mult;
+    s->shift = p->out_shift;
+    for (i = 0; i < 4; ++i) {
+        s->channel[i] = vaddq_n_u32(vidupq_n_u32(0, 4), accumulator_first[i]);
+    }
+    s->output_offset = p->output_offset;
+    s->channels = channels;
+    s->lo = vdupq_n_s32(p->act_min);
+    s->hi = vdupq_n_s32(p->act_max);
+}
+
+int edgec_depthwise_pairs_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
+                              const edgec_depthwise_params *p)
+{
+    const int32_t channels = out->c;
+    int32_t start[MAX_CHANNELS];
+    int8_t zero_row[MAX_CHANNELS] __attribute__((aligned(4)));
+    call_stage s;
+    int32_t i;
+
+    if (!pairs_ok(p, weights, channels) || in->c != channels || in->col_stride < channels) {
+        return 0;
+    }
+    call_constants(&s, start, weights, bias, p, channels);
     for (i = 0; i < channels; i += LANES) {
         vstrbq_p_s8(zero_row + i, vdupq_n_s8((int8_t)(-p->input_offset)), vctp8q((uint32_t)(channels - i)));
     }
-    s.start = start;
-    s.mult = p->out_mult;
-    s.shift = p->out_shift;
-    for (i = 0; i < 4; ++i) {
-        s.channel[i] = vaddq_n_u32(vidupq_n_u32(0, 4), accumulator_first[i]);
+    all_pixels(in, out, weights, p, zero_row, &s, pixel_body(p->kernel_h, shifts_negative(p->out_shift, channels)));
+    return 1;
+}
+
+/*
+ * The ring (edgec_depthwise_pairs_ring_mve): the procedure of depthwise_inplace.c -- input rows
+ * copied into a ring of K zero-point-padded rows at their first use, output row oy written only
+ * after every row it taps is in the ring -- run for a block of sixteen channels at once instead of
+ * one channel.  Channel c of the output only overwrites channel c of the input, so the blocks are
+ * independent and each block's channels follow exactly the per-channel order proven there: the
+ * same code serves separate input and output views and the in-place layers' single buffer.  A
+ * ring pixel is the block's sixteen bytes, so tap (ky, kx) of an output is one 16-byte load at a
+ * constant offset from its ring row, and the padding (columns set once per call, rows outside the
+ * input filled at their use) holds the zero point, whose (x + input_offset) is 0 under the folded
+ * start.  The block's weights and requantization constants are gathered once per output row.
+ */
+
+/* The geometry of a ring call. */
+typedef struct {
+    const int8_t *in;
+    int32_t in_h, in_w, in_row, in_col;
+    int32_t stride_h, pad_top, pad_left;
+    int8_t *ring;  /* K rows of row_w pixels of LANES bytes */
+    int32_t row_w; /* pixels per ring row, the padding included */
+    int8_t zero_point;
+} ring_plane;
+
+/* The constants of one block of sixteen channels, gathered once per output row: its weights, tap
+ * by tap (zero past the block's channels), and per accumulator its lanes' start, multipliers and
+ * shifts (mve_requant.h's form for blocks with a left shift). */
+typedef struct {
+    int8x16_t w[MAX_K * MAX_K];
+    int32x4_t start[4];
+    int32x4_t mult[4], right_neg[4];
+    mve_requant_q q[4];
+} block_stage;
+
+ALWAYS_INLINE void block_constants(block_stage *b, const int8_t *w, const call_stage *s, int32_t c0, int32_t n,
+                                   const int full, const int K, const int negative)
+{
+    const mve_pred16_t lanes = vctp8q((uint32_t)n);
+    int t, k;
+#pragma GCC unroll 49
+    for (t = 0; t < K * K; ++t) {
+        b->w[t] = full ? vldrbq_s8(w + t * s->channels + c0) : vldrbq_z_s8(w + t * s->channels + c0, lanes);
     }
-    s.output_offset = p->output_offset;
-    s.channels = channels;
-    s.lo = vdupq_n_s32(p->act_min);
-    s.hi = vdupq_n_s32(p->act_max);
-    all_pixels(in, out, weights, p, zero_row, &s, pixel_body(k, shifts_negative(p->out_shift, channels)));
+#pragma GCC unroll 4
+    for (k = 0; k < 4; ++k) {
+        b->start[k] = gather_lanes(s->start, s, c0, k, n, full);
+        if (negative) {
+            b->mult[k] = gather_lanes(s->mult, s, c0, k, n, full);
+            b->right_neg[k] = gather_lanes(s->shift, s, c0, k, n, full);
+        } else {
+            b->q[k] = mve_requant_make(gather_lanes(s->mult, s, c0, k, n, full),
+                                       gather_lanes(s->shift, s, c0, k, n, full));
+        }
+    }
+}
+
+/* The block's accumulators for one output: tap (ky, kx) reads rows[ky] + kx * LANES. */
+ALWAYS_INLINE void ring_taps(const int8_t *const *rows, const block_stage *b, const int K, int32x4_t acc[4])
+{
+    int32x4_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int t;
+#pragma GCC unroll 25
+    for (t = 0; t < K * K; t += 2) {
+        const int8x16_t xa = vldrbq_s8(rows[t / K] + (t % K) * LANES);
+        int16x8_t even = vmullbq_int_s8(xa, b->w[t]), odd = vmulltq_int_s8(xa, b->w[t]);
+        if (t + 1 < K * K) {
+            const int8x16_t xb = vldrbq_s8(rows[(t + 1) / K] + ((t + 1) % K) * LANES);
+            even = vaddq_s16(even, vmullbq_int_s8(xb, b->w[t + 1]));
+            odd = vaddq_s16(odd, vmulltq_int_s8(xb, b->w[t + 1]));
+        }
+        a0 = vaddq_s32(a0, vmovlbq_s16(even));
+        a1 = vaddq_s32(a1, vmovltq_s16(even));
+        a2 = vaddq_s32(a2, vmovlbq_s16(odd));
+        a3 = vaddq_s32(a3, vmovltq_s16(odd));
+        __asm__ volatile("" : "+w"(a0), "+w"(a1), "+w"(a2), "+w"(a3)::"memory"); /* as in block_taps */
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+/* Accumulator k of a block requantized, offset and clamped (finish's steps, constants from b). */
+ALWAYS_INLINE int32x4_t ring_finish(int32x4_t acc, const block_stage *b, const call_stage *s, int k,
+                                    const int negative)
+{
+    if (negative) {
+        int32x4_t v = vqrdmulhq_s32(acc, b->mult[k]);
+        v = vrshlq_s32(vqaddq_s32(v, vshrq_n_s32(v, 31)), b->right_neg[k]);
+        v = vaddq_n_s32(v, s->output_offset);
+        return vminq_s32(vmaxq_s32(v, s->lo), s->hi);
+    }
+    return mve_requant_clamp(acc, b->q[k], s->output_offset, s->lo, s->hi);
+}
+
+/* One output row of the block at c0 (n channels): ring[ky] is the ring row tap row ky reads, dst
+ * the row's first output pixel.  The weights of a lane past n are 0, so whatever a ring lane past n
+ * holds adds nothing. */
+ALWAYS_INLINE void ring_row(const int8_t *const *ring, const int8_t *w, int8_t *dst, const call_stage *s, int32_t c0,
+                            int32_t n, int32_t out_w, int32_t out_col, int32_t step, const int full, const int K,
+                            const int negative)
+{
+    const mve_pred16_t lanes = vctp8q((uint32_t)n);
+    const int8_t *rows[MAX_K];
+    block_stage b;
+    int32_t ox, ky;
+    block_constants(&b, w, s, c0, n, full, K, negative);
+#pragma GCC unroll 7
+    for (ky = 0; ky < K; ++ky) {
+        rows[ky] = ring[ky];
+    }
+    for (ox = 0; ox < out_w; ++ox, dst += out_col) {
+        int32x4_t acc[4] = {b.start[0], b.start[1], b.start[2], b.start[3]};
+        int16x8_t even, odd;
+        int8x16_t bytes;
+        ring_taps(rows, &b, K, acc);
+        even = vmovnbq_s32(vuninitializedq_s16(), ring_finish(acc[0], &b, s, 0, negative));
+        even = vmovntq_s32(even, ring_finish(acc[1], &b, s, 1, negative));
+        odd = vmovnbq_s32(vuninitializedq_s16(), ring_finish(acc[2], &b, s, 2, negative));
+        odd = vmovntq_s32(odd, ring_finish(acc[3], &b, s, 3, negative));
+        bytes = vmovntq_s16(vmovnbq_s16(vuninitializedq_s8(), even), odd);
+        if (full) {
+            vstrbq_s8(dst + c0, bytes);
+        } else {
+            vstrbq_p_s8(dst + c0, bytes, lanes);
+        }
+#pragma GCC unroll 7
+        for (ky = 0; ky < K; ++ky) {
+            rows[ky] += step;
+        }
+    }
+}
+
+typedef void ring_row_fn(const int8_t *const *ring, const int8_t *w, int8_t *dst, const call_stage *s, int32_t c0,
+                         int32_t n, int32_t out_w, int32_t out_col, int32_t step);
+
+/* The specialised row bodies, per kernel size and sign of the shifts, each with its whole-block
+ * and its predicated-tail loop. */
+#define RING_ROW_BODY(K, NAME, NEGATIVE)                                                                          \
+    static __attribute__((noinline)) void NAME(const int8_t *const *ring, const int8_t *w, int8_t *dst,          \
+                                               const call_stage *s, int32_t c0, int32_t n, int32_t out_w,         \
+                                               int32_t out_col, int32_t step)                                    \
+    {                                                                                                            \
+        if (n == LANES) {                                                                                        \
+            ring_row(ring, w, dst, s, c0, LANES, out_w, out_col, step, 1, K, NEGATIVE);                          \
+        } else {                                                                                                 \
+            ring_row(ring, w, dst, s, c0, n, out_w, out_col, step, 0, K, NEGATIVE);                              \
+        }                                                                                                        \
+    }
+RING_ROW_BODY(3, ring_row_3x3, 0)
+RING_ROW_BODY(5, ring_row_5x5, 0)
+RING_ROW_BODY(7, ring_row_7x7, 0)
+RING_ROW_BODY(3, ring_row_3x3_negative, 1)
+RING_ROW_BODY(5, ring_row_5x5_negative, 1)
+RING_ROW_BODY(7, ring_row_7x7_negative, 1)
+
+static ring_row_fn *ring_row_body(int32_t k, int negative)
+{
+    switch (k) {
+    case 3: return negative ? ring_row_3x3_negative : ring_row_3x3;
+    case 5: return negative ? ring_row_5x5_negative : ring_row_5x5;
+    default: return negative ? ring_row_7x7_negative : ring_row_7x7;
+    }
+}
+
+/* Padded row r into its ring slot for the block at c0 (n channels): input row r - pad_top, or the
+ * zero point outside the input.  The slot's padding columns keep the zero point of the call's
+ * start. */
+static void ring_copy_row(const ring_plane *g, int32_t k, int32_t r, int32_t c0, int32_t n)
+{
+    const mve_pred16_t lanes = vctp8q((uint32_t)n);
+    const int32_t iy = r - g->pad_top;
+    int8_t *dst = g->ring + ((r % k) * g->row_w + g->pad_left) * LANES;
+    int32_t x;
+    if (iy < 0 || iy >= g->in_h) {
+        const int8x16_t z = vdupq_n_s8(g->zero_point);
+        for (x = 0; x < g->in_w; ++x, dst += LANES) {
+            vstrbq_s8(dst, z);
+        }
+    } else {
+        const int8_t *src = g->in + iy * g->in_row + c0;
+        for (x = 0; x < g->in_w; ++x, dst += LANES, src += g->in_col) {
+            vstrbq_s8(dst, vldrbq_z_s8(src, lanes));
+        }
+    }
+}
+
+int edgec_depthwise_pairs_ring_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
+                                   const edgec_depthwise_params *p)
+{
+    const int32_t k = p->kernel_h, sw = p->stride_w, channels = out->c;
+    const int32_t out_h = out->h, out_w = out->w, out_row = out->row_stride, out_col = out->col_stride;
+    int8_t *const out_data = out->data;
+    int32_t start[MAX_CHANNELS];
+    int8_t ring[RING_BYTES] __attribute__((aligned(4)));
+    ring_row_fn *body;
+    call_stage s;
+    ring_plane g;
+    int32_t c0, oy, ky;
+
+    /* Ring row: the padded input row, and every byte the taps of the last output read. */
+    g.row_w = (out_w - 1) * sw + k;
+    if (g.row_w < p->pad_left + in->w + p->pad_right) {
+        g.row_w = p->pad_left + in->w + p->pad_right;
+    }
+    /* The geometry first: pairs_ok reads every weight. */
+    if (in->c != channels || p->dilation_h != 1 || p->dilation_w != 1 || p->stride_h < 1 || p->stride_h > k ||
+        sw < 1 || k * g.row_w * LANES > RING_BYTES || out_h <= 0 || out_w <= 0 || !pairs_ok(p, weights, channels)) {
+        return 0;
+    }
+    g.in = in->data;
+    g.in_h = in->h;
+    g.in_w = in->w;
+    g.in_row = in->row_stride;
+    g.in_col = in->col_stride;
+    g.stride_h = p->stride_h;
+    g.pad_top = p->pad_top;
+    g.pad_left = p->pad_left;
+    g.ring = ring;
+    g.zero_point = (int8_t)(-p->input_offset);
+    call_constants(&s, start, weights, bias, p, channels);
+    body = ring_row_body(k, shifts_negative(p->out_shift, channels));
+    memset(ring, g.zero_point, (size_t)(k * g.row_w * LANES));
+
+    for (c0 = 0; c0 < channels; c0 += LANES) {
+        const int32_t n = channels - c0 < LANES ? channels - c0 : LANES;
+        int32_t next_row = 0;
+        for (oy = 0; oy < out_h; ++oy) {
+            const int32_t first = oy * g.stride_h; /* padded index of the row tap row 0 reads */
+            const int8_t *rows[MAX_K];
+            int32_t r = next_row > first ? next_row : first;
+            for (; r < first + k; ++r) {
+                ring_copy_row(&g, k, r, c0, n);
+            }
+            next_row = first + k;
+            for (ky = 0; ky < k; ++ky) {
+                rows[ky] = ring + ((first + ky) % k) * g.row_w * LANES;
+            }
+            body(rows, weights, out_data + oy * out_row, &s, c0, n, out_w, out_col, sw * LANES);
+        }
+    }
     return 1;
 }
 

@@ -1,7 +1,8 @@
 /*
  * The sixteen-channel NHWC depthwise kernel for Helium
- * (depthwise_pairs_mve.c), an internal entry tried first by the out-of-place
- * MVE depthwise kernel (depthwise_mve.c).
+ * (depthwise_pairs_mve.c), internal entries tried first by the out-of-place
+ * and the in-place MVE depthwise kernels (depthwise_mve.c,
+ * depthwise_inplace_mve.c).
  */
 #ifndef EDGEC_DEPTHWISE_PAIRS_MVE_H
 #define EDGEC_DEPTHWISE_PAIRS_MVE_H
@@ -16,5 +17,16 @@
  * overlap. */
 int edgec_depthwise_pairs_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
                               const edgec_depthwise_params *p);
+
+/* The same arithmetic a block of sixteen channels at a time through a ring
+ * of K zero-point-padded rows of sixteen-byte pixels, on the stack
+ * (RING_BYTES), each input row copied at its first use and each output row
+ * written after every row it taps is in the ring: the row order of
+ * depthwise_inplace.c, so `in` and `out` may also be the same dense buffer
+ * under edgec_depthwise_conv2d_inplace's requirements.  Handles the kernels
+ * above with dilation 1, vertical stride up to the kernel size and rings that
+ * fit; returns 0 without touching `out` for anything else. */
+int edgec_depthwise_pairs_ring_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
+                                   const edgec_depthwise_params *p);
 
 #endif /* EDGEC_DEPTHWISE_PAIRS_MVE_H */

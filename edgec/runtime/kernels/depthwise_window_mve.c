@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "depthwise_window_mve.h"
+#include "depthwise_shapes_mve.h"
 
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 
@@ -218,15 +219,10 @@ CHANNEL_BODY(7, 2)
 
 static channel_fn *channel_body(int32_t k, int32_t s)
 {
-    switch (k * 4 + s) {
-    case 3 * 4 + 1: return channel_3x3_s1;
-    case 3 * 4 + 2: return channel_3x3_s2;
-    case 5 * 4 + 1: return channel_5x5_s1;
-    case 5 * 4 + 2: return channel_5x5_s2;
-    case 7 * 4 + 1: return channel_7x7_s1;
-    case 7 * 4 + 2: return channel_7x7_s2;
-    default: return 0;
-    }
+    static channel_fn *const bodies[EDGEC_MVE_DW_SHAPES] = {channel_3x3_s1, channel_3x3_s2, channel_5x5_s1,
+                                                            channel_5x5_s2, channel_7x7_s1, channel_7x7_s2};
+    const int shape = edgec_mve_dw_shape(k, s);
+    return shape < 0 ? 0 : bodies[shape];
 }
 
 /* Where each weight-vector lane reads its tap: lane j of the window (j = kx*K + ky) holds the

@@ -177,6 +177,7 @@ def _conv2d(kb: KernelBuilder, p: dict) -> te.Tensor:
 
 VNNI_DEPTH = 4  # input channels per vpdpbusd step
 VNNI_FLIP = 128  # int8 + 128 = the same value as uint8 (vpdpbusd's unsigned operand)
+ACC_FROM_BIAS = True
 VNNI_TAP_GROUP_CHANNELS = (1, 2)  # input channel counts whose 4-byte groups are adjacent taps (_conv2d_vnni_taps)
 
 
@@ -263,10 +264,11 @@ def _conv2d_vnni(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
         lambda b, y, xx, o: te.sum(
             xu[b, y * sh + ry, rx % sw, xx + rx // sw, rc * VNNI_DEPTH + rk].astype(I32) * weights[ry, rx, rc, o, rk].astype(I32),
             axis=[ry, rx, rc, rk],
+            init=bias[o] if ACC_FROM_BIAS else None,
         ),
         name="acc",
     )
-    return _compute(acc.shape, lambda b, y, xx, o: epilogue(acc[b, y, xx, o], o, bias[o]), name="out")
+    return _compute(acc.shape, lambda b, y, xx, o: epilogue(acc[b, y, xx, o], o, None if ACC_FROM_BIAS else bias[o]), name="out")
 
 
 def _conv2d_vnni_taps(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
@@ -321,10 +323,11 @@ def _conv2d_vnni_taps(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
         lambda b, y, xx, o: te.sum(
             xu[b, y * sh + ry, xx + rt * step, rk].astype(I32) * weights[ry, rt, o, rk].astype(I32),
             axis=[ry, rt, rk],
+            init=bias[o] if ACC_FROM_BIAS else None,
         ),
         name="acc",
     )
-    return _compute(acc.shape, lambda b, y, xx, o: epilogue(acc[b, y, xx, o], o, bias[o]), name="out")
+    return _compute(acc.shape, lambda b, y, xx, o: epilogue(acc[b, y, xx, o], o, None if ACC_FROM_BIAS else bias[o]), name="out")
 
 
 @lowering("depthwise_conv2d")

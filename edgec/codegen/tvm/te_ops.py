@@ -412,10 +412,11 @@ def _depthwise_pairs(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
         lambda b, y, xx, c: te.sum(
             (xp[b, y * sh + ry, xx + rt * step, c] >> (rk * 16)).astype(I16).astype(I32) * weights[ry, rt, c, rk].astype(I32),
             axis=[ry, rt, rk],
+            init=bias[c] if ACC_FROM_BIAS else None,
         ),
         name="acc",
     )
-    return _compute(acc.shape, lambda b, y, xx, c: epilogue(acc[b, y, xx, c], c, bias[c]), name="out")
+    return _compute(acc.shape, lambda b, y, xx, c: epilogue(acc[b, y, xx, c], c, None if ACC_FROM_BIAS else bias[c]), name="out")
 
 
 @lowering("transpose_conv2d")

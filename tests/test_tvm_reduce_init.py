@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-tvm = pytest.importorskip("tvm")
-from tvm import te  # noqa: E402
+tvm = pytest.importorskip("tvm", reason="TVM is not installed (pip install edgec[tvm])")
+from tvm import te
 
-from edgec.codegen.tvm.reduce_init import apply_inits, reduction_inits  # noqa: E402
+from edgec.codegen.tvm.reduce_init import apply_inits, reduction_inits
 
 
 def _sum_from_bias():

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edgec.codegen.tvm import te_ops
+from edgec.codegen.tvm.reduce_init import apply_inits
 from edgec.errors import BuildError
 from edgec.ir.graph import Graph, Node
 from edgec.schedule.arena import ArenaPlan, plan_arena
@@ -187,7 +188,7 @@ def lower_graph(graph: Graph, plan: ArenaPlan | None = None, fuse: bool = True, 
             fused[node.outputs[0]] = out
         name = _func_name(len(program.calls), first.op)
         tensors = [ph for _, ph in args] + [out]
-        func = te.create_prim_func(tensors).with_attr("global_symbol", name)
+        func = apply_inits(te.create_prim_func(tensors), tensors, out).with_attr("global_symbol", name)
         program.funcs[name] = func
         out_name = group[-1].outputs[0]
         program.calls.append(

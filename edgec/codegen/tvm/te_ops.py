@@ -75,15 +75,10 @@ def _bias_data(kb: KernelBuilder) -> np.ndarray | None:
     return None
 
 
-def _no_wrap(bias: np.ndarray, acc_bound: np.ndarray) -> bool:
-    """Whether ``acc + bias`` stays inside int32 for every accumulator within ``+-acc_bound`` (per channel)."""
-    return bool(np.all(np.abs(bias.astype(np.int64)) + acc_bound.astype(np.int64) <= 2**31 - 1))
-
-
-def _requant_epilogue(kb: KernelBuilder, p: dict, channels: int, bias_fits: bool = False):
+def _requant_epilogue(kb: KernelBuilder, p: dict, channels: int):
     """``apply(acc, c, bias)``: the requantized int8 output of channel ``c`` from its sum ``acc``
-    (``+ bias`` with int32 wrap-around).  ``bias_fits``: ``acc + bias`` never wraps (``_no_wrap``),
-    so the x86 op may fold the bias into its 64-bit product."""
+    (``+ bias`` with int32 wrap-around; the VNNI convolutions and the paired depthwise start their
+    sums from the bias instead and pass none)."""
     mult, mult_t = kb.param("mult", p["out_mult"], channels)
     shifts = np.broadcast_to(np.asarray(p["out_shift"]).reshape(-1), (channels,))
     if kb.vnni and requant_x86.usable(p["out_mult"], -shifts):
@@ -94,10 +89,7 @@ def _requant_epilogue(kb: KernelBuilder, p: dict, channels: int, bias_fits: bool
 
         def apply_x86(acc, c, bias=None):
             m, e = fp.as_expr(_pick(mult, mult_t, c)), fp.as_expr(_pick(right, right_t, c))
-            if bias is not None and bias_fits:
-                scaled = requant_x86.requant_right(fp.as_expr(acc), m, e, fp.as_expr(bias), offset)
-            else:
-                scaled = requant_x86.requant_right(fp.as_expr(acc if bias is None else acc + bias), m, e, offset=offset)
+            scaled = requant_x86.requant_right(fp.as_expr(acc if bias is None else acc + bias), m, e, offset=offset)
             shifted = scaled if offset else scaled + _c(p["output_offset"])
             if (p["act_min"], p["act_max"]) == (-128, 127):
                 return requant_x86.saturate_int8(shifted)
@@ -195,6 +187,18 @@ def _within_input(yy, xx, top: int, left: int, h: int, wd: int, rows: int, cols:
     return conditions
 
 
+def _pixel_channels(x: te.Tensor, b, y, xx, c, width: int):
+    """Channel ``c`` (of ``width`` >= the input's channels) of input pixel ``(y, xx)``, for a copy whose
+    channels past the input's meet zero weights (any value will do there).  Those read on into the next
+    pixel (``c // ci``, ``c % ci``), so the ``width`` bytes of a pixel are one contiguous load; the last
+    pixel of a row, with none after it in the row, repeats its last channel instead (a 3-channel input
+    read byte by byte per pixel made the copy a quarter of the first convolution's time)."""
+    ci, wd = int(x.shape[3]), int(x.shape[2])
+    if width == ci:
+        return x[b, y, xx, c]
+    return tirx.if_then_else(xx < wd - 1, x[b, y, xx + c // ci, c % ci], x[b, y, xx, tirx.min(c, ci - 1)])
+
+
 def _conv2d_vnni(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
     """Conv2d (groups 1, no dilation) as unsigned x signed 4-deep dot products (x86 ``vpdpbusd``).
 
@@ -222,7 +226,7 @@ def _conv2d_vnni(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
     sums = w.astype(np.int64).sum(axis=(1, 2, 3))
     folded = _fold_bias(_bias_data(kb), sums, p["input_offset"] - VNNI_FLIP)
     bias = kb.constant("bias", folded)
-    epilogue = _requant_epilogue(kb, p, co, _no_wrap(folded, 255 * np.abs(w.astype(np.int64)).sum(axis=(1, 2, 3))))
+    epilogue = _requant_epilogue(kb, p, co)
     top, left, bottom, right = p["pad"]
     _, h, wd, _ = (int(d) for d in x.shape)
     _, oh, ow, _ = g.tensors[node.outputs[0]].shape
@@ -237,11 +241,9 @@ def _conv2d_vnni(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
             conditions += [yy >= top, yy < top + h]
         if left or right or sw > 1:
             conditions += [xx >= left, xx < left + wd]
-        if ci4 != ci:
-            conditions.append(c < ci)
         # if_then_else reads only where the condition holds (TVM emits it lazily): no clamping needed,
         # and without padding the stage is a plain vectorizable flip
-        value = (x[b, yy - top, xx - left, c if ci4 == ci else tirx.min(c, ci - 1)].astype(I32) + _c(VNNI_FLIP)).astype("uint8")
+        value = (_pixel_channels(x, b, yy - top, xx - left, c, ci4).astype(I32) + _c(VNNI_FLIP)).astype("uint8")
         return tirx.if_then_else(tirx.all(*conditions), value, fill.astype("uint8")) if conditions else value
 
     plain = not (top or bottom or left or right or sw > 1 or ci4 != ci)  # a plain copy: scheduled as one flat loop
@@ -253,10 +255,11 @@ def _conv2d_vnni(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
         lambda b, y, xx, o: te.sum(
             xu[b, y * sh + ry, rx % sw, xx + rx // sw, rc * VNNI_DEPTH + rk].astype(I32) * weights[ry, rx, rc, o, rk].astype(I32),
             axis=[ry, rx, rc, rk],
+            init=bias[o],  # the sums start from the folded bias (reduce_init): none to add in the epilogue
         ),
         name="acc",
     )
-    return _compute(acc.shape, lambda b, y, xx, o: epilogue(acc[b, y, xx, o], o, bias[o]), name="out")
+    return _compute(acc.shape, lambda b, y, xx, o: epilogue(acc[b, y, xx, o], o), name="out")
 
 
 def _conv2d_vnni_taps(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
@@ -285,7 +288,7 @@ def _conv2d_vnni_taps(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
     sums = w.astype(np.int64).sum(axis=(1, 2, 3))
     folded = _fold_bias(_bias_data(kb), sums, p["input_offset"] - VNNI_FLIP)
     bias = kb.constant("bias", folded)
-    epilogue = _requant_epilogue(kb, p, co, _no_wrap(folded, 255 * np.abs(w.astype(np.int64)).sum(axis=(1, 2, 3))))
+    epilogue = _requant_epilogue(kb, p, co)
     x = kb.activation(node.inputs[0])
     top, left, _, _ = p["pad"]
     _, h, wd, _ = (int(d) for d in x.shape)
@@ -311,10 +314,11 @@ def _conv2d_vnni_taps(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
         lambda b, y, xx, o: te.sum(
             xu[b, y * sh + ry, xx + rt * step, rk].astype(I32) * weights[ry, rt, o, rk].astype(I32),
             axis=[ry, rt, rk],
+            init=bias[o],  # the sums start from the folded bias (reduce_init): none to add in the epilogue
         ),
         name="acc",
     )
-    return _compute(acc.shape, lambda b, y, xx, o: epilogue(acc[b, y, xx, o], o, bias[o]), name="out")
+    return _compute(acc.shape, lambda b, y, xx, o: epilogue(acc[b, y, xx, o], o), name="out")
 
 
 @lowering("depthwise_conv2d")
@@ -373,7 +377,7 @@ def _depthwise_pairs(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
     weights = kb.constant("weights", np.ascontiguousarray(wt.reshape(kh, taps, 2, co).transpose(0, 1, 3, 2)))
     folded = _fold_bias(_bias_data(kb), w.astype(np.int64).sum(axis=(0, 1, 2)), p["input_offset"])
     bias = kb.constant("bias", folded)
-    epilogue = _requant_epilogue(kb, p, co, _no_wrap(folded, 128 * np.abs(w.astype(np.int64)).sum(axis=(0, 1, 2))))
+    epilogue = _requant_epilogue(kb, p, co)
     x = kb.activation(node.inputs[0])
     top, left, _, _ = p["pad"]
     _, h, wd, _ = (int(d) for d in x.shape)
@@ -399,10 +403,11 @@ def _depthwise_pairs(kb: KernelBuilder, p: dict, w: np.ndarray) -> te.Tensor:
         lambda b, y, xx, c: te.sum(
             (xp[b, y * sh + ry, xx + rt * step, c] >> (rk * 16)).astype(I16).astype(I32) * weights[ry, rt, c, rk].astype(I32),
             axis=[ry, rt, rk],
+            init=bias[c],  # the sums start from the folded bias (reduce_init)
         ),
         name="acc",
     )
-    return _compute(acc.shape, lambda b, y, xx, c: epilogue(acc[b, y, xx, c], c, bias[c]), name="out")
+    return _compute(acc.shape, lambda b, y, xx, c: epilogue(acc[b, y, xx, c], c), name="out")
 
 
 @lowering("transpose_conv2d")

@@ -32,7 +32,8 @@
 #define CO_BLOCK 4
 #define CONV_FIELD_BYTES 4096 /* stack buffer of gathered receptive fields (conv2d) */
 #define THIN_MAX_COUT 256      /* 1x1 convs with <= 16 input channels: padded weight rows on the stack */
-#define THIN_RIGHT_COUT 128    /* and their right-shift-only form: rows and per-block constants on the stack */
+#define THIN_RIGHT_COUT 192    /* their right-shift-only form (<= 32 input channels): per-block constants */
+#define THIN_RIGHT_ROW_BYTES 6144 /* and padded weight rows (16 or 32 bytes each) on the stack */
 #define SHORT_ROWS 3           /* conv_short_rows: three kernel rows of at most 16 bytes */
 #define SHORT_ROWS_COUT 32     /* and at most this many output channels: padded weight rows on the stack */
 
@@ -243,65 +244,111 @@ static inline __attribute__((always_inline)) int32x4_t requant_right(int32x4_t a
     v = vrshlq_s32(vqaddq_s32(v, vshrq_n_s32(v, 31)), shift);
     return vminq_s32(vmaxq_s32(vaddq_n_s32(v, o.offset), o.lo), o.hi);
 }
-
-/* The dot products of one input pixel with four padded weight rows, in paired_lanes' lane order. */
-static inline __attribute__((always_inline)) int32x4_t paired_dots(int8x16_t xv, const int8_t *w)
+/* The dot products of one input pixel (NV vectors, zeros past its channels) with four weight rows
+ * padded to 16 * NV bytes, in paired_lanes' lane order. */
+static inline __attribute__((always_inline)) int32x4_t paired_dots(const int8x16_t *xv, const int8_t *w, const int NV)
 {
-    return paired_lanes(vmladavq_s8(xv, vld1q_s8(w)), vmladavq_s8(xv, vld1q_s8(w + 16)),
-                        vmladavq_s8(xv, vld1q_s8(w + 32)), vmladavq_s8(xv, vld1q_s8(w + 48)));
+    int32_t acc[CO_BLOCK];
+    int c, v;
+#pragma GCC unroll 4
+    for (c = 0; c < CO_BLOCK; ++c) {
+        acc[c] = vmladavq_s8(xv[0], vld1q_s8(w + 16 * NV * c));
+#pragma GCC unroll 2
+        for (v = 1; v < NV; ++v) {
+            acc[c] = vmladavaq_s8(acc[c], xv[v], vld1q_s8(w + 16 * (NV * c + v)));
+        }
+    }
+    return paired_lanes(acc[0], acc[1], acc[2], acc[3]);
 }
 
-/* conv1x1_thin for layers whose output channels come in whole blocks of four and whose shifts are all
- * below 0 (the usual case): the multipliers, shifts and folded biases of every block are prepared
- * once, in paired_lanes' lane order, so a pixel pair's block is eight loads and VMLADAVs, four
- * two-lane moves, the two requantizations and two scattered stores. */
-static __attribute__((noinline)) void conv1x1_thin_right(const edgec_view *in, edgec_view *out, const int8_t *weights,
-                                                         const int32_t *bias, const edgec_conv_params *p, int32_t sh,
-                                                         int32_t sw)
+/* Pixel x of a row (NV vectors; the last one's lanes past the channels read as zeros). */
+static inline __attribute__((always_inline)) void load_pixel(int8x16_t *xv, const int8_t *src, mve_pred16_t last,
+                                                             const int NV)
 {
-    const int32_t cin = in->c, cout = out->c, blocks = cout / CO_BLOCK;
+    int v;
+#pragma GCC unroll 2
+    for (v = 0; v + 1 < NV; ++v) {
+        xv[v] = vld1q_s8(src + 16 * v);
+    }
+    xv[NV - 1] = vldrbq_z_s8(src + 16 * (NV - 1), last);
+}
+
+/* The pixel loop of conv1x1_thin_right for pixels of NV vectors. */
+static inline __attribute__((always_inline)) void thin_right_pixels(const edgec_view *in, edgec_view *out,
+                                                                    const int8_t *rows, const int32x4_t (*stage)[3],
+                                                                    int32_t blocks, int32_t sh, int32_t sw,
+                                                                    const out_stage o, const int NV)
+{
     const int32_t height = out->h, width = out->w;
     const int32_t in_row = in->row_stride * sh, in_col = in->col_stride * sw;
     const int32_t out_row = out->row_stride, out_col = out->col_stride;
-    const out_stage o = make_out_stage(p);
-    const mve_pred16_t channels = vctp8q((uint32_t)cin);
+    const mve_pred16_t last = vctp8q((uint32_t)(in->c - 16 * (NV - 1)));
     const uint32x4_t slots = vreinterpretq_u32_s32(paired_lanes(0, 1, 2, 3));
-    int8_t rows[THIN_RIGHT_COUT][16] __attribute__((aligned(4)));
-    int32x4_t stage[THIN_RIGHT_COUT / CO_BLOCK][3]; /* multipliers, shifts, folded biases */
-    int32_t base[CO_BLOCK];
-    int32_t oc, y, x, b;
+    int32_t y, x, b;
 
-    for (b = 0; b < blocks; ++b) {
-        for (oc = 0; oc < CO_BLOCK; ++oc) {
-            const int8x16_t w = vldrbq_z_s8(weights + (b * CO_BLOCK + oc) * cin, channels);
-            vst1q_s8(rows[b * CO_BLOCK + oc], w);
-            base[oc] = (bias ? bias[b * CO_BLOCK + oc] : 0) + p->input_offset * vaddvq_s8(w);
-        }
-        stage[b][0] = in_pair_order(vld1q_s32(p->out_mult + b * CO_BLOCK));
-        stage[b][1] = in_pair_order(vld1q_s32(p->out_shift + b * CO_BLOCK));
-        stage[b][2] = in_pair_order(vld1q_s32(base));
-    }
     for (y = 0; y < height; ++y) {
         const int8_t *src = in->data + y * in_row;
         int8_t *dst = out->data + y * out_row;
         for (x = 0; x + 2 <= width; x += 2, src += 2 * in_col, dst += 2 * out_col) {
-            const int8x16_t x0 = vldrbq_z_s8(src, channels), x1 = vldrbq_z_s8(src + in_col, channels);
+            int8x16_t x0[2], x1[2]; /* NV <= 2 */
+            load_pixel(x0, src, last, NV);
+            load_pixel(x1, src + in_col, last, NV);
             for (b = 0; b < blocks; ++b) {
-                const int8_t *w = rows[b * CO_BLOCK];
-                const int32x4_t a0 = vaddq_s32(paired_dots(x0, w), stage[b][2]);
-                const int32x4_t a1 = vaddq_s32(paired_dots(x1, w), stage[b][2]);
+                const int8_t *w = rows + b * CO_BLOCK * 16 * NV;
+                const int32x4_t a0 = vaddq_s32(paired_dots(x0, w, NV), stage[b][2]);
+                const int32x4_t a1 = vaddq_s32(paired_dots(x1, w, NV), stage[b][2]);
                 vstrbq_scatter_offset_s32(dst + b * CO_BLOCK, slots, requant_right(a0, stage[b][0], stage[b][1], o));
                 vstrbq_scatter_offset_s32(dst + out_col + b * CO_BLOCK, slots,
                                           requant_right(a1, stage[b][0], stage[b][1], o));
             }
         }
         if (x < width) {
-            const int8x16_t xv = vldrbq_z_s8(src, channels);
+            int8x16_t xv[2];
+            load_pixel(xv, src, last, NV);
             for (b = 0; b < blocks; ++b) {
-                const int32x4_t a = vaddq_s32(paired_dots(xv, rows[b * CO_BLOCK]), stage[b][2]);
+                const int32x4_t a = vaddq_s32(paired_dots(xv, rows + b * CO_BLOCK * 16 * NV, NV), stage[b][2]);
                 vstrbq_scatter_offset_s32(dst + b * CO_BLOCK, slots, requant_right(a, stage[b][0], stage[b][1], o));
             }
         }
+    }
+}
+
+/* 1x1 conv with at most 32 input channels (one or two vectors per pixel) whose output channels come in
+ * whole blocks of four and whose shifts are all below 0 (the usual case).  Output pixels go in pairs,
+ * which share each block's weight loads; the weight rows, padded with zeros to whole vectors, and the
+ * multipliers, shifts and folded biases of every block (in paired_lanes' lane order) are prepared once
+ * on the stack, so a pixel pair's block is 4 * NV weight loads and 8 * NV VMLADAVs, four two-lane
+ * moves, three constant loads, the two requantizations and two scattered stores. */
+static __attribute__((noinline)) void conv1x1_thin_right(const edgec_view *in, edgec_view *out, const int8_t *weights,
+                                                         const int32_t *bias, const edgec_conv_params *p, int32_t sh,
+                                                         int32_t sw)
+{
+    const int32_t cin = in->c, cout = out->c, blocks = cout / CO_BLOCK, nv = cin > 16 ? 2 : 1;
+    int8_t rows[THIN_RIGHT_ROW_BYTES] __attribute__((aligned(4)));
+    int32x4_t stage[THIN_RIGHT_COUT / CO_BLOCK][3]; /* multipliers, shifts, folded biases */
+    int32_t base[CO_BLOCK];
+    int32_t oc, b, v;
+
+    for (b = 0; b < blocks; ++b) {
+        for (oc = 0; oc < CO_BLOCK; ++oc) {
+            const int8_t *w = weights + (b * CO_BLOCK + oc) * cin;
+            int8_t *row = rows + (b * CO_BLOCK + oc) * 16 * nv;
+            int32_t sum = 0;
+            for (v = 0; v < nv; ++v) {
+                const int8x16_t wv = vldrbq_z_s8(w + 16 * v, vctp8q((uint32_t)(cin - 16 * v)));
+                vst1q_s8(row + 16 * v, wv);
+                sum += vaddvq_s8(wv);
+            }
+            base[oc] = (bias ? bias[b * CO_BLOCK + oc] : 0) + p->input_offset * sum;
+        }
+        stage[b][0] = in_pair_order(vld1q_s32(p->out_mult + b * CO_BLOCK));
+        stage[b][1] = in_pair_order(vld1q_s32(p->out_shift + b * CO_BLOCK));
+        stage[b][2] = in_pair_order(vld1q_s32(base));
+    }
+    if (nv == 1) {
+        thin_right_pixels(in, out, rows, (const int32x4_t(*)[3])stage, blocks, sh, sw, make_out_stage(p), 1);
+    } else {
+        thin_right_pixels(in, out, rows, (const int32x4_t(*)[3])stage, blocks, sh, sw, make_out_stage(p), 2);
     }
 }
 
@@ -329,7 +376,8 @@ static void conv1x1(const edgec_view *in, edgec_view *out, const int8_t *weights
     int32_t wsum[CO_BLOCK];
     int32_t oc, y, x;
 
-    if (cin <= 16 && cout <= THIN_RIGHT_COUT && cout % CO_BLOCK == 0 && shifts_below_zero(p->out_shift, cout)) {
+    if (cin <= 32 && cout <= THIN_RIGHT_COUT && cout * (cin > 16 ? 32 : 16) <= THIN_RIGHT_ROW_BYTES &&
+        cout % CO_BLOCK == 0 && shifts_below_zero(p->out_shift, cout)) {
         conv1x1_thin_right(in, out, weights, bias, p, sh, sw);
         return;
     }

@@ -273,9 +273,79 @@ static inline __attribute__((always_inline)) void load_pixel(int8x16_t *xv, cons
     xv[NV - 1] = vldrbq_z_s8(src + 16 * (NV - 1), last);
 }
 
+/* The staged constants of conv1x1_thin_right: the clamp bounds and the scatter offsets, then per block
+ * of four output channels its folded biases, multipliers and shifts, all in paired_lanes' lane order. */
+enum { STAGE_LO, STAGE_HI, STAGE_SLOTS, STAGE_HEAD };
+enum { BLOCK_BASE, BLOCK_MULT, BLOCK_SHIFT, BLOCK_VECTORS };
+
+/* Every block of a pixel pair of at most 16 channels (x0, x1: zeros past the channels): rows as in
+ * conv1x1_thin_right, stage as above, dst0/dst1 the two output pixels.  In assembly because GCC 12
+ * spills the loop's eight Q registers' worth of values (51 instructions per block compiled, 40 here):
+ * q0 and q1 the inputs, q2 each weight row and constant in turn, q3 and q4 the two pixels'
+ * accumulators (filled two lanes per VMOV as paired_lanes fills them), q5-q7 the clamp bounds and
+ * the scatter offsets; the dot products go through r0, r2, r4, r6 (VMLADAV writes even registers). */
+static __attribute__((noinline)) void pair_blocks_16(int8x16_t x0, int8x16_t x1, const int8_t *rows,
+                                                                 const int32x4_t *stage, int8_t *dst0, int8_t *dst1,
+                                                                 int32_t blocks, int32_t offset)
+{
+    const int8_t *w = rows;
+    const int32x4_t *k = stage;
+    __asm__ volatile(
+        "subs %[w], %[w], #64\n\t" /* the loop steps before it loads */
+        "vldrw.32 q5, [%[k]]\n\t"
+        "vldrw.32 q6, [%[k], #16]\n\t"
+        "vldrw.32 q7, [%[k], #32]\n\t"
+        "dls lr, %[n]\n"
+        "1:\n\t"
+        "vldrb.8 q2, [%[w], #64]!\n\t" /* channel 0 (a) */
+        "vmladav.s8 r0, %q[x0], q2\n\t"
+        "vmladav.s8 r2, %q[x1], q2\n\t"
+        "vldrb.8 q2, [%[w], #32]\n\t" /* channel 2 (c) */
+        "vmladav.s8 r4, %q[x0], q2\n\t"
+        "vmladav.s8 r6, %q[x1], q2\n\t"
+        "vmov q3[2], q3[0], r4, r0\n\t"
+        "vmov q4[2], q4[0], r6, r2\n\t"
+        "vldrb.8 q2, [%[w], #16]\n\t" /* channel 1 (b) */
+        "vmladav.s8 r0, %q[x0], q2\n\t"
+        "vmladav.s8 r2, %q[x1], q2\n\t"
+        "vldrb.8 q2, [%[w], #48]\n\t" /* channel 3 (d) */
+        "vmladav.s8 r4, %q[x0], q2\n\t"
+        "vmladav.s8 r6, %q[x1], q2\n\t"
+        "vmov q3[3], q3[1], r4, r0\n\t"
+        "vmov q4[3], q4[1], r6, r2\n\t"
+        "vldrw.32 q2, [%[k], #48]!\n\t" /* folded biases */
+        "vadd.i32 q3, q3, q2\n\t"
+        "vadd.i32 q4, q4, q2\n\t"
+        "vldrw.32 q2, [%[k], #16]\n\t" /* multipliers */
+        "vqrdmulh.s32 q3, q3, q2\n\t"
+        "vqrdmulh.s32 q4, q4, q2\n\t"
+        "vshr.s32 q2, q3, #31\n\t"
+        "vqadd.s32 q3, q3, q2\n\t"
+        "vshr.s32 q2, q4, #31\n\t"
+        "vqadd.s32 q4, q4, q2\n\t"
+        "vldrw.32 q2, [%[k], #32]\n\t" /* shifts */
+        "vrshl.s32 q3, q3, q2\n\t"
+        "vrshl.s32 q4, q4, q2\n\t"
+        "vadd.i32 q3, q3, %[off]\n\t"
+        "vadd.i32 q4, q4, %[off]\n\t"
+        "vmax.s32 q3, q3, q5\n\t"
+        "vmax.s32 q4, q4, q5\n\t"
+        "vmin.s32 q3, q3, q6\n\t"
+        "vmin.s32 q4, q4, q6\n\t"
+        "vstrb.32 q3, [%[d0], q7]\n\t"
+        "vstrb.32 q4, [%[d1], q7]\n\t"
+        "adds %[d0], %[d0], #4\n\t"
+        "adds %[d1], %[d1], #4\n\t"
+        "le lr, 1b"
+        : [w] "+r"(w), [k] "+r"(k), [d0] "+r"(dst0), [d1] "+r"(dst1)
+        : [x0] "w"(x0), [x1] "w"(x1), [n] "r"(blocks), [off] "r"(offset)
+        : "r0", "r2", "r4", "r6", "lr", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", "d14", "d15",
+          "memory", "cc");
+}
+
 /* The pixel loop of conv1x1_thin_right for pixels of NV vectors. */
 static inline __attribute__((always_inline)) void thin_right_pixels(const edgec_view *in, edgec_view *out,
-                                                                    const int8_t *rows, const int32x4_t (*stage)[3],
+                                                                    const int8_t *rows, const int32x4_t *stage,
                                                                     int32_t blocks, int32_t sh, int32_t sw,
                                                                     const out_stage o, const int NV)
 {
@@ -283,7 +353,8 @@ static inline __attribute__((always_inline)) void thin_right_pixels(const edgec_
     const int32_t in_row = in->row_stride * sh, in_col = in->col_stride * sw;
     const int32_t out_row = out->row_stride, out_col = out->col_stride;
     const mve_pred16_t last = vctp8q((uint32_t)(in->c - 16 * (NV - 1)));
-    const uint32x4_t slots = vreinterpretq_u32_s32(paired_lanes(0, 1, 2, 3));
+    const uint32x4_t slots = vreinterpretq_u32_s32(stage[STAGE_SLOTS]);
+    const int32x4_t *block;
     int32_t y, x, b;
 
     for (y = 0; y < height; ++y) {
@@ -293,21 +364,27 @@ static inline __attribute__((always_inline)) void thin_right_pixels(const edgec_
             int8x16_t x0[2], x1[2]; /* NV <= 2 */
             load_pixel(x0, src, last, NV);
             load_pixel(x1, src + in_col, last, NV);
-            for (b = 0; b < blocks; ++b) {
+            if (NV == 1) {
+                pair_blocks_16(x0[0], x1[0], rows, stage, dst, dst + out_col, blocks, o.offset);
+                continue;
+            }
+            for (b = 0, block = stage + STAGE_HEAD; b < blocks; ++b, block += BLOCK_VECTORS) {
                 const int8_t *w = rows + b * CO_BLOCK * 16 * NV;
-                const int32x4_t a0 = vaddq_s32(paired_dots(x0, w, NV), stage[b][2]);
-                const int32x4_t a1 = vaddq_s32(paired_dots(x1, w, NV), stage[b][2]);
-                vstrbq_scatter_offset_s32(dst + b * CO_BLOCK, slots, requant_right(a0, stage[b][0], stage[b][1], o));
+                const int32x4_t a0 = vaddq_s32(paired_dots(x0, w, NV), block[BLOCK_BASE]);
+                const int32x4_t a1 = vaddq_s32(paired_dots(x1, w, NV), block[BLOCK_BASE]);
+                vstrbq_scatter_offset_s32(dst + b * CO_BLOCK, slots,
+                                          requant_right(a0, block[BLOCK_MULT], block[BLOCK_SHIFT], o));
                 vstrbq_scatter_offset_s32(dst + out_col + b * CO_BLOCK, slots,
-                                          requant_right(a1, stage[b][0], stage[b][1], o));
+                                          requant_right(a1, block[BLOCK_MULT], block[BLOCK_SHIFT], o));
             }
         }
         if (x < width) {
             int8x16_t xv[2];
             load_pixel(xv, src, last, NV);
-            for (b = 0; b < blocks; ++b) {
-                const int32x4_t a = vaddq_s32(paired_dots(xv, rows + b * CO_BLOCK * 16 * NV, NV), stage[b][2]);
-                vstrbq_scatter_offset_s32(dst + b * CO_BLOCK, slots, requant_right(a, stage[b][0], stage[b][1], o));
+            for (b = 0, block = stage + STAGE_HEAD; b < blocks; ++b, block += BLOCK_VECTORS) {
+                const int32x4_t a = vaddq_s32(paired_dots(xv, rows + b * CO_BLOCK * 16 * NV, NV), block[BLOCK_BASE]);
+                vstrbq_scatter_offset_s32(dst + b * CO_BLOCK, slots,
+                                          requant_right(a, block[BLOCK_MULT], block[BLOCK_SHIFT], o));
             }
         }
     }
@@ -318,18 +395,24 @@ static inline __attribute__((always_inline)) void thin_right_pixels(const edgec_
  * which share each block's weight loads; the weight rows, padded with zeros to whole vectors, and the
  * multipliers, shifts and folded biases of every block (in paired_lanes' lane order) are prepared once
  * on the stack, so a pixel pair's block is 4 * NV weight loads and 8 * NV VMLADAVs, four two-lane
- * moves, three constant loads, the two requantizations and two scattered stores. */
+ * moves, three constant loads, the two requantizations and two scattered stores (pair_blocks_16 for
+ * one vector per pixel, compiled C for two). */
 static __attribute__((noinline)) void conv1x1_thin_right(const edgec_view *in, edgec_view *out, const int8_t *weights,
                                                          const int32_t *bias, const edgec_conv_params *p, int32_t sh,
                                                          int32_t sw)
 {
     const int32_t cin = in->c, cout = out->c, blocks = cout / CO_BLOCK, nv = cin > 16 ? 2 : 1;
+    const out_stage o = make_out_stage(p);
     int8_t rows[THIN_RIGHT_ROW_BYTES] __attribute__((aligned(4)));
-    int32x4_t stage[THIN_RIGHT_COUT / CO_BLOCK][3]; /* multipliers, shifts, folded biases */
+    int32x4_t stage[STAGE_HEAD + BLOCK_VECTORS * (THIN_RIGHT_COUT / CO_BLOCK)];
     int32_t base[CO_BLOCK];
     int32_t oc, b, v;
 
+    stage[STAGE_LO] = o.lo;
+    stage[STAGE_HI] = o.hi;
+    stage[STAGE_SLOTS] = paired_lanes(0, 1, 2, 3);
     for (b = 0; b < blocks; ++b) {
+        int32x4_t *block = stage + STAGE_HEAD + BLOCK_VECTORS * b;
         for (oc = 0; oc < CO_BLOCK; ++oc) {
             const int8_t *w = weights + (b * CO_BLOCK + oc) * cin;
             int8_t *row = rows + (b * CO_BLOCK + oc) * 16 * nv;
@@ -341,14 +424,14 @@ static __attribute__((noinline)) void conv1x1_thin_right(const edgec_view *in, e
             }
             base[oc] = (bias ? bias[b * CO_BLOCK + oc] : 0) + p->input_offset * sum;
         }
-        stage[b][0] = in_pair_order(vld1q_s32(p->out_mult + b * CO_BLOCK));
-        stage[b][1] = in_pair_order(vld1q_s32(p->out_shift + b * CO_BLOCK));
-        stage[b][2] = in_pair_order(vld1q_s32(base));
+        block[BLOCK_BASE] = in_pair_order(vld1q_s32(base));
+        block[BLOCK_MULT] = in_pair_order(vld1q_s32(p->out_mult + b * CO_BLOCK));
+        block[BLOCK_SHIFT] = in_pair_order(vld1q_s32(p->out_shift + b * CO_BLOCK));
     }
     if (nv == 1) {
-        thin_right_pixels(in, out, rows, (const int32x4_t(*)[3])stage, blocks, sh, sw, make_out_stage(p), 1);
+        thin_right_pixels(in, out, rows, stage, blocks, sh, sw, o, 1);
     } else {
-        thin_right_pixels(in, out, rows, (const int32x4_t(*)[3])stage, blocks, sh, sw, make_out_stage(p), 2);
+        thin_right_pixels(in, out, rows, stage, blocks, sh, sw, o, 2);
     }
 }
 

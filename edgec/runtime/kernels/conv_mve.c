@@ -18,8 +18,9 @@
  * rows of at most 16 bytes (a first layer on RGB) load each kernel row of a
  * field as one predicated vector instead (conv_short_rows).  1x1 convs with
  * at most 16 input channels take output pixels in pairs (conv1x1_thin; with
- * whole blocks of four output channels and only right shifts,
- * conv1x1_thin_right, whose per-block constants are prepared once).  Built
+ * whole blocks of four output channels and only right shifts, and up to 32
+ * input channels, conv1x1_thin_right, whose per-block constants are prepared
+ * once and whose pair loops are inline assembly).  Built
  * only for targets with integer MVE.
  */
 #include "edgec_kernels.h"

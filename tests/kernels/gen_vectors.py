@@ -1208,6 +1208,11 @@ def build_cases(seed: int) -> list[Case]:
         (7, 9, 16, 38, (1, 1), (2, 2), (0, 0, 0, 0)),
         (3, 5, 3, 17, (1, 1), (1, 2), (0, 0, 0, 0)),
         (3, 5, 16, 100, (1, 1), (1, 1), (0, 0, 0, 0)),  # 25 channel blocks per pixel pair
+        # ... and its right-shift form on two vectors per pixel (17..32 input channels, whole blocks of four)
+        (5, 7, 24, 20, (1, 1), (1, 1), (0, 0, 0, 0)),
+        (7, 9, 32, 48, (1, 1), (2, 2), (0, 0, 0, 0)),
+        (3, 3, 17, 12, (1, 1), (1, 1), (0, 0, 0, 0)),
+        (2, 3, 20, 192, (1, 1), (1, 1), (0, 0, 0, 0)),  # the most output channels the stack rows hold
     ]:
         for extreme in (False, True):
             cases.append(

@@ -18,8 +18,9 @@
  * rows of at most 16 bytes (a first layer on RGB) load each kernel row of a
  * field as one predicated vector instead (conv_short_rows).  1x1 convs with
  * at most 16 input channels take output pixels in pairs (conv1x1_thin; with
- * whole blocks of four output channels and only right shifts,
- * conv1x1_thin_right, whose per-block constants are prepared once).  Built
+ * whole blocks of four output channels and only right shifts, and up to 32
+ * input channels, conv1x1_thin_right, whose per-block constants are prepared
+ * once and whose pair loops are inline assembly).  Built
  * only for targets with integer MVE.
  */
 #include "edgec_kernels.h"
@@ -32,7 +33,8 @@
 #define CO_BLOCK 4
 #define CONV_FIELD_BYTES 4096 /* stack buffer of gathered receptive fields (conv2d) */
 #define THIN_MAX_COUT 256      /* 1x1 convs with <= 16 input channels: padded weight rows on the stack */
-#define THIN_RIGHT_COUT 128    /* and their right-shift-only form: rows and per-block constants on the stack */
+#define THIN_RIGHT_COUT 192    /* their right-shift-only form (<= 32 input channels): per-block constants */
+#define THIN_RIGHT_ROW_BYTES 6144 /* and padded weight rows (16 or 32 bytes each) on the stack */
 #define SHORT_ROWS 3           /* conv_short_rows: three kernel rows of at most 16 bytes */
 #define SHORT_ROWS_COUT 32     /* and at most this many output channels: padded weight rows on the stack */
 
@@ -243,65 +245,260 @@ static inline __attribute__((always_inline)) int32x4_t requant_right(int32x4_t a
     v = vrshlq_s32(vqaddq_s32(v, vshrq_n_s32(v, 31)), shift);
     return vminq_s32(vmaxq_s32(vaddq_n_s32(v, o.offset), o.lo), o.hi);
 }
-
-/* The dot products of one input pixel with four padded weight rows, in paired_lanes' lane order. */
-static inline __attribute__((always_inline)) int32x4_t paired_dots(int8x16_t xv, const int8_t *w)
+/* The dot products of one input pixel (NV vectors, zeros past its channels) with four weight rows
+ * padded to 16 * NV bytes, in paired_lanes' lane order. */
+static inline __attribute__((always_inline)) int32x4_t paired_dots(const int8x16_t *xv, const int8_t *w, const int NV)
 {
-    return paired_lanes(vmladavq_s8(xv, vld1q_s8(w)), vmladavq_s8(xv, vld1q_s8(w + 16)),
-                        vmladavq_s8(xv, vld1q_s8(w + 32)), vmladavq_s8(xv, vld1q_s8(w + 48)));
+    int32_t acc[CO_BLOCK];
+    int c, v;
+#pragma GCC unroll 4
+    for (c = 0; c < CO_BLOCK; ++c) {
+        acc[c] = vmladavq_s8(xv[0], vld1q_s8(w + 16 * NV * c));
+#pragma GCC unroll 2
+        for (v = 1; v < NV; ++v) {
+            acc[c] = vmladavaq_s8(acc[c], xv[v], vld1q_s8(w + 16 * (NV * c + v)));
+        }
+    }
+    return paired_lanes(acc[0], acc[1], acc[2], acc[3]);
 }
 
-/* conv1x1_thin for layers whose output channels come in whole blocks of four and whose shifts are all
- * below 0 (the usual case): the multipliers, shifts and folded biases of every block are prepared
- * once, in paired_lanes' lane order, so a pixel pair's block is eight loads and VMLADAVs, four
- * two-lane moves, the two requantizations and two scattered stores. */
-static __attribute__((noinline)) void conv1x1_thin_right(const edgec_view *in, edgec_view *out, const int8_t *weights,
-                                                         const int32_t *bias, const edgec_conv_params *p, int32_t sh,
-                                                         int32_t sw)
+/* Pixel x of a row (NV vectors; the last one's lanes past the channels read as zeros). */
+static inline __attribute__((always_inline)) void load_pixel(int8x16_t *xv, const int8_t *src, mve_pred16_t last,
+                                                             const int NV)
 {
-    const int32_t cin = in->c, cout = out->c, blocks = cout / CO_BLOCK;
+    int v;
+#pragma GCC unroll 2
+    for (v = 0; v + 1 < NV; ++v) {
+        xv[v] = vld1q_s8(src + 16 * v);
+    }
+    xv[NV - 1] = vldrbq_z_s8(src + 16 * (NV - 1), last);
+}
+
+/* The staged constants of conv1x1_thin_right: the clamp bounds and the scatter offsets, then per block
+ * of four output channels its folded biases, multipliers and shifts, all in paired_lanes' lane order. */
+enum { STAGE_LO, STAGE_HI, STAGE_SLOTS, STAGE_HEAD };
+enum { BLOCK_BASE, BLOCK_MULT, BLOCK_SHIFT, BLOCK_VECTORS };
+
+/* Every block of a pixel pair of at most 16 channels (x0, x1: zeros past the channels): rows as in
+ * conv1x1_thin_right, stage as above, dst0/dst1 the two output pixels.  In assembly because GCC 12
+ * spills the loop's eight Q registers' worth of values (51 instructions per block compiled, 40 here):
+ * q0 and q1 the inputs, q2 each weight row and constant in turn, q3 and q4 the two pixels'
+ * accumulators (filled two lanes per VMOV as paired_lanes fills them), q5-q7 the clamp bounds and
+ * the scatter offsets; the dot products go through r0, r2, r4, r6 (VMLADAV writes even registers). */
+static __attribute__((noinline)) void pair_blocks_16(int8x16_t x0, int8x16_t x1, const int8_t *rows,
+                                                                 const int32x4_t *stage, int8_t *dst0, int8_t *dst1,
+                                                                 int32_t blocks, int32_t offset)
+{
+    const int8_t *w = rows;
+    const int32x4_t *k = stage;
+    __asm__ volatile(
+        "subs %[w], %[w], #64\n\t" /* the loop steps before it loads */
+        "vldrw.32 q5, [%[k]]\n\t"
+        "vldrw.32 q6, [%[k], #16]\n\t"
+        "vldrw.32 q7, [%[k], #32]\n\t"
+        "dls lr, %[n]\n"
+        "1:\n\t"
+        "vldrb.8 q2, [%[w], #64]!\n\t" /* channel 0 (a) */
+        "vmladav.s8 r0, %q[x0], q2\n\t"
+        "vmladav.s8 r2, %q[x1], q2\n\t"
+        "vldrb.8 q2, [%[w], #32]\n\t" /* channel 2 (c) */
+        "vmladav.s8 r4, %q[x0], q2\n\t"
+        "vmladav.s8 r6, %q[x1], q2\n\t"
+        "vmov q3[2], q3[0], r4, r0\n\t"
+        "vmov q4[2], q4[0], r6, r2\n\t"
+        "vldrb.8 q2, [%[w], #16]\n\t" /* channel 1 (b) */
+        "vmladav.s8 r0, %q[x0], q2\n\t"
+        "vmladav.s8 r2, %q[x1], q2\n\t"
+        "vldrb.8 q2, [%[w], #48]\n\t" /* channel 3 (d) */
+        "vmladav.s8 r4, %q[x0], q2\n\t"
+        "vmladav.s8 r6, %q[x1], q2\n\t"
+        "vmov q3[3], q3[1], r4, r0\n\t"
+        "vmov q4[3], q4[1], r6, r2\n\t"
+        "vldrw.32 q2, [%[k], #48]!\n\t" /* folded biases */
+        "vadd.i32 q3, q3, q2\n\t"
+        "vadd.i32 q4, q4, q2\n\t"
+        "vldrw.32 q2, [%[k], #16]\n\t" /* multipliers */
+        "vqrdmulh.s32 q3, q3, q2\n\t"
+        "vqrdmulh.s32 q4, q4, q2\n\t"
+        "vshr.s32 q2, q3, #31\n\t"
+        "vqadd.s32 q3, q3, q2\n\t"
+        "vshr.s32 q2, q4, #31\n\t"
+        "vqadd.s32 q4, q4, q2\n\t"
+        "vldrw.32 q2, [%[k], #32]\n\t" /* shifts */
+        "vrshl.s32 q3, q3, q2\n\t"
+        "vrshl.s32 q4, q4, q2\n\t"
+        "vadd.i32 q3, q3, %[off]\n\t"
+        "vadd.i32 q4, q4, %[off]\n\t"
+        "vmax.s32 q3, q3, q5\n\t"
+        "vmax.s32 q4, q4, q5\n\t"
+        "vmin.s32 q3, q3, q6\n\t"
+        "vmin.s32 q4, q4, q6\n\t"
+        "vstrb.32 q3, [%[d0], q7]\n\t"
+        "vstrb.32 q4, [%[d1], q7]\n\t"
+        "adds %[d0], %[d0], #4\n\t"
+        "adds %[d1], %[d1], #4\n\t"
+        "le lr, 1b"
+        : [w] "+&r"(w), [k] "+&r"(k), [d0] "+&r"(dst0), [d1] "+&r"(dst1)
+        : [x0] "w"(x0), [x1] "w"(x1), [n] "r"(blocks), [off] "r"(offset)
+        : "r0", "r2", "r4", "r6", "lr", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", "d14", "d15",
+          "memory", "cc");
+}
+
+/* pair_blocks_16 for pixels of 17 to 32 channels, two vectors each (x0a, x0b and x1a, x1b), weight rows of
+ * 32 bytes: the four inputs take q0-q3, so the clamp bounds and the scatter offsets are loaded from
+ * the head of the stage for every block (three loads, in the registers that hold the constants in turn;
+ * compiled C took about 84 instructions per block, this loop 55). */
+static __attribute__((noinline)) void pair_blocks_32(int8x16_t x0a, int8x16_t x0b, int8x16_t x1a, int8x16_t x1b,
+                                                     const int8_t *rows, const int32x4_t *stage, int8_t *dst0,
+                                                     int8_t *dst1, int32_t blocks, int32_t offset)
+{
+    const int8_t *w = rows;
+    const int32x4_t *k = stage;
+    __asm__ volatile(
+        "dls lr, %[n]\n"
+        "1:\n\t"
+        "vldrb.8 q4, [%[w]], #64\n\t" /* channel 0 (a); w steps 64 bytes twice */
+        "vmladav.s8 r0, %q[x0a], q4\n\t"
+        "vmladav.s8 r2, %q[x1a], q4\n\t"
+        "vldrb.8 q4, [%[w], #-48]\n\t"
+        "vmladava.s8 r0, %q[x0b], q4\n\t"
+        "vmladava.s8 r2, %q[x1b], q4\n\t"
+        "vldrb.8 q4, [%[w]], #64\n\t" /* channel 2 (c) */
+        "vmladav.s8 r4, %q[x0a], q4\n\t"
+        "vmladav.s8 r6, %q[x1a], q4\n\t"
+        "vldrb.8 q4, [%[w], #-48]\n\t"
+        "vmladava.s8 r4, %q[x0b], q4\n\t"
+        "vmladava.s8 r6, %q[x1b], q4\n\t"
+        "vmov q5[2], q5[0], r4, r0\n\t"
+        "vmov q6[2], q6[0], r6, r2\n\t"
+        "vldrb.8 q4, [%[w], #-96]\n\t" /* channel 1 (b) */
+        "vmladav.s8 r0, %q[x0a], q4\n\t"
+        "vmladav.s8 r2, %q[x1a], q4\n\t"
+        "vldrb.8 q4, [%[w], #-80]\n\t"
+        "vmladava.s8 r0, %q[x0b], q4\n\t"
+        "vmladava.s8 r2, %q[x1b], q4\n\t"
+        "vldrb.8 q4, [%[w], #-32]\n\t" /* channel 3 (d) */
+        "vmladav.s8 r4, %q[x0a], q4\n\t"
+        "vmladav.s8 r6, %q[x1a], q4\n\t"
+        "vldrb.8 q4, [%[w], #-16]\n\t"
+        "vmladava.s8 r4, %q[x0b], q4\n\t"
+        "vmladava.s8 r6, %q[x1b], q4\n\t"
+        "vmov q5[3], q5[1], r4, r0\n\t"
+        "vmov q6[3], q6[1], r6, r2\n\t"
+        "vldrw.32 q4, [%[k], #48]!\n\t" /* folded biases */
+        "vadd.i32 q5, q5, q4\n\t"
+        "vadd.i32 q6, q6, q4\n\t"
+        "vldrw.32 q4, [%[k], #16]\n\t" /* multipliers */
+        "vqrdmulh.s32 q5, q5, q4\n\t"
+        "vqrdmulh.s32 q6, q6, q4\n\t"
+        "vshr.s32 q7, q5, #31\n\t"
+        "vqadd.s32 q5, q5, q7\n\t"
+        "vshr.s32 q7, q6, #31\n\t"
+        "vqadd.s32 q6, q6, q7\n\t"
+        "vldrw.32 q4, [%[k], #32]\n\t" /* shifts */
+        "vrshl.s32 q5, q5, q4\n\t"
+        "vrshl.s32 q6, q6, q4\n\t"
+        "vadd.i32 q5, q5, %[off]\n\t"
+        "vadd.i32 q6, q6, %[off]\n\t"
+        "vldrw.32 q4, [%[h]]\n\t" /* the clamp bounds */
+        "vldrw.32 q7, [%[h], #16]\n\t"
+        "vmax.s32 q5, q5, q4\n\t"
+        "vmax.s32 q6, q6, q4\n\t"
+        "vmin.s32 q5, q5, q7\n\t"
+        "vmin.s32 q6, q6, q7\n\t"
+        "vldrw.32 q4, [%[h], #32]\n\t" /* the scatter offsets */
+        "vstrb.32 q5, [%[d0], q4]\n\t"
+        "vstrb.32 q6, [%[d1], q4]\n\t"
+        "adds %[d0], %[d0], #4\n\t"
+        "adds %[d1], %[d1], #4\n\t"
+        "le lr, 1b"
+        : [w] "+&r"(w), [k] "+&r"(k), [d0] "+&r"(dst0), [d1] "+&r"(dst1)
+        : [x0a] "w"(x0a), [x0b] "w"(x0b), [x1a] "w"(x1a), [x1b] "w"(x1b), [h] "r"(stage), [n] "r"(blocks),
+          [off] "r"(offset)
+        : "r0", "r2", "r4", "r6", "lr", "d8", "d9", "d10", "d11", "d12", "d13", "d14", "d15", "memory", "cc");
+}
+
+/* The pixel loop of conv1x1_thin_right for pixels of NV vectors. */
+static inline __attribute__((always_inline)) void thin_right_pixels(const edgec_view *in, edgec_view *out,
+                                                                    const int8_t *rows, const int32x4_t *stage,
+                                                                    int32_t blocks, int32_t sh, int32_t sw,
+                                                                    const out_stage o, const int NV)
+{
     const int32_t height = out->h, width = out->w;
     const int32_t in_row = in->row_stride * sh, in_col = in->col_stride * sw;
     const int32_t out_row = out->row_stride, out_col = out->col_stride;
-    const out_stage o = make_out_stage(p);
-    const mve_pred16_t channels = vctp8q((uint32_t)cin);
-    const uint32x4_t slots = vreinterpretq_u32_s32(paired_lanes(0, 1, 2, 3));
-    int8_t rows[THIN_RIGHT_COUT][16] __attribute__((aligned(4)));
-    int32x4_t stage[THIN_RIGHT_COUT / CO_BLOCK][3]; /* multipliers, shifts, folded biases */
-    int32_t base[CO_BLOCK];
-    int32_t oc, y, x, b;
+    const mve_pred16_t last = vctp8q((uint32_t)(in->c - 16 * (NV - 1)));
+    const uint32x4_t slots = vreinterpretq_u32_s32(stage[STAGE_SLOTS]);
+    const int32x4_t *block;
+    int32_t y, x, b;
 
-    for (b = 0; b < blocks; ++b) {
-        for (oc = 0; oc < CO_BLOCK; ++oc) {
-            const int8x16_t w = vldrbq_z_s8(weights + (b * CO_BLOCK + oc) * cin, channels);
-            vst1q_s8(rows[b * CO_BLOCK + oc], w);
-            base[oc] = (bias ? bias[b * CO_BLOCK + oc] : 0) + p->input_offset * vaddvq_s8(w);
-        }
-        stage[b][0] = in_pair_order(vld1q_s32(p->out_mult + b * CO_BLOCK));
-        stage[b][1] = in_pair_order(vld1q_s32(p->out_shift + b * CO_BLOCK));
-        stage[b][2] = in_pair_order(vld1q_s32(base));
-    }
     for (y = 0; y < height; ++y) {
         const int8_t *src = in->data + y * in_row;
         int8_t *dst = out->data + y * out_row;
         for (x = 0; x + 2 <= width; x += 2, src += 2 * in_col, dst += 2 * out_col) {
-            const int8x16_t x0 = vldrbq_z_s8(src, channels), x1 = vldrbq_z_s8(src + in_col, channels);
-            for (b = 0; b < blocks; ++b) {
-                const int8_t *w = rows[b * CO_BLOCK];
-                const int32x4_t a0 = vaddq_s32(paired_dots(x0, w), stage[b][2]);
-                const int32x4_t a1 = vaddq_s32(paired_dots(x1, w), stage[b][2]);
-                vstrbq_scatter_offset_s32(dst + b * CO_BLOCK, slots, requant_right(a0, stage[b][0], stage[b][1], o));
-                vstrbq_scatter_offset_s32(dst + out_col + b * CO_BLOCK, slots,
-                                          requant_right(a1, stage[b][0], stage[b][1], o));
+            int8x16_t x0[2], x1[2]; /* NV <= 2 */
+            load_pixel(x0, src, last, NV);
+            load_pixel(x1, src + in_col, last, NV);
+            if (NV == 1) {
+                pair_blocks_16(x0[0], x1[0], rows, stage, dst, dst + out_col, blocks, o.offset);
+            } else {
+                pair_blocks_32(x0[0], x0[1], x1[0], x1[1], rows, stage, dst, dst + out_col, blocks, o.offset);
             }
         }
         if (x < width) {
-            const int8x16_t xv = vldrbq_z_s8(src, channels);
-            for (b = 0; b < blocks; ++b) {
-                const int32x4_t a = vaddq_s32(paired_dots(xv, rows[b * CO_BLOCK]), stage[b][2]);
-                vstrbq_scatter_offset_s32(dst + b * CO_BLOCK, slots, requant_right(a, stage[b][0], stage[b][1], o));
+            int8x16_t xv[2];
+            load_pixel(xv, src, last, NV);
+            for (b = 0, block = stage + STAGE_HEAD; b < blocks; ++b, block += BLOCK_VECTORS) {
+                const int32x4_t a = vaddq_s32(paired_dots(xv, rows + b * CO_BLOCK * 16 * NV, NV), block[BLOCK_BASE]);
+                vstrbq_scatter_offset_s32(dst + b * CO_BLOCK, slots,
+                                          requant_right(a, block[BLOCK_MULT], block[BLOCK_SHIFT], o));
             }
         }
+    }
+}
+
+/* 1x1 conv with at most 32 input channels (one or two vectors per pixel) whose output channels come in
+ * whole blocks of four and whose shifts are all below 0 (the usual case).  Output pixels go in pairs,
+ * which share each block's weight loads; the weight rows, padded with zeros to whole vectors, and the
+ * multipliers, shifts and folded biases of every block (in paired_lanes' lane order) are prepared once
+ * on the stack, so a pixel pair's block is 4 * NV weight loads and 8 * NV VMLADAVs, four two-lane
+ * moves, three constant loads, the two requantizations and two scattered stores (pair_blocks_16 for
+ * one vector per pixel, compiled C for two). */
+static __attribute__((noinline)) void conv1x1_thin_right(const edgec_view *in, edgec_view *out, const int8_t *weights,
+                                                         const int32_t *bias, const edgec_conv_params *p, int32_t sh,
+                                                         int32_t sw)
+{
+    const int32_t cin = in->c, cout = out->c, blocks = cout / CO_BLOCK, nv = cin > 16 ? 2 : 1;
+    const out_stage o = make_out_stage(p);
+    int8_t rows[THIN_RIGHT_ROW_BYTES] __attribute__((aligned(4)));
+    int32x4_t stage[STAGE_HEAD + BLOCK_VECTORS * (THIN_RIGHT_COUT / CO_BLOCK)];
+    int32_t base[CO_BLOCK];
+    int32_t oc, b, v;
+
+    stage[STAGE_LO] = o.lo;
+    stage[STAGE_HI] = o.hi;
+    stage[STAGE_SLOTS] = paired_lanes(0, 1, 2, 3);
+    for (b = 0; b < blocks; ++b) {
+        int32x4_t *block = stage + STAGE_HEAD + BLOCK_VECTORS * b;
+        for (oc = 0; oc < CO_BLOCK; ++oc) {
+            const int8_t *w = weights + (b * CO_BLOCK + oc) * cin;
+            int8_t *row = rows + (b * CO_BLOCK + oc) * 16 * nv;
+            int32_t sum = 0;
+            for (v = 0; v < nv; ++v) {
+                const int8x16_t wv = vldrbq_z_s8(w + 16 * v, vctp8q((uint32_t)(cin - 16 * v)));
+                vst1q_s8(row + 16 * v, wv);
+                sum += vaddvq_s8(wv);
+            }
+            base[oc] = (bias ? bias[b * CO_BLOCK + oc] : 0) + p->input_offset * sum;
+        }
+        block[BLOCK_BASE] = in_pair_order(vld1q_s32(base));
+        block[BLOCK_MULT] = in_pair_order(vld1q_s32(p->out_mult + b * CO_BLOCK));
+        block[BLOCK_SHIFT] = in_pair_order(vld1q_s32(p->out_shift + b * CO_BLOCK));
+    }
+    if (nv == 1) {
+        thin_right_pixels(in, out, rows, stage, blocks, sh, sw, o, 1);
+    } else {
+        thin_right_pixels(in, out, rows, stage, blocks, sh, sw, o, 2);
     }
 }
 
@@ -329,7 +526,8 @@ static void conv1x1(const edgec_view *in, edgec_view *out, const int8_t *weights
     int32_t wsum[CO_BLOCK];
     int32_t oc, y, x;
 
-    if (cin <= 16 && cout <= THIN_RIGHT_COUT && cout % CO_BLOCK == 0 && shifts_below_zero(p->out_shift, cout)) {
+    if (cin <= 32 && cout <= THIN_RIGHT_COUT && cout * (cin > 16 ? 32 : 16) <= THIN_RIGHT_ROW_BYTES &&
+        cout % CO_BLOCK == 0 && shifts_below_zero(p->out_shift, cout)) {
         conv1x1_thin_right(in, out, weights, bias, p, sh, sw);
         return;
     }

@@ -148,6 +148,18 @@ static inline int32_t dsp_pkhbt(int32_t lo, int32_t hi)
 #endif
 }
 
+/* PKHBT lo, hi: the low half of `lo` and the high half of `hi`, in place. */
+static inline int32_t dsp_pkhbt_keep(int32_t lo, int32_t hi)
+{
+#if EDGEC_DSP_NATIVE
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+#else
+    return (int32_t)(((uint32_t)lo & 0xffffu) | ((uint32_t)hi & 0xffff0000u));
+#endif
+}
+
 /* PKHTB hi, lo, ASR #16: the high half of `hi` above the high half of `lo`. */
 static inline int32_t dsp_pkhtb(int32_t hi, int32_t lo)
 {

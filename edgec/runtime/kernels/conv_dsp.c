@@ -1185,6 +1185,111 @@ static void conv_pixels_c3(int8_t *po, int32_t po_step, const int8_t *base, int3
     }
 }
 
+/* ---- Single-channel 3x3 convs (the first conv of a grey-scale model) ------------------------------
+ *
+ * KH = KW = 3, Ci = 1, epilogue mode 2.  conv_pixels would take the nine taps one at a time (one
+ * SMLABB / SMLATB per MAC, a byte load and a weight load per tap); here the code generator lays the
+ * weights out in the "c1" layout (dsp_emitters.c1_layout): per block of four output channels the
+ * 16-word header, then for each of five tap pairs k one word per channel j = 0..3,
+ * pair(w[j][a_k], w[j][b_k]) with (a_k, b_k) = (0, 2), (3, 5), (6, 8), (1, 7), (4, -) (taps
+ * numbered ky * 3 + kx; the last pair's second weight is 0).  A pixel's nine inputs are widened
+ * once into five pair words in the same order: one LDR per kernel row (rows 0 and 1 from their
+ * first tap, row 2 from the byte before its first tap, so that every read stays between the first
+ * and the last tap of the window), six SXTB16 and one PKHBT.  Each block is then 10 LDRD of weights
+ * and 20 SMLAD (36 MACs), the four requantizations of C3_OUT packed into one word and one STR. */
+#define C1_BLOCK_WORDS (CONV_HEADER_WORDS + 20)
+
+/* acc0..acc3 += input pair x times the block's four weight words of tap pair k. */
+#define C1_PAIR(k, x)                                                                                                  \
+    do {                                                                                                               \
+        int32_t w0_, w1_;                                                                                              \
+        C3_WLDRD(w, 4 * (CONV_HEADER_WORDS + 4 * (k)), w0_, w1_);                                                      \
+        acc0 = dsp_smlad(w0_, x, acc0);                                                                                \
+        acc1 = dsp_smlad(w1_, x, acc1);                                                                                \
+        C3_WLDRD(w, 4 * (CONV_HEADER_WORDS + 4 * (k)) + 8, w0_, w1_);                                                  \
+        acc2 = dsp_smlad(w0_, x, acc2);                                                                                \
+        acc3 = dsp_smlad(w1_, x, acc3);                                                                                \
+    } while (0)
+
+/* The four outputs of the c1 block at w for the widened inputs x0..x4, requantized, saturated and
+ * packed into one word (lane j: channel j). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline int32_t conv_block_c1(const int32_t *w, int32_t x0, int32_t x1, int32_t x2, int32_t x3, int32_t x4)
+{
+    int32_t acc0 = HDR_BIAS(w, 0), acc1 = HDR_BIAS(w, 1), acc2 = HDR_BIAS(w, 2), acc3 = HDR_BIAS(w, 3);
+    C1_PAIR(0, x0);
+    C1_PAIR(1, x1);
+    C1_PAIR(2, x2);
+    C1_PAIR(3, x3);
+    C1_PAIR(4, x4);
+    C3_OUT(0, acc0, acc0);
+    C3_OUT(1, acc1, acc1);
+    C3_OUT(2, acc2, acc2);
+    C3_OUT(3, acc3, acc3);
+    return dsp_pack4(acc0, acc1, acc2, acc3);
+}
+
+/* One output pixel (kernel rows `row_step` bytes apart from base): its `blocks_count` full blocks,
+ * then the first `rest` channels of the padded last block. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void conv_pixel_c1(int8_t *po, const int8_t *base, int32_t row_step, const int32_t *w,
+                                 int32_t blocks_count, int32_t rest, int32_t lo4, int32_t hi4, int full)
+{
+    const int32_t q0 = dsp_read_quad(base), q1 = dsp_read_quad(base + row_step);
+    const int32_t q2 = dsp_read_quad(base + 2 * row_step - 1);
+    const int32_t x0 = dsp_sxtb16(q0);                                      /* taps 0, 2 */
+    const int32_t x1 = dsp_sxtb16(q1);                                      /* taps 3, 5 */
+    const int32_t x2 = dsp_sxtb16_ror8(q2);                                 /* taps 6, 8 */
+    const int32_t x3 = dsp_pkhbt_keep(dsp_sxtb16_ror8(q0), dsp_sxtb16(q2)); /* taps 1, 7 */
+    const int32_t x4 = dsp_sxtb16_ror8(q1); /* tap 4 and the byte after row 1 (weight 0) */
+    int8_t *const po_end = po + 4 * blocks_count;
+    int32_t v;
+    for (; po != po_end; po += 4, w += C1_BLOCK_WORDS) {
+        v = conv_block_c1(w, x0, x1, x2, x3, x4);
+        if (!full) {
+            v = dsp_clamp4(v, lo4, hi4);
+        }
+        memcpy(po, &v, sizeof v);
+    }
+    if (rest) {
+        v = conv_block_c1(w, x0, x1, x2, x3, x4);
+        if (!full) {
+            v = dsp_clamp4(v, lo4, hi4);
+        }
+        memcpy(po, &v, (size_t)rest);
+    }
+}
+
+/* conv_pixels for single-channel 3x3 convs in epilogue mode 2 (the c1 layout), pixel by pixel. */
+static void conv_pixels_c1(int8_t *po, int32_t po_step, const int8_t *base, int32_t base_step, int32_t count,
+                           int32_t row_step, const conv_shape *g, const epilogue *e)
+{
+    const int32_t *const blocks = g->blocks;
+    const int32_t full_blocks = g->full_blocks, rest = g->cout - 4 * g->full_blocks;
+    const int32_t lo4 = (int32_t)(((uint32_t)e->lo & 0xffu) * 0x01010101u);
+    const int32_t hi4 = (int32_t)(((uint32_t)e->hi & 0xffu) * 0x01010101u);
+    int32_t i;
+    if (e->lo == -128 && e->hi == 127) {
+        for (i = 0; i < count; ++i, po += po_step, base += base_step) {
+            conv_pixel_c1(po, base, row_step, blocks, full_blocks, rest, lo4, hi4, 1);
+        }
+    } else {
+        for (i = 0; i < count; ++i, po += po_step, base += base_step) {
+            conv_pixel_c1(po, base, row_step, blocks, full_blocks, rest, lo4, hi4, 0);
+        }
+    }
+}
+
+/* Whether a conv takes conv_pixels_c1 (the code generator chose the c1 layout: c1_layout). */
+static int c1_path(const edgec_view *in, const edgec_conv_params *p, const epilogue *e)
+{
+    return e->mode == 2 && p->kernel_h == 3 && p->kernel_w == 3 && in->c == 1;
+}
+
 /* Whether conv_pixels_wide takes a call: 1x1, epilogue mode 2, 16..56 input channels (a multiple
  * of 8); above 32 channels only with the full int8 range (the clamped variants cost flash). */
 static int wide_path(const conv_shape *g, const epilogue *e)
@@ -1208,7 +1313,9 @@ void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *bloc
     epilogue e;
     call_shape(in, out, p, blocks, &g, &e);
     g.block_words = CONV_HEADER_WORDS + g.kh * (8 * (g.run / 4) + 2 * (g.run % 4));
-    if (wide_path(&g, &e)) {
+    if (c1_path(in, p, &e)) {
+        conv_walk(in, out, p, &g, &e, conv_pixels_c1);
+    } else if (wide_path(&g, &e)) {
         conv_walk(in, out, p, &g, &e, conv_pixels_wide);
     } else if (e.mode == 2 && g.kh == 3 && g.run == 9) {
         conv_walk(in, out, p, &g, &e, conv_pixels_c3);

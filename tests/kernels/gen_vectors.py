@@ -1131,6 +1131,7 @@ def c1_conv_cases(rng) -> list[Case]:
         (9, 7, 6, (2, 1), (1, 1), (1, 1, 1, 1)),
         (8, 8, 3, (1, 1), (2, 1), (2, 1, 2, 1)),
         (3, 3, 7, (1, 1), (1, 1), (1, 1, 1, 1)),
+        (3, 800, 4, (1, 1), (1, 1), (0, 1, 0, 1)),  # rows wider than c1_walk buffers: conv_walk
     ]:
         for extreme in (False, True):
             cases.append(

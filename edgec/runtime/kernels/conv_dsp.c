@@ -1284,6 +1284,54 @@ static void conv_pixels_c1(int8_t *po, int32_t po_step, const int8_t *base, int3
     }
 }
 
+/* Widest padded row c1_walk buffers (three of them, on the stack). */
+#define C1_MAX_ROW (EDGEC_CONV_DSP_MAX_FIELD / 3)
+
+/* Every output pixel of a c1 conv, row by row: the output row's three kernel rows are copied into
+ * `rows` (contiguous, `width` bytes each, the padding filled with the input zero point), so that every
+ * pixel of the row, border pixels too, runs straight through conv_pixels_c1 (no gathered fields;
+ * the reads past a row's last tap stay inside the next row).  Rows wider than C1_MAX_ROW go
+ * through conv_walk. */
+static void c1_walk(const edgec_view *in, edgec_view *out, const edgec_conv_params *p, const conv_shape *g,
+                    const epilogue *e)
+{
+    const int32_t sw = p->stride_w, cs = in->col_stride, width = (out->w - 1) * sw + 3;
+    const int8_t zero_point = (int8_t)(-p->input_offset);
+    int8_t rows[3 * C1_MAX_ROW];
+    int32_t xa, xb, oy, r;
+    if (width > C1_MAX_ROW) {
+        conv_walk(in, out, p, g, e, conv_pixels_c1);
+        return;
+    }
+    /* Columns [xa, xb) of a padded row are the input's columns xa - pad_left .. xb - 1 - pad_left. */
+    xa = p->pad_left < width ? p->pad_left : width;
+    xb = p->pad_left + in->w < width ? p->pad_left + in->w : width;
+    xb = xb > xa ? xb : xa;
+    for (oy = 0; oy < out->h; ++oy) {
+        const int32_t y0 = oy * p->stride_h - p->pad_top;
+        for (r = 0; r < 3; ++r) {
+            const int32_t y = y0 + r * p->dilation_h;
+            int8_t *const dst = rows + r * width;
+            if (y < 0 || y >= in->h) {
+                memset(dst, zero_point, (size_t)width);
+                continue;
+            }
+            memset(dst, zero_point, (size_t)xa);
+            memset(dst + xb, zero_point, (size_t)(width - xb));
+            if (cs == 1) {
+                memcpy(dst + xa, in->data + y * in->row_stride + (xa - p->pad_left), (size_t)(xb - xa));
+            } else {
+                const int8_t *src = in->data + y * in->row_stride + (xa - p->pad_left) * cs;
+                int32_t x;
+                for (x = xa; x < xb; ++x, src += cs) {
+                    dst[x] = *src;
+                }
+            }
+        }
+        conv_pixels_c1(out->data + oy * out->row_stride, out->col_stride, rows, sw, out->w, width, g, e);
+    }
+}
+
 /* Whether a conv takes conv_pixels_c1 (the code generator chose the c1 layout: c1_layout). */
 static int c1_path(const edgec_view *in, const edgec_conv_params *p, const epilogue *e)
 {
@@ -1314,7 +1362,7 @@ void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *bloc
     call_shape(in, out, p, blocks, &g, &e);
     g.block_words = CONV_HEADER_WORDS + g.kh * (8 * (g.run / 4) + 2 * (g.run % 4));
     if (c1_path(in, p, &e)) {
-        conv_walk(in, out, p, &g, &e, conv_pixels_c1);
+        c1_walk(in, out, p, &g, &e);
     } else if (wide_path(&g, &e)) {
         conv_walk(in, out, p, &g, &e, conv_pixels_wide);
     } else if (e.mode == 2 && g.kh == 3 && g.run == 9) {

@@ -1264,7 +1264,107 @@ static inline void conv_pixel_c1(int8_t *po, const int8_t *base, int32_t row_ste
     }
 }
 
-/* conv_pixels for single-channel 3x3 convs in epilogue mode 2 (the c1 layout), pixel by pixel. */
+/* The five pair words of the pixel at base (conv_pixel_c1's x0..x4) into x[0], x[2], .., x[8]. */
+static inline void c1_widen(int32_t *x, const int8_t *base, int32_t row_step)
+{
+    const int32_t q0 = dsp_read_quad(base), q1 = dsp_read_quad(base + row_step);
+    const int32_t q2 = dsp_read_quad(base + 2 * row_step - 1);
+    x[0] = dsp_sxtb16(q0);
+    x[2] = dsp_sxtb16(q1);
+    x[4] = dsp_sxtb16_ror8(q2);
+    x[6] = dsp_pkhbt_keep(dsp_sxtb16_ror8(q0), dsp_sxtb16(q2));
+    x[8] = dsp_sxtb16_ror8(q1);
+}
+
+/* a0, a1 (pixel A) and b0, b1 (pixel B) += their input pair k (words 2k, 2k + 1 of xw) times
+ * channels j, j + 1's weight words of tap pair k. */
+#define C1X2_PAIR(k, j)                                                                                                \
+    do {                                                                                                               \
+        int32_t xa_, xb_, w0_, w1_;                                                                                    \
+        C3_LDRD(xw, 8 * (k), xa_, xb_);                                                                                \
+        C3_WLDRD(w, 4 * (CONV_HEADER_WORDS + 4 * (k) + (j)), w0_, w1_);                                                \
+        a0 = dsp_smlad(w0_, xa_, a0);                                                                                  \
+        a1 = dsp_smlad(w1_, xa_, a1);                                                                                  \
+        b0 = dsp_smlad(w0_, xb_, b0);                                                                                  \
+        b1 = dsp_smlad(w1_, xb_, b1);                                                                                  \
+    } while (0)
+
+/* Channels j, j + 1 of the c1 block at w for both pixels, requantized and saturated into a0, a1, b0, b1. */
+#define C1X2_HALF(j)                                                                                                   \
+    do {                                                                                                               \
+        int32_t round_, mult_, right_;                                                                                 \
+        a0 = HDR_BIAS(w, j);                                                                                           \
+        a1 = HDR_BIAS(w, (j) + 1);                                                                                     \
+        b0 = a0;                                                                                                       \
+        b1 = a1;                                                                                                       \
+        C1X2_PAIR(0, j);                                                                                               \
+        C1X2_PAIR(1, j);                                                                                               \
+        C1X2_PAIR(2, j);                                                                                               \
+        C1X2_PAIR(3, j);                                                                                               \
+        C1X2_PAIR(4, j);                                                                                               \
+        C3_WLDRD(w, 16 * (j) + 4, round_, mult_);                                                                      \
+        right_ = HDR_SHIFT(w, j);                                                                                      \
+        a0 = dsp_ssat8(rq_fast_right_x2_mla(a0, mult_, right_, round_));                                               \
+        b0 = dsp_ssat8(rq_fast_right_x2_mla(b0, mult_, right_, round_));                                               \
+        C3_WLDRD(w, 16 * (j) + 20, round_, mult_);                                                                     \
+        right_ = HDR_SHIFT(w, (j) + 1);                                                                                \
+        a1 = dsp_ssat8(rq_fast_right_x2_mla(a1, mult_, right_, round_));                                               \
+        b1 = dsp_ssat8(rq_fast_right_x2_mla(b1, mult_, right_, round_));                                               \
+    } while (0)
+
+/* The four outputs of both pixels for the c1 block at w, packed into *ra and *rb (lane j: channel j). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void conv_block_c1x2(const int32_t *w, const int32_t *xw, int32_t *ra, int32_t *rb)
+{
+    int32_t a0, a1, b0, b1, va, vb;
+    C1X2_HALF(0);
+    va = dsp_insert8(a0, a1, 1);
+    vb = dsp_insert8(b0, b1, 1);
+    C1X2_HALF(2);
+    *ra = dsp_insert8(dsp_insert8(va, a0, 2), a1, 3);
+    *rb = dsp_insert8(dsp_insert8(vb, b0, 2), b1, 3);
+}
+
+/* conv_pixel_c1 for two pixels (A at basea -> pa, B at baseb -> pb): both pixels' pair words
+ * interleaved on the stack, each block in two halves of two output channels, every weight word and
+ * requantization constant loaded once for both pixels (per tap pair and half: one LDRD of inputs,
+ * one of weights, four SMLAD for 8 MACs). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void conv_pixel_c1x2(int8_t *pa, int8_t *pb, const int8_t *basea, const int8_t *baseb,
+                                   int32_t row_step, const int32_t *w, int32_t blocks_count, int32_t rest, int32_t lo4,
+                                   int32_t hi4, int full)
+{
+    int32_t xw[16];
+    int8_t *const po_end = pa + 4 * blocks_count;
+    int32_t ra, rb;
+    c1_widen(xw, basea, row_step);
+    c1_widen(xw + 1, baseb, row_step);
+    for (; pa != po_end; pa += 4, pb += 4, w += C1_BLOCK_WORDS) {
+        conv_block_c1x2(w, xw, &ra, &rb);
+        if (!full) {
+            ra = dsp_clamp4(ra, lo4, hi4);
+            rb = dsp_clamp4(rb, lo4, hi4);
+        }
+        memcpy(pa, &ra, sizeof ra);
+        memcpy(pb, &rb, sizeof rb);
+    }
+    if (rest) {
+        conv_block_c1x2(w, xw, &ra, &rb);
+        if (!full) {
+            ra = dsp_clamp4(ra, lo4, hi4);
+            rb = dsp_clamp4(rb, lo4, hi4);
+        }
+        memcpy(pa, &ra, (size_t)rest);
+        memcpy(pb, &rb, (size_t)rest);
+    }
+}
+
+/* conv_pixels for single-channel 3x3 convs in epilogue mode 2 (the c1 layout): pixel pairs through
+ * conv_pixel_c1x2, a last odd pixel through conv_pixel_c1. */
 static void conv_pixels_c1(int8_t *po, int32_t po_step, const int8_t *base, int32_t base_step, int32_t count,
                            int32_t row_step, const conv_shape *g, const epilogue *e)
 {
@@ -1272,15 +1372,17 @@ static void conv_pixels_c1(int8_t *po, int32_t po_step, const int8_t *base, int3
     const int32_t full_blocks = g->full_blocks, rest = g->cout - 4 * g->full_blocks;
     const int32_t lo4 = (int32_t)(((uint32_t)e->lo & 0xffu) * 0x01010101u);
     const int32_t hi4 = (int32_t)(((uint32_t)e->hi & 0xffu) * 0x01010101u);
+    const int full = e->lo == -128 && e->hi == 127;
     int32_t i;
-    if (e->lo == -128 && e->hi == 127) {
-        for (i = 0; i < count; ++i, po += po_step, base += base_step) {
-            conv_pixel_c1(po, base, row_step, blocks, full_blocks, rest, lo4, hi4, 1);
+    for (i = 0; i + 2 <= count; i += 2, po += 2 * po_step, base += 2 * base_step) {
+        if (full) {
+            conv_pixel_c1x2(po, po + po_step, base, base + base_step, row_step, blocks, full_blocks, rest, lo4, hi4, 1);
+        } else {
+            conv_pixel_c1x2(po, po + po_step, base, base + base_step, row_step, blocks, full_blocks, rest, lo4, hi4, 0);
         }
-    } else {
-        for (i = 0; i < count; ++i, po += po_step, base += base_step) {
-            conv_pixel_c1(po, base, row_step, blocks, full_blocks, rest, lo4, hi4, 0);
-        }
+    }
+    if (i < count) {
+        conv_pixel_c1(po, base, row_step, blocks, full_blocks, rest, lo4, hi4, full);
     }
 }
 

@@ -1131,7 +1131,9 @@ def c1_conv_cases(rng) -> list[Case]:
         (9, 7, 6, (2, 1), (1, 1), (1, 1, 1, 1)),
         (8, 8, 3, (1, 1), (2, 1), (2, 1, 2, 1)),
         (3, 3, 7, (1, 1), (1, 1), (1, 1, 1, 1)),
-        (3, 800, 4, (1, 1), (1, 1), (0, 1, 0, 1)),  # rows wider than c1_walk buffers: conv_walk
+        (3, 800, 4, (1, 1), (1, 1), (0, 1, 0, 1)),  # three rows wider than c1_walk's buffer: conv_walk
+        (40, 120, 4, (1, 1), (1, 1), (1, 1, 1, 1)),  # c1_walk in chunks of output rows
+        (41, 60, 5, (2, 2), (2, 1), (2, 0, 2, 1)),  # chunks, strided, dilated rows
     ]:
         for extreme in (False, True):
             cases.append(

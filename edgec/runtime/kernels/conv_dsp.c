@@ -1386,51 +1386,63 @@ static void conv_pixels_c1(int8_t *po, int32_t po_step, const int8_t *base, int3
     }
 }
 
-/* Widest padded row c1_walk buffers (three of them, on the stack). */
-#define C1_MAX_ROW (EDGEC_CONV_DSP_MAX_FIELD / 3)
+/* Padded input row y of a c1 conv into dst (`width` bytes): columns [xa, xb) from the input's columns
+ * xa - pad_left .., the others (and every column of a row outside the input) the input zero point. */
+static void c1_pad_row(int8_t *dst, const edgec_view *in, int32_t y, int32_t width, int32_t xa, int32_t xb,
+                       int32_t pad_left, int8_t zero_point)
+{
+    const int32_t cs = in->col_stride;
+    const int8_t *src = in->data + y * in->row_stride + (xa - pad_left) * cs;
+    int32_t x;
+    if (y < 0 || y >= in->h) {
+        memset(dst, zero_point, (size_t)width);
+        return;
+    }
+    memset(dst, zero_point, (size_t)xa);
+    memset(dst + xb, zero_point, (size_t)(width - xb));
+    if (cs == 1) {
+        memcpy(dst + xa, src, (size_t)(xb - xa));
+    } else {
+        for (x = xa; x < xb; ++x, src += cs) {
+            dst[x] = *src;
+        }
+    }
+}
 
-/* Every output pixel of a c1 conv, row by row: the output row's three kernel rows are copied into
- * `rows` (contiguous, `width` bytes each, the padding filled with the input zero point), so that every
- * pixel of the row, border pixels too, runs straight through conv_pixels_c1 (no gathered fields;
- * the reads past a row's last tap stay inside the next row).  Rows wider than C1_MAX_ROW go
- * through conv_walk. */
+/* Every output pixel of a c1 conv, in chunks of output rows: the input rows a chunk reads are copied
+ * once into `rows` (contiguous, `width` bytes each, the padding filled with the input zero point), so
+ * that every pixel, border pixels too, runs straight through conv_pixels_c1 (no gathered fields; the
+ * reads past a kernel row's last tap stay inside the next buffered row, the read before row 2's
+ * first tap inside the row before it).  A chunk is as many output rows as the buffer holds (the
+ * whole input of a small first conv); when one output row's three kernel rows do not fit, conv_walk. */
 static void c1_walk(const edgec_view *in, edgec_view *out, const edgec_conv_params *p, const conv_shape *g,
                     const epilogue *e)
 {
-    const int32_t sw = p->stride_w, cs = in->col_stride, width = (out->w - 1) * sw + 3;
+    const int32_t sh = p->stride_h, sw = p->stride_w, width = (out->w - 1) * sw + 3;
+    const int32_t span = 2 * p->dilation_h + 1; /* buffered rows one output row reads */
     const int8_t zero_point = (int8_t)(-p->input_offset);
-    int8_t rows[3 * C1_MAX_ROW];
-    int32_t xa, xb, oy, r;
-    if (width > C1_MAX_ROW) {
+    int8_t rows[EDGEC_CONV_DSP_MAX_FIELD];
+    const int32_t fit = (int32_t)sizeof rows / width;
+    int32_t chunk, xa, xb, oy, r;
+    if (fit < span) {
         conv_walk(in, out, p, g, e, conv_pixels_c1);
         return;
     }
+    chunk = (fit - span) / sh + 1;
     /* Columns [xa, xb) of a padded row are the input's columns xa - pad_left .. xb - 1 - pad_left. */
     xa = p->pad_left < width ? p->pad_left : width;
     xb = p->pad_left + in->w < width ? p->pad_left + in->w : width;
     xb = xb > xa ? xb : xa;
-    for (oy = 0; oy < out->h; ++oy) {
-        const int32_t y0 = oy * p->stride_h - p->pad_top;
-        for (r = 0; r < 3; ++r) {
-            const int32_t y = y0 + r * p->dilation_h;
-            int8_t *const dst = rows + r * width;
-            if (y < 0 || y >= in->h) {
-                memset(dst, zero_point, (size_t)width);
-                continue;
-            }
-            memset(dst, zero_point, (size_t)xa);
-            memset(dst + xb, zero_point, (size_t)(width - xb));
-            if (cs == 1) {
-                memcpy(dst + xa, in->data + y * in->row_stride + (xa - p->pad_left), (size_t)(xb - xa));
-            } else {
-                const int8_t *src = in->data + y * in->row_stride + (xa - p->pad_left) * cs;
-                int32_t x;
-                for (x = xa; x < xb; ++x, src += cs) {
-                    dst[x] = *src;
-                }
-            }
+    for (oy = 0; oy < out->h; oy += chunk) {
+        const int32_t n = out->h - oy < chunk ? out->h - oy : chunk;
+        const int32_t y0 = oy * sh - p->pad_top;
+        for (r = 0; r < (n - 1) * sh + span; ++r) {
+            c1_pad_row(rows + r * width, in, y0 + r, width, xa, xb, p->pad_left, zero_point);
         }
-        conv_pixels_c1(out->data + oy * out->row_stride, out->col_stride, rows, sw, out->w, width, g, e);
+        for (r = 0; r < n; ++r) {
+            conv_pixels_c1(out->data + (oy + r) * out->row_stride, out->col_stride, rows + r * sh * width, sw, out->w,
+                           p->dilation_h * width, g, e);
+        }
     }
 }
 

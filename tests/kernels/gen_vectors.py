@@ -1606,6 +1606,11 @@ def build_cases(seed: int) -> list[Case]:
     # ---- m4speed4: single-channel 3x3 convs and their DSP twins (own stream) ----
     single = c1_conv_cases(np.random.default_rng(seed + 41))
     cases += single + dsp_variant_cases(single)
+    # max pools on 4k channels (and 4k + 1..3): edgec_max_pool2d_dsp runs every max_pool2d case too
+    mp = np.random.default_rng(seed + 42)
+    for h, w, c, k, s, pad in [(28, 28, 16, (2, 2), (2, 2), (0, 0, 0, 0)), (9, 7, 8, (3, 3), (2, 2), (1, 1, 1, 1)),
+                               (6, 6, 7, (2, 2), (1, 1), (0, 0, 1, 1))]:  # fmt: skip
+        cases.append(pool_case(mp, "max_pool2d", h=h, w=w, c=c, k=k, stride=s, pad=pad, windows=c == 8))
     # ---- end m4speed4 ----
     return cases
 

@@ -257,6 +257,25 @@ static inline int32_t dsp_pack4(int32_t r0, int32_t r1, int32_t r2, int32_t r3)
 #endif
 }
 
+/* The lane-wise signed maximum of the int8 quads a and b (SSUB8 sets the GE flag of each lane
+ * where a >= b, SEL then takes a there and b elsewhere). */
+static inline int32_t dsp_max4(int32_t a, int32_t b)
+{
+#if EDGEC_DSP_NATIVE
+    int32_t t;
+    __asm__("ssub8 %1, %0, %2\n\tsel %0, %0, %2" : "+r"(a), "=&r"(t) : "r"(b) : "cc");
+    return a;
+#else
+    uint32_t r = 0;
+    int k;
+    for (k = 0; k < 4; ++k) {
+        const int32_t x = dsp_lane8(a, k), y = dsp_lane8(b, k);
+        r |= ((uint32_t)(x >= y ? x : y) & 0xffu) << (8 * k);
+    }
+    return (int32_t)r;
+#endif
+}
+
 /* Each int8 lane of v clamped to [lo, hi] (lo4, hi4: the bounds in every lane; lo <= hi). */
 static inline int32_t dsp_clamp4(int32_t v, int32_t lo4, int32_t hi4)
 {

@@ -150,3 +150,56 @@ void edgec_add_dsp(const edgec_view *a, const edgec_view *b, edgec_view *out, co
     }
     binary_over_views(a, b, out, add_dsp_run, p);
 }
+
+/* ---- max_pool2d on int8, four channels per word -------------------------------------------------
+ *
+ * The same results as edgec_max_pool2d: per output pixel and group of four channels one LDR per
+ * in-bounds tap and its lane-wise maximum with the running one (dsp_max4: SSUB8 + SEL), starting
+ * from -128 in every lane (an empty window gives -128, like the portable kernel), then clamped in
+ * all four lanes at once (dsp_clamp4) and stored with one STR; the last 1..3 channels one at a time. */
+void edgec_max_pool2d_dsp(const edgec_view *in, edgec_view *out, const edgec_pool_params *p)
+{
+    const int32_t channels = out->c, quads_end = channels & ~3;
+    const int32_t lo4 = (int32_t)(((uint32_t)p->act_min & 0xffu) * 0x01010101u);
+    const int32_t hi4 = (int32_t)(((uint32_t)p->act_max & 0xffu) * 0x01010101u);
+    const int full = p->act_min == -128 && p->act_max == 127;
+    const int32_t cs = in->col_stride;
+    int32_t oy, ox, ky, kx, c;
+    for (oy = 0; oy < out->h; ++oy) {
+        const int32_t in_y0 = oy * p->stride_h - p->pad_top;
+        int32_t ky0;
+        const int32_t ky1 = valid_taps(in_y0, 1, p->kernel_h, in->h, &ky0);
+        for (ox = 0; ox < out->w; ++ox) {
+            const int32_t in_x0 = ox * p->stride_w - p->pad_left;
+            int32_t kx0;
+            const int32_t kx1 = valid_taps(in_x0, 1, p->kernel_w, in->w, &kx0);
+            const int8_t *const first = in->data + (in_y0 + ky0) * in->row_stride + (in_x0 + kx0) * cs;
+            int8_t *const po = out->data + oy * out->row_stride + ox * out->col_stride;
+            for (c = 0; c < quads_end; c += 4) {
+                int32_t m = (int32_t)0x80808080u;
+                const int8_t *row = first + c;
+                for (ky = ky0; ky < ky1; ++ky, row += in->row_stride) {
+                    const int8_t *px = row;
+                    for (kx = kx0; kx < kx1; ++kx, px += cs) {
+                        m = dsp_max4(m, dsp_read_quad(px));
+                    }
+                }
+                if (!full) {
+                    m = dsp_clamp4(m, lo4, hi4);
+                }
+                memcpy(po + c, &m, sizeof m);
+            }
+            for (; c < channels; ++c) {
+                int32_t m = -128;
+                const int8_t *row = first + c;
+                for (ky = ky0; ky < ky1; ++ky, row += in->row_stride) {
+                    const int8_t *px = row;
+                    for (kx = kx0; kx < kx1; ++kx, px += cs) {
+                        m = *px > m ? *px : m;
+                    }
+                }
+                po[c] = (int8_t)clamp_i32(m, p->act_min, p->act_max);
+            }
+        }
+    }
+}

@@ -1312,20 +1312,18 @@ static inline void c1_widen(int32_t *x, const int8_t *base, int32_t row_step)
         b1 = dsp_ssat8(rq_fast_right_x2_mla(b1, mult_, right_, round_));                                               \
     } while (0)
 
-/* The four outputs of both pixels for the c1 block at w, packed into *ra and *rb (lane j: channel j). */
-#if defined(__GNUC__)
-__attribute__((always_inline))
-#endif
-static inline void conv_block_c1x2(const int32_t *w, const int32_t *xw, int32_t *ra, int32_t *rb)
-{
-    int32_t a0, a1, b0, b1, va, vb;
-    C1X2_HALF(0);
-    va = dsp_insert8(a0, a1, 1);
-    vb = dsp_insert8(b0, b1, 1);
-    C1X2_HALF(2);
-    *ra = dsp_insert8(dsp_insert8(va, a0, 2), a1, 3);
-    *rb = dsp_insert8(dsp_insert8(vb, b0, 2), b1, 3);
-}
+/* The four outputs of both pixels for the c1 block at w, packed into ra and rb (lane j: channel j;
+ * a macro, not a function: with the results' addresses taken GCC keeps them on the stack). */
+#define C1X2_BLOCK(ra, rb)                                                                                             \
+    do {                                                                                                               \
+        int32_t a0, a1, b0, b1, va_, vb_;                                                                              \
+        C1X2_HALF(0);                                                                                                  \
+        va_ = dsp_insert8(a0, a1, 1);                                                                                  \
+        vb_ = dsp_insert8(b0, b1, 1);                                                                                  \
+        C1X2_HALF(2);                                                                                                  \
+        (ra) = dsp_insert8(dsp_insert8(va_, a0, 2), a1, 3);                                                            \
+        (rb) = dsp_insert8(dsp_insert8(vb_, b0, 2), b1, 3);                                                            \
+    } while (0)
 
 /* conv_pixel_c1 for two pixels (A at basea -> pa, B at baseb -> pb): both pixels' pair words
  * interleaved on the stack, each block in two halves of two output channels, every weight word and
@@ -1344,7 +1342,7 @@ static inline void conv_pixel_c1x2(int8_t *pa, int8_t *pb, const int8_t *basea, 
     c1_widen(xw, basea, row_step);
     c1_widen(xw + 1, baseb, row_step);
     for (; pa != po_end; pa += 4, pb += 4, w += C1_BLOCK_WORDS) {
-        conv_block_c1x2(w, xw, &ra, &rb);
+        C1X2_BLOCK(ra, rb);
         if (!full) {
             ra = dsp_clamp4(ra, lo4, hi4);
             rb = dsp_clamp4(rb, lo4, hi4);
@@ -1353,7 +1351,7 @@ static inline void conv_pixel_c1x2(int8_t *pa, int8_t *pb, const int8_t *basea, 
         memcpy(pb, &rb, sizeof rb);
     }
     if (rest) {
-        conv_block_c1x2(w, xw, &ra, &rb);
+        C1X2_BLOCK(ra, rb);
         if (!full) {
             ra = dsp_clamp4(ra, lo4, hi4);
             rb = dsp_clamp4(rb, lo4, hi4);

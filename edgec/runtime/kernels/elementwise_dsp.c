@@ -155,8 +155,9 @@ void edgec_add_dsp(const edgec_view *a, const edgec_view *b, edgec_view *out, co
  *
  * The same results as edgec_max_pool2d: per output pixel and group of four channels one LDR per
  * in-bounds tap and its lane-wise maximum with the running one (dsp_max4: SSUB8 + SEL), starting
- * from -128 in every lane (an empty window gives -128, like the portable kernel), then clamped in
- * all four lanes at once (dsp_clamp4) and stored with one STR; the last 1..3 channels one at a time. */
+ * from -128 in every lane (an empty window gives -128, like the portable kernel; a whole 2x2 window
+ * unrolled: four LDR, three maxima), then clamped in all four lanes at once (dsp_clamp4) and stored
+ * with one STR; the last 1..3 channels one at a time. */
 void edgec_max_pool2d_dsp(const edgec_view *in, edgec_view *out, const edgec_pool_params *p)
 {
     const int32_t channels = out->c, quads_end = channels & ~3;
@@ -175,7 +176,18 @@ void edgec_max_pool2d_dsp(const edgec_view *in, edgec_view *out, const edgec_poo
             const int32_t kx1 = valid_taps(in_x0, 1, p->kernel_w, in->w, &kx0);
             const int8_t *const first = in->data + (in_y0 + ky0) * in->row_stride + (in_x0 + kx0) * cs;
             int8_t *const po = out->data + oy * out->row_stride + ox * out->col_stride;
-            for (c = 0; c < quads_end; c += 4) {
+            if (ky1 - ky0 == 2 && kx1 - kx0 == 2) { /* a whole 2x2 window: three maxima per four channels */
+                const int8_t *const second = first + in->row_stride;
+                for (c = 0; c < quads_end; c += 4) {
+                    int32_t m = dsp_max4(dsp_max4(dsp_read_quad(first + c), dsp_read_quad(first + cs + c)),
+                                         dsp_max4(dsp_read_quad(second + c), dsp_read_quad(second + cs + c)));
+                    if (!full) {
+                        m = dsp_clamp4(m, lo4, hi4);
+                    }
+                    memcpy(po + c, &m, sizeof m);
+                }
+            }
+            for (c = ky1 - ky0 == 2 && kx1 - kx0 == 2 ? quads_end : 0; c < quads_end; c += 4) {
                 int32_t m = (int32_t)0x80808080u;
                 const int8_t *row = first + c;
                 for (ky = ky0; ky < ky1; ++ky, row += in->row_stride) {

@@ -38,7 +38,8 @@
  * then SSAT, and store their four outputs as one word, clamped in all lanes at once).  The last 1..3 inputs of a run (Ci = 3 first convs)
  * take one SMLABB / SMLATB per channel.
  *
- * In epilogue mode 2, edgec_conv2d_dsp chooses a pixels function per call: conv_pixels_c3 (first
+ * In epilogue mode 2, edgec_conv2d_dsp chooses a pixels function per call: conv_pixels_c1 (3x3 on
+ * one input channel, with its own "c1" weight layout and c1_walk; see its section), conv_pixels_c3 (first
  * convs: three kernel rows of 9-byte runs), conv_pixels_ci8 (1x1 on 8 channels), conv_pixels_wide
  * (1x1 on 16..56 channels, unrolled), conv_pixels_deep (other 1x1 convs on a multiple of 8 channels,
  * up to 512) or the generic conv_pixels.  The first four take neighbouring output pixels in pairs

@@ -330,6 +330,11 @@ def _reduction_views(w, names, node, p) -> list[tuple[str, int]]:
 
 @emitter("mean")
 def _emit_mean(w, names, weights, node, p, ident):
+    return mean_call(w, names, node, p, "edgec_mean")
+
+
+def mean_call(w, names, node, p, fn: str) -> str:
+    """The views, the edgec_mean_params and the call of mean kernel ``fn`` (portable or a variant)."""
     fields = [
         *_reduction_views(w, names, node, p),
         ("input_offset", p["input_offset"]),
@@ -338,8 +343,8 @@ def _emit_mean(w, names, weights, node, p, ident):
         ("shift", p["shift"]),
     ]
     names.place.params(w, "edgec_mean_params", fields)
-    w.line("edgec_mean(&in, &out, &params);")
-    return "edgec_mean"
+    w.line(f"{fn}(&in, &out, &params);")
+    return fn
 
 
 def _flat_views(w, names, node):

@@ -1611,6 +1611,17 @@ def build_cases(seed: int) -> list[Case]:
     for h, w, c, k, s, pad in [(28, 28, 16, (2, 2), (2, 2), (0, 0, 0, 0)), (9, 7, 8, (3, 3), (2, 2), (1, 1, 1, 1)),
                                (6, 6, 7, (2, 2), (1, 1), (0, 0, 1, 1))]:  # fmt: skip
         cases.append(pool_case(mp, "max_pool2d", h=h, w=w, c=c, k=k, stride=s, pad=pad, windows=c == 8))
+    # means over H and W (edgec_mean_dsp runs every mean case too): over 256 pixels, and near the
+    # int16 lane limits (every input -128 or 127: a missing move into int32 sums wraps)
+    for shape, fill in [((1, 20, 15, 8), None), ((1, 3, 3, 16), None), ((1, 17, 16, 6), -128), ((1, 16, 17, 5), 127)]:
+        c = mean_case(mp, shape=shape, axes=(1, 2), windows=fill is None)
+        if fill is not None:
+            i = c.ints
+            c.tensors["x"] = np.full(shape, fill, dtype=np.int8)
+            c.tensors["y"] = K.mean(c.tensors["x"], axes=(1, 2), input_offset=i["input_offset"],
+                                    output_offset=i["output_offset"], mult=i["mult"], shift=i["shift"])  # fmt: skip
+            c.name += f"_fill{fill}"
+        cases.append(c)
     # ---- end m4speed4 ----
     return cases
 

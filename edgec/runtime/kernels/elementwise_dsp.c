@@ -215,3 +215,64 @@ void edgec_max_pool2d_dsp(const edgec_view *in, edgec_view *out, const edgec_poo
         }
     }
 }
+
+/* ---- mean over H and W (global average) on int8, four channels per word ---------------------------
+ *
+ * The same results as edgec_mean: per group of four channels, every pixel's quad is added into two
+ * int16-pair sums with SXTAB16 and SXTAB16 ROR #8 (channels 0 and 2, 1 and 3: one LDR and two
+ * additions per four channels and pixel), which are moved into int32 sums every 256 pixels (256
+ * int8 values fit an int16 lane: |sum| <= 32768); then TFLite's requantization of each sum, as in
+ * edgec_mean.  Other reductions (over C, or over H or W alone) go to edgec_mean. */
+#define MEAN_PAIR_RUN 256
+
+/* The int16 in bits 0..15 / 16..31 of a pair word. */
+#define MEAN_LO16(v) ((int32_t)(int16_t)(uint16_t)((uint32_t)(v)&0xffffu))
+#define MEAN_HI16(v) ((v) >> 16)
+
+void edgec_mean_dsp(const edgec_view *in, edgec_view *out, const edgec_mean_params *p)
+{
+    const int32_t channels = in->c, quads_end = channels & ~3;
+    const int32_t offset_sum = in->h * in->w * p->input_offset;
+    int32_t c, y, x;
+    if (p->reduce_c || !p->reduce_h || !p->reduce_w) {
+        edgec_mean(in, out, p);
+        return;
+    }
+    for (c = 0; c < quads_end; c += 4) {
+        int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, even = 0, odd = 0, left = MEAN_PAIR_RUN;
+        for (y = 0; y < in->h; ++y) {
+            const int8_t *px = in->data + y * in->row_stride + c;
+            for (x = 0; x < in->w; ++x, px += in->col_stride) {
+                const int32_t q = dsp_read_quad(px);
+                even = dsp_sxtab16(even, q);
+                odd = dsp_sxtab16_ror8(odd, q);
+                if (--left == 0) {
+                    s0 += MEAN_LO16(even);
+                    s2 += MEAN_HI16(even);
+                    s1 += MEAN_LO16(odd);
+                    s3 += MEAN_HI16(odd);
+                    even = odd = 0;
+                    left = MEAN_PAIR_RUN;
+                }
+            }
+        }
+        s0 += MEAN_LO16(even);
+        s2 += MEAN_HI16(even);
+        s1 += MEAN_LO16(odd);
+        s3 += MEAN_HI16(odd);
+        out->data[c] = requantize_and_clamp(s0 + offset_sum, p->mult, p->shift, p->output_offset, -128, 127);
+        out->data[c + 1] = requantize_and_clamp(s1 + offset_sum, p->mult, p->shift, p->output_offset, -128, 127);
+        out->data[c + 2] = requantize_and_clamp(s2 + offset_sum, p->mult, p->shift, p->output_offset, -128, 127);
+        out->data[c + 3] = requantize_and_clamp(s3 + offset_sum, p->mult, p->shift, p->output_offset, -128, 127);
+    }
+    for (; c < channels; ++c) {
+        int32_t sum = 0;
+        for (y = 0; y < in->h; ++y) {
+            const int8_t *px = in->data + y * in->row_stride + c;
+            for (x = 0; x < in->w; ++x, px += in->col_stride) {
+                sum += *px;
+            }
+        }
+        out->data[c] = requantize_and_clamp(sum + offset_sum, p->mult, p->shift, p->output_offset, -128, 127);
+    }
+}

@@ -221,8 +221,10 @@ void edgec_max_pool2d_dsp(const edgec_view *in, edgec_view *out, const edgec_poo
  * The same results as edgec_mean: per group of four channels, every pixel's quad is added into two
  * int16-pair sums with SXTAB16 and SXTAB16 ROR #8 (channels 0 and 2, 1 and 3: one LDR and two
  * additions per four channels and pixel), which are moved into int32 sums every 256 pixels (256
- * int8 values fit an int16 lane: |sum| <= 32768); then TFLite's requantization of each sum, as in
- * edgec_mean.  Other reductions (over C, or over H or W alone) go to edgec_mean. */
+ * int8 values fit an int16 lane: |sum| <= 32768); then each sum requantized, with rq_fast when its
+ * precondition holds for every possible sum (|sum| <= 128 * H * W: checked once per call), else
+ * TFLite's requantization as in edgec_mean.  Other reductions (over C, or over H or W alone) go to
+ * edgec_mean. */
 #define MEAN_PAIR_RUN 256
 
 /* The int16 in bits 0..15 / 16..31 of a pair word. */
@@ -233,11 +235,19 @@ void edgec_mean_dsp(const edgec_view *in, edgec_view *out, const edgec_mean_para
 {
     const int32_t channels = in->c, quads_end = channels & ~3;
     const int32_t offset_sum = in->h * in->w * p->input_offset;
+    /* rq_fast is exact when |sum + offset_sum| * 2^(max(shift, 0) + 1) < 2^31 (requant_fast.h) */
+    const int32_t left = p->shift > 0 ? p->shift : 0;
+    const uint32_t bound = (uint32_t)(in->h * in->w) * 128u + (uint32_t)(offset_sum < 0 ? -offset_sum : offset_sum);
+    const int fast = p->mult >= (1 << 30) && p->shift >= -31 && left <= 29 && bound < (1u << (30 - left));
     int32_t c, y, x;
     if (p->reduce_c || !p->reduce_h || !p->reduce_w) {
         edgec_mean(in, out, p);
         return;
     }
+/* A channel's sum requantized (rq_fast where proven exact, else TFLite's requantization) to int8. */
+#define MEAN_OUT(sum)                                                                                                  \
+    (fast ? rq_fast_clamp((sum) + offset_sum, p->mult, p->shift, p->output_offset, -128, 127)                          \
+          : requantize_and_clamp((sum) + offset_sum, p->mult, p->shift, p->output_offset, -128, 127))
     for (c = 0; c < quads_end; c += 4) {
         int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, even = 0, odd = 0, left = MEAN_PAIR_RUN;
         for (y = 0; y < in->h; ++y) {
@@ -260,10 +270,10 @@ void edgec_mean_dsp(const edgec_view *in, edgec_view *out, const edgec_mean_para
         s2 += MEAN_HI16(even);
         s1 += MEAN_LO16(odd);
         s3 += MEAN_HI16(odd);
-        out->data[c] = requantize_and_clamp(s0 + offset_sum, p->mult, p->shift, p->output_offset, -128, 127);
-        out->data[c + 1] = requantize_and_clamp(s1 + offset_sum, p->mult, p->shift, p->output_offset, -128, 127);
-        out->data[c + 2] = requantize_and_clamp(s2 + offset_sum, p->mult, p->shift, p->output_offset, -128, 127);
-        out->data[c + 3] = requantize_and_clamp(s3 + offset_sum, p->mult, p->shift, p->output_offset, -128, 127);
+        out->data[c] = MEAN_OUT(s0);
+        out->data[c + 1] = MEAN_OUT(s1);
+        out->data[c + 2] = MEAN_OUT(s2);
+        out->data[c + 3] = MEAN_OUT(s3);
     }
     for (; c < channels; ++c) {
         int32_t sum = 0;
@@ -273,6 +283,7 @@ void edgec_mean_dsp(const edgec_view *in, edgec_view *out, const edgec_mean_para
                 sum += *px;
             }
         }
-        out->data[c] = requantize_and_clamp(sum + offset_sum, p->mult, p->shift, p->output_offset, -128, 127);
+        out->data[c] = MEAN_OUT(sum);
     }
+#undef MEAN_OUT
 }

@@ -235,10 +235,11 @@ void edgec_mean_dsp(const edgec_view *in, edgec_view *out, const edgec_mean_para
 {
     const int32_t channels = in->c, quads_end = channels & ~3;
     const int32_t offset_sum = in->h * in->w * p->input_offset;
-    /* rq_fast is exact when |sum + offset_sum| * 2^(max(shift, 0) + 1) < 2^31 (requant_fast.h) */
+    /* rq_fast is exact when |sum + offset_sum| * 2^(max(shift, 0) + 1) < 2^31 (requant_fast.h; its
+     * proof uses only 0 < mult < 2^31: a mean's multiplier, with 1 / (H * W) folded in, may be below 2^30) */
     const int32_t left = p->shift > 0 ? p->shift : 0;
     const uint32_t bound = (uint32_t)(in->h * in->w) * 128u + (uint32_t)(offset_sum < 0 ? -offset_sum : offset_sum);
-    const int fast = p->mult >= (1 << 30) && p->shift >= -31 && left <= 29 && bound < (1u << (30 - left));
+    const int fast = p->mult > 0 && p->shift >= -31 && left <= 29 && bound < (1u << (30 - left));
     int32_t c, y, x;
     if (p->reduce_c || !p->reduce_h || !p->reduce_w) {
         edgec_mean(in, out, p);

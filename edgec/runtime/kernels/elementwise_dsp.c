@@ -233,13 +233,18 @@ void edgec_max_pool2d_dsp(const edgec_view *in, edgec_view *out, const edgec_poo
 
 void edgec_mean_dsp(const edgec_view *in, edgec_view *out, const edgec_mean_params *p)
 {
+    /* In locals: the int8 stores may alias the views and the parameters. */
+    const int8_t *const data = in->data;
+    int8_t *const po = out->data;
+    const int32_t h = in->h, w = in->w, rs = in->row_stride, cs = in->col_stride;
     const int32_t channels = in->c, quads_end = channels & ~3;
-    const int32_t offset_sum = in->h * in->w * p->input_offset;
+    const int32_t mult = p->mult, shift = p->shift, output_offset = p->output_offset;
+    const int32_t offset_sum = h * w * p->input_offset;
     /* rq_fast is exact when |sum + offset_sum| * 2^(max(shift, 0) + 1) < 2^31 (requant_fast.h; its
      * proof uses only 0 < mult < 2^31: a mean's multiplier, with 1 / (H * W) folded in, may be below 2^30) */
-    const int32_t left = p->shift > 0 ? p->shift : 0;
-    const uint32_t bound = (uint32_t)(in->h * in->w) * 128u + (uint32_t)(offset_sum < 0 ? -offset_sum : offset_sum);
-    const int fast = p->mult > 0 && p->shift >= -31 && left <= 29 && bound < (1u << (30 - left));
+    const int32_t left = shift > 0 ? shift : 0;
+    const uint32_t bound = (uint32_t)(h * w) * 128u + (uint32_t)(offset_sum < 0 ? -offset_sum : offset_sum);
+    const int fast = mult > 0 && shift >= -31 && left <= 29 && bound < (1u << (30 - left));
     int32_t c, y, x;
     if (p->reduce_c || !p->reduce_h || !p->reduce_w) {
         edgec_mean(in, out, p);
@@ -247,23 +252,23 @@ void edgec_mean_dsp(const edgec_view *in, edgec_view *out, const edgec_mean_para
     }
 /* A channel's sum requantized (rq_fast where proven exact, else TFLite's requantization) to int8. */
 #define MEAN_OUT(sum)                                                                                                  \
-    (fast ? rq_fast_clamp((sum) + offset_sum, p->mult, p->shift, p->output_offset, -128, 127)                          \
-          : requantize_and_clamp((sum) + offset_sum, p->mult, p->shift, p->output_offset, -128, 127))
+    (fast ? rq_fast_clamp((sum) + offset_sum, mult, shift, output_offset, -128, 127)                                   \
+          : requantize_and_clamp((sum) + offset_sum, mult, shift, output_offset, -128, 127))
     for (c = 0; c < quads_end; c += 4) {
-        int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, even = 0, odd = 0, left = MEAN_PAIR_RUN;
-        for (y = 0; y < in->h; ++y) {
-            const int8_t *px = in->data + y * in->row_stride + c;
-            for (x = 0; x < in->w; ++x, px += in->col_stride) {
+        int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, even = 0, odd = 0, run = MEAN_PAIR_RUN;
+        for (y = 0; y < h; ++y) {
+            const int8_t *px = data + y * rs + c;
+            for (x = 0; x < w; ++x, px += cs) {
                 const int32_t q = dsp_read_quad(px);
                 even = dsp_sxtab16(even, q);
                 odd = dsp_sxtab16_ror8(odd, q);
-                if (--left == 0) {
+                if (--run == 0) {
                     s0 += MEAN_LO16(even);
                     s2 += MEAN_HI16(even);
                     s1 += MEAN_LO16(odd);
                     s3 += MEAN_HI16(odd);
                     even = odd = 0;
-                    left = MEAN_PAIR_RUN;
+                    run = MEAN_PAIR_RUN;
                 }
             }
         }
@@ -271,20 +276,20 @@ void edgec_mean_dsp(const edgec_view *in, edgec_view *out, const edgec_mean_para
         s2 += MEAN_HI16(even);
         s1 += MEAN_LO16(odd);
         s3 += MEAN_HI16(odd);
-        out->data[c] = MEAN_OUT(s0);
-        out->data[c + 1] = MEAN_OUT(s1);
-        out->data[c + 2] = MEAN_OUT(s2);
-        out->data[c + 3] = MEAN_OUT(s3);
+        po[c] = MEAN_OUT(s0);
+        po[c + 1] = MEAN_OUT(s1);
+        po[c + 2] = MEAN_OUT(s2);
+        po[c + 3] = MEAN_OUT(s3);
     }
     for (; c < channels; ++c) {
         int32_t sum = 0;
-        for (y = 0; y < in->h; ++y) {
-            const int8_t *px = in->data + y * in->row_stride + c;
-            for (x = 0; x < in->w; ++x, px += in->col_stride) {
+        for (y = 0; y < h; ++y) {
+            const int8_t *px = data + y * rs + c;
+            for (x = 0; x < w; ++x, px += cs) {
                 sum += *px;
             }
         }
-        out->data[c] = MEAN_OUT(sum);
+        po[c] = MEAN_OUT(sum);
     }
 #undef MEAN_OUT
 }

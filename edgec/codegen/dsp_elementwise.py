@@ -1,4 +1,4 @@
-"""DSP-extension variant of add/sub (runtime/kernels/elementwise_dsp.c): rule and C emitter.
+"""DSP-extension variants of add/sub, max_pool2d and mean (runtime/kernels/elementwise_dsp.c): rules and C emitters.
 
 ``edgec_add_dsp`` requantizes with ``rq_fast`` (one SMMULR and a rounding
 shift instead of TFLite's 64-bit double rounding); that is exact when
@@ -10,7 +10,7 @@ weights, so no flash growth.
 from __future__ import annotations
 
 from edgec.codegen import kernel_variants as kv
-from edgec.codegen.op_emitters import _broadcast_views
+from edgec.codegen.op_emitters import _broadcast_views, mean_call, pool_call
 from edgec.reference.qparams import kernel_params
 
 ADD_KEYS = [
@@ -35,3 +35,27 @@ RULES = [
     kv.register(kv.VariantRule(op=op, variant="dsp", name=f"{op}_dsp", applies=add_applies, emit=emit_add))
     for op in ("add", "sub")
 ]
+
+
+def max_pool_applies(graph, node) -> bool:
+    return graph.tensors[node.inputs[0]].dtype == "int8"
+
+
+def emit_max_pool(w, names, weights, node, p, ident) -> str:
+    return pool_call(w, names, node, p, "edgec_max_pool2d_dsp")
+
+
+MAX_POOL_RULE = kv.register(
+    kv.VariantRule(op="max_pool2d", variant="dsp", name="max_pool2d_dsp", applies=max_pool_applies, emit=emit_max_pool)
+)
+
+
+def mean_applies(graph, node) -> bool:
+    return graph.tensors[node.inputs[0]].dtype == "int8" and set(kernel_params(graph, node)["axes"]) == {1, 2}
+
+
+def emit_mean(w, names, weights, node, p, ident) -> str:
+    return mean_call(w, names, node, p, "edgec_mean_dsp")
+
+
+MEAN_RULE = kv.register(kv.VariantRule(op="mean", variant="dsp", name="mean_dsp", applies=mean_applies, emit=emit_mean))

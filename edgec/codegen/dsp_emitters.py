@@ -53,6 +53,32 @@ def oc4_layout(weights: np.ndarray, header: tuple[np.ndarray, ...] = ()) -> np.n
     return np.concatenate(words).astype(np.int32) if words else np.zeros(0, np.int32)
 
 
+# Tap pairs of the c1 layout (single-channel 3x3 convs; taps ky * 3 + kx, None: a zero weight), in
+# the order conv_pixel_c1 widens a pixel's inputs.
+C1_PAIRS = ((0, 2), (3, 5), (6, 8), (1, 7), (4, None))
+
+
+def c1_shape(kh: int, kw: int, ci: int, mode: int) -> bool:
+    """Whether a conv takes the c1 layout (c1_path in conv_dsp.c): 3x3 on one input channel, epilogue mode 2."""
+    return (kh, kw, ci, mode) == (3, 3, 1, 2)
+
+
+def c1_layout(weights: np.ndarray, header: tuple[np.ndarray, ...] = ()) -> np.ndarray:
+    """The c1 words of int8 ``weights`` [Co][9] (conv_dsp.c): per block of four output channels (the
+    last padded with zeros) one 4-word group per ``header`` array, then per tap pair of C1_PAIRS one
+    pair word per channel."""
+    co = weights.shape[0]
+    blocks = -(-co // BLOCK)
+    padded = np.zeros((blocks * BLOCK, 10), dtype=np.int64)  # tap 9: the zero weight
+    padded[:co, :9] = weights.reshape(co, 9)
+    heads = [_padded(np.asarray(h, dtype=np.int64).reshape(-1)).reshape(blocks, BLOCK) for h in header]
+    words = []
+    for b, block in enumerate(padded.reshape(blocks, BLOCK, 10)):
+        words += [h[b] for h in heads]
+        words += [_pairs(block[:, a], block[:, 9 if z is None else z]) for a, z in C1_PAIRS]
+    return np.concatenate(words).astype(np.int32) if words else np.zeros(0, np.int32)
+
+
 def _padded(values: np.ndarray) -> np.ndarray:
     """``values`` (int32 range) padded with zeros to a multiple of 4."""
     out = np.zeros(-(-values.size // BLOCK) * BLOCK, dtype=np.int64)
@@ -104,6 +130,8 @@ def _layout_growth(graph: Graph, node: Node, rows: int, run: int, header_words: 
 
 def _conv_extra(graph: Graph, node: Node) -> int:
     _, kh, kw, ci = graph.tensors[node.inputs[1]].shape
+    if c1_shape(kh, kw, ci, 2):  # the c1 layout if epilogue mode 2: 20 weight words per block, not 18
+        return _layout_growth(graph, node, 1, 10, 4 * BLOCK)
     return _layout_growth(graph, node, kh, kw * ci, 4 * BLOCK)
 
 
@@ -127,6 +155,8 @@ def conv_blocks(weights: np.ndarray, bias: np.ndarray | None, input_offset: int,
     # 4b + g's bias, rounding term, multiplier and shift.
     per_channel = np.stack([_padded(np.asarray(f, dtype=np.int64).reshape(-1)) for f in fields])  # [field][channel]
     header = tuple(per_channel.reshape(len(fields), -1, BLOCK).transpose(2, 1, 0).reshape(BLOCK, -1))
+    if c1_shape(kh, kw, ci, mode):
+        return c1_layout(scale * w.reshape(co, 9), header)
     return oc4_layout(scale * w.reshape(co, kh, kw * ci), header)
 
 

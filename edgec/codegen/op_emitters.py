@@ -290,6 +290,11 @@ def _emit_mul(w, names, weights, node, p, ident):
 
 @emitter("max_pool2d", "avg_pool2d")
 def _emit_pool(w, names, weights, node, p, ident):
+    return pool_call(w, names, node, p, f"edgec_{node.op}")
+
+
+def pool_call(w, names, node, p, fn: str) -> str:
+    """The views, the edgec_pool_params and the call of pooling kernel ``fn`` (portable or a variant)."""
     pt, pl, pb, pr = p["pad"]
     w.line(names.place.view(node.inputs[0], "in", const=True))
     w.line(names.place.view(node.outputs[0], "out"))
@@ -306,7 +311,6 @@ def _emit_pool(w, names, weights, node, p, ident):
         ("act_max", p["act_max"]),
     ]
     names.place.params(w, "edgec_pool_params", fields)
-    fn = f"edgec_{node.op}"
     w.line(f"{fn}(&in, &out, &params);")
     return fn
 
@@ -326,6 +330,11 @@ def _reduction_views(w, names, node, p) -> list[tuple[str, int]]:
 
 @emitter("mean")
 def _emit_mean(w, names, weights, node, p, ident):
+    return mean_call(w, names, node, p, "edgec_mean")
+
+
+def mean_call(w, names, node, p, fn: str) -> str:
+    """The views, the edgec_mean_params and the call of mean kernel ``fn`` (portable or a variant)."""
     fields = [
         *_reduction_views(w, names, node, p),
         ("input_offset", p["input_offset"]),
@@ -334,8 +343,8 @@ def _emit_mean(w, names, weights, node, p, ident):
         ("shift", p["shift"]),
     ]
     names.place.params(w, "edgec_mean_params", fields)
-    w.line("edgec_mean(&in, &out, &params);")
-    return "edgec_mean"
+    w.line(f"{fn}(&in, &out, &params);")
+    return fn
 
 
 def _flat_views(w, names, node):

@@ -1116,6 +1116,47 @@ def dsp_variant_cases(cases: list[Case]) -> list[Case]:
     return twins
 
 
+# ---- m4speed4: single-channel 3x3 convs (conv_dsp.c's conv_pixels_c1, the c1 layout) -------------
+
+
+def c1_conv_cases(rng) -> list[Case]:
+    """3x3 convs on one input channel (the first conv of a grey-scale model): strides, padding,
+    dilated rows, 1..3 channels past the last full block, gathered columns (windows), clamped and
+    extreme ranges; their DSP twins (dsp_variant_cases) take the c1 layout in epilogue mode 2."""
+    cases = []
+    for h, w, co, s, d, pad in [
+        (28, 28, 16, (1, 1), (1, 1), (1, 1, 1, 1)),
+        (10, 9, 8, (1, 1), (1, 1), (0, 0, 0, 0)),
+        (11, 12, 5, (2, 2), (1, 1), (0, 0, 1, 1)),
+        (9, 7, 6, (2, 1), (1, 1), (1, 1, 1, 1)),
+        (8, 8, 3, (1, 1), (2, 1), (2, 1, 2, 1)),
+        (3, 3, 7, (1, 1), (1, 1), (1, 1, 1, 1)),
+        (3, 800, 4, (1, 1), (1, 1), (0, 1, 0, 1)),  # three rows wider than c1_walk's buffer: conv_walk
+        (40, 120, 4, (1, 1), (1, 1), (1, 1, 1, 1)),  # c1_walk in chunks of output rows
+        (41, 60, 5, (2, 2), (2, 1), (2, 0, 2, 1)),  # chunks, strided, dilated rows
+    ]:
+        for extreme in (False, True):
+            cases.append(
+                conv_case(rng, h=h, w=w, ci=1, co=co, k=(3, 3), stride=s, dilation=d, pad=pad, extreme=extreme,
+                          windows=extreme, bias=not extreme, name=f"conv3x3c1_{h}x{w}to{co}_s{s[0]}{s[1]}_d{d[0]}"
+                          + ("_x" if extreme else ""))
+            )  # fmt: skip
+    for base in (cases[0], cases[6]):  # a clamped activation range (a ReLU6-like window) in every lane
+        c = Case(base.op, name=base.name + "_clamped", ints=dict(base.ints), tensors=dict(base.tensors))
+        c.ints.update(act_min=max(-128, c.ints["output_offset"]), act_max=min(127, c.ints["output_offset"] + 40))
+        t, i = c.tensors, c.ints
+        t["y"] = K.conv2d(t["x"], t["w"], t.get("bias"), stride=(i["stride_h"], i["stride_w"]),
+                          dilation=(i["dilation_h"], i["dilation_w"]),
+                          pad=(i["pad_top"], i["pad_left"], i["pad_bottom"], i["pad_right"]),
+                          input_offset=i["input_offset"], output_offset=i["output_offset"], out_mult=t["out_mult"],
+                          out_shift=t["out_shift"], act_min=i["act_min"], act_max=i["act_max"], groups=1)  # fmt: skip
+        cases.append(c)
+    return cases
+
+
+# ---- end m4speed4 -----------------------------------------------------------------------------------
+
+
 # -- the suite ----------------------------------------------------------------------
 
 
@@ -1567,6 +1608,26 @@ def build_cases(seed: int) -> list[Case]:
     inplace = [c for c in cases if c.op == "depthwise_conv2d_inplace"]
     cases += [dsp_inplace_twin(c, allow_fast=i % 3 != 2) for i, c in enumerate(inplace)]
     cases += dsp_depthwise_fast_cases(np.random.default_rng(seed + 2))  # own stream: the cases above keep theirs
+    # ---- m4speed4: single-channel 3x3 convs and their DSP twins (own stream) ----
+    single = c1_conv_cases(np.random.default_rng(seed + 41))
+    cases += single + dsp_variant_cases(single)
+    # max pools on 4k channels (and 4k + 1..3): edgec_max_pool2d_dsp runs every max_pool2d case too
+    mp = np.random.default_rng(seed + 42)
+    for h, w, c, k, s, pad in [(28, 28, 16, (2, 2), (2, 2), (0, 0, 0, 0)), (9, 7, 8, (3, 3), (2, 2), (1, 1, 1, 1)),
+                               (6, 6, 7, (2, 2), (1, 1), (0, 0, 1, 1))]:  # fmt: skip
+        cases.append(pool_case(mp, "max_pool2d", h=h, w=w, c=c, k=k, stride=s, pad=pad, windows=c == 8))
+    # means over H and W (edgec_mean_dsp runs every mean case too): over 256 pixels, and near the
+    # int16 lane limits (every input -128 or 127: a missing move into int32 sums wraps)
+    for shape, fill in [((1, 20, 15, 8), None), ((1, 3, 3, 16), None), ((1, 17, 16, 6), -128), ((1, 16, 17, 5), 127)]:
+        c = mean_case(mp, shape=shape, axes=(1, 2), windows=fill is None)
+        if fill is not None:
+            i = c.ints
+            c.tensors["x"] = np.full(shape, fill, dtype=np.int8)
+            c.tensors["y"] = K.mean(c.tensors["x"], axes=(1, 2), input_offset=i["input_offset"],
+                                    output_offset=i["output_offset"], mult=i["mult"], shift=i["shift"])  # fmt: skip
+            c.name += f"_fill{fill}"
+        cases.append(c)
+    # ---- end m4speed4 ----
     return cases
 
 

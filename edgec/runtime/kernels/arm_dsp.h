@@ -148,6 +148,18 @@ static inline int32_t dsp_pkhbt(int32_t lo, int32_t hi)
 #endif
 }
 
+/* PKHBT lo, hi: the low half of `lo` and the high half of `hi`, in place. */
+static inline int32_t dsp_pkhbt_keep(int32_t lo, int32_t hi)
+{
+#if EDGEC_DSP_NATIVE
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+#else
+    return (int32_t)(((uint32_t)lo & 0xffffu) | ((uint32_t)hi & 0xffff0000u));
+#endif
+}
+
 /* PKHTB hi, lo, ASR #16: the high half of `hi` above the high half of `lo`. */
 static inline int32_t dsp_pkhtb(int32_t hi, int32_t lo)
 {
@@ -242,6 +254,25 @@ static inline int32_t dsp_pack4(int32_t r0, int32_t r1, int32_t r2, int32_t r3)
 #else
     return (int32_t)(((uint32_t)r0 & 0xffu) | (((uint32_t)r1 & 0xffu) << 8) | (((uint32_t)r2 & 0xffu) << 16) |
                      ((uint32_t)r3 << 24));
+#endif
+}
+
+/* The lane-wise signed maximum of the int8 quads a and b (SSUB8 sets the GE flag of each lane
+ * where a >= b, SEL then takes a there and b elsewhere). */
+static inline int32_t dsp_max4(int32_t a, int32_t b)
+{
+#if EDGEC_DSP_NATIVE
+    int32_t t;
+    __asm__("ssub8 %1, %0, %2\n\tsel %0, %0, %2" : "+r"(a), "=&r"(t) : "r"(b) : "cc");
+    return a;
+#else
+    uint32_t r = 0;
+    int k;
+    for (k = 0; k < 4; ++k) {
+        const int32_t x = dsp_lane8(a, k), y = dsp_lane8(b, k);
+        r |= ((uint32_t)(x >= y ? x : y) & 0xffu) << (8 * k);
+    }
+    return (int32_t)r;
 #endif
 }
 

@@ -38,7 +38,8 @@
  * then SSAT, and store their four outputs as one word, clamped in all lanes at once).  The last 1..3 inputs of a run (Ci = 3 first convs)
  * take one SMLABB / SMLATB per channel.
  *
- * In epilogue mode 2, edgec_conv2d_dsp chooses a pixels function per call: conv_pixels_c3 (first
+ * In epilogue mode 2, edgec_conv2d_dsp chooses a pixels function per call: conv_pixels_c1 (3x3 on
+ * one input channel, with its own "c1" weight layout and c1_walk; see its section), conv_pixels_c3 (first
  * convs: three kernel rows of 9-byte runs), conv_pixels_ci8 (1x1 on 8 channels), conv_pixels_wide
  * (1x1 on 16..56 channels, unrolled), conv_pixels_deep (other 1x1 convs on a multiple of 8 channels,
  * up to 512) or the generic conv_pixels.  The first four take neighbouring output pixels in pairs
@@ -1185,6 +1186,271 @@ static void conv_pixels_c3(int8_t *po, int32_t po_step, const int8_t *base, int3
     }
 }
 
+/* ---- Single-channel 3x3 convs (the first conv of a grey-scale model) ------------------------------
+ *
+ * KH = KW = 3, Ci = 1, epilogue mode 2.  conv_pixels would take the nine taps one at a time (one
+ * SMLABB / SMLATB per MAC, a byte load and a weight load per tap); here the code generator lays the
+ * weights out in the "c1" layout (dsp_emitters.c1_layout): per block of four output channels the
+ * 16-word header, then for each of five tap pairs k one word per channel j = 0..3,
+ * pair(w[j][a_k], w[j][b_k]) with (a_k, b_k) = (0, 2), (3, 5), (6, 8), (1, 7), (4, -) (taps
+ * numbered ky * 3 + kx; the last pair's second weight is 0).  A pixel's nine inputs are widened
+ * once into five pair words in the same order: one LDR per kernel row (rows 0 and 1 from their
+ * first tap, row 2 from the byte before its first tap, so that every read stays between the first
+ * and the last tap of the window), six SXTB16 and one PKHBT.  Each block is then 10 LDRD of weights
+ * and 20 SMLAD (36 MACs), the four requantizations of C3_OUT packed into one word and one STR. */
+#define C1_BLOCK_WORDS (CONV_HEADER_WORDS + 20)
+
+/* acc0..acc3 += input pair x times the block's four weight words of tap pair k. */
+#define C1_PAIR(k, x)                                                                                                  \
+    do {                                                                                                               \
+        int32_t w0_, w1_;                                                                                              \
+        C3_WLDRD(w, 4 * (CONV_HEADER_WORDS + 4 * (k)), w0_, w1_);                                                      \
+        acc0 = dsp_smlad(w0_, x, acc0);                                                                                \
+        acc1 = dsp_smlad(w1_, x, acc1);                                                                                \
+        C3_WLDRD(w, 4 * (CONV_HEADER_WORDS + 4 * (k)) + 8, w0_, w1_);                                                  \
+        acc2 = dsp_smlad(w0_, x, acc2);                                                                                \
+        acc3 = dsp_smlad(w1_, x, acc3);                                                                                \
+    } while (0)
+
+/* The four outputs of the c1 block at w for the widened inputs x0..x4, requantized, saturated and
+ * packed into one word (lane j: channel j). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline int32_t conv_block_c1(const int32_t *w, int32_t x0, int32_t x1, int32_t x2, int32_t x3, int32_t x4)
+{
+    int32_t acc0 = HDR_BIAS(w, 0), acc1 = HDR_BIAS(w, 1), acc2 = HDR_BIAS(w, 2), acc3 = HDR_BIAS(w, 3);
+    C1_PAIR(0, x0);
+    C1_PAIR(1, x1);
+    C1_PAIR(2, x2);
+    C1_PAIR(3, x3);
+    C1_PAIR(4, x4);
+    C3_OUT(0, acc0, acc0);
+    C3_OUT(1, acc1, acc1);
+    C3_OUT(2, acc2, acc2);
+    C3_OUT(3, acc3, acc3);
+    return dsp_pack4(acc0, acc1, acc2, acc3);
+}
+
+/* One output pixel (kernel rows `row_step` bytes apart from base): its `blocks_count` full blocks,
+ * then the first `rest` channels of the padded last block. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void conv_pixel_c1(int8_t *po, const int8_t *base, int32_t row_step, const int32_t *w,
+                                 int32_t blocks_count, int32_t rest, int32_t lo4, int32_t hi4, int full)
+{
+    const int32_t q0 = dsp_read_quad(base), q1 = dsp_read_quad(base + row_step);
+    const int32_t q2 = dsp_read_quad(base + 2 * row_step - 1);
+    const int32_t x0 = dsp_sxtb16(q0);                                      /* taps 0, 2 */
+    const int32_t x1 = dsp_sxtb16(q1);                                      /* taps 3, 5 */
+    const int32_t x2 = dsp_sxtb16_ror8(q2);                                 /* taps 6, 8 */
+    const int32_t x3 = dsp_pkhbt_keep(dsp_sxtb16_ror8(q0), dsp_sxtb16(q2)); /* taps 1, 7 */
+    const int32_t x4 = dsp_sxtb16_ror8(q1); /* tap 4 and the byte after row 1 (weight 0) */
+    int8_t *const po_end = po + 4 * blocks_count;
+    int32_t v;
+    for (; po != po_end; po += 4, w += C1_BLOCK_WORDS) {
+        v = conv_block_c1(w, x0, x1, x2, x3, x4);
+        if (!full) {
+            v = dsp_clamp4(v, lo4, hi4);
+        }
+        memcpy(po, &v, sizeof v);
+    }
+    if (rest) {
+        v = conv_block_c1(w, x0, x1, x2, x3, x4);
+        if (!full) {
+            v = dsp_clamp4(v, lo4, hi4);
+        }
+        memcpy(po, &v, (size_t)rest);
+    }
+}
+
+/* The five pair words of the pixel at base (conv_pixel_c1's x0..x4) into x[0], x[2], .., x[8]. */
+static inline void c1_widen(int32_t *x, const int8_t *base, int32_t row_step)
+{
+    const int32_t q0 = dsp_read_quad(base), q1 = dsp_read_quad(base + row_step);
+    const int32_t q2 = dsp_read_quad(base + 2 * row_step - 1);
+    x[0] = dsp_sxtb16(q0);
+    x[2] = dsp_sxtb16(q1);
+    x[4] = dsp_sxtb16_ror8(q2);
+    x[6] = dsp_pkhbt_keep(dsp_sxtb16_ror8(q0), dsp_sxtb16(q2));
+    x[8] = dsp_sxtb16_ror8(q1);
+}
+
+/* a0, a1 (pixel A) and b0, b1 (pixel B) += their input pair k (words 2k, 2k + 1 of xw) times
+ * channels j, j + 1's weight words of tap pair k. */
+#define C1X2_PAIR(k, j)                                                                                                \
+    do {                                                                                                               \
+        int32_t xa_, xb_, w0_, w1_;                                                                                    \
+        C3_LDRD(xw, 8 * (k), xa_, xb_);                                                                                \
+        C3_WLDRD(w, 4 * (CONV_HEADER_WORDS + 4 * (k) + (j)), w0_, w1_);                                                \
+        a0 = dsp_smlad(w0_, xa_, a0);                                                                                  \
+        a1 = dsp_smlad(w1_, xa_, a1);                                                                                  \
+        b0 = dsp_smlad(w0_, xb_, b0);                                                                                  \
+        b1 = dsp_smlad(w1_, xb_, b1);                                                                                  \
+    } while (0)
+
+/* Channels j, j + 1 of the c1 block at w for both pixels, requantized and saturated into a0, a1, b0, b1. */
+#define C1X2_HALF(j)                                                                                                   \
+    do {                                                                                                               \
+        int32_t round_, mult_, right_;                                                                                 \
+        a0 = HDR_BIAS(w, j);                                                                                           \
+        a1 = HDR_BIAS(w, (j) + 1);                                                                                     \
+        b0 = a0;                                                                                                       \
+        b1 = a1;                                                                                                       \
+        C1X2_PAIR(0, j);                                                                                               \
+        C1X2_PAIR(1, j);                                                                                               \
+        C1X2_PAIR(2, j);                                                                                               \
+        C1X2_PAIR(3, j);                                                                                               \
+        C1X2_PAIR(4, j);                                                                                               \
+        C3_WLDRD(w, 16 * (j) + 4, round_, mult_);                                                                      \
+        right_ = HDR_SHIFT(w, j);                                                                                      \
+        a0 = dsp_ssat8(rq_fast_right_x2_mla(a0, mult_, right_, round_));                                               \
+        b0 = dsp_ssat8(rq_fast_right_x2_mla(b0, mult_, right_, round_));                                               \
+        C3_WLDRD(w, 16 * (j) + 20, round_, mult_);                                                                     \
+        right_ = HDR_SHIFT(w, (j) + 1);                                                                                \
+        a1 = dsp_ssat8(rq_fast_right_x2_mla(a1, mult_, right_, round_));                                               \
+        b1 = dsp_ssat8(rq_fast_right_x2_mla(b1, mult_, right_, round_));                                               \
+    } while (0)
+
+/* The four outputs of both pixels for the c1 block at w, packed into ra and rb (lane j: channel j;
+ * a macro, not a function: with the results' addresses taken GCC keeps them on the stack). */
+#define C1X2_BLOCK(ra, rb)                                                                                             \
+    do {                                                                                                               \
+        int32_t a0, a1, b0, b1, va_, vb_;                                                                              \
+        C1X2_HALF(0);                                                                                                  \
+        va_ = dsp_insert8(a0, a1, 1);                                                                                  \
+        vb_ = dsp_insert8(b0, b1, 1);                                                                                  \
+        C1X2_HALF(2);                                                                                                  \
+        (ra) = dsp_insert8(dsp_insert8(va_, a0, 2), a1, 3);                                                            \
+        (rb) = dsp_insert8(dsp_insert8(vb_, b0, 2), b1, 3);                                                            \
+    } while (0)
+
+/* conv_pixel_c1 for two pixels (A at basea -> pa, B at baseb -> pb): both pixels' pair words
+ * interleaved on the stack, each block in two halves of two output channels, every weight word and
+ * requantization constant loaded once for both pixels (per tap pair and half: one LDRD of inputs,
+ * one of weights, four SMLAD for 8 MACs). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void conv_pixel_c1x2(int8_t *pa, int8_t *pb, const int8_t *basea, const int8_t *baseb,
+                                   int32_t row_step, const int32_t *w, int32_t blocks_count, int32_t rest, int32_t lo4,
+                                   int32_t hi4, int full)
+{
+    int32_t xw[16];
+    int8_t *const po_end = pa + 4 * blocks_count;
+    int32_t ra, rb;
+    c1_widen(xw, basea, row_step);
+    c1_widen(xw + 1, baseb, row_step);
+    for (; pa != po_end; pa += 4, pb += 4, w += C1_BLOCK_WORDS) {
+        C1X2_BLOCK(ra, rb);
+        if (!full) {
+            ra = dsp_clamp4(ra, lo4, hi4);
+            rb = dsp_clamp4(rb, lo4, hi4);
+        }
+        memcpy(pa, &ra, sizeof ra);
+        memcpy(pb, &rb, sizeof rb);
+    }
+    if (rest) {
+        C1X2_BLOCK(ra, rb);
+        if (!full) {
+            ra = dsp_clamp4(ra, lo4, hi4);
+            rb = dsp_clamp4(rb, lo4, hi4);
+        }
+        memcpy(pa, &ra, (size_t)rest);
+        memcpy(pb, &rb, (size_t)rest);
+    }
+}
+
+/* conv_pixels for single-channel 3x3 convs in epilogue mode 2 (the c1 layout): pixel pairs through
+ * conv_pixel_c1x2, a last odd pixel through conv_pixel_c1. */
+static void conv_pixels_c1(int8_t *po, int32_t po_step, const int8_t *base, int32_t base_step, int32_t count,
+                           int32_t row_step, const conv_shape *g, const epilogue *e)
+{
+    const int32_t *const blocks = g->blocks;
+    const int32_t full_blocks = g->full_blocks, rest = g->cout - 4 * g->full_blocks;
+    const int32_t lo4 = (int32_t)(((uint32_t)e->lo & 0xffu) * 0x01010101u);
+    const int32_t hi4 = (int32_t)(((uint32_t)e->hi & 0xffu) * 0x01010101u);
+    const int full = e->lo == -128 && e->hi == 127;
+    int32_t i;
+    for (i = 0; i + 2 <= count; i += 2, po += 2 * po_step, base += 2 * base_step) {
+        if (full) {
+            conv_pixel_c1x2(po, po + po_step, base, base + base_step, row_step, blocks, full_blocks, rest, lo4, hi4, 1);
+        } else {
+            conv_pixel_c1x2(po, po + po_step, base, base + base_step, row_step, blocks, full_blocks, rest, lo4, hi4, 0);
+        }
+    }
+    if (i < count) {
+        conv_pixel_c1(po, base, row_step, blocks, full_blocks, rest, lo4, hi4, full);
+    }
+}
+
+/* Padded input row y of a c1 conv into dst (`width` bytes): columns [xa, xb) from the input's columns
+ * xa - pad_left .., the others (and every column of a row outside the input) the input zero point. */
+static void c1_pad_row(int8_t *dst, const edgec_view *in, int32_t y, int32_t width, int32_t xa, int32_t xb,
+                       int32_t pad_left, int8_t zero_point)
+{
+    const int32_t cs = in->col_stride;
+    const int8_t *src = in->data + y * in->row_stride + (xa - pad_left) * cs;
+    int32_t x;
+    if (y < 0 || y >= in->h) {
+        memset(dst, zero_point, (size_t)width);
+        return;
+    }
+    memset(dst, zero_point, (size_t)xa);
+    memset(dst + xb, zero_point, (size_t)(width - xb));
+    if (cs == 1) {
+        memcpy(dst + xa, src, (size_t)(xb - xa));
+    } else {
+        for (x = xa; x < xb; ++x, src += cs) {
+            dst[x] = *src;
+        }
+    }
+}
+
+/* Every output pixel of a c1 conv, in chunks of output rows: the input rows a chunk reads are copied
+ * once into `rows` (contiguous, `width` bytes each, the padding filled with the input zero point), so
+ * that every pixel, border pixels too, runs straight through conv_pixels_c1 (no gathered fields; the
+ * reads past a kernel row's last tap stay inside the next buffered row, the read before row 2's
+ * first tap inside the row before it).  A chunk is as many output rows as the buffer holds (the
+ * whole input of a small first conv); when one output row's three kernel rows do not fit, conv_walk. */
+static void c1_walk(const edgec_view *in, edgec_view *out, const edgec_conv_params *p, const conv_shape *g,
+                    const epilogue *e)
+{
+    const int32_t sh = p->stride_h, sw = p->stride_w, width = (out->w - 1) * sw + 3;
+    const int32_t span = 2 * p->dilation_h + 1; /* buffered rows one output row reads */
+    const int8_t zero_point = (int8_t)(-p->input_offset);
+    int8_t rows[EDGEC_CONV_DSP_MAX_FIELD];
+    const int32_t fit = (int32_t)sizeof rows / width;
+    int32_t chunk, xa, xb, oy, r;
+    if (fit < span) {
+        conv_walk(in, out, p, g, e, conv_pixels_c1);
+        return;
+    }
+    chunk = (fit - span) / sh + 1;
+    /* Columns [xa, xb) of a padded row are the input's columns xa - pad_left .. xb - 1 - pad_left. */
+    xa = p->pad_left < width ? p->pad_left : width;
+    xb = p->pad_left + in->w < width ? p->pad_left + in->w : width;
+    xb = xb > xa ? xb : xa;
+    for (oy = 0; oy < out->h; oy += chunk) {
+        const int32_t n = out->h - oy < chunk ? out->h - oy : chunk;
+        const int32_t y0 = oy * sh - p->pad_top;
+        for (r = 0; r < (n - 1) * sh + span; ++r) {
+            c1_pad_row(rows + r * width, in, y0 + r, width, xa, xb, p->pad_left, zero_point);
+        }
+        for (r = 0; r < n; ++r) {
+            conv_pixels_c1(out->data + (oy + r) * out->row_stride, out->col_stride, rows + r * sh * width, sw, out->w,
+                           p->dilation_h * width, g, e);
+        }
+    }
+}
+
+/* Whether a conv takes conv_pixels_c1 (the code generator chose the c1 layout: c1_layout). */
+static int c1_path(const edgec_view *in, const edgec_conv_params *p, const epilogue *e)
+{
+    return e->mode == 2 && p->kernel_h == 3 && p->kernel_w == 3 && in->c == 1;
+}
+
 /* Whether conv_pixels_wide takes a call: 1x1, epilogue mode 2, 16..56 input channels (a multiple
  * of 8); above 32 channels only with the full int8 range (the clamped variants cost flash). */
 static int wide_path(const conv_shape *g, const epilogue *e)
@@ -1208,7 +1474,9 @@ void edgec_conv2d_dsp(const edgec_view *in, edgec_view *out, const int32_t *bloc
     epilogue e;
     call_shape(in, out, p, blocks, &g, &e);
     g.block_words = CONV_HEADER_WORDS + g.kh * (8 * (g.run / 4) + 2 * (g.run % 4));
-    if (wide_path(&g, &e)) {
+    if (c1_path(in, p, &e)) {
+        c1_walk(in, out, p, &g, &e);
+    } else if (wide_path(&g, &e)) {
         conv_walk(in, out, p, &g, &e, conv_pixels_wide);
     } else if (e.mode == 2 && g.kh == 3 && g.run == 9) {
         conv_walk(in, out, p, &g, &e, conv_pixels_c3);

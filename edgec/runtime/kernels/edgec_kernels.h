@@ -304,6 +304,9 @@ void edgec_max_pool2d(const edgec_view *in, edgec_view *out, const edgec_pool_pa
 /* Average over the in-bounds part of each window (padding not counted),
  * rounded half away from zero, then clamped.  Kernel area <= 2^24/255. */
 void edgec_avg_pool2d(const edgec_view *in, edgec_view *out, const edgec_pool_params *p);
+/* max_pool2d, four channels per word (SSUB8 + SEL; elementwise_dsp.c): the same results as
+ * edgec_max_pool2d. */
+void edgec_max_pool2d_dsp(const edgec_view *in, edgec_view *out, const edgec_pool_params *p);
 
 /* mean over any of H, W, C with keepdims (reference_ops::QuantizedMeanOrSum):
  * out has size 1 along every reduced dimension and in's size elsewhere.
@@ -317,6 +320,9 @@ typedef struct {
 } edgec_mean_params;
 
 void edgec_mean(const edgec_view *in, edgec_view *out, const edgec_mean_params *p);
+/* mean over H and W, four channels per word (SXTAB16; elementwise_dsp.c): the same results as
+ * edgec_mean, which it calls for the other reductions. */
+void edgec_mean_dsp(const edgec_view *in, edgec_view *out, const edgec_mean_params *p);
 
 /* max over any of H, W, C with keepdims, of the raw int8 values (TFLite
  * REDUCE_MAX: input and output share quantization). */

@@ -150,3 +150,146 @@ void edgec_add_dsp(const edgec_view *a, const edgec_view *b, edgec_view *out, co
     }
     binary_over_views(a, b, out, add_dsp_run, p);
 }
+
+/* ---- max_pool2d on int8, four channels per word -------------------------------------------------
+ *
+ * The same results as edgec_max_pool2d: per output pixel and group of four channels one LDR per
+ * in-bounds tap and its lane-wise maximum with the running one (dsp_max4: SSUB8 + SEL), starting
+ * from -128 in every lane (an empty window gives -128, like the portable kernel; a whole 2x2 window
+ * unrolled: four LDR, three maxima), then clamped in all four lanes at once (dsp_clamp4) and stored
+ * with one STR; the last 1..3 channels one at a time. */
+void edgec_max_pool2d_dsp(const edgec_view *in, edgec_view *out, const edgec_pool_params *p)
+{
+    const int32_t channels = out->c, quads_end = channels & ~3;
+    const int32_t lo4 = (int32_t)(((uint32_t)p->act_min & 0xffu) * 0x01010101u);
+    const int32_t hi4 = (int32_t)(((uint32_t)p->act_max & 0xffu) * 0x01010101u);
+    const int full = p->act_min == -128 && p->act_max == 127;
+    const int32_t cs = in->col_stride;
+    int32_t oy, ox, ky, kx, c;
+    for (oy = 0; oy < out->h; ++oy) {
+        const int32_t in_y0 = oy * p->stride_h - p->pad_top;
+        int32_t ky0;
+        const int32_t ky1 = valid_taps(in_y0, 1, p->kernel_h, in->h, &ky0);
+        for (ox = 0; ox < out->w; ++ox) {
+            const int32_t in_x0 = ox * p->stride_w - p->pad_left;
+            int32_t kx0;
+            const int32_t kx1 = valid_taps(in_x0, 1, p->kernel_w, in->w, &kx0);
+            const int8_t *const first = in->data + (in_y0 + ky0) * in->row_stride + (in_x0 + kx0) * cs;
+            int8_t *const po = out->data + oy * out->row_stride + ox * out->col_stride;
+            if (ky1 - ky0 == 2 && kx1 - kx0 == 2) { /* a whole 2x2 window: three maxima per four channels */
+                const int8_t *const second = first + in->row_stride;
+                for (c = 0; c < quads_end; c += 4) {
+                    int32_t m = dsp_max4(dsp_max4(dsp_read_quad(first + c), dsp_read_quad(first + cs + c)),
+                                         dsp_max4(dsp_read_quad(second + c), dsp_read_quad(second + cs + c)));
+                    if (!full) {
+                        m = dsp_clamp4(m, lo4, hi4);
+                    }
+                    memcpy(po + c, &m, sizeof m);
+                }
+            }
+            for (c = ky1 - ky0 == 2 && kx1 - kx0 == 2 ? quads_end : 0; c < quads_end; c += 4) {
+                int32_t m = (int32_t)0x80808080u;
+                const int8_t *row = first + c;
+                for (ky = ky0; ky < ky1; ++ky, row += in->row_stride) {
+                    const int8_t *px = row;
+                    for (kx = kx0; kx < kx1; ++kx, px += cs) {
+                        m = dsp_max4(m, dsp_read_quad(px));
+                    }
+                }
+                if (!full) {
+                    m = dsp_clamp4(m, lo4, hi4);
+                }
+                memcpy(po + c, &m, sizeof m);
+            }
+            for (; c < channels; ++c) {
+                int32_t m = -128;
+                const int8_t *row = first + c;
+                for (ky = ky0; ky < ky1; ++ky, row += in->row_stride) {
+                    const int8_t *px = row;
+                    for (kx = kx0; kx < kx1; ++kx, px += cs) {
+                        m = *px > m ? *px : m;
+                    }
+                }
+                po[c] = (int8_t)clamp_i32(m, p->act_min, p->act_max);
+            }
+        }
+    }
+}
+
+/* ---- mean over H and W (global average) on int8, four channels per word ---------------------------
+ *
+ * The same results as edgec_mean: per group of four channels, every pixel's quad is added into two
+ * int16-pair sums with SXTAB16 and SXTAB16 ROR #8 (channels 0 and 2, 1 and 3: one LDR and two
+ * additions per four channels and pixel), which are moved into int32 sums every 256 pixels (256
+ * int8 values fit an int16 lane: |sum| <= 32768); then each sum requantized, with rq_fast when its
+ * precondition holds for every possible sum (|sum| <= 128 * H * W: checked once per call), else
+ * TFLite's requantization as in edgec_mean.  Other reductions (over C, or over H or W alone) go to
+ * edgec_mean. */
+#define MEAN_PAIR_RUN 256
+
+/* The int16 in bits 0..15 / 16..31 of a pair word. */
+#define MEAN_LO16(v) ((int32_t)(int16_t)(uint16_t)((uint32_t)(v)&0xffffu))
+#define MEAN_HI16(v) ((v) >> 16)
+
+void edgec_mean_dsp(const edgec_view *in, edgec_view *out, const edgec_mean_params *p)
+{
+    /* In locals: the int8 stores may alias the views and the parameters. */
+    const int8_t *const data = in->data;
+    int8_t *const po = out->data;
+    const int32_t h = in->h, w = in->w, rs = in->row_stride, cs = in->col_stride;
+    const int32_t channels = in->c, quads_end = channels & ~3;
+    const int32_t mult = p->mult, shift = p->shift, output_offset = p->output_offset;
+    const int32_t offset_sum = h * w * p->input_offset;
+    /* rq_fast is exact when |sum + offset_sum| * 2^(max(shift, 0) + 1) < 2^31 (requant_fast.h; its
+     * proof uses only 0 < mult < 2^31: a mean's multiplier, with 1 / (H * W) folded in, may be below 2^30) */
+    const int32_t left = shift > 0 ? shift : 0;
+    const uint32_t bound = (uint32_t)(h * w) * 128u + (uint32_t)(offset_sum < 0 ? -offset_sum : offset_sum);
+    const int fast = mult > 0 && shift >= -31 && left <= 29 && bound < (1u << (30 - left));
+    int32_t c, y, x;
+    if (p->reduce_c || !p->reduce_h || !p->reduce_w) {
+        edgec_mean(in, out, p);
+        return;
+    }
+/* A channel's sum requantized (rq_fast where proven exact, else TFLite's requantization) to int8. */
+#define MEAN_OUT(sum)                                                                                                  \
+    (fast ? rq_fast_clamp((sum) + offset_sum, mult, shift, output_offset, -128, 127)                                   \
+          : requantize_and_clamp((sum) + offset_sum, mult, shift, output_offset, -128, 127))
+    for (c = 0; c < quads_end; c += 4) {
+        int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, even = 0, odd = 0, run = MEAN_PAIR_RUN;
+        for (y = 0; y < h; ++y) {
+            const int8_t *px = data + y * rs + c;
+            for (x = 0; x < w; ++x, px += cs) {
+                const int32_t q = dsp_read_quad(px);
+                even = dsp_sxtab16(even, q);
+                odd = dsp_sxtab16_ror8(odd, q);
+                if (--run == 0) {
+                    s0 += MEAN_LO16(even);
+                    s2 += MEAN_HI16(even);
+                    s1 += MEAN_LO16(odd);
+                    s3 += MEAN_HI16(odd);
+                    even = odd = 0;
+                    run = MEAN_PAIR_RUN;
+                }
+            }
+        }
+        s0 += MEAN_LO16(even);
+        s2 += MEAN_HI16(even);
+        s1 += MEAN_LO16(odd);
+        s3 += MEAN_HI16(odd);
+        po[c] = MEAN_OUT(s0);
+        po[c + 1] = MEAN_OUT(s1);
+        po[c + 2] = MEAN_OUT(s2);
+        po[c + 3] = MEAN_OUT(s3);
+    }
+    for (; c < channels; ++c) {
+        int32_t sum = 0;
+        for (y = 0; y < h; ++y) {
+            const int8_t *px = data + y * rs + c;
+            for (x = 0; x < w; ++x, px += cs) {
+                sum += *px;
+            }
+        }
+        po[c] = MEAN_OUT(sum);
+    }
+#undef MEAN_OUT
+}

@@ -13,7 +13,8 @@
  * channel; otherwise kernels keep fp_mbqm.
  *
  * Proof.  Let a = acc * 2^L (no wrap by the precondition) and M = mult in
- * [2^30, 2^31).
+ * (0, 2^31).  (A layer's multipliers are normally in [2^30, 2^31); a mean's
+ * can be smaller.  The steps below use only 0 < M < 2^31.)
  *   1. TFLite's SaturatingRoundingDoublingHighMul(a, M) is
  *      trunc((a*M + n) / 2^31) with n = 2^30 for a*M >= 0 and 1 - 2^30
  *      otherwise (its saturating case a == M == INT32_MIN cannot occur:

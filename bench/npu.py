@@ -43,12 +43,12 @@ from edgec.errors import EdgecError
 TARGETS = ("corstone-300-u55-128", "corstone-300-u55-256", "corstone-320-u85-256")
 # edgec on qemu-cortex-m55, optimised kernels: (QEMU instructions, SRAM bytes); docs/kernels.md.
 M55_FROM_DOCS = {
-    "ds_cnn": (3_021_594, 31_720),
-    "mcunet": (16_515_500, 75_768),
-    "mobilenet_v1_w0.25_r96": (7_475_375, 84_928),
-    "mobilenet_v2_w0.35_r96": (13_491_719, 66_640),
-    "mobilenet_v2_w1.0_r224": (192_261_781, 308_648),
-    "resnet8": (6_199_031, 47_752),
+    "ds_cnn": (2_517_656, 31_720),
+    "mcunet": (9_822_750, 75_768),
+    "mobilenet_v1_w0.25_r96": (5_303_844, 84_928),
+    "mobilenet_v2_w0.35_r96": (7_607_718, 66_640),
+    "mobilenet_v2_w1.0_r224": (129_218_719, 308_648),
+    "resnet8": (5_756_032, 47_752),
 }
 COLUMNS = (
     "model", "target", "NPU ops", "CPU ops", "segments", "Vela cycles", "Vela ms", "Vela SRAM KiB",

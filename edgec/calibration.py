@@ -182,7 +182,10 @@ def _split_samples(name: str, arr: np.ndarray, graph: Graph) -> list[np.ndarray]
     """Split ``arr`` into samples shaped like input ``name`` (NHWC float32)."""
     t = graph.tensors[name]
     if not np.issubdtype(arr.dtype, np.floating):
-        raise CalibrationError(f"calibration data for input {name!r} must be floating point, got {arr.dtype}")
+        raise CalibrationError(
+            f"calibration data for input {name!r} must be floating point, got {arr.dtype}: save it as float32 "
+            "preprocessed exactly as the model's input (images usually scaled to [0, 1]), or pass a folder of images"
+        )
     if arr.size == 0:
         raise CalibrationError(f"calibration data for input {name!r} is empty")
     if not np.all(np.isfinite(arr)) or np.any(np.abs(arr) > np.finfo(np.float32).max):

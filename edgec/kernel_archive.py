@@ -120,28 +120,36 @@ def kernel_archive(kernels_dir: Path, cc: str, ar: str, flags: list[str], progre
 
 def cache_entries() -> list[dict]:
     """The kernel archives in the cache: folder, size in bytes, last use (epoch seconds), newest first."""
-    root = cache_root()
-    entries_dir = root / "kernels" if root else None
-    if entries_dir is None or not entries_dir.is_dir():
+    entries_dir = _entries_dir()
+    if entries_dir is None:
         return []
     found = []
     for entry in entries_dir.iterdir():
         if entry.name.startswith(".") or not (entry / ARCHIVE_NAME).is_file():
             continue
-        size = sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
-        found.append({"path": str(entry), "bytes": size, "last_used": entry.stat().st_mtime})
+        found.append({"path": str(entry), "bytes": _folder_bytes(entry), "last_used": entry.stat().st_mtime})
     return sorted(found, key=lambda e: -e["last_used"])
 
 
 def clear_cache() -> int:
     """Remove every kernel archive (and staging folder) from the cache; returns the bytes freed."""
-    root = cache_root()
-    entries_dir = root / "kernels" if root else None
-    if entries_dir is None or not entries_dir.is_dir():
+    entries_dir = _entries_dir()
+    if entries_dir is None:
         return 0
-    freed = sum(f.stat().st_size for f in entries_dir.rglob("*") if f.is_file())
+    freed = _folder_bytes(entries_dir)
     shutil.rmtree(entries_dir, ignore_errors=True)
     return freed
+
+
+def _entries_dir() -> Path | None:
+    """The folder holding the cache's entries, or None where the cache is off or holds none yet."""
+    root = cache_root()
+    entries_dir = root / "kernels" if root else None
+    return entries_dir if entries_dir is not None and entries_dir.is_dir() else None
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
 def _mark_used(entry: Path) -> None:

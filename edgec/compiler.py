@@ -411,17 +411,16 @@ def format_build_summary(summary: dict) -> str:
         from edgec.schedule.planning import format_pareto
 
         budget = schedule["budget_bytes"]
+        precision = summary.get("precision") or {}
+        legend = "(* = chosen)"
+        if precision.get("grid") and precision["grid"] != precision.get("grid_int8"):
+            gh, gw = precision["grid"]
+            legend = f"of the int8 schedules (* = int8's choice; the mixed stage's packed maps fit {gh}x{gw} patches)"
         lines.append(
             f"schedule search: {schedule['searched']} candidates, SRAM budget "
             + (f"{budget / 1024:.1f} KiB" if budget else "none (smallest peak)")
-            + "; Pareto front (* = chosen):"
+            + f"; Pareto front {legend}:"
         )
-        precision = summary.get("precision") or {}
-        if precision.get("grid") and precision.get("grid") != precision.get("grid_int8"):
-            gh, gw = precision["grid"]
-            lines[-1] = lines[-1].replace(
-                "(* = chosen)", f"of the int8 schedules (* = int8's choice; the mixed stage's packed maps fit {gh}x{gw} patches)"
-            )
         lines += ["  " + line for line in format_pareto(schedule["pareto"]).splitlines()]
     return "\n".join(lines)
 

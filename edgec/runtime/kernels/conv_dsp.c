@@ -365,6 +365,30 @@ static inline void conv_pixel_ci8(int8_t *po, const int8_t *x, const int32_t *w,
         (r) = dsp_ssat8(rq_fast_right_x2_mla(acc, mult_, HDR_SHIFT(w, j), round_));                                        \
     } while (0)
 
+/* The pixel-pair blocks (C3X2, WIDE2, DEEP, C1X2) run each block in halves of two output channels
+ * j, j + 1 for both pixels A and B, in a0, a1 (A) and b0, b1 (B): the sums start from the folded
+ * biases, and end requantized with each channel's constants loaded once for both pixels. */
+#define PAIR_HALF_START(j)                                                                                             \
+    do {                                                                                                               \
+        a0 = HDR_BIAS(w, j);                                                                                           \
+        a1 = HDR_BIAS(w, (j) + 1);                                                                                     \
+        b0 = a0;                                                                                                       \
+        b1 = a1;                                                                                                       \
+    } while (0)
+
+#define PAIR_HALF_OUT(j)                                                                                               \
+    do {                                                                                                               \
+        int32_t round_, mult_, right_;                                                                                 \
+        C3_WLDRD(w, 16 * (j) + 4, round_, mult_);                                                                      \
+        right_ = HDR_SHIFT(w, j);                                                                                      \
+        a0 = dsp_ssat8(rq_fast_right_x2_mla(a0, mult_, right_, round_));                                               \
+        b0 = dsp_ssat8(rq_fast_right_x2_mla(b0, mult_, right_, round_));                                               \
+        C3_WLDRD(w, 16 * (j) + 20, round_, mult_);                                                                     \
+        right_ = HDR_SHIFT(w, (j) + 1);                                                                                \
+        a1 = dsp_ssat8(rq_fast_right_x2_mla(a1, mult_, right_, round_));                                               \
+        b1 = dsp_ssat8(rq_fast_right_x2_mla(b1, mult_, right_, round_));                                               \
+    } while (0)
+
 /* conv_pixel_fast for 3x3 convs on 3 input channels (the first conv of an image model), epilogue
  * mode 2, full blocks.  The pixel's 27 inputs are widened once into xw: per kernel row r the pair
  * words (x0, x2), (x1, x3), (x4, x6), (x5, x7) at 4r..4r + 3, and its ninth input at 12 + r.  Each
@@ -458,11 +482,7 @@ static inline void conv_pixel_c3(int8_t *po, const int8_t *base, int32_t row_ste
 /* Channels j, j + 1 of the block for both pixels, requantized and saturated into a0, a1, b0, b1. */
 #define C3X2_HALF(j)                                                                                                   \
     do {                                                                                                               \
-        int32_t round_, mult_, right_;                                                                                 \
-        a0 = HDR_BIAS(w, j);                                                                                           \
-        a1 = HDR_BIAS(w, (j) + 1);                                                                                     \
-        b0 = a0;                                                                                                       \
-        b1 = a1;                                                                                                       \
+        PAIR_HALF_START(j);                                                                                            \
         C3X2_QUAD(0, 0, 0, j);                                                                                         \
         C3X2_QUAD(1, 0, 1, j);                                                                                         \
         C3X2_QUAD(2, 1, 0, j);                                                                                         \
@@ -472,14 +492,7 @@ static inline void conv_pixel_c3(int8_t *po, const int8_t *base, int32_t row_ste
         C3X2_TAIL(0, j);                                                                                               \
         C3X2_TAIL(1, j);                                                                                               \
         C3X2_TAIL(2, j);                                                                                               \
-        C3_WLDRD(w, 16 * (j) + 4, round_, mult_);                                                                      \
-        right_ = HDR_SHIFT(w, j);                                                                                      \
-        a0 = dsp_ssat8(rq_fast_right_x2_mla(a0, mult_, right_, round_));                                               \
-        b0 = dsp_ssat8(rq_fast_right_x2_mla(b0, mult_, right_, round_));                                               \
-        C3_WLDRD(w, 16 * (j) + 20, round_, mult_);                                                                     \
-        right_ = HDR_SHIFT(w, (j) + 1);                                                                                \
-        a1 = dsp_ssat8(rq_fast_right_x2_mla(a1, mult_, right_, round_));                                               \
-        b1 = dsp_ssat8(rq_fast_right_x2_mla(b1, mult_, right_, round_));                                               \
+        PAIR_HALF_OUT(j);                                                                                              \
     } while (0)
 
 /* The 27 inputs of a pixel (kernel rows `row_step` apart from base) widened into x as
@@ -653,11 +666,7 @@ static inline void conv_pixel_wide(int8_t *po, const int8_t *x, const int32_t *w
  * for the two pixels) and saturated to int8 into a0, a1, b0, b1. */
 #define WIDE2_HALF(j)                                                                                                  \
     do {                                                                                                               \
-        int32_t round_, mult_, right_;                                                                                 \
-        a0 = HDR_BIAS(w, j);                                                                                           \
-        a1 = HDR_BIAS(w, (j) + 1);                                                                                     \
-        b0 = a0;                                                                                                       \
-        b1 = a1;                                                                                                       \
+        PAIR_HALF_START(j);                                                                                            \
         WIDE2_QUAD(0, j);                                                                                              \
         WIDE2_QUAD(1, j);                                                                                              \
         WIDE2_QUAD(2, j);                                                                                              \
@@ -682,14 +691,7 @@ static inline void conv_pixel_wide(int8_t *po, const int8_t *x, const int32_t *w
             WIDE2_QUAD(12, j);                                                                                         \
             WIDE2_QUAD(13, j);                                                                                         \
         }                                                                                                              \
-        C3_WLDRD(w, 16 * (j) + 4, round_, mult_);                                                                      \
-        right_ = HDR_SHIFT(w, j);                                                                                      \
-        a0 = dsp_ssat8(rq_fast_right_x2_mla(a0, mult_, right_, round_));                                               \
-        b0 = dsp_ssat8(rq_fast_right_x2_mla(b0, mult_, right_, round_));                                               \
-        C3_WLDRD(w, 16 * (j) + 20, round_, mult_);                                                                     \
-        right_ = HDR_SHIFT(w, (j) + 1);                                                                                \
-        a1 = dsp_ssat8(rq_fast_right_x2_mla(a1, mult_, right_, round_));                                               \
-        b1 = dsp_ssat8(rq_fast_right_x2_mla(b1, mult_, right_, round_));                                               \
+        PAIR_HALF_OUT(j);                                                                                              \
     } while (0)
 
 /* conv_pixel_wide for two output pixels at once (A: inputs xa, outputs pa; B: xb, pb): both
@@ -953,11 +955,7 @@ static void call_shape(const edgec_view *in, const edgec_view *out, const edgec_
     do {                                                                                                               \
         const int32_t *p = xw;                                                                                         \
         const int32_t *wq = w + CONV_HEADER_WORDS + 2 * (j);                                                           \
-        int32_t round_, mult_, right_;                                                                                 \
-        a0 = HDR_BIAS(w, j);                                                                                           \
-        a1 = HDR_BIAS(w, (j) + 1);                                                                                     \
-        b0 = a0;                                                                                                       \
-        b1 = a1;                                                                                                       \
+        PAIR_HALF_START(j);                                                                                            \
         while (p != xw_end4) {                                                                                         \
             DEEP_QUAD(0);                                                                                              \
             DEEP_QUAD(1);                                                                                              \
@@ -970,14 +968,7 @@ static void call_shape(const edgec_view *in, const edgec_view *out, const edgec_
             DEEP_QUAD(0);                                                                                              \
             DEEP_QUAD(1);                                                                                              \
         }                                                                                                              \
-        C3_WLDRD(w, 16 * (j) + 4, round_, mult_);                                                                      \
-        right_ = HDR_SHIFT(w, j);                                                                                      \
-        a0 = dsp_ssat8(rq_fast_right_x2_mla(a0, mult_, right_, round_));                                               \
-        b0 = dsp_ssat8(rq_fast_right_x2_mla(b0, mult_, right_, round_));                                               \
-        C3_WLDRD(w, 16 * (j) + 20, round_, mult_);                                                                     \
-        right_ = HDR_SHIFT(w, (j) + 1);                                                                                \
-        a1 = dsp_ssat8(rq_fast_right_x2_mla(a1, mult_, right_, round_));                                               \
-        b1 = dsp_ssat8(rq_fast_right_x2_mla(b1, mult_, right_, round_));                                               \
+        PAIR_HALF_OUT(j);                                                                                              \
     } while (0)
 
 /* Full blocks of two output pixels (A: inputs xa, outputs pa; B: xb, pb); quads even, at most
@@ -1293,24 +1284,13 @@ static inline void c1_widen(int32_t *x, const int8_t *base, int32_t row_step)
 /* Channels j, j + 1 of the c1 block at w for both pixels, requantized and saturated into a0, a1, b0, b1. */
 #define C1X2_HALF(j)                                                                                                   \
     do {                                                                                                               \
-        int32_t round_, mult_, right_;                                                                                 \
-        a0 = HDR_BIAS(w, j);                                                                                           \
-        a1 = HDR_BIAS(w, (j) + 1);                                                                                     \
-        b0 = a0;                                                                                                       \
-        b1 = a1;                                                                                                       \
+        PAIR_HALF_START(j);                                                                                            \
         C1X2_PAIR(0, j);                                                                                               \
         C1X2_PAIR(1, j);                                                                                               \
         C1X2_PAIR(2, j);                                                                                               \
         C1X2_PAIR(3, j);                                                                                               \
         C1X2_PAIR(4, j);                                                                                               \
-        C3_WLDRD(w, 16 * (j) + 4, round_, mult_);                                                                      \
-        right_ = HDR_SHIFT(w, j);                                                                                      \
-        a0 = dsp_ssat8(rq_fast_right_x2_mla(a0, mult_, right_, round_));                                               \
-        b0 = dsp_ssat8(rq_fast_right_x2_mla(b0, mult_, right_, round_));                                               \
-        C3_WLDRD(w, 16 * (j) + 20, round_, mult_);                                                                     \
-        right_ = HDR_SHIFT(w, (j) + 1);                                                                                \
-        a1 = dsp_ssat8(rq_fast_right_x2_mla(a1, mult_, right_, round_));                                               \
-        b1 = dsp_ssat8(rq_fast_right_x2_mla(b1, mult_, right_, round_));                                               \
+        PAIR_HALF_OUT(j);                                                                                              \
     } while (0)
 
 /* The four outputs of both pixels for the c1 block at w, packed into ra and rb (lane j: channel j;

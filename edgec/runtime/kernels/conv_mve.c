@@ -35,6 +35,7 @@
 #define THIN_MAX_COUT 256      /* 1x1 convs with <= 16 input channels: padded weight rows on the stack */
 #define THIN_RIGHT_COUT 192    /* their right-shift-only form (<= 32 input channels): per-block constants */
 #define THIN_RIGHT_ROW_BYTES 6144 /* and padded weight rows (16 or 32 bytes each) on the stack */
+#define WIDE_MAX_VECTORS 7      /* conv1x1_wide: up to 112 input channels, six vectors in registers */
 #define SHORT_ROWS 3           /* conv_short_rows: three kernel rows of at most 16 bytes */
 #define SHORT_ROWS_COUT 32     /* and at most this many output channels: padded weight rows on the stack */
 
@@ -502,6 +503,170 @@ static __attribute__((noinline)) void conv1x1_thin_right(const edgec_view *in, e
     }
 }
 
+/* The sums of four weight rows of n bytes each (rows n bytes apart from w), in paired_lanes' lane order. */
+static inline int32x4_t row_sums4(const int8_t *w, int32_t n)
+{
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, i;
+    for (i = 0; i + 16 <= n; i += 16) {
+        s0 = vaddvaq_s8(s0, vld1q_s8(w + i));
+        s1 = vaddvaq_s8(s1, vld1q_s8(w + n + i));
+        s2 = vaddvaq_s8(s2, vld1q_s8(w + 2 * n + i));
+        s3 = vaddvaq_s8(s3, vld1q_s8(w + 3 * n + i));
+    }
+    if (i < n) {
+        const mve_pred16_t p = vctp8q((uint32_t)(n - i));
+        s0 = vaddvaq_s8(s0, vldrbq_z_s8(w + i, p));
+        s1 = vaddvaq_s8(s1, vldrbq_z_s8(w + n + i, p));
+        s2 = vaddvaq_s8(s2, vldrbq_z_s8(w + 2 * n + i, p));
+        s3 = vaddvaq_s8(s3, vldrbq_z_s8(w + 3 * n + i, p));
+    }
+    return paired_lanes(s0, s1, s2, s3);
+}
+
+/* The constants of blocks b0..b0+n-1 of a right-shift 1x1 conv (rows of cin weights) into stage, in the
+ * layout of conv1x1_thin_right: the head (clamp bounds, scatter offsets), then per block its folded
+ * biases, multipliers and shifts in paired_lanes' lane order (gathered through the scatter offsets,
+ * which are that order). */
+static void stage_blocks(int32x4_t *stage, const int8_t *weights, const int32_t *bias, const edgec_conv_params *p,
+                         int32_t cin, int32_t b0, int32_t n)
+{
+    const out_stage o = make_out_stage(p);
+    const int32x4_t order = paired_lanes(0, 1, 2, 3);
+    const uint32x4_t slots = vreinterpretq_u32_s32(order);
+    int32_t b;
+
+    stage[STAGE_LO] = o.lo;
+    stage[STAGE_HI] = o.hi;
+    stage[STAGE_SLOTS] = order;
+    for (b = 0; b < n; ++b) {
+        int32x4_t *block = stage + STAGE_HEAD + BLOCK_VECTORS * b;
+        const int32_t c0 = (b0 + b) * CO_BLOCK;
+        int32x4_t base = vmulq_n_s32(row_sums4(weights + c0 * cin, cin), p->input_offset);
+        if (bias) {
+            base = vaddq_s32(base, vldrwq_gather_shifted_offset_s32(bias + c0, slots));
+        }
+        block[BLOCK_BASE] = base;
+        block[BLOCK_MULT] = vldrwq_gather_shifted_offset_s32(p->out_mult + c0, slots);
+        block[BLOCK_SHIFT] = vldrwq_gather_shifted_offset_s32(p->out_shift + c0, slots);
+    }
+}
+
+/* One dot product tap of wide_blocks: vector V of the weight row at w against input vector V (q0-q5; a
+ * seventh, q6, is reloaded for every row), into the core register ACC; the last vector of a pixel (V ==
+ * NV - 1) is a predicated load (P0: the lanes of the pixel's last channels), zeros past them. */
+#define WIDE_TAP(ACC, V)                                                                                         \
+    ".if " #V " < %c[nv]\n\t"                                                                                  \
+    ".if " #V " == %c[nv] - 1\n\t"                                                                             \
+    ".if " #V " == 6\n\t"                                                                                       \
+    "vpst\n\tvldrbt.8 q6, [%[x], #96]\n\t"                                                                     \
+    ".endif\n\t"                                                                                                \
+    "vpst\n\tvldrbt.8 q7, [%[w], #" #V " * 16]\n\t"                                                          \
+    ".else\n\t"                                                                                                 \
+    "vldrb.8 q7, [%[w], #" #V " * 16]\n\t"                                                                   \
+    ".endif\n\t"                                                                                                \
+    ".if " #V " == 0\n\tvmladav.s8 " ACC ", q0, q7\n\t.else\n\tvmladava.s8 " ACC ", q" #V ", q7\n\t.endif\n\t" \
+    ".endif\n\t"
+/* The dot product of the pixel with one weight row (cin bytes at w), into ACC; w steps to the next row. */
+#define WIDE_ROW(ACC)                                                                                           \
+    WIDE_TAP(ACC, 0) WIDE_TAP(ACC, 1) WIDE_TAP(ACC, 2) WIDE_TAP(ACC, 3) WIDE_TAP(ACC, 4) WIDE_TAP(ACC, 5)      \
+    WIDE_TAP(ACC, 6) "adds %[w], %[w], %[cin]\n\t"
+
+/* Every block of one output pixel of a 1x1 conv of 33 to 112 input channels (NV = 3..7 vectors), weight
+ * rows read in place (cin bytes apart, the last vector of each predicated), constants staged as by
+ * stage_blocks.  The pixel's first six vectors stay in q0-q5 (a seventh is reloaded per row into q6); q7
+ * takes each weight vector, the four dot products (r0, r2, r4, r6: VMLADAV writes even registers) go
+ * into q6 two lanes per VMOV, and q7 takes each constant of the requantization in turn. */
+static inline __attribute__((always_inline)) void wide_blocks(const int8_t *x, const int8_t *weights,
+                                                              const int32x4_t *stage, int8_t *dst, int32_t blocks,
+                                                              int32_t offset, int32_t cin, const int NV)
+{
+    const int8_t *w = weights;
+    const int32x4_t *k = stage;
+    __asm__ volatile(
+        "sub r0, %[cin], #(%c[nv] - 1) * 16\n\t"
+        "vctp.8 r0\n\t" /* P0: the lanes of the last vector */
+        "vldrb.8 q0, [%[x]]\n\t"
+        "vldrb.8 q1, [%[x], #16]\n\t"
+        ".if %c[nv] == 3\n\tvpst\n\tvldrbt.8 q2, [%[x], #32]\n\t.else\n\tvldrb.8 q2, [%[x], #32]\n\t.endif\n\t"
+        ".if %c[nv] == 4\n\tvpst\n\tvldrbt.8 q3, [%[x], #48]\n\t.elseif %c[nv] > 4\n\tvldrb.8 q3, [%[x], #48]\n\t.endif\n\t"
+        ".if %c[nv] == 5\n\tvpst\n\tvldrbt.8 q4, [%[x], #64]\n\t.elseif %c[nv] > 5\n\tvldrb.8 q4, [%[x], #64]\n\t.endif\n\t"
+        ".if %c[nv] == 6\n\tvpst\n\tvldrbt.8 q5, [%[x], #80]\n\t.elseif %c[nv] > 6\n\tvldrb.8 q5, [%[x], #80]\n\t.endif\n\t"
+        "dls lr, %[n]\n"
+        "1:\n\t" WIDE_ROW("r0") WIDE_ROW("r2") WIDE_ROW("r4") WIDE_ROW("r6")
+        "vmov q6[2], q6[0], r4, r0\n\t"
+        "vmov q6[3], q6[1], r6, r2\n\t"
+        "vldrw.32 q7, [%[k], #48]!\n\t" /* folded biases */
+        "vadd.i32 q6, q6, q7\n\t"
+        "vldrw.32 q7, [%[k], #16]\n\t" /* multipliers */
+        "vqrdmulh.s32 q6, q6, q7\n\t"
+        "vshr.s32 q7, q6, #31\n\t"
+        "vqadd.s32 q6, q6, q7\n\t"
+        "vldrw.32 q7, [%[k], #32]\n\t" /* shifts */
+        "vrshl.s32 q6, q6, q7\n\t"
+        "vadd.i32 q6, q6, %[off]\n\t"
+        "vldrw.32 q7, [%[h]]\n\t" /* the clamp bounds */
+        "vmax.s32 q6, q6, q7\n\t"
+        "vldrw.32 q7, [%[h], #16]\n\t"
+        "vmin.s32 q6, q6, q7\n\t"
+        "vldrw.32 q7, [%[h], #32]\n\t" /* the scatter offsets */
+        "vstrb.32 q6, [%[d], q7]\n\t"
+        "adds %[d], %[d], #4\n\t"
+        "le lr, 1b"
+        : [w] "+&r"(w), [k] "+&r"(k), [d] "+&r"(dst)
+        : [x] "r"(x), [h] "r"(stage), [n] "r"(blocks), [off] "r"(offset), [cin] "r"(cin), [nv] "i"(NV)
+        : "r0", "r2", "r4", "r6", "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "memory", "cc");
+}
+
+#define WIDE_BLOCKS(NV)                                                                                        \
+    static __attribute__((noinline)) void wide_blocks_##NV(const int8_t *x, const int8_t *weights,             \
+                                                           const int32x4_t *stage, int8_t *dst, int32_t blocks, \
+                                                           int32_t offset, int32_t cin)                          \
+    {                                                                                                          \
+        wide_blocks(x, weights, stage, dst, blocks, offset, cin, NV);                                          \
+    }
+WIDE_BLOCKS(3)
+WIDE_BLOCKS(4)
+WIDE_BLOCKS(5)
+WIDE_BLOCKS(6)
+WIDE_BLOCKS(7)
+
+#define WIDE_CHUNK 64 /* blocks of four output channels staged at a time (3 KiB of constants) */
+
+typedef void wide_blocks_fn(const int8_t *x, const int8_t *weights, const int32x4_t *stage, int8_t *dst,
+                            int32_t blocks, int32_t offset, int32_t cin);
+
+/* 1x1 conv with 33 to 112 input channels, whole blocks of four output channels and every shift below 0:
+ * one output pixel at a time, its input in vector registers across every block (wide_blocks); the
+ * blocks' constants are staged WIDE_CHUNK blocks at a time, the weights read in place. */
+static __attribute__((noinline)) void conv1x1_wide(const edgec_view *in, edgec_view *out, const int8_t *weights,
+                                                   const int32_t *bias, const edgec_conv_params *p, int32_t sh,
+                                                   int32_t sw)
+{
+    static wide_blocks_fn *const by_vectors[WIDE_MAX_VECTORS + 1] = {
+        0, 0, 0, wide_blocks_3, wide_blocks_4, wide_blocks_5, wide_blocks_6, wide_blocks_7,
+    };
+    const int32_t cin = in->c, blocks = out->c / CO_BLOCK, offset = p->output_offset;
+    const int32_t height = out->h, width = out->w;
+    const int32_t in_row = in->row_stride * sh, in_col = in->col_stride * sw;
+    const int32_t out_row = out->row_stride, out_col = out->col_stride;
+    wide_blocks_fn *const walk = by_vectors[(cin + 15) / 16];
+    int32x4_t stage[STAGE_HEAD + BLOCK_VECTORS * WIDE_CHUNK];
+    int32_t b0, n, y, x;
+
+    for (b0 = 0; b0 < blocks; b0 += WIDE_CHUNK) {
+        const int8_t *w = weights + b0 * CO_BLOCK * cin;
+        n = blocks - b0 < WIDE_CHUNK ? blocks - b0 : WIDE_CHUNK;
+        stage_blocks(stage, weights, bias, p, cin, b0, n);
+        for (y = 0; y < height; ++y) {
+            const int8_t *src = in->data + y * in_row;
+            int8_t *dst = out->data + y * out_row + b0 * CO_BLOCK;
+            for (x = 0; x < width; ++x, src += in_col, dst += out_col) {
+                walk(src, w, stage, dst, n, offset, cin);
+            }
+        }
+    }
+}
+
 /* Whether every shift in shift[0..n) is below 0. */
 static int shifts_below_zero(const int32_t *shift, int32_t n)
 {
@@ -533,6 +698,10 @@ static void conv1x1(const edgec_view *in, edgec_view *out, const int8_t *weights
     }
     if (cin <= 16 && cout <= THIN_MAX_COUT) {
         conv1x1_thin(in, out, weights, bias, p, sh, sw);
+        return;
+    }
+    if (cin > 32 && cin <= 16 * WIDE_MAX_VECTORS && cout % CO_BLOCK == 0 && shifts_below_zero(p->out_shift, cout)) {
+        conv1x1_wide(in, out, weights, bias, p, sh, sw);
         return;
     }
     for (oc = 0; oc < cout; oc += CO_BLOCK) {

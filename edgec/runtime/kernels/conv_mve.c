@@ -419,6 +419,54 @@ static __attribute__((noinline)) void pair_blocks_32(int8x16_t x0a, int8x16_t x0
         : "r0", "r2", "r4", "r6", "lr", "d8", "d9", "d10", "d11", "d12", "d13", "d14", "d15", "memory", "cc");
 }
 
+/* The sums of four weight rows of n bytes each (rows n bytes apart from w), in paired_lanes' lane order. */
+static inline int32x4_t row_sums4(const int8_t *w, int32_t n)
+{
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, i;
+    for (i = 0; i + 16 <= n; i += 16) {
+        s0 = vaddvaq_s8(s0, vld1q_s8(w + i));
+        s1 = vaddvaq_s8(s1, vld1q_s8(w + n + i));
+        s2 = vaddvaq_s8(s2, vld1q_s8(w + 2 * n + i));
+        s3 = vaddvaq_s8(s3, vld1q_s8(w + 3 * n + i));
+    }
+    if (i < n) {
+        const mve_pred16_t p = vctp8q((uint32_t)(n - i));
+        s0 = vaddvaq_s8(s0, vldrbq_z_s8(w + i, p));
+        s1 = vaddvaq_s8(s1, vldrbq_z_s8(w + n + i, p));
+        s2 = vaddvaq_s8(s2, vldrbq_z_s8(w + 2 * n + i, p));
+        s3 = vaddvaq_s8(s3, vldrbq_z_s8(w + 3 * n + i, p));
+    }
+    return paired_lanes(s0, s1, s2, s3);
+}
+
+/* The constants of blocks b0..b0+n-1 of a right-shift 1x1 conv (rows of cin weights) into stage, in the
+ * layout of conv1x1_thin_right: the head (clamp bounds, scatter offsets), then per block its folded
+ * biases, multipliers and shifts in paired_lanes' lane order (gathered through the scatter offsets,
+ * which are that order). */
+static void stage_blocks(int32x4_t *stage, const int8_t *weights, const int32_t *bias, const edgec_conv_params *p,
+                         int32_t cin, int32_t b0, int32_t n)
+{
+    const out_stage o = make_out_stage(p);
+    const int32x4_t order = paired_lanes(0, 1, 2, 3);
+    const uint32x4_t slots = vreinterpretq_u32_s32(order);
+    int32_t b;
+
+    stage[STAGE_LO] = o.lo;
+    stage[STAGE_HI] = o.hi;
+    stage[STAGE_SLOTS] = order;
+    for (b = 0; b < n; ++b) {
+        int32x4_t *block = stage + STAGE_HEAD + BLOCK_VECTORS * b;
+        const int32_t c0 = (b0 + b) * CO_BLOCK;
+        int32x4_t base = vmulq_n_s32(row_sums4(weights + c0 * cin, cin), p->input_offset);
+        if (bias) {
+            base = vaddq_s32(base, vldrwq_gather_shifted_offset_s32(bias + c0, slots));
+        }
+        block[BLOCK_BASE] = base;
+        block[BLOCK_MULT] = vldrwq_gather_shifted_offset_s32(p->out_mult + c0, slots);
+        block[BLOCK_SHIFT] = vldrwq_gather_shifted_offset_s32(p->out_shift + c0, slots);
+    }
+}
+
 /* The pixel loop of conv1x1_thin_right for pixels of NV vectors. */
 static inline __attribute__((always_inline)) void thin_right_pixels(const edgec_view *in, edgec_view *out,
                                                                     const int8_t *rows, const int32x4_t *stage,
@@ -473,81 +521,18 @@ static __attribute__((noinline)) void conv1x1_thin_right(const edgec_view *in, e
     const out_stage o = make_out_stage(p);
     int8_t rows[THIN_RIGHT_ROW_BYTES] __attribute__((aligned(4)));
     int32x4_t stage[STAGE_HEAD + BLOCK_VECTORS * (THIN_RIGHT_COUT / CO_BLOCK)];
-    int32_t base[CO_BLOCK];
-    int32_t oc, b, v;
+    int32_t oc, v;
 
-    stage[STAGE_LO] = o.lo;
-    stage[STAGE_HI] = o.hi;
-    stage[STAGE_SLOTS] = paired_lanes(0, 1, 2, 3);
-    for (b = 0; b < blocks; ++b) {
-        int32x4_t *block = stage + STAGE_HEAD + BLOCK_VECTORS * b;
-        for (oc = 0; oc < CO_BLOCK; ++oc) {
-            const int8_t *w = weights + (b * CO_BLOCK + oc) * cin;
-            int8_t *row = rows + (b * CO_BLOCK + oc) * 16 * nv;
-            int32_t sum = 0;
-            for (v = 0; v < nv; ++v) {
-                const int8x16_t wv = vldrbq_z_s8(w + 16 * v, vctp8q((uint32_t)(cin - 16 * v)));
-                vst1q_s8(row + 16 * v, wv);
-                sum += vaddvq_s8(wv);
-            }
-            base[oc] = (bias ? bias[b * CO_BLOCK + oc] : 0) + p->input_offset * sum;
+    for (oc = 0; oc < cout; ++oc) {
+        for (v = 0; v < nv; ++v) {
+            vst1q_s8(rows + (oc * nv + v) * 16, vldrbq_z_s8(weights + oc * cin + 16 * v, vctp8q((uint32_t)(cin - 16 * v))));
         }
-        block[BLOCK_BASE] = in_pair_order(vld1q_s32(base));
-        block[BLOCK_MULT] = in_pair_order(vld1q_s32(p->out_mult + b * CO_BLOCK));
-        block[BLOCK_SHIFT] = in_pair_order(vld1q_s32(p->out_shift + b * CO_BLOCK));
     }
+    stage_blocks(stage, weights, bias, p, cin, 0, blocks);
     if (nv == 1) {
         thin_right_pixels(in, out, rows, stage, blocks, sh, sw, o, 1);
     } else {
         thin_right_pixels(in, out, rows, stage, blocks, sh, sw, o, 2);
-    }
-}
-
-/* The sums of four weight rows of n bytes each (rows n bytes apart from w), in paired_lanes' lane order. */
-static inline int32x4_t row_sums4(const int8_t *w, int32_t n)
-{
-    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, i;
-    for (i = 0; i + 16 <= n; i += 16) {
-        s0 = vaddvaq_s8(s0, vld1q_s8(w + i));
-        s1 = vaddvaq_s8(s1, vld1q_s8(w + n + i));
-        s2 = vaddvaq_s8(s2, vld1q_s8(w + 2 * n + i));
-        s3 = vaddvaq_s8(s3, vld1q_s8(w + 3 * n + i));
-    }
-    if (i < n) {
-        const mve_pred16_t p = vctp8q((uint32_t)(n - i));
-        s0 = vaddvaq_s8(s0, vldrbq_z_s8(w + i, p));
-        s1 = vaddvaq_s8(s1, vldrbq_z_s8(w + n + i, p));
-        s2 = vaddvaq_s8(s2, vldrbq_z_s8(w + 2 * n + i, p));
-        s3 = vaddvaq_s8(s3, vldrbq_z_s8(w + 3 * n + i, p));
-    }
-    return paired_lanes(s0, s1, s2, s3);
-}
-
-/* The constants of blocks b0..b0+n-1 of a right-shift 1x1 conv (rows of cin weights) into stage, in the
- * layout of conv1x1_thin_right: the head (clamp bounds, scatter offsets), then per block its folded
- * biases, multipliers and shifts in paired_lanes' lane order (gathered through the scatter offsets,
- * which are that order). */
-static void stage_blocks(int32x4_t *stage, const int8_t *weights, const int32_t *bias, const edgec_conv_params *p,
-                         int32_t cin, int32_t b0, int32_t n)
-{
-    const out_stage o = make_out_stage(p);
-    const int32x4_t order = paired_lanes(0, 1, 2, 3);
-    const uint32x4_t slots = vreinterpretq_u32_s32(order);
-    int32_t b;
-
-    stage[STAGE_LO] = o.lo;
-    stage[STAGE_HI] = o.hi;
-    stage[STAGE_SLOTS] = order;
-    for (b = 0; b < n; ++b) {
-        int32x4_t *block = stage + STAGE_HEAD + BLOCK_VECTORS * b;
-        const int32_t c0 = (b0 + b) * CO_BLOCK;
-        int32x4_t base = vmulq_n_s32(row_sums4(weights + c0 * cin, cin), p->input_offset);
-        if (bias) {
-            base = vaddq_s32(base, vldrwq_gather_shifted_offset_s32(bias + c0, slots));
-        }
-        block[BLOCK_BASE] = base;
-        block[BLOCK_MULT] = vldrwq_gather_shifted_offset_s32(p->out_mult + c0, slots);
-        block[BLOCK_SHIFT] = vldrwq_gather_shifted_offset_s32(p->out_shift + c0, slots);
     }
 }
 

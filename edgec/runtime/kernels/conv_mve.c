@@ -35,7 +35,7 @@
 #define THIN_MAX_COUT 256      /* 1x1 convs with <= 16 input channels: padded weight rows on the stack */
 #define THIN_RIGHT_COUT 192    /* their right-shift-only form (<= 32 input channels): per-block constants */
 #define THIN_RIGHT_ROW_BYTES 6144 /* and padded weight rows (16 or 32 bytes each) on the stack */
-#define WIDE_MAX_VECTORS 7      /* conv1x1_wide: up to 112 input channels, six vectors in registers */
+#define WIDE_MAX_VECTORS 7      /* conv1x1_wide: pixels of up to 112 channels in one part */
 #define SHORT_ROWS 3           /* conv_short_rows: three kernel rows of at most 16 bytes */
 #define SHORT_ROWS_COUT 32     /* and at most this many output channels: padded weight rows on the stack */
 
@@ -439,12 +439,12 @@ static inline int32x4_t row_sums4(const int8_t *w, int32_t n)
     return paired_lanes(s0, s1, s2, s3);
 }
 
-/* The constants of blocks b0..b0+n-1 of a right-shift 1x1 conv (rows of cin weights) into stage, in the
- * layout of conv1x1_thin_right: the head (clamp bounds, scatter offsets), then per block its folded
- * biases, multipliers and shifts in paired_lanes' lane order (gathered through the scatter offsets,
- * which are that order). */
-static void stage_blocks(int32x4_t *stage, const int8_t *weights, const int32_t *bias, const edgec_conv_params *p,
-                         int32_t cin, int32_t b0, int32_t n)
+/* The constants of blocks b0..b0+n-1 of a right-shift 1x1 conv (rows of cin weights) into stage, `stride`
+ * vectors per block and as many in the head: the head starts with the clamp bounds and the scatter
+ * offsets, block b (at stage + stride * (b + 1)) with its folded biases, multipliers and shifts in
+ * paired_lanes' lane order (gathered through the scatter offsets, which are that order). */
+static void stage_blocks(int32x4_t *stage, int32_t stride, const int8_t *weights, const int32_t *bias,
+                         const edgec_conv_params *p, int32_t cin, int32_t b0, int32_t n)
 {
     const out_stage o = make_out_stage(p);
     const int32x4_t order = paired_lanes(0, 1, 2, 3);
@@ -455,7 +455,7 @@ static void stage_blocks(int32x4_t *stage, const int8_t *weights, const int32_t 
     stage[STAGE_HI] = o.hi;
     stage[STAGE_SLOTS] = order;
     for (b = 0; b < n; ++b) {
-        int32x4_t *block = stage + STAGE_HEAD + BLOCK_VECTORS * b;
+        int32x4_t *block = stage + stride * (b + 1);
         const int32_t c0 = (b0 + b) * CO_BLOCK;
         int32x4_t base = vmulq_n_s32(row_sums4(weights + c0 * cin, cin), p->input_offset);
         if (bias) {
@@ -528,7 +528,7 @@ static __attribute__((noinline)) void conv1x1_thin_right(const edgec_view *in, e
             vst1q_s8(rows + (oc * nv + v) * 16, vldrbq_z_s8(weights + oc * cin + 16 * v, vctp8q((uint32_t)(cin - 16 * v))));
         }
     }
-    stage_blocks(stage, weights, bias, p, cin, 0, blocks);
+    stage_blocks(stage, BLOCK_VECTORS, weights, bias, p, cin, 0, blocks);
     if (nv == 1) {
         thin_right_pixels(in, out, rows, stage, blocks, sh, sw, o, 1);
     } else {
@@ -536,12 +536,23 @@ static __attribute__((noinline)) void conv1x1_thin_right(const edgec_view *in, e
     }
 }
 
+/* conv1x1_wide's staged constants: the head (clamp bounds, scatter offsets, then the block count and the
+ * channels of the pixel's last vector in the lanes of one vector), then per block the folded biases,
+ * multipliers and shifts (stage_blocks) and the block's partial sums of the current pixel. */
+enum { WIDE_COUNTS = STAGE_SLOTS + 1, WIDE_PARTIAL = BLOCK_SHIFT + 1, WIDE_VECTORS };
+/* How wide_blocks walks the blocks: requantize the dot products of the whole pixel (one part), or, for
+ * pixels over WIDE_MAX_VECTORS vectors taken WIDE_PART vectors at a time, store the first part's dot
+ * products plus the folded biases as partial sums, add a middle part's to them, or add the last part's
+ * and requantize. */
+enum { WIDE_WHOLE, WIDE_FIRST, WIDE_MIDDLE, WIDE_LAST };
+#define WIDE_PART 6 /* vectors of a part: q0-q5 */
+
 /* One dot product tap of wide_blocks: vector V of the weight row at w against input vector V (q0-q5; a
- * seventh, q6, is reloaded for every row), into the core register ACC; the last vector of a pixel (V ==
- * NV - 1) is a predicated load (P0: the lanes of the pixel's last channels), zeros past them. */
+ * seventh, q6, is reloaded for every row), into the core register ACC; the pixel's last vector
+ * (V == NV - 1, whole and last parts) is a predicated load (P0: the lanes of its channels). */
 #define WIDE_TAP(ACC, V)                                                                                         \
     ".if " #V " < %c[nv]\n\t"                                                                                  \
-    ".if " #V " == %c[nv] - 1\n\t"                                                                             \
+    ".if " #V " == %c[nv] - 1 && (%c[mode] == 0 || %c[mode] == 3)\n\t"                                         \
     ".if " #V " == 6\n\t"                                                                                       \
     "vpst\n\tvldrbt.8 q6, [%[x], #96]\n\t"                                                                     \
     ".endif\n\t"                                                                                                \
@@ -555,33 +566,46 @@ static __attribute__((noinline)) void conv1x1_thin_right(const edgec_view *in, e
 #define WIDE_ROW(ACC)                                                                                           \
     WIDE_TAP(ACC, 0) WIDE_TAP(ACC, 1) WIDE_TAP(ACC, 2) WIDE_TAP(ACC, 3) WIDE_TAP(ACC, 4) WIDE_TAP(ACC, 5)      \
     WIDE_TAP(ACC, 6) "adds %[w], %[w], %[cin]\n\t"
+/* Input vector V of the pixel into qV (the last one predicated in whole and last parts). */
+#define WIDE_INPUT(V)                                                                                          \
+    ".if " #V " < %c[nv] && " #V " < 6\n\t"                                                                    \
+    ".if " #V " == %c[nv] - 1 && (%c[mode] == 0 || %c[mode] == 3)\n\t"                                         \
+    "vpst\n\tvldrbt.8 q" #V ", [%[x], #" #V " * 16]\n\t"                                                     \
+    ".else\n\t"                                                                                                 \
+    "vldrb.8 q" #V ", [%[x], #" #V " * 16]\n\t"                                                              \
+    ".endif\n\t"                                                                                                \
+    ".endif\n\t"
 
-/* Every block of one output pixel of a 1x1 conv of 33 to 112 input channels (NV = 3..7 vectors), weight
- * rows read in place (cin bytes apart, the last vector of each predicated), constants staged as by
- * stage_blocks.  The pixel's first six vectors stay in q0-q5 (a seventh is reloaded per row into q6); q7
- * takes each weight vector, the four dot products (r0, r2, r4, r6: VMLADAV writes even registers) go
- * into q6 two lanes per VMOV, and q7 takes each constant of the requantization in turn. */
+/* Every block of one output pixel of a 1x1 conv, or one part of its input channels (MODE), for NV vectors
+ * at x (up to seven), weight rows read in place (cin bytes apart), constants staged as described above.
+ * The input vectors stay in q0-q5 (a seventh is reloaded per row into q6); q7 takes each weight vector,
+ * the four dot products (r0, r2, r4, r6: VMLADAV writes even registers) go into q6 two lanes per VMOV,
+ * and q7 takes each constant of the requantization in turn. */
 static inline __attribute__((always_inline)) void wide_blocks(const int8_t *x, const int8_t *weights,
-                                                              const int32x4_t *stage, int8_t *dst, int32_t blocks,
-                                                              int32_t offset, int32_t cin, const int NV)
+                                                              int32x4_t *stage, int8_t *dst, int32_t offset,
+                                                              int32_t cin, const int NV, const int MODE)
 {
     const int8_t *w = weights;
-    const int32x4_t *k = stage;
+    int32x4_t *k = stage;
     __asm__ volatile(
-        "sub r0, %[cin], #(%c[nv] - 1) * 16\n\t"
+        "ldr r0, [%[h], #52]\n\t"
         "vctp.8 r0\n\t" /* P0: the lanes of the last vector */
-        "vldrb.8 q0, [%[x]]\n\t"
-        "vldrb.8 q1, [%[x], #16]\n\t"
-        ".if %c[nv] == 3\n\tvpst\n\tvldrbt.8 q2, [%[x], #32]\n\t.else\n\tvldrb.8 q2, [%[x], #32]\n\t.endif\n\t"
-        ".if %c[nv] == 4\n\tvpst\n\tvldrbt.8 q3, [%[x], #48]\n\t.elseif %c[nv] > 4\n\tvldrb.8 q3, [%[x], #48]\n\t.endif\n\t"
-        ".if %c[nv] == 5\n\tvpst\n\tvldrbt.8 q4, [%[x], #64]\n\t.elseif %c[nv] > 5\n\tvldrb.8 q4, [%[x], #64]\n\t.endif\n\t"
-        ".if %c[nv] == 6\n\tvpst\n\tvldrbt.8 q5, [%[x], #80]\n\t.elseif %c[nv] > 6\n\tvldrb.8 q5, [%[x], #80]\n\t.endif\n\t"
-        "dls lr, %[n]\n"
+        WIDE_INPUT(0) WIDE_INPUT(1) WIDE_INPUT(2) WIDE_INPUT(3) WIDE_INPUT(4) WIDE_INPUT(5)
+        "ldr r0, [%[h], #48]\n\t"
+        "dls lr, r0\n"
         "1:\n\t" WIDE_ROW("r0") WIDE_ROW("r2") WIDE_ROW("r4") WIDE_ROW("r6")
         "vmov q6[2], q6[0], r4, r0\n\t"
         "vmov q6[3], q6[1], r6, r2\n\t"
-        "vldrw.32 q7, [%[k], #48]!\n\t" /* folded biases */
+        ".if %c[mode] == 0 || %c[mode] == 1\n\t"
+        "vldrw.32 q7, [%[k], #64]!\n\t" /* folded biases */
+        ".else\n\t"
+        "adds %[k], %[k], #64\n\t"
+        "vldrw.32 q7, [%[k], #48]\n\t" /* partial sums */
+        ".endif\n\t"
         "vadd.i32 q6, q6, q7\n\t"
+        ".if %c[mode] == 1 || %c[mode] == 2\n\t"
+        "vstrw.32 q6, [%[k], #48]\n\t"
+        ".else\n\t"
         "vldrw.32 q7, [%[k], #16]\n\t" /* multipliers */
         "vqrdmulh.s32 q6, q6, q7\n\t"
         "vshr.s32 q7, q6, #31\n\t"
@@ -596,57 +620,81 @@ static inline __attribute__((always_inline)) void wide_blocks(const int8_t *x, c
         "vldrw.32 q7, [%[h], #32]\n\t" /* the scatter offsets */
         "vstrb.32 q6, [%[d], q7]\n\t"
         "adds %[d], %[d], #4\n\t"
+        ".endif\n\t"
         "le lr, 1b"
         : [w] "+&r"(w), [k] "+&r"(k), [d] "+&r"(dst)
-        : [x] "r"(x), [h] "r"(stage), [n] "r"(blocks), [off] "r"(offset), [cin] "r"(cin), [nv] "i"(NV)
+        : [x] "r"(x), [h] "r"(stage), [off] "r"(offset), [cin] "r"(cin), [nv] "i"(NV), [mode] "i"(MODE)
         : "r0", "r2", "r4", "r6", "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "memory", "cc");
 }
 
-#define WIDE_BLOCKS(NV)                                                                                        \
-    static __attribute__((noinline)) void wide_blocks_##NV(const int8_t *x, const int8_t *weights,             \
-                                                           const int32x4_t *stage, int8_t *dst, int32_t blocks, \
-                                                           int32_t offset, int32_t cin)                          \
+typedef void wide_blocks_fn(const int8_t *x, const int8_t *weights, int32x4_t *stage, int8_t *dst, int32_t offset,
+                            int32_t cin);
+
+/* wide_blocks as a function of its own for each vector count and mode (the asm statement's registers
+ * leave none for a pixel loop around it); VPR is not preserved, and no caller keeps a predicate across. */
+#define WIDE_BLOCKS(NAME, NV, MODE)                                                                             \
+    static __attribute__((noinline)) void NAME(const int8_t *x, const int8_t *weights, int32x4_t *stage,     \
+                                               int8_t *dst, int32_t offset, int32_t cin)                        \
     {                                                                                                          \
-        wide_blocks(x, weights, stage, dst, blocks, offset, cin, NV);                                          \
+        wide_blocks(x, weights, stage, dst, offset, cin, NV, MODE);                                            \
     }
-WIDE_BLOCKS(3)
-WIDE_BLOCKS(4)
-WIDE_BLOCKS(5)
-WIDE_BLOCKS(6)
-WIDE_BLOCKS(7)
+WIDE_BLOCKS(wide_whole_3, 3, WIDE_WHOLE)
+WIDE_BLOCKS(wide_whole_4, 4, WIDE_WHOLE)
+WIDE_BLOCKS(wide_whole_5, 5, WIDE_WHOLE)
+WIDE_BLOCKS(wide_whole_6, 6, WIDE_WHOLE)
+WIDE_BLOCKS(wide_whole_7, 7, WIDE_WHOLE)
+WIDE_BLOCKS(wide_first, WIDE_PART, WIDE_FIRST)
+WIDE_BLOCKS(wide_middle, WIDE_PART, WIDE_MIDDLE)
+WIDE_BLOCKS(wide_last_1, 1, WIDE_LAST)
+WIDE_BLOCKS(wide_last_2, 2, WIDE_LAST)
+WIDE_BLOCKS(wide_last_3, 3, WIDE_LAST)
+WIDE_BLOCKS(wide_last_4, 4, WIDE_LAST)
+WIDE_BLOCKS(wide_last_5, 5, WIDE_LAST)
+WIDE_BLOCKS(wide_last_6, 6, WIDE_LAST)
 
-#define WIDE_CHUNK 64 /* blocks of four output channels staged at a time (3 KiB of constants) */
+#define WIDE_CHUNK 48 /* blocks of four output channels staged at a time (3 KiB) */
 
-typedef void wide_blocks_fn(const int8_t *x, const int8_t *weights, const int32x4_t *stage, int8_t *dst,
-                            int32_t blocks, int32_t offset, int32_t cin);
-
-/* 1x1 conv with 33 to 112 input channels, whole blocks of four output channels and every shift below 0:
- * one output pixel at a time, its input in vector registers across every block (wide_blocks); the
- * blocks' constants are staged WIDE_CHUNK blocks at a time, the weights read in place. */
+/* 1x1 conv with over 32 input channels, whole blocks of four output channels and every shift below 0: one
+ * output pixel at a time, its input (up to WIDE_MAX_VECTORS vectors, else WIDE_PART at a time) in vector
+ * registers across every block (wide_blocks); the blocks' constants are staged WIDE_CHUNK blocks at a
+ * time, the weights read in place. */
 static __attribute__((noinline)) void conv1x1_wide(const edgec_view *in, edgec_view *out, const int8_t *weights,
                                                    const int32_t *bias, const edgec_conv_params *p, int32_t sh,
                                                    int32_t sw)
 {
-    static wide_blocks_fn *const by_vectors[WIDE_MAX_VECTORS + 1] = {
-        0, 0, 0, wide_blocks_3, wide_blocks_4, wide_blocks_5, wide_blocks_6, wide_blocks_7,
+    static wide_blocks_fn *const whole[WIDE_MAX_VECTORS + 1] = {
+        0, 0, 0, wide_whole_3, wide_whole_4, wide_whole_5, wide_whole_6, wide_whole_7,
     };
-    const int32_t cin = in->c, blocks = out->c / CO_BLOCK, offset = p->output_offset;
+    static wide_blocks_fn *const last[WIDE_PART + 1] = {
+        0, wide_last_1, wide_last_2, wide_last_3, wide_last_4, wide_last_5, wide_last_6,
+    };
+    const int32_t cin = in->c, blocks = out->c / CO_BLOCK, offset = p->output_offset, nv = (cin + 15) / 16;
     const int32_t height = out->h, width = out->w;
     const int32_t in_row = in->row_stride * sh, in_col = in->col_stride * sw;
     const int32_t out_row = out->row_stride, out_col = out->col_stride;
-    wide_blocks_fn *const walk = by_vectors[(cin + 15) / 16];
-    int32x4_t stage[STAGE_HEAD + BLOCK_VECTORS * WIDE_CHUNK];
-    int32_t b0, n, y, x;
+    /* Over WIDE_MAX_VECTORS vectors: parts of WIDE_PART, the last one of 1..WIDE_PART. */
+    const int32_t parts = nv > WIDE_MAX_VECTORS ? (nv + WIDE_PART - 1) / WIDE_PART : 1;
+    const int32_t last_at = 16 * WIDE_PART * (parts - 1);
+    wide_blocks_fn *const walk = parts == 1 ? whole[nv] : last[nv - WIDE_PART * (parts - 1)];
+    int32x4_t stage[WIDE_VECTORS * (WIDE_CHUNK + 1)];
+    int32_t b0, y, x, part;
 
     for (b0 = 0; b0 < blocks; b0 += WIDE_CHUNK) {
         const int8_t *w = weights + b0 * CO_BLOCK * cin;
-        n = blocks - b0 < WIDE_CHUNK ? blocks - b0 : WIDE_CHUNK;
-        stage_blocks(stage, weights, bias, p, cin, b0, n);
+        const int32_t n = blocks - b0 < WIDE_CHUNK ? blocks - b0 : WIDE_CHUNK;
+        stage_blocks(stage, WIDE_VECTORS, weights, bias, p, cin, b0, n);
+        stage[WIDE_COUNTS] = vsetq_lane_s32(cin - 16 * (nv - 1), vdupq_n_s32(n), 1);
         for (y = 0; y < height; ++y) {
             const int8_t *src = in->data + y * in_row;
             int8_t *dst = out->data + y * out_row + b0 * CO_BLOCK;
             for (x = 0; x < width; ++x, src += in_col, dst += out_col) {
-                walk(src, w, stage, dst, n, offset, cin);
+                if (parts > 1) {
+                    wide_first(src, w, stage, dst, offset, cin);
+                    for (part = 1; part + 1 < parts; ++part) {
+                        wide_middle(src + 16 * WIDE_PART * part, w + 16 * WIDE_PART * part, stage, dst, offset, cin);
+                    }
+                }
+                walk(src + last_at, w + last_at, stage, dst, offset, cin);
             }
         }
     }
@@ -685,7 +733,7 @@ static void conv1x1(const edgec_view *in, edgec_view *out, const int8_t *weights
         conv1x1_thin(in, out, weights, bias, p, sh, sw);
         return;
     }
-    if (cin > 32 && cin <= 16 * WIDE_MAX_VECTORS && cout % CO_BLOCK == 0 && shifts_below_zero(p->out_shift, cout)) {
+    if (cin > 32 && cout % CO_BLOCK == 0 && shifts_below_zero(p->out_shift, cout)) {
         conv1x1_wide(in, out, weights, bias, p, sh, sw);
         return;
     }

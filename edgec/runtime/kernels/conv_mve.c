@@ -275,149 +275,11 @@ static inline __attribute__((always_inline)) void load_pixel(int8x16_t *xv, cons
     xv[NV - 1] = vldrbq_z_s8(src + 16 * (NV - 1), last);
 }
 
-/* The staged constants of conv1x1_thin_right: the clamp bounds and the scatter offsets, then per block
- * of four output channels its folded biases, multipliers and shifts, all in paired_lanes' lane order. */
-enum { STAGE_LO, STAGE_HI, STAGE_SLOTS, STAGE_HEAD };
+/* Staged constants of the right-shift 1x1 convs: a head (its first vectors the clamp bounds and the
+ * scatter offsets), then per block of four output channels its folded biases, multipliers and shifts,
+ * all in paired_lanes' lane order. */
+enum { STAGE_LO, STAGE_HI, STAGE_SLOTS };
 enum { BLOCK_BASE, BLOCK_MULT, BLOCK_SHIFT, BLOCK_VECTORS };
-
-/* Every block of a pixel pair of at most 16 channels (x0, x1: zeros past the channels): rows as in
- * conv1x1_thin_right, stage as above, dst0/dst1 the two output pixels.  In assembly because GCC 12
- * spills the loop's eight Q registers' worth of values (51 instructions per block compiled, 40 here):
- * q0 and q1 the inputs, q2 each weight row and constant in turn, q3 and q4 the two pixels'
- * accumulators (filled two lanes per VMOV as paired_lanes fills them), q5-q7 the clamp bounds and
- * the scatter offsets; the dot products go through r0, r2, r4, r6 (VMLADAV writes even registers). */
-static __attribute__((noinline)) void pair_blocks_16(int8x16_t x0, int8x16_t x1, const int8_t *rows,
-                                                                 const int32x4_t *stage, int8_t *dst0, int8_t *dst1,
-                                                                 int32_t blocks, int32_t offset)
-{
-    const int8_t *w = rows;
-    const int32x4_t *k = stage;
-    __asm__ volatile(
-        "subs %[w], %[w], #64\n\t" /* the loop steps before it loads */
-        "vldrw.32 q5, [%[k]]\n\t"
-        "vldrw.32 q6, [%[k], #16]\n\t"
-        "vldrw.32 q7, [%[k], #32]\n\t"
-        "dls lr, %[n]\n"
-        "1:\n\t"
-        "vldrb.8 q2, [%[w], #64]!\n\t" /* channel 0 (a) */
-        "vmladav.s8 r0, %q[x0], q2\n\t"
-        "vmladav.s8 r2, %q[x1], q2\n\t"
-        "vldrb.8 q2, [%[w], #32]\n\t" /* channel 2 (c) */
-        "vmladav.s8 r4, %q[x0], q2\n\t"
-        "vmladav.s8 r6, %q[x1], q2\n\t"
-        "vmov q3[2], q3[0], r4, r0\n\t"
-        "vmov q4[2], q4[0], r6, r2\n\t"
-        "vldrb.8 q2, [%[w], #16]\n\t" /* channel 1 (b) */
-        "vmladav.s8 r0, %q[x0], q2\n\t"
-        "vmladav.s8 r2, %q[x1], q2\n\t"
-        "vldrb.8 q2, [%[w], #48]\n\t" /* channel 3 (d) */
-        "vmladav.s8 r4, %q[x0], q2\n\t"
-        "vmladav.s8 r6, %q[x1], q2\n\t"
-        "vmov q3[3], q3[1], r4, r0\n\t"
-        "vmov q4[3], q4[1], r6, r2\n\t"
-        "vldrw.32 q2, [%[k], #48]!\n\t" /* folded biases */
-        "vadd.i32 q3, q3, q2\n\t"
-        "vadd.i32 q4, q4, q2\n\t"
-        "vldrw.32 q2, [%[k], #16]\n\t" /* multipliers */
-        "vqrdmulh.s32 q3, q3, q2\n\t"
-        "vqrdmulh.s32 q4, q4, q2\n\t"
-        "vshr.s32 q2, q3, #31\n\t"
-        "vqadd.s32 q3, q3, q2\n\t"
-        "vshr.s32 q2, q4, #31\n\t"
-        "vqadd.s32 q4, q4, q2\n\t"
-        "vldrw.32 q2, [%[k], #32]\n\t" /* shifts */
-        "vrshl.s32 q3, q3, q2\n\t"
-        "vrshl.s32 q4, q4, q2\n\t"
-        "vadd.i32 q3, q3, %[off]\n\t"
-        "vadd.i32 q4, q4, %[off]\n\t"
-        "vmax.s32 q3, q3, q5\n\t"
-        "vmax.s32 q4, q4, q5\n\t"
-        "vmin.s32 q3, q3, q6\n\t"
-        "vmin.s32 q4, q4, q6\n\t"
-        "vstrb.32 q3, [%[d0], q7]\n\t"
-        "vstrb.32 q4, [%[d1], q7]\n\t"
-        "adds %[d0], %[d0], #4\n\t"
-        "adds %[d1], %[d1], #4\n\t"
-        "le lr, 1b"
-        : [w] "+&r"(w), [k] "+&r"(k), [d0] "+&r"(dst0), [d1] "+&r"(dst1)
-        : [x0] "w"(x0), [x1] "w"(x1), [n] "r"(blocks), [off] "r"(offset)
-        : "r0", "r2", "r4", "r6", "lr", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", "d14", "d15",
-          "memory", "cc");
-}
-
-/* pair_blocks_16 for pixels of 17 to 32 channels, two vectors each (x0a, x0b and x1a, x1b), weight rows of
- * 32 bytes: the four inputs take q0-q3, so the clamp bounds and the scatter offsets are loaded from
- * the head of the stage for every block (three loads, in the registers that hold the constants in turn;
- * compiled C took about 84 instructions per block, this loop 55). */
-static __attribute__((noinline)) void pair_blocks_32(int8x16_t x0a, int8x16_t x0b, int8x16_t x1a, int8x16_t x1b,
-                                                     const int8_t *rows, const int32x4_t *stage, int8_t *dst0,
-                                                     int8_t *dst1, int32_t blocks, int32_t offset)
-{
-    const int8_t *w = rows;
-    const int32x4_t *k = stage;
-    __asm__ volatile(
-        "dls lr, %[n]\n"
-        "1:\n\t"
-        "vldrb.8 q4, [%[w]], #64\n\t" /* channel 0 (a); w steps 64 bytes twice */
-        "vmladav.s8 r0, %q[x0a], q4\n\t"
-        "vmladav.s8 r2, %q[x1a], q4\n\t"
-        "vldrb.8 q4, [%[w], #-48]\n\t"
-        "vmladava.s8 r0, %q[x0b], q4\n\t"
-        "vmladava.s8 r2, %q[x1b], q4\n\t"
-        "vldrb.8 q4, [%[w]], #64\n\t" /* channel 2 (c) */
-        "vmladav.s8 r4, %q[x0a], q4\n\t"
-        "vmladav.s8 r6, %q[x1a], q4\n\t"
-        "vldrb.8 q4, [%[w], #-48]\n\t"
-        "vmladava.s8 r4, %q[x0b], q4\n\t"
-        "vmladava.s8 r6, %q[x1b], q4\n\t"
-        "vmov q5[2], q5[0], r4, r0\n\t"
-        "vmov q6[2], q6[0], r6, r2\n\t"
-        "vldrb.8 q4, [%[w], #-96]\n\t" /* channel 1 (b) */
-        "vmladav.s8 r0, %q[x0a], q4\n\t"
-        "vmladav.s8 r2, %q[x1a], q4\n\t"
-        "vldrb.8 q4, [%[w], #-80]\n\t"
-        "vmladava.s8 r0, %q[x0b], q4\n\t"
-        "vmladava.s8 r2, %q[x1b], q4\n\t"
-        "vldrb.8 q4, [%[w], #-32]\n\t" /* channel 3 (d) */
-        "vmladav.s8 r4, %q[x0a], q4\n\t"
-        "vmladav.s8 r6, %q[x1a], q4\n\t"
-        "vldrb.8 q4, [%[w], #-16]\n\t"
-        "vmladava.s8 r4, %q[x0b], q4\n\t"
-        "vmladava.s8 r6, %q[x1b], q4\n\t"
-        "vmov q5[3], q5[1], r4, r0\n\t"
-        "vmov q6[3], q6[1], r6, r2\n\t"
-        "vldrw.32 q4, [%[k], #48]!\n\t" /* folded biases */
-        "vadd.i32 q5, q5, q4\n\t"
-        "vadd.i32 q6, q6, q4\n\t"
-        "vldrw.32 q4, [%[k], #16]\n\t" /* multipliers */
-        "vqrdmulh.s32 q5, q5, q4\n\t"
-        "vqrdmulh.s32 q6, q6, q4\n\t"
-        "vshr.s32 q7, q5, #31\n\t"
-        "vqadd.s32 q5, q5, q7\n\t"
-        "vshr.s32 q7, q6, #31\n\t"
-        "vqadd.s32 q6, q6, q7\n\t"
-        "vldrw.32 q4, [%[k], #32]\n\t" /* shifts */
-        "vrshl.s32 q5, q5, q4\n\t"
-        "vrshl.s32 q6, q6, q4\n\t"
-        "vadd.i32 q5, q5, %[off]\n\t"
-        "vadd.i32 q6, q6, %[off]\n\t"
-        "vldrw.32 q4, [%[h]]\n\t" /* the clamp bounds */
-        "vldrw.32 q7, [%[h], #16]\n\t"
-        "vmax.s32 q5, q5, q4\n\t"
-        "vmax.s32 q6, q6, q4\n\t"
-        "vmin.s32 q5, q5, q7\n\t"
-        "vmin.s32 q6, q6, q7\n\t"
-        "vldrw.32 q4, [%[h], #32]\n\t" /* the scatter offsets */
-        "vstrb.32 q5, [%[d0], q4]\n\t"
-        "vstrb.32 q6, [%[d1], q4]\n\t"
-        "adds %[d0], %[d0], #4\n\t"
-        "adds %[d1], %[d1], #4\n\t"
-        "le lr, 1b"
-        : [w] "+&r"(w), [k] "+&r"(k), [d0] "+&r"(dst0), [d1] "+&r"(dst1)
-        : [x0a] "w"(x0a), [x0b] "w"(x0b), [x1a] "w"(x1a), [x1b] "w"(x1b), [h] "r"(stage), [n] "r"(blocks),
-          [off] "r"(offset)
-        : "r0", "r2", "r4", "r6", "lr", "d8", "d9", "d10", "d11", "d12", "d13", "d14", "d15", "memory", "cc");
-}
 
 /* The sums of four weight rows of n bytes each (rows n bytes apart from w), in paired_lanes' lane order. */
 static inline int32x4_t row_sums4(const int8_t *w, int32_t n)
@@ -439,11 +301,11 @@ static inline int32x4_t row_sums4(const int8_t *w, int32_t n)
     return paired_lanes(s0, s1, s2, s3);
 }
 
-/* The constants of blocks b0..b0+n-1 of a right-shift 1x1 conv (rows of cin weights) into stage, `stride`
- * vectors per block and as many in the head: the head starts with the clamp bounds and the scatter
- * offsets, block b (at stage + stride * (b + 1)) with its folded biases, multipliers and shifts in
- * paired_lanes' lane order (gathered through the scatter offsets, which are that order). */
-static void stage_blocks(int32x4_t *stage, int32_t stride, const int8_t *weights, const int32_t *bias,
+/* The constants of blocks b0..b0+n-1 of a right-shift 1x1 conv (rows of cin weights) into stage: the head
+ * (`head` vectors) starts with the clamp bounds and the scatter offsets, block b (at stage + head +
+ * stride * b) with its folded biases, multipliers and shifts in paired_lanes' lane order (gathered
+ * through the scatter offsets, which are that order). */
+static void stage_blocks(int32x4_t *stage, int32_t head, int32_t stride, const int8_t *weights, const int32_t *bias,
                          const edgec_conv_params *p, int32_t cin, int32_t b0, int32_t n)
 {
     const out_stage o = make_out_stage(p);
@@ -455,7 +317,7 @@ static void stage_blocks(int32x4_t *stage, int32_t stride, const int8_t *weights
     stage[STAGE_HI] = o.hi;
     stage[STAGE_SLOTS] = order;
     for (b = 0; b < n; ++b) {
-        int32x4_t *block = stage + stride * (b + 1);
+        int32x4_t *block = stage + head + stride * b;
         const int32_t c0 = (b0 + b) * CO_BLOCK;
         int32x4_t base = vmulq_n_s32(row_sums4(weights + c0 * cin, cin), p->input_offset);
         if (bias) {
@@ -467,7 +329,172 @@ static void stage_blocks(int32x4_t *stage, int32_t stride, const int8_t *weights
     }
 }
 
-/* The pixel loop of conv1x1_thin_right for pixels of NV vectors. */
+/* The head of conv1x1_thin_right's stage as thin_pairs reads it: the clamp bounds as int16 lanes, the
+ * scatter offsets of a pixel pair's int16 lanes (even lanes the first pixel, odd the second, as VQMOVNB
+ * and VQMOVNT narrow into them), the counts, then the lanes of the pixel's last vector. */
+enum { THIN_LO16, THIN_HI16, THIN_SLOTS16, THIN_COUNTS, THIN_LAST, THIN_HEAD };
+enum { COUNT_BLOCKS, COUNT_IN_COL, COUNT_OUT_STEP, COUNT_ROWS }; /* lanes of THIN_COUNTS */
+
+/* Every pixel pair of a row of conv1x1_thin_right (`pairs` of them from x and dst, pixels NV vectors:
+ * one or two), in assembly because GCC 12 spills the loop's eight Q registers' worth of values.  Per
+ * block of four output channels each weight row is loaded once for both pixels, the four dot products of
+ * a pixel (r0, r2, r4, r6: VMLADAV writes even registers) go into its accumulator two lanes per VMOV
+ * (lanes 0/2 first), the folded biases, multipliers and shifts are three loads, and the two pixels'
+ * results are narrowed with saturation into the even and odd int16 lanes of one vector, whose offset
+ * (a saturating add), clamp and scattered store take one instruction each for both pixels (exact: a
+ * value that saturates to int16 stays outside the int8 clamp bounds after the offset).  NV == 1: q0/q1
+ * the inputs, q2 each weight row and constant, q3/q4 the accumulators, q5-q7 the int16 clamp bounds and
+ * scatter offsets; NV == 2: q0-q3 the inputs, q4 each weight row and constant, q5/q6 the accumulators,
+ * q7 the rounding step, the clamp bounds and offsets reloaded per block. */
+static inline __attribute__((always_inline)) void thin_pairs(const int8_t *x, int8_t *dst, const int32x4_t *stage,
+                                                             int32_t pairs, int32_t offset, const int NV)
+{
+    const int8_t *w;
+    const int32x4_t *k;
+    __asm__ volatile(
+        "ldr r0, [%[h], #64]\n\t"
+        "vctp.8 r0\n\t" /* P0: the lanes of the pixel's last vector */
+        ".if %c[nv] == 1\n\t"
+        "vldrw.32 q5, [%[h]]\n\t"
+        "vldrw.32 q6, [%[h], #16]\n\t"
+        "vldrw.32 q7, [%[h], #32]\n\t"
+        ".endif\n"
+        "2:\n\t"
+        "ldr r0, [%[h], #52]\n\t" /* the second pixel */
+        "add r0, %[x], r0\n\t"
+        ".if %c[nv] == 1\n\t"
+        "vpstt\n\t"
+        "vldrbt.8 q0, [%[x]]\n\t"
+        "vldrbt.8 q1, [r0]\n\t"
+        ".else\n\t"
+        "vldrb.8 q0, [%[x]]\n\t"
+        "vldrb.8 q2, [r0]\n\t"
+        "vpstt\n\t"
+        "vldrbt.8 q1, [%[x], #16]\n\t"
+        "vldrbt.8 q3, [r0, #16]\n\t"
+        ".endif\n\t"
+        "ldr %[w], [%[h], #60]\n\t"
+        "add %[k], %[h], #(80 - 48)\n\t"
+        "ldr r0, [%[h], #48]\n\t"
+        "dls lr, r0\n"
+        "1:\n\t"
+        ".if %c[nv] == 1\n\t"
+        "vldrb.8 q2, [%[w]], #64\n\t" /* channel 0 (a) */
+        "vmladav.s8 r0, q0, q2\n\t"
+        "vmladav.s8 r2, q1, q2\n\t"
+        "vldrb.8 q2, [%[w], #-32]\n\t" /* channel 2 (c) */
+        "vmladav.s8 r4, q0, q2\n\t"
+        "vmladav.s8 r6, q1, q2\n\t"
+        "vmov q3[2], q3[0], r4, r0\n\t"
+        "vmov q4[2], q4[0], r6, r2\n\t"
+        "vldrb.8 q2, [%[w], #-48]\n\t" /* channel 1 (b) */
+        "vmladav.s8 r0, q0, q2\n\t"
+        "vmladav.s8 r2, q1, q2\n\t"
+        "vldrb.8 q2, [%[w], #-16]\n\t" /* channel 3 (d) */
+        "vmladav.s8 r4, q0, q2\n\t"
+        "vmladav.s8 r6, q1, q2\n\t"
+        "vmov q3[3], q3[1], r4, r0\n\t"
+        "vmov q4[3], q4[1], r6, r2\n\t"
+        "vldrw.32 q2, [%[k], #48]!\n\t" /* folded biases */
+        "vadd.i32 q3, q3, q2\n\t"
+        "vadd.i32 q4, q4, q2\n\t"
+        "vldrw.32 q2, [%[k], #16]\n\t" /* multipliers */
+        "vqrdmulh.s32 q3, q3, q2\n\t"
+        "vqrdmulh.s32 q4, q4, q2\n\t"
+        "vshr.s32 q2, q3, #31\n\t"
+        "vqadd.s32 q3, q3, q2\n\t"
+        "vshr.s32 q2, q4, #31\n\t"
+        "vqadd.s32 q4, q4, q2\n\t"
+        "vldrw.32 q2, [%[k], #32]\n\t" /* shifts */
+        "vrshl.s32 q3, q3, q2\n\t"
+        "vrshl.s32 q4, q4, q2\n\t"
+        "vqmovnb.s32 q3, q3\n\t"
+        "vqmovnt.s32 q3, q4\n\t"
+        "vqadd.s16 q3, q3, %[off]\n\t"
+        "vmax.s16 q3, q3, q5\n\t"
+        "vmin.s16 q3, q3, q6\n\t"
+        "vstrb.16 q3, [%[d], q7]\n\t"
+        ".else\n\t"
+        "vldrb.8 q4, [%[w]], #64\n\t" /* channel 0 (a); w steps 64 bytes twice */
+        "vmladav.s8 r0, q0, q4\n\t"
+        "vmladav.s8 r2, q2, q4\n\t"
+        "vldrb.8 q4, [%[w], #-48]\n\t"
+        "vmladava.s8 r0, q1, q4\n\t"
+        "vmladava.s8 r2, q3, q4\n\t"
+        "vldrb.8 q4, [%[w]], #64\n\t" /* channel 2 (c) */
+        "vmladav.s8 r4, q0, q4\n\t"
+        "vmladav.s8 r6, q2, q4\n\t"
+        "vldrb.8 q4, [%[w], #-48]\n\t"
+        "vmladava.s8 r4, q1, q4\n\t"
+        "vmladava.s8 r6, q3, q4\n\t"
+        "vmov q5[2], q5[0], r4, r0\n\t"
+        "vmov q6[2], q6[0], r6, r2\n\t"
+        "vldrb.8 q4, [%[w], #-96]\n\t" /* channel 1 (b) */
+        "vmladav.s8 r0, q0, q4\n\t"
+        "vmladav.s8 r2, q2, q4\n\t"
+        "vldrb.8 q4, [%[w], #-80]\n\t"
+        "vmladava.s8 r0, q1, q4\n\t"
+        "vmladava.s8 r2, q3, q4\n\t"
+        "vldrb.8 q4, [%[w], #-32]\n\t" /* channel 3 (d) */
+        "vmladav.s8 r4, q0, q4\n\t"
+        "vmladav.s8 r6, q2, q4\n\t"
+        "vldrb.8 q4, [%[w], #-16]\n\t"
+        "vmladava.s8 r4, q1, q4\n\t"
+        "vmladava.s8 r6, q3, q4\n\t"
+        "vmov q5[3], q5[1], r4, r0\n\t"
+        "vmov q6[3], q6[1], r6, r2\n\t"
+        "vldrw.32 q4, [%[k], #48]!\n\t" /* folded biases */
+        "vadd.i32 q5, q5, q4\n\t"
+        "vadd.i32 q6, q6, q4\n\t"
+        "vldrw.32 q4, [%[k], #16]\n\t" /* multipliers */
+        "vqrdmulh.s32 q5, q5, q4\n\t"
+        "vqrdmulh.s32 q6, q6, q4\n\t"
+        "vshr.s32 q7, q5, #31\n\t"
+        "vqadd.s32 q5, q5, q7\n\t"
+        "vshr.s32 q7, q6, #31\n\t"
+        "vqadd.s32 q6, q6, q7\n\t"
+        "vldrw.32 q4, [%[k], #32]\n\t" /* shifts */
+        "vrshl.s32 q5, q5, q4\n\t"
+        "vrshl.s32 q6, q6, q4\n\t"
+        "vqmovnb.s32 q5, q5\n\t"
+        "vqmovnt.s32 q5, q6\n\t"
+        "vqadd.s16 q5, q5, %[off]\n\t"
+        "vldrw.32 q4, [%[h]]\n\t" /* the clamp bounds */
+        "vmax.s16 q5, q5, q4\n\t"
+        "vldrw.32 q4, [%[h], #16]\n\t"
+        "vmin.s16 q5, q5, q4\n\t"
+        "vldrw.32 q4, [%[h], #32]\n\t" /* the scatter offsets */
+        "vstrb.16 q5, [%[d], q4]\n\t"
+        ".endif\n\t"
+        "adds %[d], %[d], #4\n\t"
+        "le lr, 1b\n\t"
+        "ldr r0, [%[h], #56]\n\t" /* the next pair */
+        "add %[d], %[d], r0\n\t"
+        "ldr r0, [%[h], #52]\n\t"
+        "add %[x], %[x], r0, lsl #1\n\t"
+        "subs %[pairs], %[pairs], #1\n\t"
+        "bne 2b"
+        : [w] "=&r"(w), [k] "=&r"(k), [d] "+&r"(dst), [x] "+&r"(x), [pairs] "+&r"(pairs)
+        : [h] "r"(stage), [off] "r"(offset), [nv] "i"(NV)
+        : "r0", "r2", "r4", "r6", "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "memory", "cc");
+}
+
+/* thin_pairs as a function of its own per vector count; VPR is not preserved, and no caller keeps a
+ * predicate across. */
+static __attribute__((noinline)) void thin_pairs_16(const int8_t *x, int8_t *dst, const int32x4_t *stage,
+                                                    int32_t pairs, int32_t offset)
+{
+    thin_pairs(x, dst, stage, pairs, offset, 1);
+}
+
+static __attribute__((noinline)) void thin_pairs_32(const int8_t *x, int8_t *dst, const int32x4_t *stage,
+                                                    int32_t pairs, int32_t offset)
+{
+    thin_pairs(x, dst, stage, pairs, offset, 2);
+}
+
+/* The pixel loop of conv1x1_thin_right for pixels of NV vectors: a row's pixel pairs in one thin_pairs
+ * call, an odd last pixel in C. */
 static inline __attribute__((always_inline)) void thin_right_pixels(const edgec_view *in, edgec_view *out,
                                                                     const int8_t *rows, const int32x4_t *stage,
                                                                     int32_t blocks, int32_t sh, int32_t sw,
@@ -477,27 +504,26 @@ static inline __attribute__((always_inline)) void thin_right_pixels(const edgec_
     const int32_t in_row = in->row_stride * sh, in_col = in->col_stride * sw;
     const int32_t out_row = out->row_stride, out_col = out->col_stride;
     const mve_pred16_t last = vctp8q((uint32_t)(in->c - 16 * (NV - 1)));
-    const uint32x4_t slots = vreinterpretq_u32_s32(stage[STAGE_SLOTS]);
+    const uint32x4_t slots = vreinterpretq_u32_s32(paired_lanes(0, 1, 2, 3));
     const int32x4_t *block;
-    int32_t y, x, b;
+    int32_t y, b;
 
     for (y = 0; y < height; ++y) {
         const int8_t *src = in->data + y * in_row;
         int8_t *dst = out->data + y * out_row;
-        for (x = 0; x + 2 <= width; x += 2, src += 2 * in_col, dst += 2 * out_col) {
-            int8x16_t x0[2], x1[2]; /* NV <= 2 */
-            load_pixel(x0, src, last, NV);
-            load_pixel(x1, src + in_col, last, NV);
+        if (width >= 2) {
             if (NV == 1) {
-                pair_blocks_16(x0[0], x1[0], rows, stage, dst, dst + out_col, blocks, o.offset);
+                thin_pairs_16(src, dst, stage, width / 2, o.offset);
             } else {
-                pair_blocks_32(x0[0], x0[1], x1[0], x1[1], rows, stage, dst, dst + out_col, blocks, o.offset);
+                thin_pairs_32(src, dst, stage, width / 2, o.offset);
             }
         }
-        if (x < width) {
+        if (width % 2) {
             int8x16_t xv[2];
+            src += (width - 1) * in_col;
+            dst += (width - 1) * out_col;
             load_pixel(xv, src, last, NV);
-            for (b = 0, block = stage + STAGE_HEAD; b < blocks; ++b, block += BLOCK_VECTORS) {
+            for (b = 0, block = stage + THIN_HEAD; b < blocks; ++b, block += BLOCK_VECTORS) {
                 const int32x4_t a = vaddq_s32(paired_dots(xv, rows + b * CO_BLOCK * 16 * NV, NV), block[BLOCK_BASE]);
                 vstrbq_scatter_offset_s32(dst + b * CO_BLOCK, slots,
                                           requant_right(a, block[BLOCK_MULT], block[BLOCK_SHIFT], o));
@@ -509,18 +535,20 @@ static inline __attribute__((always_inline)) void thin_right_pixels(const edgec_
 /* 1x1 conv with at most 32 input channels (one or two vectors per pixel) whose output channels come in
  * whole blocks of four and whose shifts are all below 0 (the usual case).  Output pixels go in pairs,
  * which share each block's weight loads; the weight rows, padded with zeros to whole vectors, and the
- * multipliers, shifts and folded biases of every block (in paired_lanes' lane order) are prepared once
- * on the stack, so a pixel pair's block is 4 * NV weight loads and 8 * NV VMLADAVs, four two-lane
- * moves, three constant loads, the two requantizations and two scattered stores (pair_blocks_16 for
- * one vector per pixel, compiled C for two). */
+ * folded biases, multipliers and shifts of every block (in paired_lanes' lane order) are prepared once
+ * per call on the stack, so a pixel pair's block is 4 * NV weight loads and 8 * NV VMLADAVs, four
+ * two-lane moves, three constant loads, the two requantizations, and the narrowing, offset, clamp and
+ * scattered store of both pixels at once (thin_pairs, a row per call). */
 static __attribute__((noinline)) void conv1x1_thin_right(const edgec_view *in, edgec_view *out, const int8_t *weights,
                                                          const int32_t *bias, const edgec_conv_params *p, int32_t sh,
                                                          int32_t sw)
 {
     const int32_t cin = in->c, cout = out->c, blocks = cout / CO_BLOCK, nv = cin > 16 ? 2 : 1;
     const out_stage o = make_out_stage(p);
+    const uint32x4_t slots = vreinterpretq_u32_s32(paired_lanes(0, 1, 2, 3));
+    const uint32_t out_col = (uint32_t)out->col_stride;
     int8_t rows[THIN_RIGHT_ROW_BYTES] __attribute__((aligned(4)));
-    int32x4_t stage[STAGE_HEAD + BLOCK_VECTORS * (THIN_RIGHT_COUT / CO_BLOCK)];
+    int32x4_t stage[THIN_HEAD + BLOCK_VECTORS * (THIN_RIGHT_COUT / CO_BLOCK)];
     int32_t oc, v;
 
     for (oc = 0; oc < cout; ++oc) {
@@ -528,7 +556,20 @@ static __attribute__((noinline)) void conv1x1_thin_right(const edgec_view *in, e
             vst1q_s8(rows + (oc * nv + v) * 16, vldrbq_z_s8(weights + oc * cin + 16 * v, vctp8q((uint32_t)(cin - 16 * v))));
         }
     }
-    stage_blocks(stage, BLOCK_VECTORS, weights, bias, p, cin, 0, blocks);
+    stage_blocks(stage, THIN_HEAD, BLOCK_VECTORS, weights, bias, p, cin, 0, blocks);
+    stage[THIN_LO16] = vreinterpretq_s32_s16(vdupq_n_s16((int16_t)p->act_min));
+    stage[THIN_HI16] = vreinterpretq_s32_s16(vdupq_n_s16((int16_t)p->act_max));
+    stage[THIN_SLOTS16] = vreinterpretq_s32_u16(
+        vmovntq_u32(vmovnbq_u32(vdupq_n_u16(0), slots), vaddq_n_u32(slots, out_col)));
+    {
+        int32_t counts[4] __attribute__((aligned(4)));
+        counts[COUNT_BLOCKS] = blocks;
+        counts[COUNT_IN_COL] = in->col_stride * sw;
+        counts[COUNT_OUT_STEP] = 2 * out->col_stride - CO_BLOCK * blocks;
+        counts[COUNT_ROWS] = (int32_t)(uintptr_t)rows;
+        stage[THIN_COUNTS] = vld1q_s32(counts);
+    }
+    stage[THIN_LAST] = vdupq_n_s32(cin - 16 * (nv - 1));
     if (nv == 1) {
         thin_right_pixels(in, out, rows, stage, blocks, sh, sw, o, 1);
     } else {
@@ -682,7 +723,7 @@ static __attribute__((noinline)) void conv1x1_wide(const edgec_view *in, edgec_v
     for (b0 = 0; b0 < blocks; b0 += WIDE_CHUNK) {
         const int8_t *w = weights + b0 * CO_BLOCK * cin;
         const int32_t n = blocks - b0 < WIDE_CHUNK ? blocks - b0 : WIDE_CHUNK;
-        stage_blocks(stage, WIDE_VECTORS, weights, bias, p, cin, b0, n);
+        stage_blocks(stage, WIDE_VECTORS, WIDE_VECTORS, weights, bias, p, cin, b0, n);
         stage[WIDE_COUNTS] = vsetq_lane_s32(cin - 16 * (nv - 1), vdupq_n_s32(n), 1);
         for (y = 0; y < height; ++y) {
             const int8_t *src = in->data + y * in_row;

@@ -590,15 +590,17 @@ enum { WIDE_WHOLE, WIDE_FIRST, WIDE_MIDDLE, WIDE_LAST };
 
 /* One dot product tap of wide_blocks: vector V of the weight row at w against input vector V (q0-q5; a
  * seventh, q6, is reloaded for every row), into the core register ACC; the pixel's last vector
- * (V == NV - 1, whole and last parts) is a predicated load (P0: the lanes of its channels). */
+ * (V == NV - 1, whole and last parts) is a predicated load (P0: the lanes of its channels) unless the
+ * pixel is whole vectors (TAIL 0). */
 #define WIDE_TAP(ACC, V)                                                                                         \
     ".if " #V " < %c[nv]\n\t"                                                                                  \
-    ".if " #V " == %c[nv] - 1 && (%c[mode] == 0 || %c[mode] == 3)\n\t"                                         \
+    ".if " #V " == %c[nv] - 1 && %c[tail]\n\t"                                                                 \
     ".if " #V " == 6\n\t"                                                                                       \
     "vpst\n\tvldrbt.8 q6, [%[x], #96]\n\t"                                                                     \
     ".endif\n\t"                                                                                                \
     "vpst\n\tvldrbt.8 q7, [%[w], #" #V " * 16]\n\t"                                                          \
     ".else\n\t"                                                                                                 \
+    ".if " #V " == 6\n\tvldrb.8 q6, [%[x], #96]\n\t.endif\n\t"                                                 \
     "vldrb.8 q7, [%[w], #" #V " * 16]\n\t"                                                                   \
     ".endif\n\t"                                                                                                \
     ".if " #V " == 0\n\tvmladav.s8 " ACC ", q0, q7\n\t.else\n\tvmladava.s8 " ACC ", q" #V ", q7\n\t.endif\n\t" \
@@ -610,7 +612,7 @@ enum { WIDE_WHOLE, WIDE_FIRST, WIDE_MIDDLE, WIDE_LAST };
 /* Input vector V of the pixel into qV (the last one predicated in whole and last parts). */
 #define WIDE_INPUT(V)                                                                                          \
     ".if " #V " < %c[nv] && " #V " < 6\n\t"                                                                    \
-    ".if " #V " == %c[nv] - 1 && (%c[mode] == 0 || %c[mode] == 3)\n\t"                                         \
+    ".if " #V " == %c[nv] - 1 && %c[tail]\n\t"                                         \
     "vpst\n\tvldrbt.8 q" #V ", [%[x], #" #V " * 16]\n\t"                                                     \
     ".else\n\t"                                                                                                 \
     "vldrb.8 q" #V ", [%[x], #" #V " * 16]\n\t"                                                              \
@@ -624,7 +626,8 @@ enum { WIDE_WHOLE, WIDE_FIRST, WIDE_MIDDLE, WIDE_LAST };
  * and q7 takes each constant of the requantization in turn. */
 static inline __attribute__((always_inline)) void wide_blocks(const int8_t *x, const int8_t *weights,
                                                               int32x4_t *stage, int8_t *dst, int32_t offset,
-                                                              int32_t cin, const int NV, const int MODE)
+                                                              int32_t cin, const int NV, const int MODE,
+                                                              const int TAIL)
 {
     const int8_t *w = weights;
     int32x4_t *k = stage;
@@ -664,7 +667,8 @@ static inline __attribute__((always_inline)) void wide_blocks(const int8_t *x, c
         ".endif\n\t"
         "le lr, 1b"
         : [w] "+&r"(w), [k] "+&r"(k), [d] "+&r"(dst)
-        : [x] "r"(x), [h] "r"(stage), [off] "r"(offset), [cin] "r"(cin), [nv] "i"(NV), [mode] "i"(MODE)
+        : [x] "r"(x), [h] "r"(stage), [off] "r"(offset), [cin] "r"(cin), [nv] "i"(NV), [mode] "i"(MODE),
+          [tail] "i"(TAIL)
         : "r0", "r2", "r4", "r6", "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "memory", "cc");
 }
 
@@ -673,25 +677,32 @@ typedef void wide_blocks_fn(const int8_t *x, const int8_t *weights, int32x4_t *s
 
 /* wide_blocks as a function of its own for each vector count and mode (the asm statement's registers
  * leave none for a pixel loop around it); VPR is not preserved, and no caller keeps a predicate across. */
-#define WIDE_BLOCKS(NAME, NV, MODE)                                                                             \
+#define WIDE_BLOCKS(NAME, NV, MODE, TAIL)                                                                       \
     static __attribute__((noinline)) void NAME(const int8_t *x, const int8_t *weights, int32x4_t *stage,     \
                                                int8_t *dst, int32_t offset, int32_t cin)                        \
     {                                                                                                          \
-        wide_blocks(x, weights, stage, dst, offset, cin, NV, MODE);                                            \
+        wide_blocks(x, weights, stage, dst, offset, cin, NV, MODE, TAIL);                                      \
     }
-WIDE_BLOCKS(wide_whole_3, 3, WIDE_WHOLE)
-WIDE_BLOCKS(wide_whole_4, 4, WIDE_WHOLE)
-WIDE_BLOCKS(wide_whole_5, 5, WIDE_WHOLE)
-WIDE_BLOCKS(wide_whole_6, 6, WIDE_WHOLE)
-WIDE_BLOCKS(wide_whole_7, 7, WIDE_WHOLE)
-WIDE_BLOCKS(wide_first, WIDE_PART, WIDE_FIRST)
-WIDE_BLOCKS(wide_middle, WIDE_PART, WIDE_MIDDLE)
-WIDE_BLOCKS(wide_last_1, 1, WIDE_LAST)
-WIDE_BLOCKS(wide_last_2, 2, WIDE_LAST)
-WIDE_BLOCKS(wide_last_3, 3, WIDE_LAST)
-WIDE_BLOCKS(wide_last_4, 4, WIDE_LAST)
-WIDE_BLOCKS(wide_last_5, 5, WIDE_LAST)
-WIDE_BLOCKS(wide_last_6, 6, WIDE_LAST)
+WIDE_BLOCKS(wide_whole_3, 3, WIDE_WHOLE, 1)
+WIDE_BLOCKS(wide_whole_4, 4, WIDE_WHOLE, 1)
+WIDE_BLOCKS(wide_whole_5, 5, WIDE_WHOLE, 1)
+WIDE_BLOCKS(wide_whole_6, 6, WIDE_WHOLE, 1)
+WIDE_BLOCKS(wide_whole_7, 7, WIDE_WHOLE, 1)
+WIDE_BLOCKS(wide_first, WIDE_PART, WIDE_FIRST, 0)
+WIDE_BLOCKS(wide_middle, WIDE_PART, WIDE_MIDDLE, 0)
+WIDE_BLOCKS(wide_last_1, 1, WIDE_LAST, 1)
+WIDE_BLOCKS(wide_last_2, 2, WIDE_LAST, 1)
+WIDE_BLOCKS(wide_last_3, 3, WIDE_LAST, 1)
+WIDE_BLOCKS(wide_last_4, 4, WIDE_LAST, 1)
+WIDE_BLOCKS(wide_last_5, 5, WIDE_LAST, 1)
+WIDE_BLOCKS(wide_last_6, 6, WIDE_LAST, 1)
+/* Pixels of whole vectors (48, 96, 112 channels; 144, 192, 288, 336, 384 in parts) without the
+ * predicated loads. */
+WIDE_BLOCKS(wide_whole_3_full, 3, WIDE_WHOLE, 0)
+WIDE_BLOCKS(wide_whole_6_full, 6, WIDE_WHOLE, 0)
+WIDE_BLOCKS(wide_whole_7_full, 7, WIDE_WHOLE, 0)
+WIDE_BLOCKS(wide_last_3_full, 3, WIDE_LAST, 0)
+WIDE_BLOCKS(wide_last_6_full, 6, WIDE_LAST, 0)
 
 #define WIDE_CHUNK 48 /* blocks of four output channels staged at a time (3 KiB) */
 
@@ -709,6 +720,10 @@ static __attribute__((noinline)) void conv1x1_wide(const edgec_view *in, edgec_v
     static wide_blocks_fn *const last[WIDE_PART + 1] = {
         0, wide_last_1, wide_last_2, wide_last_3, wide_last_4, wide_last_5, wide_last_6,
     };
+    static wide_blocks_fn *const whole_full[WIDE_MAX_VECTORS + 1] = {
+        0, 0, 0, wide_whole_3_full, 0, 0, wide_whole_6_full, wide_whole_7_full,
+    };
+    static wide_blocks_fn *const last_full[WIDE_PART + 1] = {0, 0, 0, wide_last_3_full, 0, 0, wide_last_6_full};
     const int32_t cin = in->c, blocks = out->c / CO_BLOCK, offset = p->output_offset, nv = (cin + 15) / 16;
     const int32_t height = out->h, width = out->w;
     const int32_t in_row = in->row_stride * sh, in_col = in->col_stride * sw;
@@ -716,7 +731,9 @@ static __attribute__((noinline)) void conv1x1_wide(const edgec_view *in, edgec_v
     /* Over WIDE_MAX_VECTORS vectors: parts of WIDE_PART, the last one of 1..WIDE_PART. */
     const int32_t parts = nv > WIDE_MAX_VECTORS ? (nv + WIDE_PART - 1) / WIDE_PART : 1;
     const int32_t last_at = 16 * WIDE_PART * (parts - 1);
-    wide_blocks_fn *const walk = parts == 1 ? whole[nv] : last[nv - WIDE_PART * (parts - 1)];
+    const int32_t last_nv = nv - WIDE_PART * (parts - 1);
+    wide_blocks_fn *const full = cin % 16 ? 0 : parts == 1 ? whole_full[nv] : last_full[last_nv];
+    wide_blocks_fn *const walk = full ? full : parts == 1 ? whole[nv] : last[last_nv];
     int32x4_t stage[WIDE_VECTORS * (WIDE_CHUNK + 1)];
     int32_t b0, y, x, part;
 

@@ -577,11 +577,17 @@ static __attribute__((noinline)) void conv1x1_thin_right(const edgec_view *in, e
     }
 }
 
-/* conv1x1_wide's staged constants: the head (clamp bounds, scatter offsets, then the block count and the
- * channels of the pixel's last vector in the lanes of one vector), then per block the folded biases,
- * multipliers and shifts (stage_blocks) and the block's partial sums of the current pixel. */
-enum { WIDE_COUNTS = STAGE_SLOTS + 1, WIDE_PARTIAL = BLOCK_SHIFT + 1, WIDE_VECTORS };
-/* How wide_blocks walks the blocks: requantize the dot products of the whole pixel (one part), or, for
+/* conv1x1_wide's staged constants: the head (clamp bounds, scatter offsets, then the counts and the row's
+ * pointers), then per block the folded biases, multipliers and shifts (stage_blocks) and the block's
+ * partial sums of the current pixel. */
+enum { WIDE_COUNTS = STAGE_SLOTS + 1, WIDE_ROW_AT, WIDE_HEAD };
+enum { WIDE_PARTIAL = BLOCK_SHIFT + 1, WIDE_VECTORS };
+/* Lanes of WIDE_COUNTS: the blocks, the channels of the pixel's last vector, the input and output steps
+ * from one pixel to the next; of WIDE_ROW_AT: the weights of the first block, the end of the row's input. */
+enum { WIDE_BLOCKS_N, WIDE_LAST_LANES, WIDE_IN_STEP, WIDE_OUT_STEP };
+enum { WIDE_WEIGHTS, WIDE_ROW_END };
+/* How wide_blocks walks the blocks: requantize the dot products of whole pixels (one part; every pixel of
+ * a row, one call), or, for
  * pixels over WIDE_MAX_VECTORS vectors taken WIDE_PART vectors at a time, store the first part's dot
  * products plus the folded biases as partial sums, add a middle part's to them, or add the last part's
  * and requantize. */
@@ -619,21 +625,27 @@ enum { WIDE_WHOLE, WIDE_FIRST, WIDE_MIDDLE, WIDE_LAST };
     ".endif\n\t"                                                                                                \
     ".endif\n\t"
 
-/* Every block of one output pixel of a 1x1 conv, or one part of its input channels (MODE), for NV vectors
- * at x (up to seven), weight rows read in place (cin bytes apart), constants staged as described above.
- * The input vectors stay in q0-q5 (a seventh is reloaded per row into q6); q7 takes each weight vector,
- * the four dot products (r0, r2, r4, r6: VMLADAV writes even registers) go into q6 two lanes per VMOV,
- * and q7 takes each constant of the requantization in turn. */
+/* Every block of the output pixels of a row of a 1x1 conv (MODE WIDE_WHOLE: from x and dst up to the row
+ * end in the head), or of one output pixel for one part of its input channels (the other modes), for NV
+ * vectors at x (up to seven), weight rows read in place (cin bytes apart), constants staged as described
+ * above.  The input vectors stay in q0-q5 (a seventh is reloaded per row into q6); q7 takes each weight
+ * vector, the four dot products (r0, r2, r4, r6: VMLADAV writes even registers) go into q6 two lanes per
+ * VMOV, and q7 takes each constant of the requantization in turn. */
 static inline __attribute__((always_inline)) void wide_blocks(const int8_t *x, const int8_t *weights,
                                                               int32x4_t *stage, int8_t *dst, int32_t offset,
                                                               int32_t cin, const int NV, const int MODE,
                                                               const int TAIL)
 {
     const int8_t *w = weights;
-    int32x4_t *k = stage;
+    int32x4_t *k;
     __asm__ volatile(
         "ldr r0, [%[h], #52]\n\t"
         "vctp.8 r0\n\t" /* P0: the lanes of the last vector */
+        ".if %c[mode] == 0\n"
+        "2:\n\t"
+        "ldr %[w], [%[h], #64]\n\t"
+        ".endif\n\t"
+        "add %[k], %[h], #(80 - 64)\n\t"
         WIDE_INPUT(0) WIDE_INPUT(1) WIDE_INPUT(2) WIDE_INPUT(3) WIDE_INPUT(4) WIDE_INPUT(5)
         "ldr r0, [%[h], #48]\n\t"
         "dls lr, r0\n"
@@ -665,10 +677,18 @@ static inline __attribute__((always_inline)) void wide_blocks(const int8_t *x, c
         "vstrb.32 q6, [%[d], q7]\n\t"
         "adds %[d], %[d], #4\n\t"
         ".endif\n\t"
-        "le lr, 1b"
-        : [w] "+&r"(w), [k] "+&r"(k), [d] "+&r"(dst)
-        : [x] "r"(x), [h] "r"(stage), [off] "r"(offset), [cin] "r"(cin), [nv] "i"(NV), [mode] "i"(MODE),
-          [tail] "i"(TAIL)
+        "le lr, 1b\n\t"
+        ".if %c[mode] == 0\n\t" /* the next pixel of the row */
+        "ldr r0, [%[h], #56]\n\t"
+        "add %[x], %[x], r0\n\t"
+        "ldr r0, [%[h], #60]\n\t"
+        "add %[d], %[d], r0\n\t"
+        "ldr r0, [%[h], #68]\n\t"
+        "cmp %[x], r0\n\t"
+        "bne 2b\n\t"
+        ".endif"
+        : [w] "+&r"(w), [k] "=&r"(k), [d] "+&r"(dst), [x] "+&r"(x)
+        : [h] "r"(stage), [off] "r"(offset), [cin] "r"(cin), [nv] "i"(NV), [mode] "i"(MODE), [tail] "i"(TAIL)
         : "r0", "r2", "r4", "r6", "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "memory", "cc");
 }
 
@@ -676,7 +696,7 @@ typedef void wide_blocks_fn(const int8_t *x, const int8_t *weights, int32x4_t *s
                             int32_t cin);
 
 /* wide_blocks as a function of its own for each vector count and mode (the asm statement's registers
- * leave none for a pixel loop around it); VPR is not preserved, and no caller keeps a predicate across. */
+ * leave none for a loop around it); VPR is not preserved, and no caller keeps a predicate across. */
 #define WIDE_BLOCKS(NAME, NV, MODE, TAIL)                                                                       \
     static __attribute__((noinline)) void NAME(const int8_t *x, const int8_t *weights, int32x4_t *stage,     \
                                                int8_t *dst, int32_t offset, int32_t cin)                        \
@@ -704,7 +724,7 @@ WIDE_BLOCKS(wide_whole_7_full, 7, WIDE_WHOLE, 0)
 WIDE_BLOCKS(wide_last_3_full, 3, WIDE_LAST, 0)
 WIDE_BLOCKS(wide_last_6_full, 6, WIDE_LAST, 0)
 
-#define WIDE_CHUNK 48 /* blocks of four output channels staged at a time (3 KiB) */
+#define WIDE_CHUNK 48 /* blocks of four output channels staged at a time (about 3 KiB) */
 
 /* 1x1 conv with over 32 input channels, whole blocks of four output channels and every shift below 0: one
  * output pixel at a time, its input (up to WIDE_MAX_VECTORS vectors, else WIDE_PART at a time) in vector
@@ -734,23 +754,34 @@ static __attribute__((noinline)) void conv1x1_wide(const edgec_view *in, edgec_v
     const int32_t last_nv = nv - WIDE_PART * (parts - 1);
     wide_blocks_fn *const full = cin % 16 ? 0 : parts == 1 ? whole_full[nv] : last_full[last_nv];
     wide_blocks_fn *const walk = full ? full : parts == 1 ? whole[nv] : last[last_nv];
-    int32x4_t stage[WIDE_VECTORS * (WIDE_CHUNK + 1)];
+    int32x4_t stage[WIDE_HEAD + WIDE_VECTORS * WIDE_CHUNK];
+    int32_t row_at[4] __attribute__((aligned(4))) = {0, 0, 0, 0};
     int32_t b0, y, x, part;
 
     for (b0 = 0; b0 < blocks; b0 += WIDE_CHUNK) {
         const int8_t *w = weights + b0 * CO_BLOCK * cin;
         const int32_t n = blocks - b0 < WIDE_CHUNK ? blocks - b0 : WIDE_CHUNK;
-        stage_blocks(stage, WIDE_VECTORS, WIDE_VECTORS, weights, bias, p, cin, b0, n);
-        stage[WIDE_COUNTS] = vsetq_lane_s32(cin - 16 * (nv - 1), vdupq_n_s32(n), 1);
+        int32_t counts[4] __attribute__((aligned(4)));
+        stage_blocks(stage, WIDE_HEAD, WIDE_VECTORS, weights, bias, p, cin, b0, n);
+        counts[WIDE_BLOCKS_N] = n;
+        counts[WIDE_LAST_LANES] = cin - 16 * (nv - 1);
+        counts[WIDE_IN_STEP] = in_col;
+        counts[WIDE_OUT_STEP] = out_col - CO_BLOCK * n;
+        stage[WIDE_COUNTS] = vld1q_s32(counts);
+        row_at[WIDE_WEIGHTS] = (int32_t)(uintptr_t)w;
         for (y = 0; y < height; ++y) {
             const int8_t *src = in->data + y * in_row;
             int8_t *dst = out->data + y * out_row + b0 * CO_BLOCK;
+            if (parts == 1) { /* the whole row in one call */
+                row_at[WIDE_ROW_END] = (int32_t)(uintptr_t)(src + width * in_col);
+                stage[WIDE_ROW_AT] = vld1q_s32(row_at);
+                walk(src, w, stage, dst, offset, cin);
+                continue;
+            }
             for (x = 0; x < width; ++x, src += in_col, dst += out_col) {
-                if (parts > 1) {
-                    wide_first(src, w, stage, dst, offset, cin);
-                    for (part = 1; part + 1 < parts; ++part) {
-                        wide_middle(src + 16 * WIDE_PART * part, w + 16 * WIDE_PART * part, stage, dst, offset, cin);
-                    }
+                wide_first(src, w, stage, dst, offset, cin);
+                for (part = 1; part + 1 < parts; ++part) {
+                    wide_middle(src + 16 * WIDE_PART * part, w + 16 * WIDE_PART * part, stage, dst, offset, cin);
                 }
                 walk(src + last_at, w + last_at, stage, dst, offset, cin);
             }

@@ -547,14 +547,19 @@ static __attribute__((noinline)) void conv1x1_thin_right(const edgec_view *in, e
     const out_stage o = make_out_stage(p);
     const uint32x4_t slots = vreinterpretq_u32_s32(paired_lanes(0, 1, 2, 3));
     const uint32_t out_col = (uint32_t)out->col_stride;
-    int8_t rows[THIN_RIGHT_ROW_BYTES] __attribute__((aligned(4)));
+    int8_t padded[THIN_RIGHT_ROW_BYTES] __attribute__((aligned(4)));
+    const int8_t *rows = weights; /* rows of 16 or 32 channels as they are */
     int32x4_t stage[THIN_HEAD + BLOCK_VECTORS * (THIN_RIGHT_COUT / CO_BLOCK)];
     int32_t oc, v;
 
-    for (oc = 0; oc < cout; ++oc) {
-        for (v = 0; v < nv; ++v) {
-            vst1q_s8(rows + (oc * nv + v) * 16, vldrbq_z_s8(weights + oc * cin + 16 * v, vctp8q((uint32_t)(cin - 16 * v))));
+    if (cin != 16 * nv) {
+        for (oc = 0; oc < cout; ++oc) {
+            for (v = 0; v < nv; ++v) {
+                vst1q_s8(padded + (oc * nv + v) * 16,
+                         vldrbq_z_s8(weights + oc * cin + 16 * v, vctp8q((uint32_t)(cin - 16 * v))));
+            }
         }
+        rows = padded;
     }
     stage_blocks(stage, THIN_HEAD, BLOCK_VECTORS, weights, bias, p, cin, 0, blocks);
     stage[THIN_LO16] = vreinterpretq_s32_s16(vdupq_n_s16((int16_t)p->act_min));
@@ -789,16 +794,14 @@ static __attribute__((noinline)) void conv1x1_wide(const edgec_view *in, edgec_v
     }
 }
 
-/* Whether every shift in shift[0..n) is below 0. */
+/* Whether every shift in shift[0..n) is below 0, n a multiple of 4. */
 static int shifts_below_zero(const int32_t *shift, int32_t n)
 {
-    int32_t i;
-    for (i = 0; i < n; ++i) {
-        if (shift[i] >= 0) {
-            return 0;
-        }
+    int32_t top = -1, i;
+    for (i = 0; i < n; i += 4) {
+        top = vmaxvq_s32(top, vld1q_s32(shift + i));
     }
-    return 1;
+    return top < 0;
 }
 
 static void conv1x1(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,

@@ -344,8 +344,8 @@ enum { COUNT_BLOCKS, COUNT_IN_COL, COUNT_OUT_STEP, COUNT_ROWS }; /* lanes of THI
  * (a saturating add), clamp and scattered store take one instruction each for both pixels (exact: a
  * value that saturates to int16 stays outside the int8 clamp bounds after the offset).  NV == 1: q0/q1
  * the inputs, q2 each weight row and constant, q3/q4 the accumulators, q5-q7 the int16 clamp bounds and
- * scatter offsets; NV == 2: q0-q3 the inputs, q4 each weight row and constant, q5/q6 the accumulators,
- * q7 the rounding step, the clamp bounds and offsets reloaded per block. */
+ * scatter offsets; NV == 2: q0-q3 the inputs, q4 each weight row, constant and rounding step, q5/q6
+ * the accumulators, q7 the lower clamp bound, the upper one and the offsets reloaded per block. */
 static inline __attribute__((always_inline)) void thin_pairs(const int8_t *x, int8_t *dst, const int32x4_t *stage,
                                                              int32_t pairs, int32_t offset, const int NV)
 {
@@ -358,6 +358,8 @@ static inline __attribute__((always_inline)) void thin_pairs(const int8_t *x, in
         "vldrw.32 q5, [%[h]]\n\t"
         "vldrw.32 q6, [%[h], #16]\n\t"
         "vldrw.32 q7, [%[h], #32]\n\t"
+        ".else\n\t"
+        "vldrw.32 q7, [%[h]]\n\t"
         ".endif\n"
         "2:\n\t"
         "ldr r0, [%[h], #52]\n\t" /* the second pixel */
@@ -449,18 +451,17 @@ static inline __attribute__((always_inline)) void thin_pairs(const int8_t *x, in
         "vldrw.32 q4, [%[k], #16]\n\t" /* multipliers */
         "vqrdmulh.s32 q5, q5, q4\n\t"
         "vqrdmulh.s32 q6, q6, q4\n\t"
-        "vshr.s32 q7, q5, #31\n\t"
-        "vqadd.s32 q5, q5, q7\n\t"
-        "vshr.s32 q7, q6, #31\n\t"
-        "vqadd.s32 q6, q6, q7\n\t"
+        "vshr.s32 q4, q5, #31\n\t"
+        "vqadd.s32 q5, q5, q4\n\t"
+        "vshr.s32 q4, q6, #31\n\t"
+        "vqadd.s32 q6, q6, q4\n\t"
         "vldrw.32 q4, [%[k], #32]\n\t" /* shifts */
         "vrshl.s32 q5, q5, q4\n\t"
         "vrshl.s32 q6, q6, q4\n\t"
         "vqmovnb.s32 q5, q5\n\t"
         "vqmovnt.s32 q5, q6\n\t"
         "vqadd.s16 q5, q5, %[off]\n\t"
-        "vldrw.32 q4, [%[h]]\n\t" /* the clamp bounds */
-        "vmax.s16 q5, q5, q4\n\t"
+        "vmax.s16 q5, q5, q7\n\t" /* the clamp bounds */
         "vldrw.32 q4, [%[h], #16]\n\t"
         "vmin.s16 q5, q5, q4\n\t"
         "vldrw.32 q4, [%[h], #32]\n\t" /* the scatter offsets */

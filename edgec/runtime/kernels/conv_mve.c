@@ -20,8 +20,11 @@
  * at most 16 input channels take output pixels in pairs (conv1x1_thin; with
  * whole blocks of four output channels and only right shifts, and up to 32
  * input channels, conv1x1_thin_right, whose per-block constants are prepared
- * once and whose pair loops are inline assembly).  Built
- * only for targets with integer MVE.
+ * once per call and whose rows of pixel pairs are inline assembly).  With
+ * whole blocks, only right shifts and over 32 input channels,
+ * conv1x1_wide keeps one pixel's input in vector registers (up to 112
+ * channels, else six vectors at a time through partial sums) over every block,
+ * also in assembly.  Built only for targets with integer MVE.
  */
 #include "edgec_kernels.h"
 

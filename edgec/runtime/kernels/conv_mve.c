@@ -38,6 +38,7 @@
 #define THIN_MAX_COUT 256      /* 1x1 convs with <= 16 input channels: padded weight rows on the stack */
 #define THIN_RIGHT_COUT 192    /* their right-shift-only form (<= 32 input channels): per-block constants */
 #define THIN_RIGHT_ROW_BYTES 6144 /* and padded weight rows (16 or 32 bytes each) on the stack */
+#define THIN_RIGHT_MAX_STRIDE 32768 /* and output pixels closer than this: int16 scatter offsets */
 #define WIDE_MAX_VECTORS 7      /* conv1x1_wide: pixels of up to 112 channels in one part */
 #define SHORT_ROWS 3           /* conv_short_rows: three kernel rows of at most 16 bytes */
 #define SHORT_ROWS_COUT 32     /* and at most this many output channels: padded weight rows on the stack */
@@ -538,11 +539,12 @@ static inline __attribute__((always_inline)) void thin_right_pixels(const edgec_
 
 /* 1x1 conv with at most 32 input channels (one or two vectors per pixel) whose output channels come in
  * whole blocks of four and whose shifts are all below 0 (the usual case).  Output pixels go in pairs,
- * which share each block's weight loads; the weight rows, padded with zeros to whole vectors, and the
- * folded biases, multipliers and shifts of every block (in paired_lanes' lane order) are prepared once
- * per call on the stack, so a pixel pair's block is 4 * NV weight loads and 8 * NV VMLADAVs, four
- * two-lane moves, three constant loads, the two requantizations, and the narrowing, offset, clamp and
- * scattered store of both pixels at once (thin_pairs, a row per call). */
+ * which share each block's weight loads; the weight rows (padded with zeros to whole vectors on the
+ * stack, unless they are 16 or 32 channels: then read in place) and the folded biases, multipliers and
+ * shifts of every block (in paired_lanes' lane order) are prepared once per call, so a pixel pair's
+ * block is 4 * NV weight loads and 8 * NV VMLADAVs, four two-lane moves, three constant loads, the two
+ * requantizations, and the narrowing, offset, clamp and scattered store of both pixels at once
+ * (thin_pairs, a row per call). */
 static __attribute__((noinline)) void conv1x1_thin_right(const edgec_view *in, edgec_view *out, const int8_t *weights,
                                                          const int32_t *bias, const edgec_conv_params *p, int32_t sh,
                                                          int32_t sw)
@@ -781,6 +783,9 @@ static __attribute__((noinline)) void conv1x1_wide(const edgec_view *in, edgec_v
         for (y = 0; y < height; ++y) {
             const int8_t *src = in->data + y * in_row;
             int8_t *dst = out->data + y * out_row + b0 * CO_BLOCK;
+            if (width == 0) {
+                break;
+            }
             if (parts == 1) { /* the whole row in one call */
                 row_at[WIDE_ROW_END] = (int32_t)(uintptr_t)(src + width * in_col);
                 stage[WIDE_ROW_AT] = vld1q_s32(row_at);
@@ -821,7 +826,7 @@ static void conv1x1(const edgec_view *in, edgec_view *out, const int8_t *weights
     int32_t oc, y, x;
 
     if (cin <= 32 && cout <= THIN_RIGHT_COUT && cout * (cin > 16 ? 32 : 16) <= THIN_RIGHT_ROW_BYTES &&
-        cout % CO_BLOCK == 0 && shifts_below_zero(p->out_shift, cout)) {
+        cout % CO_BLOCK == 0 && out->col_stride < THIN_RIGHT_MAX_STRIDE && shifts_below_zero(p->out_shift, cout)) {
         conv1x1_thin_right(in, out, weights, bias, p, sh, sw);
         return;
     }

@@ -1157,6 +1157,50 @@ def c1_conv_cases(rng) -> list[Case]:
 # ---- end m4speed4 -----------------------------------------------------------------------------------
 
 
+# ---- mve1x1: the Helium 1x1 convs over 32 input channels (conv1x1_wide in conv_mve.c) ----------------
+
+
+def mve_wide1x1_cases(rng) -> list[Case]:
+    """1x1 convs of 33..400 input channels with whole blocks of four output channels, every shift below
+    0 (conv1x1_wide): each vector count of a whole pixel (3..7, the last vector full or partial), pixels
+    in parts of six vectors plus a last part of 1..6 (partial sums), more blocks than one staged chunk
+    (48), strides and gathered views; each also with extreme zero points and multipliers (shifts kept
+    below 0, so the assembly requantizes them) and a clamped range."""
+    cases = []
+    for h, w, ci, co, s in [
+        (3, 5, 33, 8, (1, 1)),  # three vectors, one channel in the last
+        (2, 3, 48, 12, (1, 1)),  # three whole vectors
+        (3, 3, 56, 16, (2, 1)),
+        (1, 3, 72, 4, (1, 1)),  # five vectors
+        (2, 2, 96, 20, (1, 1)),  # six: every input register
+        (3, 2, 100, 8, (1, 2)),  # seven, the last reloaded per row
+        (2, 1, 112, 196, (1, 1)),  # seven whole vectors; 49 blocks: two staged chunks
+        (1, 3, 113, 8, (1, 1)),  # two parts: six vectors and one channel
+        (2, 2, 144, 24, (1, 1)),  # six and three
+        (1, 2, 192, 12, (1, 1)),  # six and six (the last part whole)
+        (1, 2, 200, 8, (1, 1)),  # three parts, the last of eight channels
+        (2, 1, 336, 4, (2, 1)),
+        (1, 1, 400, 196, (1, 1)),  # five parts, two chunks
+    ]:
+        for extreme in (False, True):
+            c = conv_case(rng, h=h, w=w, ci=ci, co=co, k=(1, 1), stride=s, extreme=extreme, windows=extreme,
+                          name=f"mve_wide1x1_{h}x{w}x{ci}to{co}_s{s[0]}{s[1]}" + ("_x" if extreme else ""))  # fmt: skip
+            t, i = c.tensors, c.ints
+            if extreme:  # right shifts only, at both ends
+                t["out_shift"] = np.where(t["out_shift"] < 0, t["out_shift"], rng.choice([-1, -31], size=co))
+            else:
+                i.update(act_min=max(-128, i["output_offset"]), act_max=min(127, i["output_offset"] + 40))
+            t["y"] = K.conv2d(t["x"], t["w"], t.get("bias"), stride=(i["stride_h"], i["stride_w"]),
+                              dilation=(1, 1), pad=(0, 0, 0, 0), input_offset=i["input_offset"],
+                              output_offset=i["output_offset"], out_mult=t["out_mult"], out_shift=t["out_shift"],
+                              act_min=i["act_min"], act_max=i["act_max"], groups=1)  # fmt: skip
+            cases.append(c)
+    return cases
+
+
+# ---- end mve1x1 ---------------------------------------------------------------------------------------
+
+
 # -- the suite ----------------------------------------------------------------------
 
 
@@ -1628,6 +1672,8 @@ def build_cases(seed: int) -> list[Case]:
             c.name += f"_fill{fill}"
         cases.append(c)
     # ---- end m4speed4 ----
+    # ---- mve1x1: the Helium wide 1x1 convs (own stream) ----
+    cases += mve_wide1x1_cases(np.random.default_rng(seed + 51))
     return cases
 
 

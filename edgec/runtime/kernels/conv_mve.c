@@ -20,8 +20,11 @@
  * at most 16 input channels take output pixels in pairs (conv1x1_thin; with
  * whole blocks of four output channels and only right shifts, and up to 32
  * input channels, conv1x1_thin_right, whose per-block constants are prepared
- * once and whose pair loops are inline assembly).  Built
- * only for targets with integer MVE.
+ * once per call and whose rows of pixel pairs are inline assembly).  With
+ * whole blocks, only right shifts and over 32 input channels,
+ * conv1x1_wide keeps one pixel's input in vector registers (up to 112
+ * channels, else six vectors at a time through partial sums) over every block,
+ * also in assembly.  Built only for targets with integer MVE.
  */
 #include "edgec_kernels.h"
 
@@ -35,6 +38,8 @@
 #define THIN_MAX_COUT 256      /* 1x1 convs with <= 16 input channels: padded weight rows on the stack */
 #define THIN_RIGHT_COUT 192    /* their right-shift-only form (<= 32 input channels): per-block constants */
 #define THIN_RIGHT_ROW_BYTES 6144 /* and padded weight rows (16 or 32 bytes each) on the stack */
+#define THIN_RIGHT_MAX_STRIDE 32768 /* and output pixels closer than this: int16 scatter offsets */
+#define WIDE_MAX_VECTORS 7      /* conv1x1_wide: pixels of up to 112 channels in one part */
 #define SHORT_ROWS 3           /* conv_short_rows: three kernel rows of at most 16 bytes */
 #define SHORT_ROWS_COUT 32     /* and at most this many output channels: padded weight rows on the stack */
 
@@ -274,44 +279,126 @@ static inline __attribute__((always_inline)) void load_pixel(int8x16_t *xv, cons
     xv[NV - 1] = vldrbq_z_s8(src + 16 * (NV - 1), last);
 }
 
-/* The staged constants of conv1x1_thin_right: the clamp bounds and the scatter offsets, then per block
- * of four output channels its folded biases, multipliers and shifts, all in paired_lanes' lane order. */
-enum { STAGE_LO, STAGE_HI, STAGE_SLOTS, STAGE_HEAD };
+/* Staged constants of the right-shift 1x1 convs: a head (its first vectors the clamp bounds and the
+ * scatter offsets), then per block of four output channels its folded biases, multipliers and shifts,
+ * all in paired_lanes' lane order. */
+enum { STAGE_LO, STAGE_HI, STAGE_SLOTS };
 enum { BLOCK_BASE, BLOCK_MULT, BLOCK_SHIFT, BLOCK_VECTORS };
 
-/* Every block of a pixel pair of at most 16 channels (x0, x1: zeros past the channels): rows as in
- * conv1x1_thin_right, stage as above, dst0/dst1 the two output pixels.  In assembly because GCC 12
- * spills the loop's eight Q registers' worth of values (51 instructions per block compiled, 40 here):
- * q0 and q1 the inputs, q2 each weight row and constant in turn, q3 and q4 the two pixels'
- * accumulators (filled two lanes per VMOV as paired_lanes fills them), q5-q7 the clamp bounds and
- * the scatter offsets; the dot products go through r0, r2, r4, r6 (VMLADAV writes even registers). */
-static __attribute__((noinline)) void pair_blocks_16(int8x16_t x0, int8x16_t x1, const int8_t *rows,
-                                                                 const int32x4_t *stage, int8_t *dst0, int8_t *dst1,
-                                                                 int32_t blocks, int32_t offset)
+/* The sums of four weight rows of n bytes each (rows n bytes apart from w), in paired_lanes' lane order. */
+static inline int32x4_t row_sums4(const int8_t *w, int32_t n)
 {
-    const int8_t *w = rows;
-    const int32x4_t *k = stage;
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, i;
+    for (i = 0; i + 16 <= n; i += 16) {
+        s0 = vaddvaq_s8(s0, vld1q_s8(w + i));
+        s1 = vaddvaq_s8(s1, vld1q_s8(w + n + i));
+        s2 = vaddvaq_s8(s2, vld1q_s8(w + 2 * n + i));
+        s3 = vaddvaq_s8(s3, vld1q_s8(w + 3 * n + i));
+    }
+    if (i < n) {
+        const mve_pred16_t p = vctp8q((uint32_t)(n - i));
+        s0 = vaddvaq_s8(s0, vldrbq_z_s8(w + i, p));
+        s1 = vaddvaq_s8(s1, vldrbq_z_s8(w + n + i, p));
+        s2 = vaddvaq_s8(s2, vldrbq_z_s8(w + 2 * n + i, p));
+        s3 = vaddvaq_s8(s3, vldrbq_z_s8(w + 3 * n + i, p));
+    }
+    return paired_lanes(s0, s1, s2, s3);
+}
+
+/* The constants of blocks b0..b0+n-1 of a right-shift 1x1 conv (rows of cin weights) into stage: the head
+ * (`head` vectors) starts with the clamp bounds and the scatter offsets, block b (at stage + head +
+ * stride * b) with its folded biases, multipliers and shifts in paired_lanes' lane order (gathered
+ * through the scatter offsets, which are that order). */
+static void stage_blocks(int32x4_t *stage, int32_t head, int32_t stride, const int8_t *weights, const int32_t *bias,
+                         const edgec_conv_params *p, int32_t cin, int32_t b0, int32_t n)
+{
+    const out_stage o = make_out_stage(p);
+    const int32x4_t order = paired_lanes(0, 1, 2, 3);
+    const uint32x4_t slots = vreinterpretq_u32_s32(order);
+    int32_t b;
+
+    stage[STAGE_LO] = o.lo;
+    stage[STAGE_HI] = o.hi;
+    stage[STAGE_SLOTS] = order;
+    for (b = 0; b < n; ++b) {
+        int32x4_t *block = stage + head + stride * b;
+        const int32_t c0 = (b0 + b) * CO_BLOCK;
+        int32x4_t base = vmulq_n_s32(row_sums4(weights + c0 * cin, cin), p->input_offset);
+        if (bias) {
+            base = vaddq_s32(base, vldrwq_gather_shifted_offset_s32(bias + c0, slots));
+        }
+        block[BLOCK_BASE] = base;
+        block[BLOCK_MULT] = vldrwq_gather_shifted_offset_s32(p->out_mult + c0, slots);
+        block[BLOCK_SHIFT] = vldrwq_gather_shifted_offset_s32(p->out_shift + c0, slots);
+    }
+}
+
+/* The head of conv1x1_thin_right's stage as thin_pairs reads it: the clamp bounds as int16 lanes, the
+ * scatter offsets of a pixel pair's int16 lanes (even lanes the first pixel, odd the second, as VQMOVNB
+ * and VQMOVNT narrow into them), the counts, then the lanes of the pixel's last vector. */
+enum { THIN_LO16, THIN_HI16, THIN_SLOTS16, THIN_COUNTS, THIN_LAST, THIN_HEAD };
+enum { COUNT_BLOCKS, COUNT_IN_COL, COUNT_OUT_STEP, COUNT_ROWS }; /* lanes of THIN_COUNTS */
+
+/* Every pixel pair of a row of conv1x1_thin_right (`pairs` of them from x and dst, pixels NV vectors:
+ * one or two), in assembly because GCC 12 spills the loop's eight Q registers' worth of values.  Per
+ * block of four output channels each weight row is loaded once for both pixels, the four dot products of
+ * a pixel (r0, r2, r4, r6: VMLADAV writes even registers) go into its accumulator two lanes per VMOV
+ * (lanes 0/2 first), the folded biases, multipliers and shifts are three loads, and the two pixels'
+ * results are narrowed with saturation into the even and odd int16 lanes of one vector, whose offset
+ * (a saturating add), clamp and scattered store take one instruction each for both pixels (exact: a
+ * value that saturates to int16 stays outside the int8 clamp bounds after the offset).  NV == 1: q0/q1
+ * the inputs, q2 each weight row and constant, q3/q4 the accumulators, q5-q7 the int16 clamp bounds and
+ * scatter offsets; NV == 2: q0-q3 the inputs, q4 each weight row, constant and rounding step, q5/q6
+ * the accumulators, q7 the lower clamp bound, the upper one and the offsets reloaded per block. */
+static inline __attribute__((always_inline)) void thin_pairs(const int8_t *x, int8_t *dst, const int32x4_t *stage,
+                                                             int32_t pairs, int32_t offset, const int NV)
+{
+    const int8_t *w;
+    const int32x4_t *k;
     __asm__ volatile(
-        "subs %[w], %[w], #64\n\t" /* the loop steps before it loads */
-        "vldrw.32 q5, [%[k]]\n\t"
-        "vldrw.32 q6, [%[k], #16]\n\t"
-        "vldrw.32 q7, [%[k], #32]\n\t"
-        "dls lr, %[n]\n"
+        "ldr r0, [%[h], #64]\n\t"
+        "vctp.8 r0\n\t" /* P0: the lanes of the pixel's last vector */
+        ".if %c[nv] == 1\n\t"
+        "vldrw.32 q5, [%[h]]\n\t"
+        "vldrw.32 q6, [%[h], #16]\n\t"
+        "vldrw.32 q7, [%[h], #32]\n\t"
+        ".else\n\t"
+        "vldrw.32 q7, [%[h]]\n\t"
+        ".endif\n"
+        "2:\n\t"
+        "ldr r0, [%[h], #52]\n\t" /* the second pixel */
+        "add r0, %[x], r0\n\t"
+        ".if %c[nv] == 1\n\t"
+        "vpstt\n\t"
+        "vldrbt.8 q0, [%[x]]\n\t"
+        "vldrbt.8 q1, [r0]\n\t"
+        ".else\n\t"
+        "vldrb.8 q0, [%[x]]\n\t"
+        "vldrb.8 q2, [r0]\n\t"
+        "vpstt\n\t"
+        "vldrbt.8 q1, [%[x], #16]\n\t"
+        "vldrbt.8 q3, [r0, #16]\n\t"
+        ".endif\n\t"
+        "ldr %[w], [%[h], #60]\n\t"
+        "add %[k], %[h], #(80 - 48)\n\t"
+        "ldr r0, [%[h], #48]\n\t"
+        "dls lr, r0\n"
         "1:\n\t"
-        "vldrb.8 q2, [%[w], #64]!\n\t" /* channel 0 (a) */
-        "vmladav.s8 r0, %q[x0], q2\n\t"
-        "vmladav.s8 r2, %q[x1], q2\n\t"
-        "vldrb.8 q2, [%[w], #32]\n\t" /* channel 2 (c) */
-        "vmladav.s8 r4, %q[x0], q2\n\t"
-        "vmladav.s8 r6, %q[x1], q2\n\t"
+        ".if %c[nv] == 1\n\t"
+        "vldrb.8 q2, [%[w]], #64\n\t" /* channel 0 (a) */
+        "vmladav.s8 r0, q0, q2\n\t"
+        "vmladav.s8 r2, q1, q2\n\t"
+        "vldrb.8 q2, [%[w], #-32]\n\t" /* channel 2 (c) */
+        "vmladav.s8 r4, q0, q2\n\t"
+        "vmladav.s8 r6, q1, q2\n\t"
         "vmov q3[2], q3[0], r4, r0\n\t"
         "vmov q4[2], q4[0], r6, r2\n\t"
-        "vldrb.8 q2, [%[w], #16]\n\t" /* channel 1 (b) */
-        "vmladav.s8 r0, %q[x0], q2\n\t"
-        "vmladav.s8 r2, %q[x1], q2\n\t"
-        "vldrb.8 q2, [%[w], #48]\n\t" /* channel 3 (d) */
-        "vmladav.s8 r4, %q[x0], q2\n\t"
-        "vmladav.s8 r6, %q[x1], q2\n\t"
+        "vldrb.8 q2, [%[w], #-48]\n\t" /* channel 1 (b) */
+        "vmladav.s8 r0, q0, q2\n\t"
+        "vmladav.s8 r2, q1, q2\n\t"
+        "vldrb.8 q2, [%[w], #-16]\n\t" /* channel 3 (d) */
+        "vmladav.s8 r4, q0, q2\n\t"
+        "vmladav.s8 r6, q1, q2\n\t"
         "vmov q3[3], q3[1], r4, r0\n\t"
         "vmov q4[3], q4[1], r6, r2\n\t"
         "vldrw.32 q2, [%[k], #48]!\n\t" /* folded biases */
@@ -327,62 +414,39 @@ static __attribute__((noinline)) void pair_blocks_16(int8x16_t x0, int8x16_t x1,
         "vldrw.32 q2, [%[k], #32]\n\t" /* shifts */
         "vrshl.s32 q3, q3, q2\n\t"
         "vrshl.s32 q4, q4, q2\n\t"
-        "vadd.i32 q3, q3, %[off]\n\t"
-        "vadd.i32 q4, q4, %[off]\n\t"
-        "vmax.s32 q3, q3, q5\n\t"
-        "vmax.s32 q4, q4, q5\n\t"
-        "vmin.s32 q3, q3, q6\n\t"
-        "vmin.s32 q4, q4, q6\n\t"
-        "vstrb.32 q3, [%[d0], q7]\n\t"
-        "vstrb.32 q4, [%[d1], q7]\n\t"
-        "adds %[d0], %[d0], #4\n\t"
-        "adds %[d1], %[d1], #4\n\t"
-        "le lr, 1b"
-        : [w] "+&r"(w), [k] "+&r"(k), [d0] "+&r"(dst0), [d1] "+&r"(dst1)
-        : [x0] "w"(x0), [x1] "w"(x1), [n] "r"(blocks), [off] "r"(offset)
-        : "r0", "r2", "r4", "r6", "lr", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", "d14", "d15",
-          "memory", "cc");
-}
-
-/* pair_blocks_16 for pixels of 17 to 32 channels, two vectors each (x0a, x0b and x1a, x1b), weight rows of
- * 32 bytes: the four inputs take q0-q3, so the clamp bounds and the scatter offsets are loaded from
- * the head of the stage for every block (three loads, in the registers that hold the constants in turn;
- * compiled C took about 84 instructions per block, this loop 55). */
-static __attribute__((noinline)) void pair_blocks_32(int8x16_t x0a, int8x16_t x0b, int8x16_t x1a, int8x16_t x1b,
-                                                     const int8_t *rows, const int32x4_t *stage, int8_t *dst0,
-                                                     int8_t *dst1, int32_t blocks, int32_t offset)
-{
-    const int8_t *w = rows;
-    const int32x4_t *k = stage;
-    __asm__ volatile(
-        "dls lr, %[n]\n"
-        "1:\n\t"
+        "vqmovnb.s32 q3, q3\n\t"
+        "vqmovnt.s32 q3, q4\n\t"
+        "vqadd.s16 q3, q3, %[off]\n\t"
+        "vmax.s16 q3, q3, q5\n\t"
+        "vmin.s16 q3, q3, q6\n\t"
+        "vstrb.16 q3, [%[d], q7]\n\t"
+        ".else\n\t"
         "vldrb.8 q4, [%[w]], #64\n\t" /* channel 0 (a); w steps 64 bytes twice */
-        "vmladav.s8 r0, %q[x0a], q4\n\t"
-        "vmladav.s8 r2, %q[x1a], q4\n\t"
+        "vmladav.s8 r0, q0, q4\n\t"
+        "vmladav.s8 r2, q2, q4\n\t"
         "vldrb.8 q4, [%[w], #-48]\n\t"
-        "vmladava.s8 r0, %q[x0b], q4\n\t"
-        "vmladava.s8 r2, %q[x1b], q4\n\t"
+        "vmladava.s8 r0, q1, q4\n\t"
+        "vmladava.s8 r2, q3, q4\n\t"
         "vldrb.8 q4, [%[w]], #64\n\t" /* channel 2 (c) */
-        "vmladav.s8 r4, %q[x0a], q4\n\t"
-        "vmladav.s8 r6, %q[x1a], q4\n\t"
+        "vmladav.s8 r4, q0, q4\n\t"
+        "vmladav.s8 r6, q2, q4\n\t"
         "vldrb.8 q4, [%[w], #-48]\n\t"
-        "vmladava.s8 r4, %q[x0b], q4\n\t"
-        "vmladava.s8 r6, %q[x1b], q4\n\t"
+        "vmladava.s8 r4, q1, q4\n\t"
+        "vmladava.s8 r6, q3, q4\n\t"
         "vmov q5[2], q5[0], r4, r0\n\t"
         "vmov q6[2], q6[0], r6, r2\n\t"
         "vldrb.8 q4, [%[w], #-96]\n\t" /* channel 1 (b) */
-        "vmladav.s8 r0, %q[x0a], q4\n\t"
-        "vmladav.s8 r2, %q[x1a], q4\n\t"
+        "vmladav.s8 r0, q0, q4\n\t"
+        "vmladav.s8 r2, q2, q4\n\t"
         "vldrb.8 q4, [%[w], #-80]\n\t"
-        "vmladava.s8 r0, %q[x0b], q4\n\t"
-        "vmladava.s8 r2, %q[x1b], q4\n\t"
+        "vmladava.s8 r0, q1, q4\n\t"
+        "vmladava.s8 r2, q3, q4\n\t"
         "vldrb.8 q4, [%[w], #-32]\n\t" /* channel 3 (d) */
-        "vmladav.s8 r4, %q[x0a], q4\n\t"
-        "vmladav.s8 r6, %q[x1a], q4\n\t"
+        "vmladav.s8 r4, q0, q4\n\t"
+        "vmladav.s8 r6, q2, q4\n\t"
         "vldrb.8 q4, [%[w], #-16]\n\t"
-        "vmladava.s8 r4, %q[x0b], q4\n\t"
-        "vmladava.s8 r6, %q[x1b], q4\n\t"
+        "vmladava.s8 r4, q1, q4\n\t"
+        "vmladava.s8 r6, q3, q4\n\t"
         "vmov q5[3], q5[1], r4, r0\n\t"
         "vmov q6[3], q6[1], r6, r2\n\t"
         "vldrw.32 q4, [%[k], #48]!\n\t" /* folded biases */
@@ -391,34 +455,51 @@ static __attribute__((noinline)) void pair_blocks_32(int8x16_t x0a, int8x16_t x0
         "vldrw.32 q4, [%[k], #16]\n\t" /* multipliers */
         "vqrdmulh.s32 q5, q5, q4\n\t"
         "vqrdmulh.s32 q6, q6, q4\n\t"
-        "vshr.s32 q7, q5, #31\n\t"
-        "vqadd.s32 q5, q5, q7\n\t"
-        "vshr.s32 q7, q6, #31\n\t"
-        "vqadd.s32 q6, q6, q7\n\t"
+        "vshr.s32 q4, q5, #31\n\t"
+        "vqadd.s32 q5, q5, q4\n\t"
+        "vshr.s32 q4, q6, #31\n\t"
+        "vqadd.s32 q6, q6, q4\n\t"
         "vldrw.32 q4, [%[k], #32]\n\t" /* shifts */
         "vrshl.s32 q5, q5, q4\n\t"
         "vrshl.s32 q6, q6, q4\n\t"
-        "vadd.i32 q5, q5, %[off]\n\t"
-        "vadd.i32 q6, q6, %[off]\n\t"
-        "vldrw.32 q4, [%[h]]\n\t" /* the clamp bounds */
-        "vldrw.32 q7, [%[h], #16]\n\t"
-        "vmax.s32 q5, q5, q4\n\t"
-        "vmax.s32 q6, q6, q4\n\t"
-        "vmin.s32 q5, q5, q7\n\t"
-        "vmin.s32 q6, q6, q7\n\t"
+        "vqmovnb.s32 q5, q5\n\t"
+        "vqmovnt.s32 q5, q6\n\t"
+        "vqadd.s16 q5, q5, %[off]\n\t"
+        "vmax.s16 q5, q5, q7\n\t" /* the clamp bounds */
+        "vldrw.32 q4, [%[h], #16]\n\t"
+        "vmin.s16 q5, q5, q4\n\t"
         "vldrw.32 q4, [%[h], #32]\n\t" /* the scatter offsets */
-        "vstrb.32 q5, [%[d0], q4]\n\t"
-        "vstrb.32 q6, [%[d1], q4]\n\t"
-        "adds %[d0], %[d0], #4\n\t"
-        "adds %[d1], %[d1], #4\n\t"
-        "le lr, 1b"
-        : [w] "+&r"(w), [k] "+&r"(k), [d0] "+&r"(dst0), [d1] "+&r"(dst1)
-        : [x0a] "w"(x0a), [x0b] "w"(x0b), [x1a] "w"(x1a), [x1b] "w"(x1b), [h] "r"(stage), [n] "r"(blocks),
-          [off] "r"(offset)
-        : "r0", "r2", "r4", "r6", "lr", "d8", "d9", "d10", "d11", "d12", "d13", "d14", "d15", "memory", "cc");
+        "vstrb.16 q5, [%[d], q4]\n\t"
+        ".endif\n\t"
+        "adds %[d], %[d], #4\n\t"
+        "le lr, 1b\n\t"
+        "ldr r0, [%[h], #56]\n\t" /* the next pair */
+        "add %[d], %[d], r0\n\t"
+        "ldr r0, [%[h], #52]\n\t"
+        "add %[x], %[x], r0, lsl #1\n\t"
+        "subs %[pairs], %[pairs], #1\n\t"
+        "bne 2b"
+        : [w] "=&r"(w), [k] "=&r"(k), [d] "+&r"(dst), [x] "+&r"(x), [pairs] "+&r"(pairs)
+        : [h] "r"(stage), [off] "r"(offset), [nv] "i"(NV)
+        : "r0", "r2", "r4", "r6", "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "memory", "cc");
 }
 
-/* The pixel loop of conv1x1_thin_right for pixels of NV vectors. */
+/* thin_pairs as a function of its own per vector count; VPR is not preserved, and no caller keeps a
+ * predicate across. */
+static __attribute__((noinline)) void thin_pairs_16(const int8_t *x, int8_t *dst, const int32x4_t *stage,
+                                                    int32_t pairs, int32_t offset)
+{
+    thin_pairs(x, dst, stage, pairs, offset, 1);
+}
+
+static __attribute__((noinline)) void thin_pairs_32(const int8_t *x, int8_t *dst, const int32x4_t *stage,
+                                                    int32_t pairs, int32_t offset)
+{
+    thin_pairs(x, dst, stage, pairs, offset, 2);
+}
+
+/* The pixel loop of conv1x1_thin_right for pixels of NV vectors: a row's pixel pairs in one thin_pairs
+ * call, an odd last pixel in C. */
 static inline __attribute__((always_inline)) void thin_right_pixels(const edgec_view *in, edgec_view *out,
                                                                     const int8_t *rows, const int32x4_t *stage,
                                                                     int32_t blocks, int32_t sh, int32_t sw,
@@ -428,27 +509,26 @@ static inline __attribute__((always_inline)) void thin_right_pixels(const edgec_
     const int32_t in_row = in->row_stride * sh, in_col = in->col_stride * sw;
     const int32_t out_row = out->row_stride, out_col = out->col_stride;
     const mve_pred16_t last = vctp8q((uint32_t)(in->c - 16 * (NV - 1)));
-    const uint32x4_t slots = vreinterpretq_u32_s32(stage[STAGE_SLOTS]);
+    const uint32x4_t slots = vreinterpretq_u32_s32(paired_lanes(0, 1, 2, 3));
     const int32x4_t *block;
-    int32_t y, x, b;
+    int32_t y, b;
 
     for (y = 0; y < height; ++y) {
         const int8_t *src = in->data + y * in_row;
         int8_t *dst = out->data + y * out_row;
-        for (x = 0; x + 2 <= width; x += 2, src += 2 * in_col, dst += 2 * out_col) {
-            int8x16_t x0[2], x1[2]; /* NV <= 2 */
-            load_pixel(x0, src, last, NV);
-            load_pixel(x1, src + in_col, last, NV);
+        if (width >= 2) {
             if (NV == 1) {
-                pair_blocks_16(x0[0], x1[0], rows, stage, dst, dst + out_col, blocks, o.offset);
+                thin_pairs_16(src, dst, stage, width / 2, o.offset);
             } else {
-                pair_blocks_32(x0[0], x0[1], x1[0], x1[1], rows, stage, dst, dst + out_col, blocks, o.offset);
+                thin_pairs_32(src, dst, stage, width / 2, o.offset);
             }
         }
-        if (x < width) {
+        if (width % 2) {
             int8x16_t xv[2];
+            src += (width - 1) * in_col;
+            dst += (width - 1) * out_col;
             load_pixel(xv, src, last, NV);
-            for (b = 0, block = stage + STAGE_HEAD; b < blocks; ++b, block += BLOCK_VECTORS) {
+            for (b = 0, block = stage + THIN_HEAD; b < blocks; ++b, block += BLOCK_VECTORS) {
                 const int32x4_t a = vaddq_s32(paired_dots(xv, rows + b * CO_BLOCK * 16 * NV, NV), block[BLOCK_BASE]);
                 vstrbq_scatter_offset_s32(dst + b * CO_BLOCK, slots,
                                           requant_right(a, block[BLOCK_MULT], block[BLOCK_SHIFT], o));
@@ -459,42 +539,48 @@ static inline __attribute__((always_inline)) void thin_right_pixels(const edgec_
 
 /* 1x1 conv with at most 32 input channels (one or two vectors per pixel) whose output channels come in
  * whole blocks of four and whose shifts are all below 0 (the usual case).  Output pixels go in pairs,
- * which share each block's weight loads; the weight rows, padded with zeros to whole vectors, and the
- * multipliers, shifts and folded biases of every block (in paired_lanes' lane order) are prepared once
- * on the stack, so a pixel pair's block is 4 * NV weight loads and 8 * NV VMLADAVs, four two-lane
- * moves, three constant loads, the two requantizations and two scattered stores (pair_blocks_16 for
- * one vector per pixel, compiled C for two). */
+ * which share each block's weight loads; the weight rows (padded with zeros to whole vectors on the
+ * stack, unless they are 16 or 32 channels: then read in place) and the folded biases, multipliers and
+ * shifts of every block (in paired_lanes' lane order) are prepared once per call, so a pixel pair's
+ * block is 4 * NV weight loads and 8 * NV VMLADAVs, four two-lane moves, three constant loads, the two
+ * requantizations, and the narrowing, offset, clamp and scattered store of both pixels at once
+ * (thin_pairs, a row per call). */
 static __attribute__((noinline)) void conv1x1_thin_right(const edgec_view *in, edgec_view *out, const int8_t *weights,
                                                          const int32_t *bias, const edgec_conv_params *p, int32_t sh,
                                                          int32_t sw)
 {
     const int32_t cin = in->c, cout = out->c, blocks = cout / CO_BLOCK, nv = cin > 16 ? 2 : 1;
     const out_stage o = make_out_stage(p);
-    int8_t rows[THIN_RIGHT_ROW_BYTES] __attribute__((aligned(4)));
-    int32x4_t stage[STAGE_HEAD + BLOCK_VECTORS * (THIN_RIGHT_COUT / CO_BLOCK)];
-    int32_t base[CO_BLOCK];
-    int32_t oc, b, v;
+    const uint32x4_t slots = vreinterpretq_u32_s32(paired_lanes(0, 1, 2, 3));
+    const uint32_t out_col = (uint32_t)out->col_stride;
+    int8_t padded[THIN_RIGHT_ROW_BYTES] __attribute__((aligned(4)));
+    const int8_t *rows = weights; /* rows of 16 or 32 channels as they are */
+    int32x4_t stage[THIN_HEAD + BLOCK_VECTORS * (THIN_RIGHT_COUT / CO_BLOCK)];
+    int32_t oc, v;
 
-    stage[STAGE_LO] = o.lo;
-    stage[STAGE_HI] = o.hi;
-    stage[STAGE_SLOTS] = paired_lanes(0, 1, 2, 3);
-    for (b = 0; b < blocks; ++b) {
-        int32x4_t *block = stage + STAGE_HEAD + BLOCK_VECTORS * b;
-        for (oc = 0; oc < CO_BLOCK; ++oc) {
-            const int8_t *w = weights + (b * CO_BLOCK + oc) * cin;
-            int8_t *row = rows + (b * CO_BLOCK + oc) * 16 * nv;
-            int32_t sum = 0;
+    if (cin != 16 * nv) {
+        for (oc = 0; oc < cout; ++oc) {
             for (v = 0; v < nv; ++v) {
-                const int8x16_t wv = vldrbq_z_s8(w + 16 * v, vctp8q((uint32_t)(cin - 16 * v)));
-                vst1q_s8(row + 16 * v, wv);
-                sum += vaddvq_s8(wv);
+                vst1q_s8(padded + (oc * nv + v) * 16,
+                         vldrbq_z_s8(weights + oc * cin + 16 * v, vctp8q((uint32_t)(cin - 16 * v))));
             }
-            base[oc] = (bias ? bias[b * CO_BLOCK + oc] : 0) + p->input_offset * sum;
         }
-        block[BLOCK_BASE] = in_pair_order(vld1q_s32(base));
-        block[BLOCK_MULT] = in_pair_order(vld1q_s32(p->out_mult + b * CO_BLOCK));
-        block[BLOCK_SHIFT] = in_pair_order(vld1q_s32(p->out_shift + b * CO_BLOCK));
+        rows = padded;
     }
+    stage_blocks(stage, THIN_HEAD, BLOCK_VECTORS, weights, bias, p, cin, 0, blocks);
+    stage[THIN_LO16] = vreinterpretq_s32_s16(vdupq_n_s16((int16_t)p->act_min));
+    stage[THIN_HI16] = vreinterpretq_s32_s16(vdupq_n_s16((int16_t)p->act_max));
+    stage[THIN_SLOTS16] = vreinterpretq_s32_u16(
+        vmovntq_u32(vmovnbq_u32(vdupq_n_u16(0), slots), vaddq_n_u32(slots, out_col)));
+    {
+        int32_t counts[4] __attribute__((aligned(4)));
+        counts[COUNT_BLOCKS] = blocks;
+        counts[COUNT_IN_COL] = in->col_stride * sw;
+        counts[COUNT_OUT_STEP] = 2 * out->col_stride - CO_BLOCK * blocks;
+        counts[COUNT_ROWS] = (int32_t)(uintptr_t)rows;
+        stage[THIN_COUNTS] = vld1q_s32(counts);
+    }
+    stage[THIN_LAST] = vdupq_n_s32(cin - 16 * (nv - 1));
     if (nv == 1) {
         thin_right_pixels(in, out, rows, stage, blocks, sh, sw, o, 1);
     } else {
@@ -502,16 +588,229 @@ static __attribute__((noinline)) void conv1x1_thin_right(const edgec_view *in, e
     }
 }
 
-/* Whether every shift in shift[0..n) is below 0. */
-static int shifts_below_zero(const int32_t *shift, int32_t n)
+/* conv1x1_wide's staged constants: the head (clamp bounds, scatter offsets, then the counts and the row's
+ * pointers), then per block the folded biases, multipliers and shifts (stage_blocks) and the block's
+ * partial sums of the current pixel. */
+enum { WIDE_COUNTS = STAGE_SLOTS + 1, WIDE_ROW_AT, WIDE_HEAD };
+enum { WIDE_PARTIAL = BLOCK_SHIFT + 1, WIDE_VECTORS };
+/* Lanes of WIDE_COUNTS: the blocks, the channels of the pixel's last vector, the input and output steps
+ * from one pixel to the next; of WIDE_ROW_AT: the weights of the first block, the end of the row's input. */
+enum { WIDE_BLOCKS_N, WIDE_LAST_LANES, WIDE_IN_STEP, WIDE_OUT_STEP };
+enum { WIDE_WEIGHTS, WIDE_ROW_END };
+/* How wide_blocks walks the blocks: requantize the dot products of whole pixels (one part; every pixel of
+ * a row, one call), or, for
+ * pixels over WIDE_MAX_VECTORS vectors taken WIDE_PART vectors at a time, store the first part's dot
+ * products plus the folded biases as partial sums, add a middle part's to them, or add the last part's
+ * and requantize. */
+enum { WIDE_WHOLE, WIDE_FIRST, WIDE_MIDDLE, WIDE_LAST };
+#define WIDE_PART 6 /* vectors of a part: q0-q5 */
+
+/* One dot product tap of wide_blocks: vector V of the weight row at w against input vector V (q0-q5; a
+ * seventh, q6, is reloaded for every row), into the core register ACC; the pixel's last vector
+ * (V == NV - 1, whole and last parts) is a predicated load (P0: the lanes of its channels) unless the
+ * pixel is whole vectors (TAIL 0). */
+#define WIDE_TAP(ACC, V)                                                                                         \
+    ".if " #V " < %c[nv]\n\t"                                                                                  \
+    ".if " #V " == %c[nv] - 1 && %c[tail]\n\t"                                                                 \
+    ".if " #V " == 6\n\t"                                                                                       \
+    "vpst\n\tvldrbt.8 q6, [%[x], #96]\n\t"                                                                     \
+    ".endif\n\t"                                                                                                \
+    "vpst\n\tvldrbt.8 q7, [%[w], #" #V " * 16]\n\t"                                                          \
+    ".else\n\t"                                                                                                 \
+    ".if " #V " == 6\n\tvldrb.8 q6, [%[x], #96]\n\t.endif\n\t"                                                 \
+    "vldrb.8 q7, [%[w], #" #V " * 16]\n\t"                                                                   \
+    ".endif\n\t"                                                                                                \
+    ".if " #V " == 0\n\tvmladav.s8 " ACC ", q0, q7\n\t.else\n\tvmladava.s8 " ACC ", q" #V ", q7\n\t.endif\n\t" \
+    ".endif\n\t"
+/* The dot product of the pixel with one weight row (cin bytes at w), into ACC; w steps to the next row. */
+#define WIDE_ROW(ACC)                                                                                           \
+    WIDE_TAP(ACC, 0) WIDE_TAP(ACC, 1) WIDE_TAP(ACC, 2) WIDE_TAP(ACC, 3) WIDE_TAP(ACC, 4) WIDE_TAP(ACC, 5)      \
+    WIDE_TAP(ACC, 6) "adds %[w], %[w], %[cin]\n\t"
+/* Input vector V of the pixel into qV (the last one predicated in whole and last parts). */
+#define WIDE_INPUT(V)                                                                                          \
+    ".if " #V " < %c[nv] && " #V " < 6\n\t"                                                                    \
+    ".if " #V " == %c[nv] - 1 && %c[tail]\n\t"                                         \
+    "vpst\n\tvldrbt.8 q" #V ", [%[x], #" #V " * 16]\n\t"                                                     \
+    ".else\n\t"                                                                                                 \
+    "vldrb.8 q" #V ", [%[x], #" #V " * 16]\n\t"                                                              \
+    ".endif\n\t"                                                                                                \
+    ".endif\n\t"
+
+/* Every block of the output pixels of a row of a 1x1 conv (MODE WIDE_WHOLE: from x and dst up to the row
+ * end in the head), or of one output pixel for one part of its input channels (the other modes), for NV
+ * vectors at x (up to seven), weight rows read in place (cin bytes apart), constants staged as described
+ * above.  The input vectors stay in q0-q5 (a seventh is reloaded per row into q6); q7 takes each weight
+ * vector, the four dot products (r0, r2, r4, r6: VMLADAV writes even registers) go into q6 two lanes per
+ * VMOV, and q7 takes each constant of the requantization in turn. */
+static inline __attribute__((always_inline)) void wide_blocks(const int8_t *x, const int8_t *weights,
+                                                              int32x4_t *stage, int8_t *dst, int32_t offset,
+                                                              int32_t cin, const int NV, const int MODE,
+                                                              const int TAIL)
 {
-    int32_t i;
-    for (i = 0; i < n; ++i) {
-        if (shift[i] >= 0) {
-            return 0;
+    const int8_t *w = weights;
+    int32x4_t *k;
+    __asm__ volatile(
+        "ldr r0, [%[h], #52]\n\t"
+        "vctp.8 r0\n\t" /* P0: the lanes of the last vector */
+        ".if %c[mode] == 0\n"
+        "2:\n\t"
+        "ldr %[w], [%[h], #64]\n\t"
+        ".endif\n\t"
+        "add %[k], %[h], #(80 - 64)\n\t"
+        WIDE_INPUT(0) WIDE_INPUT(1) WIDE_INPUT(2) WIDE_INPUT(3) WIDE_INPUT(4) WIDE_INPUT(5)
+        "ldr r0, [%[h], #48]\n\t"
+        "dls lr, r0\n"
+        "1:\n\t" WIDE_ROW("r0") WIDE_ROW("r2") WIDE_ROW("r4") WIDE_ROW("r6")
+        "vmov q6[2], q6[0], r4, r0\n\t"
+        "vmov q6[3], q6[1], r6, r2\n\t"
+        ".if %c[mode] == 0 || %c[mode] == 1\n\t"
+        "vldrw.32 q7, [%[k], #64]!\n\t" /* folded biases */
+        ".else\n\t"
+        "adds %[k], %[k], #64\n\t"
+        "vldrw.32 q7, [%[k], #48]\n\t" /* partial sums */
+        ".endif\n\t"
+        "vadd.i32 q6, q6, q7\n\t"
+        ".if %c[mode] == 1 || %c[mode] == 2\n\t"
+        "vstrw.32 q6, [%[k], #48]\n\t"
+        ".else\n\t"
+        "vldrw.32 q7, [%[k], #16]\n\t" /* multipliers */
+        "vqrdmulh.s32 q6, q6, q7\n\t"
+        "vshr.s32 q7, q6, #31\n\t"
+        "vqadd.s32 q6, q6, q7\n\t"
+        "vldrw.32 q7, [%[k], #32]\n\t" /* shifts */
+        "vrshl.s32 q6, q6, q7\n\t"
+        "vadd.i32 q6, q6, %[off]\n\t"
+        "vldrw.32 q7, [%[h]]\n\t" /* the clamp bounds */
+        "vmax.s32 q6, q6, q7\n\t"
+        "vldrw.32 q7, [%[h], #16]\n\t"
+        "vmin.s32 q6, q6, q7\n\t"
+        "vldrw.32 q7, [%[h], #32]\n\t" /* the scatter offsets */
+        "vstrb.32 q6, [%[d], q7]\n\t"
+        "adds %[d], %[d], #4\n\t"
+        ".endif\n\t"
+        "le lr, 1b\n\t"
+        ".if %c[mode] == 0\n\t" /* the next pixel of the row */
+        "ldr r0, [%[h], #56]\n\t"
+        "add %[x], %[x], r0\n\t"
+        "ldr r0, [%[h], #60]\n\t"
+        "add %[d], %[d], r0\n\t"
+        "ldr r0, [%[h], #68]\n\t"
+        "cmp %[x], r0\n\t"
+        "bne 2b\n\t"
+        ".endif"
+        : [w] "+&r"(w), [k] "=&r"(k), [d] "+&r"(dst), [x] "+&r"(x)
+        : [h] "r"(stage), [off] "r"(offset), [cin] "r"(cin), [nv] "i"(NV), [mode] "i"(MODE), [tail] "i"(TAIL)
+        : "r0", "r2", "r4", "r6", "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "memory", "cc");
+}
+
+typedef void wide_blocks_fn(const int8_t *x, const int8_t *weights, int32x4_t *stage, int8_t *dst, int32_t offset,
+                            int32_t cin);
+
+/* wide_blocks as a function of its own for each vector count and mode (the asm statement's registers
+ * leave none for a loop around it); VPR is not preserved, and no caller keeps a predicate across. */
+#define WIDE_BLOCKS(NAME, NV, MODE, TAIL)                                                                       \
+    static __attribute__((noinline)) void NAME(const int8_t *x, const int8_t *weights, int32x4_t *stage,     \
+                                               int8_t *dst, int32_t offset, int32_t cin)                        \
+    {                                                                                                          \
+        wide_blocks(x, weights, stage, dst, offset, cin, NV, MODE, TAIL);                                      \
+    }
+WIDE_BLOCKS(wide_whole_3, 3, WIDE_WHOLE, 1)
+WIDE_BLOCKS(wide_whole_4, 4, WIDE_WHOLE, 1)
+WIDE_BLOCKS(wide_whole_5, 5, WIDE_WHOLE, 1)
+WIDE_BLOCKS(wide_whole_6, 6, WIDE_WHOLE, 1)
+WIDE_BLOCKS(wide_whole_7, 7, WIDE_WHOLE, 1)
+WIDE_BLOCKS(wide_first, WIDE_PART, WIDE_FIRST, 0)
+WIDE_BLOCKS(wide_middle, WIDE_PART, WIDE_MIDDLE, 0)
+WIDE_BLOCKS(wide_last_1, 1, WIDE_LAST, 1)
+WIDE_BLOCKS(wide_last_2, 2, WIDE_LAST, 1)
+WIDE_BLOCKS(wide_last_3, 3, WIDE_LAST, 1)
+WIDE_BLOCKS(wide_last_4, 4, WIDE_LAST, 1)
+WIDE_BLOCKS(wide_last_5, 5, WIDE_LAST, 1)
+WIDE_BLOCKS(wide_last_6, 6, WIDE_LAST, 1)
+/* Pixels of whole vectors (48, 96, 112 channels; 144, 192, 288, 336, 384 in parts) without the
+ * predicated loads. */
+WIDE_BLOCKS(wide_whole_3_full, 3, WIDE_WHOLE, 0)
+WIDE_BLOCKS(wide_whole_6_full, 6, WIDE_WHOLE, 0)
+WIDE_BLOCKS(wide_whole_7_full, 7, WIDE_WHOLE, 0)
+WIDE_BLOCKS(wide_last_3_full, 3, WIDE_LAST, 0)
+WIDE_BLOCKS(wide_last_6_full, 6, WIDE_LAST, 0)
+
+#define WIDE_CHUNK 48 /* blocks of four output channels staged at a time (about 3 KiB) */
+
+/* 1x1 conv with over 32 input channels, whole blocks of four output channels and every shift below 0: one
+ * output pixel at a time, its input (up to WIDE_MAX_VECTORS vectors, else WIDE_PART at a time) in vector
+ * registers across every block (wide_blocks); the blocks' constants are staged WIDE_CHUNK blocks at a
+ * time, the weights read in place. */
+static __attribute__((noinline)) void conv1x1_wide(const edgec_view *in, edgec_view *out, const int8_t *weights,
+                                                   const int32_t *bias, const edgec_conv_params *p, int32_t sh,
+                                                   int32_t sw)
+{
+    static wide_blocks_fn *const whole[WIDE_MAX_VECTORS + 1] = {
+        0, 0, 0, wide_whole_3, wide_whole_4, wide_whole_5, wide_whole_6, wide_whole_7,
+    };
+    static wide_blocks_fn *const last[WIDE_PART + 1] = {
+        0, wide_last_1, wide_last_2, wide_last_3, wide_last_4, wide_last_5, wide_last_6,
+    };
+    static wide_blocks_fn *const whole_full[WIDE_MAX_VECTORS + 1] = {
+        0, 0, 0, wide_whole_3_full, 0, 0, wide_whole_6_full, wide_whole_7_full,
+    };
+    static wide_blocks_fn *const last_full[WIDE_PART + 1] = {0, 0, 0, wide_last_3_full, 0, 0, wide_last_6_full};
+    const int32_t cin = in->c, blocks = out->c / CO_BLOCK, offset = p->output_offset, nv = (cin + 15) / 16;
+    const int32_t height = out->h, width = out->w;
+    const int32_t in_row = in->row_stride * sh, in_col = in->col_stride * sw;
+    const int32_t out_row = out->row_stride, out_col = out->col_stride;
+    /* Over WIDE_MAX_VECTORS vectors: parts of WIDE_PART, the last one of 1..WIDE_PART. */
+    const int32_t parts = nv > WIDE_MAX_VECTORS ? (nv + WIDE_PART - 1) / WIDE_PART : 1;
+    const int32_t last_at = 16 * WIDE_PART * (parts - 1);
+    const int32_t last_nv = nv - WIDE_PART * (parts - 1);
+    wide_blocks_fn *const full = cin % 16 ? 0 : parts == 1 ? whole_full[nv] : last_full[last_nv];
+    wide_blocks_fn *const walk = full ? full : parts == 1 ? whole[nv] : last[last_nv];
+    int32x4_t stage[WIDE_HEAD + WIDE_VECTORS * WIDE_CHUNK];
+    int32_t row_at[4] __attribute__((aligned(4))) = {0, 0, 0, 0};
+    int32_t b0, y, x, part;
+
+    for (b0 = 0; b0 < blocks; b0 += WIDE_CHUNK) {
+        const int8_t *w = weights + b0 * CO_BLOCK * cin;
+        const int32_t n = blocks - b0 < WIDE_CHUNK ? blocks - b0 : WIDE_CHUNK;
+        int32_t counts[4] __attribute__((aligned(4)));
+        stage_blocks(stage, WIDE_HEAD, WIDE_VECTORS, weights, bias, p, cin, b0, n);
+        counts[WIDE_BLOCKS_N] = n;
+        counts[WIDE_LAST_LANES] = cin - 16 * (nv - 1);
+        counts[WIDE_IN_STEP] = in_col;
+        counts[WIDE_OUT_STEP] = out_col - CO_BLOCK * n;
+        stage[WIDE_COUNTS] = vld1q_s32(counts);
+        row_at[WIDE_WEIGHTS] = (int32_t)(uintptr_t)w;
+        for (y = 0; y < height; ++y) {
+            const int8_t *src = in->data + y * in_row;
+            int8_t *dst = out->data + y * out_row + b0 * CO_BLOCK;
+            if (width == 0) {
+                break;
+            }
+            if (parts == 1) { /* the whole row in one call */
+                row_at[WIDE_ROW_END] = (int32_t)(uintptr_t)(src + width * in_col);
+                stage[WIDE_ROW_AT] = vld1q_s32(row_at);
+                walk(src, w, stage, dst, offset, cin);
+                continue;
+            }
+            for (x = 0; x < width; ++x, src += in_col, dst += out_col) {
+                wide_first(src, w, stage, dst, offset, cin);
+                for (part = 1; part + 1 < parts; ++part) {
+                    wide_middle(src + 16 * WIDE_PART * part, w + 16 * WIDE_PART * part, stage, dst, offset, cin);
+                }
+                walk(src + last_at, w + last_at, stage, dst, offset, cin);
+            }
         }
     }
-    return 1;
+}
+
+/* Whether every shift in shift[0..n) is below 0, n a multiple of 4. */
+static int shifts_below_zero(const int32_t *shift, int32_t n)
+{
+    int32_t top = -1, i;
+    for (i = 0; i < n; i += 4) {
+        top = vmaxvq_s32(top, vld1q_s32(shift + i));
+    }
+    return top < 0;
 }
 
 static void conv1x1(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
@@ -527,12 +826,16 @@ static void conv1x1(const edgec_view *in, edgec_view *out, const int8_t *weights
     int32_t oc, y, x;
 
     if (cin <= 32 && cout <= THIN_RIGHT_COUT && cout * (cin > 16 ? 32 : 16) <= THIN_RIGHT_ROW_BYTES &&
-        cout % CO_BLOCK == 0 && shifts_below_zero(p->out_shift, cout)) {
+        cout % CO_BLOCK == 0 && out->col_stride < THIN_RIGHT_MAX_STRIDE && shifts_below_zero(p->out_shift, cout)) {
         conv1x1_thin_right(in, out, weights, bias, p, sh, sw);
         return;
     }
     if (cin <= 16 && cout <= THIN_MAX_COUT) {
         conv1x1_thin(in, out, weights, bias, p, sh, sw);
+        return;
+    }
+    if (cin > 32 && cout % CO_BLOCK == 0 && shifts_below_zero(p->out_shift, cout)) {
+        conv1x1_wide(in, out, weights, bias, p, sh, sw);
         return;
     }
     for (oc = 0; oc < cout; oc += CO_BLOCK) {

@@ -6,7 +6,7 @@ computes one full-width row of its output.  Each call's table entry holds
 the rows the op reads and writes (a first row and a count; the columns an
 op reads are the same in every call, so they are constants in its code),
 its top and bottom padding, and how many rows its line buffer drops first:
-the kept rows move to the buffer's start (``memmove``) and the new row is
+the kept rows move to the buffer's start (``edgec_move_rows``) and the new row is
 written after them.  16 bytes per call.  Sources and the
 segment output are whole tensors at their arena offsets (the output may share
 its source's bytes, ``RowSegment.inplace_source``); chain tensors live in
@@ -163,7 +163,7 @@ def emit_row_segment(
                         row_bytes = graph.tensors[out].shape[2] * graph.tensors[out].shape[3]
                         with body.block("if (c->drop_rows)"):
                             body.line(
-                                f"memmove({ptr}, {ptr} + c->drop_rows * {row_bytes}, (size_t)c->keep_rows * {row_bytes});"
+                                f"edgec_move_rows({ptr}, {ptr} + c->drop_rows * {row_bytes}, c->keep_rows * {row_bytes});"
                             )
                     place = RowPlacement(names, node, globals_w, _input_columns(graph, seg, node))
                     kernels[node.name] = emit_node(body, names, weights, node, place)

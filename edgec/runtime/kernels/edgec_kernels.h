@@ -417,6 +417,10 @@ void edgec_pad(const edgec_view *in, edgec_view *out, const edgec_pad_params *p)
  * into a slice and for moving patches). */
 void edgec_copy(const edgec_view *in, edgec_view *out);
 
+/* Move `bytes` bytes from src down to dst (dst < src, the ranges may overlap): a row-streamed
+ * segment's line buffer keeping its newest rows (move_rows.c). */
+void edgec_move_rows(int8_t *dst, const int8_t *src, int32_t bytes);
+
 /* Concatenate `count` windows along axis 0 (H), 1 (W) or 2 (C) into out. */
 void edgec_concat(const edgec_view *const *ins, int32_t count, int32_t axis, edgec_view *out);
 

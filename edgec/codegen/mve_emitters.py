@@ -24,6 +24,8 @@ ones with the MVE function names.
   channel's row per vector.
 - add / sub: ``edgec_add_mve``: four elements per step, the three requantizations in
   vectors (broadcasts other than a single value fall back to ``edgec_add`` inside it).
+- mean over H and W: ``edgec_mean_mve`` (mean_mve.c): sixteen channels per block, int16 lane
+  sums moved into int32 every 256 pixels, the requantization in vectors.
 """
 
 from __future__ import annotations
@@ -93,6 +95,18 @@ def _emit_add_mve(w, names, weights, node, p, ident):
     return "edgec_add_mve"
 
 
+def _emit_mean_mve(w, names, weights, node, p, ident):
+    from edgec.codegen.op_emitters import mean_call
+
+    return mean_call(w, names, node, p, "edgec_mean_mve")
+
+
+def _hw_mean(graph: Graph, node: Node) -> bool:
+    from edgec.codegen.dsp_elementwise import mean_applies
+
+    return mean_applies(graph, node)
+
+
 def _always(graph: Graph, node: Node) -> bool:
     return True
 
@@ -101,3 +115,4 @@ register(VariantRule("add", "mve", "add_mve", _always, _emit_add_mve))
 register(VariantRule("sub", "mve", "sub_mve", _always, _emit_add_mve))
 register(VariantRule("conv2d", "mve", "conv2d_mve", _conv_applies, _emit_conv_mve))
 register(VariantRule("depthwise_conv2d", "mve", "depthwise_mve", _depthwise_applies, _emit_depthwise_mve))
+register(VariantRule("mean", "mve", "mean_mve", _hw_mean, _emit_mean_mve))

@@ -323,6 +323,9 @@ void edgec_mean(const edgec_view *in, edgec_view *out, const edgec_mean_params *
 /* mean over H and W, four channels per word (SXTAB16; elementwise_dsp.c): the same results as
  * edgec_mean, which it calls for the other reductions. */
 void edgec_mean_dsp(const edgec_view *in, edgec_view *out, const edgec_mean_params *p);
+/* mean over H and W, sixteen channels per block (Helium; mean_mve.c): the same results as edgec_mean,
+ * which it calls for the other reductions. */
+void edgec_mean_mve(const edgec_view *in, edgec_view *out, const edgec_mean_params *p);
 
 /* max over any of H, W, C with keepdims, of the raw int8 values (TFLite
  * REDUCE_MAX: input and output share quantization). */

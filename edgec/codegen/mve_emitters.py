@@ -26,6 +26,8 @@ ones with the MVE function names.
   vectors (broadcasts other than a single value fall back to ``edgec_add`` inside it).
 - mean over H and W: ``edgec_mean_mve`` (mean_mve.c): sixteen channels per block, int16 lane
   sums moved into int32 every 256 pixels, the requantization in vectors.
+- fully connected (int8 [Co][K] weights): ``edgec_fully_connected_mve`` (fully_connected_mve.c):
+  two output channels per pass of VMLADAVA.S8, the portable weight layout and double rescale.
 """
 
 from __future__ import annotations
@@ -101,6 +103,17 @@ def _emit_mean_mve(w, names, weights, node, p, ident):
     return mean_call(w, names, node, p, "edgec_mean_mve")
 
 
+def _emit_fc_mve(w, names, weights, node, p, ident):
+    from edgec.codegen.op_emitters import fc_call
+
+    return fc_call(w, names, weights, node, p, ident, "edgec_fully_connected_mve")
+
+
+def _fc_applies(graph: Graph, node: Node) -> bool:
+    t = graph.tensors[node.inputs[1]]
+    return t.is_const and t.dtype == "int8" and len(t.shape) == 2
+
+
 def _hw_mean(graph: Graph, node: Node) -> bool:
     from edgec.codegen.dsp_elementwise import mean_applies
 
@@ -116,3 +129,4 @@ register(VariantRule("sub", "mve", "sub_mve", _always, _emit_add_mve))
 register(VariantRule("conv2d", "mve", "conv2d_mve", _conv_applies, _emit_conv_mve))
 register(VariantRule("depthwise_conv2d", "mve", "depthwise_mve", _depthwise_applies, _emit_depthwise_mve))
 register(VariantRule("mean", "mve", "mean_mve", _hw_mean, _emit_mean_mve))
+register(VariantRule("fully_connected", "mve", "fully_connected_mve", _fc_applies, _emit_fc_mve))

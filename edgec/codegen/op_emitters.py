@@ -248,6 +248,12 @@ def fc_fields(p: dict, in_features: int, out_features: int, scale: str) -> list[
 
 @emitter("fully_connected")
 def _emit_fc(w, names, weights, node, p, ident):
+    return fc_call(w, names, weights, node, p, ident, "edgec_fully_connected")
+
+
+def fc_call(w, names, weights, node, p, ident, fn: str) -> str:
+    """The double rescale table, the edgec_fc_params and the call of fully connected kernel ``fn``
+    (portable or a variant that reads the same [Co][K] int8 weights)."""
     graph = names.graph
     co, k = graph.tensors[node.inputs[1]].shape
     batches = graph.tensors[node.inputs[0]].size // k
@@ -256,8 +262,8 @@ def _emit_fc(w, names, weights, node, p, ident):
     w_ident, b_ident = _weights_and_bias(names, weights, node)
     names.place.params(w, "edgec_fc_params", fc_fields(p, k, co, scale))
     src, dst = _pointer(names, node.inputs[0]), _pointer(names, node.outputs[0])
-    w.line(f"edgec_fully_connected({src}, {dst}, {batches}, {w_ident}, {b_ident}, &params);")
-    return "edgec_fully_connected"
+    w.line(f"{fn}({src}, {dst}, {batches}, {w_ident}, {b_ident}, &params);")
+    return fn
 
 
 def _broadcast_views(w, names, node, first: str = "a", second: str = "b") -> None:

@@ -22,6 +22,7 @@ int32_t vectors_mve_rdbpot(int32_t x, int32_t exponent);
 #define edgec_depthwise_conv2d edgec_depthwise_conv2d_mve
 #define edgec_add edgec_add_mve
 #define edgec_mean edgec_mean_mve
+#define edgec_fully_connected edgec_fully_connected_mve
 #define edgec_depthwise_conv2d_inplace edgec_depthwise_conv2d_inplace_mve
 
 #endif /* EDGEC_VECTORS_MVE_H */

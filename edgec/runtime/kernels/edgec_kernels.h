@@ -228,6 +228,10 @@ typedef struct {
 
 void edgec_fully_connected(const int8_t *in, int8_t *out, int32_t batches, const int8_t *weights,
                            const int32_t *bias, const edgec_fc_params *p);
+/* fully connected, two output channels per pass of VMLADAVA.S8 (Helium; fully_connected_mve.c): the
+ * same arguments, weight layout and results as edgec_fully_connected. */
+void edgec_fully_connected_mve(const int8_t *in, int8_t *out, int32_t batches, const int8_t *weights,
+                               const int32_t *bias, const edgec_fc_params *p);
 
 /* ---------------------------------------------------------------- DSP-extension variants */
 

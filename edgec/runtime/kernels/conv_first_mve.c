@@ -38,19 +38,18 @@
 #define PLAN_BLOCK (4 * FIRST_FIELD + 4 * 16)
 #define PLAN_BYTES (PLAN_HEAD + PLAN_BLOCK * (FIRST_MAX_COUT / 4) + 16)
 
-/* Byte j of a field in the columns' (kx, ky, ci) order is byte order[j] of the weights' (ky, kx, ci). */
+/* The gather offsets that reorder a channel's weights to the columns' (kx, ky, ci) order: byte j of a
+ * field in that order is byte order[j] of the weights' (ky, kx, ci) (0 past the field). */
 static void field_order(uint8_t order[FIRST_FIELD], int32_t kh, int32_t kw, int32_t cin)
 {
-    int32_t kx, ky, c, j = 0;
+    const mve_pred16_t pixel_lanes = vctp8q((uint32_t)cin);
+    int32_t kx, ky, j = 0;
+    vst1q_u8(order, vdupq_n_u8(0));
+    vst1q_u8(order + 16, vdupq_n_u8(0));
     for (kx = 0; kx < kw; ++kx) {
-        for (ky = 0; ky < kh; ++ky) {
-            for (c = 0; c < cin; ++c) {
-                order[j++] = (uint8_t)((ky * kw + kx) * cin + c);
-            }
+        for (ky = 0; ky < kh; ++ky, j += cin) {
+            vstrbq_p_u8(order + j, vidupq_n_u8((uint32_t)((ky * kw + kx) * cin), 1), pixel_lanes);
         }
-    }
-    while (j < FIRST_FIELD) {
-        order[j++] = 0;
     }
 }
 
@@ -64,16 +63,18 @@ static void slot_of_lane(int32_t slots[4])
     vst1q_s32(slots, v);
 }
 
-/* The plan of this call's weights and constants (see PLAN_HEAD). */
-static void first_plan(int8_t *plan, const int8_t *weights, const int32_t *bias, const edgec_conv_params *p,
-                       int32_t cin, int32_t cout)
+/* The plan of this call's weights and constants (see PLAN_HEAD); 0 when a shift is not below 0 (the
+ * plan is then unfinished), else 1. */
+static int first_plan(int8_t *plan, const int8_t *weights, const int32_t *bias, const edgec_conv_params *p,
+                      int32_t cin, int32_t cout)
 {
     const int32_t field = p->kernel_h * p->kernel_w * cin, blocks = cout / 4;
     const mve_pred16_t lo_lanes = vctp8q((uint32_t)field);
     const mve_pred16_t hi_lanes = vctp8q((uint32_t)(field > 16 ? field - 16 : 0));
-    uint8_t order[FIRST_FIELD];
-    int32_t base[FIRST_MAX_COUT], slots[4];
-    int32_t oc, b;
+    const int32x4_t hi_bound = vdupq_n_s32(p->act_max);
+    uint8_t order[FIRST_FIELD] __attribute__((aligned(4)));
+    int32_t sums[4] __attribute__((aligned(8))), slots[4] __attribute__((aligned(8)));
+    int32_t top_shift = -1, b, k;
     uint8x16_t order_lo, order_hi;
 
     slot_of_lane(slots);
@@ -82,23 +83,32 @@ static void first_plan(int8_t *plan, const int8_t *weights, const int32_t *bias,
     order_hi = vld1q_u8(order + 16);
     ((int32_t *)plan)[0] = blocks;
     vst1q_s32((int32_t *)(plan + 16), vdupq_n_s32(p->act_min));
-    for (oc = 0; oc < cout; ++oc) {
-        const int8_t *w = weights + oc * field;
-        int8_t *row = plan + PLAN_HEAD + (oc / 4) * PLAN_BLOCK + slots[oc % 4] * FIRST_FIELD;
-        const int8x16_t lo = vldrbq_gather_offset_z_s8(w, order_lo, lo_lanes);
-        const int8x16_t hi = vldrbq_gather_offset_z_s8(w, order_hi, hi_lanes);
-        vst1q_s8(row, lo);
-        vst1q_s8(row + 16, hi);
-        base[oc] = (bias ? bias[oc] : 0) + p->input_offset * vaddvaq_s8(vaddvq_s8(lo), hi);
-    }
     for (b = 0; b < blocks; ++b) {
-        int32_t *k = (int32_t *)(plan + PLAN_HEAD + b * PLAN_BLOCK + 4 * FIRST_FIELD);
-        vst1q_s32(k, vld1q_s32(base + 4 * b));
-        vst1q_s32(k + 4, vld1q_s32(p->out_mult + 4 * b));
-        vst1q_s32(k + 8, vld1q_s32(p->out_shift + 4 * b));
-        vst1q_s32(k + 12, vdupq_n_s32(p->act_max));
+        int8_t *rows = plan + PLAN_HEAD + b * PLAN_BLOCK;
+        int32_t *k4 = (int32_t *)(rows + 4 * FIRST_FIELD);
+        const int32x4_t shift = vld1q_s32(p->out_shift + 4 * b);
+        int32x4_t base;
+        for (k = 0; k < 4; ++k) {
+            const int8_t *w = weights + (4 * b + k) * field;
+            int8_t *row = rows + slots[k] * FIRST_FIELD;
+            const int8x16_t lo = vldrbq_gather_offset_z_s8(w, order_lo, lo_lanes);
+            const int8x16_t hi = vldrbq_gather_offset_z_s8(w, order_hi, hi_lanes);
+            vst1q_s8(row, lo);
+            vst1q_s8(row + 16, hi);
+            sums[k] = vaddvaq_s8(vaddvq_s8(lo), hi);
+        }
+        base = vmulq_n_s32(vld1q_s32(sums), p->input_offset);
+        if (bias) {
+            base = vaddq_s32(base, vld1q_s32(bias + 4 * b));
+        }
+        vst1q_s32(k4, base);
+        vst1q_s32(k4 + 4, vld1q_s32(p->out_mult + 4 * b));
+        vst1q_s32(k4 + 8, shift);
+        vst1q_s32(k4 + 12, hi_bound);
+        top_shift = vmaxvq_s32(top_shift, shift);
     }
     ((int32_t *)(plan + PLAN_HEAD + blocks * PLAN_BLOCK))[0] = PLAN_HEAD + blocks * PLAN_BLOCK;
+    return top_shift < 0;
 }
 
 /* `pairs` pairs of output pixels whose fields start at src, src + step, src + 2 * step, ...: the first
@@ -187,62 +197,63 @@ static __attribute__((noinline)) void first_pairs(const int8_t *src, int32_t ste
           "d12", "d13", "d14", "d15", "memory", "cc");
 }
 
-/* Input columns ix0 .. ix0 + ncols - 1 of the kernel rows iy0 + ky * dilation_h, transposed into cols:
- * column j's kernel row ky at cols + (j * KH + ky) * Ci (the zero point outside the input). */
-static void first_columns(int8_t *cols, const edgec_view *in, const edgec_conv_params *p, int32_t iy0, int32_t ix0,
-                          int32_t ncols)
+/* The scatter offsets of first_columns: byte l of a run of input pixels (Ci bytes each) to column
+ * l / Ci of the transposed layout, at (l / Ci) * KH * Ci + l % Ci (below 256 for KH <= 16). */
+static uint8x16_t column_offsets(int32_t cin, int32_t kh)
 {
-    const int32_t cin = in->c, kh = p->kernel_h, col = kh * cin;
-    const int32_t per = 16 / cin < 256 / col ? 16 / cin : 256 / col; /* columns per scatter */
+    uint8_t offsets[16] __attribute__((aligned(4)));
+    int32_t l;
+    for (l = 0; l < 16; l += cin) {
+        vstrbq_p_u8(offsets + l, vidupq_n_u8((uint32_t)(l * kh), 1), vctp8q((uint32_t)(16 - l < cin ? 16 - l : cin)));
+    }
+    return vld1q_u8(offsets);
+}
+
+/* Input columns ix0 .. ix0 + ncols - 1 of the kernel rows iy0 + ky * dilation_h, transposed into cols:
+ * column j's kernel row ky at cols + (j * KH + ky) * Ci (the zero point outside the input).  One
+ * scatter moves 16 bytes of a kernel row (16 / Ci columns and, for a Ci that does not divide 16, the
+ * first bytes of the next, which the next scatter moves again); rows outside the input get the zero
+ * point in every column and up to 15 columns past the last. */
+static void first_columns(int8_t *cols, const edgec_view *in, const edgec_conv_params *p, uint8x16_t off, int32_t iy0,
+                          int32_t ix0, int32_t ncols)
+{
+    const int32_t cin = in->c, kh = p->kernel_h, col = kh * cin, per = 16 / cin;
     const int32_t left = ix0 < 0 ? (-ix0 < ncols ? -ix0 : ncols) : 0;
     const int32_t right = in->w - ix0 < left ? left : (in->w - ix0 < ncols ? in->w - ix0 : ncols);
     const int8x16_t zero_point = vdupq_n_s8((int8_t)(-p->input_offset));
     const mve_pred16_t pixel_lanes = vctp8q((uint32_t)cin);
-    uint8_t offsets[16];
-    uint8x16_t off;
     int32_t j, ky;
 
-    for (j = 0; j < 16; ++j) {
-        offsets[j] = (uint8_t)(j < per * cin ? (j / cin) * col + j % cin : 0);
-    }
-    off = vld1q_u8(offsets);
     for (ky = 0; ky < kh; ++ky) {
         const int32_t iy = iy0 + ky * p->dilation_h;
         int8_t *dst = cols + ky * cin;
+        const int8_t *src;
         if (iy < 0 || iy >= in->h) {
             for (j = 0; j < ncols; j += per) {
-                const int32_t n = ncols - j < per ? ncols - j : per;
-                vstrbq_scatter_offset_p_s8(dst + j * col, off, zero_point, vctp8q((uint32_t)(n * cin)));
+                vstrbq_scatter_offset_s8(dst + j * col, off, zero_point);
             }
             continue;
         }
+        src = in->data + iy * in->row_stride + ix0 * cin;
+        for (j = 0; j < left; ++j) {
+            vstrbq_p_s8(dst + j * col, zero_point, pixel_lanes);
+        }
         {
-            const int8_t *src = in->data + iy * in->row_stride + ix0 * cin;
-            for (j = 0; j < left; ++j) {
-                vstrbq_p_s8(dst + j * col, zero_point, pixel_lanes);
-            }
-            for (j = left; j < right; j += per) {
-                const int32_t n = right - j < per ? right - j : per;
-                const mve_pred16_t lanes = vctp8q((uint32_t)(n * cin));
-                vstrbq_scatter_offset_p_s8(dst + j * col, off, vldrbq_z_s8(src + j * cin, lanes), lanes);
-            }
-            for (j = right; j < ncols; ++j) {
-                vstrbq_p_s8(dst + j * col, zero_point, pixel_lanes);
+            /* Whole vectors while all 16 bytes lie in valid columns. */
+            const int8_t *s = src + left * cin, *end = src + right * cin - 16;
+            int8_t *d = dst + left * col;
+            for (j = left; s <= end; j += per, s += per * cin, d += per * col) {
+                vstrbq_scatter_offset_s8(d, off, vld1q_s8(s));
             }
         }
-    }
-}
-
-/* Whether every shift in shift[0..n) is below 0. */
-static int right_shifts_only(const int32_t *shift, int32_t n)
-{
-    int32_t i;
-    for (i = 0; i < n; ++i) {
-        if (shift[i] >= 0) {
-            return 0;
+        if (j < right) {
+            const mve_pred16_t last = vctp8q((uint32_t)((right - j) * cin));
+            vstrbq_scatter_offset_p_s8(dst + j * col, off, vldrbq_z_s8(src + j * cin, last), last);
+        }
+        for (j = right; j < ncols; ++j) {
+            vstrbq_p_s8(dst + j * col, zero_point, pixel_lanes);
         }
     }
-    return 1;
 }
 
 int edgec_conv_first_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
@@ -254,21 +265,23 @@ int edgec_conv_first_mve(const edgec_view *in, edgec_view *out, const int8_t *we
     int8_t cols[FIRST_COLUMNS_BYTES] __attribute__((aligned(16)));
     int8_t scratch[FIRST_MAX_COUT] __attribute__((aligned(4)));
     int32_t segment, oy, ox0;
+    uint8x16_t off;
 
-    if (p->groups > 1 || kh < 1 || kw < 1 || kh * kw * cin > FIRST_FIELD || p->dilation_w != 1 ||
+    if (p->groups > 1 || kh < 1 || kh > 16 || kw < 1 || kh * kw * cin > FIRST_FIELD || p->dilation_w != 1 ||
         in->col_stride != cin || out->col_stride != cout || cout % 4 != 0 || cout < 4 || cout > FIRST_MAX_COUT ||
-        !right_shifts_only(p->out_shift, cout)) {
+        !first_plan(plan, weights, bias, p, cin, cout)) {
         return 0;
     }
-    /* Output pixels per segment: their columns and the last field's overread fit the buffer. */
-    segment = ((FIRST_COLUMNS_BYTES - FIRST_FIELD) / col - kw) / sw + 1;
-    first_plan(plan, weights, bias, p, cin, cout);
+    /* Output pixels per segment: their columns, the last field's overread and the columns past the
+     * last that a scatter of zero points fills fit the buffer (16 columns at most, of at most 16 bytes). */
+    segment = ((FIRST_COLUMNS_BYTES - 256) / col - kw) / sw + 1;
+    off = column_offsets(cin, kh);
     for (oy = 0; oy < out->h; ++oy) {
         const int32_t iy0 = oy * p->stride_h - p->pad_top;
         for (ox0 = 0; ox0 < out->w; ox0 += segment) {
             const int32_t n = out->w - ox0 < segment ? out->w - ox0 : segment;
             int8_t *dst = out->data + oy * out->row_stride + ox0 * cout;
-            first_columns(cols, in, p, iy0, ox0 * sw - p->pad_left, (n - 1) * sw + kw);
+            first_columns(cols, in, p, off, iy0, ox0 * sw - p->pad_left, (n - 1) * sw + kw);
             if (n >= 2) {
                 first_pairs(cols, step, n / 2, plan, dst, dst + cout, p->output_offset);
             }

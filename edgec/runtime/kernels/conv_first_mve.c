@@ -267,7 +267,7 @@ int edgec_conv_first_mve(const edgec_view *in, edgec_view *out, const int8_t *we
     int32_t segment, oy, ox0;
     uint8x16_t off;
 
-    if (p->groups > 1 || kh < 1 || kh > 16 || kw < 1 || kh * kw * cin > FIRST_FIELD || p->dilation_w != 1 ||
+    if (p->groups > 1 || cin > 16 || kh < 1 || kh > 16 || kw < 1 || kh * kw * cin > FIRST_FIELD || p->dilation_w != 1 ||
         in->col_stride != cin || out->col_stride != cout || cout % 4 != 0 || cout < 4 || cout > FIRST_MAX_COUT ||
         !first_plan(plan, weights, bias, p, cin, cout)) {
         return 0;

@@ -240,11 +240,14 @@ static void first_columns(int8_t *cols, const edgec_view *in, const edgec_conv_p
         }
         {
             /* Whole vectors while all 16 bytes lie in valid columns. */
-            const int8_t *s = src + left * cin, *end = src + right * cin - 16;
+            const int32_t bytes = (right - left) * cin, whole = bytes < 16 ? 0 : (bytes - 16) / (per * cin) + 1;
+            const int8_t *s = src + left * cin;
             int8_t *d = dst + left * col;
-            for (j = left; s <= end; j += per, s += per * cin, d += per * col) {
+            int32_t i;
+            for (i = whole; i > 0; --i, s += per * cin, d += per * col) {
                 vstrbq_scatter_offset_s8(d, off, vld1q_s8(s));
             }
+            j = left + whole * per;
         }
         if (j < right) {
             const mve_pred16_t last = vctp8q((uint32_t)((right - j) * cin));

@@ -31,9 +31,9 @@
 #define FIRST_COLUMNS_BYTES 1536 /* the transposed input columns of one row segment */
 
 /* The plan of a call (first_plan), read in order by first_pairs: a head of 32 bytes (the block count
- * and the lower clamp bound), per block of four channels its four weight rows (in the slots whose
- * dot products land in the channels' lanes, slot_of_lane) and four vectors of constants, then the plan's size, by which first_pairs steps back to its
- * start. */
+ * and the lower clamp bound), per block of four channels its four weight rows (in the slots whose dot
+ * products land in the channels' lanes, slot_of_lane) and four vectors of constants, then the plan's
+ * size, by which first_pairs steps back to its start. */
 #define PLAN_HEAD 32
 #define PLAN_BLOCK (4 * FIRST_FIELD + 4 * 16)
 #define PLAN_BYTES (PLAN_HEAD + PLAN_BLOCK * (FIRST_MAX_COUT / 4) + 16)
@@ -65,7 +65,7 @@ static void slot_of_lane(int32_t slots[4])
 
 /* The plan of this call's weights and constants (see PLAN_HEAD); 0 when a shift is not below 0 (the
  * plan is then unfinished), else 1. */
-static int first_plan(int8_t *plan, const int8_t *weights, const int32_t *bias, const edgec_conv_params *p,
+static int first_plan(int32_t *plan, const int8_t *weights, const int32_t *bias, const edgec_conv_params *p,
                       int32_t cin, int32_t cout)
 {
     const int32_t field = p->kernel_h * p->kernel_w * cin, blocks = cout / 4;
@@ -81,10 +81,10 @@ static int first_plan(int8_t *plan, const int8_t *weights, const int32_t *bias, 
     field_order(order, p->kernel_h, p->kernel_w, cin);
     order_lo = vld1q_u8(order);
     order_hi = vld1q_u8(order + 16);
-    ((int32_t *)plan)[0] = blocks;
-    vst1q_s32((int32_t *)(plan + 16), vdupq_n_s32(p->act_min));
+    plan[0] = blocks;
+    vst1q_s32(plan + 4, vdupq_n_s32(p->act_min));
     for (b = 0; b < blocks; ++b) {
-        int8_t *rows = plan + PLAN_HEAD + b * PLAN_BLOCK;
+        int8_t *rows = (int8_t *)plan + PLAN_HEAD + b * PLAN_BLOCK;
         int32_t *k4 = (int32_t *)(rows + 4 * FIRST_FIELD);
         const int32x4_t shift = vld1q_s32(p->out_shift + 4 * b);
         int32x4_t base;
@@ -107,7 +107,7 @@ static int first_plan(int8_t *plan, const int8_t *weights, const int32_t *bias, 
         vst1q_s32(k4 + 12, hi_bound);
         top_shift = vmaxvq_s32(top_shift, shift);
     }
-    ((int32_t *)(plan + PLAN_HEAD + blocks * PLAN_BLOCK))[0] = PLAN_HEAD + blocks * PLAN_BLOCK;
+    plan[(PLAN_HEAD + blocks * PLAN_BLOCK) / 4] = PLAN_HEAD + blocks * PLAN_BLOCK;
     return top_shift < 0;
 }
 
@@ -117,10 +117,10 @@ static int first_plan(int8_t *plan, const int8_t *weights, const int32_t *bias, 
  * the two fields, q4 each weight row and constant in turn, q5 and q6 the two pixels' accumulators,
  * q7 the lower clamp bound; the dot products go through r0, r2, r8 and r10 (VMLADAV writes even
  * registers), and VSTRB.32 takes low base registers. */
-static __attribute__((noinline)) void first_pairs(const int8_t *src, int32_t step, int32_t pairs, const int8_t *plan,
+static __attribute__((noinline)) void first_pairs(const int8_t *src, int32_t step, int32_t pairs, const int32_t *plan,
                                                   int8_t *d0, int8_t *d1, int32_t offset)
 {
-    const int8_t *w = plan;
+    const int32_t *w = plan;
     __asm__ volatile(
         "vldrw.32 q7, [%[w], #16]\n"
         "2:\n\t"
@@ -264,7 +264,7 @@ int edgec_conv_first_mve(const edgec_view *in, edgec_view *out, const int8_t *we
 {
     const int32_t cin = in->c, cout = out->c, kh = p->kernel_h, kw = p->kernel_w, sw = p->stride_w;
     const int32_t col = kh * cin, step = sw * col;
-    int8_t plan[PLAN_BYTES] __attribute__((aligned(16)));
+    int32_t plan[PLAN_BYTES / 4] __attribute__((aligned(16)));
     int8_t cols[FIRST_COLUMNS_BYTES] __attribute__((aligned(16)));
     int8_t scratch[FIRST_MAX_COUT] __attribute__((aligned(4)));
     int32_t segment, oy, ox0;
@@ -275,8 +275,9 @@ int edgec_conv_first_mve(const edgec_view *in, edgec_view *out, const int8_t *we
         !first_plan(plan, weights, bias, p, cin, cout)) {
         return 0;
     }
-    /* Output pixels per segment: their columns, the last field's overread and the columns past the
-     * last that a scatter of zero points fills fit the buffer (16 columns at most, of at most 16 bytes). */
+    /* Output pixels per segment: their columns fit the buffer with 256 bytes to spare, for the last
+     * field's overread (under 32 bytes) and the columns past the last that a scatter of zero points
+     * fills (15 / Ci columns of KH * Ci bytes, at most 240). */
     segment = ((FIRST_COLUMNS_BYTES - 256) / col - kw) / sw + 1;
     off = column_offsets(cin, kh);
     for (oy = 0; oy < out->h; ++oy) {

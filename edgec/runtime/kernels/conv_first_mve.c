@@ -69,8 +69,9 @@ static int first_plan(int32_t *plan, const int8_t *weights, const int32_t *bias,
                       int32_t cin, int32_t cout)
 {
     const int32_t field = p->kernel_h * p->kernel_w * cin, blocks = cout / 4;
-    const mve_pred16_t lo_lanes = vctp8q((uint32_t)field);
-    const mve_pred16_t hi_lanes = vctp8q((uint32_t)(field > 16 ? field - 16 : 0));
+    /* Lanes past the field gather byte 0 of the channel (order is 0 there) and are masked to zeros. */
+    const int8x16_t lo_mask = vdupq_m_n_s8(vdupq_n_s8(0), -1, vctp8q((uint32_t)field));
+    const int8x16_t hi_mask = vdupq_m_n_s8(vdupq_n_s8(0), -1, vctp8q((uint32_t)(field > 16 ? field - 16 : 0)));
     const int32x4_t hi_bound = vdupq_n_s32(p->act_max);
     uint8_t order[FIRST_FIELD] __attribute__((aligned(4)));
     int32_t sums[4] __attribute__((aligned(8))), slots[4] __attribute__((aligned(8)));
@@ -91,8 +92,8 @@ static int first_plan(int32_t *plan, const int8_t *weights, const int32_t *bias,
         for (k = 0; k < 4; ++k) {
             const int8_t *w = weights + (4 * b + k) * field;
             int8_t *row = rows + slots[k] * FIRST_FIELD;
-            const int8x16_t lo = vldrbq_gather_offset_z_s8(w, order_lo, lo_lanes);
-            const int8x16_t hi = vldrbq_gather_offset_z_s8(w, order_hi, hi_lanes);
+            const int8x16_t lo = vandq_s8(vldrbq_gather_offset_s8(w, order_lo), lo_mask);
+            const int8x16_t hi = vandq_s8(vldrbq_gather_offset_s8(w, order_hi), hi_mask);
             vst1q_s8(row, lo);
             vst1q_s8(row + 16, hi);
             sums[k] = vaddvaq_s8(vaddvq_s8(lo), hi);

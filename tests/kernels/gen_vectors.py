@@ -1199,6 +1199,70 @@ def mve_wide1x1_cases(rng) -> list[Case]:
 
 
 # ---- end mve1x1 ---------------------------------------------------------------------------------------
+# ---- mvefirst: the Cortex-M55 first conv (conv_first_mve.c) ------------------------------------
+
+
+def _conv_again(c: Case) -> Case:
+    """c's expected output recomputed after its parameters were changed."""
+    t, i = c.tensors, c.ints
+    t["y"] = K.conv2d(t["x"], t["w"], t.get("bias"), stride=(i["stride_h"], i["stride_w"]),
+                      dilation=(i["dilation_h"], i["dilation_w"]),
+                      pad=(i["pad_top"], i["pad_left"], i["pad_bottom"], i["pad_right"]),
+                      input_offset=i["input_offset"], output_offset=i["output_offset"], out_mult=t["out_mult"],
+                      out_shift=t["out_shift"], act_min=i["act_min"], act_max=i["act_max"], groups=1)  # fmt: skip
+    return c
+
+
+def mve_first_conv_cases(rng) -> list[Case]:
+    """Dense convs whose field is at most 32 bytes with whole blocks of four output channels and right
+    shifts (the Helium first conv: transposed input columns, pixel pairs): RGB 3x3 stride 2 as in
+    MobileNetV2 and MCUNet, odd output widths (the single last pixel), rows wider than one column
+    segment, 8 blocks of channels, padding on every side (rows and columns of zero points), dilated
+    rows, 1..16 input channels (scatters of whole and partial pixels), 1..16 kernel rows; extreme
+    multipliers with right shifts down to -31, a clamped range, no bias; and shapes it hands back
+    (a shift of 0 or more, four channels short of a block)."""
+    cases = []
+    for h, w, ci, co, k, s, d, pad in [
+        (9, 12, 3, 16, (3, 3), (2, 2), (1, 1), (0, 0, 1, 1)),  # MobileNetV2 / MCUNet's first conv
+        (7, 11, 3, 16, (3, 3), (2, 2), (1, 1), (1, 1, 1, 1)),
+        (6, 13, 3, 8, (3, 3), (2, 2), (1, 1), (0, 0, 1, 1)),  # 7 outputs a row: the last one alone
+        (5, 161, 3, 32, (3, 3), (2, 2), (1, 1), (1, 1, 1, 1)),  # 81 outputs: segments of 70 and 11
+        (4, 150, 3, 4, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),  # segments of 140 and 10
+        (8, 9, 1, 12, (5, 5), (1, 1), (1, 1), (2, 2, 2, 2)),
+        (9, 10, 2, 8, (3, 5), (1, 2), (2, 1), (2, 2, 2, 2)),  # dilated rows
+        (6, 7, 5, 4, (2, 3), (2, 1), (1, 1), (0, 1, 1, 1)),  # 5 channels: 3 pixels and a byte a scatter
+        (5, 6, 7, 8, (2, 2), (1, 1), (1, 1), (1, 0, 0, 1)),
+        (4, 5, 16, 12, (1, 2), (1, 1), (1, 1), (0, 1, 0, 0)),  # one pixel a scatter
+        (3, 6, 10, 8, (1, 3), (1, 1), (1, 1), (1, 1, 1, 1)),  # one kernel row: whole rows of zero points
+        (20, 5, 2, 4, (16, 1), (1, 1), (1, 1), (7, 0, 8, 0)),  # 16 kernel rows: scatter offsets up to 225
+        (5, 5, 12, 8, (1, 1), (1, 1), (1, 1), (1, 1, 1, 1)),  # a padded 1x1
+    ]:
+        cases.append(conv_case(rng, h=h, w=w, ci=ci, co=co, k=k, stride=s, dilation=d, pad=pad,
+                               name=f"first{k[0]}x{k[1]}_{h}x{w}x{ci}to{co}_s{s[0]}{s[1]}_d{d[0]}"))  # fmt: skip
+    for base in (cases[0], cases[3]):
+        # extreme multipliers and zero points with right shifts only (-31 rounds almost all to 0)
+        c = conv_case(rng, h=base.tensors["x"].shape[1], w=base.tensors["x"].shape[2], ci=3,
+                      co=base.tensors["w"].shape[0], k=(3, 3), stride=(2, 2),
+                      pad=tuple(base.ints[k] for k in ("pad_top", "pad_left", "pad_bottom", "pad_right")),
+                      extreme=True, bias=True, name=base.name + "_x")  # fmt: skip
+        c.tensors["out_shift"] = rng.choice([-31, -24, -16, -9, -8, -2, -1], size=c.tensors["out_shift"].shape)
+        cases.append(_conv_again(c))
+        c = Case(base.op, name=base.name + "_clamped_nobias", ints=dict(base.ints), tensors=dict(base.tensors))
+        c.ints.update(act_min=max(-128, c.ints["output_offset"]), act_max=min(127, c.ints["output_offset"] + 40))
+        del c.tensors["bias"]
+        cases.append(_conv_again(c))
+    for shift in (0, 3):  # one channel's shift not below 0: the other paths
+        c = Case(cases[0].op, name=cases[0].name + f"_shift{shift}", ints=dict(cases[0].ints),
+                 tensors=dict(cases[0].tensors))  # fmt: skip
+        c.tensors["out_shift"] = c.tensors["out_shift"].copy()
+        c.tensors["out_shift"][5] = shift
+        cases.append(_conv_again(c))
+    cases.append(conv_case(rng, h=9, w=12, ci=3, co=14, k=(3, 3), stride=(2, 2), pad=(0, 0, 1, 1),
+                           name="first3x3_9x12x3to14_partial_block"))  # fmt: skip
+    return cases
+
+
+# ---- end mvefirst -------------------------------------------------------------------------------
 
 
 # -- the suite ----------------------------------------------------------------------
@@ -1674,6 +1738,7 @@ def build_cases(seed: int) -> list[Case]:
     # ---- end m4speed4 ----
     # ---- mve1x1: the Helium wide 1x1 convs (own stream) ----
     cases += mve_wide1x1_cases(np.random.default_rng(seed + 51))
+    cases += mve_first_conv_cases(np.random.default_rng(seed + 52))  # mvefirst (own stream)
     return cases
 
 

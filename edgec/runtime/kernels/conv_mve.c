@@ -1095,6 +1095,8 @@ void edgec_conv2d_mve(const edgec_view *in, edgec_view *out, const int8_t *weigh
         conv1x1(in, out, weights, bias, p, p->stride_h, p->stride_w); /* every tap inside the input */
     } else if (p->groups > 1 || field <= 0 || field > CONV_FIELD_BYTES) {
         edgec_conv2d(in, out, weights, bias, p);
+    } else if (field <= 32 && edgec_conv_first_mve(in, out, weights, bias, p)) {
+        return; /* conv_first_mve.c */
     } else if (p->kernel_h == SHORT_ROWS && p->kernel_w * in->c <= 16 && p->dilation_w == 1 &&
                in->col_stride == in->c && out->c <= SHORT_ROWS_COUT) {
         conv_short_rows(in, out, weights, bias, p);

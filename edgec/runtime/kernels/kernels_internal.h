@@ -78,6 +78,10 @@ static inline int view_is_dense(const edgec_view *v)
 }
 
 
+/* Cortex-M55 first convs (conv_first_mve.c): runs the conv and returns 1 when it takes the shape (a
+ * field of at most 32 bytes, whole blocks of four output channels, right shifts), else returns 0. */
+int edgec_conv_first_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
+                         const edgec_conv_params *p);
 
 /* Element-wise unary kernels are written for one contiguous run of n
  * elements; unary_over_view walks a pair of windows in the longest runs

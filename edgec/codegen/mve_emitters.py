@@ -1,14 +1,16 @@
 """Helium (MVE) kernel variants (Cortex-M55): their rules and C emitters.
 
-Registered into ``kernel_variants``; the kernels live in runtime/kernels/conv_mve.c and
-depthwise_mve.c (compiled only for targets with integer MVE).  They take the portable
+Registered into ``kernel_variants``; the kernels live in runtime/kernels/conv_mve.c,
+conv_first_mve.c and depthwise_mve.c (compiled only for targets with integer MVE).  They take the portable
 kernels' arguments and weight layouts unchanged, so they add no flash for weights and
 work on any view (patch stages, row-streamed segments): the emitters are the portable
 ones with the MVE function names.
 
 - conv2d (groups 1): ``edgec_conv2d_mve`` (1x1 stride 1 unpadded layers go to
   ``edgec_conv2d_1x1_mve`` inside it): VMLADAVA.S8 dot products along the input channels;
-  three kernel rows of at most 16 bytes (a first layer on RGB) are one predicated load each.
+  fields of at most 32 bytes (a first layer on RGB) go to ``edgec_conv_first_mve``
+  (conv_first_mve.c: input columns transposed on the stack, pixel pairs in assembly), else
+  three kernel rows of at most 16 bytes are one predicated load each.
 - depthwise_conv2d (depth multiplier 1): ``edgec_depthwise_conv2d_mve``; square 3x3/5x5/7x7
   kernels go to ``edgec_depthwise_pairs_ring_mve`` (depthwise_pairs_mve.c: sixteen channels per
   vector, two taps' int8 products added in int16, a block of sixteen channels at a time through

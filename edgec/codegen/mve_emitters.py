@@ -1,8 +1,8 @@
 """Helium (MVE) kernel variants (Cortex-M55): their rules and C emitters.
 
-Registered into ``kernel_variants``; the kernels live in runtime/kernels/conv_mve.c,
-conv_first_mve.c and depthwise_mve.c (compiled only for targets with integer MVE).  They take the portable
-kernels' arguments and weight layouts unchanged, so they add no flash for weights and
+Registered into ``kernel_variants``; the kernels live in runtime/kernels/*_mve.c (compiled
+only for targets with integer MVE).  They take the portable kernels' arguments and weight
+layouts unchanged, so they add no flash for weights and
 work on any view (patch stages, row-streamed segments): the emitters are the portable
 ones with the MVE function names.
 

@@ -28,6 +28,7 @@
  * time through a ring of padded rows.  Built only for targets with integer
  * MVE.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "depthwise_pairs_mve.h"
@@ -484,6 +485,192 @@ static ring_row_fn *ring_row_body(int32_t k, int negative)
     }
 }
 
+/*
+ * The row bodies in assembly, for layers whose shifts are all negative (the usual case).  Compiled,
+ * a 3x3 row spent about 172 instructions per output and block: the four accumulators, two inputs,
+ * two weights and the products exceed the eight Q registers, so GCC spilled.  Here the four
+ * accumulators stay in q0-q3 for the whole output and q4-q7 hold one pair of taps: tap a's input
+ * and weight, its even and odd products (the input register reused for the odd ones), then tap b's
+ * weight and input, whose input is loaded twice (its even products overwrite it): 19 instructions
+ * per pair of taps against 18 with a spare register.  The weights come from the block's stage
+ * (asm_stage, gathered once per block for all its rows) through a post-incremented pointer, the
+ * requantization constants from fixed offsets of it.  Requantization: VQRDMULH, the step down of
+ * negative values and VRSHL per accumulator; then the narrowing saturates (VQMOVN) to int16, the
+ * output offset is added there with saturation (a value past int16 is past the clamp bounds either
+ * way) and once more to int8, so the clamp is one VMAX/VMIN on all sixteen channels.
+ */
+
+/* The constants of one block of sixteen channels (asm_row_* read them at these offsets). */
+typedef struct {
+    int32x4_t start[4];           /* 0: bias + input_offset * sum(w), in the accumulators' lane order */
+    int32x4_t mult[4];            /* 64 */
+    int32x4_t shift[4];           /* 128: every one below 0 */
+    int8x16_t lo, hi;             /* 192, 208: act_min, act_max */
+    int8x16_t w[MAX_K * MAX_K];   /* 224: tap by tap, zero past the block's channels */
+} asm_stage;
+
+typedef char asm_stage_weights_at_224[offsetof(asm_stage, w) == 224 ? 1 : -1];
+
+static void asm_block_constants(asm_stage *st, const int8_t *w, const call_stage *s, int32_t c0, int32_t n,
+                                int32_t taps)
+{
+    const mve_pred16_t lanes = vctp8q((uint32_t)n);
+    int t, k;
+    for (t = 0; t < taps; ++t) {
+        st->w[t] = vldrbq_z_s8(w + t * s->channels + c0, lanes);
+    }
+    for (k = 0; k < 4; ++k) {
+        st->start[k] = gather_lanes(s->start, s, c0, k, n, 0);
+        st->mult[k] = gather_lanes(s->mult, s, c0, k, n, 0);
+        st->shift[k] = gather_lanes(s->shift, s, c0, k, n, 0);
+    }
+    st->lo = vdupq_n_s8((int8_t)vgetq_lane_s32(s->lo, 0));
+    st->hi = vdupq_n_s8((int8_t)vgetq_lane_s32(s->hi, 0));
+}
+
+/* Row ky's pointer for this output into register R: rows[ky] + xoff. */
+#define ASM_ROW(KY, R) "ldr " R ", [%[rows], #(" #KY ")*4]\n\tadd " R ", " R ", %[xoff]\n\t"
+#define RA "%[ra]"
+#define RB "%[rb]"
+
+/* The int16 sums of the even (q6) and odd (q4) channels' products widened into q0-q3. */
+#define ASM_WIDEN                                                                                                 \
+    "vmovlb.s16 q5, q6\n\tvadd.i32 q0, q0, q5\n\t"                                                               \
+    "vmovlt.s16 q6, q6\n\tvadd.i32 q1, q1, q6\n\t"                                                               \
+    "vmovlb.s16 q5, q4\n\tvadd.i32 q2, q2, q5\n\t"                                                               \
+    "vmovlt.s16 q4, q4\n\tvadd.i32 q3, q3, q4\n\t"
+
+/* Tap a at column XA of row register R1 and tap b at column XB of R2, the next two weights. */
+#define ASM_PAIR(R1, XA, R2, XB)                                                                                  \
+    "vldrb.8 q4, [" R1 ", #" #XA "*16]\n\t"                                                                      \
+    "vldrw.u32 q5, [%[w]], #16\n\t"                                                                              \
+    "vmullb.s8 q6, q4, q5\n\t"                                                                                   \
+    "vmullt.s8 q4, q4, q5\n\t"                                                                                   \
+    "vldrb.8 q5, [" R2 ", #" #XB "*16]\n\t"                                                                      \
+    "vldrw.u32 q7, [%[w]], #16\n\t"                                                                              \
+    "vmullb.s8 q5, q5, q7\n\t"                                                                                   \
+    "vadd.i16 q6, q6, q5\n\t"                                                                                    \
+    "vldrb.8 q5, [" R2 ", #" #XB "*16]\n\t"                                                                      \
+    "vmullt.s8 q5, q5, q7\n\t"                                                                                   \
+    "vadd.i16 q4, q4, q5\n\t" ASM_WIDEN
+
+/* The last tap of an odd count, alone. */
+#define ASM_SINGLE(R1, XA)                                                                                        \
+    "vldrb.8 q4, [" R1 ", #" #XA "*16]\n\t"                                                                      \
+    "vldrw.u32 q5, [%[w]], #16\n\t"                                                                              \
+    "vmullb.s8 q6, q4, q5\n\t"                                                                                   \
+    "vmullt.s8 q4, q4, q5\n\t" ASM_WIDEN
+
+/* Seven taps of an even row in R1 (columns 0-5 and 6 with the next row's 0 in R2), then of an odd row. */
+#define ASM_ROWS_7(KY, R1, R2)                                                                                    \
+    ASM_ROW(KY, R1) ASM_PAIR(R1, 0, R1, 1) ASM_PAIR(R1, 2, R1, 3) ASM_PAIR(R1, 4, R1, 5)                         \
+    ASM_ROW(KY + 1, R2) ASM_PAIR(R1, 6, R2, 0) ASM_PAIR(R2, 1, R2, 2) ASM_PAIR(R2, 3, R2, 4) ASM_PAIR(R2, 5, R2, 6)
+
+#define ASM_TAPS_3                                                                                                \
+    ASM_ROW(0, RA) ASM_PAIR(RA, 0, RA, 1) ASM_ROW(1, RB) ASM_PAIR(RA, 2, RB, 0) ASM_PAIR(RB, 1, RB, 2)            \
+    ASM_ROW(2, RA) ASM_PAIR(RA, 0, RA, 1) ASM_SINGLE(RA, 2)
+#define ASM_TAPS_5                                                                                                \
+    ASM_ROW(0, RA) ASM_PAIR(RA, 0, RA, 1) ASM_PAIR(RA, 2, RA, 3) ASM_ROW(1, RB) ASM_PAIR(RA, 4, RB, 0)            \
+    ASM_PAIR(RB, 1, RB, 2) ASM_PAIR(RB, 3, RB, 4)                                                                \
+    ASM_ROW(2, RA) ASM_PAIR(RA, 0, RA, 1) ASM_PAIR(RA, 2, RA, 3) ASM_ROW(3, RB) ASM_PAIR(RA, 4, RB, 0)            \
+    ASM_PAIR(RB, 1, RB, 2) ASM_PAIR(RB, 3, RB, 4)                                                                \
+    ASM_ROW(4, RA) ASM_PAIR(RA, 0, RA, 1) ASM_PAIR(RA, 2, RA, 3) ASM_SINGLE(RA, 4)
+#define ASM_TAPS_7                                                                                                \
+    ASM_ROWS_7(0, RA, RB) ASM_ROWS_7(2, RA, RB) ASM_ROWS_7(4, RA, RB)                                            \
+    ASM_ROW(6, RA) ASM_PAIR(RA, 0, RA, 1) ASM_PAIR(RA, 2, RA, 3) ASM_PAIR(RA, 4, RA, 5) ASM_SINGLE(RA, 6)
+
+/* One output: the accumulators from the block's starts, the taps, the weight pointer back to tap 0,
+ * the requantization, the narrowing, the offset and the clamp (q6: sixteen int8 outputs); STORE
+ * writes them, then dst and the column offset step to the next output. */
+#define ASM_OUTPUT(TAPS, WEIGHT_BYTES, STORE)                                                                     \
+    "vldrw.u32 q0, [%[st]]\n\t"                                                                                  \
+    "vldrw.u32 q1, [%[st], #16]\n\t"                                                                             \
+    "vldrw.u32 q2, [%[st], #32]\n\t"                                                                             \
+    "vldrw.u32 q3, [%[st], #48]\n\t" TAPS                                                                        \
+    "sub %[w], %[w], #" #WEIGHT_BYTES "\n\t"                                                                     \
+    "vldrw.u32 q4, [%[st], #64]\n\t"                                                                             \
+    "vldrw.u32 q5, [%[st], #80]\n\t"                                                                             \
+    "vldrw.u32 q6, [%[st], #96]\n\t"                                                                             \
+    "vldrw.u32 q7, [%[st], #112]\n\t"                                                                            \
+    "vqrdmulh.s32 q0, q0, q4\n\t"                                                                                \
+    "vqrdmulh.s32 q1, q1, q5\n\t"                                                                                \
+    "vqrdmulh.s32 q2, q2, q6\n\t"                                                                                \
+    "vqrdmulh.s32 q3, q3, q7\n\t"                                                                                \
+    "vshr.s32 q4, q0, #31\n\tvqadd.s32 q0, q0, q4\n\t"                                                           \
+    "vshr.s32 q5, q1, #31\n\tvqadd.s32 q1, q1, q5\n\t"                                                           \
+    "vshr.s32 q6, q2, #31\n\tvqadd.s32 q2, q2, q6\n\t"                                                           \
+    "vshr.s32 q7, q3, #31\n\tvqadd.s32 q3, q3, q7\n\t"                                                           \
+    "vldrw.u32 q4, [%[st], #128]\n\t"                                                                            \
+    "vldrw.u32 q5, [%[st], #144]\n\t"                                                                            \
+    "vldrw.u32 q6, [%[st], #160]\n\t"                                                                            \
+    "vldrw.u32 q7, [%[st], #176]\n\t"                                                                            \
+    "vrshl.s32 q0, q0, q4\n\t"                                                                                   \
+    "vrshl.s32 q1, q1, q5\n\t"                                                                                   \
+    "vrshl.s32 q2, q2, q6\n\t"                                                                                   \
+    "vrshl.s32 q3, q3, q7\n\t"                                                                                   \
+    "vqmovnb.s32 q4, q0\n\t"                                                                                     \
+    "vqmovnt.s32 q4, q1\n\t"                                                                                     \
+    "vqmovnb.s32 q5, q2\n\t"                                                                                     \
+    "vqmovnt.s32 q5, q3\n\t"                                                                                     \
+    "vqadd.s16 q4, q4, %[off]\n\t"                                                                               \
+    "vqadd.s16 q5, q5, %[off]\n\t"                                                                               \
+    "vqmovnb.s16 q6, q4\n\t"                                                                                     \
+    "vqmovnt.s16 q6, q5\n\t"                                                                                     \
+    "vldrw.u32 q7, [%[st], #192]\n\t"                                                                            \
+    "vmax.s8 q6, q6, q7\n\t"                                                                                     \
+    "vldrw.u32 q7, [%[st], #208]\n\t"                                                                            \
+    "vmin.s8 q6, q6, q7\n\t" STORE                                                                              \
+    "add %[dst], %[dst], %[col]\n\t"                                                                             \
+    "add %[xoff], %[xoff], %[step]\n\t"
+
+#define ASM_STORE_FULL "vstrb.8 q6, [%[dst]]\n\t"
+#define ASM_STORE_TAIL "vpst\n\tvstrbt.8 q6, [%[dst]]\n\t"
+
+typedef void asm_row_fn(const int8_t *const *rows, const asm_stage *st, int8_t *dst, int32_t out_w, int32_t out_col,
+                        int32_t step, int32_t offset, int32_t n);
+
+/* An output row of the block staged in st (n channels): rows[ky] is the ring row tap row ky reads,
+ * dst the first output's first channel; out_w outputs, out_col bytes apart, step ring bytes apart. */
+#define ASM_ROW_BODY(NAME, TAPS, WEIGHT_BYTES)                                                                    \
+    static __attribute__((noinline)) void NAME(const int8_t *const *rows, const asm_stage *st, int8_t *dst,      \
+                                               int32_t out_w, int32_t out_col, int32_t step, int32_t offset,      \
+                                               int32_t n)                                                         \
+    {                                                                                                            \
+        const int8_t *w = (const int8_t *)st->w;                                                                 \
+        const int8_t *ra, *rb;                                                                                   \
+        int32_t xoff = 0;                                                                                        \
+        if (n == LANES) {                                                                                        \
+            __asm__ volatile("dls lr, %[count]\n"                                                                \
+                             "1:\n\t" ASM_OUTPUT(TAPS, WEIGHT_BYTES, ASM_STORE_FULL) "le lr, 1b"                 \
+                             : [w] "+&r"(w), [dst] "+&r"(dst), [xoff] "+&r"(xoff), [ra] "=&r"(ra), [rb] "=&r"(rb) \
+                             : [rows] "r"(rows), [st] "r"(st), [count] "r"(out_w), [col] "r"(out_col),          \
+                               [step] "r"(step), [off] "r"(offset)                                              \
+                             : "lr", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11",   \
+                               "d12", "d13", "d14", "d15", "memory", "cc");                                      \
+        } else {                                                                                                 \
+            __asm__ volatile("vctp.8 %[n]\n\t"                                                                   \
+                             "dls lr, %[count]\n"                                                                \
+                             "1:\n\t" ASM_OUTPUT(TAPS, WEIGHT_BYTES, ASM_STORE_TAIL) "le lr, 1b"                 \
+                             : [w] "+&r"(w), [dst] "+&r"(dst), [xoff] "+&r"(xoff), [ra] "=&r"(ra), [rb] "=&r"(rb) \
+                             : [rows] "r"(rows), [st] "r"(st), [count] "r"(out_w), [col] "r"(out_col),          \
+                               [step] "r"(step), [off] "r"(offset), [n] "r"(n)                                  \
+                             : "lr", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11",   \
+                               "d12", "d13", "d14", "d15", "memory", "cc");                                      \
+        }                                                                                                        \
+    }
+ASM_ROW_BODY(asm_row_3x3, ASM_TAPS_3, 144)
+ASM_ROW_BODY(asm_row_5x5, ASM_TAPS_5, 400)
+ASM_ROW_BODY(asm_row_7x7, ASM_TAPS_7, 784)
+
+static asm_row_fn *asm_row_body(int32_t k)
+{
+    switch (k) {
+    case 3: return asm_row_3x3;
+    case 5: return asm_row_5x5;
+    default: return asm_row_7x7;
+    }
+}
+
 /* Padded row r into its ring slot for the block at c0 (n channels): input row r - pad_top, or the
  * zero point outside the input.  The slot's padding columns keep the zero point of the call's
  * start. */
@@ -514,7 +701,9 @@ int edgec_depthwise_pairs_ring_mve(const edgec_view *in, edgec_view *out, const 
     int8_t *const out_data = out->data;
     int32_t start[MAX_CHANNELS];
     int8_t ring[RING_BYTES] __attribute__((aligned(4)));
-    ring_row_fn *body;
+    asm_stage st;
+    ring_row_fn *body = 0;
+    asm_row_fn *asm_body = 0;
     call_stage s;
     ring_plane g;
     int32_t c0, oy, ky;
@@ -540,12 +729,19 @@ int edgec_depthwise_pairs_ring_mve(const edgec_view *in, edgec_view *out, const 
     g.ring = ring;
     g.zero_point = (int8_t)(-p->input_offset);
     call_constants(&s, start, weights, bias, p, channels);
-    body = ring_row_body(k, shifts_negative(p->out_shift, channels));
+    if (shifts_negative(p->out_shift, channels)) {
+        asm_body = asm_row_body(k);
+    } else {
+        body = ring_row_body(k, 0);
+    }
     memset(ring, g.zero_point, (size_t)(k * g.row_w * LANES));
 
     for (c0 = 0; c0 < channels; c0 += LANES) {
         const int32_t n = channels - c0 < LANES ? channels - c0 : LANES;
         int32_t next_row = 0;
+        if (asm_body) {
+            asm_block_constants(&st, weights, &s, c0, n, k * k);
+        }
         for (oy = 0; oy < out_h; ++oy) {
             const int32_t first = oy * g.stride_h; /* padded index of the row tap row 0 reads */
             const int8_t *rows[MAX_K];
@@ -557,7 +753,11 @@ int edgec_depthwise_pairs_ring_mve(const edgec_view *in, edgec_view *out, const 
             for (ky = 0; ky < k; ++ky) {
                 rows[ky] = ring + ((first + ky) % k) * g.row_w * LANES;
             }
-            body(rows, weights, out_data + oy * out_row, &s, c0, n, out_w, out_col, sw * LANES);
+            if (asm_body) {
+                asm_body(rows, &st, out_data + oy * out_row + c0, out_w, out_col, sw * LANES, s.output_offset, n);
+            } else {
+                body(rows, weights, out_data + oy * out_row, &s, c0, n, out_w, out_col, sw * LANES);
+            }
         }
     }
     return 1;

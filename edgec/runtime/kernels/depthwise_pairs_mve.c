@@ -29,7 +29,6 @@
  * MVE.
  */
 #include <stddef.h>
-#include <string.h>
 
 #include "depthwise_pairs_mve.h"
 
@@ -239,24 +238,24 @@ static void all_pixels(const edgec_view *in, edgec_view *out, const int8_t *w, c
 /* Whether every weight is above -128 (then two taps' products add exactly in int16). */
 static int weights_above_min(const int8_t *w, int32_t n)
 {
-    int8_t least = 0;
+    int8x16_t least = vdupq_n_s8(0);
     int32_t i;
-    for (i = 0; i < n; i += LANES) {
-        least = vminvq_p_s8(least, vldrbq_s8(w + i), vctp8q((uint32_t)(n - i)));
+    for (i = 0; i + LANES <= n; i += LANES) {
+        least = vminq_s8(least, vldrbq_s8(w + i));
     }
-    return least > -128;
+    return vminvq_p_s8(vminvq_s8(0, least), vldrbq_z_s8(w + i, vctp8q((uint32_t)(n - i))),
+                       vctp8q((uint32_t)(n - i))) > -128;
 }
 
 /* Whether every channel's shift is below 0 (a right shift only). */
 static int shifts_negative(const int32_t *shift, int32_t n)
 {
-    int32_t i;
-    for (i = 0; i < n; ++i) {
-        if (shift[i] >= 0) {
-            return 0;
-        }
+    int32_t most = -1, i;
+    for (i = 0; i < n; i += 4) {
+        const mve_pred16_t lanes = vctp32q((uint32_t)(n - i));
+        most = vmaxvq_p_s32(most, vldrwq_z_s32(shift + i, lanes), lanes);
     }
-    return 1;
+    return most < 0;
 }
 
 /* Whether the sixteen-channel kernels take a layer of `channels` channels: square 3x3/5x5/7x7,
@@ -693,6 +692,22 @@ static void ring_copy_row(const ring_plane *g, int32_t k, int32_t r, int32_t c0,
     }
 }
 
+/* The padding columns of every ring slot at the zero point (ring_copy_row writes the others). */
+static void ring_pad_columns(const ring_plane *g, int32_t k)
+{
+    const int8x16_t z = vdupq_n_s8(g->zero_point);
+    int32_t r, x;
+    for (r = 0; r < k; ++r) {
+        int8_t *row = g->ring + r * g->row_w * LANES;
+        for (x = 0; x < g->pad_left; ++x) {
+            vstrbq_s8(row + x * LANES, z);
+        }
+        for (x = g->pad_left + g->in_w; x < g->row_w; ++x) {
+            vstrbq_s8(row + x * LANES, z);
+        }
+    }
+}
+
 int edgec_depthwise_pairs_ring_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
                                    const edgec_depthwise_params *p)
 {
@@ -734,7 +749,7 @@ int edgec_depthwise_pairs_ring_mve(const edgec_view *in, edgec_view *out, const 
     } else {
         body = ring_row_body(k, 0);
     }
-    memset(ring, g.zero_point, (size_t)(k * g.row_w * LANES));
+    ring_pad_columns(&g, k);
 
     for (c0 = 0; c0 < channels; c0 += LANES) {
         const int32_t n = channels - c0 < LANES ? channels - c0 : LANES;

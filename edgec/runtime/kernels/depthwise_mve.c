@@ -35,7 +35,7 @@
 #define DW_LANES 8
 #define RING_MIN_WIDTH 48 /* output rows at least this wide may take the window or ring kernels */
 #define PAIRS_LANES 16     /* channels per vector of edgec_depthwise_pairs_mve */
-#define RING16_MIN_WIDTH 4 /* narrower rows do not amortise the sixteen-channel ring's per-row constants */
+#define RING16_MIN_WIDTH 1 /* narrower rows do not amortise the sixteen-channel ring's per-row constants */
 
 /* The requantization and bias of the even (or odd) channels of a block of eight. */
 typedef struct {

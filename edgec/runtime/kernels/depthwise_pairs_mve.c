@@ -673,20 +673,30 @@ static asm_row_fn *asm_row_body(int32_t k)
 /* Padded row r into its ring slot for the block at c0 (n channels): input row r - pad_top, or the
  * zero point outside the input.  The slot's padding columns keep the zero point of the call's
  * start. */
-static void ring_copy_row(const ring_plane *g, int32_t k, int32_t r, int32_t c0, int32_t n)
+static void ring_copy_row(const ring_plane *g, int32_t slot, int32_t r, int32_t c0, int32_t n)
 {
-    const mve_pred16_t lanes = vctp8q((uint32_t)n);
-    const int32_t iy = r - g->pad_top;
-    int8_t *dst = g->ring + ((r % k) * g->row_w + g->pad_left) * LANES;
+    const int32_t iy = r - g->pad_top, in_w = g->in_w, in_col = g->in_col;
+    int8_t *dst = g->ring + (slot * g->row_w + g->pad_left) * LANES;
+    const int8_t *src = g->in + iy * g->in_row + c0;
     int32_t x;
     if (iy < 0 || iy >= g->in_h) {
         const int8x16_t z = vdupq_n_s8(g->zero_point);
-        for (x = 0; x < g->in_w; ++x, dst += LANES) {
+        for (x = 0; x < in_w; ++x, dst += LANES) {
             vstrbq_s8(dst, z);
         }
+    } else if (n == LANES) {
+        /* Whole blocks two pixels at a time, unpredicated. */
+        for (x = 0; x + 2 <= in_w; x += 2, dst += 2 * LANES, src += 2 * in_col) {
+            const int8x16_t a = vldrbq_s8(src), b = vldrbq_s8(src + in_col);
+            vstrbq_s8(dst, a);
+            vstrbq_s8(dst + LANES, b);
+        }
+        if (x < in_w) {
+            vstrbq_s8(dst, vldrbq_s8(src));
+        }
     } else {
-        const int8_t *src = g->in + iy * g->in_row + c0;
-        for (x = 0; x < g->in_w; ++x, dst += LANES, src += g->in_col) {
+        const mve_pred16_t lanes = vctp8q((uint32_t)n);
+        for (x = 0; x < in_w; ++x, dst += LANES, src += in_col) {
             vstrbq_s8(dst, vldrbq_z_s8(src, lanes));
         }
     }
@@ -762,7 +772,7 @@ int edgec_depthwise_pairs_ring_mve(const edgec_view *in, edgec_view *out, const 
             const int8_t *rows[MAX_K];
             int32_t r = next_row > first ? next_row : first;
             for (; r < first + k; ++r) {
-                ring_copy_row(&g, k, r, c0, n);
+                ring_copy_row(&g, r % k, r, c0, n);
             }
             next_row = first + k;
             for (ky = 0; ky < k; ++ky) {

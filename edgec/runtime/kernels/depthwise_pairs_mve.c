@@ -565,9 +565,6 @@ static void asm_block_constants(asm_stage *st, const int8_t *w, const call_stage
     ASM_ROW(KY, R1) ASM_PAIR(R1, 0, R1, 1) ASM_PAIR(R1, 2, R1, 3) ASM_PAIR(R1, 4, R1, 5)                         \
     ASM_ROW(KY + 1, R2) ASM_PAIR(R1, 6, R2, 0) ASM_PAIR(R2, 1, R2, 2) ASM_PAIR(R2, 3, R2, 4) ASM_PAIR(R2, 5, R2, 6)
 
-#define ASM_TAPS_3                                                                                                \
-    ASM_ROW(0, RA) ASM_PAIR(RA, 0, RA, 1) ASM_ROW(1, RB) ASM_PAIR(RA, 2, RB, 0) ASM_PAIR(RB, 1, RB, 2)            \
-    ASM_ROW(2, RA) ASM_PAIR(RA, 0, RA, 1) ASM_SINGLE(RA, 2)
 #define ASM_TAPS_5                                                                                                \
     ASM_ROW(0, RA) ASM_PAIR(RA, 0, RA, 1) ASM_PAIR(RA, 2, RA, 3) ASM_ROW(1, RB) ASM_PAIR(RA, 4, RB, 0)            \
     ASM_PAIR(RB, 1, RB, 2) ASM_PAIR(RB, 3, RB, 4)                                                                \
@@ -619,8 +616,7 @@ static void asm_block_constants(asm_stage *st, const int8_t *w, const call_stage
     "vmax.s8 q6, q6, q7\n\t"                                                                                     \
     "vldrw.u32 q7, [%[st], #208]\n\t"                                                                            \
     "vmin.s8 q6, q6, q7\n\t" STORE                                                                              \
-    "add %[dst], %[dst], %[col]\n\t"                                                                             \
-    "add %[xoff], %[xoff], %[step]\n\t"
+    "add %[dst], %[dst], %[col]\n\t"
 
 #define ASM_STORE_FULL "vstrb.8 q6, [%[dst]]\n\t"
 #define ASM_STORE_TAIL "vpst\n\tvstrbt.8 q6, [%[dst]]\n\t"
@@ -640,7 +636,8 @@ typedef void asm_row_fn(const int8_t *const *rows, const asm_stage *st, int8_t *
         int32_t xoff = 0;                                                                                        \
         if (n == LANES) {                                                                                        \
             __asm__ volatile("dls lr, %[count]\n"                                                                \
-                             "1:\n\t" ASM_OUTPUT(TAPS, WEIGHT_BYTES, ASM_STORE_FULL) "le lr, 1b"                 \
+                             "1:\n\t" ASM_OUTPUT(TAPS, WEIGHT_BYTES, ASM_STORE_FULL)                           \
+                             "add %[xoff], %[xoff], %[step]\n\tle lr, 1b"                                        \
                              : [w] "+&r"(w), [dst] "+&r"(dst), [xoff] "+&r"(xoff), [ra] "=&r"(ra), [rb] "=&r"(rb) \
                              : [rows] "r"(rows), [st] "r"(st), [count] "r"(out_w), [col] "r"(out_col),          \
                                [step] "r"(step), [off] "r"(offset)                                              \
@@ -649,7 +646,8 @@ typedef void asm_row_fn(const int8_t *const *rows, const asm_stage *st, int8_t *
         } else {                                                                                                 \
             __asm__ volatile("vctp.8 %[n]\n\t"                                                                   \
                              "dls lr, %[count]\n"                                                                \
-                             "1:\n\t" ASM_OUTPUT(TAPS, WEIGHT_BYTES, ASM_STORE_TAIL) "le lr, 1b"                 \
+                             "1:\n\t" ASM_OUTPUT(TAPS, WEIGHT_BYTES, ASM_STORE_TAIL)                           \
+                             "add %[xoff], %[xoff], %[step]\n\tle lr, 1b"                                        \
                              : [w] "+&r"(w), [dst] "+&r"(dst), [xoff] "+&r"(xoff), [ra] "=&r"(ra), [rb] "=&r"(rb) \
                              : [rows] "r"(rows), [st] "r"(st), [count] "r"(out_w), [col] "r"(out_col),          \
                                [step] "r"(step), [off] "r"(offset), [n] "r"(n)                                  \
@@ -657,9 +655,39 @@ typedef void asm_row_fn(const int8_t *const *rows, const asm_stage *st, int8_t *
                                "d12", "d13", "d14", "d15", "memory", "cc");                                      \
         }                                                                                                        \
     }
-ASM_ROW_BODY(asm_row_3x3, ASM_TAPS_3, 144)
 ASM_ROW_BODY(asm_row_5x5, ASM_TAPS_5, 400)
 ASM_ROW_BODY(asm_row_7x7, ASM_TAPS_7, 784)
+
+/* The 3x3 rows keep their three row pointers in registers, stepped per output. */
+#define ASM_TAPS_3_HELD                                                                                           \
+    ASM_PAIR("%[p0]", 0, "%[p0]", 1) ASM_PAIR("%[p0]", 2, "%[p1]", 0) ASM_PAIR("%[p1]", 1, "%[p1]", 2)            \
+    ASM_PAIR("%[p2]", 0, "%[p2]", 1) ASM_SINGLE("%[p2]", 2)
+#define ASM_STEP_3 "add %[p0], %[p0], %[step]\n\tadd %[p1], %[p1], %[step]\n\tadd %[p2], %[p2], %[step]\n\t"
+
+static __attribute__((noinline)) void asm_row_3x3(const int8_t *const *rows, const asm_stage *st, int8_t *dst,
+                                                  int32_t out_w, int32_t out_col, int32_t step, int32_t offset,
+                                                  int32_t n)
+{
+    const int8_t *w = (const int8_t *)st->w;
+    const int8_t *p0 = rows[0], *p1 = rows[1], *p2 = rows[2];
+    if (n == LANES) {
+        __asm__ volatile("dls lr, %[count]\n"
+                         "1:\n\t" ASM_OUTPUT(ASM_TAPS_3_HELD, 144, ASM_STORE_FULL) ASM_STEP_3 "le lr, 1b"
+                         : [w] "+&r"(w), [dst] "+&r"(dst), [p0] "+&r"(p0), [p1] "+&r"(p1), [p2] "+&r"(p2)
+                         : [st] "r"(st), [count] "r"(out_w), [col] "r"(out_col), [step] "r"(step), [off] "r"(offset)
+                         : "lr", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12",
+                           "d13", "d14", "d15", "memory", "cc");
+    } else {
+        __asm__ volatile("vctp.8 %[n]\n\t"
+                         "dls lr, %[count]\n"
+                         "1:\n\t" ASM_OUTPUT(ASM_TAPS_3_HELD, 144, ASM_STORE_TAIL) ASM_STEP_3 "le lr, 1b"
+                         : [w] "+&r"(w), [dst] "+&r"(dst), [p0] "+&r"(p0), [p1] "+&r"(p1), [p2] "+&r"(p2)
+                         : [st] "r"(st), [count] "r"(out_w), [col] "r"(out_col), [step] "r"(step), [off] "r"(offset),
+                           [n] "r"(n)
+                         : "lr", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12",
+                           "d13", "d14", "d15", "memory", "cc");
+    }
+}
 
 static asm_row_fn *asm_row_body(int32_t k)
 {

@@ -343,18 +343,17 @@ typedef struct {
     int8_t zero_point;
 } ring_plane;
 
-/* The constants of one block of sixteen channels, gathered once per output row: its weights, tap
- * by tap (zero past the block's channels), and per accumulator its lanes' start, multipliers and
- * shifts (mve_requant.h's form for blocks with a left shift). */
+/* The constants of one block of sixteen channels for the compiled row bodies (layers with a shift
+ * of 0 or more), gathered once per output row: its weights, tap by tap (zero past the block's
+ * channels), and per accumulator its lanes' start and requantization constants (mve_requant.h). */
 typedef struct {
     int8x16_t w[MAX_K * MAX_K];
     int32x4_t start[4];
-    int32x4_t mult[4], right_neg[4];
     mve_requant_q q[4];
 } block_stage;
 
 ALWAYS_INLINE void block_constants(block_stage *b, const int8_t *w, const call_stage *s, int32_t c0, int32_t n,
-                                   const int full, const int K, const int negative)
+                                   const int full, const int K)
 {
     const mve_pred16_t lanes = vctp8q((uint32_t)n);
     int t, k;
@@ -365,13 +364,7 @@ ALWAYS_INLINE void block_constants(block_stage *b, const int8_t *w, const call_s
 #pragma GCC unroll 4
     for (k = 0; k < 4; ++k) {
         b->start[k] = gather_lanes(s->start, s, c0, k, n, full);
-        if (negative) {
-            b->mult[k] = gather_lanes(s->mult, s, c0, k, n, full);
-            b->right_neg[k] = gather_lanes(s->shift, s, c0, k, n, full);
-        } else {
-            b->q[k] = mve_requant_make(gather_lanes(s->mult, s, c0, k, n, full),
-                                       gather_lanes(s->shift, s, c0, k, n, full));
-        }
+        b->q[k] = mve_requant_make(gather_lanes(s->mult, s, c0, k, n, full), gather_lanes(s->shift, s, c0, k, n, full));
     }
 }
 
@@ -401,16 +394,9 @@ ALWAYS_INLINE void ring_taps(const int8_t *const *rows, const block_stage *b, co
     acc[3] = a3;
 }
 
-/* Accumulator k of a block requantized, offset and clamped (finish's steps, constants from b). */
-ALWAYS_INLINE int32x4_t ring_finish(int32x4_t acc, const block_stage *b, const call_stage *s, int k,
-                                    const int negative)
+/* Accumulator k of a block requantized, offset and clamped (constants from b). */
+ALWAYS_INLINE int32x4_t ring_finish(int32x4_t acc, const block_stage *b, const call_stage *s, int k)
 {
-    if (negative) {
-        int32x4_t v = vqrdmulhq_s32(acc, b->mult[k]);
-        v = vrshlq_s32(vqaddq_s32(v, vshrq_n_s32(v, 31)), b->right_neg[k]);
-        v = vaddq_n_s32(v, s->output_offset);
-        return vminq_s32(vmaxq_s32(v, s->lo), s->hi);
-    }
     return mve_requant_clamp(acc, b->q[k], s->output_offset, s->lo, s->hi);
 }
 
@@ -418,14 +404,13 @@ ALWAYS_INLINE int32x4_t ring_finish(int32x4_t acc, const block_stage *b, const c
  * the row's first output pixel.  The weights of a lane past n are 0, so whatever a ring lane past n
  * holds adds nothing. */
 ALWAYS_INLINE void ring_row(const int8_t *const *ring, const int8_t *w, int8_t *dst, const call_stage *s, int32_t c0,
-                            int32_t n, int32_t out_w, int32_t out_col, int32_t step, const int full, const int K,
-                            const int negative)
+                            int32_t n, int32_t out_w, int32_t out_col, int32_t step, const int full, const int K)
 {
     const mve_pred16_t lanes = vctp8q((uint32_t)n);
     const int8_t *rows[MAX_K];
     block_stage b;
     int32_t ox, ky;
-    block_constants(&b, w, s, c0, n, full, K, negative);
+    block_constants(&b, w, s, c0, n, full, K);
 #pragma GCC unroll 7
     for (ky = 0; ky < K; ++ky) {
         rows[ky] = ring[ky];
@@ -435,10 +420,10 @@ ALWAYS_INLINE void ring_row(const int8_t *const *ring, const int8_t *w, int8_t *
         int16x8_t even, odd;
         int8x16_t bytes;
         ring_taps(rows, &b, K, acc);
-        even = vmovnbq_s32(vuninitializedq_s16(), ring_finish(acc[0], &b, s, 0, negative));
-        even = vmovntq_s32(even, ring_finish(acc[1], &b, s, 1, negative));
-        odd = vmovnbq_s32(vuninitializedq_s16(), ring_finish(acc[2], &b, s, 2, negative));
-        odd = vmovntq_s32(odd, ring_finish(acc[3], &b, s, 3, negative));
+        even = vmovnbq_s32(vuninitializedq_s16(), ring_finish(acc[0], &b, s, 0));
+        even = vmovntq_s32(even, ring_finish(acc[1], &b, s, 1));
+        odd = vmovnbq_s32(vuninitializedq_s16(), ring_finish(acc[2], &b, s, 2));
+        odd = vmovntq_s32(odd, ring_finish(acc[3], &b, s, 3));
         bytes = vmovntq_s16(vmovnbq_s16(vuninitializedq_s8(), even), odd);
         if (full) {
             vstrbq_s8(dst + c0, bytes);
@@ -455,32 +440,29 @@ ALWAYS_INLINE void ring_row(const int8_t *const *ring, const int8_t *w, int8_t *
 typedef void ring_row_fn(const int8_t *const *ring, const int8_t *w, int8_t *dst, const call_stage *s, int32_t c0,
                          int32_t n, int32_t out_w, int32_t out_col, int32_t step);
 
-/* The specialised row bodies, per kernel size and sign of the shifts, each with its whole-block
- * and its predicated-tail loop. */
-#define RING_ROW_BODY(K, NAME, NEGATIVE)                                                                          \
+/* The compiled row bodies, per kernel size, each with its whole-block and its predicated-tail loop:
+ * layers with a shift of 0 or more (every other layer takes the assembly bodies below). */
+#define RING_ROW_BODY(K, NAME)                                                                                    \
     static __attribute__((noinline)) void NAME(const int8_t *const *ring, const int8_t *w, int8_t *dst,          \
                                                const call_stage *s, int32_t c0, int32_t n, int32_t out_w,         \
                                                int32_t out_col, int32_t step)                                    \
     {                                                                                                            \
         if (n == LANES) {                                                                                        \
-            ring_row(ring, w, dst, s, c0, LANES, out_w, out_col, step, 1, K, NEGATIVE);                          \
+            ring_row(ring, w, dst, s, c0, LANES, out_w, out_col, step, 1, K);                                    \
         } else {                                                                                                 \
-            ring_row(ring, w, dst, s, c0, n, out_w, out_col, step, 0, K, NEGATIVE);                              \
+            ring_row(ring, w, dst, s, c0, n, out_w, out_col, step, 0, K);                                        \
         }                                                                                                        \
     }
-RING_ROW_BODY(3, ring_row_3x3, 0)
-RING_ROW_BODY(5, ring_row_5x5, 0)
-RING_ROW_BODY(7, ring_row_7x7, 0)
-RING_ROW_BODY(3, ring_row_3x3_negative, 1)
-RING_ROW_BODY(5, ring_row_5x5_negative, 1)
-RING_ROW_BODY(7, ring_row_7x7_negative, 1)
+RING_ROW_BODY(3, ring_row_3x3)
+RING_ROW_BODY(5, ring_row_5x5)
+RING_ROW_BODY(7, ring_row_7x7)
 
-static ring_row_fn *ring_row_body(int32_t k, int negative)
+static ring_row_fn *ring_row_body(int32_t k)
 {
     switch (k) {
-    case 3: return negative ? ring_row_3x3_negative : ring_row_3x3;
-    case 5: return negative ? ring_row_5x5_negative : ring_row_5x5;
-    default: return negative ? ring_row_7x7_negative : ring_row_7x7;
+    case 3: return ring_row_3x3;
+    case 5: return ring_row_5x5;
+    default: return ring_row_7x7;
     }
 }
 
@@ -785,7 +767,7 @@ int edgec_depthwise_pairs_ring_mve(const edgec_view *in, edgec_view *out, const 
     if (shifts_negative(p->out_shift, channels)) {
         asm_body = asm_row_body(k);
     } else {
-        body = ring_row_body(k, 0);
+        body = ring_row_body(k);
     }
     ring_pad_columns(&g, k);
 

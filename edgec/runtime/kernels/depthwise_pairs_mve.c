@@ -330,7 +330,9 @@ int edgec_depthwise_pairs_mve(const edgec_view *in, edgec_view *out, const int8_
  * ring pixel is the block's sixteen bytes, so tap (ky, kx) of an output is one 16-byte load at a
  * constant offset from its ring row, and the padding (columns set once per call, rows outside the
  * input filled at their use) holds the zero point, whose (x + input_offset) is 0 under the folded
- * start.  The block's weights and requantization constants are gathered once per output row.
+ * start.  The block's weights and requantization constants are staged once per block for the
+ * assembly row bodies (every shift below 0, the usual case), or gathered once per output row by
+ * the compiled ones.
  */
 
 /* The geometry of a ring call. */

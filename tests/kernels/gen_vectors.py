@@ -1177,6 +1177,7 @@ def mvedw_depthwise_cases(rng) -> list[Case]:
         (9, 11, 16, (5, 5), (2, 2), (1, 1, 2, 2)),
         (8, 8, 18, (7, 7), (1, 1), (3, 3, 3, 3)),
         (11, 12, 32, (7, 7), (2, 2), (2, 2, 3, 3)),
+        (3, 3, 40, (7, 7), (1, 1), (3, 3, 3, 3)),  # a map under the kernel's size (MCUNet op 39)
     ]:
         for extreme in (False, True):
             case = depthwise_case(rng, h=h, w=w, ci=c, m=1, k=k, stride=s, pad=pad, extreme=extreme,

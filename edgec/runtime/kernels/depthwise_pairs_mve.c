@@ -697,13 +697,23 @@ static void ring_copy_row(const ring_plane *g, int32_t slot, int32_t r, int32_t 
             vstrbq_s8(dst, z);
         }
     } else if (n == LANES) {
-        /* Whole blocks two pixels at a time, unpredicated. */
-        for (x = 0; x + 2 <= in_w; x += 2, dst += 2 * LANES, src += 2 * in_col) {
-            const int8x16_t a = vldrbq_s8(src), b = vldrbq_s8(src + in_col);
-            vstrbq_s8(dst, a);
-            vstrbq_s8(dst + LANES, b);
+        /* Whole blocks two pixels per step, unpredicated: 7 instructions (GCC 12 took 9). */
+        const int8_t *odd = src + in_col;
+        if (in_w >= 2) {
+            __asm__ volatile("dls lr, %[pairs]\n"
+                             "1:\n\t"
+                             "vldrb.8 q0, [%[even]]\n\t"
+                             "vldrb.8 q1, [%[odd]]\n\t"
+                             "add %[even], %[even], %[step]\n\t"
+                             "add %[odd], %[odd], %[step]\n\t"
+                             "vstrb.8 q0, [%[dst]], #32\n\t"
+                             "vstrb.8 q1, [%[dst], #-16]\n\t"
+                             "le lr, 1b"
+                             : [even] "+&r"(src), [odd] "+&r"(odd), [dst] "+&r"(dst)
+                             : [pairs] "r"(in_w / 2), [step] "r"(2 * in_col)
+                             : "lr", "d0", "d1", "d2", "d3", "memory");
         }
-        if (x < in_w) {
+        if (in_w & 1) {
             vstrbq_s8(dst, vldrbq_s8(src));
         }
     } else {

@@ -498,14 +498,26 @@ static void asm_block_constants(asm_stage *st, const int8_t *w, const call_stage
                                 int32_t taps)
 {
     const mve_pred16_t lanes = vctp8q((uint32_t)n);
+    const int32_t channels = s->channels;
     int t, k;
-    for (t = 0; t < taps; ++t) {
-        st->w[t] = vldrbq_z_s8(w + t * s->channels + c0, lanes);
-    }
-    for (k = 0; k < 4; ++k) {
-        st->start[k] = gather_lanes(s->start, s, c0, k, n, 0);
-        st->mult[k] = gather_lanes(s->mult, s, c0, k, n, 0);
-        st->shift[k] = gather_lanes(s->shift, s, c0, k, n, 0);
+    if (n == LANES) { /* whole blocks without predicates */
+        for (t = 0; t < taps; ++t) {
+            st->w[t] = vldrbq_s8(w + t * channels + c0);
+        }
+        for (k = 0; k < 4; ++k) {
+            st->start[k] = gather_lanes(s->start, s, c0, k, n, 1);
+            st->mult[k] = gather_lanes(s->mult, s, c0, k, n, 1);
+            st->shift[k] = gather_lanes(s->shift, s, c0, k, n, 1);
+        }
+    } else {
+        for (t = 0; t < taps; ++t) {
+            st->w[t] = vldrbq_z_s8(w + t * channels + c0, lanes);
+        }
+        for (k = 0; k < 4; ++k) {
+            st->start[k] = gather_lanes(s->start, s, c0, k, n, 0);
+            st->mult[k] = gather_lanes(s->mult, s, c0, k, n, 0);
+            st->shift[k] = gather_lanes(s->shift, s, c0, k, n, 0);
+        }
     }
     st->lo = vdupq_n_s8((int8_t)vgetq_lane_s32(s->lo, 0));
     st->hi = vdupq_n_s8((int8_t)vgetq_lane_s32(s->hi, 0));

@@ -1263,6 +1263,42 @@ def mve_first_conv_cases(rng) -> list[Case]:
 
 
 # ---- end mvefirst -------------------------------------------------------------------------------
+# ---- mvedw: the MVE depthwise ring's assembly row bodies (depthwise_pairs_mve.c asm_row_*) ------------
+
+
+def mvedw_depthwise_cases(rng) -> list[Case]:
+    """Depthwise cases whose shifts are all below 0 (the ring's assembly bodies take only those):
+    each kernel size and stride, whole blocks and tails of 1, 8 and 15 channels, rows of 1 to 3
+    outputs, and extreme multipliers (each shift min(shift, -1)) whose sums saturate the int16
+    narrowing before the offset and the clamp.  A wrong tap offset, weight order, lane order, row
+    step or tail predicate in any body fails them."""
+    cases = []
+    for h, w, c, k, s, pad in [
+        (6, 6, 33, (3, 3), (1, 1), (1, 1, 1, 1)),
+        (3, 3, 40, (3, 3), (1, 1), (1, 1, 1, 1)),  # rows of 3 outputs
+        (2, 2, 31, (3, 3), (1, 1), (1, 1, 1, 1)),  # rows of 2
+        (2, 1, 17, (3, 3), (2, 2), (0, 0, 1, 1)),  # rows of 1
+        (9, 13, 24, (3, 3), (2, 2), (0, 0, 1, 1)),
+        (8, 9, 47, (5, 5), (1, 1), (2, 2, 2, 2)),
+        (9, 11, 16, (5, 5), (2, 2), (1, 1, 2, 2)),
+        (8, 8, 18, (7, 7), (1, 1), (3, 3, 3, 3)),
+        (11, 12, 32, (7, 7), (2, 2), (2, 2, 3, 3)),
+        (3, 3, 40, (7, 7), (1, 1), (3, 3, 3, 3)),  # a map under the kernel's size (MCUNet op 39)
+    ]:
+        for extreme in (False, True):
+            case = depthwise_case(rng, h=h, w=w, ci=c, m=1, k=k, stride=s, pad=pad, extreme=extreme,
+                                  name=f"dw{k[0]}x{k[1]}_{h}x{w}x{c}_s{s[0]}{s[1]}_mve_asm" + ("_x" if extreme else ""))
+            t, i = case.tensors, case.ints
+            t["out_shift"] = np.minimum(t["out_shift"], -1)
+            t["y"] = K.depthwise_conv2d(t["x"], t["w"], t.get("bias"), stride=s, dilation=(1, 1), pad=pad,
+                                        depth_multiplier=1, input_offset=i["input_offset"],
+                                        output_offset=i["output_offset"], out_mult=t["out_mult"],
+                                        out_shift=t["out_shift"], act_min=i["act_min"], act_max=i["act_max"])
+            cases.append(case)
+    return cases
+
+
+# ---- end mvedw ------------------------------------------------------------------------------------
 
 
 # -- the suite ----------------------------------------------------------------------
@@ -1739,6 +1775,8 @@ def build_cases(seed: int) -> list[Case]:
     # ---- mve1x1: the Helium wide 1x1 convs (own stream) ----
     cases += mve_wide1x1_cases(np.random.default_rng(seed + 51))
     cases += mve_first_conv_cases(np.random.default_rng(seed + 52))  # mvefirst (own stream)
+    # ---- mvedw: the MVE depthwise ring's assembly bodies (own stream) ----
+    cases += mvedw_depthwise_cases(np.random.default_rng(seed + 53))
     return cases
 
 

@@ -14,8 +14,8 @@
  * The even and odd accumulators are requantized as four lanes each
  * (mve_requant.h), with multipliers and shifts gathered at stride 2, and
  * scattered back to their channels.  Square 3x3/5x5/7x7 kernels go first to
- * the sixteen-channel ring (rows of at least RING16_MIN_WIDTH outputs whose
- * ring fits its stack buffer), then to the sixteen-channel per-pixel kernel
+ * the sixteen-channel ring (where the ring fits its stack buffer), then to
+ * the sixteen-channel per-pixel kernel
  * (both depthwise_pairs_mve.c) and, for rows of at least
  * RING_MIN_WIDTH outputs of at most sixteen channels, to the window kernel
  * (depthwise_window_mve.c) or the channel-plane kernel
@@ -35,7 +35,6 @@
 #define DW_LANES 8
 #define RING_MIN_WIDTH 48 /* output rows at least this wide may take the window or ring kernels */
 #define PAIRS_LANES 16     /* channels per vector of edgec_depthwise_pairs_mve */
-#define RING16_MIN_WIDTH 4 /* narrower rows do not amortise the sixteen-channel ring's per-row constants */
 
 /* The requantization and bias of the even (or odd) channels of a block of eight. */
 typedef struct {
@@ -148,14 +147,13 @@ void edgec_depthwise_conv2d_mve(const edgec_view *in, edgec_view *out, const int
     }
     /* Which kernel, as measured on qemu-cortex-m55 (docs/kernels.md): sixteen channels per vector,
      * through the ring of sixteen-byte pixels where it fits (its weights and requantization
-     * constants are gathered once per block and output row, so rows under RING16_MIN_WIDTH
-     * outputs do not amortise them), else pixel by pixel (depthwise_pairs_mve.c), unless one block
+     * constants are staged once per block of channels, so rows of any width and maps under the
+     * kernel's size take it too), else pixel by pixel (depthwise_pairs_mve.c), unless one block
      * of channels has wide rows, where its per-pixel setup is not shared, or the map is under half
      * the kernel's size, where this kernel skips the many padding taps;
      * wide rows then go to the window kernel (depthwise_window_mve.c), else to the ring
      * (depthwise_ring_mve.c). */
-    if (out_w >= RING16_MIN_WIDTH && 2 * in_h >= kh && 2 * in_w >= kw &&
-        edgec_depthwise_pairs_ring_mve(in, out, weights, bias, p)) {
+    if (edgec_depthwise_pairs_ring_mve(in, out, weights, bias, p)) {
         return;
     }
     if ((channels > PAIRS_LANES || out_w < RING_MIN_WIDTH) && 2 * in_h >= kh && 2 * in_w >= kw &&

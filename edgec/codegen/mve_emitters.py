@@ -24,8 +24,10 @@ ones with the MVE function names.
   weight is -128, ``edgec_depthwise_ring_mve`` (depthwise_ring_mve.c: a channel plane at a time
   in the planner's scratch, eight outputs of a row per step), others four outputs of a
   channel's row per vector.
-- add / sub: ``edgec_add_mve``: four elements per step, the three requantizations in
-  vectors (broadcasts other than a single value fall back to ``edgec_add`` inside it).
+- add / sub: ``edgec_add_mve``: four elements per step in runs as long as the views allow,
+  the three requantizations in vectors, a loop per kind of input and output scaling (a
+  multiplier of 2^30 is an exact halving; broadcasts other than a single value fall back to
+  ``edgec_add`` inside it).
 - mean over H and W: ``edgec_mean_mve`` (mean_mve.c): sixteen channels per block, int16 lane
   sums moved into int32 every 256 pixels, the requantization in vectors.
 - fully connected (int8 [Co][K] weights): ``edgec_fully_connected_mve`` (fully_connected_mve.c):

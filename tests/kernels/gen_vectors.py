@@ -1301,6 +1301,145 @@ def mvedw_depthwise_cases(rng) -> list[Case]:
 # ---- end mvedw ------------------------------------------------------------------------------------
 
 
+# ---- mveadd: edgec_add_mve's runs, scale kinds and fallbacks (own stream) ----
+def mve_add_case(rng, name: str, a_shape, b_shape, *, extreme=False, embeds=None, fill=None, **override) -> Case:
+    """An add case whose parameters ``override`` changes (the expected output follows them); ``embeds``
+    places operands a, b and y in larger buffers; ``fill`` = (a value, b value) fills the inputs."""
+    c = Case("add", name="mveadd_" + name.replace(" ", "").replace("(", "").replace(")", "").replace(",", "_"))
+    c.ints.update(add_params(rng, extreme), inplace=0)
+    c.ints.update(override)
+    a, b = rand_int8(rng, a_shape), rand_int8(rng, b_shape)
+    if fill is not None:
+        a, b = np.full(a_shape, fill[0], dtype=np.int8), np.full(b_shape, fill[1], dtype=np.int8)
+    c.tensors.update(a=a, b=b, y=K.add(a, b, **{k: c.ints[k] for k in ADD_KEYS}))
+    c.embeds.update(embeds or {})
+    return c
+
+
+def mve_add_cases(rng) -> list[Case]:
+    """edgec_add_mve: whole-tensor runs of every length mod 16 (the sixteen-element steps, the
+    four-element steps and the predicated tail), runs of a row (rows padded, channels not) and of a
+    pixel (channels padded), a single value on either side, each pair of scale kinds (shift < 0 and
+    shift == 0 on a and b, either order), sub, a wrapping left shift, extreme values, and the
+    parameters it hands to edgec_add (input shift > 0, output shift >= 0)."""
+    cases = []
+    for n in (1, 3, 4, 7, 16, 17, 30, 45, 64, 79):
+        cases.append(mve_add_case(rng, f"len{n}", (1, 1, 1, n), (1, 1, 1, n), extreme=n % 2 == 1))
+    cases.append(mve_add_case(rng, "24x24x8", (1, 24, 24, 8), (1, 24, 24, 8)))
+    rows = {"a": (5, 9, 6, 0, 1, 0), "b": (6, 7, 6, 1, 0, 0), "y": (5, 8, 6, 0, 1, 0)}  # row padding only
+    cases.append(mve_add_case(rng, "rows", (1, 5, 6, 6), (1, 5, 6, 6), embeds=rows))
+    cases.append(mve_add_case(rng, "rows_out", (1, 4, 5, 7), (1, 4, 5, 7), embeds={"y": (4, 7, 7, 0, 2, 0)}))
+    cases.append(mve_add_case(rng, "pixels_b", (1, 3, 4, 19), (1, 3, 4, 19), embeds={"b": (3, 4, 21, 0, 0, 1)}))
+    cases.append(mve_add_case(rng, "pixels_y", (1, 3, 5, 5), (1, 3, 5, 5), embeds={"y": (4, 6, 8, 1, 1, 2)}))
+    for name, a_shape, b_shape in [("single_a", (1, 1, 1, 1), (1, 4, 5, 7)), ("single_b", (1, 6, 3, 9), (1, 1, 1, 1))]:
+        for extreme in (False, True):
+            cases.append(mve_add_case(rng, name + "_x" * extreme, a_shape, b_shape, extreme=extreme))
+    cases.append(mve_add_case(rng, "single_rows", (1, 1, 1, 1), (1, 3, 4, 5), embeds={"b": (3, 6, 5, 0, 2, 0)}))
+    shape = (1, 3, 7, 5)
+    for a_shift, b_shift in [(-1, -3), (0, -2), (-2, 0), (0, 0), (-31, -30)]:
+        for sub in (False, True):
+            c = mve_add_case(rng, f"shifts{a_shift}{b_shift}{'_sub' * sub}", shape, shape, a_shift=a_shift,
+                             b_shift=b_shift)  # fmt: skip
+            if sub:
+                c.ints["b_mult"] = -c.ints["b_mult"]
+                c.tensors["y"] = K.add(c.tensors["a"], c.tensors["b"], **{k: c.ints[k] for k in ADD_KEYS})
+            cases.append(c)
+    cases.append(mve_add_case(rng, "single_shift0", (1, 1, 1, 1), (1, 3, 3, 6), a_shift=-1, b_shift=0))
+    # (x + offset) << 24 wraps for |x + offset| >= 128: VMLAS must wrap like the shift
+    for fill in [(-128, -128), (127, 127), (-128, 127), None]:
+        cases.append(mve_add_case(rng, f"wrap{fill}", shape, shape, fill=fill, left_shift=24, a_offset=-127,
+                                  b_offset=128, a_shift=-1, b_shift=-2, out_shift=-23))  # fmt: skip
+    # b's multiplier 2^30 with shift 0 is exactly a halving only where the shift does not wrap
+    for ls, b_offset in [(22, 128), (23, 128), (24, 128), (30, 128), (22, 600)]:
+        cases.append(mve_add_case(rng, f"wrap_half{ls}_{b_offset}", shape, shape, left_shift=ls, a_offset=-127,
+                                  b_offset=b_offset, a_shift=-1, b_mult=1 << 30, b_shift=0, out_mult=1 << 30,
+                                  out_shift=1 - ls))  # fmt: skip
+    for fill in [(-128, -128), (127, 127), (-128, 127), (127, -128)]:
+        cases.append(mve_add_case(rng, f"fill{fill}", shape, shape, extreme=True, fill=fill))
+    # halves: M = 2^30 makes SaturatingRoundingDoublingHighMul(x << 20) = x * 2^19, so a shift of -20
+    # halves x (odd x: a tie, rounded away from zero) and out_mult 2^31 - 1 keeps small sums; with
+    # shifts 0 the output shift -19 halves the sum instead
+    half = {"a_mult": 1 << 30, "b_mult": 1 << 30, "output_offset": 0, "act_min": -128, "act_max": 127}
+    ties_in = dict(half, a_shift=-20, b_shift=-20, out_mult=(1 << 31) - 1, out_shift=-1)
+    ties_out = dict(half, a_shift=0, b_shift=0, out_mult=1 << 30, out_shift=-19)
+    for name, a_shape, b_shape in [("", shape, shape), ("_single", (1, 1, 1, 1), shape)]:
+        cases.append(mve_add_case(rng, "ties_in" + name, a_shape, b_shape, **ties_in))
+        cases.append(mve_add_case(rng, "ties_out" + name, a_shape, b_shape, **ties_out))
+        cases.append(mve_add_case(rng, "ties_mixed" + name, b_shape, a_shape, **dict(ties_in, b_shift=0)))
+    # out_mult 2^30 (the output scale is the larger input scale): the sum's requantization in one
+    # rounding shift; a = x * 2^18 and b = x * 2^19 exactly, so the output shift -19 makes ties
+    ties_half = dict(half, a_shift=-1, b_shift=0, out_mult=1 << 30, out_shift=-19)
+    for name, a_shape, b_shape in [("", shape, shape), ("_single_a", (1, 1, 1, 1), shape), ("_single_b", shape, (1, 1, 1, 1))]:
+        cases.append(mve_add_case(rng, "ties_out_half" + name, a_shape, b_shape, **ties_half))
+        cases.append(mve_add_case(rng, "ties_out_half_sub" + name, a_shape, b_shape, **dict(ties_half, b_mult=-(1 << 30))))
+        cases.append(mve_add_case(rng, "out_half" + name, a_shape, b_shape, extreme=True, out_mult=1 << 30))
+    # sums of every residue: a = round(x / 2) (ties away from zero), b = 0 (b is its zero point), so
+    # the output shift -1 needs the requantization's + 1 (floor((sum + 1) / 2) before the shift)
+    odd = dict(half, a_shift=-20, b_shift=0, out_mult=1 << 30, out_shift=-1)
+    for name, b_shape in [("", shape), ("_single", (1, 1, 1, 1))]:
+        c = mve_add_case(rng, "odd_sums" + name, shape, b_shape, **odd)
+        c.tensors["b"] = np.full(b_shape, -c.ints["b_offset"], dtype=np.int8)
+        c.tensors["y"] = K.add(c.tensors["a"], c.tensors["b"], **{k: c.ints[k] for k in ADD_KEYS})
+        cases.append(c)
+    cases.append(mve_add_case(rng, "shift0_mult", shape, shape, a_mult=1500000000, a_shift=0))
+    for out_shift in (-1, -30, -31):
+        cases.append(mve_add_case(rng, f"out_half_shift{out_shift}", shape, shape, out_mult=1 << 30, out_shift=out_shift))
+    cases.append(mve_add_case(rng, "out_half_relu", (1, 5, 5, 5), (1, 5, 5, 5), out_mult=1 << 30, out_shift=-18,
+                              act_min=-20, act_max=100))  # fmt: skip
+    # offsets beyond +-128 and left shifts beyond 22: no IN_HALF / OUT_HALF
+    for name, override in [("offset129", {"a_offset": -129, "b_offset": 129}), ("left23", {"left_shift": 23}),
+                           ("left0", {"left_shift": 0})]:  # fmt: skip
+        for out_mult in (1 << 30, 1234567890):
+            cases.append(mve_add_case(rng, f"{name}_{out_mult}", shape, shape, out_mult=out_mult, out_shift=-12, **override))
+            cases.append(mve_add_case(rng, f"{name}_{out_mult}_full", shape, shape, out_mult=out_mult, out_shift=-12,
+                                      a_shift=-1, b_shift=-1, **override))  # fmt: skip
+    cases.append(mve_add_case(rng, "relu", (1, 2, 9, 4), (1, 2, 9, 4), act_min=-5, act_max=60))
+    # handed to edgec_add
+    for name, override in [("a_shift1", {"a_shift": 1}), ("b_shift2", {"b_shift": 2}), ("out_shift0", {"out_shift": 0}),
+                           ("out_shift2", {"out_shift": 2, "out_mult": 1 << 30})]:  # fmt: skip
+        cases.append(mve_add_case(rng, name, (1, 3, 4, 6), (1, 3, 4, 6), **override))
+    cases.append(mve_add_case(rng, "broadcast_c", (1, 3, 4, 6), (1, 1, 1, 6)))
+    return cases
+
+
+def mve_mean_cases(rng) -> list[Case]:
+    """Means over H and W (edgec_mean_mve in the MVE build): channel counts around sixteen-channel
+    blocks and their predicated tails, 1280 channels (MobileNetV2's), more than 256 pixels (int16
+    sums moved to int32), rows of 255 and 256 pixels, sums at the int16 limits, windows."""
+    cases = []
+    for shape in [(1, 3, 3, 1), (1, 3, 3, 7), (1, 3, 3, 8), (1, 2, 3, 9), (1, 3, 3, 16), (1, 3, 2, 23), (1, 3, 3, 40),
+                  (1, 3, 3, 1280), (1, 20, 15, 19), (1, 2, 255, 3), (1, 1, 256, 5), (1, 1, 1, 33)]:  # fmt: skip
+        cases.append(mean_case(rng, shape=shape, axes=(1, 2), extreme=shape[3] % 2 == 1))
+    for shape in [(1, 3, 5, 13), (1, 4, 4, 17)]:
+        cases.append(mean_case(rng, shape=shape, axes=(1, 2), windows=True))
+    for shape, fill in [((1, 17, 15, 24), -128), ((1, 1, 255, 9), 127), ((1, 2, 255, 18), -128), ((1, 23, 11, 20), 127)]:
+        c = mean_case(rng, shape=shape, axes=(1, 2), extreme=True)
+        i = c.ints
+        c.tensors["x"] = np.full(shape, fill, dtype=np.int8)
+        c.tensors["y"] = K.mean(c.tensors["x"], axes=(1, 2), input_offset=i["input_offset"],
+                                output_offset=i["output_offset"], mult=i["mult"], shift=i["shift"])  # fmt: skip
+        c.name = f"mveadd_{c.name}_fill{fill}"
+        cases.append(c)
+    for c in cases:
+        c.name = c.name if c.name.startswith("mveadd_") else "mveadd_" + c.name
+    return cases
+
+
+def mve_fc_cases(rng) -> list[Case]:
+    """Fully connected layers (edgec_fully_connected_mve in the MVE build): inputs around sixteen-input
+    steps and a predicated last step, and MobileNetV2's 1280 -> 10."""
+    cases = []
+    for batches, k, co in [(1, 16, 3), (2, 15, 4), (1, 32, 2), (2, 33, 3), (1, 1280, 10)]:
+        for extreme in (False, True):
+            c = fc_case(rng, batches=batches, k=k, co=co, extreme=extreme, bias=not extreme)
+            c.name = "mveadd_" + c.name
+            cases.append(c)
+    return cases
+
+
+# ---- end mveadd ----
+
+
 # -- the suite ----------------------------------------------------------------------
 
 
@@ -1777,6 +1916,10 @@ def build_cases(seed: int) -> list[Case]:
     cases += mve_first_conv_cases(np.random.default_rng(seed + 52))  # mvefirst (own stream)
     # ---- mvedw: the MVE depthwise ring's assembly bodies (own stream) ----
     cases += mvedw_depthwise_cases(np.random.default_rng(seed + 53))
+    # ---- mveadd: edgec_add_mve, and more mean / fully connected shapes (own streams) ----
+    cases += mve_add_cases(np.random.default_rng(seed + 61))
+    cases += mve_mean_cases(np.random.default_rng(seed + 62))
+    cases += mve_fc_cases(np.random.default_rng(seed + 63))
     return cases
 
 

@@ -28,6 +28,7 @@
 
 #include "depthwise_pairs_mve.h"
 #include "depthwise_ring_mve.h"
+#include "depthwise_small_mve.h"
 #include "depthwise_window_mve.h"
 #include "kernels_internal.h"
 #include "mve_requant.h"
@@ -154,6 +155,9 @@ void edgec_depthwise_conv2d_mve(const edgec_view *in, edgec_view *out, const int
      * the kernel's size, where this kernel skips the many padding taps;
      * wide rows then go to the window kernel (depthwise_window_mve.c), else to the ring
      * (depthwise_ring_mve.c). */
+    if (edgec_depthwise_small_mve(in, out, weights, bias, p)) {
+        return; /* tiny maps (depthwise_small_mve.c) */
+    }
     if (out_w >= RING16_MIN_WIDTH && 2 * in_h >= kh && 2 * in_w >= kw &&
         edgec_depthwise_pairs_ring_mve(in, out, weights, bias, p)) {
         return;

@@ -41,37 +41,47 @@
 
 #define SMALL_MAX_PIXELS 16 /* larger maps amortise per-pixel setup over enough taps in the other kernels */
 #define SMALL_MAX_K 7
+#define SMALL_MAX_INPUT 64 /* input pixels of a block staged on the stack (16 bytes each) */
 #define SMALL_MAX_TAPS 256 /* listed taps of all pixels (a 4x4 map of a 7x7 kernel over a 4x4 input) */
 #define LANES 16
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-/* A tap inside the input: byte offsets of its input pixel (from in->data) and of its weights
- * (from weights), channel 0. */
+/* A tap inside the input: its staged input pixel and staged weights (sixteen bytes each). */
 typedef struct {
-    int32_t x, w;
+    const int8_t *x, *w;
 } small_tap;
+
+/* One output pixel: its taps inside the input, the taps whose weights make its folded start, and
+ * where it goes.  The start is bias + input_offset * (sum of the weights of its taps inside the
+ * input), or, where fewer taps fall outside, the whole kernel's start - input_offset * (sum of the
+ * weights of the taps outside). */
+typedef struct {
+    int32_t first, count;   /* its taps in the call's taps[] */
+    int32_t sum_first, sum_count; /* the weights of its start's sum in the call's sum_w[] */
+    int32_t from_whole;     /* 1: start from the whole kernel's start, subtracting the sum */
+    int32_t dst;            /* byte offset in out->data, channel 0 */
+} small_pixel;
 
 /* The constants of one call. */
 typedef struct {
     const int8_t *in, *weights;
     int8_t *out;
-    const small_tap *taps;   /* every pixel's listed taps, pixel after pixel */
-    const int32_t *first;    /* per pixel: its first tap in taps[] */
-    const int32_t *count;    /* per pixel: its tap count */
-    const int32_t *dst;      /* per pixel: its byte offset in out->data */
+    int8_t *x_stage, *w_stage;  /* the block's input pixels and weights, sixteen bytes each */
+    const int32_t *in_offset;   /* per staged input pixel: byte offset in in->data, channel 0 */
+    const small_tap *taps;
+    const int8_t *const *sum_w;
+    const small_pixel *pixel;
     const int32_t *bias, *mult, *shift;
-    int32_t pixels, kernel_taps, channels, input_offset, output_offset;
+    int32_t pixels, in_pixels, kernel_taps, channels, input_offset, output_offset;
     int8_t act_min, act_max;
 } small_call;
 
+/* The block's constants, four int32 lanes per accumulator, in one array addressed from one register. */
+enum { K_BIAS = 0, K_WHOLE = 4, K_MULT = 8, K_SHIFT = 12, K_LEFT = 16, K_RIGHT = 20, K_SHIFTING = 24, K_COUNT = 28 };
+
 /* Where the four accumulators' lanes come from: channel (first + 4 * lane) of the block. */
 static const uint32_t accumulator_first[4] = {0, 2, 1, 3};
-
-ALWAYS_INLINE int8x16_t load16(const int8_t *src, mve_pred16_t lanes, const int full)
-{
-    return full ? vldrbq_s8(src) : vldrbq_z_s8(src, lanes);
-}
 
 /* The four accumulators' lanes of a per-channel int32 array at the block's c0 (zero past n channels). */
 ALWAYS_INLINE int32x4_t gather(const int32_t *values, int k, int32_t n, const int full)
@@ -81,73 +91,102 @@ ALWAYS_INLINE int32x4_t gather(const int32_t *values, int k, int32_t n, const in
                 : vldrwq_gather_shifted_offset_z_s32(values, channel, vcmphiq_u32(vdupq_n_u32((uint32_t)n), channel));
 }
 
-/* start[k] = base[k] + input_offset * (the weight sums even/odd, widened into accumulator k's lanes). */
-ALWAYS_INLINE void fold(int32x4_t start[4], const int32x4_t base[4], int16x8_t even, int16x8_t odd,
-                        int32_t input_offset)
+/* The block's constants into konst (K_COUNT vectors) and its input pixels and weights onto the stage
+ * (zero past n channels, so that every later load is a whole vector). */
+ALWAYS_INLINE void block_setup(const small_call *s, int32_t c0, int32_t n, const int full, const int negative,
+                               int32x4_t *konst)
 {
-    start[0] = vmlaq_n_s32(base[0], vmovlbq_s16(even), input_offset);
-    start[1] = vmlaq_n_s32(base[1], vmovltq_s16(even), input_offset);
-    start[2] = vmlaq_n_s32(base[2], vmovlbq_s16(odd), input_offset);
-    start[3] = vmlaq_n_s32(base[3], vmovltq_s16(odd), input_offset);
+    const mve_pred16_t lanes = vctp8q((uint32_t)n);
+    const int8_t *in = s->in + c0, *w = s->weights + c0;
+    int16x8_t even = vdupq_n_s16(0), odd = vdupq_n_s16(0);
+    int32_t i, k;
+    for (i = 0; i < s->in_pixels; ++i) {
+        vstrbq_s8(s->x_stage + i * LANES, full ? vldrbq_s8(in + s->in_offset[i]) : vldrbq_z_s8(in + s->in_offset[i], lanes));
+    }
+    for (i = 0; i < s->kernel_taps; ++i) {
+        const int8x16_t wv = full ? vldrbq_s8(w + i * s->channels) : vldrbq_z_s8(w + i * s->channels, lanes);
+        vstrbq_s8(s->w_stage + i * LANES, wv);
+        even = vaddq_s16(even, vmovlbq_s8(wv));
+        odd = vaddq_s16(odd, vmovltq_s8(wv));
+    }
+#pragma GCC unroll 4
+    for (k = 0; k < 4; ++k) {
+        const int32x4_t bias = s->bias ? gather(s->bias + c0, k, n, full) : vdupq_n_s32(0);
+        const int32x4_t mult = gather(s->mult + c0, k, n, full), shift = gather(s->shift + c0, k, n, full);
+        const int16x8_t sums = k < 2 ? even : odd;
+        const int32x4_t wide = k % 2 == 0 ? vmovlbq_s16(sums) : vmovltq_s16(sums);
+        konst[K_BIAS + k] = bias;
+        konst[K_WHOLE + k] = vmlaq_n_s32(bias, wide, s->input_offset);
+        konst[K_MULT + k] = mult;
+        konst[K_SHIFT + k] = shift;
+        if (!negative) {
+            const mve_requant_q q = mve_requant_make(mult, shift);
+            konst[K_LEFT + k] = q.left;
+            konst[K_RIGHT + k] = q.right_neg;
+            konst[K_SHIFTING + k] = q.shifting;
+        }
+    }
+}
+
+/* Accumulator k requantized (without the output offset). */
+ALWAYS_INLINE int32x4_t requant(int32x4_t acc, const int32x4_t *konst, int k, const int negative)
+{
+    if (negative) {
+        const int32x4_t v = vqrdmulhq_s32(acc, konst[K_MULT + k]);
+        return vrshlq_s32(vqaddq_s32(v, vshrq_n_s32(v, 31)), konst[K_SHIFT + k]);
+    } else {
+        mve_requant_q q;
+        q.mult = konst[K_MULT + k];
+        q.left = konst[K_LEFT + k];
+        q.right_neg = konst[K_RIGHT + k];
+        q.shifting = konst[K_SHIFTING + k];
+        return mve_requant(acc, &q);
+    }
 }
 
 /* One block of n channels at c0 over every output pixel.  `negative`: every shift of the layer is
  * below 0 (no left shift, every lane steps down before VRSHL: mve_requant.h with its constants known). */
 ALWAYS_INLINE void block(const small_call *s, int32_t c0, int32_t n, const int full, const int negative)
 {
+    int32x4_t konst_store[K_COUNT];
+    int32x4_t *konst = konst_store;
     const mve_pred16_t lanes = vctp8q((uint32_t)n);
-    const int8_t *x0 = s->in + c0, *w0 = s->weights + c0;
-    const int32_t channels = s->channels, input_offset = s->input_offset;
-    const int8x16_t lo = vdupq_n_s8(s->act_min), hi = vdupq_n_s8(s->act_max);
-    int32x4_t bias[4], whole[4], mult[4], shift[4];
-    mve_requant_q q[4];
-    int16x8_t even = vdupq_n_s16(0), odd = vdupq_n_s16(0);
-    int32_t k, t, pixel;
+    int8_t *out = s->out + c0;
+    const int16_t output_offset = (int16_t)s->output_offset;
+    const int8_t act_min = s->act_min, act_max = s->act_max;
+    const small_pixel *px = s->pixel, *end = s->pixel + s->pixels;
 
-#pragma GCC unroll 4
-    for (k = 0; k < 4; ++k) {
-        bias[k] = s->bias ? gather(s->bias + c0, k, n, full) : vdupq_n_s32(0);
-        mult[k] = gather(s->mult + c0, k, n, full);
-        shift[k] = gather(s->shift + c0, k, n, full);
-        if (!negative) {
-            q[k] = mve_requant_make(mult[k], shift[k]);
-        }
-    }
-    for (t = 0; t < s->kernel_taps; ++t) {
-        const int8x16_t w = load16(w0 + t * channels, lanes, full);
-        even = vaddq_s16(even, vmovlbq_s8(w));
-        odd = vaddq_s16(odd, vmovltq_s8(w));
-    }
-    fold(whole, bias, even, odd, input_offset);
-
-    for (pixel = 0; pixel < s->pixels; ++pixel) {
-        const small_tap *tap = s->taps + s->first[pixel];
-        const int32_t taps = s->count[pixel];
-        int32x4_t acc[4], a0, a1, a2, a3;
+    /* One base register for the constants: GCC otherwise rebuilds each stack address. */
+    __asm__("" : "+r"(konst));
+    block_setup(s, c0, n, full, negative, konst);
+    for (; px < end; ++px) {
+        const small_tap *tap = s->taps + px->first, *tap_end = tap + px->count;
+        int32x4_t a0, a1, a2, a3;
         int16x8_t e16, o16;
         int8x16_t bytes;
-        if (taps == s->kernel_taps) {
-            a0 = whole[0];
-            a1 = whole[1];
-            a2 = whole[2];
-            a3 = whole[3];
+        if (px->sum_count == 0) {
+            a0 = konst[K_WHOLE + 0];
+            a1 = konst[K_WHOLE + 1];
+            a2 = konst[K_WHOLE + 2];
+            a3 = konst[K_WHOLE + 3];
         } else {
-            even = vdupq_n_s16(0);
-            odd = vdupq_n_s16(0);
-            for (t = 0; t < taps; ++t) {
-                const int8x16_t w = load16(w0 + tap[t].w, lanes, full);
-                even = vaddq_s16(even, vmovlbq_s8(w));
-                odd = vaddq_s16(odd, vmovltq_s8(w));
+            const int8_t *const *sw = s->sum_w + px->sum_first, *const *sw_end = sw + px->sum_count;
+            const int32x4_t *base = konst + (px->from_whole ? K_WHOLE : K_BIAS);
+            const int32_t scale = px->from_whole ? -s->input_offset : s->input_offset;
+            int16x8_t even = vdupq_n_s16(0), odd = vdupq_n_s16(0);
+            for (; sw < sw_end; ++sw) {
+                const int8x16_t wv = vldrbq_s8(*sw);
+                even = vaddq_s16(even, vmovlbq_s8(wv));
+                odd = vaddq_s16(odd, vmovltq_s8(wv));
             }
-            fold(acc, bias, even, odd, input_offset);
-            a0 = acc[0];
-            a1 = acc[1];
-            a2 = acc[2];
-            a3 = acc[3];
+            a0 = vmlaq_n_s32(base[0], vmovlbq_s16(even), scale);
+            a1 = vmlaq_n_s32(base[1], vmovltq_s16(even), scale);
+            a2 = vmlaq_n_s32(base[2], vmovlbq_s16(odd), scale);
+            a3 = vmlaq_n_s32(base[3], vmovltq_s16(odd), scale);
         }
-        for (t = 0; t + 1 < taps; t += 2) {
-            const int8x16_t xa = load16(x0 + tap[t].x, lanes, full), wa = load16(w0 + tap[t].w, lanes, full);
-            const int8x16_t xb = load16(x0 + tap[t + 1].x, lanes, full), wb = load16(w0 + tap[t + 1].w, lanes, full);
+        for (; tap + 1 < tap_end; tap += 2) {
+            const int8x16_t xa = vldrbq_s8(tap[0].x), wa = vldrbq_s8(tap[0].w);
+            const int8x16_t xb = vldrbq_s8(tap[1].x), wb = vldrbq_s8(tap[1].w);
             const int16x8_t pe = vaddq_s16(vmullbq_int_s8(xa, wa), vmullbq_int_s8(xb, wb));
             const int16x8_t po = vaddq_s16(vmulltq_int_s8(xa, wa), vmulltq_int_s8(xb, wb));
             a0 = vaddq_s32(a0, vmovlbq_s16(pe));
@@ -157,38 +196,27 @@ ALWAYS_INLINE void block(const small_call *s, int32_t c0, int32_t n, const int f
             /* The sums complete before the next pair's loads (eight Q registers: no spills). */
             __asm__ volatile("" : "+w"(a0), "+w"(a1), "+w"(a2), "+w"(a3)::"memory");
         }
-        if (t < taps) {
-            const int8x16_t xa = load16(x0 + tap[t].x, lanes, full), wa = load16(w0 + tap[t].w, lanes, full);
+        if (tap < tap_end) {
+            const int8x16_t xa = vldrbq_s8(tap[0].x), wa = vldrbq_s8(tap[0].w);
             const int16x8_t pe = vmullbq_int_s8(xa, wa), po = vmulltq_int_s8(xa, wa);
             a0 = vaddq_s32(a0, vmovlbq_s16(pe));
             a1 = vaddq_s32(a1, vmovltq_s16(pe));
             a2 = vaddq_s32(a2, vmovlbq_s16(po));
             a3 = vaddq_s32(a3, vmovltq_s16(po));
         }
-        acc[0] = a0;
-        acc[1] = a1;
-        acc[2] = a2;
-        acc[3] = a3;
-#pragma GCC unroll 4
-        for (k = 0; k < 4; ++k) {
-            if (negative) {
-                const int32x4_t v = vqrdmulhq_s32(acc[k], mult[k]);
-                acc[k] = vrshlq_s32(vqaddq_s32(v, vshrq_n_s32(v, 31)), shift[k]);
-            } else {
-                acc[k] = mve_requant(acc[k], &q[k]);
-            }
-        }
         /* Back to channel order: int16 lanes of the even channels, then the odd ones, saturating. */
-        e16 = vqmovntq_s32(vqmovnbq_s32(vuninitializedq_s16(), acc[0]), acc[1]);
-        o16 = vqmovntq_s32(vqmovnbq_s32(vuninitializedq_s16(), acc[2]), acc[3]);
-        e16 = vqaddq_n_s16(e16, (int16_t)s->output_offset);
-        o16 = vqaddq_n_s16(o16, (int16_t)s->output_offset);
+        e16 = vqmovntq_s32(vqmovnbq_s32(vuninitializedq_s16(), requant(a0, konst, 0, negative)),
+                           requant(a1, konst, 1, negative));
+        o16 = vqmovntq_s32(vqmovnbq_s32(vuninitializedq_s16(), requant(a2, konst, 2, negative)),
+                           requant(a3, konst, 3, negative));
+        e16 = vqaddq_n_s16(e16, output_offset);
+        o16 = vqaddq_n_s16(o16, output_offset);
         bytes = vqmovntq_s16(vqmovnbq_s16(vuninitializedq_s8(), e16), o16);
-        bytes = vminq_s8(vmaxq_s8(bytes, lo), hi);
+        bytes = vminq_s8(vmaxq_s8(bytes, vdupq_n_s8(act_min)), vdupq_n_s8(act_max));
         if (full) {
-            vstrbq_s8(s->out + s->dst[pixel] + c0, bytes);
+            vstrbq_s8(out + px->dst, bytes);
         } else {
-            vstrbq_p_s8(s->out + s->dst[pixel] + c0, bytes, lanes);
+            vstrbq_p_s8(out + px->dst, bytes, lanes);
         }
     }
 }
@@ -242,36 +270,58 @@ int edgec_depthwise_small_mve(const edgec_view *in, edgec_view *out, const int8_
                               const edgec_depthwise_params *p)
 {
     const int32_t kh = p->kernel_h, kw = p->kernel_w, channels = out->c;
-    const int32_t pixels = out->h * out->w;
+    const int32_t pixels = out->h * out->w, in_pixels = in->h * in->w;
+    int8_t x_stage[SMALL_MAX_INPUT * LANES] __attribute__((aligned(16)));
+    int8_t w_stage[SMALL_MAX_K * SMALL_MAX_K * LANES] __attribute__((aligned(16)));
+    int32_t in_offset[SMALL_MAX_INPUT];
     small_tap taps[SMALL_MAX_TAPS];
-    int32_t first[SMALL_MAX_PIXELS], count[SMALL_MAX_PIXELS], dst[SMALL_MAX_PIXELS];
+    const int8_t *sum_w[SMALL_MAX_TAPS];
+    small_pixel pixel[SMALL_MAX_PIXELS];
     small_call s;
-    int32_t oy, ox, ky, kx, n = 0, pixel = 0;
+    int32_t oy, ox, ky, kx, n = 0, sums = 0, i = 0;
 
-    if (pixels < 1 || pixels > SMALL_MAX_PIXELS || kh < 1 || kw < 1 || kh > SMALL_MAX_K || kw > SMALL_MAX_K ||
-        p->depth_multiplier > 1 || in->c != channels || channels < 1 || p->dilation_h != 1 || p->dilation_w != 1) {
+    if (pixels < 1 || pixels > SMALL_MAX_PIXELS || in_pixels < 1 || in_pixels > SMALL_MAX_INPUT || kh < 1 ||
+        kw < 1 || kh > SMALL_MAX_K || kw > SMALL_MAX_K || p->depth_multiplier > 1 || in->c != channels ||
+        channels < 1 || p->dilation_h != 1 || p->dilation_w != 1) {
         return 0;
+    }
+    for (oy = 0; oy < in->h; ++oy) {
+        for (ox = 0; ox < in->w; ++ox) {
+            in_offset[oy * in->w + ox] = oy * in->row_stride + ox * in->col_stride;
+        }
     }
     for (oy = 0; oy < out->h; ++oy) {
         const int32_t iy0 = oy * p->stride_h - p->pad_top;
         int32_t ky0;
         const int32_t ky1 = valid_taps(iy0, 1, kh, in->h, &ky0);
-        for (ox = 0; ox < out->w; ++ox, ++pixel) {
+        for (ox = 0; ox < out->w; ++ox, ++i) {
             const int32_t ix0 = ox * p->stride_w - p->pad_left;
             int32_t kx0;
             const int32_t kx1 = valid_taps(ix0, 1, kw, in->w, &kx0);
-            if (n + (ky1 - ky0) * (kx1 - kx0) > SMALL_MAX_TAPS) {
+            const int32_t inside = (ky1 - ky0) * (kx1 - kx0), outside = kh * kw - inside;
+            small_pixel *px = &pixel[i];
+            if (n + inside > SMALL_MAX_TAPS || sums + (inside < outside ? inside : outside) > SMALL_MAX_TAPS) {
                 return 0;
             }
-            first[pixel] = n;
-            for (ky = ky0; ky < ky1; ++ky) {
-                for (kx = kx0; kx < kx1; ++kx, ++n) {
-                    taps[n].x = (iy0 + ky) * in->row_stride + (ix0 + kx) * in->col_stride;
-                    taps[n].w = (ky * kw + kx) * channels;
+            px->first = n;
+            px->count = inside;
+            px->sum_first = sums;
+            px->sum_count = inside < outside ? inside : outside;
+            px->from_whole = inside >= outside;
+            px->dst = oy * out->row_stride + ox * out->col_stride;
+            for (ky = 0; ky < kh; ++ky) {
+                for (kx = 0; kx < kw; ++kx) {
+                    const int in_taps = ky >= ky0 && ky < ky1 && kx >= kx0 && kx < kx1;
+                    const int8_t *w = w_stage + (ky * kw + kx) * LANES;
+                    if (in_taps) {
+                        taps[n].x = x_stage + ((iy0 + ky) * in->w + ix0 + kx) * LANES;
+                        taps[n++].w = w;
+                    }
+                    if (in_taps != px->from_whole) {
+                        sum_w[sums++] = w;
+                    }
                 }
             }
-            count[pixel] = n - first[pixel];
-            dst[pixel] = oy * out->row_stride + ox * out->col_stride;
         }
     }
     if (!weights_above_min(weights, kh * kw * channels)) {
@@ -280,14 +330,17 @@ int edgec_depthwise_small_mve(const edgec_view *in, edgec_view *out, const int8_
     s.in = in->data;
     s.weights = weights;
     s.out = out->data;
+    s.x_stage = x_stage;
+    s.w_stage = w_stage;
+    s.in_offset = in_offset;
     s.taps = taps;
-    s.first = first;
-    s.count = count;
-    s.dst = dst;
+    s.sum_w = sum_w;
+    s.pixel = pixel;
     s.bias = bias;
     s.mult = p->out_mult;
     s.shift = p->out_shift;
     s.pixels = pixels;
+    s.in_pixels = in_pixels;
     s.kernel_taps = kh * kw;
     s.channels = channels;
     s.input_offset = p->input_offset;

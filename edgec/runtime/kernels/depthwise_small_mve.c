@@ -41,47 +41,46 @@
 
 #define SMALL_MAX_PIXELS 16 /* larger maps amortise per-pixel setup over enough taps in the other kernels */
 #define SMALL_MAX_K 7
-#define SMALL_MAX_INPUT 64 /* input pixels of a block staged on the stack (16 bytes each) */
 #define SMALL_MAX_TAPS 256 /* listed taps of all pixels (a 4x4 map of a 7x7 kernel over a 4x4 input) */
 #define LANES 16
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-/* A tap inside the input: its staged input pixel and staged weights (sixteen bytes each). */
+/* One output pixel: its taps inside the input, the weights of its start's sum, and where it goes.
+ * Its start is bias + input_offset * (sum of the weights of its taps inside the input) or, where
+ * fewer taps fall outside, the whole kernel's start - input_offset * (sum of those outside). */
 typedef struct {
-    const int8_t *x, *w;
-} small_tap;
-
-/* One output pixel: its taps inside the input, the taps whose weights make its folded start, and
- * where it goes.  The start is bias + input_offset * (sum of the weights of its taps inside the
- * input), or, where fewer taps fall outside, the whole kernel's start - input_offset * (sum of the
- * weights of the taps outside). */
-typedef struct {
-    int32_t first, count;   /* its taps in the call's taps[] */
-    int32_t sum_first, sum_count; /* the weights of its start's sum in the call's sum_w[] */
-    int32_t from_whole;     /* 1: start from the whole kernel's start, subtracting the sum */
-    int32_t dst;            /* byte offset in out->data, channel 0 */
+    int32_t first, count;         /* its taps: (input, weight) address pairs in the call's table */
+    int32_t sum_first, sum_count; /* the weight addresses of its start's sum in the call's table */
+    int32_t from_whole;           /* 1: start from the whole kernel's start, subtracting the sum */
 } small_pixel;
 
-/* The constants of one call. */
+/* The constants of one call.  The table holds 32-bit addresses of channel c0 of the block being
+ * computed (each advanced by sixteen bytes after a block): two per tap (input pixel, weights), then
+ * one per summed weight. */
 typedef struct {
-    const int8_t *in, *weights;
-    int8_t *out;
-    int8_t *x_stage, *w_stage;  /* the block's input pixels and weights, sixteen bytes each */
-    const int32_t *in_offset;   /* per staged input pixel: byte offset in in->data, channel 0 */
-    const small_tap *taps;
-    const int8_t *const *sum_w;
+    const int8_t *weights;
+    uint32_t *table;
+    int32_t table_words, sums_at; /* words in the table; the first summed weight's word */
+    int8_t *const *dst;           /* per pixel: channel 0 of its output */
     const small_pixel *pixel;
     const int32_t *bias, *mult, *shift;
-    int32_t pixels, in_pixels, kernel_taps, channels, input_offset, output_offset;
+    int32_t pixels, kernel_taps, channels, input_offset, output_offset;
     int8_t act_min, act_max;
 } small_call;
 
-/* The block's constants, four int32 lanes per accumulator, in one array addressed from one register. */
-enum { K_BIAS = 0, K_WHOLE = 4, K_MULT = 8, K_SHIFT = 12, K_LEFT = 16, K_RIGHT = 20, K_SHIFTING = 24, K_COUNT = 28 };
-
 /* Where the four accumulators' lanes come from: channel (first + 4 * lane) of the block. */
 static const uint32_t accumulator_first[4] = {0, 2, 1, 3};
+
+ALWAYS_INLINE const int8_t *address(uint32_t word)
+{
+    return (const int8_t *)(uintptr_t)word;
+}
+
+ALWAYS_INLINE int8x16_t load16(const int8_t *src, mve_pred16_t lanes, const int full)
+{
+    return full ? vldrbq_s8(src) : vldrbq_z_s8(src, lanes);
+}
 
 /* The four accumulators' lanes of a per-channel int32 array at the block's c0 (zero past n channels). */
 ALWAYS_INLINE int32x4_t gather(const int32_t *values, int k, int32_t n, const int full)
@@ -91,91 +90,61 @@ ALWAYS_INLINE int32x4_t gather(const int32_t *values, int k, int32_t n, const in
                 : vldrwq_gather_shifted_offset_z_s32(values, channel, vcmphiq_u32(vdupq_n_u32((uint32_t)n), channel));
 }
 
-/* The block's constants into konst (K_COUNT vectors) and its input pixels and weights onto the stage
- * (zero past n channels, so that every later load is a whole vector). */
-ALWAYS_INLINE void block_setup(const small_call *s, int32_t c0, int32_t n, const int full, const int negative,
-                               int32x4_t *konst)
+/* Accumulator k's requantization (mve_requant.h), without the output offset.  `negative`: every
+ * shift of the layer is below 0 (no left shift, every lane steps down before VRSHL). */
+ALWAYS_INLINE int32x4_t requant(int32x4_t acc, const mve_requant_q *q, const int negative)
 {
-    const mve_pred16_t lanes = vctp8q((uint32_t)n);
-    const int8_t *in = s->in + c0, *w = s->weights + c0;
-    int16x8_t even = vdupq_n_s16(0), odd = vdupq_n_s16(0);
-    int32_t i, k;
-    for (i = 0; i < s->in_pixels; ++i) {
-        vstrbq_s8(s->x_stage + i * LANES, full ? vldrbq_s8(in + s->in_offset[i]) : vldrbq_z_s8(in + s->in_offset[i], lanes));
+    if (negative) {
+        const int32x4_t v = vqrdmulhq_s32(acc, q->mult);
+        return vrshlq_s32(vqaddq_s32(v, vshrq_n_s32(v, 31)), q->right_neg);
     }
+    return mve_requant(acc, q);
+}
+
+/* One block of n channels at c0 over every output pixel: the accumulators of every pixel, then
+ * their requantization a pair of accumulators at a time (its constants in registers), then the
+ * output offset, clamp and stores. */
+ALWAYS_INLINE void block(const small_call *s, int32_t c0, int32_t n, const int full, const int negative)
+{
+    int32x4_t acc[SMALL_MAX_PIXELS][4], bias[4], whole[4];
+    int16x8_t halves[2][SMALL_MAX_PIXELS];
+    const mve_pred16_t lanes = vctp8q((uint32_t)n);
+    const uint32_t *table = s->table;
+    const int8_t *w = s->weights + c0;
+    const int32_t input_offset = s->input_offset;
+    int16x8_t even = vdupq_n_s16(0), odd = vdupq_n_s16(0);
+    int32_t i, k, pixel;
+
+    /* The block's starts: bias, and bias + input_offset * (sum of every weight). */
     for (i = 0; i < s->kernel_taps; ++i) {
-        const int8x16_t wv = full ? vldrbq_s8(w + i * s->channels) : vldrbq_z_s8(w + i * s->channels, lanes);
-        vstrbq_s8(s->w_stage + i * LANES, wv);
+        const int8x16_t wv = load16(w + i * s->channels, lanes, full);
         even = vaddq_s16(even, vmovlbq_s8(wv));
         odd = vaddq_s16(odd, vmovltq_s8(wv));
     }
 #pragma GCC unroll 4
     for (k = 0; k < 4; ++k) {
-        const int32x4_t bias = s->bias ? gather(s->bias + c0, k, n, full) : vdupq_n_s32(0);
-        const int32x4_t mult = gather(s->mult + c0, k, n, full), shift = gather(s->shift + c0, k, n, full);
         const int16x8_t sums = k < 2 ? even : odd;
-        const int32x4_t wide = k % 2 == 0 ? vmovlbq_s16(sums) : vmovltq_s16(sums);
-        konst[K_BIAS + k] = bias;
-        konst[K_WHOLE + k] = vmlaq_n_s32(bias, wide, s->input_offset);
-        konst[K_MULT + k] = mult;
-        konst[K_SHIFT + k] = shift;
-        if (!negative) {
-            const mve_requant_q q = mve_requant_make(mult, shift);
-            konst[K_LEFT + k] = q.left;
-            konst[K_RIGHT + k] = q.right_neg;
-            konst[K_SHIFTING + k] = q.shifting;
-        }
+        bias[k] = s->bias ? gather(s->bias + c0, k, n, full) : vdupq_n_s32(0);
+        whole[k] = vmlaq_n_s32(bias[k], k % 2 == 0 ? vmovlbq_s16(sums) : vmovltq_s16(sums), input_offset);
     }
-}
 
-/* Accumulator k requantized (without the output offset). */
-ALWAYS_INLINE int32x4_t requant(int32x4_t acc, const int32x4_t *konst, int k, const int negative)
-{
-    if (negative) {
-        const int32x4_t v = vqrdmulhq_s32(acc, konst[K_MULT + k]);
-        return vrshlq_s32(vqaddq_s32(v, vshrq_n_s32(v, 31)), konst[K_SHIFT + k]);
-    } else {
-        mve_requant_q q;
-        q.mult = konst[K_MULT + k];
-        q.left = konst[K_LEFT + k];
-        q.right_neg = konst[K_RIGHT + k];
-        q.shifting = konst[K_SHIFTING + k];
-        return mve_requant(acc, &q);
-    }
-}
-
-/* One block of n channels at c0 over every output pixel.  `negative`: every shift of the layer is
- * below 0 (no left shift, every lane steps down before VRSHL: mve_requant.h with its constants known). */
-ALWAYS_INLINE void block(const small_call *s, int32_t c0, int32_t n, const int full, const int negative)
-{
-    int32x4_t konst_store[K_COUNT];
-    int32x4_t *konst = konst_store;
-    const mve_pred16_t lanes = vctp8q((uint32_t)n);
-    int8_t *out = s->out + c0;
-    const int16_t output_offset = (int16_t)s->output_offset;
-    const int8_t act_min = s->act_min, act_max = s->act_max;
-    const small_pixel *px = s->pixel, *end = s->pixel + s->pixels;
-
-    /* One base register for the constants: GCC otherwise rebuilds each stack address. */
-    __asm__("" : "+r"(konst));
-    block_setup(s, c0, n, full, negative, konst);
-    for (; px < end; ++px) {
-        const small_tap *tap = s->taps + px->first, *tap_end = tap + px->count;
+    for (pixel = 0; pixel < s->pixels; ++pixel) {
+        const small_pixel *px = &s->pixel[pixel];
+        const uint32_t *tap = table + 2 * px->first, *tap_end = tap + 2 * px->count;
         int32x4_t a0, a1, a2, a3;
-        int16x8_t e16, o16;
-        int8x16_t bytes;
         if (px->sum_count == 0) {
-            a0 = konst[K_WHOLE + 0];
-            a1 = konst[K_WHOLE + 1];
-            a2 = konst[K_WHOLE + 2];
-            a3 = konst[K_WHOLE + 3];
+            a0 = whole[0];
+            a1 = whole[1];
+            a2 = whole[2];
+            a3 = whole[3];
         } else {
-            const int8_t *const *sw = s->sum_w + px->sum_first, *const *sw_end = sw + px->sum_count;
-            const int32x4_t *base = konst + (px->from_whole ? K_WHOLE : K_BIAS);
-            const int32_t scale = px->from_whole ? -s->input_offset : s->input_offset;
-            int16x8_t even = vdupq_n_s16(0), odd = vdupq_n_s16(0);
+            const uint32_t *sw = table + s->sums_at + px->sum_first, *sw_end = sw + px->sum_count;
+            const int32x4_t *base = px->from_whole ? whole : bias;
+            const int32_t scale = px->from_whole ? -input_offset : input_offset;
+            even = vdupq_n_s16(0);
+            odd = vdupq_n_s16(0);
             for (; sw < sw_end; ++sw) {
-                const int8x16_t wv = vldrbq_s8(*sw);
+                const int8x16_t wv = load16(address(*sw), lanes, full);
                 even = vaddq_s16(even, vmovlbq_s8(wv));
                 odd = vaddq_s16(odd, vmovltq_s8(wv));
             }
@@ -184,49 +153,69 @@ ALWAYS_INLINE void block(const small_call *s, int32_t c0, int32_t n, const int f
             a2 = vmlaq_n_s32(base[2], vmovlbq_s16(odd), scale);
             a3 = vmlaq_n_s32(base[3], vmovltq_s16(odd), scale);
         }
-        for (; tap + 1 < tap_end; tap += 2) {
-            const int8x16_t xa = vldrbq_s8(tap[0].x), wa = vldrbq_s8(tap[0].w);
-            const int8x16_t xb = vldrbq_s8(tap[1].x), wb = vldrbq_s8(tap[1].w);
+        for (; tap + 2 < tap_end; tap += 4) {
+            const int8x16_t xa = load16(address(tap[0]), lanes, full), wa = load16(address(tap[1]), lanes, full);
+            const int8x16_t xb = load16(address(tap[2]), lanes, full), wb = load16(address(tap[3]), lanes, full);
             const int16x8_t pe = vaddq_s16(vmullbq_int_s8(xa, wa), vmullbq_int_s8(xb, wb));
             const int16x8_t po = vaddq_s16(vmulltq_int_s8(xa, wa), vmulltq_int_s8(xb, wb));
             a0 = vaddq_s32(a0, vmovlbq_s16(pe));
             a1 = vaddq_s32(a1, vmovltq_s16(pe));
             a2 = vaddq_s32(a2, vmovlbq_s16(po));
             a3 = vaddq_s32(a3, vmovltq_s16(po));
-            /* The sums complete before the next pair's loads (eight Q registers: no spills). */
+            /* The sums complete before the next pair's loads (eight Q registers). */
             __asm__ volatile("" : "+w"(a0), "+w"(a1), "+w"(a2), "+w"(a3)::"memory");
         }
         if (tap < tap_end) {
-            const int8x16_t xa = vldrbq_s8(tap[0].x), wa = vldrbq_s8(tap[0].w);
+            const int8x16_t xa = load16(address(tap[0]), lanes, full), wa = load16(address(tap[1]), lanes, full);
             const int16x8_t pe = vmullbq_int_s8(xa, wa), po = vmulltq_int_s8(xa, wa);
             a0 = vaddq_s32(a0, vmovlbq_s16(pe));
             a1 = vaddq_s32(a1, vmovltq_s16(pe));
             a2 = vaddq_s32(a2, vmovlbq_s16(po));
             a3 = vaddq_s32(a3, vmovltq_s16(po));
         }
-        /* Back to channel order: int16 lanes of the even channels, then the odd ones, saturating. */
-        e16 = vqmovntq_s32(vqmovnbq_s32(vuninitializedq_s16(), requant(a0, konst, 0, negative)),
-                           requant(a1, konst, 1, negative));
-        o16 = vqmovntq_s32(vqmovnbq_s32(vuninitializedq_s16(), requant(a2, konst, 2, negative)),
-                           requant(a3, konst, 3, negative));
-        e16 = vqaddq_n_s16(e16, output_offset);
-        o16 = vqaddq_n_s16(o16, output_offset);
-        bytes = vqmovntq_s16(vqmovnbq_s16(vuninitializedq_s8(), e16), o16);
-        bytes = vminq_s8(vmaxq_s8(bytes, vdupq_n_s8(act_min)), vdupq_n_s8(act_max));
-        if (full) {
-            vstrbq_s8(out + px->dst, bytes);
-        } else {
-            vstrbq_p_s8(out + px->dst, bytes, lanes);
+        acc[pixel][0] = a0;
+        acc[pixel][1] = a1;
+        acc[pixel][2] = a2;
+        acc[pixel][3] = a3;
+    }
+
+    /* Accumulators 0, 1 (the even channels) and 2, 3 (the odd ones), narrowed with saturation into
+     * int16 lanes in channel order. */
+    for (k = 0; k < 4; k += 2) {
+        const mve_requant_q q0 = mve_requant_make(gather(s->mult + c0, k, n, full), gather(s->shift + c0, k, n, full));
+        const mve_requant_q q1 =
+            mve_requant_make(gather(s->mult + c0, k + 1, n, full), gather(s->shift + c0, k + 1, n, full));
+        for (pixel = 0; pixel < s->pixels; ++pixel) {
+            halves[k / 2][pixel] = vqmovntq_s32(vqmovnbq_s32(vuninitializedq_s16(), requant(acc[pixel][k], &q0, negative)),
+                                                requant(acc[pixel][k + 1], &q1, negative));
+        }
+    }
+    {
+        const int16_t output_offset = (int16_t)s->output_offset;
+        const int8x16_t lo = vdupq_n_s8(s->act_min), hi = vdupq_n_s8(s->act_max);
+        for (pixel = 0; pixel < s->pixels; ++pixel) {
+            const int16x8_t e16 = vqaddq_n_s16(halves[0][pixel], output_offset);
+            const int16x8_t o16 = vqaddq_n_s16(halves[1][pixel], output_offset);
+            const int8x16_t bytes = vminq_s8(vmaxq_s8(vqmovntq_s16(vqmovnbq_s16(vuninitializedq_s8(), e16), o16), lo), hi);
+            if (full) {
+                vstrbq_s8(s->dst[pixel] + c0, bytes);
+            } else {
+                vstrbq_p_s8(s->dst[pixel] + c0, bytes, lanes);
+            }
         }
     }
 }
 
-/* Every block of channels. */
+/* Every block of channels, the table's addresses advanced to the next block after each. */
 ALWAYS_INLINE void all_blocks(const small_call *s, const int negative)
 {
-    int32_t c0;
+    int32_t c0, i;
     for (c0 = 0; c0 + LANES <= s->channels; c0 += LANES) {
         block(s, c0, LANES, 1, negative);
+        for (i = 0; i < s->table_words; i += 4) {
+            const mve_pred16_t words = vctp32q((uint32_t)(s->table_words - i));
+            vstrwq_p_u32(s->table + i, vaddq_n_u32(vldrwq_z_u32(s->table + i, words), LANES), words);
+        }
     }
     if (c0 < s->channels) {
         block(s, c0, s->channels - c0, 0, negative);
@@ -270,25 +259,18 @@ int edgec_depthwise_small_mve(const edgec_view *in, edgec_view *out, const int8_
                               const edgec_depthwise_params *p)
 {
     const int32_t kh = p->kernel_h, kw = p->kernel_w, channels = out->c;
-    const int32_t pixels = out->h * out->w, in_pixels = in->h * in->w;
-    int8_t x_stage[SMALL_MAX_INPUT * LANES] __attribute__((aligned(16)));
-    int8_t w_stage[SMALL_MAX_K * SMALL_MAX_K * LANES] __attribute__((aligned(16)));
-    int32_t in_offset[SMALL_MAX_INPUT];
-    small_tap taps[SMALL_MAX_TAPS];
-    const int8_t *sum_w[SMALL_MAX_TAPS];
+    const int32_t pixels = out->h * out->w;
+    uint32_t table[3 * SMALL_MAX_TAPS] __attribute__((aligned(16))); /* tap pairs, then summed weights */
+    uint32_t sum_words[SMALL_MAX_TAPS];
+    int8_t *dst[SMALL_MAX_PIXELS];
     small_pixel pixel[SMALL_MAX_PIXELS];
     small_call s;
     int32_t oy, ox, ky, kx, n = 0, sums = 0, i = 0;
 
-    if (pixels < 1 || pixels > SMALL_MAX_PIXELS || in_pixels < 1 || in_pixels > SMALL_MAX_INPUT || kh < 1 ||
-        kw < 1 || kh > SMALL_MAX_K || kw > SMALL_MAX_K || p->depth_multiplier > 1 || in->c != channels ||
-        channels < 1 || p->dilation_h != 1 || p->dilation_w != 1) {
+    if (sizeof(void *) != sizeof(uint32_t) || pixels < 1 || pixels > SMALL_MAX_PIXELS || kh < 1 || kw < 1 ||
+        kh > SMALL_MAX_K || kw > SMALL_MAX_K || p->depth_multiplier > 1 || in->c != channels || channels < 1 ||
+        p->dilation_h != 1 || p->dilation_w != 1) {
         return 0;
-    }
-    for (oy = 0; oy < in->h; ++oy) {
-        for (ox = 0; ox < in->w; ++ox) {
-            in_offset[oy * in->w + ox] = oy * in->row_stride + ox * in->col_stride;
-        }
     }
     for (oy = 0; oy < out->h; ++oy) {
         const int32_t iy0 = oy * p->stride_h - p->pad_top;
@@ -300,25 +282,26 @@ int edgec_depthwise_small_mve(const edgec_view *in, edgec_view *out, const int8_
             const int32_t kx1 = valid_taps(ix0, 1, kw, in->w, &kx0);
             const int32_t inside = (ky1 - ky0) * (kx1 - kx0), outside = kh * kw - inside;
             small_pixel *px = &pixel[i];
-            if (n + inside > SMALL_MAX_TAPS || sums + (inside < outside ? inside : outside) > SMALL_MAX_TAPS) {
-                return 0;
-            }
             px->first = n;
             px->count = inside;
             px->sum_first = sums;
             px->sum_count = inside < outside ? inside : outside;
             px->from_whole = inside >= outside;
-            px->dst = oy * out->row_stride + ox * out->col_stride;
+            if (n + inside > SMALL_MAX_TAPS || sums + px->sum_count > SMALL_MAX_TAPS) {
+                return 0;
+            }
+            dst[i] = out->data + oy * out->row_stride + ox * out->col_stride;
             for (ky = 0; ky < kh; ++ky) {
                 for (kx = 0; kx < kw; ++kx) {
                     const int in_taps = ky >= ky0 && ky < ky1 && kx >= kx0 && kx < kx1;
-                    const int8_t *w = w_stage + (ky * kw + kx) * LANES;
+                    const uint32_t w = (uint32_t)(uintptr_t)(weights + (ky * kw + kx) * channels);
                     if (in_taps) {
-                        taps[n].x = x_stage + ((iy0 + ky) * in->w + ix0 + kx) * LANES;
-                        taps[n++].w = w;
+                        table[2 * n] = (uint32_t)(uintptr_t)(in->data + (iy0 + ky) * in->row_stride +
+                                                             (ix0 + kx) * in->col_stride);
+                        table[2 * n++ + 1] = w;
                     }
                     if (in_taps != px->from_whole) {
-                        sum_w[sums++] = w;
+                        sum_words[sums++] = w;
                     }
                 }
             }
@@ -327,20 +310,19 @@ int edgec_depthwise_small_mve(const edgec_view *in, edgec_view *out, const int8_
     if (!weights_above_min(weights, kh * kw * channels)) {
         return 0;
     }
-    s.in = in->data;
+    for (i = 0; i < sums; ++i) {
+        table[2 * n + i] = sum_words[i];
+    }
     s.weights = weights;
-    s.out = out->data;
-    s.x_stage = x_stage;
-    s.w_stage = w_stage;
-    s.in_offset = in_offset;
-    s.taps = taps;
-    s.sum_w = sum_w;
+    s.table = table;
+    s.table_words = 2 * n + sums;
+    s.sums_at = 2 * n;
+    s.dst = dst;
     s.pixel = pixel;
     s.bias = bias;
     s.mult = p->out_mult;
     s.shift = p->out_shift;
     s.pixels = pixels;
-    s.in_pixels = in_pixels;
     s.kernel_taps = kh * kw;
     s.channels = channels;
     s.input_offset = p->input_offset;

@@ -65,7 +65,7 @@ typedef struct {
     int8_t *const *dst;           /* per pixel: channel 0 of its output */
     const small_pixel *pixel;
     const int32_t *bias, *mult, *shift;
-    int32_t pixels, kernel_taps, channels, input_offset, output_offset;
+    int32_t pixels, kernel_taps /* 0: no pixel starts from the whole kernel */, channels, input_offset, output_offset;
     int8_t act_min, act_max;
 } small_call;
 
@@ -265,11 +265,25 @@ int edgec_depthwise_small_mve(const edgec_view *in, edgec_view *out, const int8_
     int8_t *dst[SMALL_MAX_PIXELS];
     small_pixel pixel[SMALL_MAX_PIXELS];
     small_call s;
-    int32_t oy, ox, ky, kx, n = 0, sums = 0, i = 0;
+    int32_t oy, ox, ky, kx, n = 0, sums = 0, i = 0, rows = 0, cols = 0, whole = 0;
 
     if (sizeof(void *) != sizeof(uint32_t) || pixels < 1 || pixels > SMALL_MAX_PIXELS || kh < 1 || kw < 1 ||
         kh > SMALL_MAX_K || kw > SMALL_MAX_K || p->depth_multiplier > 1 || in->c != channels || channels < 1 ||
         p->dilation_h != 1 || p->dilation_w != 1) {
+        return 0;
+    }
+    /* Taken only where at most half the taps (as the other kernels count them) lie inside the input:
+     * with more, the sixteen-channel kernels that multiply the padding too do better (measured on
+     * qemu-cortex-m55, docs/kernels.md). */
+    for (oy = 0; oy < out->h; ++oy) {
+        int32_t k0;
+        rows += valid_taps(oy * p->stride_h - p->pad_top, 1, kh, in->h, &k0) - k0;
+    }
+    for (ox = 0; ox < out->w; ++ox) {
+        int32_t k0;
+        cols += valid_taps(ox * p->stride_w - p->pad_left, 1, kw, in->w, &k0) - k0;
+    }
+    if (2 * rows * cols > pixels * kh * kw) {
         return 0;
     }
     for (oy = 0; oy < out->h; ++oy) {
@@ -287,6 +301,7 @@ int edgec_depthwise_small_mve(const edgec_view *in, edgec_view *out, const int8_
             px->sum_first = sums;
             px->sum_count = inside < outside ? inside : outside;
             px->from_whole = inside >= outside;
+            whole |= px->from_whole;
             if (n + inside > SMALL_MAX_TAPS || sums + px->sum_count > SMALL_MAX_TAPS) {
                 return 0;
             }
@@ -323,7 +338,7 @@ int edgec_depthwise_small_mve(const edgec_view *in, edgec_view *out, const int8_
     s.mult = p->out_mult;
     s.shift = p->out_shift;
     s.pixels = pixels;
-    s.kernel_taps = kh * kw;
+    s.kernel_taps = whole ? kh * kw : 0; /* the whole kernel's start only where a pixel uses it */
     s.channels = channels;
     s.input_offset = p->input_offset;
     s.output_offset = p->output_offset;

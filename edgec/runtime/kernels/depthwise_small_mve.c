@@ -55,13 +55,12 @@ typedef struct {
     int32_t from_whole;           /* 1: start from the whole kernel's start, subtracting the sum */
 } small_pixel;
 
-/* The constants of one call.  The table holds 32-bit addresses of channel c0 of the block being
- * computed (each advanced by sixteen bytes after a block): two per tap (input pixel, weights), then
- * one per summed weight. */
+/* The constants of one call.  The table holds byte offsets of channel 0: two per tap (input pixel
+ * from in->data, weights from weights), then one per summed weight (from weights). */
 typedef struct {
-    const int8_t *weights;
-    uint32_t *table;
-    int32_t table_words, sums_at; /* words in the table; the first summed weight's word */
+    const int8_t *in, *weights;
+    const int32_t *table;
+    int32_t sums_at;              /* the first summed weight's word in the table */
     int8_t *const *dst;           /* per pixel: channel 0 of its output */
     const small_pixel *pixel;
     const int32_t *bias, *mult, *shift;
@@ -71,11 +70,6 @@ typedef struct {
 
 /* Where the four accumulators' lanes come from: channel (first + 4 * lane) of the block. */
 static const uint32_t accumulator_first[4] = {0, 2, 1, 3};
-
-ALWAYS_INLINE const int8_t *address(uint32_t word)
-{
-    return (const int8_t *)(uintptr_t)word;
-}
 
 ALWAYS_INLINE int8x16_t load16(const int8_t *src, mve_pred16_t lanes, const int full)
 {
@@ -109,8 +103,8 @@ ALWAYS_INLINE void block(const small_call *s, int32_t c0, int32_t n, const int f
     int32x4_t acc[SMALL_MAX_PIXELS][4], bias[4], whole[4];
     int16x8_t halves[2][SMALL_MAX_PIXELS];
     const mve_pred16_t lanes = vctp8q((uint32_t)n);
-    const uint32_t *table = s->table;
-    const int8_t *w = s->weights + c0;
+    const int32_t *table = s->table;
+    const int8_t *x = s->in + c0, *w = s->weights + c0;
     const int32_t input_offset = s->input_offset;
     int16x8_t even = vdupq_n_s16(0), odd = vdupq_n_s16(0);
     int32_t i, k, pixel;
@@ -130,7 +124,7 @@ ALWAYS_INLINE void block(const small_call *s, int32_t c0, int32_t n, const int f
 
     for (pixel = 0; pixel < s->pixels; ++pixel) {
         const small_pixel *px = &s->pixel[pixel];
-        const uint32_t *tap = table + 2 * px->first, *tap_end = tap + 2 * px->count;
+        const int32_t *tap = table + 2 * px->first, *tap_end = tap + 2 * px->count;
         int32x4_t a0, a1, a2, a3;
         if (px->sum_count == 0) {
             a0 = whole[0];
@@ -138,13 +132,13 @@ ALWAYS_INLINE void block(const small_call *s, int32_t c0, int32_t n, const int f
             a2 = whole[2];
             a3 = whole[3];
         } else {
-            const uint32_t *sw = table + s->sums_at + px->sum_first, *sw_end = sw + px->sum_count;
+            const int32_t *sw = table + s->sums_at + px->sum_first, *sw_end = sw + px->sum_count;
             const int32x4_t *base = px->from_whole ? whole : bias;
             const int32_t scale = px->from_whole ? -input_offset : input_offset;
             even = vdupq_n_s16(0);
             odd = vdupq_n_s16(0);
             for (; sw < sw_end; ++sw) {
-                const int8x16_t wv = load16(address(*sw), lanes, full);
+                const int8x16_t wv = load16(w + *sw, lanes, full);
                 even = vaddq_s16(even, vmovlbq_s8(wv));
                 odd = vaddq_s16(odd, vmovltq_s8(wv));
             }
@@ -154,8 +148,8 @@ ALWAYS_INLINE void block(const small_call *s, int32_t c0, int32_t n, const int f
             a3 = vmlaq_n_s32(base[3], vmovltq_s16(odd), scale);
         }
         for (; tap + 2 < tap_end; tap += 4) {
-            const int8x16_t xa = load16(address(tap[0]), lanes, full), wa = load16(address(tap[1]), lanes, full);
-            const int8x16_t xb = load16(address(tap[2]), lanes, full), wb = load16(address(tap[3]), lanes, full);
+            const int8x16_t xa = load16(x + tap[0], lanes, full), wa = load16(w + tap[1], lanes, full);
+            const int8x16_t xb = load16(x + tap[2], lanes, full), wb = load16(w + tap[3], lanes, full);
             const int16x8_t pe = vaddq_s16(vmullbq_int_s8(xa, wa), vmullbq_int_s8(xb, wb));
             const int16x8_t po = vaddq_s16(vmulltq_int_s8(xa, wa), vmulltq_int_s8(xb, wb));
             a0 = vaddq_s32(a0, vmovlbq_s16(pe));
@@ -166,7 +160,7 @@ ALWAYS_INLINE void block(const small_call *s, int32_t c0, int32_t n, const int f
             __asm__ volatile("" : "+w"(a0), "+w"(a1), "+w"(a2), "+w"(a3)::"memory");
         }
         if (tap < tap_end) {
-            const int8x16_t xa = load16(address(tap[0]), lanes, full), wa = load16(address(tap[1]), lanes, full);
+            const int8x16_t xa = load16(x + tap[0], lanes, full), wa = load16(w + tap[1], lanes, full);
             const int16x8_t pe = vmullbq_int_s8(xa, wa), po = vmulltq_int_s8(xa, wa);
             a0 = vaddq_s32(a0, vmovlbq_s16(pe));
             a1 = vaddq_s32(a1, vmovltq_s16(pe));
@@ -206,16 +200,12 @@ ALWAYS_INLINE void block(const small_call *s, int32_t c0, int32_t n, const int f
     }
 }
 
-/* Every block of channels, the table's addresses advanced to the next block after each. */
+/* Every block of channels. */
 ALWAYS_INLINE void all_blocks(const small_call *s, const int negative)
 {
-    int32_t c0, i;
+    int32_t c0;
     for (c0 = 0; c0 + LANES <= s->channels; c0 += LANES) {
         block(s, c0, LANES, 1, negative);
-        for (i = 0; i < s->table_words; i += 4) {
-            const mve_pred16_t words = vctp32q((uint32_t)(s->table_words - i));
-            vstrwq_p_u32(s->table + i, vaddq_n_u32(vldrwq_z_u32(s->table + i, words), LANES), words);
-        }
     }
     if (c0 < s->channels) {
         block(s, c0, s->channels - c0, 0, negative);
@@ -260,17 +250,17 @@ int edgec_depthwise_small_mve(const edgec_view *in, edgec_view *out, const int8_
 {
     const int32_t kh = p->kernel_h, kw = p->kernel_w, channels = out->c;
     const int32_t pixels = out->h * out->w;
-    uint32_t table[3 * SMALL_MAX_TAPS] __attribute__((aligned(16))); /* tap pairs, then summed weights */
-    uint32_t sum_words[SMALL_MAX_TAPS];
+    int32_t table[3 * SMALL_MAX_TAPS]; /* tap pairs, then summed weights */
+    int32_t sum_words[SMALL_MAX_TAPS];
     int8_t *dst[SMALL_MAX_PIXELS];
     small_pixel pixel[SMALL_MAX_PIXELS];
     small_call s;
     int32_t oy, ox, ky, kx, n = 0, sums = 0, i = 0, rows = 0, cols = 0, whole = 0;
 
-    if (sizeof(void *) != sizeof(uint32_t) || pixels < 1 || pixels > SMALL_MAX_PIXELS || kh < 1 || kw < 1 ||
+    if (pixels < 1 || pixels > SMALL_MAX_PIXELS || kh < 1 || kw < 1 ||
         kh > SMALL_MAX_K || kw > SMALL_MAX_K || p->depth_multiplier > 1 || in->c != channels || channels < 1 ||
-        p->dilation_h != 1 || p->dilation_w != 1) {
-        return 0;
+        p->dilation_h != 1 || p->dilation_w != 1 || (in->h >= kh && in->w >= kw)) {
+        return 0; /* (a kernel larger than the input in one direction: a quick test before the count below) */
     }
     /* Taken only where at most half the taps (as the other kernels count them) lie inside the input:
      * with more, the sixteen-channel kernels that multiply the padding too do better (measured on
@@ -309,10 +299,9 @@ int edgec_depthwise_small_mve(const edgec_view *in, edgec_view *out, const int8_
             for (ky = 0; ky < kh; ++ky) {
                 for (kx = 0; kx < kw; ++kx) {
                     const int in_taps = ky >= ky0 && ky < ky1 && kx >= kx0 && kx < kx1;
-                    const uint32_t w = (uint32_t)(uintptr_t)(weights + (ky * kw + kx) * channels);
+                    const int32_t w = (ky * kw + kx) * channels;
                     if (in_taps) {
-                        table[2 * n] = (uint32_t)(uintptr_t)(in->data + (iy0 + ky) * in->row_stride +
-                                                             (ix0 + kx) * in->col_stride);
+                        table[2 * n] = (iy0 + ky) * in->row_stride + (ix0 + kx) * in->col_stride;
                         table[2 * n++ + 1] = w;
                     }
                     if (in_taps != px->from_whole) {
@@ -328,9 +317,9 @@ int edgec_depthwise_small_mve(const edgec_view *in, edgec_view *out, const int8_
     for (i = 0; i < sums; ++i) {
         table[2 * n + i] = sum_words[i];
     }
+    s.in = in->data;
     s.weights = weights;
     s.table = table;
-    s.table_words = 2 * n + sums;
     s.sums_at = 2 * n;
     s.dst = dst;
     s.pixel = pixel;

@@ -39,7 +39,7 @@
 #include "kernels_internal.h"
 #include "mve_requant.h"
 
-#define SMALL_MAX_PIXELS 16 /* larger maps amortise per-pixel setup over enough taps in the other kernels */
+#define SMALL_MAX_PIXELS EDGEC_DW_SMALL_MAX_PIXELS
 #define SMALL_MAX_K 7
 #define SMALL_MAX_TAPS 256 /* listed taps of all pixels (a 4x4 map of a 7x7 kernel over a 4x4 input) */
 #define LANES 16
@@ -245,8 +245,8 @@ static int shifts_negative(const int32_t *shift, int32_t n)
     return 1;
 }
 
-int edgec_depthwise_small_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
-                              const edgec_depthwise_params *p)
+int edgec_depthwise_small_mve_run(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
+                                  const edgec_depthwise_params *p)
 {
     const int32_t kh = p->kernel_h, kw = p->kernel_w, channels = out->c;
     const int32_t pixels = out->h * out->w;
@@ -260,7 +260,7 @@ int edgec_depthwise_small_mve(const edgec_view *in, edgec_view *out, const int8_
     if (pixels < 1 || pixels > SMALL_MAX_PIXELS || kh < 1 || kw < 1 ||
         kh > SMALL_MAX_K || kw > SMALL_MAX_K || p->depth_multiplier > 1 || in->c != channels || channels < 1 ||
         p->dilation_h != 1 || p->dilation_w != 1 || (in->h >= kh && in->w >= kw)) {
-        return 0; /* (a kernel larger than the input in one direction: a quick test before the count below) */
+        return 0;
     }
     /* Taken only where at most half the taps (as the other kernels count them) lie inside the input:
      * with more, the sixteen-channel kernels that multiply the padding too do better (measured on

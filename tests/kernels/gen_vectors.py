@@ -1205,8 +1205,8 @@ def mve_wide1x1_cases(rng) -> list[Case]:
 
 
 def mve_small_depthwise_cases(rng) -> list[Case]:
-    """Depthwise layers with at most 16 output pixels and at most half their taps inside the input
-    (edgec_depthwise_small_mve): 1x1, 2x2, 3x3 and 4x4 maps of 3x3/5x5/7x7 kernels (also wider than
+    """Depthwise layers with at most 16 output pixels, a kernel larger than the input and at most
+    half their taps inside it (edgec_depthwise_small_mve): 1x1, 2x2, 3x3 and 4x4 maps of 3x3/5x5/7x7 kernels (also wider than
     the map), strides 1 and 2, asymmetric padding, pixels started from the bias and from the whole
     kernel, whole blocks of sixteen channels and tails (20, 200), clamped activations, every shift
     below 0 or not, extreme zero points and multipliers, gathered views; layers left to the other
@@ -1223,7 +1223,7 @@ def mve_small_depthwise_cases(rng) -> list[Case]:
         (2, 2, 33, 3, 1, (1, 1, 1, 1), False),
         (1, 1, 40, 3, 1, (1, 1, 1, 1), True),  # only the centre tap
         (4, 4, 17, 7, 1, (3, 3, 3, 3), True),  # 16 pixels
-        (3, 2, 64, 3, 2, (1, 0, 1, 1), False),  # 2x1 out, asymmetric
+        (2, 2, 64, 3, 2, (1, 0, 1, 1), False),  # 1x1 out, asymmetric padding
         (3, 3, 192, 3, 1, (1, 1, 1, 1), False),  # MobileNetV2 op 51: 60% inside, left to the other kernels
         (6, 6, 48, 3, 2, (0, 0, 1, 1), True),  # left to the other kernels
     ]:

@@ -259,7 +259,7 @@ int edgec_depthwise_small_mve_run(const edgec_view *in, edgec_view *out, const i
 
     if (pixels < 1 || pixels > SMALL_MAX_PIXELS || kh < 1 || kw < 1 ||
         kh > SMALL_MAX_K || kw > SMALL_MAX_K || p->depth_multiplier > 1 || in->c != channels || channels < 1 ||
-        p->dilation_h != 1 || p->dilation_w != 1 || (in->h >= kh && in->w >= kw)) {
+        p->dilation_h != 1 || p->dilation_w != 1 || in->h >= kh || in->w >= kw) {
         return 0;
     }
     /* Taken only where at most half the taps (as the other kernels count them) lie inside the input:

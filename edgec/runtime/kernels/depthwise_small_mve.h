@@ -15,7 +15,7 @@
  * visiting only the taps inside the input.  Handles maps of at most
  * EDGEC_DW_SMALL_MAX_PIXELS output pixels whose kernel (up to 7x7, any
  * stride and padding, dilation 1, no weight of -128) is larger than the
- * input in one direction and has at most half its taps inside the input;
+ * input in both directions and has at most half its taps inside the input;
  * returns 0 without touching `out` for anything else.  `in` and `out` must
  * not overlap. */
 int edgec_depthwise_small_mve_run(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
@@ -25,7 +25,7 @@ int edgec_depthwise_small_mve_run(const edgec_view *in, edgec_view *out, const i
 static inline int edgec_depthwise_small_mve(const edgec_view *in, edgec_view *out, const int8_t *weights,
                                             const int32_t *bias, const edgec_depthwise_params *p)
 {
-    if (out->h * out->w > EDGEC_DW_SMALL_MAX_PIXELS || (in->h >= p->kernel_h && in->w >= p->kernel_w)) {
+    if (out->h * out->w > EDGEC_DW_SMALL_MAX_PIXELS || in->h >= p->kernel_h || in->w >= p->kernel_w) {
         return 0;
     }
     return edgec_depthwise_small_mve_run(in, out, weights, bias, p);

@@ -1,16 +1,15 @@
 /*
- * Helium (MVE) depthwise conv2d for tiny output maps (the last layers of
- * MobileNetV2 and MCUNet: 3x3, 2x2 and 1x1 maps), sixteen channels per
- * vector (depthwise_small_mve.h says what it handles).
+ * Helium (MVE) depthwise conv2d for maps smaller than the kernel (MCUNet's
+ * 7x7 layer on a 3x3 map), sixteen channels per vector
+ * (depthwise_small_mve.h says what it handles).
  *
- * On such maps most taps of a 3x3..7x7 kernel fall in the padding, and the
- * per-pixel kernels spend more on each pixel's setup than on its few real
- * taps.  This kernel lists, once per call, every output pixel's taps inside
- * the input (input and weight byte offsets); the reference skips the others
+ * There most of the kernel's taps fall in the padding.  This kernel lists,
+ * once per call, every output pixel's taps inside the input (input and
+ * weight byte offsets); the reference skips the others
  * (edgec_depthwise_conv2d adds nothing for them), and so does this kernel.
- * It then walks the channels a block of sixteen at a time: the block's
- * bias, requantization constants and folded starts are gathered once, then
- * every output pixel of the map is computed from its listed taps.
+ * It then walks the channels a block of sixteen at a time, the block's bias
+ * and requantization constants gathered once, and computes every output
+ * pixel of the map from its listed taps.
  *
  * Arithmetic (as in depthwise_pairs_mve.c): a tap of sixteen channels is two
  * loads and VMULLB/VMULLT.S8; two taps' int16 products are added before
@@ -18,19 +17,22 @@
  * {2,6,10,14}, {1,5,9,13} and {3,7,11,15} of the block), exact because no
  * weight is -128 (each product is at most 128 * 127 in magnitude).  The
  * input offset is folded: a pixel starts from bias + input_offset * (sum
- * of the weights of its listed taps) and its taps multiply the raw inputs.
- * A pixel whose taps all lie inside the input starts from the block's
- * whole-kernel start; the others add up their own taps' weights first
- * (int16, at most 49 * 127 in magnitude).
+ * of the weights of its listed taps), or, where fewer of its taps lie
+ * outside the input, from the whole kernel's bias + input_offset * (sum of
+ * every weight) less input_offset * (sum of those outside); the sums are
+ * int16 (at most 49 * 127 in magnitude).  Its taps multiply the raw inputs.
  *
- * The accumulators are requantized per lane (mve_requant.h) and narrowed
- * with saturation (VQMOVN) to int16, the output offset added with
- * saturation, narrowed to int8 and clamped: for a requantized r, every
- * step is the identity while r + output_offset lies in [-128, 127] and all
- * are monotonic, so outside it the result saturates to the same end of the
- * clamp as the reference's clamp(r + output_offset).  One 16-byte store per
- * pixel and block; the channel tail is predicated.  Built only for targets
- * with integer MVE.
+ * Every pixel's accumulators are kept (on the stack), then requantized per
+ * lane (mve_requant.h) a pair of accumulators at a time, their constants in
+ * registers, and narrowed with saturation (VQMOVN) to int16; the output
+ * offset is added with saturation, narrowed to int8 and clamped: for a
+ * requantized r, every step is the identity while r + output_offset lies in
+ * [-128, 127] and all are monotonic, so outside it the result saturates to
+ * the same end of the clamp as the reference's clamp(r + output_offset).
+ * One 16-byte store per pixel and block; the channel tail is predicated.
+ * The frames are about 6.7 KiB together (GCC 12 -O2: 4.6 KiB of tap tables,
+ * 2 KiB of block accumulators).  Built only
+ * for targets with integer MVE.
  */
 #include "depthwise_small_mve.h"
 
@@ -41,7 +43,7 @@
 
 #define SMALL_MAX_PIXELS EDGEC_DW_SMALL_MAX_PIXELS
 #define SMALL_MAX_K 7
-#define SMALL_MAX_TAPS 256 /* listed taps of all pixels (a 4x4 map of a 7x7 kernel over a 4x4 input) */
+#define SMALL_MAX_TAPS 256 /* listed taps of all pixels (a 4x4 map of a 7x7 kernel over a 4x4 input); more: return 0 */
 #define LANES 16
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
@@ -50,8 +52,8 @@
  * Its start is bias + input_offset * (sum of the weights of its taps inside the input) or, where
  * fewer taps fall outside, the whole kernel's start - input_offset * (sum of those outside). */
 typedef struct {
-    int32_t first, count;         /* its taps: (input, weight) address pairs in the call's table */
-    int32_t sum_first, sum_count; /* the weight addresses of its start's sum in the call's table */
+    int32_t first, count;         /* its taps: (input, weight) offset pairs in the call's table */
+    int32_t sum_first, sum_count; /* the weight offsets of its start's sum in the call's table */
     int32_t from_whole;           /* 1: start from the whole kernel's start, subtracting the sum */
 } small_pixel;
 

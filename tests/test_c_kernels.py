@@ -90,6 +90,7 @@ ALLOWED_INCLUDES = {
     '"depthwise_shapes_mve.h"',
     '"depthwise_window_mve.h"',
     '"depthwise_pairs_mve.h"',
+    '"depthwise_small_mve.h"',
     "<arm_mve.h>",
     '"subbyte.h"',
 }

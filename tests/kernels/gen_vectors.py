@@ -1440,6 +1440,57 @@ def mve_fc_cases(rng) -> list[Case]:
 # ---- end mveadd ----
 
 
+# ---- mvesmall: the Helium depthwise kernel for tiny maps (depthwise_small_mve.c) ----------------------
+
+
+def mve_small_depthwise_cases(rng) -> list[Case]:
+    """Depthwise layers with at most 16 output pixels, a kernel larger than the input and at most
+    half their taps inside it (edgec_depthwise_small_mve): 1x1, 2x2, 3x3 and 4x4 maps of 3x3/5x5/7x7 kernels (also wider than
+    the map), strides 1 and 2, asymmetric padding, pixels started from the bias and from the whole
+    kernel, whole blocks of sixteen channels and tails (20, 200), clamped activations, every shift
+    below 0 or not, extreme zero points and multipliers, gathered views; layers left to the other
+    kernels (more taps inside, a -128 weight) and one with the largest products."""
+    cases = []
+    for h, w, c, k, s, pad, extreme in [
+        (3, 3, 200, 7, 1, (3, 3, 3, 3), False),  # MCUNet op 39: the kernel wider than the map
+        (3, 3, 20, 7, 1, (3, 3, 3, 3), True),  # one block and a tail of four
+        (3, 3, 16, 5, 1, (2, 2, 2, 2), True),
+        (4, 4, 40, 5, 1, (2, 2, 2, 2), False),  # 49% of the taps inside; centre pixels from the whole kernel
+        (4, 4, 17, 5, 1, (2, 2, 2, 2), True),
+        (3, 3, 36, 5, 2, (2, 2, 2, 2), True),  # stride 2: 2x2 out
+        (4, 4, 48, 7, 2, (3, 3, 3, 3), False),
+        (2, 2, 33, 3, 1, (1, 1, 1, 1), False),
+        (1, 1, 40, 3, 1, (1, 1, 1, 1), True),  # only the centre tap
+        (4, 4, 17, 7, 1, (3, 3, 3, 3), True),  # 16 pixels
+        (2, 2, 64, 3, 2, (1, 0, 1, 1), False),  # 1x1 out, asymmetric padding
+        (3, 3, 192, 3, 1, (1, 1, 1, 1), False),  # MobileNetV2 op 51: 60% inside, left to the other kernels
+        (6, 6, 48, 3, 2, (0, 0, 1, 1), True),  # left to the other kernels
+    ]:
+        case = depthwise_case(rng, h=h, w=w, ci=c, m=1, k=(k, k), stride=(s, s), pad=pad, extreme=extreme,
+                              windows=extreme, name=f"mve_small_dw{k}x{k}_{h}x{w}x{c}_s{s}" + ("_x" if extreme else ""))  # fmt: skip
+        cases.append(case)
+    # every shift below 0 (the specialised requantization) with a clamp, and a -128 weight
+    for h, c, fill_w, name in [(2, 48, None, "neg"), (2, 24, -128, "wmin"), (2, 32, 127, "wmax")]:
+        case = depthwise_case(rng, h=h, w=h, ci=c, m=1, k=(3, 3), pad=(1, 1, 1, 1), name=f"mve_small_dw_{name}",
+                              fill_x=-128 if fill_w == 127 else None)  # fmt: skip
+        t, i = case.tensors, case.ints
+        if fill_w == -128:
+            t["w"][0, 1, 1, 5] = -128
+        elif fill_w == 127:
+            t["w"][...] = 127
+        t["out_shift"] = np.minimum(t["out_shift"], -1)
+        i.update(act_min=max(-128, i["output_offset"] - 30), act_max=min(127, i["output_offset"] + 30))
+        t["y"] = K.depthwise_conv2d(t["x"], t["w"], t.get("bias"), stride=(1, 1), dilation=(1, 1), pad=(1, 1, 1, 1),
+                                    depth_multiplier=1, input_offset=i["input_offset"],
+                                    output_offset=i["output_offset"], out_mult=t["out_mult"],
+                                    out_shift=t["out_shift"], act_min=i["act_min"], act_max=i["act_max"])  # fmt: skip
+        cases.append(case)
+    return cases
+
+
+# ---- end mvesmall -------------------------------------------------------------------------------------
+
+
 # -- the suite ----------------------------------------------------------------------
 
 
@@ -1920,6 +1971,8 @@ def build_cases(seed: int) -> list[Case]:
     cases += mve_add_cases(np.random.default_rng(seed + 61))
     cases += mve_mean_cases(np.random.default_rng(seed + 62))
     cases += mve_fc_cases(np.random.default_rng(seed + 63))
+    # ---- mvesmall: the Helium tiny-map depthwise kernel (own stream) ----
+    cases += mve_small_depthwise_cases(np.random.default_rng(seed + 71))
     return cases
 
 

@@ -28,6 +28,7 @@
 
 #include "depthwise_pairs_mve.h"
 #include "depthwise_ring_mve.h"
+#include "depthwise_small_mve.h"
 #include "depthwise_window_mve.h"
 #include "kernels_internal.h"
 #include "mve_requant.h"
@@ -145,14 +146,18 @@ void edgec_depthwise_conv2d_mve(const edgec_view *in, edgec_view *out, const int
         edgec_depthwise_conv2d(in, out, weights, bias, p);
         return;
     }
-    /* Which kernel, as measured on qemu-cortex-m55 (docs/kernels.md): sixteen channels per vector,
-     * through the ring of sixteen-byte pixels where it fits (its weights and requantization
+    /* Which kernel, as measured on qemu-cortex-m55 (docs/kernels.md): maps smaller than the kernel
+     * (most taps padding) through depthwise_small_mve.c, which visits only the taps inside; else
+     * sixteen channels per vector, through the ring of sixteen-byte pixels where it fits (its weights and requantization
      * constants are staged once per block of channels, so rows of any width and maps under the
      * kernel's size take it too), else pixel by pixel (depthwise_pairs_mve.c), unless one block
      * of channels has wide rows, where its per-pixel setup is not shared, or the map is under half
      * the kernel's size, where this kernel skips the many padding taps;
      * wide rows then go to the window kernel (depthwise_window_mve.c), else to the ring
      * (depthwise_ring_mve.c). */
+    if (edgec_depthwise_small_mve(in, out, weights, bias, p)) {
+        return; /* tiny maps (depthwise_small_mve.c) */
+    }
     if (edgec_depthwise_pairs_ring_mve(in, out, weights, bias, p)) {
         return;
     }

@@ -65,6 +65,7 @@ OPS = [
     "space_to_depth",
     "squared_difference",
     "l2_normalization",
+    "move_rows",
     "requant_fast",
     "conv2d_dsp",
     "fully_connected_dsp",

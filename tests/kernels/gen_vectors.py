@@ -1443,6 +1443,22 @@ def mve_fc_cases(rng) -> list[Case]:
 # ---- mvesmall: the Helium depthwise kernel for tiny maps (depthwise_small_mve.c) ----------------------
 
 
+def move_rows_cases(rng) -> list[Case]:
+    """edgec_move_rows (move_rows.c): bytes [src, src + n) of a buffer moved down to dst, overlapping or
+    not.  Word-aligned pointers take the 128-byte VLDM/VSTM blocks on Helium builds, others the 16-byte
+    loop; sizes around both steps, gaps of 1..2304 bytes (a line buffer's row), and n == 0."""
+    cases = []
+    for dst, src, n in [(0, 4, 128), (0, 16, 129), (0, 128, 300), (4, 132, 255), (0, 2304, 2304 * 5),
+                        (1, 5, 300), (3, 19, 127), (0, 1, 16), (2, 6, 15), (0, 100, 1), (8, 8 + 2304, 0),
+                        (0, 7 * 15, 6 * 15)]:  # fmt: skip
+        x = rng.integers(-128, 128, size=src + n + 3, dtype=np.int8)
+        y = x.copy()
+        y[dst : dst + n] = x[src : src + n]
+        cases.append(Case("move_rows", ints={"dst": dst, "src": src, "bytes": n}, tensors={"x": x, "y": y},
+                          name=f"move_rows_{dst}_{src}_{n}"))  # fmt: skip
+    return cases
+
+
 def mve_small_depthwise_cases(rng) -> list[Case]:
     """Depthwise layers with at most 16 output pixels, a kernel larger than the input and at most
     half their taps inside it (edgec_depthwise_small_mve): 1x1, 2x2, 3x3 and 4x4 maps of 3x3/5x5/7x7 kernels (also wider than
@@ -1973,6 +1989,7 @@ def build_cases(seed: int) -> list[Case]:
     cases += mve_fc_cases(np.random.default_rng(seed + 63))
     # ---- mvesmall: the Helium tiny-map depthwise kernel (own stream) ----
     cases += mve_small_depthwise_cases(np.random.default_rng(seed + 71))
+    cases += move_rows_cases(np.random.default_rng(seed + 91))  # row-streamed line buffers
     return cases
 
 

@@ -748,6 +748,15 @@ static void run_pool(const test_case *tc)
     free(out.buffer);
 }
 
+/* edgec_move_rows on a copy of x: bytes [src, src + bytes) moved down to dst, then all of it checked. */
+static void run_move_rows(const test_case *tc)
+{
+    int8_t *buffer = as_int8(get_tensor(tc, "x"));
+    edgec_move_rows(buffer + get_int(tc, "dst"), buffer + get_int(tc, "src"), (int32_t)get_int(tc, "bytes"));
+    check_flat(buffer, get_tensor(tc, "y"));
+    free(buffer);
+}
+
 static void run_mean(const test_case *tc)
 {
     placed_view in = place_input(tc, "x");
@@ -1215,6 +1224,8 @@ static int run_case(const test_case *tc)
         run_squared_difference(tc);
     } else if (strcmp(op, "l2_normalization") == 0) {
         run_l2_normalization(tc);
+    } else if (strcmp(op, "move_rows") == 0) {
+        run_move_rows(tc);
     } else {
         fail("unknown op");
     }

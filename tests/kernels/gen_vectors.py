@@ -1299,6 +1299,59 @@ def mvedw_depthwise_cases(rng) -> list[Case]:
 
 
 # ---- end mvedw ------------------------------------------------------------------------------------
+# ---- mvedw2: the MVE depthwise ring's direct rows (depthwise_pairs_mve.c direct_row) ------------------
+
+
+def mvedw2_cases(rng) -> list[Case]:
+    """Depthwise cases for the ring's direct rows (shifts all below 0, whole blocks, a dense input
+    whose column stride has a direct body: 16, 48, 72 or 96 bytes): output rows at the top and
+    bottom borders (the ring) between direct rows, one and several blocks, left and right border
+    windows of one and two outputs, no border at all, both strides, each kernel size, an input
+    inside a wider buffer (its row stride), an output inside one (its column stride), a buffer
+    offset that breaks 4-byte alignment (the ring instead), and channels that are not whole blocks
+    in a 48-byte column (the ring).  A wrong tap offset, column stride, border window, row pointer
+    or ring padding after a direct row fails them."""
+    cases = []
+    for h, w, c, k, s, pad, embed_x, embed_y in [
+        (7, 9, 16, 3, 1, (1, 1, 1, 1), None, None),
+        (6, 7, 48, 3, 1, (1, 1, 1, 1), None, None),  # three blocks: a ring row after direct rows
+        (9, 10, 48, 3, 2, (0, 0, 1, 1), None, None),
+        (8, 8, 96, 3, 2, (0, 0, 1, 1), None, None),
+        (5, 6, 72, 3, 1, (1, 1, 1, 1), None, None),
+        (5, 6, 48, 3, 1, (0, 0, 0, 0), None, None),  # no border
+        (6, 7, 16, 3, 1, (0, 0, 2, 2), None, None),  # a right window of two outputs
+        (6, 7, 48, 3, 1, (2, 2, 0, 0), None, None),  # a left window of two outputs
+        (11, 12, 96, 5, 2, (1, 1, 2, 2), None, None),
+        (7, 8, 48, 5, 1, (2, 2, 2, 2), None, None),
+        (6, 7, 72, 5, 1, (2, 2, 2, 2), None, None),
+        (9, 9, 16, 5, 1, (2, 2, 2, 2), None, None),
+        (13, 14, 48, 7, 2, (2, 2, 3, 3), None, None),
+        (8, 9, 72, 7, 1, (3, 3, 3, 3), None, None),
+        (9, 10, 16, 7, 1, (3, 3, 3, 3), None, None),
+        (6, 8, 48, 3, 1, (1, 1, 1, 1), (8, 11, 48, 1, 2, 0), (7, 9, 51, 1, 0, 2)),  # wider buffers
+        (6, 8, 32, 3, 1, (1, 1, 1, 1), (6, 8, 48, 0, 0, 16), None),  # 32 channels, 48-byte columns
+        (6, 8, 32, 3, 1, (1, 1, 1, 1), (6, 8, 48, 0, 0, 2), None),  # not 4-byte aligned: the ring
+        (6, 8, 40, 3, 1, (1, 1, 1, 1), (6, 8, 48, 0, 0, 0), None),  # a tail block: the ring
+    ]:
+        for extreme in (False, True):
+            case = depthwise_case(rng, h=h, w=w, ci=c, m=1, k=(k, k), stride=(s, s), pad=pad, extreme=extreme,
+                                  name=f"dw{k}x{k}_{h}x{w}x{c}_s{s}_mve_direct" + ("_x" if extreme else ""))
+            t, i = case.tensors, case.ints
+            t["out_shift"] = np.minimum(t["out_shift"], -1)
+            t["y"] = K.depthwise_conv2d(t["x"], t["w"], t.get("bias"), stride=(s, s), dilation=(1, 1), pad=pad,
+                                        depth_multiplier=1, input_offset=i["input_offset"],
+                                        output_offset=i["output_offset"], out_mult=t["out_mult"],
+                                        out_shift=t["out_shift"], act_min=i["act_min"], act_max=i["act_max"])
+            if embed_x:
+                case.embeds["x"] = embed_x
+                case.name += "_emb"
+            if embed_y:
+                case.embeds["y"] = embed_y
+            cases.append(case)
+    return cases
+
+
+# ---- end mvedw2 -----------------------------------------------------------------------------------
 
 
 # -- the suite ----------------------------------------------------------------------
@@ -1777,6 +1830,7 @@ def build_cases(seed: int) -> list[Case]:
     cases += mve_first_conv_cases(np.random.default_rng(seed + 52))  # mvefirst (own stream)
     # ---- mvedw: the MVE depthwise ring's assembly bodies (own stream) ----
     cases += mvedw_depthwise_cases(np.random.default_rng(seed + 53))
+    cases += mvedw2_cases(np.random.default_rng(seed + 81))  # mvedw2: the ring's direct rows (own stream)
     return cases
 
 

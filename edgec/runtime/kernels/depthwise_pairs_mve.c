@@ -535,41 +535,46 @@ static void asm_block_constants(asm_stage *st, const int8_t *w, const call_stage
     "vmovlb.s16 q5, q4\n\tvadd.i32 q2, q2, q5\n\t"                                                               \
     "vmovlt.s16 q4, q4\n\tvadd.i32 q3, q3, q4\n\t"
 
-/* Tap a at column XA of row register R1 and tap b at column XB of R2, the next two weights. */
-#define ASM_PAIR(R1, XA, R2, XB)                                                                                  \
-    "vldrb.8 q4, [" R1 ", #" #XA "*16]\n\t"                                                                      \
+/* Tap a at column XA of row register R1 and tap b at column XB of R2, the next two weights; the
+ * columns are C bytes apart (16 in the ring, the input's column stride on the direct rows), so the
+ * inputs are VLDRW.U32 loads (offsets up to 508 bytes, every address 4-byte aligned: the ring is, a
+ * direct input is checked), the same sixteen bytes in the same lanes as VLDRB.8. */
+#define ASM_PAIR(R1, XA, R2, XB, C)                                                                               \
+    "vldrw.u32 q4, [" R1 ", #" #XA "*" #C "]\n\t"                                                               \
     "vldrw.u32 q5, [%[w]], #16\n\t"                                                                              \
     "vmullb.s8 q6, q4, q5\n\t"                                                                                   \
     "vmullt.s8 q4, q4, q5\n\t"                                                                                   \
-    "vldrb.8 q5, [" R2 ", #" #XB "*16]\n\t"                                                                      \
+    "vldrw.u32 q5, [" R2 ", #" #XB "*" #C "]\n\t"                                                               \
     "vldrw.u32 q7, [%[w]], #16\n\t"                                                                              \
     "vmullb.s8 q5, q5, q7\n\t"                                                                                   \
     "vadd.i16 q6, q6, q5\n\t"                                                                                    \
-    "vldrb.8 q5, [" R2 ", #" #XB "*16]\n\t"                                                                      \
+    "vldrw.u32 q5, [" R2 ", #" #XB "*" #C "]\n\t"                                                               \
     "vmullt.s8 q5, q5, q7\n\t"                                                                                   \
     "vadd.i16 q4, q4, q5\n\t" ASM_WIDEN
 
 /* The last tap of an odd count, alone. */
-#define ASM_SINGLE(R1, XA)                                                                                        \
-    "vldrb.8 q4, [" R1 ", #" #XA "*16]\n\t"                                                                      \
+#define ASM_SINGLE(R1, XA, C)                                                                                     \
+    "vldrw.u32 q4, [" R1 ", #" #XA "*" #C "]\n\t"                                                               \
     "vldrw.u32 q5, [%[w]], #16\n\t"                                                                              \
     "vmullb.s8 q6, q4, q5\n\t"                                                                                   \
     "vmullt.s8 q4, q4, q5\n\t" ASM_WIDEN
 
 /* Seven taps of an even row in R1 (columns 0-5 and 6 with the next row's 0 in R2), then of an odd row. */
-#define ASM_ROWS_7(KY, R1, R2)                                                                                    \
-    ASM_ROW(KY, R1) ASM_PAIR(R1, 0, R1, 1) ASM_PAIR(R1, 2, R1, 3) ASM_PAIR(R1, 4, R1, 5)                         \
-    ASM_ROW(KY + 1, R2) ASM_PAIR(R1, 6, R2, 0) ASM_PAIR(R2, 1, R2, 2) ASM_PAIR(R2, 3, R2, 4) ASM_PAIR(R2, 5, R2, 6)
+#define ASM_ROWS_7(KY, R1, R2, C)                                                                                 \
+    ASM_ROW(KY, R1) ASM_PAIR(R1, 0, R1, 1, C) ASM_PAIR(R1, 2, R1, 3, C) ASM_PAIR(R1, 4, R1, 5, C)                \
+    ASM_ROW(KY + 1, R2) ASM_PAIR(R1, 6, R2, 0, C) ASM_PAIR(R2, 1, R2, 2, C) ASM_PAIR(R2, 3, R2, 4, C)            \
+    ASM_PAIR(R2, 5, R2, 6, C)
 
-#define ASM_TAPS_5                                                                                                \
-    ASM_ROW(0, RA) ASM_PAIR(RA, 0, RA, 1) ASM_PAIR(RA, 2, RA, 3) ASM_ROW(1, RB) ASM_PAIR(RA, 4, RB, 0)            \
-    ASM_PAIR(RB, 1, RB, 2) ASM_PAIR(RB, 3, RB, 4)                                                                \
-    ASM_ROW(2, RA) ASM_PAIR(RA, 0, RA, 1) ASM_PAIR(RA, 2, RA, 3) ASM_ROW(3, RB) ASM_PAIR(RA, 4, RB, 0)            \
-    ASM_PAIR(RB, 1, RB, 2) ASM_PAIR(RB, 3, RB, 4)                                                                \
-    ASM_ROW(4, RA) ASM_PAIR(RA, 0, RA, 1) ASM_PAIR(RA, 2, RA, 3) ASM_SINGLE(RA, 4)
-#define ASM_TAPS_7                                                                                                \
-    ASM_ROWS_7(0, RA, RB) ASM_ROWS_7(2, RA, RB) ASM_ROWS_7(4, RA, RB)                                            \
-    ASM_ROW(6, RA) ASM_PAIR(RA, 0, RA, 1) ASM_PAIR(RA, 2, RA, 3) ASM_PAIR(RA, 4, RA, 5) ASM_SINGLE(RA, 6)
+#define ASM_TAPS_5(C)                                                                                             \
+    ASM_ROW(0, RA) ASM_PAIR(RA, 0, RA, 1, C) ASM_PAIR(RA, 2, RA, 3, C) ASM_ROW(1, RB) ASM_PAIR(RA, 4, RB, 0, C)   \
+    ASM_PAIR(RB, 1, RB, 2, C) ASM_PAIR(RB, 3, RB, 4, C)                                                          \
+    ASM_ROW(2, RA) ASM_PAIR(RA, 0, RA, 1, C) ASM_PAIR(RA, 2, RA, 3, C) ASM_ROW(3, RB) ASM_PAIR(RA, 4, RB, 0, C)   \
+    ASM_PAIR(RB, 1, RB, 2, C) ASM_PAIR(RB, 3, RB, 4, C)                                                          \
+    ASM_ROW(4, RA) ASM_PAIR(RA, 0, RA, 1, C) ASM_PAIR(RA, 2, RA, 3, C) ASM_SINGLE(RA, 4, C)
+#define ASM_TAPS_7(C)                                                                                             \
+    ASM_ROWS_7(0, RA, RB, C) ASM_ROWS_7(2, RA, RB, C) ASM_ROWS_7(4, RA, RB, C)                                   \
+    ASM_ROW(6, RA) ASM_PAIR(RA, 0, RA, 1, C) ASM_PAIR(RA, 2, RA, 3, C) ASM_PAIR(RA, 4, RA, 5, C)                 \
+    ASM_SINGLE(RA, 6, C)
 
 /* One output: the accumulators from the block's starts, the taps, the weight pointer back to tap 0,
  * the requantization, the narrowing, the offset and the clamp (q6: sixteen int8 outputs); STORE
@@ -651,13 +656,13 @@ typedef void asm_row_fn(const int8_t *const *rows, const asm_stage *st, int8_t *
                                "d12", "d13", "d14", "d15", "memory", "cc");                                      \
         }                                                                                                        \
     }
-ASM_ROW_BODY(asm_row_5x5, ASM_TAPS_5, 400)
-ASM_ROW_BODY(asm_row_7x7, ASM_TAPS_7, 784)
+ASM_ROW_BODY(asm_row_5x5, ASM_TAPS_5(16), 400)
+ASM_ROW_BODY(asm_row_7x7, ASM_TAPS_7(16), 784)
 
 /* The 3x3 rows keep their three row pointers in registers, stepped per output. */
-#define ASM_TAPS_3_HELD                                                                                           \
-    ASM_PAIR("%[p0]", 0, "%[p0]", 1) ASM_PAIR("%[p0]", 2, "%[p1]", 0) ASM_PAIR("%[p1]", 1, "%[p1]", 2)            \
-    ASM_PAIR("%[p2]", 0, "%[p2]", 1) ASM_SINGLE("%[p2]", 2)
+#define ASM_TAPS_3_HELD(C)                                                                                        \
+    ASM_PAIR("%[p0]", 0, "%[p0]", 1, C) ASM_PAIR("%[p0]", 2, "%[p1]", 0, C) ASM_PAIR("%[p1]", 1, "%[p1]", 2, C)   \
+    ASM_PAIR("%[p2]", 0, "%[p2]", 1, C) ASM_SINGLE("%[p2]", 2, C)
 #define ASM_STEP_3 "add %[p0], %[p0], %[step]\n\tadd %[p1], %[p1], %[step]\n\tadd %[p2], %[p2], %[step]\n\t"
 
 static __attribute__((noinline)) void asm_row_3x3(const int8_t *const *rows, const asm_stage *st, int8_t *dst,
@@ -668,7 +673,7 @@ static __attribute__((noinline)) void asm_row_3x3(const int8_t *const *rows, con
     const int8_t *p0 = rows[0], *p1 = rows[1], *p2 = rows[2];
     if (n == LANES) {
         __asm__ volatile("dls lr, %[count]\n"
-                         "1:\n\t" ASM_OUTPUT(ASM_TAPS_3_HELD, 144, ASM_STORE_FULL) ASM_STEP_3 "le lr, 1b"
+                         "1:\n\t" ASM_OUTPUT(ASM_TAPS_3_HELD(16), 144, ASM_STORE_FULL) ASM_STEP_3 "le lr, 1b"
                          : [w] "+&r"(w), [dst] "+&r"(dst), [p0] "+&r"(p0), [p1] "+&r"(p1), [p2] "+&r"(p2)
                          : [st] "r"(st), [count] "r"(out_w), [col] "r"(out_col), [step] "r"(step), [off] "r"(offset)
                          : "lr", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12",
@@ -676,12 +681,78 @@ static __attribute__((noinline)) void asm_row_3x3(const int8_t *const *rows, con
     } else {
         __asm__ volatile("vctp.8 %[n]\n\t"
                          "dls lr, %[count]\n"
-                         "1:\n\t" ASM_OUTPUT(ASM_TAPS_3_HELD, 144, ASM_STORE_TAIL) ASM_STEP_3 "le lr, 1b"
+                         "1:\n\t" ASM_OUTPUT(ASM_TAPS_3_HELD(16), 144, ASM_STORE_TAIL) ASM_STEP_3 "le lr, 1b"
                          : [w] "+&r"(w), [dst] "+&r"(dst), [p0] "+&r"(p0), [p1] "+&r"(p1), [p2] "+&r"(p2)
                          : [st] "r"(st), [count] "r"(out_w), [col] "r"(out_col), [step] "r"(step), [off] "r"(offset),
                            [n] "r"(n)
                          : "lr", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12",
                            "d13", "d14", "d15", "memory", "cc");
+    }
+}
+
+/* The direct rows' bodies (edgec_depthwise_pairs_ring_mve reads the taps of interior outputs straight
+ * from a dense input whose columns are C bytes apart): whole blocks only, the taps as above at
+ * offsets of C bytes.  A 16-byte column is the ring's layout, so those rows take the ring's bodies. */
+#define ASM_DIRECT_BODY(NAME, TAPS, WEIGHT_BYTES)                                                                 \
+    static __attribute__((noinline)) void NAME(const int8_t *const *rows, const asm_stage *st, int8_t *dst,      \
+                                               int32_t out_w, int32_t out_col, int32_t step, int32_t offset,      \
+                                               int32_t n)                                                         \
+    {                                                                                                            \
+        const int8_t *w = (const int8_t *)st->w;                                                                 \
+        const int8_t *ra, *rb;                                                                                   \
+        int32_t xoff = 0;                                                                                        \
+        (void)n;                                                                                                 \
+        __asm__ volatile("dls lr, %[count]\n"                                                                    \
+                         "1:\n\t" ASM_OUTPUT(TAPS, WEIGHT_BYTES, ASM_STORE_FULL)                                \
+                         "add %[xoff], %[xoff], %[step]\n\tle lr, 1b"                                            \
+                         : [w] "+&r"(w), [dst] "+&r"(dst), [xoff] "+&r"(xoff), [ra] "=&r"(ra), [rb] "=&r"(rb)     \
+                         : [rows] "r"(rows), [st] "r"(st), [count] "r"(out_w), [col] "r"(out_col),              \
+                           [step] "r"(step), [off] "r"(offset)                                                  \
+                         : "lr", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11",       \
+                           "d12", "d13", "d14", "d15", "memory", "cc");                                          \
+    }
+#define ASM_DIRECT_3X3(NAME, C)                                                                                   \
+    static __attribute__((noinline)) void NAME(const int8_t *const *rows, const asm_stage *st, int8_t *dst,      \
+                                               int32_t out_w, int32_t out_col, int32_t step, int32_t offset,      \
+                                               int32_t n)                                                         \
+    {                                                                                                            \
+        const int8_t *w = (const int8_t *)st->w;                                                                 \
+        const int8_t *p0 = rows[0], *p1 = rows[1], *p2 = rows[2];                                                \
+        (void)n;                                                                                                 \
+        __asm__ volatile("dls lr, %[count]\n"                                                                    \
+                         "1:\n\t" ASM_OUTPUT(ASM_TAPS_3_HELD(C), 144, ASM_STORE_FULL) ASM_STEP_3 "le lr, 1b"     \
+                         : [w] "+&r"(w), [dst] "+&r"(dst), [p0] "+&r"(p0), [p1] "+&r"(p1), [p2] "+&r"(p2)         \
+                         : [st] "r"(st), [count] "r"(out_w), [col] "r"(out_col), [step] "r"(step),              \
+                           [off] "r"(offset)                                                                    \
+                         : "lr", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11",       \
+                           "d12", "d13", "d14", "d15", "memory", "cc");                                          \
+    }
+ASM_DIRECT_3X3(asm_direct_3x3_48, 48)
+ASM_DIRECT_3X3(asm_direct_3x3_72, 72)
+ASM_DIRECT_3X3(asm_direct_3x3_96, 96)
+ASM_DIRECT_BODY(asm_direct_5x5_48, ASM_TAPS_5(48), 400)
+ASM_DIRECT_BODY(asm_direct_5x5_72, ASM_TAPS_5(72), 400)
+ASM_DIRECT_BODY(asm_direct_5x5_96, ASM_TAPS_5(96), 400)
+ASM_DIRECT_BODY(asm_direct_7x7_48, ASM_TAPS_7(48), 784)
+ASM_DIRECT_BODY(asm_direct_7x7_72, ASM_TAPS_7(72), 784)
+
+/* The direct body of a K x K kernel on columns col bytes apart, or 0 (the offsets must stay within
+ * VLDRW's 508 bytes, and each body is code: the column strides of the usual layers). */
+static asm_row_fn *asm_direct_body(int32_t k, int32_t col)
+{
+    if (col == LANES) {
+        return k == 3 ? asm_row_3x3 : k == 5 ? asm_row_5x5 : asm_row_7x7;
+    }
+    switch (k * 1000 + col) {
+    case 3048: return asm_direct_3x3_48;
+    case 3072: return asm_direct_3x3_72;
+    case 3096: return asm_direct_3x3_96;
+    case 5048: return asm_direct_5x5_48;
+    case 5072: return asm_direct_5x5_72;
+    case 5096: return asm_direct_5x5_96;
+    case 7048: return asm_direct_7x7_48;
+    case 7072: return asm_direct_7x7_72;
+    default: return 0;
     }
 }
 
@@ -752,6 +823,89 @@ static void ring_pad_columns(const ring_plane *g, int32_t k)
     }
 }
 
+/*
+ * The direct rows.  Most of these layers are row streamed (one output row per call), so the ring
+ * copied K input rows per output row and block; an output row whose K tap rows all lie inside a
+ * dense input instead reads the taps of its interior outputs (every tap inside the input's
+ * columns) straight from the input, through a body whose tap offsets are the input's column stride
+ * (asm_direct_body), and only the outputs at the left and right borders go through a window of
+ * their few padded pixels, written into the ring's buffer.  Taken for layers the assembly bodies
+ * take, with whole blocks (channels a multiple of sixteen), a 4-byte-aligned input whose column
+ * stride has a direct body, and an output that does not overlap the input (the in-place layers
+ * keep the ring, whose row order their single buffer needs).
+ */
+
+/* The direct rows of a call: the interior outputs' body (0: every row through the ring) and the
+ * outputs [ox_begin, ox_end) whose taps all lie inside the input's columns. */
+typedef struct {
+    asm_row_fn *body;
+    int32_t ox_begin, ox_end;
+} direct_plan;
+
+static void direct_plan_make(direct_plan *d, const edgec_view *in, const edgec_view *out,
+                             const edgec_depthwise_params *p, int32_t channels)
+{
+    const int32_t k = p->kernel_h, sw = p->stride_w, pad = p->pad_left;
+    const int32_t last = in->w - k + pad; /* the largest ox * sw whose taps end inside the input */
+    const uintptr_t in_begin = (uintptr_t)in->data, out_begin = (uintptr_t)out->data;
+    const uintptr_t in_end = in_begin + (uint32_t)((in->h - 1) * in->row_stride + (in->w - 1) * in->col_stride + channels);
+    const uintptr_t out_end =
+        out_begin + (uint32_t)((out->h - 1) * out->row_stride + (out->w - 1) * out->col_stride + channels);
+    d->body = 0;
+    d->ox_begin = (pad + sw - 1) / sw;
+    d->ox_end = last < 0 ? 0 : last / sw + 1;
+    if (d->ox_end > out->w) {
+        d->ox_end = out->w;
+    }
+    if (channels % LANES != 0 || ((in_begin | (uint32_t)in->row_stride | (uint32_t)in->col_stride) & 3) != 0 ||
+        d->ox_begin >= d->ox_end || in->h <= 0 || !(in_end <= out_begin || out_end <= in_begin)) {
+        return;
+    }
+    d->body = asm_direct_body(k, in->col_stride);
+}
+
+/* Outputs [ox0, ox0 + count) of the output row at dst (tap row 0 on input row iy0) for the block at
+ * c0: their taps' K rows of (count - 1) * stride + K pixels, the input's or the zero point, copied
+ * into buf as ring rows, then the ring's body. */
+static void direct_edge(const ring_plane *g, asm_row_fn *body, const asm_stage *st, int8_t *dst, int32_t iy0,
+                        int32_t ox0, int32_t count, int32_t k, int32_t sw, int32_t c0, int32_t out_col, int32_t offset)
+{
+    const int32_t width = (count - 1) * sw + k, ix0 = ox0 * sw - g->pad_left;
+    const int8x16_t z = vdupq_n_s8(g->zero_point);
+    const int8_t *rows[MAX_K];
+    int32_t ky, x;
+    for (ky = 0; ky < k; ++ky) {
+        const int8_t *src = g->in + (iy0 + ky) * g->in_row + c0;
+        int8_t *row = g->ring + ky * width * LANES;
+        rows[ky] = row;
+        for (x = 0; x < width; ++x) {
+            const int32_t ix = ix0 + x;
+            vstrbq_s8(row + x * LANES, ix >= 0 && ix < g->in_w ? vldrbq_s8(src + ix * g->in_col) : z);
+        }
+    }
+    body(rows, st, dst + ox0 * out_col, count, out_col, sw * LANES, offset, LANES);
+}
+
+/* One output row at dst (tap row 0 on input row iy0, every tap row inside the input), block c0. */
+static void direct_row(const ring_plane *g, const direct_plan *d, asm_row_fn *ring_body, const asm_stage *st,
+                       int8_t *dst, int32_t iy0, int32_t k, int32_t sw, int32_t c0, int32_t out_w, int32_t out_col,
+                       int32_t offset)
+{
+    const int8_t *base = g->in + iy0 * g->in_row + (d->ox_begin * sw - g->pad_left) * g->in_col + c0;
+    const int8_t *rows[MAX_K];
+    int32_t ky;
+    for (ky = 0; ky < k; ++ky) {
+        rows[ky] = base + ky * g->in_row;
+    }
+    if (d->ox_begin > 0) {
+        direct_edge(g, ring_body, st, dst, iy0, 0, d->ox_begin, k, sw, c0, out_col, offset);
+    }
+    d->body(rows, st, dst + d->ox_begin * out_col, d->ox_end - d->ox_begin, out_col, sw * g->in_col, offset, LANES);
+    if (d->ox_end < out_w) {
+        direct_edge(g, ring_body, st, dst, iy0, d->ox_end, out_w - d->ox_end, k, sw, c0, out_col, offset);
+    }
+}
+
 int edgec_depthwise_pairs_ring_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
                                    const edgec_depthwise_params *p)
 {
@@ -765,6 +919,8 @@ int edgec_depthwise_pairs_ring_mve(const edgec_view *in, edgec_view *out, const 
     asm_row_fn *asm_body = 0;
     call_stage s;
     ring_plane g;
+    direct_plan direct = {0, 0, 0};
+    int padded = 0; /* whether the ring's padding columns hold the zero point */
     int32_t c0, oy, ky;
 
     /* Ring row: the padded input row, and every byte the taps of the last output read. */
@@ -793,7 +949,10 @@ int edgec_depthwise_pairs_ring_mve(const edgec_view *in, edgec_view *out, const 
     } else {
         body = ring_row_body(k);
     }
-    ring_pad_columns(&g, k);
+    direct.body = 0;
+    if (asm_body) {
+        direct_plan_make(&direct, in, out, p, channels);
+    }
 
     for (c0 = 0; c0 < channels; c0 += LANES) {
         const int32_t n = channels - c0 < LANES ? channels - c0 : LANES;
@@ -804,7 +963,19 @@ int edgec_depthwise_pairs_ring_mve(const edgec_view *in, edgec_view *out, const 
         for (oy = 0; oy < out_h; ++oy) {
             const int32_t first = oy * g.stride_h; /* padded index of the row tap row 0 reads */
             const int8_t *rows[MAX_K];
-            int32_t r = next_row > first ? next_row : first;
+            int32_t r;
+            if (direct.body && first >= g.pad_top && first - g.pad_top + k <= g.in_h) {
+                direct_row(&g, &direct, asm_body, &st, out_data + oy * out_row + c0, first - g.pad_top, k, sw, c0,
+                           out_w, out_col, s.output_offset);
+                padded = 0; /* the edges wrote over the ring's slots and padding columns */
+                next_row = 0;
+                continue;
+            }
+            if (!padded) {
+                ring_pad_columns(&g, k);
+                padded = 1;
+            }
+            r = next_row > first ? next_row : first;
             for (; r < first + k; ++r) {
                 ring_copy_row(&g, r % k, r, c0, n);
             }

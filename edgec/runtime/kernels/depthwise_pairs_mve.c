@@ -835,14 +835,39 @@ static void ring_pad_columns(const ring_plane *g, int32_t k)
  * keep the ring, whose row order their single buffer needs).
  */
 
-/* The direct rows of a call: the interior outputs' body (0: every row through the ring) and the
- * outputs [ox_begin, ox_end) whose taps all lie inside the input's columns. */
+/* The border outputs [ox0, ox0 + count) of a direct row: their taps' K rows of `width` pixels, each
+ * a ring row in buf, pixels [inside, outside) the input's (from input column ix0 + inside), the
+ * others the zero point, written once (direct_windows_zero) while no ring row runs. */
+typedef struct {
+    int8_t *buf;
+    int32_t ox0, count, width, ix0, inside, outside;
+} edge_window;
+
+/* The direct rows of a call: the interior outputs' body (0: every row through the ring), the
+ * outputs [ox_begin, ox_end) whose taps all lie inside the input's columns, the windows of the
+ * outputs left and right of them (count 0: none). */
 typedef struct {
     asm_row_fn *body;
     int32_t ox_begin, ox_end;
+    edge_window left, right;
 } direct_plan;
 
-static void direct_plan_make(direct_plan *d, const edgec_view *in, const edgec_view *out,
+static void edge_window_make(edge_window *e, const ring_plane *g, int8_t *buf, int32_t ox0, int32_t count, int32_t k,
+                             int32_t sw)
+{
+    e->buf = buf;
+    e->ox0 = ox0;
+    e->count = count;
+    e->width = count > 0 ? (count - 1) * sw + k : 0;
+    e->ix0 = ox0 * sw - g->pad_left;
+    e->inside = e->ix0 < 0 ? (-e->ix0 < e->width ? -e->ix0 : e->width) : 0;
+    e->outside = g->in_w - e->ix0 < e->width ? g->in_w - e->ix0 : e->width;
+    if (e->outside < e->inside) {
+        e->outside = e->inside;
+    }
+}
+
+static void direct_plan_make(direct_plan *d, const ring_plane *g, const edgec_view *in, const edgec_view *out,
                              const edgec_depthwise_params *p, int32_t channels)
 {
     const int32_t k = p->kernel_h, sw = p->stride_w, pad = p->pad_left;
@@ -861,35 +886,52 @@ static void direct_plan_make(direct_plan *d, const edgec_view *in, const edgec_v
         d->ox_begin >= d->ox_end || in->h <= 0 || !(in_end <= out_begin || out_end <= in_begin)) {
         return;
     }
+    edge_window_make(&d->left, g, g->ring, 0, d->ox_begin, k, sw);
+    edge_window_make(&d->right, g, g->ring + k * d->left.width * LANES, d->ox_end, out->w - d->ox_end, k, sw);
+    if (k * (d->left.width + d->right.width) * LANES > RING_BYTES) {
+        return;
+    }
     d->body = asm_direct_body(k, in->col_stride);
 }
 
-/* Outputs [ox0, ox0 + count) of the output row at dst (tap row 0 on input row iy0) for the block at
- * c0: their taps' K rows of (count - 1) * stride + K pixels, the input's or the zero point, copied
- * into buf as ring rows, then the ring's body. */
-static void direct_edge(const ring_plane *g, asm_row_fn *body, const asm_stage *st, int8_t *dst, int32_t iy0,
-                        int32_t ox0, int32_t count, int32_t k, int32_t sw, int32_t c0, int32_t out_col, int32_t offset)
+/* The zero-point pixels of a window. */
+static void edge_window_zero(const edge_window *e, int8x16_t z, int32_t k)
 {
-    const int32_t width = (count - 1) * sw + k, ix0 = ox0 * sw - g->pad_left;
-    const int8x16_t z = vdupq_n_s8(g->zero_point);
+    int32_t ky, x;
+    for (ky = 0; ky < k; ++ky) {
+        int8_t *row = e->buf + ky * e->width * LANES;
+        for (x = 0; x < e->inside; ++x) {
+            vstrbq_s8(row + x * LANES, z);
+        }
+        for (x = e->outside; x < e->width; ++x) {
+            vstrbq_s8(row + x * LANES, z);
+        }
+    }
+}
+
+/* A window's outputs of the output row at dst (tap row 0 on input row iy0) for the block at c0: its
+ * input pixels copied, then the ring's body. */
+static void direct_edge(const ring_plane *g, const edge_window *e, asm_row_fn *body, const asm_stage *st, int8_t *dst,
+                        int32_t iy0, int32_t k, int32_t sw, int32_t c0, int32_t out_col, int32_t offset)
+{
+    const int32_t in_col = g->in_col, pixels = e->outside - e->inside;
     const int8_t *rows[MAX_K];
     int32_t ky, x;
     for (ky = 0; ky < k; ++ky) {
-        const int8_t *src = g->in + (iy0 + ky) * g->in_row + c0;
-        int8_t *row = g->ring + ky * width * LANES;
+        const int8_t *src = g->in + (iy0 + ky) * g->in_row + (e->ix0 + e->inside) * in_col + c0;
+        int8_t *row = e->buf + ky * e->width * LANES;
+        int8_t *to = row + e->inside * LANES;
         rows[ky] = row;
-        for (x = 0; x < width; ++x) {
-            const int32_t ix = ix0 + x;
-            vstrbq_s8(row + x * LANES, ix >= 0 && ix < g->in_w ? vldrbq_s8(src + ix * g->in_col) : z);
+        for (x = 0; x < pixels; ++x, src += in_col, to += LANES) {
+            vstrbq_s8(to, vldrbq_s8(src));
         }
     }
-    body(rows, st, dst + ox0 * out_col, count, out_col, sw * LANES, offset, LANES);
+    body(rows, st, dst + e->ox0 * out_col, e->count, out_col, sw * LANES, offset, LANES);
 }
 
 /* One output row at dst (tap row 0 on input row iy0, every tap row inside the input), block c0. */
 static void direct_row(const ring_plane *g, const direct_plan *d, asm_row_fn *ring_body, const asm_stage *st,
-                       int8_t *dst, int32_t iy0, int32_t k, int32_t sw, int32_t c0, int32_t out_w, int32_t out_col,
-                       int32_t offset)
+                       int8_t *dst, int32_t iy0, int32_t k, int32_t sw, int32_t c0, int32_t out_col, int32_t offset)
 {
     const int8_t *base = g->in + iy0 * g->in_row + (d->ox_begin * sw - g->pad_left) * g->in_col + c0;
     const int8_t *rows[MAX_K];
@@ -897,12 +939,12 @@ static void direct_row(const ring_plane *g, const direct_plan *d, asm_row_fn *ri
     for (ky = 0; ky < k; ++ky) {
         rows[ky] = base + ky * g->in_row;
     }
-    if (d->ox_begin > 0) {
-        direct_edge(g, ring_body, st, dst, iy0, 0, d->ox_begin, k, sw, c0, out_col, offset);
+    if (d->left.count > 0) {
+        direct_edge(g, &d->left, ring_body, st, dst, iy0, k, sw, c0, out_col, offset);
     }
     d->body(rows, st, dst + d->ox_begin * out_col, d->ox_end - d->ox_begin, out_col, sw * g->in_col, offset, LANES);
-    if (d->ox_end < out_w) {
-        direct_edge(g, ring_body, st, dst, iy0, d->ox_end, out_w - d->ox_end, k, sw, c0, out_col, offset);
+    if (d->right.count > 0) {
+        direct_edge(g, &d->right, ring_body, st, dst, iy0, k, sw, c0, out_col, offset);
     }
 }
 
@@ -919,8 +961,8 @@ int edgec_depthwise_pairs_ring_mve(const edgec_view *in, edgec_view *out, const 
     asm_row_fn *asm_body = 0;
     call_stage s;
     ring_plane g;
-    direct_plan direct = {0, 0, 0};
-    int padded = 0; /* whether the ring's padding columns hold the zero point */
+    direct_plan direct;
+    enum { HOLDS_NOTHING, HOLDS_RING, HOLDS_WINDOWS } ring_holds = HOLDS_NOTHING; /* the buffer's zero points */
     int32_t c0, oy, ky;
 
     /* Ring row: the padded input row, and every byte the taps of the last output read. */
@@ -951,7 +993,7 @@ int edgec_depthwise_pairs_ring_mve(const edgec_view *in, edgec_view *out, const 
     }
     direct.body = 0;
     if (asm_body) {
-        direct_plan_make(&direct, in, out, p, channels);
+        direct_plan_make(&direct, &g, in, out, p, channels);
     }
 
     for (c0 = 0; c0 < channels; c0 += LANES) {
@@ -965,15 +1007,19 @@ int edgec_depthwise_pairs_ring_mve(const edgec_view *in, edgec_view *out, const 
             const int8_t *rows[MAX_K];
             int32_t r;
             if (direct.body && first >= g.pad_top && first - g.pad_top + k <= g.in_h) {
+                if (ring_holds != HOLDS_WINDOWS) {
+                    edge_window_zero(&direct.left, vdupq_n_s8(g.zero_point), k);
+                    edge_window_zero(&direct.right, vdupq_n_s8(g.zero_point), k);
+                    ring_holds = HOLDS_WINDOWS;
+                }
                 direct_row(&g, &direct, asm_body, &st, out_data + oy * out_row + c0, first - g.pad_top, k, sw, c0,
-                           out_w, out_col, s.output_offset);
-                padded = 0; /* the edges wrote over the ring's slots and padding columns */
-                next_row = 0;
+                           out_col, s.output_offset);
+                next_row = 0; /* the windows lie over the ring's slots */
                 continue;
             }
-            if (!padded) {
+            if (ring_holds != HOLDS_RING) {
                 ring_pad_columns(&g, k);
-                padded = 1;
+                ring_holds = HOLDS_RING;
             }
             r = next_row > first ? next_row : first;
             for (; r < first + k; ++r) {

@@ -48,7 +48,10 @@ static const uint32_t accumulator_first[4] = {0, 2, 1, 3};
 
 /* The constants of one call. */
 typedef struct {
-    const int32_t *start;       /* per channel: bias + input_offset * sum(w) */
+    const int32_t *start;       /* per channel: bias + input_offset * sum(w) (0: the ring's assembly
+                                 * bodies fold them per block, asm_block_constants) */
+    const int32_t *bias;        /* or 0 */
+    int32_t input_offset;
     const int32_t *mult, *shift;
     uint32x4_t channel[4];      /* per accumulator: its lanes' channels in a block */
     int32_t output_offset, channels;
@@ -267,14 +270,15 @@ static int pairs_ok(const edgec_depthwise_params *p, const int8_t *weights, int3
            channels <= MAX_CHANNELS && weights_above_min(weights, k * k * channels);
 }
 
-/* The constants of a call into s; start[] (MAX_CHANNELS entries) receives the folded biases. */
+/* The constants of a call into s; start[] (MAX_CHANNELS entries) receives the folded biases, unless
+ * it is 0. */
 static void call_constants(call_stage *s, int32_t *start, const int8_t *weights, const int32_t *bias,
                            const edgec_depthwise_params *p, int32_t channels)
 {
     const int32_t taps = p->kernel_h * p->kernel_w;
     int32_t c, t, i;
     /* Eight channels' weight sums at a time, in int16 (at most 49 * 128 in magnitude). */
-    for (c = 0; c < channels; c += 8) {
+    for (c = 0; start && c < channels; c += 8) {
         const mve_pred16_t lanes = vctp16q((uint32_t)(channels - c));
         int16_t sums[8];
         int16x8_t wsum = vdupq_n_s16(0);
@@ -289,6 +293,8 @@ static void call_constants(call_stage *s, int32_t *start, const int8_t *weights,
         }
     }
     s->start = start;
+    s->bias = bias;
+    s->input_offset = p->input_offset;
     s->mult = p->out_mult;
     s->shift = p->out_shift;
     for (i = 0; i < 4; ++i) {
@@ -494,30 +500,43 @@ typedef struct {
 
 typedef char asm_stage_weights_at_224[offsetof(asm_stage, w) == 224 ? 1 : -1];
 
-static void asm_block_constants(asm_stage *st, const int8_t *w, const call_stage *s, int32_t c0, int32_t n,
-                                int32_t taps)
+/* The block's stage.  Its starts are folded here from the weights it stages (the even and the odd
+ * channels' sums in int16, at most 49 * 128 in magnitude, widened in the accumulators' lane order:
+ * channels {0,4,8,12}, {2,6,10,14}, {1,5,9,13}, {3,7,11,15}), not per call over every channel:
+ * most of these layers are row streamed, one output row per call. */
+ALWAYS_INLINE void block_stage_fill(asm_stage *st, const int8_t *w, const call_stage *s, int32_t c0, int32_t n,
+                                    int32_t taps, const int full)
 {
     const mve_pred16_t lanes = vctp8q((uint32_t)n);
     const int32_t channels = s->channels;
+    int16x8_t even = vdupq_n_s16(0), odd = vdupq_n_s16(0);
+    int32x4_t sums[4];
     int t, k;
+    for (t = 0; t < taps; ++t) {
+        const int8x16_t v = full ? vldrbq_s8(w + t * channels + c0) : vldrbq_z_s8(w + t * channels + c0, lanes);
+        st->w[t] = v;
+        even = vaddq_s16(even, vmovlbq_s8(v));
+        odd = vaddq_s16(odd, vmovltq_s8(v));
+    }
+    sums[0] = vmovlbq_s16(even);
+    sums[1] = vmovltq_s16(even);
+    sums[2] = vmovlbq_s16(odd);
+    sums[3] = vmovltq_s16(odd);
+    for (k = 0; k < 4; ++k) {
+        const int32x4_t bias = s->bias ? gather_lanes(s->bias, s, c0, k, n, full) : vdupq_n_s32(0);
+        st->start[k] = vmlaq_n_s32(bias, sums[k], s->input_offset);
+        st->mult[k] = gather_lanes(s->mult, s, c0, k, n, full);
+        st->shift[k] = gather_lanes(s->shift, s, c0, k, n, full);
+    }
+}
+
+static void asm_block_constants(asm_stage *st, const int8_t *w, const call_stage *s, int32_t c0, int32_t n,
+                                int32_t taps)
+{
     if (n == LANES) { /* whole blocks without predicates */
-        for (t = 0; t < taps; ++t) {
-            st->w[t] = vldrbq_s8(w + t * channels + c0);
-        }
-        for (k = 0; k < 4; ++k) {
-            st->start[k] = gather_lanes(s->start, s, c0, k, n, 1);
-            st->mult[k] = gather_lanes(s->mult, s, c0, k, n, 1);
-            st->shift[k] = gather_lanes(s->shift, s, c0, k, n, 1);
-        }
+        block_stage_fill(st, w, s, c0, LANES, taps, 1);
     } else {
-        for (t = 0; t < taps; ++t) {
-            st->w[t] = vldrbq_z_s8(w + t * channels + c0, lanes);
-        }
-        for (k = 0; k < 4; ++k) {
-            st->start[k] = gather_lanes(s->start, s, c0, k, n, 0);
-            st->mult[k] = gather_lanes(s->mult, s, c0, k, n, 0);
-            st->shift[k] = gather_lanes(s->shift, s, c0, k, n, 0);
-        }
+        block_stage_fill(st, w, s, c0, n, taps, 0);
     }
     st->lo = vdupq_n_s8((int8_t)vgetq_lane_s32(s->lo, 0));
     st->hi = vdupq_n_s8((int8_t)vgetq_lane_s32(s->hi, 0));
@@ -985,12 +1004,12 @@ int edgec_depthwise_pairs_ring_mve(const edgec_view *in, edgec_view *out, const 
     g.pad_left = p->pad_left;
     g.ring = ring;
     g.zero_point = (int8_t)(-p->input_offset);
-    call_constants(&s, start, weights, bias, p, channels);
     if (shifts_negative(p->out_shift, channels)) {
         asm_body = asm_row_body(k);
     } else {
         body = ring_row_body(k);
     }
+    call_constants(&s, asm_body ? 0 : start, weights, bias, p, channels);
     direct.body = 0;
     if (asm_body) {
         direct_plan_make(&direct, &g, in, out, p, channels);

@@ -747,16 +747,13 @@ static __attribute__((noinline)) void asm_row_3x3(const int8_t *const *rows, con
                            "d12", "d13", "d14", "d15", "memory", "cc");                                          \
     }
 ASM_DIRECT_3X3(asm_direct_3x3_48, 48)
-ASM_DIRECT_3X3(asm_direct_3x3_72, 72)
 ASM_DIRECT_3X3(asm_direct_3x3_96, 96)
 ASM_DIRECT_BODY(asm_direct_5x5_48, ASM_TAPS_5(48), 400)
-ASM_DIRECT_BODY(asm_direct_5x5_72, ASM_TAPS_5(72), 400)
 ASM_DIRECT_BODY(asm_direct_5x5_96, ASM_TAPS_5(96), 400)
 ASM_DIRECT_BODY(asm_direct_7x7_48, ASM_TAPS_7(48), 784)
-ASM_DIRECT_BODY(asm_direct_7x7_72, ASM_TAPS_7(72), 784)
 
 /* The direct body of a K x K kernel on columns col bytes apart, or 0 (the offsets must stay within
- * VLDRW's 508 bytes, and each body is code: the column strides of the usual layers). */
+ * VLDRW's 508 bytes, and each body is code: the whole-block column strides of the usual layers). */
 static asm_row_fn *asm_direct_body(int32_t k, int32_t col)
 {
     if (col == LANES) {
@@ -764,13 +761,10 @@ static asm_row_fn *asm_direct_body(int32_t k, int32_t col)
     }
     switch (k * 1000 + col) {
     case 3048: return asm_direct_3x3_48;
-    case 3072: return asm_direct_3x3_72;
     case 3096: return asm_direct_3x3_96;
     case 5048: return asm_direct_5x5_48;
-    case 5072: return asm_direct_5x5_72;
     case 5096: return asm_direct_5x5_96;
     case 7048: return asm_direct_7x7_48;
-    case 7072: return asm_direct_7x7_72;
     default: return 0;
     }
 }

@@ -14,8 +14,9 @@
  * pair of taps 4 loads, 4 multiplies, 2 int16 adds, 4 widenings and 4 adds
  * for 32 MACs.
  *
- * Each output starts from bias + input_offset * sum(w) (per channel, once
- * per call) and every tap multiplies the raw input: a tap outside the input
+ * Each output starts from bias + input_offset * sum(w) (per channel: once
+ * per call, or per block of the ring's assembly bodies, which stage their
+ * weights anyway) and every tap multiplies the raw input: a tap outside the input
  * reads a buffer holding the zero point, whose (x + input_offset) is 0, so
  * the folded term is exact for border pixels too.  The accumulators are
  * requantized per lane (mve_requant.h, constants gathered in the same
@@ -336,9 +337,10 @@ int edgec_depthwise_pairs_mve(const edgec_view *in, edgec_view *out, const int8_
  * ring pixel is the block's sixteen bytes, so tap (ky, kx) of an output is one 16-byte load at a
  * constant offset from its ring row, and the padding (columns set once per call, rows outside the
  * input filled at their use) holds the zero point, whose (x + input_offset) is 0 under the folded
- * start.  The block's weights and requantization constants are staged once per block for the
- * assembly row bodies (every shift below 0, the usual case), or gathered once per output row by
- * the compiled ones.
+ * start.  The block's weights, starts and requantization constants are staged once per block for
+ * the assembly row bodies (every shift below 0, the usual case), or gathered once per output row
+ * by the compiled ones.  Output rows whose taps all lie inside a dense input skip the ring (the
+ * direct rows, below).
  */
 
 /* The geometry of a ring call. */

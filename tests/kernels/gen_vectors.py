@@ -1299,6 +1299,67 @@ def mvedw_depthwise_cases(rng) -> list[Case]:
 
 
 # ---- end mvedw ------------------------------------------------------------------------------------
+# ---- mvedw2: the MVE depthwise ring's direct rows (depthwise_pairs_mve.c direct_row) ------------------
+
+
+def mvedw2_cases(rng) -> list[Case]:
+    """Depthwise cases for the ring's direct rows (shifts all below 0, whole blocks, a dense input
+    whose column stride has a direct body: 16, 48 or 96 bytes): output rows at the top and
+    bottom borders (the ring) between direct rows, one and several blocks, left and right border
+    windows of one and two outputs, no border at all, both strides, each kernel size, an input
+    inside a wider buffer (its row stride), an output inside one (its column stride), a buffer
+    offset that breaks 4-byte alignment (the ring instead), and channels that are not whole blocks
+    in a 48-byte column (the ring).  A wrong tap offset, column stride, border window, row pointer
+    or ring padding after a direct row fails them."""
+    cases = []
+    for h, w, c, k, s, pad, embed_x, embed_y, bias in [
+        # one output row (a row-streamed call: every row direct), pad (top, left, bottom, right)
+        (3, 26, 16, 3, 1, (0, 1, 0, 1), None, None, True),
+        (3, 26, 48, 3, 1, (0, 1, 0, 1), None, None, True),  # three blocks
+        (3, 14, 48, 3, 2, (0, 0, 0, 1), None, None, True),  # a right window only
+        (3, 13, 96, 3, 2, (0, 0, 0, 1), None, None, True),
+        (3, 25, 64, 3, 1, (0, 1, 0, 1), None, None, True),  # 64: no direct body (the ring)
+        (3, 25, 48, 3, 1, (0, 0, 0, 0), None, None, True),  # no border
+        (3, 26, 16, 3, 1, (0, 0, 0, 2), None, None, True),  # a right window of two outputs
+        (3, 26, 48, 3, 1, (0, 2, 0, 0), None, None, True),  # a left window of two outputs
+        (5, 16, 96, 5, 2, (0, 1, 0, 2), None, None, True),
+        (5, 15, 48, 5, 1, (0, 2, 0, 2), None, None, True),
+        (5, 15, 96, 5, 1, (0, 2, 0, 2), None, None, True),
+        (5, 16, 16, 5, 1, (0, 2, 0, 2), None, None, True),
+        (7, 15, 48, 7, 2, (0, 2, 0, 3), None, None, True),
+        (7, 12, 96, 7, 1, (0, 3, 0, 3), None, None, True),  # 96 columns of 7x7: past VLDRW's offsets
+        (7, 11, 16, 7, 1, (0, 3, 0, 3), None, None, True),
+        # whole layers wide enough for direct rows between the ring's border rows
+        (6, 74, 16, 3, 1, (1, 1, 1, 1), None, None, True),
+        (5, 40, 48, 3, 2, (1, 1, 1, 1), None, None, True),  # ring rows in every block after direct rows
+        (7, 40, 96, 5, 2, (1, 1, 2, 2), None, None, True),
+        (9, 40, 48, 7, 2, (2, 2, 3, 3), None, None, True),
+        (5, 40, 32, 3, 2, (1, 1, 1, 1), (6, 42, 48, 1, 2, 16), (4, 21, 35, 1, 0, 3), True),  # wider buffers
+        (5, 40, 32, 3, 2, (1, 1, 1, 1), (5, 40, 48, 0, 0, 2), None, True),  # not 4-byte aligned: the ring
+        (5, 40, 40, 3, 2, (1, 1, 1, 1), (5, 40, 48, 0, 0, 0), None, True),  # a tail block: the ring
+        (6, 12, 48, 3, 2, (0, 0, 1, 1), None, None, True),  # too narrow for direct rows: the ring
+        (5, 7, 40, 5, 1, (2, 2, 2, 2), None, None, False),  # no bias (the ring's starts per block)
+        (3, 26, 48, 3, 1, (0, 1, 0, 1), None, None, False),  # no bias, direct rows
+    ]:
+        for extreme in (False, True):
+            case = depthwise_case(rng, h=h, w=w, ci=c, m=1, k=(k, k), stride=(s, s), pad=pad, extreme=extreme,
+                                  bias=bias, name=f"dw{k}x{k}_{h}x{w}x{c}_s{s}_mve_direct" + ("_x" if extreme else ""))
+            t, i = case.tensors, case.ints
+            t["out_shift"] = np.minimum(t["out_shift"], -1)
+            t["y"] = K.depthwise_conv2d(t["x"], t["w"], t.get("bias"), stride=(s, s), dilation=(1, 1), pad=pad,
+                                        depth_multiplier=1, input_offset=i["input_offset"],
+                                        output_offset=i["output_offset"], out_mult=t["out_mult"],
+                                        out_shift=t["out_shift"], act_min=i["act_min"], act_max=i["act_max"])
+            if embed_x:
+                case.embeds["x"] = embed_x
+                case.name += "_emb"
+            if embed_y:
+                case.embeds["y"] = embed_y
+            cases.append(case)
+    return cases
+
+
+# ---- end mvedw2 -----------------------------------------------------------------------------------
 
 
 # ---- mveadd: edgec_add_mve's runs, scale kinds and fallbacks (own stream) ----
@@ -1990,6 +2051,7 @@ def build_cases(seed: int) -> list[Case]:
     # ---- mvesmall: the Helium tiny-map depthwise kernel (own stream) ----
     cases += mve_small_depthwise_cases(np.random.default_rng(seed + 71))
     cases += move_rows_cases(np.random.default_rng(seed + 91))  # row-streamed line buffers
+    cases += mvedw2_cases(np.random.default_rng(seed + 81))  # mvedw2: the ring's direct rows (own stream)
     return cases
 
 

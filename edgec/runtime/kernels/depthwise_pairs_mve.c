@@ -14,8 +14,9 @@
  * pair of taps 4 loads, 4 multiplies, 2 int16 adds, 4 widenings and 4 adds
  * for 32 MACs.
  *
- * Each output starts from bias + input_offset * sum(w) (per channel, once
- * per call) and every tap multiplies the raw input: a tap outside the input
+ * Each output starts from bias + input_offset * sum(w) (per channel: once
+ * per call, or per block of the ring's assembly bodies, which stage their
+ * weights anyway) and every tap multiplies the raw input: a tap outside the input
  * reads a buffer holding the zero point, whose (x + input_offset) is 0, so
  * the folded term is exact for border pixels too.  The accumulators are
  * requantized per lane (mve_requant.h, constants gathered in the same
@@ -48,7 +49,10 @@ static const uint32_t accumulator_first[4] = {0, 2, 1, 3};
 
 /* The constants of one call. */
 typedef struct {
-    const int32_t *start;       /* per channel: bias + input_offset * sum(w) */
+    const int32_t *start;       /* per channel: bias + input_offset * sum(w) (0: the ring's assembly
+                                 * bodies fold them per block, asm_block_constants) */
+    const int32_t *bias;        /* or 0 */
+    int32_t input_offset;
     const int32_t *mult, *shift;
     uint32x4_t channel[4];      /* per accumulator: its lanes' channels in a block */
     int32_t output_offset, channels;
@@ -267,14 +271,15 @@ static int pairs_ok(const edgec_depthwise_params *p, const int8_t *weights, int3
            channels <= MAX_CHANNELS && weights_above_min(weights, k * k * channels);
 }
 
-/* The constants of a call into s; start[] (MAX_CHANNELS entries) receives the folded biases. */
+/* The constants of a call into s; start[] (MAX_CHANNELS entries) receives the folded biases, unless
+ * it is 0. */
 static void call_constants(call_stage *s, int32_t *start, const int8_t *weights, const int32_t *bias,
                            const edgec_depthwise_params *p, int32_t channels)
 {
     const int32_t taps = p->kernel_h * p->kernel_w;
     int32_t c, t, i;
     /* Eight channels' weight sums at a time, in int16 (at most 49 * 128 in magnitude). */
-    for (c = 0; c < channels; c += 8) {
+    for (c = 0; start && c < channels; c += 8) {
         const mve_pred16_t lanes = vctp16q((uint32_t)(channels - c));
         int16_t sums[8];
         int16x8_t wsum = vdupq_n_s16(0);
@@ -289,6 +294,8 @@ static void call_constants(call_stage *s, int32_t *start, const int8_t *weights,
         }
     }
     s->start = start;
+    s->bias = bias;
+    s->input_offset = p->input_offset;
     s->mult = p->out_mult;
     s->shift = p->out_shift;
     for (i = 0; i < 4; ++i) {
@@ -330,9 +337,10 @@ int edgec_depthwise_pairs_mve(const edgec_view *in, edgec_view *out, const int8_
  * ring pixel is the block's sixteen bytes, so tap (ky, kx) of an output is one 16-byte load at a
  * constant offset from its ring row, and the padding (columns set once per call, rows outside the
  * input filled at their use) holds the zero point, whose (x + input_offset) is 0 under the folded
- * start.  The block's weights and requantization constants are staged once per block for the
- * assembly row bodies (every shift below 0, the usual case), or gathered once per output row by
- * the compiled ones.
+ * start.  The block's weights, starts and requantization constants are staged once per block for
+ * the assembly row bodies (every shift below 0, the usual case), or gathered once per output row
+ * by the compiled ones.  Output rows whose taps all lie inside a dense input skip the ring (the
+ * direct rows, below).
  */
 
 /* The geometry of a ring call. */
@@ -494,30 +502,43 @@ typedef struct {
 
 typedef char asm_stage_weights_at_224[offsetof(asm_stage, w) == 224 ? 1 : -1];
 
-static void asm_block_constants(asm_stage *st, const int8_t *w, const call_stage *s, int32_t c0, int32_t n,
-                                int32_t taps)
+/* The block's stage.  Its starts are folded here from the weights it stages (the even and the odd
+ * channels' sums in int16, at most 49 * 128 in magnitude, widened in the accumulators' lane order:
+ * channels {0,4,8,12}, {2,6,10,14}, {1,5,9,13}, {3,7,11,15}), not per call over every channel:
+ * most of these layers are row streamed, one output row per call. */
+ALWAYS_INLINE void block_stage_fill(asm_stage *st, const int8_t *w, const call_stage *s, int32_t c0, int32_t n,
+                                    int32_t taps, const int full)
 {
     const mve_pred16_t lanes = vctp8q((uint32_t)n);
     const int32_t channels = s->channels;
+    int16x8_t even = vdupq_n_s16(0), odd = vdupq_n_s16(0);
+    int32x4_t sums[4];
     int t, k;
+    for (t = 0; t < taps; ++t) {
+        const int8x16_t v = full ? vldrbq_s8(w + t * channels + c0) : vldrbq_z_s8(w + t * channels + c0, lanes);
+        st->w[t] = v;
+        even = vaddq_s16(even, vmovlbq_s8(v));
+        odd = vaddq_s16(odd, vmovltq_s8(v));
+    }
+    sums[0] = vmovlbq_s16(even);
+    sums[1] = vmovltq_s16(even);
+    sums[2] = vmovlbq_s16(odd);
+    sums[3] = vmovltq_s16(odd);
+    for (k = 0; k < 4; ++k) {
+        const int32x4_t bias = s->bias ? gather_lanes(s->bias, s, c0, k, n, full) : vdupq_n_s32(0);
+        st->start[k] = vmlaq_n_s32(bias, sums[k], s->input_offset);
+        st->mult[k] = gather_lanes(s->mult, s, c0, k, n, full);
+        st->shift[k] = gather_lanes(s->shift, s, c0, k, n, full);
+    }
+}
+
+static void asm_block_constants(asm_stage *st, const int8_t *w, const call_stage *s, int32_t c0, int32_t n,
+                                int32_t taps)
+{
     if (n == LANES) { /* whole blocks without predicates */
-        for (t = 0; t < taps; ++t) {
-            st->w[t] = vldrbq_s8(w + t * channels + c0);
-        }
-        for (k = 0; k < 4; ++k) {
-            st->start[k] = gather_lanes(s->start, s, c0, k, n, 1);
-            st->mult[k] = gather_lanes(s->mult, s, c0, k, n, 1);
-            st->shift[k] = gather_lanes(s->shift, s, c0, k, n, 1);
-        }
+        block_stage_fill(st, w, s, c0, LANES, taps, 1);
     } else {
-        for (t = 0; t < taps; ++t) {
-            st->w[t] = vldrbq_z_s8(w + t * channels + c0, lanes);
-        }
-        for (k = 0; k < 4; ++k) {
-            st->start[k] = gather_lanes(s->start, s, c0, k, n, 0);
-            st->mult[k] = gather_lanes(s->mult, s, c0, k, n, 0);
-            st->shift[k] = gather_lanes(s->shift, s, c0, k, n, 0);
-        }
+        block_stage_fill(st, w, s, c0, n, taps, 0);
     }
     st->lo = vdupq_n_s8((int8_t)vgetq_lane_s32(s->lo, 0));
     st->hi = vdupq_n_s8((int8_t)vgetq_lane_s32(s->hi, 0));
@@ -535,41 +556,46 @@ static void asm_block_constants(asm_stage *st, const int8_t *w, const call_stage
     "vmovlb.s16 q5, q4\n\tvadd.i32 q2, q2, q5\n\t"                                                               \
     "vmovlt.s16 q4, q4\n\tvadd.i32 q3, q3, q4\n\t"
 
-/* Tap a at column XA of row register R1 and tap b at column XB of R2, the next two weights. */
-#define ASM_PAIR(R1, XA, R2, XB)                                                                                  \
-    "vldrb.8 q4, [" R1 ", #" #XA "*16]\n\t"                                                                      \
+/* Tap a at column XA of row register R1 and tap b at column XB of R2, the next two weights; the
+ * columns are C bytes apart (16 in the ring, the input's column stride on the direct rows), so the
+ * inputs are VLDRW.U32 loads (offsets up to 508 bytes, every address 4-byte aligned: the ring is, a
+ * direct input is checked), the same sixteen bytes in the same lanes as VLDRB.8. */
+#define ASM_PAIR(R1, XA, R2, XB, C)                                                                               \
+    "vldrw.u32 q4, [" R1 ", #" #XA "*" #C "]\n\t"                                                               \
     "vldrw.u32 q5, [%[w]], #16\n\t"                                                                              \
     "vmullb.s8 q6, q4, q5\n\t"                                                                                   \
     "vmullt.s8 q4, q4, q5\n\t"                                                                                   \
-    "vldrb.8 q5, [" R2 ", #" #XB "*16]\n\t"                                                                      \
+    "vldrw.u32 q5, [" R2 ", #" #XB "*" #C "]\n\t"                                                               \
     "vldrw.u32 q7, [%[w]], #16\n\t"                                                                              \
     "vmullb.s8 q5, q5, q7\n\t"                                                                                   \
     "vadd.i16 q6, q6, q5\n\t"                                                                                    \
-    "vldrb.8 q5, [" R2 ", #" #XB "*16]\n\t"                                                                      \
+    "vldrw.u32 q5, [" R2 ", #" #XB "*" #C "]\n\t"                                                               \
     "vmullt.s8 q5, q5, q7\n\t"                                                                                   \
     "vadd.i16 q4, q4, q5\n\t" ASM_WIDEN
 
 /* The last tap of an odd count, alone. */
-#define ASM_SINGLE(R1, XA)                                                                                        \
-    "vldrb.8 q4, [" R1 ", #" #XA "*16]\n\t"                                                                      \
+#define ASM_SINGLE(R1, XA, C)                                                                                     \
+    "vldrw.u32 q4, [" R1 ", #" #XA "*" #C "]\n\t"                                                               \
     "vldrw.u32 q5, [%[w]], #16\n\t"                                                                              \
     "vmullb.s8 q6, q4, q5\n\t"                                                                                   \
     "vmullt.s8 q4, q4, q5\n\t" ASM_WIDEN
 
 /* Seven taps of an even row in R1 (columns 0-5 and 6 with the next row's 0 in R2), then of an odd row. */
-#define ASM_ROWS_7(KY, R1, R2)                                                                                    \
-    ASM_ROW(KY, R1) ASM_PAIR(R1, 0, R1, 1) ASM_PAIR(R1, 2, R1, 3) ASM_PAIR(R1, 4, R1, 5)                         \
-    ASM_ROW(KY + 1, R2) ASM_PAIR(R1, 6, R2, 0) ASM_PAIR(R2, 1, R2, 2) ASM_PAIR(R2, 3, R2, 4) ASM_PAIR(R2, 5, R2, 6)
+#define ASM_ROWS_7(KY, R1, R2, C)                                                                                 \
+    ASM_ROW(KY, R1) ASM_PAIR(R1, 0, R1, 1, C) ASM_PAIR(R1, 2, R1, 3, C) ASM_PAIR(R1, 4, R1, 5, C)                \
+    ASM_ROW(KY + 1, R2) ASM_PAIR(R1, 6, R2, 0, C) ASM_PAIR(R2, 1, R2, 2, C) ASM_PAIR(R2, 3, R2, 4, C)            \
+    ASM_PAIR(R2, 5, R2, 6, C)
 
-#define ASM_TAPS_5                                                                                                \
-    ASM_ROW(0, RA) ASM_PAIR(RA, 0, RA, 1) ASM_PAIR(RA, 2, RA, 3) ASM_ROW(1, RB) ASM_PAIR(RA, 4, RB, 0)            \
-    ASM_PAIR(RB, 1, RB, 2) ASM_PAIR(RB, 3, RB, 4)                                                                \
-    ASM_ROW(2, RA) ASM_PAIR(RA, 0, RA, 1) ASM_PAIR(RA, 2, RA, 3) ASM_ROW(3, RB) ASM_PAIR(RA, 4, RB, 0)            \
-    ASM_PAIR(RB, 1, RB, 2) ASM_PAIR(RB, 3, RB, 4)                                                                \
-    ASM_ROW(4, RA) ASM_PAIR(RA, 0, RA, 1) ASM_PAIR(RA, 2, RA, 3) ASM_SINGLE(RA, 4)
-#define ASM_TAPS_7                                                                                                \
-    ASM_ROWS_7(0, RA, RB) ASM_ROWS_7(2, RA, RB) ASM_ROWS_7(4, RA, RB)                                            \
-    ASM_ROW(6, RA) ASM_PAIR(RA, 0, RA, 1) ASM_PAIR(RA, 2, RA, 3) ASM_PAIR(RA, 4, RA, 5) ASM_SINGLE(RA, 6)
+#define ASM_TAPS_5(C)                                                                                             \
+    ASM_ROW(0, RA) ASM_PAIR(RA, 0, RA, 1, C) ASM_PAIR(RA, 2, RA, 3, C) ASM_ROW(1, RB) ASM_PAIR(RA, 4, RB, 0, C)   \
+    ASM_PAIR(RB, 1, RB, 2, C) ASM_PAIR(RB, 3, RB, 4, C)                                                          \
+    ASM_ROW(2, RA) ASM_PAIR(RA, 0, RA, 1, C) ASM_PAIR(RA, 2, RA, 3, C) ASM_ROW(3, RB) ASM_PAIR(RA, 4, RB, 0, C)   \
+    ASM_PAIR(RB, 1, RB, 2, C) ASM_PAIR(RB, 3, RB, 4, C)                                                          \
+    ASM_ROW(4, RA) ASM_PAIR(RA, 0, RA, 1, C) ASM_PAIR(RA, 2, RA, 3, C) ASM_SINGLE(RA, 4, C)
+#define ASM_TAPS_7(C)                                                                                             \
+    ASM_ROWS_7(0, RA, RB, C) ASM_ROWS_7(2, RA, RB, C) ASM_ROWS_7(4, RA, RB, C)                                   \
+    ASM_ROW(6, RA) ASM_PAIR(RA, 0, RA, 1, C) ASM_PAIR(RA, 2, RA, 3, C) ASM_PAIR(RA, 4, RA, 5, C)                 \
+    ASM_SINGLE(RA, 6, C)
 
 /* One output: the accumulators from the block's starts, the taps, the weight pointer back to tap 0,
  * the requantization, the narrowing, the offset and the clamp (q6: sixteen int8 outputs); STORE
@@ -651,13 +677,13 @@ typedef void asm_row_fn(const int8_t *const *rows, const asm_stage *st, int8_t *
                                "d12", "d13", "d14", "d15", "memory", "cc");                                      \
         }                                                                                                        \
     }
-ASM_ROW_BODY(asm_row_5x5, ASM_TAPS_5, 400)
-ASM_ROW_BODY(asm_row_7x7, ASM_TAPS_7, 784)
+ASM_ROW_BODY(asm_row_5x5, ASM_TAPS_5(16), 400)
+ASM_ROW_BODY(asm_row_7x7, ASM_TAPS_7(16), 784)
 
 /* The 3x3 rows keep their three row pointers in registers, stepped per output. */
-#define ASM_TAPS_3_HELD                                                                                           \
-    ASM_PAIR("%[p0]", 0, "%[p0]", 1) ASM_PAIR("%[p0]", 2, "%[p1]", 0) ASM_PAIR("%[p1]", 1, "%[p1]", 2)            \
-    ASM_PAIR("%[p2]", 0, "%[p2]", 1) ASM_SINGLE("%[p2]", 2)
+#define ASM_TAPS_3_HELD(C)                                                                                        \
+    ASM_PAIR("%[p0]", 0, "%[p0]", 1, C) ASM_PAIR("%[p0]", 2, "%[p1]", 0, C) ASM_PAIR("%[p1]", 1, "%[p1]", 2, C)   \
+    ASM_PAIR("%[p2]", 0, "%[p2]", 1, C) ASM_SINGLE("%[p2]", 2, C)
 #define ASM_STEP_3 "add %[p0], %[p0], %[step]\n\tadd %[p1], %[p1], %[step]\n\tadd %[p2], %[p2], %[step]\n\t"
 
 static __attribute__((noinline)) void asm_row_3x3(const int8_t *const *rows, const asm_stage *st, int8_t *dst,
@@ -668,7 +694,7 @@ static __attribute__((noinline)) void asm_row_3x3(const int8_t *const *rows, con
     const int8_t *p0 = rows[0], *p1 = rows[1], *p2 = rows[2];
     if (n == LANES) {
         __asm__ volatile("dls lr, %[count]\n"
-                         "1:\n\t" ASM_OUTPUT(ASM_TAPS_3_HELD, 144, ASM_STORE_FULL) ASM_STEP_3 "le lr, 1b"
+                         "1:\n\t" ASM_OUTPUT(ASM_TAPS_3_HELD(16), 144, ASM_STORE_FULL) ASM_STEP_3 "le lr, 1b"
                          : [w] "+&r"(w), [dst] "+&r"(dst), [p0] "+&r"(p0), [p1] "+&r"(p1), [p2] "+&r"(p2)
                          : [st] "r"(st), [count] "r"(out_w), [col] "r"(out_col), [step] "r"(step), [off] "r"(offset)
                          : "lr", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12",
@@ -676,12 +702,72 @@ static __attribute__((noinline)) void asm_row_3x3(const int8_t *const *rows, con
     } else {
         __asm__ volatile("vctp.8 %[n]\n\t"
                          "dls lr, %[count]\n"
-                         "1:\n\t" ASM_OUTPUT(ASM_TAPS_3_HELD, 144, ASM_STORE_TAIL) ASM_STEP_3 "le lr, 1b"
+                         "1:\n\t" ASM_OUTPUT(ASM_TAPS_3_HELD(16), 144, ASM_STORE_TAIL) ASM_STEP_3 "le lr, 1b"
                          : [w] "+&r"(w), [dst] "+&r"(dst), [p0] "+&r"(p0), [p1] "+&r"(p1), [p2] "+&r"(p2)
                          : [st] "r"(st), [count] "r"(out_w), [col] "r"(out_col), [step] "r"(step), [off] "r"(offset),
                            [n] "r"(n)
                          : "lr", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12",
                            "d13", "d14", "d15", "memory", "cc");
+    }
+}
+
+/* The direct rows' bodies (edgec_depthwise_pairs_ring_mve reads the taps of interior outputs straight
+ * from a dense input whose columns are C bytes apart): whole blocks only, the taps as above at
+ * offsets of C bytes.  A 16-byte column is the ring's layout, so those rows take the ring's bodies. */
+#define ASM_DIRECT_BODY(NAME, TAPS, WEIGHT_BYTES)                                                                 \
+    static __attribute__((noinline)) void NAME(const int8_t *const *rows, const asm_stage *st, int8_t *dst,      \
+                                               int32_t out_w, int32_t out_col, int32_t step, int32_t offset,      \
+                                               int32_t n)                                                         \
+    {                                                                                                            \
+        const int8_t *w = (const int8_t *)st->w;                                                                 \
+        const int8_t *ra, *rb;                                                                                   \
+        int32_t xoff = 0;                                                                                        \
+        (void)n;                                                                                                 \
+        __asm__ volatile("dls lr, %[count]\n"                                                                    \
+                         "1:\n\t" ASM_OUTPUT(TAPS, WEIGHT_BYTES, ASM_STORE_FULL)                                \
+                         "add %[xoff], %[xoff], %[step]\n\tle lr, 1b"                                            \
+                         : [w] "+&r"(w), [dst] "+&r"(dst), [xoff] "+&r"(xoff), [ra] "=&r"(ra), [rb] "=&r"(rb)     \
+                         : [rows] "r"(rows), [st] "r"(st), [count] "r"(out_w), [col] "r"(out_col),              \
+                           [step] "r"(step), [off] "r"(offset)                                                  \
+                         : "lr", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11",       \
+                           "d12", "d13", "d14", "d15", "memory", "cc");                                          \
+    }
+#define ASM_DIRECT_3X3(NAME, C)                                                                                   \
+    static __attribute__((noinline)) void NAME(const int8_t *const *rows, const asm_stage *st, int8_t *dst,      \
+                                               int32_t out_w, int32_t out_col, int32_t step, int32_t offset,      \
+                                               int32_t n)                                                         \
+    {                                                                                                            \
+        const int8_t *w = (const int8_t *)st->w;                                                                 \
+        const int8_t *p0 = rows[0], *p1 = rows[1], *p2 = rows[2];                                                \
+        (void)n;                                                                                                 \
+        __asm__ volatile("dls lr, %[count]\n"                                                                    \
+                         "1:\n\t" ASM_OUTPUT(ASM_TAPS_3_HELD(C), 144, ASM_STORE_FULL) ASM_STEP_3 "le lr, 1b"     \
+                         : [w] "+&r"(w), [dst] "+&r"(dst), [p0] "+&r"(p0), [p1] "+&r"(p1), [p2] "+&r"(p2)         \
+                         : [st] "r"(st), [count] "r"(out_w), [col] "r"(out_col), [step] "r"(step),              \
+                           [off] "r"(offset)                                                                    \
+                         : "lr", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11",       \
+                           "d12", "d13", "d14", "d15", "memory", "cc");                                          \
+    }
+ASM_DIRECT_3X3(asm_direct_3x3_48, 48)
+ASM_DIRECT_3X3(asm_direct_3x3_96, 96)
+ASM_DIRECT_BODY(asm_direct_5x5_48, ASM_TAPS_5(48), 400)
+ASM_DIRECT_BODY(asm_direct_5x5_96, ASM_TAPS_5(96), 400)
+ASM_DIRECT_BODY(asm_direct_7x7_48, ASM_TAPS_7(48), 784)
+
+/* The direct body of a K x K kernel on columns col bytes apart, or 0 (the offsets must stay within
+ * VLDRW's 508 bytes, and each body is code: the whole-block column strides of the usual layers). */
+static asm_row_fn *asm_direct_body(int32_t k, int32_t col)
+{
+    if (col == LANES) {
+        return k == 3 ? asm_row_3x3 : k == 5 ? asm_row_5x5 : asm_row_7x7;
+    }
+    switch (k * 1000 + col) {
+    case 3048: return asm_direct_3x3_48;
+    case 3096: return asm_direct_3x3_96;
+    case 5048: return asm_direct_5x5_48;
+    case 5096: return asm_direct_5x5_96;
+    case 7048: return asm_direct_7x7_48;
+    default: return 0;
     }
 }
 
@@ -752,6 +838,140 @@ static void ring_pad_columns(const ring_plane *g, int32_t k)
     }
 }
 
+/*
+ * The direct rows.  Most of these layers are row streamed (one output row per call), so the ring
+ * copied K input rows per output row and block; an output row whose K tap rows all lie inside a
+ * dense input instead reads the taps of its interior outputs (every tap inside the input's
+ * columns) straight from the input, through a body whose tap offsets are the input's column stride
+ * (asm_direct_body), and only the outputs at the left and right borders go through a window of
+ * their few padded pixels, written into the ring's buffer.  Taken for layers the assembly bodies
+ * take, with whole blocks (channels a multiple of sixteen), a 4-byte-aligned input whose column
+ * stride has a direct body, and an output that does not overlap the input (the in-place layers
+ * keep the ring, whose row order their single buffer needs).
+ */
+
+/* The border outputs [ox0, ox0 + count) of a direct row: their taps' K rows of `width` pixels, each
+ * a ring row in buf, pixels [inside, outside) the input's (from input column ix0 + inside), the
+ * others the zero point, written once (direct_windows_zero) while no ring row runs. */
+typedef struct {
+    int8_t *buf;
+    int32_t ox0, count, width, ix0, inside, outside;
+} edge_window;
+
+/* The direct rows of a call: the interior outputs' body (0: every row through the ring), the
+ * outputs [ox_begin, ox_end) whose taps all lie inside the input's columns, the windows of the
+ * outputs left and right of them (count 0: none). */
+typedef struct {
+    asm_row_fn *body;
+    int32_t ox_begin, ox_end;
+    edge_window left, right;
+} direct_plan;
+
+static void edge_window_make(edge_window *e, const ring_plane *g, int8_t *buf, int32_t ox0, int32_t count, int32_t k,
+                             int32_t sw)
+{
+    e->buf = buf;
+    e->ox0 = ox0;
+    e->count = count;
+    e->width = count > 0 ? (count - 1) * sw + k : 0;
+    e->ix0 = ox0 * sw - g->pad_left;
+    e->inside = e->ix0 < 0 ? (-e->ix0 < e->width ? -e->ix0 : e->width) : 0;
+    e->outside = g->in_w - e->ix0 < e->width ? g->in_w - e->ix0 : e->width;
+    if (e->outside < e->inside) {
+        e->outside = e->inside;
+    }
+}
+
+static void direct_plan_make(direct_plan *d, const ring_plane *g, const edgec_view *in, const edgec_view *out,
+                             const edgec_depthwise_params *p, int32_t channels)
+{
+    const int32_t k = p->kernel_h, sw = p->stride_w, pad = p->pad_left;
+    const int32_t last = in->w - k + pad; /* the largest ox * sw whose taps end inside the input */
+    const uintptr_t in_begin = (uintptr_t)in->data, out_begin = (uintptr_t)out->data;
+    const uintptr_t in_end = in_begin + (uint32_t)((in->h - 1) * in->row_stride + (in->w - 1) * in->col_stride + channels);
+    const uintptr_t out_end =
+        out_begin + (uint32_t)((out->h - 1) * out->row_stride + (out->w - 1) * out->col_stride + channels);
+    asm_row_fn *const body = asm_direct_body(k, in->col_stride);
+    /* Input rows the ring copies per output row: all K on a row-streamed call (one output row). */
+    const int32_t copied = out->h == 1 || p->stride_h > k ? k : p->stride_h;
+    d->body = 0;
+    if (!body || channels % LANES != 0) {
+        return;
+    }
+    d->ox_begin = (pad + sw - 1) / sw;
+    d->ox_end = last < 0 ? 0 : last / sw + 1;
+    if (d->ox_end > out->w) {
+        d->ox_end = out->w;
+    }
+    if (((in_begin | (uint32_t)in->row_stride | (uint32_t)in->col_stride) & 3) != 0 ||
+        d->ox_begin >= d->ox_end || in->h <= 0 || !(in_end <= out_begin || out_end <= in_begin)) {
+        return;
+    }
+    edge_window_make(&d->left, g, g->ring, 0, d->ox_begin, k, sw);
+    edge_window_make(&d->right, g, g->ring + k * d->left.width * LANES, d->ox_end, out->w - d->ox_end, k, sw);
+    /* Each border window costs about what the ring's copy of 36 input pixels does (measured on
+     * qemu-cortex-m55: MobileNetV2's op 22, a whole 12x12 layer at stride 2, lost with its one). */
+    if (k * (d->left.width + d->right.width) * LANES > RING_BYTES ||
+        copied * in->w < 36 * ((d->left.count > 0) + (d->right.count > 0))) {
+        return;
+    }
+    d->body = body;
+}
+
+/* The zero-point pixels of a window. */
+static void edge_window_zero(const edge_window *e, int8x16_t z, int32_t k)
+{
+    int32_t ky, x;
+    for (ky = 0; ky < k; ++ky) {
+        int8_t *row = e->buf + ky * e->width * LANES;
+        for (x = 0; x < e->inside; ++x) {
+            vstrbq_s8(row + x * LANES, z);
+        }
+        for (x = e->outside; x < e->width; ++x) {
+            vstrbq_s8(row + x * LANES, z);
+        }
+    }
+}
+
+/* A window's outputs of the output row at dst (tap row 0 on input row iy0) for the block at c0: its
+ * input pixels copied, then the ring's body. */
+static void direct_edge(const ring_plane *g, const edge_window *e, asm_row_fn *body, const asm_stage *st, int8_t *dst,
+                        int32_t iy0, int32_t k, int32_t sw, int32_t c0, int32_t out_col, int32_t offset)
+{
+    const int32_t in_col = g->in_col, pixels = e->outside - e->inside;
+    const int8_t *rows[MAX_K];
+    int32_t ky, x;
+    for (ky = 0; ky < k; ++ky) {
+        const int8_t *src = g->in + (iy0 + ky) * g->in_row + (e->ix0 + e->inside) * in_col + c0;
+        int8_t *row = e->buf + ky * e->width * LANES;
+        int8_t *to = row + e->inside * LANES;
+        rows[ky] = row;
+        for (x = 0; x < pixels; ++x, src += in_col, to += LANES) {
+            vstrbq_s8(to, vldrbq_s8(src));
+        }
+    }
+    body(rows, st, dst + e->ox0 * out_col, e->count, out_col, sw * LANES, offset, LANES);
+}
+
+/* One output row at dst (tap row 0 on input row iy0, every tap row inside the input), block c0. */
+static void direct_row(const ring_plane *g, const direct_plan *d, asm_row_fn *ring_body, const asm_stage *st,
+                       int8_t *dst, int32_t iy0, int32_t k, int32_t sw, int32_t c0, int32_t out_col, int32_t offset)
+{
+    const int8_t *base = g->in + iy0 * g->in_row + (d->ox_begin * sw - g->pad_left) * g->in_col + c0;
+    const int8_t *rows[MAX_K];
+    int32_t ky;
+    for (ky = 0; ky < k; ++ky) {
+        rows[ky] = base + ky * g->in_row;
+    }
+    if (d->left.count > 0) {
+        direct_edge(g, &d->left, ring_body, st, dst, iy0, k, sw, c0, out_col, offset);
+    }
+    d->body(rows, st, dst + d->ox_begin * out_col, d->ox_end - d->ox_begin, out_col, sw * g->in_col, offset, LANES);
+    if (d->right.count > 0) {
+        direct_edge(g, &d->right, ring_body, st, dst, iy0, k, sw, c0, out_col, offset);
+    }
+}
+
 int edgec_depthwise_pairs_ring_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,
                                    const edgec_depthwise_params *p)
 {
@@ -765,6 +985,8 @@ int edgec_depthwise_pairs_ring_mve(const edgec_view *in, edgec_view *out, const 
     asm_row_fn *asm_body = 0;
     call_stage s;
     ring_plane g;
+    direct_plan direct;
+    enum { HOLDS_NOTHING, HOLDS_RING, HOLDS_WINDOWS } ring_holds = HOLDS_NOTHING; /* the buffer's zero points */
     int32_t c0, oy, ky;
 
     /* Ring row: the padded input row, and every byte the taps of the last output read. */
@@ -787,13 +1009,16 @@ int edgec_depthwise_pairs_ring_mve(const edgec_view *in, edgec_view *out, const 
     g.pad_left = p->pad_left;
     g.ring = ring;
     g.zero_point = (int8_t)(-p->input_offset);
-    call_constants(&s, start, weights, bias, p, channels);
     if (shifts_negative(p->out_shift, channels)) {
         asm_body = asm_row_body(k);
     } else {
         body = ring_row_body(k);
     }
-    ring_pad_columns(&g, k);
+    call_constants(&s, asm_body ? 0 : start, weights, bias, p, channels);
+    direct.body = 0;
+    if (asm_body) {
+        direct_plan_make(&direct, &g, in, out, p, channels);
+    }
 
     for (c0 = 0; c0 < channels; c0 += LANES) {
         const int32_t n = channels - c0 < LANES ? channels - c0 : LANES;
@@ -804,7 +1029,23 @@ int edgec_depthwise_pairs_ring_mve(const edgec_view *in, edgec_view *out, const 
         for (oy = 0; oy < out_h; ++oy) {
             const int32_t first = oy * g.stride_h; /* padded index of the row tap row 0 reads */
             const int8_t *rows[MAX_K];
-            int32_t r = next_row > first ? next_row : first;
+            int32_t r;
+            if (direct.body && first >= g.pad_top && first - g.pad_top + k <= g.in_h) {
+                if (ring_holds != HOLDS_WINDOWS) {
+                    edge_window_zero(&direct.left, vdupq_n_s8(g.zero_point), k);
+                    edge_window_zero(&direct.right, vdupq_n_s8(g.zero_point), k);
+                    ring_holds = HOLDS_WINDOWS;
+                }
+                direct_row(&g, &direct, asm_body, &st, out_data + oy * out_row + c0, first - g.pad_top, k, sw, c0,
+                           out_col, s.output_offset);
+                next_row = 0; /* the windows lie over the ring's slots */
+                continue;
+            }
+            if (ring_holds != HOLDS_RING) {
+                ring_pad_columns(&g, k);
+                ring_holds = HOLDS_RING;
+            }
+            r = next_row > first ? next_row : first;
             for (; r < first + k; ++r) {
                 ring_copy_row(&g, r % k, r, c0, n);
             }

@@ -23,7 +23,10 @@ int edgec_depthwise_pairs_mve(const edgec_view *in, edgec_view *out, const int8_
  * (RING_BYTES), each input row copied at its first use and each output row
  * written after every row it taps is in the ring: the row order of
  * depthwise_inplace.c, so `in` and `out` may also be the same dense buffer
- * under edgec_depthwise_conv2d_inplace's requirements.  Handles the kernels
+ * under edgec_depthwise_conv2d_inplace's requirements.  Where `in` is dense
+ * (whole blocks, column stride 16, 48 or 96 bytes, 4-byte aligned) and does
+ * not overlap `out`, output rows whose taps all lie inside it read the
+ * input in place instead of the ring.  Handles the kernels
  * above with dilation 1, vertical stride up to the kernel size and rings that
  * fit; returns 0 without touching `out` for anything else. */
 int edgec_depthwise_pairs_ring_mve(const edgec_view *in, edgec_view *out, const int8_t *weights, const int32_t *bias,

@@ -1311,6 +1311,25 @@ def test_codegen_emits_every_planned_segment(tmp_path: Path, monkeypatch) -> Non
     assert not failures, "\n".join(failures)
 
 
+@pytest.mark.parametrize(("kernels", "move"), [("auto", "edgec_move_rows("), ("portable", "memmove(")])
+def test_line_buffer_moves_follow_the_kernel_mode(kernels: str, move: str, tmp_path: Path) -> None:
+    """Kept rows move with edgec_move_rows (VLDM/VSTM blocks on FPU and Helium cores) unless the build asks
+    for portable C only, which keeps memmove (C generation only, for the M55)."""
+    from edgec.codegen.c import emit_project
+    from edgec.schedule.planning import ModelPlan
+    from edgec.targets import load_target
+
+    g = features_graph()
+    plan = plan_arena(g, alignment=16, inplace_depthwise=True, stream_residual=True, stream_rows=True)
+    assert any(seg.chain for seg in plan.row_segments)
+    model_plan = ModelPlan("layer", plan, plan.size, plan.size, plan.lower_bound)
+    out = tmp_path / kernels
+    emit_project(g, model_plan, out, load_target("qemu-cortex-m55"), "0" * 64, kernels=kernels)
+    source = (out / "model.c").read_text()
+    other = "memmove(" if move == "edgec_move_rows(" else "edgec_move_rows("
+    assert move in source and other not in source
+
+
 HOST_MODELS = ["mcunet", "resnet8"]
 
 

@@ -6,8 +6,9 @@ computes one full-width row of its output.  Each call's table entry holds
 the rows the op reads and writes (a first row and a count; the columns an
 op reads are the same in every call, so they are constants in its code),
 its top and bottom padding, and how many rows its line buffer drops first:
-the kept rows move to the buffer's start (``edgec_move_rows``) and the new row is
-written after them.  16 bytes per call.  Sources and the
+the kept rows move to the buffer's start (``edgec_move_rows``; ``memmove`` in
+a portable build) and the new row is written after them.  16 bytes per
+call.  Sources and the
 segment output are whole tensors at their arena offsets (the output may share
 its source's bytes, ``RowSegment.inplace_source``); chain tensors live in
 line buffers of a few rows.  Same kernels, parameters and border padding as
@@ -121,6 +122,15 @@ def _input_columns(graph, seg: RowSegment, node) -> dict[str, tuple[int, int]]:
     return {name: next(iter(cols)) for name, cols in seen.items()}
 
 
+def _move_kept_rows(names, ptr: str, row_bytes: int) -> str:
+    """The C that moves a line buffer's kept rows to its start: ``edgec_move_rows`` (VLDM/VSTM blocks
+    on Cortex-M cores with an FPU or Helium), or plain ``memmove`` in a ``--kernels portable`` build."""
+    src, size = f"{ptr} + c->drop_rows * {row_bytes}", f"c->keep_rows * {row_bytes}"
+    if names.kernels is not None and names.kernels.mode == "portable":
+        return f"memmove({ptr}, {src}, (size_t)({size}));"
+    return f"edgec_move_rows({ptr}, {src}, {size});"
+
+
 def emit_row_segment(
     body: CWriter, globals_w: CWriter, names, weights, seg: RowSegment, first_index: int
 ) -> list[dict]:
@@ -162,9 +172,7 @@ def emit_row_segment(
                         ptr = names.pointer(out)
                         row_bytes = graph.tensors[out].shape[2] * graph.tensors[out].shape[3]
                         with body.block("if (c->drop_rows)"):
-                            body.line(
-                                f"edgec_move_rows({ptr}, {ptr} + c->drop_rows * {row_bytes}, c->keep_rows * {row_bytes});"
-                            )
+                            body.line(_move_kept_rows(names, ptr, row_bytes))
                     place = RowPlacement(names, node, globals_w, _input_columns(graph, seg, node))
                     kernels[node.name] = emit_node(body, names, weights, node, place)
                     body.line(f"EDGEC_PROFILE_OP({first_index + k});")

@@ -276,7 +276,13 @@ static inline int32_t dsp_max4(int32_t a, int32_t b)
 #endif
 }
 
-/* Each int8 lane of v clamped to [lo, hi] (lo4, hi4: the bounds in every lane; lo <= hi). */
+/* x's low byte in all four int8 lanes (dsp_clamp4's bounds from act_min / act_max). */
+static inline int32_t dsp_splat4(int32_t x)
+{
+    return (int32_t)(((uint32_t)x & 0xffu) * 0x01010101u);
+}
+
+/* Each int8 lane of v clamped to [lo, hi] (lo4, hi4: the bounds in every lane, dsp_splat4; lo <= hi). */
 static inline int32_t dsp_clamp4(int32_t v, int32_t lo4, int32_t hi4)
 {
 #if EDGEC_DSP_NATIVE

@@ -237,8 +237,8 @@ __attribute__((always_inline))
 static inline void conv_pixel_fast(int8_t *po, const int8_t *base, int32_t row_step, const int32_t *blocks,
                                    int32_t blocks_count, int32_t kh, int32_t run, int32_t lo, int32_t hi, int full)
 {
-    const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
-    const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
+    const int32_t lo4 = dsp_splat4(lo);
+    const int32_t hi4 = dsp_splat4(hi);
     const int32_t *w = blocks;
     int32_t b;
     for (b = 0; b < blocks_count; ++b, po += 4) {
@@ -289,8 +289,8 @@ static inline void conv_pixel_ci8(int8_t *po, const int8_t *x, const int32_t *w,
     const int32_t q0 = dsp_read_quad(x), q1 = dsp_read_quad(x + 4);
     const int32_t e0 = dsp_sxtb16(q0), o0 = dsp_sxtb16_ror8(q0); /* x0, x2 / x1, x3 */
     const int32_t e1 = dsp_sxtb16(q1), o1 = dsp_sxtb16_ror8(q1); /* x4, x6 / x5, x7 */
-    const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
-    const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
+    const int32_t lo4 = dsp_splat4(lo);
+    const int32_t hi4 = dsp_splat4(hi);
     int8_t *const po_end = po + 4 * blocks_count; /* the loop ends on the output pointer: no counter */
     for (; po != po_end; po += 4, w += CONV_HEADER_WORDS + 16) {
         int32_t v, r;
@@ -403,8 +403,8 @@ __attribute__((always_inline))
 static inline void conv_pixel_c3(int8_t *po, const int8_t *base, int32_t row_step, const int32_t *w,
                                  int32_t blocks_count, int32_t lo, int32_t hi, int full)
 {
-    const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
-    const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
+    const int32_t lo4 = dsp_splat4(lo);
+    const int32_t hi4 = dsp_splat4(hi);
     int32_t xw[16];
     int32_t r, b;
     for (r = 0; r < 3; ++r) {
@@ -592,8 +592,8 @@ __attribute__((always_inline))
 static inline void conv_pixel_wide(int8_t *po, const int8_t *x, const int32_t *w, int32_t blocks_count,
                                    int32_t quads, int32_t lo, int32_t hi, int full)
 {
-    const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
-    const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
+    const int32_t lo4 = dsp_splat4(lo);
+    const int32_t hi4 = dsp_splat4(hi);
     int32_t xw[WIDE_MAX_QUADS * 2];
     int8_t *po_end; /* the block loop ends on the output pointer: no counter */
     int32_t q;
@@ -705,8 +705,8 @@ __attribute__((always_inline))
 static inline void conv_pixel_wide2(int8_t *pa, int8_t *pb, const int8_t *xa, const int8_t *xb, const int32_t *w,
                                     int32_t blocks_count, int32_t quads, int32_t lo, int32_t hi, int full)
 {
-    const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
-    const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
+    const int32_t lo4 = dsp_splat4(lo);
+    const int32_t hi4 = dsp_splat4(hi);
     int32_t xw[WIDE_MAX_QUADS * 4];
     int8_t *po_end;
     int32_t q;
@@ -1015,8 +1015,8 @@ static void conv_pixels_deep(int8_t *po, int32_t po_step, const int8_t *base, in
     const int32_t *const blocks = g->blocks;
     const int32_t cout = g->cout, run = g->run, full_blocks = g->full_blocks, quads = run / 4;
     const int32_t done = full_blocks * 4, lo = e->lo, hi = e->hi;
-    const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
-    const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
+    const int32_t lo4 = dsp_splat4(lo);
+    const int32_t hi4 = dsp_splat4(hi);
     const int32_t *const rest_blocks = blocks + full_blocks * g->block_words;
     const int full = lo == -128 && hi == 127;
     int32_t i;
@@ -1120,8 +1120,8 @@ static void conv_pixels_ci8(int8_t *po, int32_t po_step, const int8_t *base, int
     const int32_t *const blocks = g->blocks;
     const int32_t cout = g->cout, run = g->run, full_blocks = g->full_blocks;
     const int32_t done = full_blocks * 4, lo = e->lo, hi = e->hi;
-    const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
-    const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
+    const int32_t lo4 = dsp_splat4(lo);
+    const int32_t hi4 = dsp_splat4(hi);
     const int32_t *const rest_blocks = blocks + full_blocks * g->block_words;
     const int full = lo == -128 && hi == 127;
     int32_t i;
@@ -1153,8 +1153,8 @@ static void conv_pixels_c3(int8_t *po, int32_t po_step, const int8_t *base, int3
     const int32_t *const blocks = g->blocks;
     const int32_t cout = g->cout, run = g->run, full_blocks = g->full_blocks;
     const int32_t done = full_blocks * 4, lo = e->lo, hi = e->hi;
-    const int32_t lo4 = (int32_t)(((uint32_t)lo & 0xffu) * 0x01010101u);
-    const int32_t hi4 = (int32_t)(((uint32_t)hi & 0xffu) * 0x01010101u);
+    const int32_t lo4 = dsp_splat4(lo);
+    const int32_t hi4 = dsp_splat4(hi);
     const int32_t *const rest_blocks = blocks + full_blocks * g->block_words;
     const int full = lo == -128 && hi == 127;
     int32_t i;
@@ -1349,8 +1349,8 @@ static void conv_pixels_c1(int8_t *po, int32_t po_step, const int8_t *base, int3
 {
     const int32_t *const blocks = g->blocks;
     const int32_t full_blocks = g->full_blocks, rest = g->cout - 4 * g->full_blocks;
-    const int32_t lo4 = (int32_t)(((uint32_t)e->lo & 0xffu) * 0x01010101u);
-    const int32_t hi4 = (int32_t)(((uint32_t)e->hi & 0xffu) * 0x01010101u);
+    const int32_t lo4 = dsp_splat4(e->lo);
+    const int32_t hi4 = dsp_splat4(e->hi);
     const int full = e->lo == -128 && e->hi == 127;
     int32_t i;
     for (i = 0; i + 2 <= count; i += 2, po += 2 * po_step, base += 2 * base_step) {

@@ -520,8 +520,8 @@ DWD_INLINE void dwf_layer(const edgec_view *in, edgec_view *out, const int16_t *
     int8_t *const out_data = out->data;
     const int32_t off2 = (int32_t)(((uint32_t)input_offset & 0xffffu) * 0x10001u);
     const int32_t act_min = p->act_min, act_max = p->act_max;
-    const int32_t lo4 = (int32_t)(((uint32_t)act_min & 0xffu) * 0x01010101u);
-    const int32_t hi4 = (int32_t)(((uint32_t)act_max & 0xffu) * 0x01010101u);
+    const int32_t lo4 = dsp_splat4(act_min);
+    const int32_t hi4 = dsp_splat4(act_max);
     const int full = act_min == -128 && act_max == 127;
     const int32_t rs = dh * in_rs, cs = dw * in_cs;
     const int32_t oy_lo = dwf_first_inside(pad_top, sh), ox_lo = dwf_first_inside(pad_left, sw);

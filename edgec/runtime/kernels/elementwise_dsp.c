@@ -161,8 +161,8 @@ void edgec_add_dsp(const edgec_view *a, const edgec_view *b, edgec_view *out, co
 void edgec_max_pool2d_dsp(const edgec_view *in, edgec_view *out, const edgec_pool_params *p)
 {
     const int32_t channels = out->c, quads_end = channels & ~3;
-    const int32_t lo4 = (int32_t)(((uint32_t)p->act_min & 0xffu) * 0x01010101u);
-    const int32_t hi4 = (int32_t)(((uint32_t)p->act_max & 0xffu) * 0x01010101u);
+    const int32_t lo4 = dsp_splat4(p->act_min);
+    const int32_t hi4 = dsp_splat4(p->act_max);
     const int full = p->act_min == -128 && p->act_max == 127;
     const int32_t cs = in->col_stride;
     int32_t oy, ox, ky, kx, c;

@@ -168,44 +168,22 @@ __attribute__((always_inline)) static inline void add_run(const int8_t *a, const
 typedef void (*add_run_fn)(const int8_t *a, const int8_t *b, int32_t b_single, int8_t *out, int32_t n,
                            const add_stage *s);
 
-#define ADD_RUN_ARGS const int8_t *a, const int8_t *b, int32_t b_single, int8_t *out, int32_t n, const add_stage *s
-static void run_full_full(ADD_RUN_ARGS)
-{
-    add_run(a, b, b_single, out, n, s, IN_FULL, IN_FULL, OUT_ANY);
-}
-static void run_full_half(ADD_RUN_ARGS)
-{
-    add_run(a, b, b_single, out, n, s, IN_FULL, IN_HALF, OUT_ANY);
-}
-static void run_full_half_out_half(ADD_RUN_ARGS)
-{
-    add_run(a, b, b_single, out, n, s, IN_FULL, IN_HALF, OUT_HALF);
-}
-static void run_full_single(ADD_RUN_ARGS)
-{
-    add_run(a, b, b_single, out, n, s, IN_FULL, IN_NONE, OUT_ANY);
-}
-static void run_full_single_out_half(ADD_RUN_ARGS)
-{
-    add_run(a, b, b_single, out, n, s, IN_FULL, IN_NONE, OUT_HALF);
-}
-static void run_half_half(ADD_RUN_ARGS)
-{
-    add_run(a, b, b_single, out, n, s, IN_HALF, IN_HALF, OUT_ANY);
-}
-static void run_half_half_out_half(ADD_RUN_ARGS)
-{
-    add_run(a, b, b_single, out, n, s, IN_HALF, IN_HALF, OUT_HALF);
-}
-static void run_half_single(ADD_RUN_ARGS)
-{
-    add_run(a, b, b_single, out, n, s, IN_HALF, IN_NONE, OUT_ANY);
-}
-static void run_half_single_out_half(ADD_RUN_ARGS)
-{
-    add_run(a, b, b_single, out, n, s, IN_HALF, IN_NONE, OUT_HALF);
-}
-#undef ADD_RUN_ARGS
+/* One such function: NAME runs add_run with the kinds A, B and OUT as constants. */
+#define ADD_RUN_OF_KINDS(NAME, A, B, OUT)                                                                          \
+    static void NAME(const int8_t *a, const int8_t *b, int32_t b_single, int8_t *out, int32_t n, const add_stage *s) \
+    {                                                                                                              \
+        add_run(a, b, b_single, out, n, s, A, B, OUT);                                                             \
+    }
+ADD_RUN_OF_KINDS(run_full_full, IN_FULL, IN_FULL, OUT_ANY)
+ADD_RUN_OF_KINDS(run_full_half, IN_FULL, IN_HALF, OUT_ANY)
+ADD_RUN_OF_KINDS(run_full_half_out_half, IN_FULL, IN_HALF, OUT_HALF)
+ADD_RUN_OF_KINDS(run_full_single, IN_FULL, IN_NONE, OUT_ANY)
+ADD_RUN_OF_KINDS(run_full_single_out_half, IN_FULL, IN_NONE, OUT_HALF)
+ADD_RUN_OF_KINDS(run_half_half, IN_HALF, IN_HALF, OUT_ANY)
+ADD_RUN_OF_KINDS(run_half_half_out_half, IN_HALF, IN_HALF, OUT_HALF)
+ADD_RUN_OF_KINDS(run_half_single, IN_HALF, IN_NONE, OUT_ANY)
+ADD_RUN_OF_KINDS(run_half_single_out_half, IN_HALF, IN_NONE, OUT_HALF)
+#undef ADD_RUN_OF_KINDS
 
 static add_run_fn run_of_kinds(int a_kind, int b_kind, int out_kind)
 {

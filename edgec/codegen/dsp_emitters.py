@@ -277,7 +277,8 @@ register(
 # -- fully connected ------------------------------------------------------------------------------
 
 
-def _fc_applies(graph: Graph, node: Node) -> bool:
+def fc_applies(graph: Graph, node: Node) -> bool:
+    """A fully connected layer on constant int8 [Co][K] weights (the DSP and MVE FC rules)."""
     return _const_int8(graph, node.inputs[1]) and len(graph.tensors[node.inputs[1]].shape) == 2
 
 
@@ -317,11 +318,11 @@ _emit_fc_dsp = _fc_emitter(
 )  # fmt: skip
 
 
-register(VariantRule("fully_connected", "dsp", "fully_connected_oc4", _fc_applies, _emit_fc_dsp, _fc_extra))
+register(VariantRule("fully_connected", "dsp", "fully_connected_oc4", fc_applies, _emit_fc_dsp, _fc_extra))
 
 
 def _fc_int8_applies(graph: Graph, node: Node) -> bool:
-    return _fc_applies(graph, node) and graph.tensors[node.inputs[1]].shape[1] % 4 == 0
+    return fc_applies(graph, node) and graph.tensors[node.inputs[1]].shape[1] % 4 == 0
 
 
 _emit_fc_dsp_int8 = _fc_emitter(

@@ -36,7 +36,10 @@ ones with the MVE function names.
 
 from __future__ import annotations
 
+from edgec.codegen.dsp_elementwise import mean_applies
+from edgec.codegen.dsp_emitters import fc_applies
 from edgec.codegen.kernel_variants import VariantRule, register
+from edgec.codegen.op_emitters import _broadcast_views, fc_call, mean_call
 from edgec.ir import Graph, Node
 
 
@@ -91,8 +94,6 @@ def _emit_depthwise_mve(w, names, weights, node, p, ident):
 
 
 def _emit_add_mve(w, names, weights, node, p, ident):
-    from edgec.codegen.op_emitters import _broadcast_views
-
     _broadcast_views(w, names, node)
     keys = ["a_offset", "a_mult", "a_shift", "b_offset", "b_mult", "b_shift", "left_shift"]
     keys += ["output_offset", "out_mult", "out_shift", "act_min", "act_max"]
@@ -102,26 +103,11 @@ def _emit_add_mve(w, names, weights, node, p, ident):
 
 
 def _emit_mean_mve(w, names, weights, node, p, ident):
-    from edgec.codegen.op_emitters import mean_call
-
     return mean_call(w, names, node, p, "edgec_mean_mve")
 
 
 def _emit_fc_mve(w, names, weights, node, p, ident):
-    from edgec.codegen.op_emitters import fc_call
-
     return fc_call(w, names, weights, node, p, ident, "edgec_fully_connected_mve")
-
-
-def _fc_applies(graph: Graph, node: Node) -> bool:
-    t = graph.tensors[node.inputs[1]]
-    return t.is_const and t.dtype == "int8" and len(t.shape) == 2
-
-
-def _hw_mean(graph: Graph, node: Node) -> bool:
-    from edgec.codegen.dsp_elementwise import mean_applies
-
-    return mean_applies(graph, node)
 
 
 def _always(graph: Graph, node: Node) -> bool:
@@ -132,5 +118,5 @@ register(VariantRule("add", "mve", "add_mve", _always, _emit_add_mve))
 register(VariantRule("sub", "mve", "sub_mve", _always, _emit_add_mve))
 register(VariantRule("conv2d", "mve", "conv2d_mve", _conv_applies, _emit_conv_mve))
 register(VariantRule("depthwise_conv2d", "mve", "depthwise_mve", _depthwise_applies, _emit_depthwise_mve))
-register(VariantRule("mean", "mve", "mean_mve", _hw_mean, _emit_mean_mve))
-register(VariantRule("fully_connected", "mve", "fully_connected_mve", _fc_applies, _emit_fc_mve))
+register(VariantRule("mean", "mve", "mean_mve", mean_applies, _emit_mean_mve))
+register(VariantRule("fully_connected", "mve", "fully_connected_mve", fc_applies, _emit_fc_mve))
